@@ -1,0 +1,83 @@
+"""The ``landmask`` command line: a click group with one module per subcommand.
+
+Bad input (a :class:`~landmask.errors.InputError` or a usage error) prints one
+line on stderr and exits with status 2; any other error exits with status 1.
+``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+
+import click
+
+from landmask import __version__
+from landmask.errors import InputError, LandmaskError
+
+__all__ = ["cli", "main", "run"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="landmask")
+def cli() -> None:
+    """Land-cover masks (forest, urban, water) from satellite rasters, chunk by chunk.
+
+    Every command that processes rasters takes --chunk-size and --scheduler;
+    every command takes --quiet and --debug. Bad input exits with status 2.
+    """
+
+
+def _register() -> None:
+    from landmask.cli.classify import classify_cmd
+    from landmask.cli.demo import demo_cmd
+    from landmask.cli.indices import indices_cmd
+
+    for cmd in (classify_cmd, indices_cmd, demo_cmd):
+        cli.add_command(cmd)
+
+
+_register()
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI with ``argv`` and return the exit status (never raises SystemExit)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        result = cli.main(args=args, prog_name="landmask", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("landmask: aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        if debug:
+            traceback.print_exc()
+        ctx = getattr(exc, "ctx", None)
+        sub = f" {ctx.command.name}" if ctx is not None and ctx.parent is not None else ""
+        click.echo(f"landmask{sub}: error: {exc.format_message()}", err=True)
+        return exc.exit_code
+    except (InputError, PermissionError) as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"landmask: error: {exc}", err=True)
+        return 2
+    except (LandmaskError, Exception) as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(
+            f"landmask: internal error: {type(exc).__name__}: {exc} (rerun with --debug)",
+            err=True,
+        )
+        return 1
+    return int(result) if isinstance(result, int) else 0
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run())

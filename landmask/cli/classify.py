@@ -1,0 +1,86 @@
+"""``landmask classify``: scene -> land-cover mask."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from landmask.cli.options import common_options, output_options, processing_options, scene_options
+
+
+@click.command("classify")
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@output_options
+@scene_options
+@click.option(
+    "--rules",
+    default=None,
+    metavar="FILE|NAME",
+    help="Rule set: a YAML file or a built-in name (default; naip for RGB+NIR). "
+    "Default: naip with --sensor naip, else default.",
+)
+@processing_options
+@common_options
+def classify_cmd(
+    inputs: tuple[str, ...],
+    output: str,
+    overwrite: bool,
+    sensor: str | None,
+    bands: dict[str, int] | None,
+    scale: float | None,
+    offset: float | None,
+    allow_ungeoreferenced: bool,
+    rules: str | None,
+    chunk_size: int | None,
+    scheduler: str,
+    quiet: bool,
+    debug: bool,
+) -> None:
+    """Classify INPUT... into a land-cover mask written to -o MASK.tif.
+
+    INPUT is one multi-band raster or several single-band rasters on one grid
+    (any GDAL path: GeoTIFF/COG, VRT, JP2, /vsicurl/ URLs). The mask is a
+    Cloud-Optimized GeoTIFF of class ids: 0 other, 1 forest, 2 urban, 3 water,
+    255 nodata, with a colour table and the input's CRS and transform.
+
+    \b
+    Examples:
+      landmask classify S2_B02.tif S2_B03.tif S2_B04.tif S2_B08.tif S2_B11.tif \\
+          --sensor sentinel2-l2a -o mask.tif
+      landmask classify naip.tif --sensor naip -o mask.tif
+      landmask classify scene.tif --band green=2 --band red=3 --band nir=4 \\
+          --band swir16=5 --band blue=1 --scale 0.0001 -o mask.tif
+    """
+    from landmask.areas import class_areas, format_areas, pixel_area_m2
+    from landmask.classify import classify
+    from landmask.rules import load_rules
+    from landmask.scene import open_scene
+    from landmask.schedulers import progress, use_scheduler
+    from landmask.write import check_output, write_mask
+
+    start = time.perf_counter()
+    check_output(output, overwrite, inputs)
+    ruleset = load_rules(rules or ("naip" if (sensor or "").lower() == "naip" else "default"))
+    with use_scheduler(scheduler):
+        scene = open_scene(
+            list(inputs),
+            sensor=sensor,
+            bands=bands,
+            scale=scale,
+            offset=offset,
+            chunk_size=chunk_size,
+            allow_ungeoreferenced=allow_ungeoreferenced,
+        )
+        mask = classify(scene, ruleset)
+        with progress(False if quiet else None):
+            result = write_mask(mask, output, overwrite=overwrite, scheme=ruleset.scheme)
+    if quiet:
+        return
+    transform, crs = mask.rio.transform(), mask.rio.crs
+    _, exact = pixel_area_m2(transform, crs)
+    height, width = mask.shape
+    click.echo(f"{output}: {width}x{height} px, rules {ruleset.name}")
+    click.echo(format_areas(class_areas(result.counts, transform, crs, ruleset.scheme), exact))
+    elapsed = time.perf_counter() - start
+    click.echo(f"done in {elapsed:.1f} s ({width * height / elapsed / 1e6:.1f} Mpx/s)")

@@ -1,0 +1,85 @@
+"""``landmask indices``: scene -> float32 spectral-index rasters."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from landmask.cli.options import common_options, output_options, processing_options, scene_options
+from landmask.indices import INDICES
+
+
+@click.command("indices")
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@output_options
+@scene_options
+@click.option(
+    "--index",
+    "names",
+    multiple=True,
+    required=True,
+    metavar="NAME",
+    help=f"Index to compute (repeatable): {', '.join(INDICES)}.",
+)
+@processing_options
+@common_options
+def indices_cmd(
+    inputs: tuple[str, ...],
+    output: str,
+    overwrite: bool,
+    sensor: str | None,
+    bands: dict[str, int] | None,
+    scale: float | None,
+    offset: float | None,
+    allow_ungeoreferenced: bool,
+    names: tuple[str, ...],
+    chunk_size: int | None,
+    scheduler: str,
+    quiet: bool,
+    debug: bool,
+) -> None:
+    """Compute spectral indices of INPUT... into a float32 GeoTIFF (-o OUT.tif).
+
+    One band per --index, in the order given, described by the index name; NaN
+    where an input is nodata or a denominator is zero. Formulas (float32 on
+    reflectance):
+
+    \b
+    ndvi     (nir - red) / (nir + red)                       Rouse 1974
+    ndwi     (green - nir) / (green + nir)                   McFeeters 1996
+    mndwi    (green - swir16) / (green + swir16)             Xu 2006
+    ndbi     (swir16 - nir) / (swir16 + nir)                 Zha 2003
+    evi      2.5 (nir - red) / (nir + 6 red - 7.5 blue + 1)  Huete 2002
+    savi     1.5 (nir - red) / (nir + red + 0.5)             Huete 1988
+    bsi      ((swir16+red) - (nir+blue)) / ((swir16+red) + (nir+blue))
+    nbr      (nir - swir22) / (nir + swir22)                 Key & Benson 2006
+    awei_nsh 4 (green - swir16) - (0.25 nir + 2.75 swir22)   Feyisa 2014
+    awei_sh  blue + 2.5 green - 1.5 (nir + swir16) - 0.25 swir22
+    """
+    from landmask.indices import check_index_names, compute_indices
+    from landmask.scene import open_scene
+    from landmask.schedulers import progress, use_scheduler
+    from landmask.write import check_output, write_indices
+
+    start = time.perf_counter()
+    check_output(output, overwrite, inputs)
+    index_names = check_index_names(names)
+    with use_scheduler(scheduler):
+        scene = open_scene(
+            list(inputs),
+            sensor=sensor,
+            bands=bands,
+            scale=scale,
+            offset=offset,
+            chunk_size=chunk_size,
+            allow_ungeoreferenced=allow_ungeoreferenced,
+        )
+        indices = compute_indices(scene, index_names)
+        with progress(False if quiet else None):
+            write_indices(indices, output, overwrite=overwrite)
+    if not quiet:
+        click.echo(
+            f"{output}: {', '.join(index_names)} ({scene.sizes['x']}x{scene.sizes['y']} px) "
+            f"in {time.perf_counter() - start:.1f} s"
+        )

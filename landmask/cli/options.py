@@ -1,0 +1,91 @@
+"""Options shared by landmask's subcommands, as click decorators (rasterio ``rio`` style)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _parse_bands(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> dict[str, int] | None:
+    if not value:
+        return None
+    out: dict[str, int] = {}
+    for item in value:
+        name, sep, number = item.partition("=")
+        if not sep or not number.strip().isdigit() or not name.strip():
+            raise click.BadParameter(f"{item!r}: expected NAME=N, e.g. red=3", param=param)
+        out[name.strip().lower()] = int(number)
+    return out
+
+
+def scene_options(f: F) -> F:
+    """``--sensor``, ``--band``, ``--scale``, ``--offset``, ``--allow-ungeoreferenced``."""
+    decorators = [
+        click.option(
+            "--sensor",
+            metavar="NAME",
+            help="Sensor preset naming bands and giving scale/offset: "
+            "sentinel2-l2a, landsat-c2-l2, naip.",
+        ),
+        click.option(
+            "--band",
+            "bands",
+            multiple=True,
+            metavar="NAME=N",
+            callback=_parse_bands,
+            help="Name input band N (numbered from 1 across all inputs) with a STAC common "
+            "name, e.g. --band red=3 --band nir=4. Repeatable; overrides the sensor's names.",
+        ),
+        click.option("--scale", type=float, help="reflectance = DN * scale + offset."),
+        click.option("--offset", type=float, help="See --scale."),
+        click.option(
+            "--allow-ungeoreferenced",
+            is_flag=True,
+            help="Accept rasters without CRS and transform (pixel coordinates).",
+        ),
+    ]
+    for d in reversed(decorators):
+        f = d(f)
+    return f
+
+
+def processing_options(f: F) -> F:
+    """``--chunk-size`` and ``--scheduler``."""
+    f = click.option(
+        "--scheduler",
+        default="threads",
+        show_default=True,
+        metavar="SPEC",
+        help="threads, processes, synchronous, local:N (a LocalCluster of N workers) "
+        "or tcp://host:port (an existing dask.distributed scheduler).",
+    )(f)
+    f = click.option(
+        "--chunk-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="Chunk side in pixels, rounded to whole blocks of the input [default: 1024].",
+    )(f)
+    return f
+
+
+def output_options(f: F) -> F:
+    """``-o/--output`` and ``--overwrite``."""
+    f = click.option("--overwrite", is_flag=True, help="Replace an existing output.")(f)
+    f = click.option(
+        "-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output file."
+    )(f)
+    return f
+
+
+def common_options(f: F) -> F:
+    """``--quiet`` and ``--debug``."""
+    f = click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")(f)
+    f = click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")(f)
+    return f

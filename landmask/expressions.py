@@ -1,0 +1,265 @@
+"""A small, safe expression language for index formulas and rules.
+
+Expressions are parsed by a recursive-descent parser into a tree and evaluated
+with numpy; user text is never passed to ``eval``. The grammar::
+
+    expr       := or ( "or" or )*          boolean
+    or         := and ( "and" and )*
+    and        := "not" and | comparison
+    comparison := sum ( ("<"|"<="|">"|">="|"=="|"!=") sum )*   chains mean "and"
+    sum        := term ( ("+"|"-") term )*
+    term       := unary ( ("*"|"/") unary )*
+    unary      := ("-"|"+") unary | power
+    power      := atom ( "**" unary )?
+    atom       := NUMBER | NAME | "(" expr ")"
+
+Names are band common names or index names. Arithmetic is float32; ``a / 0``
+gives NaN, and any comparison with NaN is false.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from landmask.errors import RuleError
+
+__all__ = ["Expr", "parse"]
+
+Lookup = Callable[[str], np.ndarray]
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<num>\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+    r"|(?P<op>\*\*|<=|>=|==|!=|[-+*/<>()]))"
+)
+_KEYWORDS = {"and", "or", "not"}
+_CMP = {
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
+    "==": np.equal,
+    "!=": np.not_equal,
+}
+
+
+def _divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a, b = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
+    out = np.full(np.broadcast_shapes(a.shape, b.shape), np.nan, dtype=np.float32)
+    np.divide(a, b, out=out, where=b != 0)
+    return out
+
+
+_ARITH: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "+": np.add,
+    "-": np.subtract,
+    "*": np.multiply,
+    "/": _divide,
+    "**": np.power,
+}
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A parsed expression node.
+
+    ``kind`` is one of ``num``, ``name``, ``neg``, ``arith``, ``cmp``, ``and``,
+    ``or``, ``not``; ``boolean`` tells whether it yields a mask.
+    """
+
+    kind: str
+    value: float | str | None = None
+    args: tuple[Expr, ...] = ()
+    ops: tuple[str, ...] = ()
+
+    @property
+    def boolean(self) -> bool:
+        """True if the expression evaluates to a boolean mask."""
+        return self.kind in ("cmp", "and", "or", "not")
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Every name the expression reads."""
+        if self.kind == "name":
+            return frozenset([str(self.value)])
+        return frozenset().union(*(a.names for a in self.args))
+
+    def evaluate(self, lookup: Lookup) -> np.ndarray:
+        """Evaluate with ``lookup(name) -> array``; float32 or boolean result."""
+        k = self.kind
+        if k == "num":
+            return np.float32(self.value)  # type: ignore[return-value]
+        if k == "name":
+            return lookup(str(self.value))
+        if k == "neg":
+            return np.negative(self.args[0].evaluate(lookup))
+        if k == "arith":
+            left, right = (a.evaluate(lookup) for a in self.args)
+            return _ARITH[self.ops[0]](left, right)
+        if k == "cmp":
+            values = [a.evaluate(lookup) for a in self.args]
+            result = _CMP[self.ops[0]](values[0], values[1])
+            for op, left, right in zip(self.ops[1:], values[1:], values[2:], strict=False):
+                result &= _CMP[op](left, right)
+            return result
+        if k == "not":
+            return np.logical_not(self.args[0].evaluate(lookup))
+        combine = np.logical_and if k == "and" else np.logical_or
+        result = self.args[0].evaluate(lookup)
+        for arg in self.args[1:]:
+            result = combine(result, arg.evaluate(lookup))
+        return result
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens: list[tuple[str, str, int]] = []
+        pos = 0
+        while pos < len(text):
+            m = _TOKEN.match(text, pos)
+            if m is None or m.end() == pos:
+                if text[pos:].strip() == "":
+                    break
+                col = pos + len(text[pos:]) - len(text[pos:].lstrip())
+                raise RuleError(f"unexpected character {text[col]!r} at column {col + 1}")
+            kind = m.lastgroup or ""
+            value = m.group(kind)
+            if kind == "name" and value in _KEYWORDS:
+                kind = "op"
+            self.tokens.append((kind, value, m.start(kind) + 1))
+            pos = m.end()
+        self.i = 0
+
+    def peek(self) -> str | None:
+        return self.tokens[self.i][1] if self.i < len(self.tokens) else None
+
+    def take(self) -> tuple[str, str, int]:
+        if self.i >= len(self.tokens):
+            raise RuleError("unexpected end of expression")
+        tok = self.tokens[self.i]
+        self.i += 1
+        return tok
+
+    def parse(self) -> Expr:
+        if not self.tokens:
+            raise RuleError("empty expression")
+        node = self.or_()
+        if self.i < len(self.tokens):
+            _, value, col = self.tokens[self.i]
+            raise RuleError(f"unexpected {value!r} at column {col}")
+        return node
+
+    def _bool(self, node: Expr, word: str) -> Expr:
+        if not node.boolean:
+            raise RuleError(f"'{word}' needs comparisons on both sides, not a number")
+        return node
+
+    def or_(self) -> Expr:
+        args = [self.and_()]
+        while self.peek() == "or":
+            self.take()
+            args.append(self.and_())
+        if len(args) == 1:
+            return args[0]
+        return Expr("or", args=tuple(self._bool(a, "or") for a in args))
+
+    def and_(self) -> Expr:
+        args = [self.not_()]
+        while self.peek() == "and":
+            self.take()
+            args.append(self.not_())
+        if len(args) == 1:
+            return args[0]
+        return Expr("and", args=tuple(self._bool(a, "and") for a in args))
+
+    def not_(self) -> Expr:
+        if self.peek() == "not":
+            self.take()
+            return Expr("not", args=(self._bool(self.not_(), "not"),))
+        return self.comparison()
+
+    def comparison(self) -> Expr:
+        args = [self.sum_()]
+        ops: list[str] = []
+        while self.peek() in _CMP:
+            ops.append(self.take()[1])
+            args.append(self.sum_())
+        if not ops:
+            return args[0]
+        for a in args:
+            if a.boolean:
+                raise RuleError("cannot compare a comparison; use 'and' or parentheses")
+        return Expr("cmp", args=tuple(args), ops=tuple(ops))
+
+    def _number(self, node: Expr, op: str) -> Expr:
+        if node.boolean:
+            raise RuleError(f"'{op}' needs numbers, not a comparison")
+        return node
+
+    def sum_(self) -> Expr:
+        node = self.term()
+        while self.peek() in ("+", "-"):
+            op = self.take()[1]
+            node = Expr(
+                "arith", args=(self._number(node, op), self._number(self.term(), op)), ops=(op,)
+            )
+        return node
+
+    def term(self) -> Expr:
+        node = self.unary()
+        while self.peek() in ("*", "/"):
+            op = self.take()[1]
+            node = Expr(
+                "arith", args=(self._number(node, op), self._number(self.unary(), op)), ops=(op,)
+            )
+        return node
+
+    def unary(self) -> Expr:
+        if self.peek() in ("-", "+"):
+            op = self.take()[1]
+            operand = self._number(self.unary(), op)
+            if op == "+":
+                return operand
+            if operand.kind == "num":
+                return Expr("num", value=-float(operand.value or 0))
+            return Expr("neg", args=(operand,))
+        return self.power()
+
+    def power(self) -> Expr:
+        node = self.atom()
+        if self.peek() == "**":
+            self.take()
+            node = Expr(
+                "arith",
+                args=(self._number(node, "**"), self._number(self.unary(), "**")),
+                ops=("**",),
+            )
+        return node
+
+    def atom(self) -> Expr:
+        kind, value, col = self.take()
+        if kind == "num":
+            return Expr("num", value=float(value))
+        if kind == "name":
+            if self.peek() == "(":
+                raise RuleError(f"unknown function {value!r} at column {col}")
+            return Expr("name", value=value)
+        if value == "(":
+            node = self.or_()
+            if self.peek() != ")":
+                raise RuleError(f"missing ')' for '(' at column {col}")
+            self.take()
+            return node
+        raise RuleError(f"unexpected {value!r} at column {col}")
+
+
+def parse(text: str) -> Expr:
+    """Parse ``text`` into an :class:`Expr`; raises :class:`RuleError` on bad syntax."""
+    if not isinstance(text, str):
+        raise RuleError(f"expression must be text, got {type(text).__name__}")
+    return _Parser(text).parse()

@@ -1,0 +1,182 @@
+"""Threshold rule sets: ordered, first match wins, loaded from YAML.
+
+A rule set file looks like::
+
+    name: default
+    scheme: landcover
+    description: ...
+    rules:
+      - class: water
+        when: mndwi > 0.2 and ndvi < 0.1
+        reference: Xu (2006) ...
+      - class: forest
+        when: ndvi > 0.7
+
+``when`` is an expression of :mod:`landmask.expressions` over band common
+names and index names. A pixel takes the class of the first rule it matches,
+``0`` (other) if none, and ``255`` (nodata) if any name the rule set reads is
+NaN there (missing input or zero denominator).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from landmask.classes import NODATA, ClassScheme, get_scheme
+from landmask.errors import ConfigError, LandmaskError, RuleError
+from landmask.expressions import Expr, parse
+from landmask.indices import INDICES, BlockLookup
+from landmask.sensors import COMMON_NAMES
+
+__all__ = ["BUILTIN_RULESETS", "Rule", "RuleSet", "classify_block", "load_rules"]
+
+#: Built-in rule sets shipped in ``landmask/rulesets``.
+BUILTIN_RULESETS = ("default", "naip")
+
+_RULESET_KEYS = {"name", "scheme", "description", "default", "rules", "references"}
+_RULE_KEYS = {"class", "when", "reference", "note"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule: pixels where ``expr`` holds take ``class_id``."""
+
+    class_name: str
+    class_id: int
+    text: str
+    expr: Expr
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """An ordered rule set over a class scheme."""
+
+    name: str
+    source: str
+    rules: tuple[Rule, ...]
+    scheme: ClassScheme
+    default_id: int = 0
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Every band and index name the rule set reads."""
+        return frozenset().union(*(r.expr.names for r in self.rules))
+
+
+def _fail(source: str, where: str, what: str) -> RuleError:
+    return RuleError(f"{source}: {where}: {what}")
+
+
+def _parse_rule(source: str, k: int, item: Any, scheme: ClassScheme) -> Rule:
+    if not isinstance(item, Mapping):
+        raise _fail(source, f"rule {k}", "must be a mapping with 'class' and 'when'")
+    label = f"rule {k} ({item.get('class', '?')})"
+    unknown = set(item) - _RULE_KEYS
+    if unknown:
+        raise _fail(source, label, f"unknown key {sorted(unknown)[0]!r}")
+    for key in ("class", "when"):
+        if key not in item:
+            raise _fail(source, label, f"missing key {key!r}")
+    try:
+        class_id = scheme.id_of(str(item["class"]))
+        expr = parse(str(item["when"]))
+    except LandmaskError as exc:
+        raise _fail(source, label, str(exc)) from None
+    if not expr.boolean:
+        raise _fail(source, label, f"'when: {item['when']}' is not a comparison")
+    for name in sorted(expr.names):
+        if name not in INDICES and name not in COMMON_NAMES:
+            raise _fail(
+                source,
+                label,
+                f"unknown name {name!r} (indices: {', '.join(INDICES)}; or a band common name)",
+            )
+    ref = item.get("reference")
+    return Rule(str(item["class"]), class_id, str(item["when"]), expr, str(ref) if ref else None)
+
+
+def parse_rules(data: Any, source: str) -> RuleSet:
+    """Build a :class:`RuleSet` from parsed YAML; ``source`` names it in errors."""
+    if not isinstance(data, Mapping):
+        raise RuleError(f"{source}: a rule set must be a mapping with a 'rules' list")
+    unknown = set(data) - _RULESET_KEYS
+    if unknown:
+        raise RuleError(f"{source}: unknown key {sorted(unknown)[0]!r}")
+    try:
+        scheme = get_scheme(str(data.get("scheme", "landcover")))
+        default_id = scheme.id_of(str(data.get("default", "other")))
+    except ConfigError as exc:
+        raise RuleError(f"{source}: {exc}") from None
+    items = data.get("rules")
+    if not isinstance(items, Sequence) or isinstance(items, str) or not items:
+        raise RuleError(f"{source}: 'rules' must be a non-empty list")
+    rules = tuple(_parse_rule(source, k, item, scheme) for k, item in enumerate(items, start=1))
+    return RuleSet(str(data.get("name", Path(source).stem)), source, rules, scheme, default_id)
+
+
+def load_rules(spec: str | os.PathLike[str] | RuleSet | Mapping[str, Any] = "default") -> RuleSet:
+    """Load a rule set by built-in name (``default``, ``naip``), YAML path or mapping."""
+    if isinstance(spec, RuleSet):
+        return spec
+    if isinstance(spec, Mapping):
+        return parse_rules(spec, "<rules>")
+    text_spec = os.fspath(spec)
+    if text_spec in BUILTIN_RULESETS:
+        ref = resources.files("landmask") / "rulesets" / f"{text_spec}.yaml"
+        return parse_rules(yaml.safe_load(ref.read_text(encoding="utf-8")), f"rules:{text_spec}")
+    path = Path(text_spec)
+    if not path.is_file():
+        raise RuleError(
+            f"{text_spec}: no such rules file (built-in rule sets: {', '.join(BUILTIN_RULESETS)})"
+        )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RuleError(f"{text_spec}: cannot read ({exc})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise RuleError(f"{text_spec}: not valid YAML{where}") from None
+    return parse_rules(data, text_spec)
+
+
+def classify_block(block: np.ndarray, band_names: Sequence[str], ruleset: RuleSet) -> np.ndarray:
+    """Block function: ``(band, y, x)`` reflectance -> ``(y, x)`` uint8 class ids.
+
+    First matching rule wins; unmatched pixels take the default class; a pixel
+    where any name the rule set reads is NaN is 255. A block with no valid
+    pixel returns at once without computing any index.
+    """
+    shape = block.shape[1:]
+    lookup = BlockLookup(block, band_names)
+    names = sorted(ruleset.names)
+    valid = np.ones(shape, dtype=bool)
+    for name in names:  # raw bands first: an all-nodata block stops here
+        if name not in INDICES:
+            valid &= np.isfinite(lookup(name))
+    bands_read = {b for n in names if n in INDICES for b in INDICES[n].bands}
+    for band in sorted(bands_read):
+        valid &= np.isfinite(lookup(band))
+    out = np.full(shape, NODATA, dtype=np.uint8)
+    if not valid.any():
+        return out
+    for name in names:
+        if name in INDICES:
+            valid &= np.isfinite(lookup(name))
+    out[valid] = ruleset.default_id
+    todo = valid
+    with np.errstate(invalid="ignore"):
+        for rule in ruleset.rules:
+            hit = rule.expr.evaluate(lookup) & todo
+            out[hit] = rule.class_id
+            todo &= ~hit
+    return out

@@ -1,0 +1,389 @@
+"""Reading scenes: files on disk -> a lazy ``(band, y, x)`` reflectance DataArray.
+
+:func:`open_scene` opens each input once to read its metadata, names the bands
+with STAC common names, and builds a Dask array whose every chunk is one task
+that opens the files, reads one window of every band and converts it to float32
+reflectance. Open datasets never enter the task graph (only paths do), so the
+graph runs on threads, processes or a ``dask.distributed`` cluster alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import rasterio
+import rioxarray  # noqa: F401  (registers the .rio accessor)
+import xarray as xr
+from affine import Affine
+from dask.base import tokenize
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
+from rasterio.windows import Window
+
+from landmask.errors import BandError, ConfigError, GridError, ReadError
+from landmask.sensors import COMMON_NAMES, Sensor, get_sensor
+
+__all__ = ["DEFAULT_CHUNK_SIZE", "READ_ENV", "BandSource", "open_scene"]
+
+log = logging.getLogger(__name__)
+
+#: Default chunk size (pixels a side), before alignment to the file's blocks.
+DEFAULT_CHUNK_SIZE = 1024
+
+#: GDAL configuration used by every read task. Each block is read once, so a
+#: large block cache only costs memory and time (see PERFORMANCE.md).
+READ_ENV: dict[str, Any] = {"GDAL_CACHEMAX": 64, "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
+
+_NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
+PathLike = str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class BandSource:
+    """Where one scene band comes from and how its values become reflectance."""
+
+    path: str
+    index: int
+    name: str
+    nodata: float | None
+    scale: float
+    offset: float
+
+
+@dataclass(frozen=True)
+class _FileInfo:
+    path: str
+    count: int
+    dtypes: tuple[str, ...]
+    nodatavals: tuple[float | None, ...]
+    descriptions: tuple[str | None, ...]
+    scales: tuple[float, ...]
+    offsets: tuple[float, ...]
+    crs: rasterio.crs.CRS | None
+    transform: Affine
+    width: int
+    height: int
+    block: tuple[int, int]
+
+
+def _open_info(path: str) -> _FileInfo:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.Env(**READ_ENV), rasterio.open(path) as ds:
+                return _FileInfo(
+                    path=path,
+                    count=ds.count,
+                    dtypes=tuple(ds.dtypes),
+                    nodatavals=tuple(ds.nodatavals),
+                    descriptions=tuple(ds.descriptions),
+                    scales=tuple(ds.scales),
+                    offsets=tuple(ds.offsets),
+                    crs=ds.crs,
+                    transform=ds.transform,
+                    width=ds.width,
+                    height=ds.height,
+                    block=ds.block_shapes[0],
+                )
+    except RasterioError as exc:
+        if not path.startswith("/vsi") and not Path(path).exists():
+            raise ReadError(f"{path}: no such file") from exc
+        raise ReadError(f"{path}: cannot open as a raster ({_gdal_message(exc)})") from exc
+
+
+def _gdal_message(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _check_grid(infos: Sequence[_FileInfo], allow_ungeoreferenced: bool) -> None:
+    first = infos[0]
+    for info in infos[1:]:
+        problems = []
+        if (info.width, info.height) != (first.width, first.height):
+            problems.append(f"size {info.width}x{info.height} != {first.width}x{first.height}")
+        if info.crs != first.crs:
+            problems.append(f"CRS {info.crs} != {first.crs}")
+        if not info.transform.almost_equals(first.transform, precision=1e-9):
+            problems.append("transform differs")
+        if problems:
+            raise GridError(f"{info.path}: not on the grid of {first.path} ({'; '.join(problems)})")
+    if first.width == 0 or first.height == 0:
+        raise GridError(f"{first.path}: empty raster ({first.width}x{first.height})")
+    if not allow_ungeoreferenced and (first.crs is None or first.transform == Affine.identity()):
+        raise GridError(
+            f"{first.path}: raster has no georeferencing (CRS and transform); "
+            "pass --allow-ungeoreferenced to process it in pixel coordinates"
+        )
+    for info in infos:
+        for dt in info.dtypes:
+            if np.dtype(dt).kind not in "uif":
+                raise ReadError(f"{info.path}: unsupported data type {dt}")
+
+
+def _name_bands(
+    infos: Sequence[_FileInfo], sensor: Sensor | None, bands: Mapping[str, int] | None
+) -> dict[int, str]:
+    """Global band number (1-based across files) -> common name."""
+    numbered = [(info, i) for info in infos for i in range(1, info.count + 1)]
+    names: dict[int, str] = {}
+    for number, (info, i) in enumerate(numbered, start=1):
+        desc = info.descriptions[i - 1]
+        if sensor is not None:
+            name = sensor.name_from_description(desc)
+            if name is None and info.count == 1:
+                name = sensor.name_from_filename(Path(info.path).stem)
+            if (
+                name is None
+                and info.count > 1
+                and len(sensor.order) >= i
+                and not any(info.descriptions)
+            ):
+                name = sensor.order[i - 1]
+        else:
+            name = desc.strip().lower() if desc and desc.strip().lower() in COMMON_NAMES else None
+            if bands is not None:
+                name = None  # an explicit mapping alone decides
+        if name is not None:
+            names[number] = name
+    if bands:
+        names = {n: v for n, v in names.items() if v not in bands}
+        for name, number in bands.items():
+            if not _NAME_RE.match(name):
+                raise BandError(f"--band {name}={number}: band names are lowercase identifiers")
+            if not 1 <= number <= len(numbered):
+                raise BandError(
+                    f"--band {name}={number}: out of range, the inputs have "
+                    f"{len(numbered)} band{'s' if len(numbered) != 1 else ''}"
+                )
+            names[number] = name
+    if not names:
+        what = ", ".join(info.path for info in infos)
+        if sensor is not None:
+            raise BandError(
+                f"{what}: no band matches sensor {sensor.name!r} by file name or band "
+                "description; name them with --band NAME=N"
+            )
+        raise BandError(f"{what}: cannot tell which band is which; give --sensor or --band NAME=N")
+    seen: dict[str, int] = {}
+    for number, name in sorted(names.items()):
+        if name in seen:
+            raise BandError(f"bands {seen[name]} and {number} are both named {name!r}")
+        seen[name] = number
+    return dict(sorted(names.items()))
+
+
+def _band_sources(
+    infos: Sequence[_FileInfo],
+    names: Mapping[int, str],
+    sensor: Sensor | None,
+    scale: float | None,
+    offset: float | None,
+) -> list[BandSource]:
+    numbered = [(info, i) for info in infos for i in range(1, info.count + 1)]
+    sources = []
+    for number, name in names.items():
+        info, i = numbered[number - 1]
+        nodata = info.nodatavals[i - 1]
+        if nodata is None and sensor is not None:
+            nodata = sensor.nodata
+        file_scale, file_offset = info.scales[i - 1], info.offsets[i - 1]
+        s = scale if scale is not None else sensor.scale if sensor else file_scale
+        o = offset if offset is not None else sensor.offset if sensor else file_offset
+        sources.append(BandSource(info.path, i, name, nodata, float(s), float(o)))
+    return sources
+
+
+def aligned_chunks(size: int, requested: int, block: int) -> tuple[int, ...]:
+    """Chunk lengths along one axis: ``requested`` rounded to whole blocks.
+
+    A block as long as the axis (a striped file's width) imposes no alignment.
+    """
+    if requested <= 0:
+        raise ConfigError(f"chunk size must be positive, got {requested}")
+    if 1 < block < size:
+        requested = max(block, round(requested / block) * block)
+    step = min(requested, size)
+    full, rest = divmod(size, step)
+    return (step,) * full + ((rest,) if rest else ())
+
+
+class _ReflectanceReader:
+    """Array-like read by :func:`dask.array.from_array`: one window of every band.
+
+    Holds paths and numbers only, so it pickles to any worker; each read opens the
+    files it needs inside a ``rasterio.Env`` and closes them again.
+    """
+
+    ndim = 3
+    dtype = np.dtype("float32")
+
+    def __init__(self, sources: Sequence[BandSource], height: int, width: int) -> None:
+        self.sources = tuple(sources)
+        self.shape = (len(self.sources), height, width)
+
+    def __getitem__(self, key: tuple[Any, ...]) -> np.ndarray:
+        kb, ky, kx = key
+        ys = range(self.shape[1])[ky]
+        xs = range(self.shape[2])[kx]
+        window = Window(xs.start, ys.start, len(xs), len(ys))
+        picked = [self.sources[i] for i in np.atleast_1d(np.arange(self.shape[0])[kb])]
+        out = read_reflectance(picked, window)
+        return out[0] if np.ndim(np.arange(self.shape[0])[kb]) == 0 else out
+
+
+def read_reflectance(sources: Sequence[BandSource], window: Window) -> np.ndarray:
+    """Read ``window`` of each band and return float32 reflectance, nodata as NaN.
+
+    Opens every file once for this window; costs one float32 array of the window
+    per band plus one raw band at a time.
+    """
+    h, w = int(window.height), int(window.width)
+    out = np.empty((len(sources), h, w), dtype=np.float32)
+    by_path: dict[str, list[int]] = {}
+    for k, src in enumerate(sources):
+        by_path.setdefault(src.path, []).append(k)
+    with rasterio.Env(**READ_ENV), warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        for path, ks in by_path.items():
+            try:
+                with rasterio.open(path) as ds:
+                    raw = ds.read([sources[k].index for k in ks], window=window)
+            except RasterioError as exc:
+                raise ReadError(f"{path}: cannot read {window!r} ({_gdal_message(exc)})") from exc
+            for j, k in enumerate(ks):
+                to_reflectance(
+                    raw[j], sources[k].scale, sources[k].offset, sources[k].nodata, out[k]
+                )
+    return out
+
+
+def to_reflectance(
+    raw: np.ndarray, scale: float, offset: float, nodata: float | None, out: np.ndarray
+) -> np.ndarray:
+    """Block function: digital numbers -> float32 reflectance, nodata -> NaN.
+
+    Works in float32 so unsigned inputs never wrap; writes into ``out``.
+    """
+    np.multiply(raw, np.float32(scale), out=out, dtype=np.float32, casting="unsafe")
+    if offset:
+        out += np.float32(offset)
+    if nodata is not None and not np.isnan(nodata):
+        out[raw == nodata] = np.nan
+    return out
+
+
+def open_scene(
+    paths: PathLike | Sequence[PathLike],
+    *,
+    sensor: str | Sensor | None = None,
+    bands: Mapping[str, int] | None = None,
+    scale: float | None = None,
+    offset: float | None = None,
+    chunk_size: int | None = None,
+    allow_ungeoreferenced: bool = False,
+) -> xr.DataArray:
+    """Open one or more rasters on one grid as a lazy reflectance DataArray.
+
+    Parameters
+    ----------
+    paths
+        One multi-band file or several files on the same grid; any path GDAL
+        reads (GeoTIFF/COG, VRT, JP2, ``/vsicurl/`` URLs). Bands are numbered
+        from 1 across the files in the order given.
+    sensor
+        A preset (``sentinel2-l2a``, ``landsat-c2-l2``, ``naip``) naming bands
+        from file-name suffixes or band descriptions and giving scale/offset.
+    bands
+        Explicit ``{common_name: band_number}``; overrides the sensor's names.
+        Without a sensor only these bands are used.
+    scale, offset
+        reflectance = DN * scale + offset; override the sensor's and the file's.
+    chunk_size
+        Chunk side in pixels, rounded to whole internal blocks of the file.
+    allow_ungeoreferenced
+        Accept rasters without CRS and transform (pixel coordinates).
+
+    Returns
+    -------
+    xarray.DataArray
+        ``(band, y, x)`` float32, Dask-backed, ``band`` coordinate of common
+        names, nodata as NaN, CRS and transform set the rioxarray way. Nothing is
+        read until computed; each chunk costs ``bands * chunk**2 * 4`` bytes.
+
+    Raises
+    ------
+    ReadError, GridError, BandError, ConfigError
+    """
+    path_list = (
+        [os.fspath(paths)]
+        if isinstance(paths, str | os.PathLike)
+        else [os.fspath(p) for p in paths]
+    )
+    if not path_list:
+        raise ConfigError("no input raster given")
+    preset = get_sensor(sensor) if isinstance(sensor, str) else sensor
+    infos = [_open_info(p) for p in path_list]
+    _check_grid(infos, allow_ungeoreferenced)
+    names = _name_bands(infos, preset, bands)
+    sources = _band_sources(infos, names, preset, scale, offset)
+    first = infos[0]
+    size = chunk_size if chunk_size is not None else DEFAULT_CHUNK_SIZE
+    chunks = (
+        (len(sources),),
+        aligned_chunks(first.height, size, first.block[0]),
+        aligned_chunks(first.width, size, first.block[1]),
+    )
+    mtimes = [os.path.getmtime(p) if os.path.exists(p) else None for p in path_list]
+    token = tokenize(sources, mtimes, chunks)
+    data = da.from_array(
+        _ReflectanceReader(sources, first.height, first.width),
+        chunks=chunks,
+        name=f"open_scene-{token}",
+        lock=False,
+        asarray=False,
+        fancy=False,
+        meta=np.empty((0, 0, 0), dtype=np.float32),
+    )
+    return _as_dataarray(data, [s.name for s in sources], first, preset, sources)
+
+
+def pixel_coords(transform: Affine, height: int, width: int) -> dict[str, np.ndarray]:
+    """Pixel-centre ``y`` and ``x`` coordinates of a north-up grid."""
+    x = transform.c + transform.a * (np.arange(width) + 0.5)
+    y = transform.f + transform.e * (np.arange(height) + 0.5)
+    return {"y": y, "x": x}
+
+
+def _as_dataarray(
+    data: da.Array,
+    band_names: Sequence[str],
+    info: _FileInfo,
+    sensor: Sensor | None,
+    sources: Sequence[BandSource],
+) -> xr.DataArray:
+    if info.transform.b != 0 or info.transform.d != 0:
+        raise GridError(f"{info.path}: rotated or sheared grids are not supported")
+    coords = pixel_coords(info.transform, info.height, info.width)
+    arr = xr.DataArray(
+        data,
+        dims=("band", "y", "x"),
+        coords={"band": list(band_names), **coords},
+        name="reflectance",
+        attrs={
+            "sensor": sensor.name if sensor else "generic",
+            "sources": list(dict.fromkeys(s.path for s in sources)),
+            "long_name": "surface reflectance",
+        },
+    )
+    if info.crs is not None:
+        arr = arr.rio.write_crs(info.crs)
+    arr = arr.rio.write_transform(info.transform)
+    return arr.rio.write_nodata(np.nan, encoded=False)

@@ -1,0 +1,174 @@
+"""Dask schedulers from a spec string, and progress display while computing.
+
+Specs (``--scheduler``): ``threads`` (default), ``processes``, ``synchronous``,
+``local:N`` (a :class:`distributed.LocalCluster` of N single-threaded worker
+processes, started and closed here) or a scheduler address ``tcp://host:port``
+(an existing cluster; the workers must see the input and output paths).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import dask
+
+from landmask.errors import SchedulerError
+
+__all__ = ["SchedulerInfo", "progress", "use_scheduler"]
+
+log = logging.getLogger(__name__)
+
+_LOCAL = re.compile(r"^local:(\d+)$")
+
+
+@dataclass(frozen=True)
+class SchedulerInfo:
+    """The scheduler in use: its spec and, for ``dask.distributed``, the client."""
+
+    spec: str
+    client: Any = None
+
+    @property
+    def dashboard(self) -> str | None:
+        """The dashboard address of a distributed scheduler."""
+        return getattr(self.client, "dashboard_link", None) if self.client else None
+
+
+@contextlib.contextmanager
+def use_scheduler(
+    spec: str = "threads", *, connect_timeout: float = 10.0
+) -> Iterator[SchedulerInfo]:
+    """Run the enclosed Dask computations on the scheduler named by ``spec``.
+
+    Raises :class:`SchedulerError` for an unknown spec or an unreachable address.
+    """
+    spec = (spec or "threads").strip()
+    if spec in ("threads", "processes", "synchronous"):
+        with dask.config.set(scheduler=spec):
+            yield SchedulerInfo(spec)
+        return
+    m = _LOCAL.match(spec)
+    if m:
+        n = int(m.group(1))
+        if n < 1:
+            raise SchedulerError(f"--scheduler {spec}: need at least one worker")
+        with _local_cluster(n) as client:
+            yield SchedulerInfo(spec, client)
+        return
+    if spec.startswith(("tcp://", "tls://", "ucx://", "inproc://")):
+        with _connect(spec, connect_timeout) as client:
+            yield SchedulerInfo(spec, client)
+        return
+    raise SchedulerError(
+        f"--scheduler {spec!r}: expected threads, processes, synchronous, local:N or tcp://host:port"
+    )
+
+
+@contextlib.contextmanager
+def _local_cluster(n: int) -> Iterator[Any]:
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+@contextlib.contextmanager
+def _connect(address: str, timeout: float) -> Iterator[Any]:
+    from distributed import Client
+
+    try:
+        client = Client(address, timeout=timeout)
+    except (OSError, TimeoutError) as exc:
+        raise SchedulerError(f"--scheduler {address}: cannot reach the scheduler ({exc})") from None
+    with client:
+        yield client
+
+
+@contextlib.contextmanager
+def progress(enabled: bool | None = None) -> Iterator[None]:
+    """Show a progress bar for Dask computations inside the block.
+
+    ``enabled=None`` shows it only when stderr is a terminal. Works for the
+    local schedulers (a callback) and for ``dask.distributed`` (a client-side
+    bar over the tasks the scheduler reports).
+    """
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled:
+        yield
+        return
+    client = _current_client()
+    if client is None:
+        from dask.diagnostics import ProgressBar
+
+        with ProgressBar(out=sys.stderr, dt=0.25):
+            yield
+        return
+    with _DistributedBar(client):
+        yield
+
+
+def _current_client() -> Any:
+    try:
+        from distributed import get_client
+
+        client = get_client()
+    except (ImportError, ValueError):
+        return None
+    return client if dask.base.get_scheduler() == client.get else None
+
+
+class _DistributedBar:
+    """Print the share of finished tasks of a distributed scheduler."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self._stop: Any = None
+
+    def __enter__(self) -> _DistributedBar:
+        import threading
+
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            try:
+                info = self.client.run_on_scheduler(_task_counts)
+            except Exception:  # the display must never break a run
+                return
+            done, total = info
+            if total:
+                sys.stderr.write(
+                    f"\r[{'#' * int(40 * done / total):<40}] {100 * done / total:5.1f}%"
+                )
+                sys.stderr.flush()
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        sys.stderr.write("\n")
+
+
+def _task_counts(dask_scheduler: Any = None) -> tuple[int, int]:
+    tasks = dask_scheduler.tasks.values() if dask_scheduler is not None else []
+    states = [t.state for t in tasks]
+    done = sum(s in ("memory", "released", "forgotten") for s in states)
+    return done, len(states)

@@ -1,0 +1,248 @@
+"""Synthetic Sentinel-2-like scenes with known land cover, for the demo and the tests.
+
+The truth has spatial structure, not per-pixel noise: field parcels (grass,
+stubble, bare soil: class 0 *other*), forest patches with ragged edges,
+towns of asphalt, concrete and tiled roofs, lakes and meandering rivers, and a
+slanted nodata margin like the edge of a satellite swath. Reflectance mixes
+the pure spectra linearly at edges (a small Gaussian blur) and adds sensor
+noise, so boundaries and noise behave as in real imagery.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.windows import Window
+from scipy import ndimage
+
+from landmask.classes import NODATA
+
+__all__ = ["BANDS", "ENDMEMBERS", "S2_BAND_IDS", "SyntheticScene", "make_scene", "write_scene"]
+
+#: Band common names of the synthetic scene, in file order.
+BANDS = ("blue", "green", "red", "nir", "swir16", "swir22")
+#: Matching Sentinel-2 band ids (written as band descriptions).
+S2_BAND_IDS = ("B02", "B03", "B04", "B08", "B11", "B12")
+
+#: Pure surface-reflectance spectra (blue, green, red, nir, swir16, swir22) and
+#: the class each belongs to. Values follow typical library spectra (USGS
+#: splib07 vegetation, soil and man-made materials; clear and turbid inland
+#: water as seen by Sentinel-2 L2A).
+ENDMEMBERS: dict[str, tuple[int, tuple[float, ...]]] = {
+    "grass": (0, (0.040, 0.075, 0.065, 0.260, 0.230, 0.130)),
+    "stubble": (0, (0.070, 0.100, 0.120, 0.250, 0.320, 0.240)),
+    "soil": (0, (0.090, 0.120, 0.160, 0.220, 0.300, 0.260)),
+    "forest": (1, (0.025, 0.050, 0.030, 0.300, 0.150, 0.070)),
+    "asphalt": (2, (0.060, 0.070, 0.080, 0.100, 0.120, 0.110)),
+    "concrete": (2, (0.160, 0.180, 0.200, 0.240, 0.280, 0.250)),
+    "roof": (2, (0.090, 0.100, 0.120, 0.160, 0.190, 0.170)),
+    "water": (3, (0.060, 0.055, 0.035, 0.020, 0.010, 0.008)),
+    "turbid": (3, (0.080, 0.090, 0.080, 0.050, 0.020, 0.015)),
+}
+_NAMES = tuple(ENDMEMBERS)
+_SPECTRA = np.array([ENDMEMBERS[n][1] for n in _NAMES], dtype=np.float32)
+_CLASS_OF = np.array([ENDMEMBERS[n][0] for n in _NAMES], dtype=np.uint8)
+
+#: Sentinel-2 L2A encoding (processing baseline >= 04.00): DN = reflectance * 1e4 + 1000.
+DN_SCALE, DN_OFFSET = 1e-4, -0.1
+
+
+@dataclass(frozen=True)
+class SyntheticScene:
+    """Reflectance ``(band, y, x)`` float32 (NaN = nodata) and truth ``(y, x)`` uint8."""
+
+    reflectance: np.ndarray
+    truth: np.ndarray
+
+
+def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], scale: int) -> np.ndarray:
+    """Smooth random field of features about ``scale`` pixels across, in [0, 1]."""
+    coarse = (max(2, shape[0] // scale + 3), max(2, shape[1] // scale + 3))
+    coarse_noise = ndimage.gaussian_filter(rng.standard_normal(coarse), 0.8, mode="wrap")
+    field = ndimage.zoom(coarse_noise, scale, order=1)[: shape[0], : shape[1]]
+    if field.shape != shape:
+        field = np.pad(
+            field, [(0, shape[0] - field.shape[0]), (0, shape[1] - field.shape[1])], "edge"
+        )
+    lo, hi = field.min(), field.max()
+    return (field - lo) / (hi - lo + 1e-12)
+
+
+def _parcels(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """Field parcels: a jittered grid of rectangles, each grass, stubble or soil."""
+    ys = np.cumsum(rng.integers(25, 110, size=h // 25 + 2))
+    xs = np.cumsum(rng.integers(25, 110, size=w // 25 + 2))
+    row = np.searchsorted(ys, np.arange(h), side="right")
+    col = np.searchsorted(xs, np.arange(w), side="right")
+    kinds = rng.choice(
+        [_NAMES.index(n) for n in ("grass", "stubble", "soil")],
+        p=[0.5, 0.3, 0.2],
+        size=(len(ys) + 1, len(xs) + 1),
+    )
+    return kinds[row[:, None], col[None, :]].astype(np.uint8)
+
+
+def _rivers(rng: np.random.Generator, h: int, w: int, n: int) -> np.ndarray:
+    """Meandering rivers, 3 to 9 pixels wide, crossing the scene left to right."""
+    out = np.zeros((h, w), dtype=bool)
+    yy = np.arange(h)[:, None]
+    for _ in range(n):
+        turn = ndimage.gaussian_filter1d(rng.normal(0, 0.6, size=w), 60, mode="nearest")
+        angle = np.clip(np.cumsum(turn) * 0.05 + rng.uniform(-0.3, 0.3), -1.2, 1.2)
+        centre = rng.uniform(0.25, 0.75) * h + np.cumsum(np.tan(angle))
+        width = rng.uniform(2.5, 5.0)
+        out |= np.abs(yy - centre[None, :]) < width
+    return out
+
+
+def _towns(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """Towns: ragged blobs filled with small blocks of asphalt, concrete and roofs."""
+    n = max(1, round(h * w / 350**2))
+    ragged = _smooth_field(rng, (h, w), 24)
+    town = np.zeros((h, w), dtype=bool)
+    for _ in range(n):
+        cy, cx, r = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(30, 90)
+        y0, y1 = max(0, int(cy - 1.5 * r)), min(h, int(cy + 1.5 * r) + 1)
+        x0, x1 = max(0, int(cx - 1.5 * r)), min(w, int(cx + 1.5 * r) + 1)
+        yy, xx = np.ogrid[y0:y1, x0:x1]
+        dist = np.hypot(yy - cy, xx - cx) / r
+        town[y0:y1, x0:x1] |= dist + 0.6 * (ragged[y0:y1, x0:x1] - 0.5) < 1
+    cover = np.zeros((h, w), dtype=np.uint8)
+    blocks = rng.choice(
+        [_NAMES.index(n) for n in ("asphalt", "concrete", "roof")],
+        p=[0.35, 0.25, 0.4],
+        size=(h // 6 + 1, w // 6 + 1),
+    )
+    cover[:] = np.kron(blocks, np.ones((6, 6), dtype=np.uint8))[:h, :w]
+    return np.where(town, cover, 0).astype(np.uint8)
+
+
+def _cover(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """Endmember index of every pixel."""
+    cover = _parcels(rng, h, w)
+    forest = _smooth_field(rng, (h, w), 96) + 0.15 * _smooth_field(rng, (h, w), 8)
+    cover[forest > np.quantile(forest, 0.68)] = _NAMES.index("forest")
+    towns = _towns(rng, h, w)
+    cover[towns > 0] = towns[towns > 0]
+    lakes = _smooth_field(rng, (h, w), 128) + 0.1 * _smooth_field(rng, (h, w), 10)
+    cover[lakes > np.quantile(lakes, 0.94)] = _NAMES.index("water")
+    rivers = _rivers(rng, h, w, n=max(1, w // 1500 + 1))
+    cover[rivers] = _NAMES.index("turbid")
+    return cover
+
+
+def make_scene(
+    size: int | tuple[int, int] = 1024, seed: int = 0, noise: float = 0.006
+) -> SyntheticScene:
+    """Make a synthetic scene in memory.
+
+    Parameters
+    ----------
+    size
+        Pixels a side, or ``(height, width)``.
+    seed
+        Random seed; the same seed gives the same scene.
+    noise
+        Standard deviation of additive reflectance noise (plus 3% multiplicative).
+
+    Returns
+    -------
+    SyntheticScene
+        Costs about ``30 * height * width`` bytes while it is built.
+    """
+    h, w = (size, size) if isinstance(size, int) else size
+    rng = np.random.default_rng(seed)
+    cover = _cover(rng, h, w)
+    truth = _CLASS_OF[cover]
+    brightness = 1 + 0.12 * (_smooth_field(rng, (h, w), 40) - 0.5)
+    refl = np.empty((len(BANDS), h, w), dtype=np.float32)
+    for b in range(len(BANDS)):
+        pure = _SPECTRA[cover, b] * brightness
+        mixed = ndimage.gaussian_filter(pure, sigma=0.6, mode="nearest")
+        grain = 1 + 0.03 * rng.standard_normal((h, w), dtype=np.float32)
+        refl[b] = mixed * grain + noise * rng.standard_normal((h, w), dtype=np.float32)
+    np.clip(refl, 0.0001, 1.0, out=refl)
+    margin = _swath_margin(h, w)
+    refl[:, margin] = np.nan
+    truth = truth.copy()
+    truth[margin] = NODATA
+    return SyntheticScene(refl, truth)
+
+
+def _swath_margin(h: int, w: int) -> np.ndarray:
+    """Slanted nodata edge in the top-left corner, as at the edge of a swath."""
+    yy, xx = np.ogrid[0:h, 0:w]
+    return xx < (0.18 * w - 0.25 * yy * w / h)
+
+
+def to_dn(reflectance: np.ndarray) -> np.ndarray:
+    """Reflectance -> Sentinel-2 L2A uint16 digital numbers (NaN -> 0 nodata)."""
+    dn = np.round((np.nan_to_num(reflectance, nan=DN_OFFSET) - DN_OFFSET) / DN_SCALE)
+    return np.clip(dn, 0, 65535).astype(np.uint16)
+
+
+def write_scene(
+    path: str | os.PathLike[str],
+    size: int = 1024,
+    seed: int = 0,
+    *,
+    truth_path: str | os.PathLike[str] | None = None,
+    crs: str = "EPSG:32633",
+    origin: tuple[float, float] = (500000.0, 5400000.0),
+    resolution: float = 10.0,
+    blocksize: int = 512,
+    tile: int = 2048,
+) -> Affine:
+    """Write a synthetic scene as a 6-band uint16 Sentinel-2 L2A-like GeoTIFF.
+
+    Bands carry descriptions ``B02 ... B12``; DN 0 is nodata. Scenes larger than
+    ``tile`` are a mosaic of mirrored copies of one ``tile``-sized scene (so any
+    size costs the memory of one tile). ``truth_path`` receives the truth mask.
+
+    Returns the transform of the written grid.
+    """
+    transform = Affine(resolution, 0, origin[0], 0, -resolution, origin[1])
+    t = min(size, tile)
+    scene = make_scene(t, seed)
+    dn = to_dn(scene.reflectance)
+    profile = {
+        "driver": "GTiff",
+        "width": size,
+        "height": size,
+        "crs": CRS.from_user_input(crs),
+        "transform": transform,
+        "tiled": True,
+        "blockxsize": blocksize,
+        "blockysize": blocksize,
+        "compress": "deflate",
+        "predictor": 2,
+        "interleave": "pixel",
+    }
+    with rasterio.open(path, "w", count=len(BANDS), dtype="uint16", nodata=0, **profile) as ds:
+        ds.descriptions = S2_BAND_IDS
+        for window, piece in _mosaic(dn, size, t):
+            ds.write(piece, window=window)
+    if truth_path is not None:
+        with rasterio.open(truth_path, "w", count=1, dtype="uint8", nodata=NODATA, **profile) as ds:
+            for window, piece in _mosaic(scene.truth[None], size, t):
+                ds.write(piece, window=window)
+    return transform
+
+
+def _mosaic(arr: np.ndarray, size: int, t: int) -> Iterator[tuple[Window, np.ndarray]]:
+    """Yield (window, data) pieces tiling ``size``² with mirrored copies of ``arr``."""
+    for i, y0 in enumerate(range(0, size, t)):
+        for j, x0 in enumerate(range(0, size, t)):
+            piece = arr
+            if i % 2:
+                piece = piece[:, ::-1, :]
+            if j % 2:
+                piece = piece[:, :, ::-1]
+            hh, ww = min(t, size - y0), min(t, size - x0)
+            yield Window(x0, y0, ww, hh), np.ascontiguousarray(piece[:, :hh, :ww])

@@ -1,0 +1,293 @@
+"""Writing rasters: lazy arrays -> Cloud-Optimized GeoTIFFs, chunk by chunk, atomically.
+
+Each output is written in two steps beside its final path:
+
+1. an uncompressed tiled GeoTIFF, created once with all its metadata, into which
+   :func:`dask.array.store` writes every chunk (aligned to 512-px tiles) under a
+   lock that matches the scheduler (threads, processes or ``dask.distributed``),
+   so no chunk is ever held longer than it takes to write it;
+2. a copy by GDAL's COG driver, which builds the internal overviews and
+   compresses the tiles (DEFLATE, 512 px, one pass, all cores).
+
+Only then is the result renamed onto the output path; on any failure both
+temporary files are removed and an existing output is left untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import threading
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+import rasterio
+import rasterio.shutil
+import xarray as xr
+from dask.utils import SerializableLock
+from rasterio.windows import Window
+
+from landmask.classes import LANDCOVER, NODATA, ClassScheme
+from landmask.errors import ConfigError, OutputExistsError
+
+__all__ = ["TILE", "WriteResult", "check_output", "write_indices", "write_mask"]
+
+#: Tile size of written rasters (pixels a side).
+TILE = 512
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a write produced: the path and the per-class pixel counts (masks only)."""
+
+    path: Path
+    counts: dict[int, int] = field(default_factory=dict)
+
+
+def check_output(path: str | os.PathLike[str], overwrite: bool, inputs: Sequence[str] = ()) -> Path:
+    """Validate an output path before any work starts.
+
+    Raises :class:`ConfigError` for a missing folder or an output that is one of
+    the inputs, :class:`OutputExistsError` for an existing file without
+    ``overwrite``.
+    """
+    out = Path(path)
+    if not out.parent.is_dir():
+        raise ConfigError(f"{out}: output folder {out.parent} does not exist")
+    resolved = out.resolve()
+    for p in inputs:
+        if not str(p).startswith("/vsi") and Path(p).resolve() == resolved:
+            raise ConfigError(f"{out}: output would overwrite an input")
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"{out}: exists; pass --overwrite to replace it")
+    if out.is_dir():
+        raise ConfigError(f"{out}: is a folder")
+    return out
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+class _WindowWriter:
+    """Target of :func:`dask.array.store`: writes a region into an existing GeoTIFF.
+
+    Holds only a path, so it pickles to worker processes; each write opens the
+    file in update mode, writes one window and closes it (under the store lock).
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __setitem__(self, key: tuple[slice, ...], value: np.ndarray) -> None:
+        ys, xs = key[-2], key[-1]
+        window = Window(xs.start, ys.start, xs.stop - xs.start, ys.stop - ys.start)
+        with rasterio.Env(GDAL_CACHEMAX=64), rasterio.open(self.path, "r+") as ds:
+            if value.ndim == 2:
+                ds.write(value, 1, window=window)
+            else:
+                ds.write(value, window=window)
+
+
+def _scheduler_lock() -> Any:
+    """A lock that works on the active Dask scheduler."""
+    get = dask.base.get_scheduler()
+    try:
+        from distributed import Lock as DistributedLock
+        from distributed import get_client
+
+        client = get_client()
+        if get == client.get:
+            return DistributedLock(f"landmask-write-{uuid.uuid4().hex}")
+    except (ImportError, ValueError):
+        pass
+    if get is dask.multiprocessing.get:
+        return _manager().Lock()
+    return SerializableLock()
+
+
+_MANAGER: Any = None
+_MANAGER_LOCK = threading.Lock()
+
+
+def _manager() -> Any:
+    global _MANAGER
+    with _MANAGER_LOCK:
+        if _MANAGER is None:
+            _MANAGER = multiprocessing.Manager()
+        return _MANAGER
+
+
+def _aligned(chunks: tuple[int, ...]) -> int:
+    """A chunk length made of whole tiles, close to the array's current chunks."""
+    c = max(chunks) if chunks else TILE
+    return max(TILE, round(c / TILE) * TILE)
+
+
+def _store_cog(
+    data: da.Array,
+    path: Path,
+    profile: Mapping[str, Any],
+    *,
+    overview_resampling: str,
+    colormap: Mapping[int, tuple[int, int, int, int]] | None = None,
+    tags: Mapping[str, str] | None = None,
+    descriptions: Sequence[str] | None = None,
+    also: Sequence[Any] = (),
+) -> tuple[Any, ...]:
+    """Write ``(band, y, x)`` ``data`` as a COG at ``path``; compute ``also`` alongside."""
+    _, height, width = data.shape
+    data = data.rechunk({0: -1, 1: _aligned(data.chunks[1]), 2: _aligned(data.chunks[2])})
+    with atomic_path(path) as final_tmp:
+        part = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part.tif")
+        try:
+            with rasterio.open(
+                part,
+                "w",
+                driver="GTiff",
+                width=width,
+                height=height,
+                tiled=True,
+                blockxsize=TILE,
+                blockysize=TILE,
+                compress="none",
+                BIGTIFF="IF_SAFER",
+                **profile,
+            ) as ds:
+                if colormap:
+                    ds.write_colormap(1, colormap)
+                if tags:
+                    ds.update_tags(**tags)
+                if descriptions:
+                    ds.descriptions = tuple(descriptions)
+            target: Any = _WindowWriter(str(part))
+            stored = da.store(data, target, lock=_scheduler_lock(), compute=False)
+            results = dask.compute(stored, *also)
+            with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_CACHEMAX=256):
+                rasterio.shutil.copy(
+                    part,
+                    final_tmp,
+                    driver="COG",
+                    COMPRESS="DEFLATE",
+                    BLOCKSIZE=TILE,
+                    OVERVIEW_RESAMPLING=overview_resampling,
+                    BIGTIFF="IF_SAFER",
+                    NUM_THREADS="ALL_CPUS",
+                )
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                part.unlink()
+    return tuple(results[1:])
+
+
+def _profile(arr: xr.DataArray, dtype: str, count: int, nodata: float) -> dict[str, Any]:
+    return {
+        "count": count,
+        "dtype": dtype,
+        "nodata": nodata,
+        "crs": arr.rio.crs,
+        "transform": arr.rio.transform(),
+    }
+
+
+def _dask_data(arr: xr.DataArray) -> da.Array:
+    data = arr.data
+    if isinstance(data, da.Array):
+        return data
+    return da.from_array(np.asarray(data), chunks=(-1,) * (data.ndim - 2) + (2048, 2048))
+
+
+def write_mask(
+    mask: xr.DataArray,
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    scheme: ClassScheme = LANDCOVER,
+) -> WriteResult:
+    """Write a class-id mask as a Cloud-Optimized GeoTIFF.
+
+    The file has 512-px DEFLATE tiles, internal overviews resampled by *mode*
+    (so an overview pixel is the most frequent class, never an average), a
+    colour table and class names (``CLASS_<id>`` metadata) from ``scheme``,
+    nodata 255 and the mask's exact CRS and transform. Chunks are computed and
+    written one at a time (memory is a few chunks, whatever the raster size);
+    the file appears only when complete.
+
+    Parameters
+    ----------
+    mask
+        ``(y, x)`` uint8 DataArray with CRS and transform (e.g. from
+        :func:`~landmask.classify`).
+    path
+        Output ``.tif`` path; its folder must exist.
+    overwrite
+        Replace an existing file.
+    scheme
+        Class scheme for colours and names.
+
+    Returns
+    -------
+    WriteResult
+        The path and the number of pixels of each class id present.
+    """
+    if mask.ndim != 2 or mask.dtype != np.uint8:
+        raise ConfigError(f"a mask is a 2-D uint8 array, got {mask.ndim}-D {mask.dtype}")
+    out = check_output(path, overwrite, mask.attrs.get("sources", ()))
+    data = _dask_data(mask)[None]
+    counts = da.bincount(data.ravel(), minlength=256)
+    tags = {f"CLASS_{c.id}": c.name for c in scheme}
+    tags["CLASS_SCHEME"] = scheme.name
+    for key in ("rules", "model"):
+        if key in mask.attrs:
+            tags[key.upper()] = str(mask.attrs[key])
+    (hist,) = _store_cog(
+        data,
+        out,
+        _profile(mask, "uint8", 1, NODATA),
+        overview_resampling="MODE",
+        colormap=scheme.colormap,
+        tags=tags,
+        descriptions=[str(mask.name or "class")],
+        also=[counts],
+    )
+    return WriteResult(out, {int(i): int(n) for i, n in enumerate(hist) if n})
+
+
+def write_indices(
+    indices: xr.Dataset, path: str | os.PathLike[str], *, overwrite: bool = False
+) -> WriteResult:
+    """Write index variables as one float32 COG band each, described by name.
+
+    NaN is the nodata value; overviews are averaged.
+    """
+    names = [str(n) for n in indices.data_vars]
+    if not names:
+        raise ConfigError("no index to write")
+    first = indices[names[0]]
+    out = check_output(path, overwrite, first.attrs.get("sources", ()))
+    data = da.stack([_dask_data(indices[n]) for n in names])
+    tags = {f"INDEX_{n.upper()}": str(indices[n].attrs.get("formula", "")) for n in names}
+    _store_cog(
+        data,
+        out,
+        _profile(first, "float32", len(names), float("nan")),
+        overview_resampling="AVERAGE",
+        tags=tags,
+        descriptions=names,
+    )
+    return WriteResult(out)
