@@ -15,6 +15,7 @@ import numpy as np
 import xarray as xr
 
 from landmask.classes import NODATA
+from landmask.errors import BandError
 from landmask.indices import bands_needed
 from landmask.rules import RuleSet, classify_block, load_rules
 
@@ -50,7 +51,15 @@ def classify(
     """
     ruleset = load_rules(rules)
     band_names = [str(b) for b in scene["band"].values]
-    needed = bands_needed(ruleset.names, band_names)
+    needed: dict[str, str] = {}
+    where = ", ".join(scene.attrs.get("sources", [])) or "scene"
+    for rule in ruleset.rules:
+        try:
+            needed |= bands_needed(rule.expr.names, band_names)
+        except BandError as exc:
+            raise BandError(
+                f"{where}: {exc}; rule '{rule.class_name}' of {ruleset.source} needs it"
+            ) from None
     keep = [b for b in band_names if b in set(needed.values())]
     if keep != band_names:
         scene = scene.sel(band=keep)

@@ -204,7 +204,11 @@ def compute_indices(scene: xr.DataArray, names: Sequence[str]) -> xr.Dataset:
     """
     index_names = check_index_names(names)
     band_names = [str(b) for b in scene["band"].values]
-    bands_needed(index_names, band_names)
+    try:
+        bands_needed(index_names, band_names)
+    except BandError as exc:
+        where = ", ".join(scene.attrs.get("sources", [])) or "scene"
+        raise BandError(f"{where}: {exc}") from None
     data = scene.data
     if not isinstance(data, da.Array):
         data = da.from_array(data, chunks=(-1, "auto", "auto"))

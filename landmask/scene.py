@@ -99,8 +99,16 @@ def _open_info(path: str) -> _FileInfo:
         raise ReadError(f"{path}: cannot open as a raster ({_gdal_message(exc)})") from exc
 
 
-def _gdal_message(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def _gdal_message(exc: BaseException) -> str:
+    """The most specific message in a rasterio exception chain, on one line."""
+    seen: BaseException | None = exc
+    messages: list[str] = []
+    while seen is not None and len(messages) < 5:
+        text = " ".join(str(seen).split())
+        if text and "previous exception" not in text:
+            messages.append(text)
+        seen = seen.__cause__ or seen.__context__
+    return messages[-1] if messages else type(exc).__name__
 
 
 def _check_grid(infos: Sequence[_FileInfo], allow_ungeoreferenced: bool) -> None:
@@ -257,7 +265,9 @@ def read_reflectance(sources: Sequence[BandSource], window: Window) -> np.ndarra
                 with rasterio.open(path) as ds:
                     raw = ds.read([sources[k].index for k in ks], window=window)
             except RasterioError as exc:
-                raise ReadError(f"{path}: cannot read {window!r} ({_gdal_message(exc)})") from exc
+                r0, c0 = int(window.row_off), int(window.col_off)
+                where = f"rows {r0}-{r0 + h}, cols {c0}-{c0 + w}"
+                raise ReadError(f"{path}: cannot read {where} ({_gdal_message(exc)})") from exc
             for j, k in enumerate(ks):
                 to_reflectance(
                     raw[j], sources[k].scale, sources[k].offset, sources[k].nodata, out[k]

@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import threading
 import uuid
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ import rasterio
 import rasterio.shutil
 import xarray as xr
 from dask.utils import SerializableLock
+from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 
 from landmask.classes import LANDCOVER, NODATA, ClassScheme
@@ -153,7 +155,9 @@ def _store_cog(
     """Write ``(band, y, x)`` ``data`` as a COG at ``path``; compute ``also`` alongside."""
     _, height, width = data.shape
     data = data.rechunk({0: -1, 1: _aligned(data.chunks[1]), 2: _aligned(data.chunks[2])})
-    with atomic_path(path) as final_tmp:
+    with atomic_path(path) as final_tmp, warnings.catch_warnings():
+        # a grid in pixel coordinates (--allow-ungeoreferenced) is written as such
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
         part = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part.tif")
         try:
             with rasterio.open(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 import rasterio
 from affine import Affine
 from rasterio.crs import CRS
+from rasterio.errors import NotGeoreferencedWarning
 
 from landmask.synthetic import BANDS, S2_BAND_IDS, make_scene, to_dn
 
@@ -48,10 +50,12 @@ def write_raster(
         profile["transform"] = transform
     if blocksize:
         profile.update(tiled=True, blockxsize=blocksize, blockysize=blocksize)
-    with rasterio.open(path, "w", **profile) as ds:
-        ds.write(arr)
-        if descriptions:
-            ds.descriptions = tuple(descriptions)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(path, "w", **profile) as ds:
+            ds.write(arr)
+            if descriptions:
+                ds.descriptions = tuple(descriptions)
     return path
 
 

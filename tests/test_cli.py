@@ -1,0 +1,155 @@
+import hashlib
+import warnings
+
+import numpy as np
+import pytest
+import rasterio
+from conftest import TRANSFORM, UTM33
+from rasterio.errors import NotGeoreferencedWarning
+
+from landmask.cli import cli, run
+from landmask.rules import classify_block, load_rules
+from landmask.scene import open_scene
+from landmask.synthetic import BANDS
+
+
+def sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_classify_writes_mask_and_summary(s2_file, tmp_path, capsys):
+    before = sha(s2_file)
+    out = tmp_path / "mask.tif"
+    args = ["classify", str(s2_file), "--sensor", "sentinel2-l2a", "-o", str(out)]
+    code = run([*args, "--chunk-size", "128"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert sha(s2_file) == before
+    expected = classify_block(
+        open_scene(s2_file, sensor="sentinel2-l2a").values, list(BANDS), load_rules("default")
+    )
+    with rasterio.open(out) as ds:
+        np.testing.assert_array_equal(ds.read(1), expected)
+        assert ds.crs == UTM33 and ds.transform == TRANSFORM
+    forest = int((expected == 1).sum())
+    assert f"{forest:,}" in captured.out
+    assert f"{forest * 100 / 1e6:,.3f}" in captured.out  # 10 m pixels: 100 m² each
+    assert "done in" in captured.out
+
+
+def test_quiet_prints_nothing(s2_file, tmp_path, capsys):
+    code = run(
+        ["classify", str(s2_file), "--sensor", "sentinel2-l2a", "-o", str(tmp_path / "m.tif"), "-q"]
+    )
+    assert code == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_classify_band_files_with_generic_mapping(s2_band_files, tmp_path, capsys):
+    out = tmp_path / "mask.tif"
+    args = [
+        "classify",
+        *map(str, s2_band_files),
+        "-o",
+        str(out),
+        "--scale",
+        "0.0001",
+        "--offset",
+        "-0.1",
+    ]
+    for k, name in enumerate(BANDS, start=1):
+        args += ["--band", f"{name}={k}"]
+    assert run(args) == 0, capsys.readouterr().err
+    reference = tmp_path / "ref.tif"
+    assert (
+        run(
+            [
+                "classify",
+                *map(str, s2_band_files),
+                "--sensor",
+                "sentinel2-l2a",
+                "-o",
+                str(reference),
+            ]
+        )
+        == 0
+    )
+    with rasterio.open(out) as a, rasterio.open(reference) as b:
+        np.testing.assert_array_equal(a.read(1), b.read(1))
+
+
+def test_naip_sensor_uses_naip_rules(tmp_path, synthetic_small, capsys):
+    from conftest import write_raster
+
+    refl = np.nan_to_num(synthetic_small.reflectance[[2, 1, 0, 3]], nan=0)
+    dn = np.clip(np.round(refl * 255), 0, 255).astype(np.uint8)
+    path = write_raster(tmp_path / "naip.tif", dn)
+    out = tmp_path / "mask.tif"
+    assert run(["classify", str(path), "--sensor", "naip", "-o", str(out)]) == 0
+    assert "rules naip" in capsys.readouterr().out
+    with rasterio.open(out) as ds:
+        mask = ds.read(1)
+    truth = synthetic_small.truth
+    valid = truth != 255
+    assert ((mask == truth) & valid).sum() / valid.sum() > 0.85
+
+
+def test_indices_command(s2_file, tmp_path, capsys):
+    out = tmp_path / "idx.tif"
+    code = run(
+        [
+            "indices",
+            str(s2_file),
+            "--sensor",
+            "sentinel2-l2a",
+            "--index",
+            "ndvi",
+            "--index",
+            "NDBI",
+            "-o",
+            str(out),
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    with rasterio.open(out) as ds:
+        assert ds.descriptions == ("ndvi", "ndbi")
+        assert ds.crs == UTM33
+
+
+def test_demo_small(tmp_path, capsys):
+    folder = tmp_path / "demo"
+    assert run(["demo", "-o", str(folder), "--size", "384", "--seed", "2"]) == 0
+    out = capsys.readouterr().out
+    assert {p.name for p in folder.iterdir()} == {"scene.tif", "truth.tif", "mask.tif", "mask.png"}
+    assert "mIoU" in out
+    miou = float(out.split("mIoU")[1].split()[0])
+    assert miou > 0.85
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        png = rasterio.open(folder / "mask.png")
+    with png:
+        assert png.count == 1 and png.colormap(1)[1] == (0, 100, 0, 255)
+
+
+@pytest.mark.parametrize("command", ["classify", "indices", "demo"])
+def test_every_command_documents_itself(command, capsys):
+    assert run([command, "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "--quiet" in text and "--debug" in text
+    if command != "demo":
+        for option in (
+            "--sensor",
+            "--band",
+            "--scale",
+            "--offset",
+            "--chunk-size",
+            "--scheduler",
+            "--overwrite",
+        ):
+            assert option in text
+    assert cli.commands[command].help
+
+
+def test_version(capsys):
+    assert run(["--version"]) == 0
+    assert "landmask" in capsys.readouterr().out

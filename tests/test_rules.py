@@ -1,0 +1,123 @@
+import numpy as np
+import pytest
+
+from landmask.errors import RuleError
+from landmask.rules import classify_block, load_rules
+from landmask.synthetic import BANDS, make_scene
+
+
+def rules(*items, **extra):
+    return load_rules(
+        {"rules": [dict(zip(("class", "when"), it, strict=True)) for it in items], **extra}
+    )
+
+
+def test_first_match_wins_and_default_is_other():
+    rs = rules(("water", "red < 0.5"), ("forest", "red < 0.8"))
+    block = np.array([[[0.1, 0.6, 0.9]]], np.float32)
+    assert classify_block(block, ["red"], rs).tolist() == [[3, 1, 0]]
+
+
+def test_missing_input_or_zero_denominator_is_nodata():
+    rs = rules(("forest", "ndvi > 0.5"))
+    block = np.array(
+        [[[0.1, np.nan, 0.0, 0.1]], [[0.9, 0.9, 0.0, 0.1]]], dtype=np.float32
+    )  # red, nir
+    assert classify_block(block, ["red", "nir"], rs).tolist() == [[1, 255, 255, 0]]
+
+
+def test_nan_in_a_band_read_by_any_rule_is_nodata_even_if_an_earlier_rule_matches():
+    rs = rules(("water", "red < 0.5"), ("forest", "nir > 0.5"))
+    block = np.array([[[0.1]], [[np.nan]]], np.float32)
+    assert classify_block(block, ["red", "nir"], rs).tolist() == [[255]]
+
+
+def test_all_nodata_block_skips_index_work(monkeypatch):
+    import landmask.indices as indices
+
+    rs = load_rules("default")
+    block = np.full((6, 4, 4), np.nan, np.float32)
+    calls = []
+    real = indices.BlockLookup.__call__
+
+    def spy(self, name):
+        calls.append(name)
+        return real(self, name)
+
+    monkeypatch.setattr(indices.BlockLookup, "__call__", spy)
+    out = classify_block(block, list(BANDS), rs)
+    assert (out == 255).all() and out.dtype == np.uint8
+    assert not set(calls) & {"ndvi", "mndwi", "ndbi"}
+
+
+def test_builtin_rule_sets_load_with_references():
+    for name in ("default", "naip"):
+        rs = load_rules(name)
+        assert [r.class_name for r in rs.rules] == ["water", "forest", "urban"]
+        assert all(r.reference for r in rs.rules)
+    assert "swir16" not in {b for n in load_rules("naip").names for b in [n]}
+
+
+def iou(pred, truth):
+    ok = truth != 255
+    return {
+        c: ((pred == c) & (truth == c) & ok).sum() / (((pred == c) | (truth == c)) & ok).sum()
+        for c in range(4)
+    }
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_default_rules_on_synthetic_scenes(seed):
+    scene = make_scene(512, seed)
+    scores = iou(classify_block(scene.reflectance, BANDS, load_rules("default")), scene.truth)
+    assert scores[0] > 0.95 and scores[1] > 0.97 and scores[3] > 0.9
+    assert scores[2] > 0.75
+    assert (
+        classify_block(scene.reflectance, BANDS, load_rules("default"))[scene.truth == 255] == 255
+    ).all()
+
+
+def test_naip_rules_on_synthetic_scene_without_swir():
+    scene = make_scene(512, 1)
+    pred = classify_block(scene.reflectance[:4], BANDS[:4], load_rules("naip"))
+    scores = iou(pred, scene.truth)
+    assert min(scores.values()) > 0.75
+
+
+def test_rule_errors_name_the_file_and_the_rule(tmp_path):
+    path = tmp_path / "my.yaml"
+    path.write_text(
+        "rules:\n  - class: water\n    when: mndwi > 0\n  - class: forest\n    when: ndvx > 1\n"
+    )
+    with pytest.raises(RuleError, match=r"my.yaml: rule 2 \(forest\): unknown name 'ndvx'"):
+        load_rules(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("rules: [", "not valid YAML at line"),
+        ("rules: []", "non-empty list"),
+        ("- a\n- b\n", "must be a mapping"),
+        ("rules:\n  - class: lava\n    when: ndvi > 0\n", "unknown class 'lava'"),
+        ("rules:\n  - class: water\n", "missing key 'when'"),
+        ("rules:\n  - class: water\n    when: ndvi\n", "not a comparison"),
+        ("rules:\n  - class: water\n    when: ndvi > 0\n    colour: red\n", "unknown key 'colour'"),
+        (
+            "rules:\n  - class: water\n    when: __import__('os').system('x')\n",
+            "unexpected character",
+        ),
+        ("rulez: []\n", "unknown key 'rulez'"),
+    ],
+)
+def test_bad_rule_files(tmp_path, text, fragment):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(RuleError) as info:
+        load_rules(path)
+    assert str(path) in str(info.value) and fragment in str(info.value)
+
+
+def test_missing_rules_file_lists_builtins(tmp_path):
+    with pytest.raises(RuleError, match=r"no such rules file.*default, naip"):
+        load_rules(tmp_path / "none.yaml")
