@@ -13,7 +13,7 @@ import logging
 import os
 import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -188,6 +188,18 @@ def _name_bands(
     return dict(sorted(names.items()))
 
 
+def _keep_needed(
+    names: Mapping[int, str], needs: Collection[str], paths: Sequence[str]
+) -> dict[int, str]:
+    from landmask.indices import bands_needed
+
+    try:
+        used = set(bands_needed(frozenset(needs), list(names.values())).values())
+    except BandError as exc:
+        raise BandError(f"{', '.join(paths)}: {exc}") from None
+    return {n: v for n, v in names.items() if v in used}
+
+
 def _band_sources(
     infos: Sequence[_FileInfo],
     names: Mapping[int, str],
@@ -215,7 +227,7 @@ def aligned_chunks(size: int, requested: int, block: int) -> tuple[int, ...]:
     A block as long as the axis (a striped file's width) imposes no alignment.
     """
     if requested <= 0:
-        raise ConfigError(f"chunk size must be positive, got {requested}")
+        raise ConfigError(f"--chunk-size {requested}: must be a positive number of pixels")
     if 1 < block < size:
         requested = max(block, round(requested / block) * block)
     step = min(requested, size)
@@ -299,6 +311,7 @@ def open_scene(
     offset: float | None = None,
     chunk_size: int | None = None,
     allow_ungeoreferenced: bool = False,
+    needs: Collection[str] | None = None,
 ) -> xr.DataArray:
     """Open one or more rasters on one grid as a lazy reflectance DataArray.
 
@@ -320,6 +333,10 @@ def open_scene(
         Chunk side in pixels, rounded to whole internal blocks of the file.
     allow_ungeoreferenced
         Accept rasters without CRS and transform (pixel coordinates).
+    needs
+        Band and index names the caller will use (e.g. a rule set's names):
+        only the bands they read are kept, so the others are never decoded.
+        Raises :class:`BandError` naming the inputs if one is missing.
 
     Returns
     -------
@@ -343,6 +360,8 @@ def open_scene(
     infos = [_open_info(p) for p in path_list]
     _check_grid(infos, allow_ungeoreferenced)
     names = _name_bands(infos, preset, bands)
+    if needs is not None:
+        names = _keep_needed(names, needs, path_list)
     sources = _band_sources(infos, names, preset, scale, offset)
     first = infos[0]
     size = chunk_size if chunk_size is not None else DEFAULT_CHUNK_SIZE

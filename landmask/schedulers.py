@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import socket
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -91,12 +92,29 @@ def _local_cluster(n: int) -> Iterator[Any]:
 def _connect(address: str, timeout: float) -> Iterator[Any]:
     from distributed import Client
 
+    _probe(address, timeout)
     try:
         client = Client(address, timeout=timeout)
     except (OSError, TimeoutError) as exc:
         raise SchedulerError(f"--scheduler {address}: cannot reach the scheduler ({exc})") from None
     with client:
         yield client
+
+
+def _probe(address: str, timeout: float) -> None:
+    """Fail fast when nothing listens at a ``tcp://host:port`` address."""
+    if not address.startswith("tcp://"):
+        return
+    host, _, port = address[len("tcp://") :].rpartition(":")
+    if not port.isdigit():
+        raise SchedulerError(f"--scheduler {address}: expected tcp://host:port")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise SchedulerError(
+            f"--scheduler {address}: cannot reach the scheduler ({reason})"
+        ) from None
 
 
 @contextlib.contextmanager

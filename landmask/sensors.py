@@ -156,4 +156,5 @@ def get_sensor(name: str) -> Sensor:
     try:
         return SENSORS[name.lower()]
     except KeyError:
-        raise ConfigError(f"unknown sensor {name!r} (known: {', '.join(SENSORS)})") from None
+        known = ", ".join(SENSORS)
+        raise ConfigError(f"--sensor {name}: unknown sensor (known: {known})") from None

@@ -220,3 +220,19 @@ def test_descriptions_as_s2_ids(tmp_path, synthetic_small):
 
 def test_paths_accept_pathlib(s2_file):
     assert open_scene(Path(s2_file), sensor="sentinel2-l2a").sizes["band"] == 6
+
+
+def test_needs_keeps_only_the_bands_read(s2_band_files, monkeypatch):
+    import rasterio as rio
+
+    scene = open_scene(s2_band_files, sensor="sentinel2-l2a", needs=["ndvi", "blue"])
+    assert list(scene["band"].values) == ["blue", "red", "nir"]
+    opened = []
+    real_open = rio.open
+    monkeypatch.setattr(
+        rio, "open", lambda p, *a, **k: opened.append(str(p)) or real_open(p, *a, **k)
+    )
+    scene.compute()
+    assert sorted({Path(p).name.split("_")[2] for p in opened}) == ["B02", "B04", "B08"]
+    with pytest.raises(BandError, match=r"_B02_10m\.tif.*'swir16'"):
+        open_scene(s2_band_files[:4], sensor="sentinel2-l2a", needs=["mndwi"])

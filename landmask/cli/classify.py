@@ -71,6 +71,7 @@ def classify_cmd(
             offset=offset,
             chunk_size=chunk_size,
             allow_ungeoreferenced=allow_ungeoreferenced,
+            needs=ruleset.names,
         )
         mask = classify(scene, ruleset)
         with progress(False if quiet else None):

@@ -74,6 +74,7 @@ def indices_cmd(
             offset=offset,
             chunk_size=chunk_size,
             allow_ungeoreferenced=allow_ungeoreferenced,
+            needs=index_names,
         )
         indices = compute_indices(scene, index_names)
         with progress(False if quiet else None):
