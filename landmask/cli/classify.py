@@ -6,7 +6,13 @@ import time
 
 import click
 
-from landmask.cli.options import common_options, output_options, processing_options, scene_options
+from landmask.cli.options import (
+    SceneOptions,
+    common_options,
+    output_options,
+    processing_options,
+    scene_options,
+)
 
 
 @click.command("classify")
@@ -26,11 +32,7 @@ def classify_cmd(
     inputs: tuple[str, ...],
     output: str,
     overwrite: bool,
-    sensor: str | None,
-    bands: dict[str, int] | None,
-    scale: float | None,
-    offset: float | None,
-    allow_ungeoreferenced: bool,
+    scene: SceneOptions,
     rules: str | None,
     chunk_size: int | None,
     scheduler: str,
@@ -55,25 +57,15 @@ def classify_cmd(
     from landmask.areas import class_areas, format_areas, pixel_area_m2
     from landmask.classify import classify
     from landmask.rules import load_rules
-    from landmask.scene import open_scene
     from landmask.schedulers import progress, use_scheduler
     from landmask.write import check_output, write_mask
 
     start = time.perf_counter()
     check_output(output, overwrite, inputs)
-    ruleset = load_rules(rules or ("naip" if (sensor or "").lower() == "naip" else "default"))
+    ruleset = load_rules(rules or ("naip" if (scene.sensor or "").lower() == "naip" else "default"))
     with use_scheduler(scheduler):
-        scene = open_scene(
-            list(inputs),
-            sensor=sensor,
-            bands=bands,
-            scale=scale,
-            offset=offset,
-            chunk_size=chunk_size,
-            allow_ungeoreferenced=allow_ungeoreferenced,
-            needs=ruleset.names,
-        )
-        mask = classify(scene, ruleset)
+        reflectance = scene.open(inputs, chunk_size, needs=ruleset.names)
+        mask = classify(reflectance, ruleset)
         with progress(False if quiet else None):
             result = write_mask(mask, output, overwrite=overwrite, scheme=ruleset.scheme)
     if quiet:

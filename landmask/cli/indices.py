@@ -6,7 +6,13 @@ import time
 
 import click
 
-from landmask.cli.options import common_options, output_options, processing_options, scene_options
+from landmask.cli.options import (
+    SceneOptions,
+    common_options,
+    output_options,
+    processing_options,
+    scene_options,
+)
 from landmask.indices import INDICES
 
 
@@ -28,11 +34,7 @@ def indices_cmd(
     inputs: tuple[str, ...],
     output: str,
     overwrite: bool,
-    sensor: str | None,
-    bands: dict[str, int] | None,
-    scale: float | None,
-    offset: float | None,
-    allow_ungeoreferenced: bool,
+    scene: SceneOptions,
     names: tuple[str, ...],
     chunk_size: int | None,
     scheduler: str,
@@ -58,7 +60,6 @@ def indices_cmd(
     awei_sh  blue + 2.5 green - 1.5 (nir + swir16) - 0.25 swir22
     """
     from landmask.indices import check_index_names, compute_indices
-    from landmask.scene import open_scene
     from landmask.schedulers import progress, use_scheduler
     from landmask.write import check_output, write_indices
 
@@ -66,21 +67,11 @@ def indices_cmd(
     check_output(output, overwrite, inputs)
     index_names = check_index_names(names)
     with use_scheduler(scheduler):
-        scene = open_scene(
-            list(inputs),
-            sensor=sensor,
-            bands=bands,
-            scale=scale,
-            offset=offset,
-            chunk_size=chunk_size,
-            allow_ungeoreferenced=allow_ungeoreferenced,
-            needs=index_names,
-        )
-        indices = compute_indices(scene, index_names)
+        reflectance = scene.open(inputs, chunk_size, needs=index_names)
+        indices = compute_indices(reflectance, index_names)
         with progress(False if quiet else None):
             write_indices(indices, output, overwrite=overwrite)
     if not quiet:
-        click.echo(
-            f"{output}: {', '.join(index_names)} ({scene.sizes['x']}x{scene.sizes['y']} px) "
-            f"in {time.perf_counter() - start:.1f} s"
-        )
+        size = f"{reflectance.sizes['x']}x{reflectance.sizes['y']} px"
+        elapsed = time.perf_counter() - start
+        click.echo(f"{output}: {', '.join(index_names)} ({size}) in {elapsed:.1f} s")

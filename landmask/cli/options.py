@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+import functools
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -24,8 +29,46 @@ def _parse_bands(
     return out
 
 
+@dataclass(frozen=True)
+class SceneOptions:
+    """The scene options of a command, gathered into one value."""
+
+    sensor: str | None
+    bands: dict[str, int] | None
+    scale: float | None
+    offset: float | None
+    allow_ungeoreferenced: bool
+
+    def open(
+        self, inputs: Sequence[str], chunk_size: int | None, needs: Collection[str]
+    ) -> xr.DataArray:
+        """:func:`landmask.scene.open_scene` with these options."""
+        from landmask.scene import open_scene
+
+        return open_scene(
+            list(inputs),
+            sensor=self.sensor,
+            bands=self.bands,
+            scale=self.scale,
+            offset=self.offset,
+            chunk_size=chunk_size,
+            allow_ungeoreferenced=self.allow_ungeoreferenced,
+            needs=needs,
+        )
+
+
 def scene_options(f: F) -> F:
-    """``--sensor``, ``--band``, ``--scale``, ``--offset``, ``--allow-ungeoreferenced``."""
+    """``--sensor``, ``--band``, ``--scale``, ``--offset``, ``--allow-ungeoreferenced``.
+
+    The command receives them as one ``scene: SceneOptions`` argument.
+    """
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        names = ("sensor", "bands", "scale", "offset", "allow_ungeoreferenced")
+        kwargs["scene"] = SceneOptions(*(kwargs.pop(n) for n in names))
+        return f(*args, **kwargs)
+
     decorators = [
         click.option(
             "--sensor",
@@ -50,9 +93,10 @@ def scene_options(f: F) -> F:
             help="Accept rasters without CRS and transform (pixel coordinates).",
         ),
     ]
+    command: Any = wrapper
     for d in reversed(decorators):
-        f = d(f)
-    return f
+        command = d(command)
+    return cast(F, command)
 
 
 def processing_options(f: F) -> F:
