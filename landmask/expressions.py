@@ -14,7 +14,9 @@ with numpy; user text is never passed to ``eval``. The grammar::
     atom       := NUMBER | NAME | "(" expr ")"
 
 Names are band common names or index names. Arithmetic is float32; ``a / 0``
-gives NaN, and any comparison with NaN is false.
+is not finite (NaN or +-inf). :func:`landmask.rules.classify_block` treats a
+pixel where any compared quantity is not finite as missing (nodata), and index
+rasters hold NaN there.
 """
 
 from __future__ import annotations
@@ -48,10 +50,10 @@ _CMP = {
 
 
 def _divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a, b = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
-    out = np.full(np.broadcast_shapes(a.shape, b.shape), np.nan, dtype=np.float32)
-    np.divide(a, b, out=out, where=b != 0)
-    return out
+    # IEEE division: a zero denominator gives NaN or +-inf, both non-finite,
+    # which callers treat as missing (cheaper than masking the zeros first)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.divide(a, b)
 
 
 _ARITH: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
@@ -88,30 +90,51 @@ class Expr:
             return frozenset([str(self.value)])
         return frozenset().union(*(a.names for a in self.args))
 
-    def evaluate(self, lookup: Lookup) -> np.ndarray:
-        """Evaluate with ``lookup(name) -> array``; float32 or boolean result."""
+    @property
+    def quantities(self) -> tuple[Expr, ...]:
+        """The numeric operands of every comparison, constants left out, in order."""
+        if self.kind == "cmp":
+            return tuple(a for a in self.args if a.kind != "num")
+        if self.boolean:
+            return tuple(q for a in self.args for q in a.quantities)
+        return ()
+
+    def evaluate(self, lookup: Lookup, memo: dict[Expr, np.ndarray] | None = None) -> np.ndarray:
+        """Evaluate with ``lookup(name) -> array``; float32 or boolean result.
+
+        ``memo`` (optional) caches numeric sub-expressions across calls, so a
+        quantity shared by several rules is computed once per block.
+        """
         k = self.kind
         if k == "num":
             return np.float32(self.value)  # type: ignore[return-value]
         if k == "name":
             return lookup(str(self.value))
+        if memo is not None and not self.boolean:
+            if self not in memo:
+                memo[self] = self._compute(lookup, memo)
+            return memo[self]
+        return self._compute(lookup, memo)
+
+    def _compute(self, lookup: Lookup, memo: dict[Expr, np.ndarray] | None) -> np.ndarray:
+        k = self.kind
         if k == "neg":
-            return np.negative(self.args[0].evaluate(lookup))
+            return np.negative(self.args[0].evaluate(lookup, memo))
         if k == "arith":
-            left, right = (a.evaluate(lookup) for a in self.args)
+            left, right = (a.evaluate(lookup, memo) for a in self.args)
             return _ARITH[self.ops[0]](left, right)
         if k == "cmp":
-            values = [a.evaluate(lookup) for a in self.args]
+            values = [a.evaluate(lookup, memo) for a in self.args]
             result = _CMP[self.ops[0]](values[0], values[1])
             for op, left, right in zip(self.ops[1:], values[1:], values[2:], strict=False):
                 result &= _CMP[op](left, right)
             return result
         if k == "not":
-            return np.logical_not(self.args[0].evaluate(lookup))
+            return np.logical_not(self.args[0].evaluate(lookup, memo))
         combine = np.logical_and if k == "and" else np.logical_or
-        result = self.args[0].evaluate(lookup)
+        result = self.args[0].evaluate(lookup, memo)
         for arg in self.args[1:]:
-            result = combine(result, arg.evaluate(lookup))
+            result = combine(result, arg.evaluate(lookup, memo))
         return result
 
 

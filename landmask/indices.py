@@ -169,6 +169,7 @@ def indices_block(
     out = np.empty((len(index_names), *block.shape[1:]), dtype=np.float32)
     for k, name in enumerate(index_names):
         out[k] = lookup(name)
+        np.copyto(out[k], np.float32(np.nan), where=np.isinf(out[k]))  # x / 0
     return out
 
 

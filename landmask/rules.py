@@ -71,6 +71,11 @@ class RuleSet:
         """Every band and index name the rule set reads."""
         return frozenset().union(*(r.expr.names for r in self.rules))
 
+    @property
+    def quantities(self) -> tuple[Expr, ...]:
+        """Every distinct numeric quantity the rules compare, in rule order."""
+        return tuple(dict.fromkeys(q for r in self.rules for q in r.expr.quantities))
+
 
 def _fail(source: str, where: str, what: str) -> RuleError:
     return RuleError(f"{source}: {where}: {what}")
@@ -152,31 +157,31 @@ def load_rules(spec: str | os.PathLike[str] | RuleSet | Mapping[str, Any] = "def
 def classify_block(block: np.ndarray, band_names: Sequence[str], ruleset: RuleSet) -> np.ndarray:
     """Block function: ``(band, y, x)`` reflectance -> ``(y, x)`` uint8 class ids.
 
-    First matching rule wins; unmatched pixels take the default class; a pixel
-    where any name the rule set reads is NaN is 255. A block with no valid
-    pixel returns at once without computing any index.
+    First matching rule wins; unmatched pixels take the default class. A pixel
+    is 255 (nodata) where any band the rules read is NaN or any quantity they
+    compare (an index, a ratio) is not finite, e.g. after a zero denominator.
+    A block with no valid pixel returns at once without computing any index.
+    Every quantity is computed once per block, however many rules share it.
     """
     shape = block.shape[1:]
     lookup = BlockLookup(block, band_names)
-    names = sorted(ruleset.names)
+    bands = sorted({b for n in ruleset.names for b in (INDICES[n].bands if n in INDICES else [n])})
     valid = np.ones(shape, dtype=bool)
-    for name in names:  # raw bands first: an all-nodata block stops here
-        if name not in INDICES:
-            valid &= np.isfinite(lookup(name))
-    bands_read = {b for n in names if n in INDICES for b in INDICES[n].bands}
-    for band in sorted(bands_read):
+    for band in bands:  # raw bands first: an all-nodata block stops here
         valid &= np.isfinite(lookup(band))
     out = np.full(shape, NODATA, dtype=np.uint8)
     if not valid.any():
         return out
-    for name in names:
-        if name in INDICES:
-            valid &= np.isfinite(lookup(name))
+    memo: dict[Expr, np.ndarray] = {}
+    for quantity in ruleset.quantities:
+        if not (quantity.kind == "name" and quantity.value in bands):
+            valid &= np.isfinite(quantity.evaluate(lookup, memo))
     out[valid] = ruleset.default_id
     todo = valid
     with np.errstate(invalid="ignore"):
         for rule in ruleset.rules:
-            hit = rule.expr.evaluate(lookup) & todo
+            hit = rule.expr.evaluate(lookup, memo)
+            hit &= todo
             out[hit] = rule.class_id
             todo &= ~hit
     return out

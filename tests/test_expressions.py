@@ -37,10 +37,31 @@ def test_names_collects_every_variable():
     }
 
 
-def test_zero_denominator_gives_nan_without_warning():
+def test_zero_denominator_is_not_finite_without_warning():
     with np.errstate(all="raise"):
         out = parse("a / b").evaluate(lookup_from(a=[1.0, 0.0, 2.0], b=[0.0, 0.0, 4.0]))
-    assert np.isnan(out[0]) and np.isnan(out[1]) and out[2] == 0.5
+    assert np.isinf(out[0]) and np.isnan(out[1]) and out[2] == 0.5
+
+
+def test_quantities_are_the_compared_operands_and_memo_shares_them():
+    e = parse("ndvi > 0.3 and (red - blue) / (red + blue) < 0.2 or not 1 < ndvi")
+    assert [str(q.value) if q.kind == "name" else q.kind for q in e.quantities] == [
+        "ndvi",
+        "arith",
+        "ndvi",
+    ]
+    calls = []
+
+    def lookup(name):
+        calls.append(name)
+        return np.array([0.5], np.float32)
+
+    memo = {}
+    e.evaluate(lookup, memo)
+    assert sum(1 for k in memo if k.kind == "arith") == 3
+    calls.clear()
+    e.evaluate(lookup, memo)  # the ratio comes from the memo: red and blue are not read again
+    assert calls == ["ndvi", "ndvi"]
 
 
 def test_comparison_with_nan_is_false():

@@ -57,6 +57,9 @@ def test_zero_denominator_and_nodata_give_nan():
     assert out[2, 0, 0] == 0  # a linear index has no denominator
     assert np.isnan(out[:, 0, 1]).all()
     assert out[0, 0, 2] == 0
+    opposite = np.zeros((6, 1, 1), np.float32)
+    opposite[2], opposite[3] = -0.05, 0.05  # red = -nir: NDVI would be +inf
+    assert np.isnan(indices_block(opposite, NAMES, ["ndvi"])).all()
 
 
 def _ramp_scene(raster, red, nir):

@@ -26,6 +26,13 @@ def test_missing_input_or_zero_denominator_is_nodata():
     assert classify_block(block, ["red", "nir"], rs).tolist() == [[1, 255, 255, 0]]
 
 
+def test_zero_denominator_inside_a_rule_is_nodata_not_a_match():
+    rs = rules(("urban", "(red - blue) / (red + blue) < 0.2"))
+    # red + blue == 0 with red != blue gives -inf, which must not count as "< 0.2"
+    block = np.array([[[0.05, 0.0, 0.2]], [[-0.05, 0.0, 0.1]]], np.float32)  # red, blue
+    assert classify_block(block, ["red", "blue"], rs).tolist() == [[255, 255, 0]]
+
+
 def test_nan_in_a_band_read_by_any_rule_is_nodata_even_if_an_earlier_rule_matches():
     rs = rules(("water", "red < 0.5"), ("forest", "nir > 0.5"))
     block = np.array([[[0.1]], [[np.nan]]], np.float32)
