@@ -154,6 +154,10 @@ def load_rules(spec: str | os.PathLike[str] | RuleSet | Mapping[str, Any] = "def
     return parse_rules(data, text_spec)
 
 
+def _has_power(expr: Expr) -> bool:
+    return "**" in expr.ops or any(_has_power(a) for a in expr.args)
+
+
 def classify_block(block: np.ndarray, band_names: Sequence[str], ruleset: RuleSet) -> np.ndarray:
     """Block function: ``(band, y, x)`` reflectance -> ``(y, x)`` uint8 class ids.
 
@@ -165,23 +169,28 @@ def classify_block(block: np.ndarray, band_names: Sequence[str], ruleset: RuleSe
     """
     shape = block.shape[1:]
     lookup = BlockLookup(block, band_names)
-    bands = sorted({b for n in ruleset.names for b in (INDICES[n].bands if n in INDICES else [n])})
-    valid = np.ones(shape, dtype=bool)
-    for band in bands:  # raw bands first: an all-nodata block stops here
-        valid &= np.isfinite(lookup(band))
     out = np.full(shape, NODATA, dtype=np.uint8)
-    if not valid.any():
-        return out
+    bands = sorted({b for n in ruleset.names for b in (INDICES[n].bands if n in INDICES else [n])})
+    if bands and not np.isfinite(lookup(bands[0])).any():
+        return out  # a band every pixel needs is missing everywhere: skip the work
     memo: dict[Expr, np.ndarray] = {}
-    for quantity in ruleset.quantities:
-        if not (quantity.kind == "name" and quantity.value in bands):
-            valid &= np.isfinite(quantity.evaluate(lookup, memo))
-    out[valid] = ruleset.default_id
+    valid = np.ones(shape, dtype=bool)
+    # NaN propagates through arithmetic, so checking the compared quantities
+    # covers the bands inside them; only a power can turn NaN into a number
+    checks = list(ruleset.quantities)
+    if any("**" in q.ops or (q.kind != "name" and _has_power(q)) for q in checks):
+        checks += [Expr("name", value=b) for b in bands]
+    for quantity in checks:
+        valid &= np.isfinite(quantity.evaluate(lookup, memo))
+    # Class ids are added, not scattered: the rules' hits are disjoint, so
+    # 255 + valid * (default - 255) + sum(hit * (id - default)) is exact modulo
+    # 256, and adding is far cheaper than boolean indexing on speckled masks.
+    out += valid.view(np.uint8) * np.uint8((ruleset.default_id - NODATA) % 256)
     todo = valid
     with np.errstate(invalid="ignore"):
         for rule in ruleset.rules:
             hit = rule.expr.evaluate(lookup, memo)
             hit &= todo
-            out[hit] = rule.class_id
+            out += hit.view(np.uint8) * np.uint8((rule.class_id - ruleset.default_id) % 256)
             todo &= ~hit
     return out

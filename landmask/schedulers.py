@@ -142,11 +142,13 @@ def progress(enabled: bool | None = None) -> Iterator[None]:
 
 
 def _current_client() -> Any:
-    try:
-        from distributed import get_client
+    if "distributed" not in sys.modules:
+        return None
+    from distributed import get_client
 
+    try:
         client = get_client()
-    except (ImportError, ValueError):
+    except ValueError:
         return None
     return client if dask.base.get_scheduler() == client.get else None
 

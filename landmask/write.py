@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import sys
 import threading
 import uuid
 import warnings
@@ -25,6 +26,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import dask
 import dask.array as da
@@ -38,6 +40,7 @@ from rasterio.windows import Window
 
 from landmask.classes import LANDCOVER, NODATA, ClassScheme
 from landmask.errors import ConfigError, OutputExistsError
+from landmask.overviews import overview_levels
 
 __all__ = ["TILE", "WriteResult", "check_output", "write_indices", "write_mask"]
 
@@ -109,15 +112,14 @@ class _WindowWriter:
 def _scheduler_lock() -> Any:
     """A lock that works on the active Dask scheduler."""
     get = dask.base.get_scheduler()
-    try:
+    if "distributed" in sys.modules:  # no client can exist before it is imported
         from distributed import Lock as DistributedLock
         from distributed import get_client
 
-        client = get_client()
-        if get == client.get:
-            return DistributedLock(f"landmask-write-{uuid.uuid4().hex}")
-    except (ImportError, ValueError):
-        pass
+        with contextlib.suppress(ValueError):
+            client = get_client()
+            if get == client.get:
+                return DistributedLock(f"landmask-write-{uuid.uuid4().hex}")
     if get is dask.multiprocessing.get:
         return _manager().Lock()
     return SerializableLock()
@@ -141,61 +143,95 @@ def _aligned(chunks: tuple[int, ...]) -> int:
     return max(TILE, round(c / TILE) * TILE)
 
 
+def _create_part(path: Path, width: int, height: int, profile: Mapping[str, Any]) -> None:
+    """Create an empty uncompressed tiled GeoTIFF that chunks are written into."""
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=width,
+        height=height,
+        tiled=True,
+        blockxsize=TILE,
+        blockysize=TILE,
+        compress="none",
+        BIGTIFF="IF_SAFER",
+        **profile,
+    ):
+        pass
+
+
+def _vrt_with_overviews(part: Path, levels: Sequence[Path], vrt: Path) -> None:
+    """A VRT of ``part`` that declares ``levels`` as its overviews, for the COG driver."""
+    rasterio.shutil.copy(part, vrt, driver="VRT")
+    tree = ElementTree.parse(vrt)
+    for band in tree.getroot().iter("VRTRasterBand"):
+        for level in levels:
+            overview = ElementTree.SubElement(band, "Overview")
+            source = ElementTree.SubElement(overview, "SourceFilename", relativeToVRT="0")
+            source.text = str(level)
+            ElementTree.SubElement(overview, "SourceBand").text = band.get("band", "1")
+    tree.write(vrt)
+
+
 def _store_cog(
     data: da.Array,
     path: Path,
     profile: Mapping[str, Any],
     *,
-    overview_resampling: str,
+    categorical: bool,
     colormap: Mapping[int, tuple[int, int, int, int]] | None = None,
     tags: Mapping[str, str] | None = None,
     descriptions: Sequence[str] | None = None,
     also: Sequence[Any] = (),
 ) -> tuple[Any, ...]:
-    """Write ``(band, y, x)`` ``data`` as a COG at ``path``; compute ``also`` alongside."""
-    _, height, width = data.shape
+    """Write ``(band, y, x)`` ``data`` as a COG at ``path``; compute ``also`` alongside.
+
+    The full-resolution chunks and every overview level (:mod:`landmask.overviews`)
+    are computed in one Dask graph and stored into uncompressed part files; GDAL's
+    COG driver then only compresses and lays out the tiles.
+    """
     data = data.rechunk({0: -1, 1: _aligned(data.chunks[1]), 2: _aligned(data.chunks[2])})
+    levels = overview_levels(data, TILE, categorical=categorical, nodata=profile["nodata"])
+    stem = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+    parts = [Path(f"{stem}.part{k}.tif") for k in range(len(levels) + 1)]
+    vrt = Path(f"{stem}.vrt")
     with atomic_path(path) as final_tmp, warnings.catch_warnings():
         # a grid in pixel coordinates (--allow-ungeoreferenced) is written as such
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        part = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part.tif")
         try:
-            with rasterio.open(
-                part,
-                "w",
-                driver="GTiff",
-                width=width,
-                height=height,
-                tiled=True,
-                blockxsize=TILE,
-                blockysize=TILE,
-                compress="none",
-                BIGTIFF="IF_SAFER",
-                **profile,
-            ) as ds:
+            level_profile = {k: profile[k] for k in ("count", "dtype", "nodata")}
+            for part, level in zip(parts, [data, *levels], strict=True):
+                full = part == parts[0]
+                _create_part(
+                    part, level.shape[2], level.shape[1], profile if full else level_profile
+                )
+            with rasterio.open(parts[0], "r+") as ds:
                 if colormap:
                     ds.write_colormap(1, colormap)
                 if tags:
                     ds.update_tags(**tags)
                 if descriptions:
                     ds.descriptions = tuple(descriptions)
-            target: Any = _WindowWriter(str(part))
-            stored = da.store(data, target, lock=_scheduler_lock(), compute=False)
+            targets: list[Any] = [_WindowWriter(str(p)) for p in parts]
+            stored = da.store([data, *levels], targets, lock=_scheduler_lock(), compute=False)
             results = dask.compute(stored, *also)
+            _vrt_with_overviews(parts[0], parts[1:], vrt)
             with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_CACHEMAX=256):
                 rasterio.shutil.copy(
-                    part,
+                    vrt,
                     final_tmp,
                     driver="COG",
                     COMPRESS="DEFLATE",
                     BLOCKSIZE=TILE,
-                    OVERVIEW_RESAMPLING=overview_resampling,
+                    OVERVIEWS="FORCE_USE_EXISTING" if levels else "NONE",
                     BIGTIFF="IF_SAFER",
                     NUM_THREADS="ALL_CPUS",
                 )
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                part.unlink()
+            for leftover in [*parts, vrt]:
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
     return tuple(results[1:])
 
 
@@ -263,7 +299,7 @@ def write_mask(
         data,
         out,
         _profile(mask, "uint8", 1, NODATA),
-        overview_resampling="MODE",
+        categorical=True,
         colormap=scheme.colormap,
         tags=tags,
         descriptions=[str(mask.name or "class")],
@@ -290,7 +326,7 @@ def write_indices(
         data,
         out,
         _profile(first, "float32", len(names), float("nan")),
-        overview_resampling="AVERAGE",
+        categorical=False,
         tags=tags,
         descriptions=names,
     )

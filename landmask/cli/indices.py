@@ -13,7 +13,6 @@ from landmask.cli.options import (
     processing_options,
     scene_options,
 )
-from landmask.indices import INDICES
 
 
 @click.command("indices")
@@ -26,7 +25,8 @@ from landmask.indices import INDICES
     multiple=True,
     required=True,
     metavar="NAME",
-    help=f"Index to compute (repeatable): {', '.join(INDICES)}.",
+    help="Index to compute (repeatable): ndvi, ndwi, mndwi, ndbi, evi, savi, bsi, nbr, "
+    "awei_nsh, awei_sh.",
 )
 @processing_options
 @common_options
