@@ -86,8 +86,8 @@ def _halve(level: da.Array, categorical: bool, nodata: float) -> da.Array:
             level = level.rechunk({level.ndim + axis: 1024})
     chunks = [*level.chunks[:-2], *(tuple((c + 1) // 2 for c in cs) for cs in level.chunks[-2:])]
     if categorical:
-        return level.map_blocks(mode2x2, nodata=int(nodata), chunks=chunks, dtype=level.dtype)
-    return level.map_blocks(mean2x2, chunks=chunks, dtype=level.dtype)
+        return da.map_blocks(mode2x2, level, nodata=int(nodata), chunks=chunks, dtype=level.dtype)
+    return da.map_blocks(mean2x2, level, chunks=chunks, dtype=level.dtype)
 
 
 def overview_levels(
