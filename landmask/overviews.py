@@ -49,10 +49,22 @@ def _pad_even(block: np.ndarray, fill: float) -> np.ndarray:
 def mode2x2(block: np.ndarray, nodata: int) -> np.ndarray:
     """Block function: the most frequent valid value of each 2x2 cell of the last two axes.
 
-    Odd edges are padded with nodata. Works on any integer dtype.
+    Odd edges are padded with nodata. Works on any integer dtype. Uniform cells
+    (most of a land-cover mask) are settled by three comparisons; only mixed
+    cells go through the full count.
     """
     b = _pad_even(block, nodata)
     cells = [b[..., i::2, j::2] for i in (0, 1) for j in (0, 1)]
+    out = cells[0].copy()
+    mixed = (cells[0] != cells[1]) | (cells[0] != cells[2]) | (cells[0] != cells[3])
+    where = np.nonzero(mixed)
+    if where[0].size:
+        out[where] = _mode_of_four([c[where] for c in cells], nodata)
+    return out
+
+
+def _mode_of_four(cells: list[np.ndarray], nodata: int) -> np.ndarray:
+    """Mode of four equal-length 1-D arrays, element-wise, as GDAL's MODE picks it."""
     best = cells[0].copy()
     best_count = np.full(best.shape, -1, dtype=np.int8)
     for i, value in enumerate(cells):

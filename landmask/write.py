@@ -223,6 +223,9 @@ def _store_cog(
                     final_tmp,
                     driver="COG",
                     COMPRESS="DEFLATE",
+                    # level 3: 2.2x faster than the default 6 on masks, files 25% larger
+                    LEVEL=3,
+                    PREDICTOR="NO" if categorical else "YES",
                     BLOCKSIZE=TILE,
                     OVERVIEWS="FORCE_USE_EXISTING" if levels else "NONE",
                     BIGTIFF="IF_SAFER",
