@@ -17,6 +17,7 @@ __all__ = [
     "ReadError",
     "RuleError",
     "SchedulerError",
+    "TruthReprojectedWarning",
 ]
 
 
@@ -57,3 +58,7 @@ class OutputExistsError(InputError, FileExistsError):
 
 class SchedulerError(InputError):
     """A Dask scheduler specification is invalid or the scheduler is unreachable."""
+
+
+class TruthReprojectedWarning(UserWarning):
+    """The truth was on another grid and was warped onto the prediction's grid."""

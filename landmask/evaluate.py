@@ -1,21 +1,47 @@
-"""Evaluating a mask against ground truth: confusion matrix and scores, chunk by chunk.
+"""Evaluating a mask against ground truth, chunk by chunk.
+
+Truth comes as a raster (on the prediction's grid, or on any other grid/CRS,
+then warped lazily onto the prediction's grid by nearest neighbour), as
+polygons (rasterized chunk by chunk onto the prediction's grid, pixel centres
+inside a polygon, all-touched off; where polygons overlap the later one wins)
+or as points (the prediction is sampled at each point). Labels become class
+ids directly (ids or class names) or through a label map.
 
 The confusion matrix is a bincount of (truth, prediction) pairs per chunk,
-summed by Dask; pixels where either side is nodata (255) are counted apart.
+summed by Dask. Pixels where either side is nodata (255) or cloud (254) are
+left out and counted. With point truth the points are also a sample
+stratified by the mapped classes, so the error-adjusted areas and accuracies
+of Olofsson et al. (2014) are reported too (:mod:`landmask.accuracy`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+import dask
 import dask.array as da
 import numpy as np
+import rasterio
+import rioxarray
 import xarray as xr
+from affine import Affine
+from rasterio.errors import RasterioError
+from rasterio.windows import Window
 
-from landmask.classes import LANDCOVER, NODATA, ClassScheme
-from landmask.errors import GridError
+from landmask.accuracy import AreaEstimate, area_adjusted, kappa
+from landmask.areas import pixel_area_m2
+from landmask.classes import CLOUD, LANDCOVER, NODATA, ClassScheme
+from landmask.errors import ConfigError, GridError, InputError, ReadError, TruthReprojectedWarning
 
-__all__ = ["Evaluation", "confusion_block", "evaluate"]
+__all__ = ["Evaluation", "confusion_block", "evaluate", "open_mask", "parse_label_map"]
+
+_IGNORED = (CLOUD, NODATA)
+_RASTER_SUFFIXES = {".tif", ".tiff", ".vrt", ".img", ".jp2", ".nc"}
 
 
 def confusion_block(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -28,47 +54,51 @@ def confusion_block(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
 class Evaluation:
     """Agreement of a prediction with the truth.
 
-    ``matrix[i, j]`` counts pixels of true class ``classes[i]`` predicted as
-    ``classes[j]``; ``ignored`` counts pixels left out because either side is
-    nodata.
+    ``matrix[i, j]`` counts pixels (or points) of true class ``classes[i]``
+    predicted as ``classes[j]``. ``ignored`` counts those left out; ``notes``
+    says why (``nodata``, ``outside``, ``unmapped_labels``, ...).
     """
 
     classes: tuple[int, ...]
     matrix: np.ndarray
     ignored: int
     scheme: ClassScheme = LANDCOVER
+    kind: str = "pixels"
+    pixel_area: float = float("nan")
+    notes: dict[str, int] = field(default_factory=dict)
+    area_estimate: AreaEstimate | None = None
 
     def _diag(self) -> np.ndarray:
         return np.diag(self.matrix).astype(float)
+
+    def _per_class(self, values: np.ndarray) -> dict[int, float]:
+        return dict(zip(self.classes, np.asarray(values, dtype=float).tolist(), strict=True))
 
     @property
     def iou(self) -> dict[int, float]:
         """Intersection over union per class (NaN for a class absent on both sides)."""
         tp = self._diag()
-        union = self.matrix.sum(0) + self.matrix.sum(1) - tp
         with np.errstate(invalid="ignore", divide="ignore"):
-            return dict(zip(self.classes, (tp / union).tolist(), strict=True))
+            return self._per_class(tp / (self.matrix.sum(0) + self.matrix.sum(1) - tp))
 
     @property
     def precision(self) -> dict[int, float]:
         """Per class: correct / predicted (user's accuracy)."""
         with np.errstate(invalid="ignore", divide="ignore"):
-            values = self._diag() / self.matrix.sum(0)
-        return dict(zip(self.classes, values.tolist(), strict=True))
+            return self._per_class(self._diag() / self.matrix.sum(0))
 
     @property
     def recall(self) -> dict[int, float]:
         """Per class: correct / true (producer's accuracy)."""
         with np.errstate(invalid="ignore", divide="ignore"):
-            values = self._diag() / self.matrix.sum(1)
-        return dict(zip(self.classes, values.tolist(), strict=True))
+            return self._per_class(self._diag() / self.matrix.sum(1))
 
     @property
     def f1(self) -> dict[int, float]:
         """Per class harmonic mean of precision and recall."""
         p, r = self.precision, self.recall
         return {
-            c: (2 * p[c] * r[c] / (p[c] + r[c]) if p[c] + r[c] > 0 else float("nan"))
+            c: 2 * p[c] * r[c] / (p[c] + r[c]) if p[c] + r[c] > 0 else float("nan")
             for c in self.classes
         }
 
@@ -79,39 +109,500 @@ class Evaluation:
         return float(self._diag().sum() / total) if total else float("nan")
 
     @property
+    def kappa(self) -> float:
+        """Cohen's kappa."""
+        return kappa(self.matrix)
+
+    @property
     def miou(self) -> float:
         """Mean IoU over the classes present on either side."""
         values = [v for v in self.iou.values() if not np.isnan(v)]
         return float(np.mean(values)) if values else float("nan")
 
-    def table(self) -> str:
-        """A plain-text table of per-class scores."""
-        lines = [f"{'class':<10} {'IoU':>6} {'prec':>6} {'recall':>6} {'F1':>6}"]
+    def to_dict(self) -> dict[str, Any]:
+        """Every figure, JSON-ready (NaN becomes None); keys documented in the README."""
         iou, p, r, f1 = self.iou, self.precision, self.recall, self.f1
-        for c in self.classes:
+        area = self.matrix * self.pixel_area if self.kind == "pixels" else None
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "compared": int(self.matrix.sum()),
+            "ignored": self.ignored,
+            "notes": dict(self.notes),
+            "overall_accuracy": _num(self.overall_accuracy),
+            "kappa": _num(self.kappa),
+            "miou": _num(self.miou),
+            "classes": {
+                self.scheme.name_of(c): {
+                    "id": c,
+                    "iou": _num(iou[c]),
+                    "precision": _num(p[c]),
+                    "recall": _num(r[c]),
+                    "f1": _num(f1[c]),
+                    "truth": int(self.matrix[k].sum()),
+                    "predicted": int(self.matrix[:, k].sum()),
+                }
+                for k, c in enumerate(self.classes)
+            },
+            "confusion_matrix": {
+                "rows": "truth",
+                "columns": "prediction",
+                "class_ids": list(self.classes),
+                "counts": self.matrix.astype(int).tolist(),
+                "area_m2": None if area is None else [[_num(v) for v in row] for row in area],
+            },
+            "area_adjusted": None,
+        }
+        est = self.area_estimate
+        if est is not None:
+            out["area_adjusted"] = {
+                "method": "Olofsson et al. 2014, stratified by map class, 95% CI",
+                "classes": {
+                    self.scheme.name_of(c): {
+                        "id": c,
+                        "map_area_m2": _num(est.map_area[k]),
+                        "area_m2": _num(est.area[k]),
+                        "area_ci95_m2": _num(est.area_ci[k]),
+                        "users_accuracy": _num(est.users_accuracy[k]),
+                        "users_accuracy_ci95": _num(est.users_accuracy_ci[k]),
+                        "producers_accuracy": _num(est.producers_accuracy[k]),
+                        "producers_accuracy_ci95": _num(est.producers_accuracy_ci[k]),
+                    }
+                    for k, c in enumerate(est.classes)
+                },
+                "overall_accuracy": _num(est.overall_accuracy),
+                "overall_accuracy_ci95": _num(est.overall_accuracy_ci),
+            }
+        return out
+
+    def table(self) -> str:
+        """A plain-text report: per-class scores, then the confusion matrix."""
+        unit = "points" if self.kind == "points" else "pixels"
+        lines = [
+            f"{'class':<10} {'IoU':>6} {'prec':>6} {'recall':>6} {'F1':>6} {'truth ' + unit:>14}"
+        ]
+        iou, p, r, f1 = self.iou, self.precision, self.recall, self.f1
+        for k, c in enumerate(self.classes):
             lines.append(
                 f"{self.scheme.name_of(c):<10} {iou[c]:6.3f} {p[c]:6.3f} {r[c]:6.3f} {f1[c]:6.3f}"
+                f" {int(self.matrix[k].sum()):>14,}"
             )
-        lines.append(f"mIoU {self.miou:.3f}   overall accuracy {self.overall_accuracy:.3f}")
+        lines.append(
+            f"mIoU {self.miou:.3f}   overall accuracy {self.overall_accuracy:.3f}"
+            f"   kappa {self.kappa:.3f}   left out {self.ignored:,} {unit}"
+        )
+        names = [self.scheme.name_of(c)[:9] for c in self.classes]
+        lines.append("\nconfusion matrix (rows truth, columns prediction):")
+        lines.append(" " * 10 + "".join(f"{n:>11}" for n in names))
+        for k, n in enumerate(names):
+            lines.append(f"{n:<10}" + "".join(f"{int(v):>11,}" for v in self.matrix[k]))
+        est = self.area_estimate
+        if est is not None:
+            lines.append("\nerror-adjusted area (Olofsson et al. 2014, 95% CI):")
+            lines.append(
+                f"{'class':<10} {'mapped km2':>11} {'adjusted km2':>20} {'UA':>12} {'PA':>12}"
+            )
+            for k, c in enumerate(est.classes):
+                lines.append(
+                    f"{self.scheme.name_of(c):<10} {est.map_area[k] / 1e6:>11.3f} "
+                    f"{est.area[k] / 1e6:>9.3f} ± {est.area_ci[k] / 1e6:<8.3f} "
+                    f"{est.users_accuracy[k]:.2f} ± {est.users_accuracy_ci[k]:.2f} "
+                    f"{est.producers_accuracy[k]:.2f} ± {est.producers_accuracy_ci[k]:.2f}"
+                )
+            lines.append(
+                f"overall accuracy {est.overall_accuracy:.3f} ± {est.overall_accuracy_ci:.3f}"
+            )
         return "\n".join(lines)
 
 
+def _num(value: float) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+# --------------------------------------------------------------------- labels
+
+
+def parse_label_map(text: str | None) -> dict[str, str] | None:
+    """``"developed=urban,woods=forest"`` -> ``{"developed": "urban", "woods": "forest"}``."""
+    if not text:
+        return None
+    out: dict[str, str] = {}
+    for item in text.split(","):
+        label, sep, name = item.partition("=")
+        if not sep or not label.strip() or not name.strip():
+            raise ConfigError(f"--truth-map {text}: expected LABEL=CLASS[,LABEL=CLASS...]")
+        out[label.strip()] = name.strip()
+    return out
+
+
+class _Labels:
+    """Truth labels (ids, names or mapped labels) -> class ids of the scheme."""
+
+    def __init__(self, scheme: ClassScheme, label_map: Mapping[str, str] | None) -> None:
+        self.scheme = scheme
+        self.map: dict[str, int] | None = None
+        if label_map is not None:
+            self.map = {}
+            for label, name in label_map.items():
+                try:
+                    self.map[str(label)] = scheme.id_of(name)
+                except ConfigError:
+                    known = ", ".join(c.name for c in scheme)
+                    raise ConfigError(
+                        f"--truth-map {label}={name}: unknown class {name!r} (known: {known})"
+                    ) from None
+        self.unmapped = 0
+
+    def ids(self, labels: Sequence[Any], source: str) -> np.ndarray:
+        """Class ids for vector labels; unmapped labels become 0 (other) and are counted."""
+        out = np.empty(len(labels), dtype=np.uint8)
+        unknown: set[str] = set()
+        for k, raw in enumerate(labels):
+            label = _label_text(raw)
+            if self.map is not None:
+                if label in self.map:
+                    out[k] = self.map[label]
+                else:
+                    out[k] = 0
+                    self.unmapped += 1
+                continue
+            if label.isdigit() and int(label) < 256:
+                out[k] = int(label)
+            else:
+                try:
+                    out[k] = self.scheme.id_of(label)
+                except ConfigError:
+                    unknown.add(label)
+        if unknown:
+            shown = ", ".join(sorted(unknown)[:5])
+            raise InputError(
+                f"{source}: labels {shown} are not classes of {self.scheme.name!r}; "
+                "map them with --truth-map LABEL=CLASS,..."
+            )
+        return out
+
+    def lut(self) -> np.ndarray | None:
+        """A 256-entry table for integer truth rasters, or None to use values as ids."""
+        if self.map is None:
+            return None
+        table = np.zeros(256, dtype=np.uint8)
+        table[NODATA] = NODATA
+        for label, class_id in self.map.items():
+            if not label.isdigit() or int(label) > 255:
+                raise ConfigError(f"--truth-map {label}=...: a raster label is a value 0-255")
+            table[int(label)] = class_id
+        return table
+
+
+def _label_text(raw: Any) -> str:
+    if isinstance(raw, float | np.floating) and float(raw).is_integer():
+        return str(int(raw))
+    return str(raw).strip()
+
+
+# ---------------------------------------------------------------- predictions
+
+
+def open_mask(path: str | os.PathLike[str], chunk_size: int | None = None) -> xr.DataArray:
+    """Open a single-band uint8 mask lazily as a ``(y, x)`` DataArray."""
+    p = os.fspath(path)
+    try:
+        with rasterio.open(p) as ds:
+            count, dtype, block = ds.count, ds.dtypes[0], ds.block_shapes[0]
+    except RasterioError:
+        if not Path(p).exists():
+            raise ReadError(f"{p}: no such file") from None
+        raise ReadError(f"{p}: cannot open as a raster") from None
+    if count != 1 or dtype != "uint8":
+        raise InputError(f"{p}: not a mask (expected 1 band of uint8, got {count} of {dtype})")
+    size = chunk_size or 2048
+    step = max(block[0], round(size / block[0]) * block[0]) if block[0] > 1 else size
+    arr = rioxarray.open_rasterio(p, chunks={"band": 1, "y": step, "x": step}, lock=False)
+    assert isinstance(arr, xr.DataArray)
+    mask = arr.squeeze("band", drop=True)
+    return mask.assign_attrs(sources=[p])
+
+
+# ---------------------------------------------------------------------- truth
+
+
+class _TruthReader:
+    """Array-like for :func:`dask.array.from_array`: truth values on the prediction's grid.
+
+    Holds paths and numbers only; each read opens the truth raster and, when
+    the grids differ, warps it onto the requested window by nearest neighbour.
+    """
+
+    ndim = 2
+    dtype = np.dtype("uint8")
+
+    def __init__(
+        self,
+        path: str,
+        crs_wkt: str | None,
+        transform: Affine,
+        shape: tuple[int, int],
+        warp: bool,
+        lut: np.ndarray | None,
+    ) -> None:
+        self.path, self.crs_wkt, self.transform = path, crs_wkt, transform
+        self.shape, self.warp, self.lut = shape, warp, lut
+
+    def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray:
+        ys = range(self.shape[0])[key[0]]
+        xs = range(self.shape[1])[key[1]]
+        window = Window(xs.start, ys.start, len(xs), len(ys))
+        with rasterio.Env(GDAL_CACHEMAX=64), rasterio.open(self.path) as src:
+            nodata = src.nodata
+            if self.warp:
+                from rasterio.enums import Resampling
+                from rasterio.vrt import WarpedVRT
+
+                with WarpedVRT(
+                    src,
+                    crs=self.crs_wkt,
+                    transform=self.transform,
+                    width=self.shape[1],
+                    height=self.shape[0],
+                    resampling=Resampling.nearest,
+                    nodata=nodata if nodata is not None else NODATA,
+                ) as vrt:
+                    raw = vrt.read(1, window=window, boundless=False)
+                    nodata = vrt.nodata
+            else:
+                raw = src.read(1, window=window)
+        return _truth_ids(raw, nodata, self.lut)
+
+
+def _truth_ids(raw: np.ndarray, nodata: float | None, lut: np.ndarray | None) -> np.ndarray:
+    """Block function: raw truth values -> uint8 class ids, nodata -> 255."""
+    missing = raw == nodata if nodata is not None else np.zeros(raw.shape, dtype=bool)
+    if np.issubdtype(raw.dtype, np.floating):
+        missing |= np.isnan(raw)
+    values = np.where(missing, NODATA, raw)
+    if lut is not None:
+        ids = lut[np.clip(values, 0, 255).astype(np.uint8)]
+        ids[(values < 0) | (values > 255)] = 0
+    else:
+        ids = np.clip(values, 0, 255).astype(np.uint8)
+    ids[missing] = NODATA
+    return ids
+
+
+def _describe_grid_difference(pred: xr.DataArray, src: Any) -> str:
+    diffs = []
+    if src.crs != pred.rio.crs:
+        diffs.append(f"CRS {src.crs} instead of {pred.rio.crs}")
+    if not src.transform.almost_equals(pred.rio.transform()):
+        diffs.append(
+            f"transform {tuple(src.transform)[:6]} instead of {tuple(pred.rio.transform())[:6]}"
+        )
+    if (src.height, src.width) != pred.shape:
+        diffs.append(f"size {src.width}x{src.height} instead of {pred.shape[1]}x{pred.shape[0]}")
+    return "; ".join(diffs)
+
+
+def _raster_truth(path: str, pred: xr.DataArray, labels: _Labels) -> xr.DataArray:
+    try:
+        with rasterio.open(path) as src:
+            if src.count != 1:
+                raise InputError(f"{path}: truth raster must have one band, it has {src.count}")
+            difference = _describe_grid_difference(pred, src)
+            if difference:
+                _check_overlap(path, src.bounds, src.crs, pred)
+    except RasterioError:
+        raise ReadError(f"{path}: cannot open as a raster") from None
+    if difference:
+        warnings.warn(
+            f"{path}: truth is on another grid ({difference}); warped onto the prediction's "
+            "grid by nearest neighbour",
+            TruthReprojectedWarning,
+            stacklevel=3,
+        )
+    crs = pred.rio.crs
+    reader = _TruthReader(
+        path,
+        crs.to_wkt() if crs else None,
+        pred.rio.transform(),
+        (pred.shape[0], pred.shape[1]),
+        bool(difference),
+        labels.lut(),
+    )
+    data = da.from_array(
+        reader,
+        chunks=_chunks_of(pred),
+        lock=False,
+        asarray=False,
+        fancy=False,
+        meta=np.empty((0, 0), np.uint8),
+    )
+    return pred.copy(data=data)
+
+
+def _chunks_of(arr: xr.DataArray) -> Any:
+    data = arr.data
+    return data.chunks if isinstance(data, da.Array) else (2048, 2048)
+
+
+def _check_overlap(path: str, bounds: Any, crs: Any, pred: xr.DataArray) -> None:
+    from rasterio.warp import transform_bounds
+
+    left, bottom, right, top = pred.rio.bounds()
+    if crs is not None and pred.rio.crs is not None and crs != pred.rio.crs:
+        bounds = transform_bounds(crs, pred.rio.crs, *bounds)
+    b_left, b_bottom, b_right, b_top = bounds
+    if b_left >= right or b_right <= left or b_bottom >= top or b_top <= bottom:
+        raise InputError(f"{path}: truth does not overlap the prediction")
+
+
+def _read_vector(path: str, column: str | None, pred: xr.DataArray) -> Any:
+    import geopandas as gpd
+
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises its own DataSourceError types
+        if not Path(path).exists():
+            raise ReadError(f"{path}: no such file") from None
+        raise ReadError(f"{path}: cannot read as vector data ({type(exc).__name__})") from None
+    if gdf.empty:
+        raise InputError(f"{path}: no features")
+    if gdf.crs is None:
+        raise GridError(f"{path}: truth has no CRS")
+    col = column or _guess_column(gdf, path)
+    if col not in gdf.columns:
+        cols = ", ".join(c for c in gdf.columns if c != gdf.geometry.name)
+        raise InputError(f"{path}: no column {col!r} (columns: {cols})")
+    gdf = gdf[[col, gdf.geometry.name]].rename(columns={col: "label"})
+    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    if pred.rio.crs is not None and gdf.crs != pred.rio.crs:
+        gdf = gdf.to_crs(pred.rio.crs)
+    return gdf
+
+
+def _guess_column(gdf: Any, path: str) -> str:
+    for name in ("class", "label", "class_name", "class_id", "landcover"):
+        if name in gdf.columns:
+            return name
+    raise InputError(f"{path}: which column holds the labels? pass --truth-column")
+
+
+def _polygon_truth(gdf: Any, pred: xr.DataArray, ids: np.ndarray, path: str) -> xr.DataArray:
+    from shapely import box, to_wkb
+
+    transform = pred.rio.transform()
+    chunks = _chunks_of(pred)
+    geoms = gdf.geometry.values
+    tree = gdf.sindex
+    left, bottom, right, top = pred.rio.bounds()
+    if not len(tree.query(box(left, bottom, right, top))):
+        raise InputError(f"{path}: truth does not overlap the prediction")
+    rows = []
+    y0 = 0
+    for h in chunks[0]:
+        row = []
+        x0 = 0
+        for w in chunks[1]:
+            t = transform @ Affine.translation(x0, y0)
+            x_a, y_a = t * (0, 0)
+            x_b, y_b = t * (w, h)
+            hits = tree.query(box(min(x_a, x_b), min(y_a, y_b), max(x_a, x_b), max(y_a, y_b)))
+            hits = np.sort(hits)  # file order: later polygons win where they overlap
+            # coefficients, not the Affine: dask would unpack the namedtuple
+            task = dask.delayed(_rasterize_chunk)(to_wkb(geoms[hits]), ids[hits], t[:6], (h, w))
+            row.append(da.from_delayed(task, shape=(h, w), dtype=np.uint8))
+            x0 += w
+        rows.append(row)
+        y0 += h
+    return pred.copy(data=da.block(rows))
+
+
+def _rasterize_chunk(
+    wkb: Sequence[bytes], ids: np.ndarray, coefficients: Sequence[float], shape: tuple[int, int]
+) -> np.ndarray:
+    """Block function: polygons (WKB) with class ids -> uint8 ids, 255 outside."""
+    from rasterio.features import rasterize
+    from shapely import from_wkb
+
+    if len(wkb) == 0:
+        return np.full(shape, NODATA, dtype=np.uint8)
+    shapes = zip(from_wkb(np.asarray(wkb, dtype=object)), ids.tolist(), strict=True)
+    return rasterize(
+        shapes,
+        out_shape=shape,
+        transform=Affine(*coefficients),
+        fill=NODATA,
+        all_touched=False,
+        dtype=np.uint8,
+    )
+
+
+# ------------------------------------------------------------------ evaluate
+
+
 def evaluate(
-    pred: xr.DataArray, truth: xr.DataArray, scheme: ClassScheme = LANDCOVER
+    pred: xr.DataArray | str | os.PathLike[str],
+    truth: xr.DataArray | str | os.PathLike[str] | Any,
+    *,
+    truth_column: str | None = None,
+    truth_map: Mapping[str, str] | None = None,
+    scheme: ClassScheme = LANDCOVER,
+    chunk_size: int | None = None,
 ) -> Evaluation:
-    """Compare two masks on the same grid, chunk by chunk.
+    """Compare a mask with ground truth.
 
     Parameters
     ----------
-    pred, truth
-        ``(y, x)`` uint8 class-id masks with identical shape and transform;
-        255 is nodata on either side.
+    pred
+        ``(y, x)`` uint8 mask (DataArray or path).
+    truth
+        A mask on the same grid (DataArray), a raster path (any grid/CRS), a
+        vector path or GeoDataFrame of polygons or points (any CRS).
+    truth_column
+        Column of the vector truth holding labels (default: ``class``,
+        ``label``, ``class_name``, ``class_id`` or ``landcover``).
+    truth_map
+        ``{label: class name}``; labels it does not name become 0 (other) and
+        are counted in ``notes["unmapped_labels"]``.
+    scheme
+        Class scheme of the mask.
+    chunk_size
+        Chunk side when ``pred`` is a path.
 
     Returns
     -------
     Evaluation
-        Confusion matrix over the classes present on either side and scores.
+        Computed chunk by chunk: memory is a few chunks, whatever the size.
     """
+    if not isinstance(pred, xr.DataArray):
+        pred = open_mask(pred, chunk_size)
+    if pred.ndim != 2 or pred.dtype != np.uint8:
+        raise InputError(f"prediction is not a mask ({pred.ndim}-D {pred.dtype})")
+    labels = _Labels(scheme, truth_map)
+    area, _ = pixel_area_m2(pred.rio.transform(), pred.rio.crs)
+    if isinstance(truth, xr.DataArray):
+        return _compare_rasters(pred, _same_grid(pred, truth), labels, scheme, area)
+    gdf: Any
+    if isinstance(truth, str | os.PathLike):
+        path = os.fspath(truth)
+        if Path(path).suffix.lower() in _RASTER_SUFFIXES:
+            return _compare_rasters(pred, _raster_truth(path, pred, labels), labels, scheme, area)
+        gdf = _read_vector(path, truth_column, pred)
+    else:
+        path = "<GeoDataFrame>"
+        gdf = truth
+        gdf = gdf.rename(columns={truth_column or _guess_column(gdf, path): "label"})
+        if pred.rio.crs is not None and gdf.crs != pred.rio.crs:
+            gdf = gdf.to_crs(pred.rio.crs)
+    ids = labels.ids(list(gdf["label"]), path)
+    kinds = set(gdf.geometry.geom_type)
+    if kinds <= {"Point"}:
+        return _compare_points(pred, gdf, ids, labels, scheme, area, path)
+    if kinds <= {"Polygon", "MultiPolygon"}:
+        truth_arr = _polygon_truth(gdf, pred, ids, path)
+        return _compare_rasters(pred, truth_arr, labels, scheme, area)
+    raise InputError(f"{path}: truth must be all polygons or all points, got {sorted(kinds)}")
+
+
+def _same_grid(pred: xr.DataArray, truth: xr.DataArray) -> xr.DataArray:
     if pred.shape != truth.shape:
         raise GridError(f"prediction {pred.shape} and truth {truth.shape} differ in shape")
     both = pred.rio.crs is not None and truth.rio.crs is not None
@@ -120,13 +611,74 @@ def evaluate(
         or not pred.rio.transform().almost_equals(truth.rio.transform())
     ):
         raise GridError("prediction and truth are not on the same grid")
+    return truth
+
+
+def _compare_rasters(
+    pred: xr.DataArray, truth: xr.DataArray, labels: _Labels, scheme: ClassScheme, area: float
+) -> Evaluation:
     p = _dask(pred)
     t = _dask(truth).rechunk(p.chunks)
     full = _confusions(p, t).compute()
-    present = [c for c in range(256) if c != NODATA and (full[c, :].sum() or full[:, c].sum())]
-    ignored = int(full[NODATA, :].sum() + full[:, NODATA].sum() - full[NODATA, NODATA])
+    ignored_rows = full[list(_IGNORED), :].sum()
+    ignored_cols = full[:, list(_IGNORED)].sum()
+    both = full[np.ix_(list(_IGNORED), list(_IGNORED))].sum()
+    ignored = int(ignored_rows + ignored_cols - both)
+    present = [
+        c for c in range(256) if c not in _IGNORED and (full[c, :].sum() or full[:, c].sum())
+    ]
     matrix = full[np.ix_(present, present)]
-    return Evaluation(tuple(present), matrix, ignored, scheme)
+    notes = {"nodata_or_cloud": ignored}
+    return Evaluation(tuple(present), matrix, ignored, scheme, "pixels", area, notes)
+
+
+def _compare_points(
+    pred: xr.DataArray,
+    gdf: Any,
+    ids: np.ndarray,
+    labels: _Labels,
+    scheme: ClassScheme,
+    area: float,
+    path: str,
+) -> Evaluation:
+    inverse = ~pred.rio.transform()
+    xs, ys = gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()
+    cols, rows = inverse * (xs, ys)
+    cols, rows = np.floor(cols).astype(np.int64), np.floor(rows).astype(np.int64)
+    h, w = pred.shape
+    inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+    if not inside.any():
+        raise InputError(f"{path}: truth does not overlap the prediction (no point inside)")
+    data = _dask(pred)
+    sampled = np.asarray(data.vindex[rows[inside], cols[inside]].compute())
+    truth_ids = ids[inside]
+    keep = ~np.isin(sampled, _IGNORED) & ~np.isin(truth_ids, _IGNORED)
+    map_counts = np.asarray(da.bincount(data.ravel(), minlength=256).compute())
+    strata = [c for c in range(256) if c not in _IGNORED and map_counts[c]]
+    present = sorted(set(strata) | set(truth_ids[keep].tolist()) | set(sampled[keep].tolist()))
+    index = {c: k for k, c in enumerate(present)}
+    matrix = np.zeros((len(present), len(present)), dtype=np.int64)
+    np.add.at(
+        matrix,
+        (
+            np.array([index[c] for c in truth_ids[keep]], dtype=np.int64),
+            np.array([index[c] for c in sampled[keep]], dtype=np.int64),
+        ),
+        1,
+    )
+    notes = {
+        "outside": int((~inside).sum()),
+        "nodata_or_cloud": int((~keep).sum()),
+        "unmapped_labels": labels.unmapped,
+    }
+    ignored = notes["outside"] + notes["nodata_or_cloud"]
+    estimate = area_adjusted(
+        matrix.T,  # rows: map class (strata)
+        map_counts[present].astype(float),
+        classes=present,
+        pixel_area=area if np.isfinite(area) else 1.0,
+    )
+    return Evaluation(tuple(present), matrix, ignored, scheme, "points", area, notes, estimate)
 
 
 def _confusions(p: da.Array, t: da.Array) -> da.Array:

@@ -153,3 +153,63 @@ def test_every_command_documents_itself(command, capsys):
 def test_version(capsys):
     assert run(["--version"]) == 0
     assert "landmask" in capsys.readouterr().out
+
+
+def test_evaluate_command_table_json_and_plot(tmp_path, capsys):
+    import json
+
+    from conftest import write_raster
+
+    pred = np.ones((30, 40), np.uint8)
+    pred[:, 20:] = 3
+    truth = pred.copy()
+    truth[:5, :20] = 3
+    p = write_raster(tmp_path / "pred.tif", pred, nodata=255)
+    t = write_raster(tmp_path / "truth.tif", truth, nodata=255)
+    report, plot = tmp_path / "report.json", tmp_path / "cm.png"
+    assert run(["evaluate", str(p), str(t), "--json", str(report), "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert "forest" in out and "water" in out and "mIoU" in out
+    data = json.loads(report.read_text())
+    assert data["classes"]["forest"]["iou"] == pytest.approx(500 / 600)
+    assert data["classes"]["water"]["precision"] == pytest.approx(1.0)
+    assert data["classes"]["water"]["recall"] == pytest.approx(600 / 700)
+    assert data["overall_accuracy"] == pytest.approx(1100 / 1200)
+    assert set(data) >= {"kappa", "miou", "confusion_matrix", "area_adjusted", "ignored"}
+    assert data["confusion_matrix"]["counts"] == [[500, 0], [100, 600]]
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # outputs exist now: refused without --overwrite
+    assert run(["evaluate", str(p), str(t), "--json", str(report)]) == 2
+
+
+def test_evaluate_command_bad_input_is_one_line(tmp_path, capsys):
+    from conftest import write_raster
+
+    p = write_raster(tmp_path / "pred.tif", np.ones((3, 3), np.uint8), nodata=255)
+    bad_map = ["evaluate", str(p), str(p), "--truth-map", "1=lava"]
+    assert run(bad_map) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown class 'lava'" in err
+
+
+@pytest.mark.parametrize("case", ["no-overlap", "missing-column"])
+def test_evaluate_bad_truth_is_exit_2_one_line(tmp_path, capsys, case):
+    import geopandas as gpd
+    from affine import Affine
+    from conftest import write_raster
+    from shapely.geometry import box
+
+    p = write_raster(tmp_path / "pred.tif", np.ones((3, 3), np.uint8), nodata=255)
+    if case == "no-overlap":
+        far = Affine(10.0, 0, 100.0, 0, -10.0, 100.0)
+        truth = write_raster(tmp_path / "t.tif", np.ones((3, 3), np.uint8), transform=far)
+        needle = "does not overlap"
+    else:
+        truth = tmp_path / "t.gpkg"
+        gpd.GeoDataFrame({"kind": ["forest"]}, geometry=[box(0, 0, 1, 1)], crs=UTM33).to_file(truth)
+        needle = "no column 'klass'"
+    args = ["evaluate", str(p), str(truth), "--truth-column", "klass"]
+    assert run(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("landmask: error:") and needle in err[-1] and str(truth) in err[-1]
+    assert all(line.startswith("landmask: warning:") for line in err[:-1])

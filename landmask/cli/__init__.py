@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 
 import click
@@ -33,13 +34,25 @@ def cli() -> None:
 def _register() -> None:
     from landmask.cli.classify import classify_cmd
     from landmask.cli.demo import demo_cmd
+    from landmask.cli.evaluate import evaluate_cmd
     from landmask.cli.indices import indices_cmd
 
-    for cmd in (classify_cmd, indices_cmd, demo_cmd):
+    for cmd in (classify_cmd, indices_cmd, evaluate_cmd, demo_cmd):
         cli.add_command(cmd)
 
 
 _register()
+
+
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: object = None,
+    line: str | None = None,
+) -> None:
+    click.echo(f"landmask: warning: {message}", err=True)
 
 
 def _tune_malloc() -> None:
@@ -70,6 +83,15 @@ def run(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning
+        if not debug:  # library deprecation notices are for developers, not users
+            for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
+                warnings.simplefilter("ignore", category)
+        return _run(args, debug)
+
+
+def _run(args: list[str], debug: bool) -> int:
     try:
         result = cli.main(args=args, prog_name="landmask", standalone_mode=False)
     except click.exceptions.Abort:

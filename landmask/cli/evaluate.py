@@ -1,0 +1,98 @@
+"""``landmask evaluate``: a mask against ground truth."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from landmask.cli.options import common_options
+
+
+@click.command("evaluate")
+@click.argument("pred", metavar="PRED.tif")
+@click.argument("truth", metavar="TRUTH")
+@click.option("--truth-column", metavar="C", help="Column of vector truth holding the labels.")
+@click.option(
+    "--truth-map",
+    metavar="LABEL=CLASS,...",
+    help="Map truth labels to classes, e.g. developed=urban,woods=forest or 10=forest,80=water; "
+    "labels it does not name count as other (0).",
+)
+@click.option(
+    "--json", "json_path", type=click.Path(dir_okay=False), help="Write every figure as JSON."
+)
+@click.option(
+    "--plot", "plot_path", type=click.Path(dir_okay=False), help="Write a confusion-matrix PNG."
+)
+@click.option("--overwrite", is_flag=True, help="Replace existing --json/--plot files.")
+@click.option("--chunk-size", type=int, default=None, metavar="N", help="Chunk side in pixels.")
+@click.option(
+    "--scheduler",
+    default="threads",
+    show_default=True,
+    metavar="SPEC",
+    help="Dask scheduler (see landmask classify --help).",
+)
+@common_options
+def evaluate_cmd(
+    pred: str,
+    truth: str,
+    truth_column: str | None,
+    truth_map: str | None,
+    json_path: str | None,
+    plot_path: str | None,
+    overwrite: bool,
+    chunk_size: int | None,
+    scheduler: str,
+    quiet: bool,
+    debug: bool,
+) -> None:
+    """Compare the mask PRED.tif with TRUTH and report agreement.
+
+    TRUTH is a mask raster (same grid, or any grid/CRS: warped onto PRED's grid
+    by nearest neighbour, with a warning), polygons (rasterized onto PRED's
+    grid, pixel centres inside) or points (PRED sampled at each point) in any
+    vector format and CRS. Pixels that are nodata (255) or cloud (254) on
+    either side are left out and counted.
+
+    Prints per-class IoU, precision (user's accuracy), recall (producer's
+    accuracy), F1, mIoU, overall accuracy, kappa and the confusion matrix. With
+    point truth, also the error-adjusted area of each class and accuracies with
+    95% confidence intervals (Olofsson et al. 2014), the points taken as a
+    sample stratified by the mapped classes.
+    """
+    from landmask.evaluate import evaluate, parse_label_map
+    from landmask.schedulers import progress, use_scheduler
+    from landmask.write import atomic_path, check_output
+
+    outputs = [p for p in (json_path, plot_path) if p]
+    for path in outputs:
+        check_output(path, overwrite, [pred, truth])
+    label_map = parse_label_map(truth_map)
+    with use_scheduler(scheduler), progress(False if quiet else None):
+        result = evaluate(
+            pred, truth, truth_column=truth_column, truth_map=label_map, chunk_size=chunk_size
+        )
+    if json_path:
+        with atomic_path(check_output(json_path, overwrite)) as tmp:
+            tmp.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    if plot_path:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from landmask.plot import confusion_matrix
+
+        ax = confusion_matrix(result)
+        with atomic_path(check_output(plot_path, overwrite)) as tmp:
+            ax.figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+        plt.close(ax.figure)
+    if not quiet:
+        click.echo(result.table())
+        if result.notes.get("unmapped_labels"):
+            click.echo(
+                f"{result.notes['unmapped_labels']} truth labels not in --truth-map "
+                "were counted as other"
+            )
