@@ -74,3 +74,16 @@ def test_mask_for_numpy_backed_scene(s2_file, reference_mask):
     scene = open_scene(s2_file, sensor="sentinel2-l2a").compute()
     with dask.config.set(scheduler="synchronous"):
         np.testing.assert_array_equal(classify(scene).values, reference_mask)
+
+
+def test_progress_bar_reports_on_stderr(s2_file, capsys):
+    from landmask.schedulers import progress
+
+    scene = open_scene(s2_file, sensor="sentinel2-l2a", chunk_size=64)
+    with progress(True):
+        classify(scene).compute()
+    err = capsys.readouterr().err
+    assert "100%" in err and "Completed" in err
+    with progress(False):
+        classify(scene).compute()
+    assert capsys.readouterr().err == ""
