@@ -20,7 +20,6 @@ the whole ``2**k`` square.
 from __future__ import annotations
 
 import math
-import warnings
 
 import dask.array as da
 import numpy as np
@@ -85,9 +84,11 @@ def mean2x2(block: np.ndarray) -> np.ndarray:
     b = _pad_even(block, np.nan)
     h, w = b.shape[-2:]
     cells = b.reshape(*b.shape[:-2], h // 2, 2, w // 2, 2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells stay NaN
-        return np.nanmean(cells, axis=(-3, -1)).astype(b.dtype)
+    valid = ~np.isnan(cells)
+    total = np.where(valid, cells, 0).sum(axis=(-3, -1), dtype=np.float64)
+    count = valid.sum(axis=(-3, -1))
+    with np.errstate(invalid="ignore", divide="ignore"):  # thread-local: all-NaN cells stay NaN
+        return (total / count).astype(b.dtype)
 
 
 def _halve(level: da.Array, categorical: bool, nodata: float) -> da.Array:
