@@ -6,7 +6,7 @@ import time
 
 import click
 
-from landmask.cli.options import common_options
+from landmask.cli.options import common_options, processing_options
 
 
 @click.command("demo")
@@ -22,14 +22,7 @@ from landmask.cli.options import common_options
 @click.option("--size", default=2048, show_default=True, help="Scene size in pixels a side.")
 @click.option("--seed", default=7, show_default=True, help="Random seed of the scene.")
 @click.option("--overwrite", is_flag=True, help="Replace the demo files in the folder.")
-@click.option("--chunk-size", type=int, default=None, metavar="N", help="Chunk side in pixels.")
-@click.option(
-    "--scheduler",
-    default="threads",
-    show_default=True,
-    metavar="SPEC",
-    help="Dask scheduler (see landmask classify --help).",
-)
+@processing_options
 @common_options
 def demo_cmd(
     folder: str,

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from landmask.cli.options import common_options
+from landmask.cli.options import common_options, processing_options
 
 
 @click.command("evaluate")
@@ -26,14 +26,7 @@ from landmask.cli.options import common_options
     "--plot", "plot_path", type=click.Path(dir_okay=False), help="Write a confusion-matrix PNG."
 )
 @click.option("--overwrite", is_flag=True, help="Replace existing --json/--plot files.")
-@click.option("--chunk-size", type=int, default=None, metavar="N", help="Chunk side in pixels.")
-@click.option(
-    "--scheduler",
-    default="threads",
-    show_default=True,
-    metavar="SPEC",
-    help="Dask scheduler (see landmask classify --help).",
-)
+@processing_options
 @common_options
 def evaluate_cmd(
     pred: str,
