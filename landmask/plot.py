@@ -6,10 +6,36 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from landmask.classes import ClassScheme
+
 if TYPE_CHECKING:
     from landmask.evaluate import Evaluation
 
-__all__ = ["confusion_matrix"]
+__all__ = ["confusion_matrix", "mask_image"]
+
+
+def mask_image(data: np.ndarray, scheme: ClassScheme, ax: Any = None) -> Any:
+    """Draw a class-id array in the scheme's colours with a legend of the classes present.
+
+    Nodata (255) is transparent and left out of the legend.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    if ax is None:
+        _, ax = plt.subplots()
+    lut = np.zeros((256, 4), dtype=float)
+    for c in scheme:
+        lut[c.id] = np.array(c.rgba) / 255
+    ax.imshow(lut[data], interpolation="nearest")
+    present = np.flatnonzero(np.bincount(data.ravel(), minlength=256))
+    handles = [
+        Patch(facecolor=lut[i], edgecolor="0.3", label=scheme.name_of(int(i)))
+        for i in present
+        if lut[i][3] > 0
+    ]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    return ax
 
 
 def confusion_matrix(evaluation: Evaluation, ax: Any = None, *, normalize: bool = True) -> Any:

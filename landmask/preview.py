@@ -3,19 +3,36 @@
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
 import rasterio
 from rasterio.enums import Resampling
-from rasterio.errors import NotGeoreferencedWarning
 
-from landmask.classes import LANDCOVER, NODATA, ClassScheme
-from landmask.errors import ReadError
+from landmask.classes import LANDCOVER, ClassScheme
+from landmask.errors import InputError, ReadError
 from landmask.write import atomic_path
 
-__all__ = ["write_preview"]
+__all__ = ["read_decimated", "write_preview"]
+
+
+def read_decimated(mask_path: str | os.PathLike[str], max_size: int = 1024) -> np.ndarray:
+    """A copy of a mask at most ``max_size`` pixels a side.
+
+    GDAL serves it from the nearest internal overview (mode-resampled in
+    landmask's COGs), so the cost does not grow with the mask.
+    """
+    try:
+        with rasterio.open(mask_path) as ds:
+            if ds.count != 1 or ds.dtypes[0] != "uint8":
+                raise InputError(f"{mask_path}: not a mask (expected 1 band of uint8)")
+            factor = max(1, int(np.ceil(max(ds.width, ds.height) / max_size)))
+            shape = (max(1, ds.height // factor), max(1, ds.width // factor))
+            return ds.read(1, out_shape=shape, resampling=Resampling.nearest)
+    except rasterio.errors.RasterioError:
+        if not Path(mask_path).exists():
+            raise ReadError(f"{mask_path}: no such file") from None
+        raise ReadError(f"{mask_path}: cannot read as a raster") from None
 
 
 def write_preview(
@@ -25,33 +42,28 @@ def write_preview(
     max_size: int = 1024,
     scheme: ClassScheme = LANDCOVER,
 ) -> Path:
-    """Write a colour-coded PNG of a mask, at most ``max_size`` pixels a side.
+    """Write a colour-coded PNG of a mask with a legend of the classes present.
 
-    Reads a decimated copy (GDAL picks the nearest internal overview, mode
-    resampled), so the cost does not grow with the mask. Nodata is transparent.
+    The map is at most ``max_size`` pixels a side (:func:`read_decimated`);
+    nodata is transparent.
     """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from landmask.plot import mask_image
+
+    data = read_decimated(mask_path, max_size)
+    h, w = data.shape
+    dpi = 100
+    fig, ax = plt.subplots(figsize=(w / dpi + 1.8, h / dpi + 0.2), dpi=dpi)
+    mask_image(data, scheme, ax=ax)
+    ax.set_axis_off()
     out = Path(png_path)
     try:
-        with rasterio.open(mask_path) as ds:
-            factor = max(1, int(np.ceil(max(ds.width, ds.height) / max_size)))
-            shape = (max(1, ds.height // factor), max(1, ds.width // factor))
-            data = ds.read(1, out_shape=shape, resampling=Resampling.nearest)
-    except rasterio.errors.RasterioError as exc:
-        raise ReadError(f"{mask_path}: cannot read mask ({exc})") from None
-    with atomic_path(out) as tmp:
-        profile = {
-            "driver": "PNG",
-            "width": shape[1],
-            "height": shape[0],
-            "count": 1,
-            "dtype": "uint8",
-        }
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with rasterio.open(tmp, "w", nodata=NODATA, **profile) as dst:
-                dst.write(data, 1)
-                dst.write_colormap(1, scheme.colormap)
-        aux = tmp.with_name(tmp.name + ".aux.xml")
-        if aux.exists():
-            aux.unlink()
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", transparent=True)
+    finally:
+        plt.close(fig)
     return out

@@ -270,8 +270,9 @@ def read_reflectance(sources: Sequence[BandSource], window: Window) -> np.ndarra
     by_path: dict[str, list[int]] = {}
     for k, src in enumerate(sources):
         by_path.setdefault(src.path, []).append(k)
-    with rasterio.Env(**READ_ENV), warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+    # no warnings.catch_warnings() here: this runs in worker threads, where
+    # entering and leaving it races with other threads and loses their filters
+    with rasterio.Env(**READ_ENV):
         for path, ks in by_path.items():
             try:
                 with rasterio.open(path) as ds:

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Sequence
 
 import click
+from rasterio.errors import NotGeoreferencedWarning
 
 from landmask import __version__
 from landmask.errors import InputError, LandmaskError
@@ -36,8 +37,9 @@ def _register() -> None:
     from landmask.cli.demo import demo_cmd
     from landmask.cli.evaluate import evaluate_cmd
     from landmask.cli.indices import indices_cmd
+    from landmask.cli.preview import preview_cmd
 
-    for cmd in (classify_cmd, indices_cmd, evaluate_cmd, demo_cmd):
+    for cmd in (classify_cmd, indices_cmd, evaluate_cmd, preview_cmd, demo_cmd):
         cli.add_command(cmd)
 
 
@@ -85,6 +87,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     )
     with warnings.catch_warnings():
         warnings.showwarning = _one_line_warning
+        # a raster without georeferencing is refused unless the user allows it,
+        # so GDAL's notice about it carries nothing new
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
         if not debug:  # library deprecation notices are for developers, not users
             for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
                 warnings.simplefilter("ignore", category)

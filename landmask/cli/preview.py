@@ -1,0 +1,31 @@
+"""``landmask preview``: a colour-coded PNG of a mask with a legend."""
+
+from __future__ import annotations
+
+import click
+
+from landmask.cli.options import common_options, output_options
+
+
+@click.command("preview")
+@click.argument("mask", metavar="MASK.tif")
+@output_options
+@click.option(
+    "--max-size", default=1024, show_default=True, metavar="N", help="Longest side of the map."
+)
+@common_options
+def preview_cmd(
+    mask: str, output: str, overwrite: bool, max_size: int, quiet: bool, debug: bool
+) -> None:
+    """Write a colour-coded PNG of MASK.tif (-o OUT.png) with a legend of its classes.
+
+    Reads an internal overview of the mask, so it is fast on masks of any size;
+    nodata is transparent.
+    """
+    from landmask.preview import write_preview
+    from landmask.write import check_output
+
+    check_output(output, overwrite, [mask])
+    write_preview(mask, output, max_size=max_size)
+    if not quiet:
+        click.echo(f"{output}: preview of {mask}")

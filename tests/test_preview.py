@@ -1,0 +1,51 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import dask.array as da
+import matplotlib.pyplot as plt
+import numpy as np
+import rasterio
+from test_write import as_mask
+
+from landmask.classes import LANDCOVER
+from landmask.cli import run
+from landmask.plot import mask_image
+from landmask.preview import read_decimated
+from landmask.write import write_mask
+
+
+def test_mask_image_colours_and_legend():
+    data = np.array([[1, 1, 3], [255, 3, 3]], np.uint8)
+    fig, ax = plt.subplots()
+    mask_image(data, LANDCOVER, ax=ax)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["forest", "water"]  # classes present, nodata left out
+    rgba = ax.get_images()[0].get_array()
+    np.testing.assert_allclose(rgba[0, 0], np.array((0, 100, 0, 255)) / 255)
+    assert rgba[1, 0][3] == 0  # nodata transparent
+    plt.close(fig)
+
+
+def test_preview_reads_an_overview_not_the_whole_mask(tmp_path):
+    data = np.zeros((2048, 2048), np.uint8)
+    data[:, 1024:] = 3
+    path = tmp_path / "m.tif"
+    write_mask(as_mask(da.from_array(data, chunks=512)), path)
+    small = read_decimated(path, max_size=512)
+    assert small.shape == (512, 512)
+    with rasterio.open(path, overview_level=1) as ov:  # the 4x overview
+        np.testing.assert_array_equal(small, ov.read(1))
+
+
+def test_preview_command(tmp_path, capsys):
+    data = np.ones((600, 700), np.uint8)
+    path = tmp_path / "m.tif"
+    write_mask(as_mask(data), path)
+    out = tmp_path / "p.png"
+    assert run(["preview", str(path), "-o", str(out), "--max-size", "200"]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert run(["preview", str(path), "-o", str(out)]) == 2  # exists, no --overwrite
+    assert run(["preview", str(tmp_path / "none.tif"), "-o", str(tmp_path / "q.png")]) == 2
+    err = capsys.readouterr().err
+    assert "none.tif: no such file" in err
