@@ -13,6 +13,7 @@ from landmask.cli.options import (
     processing_options,
     scene_options,
 )
+from landmask.cli.vectorize import vector_options
 
 
 @click.command("classify")
@@ -26,6 +27,13 @@ from landmask.cli.options import (
     help="Rule set: a YAML file or a built-in name (default; naip for RGB+NIR). "
     "Default: naip with --sensor naip, else default.",
 )
+@click.option(
+    "--vector",
+    metavar="OUT",
+    type=click.Path(dir_okay=False),
+    help="Also write the mask's polygons (.gpkg, .parquet, .fgb, .geojson); see vectorize.",
+)
+@vector_options
 @processing_options
 @common_options
 def classify_cmd(
@@ -34,6 +42,11 @@ def classify_cmd(
     overwrite: bool,
     scene: SceneOptions,
     rules: str | None,
+    vector: str | None,
+    classes: str | None,
+    connectivity: str,
+    min_area: float | None,
+    simplify: float | None,
     chunk_size: int | None,
     scheduler: str,
     quiet: bool,
@@ -62,12 +75,31 @@ def classify_cmd(
 
     start = time.perf_counter()
     check_output(output, overwrite, inputs)
+    if vector:
+        from landmask.vector_formats import check_vector_output
+
+        check_vector_output(vector, overwrite)
     ruleset = load_rules(rules or ("naip" if (scene.sensor or "").lower() == "naip" else "default"))
     with use_scheduler(scheduler):
         reflectance = scene.open(inputs, chunk_size, needs=ruleset.names)
         mask = classify(reflectance, ruleset)
         with progress(False if quiet else None):
             result = write_mask(mask, output, overwrite=overwrite, scheme=ruleset.scheme)
+        if vector:
+            from landmask.evaluate import open_mask
+            from landmask.vector_formats import write_vector
+            from landmask.vectorize import vectorize
+
+            wanted = [c for c in classes.split(",") if c.strip()] if classes else None
+            with progress(False if quiet else None):
+                frame = vectorize(
+                    open_mask(output, chunk_size),
+                    wanted,
+                    connectivity=int(connectivity),
+                    min_area=min_area,
+                    simplify=simplify,
+                )
+            write_vector(frame, vector, overwrite=overwrite)
     if quiet:
         return
     transform, crs = mask.rio.transform(), mask.rio.crs
@@ -75,5 +107,7 @@ def classify_cmd(
     height, width = mask.shape
     click.echo(f"{output}: {width}x{height} px, rules {ruleset.name}")
     click.echo(format_areas(class_areas(result.counts, transform, crs, ruleset.scheme), exact))
+    if vector:
+        click.echo(f"{vector}: {len(frame):,} polygons")
     elapsed = time.perf_counter() - start
     click.echo(f"done in {elapsed:.1f} s ({width * height / elapsed / 1e6:.1f} Mpx/s)")
