@@ -365,8 +365,10 @@ def _measures(
     crs = frame.crs
     if crs is not None and crs.is_geographic:
         geod = crs.get_geod()
-        pairs = [geod.geometry_area_perimeter(g) for g in frame.geometry]
-        return np.abs([a for a, _ in pairs]), np.array([p for _, p in pairs])
+        area = [abs(geod.geometry_area_perimeter(g)[0]) for g in frame.geometry]
+        # geometry_area_perimeter measures the exterior only; count the holes too
+        length = [geod.geometry_length(g.boundary) for g in frame.geometry]
+        return np.asarray(area, dtype=float), np.asarray(length, dtype=float)
     factor = crs.axis_info[0].unit_conversion_factor if crs is not None else 1.0
     if exact:
         area = shapely.area(pixel_geoms) * abs(t.determinant) * factor**2

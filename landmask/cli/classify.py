@@ -77,9 +77,13 @@ def classify_cmd(
     check_output(output, overwrite, inputs)
     if vector:
         from landmask.vector_formats import check_vector_output
+        from landmask.vectorize import resolve_classes
 
         check_vector_output(vector, overwrite)
     ruleset = load_rules(rules or ("naip" if (scene.sensor or "").lower() == "naip" else "default"))
+    wanted = [c for c in classes.split(",") if c.strip()] if classes else None
+    if vector:
+        resolve_classes(wanted, ruleset.scheme)  # bad names fail before any work
     with use_scheduler(scheduler):
         reflectance = scene.open(inputs, chunk_size, needs=ruleset.names)
         mask = classify(reflectance, ruleset)
@@ -90,7 +94,6 @@ def classify_cmd(
             from landmask.vector_formats import write_vector
             from landmask.vectorize import vectorize
 
-            wanted = [c for c in classes.split(",") if c.strip()] if classes else None
             with progress(False if quiet else None):
                 frame = vectorize(
                     open_mask(output, chunk_size),
