@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import dask
@@ -125,18 +126,35 @@ def polygonize_block(
     # (col, -row) coordinates: exact integers like pixel coordinates, but not
     # an identity transform, which rasterio would warn about from worker threads
     transform = Affine(1, 0, col0, 0, -1, -row0)
-    for geojson, value in shapes(
-        labels, mask=labels > 0, connectivity=connectivity, transform=transform
-    ):
-        label = int(value)
-        geom = shapely.geometry.shape(geojson)
-        if not geom.is_valid:  # 8-connected parts touching at a corner
-            geom = shapely.make_valid(geom)
+    found = shapes(labels, mask=labels > 0, connectivity=connectivity, transform=transform)
+    label_list, geoms = _polygons([(int(v), g["coordinates"]) for g, v in found])
+    if connectivity == 8:  # parts touching at a corner make self-touching rings
+        bad = ~shapely.is_valid(geoms)
+        geoms[bad] = shapely.make_valid(geoms[bad])
+    for label, geom in zip(label_list, geoms.tolist(), strict=True):
         if label in on_border:
             out.border[label] = (class_of[label], geom)
         else:
             out.interior.append((class_of[label], geom))
     return out
+
+
+def _polygons(
+    found: list[tuple[int, list[list[tuple[float, float]]]]],
+) -> tuple[list[int], np.ndarray]:
+    """GeoJSON-like polygon coordinates -> shapely polygons, built in one vectorized call.
+
+    Building each polygon from its dict in Python cost more than GDAL's polygonize.
+    """
+    labels = [label for label, _ in found]
+    if not found:
+        return labels, np.zeros(0, dtype=object)
+    rings = [ring for _, polygon in found for ring in polygon]
+    coords = np.array(list(chain.from_iterable(rings)), dtype=np.float64)
+    ring_ends = np.cumsum(np.fromiter(map(len, rings), dtype=np.int64, count=len(rings)))
+    poly_ends = np.cumsum(np.fromiter((len(p) for _, p in found), dtype=np.int64, count=len(found)))
+    offsets = (np.concatenate([[0], ring_ends]), np.concatenate([[0], poly_ends]))
+    return labels, shapely.from_ragged_array(shapely.GeometryType.POLYGON, coords, offsets)
 
 
 def _pairs(
