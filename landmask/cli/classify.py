@@ -13,7 +13,7 @@ from landmask.cli.options import (
     processing_options,
     scene_options,
 )
-from landmask.cli.vectorize import vector_options
+from landmask.cli.vectorize import split_classes, vector_options, write_polygons
 
 
 @click.command("classify")
@@ -81,7 +81,7 @@ def classify_cmd(
 
         check_vector_output(vector, overwrite)
     ruleset = load_rules(rules or ("naip" if (scene.sensor or "").lower() == "naip" else "default"))
-    wanted = [c for c in classes.split(",") if c.strip()] if classes else None
+    wanted = split_classes(classes)
     if vector:
         resolve_classes(wanted, ruleset.scheme)  # bad names fail before any work
     with use_scheduler(scheduler):
@@ -90,19 +90,17 @@ def classify_cmd(
         with progress(False if quiet else None):
             result = write_mask(mask, output, overwrite=overwrite, scheme=ruleset.scheme)
         if vector:
-            from landmask.evaluate import open_mask
-            from landmask.vector_formats import write_vector
-            from landmask.vectorize import vectorize
-
             with progress(False if quiet else None):
-                frame = vectorize(
-                    open_mask(output, chunk_size),
+                frame = write_polygons(
+                    output,
+                    vector,
                     wanted,
-                    connectivity=int(connectivity),
-                    min_area=min_area,
-                    simplify=simplify,
+                    int(connectivity),
+                    min_area,
+                    simplify,
+                    chunk_size,
+                    overwrite,
                 )
-            write_vector(frame, vector, overwrite=overwrite)
     if quiet:
         return
     transform, crs = mask.rio.transform(), mask.rio.crs

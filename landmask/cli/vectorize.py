@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import click
 
@@ -40,6 +41,37 @@ def vector_options(f: F) -> F:
     return f
 
 
+def split_classes(classes: str | None) -> list[str] | None:
+    """``"forest,water"`` -> ``["forest", "water"]``; None for the default classes."""
+    return [c.strip() for c in classes.split(",") if c.strip()] if classes else None
+
+
+def write_polygons(
+    mask: str,
+    output: str,
+    classes: list[str] | None,
+    connectivity: int,
+    min_area: float | None,
+    simplify: float | None,
+    chunk_size: int | None,
+    overwrite: bool,
+) -> Any:
+    """Vectorize the mask file ``mask`` into ``output``; return the GeoDataFrame."""
+    from landmask.evaluate import open_mask
+    from landmask.vector_formats import write_vector
+    from landmask.vectorize import vectorize
+
+    frame = vectorize(
+        open_mask(mask, chunk_size),
+        classes,
+        connectivity=connectivity,
+        min_area=min_area,
+        simplify=simplify,
+    )
+    write_vector(frame, output, overwrite=overwrite)
+    return frame
+
+
 @click.command("vectorize")
 @click.argument("mask", metavar="MASK.tif")
 @output_options
@@ -68,23 +100,22 @@ def vectorize_cmd(
     chunk borders are stitched, so the result equals polygonizing the whole
     raster at once, for any --chunk-size.
     """
-    from landmask.evaluate import open_mask
     from landmask.schedulers import progress, use_scheduler
-    from landmask.vector_formats import check_vector_output, write_vector
-    from landmask.vectorize import vectorize
+    from landmask.vector_formats import check_vector_output
 
     start = time.perf_counter()
     check_vector_output(output, overwrite)
-    wanted = [c for c in classes.split(",") if c.strip()] if classes else None
     with use_scheduler(scheduler), progress(False if quiet else None):
-        frame = vectorize(
-            open_mask(mask, chunk_size),
-            wanted,
-            connectivity=int(connectivity),
-            min_area=min_area,
-            simplify=simplify,
+        frame = write_polygons(
+            mask,
+            output,
+            split_classes(classes),
+            int(connectivity),
+            min_area,
+            simplify,
+            chunk_size,
+            overwrite,
         )
-    write_vector(frame, output, overwrite=overwrite)
     if not quiet:
         counts = frame.groupby("class_name")["area_m2"].agg(["count", "sum"])
         click.echo(f"{output}: {len(frame):,} polygons in {time.perf_counter() - start:.1f} s")
