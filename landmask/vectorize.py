@@ -150,8 +150,10 @@ def _polygons(
     if not found:
         return labels, np.zeros(0, dtype=object)
     rings = [ring for _, polygon in found for ring in polygon]
-    coords = np.array(list(chain.from_iterable(rings)), dtype=np.float64)
-    ring_ends = np.cumsum(np.fromiter(map(len, rings), dtype=np.int64, count=len(rings)))
+    lengths = np.fromiter(map(len, rings), dtype=np.int64, count=len(rings))
+    flat = chain.from_iterable(chain.from_iterable(rings))  # x0, y0, x1, y1, ...
+    coords = np.fromiter(flat, dtype=np.float64, count=2 * int(lengths.sum())).reshape(-1, 2)
+    ring_ends = np.cumsum(lengths)
     poly_ends = np.cumsum(np.fromiter((len(p) for _, p in found), dtype=np.int64, count=len(found)))
     offsets = (np.concatenate([[0], ring_ends]), np.concatenate([[0], poly_ends]))
     return labels, shapely.from_ragged_array(shapely.GeometryType.POLYGON, coords, offsets)

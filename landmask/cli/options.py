@@ -114,7 +114,8 @@ def processing_options(f: F) -> F:
         type=int,
         default=None,
         metavar="N",
-        help="Chunk side in pixels, rounded to whole blocks of the input [default: 1024].",
+        help="Chunk side in pixels, rounded to whole blocks of the input "
+        "[default: 1024 for scenes, 2048 for masks].",
     )(f)
     return f
 
