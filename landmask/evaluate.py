@@ -650,10 +650,15 @@ def _compare_points(
     if not inside.any():
         raise InputError(f"{path}: truth does not overlap the prediction (no point inside)")
     data = _dask(pred)
-    sampled = np.asarray(data.vindex[rows[inside], cols[inside]].compute())
+    # one pass: the strata sizes and the samples share the reads of the mask
+    sampled, map_counts = (
+        np.asarray(x)
+        for x in dask.compute(
+            data.vindex[rows[inside], cols[inside]], da.bincount(data.ravel(), minlength=256)
+        )
+    )
     truth_ids = ids[inside]
     keep = ~np.isin(sampled, _IGNORED) & ~np.isin(truth_ids, _IGNORED)
-    map_counts = np.asarray(da.bincount(data.ravel(), minlength=256).compute())
     strata = [c for c in range(256) if c not in _IGNORED and map_counts[c]]
     present = sorted(set(strata) | set(truth_ids[keep].tolist()) | set(sampled[keep].tolist()))
     index = {c: k for k, c in enumerate(present)}

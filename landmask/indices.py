@@ -6,7 +6,7 @@ on reflectance, so unsigned inputs never wrap and a zero denominator gives NaN.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -236,8 +236,3 @@ def compute_indices(scene: xr.DataArray, names: Sequence[str]) -> xr.Dataset:
         }
     )
     return ds
-
-
-def describe(names: Mapping[str, SpectralIndex] = INDICES) -> list[str]:
-    """One line per index: ``name = formula  (reference)``."""
-    return [f"{i.name} = {i.formula}  ({i.reference})" for i in names.values()]
