@@ -37,10 +37,21 @@ def _register() -> None:
     from landmask.cli.demo import demo_cmd
     from landmask.cli.evaluate import evaluate_cmd
     from landmask.cli.indices import indices_cmd
+    from landmask.cli.models import models_cmd
     from landmask.cli.preview import preview_cmd
+    from landmask.cli.train import train_cmd
     from landmask.cli.vectorize import vectorize_cmd
 
-    for cmd in (classify_cmd, indices_cmd, vectorize_cmd, evaluate_cmd, preview_cmd, demo_cmd):
+    for cmd in (
+        classify_cmd,
+        indices_cmd,
+        vectorize_cmd,
+        evaluate_cmd,
+        train_cmd,
+        models_cmd,
+        preview_cmd,
+        demo_cmd,
+    ):
         cli.add_command(cmd)
 
 
