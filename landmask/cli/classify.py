@@ -142,7 +142,7 @@ def classify_cmd(
             )
         if vector:
             with progress(False if quiet else None):
-                frame = write_polygons(
+                polygons = write_polygons(
                     output,
                     vector,
                     wanted,
@@ -163,7 +163,7 @@ def classify_cmd(
     if probabilities:
         click.echo(f"{probabilities}: probabilities of {len(loaded.classes)} classes")
     if vector:
-        click.echo(f"{vector}: {len(frame):,} polygons")
+        click.echo(f"{vector}: {polygons.total:,} polygons")
     elapsed = time.perf_counter() - start
     click.echo(f"done in {elapsed:.1f} s ({width * height / elapsed / 1e6:.1f} Mpx/s)")
 
