@@ -28,6 +28,14 @@ from landmask.cli.vectorize import split_classes, vector_options, write_polygons
     "Default: naip with --sensor naip, else default.",
 )
 @click.option(
+    "--quality/--no-quality",
+    default=True,
+    show_default=True,
+    help="Mark pixels hidden by cloud, cloud shadow or cirrus as 254 (cloud) and pixels "
+    "without data as 255 from the scene's SCL (Sentinel-2) or QA_PIXEL (Landsat) band, "
+    "when the inputs include one.",
+)
+@click.option(
     "--vector",
     metavar="OUT",
     type=click.Path(dir_okay=False),
@@ -42,6 +50,7 @@ def classify_cmd(
     overwrite: bool,
     scene: SceneOptions,
     rules: str | None,
+    quality: bool,
     vector: str | None,
     classes: str | None,
     connectivity: str,
@@ -57,7 +66,9 @@ def classify_cmd(
     INPUT is one multi-band raster or several single-band rasters on one grid
     (any GDAL path: GeoTIFF/COG, VRT, JP2, /vsicurl/ URLs). The mask is a
     Cloud-Optimized GeoTIFF of class ids: 0 other, 1 forest, 2 urban, 3 water,
-    255 nodata, with a colour table and the input's CRS and transform.
+    254 cloud, 255 nodata, with a colour table and the input's CRS and transform.
+    INPUT may also be a STAC item JSON file. Bands of a coarser resolution
+    (Sentinel-2 20 m) are resampled onto the finest grid.
 
     \b
     Examples:
@@ -69,8 +80,10 @@ def classify_cmd(
     """
     from landmask.areas import class_areas, format_areas, pixel_area_m2
     from landmask.classify import classify
+    from landmask.quality import apply_quality, quality_mask
     from landmask.rules import load_rules
     from landmask.schedulers import progress, use_scheduler
+    from landmask.sensors import QUALITY_BANDS
     from landmask.write import check_output, write_mask
 
     start = time.perf_counter()
@@ -85,8 +98,11 @@ def classify_cmd(
     if vector:
         resolve_classes(wanted, ruleset.scheme)  # bad names fail before any work
     with use_scheduler(scheduler):
-        reflectance = scene.open(inputs, chunk_size, needs=ruleset.names)
+        needs = ruleset.names | set(QUALITY_BANDS) if quality else ruleset.names
+        reflectance = scene.open(inputs, chunk_size, needs=needs)
         mask = classify(reflectance, ruleset)
+        if quality:
+            mask = apply_quality(mask, quality_mask(reflectance))
         with progress(False if quiet else None):
             result = write_mask(mask, output, overwrite=overwrite, scheme=ruleset.scheme)
         if vector:
@@ -106,7 +122,8 @@ def classify_cmd(
     transform, crs = mask.rio.transform(), mask.rio.crs
     _, exact = pixel_area_m2(transform, crs)
     height, width = mask.shape
-    click.echo(f"{output}: {width}x{height} px, rules {ruleset.name}")
+    masked = f", quality {mask.attrs['quality']}" if mask.attrs.get("quality") else ""
+    click.echo(f"{output}: {width}x{height} px, rules {ruleset.name}{masked}")
     click.echo(format_areas(class_areas(result.counts, transform, crs, ruleset.scheme), exact))
     if vector:
         click.echo(f"{vector}: {len(frame):,} polygons")
