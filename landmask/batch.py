@@ -273,6 +273,8 @@ def process_scene(workflow: Workflow, scene: SceneInput, chunk_size: int) -> Sce
     outputs = _outputs(workflow, scene.stem)
     written: list[Path] = []
     try:
+        if scene.error is not None:
+            raise ConfigError(scene.error)
         if "probabilities" in outputs:
             raise ConfigError("outputs.probabilities: needs a model classifier")
         inputs: Any = scene.item if scene.item is not None else list(scene.files)

@@ -193,6 +193,8 @@ class Workflow(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> Workflow:
         stac = isinstance(self.inputs, StacInputs) or _all_json(self.inputs)
+        if self.bands is not None and isinstance(self.inputs, StacInputs):
+            raise ValueError("bands: STAC items name their bands; leave bands out")
         if self.sensor is None and self.bands is None and not stac:
             raise ValueError("sensor: give a sensor preset or a bands mapping to name the bands")
         if self.outputs.probabilities and not isinstance(self.classifier, ModelClassifier):
@@ -246,7 +248,15 @@ class Workflow(_Strict):
                 if path.lower().endswith(".json"):
                     from landmask.stac import item_id, read_items
 
-                    scenes.extend(SceneInput(item_id(i), item=i) for i in read_items(path))
+                    try:
+                        items = read_items(path)
+                    except InputError as exc:
+                        if isinstance(self.inputs, StacInputs):
+                            raise ConfigError(f"{self.source}: key 'inputs.stac': {exc}") from None
+                        # one unreadable item among many fails that scene, not the run
+                        scenes.append(SceneInput(Path(path).stem, files=(path,), error=str(exc)))
+                        continue
+                    scenes.extend(SceneInput(item_id(i), item=i) for i in items)
                 else:
                     scenes.append(SceneInput(Path(path).stem, files=(path,)))
         seen: dict[str, SceneInput] = {}
@@ -273,11 +283,16 @@ class Workflow(_Strict):
 
 @dataclass(frozen=True)
 class SceneInput:
-    """One scene of a workflow: raster files or a STAC item, and its output stem."""
+    """One scene of a workflow: raster files or a STAC item, and its output stem.
+
+    ``error`` is set for an input that could not even be read as a scene (an
+    unreadable STAC JSON); the run reports that scene as failed.
+    """
 
     stem: str
     files: tuple[str, ...] = ()
     item: Any = None
+    error: str | None = None
 
     @property
     def where(self) -> str:

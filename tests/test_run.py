@@ -188,6 +188,16 @@ def test_model_classifier_fails_the_scene_with_a_clear_error(job, tmp_path, caps
     assert not (tmp_path / "out" / "a_mask.tif").exists()
 
 
+def test_unreadable_item_fails_only_its_scene(job, tmp_path):
+    (tmp_path / "scenes" / "broken.json").write_text('{"type": "Feature"')
+    doc = yaml.safe_load(job.read_text())
+    doc["inputs"] = ["scenes/a.tif", "scenes/broken.json"]
+    job.write_text(yaml.safe_dump(doc))
+    assert run(["run", str(job), "-q"]) == 3
+    assert _status(tmp_path) == {"a": "done", "broken": "failed"}
+    assert "broken.json" in _summary(tmp_path)["scenes"][1]["error"]
+
+
 def test_progress_lines_and_bar(job, tmp_path):
     buf = io.StringIO()
     summary = run_workflow(load_workflow(job), quiet=False, progress=True, out=buf)

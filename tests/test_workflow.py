@@ -166,3 +166,19 @@ def test_scene_name_collisions_and_empty_globs(tmp_path, raster):
     wf = load_workflow(_write(tmp_path, {**BASE, "inputs": "nothing/*.tif"}))
     with pytest.raises(ConfigError, match=r"key 'inputs'.*matches no file"):
         wf.scenes()
+
+
+def test_unreadable_stac_json_fails_its_scene_or_the_catalog_key(tmp_path):
+    (tmp_path / "broken.json").write_text("{not json")
+    wf = load_workflow(_write(tmp_path, {**BASE, "inputs": ["broken.json"]}))
+    (scene,) = wf.scenes()
+    assert scene.stem == "broken" and "broken.json" in (scene.error or "")
+    wf = load_workflow(_write(tmp_path, {**_without("sensor"), "inputs": {"stac": "broken.json"}}))
+    with pytest.raises(ConfigError, match=r"key 'inputs\.stac'.*broken\.json"):
+        wf.scenes()
+
+
+def test_bands_with_a_stac_catalog_is_refused(tmp_path, capsys):
+    doc = {**BASE, "inputs": {"stac": "c.json"}, "bands": {"red": 1}}
+    assert run(["run", str(_write(tmp_path, doc))]) == 2
+    assert "key 'bands': STAC items name their bands" in capsys.readouterr().err
