@@ -21,7 +21,6 @@ import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -31,7 +30,15 @@ from landmask.sensors import COMMON_NAMES, QUALITY_BANDS
 if TYPE_CHECKING:
     import pystac
 
-__all__ = ["StacBand", "is_stac_input", "item_bands", "load_item", "read_items"]
+__all__ = [
+    "StacBand",
+    "gdal_path",
+    "is_stac_input",
+    "item_bands",
+    "item_id",
+    "load_item",
+    "read_items",
+]
 
 #: Asset roles that hold renderings, not measurements.
 _SKIP_ROLES = frozenset({"thumbnail", "overview", "visual"})
@@ -249,14 +256,3 @@ def item_id(item: pystac.Item) -> str:
     if not text:
         raise ConfigError(f"{item.get_self_href()}: STAC item without an id")
     return text
-
-
-def item_files(item: pystac.Item) -> list[str]:
-    """The local files an item's picked bands are read from (for fingerprints)."""
-    return list(dict.fromkeys(b.href for b in item_bands(item)))
-
-
-def item_json_path(item: pystac.Item) -> Path | None:
-    """The item's JSON file, when it is a local file."""
-    href = item.get_self_href()
-    return Path(href) if href and Path(href).is_file() else None

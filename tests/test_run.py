@@ -305,3 +305,20 @@ def test_local_cluster_outputs_equal_threads(stac_job, tmp_path):
     seen = mask[cloud == 9]
     assert ((seen == 254) | (seen == 255)).all() and (seen == 254).any()
     assert not ((mask == 254) & (cloud == 4)).any()
+
+
+def test_existing_cluster_by_address(job, tmp_path):
+    from distributed import LocalCluster
+
+    doc = yaml.safe_load(job.read_text())
+    doc["inputs"] = ["scenes/a.tif"]
+    job.write_text(yaml.safe_dump(doc))
+    with LocalCluster(
+        n_workers=1, processes=False, protocol="tcp", dashboard_address=None
+    ) as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tcp://")
+        assert run(["run", str(job), "--scheduler", address, "-q"]) == 0
+    assert _summary(tmp_path)["scheduler"] == address
+    with rasterio.open(tmp_path / "out" / "a_mask.tif") as ds:
+        np.testing.assert_array_equal(ds.read(1), _expected_mask(tmp_path / "scenes" / "a.tif"))

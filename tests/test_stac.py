@@ -14,7 +14,7 @@ from landmask.classify import classify
 from landmask.cli import run
 from landmask.errors import BandError, ConfigError, ReadError
 from landmask.scene import open_scene
-from landmask.stac import item_bands, read_items
+from landmask.stac import gdal_path, item_bands, read_items
 
 SHAPE = (12, 10)
 
@@ -202,3 +202,16 @@ def test_classify_cli_reads_an_item(item_v10, tmp_path, capsys):
         assert ds.crs == UTM33 and ds.transform == TRANSFORM
         np.testing.assert_array_equal(ds.read(1), expected)
     assert expected[0, 0] == 255 and (expected == 1).any()
+
+
+@pytest.mark.parametrize(
+    ("href", "path"),
+    [
+        ("s3://bucket/tiles/B04.tif", "/vsis3/bucket/tiles/B04.tif"),
+        ("https://host/x/B04.tif", "/vsicurl/https://host/x/B04.tif"),
+        ("file:///data/B04.tif", "/data/B04.tif"),
+        ("/data/B04.tif", "/data/B04.tif"),
+    ],
+)
+def test_hrefs_become_gdal_paths(href, path):
+    assert gdal_path(href) == path
