@@ -191,6 +191,8 @@ def _check_grid(
         return grid
     if resolution <= 0 or not np.isfinite(resolution):
         raise ConfigError(f"--resolution {resolution}: must be a positive number of CRS units")
+    if reference.crs is None:
+        raise ConfigError(f"--resolution {resolution}: {reference.path} has no georeferencing")
     t = reference.transform
     width = target_size(t.a * reference.width, resolution)
     height = target_size(-t.e * reference.height, resolution)

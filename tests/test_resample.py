@@ -97,6 +97,12 @@ def test_resolution_must_be_positive(s2_multires):
         _open(s2_multires, resolution=0)
 
 
+def test_resolution_needs_georeferencing(raster):
+    path = raster("plain.tif", np.ones((4, 4), np.uint16), crs=None, transform=None)
+    with pytest.raises(ConfigError, match=r"--resolution 2.*georeferencing"):
+        open_scene(path, bands={"red": 1}, allow_ungeoreferenced=True, resolution=2)
+
+
 def test_coarser_band_on_another_extent_is_refused(raster):
     ten = raster("b_B04_10m.tif", np.ones((12, 10), np.uint16))
     moved = T20 * Affine.translation(3, 0)
