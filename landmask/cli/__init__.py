@@ -39,6 +39,7 @@ def _register() -> None:
     from landmask.cli.indices import indices_cmd
     from landmask.cli.models import models_cmd
     from landmask.cli.preview import preview_cmd
+    from landmask.cli.run import run_cmd
     from landmask.cli.train import train_cmd
     from landmask.cli.vectorize import vectorize_cmd
 
@@ -50,6 +51,7 @@ def _register() -> None:
         train_cmd,
         models_cmd,
         preview_cmd,
+        run_cmd,
         demo_cmd,
     ):
         cli.add_command(cmd)
