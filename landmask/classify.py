@@ -18,6 +18,7 @@ from landmask.classes import NODATA
 from landmask.errors import BandError
 from landmask.indices import bands_needed
 from landmask.rules import RuleSet, classify_block, load_rules
+from landmask.thresholds import resolve_thresholds, threshold_attrs
 
 __all__ = ["classify", "mask_like"]
 
@@ -49,7 +50,7 @@ def classify(
     BandError
         If the rules read a band the scene lacks.
     """
-    ruleset = load_rules(rules)
+    ruleset = resolve_thresholds(scene, load_rules(rules))
     band_names = [str(b) for b in scene["band"].values]
     needed: dict[str, str] = {}
     where = ", ".join(scene.attrs.get("sources", [])) or "scene"
@@ -81,6 +82,7 @@ def classify(
         rules=ruleset.name,
         class_scheme=ruleset.scheme.name,
         class_names=[f"{c.id}:{c.name}" for c in ruleset.scheme],
+        **threshold_attrs(ruleset),
     )
 
 

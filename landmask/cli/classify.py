@@ -107,6 +107,8 @@ def classify_cmd(
     _, exact = pixel_area_m2(transform, crs)
     height, width = mask.shape
     click.echo(f"{output}: {width}x{height} px, rules {ruleset.name}")
+    for name, value in mask.attrs.get("thresholds", {}).items():
+        click.echo(f"threshold {name} = {value:.4f} (from the scene's histogram)")
     click.echo(format_areas(class_areas(result.counts, transform, crs, ruleset.scheme), exact))
     if vector:
         click.echo(f"{vector}: {len(frame):,} polygons")
