@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -101,6 +102,24 @@ if "xarray" in sys.modules:
     _register_accessor()
 elif not any(isinstance(f, _AccessorOnXarrayImport) for f in sys.meta_path):
     sys.meta_path.insert(0, _AccessorOnXarrayImport())
+
+
+class _Package(types.ModuleType):
+    """The ``landmask`` module: ``landmask.classify`` and ``landmask.evaluate`` stay functions.
+
+    Loading a submodule binds it to its package (``landmask.classify`` would
+    become the module ``landmask/classify.py`` as soon as anything imported it,
+    and ``landmask.classify(scene)`` would fail). For the functions named like
+    their modules, the function is bound instead.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _HOME.get(name) == name:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

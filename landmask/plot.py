@@ -169,11 +169,21 @@ def _axes(ax: Any, **subplots: Any) -> Any:
 
 
 def _label_axes(ax: Any, crs: Any) -> None:
+    """Name the axes after the CRS; projected coordinates are shown in km."""
     if crs is None:
         return
-    unit = "m" if crs.is_projected else "°"
-    ax.set_xlabel(f"x ({unit})" if crs.is_projected else f"longitude ({unit})")
-    ax.set_ylabel(f"y ({unit})" if crs.is_projected else f"latitude ({unit})")
+    if crs.is_projected:
+        from matplotlib.ticker import FuncFormatter
+
+        unit = crs.linear_units_factor[1] if crs.linear_units_factor else 1.0
+        km = FuncFormatter(lambda value, _: f"{value * unit / 1000:g}")
+        ax.xaxis.set_major_formatter(km)
+        ax.yaxis.set_major_formatter(km)
+        ax.set_xlabel("x (km)")
+        ax.set_ylabel("y (km)")
+    else:
+        ax.set_xlabel("longitude (°)")
+        ax.set_ylabel("latitude (°)")
 
 
 def class_lut(scheme: ClassScheme) -> np.ndarray:

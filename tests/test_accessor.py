@@ -106,3 +106,14 @@ def test_wrong_kind_of_array_is_a_clear_error(scene):
         scene.landmask.vectorize()
     with pytest.raises(InputError, match=r"write\(\) writes a mask"):
         scene.landmask.write("x.tif")
+
+
+def test_package_functions_stay_functions_after_their_modules_load():
+    code = (
+        "import landmask\n"
+        "from landmask.evaluate import open_mask\n"  # loads the module landmask/evaluate.py
+        "import landmask.classify\n"
+        "print(callable(landmask.classify), callable(landmask.evaluate),"
+        " landmask.classify.__name__, landmask.evaluate.__module__)"
+    )
+    assert _python(code).split() == ["True", "True", "classify", "landmask.evaluate"]

@@ -86,6 +86,7 @@ def test_mask_image_of_a_lazy_mask_computes_only_the_kept_pixels():
     assert ax.get_images()[0].get_extent() == pytest.approx(
         [left, left + 10 * size, top - 10 * size, top]
     )
+    assert ax.get_xlabel() == "x (km)" and ax.xaxis.get_major_formatter()(500000.0, 0) == "500"
 
 
 def test_mask_image_of_a_mask_file_reads_an_overview_without_dask(tmp_path):
