@@ -301,13 +301,14 @@ def composite(
         if found is None:
             raise BandError(f"band {name!r} is not in the scene (it has: {', '.join(available)})")
         picked.append(available.index(found))
-    # one strided read per band: integer selection keeps each read a plain slice
-    small = [decimate(scene.isel(band=k), max_size) for k in picked]
-    rgba = stretch(np.stack([s.values for s in small]), percentiles)
+    # decimate every band and pick after: each chunk is read once, and the read
+    # task passes on only its kept pixels (a band selection first would not fuse)
+    small = decimate(scene, max_size).isel(band=picked)
+    rgba = stretch(np.asarray(small.values), percentiles)
     ax = _axes(ax)
-    ax.imshow(rgba, interpolation="nearest", extent=_extent(small[0]))
+    ax.imshow(rgba, interpolation="nearest", extent=_extent(small))
     ax.set_title(" / ".join(bands))
-    _label_axes(ax, small[0].rio.crs)
+    _label_axes(ax, small.rio.crs)
     return ax
 
 
