@@ -34,6 +34,7 @@ from landmask.indices import BlockLookup, bands_needed
 from landmask.rules import RuleSet
 
 __all__ = [
+    "ATTR_PREFIX",
     "BINS",
     "METHODS",
     "histogram",
@@ -42,6 +43,7 @@ __all__ = [
     "quantity_block",
     "resolve_thresholds",
     "threshold_attrs",
+    "thresholds_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -228,6 +230,20 @@ def resolve_thresholds(scene: xr.DataArray, ruleset: RuleSet, *, bins: int = BIN
     )
 
 
-def threshold_attrs(ruleset: RuleSet) -> Mapping[str, object]:
-    """Mask attributes recording a rule set's bound thresholds (none if it has none)."""
-    return {"thresholds": dict(ruleset.thresholds)} if ruleset.thresholds else {}
+#: Prefix of the mask attributes (and GeoTIFF tags) that record thresholds.
+ATTR_PREFIX = "THRESHOLD_"
+
+
+def threshold_attrs(ruleset: RuleSet) -> Mapping[str, float]:
+    """Mask attributes recording a rule set's bound thresholds: ``THRESHOLD_otsu(mndwi)``.
+
+    Flat numbers, so the attributes survive any writer (GeoTIFF tags through
+    :func:`~landmask.write.write_mask` or rioxarray, netCDF, Zarr).
+    """
+    return {f"{ATTR_PREFIX}{name}": value for name, value in ruleset.thresholds}
+
+
+def thresholds_of(arr: xr.DataArray) -> dict[str, float]:
+    """The thresholds recorded in a mask's attributes: ``{"otsu(mndwi)": 0.089, ...}``."""
+    n = len(ATTR_PREFIX)
+    return {k[n:]: float(v) for k, v in arr.attrs.items() if k.startswith(ATTR_PREFIX)}

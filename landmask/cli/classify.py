@@ -71,6 +71,7 @@ def classify_cmd(
     from landmask.classify import classify
     from landmask.rules import load_rules
     from landmask.schedulers import progress, use_scheduler
+    from landmask.thresholds import thresholds_of
     from landmask.write import check_output, write_mask
 
     start = time.perf_counter()
@@ -107,7 +108,7 @@ def classify_cmd(
     _, exact = pixel_area_m2(transform, crs)
     height, width = mask.shape
     click.echo(f"{output}: {width}x{height} px, rules {ruleset.name}")
-    for name, value in mask.attrs.get("thresholds", {}).items():
+    for name, value in thresholds_of(mask).items():
         click.echo(f"threshold {name} = {value:.4f} (from the scene's histogram)")
     click.echo(format_areas(class_areas(result.counts, transform, crs, ruleset.scheme), exact))
     if vector:
