@@ -151,8 +151,7 @@ class LandmaskAccessor:
         if arr.ndim == 3 and "band" in arr.dims:
             return plot.composite(arr, ax=ax, **kwargs)
         if arr.ndim == 2 and arr.dtype == "uint8":
-            scheme = kwargs.pop("scheme", LANDCOVER)
-            return plot.mask_image(arr, scheme, ax, **kwargs)
+            return plot.mask_image(arr, kwargs.pop("scheme", None), ax, **kwargs)
         if arr.ndim == 2:
             return plot.index_map(arr, ax=ax, **kwargs)
         raise InputError(f".landmask.plot() draws 2-D arrays and scenes, got dims {arr.dims}")

@@ -34,6 +34,7 @@ __all__ = [
     "index_map",
     "mask_image",
     "polygons",
+    "scheme_of",
     "stretch",
 ]
 
@@ -186,6 +187,26 @@ def _label_axes(ax: Any, crs: Any) -> None:
         ax.set_ylabel("latitude (°)")
 
 
+def scheme_of(data: Any, default: ClassScheme = LANDCOVER) -> ClassScheme:
+    """The class scheme a mask names in its attributes, else ``default``.
+
+    :func:`~landmask.classify` sets ``class_scheme``; a mask file written by
+    :func:`~landmask.write.write_mask` carries the ``CLASS_SCHEME`` tag, which
+    ``rioxarray`` reads into the attributes. Unknown names give ``default``.
+    """
+    from landmask.classes import get_scheme
+    from landmask.errors import ConfigError
+
+    attrs = getattr(data, "attrs", {})
+    name = attrs.get("class_scheme", attrs.get("CLASS_SCHEME"))
+    if not name:
+        return default
+    try:
+        return get_scheme(str(name))
+    except ConfigError:
+        return default
+
+
 def class_lut(scheme: ClassScheme) -> np.ndarray:
     """A ``(256, 4)`` RGBA table in [0, 1]: class id -> colour, nodata transparent."""
     lut = np.zeros((256, 4), dtype=float)
@@ -196,7 +217,7 @@ def class_lut(scheme: ClassScheme) -> np.ndarray:
 
 def mask_image(
     data: Any,
-    scheme: ClassScheme = LANDCOVER,
+    scheme: ClassScheme | None = None,
     ax: Any = None,
     *,
     max_size: int = MAX_SIZE,
@@ -211,7 +232,8 @@ def mask_image(
         or a DataArray, lazy or not (drawn in map coordinates, decimated to at
         most ``max_size`` pixels a side by :func:`decimate`).
     scheme
-        Colours and names of the classes.
+        Colours and names of the classes; default the scheme the mask names in
+        its attributes (:func:`scheme_of`), else ``landcover``.
     ax
         Axes to draw on; a new figure when None.
     max_size
@@ -223,6 +245,7 @@ def mask_image(
     -------
     matplotlib.axes.Axes
     """
+    scheme = scheme or scheme_of(data)
     values, extent, crs = _small(data, max_size)
     ax = _axes(ax)
     lut = class_lut(scheme)
@@ -384,7 +407,7 @@ def polygons(
     image: xr.DataArray | None = None,
     ax: Any = None,
     *,
-    scheme: ClassScheme = LANDCOVER,
+    scheme: ClassScheme | None = None,
     linewidth: float = 1.0,
     max_size: int = MAX_SIZE,
 ) -> Any:
@@ -400,6 +423,10 @@ def polygons(
         :func:`mask_image`), a scene (``band`` dimension, true colour by
         :func:`composite`) or any 2-D array (grey). Polygons in another CRS
         are reprojected to the image's.
+    scheme
+        Class colours and names; default the image's (:func:`scheme_of`).
+    linewidth
+        Width of the outlines in points.
     max_size
         Largest side read from the image.
 
@@ -408,6 +435,7 @@ def polygons(
     matplotlib.axes.Axes
     """
     ax = _axes(ax)
+    scheme = scheme or scheme_of(image)
     crs = None
     if image is not None:
         crs = image.rio.crs

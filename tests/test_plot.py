@@ -13,7 +13,7 @@ from dask.callbacks import Callback
 from matplotlib.colors import to_rgba
 from test_write import as_mask
 
-from landmask.classes import LANDCOVER
+from landmask.classes import LANDCOVER, ClassScheme, LandClass
 from landmask.evaluate import evaluate, open_mask
 from landmask.indices import compute_indices
 from landmask.plot import (
@@ -231,3 +231,24 @@ def test_confusion_matrix_heat_map():
     assert texts == ["1", "0", "0", "0", "3", "1", "0", "0", "3"]
     shade = ax.get_images()[0].get_array()
     np.testing.assert_allclose(shade[1], [0, 0.75, 0.25])  # share of the truth row
+
+
+def test_mask_image_takes_the_scheme_the_mask_names(tmp_path, monkeypatch):
+    from landmask import classes
+
+    vivid = ClassScheme(
+        "vivid",
+        (LandClass(0, "ground", "#ffff00"), LandClass(7, "lake", "#00ffff"), LANDCOVER.classes[-1]),
+    )
+    monkeypatch.setitem(classes._SCHEMES, "vivid", vivid)
+    data = np.zeros((40, 40), np.uint8)
+    data[:, 20:] = 7
+    mask = as_mask(data).assign_attrs(class_scheme="vivid")
+    ax = mask_image(mask)
+    assert legend_labels(ax) == ["ground", "lake"]
+    np.testing.assert_allclose(ax.get_images()[0].get_array()[0, -1], to_rgba("#00ffff"))
+    # a mask file names its scheme in a tag, which rioxarray reads into the attributes
+    write_mask(mask, tmp_path / "v.tif", scheme=vivid)
+    ax = mask_image(open_mask(tmp_path / "v.tif"))
+    assert legend_labels(ax) == ["ground", "lake"]
+    assert legend_labels(mask_image(as_mask(data))) == ["other"]  # landcover lacks 7
