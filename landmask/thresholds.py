@@ -37,6 +37,7 @@ __all__ = [
     "ATTR_PREFIX",
     "BINS",
     "METHODS",
+    "bin_edges",
     "histogram",
     "histogram_block",
     "otsu",
@@ -145,6 +146,16 @@ def histogram(values: da.Array, edges: np.ndarray) -> da.Array:
     return per_chunk.sum(axis=(0, 1))
 
 
+def bin_edges(lo: float, hi: float, bins: int = BINS) -> np.ndarray:
+    """``bins + 1`` equal bins from ``lo`` to ``hi``; on [-1, 1] the edges are exact decimals.
+
+    (``np.linspace(-1, 1, 2001)`` holds 0.08899999999999997 where 0.089 is
+    meant; a threshold is one of these edges and is printed and stored.)
+    """
+    edges = np.linspace(lo, hi, bins + 1)
+    return np.round(edges, 12) if (lo, hi) == (-1.0, 1.0) else edges
+
+
 def _rule_of(ruleset: RuleSet, call: Expr) -> str:
     for k, rule in enumerate(ruleset.rules, start=1):
         if call in rule.expr.calls:
@@ -214,7 +225,7 @@ def resolve_thresholds(scene: xr.DataArray, ruleset: RuleSet, *, bins: int = BIN
             if not np.isfinite(lo):
                 raise RuleError(f"{_rule_of(ruleset, call)}: {call} has no valid pixel")
             limits[call] = (float(lo), float(hi) if hi > lo else float(lo) + 1.0)
-    edges = {c: np.linspace(*limits[c], bins + 1) for c in calls}
+    edges = {c: bin_edges(*limits[c], bins) for c in calls}
     counts = dask.compute(*[histogram(values[c], edges[c]) for c in calls])
     bound: dict[Expr, float] = {}
     for call, hist in zip(calls, counts, strict=True):
