@@ -20,6 +20,7 @@ from landmask.classes import NODATA
 from landmask.errors import BandError, ConfigError
 from landmask.indices import bands_needed
 from landmask.rules import RuleSet, classify_block, load_rules
+from landmask.thresholds import resolve_thresholds, threshold_attrs
 
 __all__ = ["classify", "classify_with_probabilities", "mask_like"]
 
@@ -66,7 +67,7 @@ def classify(
     if model is not None:
         mask, _ = _run(scene, model, min_confidence, with_proba=False)
         return mask
-    ruleset = load_rules(rules if rules is not None else "default")
+    ruleset = resolve_thresholds(scene, load_rules(rules if rules is not None else "default"))
     band_names = [str(b) for b in scene["band"].values]
     needed: dict[str, str] = {}
     where = ", ".join(scene.attrs.get("sources", [])) or "scene"
@@ -95,6 +96,7 @@ def classify(
         rules=ruleset.name,
         class_scheme=ruleset.scheme.name,
         class_names=[f"{c.id}:{c.name}" for c in ruleset.scheme],
+        **threshold_attrs(ruleset),
     )
 
 

@@ -11,7 +11,13 @@ with numpy; user text is never passed to ``eval``. The grammar::
     term       := unary ( ("*"|"/") unary )*
     unary      := ("-"|"+") unary | power
     power      := atom ( "**" unary )?
-    atom       := NUMBER | NAME | "(" expr ")"
+    atom       := NUMBER | NAME | FUNCTION "(" expr ")" | "(" expr ")"
+
+``FUNCTION`` is one of :data:`FUNCTIONS`: a scene-wide statistic of its
+argument, such as ``otsu(mndwi)`` (Otsu's threshold of the MNDWI histogram over
+the whole scene). A call is not evaluated block by block: it is replaced by its
+value first (:func:`landmask.thresholds.resolve_thresholds`); any other name
+before ``(`` is an error.
 
 Names are band common names or index names. Arithmetic is float32; ``a / 0``
 is not finite (NaN or +-inf). :func:`landmask.rules.classify_block` treats a
@@ -22,14 +28,14 @@ rasters hold NaN there.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from landmask.errors import RuleError
 
-__all__ = ["Expr", "parse"]
+__all__ = ["FUNCTIONS", "Expr", "parse"]
 
 Lookup = Callable[[str], np.ndarray]
 
@@ -39,6 +45,9 @@ _TOKEN = re.compile(
     r"|(?P<op>\*\*|<=|>=|==|!=|[-+*/<>()]))"
 )
 _KEYWORDS = {"and", "or", "not"}
+
+#: Functions an expression may call: scene-wide thresholds of their argument.
+FUNCTIONS = frozenset({"otsu"})
 _CMP = {
     "<": np.less,
     "<=": np.less_equal,
@@ -70,7 +79,8 @@ class Expr:
     """A parsed expression node.
 
     ``kind`` is one of ``num``, ``name``, ``neg``, ``arith``, ``cmp``, ``and``,
-    ``or``, ``not``; ``boolean`` tells whether it yields a mask.
+    ``or``, ``not``, ``call`` (``value`` is the function name, ``args`` its one
+    argument); ``boolean`` tells whether it yields a mask.
     """
 
     kind: str
@@ -99,6 +109,46 @@ class Expr:
             return tuple(q for a in self.args for q in a.quantities)
         return ()
 
+    @property
+    def calls(self) -> tuple[Expr, ...]:
+        """Every distinct function call in the expression, in order."""
+        if self.kind == "call":
+            return (self,)
+        return tuple(dict.fromkeys(c for a in self.args for c in a.calls))
+
+    def bind(self, values: Mapping[Expr, float]) -> Expr:
+        """A copy with each call in ``values`` replaced by its number."""
+        if self in values:
+            return Expr("num", value=float(values[self]))
+        if not self.args:
+            return self
+        return Expr(self.kind, self.value, tuple(a.bind(values) for a in self.args), self.ops)
+
+    def __str__(self) -> str:
+        k = self.kind
+        if k == "num":
+            return f"{self.value:g}"
+        if k == "name":
+            return str(self.value)
+        if k == "call":
+            return f"{self.value}({self.args[0]})"
+        if k == "neg":
+            return f"-{self._operand(self.args[0])}"
+        if k == "not":
+            return f"not {self._operand(self.args[0])}"
+        if k == "arith":
+            return f" {self.ops[0]} ".join(self._operand(a) for a in self.args)
+        if k == "cmp":
+            parts = [str(self.args[0])]
+            for op, arg in zip(self.ops, self.args[1:], strict=True):
+                parts += [op, str(arg)]
+            return " ".join(parts)
+        return f" {k} ".join(self._operand(a) for a in self.args)
+
+    @staticmethod
+    def _operand(arg: Expr) -> str:
+        return str(arg) if arg.kind in ("num", "name", "call") else f"({arg})"
+
     def evaluate(self, lookup: Lookup, memo: dict[Expr, np.ndarray] | None = None) -> np.ndarray:
         """Evaluate with ``lookup(name) -> array``; float32 or boolean result.
 
@@ -110,6 +160,8 @@ class Expr:
             return np.float32(self.value)  # type: ignore[return-value]
         if k == "name":
             return lookup(str(self.value))
+        if k == "call":
+            raise RuleError(f"{self} is a scene-wide value: resolve_thresholds() binds it first")
         if memo is not None and not self.boolean:
             if self not in memo:
                 memo[self] = self._compute(lookup, memo)
@@ -270,7 +322,7 @@ class _Parser:
             return Expr("num", value=float(value))
         if kind == "name":
             if self.peek() == "(":
-                raise RuleError(f"unknown function {value!r} at column {col}")
+                return self.call(value, col)
             return Expr("name", value=value)
         if value == "(":
             node = self.or_()
@@ -279,6 +331,23 @@ class _Parser:
             self.take()
             return node
         raise RuleError(f"unexpected {value!r} at column {col}")
+
+    def call(self, function: str, col: int) -> Expr:
+        if function not in FUNCTIONS:
+            known = ", ".join(sorted(FUNCTIONS))
+            raise RuleError(f"unknown function {function!r} at column {col} (known: {known})")
+        self.take()  # "("
+        if self.peek() == ")":
+            raise RuleError(f"{function}() at column {col} needs an argument")
+        arg = self._number(self.or_(), function)
+        if arg.calls:
+            raise RuleError(f"{function}() at column {col}: its argument cannot call a function")
+        if arg.kind == "num":
+            raise RuleError(f"{function}() at column {col} needs an index or band, not a number")
+        if self.peek() != ")":
+            raise RuleError(f"{function}() at column {col} takes one argument, then ')'")
+        self.take()
+        return Expr("call", value=function, args=(arg,))
 
 
 def parse(text: str) -> Expr:

@@ -65,6 +65,9 @@ class RuleSet:
     rules: tuple[Rule, ...]
     scheme: ClassScheme
     default_id: int = 0
+    #: Scene-wide thresholds bound into the rules, e.g. ``(("otsu(mndwi)", 0.12),)``
+    #: (see :func:`landmask.thresholds.resolve_thresholds`).
+    thresholds: tuple[tuple[str, float], ...] = ()
 
     @property
     def names(self) -> frozenset[str]:

@@ -292,6 +292,8 @@ def write_mask(
     The file has 512-px DEFLATE tiles, internal overviews resampled by *mode*
     (so an overview pixel is the most frequent class, never an average), a
     colour table and class names (``CLASS_<id>`` metadata) from ``scheme``,
+    automatic thresholds from the mask's ``THRESHOLD_*`` attributes
+    (e.g. ``THRESHOLD_otsu(mndwi)``),
     nodata 255 and the mask's exact CRS and transform. Chunks are computed and
     written one at a time (memory is a few chunks, whatever the raster size);
     the file appears only when complete.
@@ -328,6 +330,9 @@ def write_mask(
     for key in ("rules", "model"):
         if key in mask.attrs:
             tags[key.upper()] = str(mask.attrs[key])
+    for key, value in mask.attrs.items():
+        if key.startswith("THRESHOLD_"):  # automatic thresholds (landmask.thresholds)
+            tags[key] = repr(float(value))
     jobs = [
         _CogJob(
             data,

@@ -111,6 +111,7 @@ def classify_cmd(
     from landmask.quality import apply_quality, quality_mask
     from landmask.schedulers import progress, use_scheduler
     from landmask.sensors import QUALITY_BANDS
+    from landmask.thresholds import thresholds_of
     from landmask.write import check_output, write_mask
 
     start = time.perf_counter()
@@ -176,6 +177,8 @@ def classify_cmd(
     how = f"model {model}" if model else f"rules {loaded.ruleset.name}"
     masked = f", quality {mask.attrs['quality']}" if mask.attrs.get("quality") else ""
     click.echo(f"{output}: {width}x{height} px, {how}{masked}")
+    for name, value in thresholds_of(mask).items():
+        click.echo(f"threshold {name} = {value:.4f} (from the scene's histogram)")
     click.echo(format_areas(class_areas(result.counts, transform, crs, scheme), exact))
     if probabilities:
         click.echo(f"{probabilities}: probabilities of {len(loaded.classes)} classes")

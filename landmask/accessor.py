@@ -1,0 +1,157 @@
+"""The ``.landmask`` accessor on xarray DataArrays, in the style of rioxarray's ``.rio``.
+
+Notebook users chain the pipeline's steps on the objects they hold::
+
+    scene = landmask.open_scene("scene.tif", sensor="sentinel2-l2a")
+    scene.landmask.plot(bands=("nir", "red", "green"))
+    ndvi = scene.landmask.indices(["ndvi"])["ndvi"]
+    mask = scene.landmask.classify(rules="default")
+    mask.landmask.plot()
+    polygons = mask.landmask.vectorize(min_area=1000)
+    mask.landmask.write("mask.tif")
+    report = mask.landmask.evaluate("truth.gpkg")
+
+Each method delegates to the function of the same stage (so the two spellings
+give the same result, lazily where the function is lazy). ``import landmask``
+registers the accessor (as soon as xarray is imported, so the command line
+does not pay for xarray at start-up).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import xarray as xr
+
+from landmask.classes import LANDCOVER, ClassScheme
+from landmask.errors import InputError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from landmask.evaluate import Evaluation
+    from landmask.rules import RuleSet
+    from landmask.write import WriteResult
+
+__all__ = ["LandmaskAccessor"]
+
+
+@xr.register_dataarray_accessor("landmask")
+class LandmaskAccessor:
+    """``DataArray.landmask``: the landmask pipeline on a scene, an index or a mask.
+
+    A *scene* is ``(band, y, x)`` reflectance with a ``band`` coordinate of
+    common names (:func:`~landmask.open_scene`); a *mask* is ``(y, x)`` uint8
+    class ids (:func:`~landmask.classify`); both carry rioxarray georeferencing.
+    """
+
+    def __init__(self, obj: xr.DataArray) -> None:
+        self._obj = obj
+
+    def _scene(self, what: str) -> xr.DataArray:
+        arr = self._obj
+        if arr.ndim != 3 or "band" not in arr.dims or "band" not in arr.coords:
+            raise InputError(
+                f".landmask.{what}() needs a scene: a (band, y, x) DataArray with a band "
+                f"coordinate of common names, got dims {arr.dims}"
+            )
+        return arr
+
+    def _mask(self, what: str) -> xr.DataArray:
+        arr = self._obj
+        if arr.ndim != 2 or arr.dtype != "uint8":
+            raise InputError(
+                f".landmask.{what}() needs a mask: 2-D uint8 class ids, "
+                f"got {arr.ndim}-D {arr.dtype}"
+            )
+        return arr
+
+    def indices(self, names: Sequence[str]) -> xr.Dataset:
+        """Spectral indices of a scene: :func:`landmask.indices.compute_indices`."""
+        from landmask.indices import compute_indices
+
+        return compute_indices(self._scene("indices"), names)
+
+    def classify(
+        self, rules: str | os.PathLike[str] | RuleSet | Mapping[str, Any] = "default"
+    ) -> xr.DataArray:
+        """A lazy class-id mask of a scene: :func:`landmask.classify.classify`."""
+        from landmask.classify import classify
+
+        return classify(self._scene("classify"), rules)
+
+    def vectorize(
+        self,
+        classes: Sequence[str | int] | None = None,
+        *,
+        connectivity: int = 4,
+        min_area: float | None = None,
+        simplify: float | None = None,
+        scheme: ClassScheme = LANDCOVER,
+    ) -> gpd.GeoDataFrame:
+        """Polygons of a mask's regions: :func:`landmask.vectorize.vectorize`."""
+        from landmask.vectorize import vectorize
+
+        return vectorize(
+            self._mask("vectorize"),
+            classes,
+            connectivity=connectivity,
+            min_area=min_area,
+            simplify=simplify,
+            scheme=scheme,
+        )
+
+    def evaluate(self, truth: Any, **kwargs: Any) -> Evaluation:
+        """Compare a mask with ground truth: :func:`landmask.evaluate.evaluate`.
+
+        ``truth`` is a mask DataArray on the same grid, a raster or vector path,
+        or a GeoDataFrame; keyword arguments go to :func:`~landmask.evaluate`.
+        """
+        from landmask.evaluate import evaluate
+
+        return evaluate(self._mask("evaluate"), truth, **kwargs)
+
+    def write(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        overwrite: bool = False,
+        scheme: ClassScheme = LANDCOVER,
+    ) -> WriteResult:
+        """Write a mask (:func:`~landmask.write.write_mask`) or a 2-D index
+        (:func:`~landmask.write.write_indices`, one band named after the array)
+        as a Cloud-Optimized GeoTIFF, chunk by chunk and atomically."""
+        from landmask.write import write_indices, write_mask
+
+        arr = self._obj
+        if arr.ndim == 2 and arr.dtype == "uint8":
+            return write_mask(arr, path, overwrite=overwrite, scheme=scheme)
+        if arr.ndim == 2 and arr.dtype.kind == "f":
+            name = str(arr.name or "index")
+            data = arr.astype("float32").rename(name)
+            return write_indices(data.to_dataset(), path, overwrite=overwrite)
+        raise InputError(
+            f".landmask.write() writes a mask (2-D uint8) or an index (2-D float), "
+            f"got {arr.ndim}-D {arr.dtype}"
+        )
+
+    def plot(self, ax: Any = None, **kwargs: Any) -> Any:
+        """Draw the array with the plot that suits it and return the axes.
+
+        A scene is drawn as a colour composite (:func:`~landmask.plot.composite`,
+        ``bands=`` picks them), a mask in its class colours with a legend
+        (:func:`~landmask.plot.mask_image`), anything else 2-D as an index map
+        (:func:`~landmask.plot.index_map`). Lazy arrays are read decimated.
+        """
+        from landmask import plot
+
+        arr = self._obj
+        if arr.ndim == 3 and "band" in arr.dims:
+            return plot.composite(arr, ax=ax, **kwargs)
+        if arr.ndim == 2 and arr.dtype == "uint8":
+            return plot.mask_image(arr, kwargs.pop("scheme", None), ax, **kwargs)
+        if arr.ndim == 2:
+            return plot.index_map(arr, ax=ax, **kwargs)
+        raise InputError(f".landmask.plot() draws 2-D arrays and scenes, got dims {arr.dims}")
