@@ -221,15 +221,18 @@ def _num(value: float) -> float | None:
 # --------------------------------------------------------------------- labels
 
 
-def parse_label_map(text: str | None) -> dict[str, str] | None:
-    """``"developed=urban,woods=forest"`` -> ``{"developed": "urban", "woods": "forest"}``."""
+def parse_label_map(text: str | None, option: str = "--truth-map") -> dict[str, str] | None:
+    """``"developed=urban,woods=forest"`` -> ``{"developed": "urban", "woods": "forest"}``.
+
+    ``option`` is the command's option name, used in error messages.
+    """
     if not text:
         return None
     out: dict[str, str] = {}
     for item in text.split(","):
         label, sep, name = item.partition("=")
         if not sep or not label.strip() or not name.strip():
-            raise ConfigError(f"--truth-map {text}: expected LABEL=CLASS[,LABEL=CLASS...]")
+            raise ConfigError(f"{option} {text}: expected LABEL=CLASS[,LABEL=CLASS...]")
         out[label.strip()] = name.strip()
     return out
 
@@ -237,8 +240,14 @@ def parse_label_map(text: str | None) -> dict[str, str] | None:
 class _Labels:
     """Truth labels (ids, names or mapped labels) -> class ids of the scheme."""
 
-    def __init__(self, scheme: ClassScheme, label_map: Mapping[str, str] | None) -> None:
+    def __init__(
+        self,
+        scheme: ClassScheme,
+        label_map: Mapping[str, str] | None,
+        option: str = "--truth-map",
+    ) -> None:
         self.scheme = scheme
+        self.option = option
         self.map: dict[str, int] | None = None
         if label_map is not None:
             self.map = {}
@@ -248,7 +257,7 @@ class _Labels:
                 except ConfigError:
                     known = ", ".join(c.name for c in scheme)
                     raise ConfigError(
-                        f"--truth-map {label}={name}: unknown class {name!r} (known: {known})"
+                        f"{option} {label}={name}: unknown class {name!r} (known: {known})"
                     ) from None
         self.unmapped = 0
 
@@ -276,7 +285,7 @@ class _Labels:
             shown = ", ".join(sorted(unknown)[:5])
             raise InputError(
                 f"{source}: labels {shown} are not classes of {self.scheme.name!r}; "
-                "map them with --truth-map LABEL=CLASS,..."
+                f"map them with {self.option} LABEL=CLASS,..."
             )
         return out
 
@@ -288,7 +297,7 @@ class _Labels:
         table[NODATA] = NODATA
         for label, class_id in self.map.items():
             if not label.isdigit() or int(label) > 255:
-                raise ConfigError(f"--truth-map {label}=...: a raster label is a value 0-255")
+                raise ConfigError(f"{self.option} {label}=...: a raster label is a value 0-255")
             table[int(label)] = class_id
         return table
 
@@ -742,7 +751,7 @@ def labels_on_grid(
     reprojected and rasterized chunk by chunk, a raster on another grid is
     warped by nearest neighbour, points become pixel indices.
     """
-    labels = _Labels(scheme, label_map)
+    labels = _Labels(scheme, label_map, option="--label-map")
     empty = np.empty(0, dtype=np.int64)
     if isinstance(source, str | os.PathLike):
         path = os.fspath(source)

@@ -191,12 +191,20 @@ class OnnxModel:
         _, height, width = x.shape
         out = np.empty((len(self.classes), height, width), dtype=np.float32)
         windows = list(_tiles(height, width, self.tile, self.halo, self.fixed is None))
-        for start in range(0, len(windows), self.batch):
-            group = windows[start : start + self.batch]
-            size = self.fixed or (
-                max(w[1] - w[0] for w in group),
-                max(w[3] - w[2] for w in group),
-            )
+        # A dynamic network gets only windows of one shape per batch, unpadded: zeros fed
+        # beyond a block edge are not the network's own per-layer padding (after a conv
+        # with bias and a ReLU they are not zeros), so padding would change its answer
+        # within the halo of the scene edge and make the mask depend on the chunk size.
+        by_shape: dict[tuple[int, int], list[tuple[int, ...]]] = {}
+        for w in windows:
+            by_shape.setdefault((w[1] - w[0], w[3] - w[2]), []).append(w)
+        groups = [
+            same[start : start + self.batch]
+            for same in ([windows] if self.fixed else by_shape.values())
+            for start in range(0, len(same), self.batch)
+        ]
+        for group in groups:
+            size = self.fixed or (group[0][1] - group[0][0], group[0][3] - group[0][2])
             batch = np.zeros((len(group), x.shape[0], *size), dtype=np.float32)
             for k, (y0, y1, x0, x1, *_core) in enumerate(group):
                 batch[k, :, : y1 - y0, : x1 - x0] = x[:, y0:y1, x0:x1]

@@ -119,12 +119,14 @@ def _empty(n_features: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _smallest_per_class(ids: np.ndarray, keys: np.ndarray, cap: int) -> np.ndarray:
-    """Indices of at most ``cap`` entries per class, those with the smallest keys."""
+    """Indices of at most ``cap`` entries per class with the smallest keys, by (class, key)."""
     order = np.lexsort((keys, ids))
     sorted_ids = ids[order]
     starts = np.searchsorted(sorted_ids, sorted_ids, side="left")
     rank = np.arange(len(order)) - starts
-    return np.sort(order[rank < cap])
+    # ordered by (class, key), not by position in the concatenation: the sample,
+    # its order and so the fitted model do not depend on the chunking
+    return order[rank < cap]
 
 
 def _merge(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -121,6 +122,8 @@ def classify_cmd(
         raise click.UsageError("--probabilities needs --model")
     check_output(output, overwrite, inputs)
     if probabilities:
+        if Path(probabilities).resolve() == Path(output).resolve():
+            raise click.UsageError("--probabilities and -o name the same file")
         check_output(probabilities, overwrite, inputs)
     if vector:
         from landmask.vector_formats import check_vector_output

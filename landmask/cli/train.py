@@ -108,7 +108,7 @@ def train_cmd(
     out = check_output(output, overwrite, inputs)
     if out.suffix.lower() != ".joblib":
         raise click.BadParameter(f"{output}: a model file ends in .joblib", param_hint="-o")
-    mapping = parse_label_map(label_map)
+    mapping = parse_label_map(label_map, option="--label-map")
     with use_scheduler(scheduler):
         reflectance = scene.open(inputs, chunk_size, needs=None)
         model = train(
