@@ -12,7 +12,9 @@ from pathlib import Path
 
 import geopandas as gpd
 
+from landmask.classes import LANDCOVER, ClassScheme
 from landmask.errors import ConfigError
+from landmask.styling import gpkg_add_style, style_vector_file
 from landmask.write import atomic_path, check_output
 
 __all__ = ["VECTOR_FORMATS", "check_vector_output", "write_vector"]
@@ -36,10 +38,22 @@ def check_vector_output(path: str | os.PathLike[str], overwrite: bool) -> Path:
 
 
 def write_vector(
-    frame: gpd.GeoDataFrame, path: str | os.PathLike[str], *, overwrite: bool = False
+    frame: gpd.GeoDataFrame,
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    scheme: ClassScheme | None = None,
 ) -> Path:
-    """Write ``frame`` in the format of ``path``'s extension; it appears only when complete."""
+    """Write ``frame`` in the format of ``path``'s extension; it appears only when complete.
+
+    Polygons with a ``class_name`` column are styled by class
+    (:mod:`landmask.styling`) after ``scheme`` (default ``landcover``): a
+    GeoPackage gets the style in its ``layer_styles`` table before it lands,
+    and every format a ``.qml`` beside it once it has.
+    """
     out = check_vector_output(path, overwrite)
+    styled = "class_name" in frame.columns
+    scheme = scheme or LANDCOVER
     ext = out.suffix.lower()
     driver = VECTOR_FORMATS[ext]
     with atomic_path(out) as tmp:
@@ -51,4 +65,8 @@ def write_vector(
             )
         else:
             frame.to_file(tmp, driver=driver, engine="pyogrio", layer=out.stem, index=False)
+            if styled and driver == "GPKG":
+                gpkg_add_style(tmp, out.stem, scheme)
+    if styled:
+        style_vector_file(out, scheme)
     return out

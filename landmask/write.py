@@ -38,9 +38,10 @@ from dask.utils import SerializableLock
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 
-from landmask.classes import LANDCOVER, NODATA, ClassScheme
+from landmask.classes import NODATA, ClassScheme, scheme_of
 from landmask.errors import ConfigError, OutputExistsError
 from landmask.overviews import overview_levels
+from landmask.styling import style_mask_file
 
 __all__ = ["TILE", "WriteResult", "check_output", "write_indices", "write_mask"]
 
@@ -263,16 +264,20 @@ def write_mask(
     path: str | os.PathLike[str],
     *,
     overwrite: bool = False,
-    scheme: ClassScheme = LANDCOVER,
+    scheme: ClassScheme | None = None,
+    colormap: bool = True,
 ) -> WriteResult:
     """Write a class-id mask as a Cloud-Optimized GeoTIFF.
 
     The file has 512-px DEFLATE tiles, internal overviews resampled by *mode*
     (so an overview pixel is the most frequent class, never an average), a
-    colour table and class names (``CLASS_<id>`` metadata) from ``scheme``,
-    nodata 255 and the mask's exact CRS and transform. Chunks are computed and
-    written one at a time (memory is a few chunks, whatever the raster size);
-    the file appears only when complete.
+    colour table and class names (``CLASS_<id>`` metadata, the scheme's name
+    in ``CLASS_SCHEME``) from ``scheme``, nodata 255 and the mask's exact CRS
+    and transform. Chunks are computed and written one at a time (memory is a
+    few chunks, whatever the raster size); the file appears only when
+    complete. Once it has, its GIS styling is written beside it
+    (:func:`landmask.styling.style_mask_file`: ``.qml`` and ``.aux.xml``
+    with a raster attribute table).
 
     Parameters
     ----------
@@ -284,7 +289,10 @@ def write_mask(
     overwrite
         Replace an existing file.
     scheme
-        Class scheme for colours and names.
+        Class scheme for colours and names; by default the one the mask's
+        attributes name (:func:`landmask.classes.scheme_of`), else ``landcover``.
+    colormap
+        Write the colour table (False: a plain grayscale raster of class ids).
 
     Returns
     -------
@@ -294,6 +302,7 @@ def write_mask(
     if mask.ndim != 2 or mask.dtype != np.uint8:
         raise ConfigError(f"a mask is a 2-D uint8 array, got {mask.ndim}-D {mask.dtype}")
     out = check_output(path, overwrite, mask.attrs.get("sources", ()))
+    scheme = scheme or scheme_of(mask)
     data = _dask_data(mask)[None]
     counts = da.bincount(data.ravel(), minlength=256)
     tags = {f"CLASS_{c.id}": c.name for c in scheme}
@@ -306,11 +315,12 @@ def write_mask(
         out,
         _profile(mask, "uint8", 1, NODATA),
         categorical=True,
-        colormap=scheme.colormap,
+        colormap=scheme.colormap if colormap else None,
         tags=tags,
         descriptions=[str(mask.name or "class")],
         also=[counts],
     )
+    style_mask_file(out, scheme)
     return WriteResult(out, {int(i): int(n) for i, n in enumerate(hist) if n})
 
 

@@ -57,18 +57,21 @@ def write_polygons(
     overwrite: bool,
 ) -> Any:
     """Vectorize the mask file ``mask`` into ``output``; return the GeoDataFrame."""
+    from landmask.classes import scheme_of
     from landmask.evaluate import open_mask
     from landmask.vector_formats import write_vector
     from landmask.vectorize import vectorize
 
+    scheme = scheme_of(mask)  # the one the mask file records
     frame = vectorize(
         open_mask(mask, chunk_size),
         classes,
         connectivity=connectivity,
         min_area=min_area,
         simplify=simplify,
+        scheme=scheme,
     )
-    write_vector(frame, output, overwrite=overwrite)
+    write_vector(frame, output, overwrite=overwrite, scheme=scheme)
     return frame
 
 
