@@ -141,6 +141,11 @@ def _manager() -> Any:
         return _MANAGER
 
 
+def tile_aligned(data: da.Array) -> da.Array:
+    """``(band, y, x)`` data rechunked to whole output tiles, all bands in one chunk."""
+    return data.rechunk({0: -1, 1: _aligned(data.chunks[1]), 2: _aligned(data.chunks[2])})
+
+
 def _aligned(chunks: tuple[int, ...]) -> int:
     """A chunk length made of whole tiles, close to the array's current chunks."""
     c = max(chunks) if chunks else TILE
@@ -188,15 +193,19 @@ def _store_cog(
     tags: Mapping[str, str] | None = None,
     descriptions: Sequence[str] | None = None,
     also: Sequence[Any] = (),
+    levels: Sequence[da.Array] | None = None,
 ) -> tuple[Any, ...]:
     """Write ``(band, y, x)`` ``data`` as a COG at ``path``; compute ``also`` alongside.
 
     The full-resolution chunks and every overview level (:mod:`landmask.overviews`)
     are computed in one Dask graph and stored into uncompressed part files; GDAL's
-    COG driver then only compresses and lays out the tiles.
+    COG driver then only compresses and lays out the tiles. ``levels`` gives the
+    overview levels instead (the shapes of :func:`overview_levels` of
+    :func:`tile_aligned` ``data``), e.g. colours of the mode of class ids.
     """
-    data = data.rechunk({0: -1, 1: _aligned(data.chunks[1]), 2: _aligned(data.chunks[2])})
-    levels = overview_levels(data, TILE, categorical=categorical, nodata=profile["nodata"])
+    data = tile_aligned(data)
+    if levels is None:
+        levels = overview_levels(data, TILE, categorical=categorical, nodata=profile["nodata"])
     stem = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
     parts = [Path(f"{stem}.part{k}.tif") for k in range(len(levels) + 1)]
     vrt = Path(f"{stem}.vrt")

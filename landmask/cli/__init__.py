@@ -36,11 +36,20 @@ def _register() -> None:
     from landmask.cli.classify import classify_cmd
     from landmask.cli.demo import demo_cmd
     from landmask.cli.evaluate import evaluate_cmd
+    from landmask.cli.export import export_cmd
     from landmask.cli.indices import indices_cmd
     from landmask.cli.preview import preview_cmd
     from landmask.cli.vectorize import vectorize_cmd
 
-    for cmd in (classify_cmd, indices_cmd, vectorize_cmd, evaluate_cmd, preview_cmd, demo_cmd):
+    for cmd in (
+        classify_cmd,
+        indices_cmd,
+        vectorize_cmd,
+        evaluate_cmd,
+        preview_cmd,
+        export_cmd,
+        demo_cmd,
+    ):
         cli.add_command(cmd)
 
 
