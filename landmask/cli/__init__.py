@@ -33,6 +33,7 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from landmask.cli.apply import apply_cmd
     from landmask.cli.classify import classify_cmd
     from landmask.cli.demo import demo_cmd
     from landmask.cli.evaluate import evaluate_cmd
@@ -48,6 +49,7 @@ def _register() -> None:
         evaluate_cmd,
         preview_cmd,
         export_cmd,
+        apply_cmd,
         demo_cmd,
     ):
         cli.add_command(cmd)
