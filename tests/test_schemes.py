@@ -224,3 +224,17 @@ def test_evaluate_vector_truth_labelled_in_worldcover(tmp_path):
     assert report.iou == {1: 1.0, 3: 1.0}
     with pytest.raises(ConfigError, match="compared in 'landcover' only"):
         evaluate(pred_path, truth, truth_scheme=WORLDCOVER, scheme=DYNAMIC_WORLD)
+
+
+def test_vectorize_scheme_option_names_an_unrecorded_scheme(tmp_path, raster):
+    import geopandas as gpd
+
+    # an ESA WorldCover tile as ESA ships it: ids only, 0 for no data, no landmask metadata
+    tile = raster("esa.tif", np.array([[10, 10, 80], [50, 0, 80]], np.uint8), nodata=0)
+    out = tmp_path / "esa.parquet"
+    argv = ["vectorize", str(tile), "-o", str(out), "-q", "--scheme", "worldcover"]
+    assert run([*argv, "--classes", "tree_cover,built_up,80"]) == 0
+    frame = gpd.read_parquet(out)
+    assert sorted(frame["class_name"]) == ["built_up", "permanent_water_bodies", "tree_cover"]
+    assert "Tree cover" in (tmp_path / "esa.qml").read_text(encoding="utf-8")
+    assert run([*argv[:5], "--scheme", "esa", "--overwrite"]) == 2

@@ -7,7 +7,13 @@ from typing import Any
 
 import click
 
-from landmask.cli.options import F, common_options, output_options, processing_options
+from landmask.cli.options import (
+    F,
+    common_options,
+    output_options,
+    processing_options,
+    scheme_option,
+)
 
 
 def vector_options(f: F) -> F:
@@ -55,14 +61,18 @@ def write_polygons(
     simplify: float | None,
     chunk_size: int | None,
     overwrite: bool,
+    scheme: Any = None,
 ) -> Any:
-    """Vectorize the mask file ``mask`` into ``output``; return the GeoDataFrame."""
+    """Vectorize the mask file ``mask`` into ``output``; return the GeoDataFrame.
+
+    Class names and styling follow ``scheme``, by default the one the mask records.
+    """
     from landmask.classes import scheme_of
     from landmask.evaluate import open_mask
     from landmask.vector_formats import write_vector
     from landmask.vectorize import vectorize
 
-    scheme = scheme_of(mask)  # the one the mask file records
+    scheme = scheme or scheme_of(mask)
     frame = vectorize(
         open_mask(mask, chunk_size),
         classes,
@@ -79,6 +89,7 @@ def write_polygons(
 @click.argument("mask", metavar="MASK.tif")
 @output_options
 @vector_options
+@scheme_option(help="Class scheme of MASK for names and styling (default: the one MASK records).")
 @processing_options
 @common_options
 def vectorize_cmd(
@@ -89,6 +100,7 @@ def vectorize_cmd(
     connectivity: str,
     min_area: float | None,
     simplify: float | None,
+    scheme: Any,
     chunk_size: int | None,
     scheduler: str,
     quiet: bool,
@@ -118,6 +130,7 @@ def vectorize_cmd(
             simplify,
             chunk_size,
             overwrite,
+            scheme,
         )
     if not quiet:
         counts = frame.groupby("class_name")["area_m2"].agg(["count", "sum"])
