@@ -56,6 +56,25 @@ def _paint(ids: da.Array, table: np.ndarray) -> da.Array:
     return da.map_blocks(colorize_block, ids, table=table, chunks=chunks, dtype=np.uint8)
 
 
+def _recode_nodata(block: np.ndarray, nodata: int) -> np.ndarray:
+    """Block function: the file's nodata value -> 255."""
+    return np.where(block == nodata, np.uint8(NODATA), block)
+
+
+def _nodata_as_255(mask: xr.DataArray) -> xr.DataArray:
+    """A mask whose file marks nodata with another value (ESA WorldCover: 0) with 255 there."""
+    nodata = mask.rio.nodata
+    if nodata is None or np.isnan(nodata) or int(nodata) == NODATA or not 0 <= nodata < 255:
+        return mask
+    data = mask.data
+    recoded = (
+        da.map_blocks(_recode_nodata, data, nodata=int(nodata), dtype=np.uint8)
+        if isinstance(data, da.Array)
+        else _recode_nodata(np.asarray(data), int(nodata))
+    )
+    return mask.copy(data=recoded).rio.write_nodata(NODATA, encoded=False)
+
+
 def export_mask(
     mask: xr.DataArray | str | os.PathLike[str],
     path: str | os.PathLike[str],
@@ -90,7 +109,8 @@ def export_mask(
         The path, and for grayscale the pixels of each class id.
 
     Memory is a few chunks whatever the size: every chunk is read, painted
-    and written by one task.
+    and written by one task. A mask whose file marks nodata with another
+    value (ESA WorldCover tiles use 0) is exported with 255 there.
     """
     if not isinstance(mask, xr.DataArray):
         path_in = os.fspath(mask)
@@ -99,6 +119,7 @@ def export_mask(
     if mask.ndim != 2 or mask.dtype != np.uint8:
         raise ConfigError(f"a mask is a 2-D uint8 array, got {mask.ndim}-D {mask.dtype}")
     scheme = scheme or scheme_of(mask)
+    mask = _nodata_as_255(mask)
     if not rgb:
         return write_mask(mask, path, overwrite=overwrite, scheme=scheme, colormap=False)
     out = check_output(path, overwrite, mask.attrs.get("sources", ()))

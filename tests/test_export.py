@@ -183,3 +183,15 @@ def test_cli_export(mask_file, tmp_path, capsys):
     assert err.count("\n") == 1 and "not a mask" in err
     assert run(["export", str(mask_file), "-o", str(tmp_path / "y.tif"), "--scheme", "x"]) == 2
     assert not (tmp_path / "x.tif").exists() and not (tmp_path / "y.tif").exists()
+
+
+def test_export_of_an_esa_tile_turns_its_nodata_into_255(raster, tmp_path):
+    tile = raster("esa.tif", np.array([[10, 0], [80, 50]], np.uint8), nodata=0)
+    export_mask(tile, tmp_path / "gray.tif", scheme=WORLDCOVER)
+    export_mask(tile, tmp_path / "rgb.tif", rgb=True, scheme=WORLDCOVER)
+    with rasterio.open(tmp_path / "gray.tif") as ds:
+        assert ds.nodata == 255
+        np.testing.assert_array_equal(ds.read(1), [[10, 255], [80, 50]])
+    with rasterio.open(tmp_path / "rgb.tif") as ds:
+        np.testing.assert_array_equal(ds.read(4), [[255, 0], [255, 255]])
+        np.testing.assert_array_equal(ds.read()[:, 1, 1], [250, 0, 0, 255])
