@@ -115,9 +115,12 @@ def _as_dtype(values: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:
     return values.astype(dtype, copy=False)
 
 
-def _blend_block(image: np.ndarray, blurred: np.ndarray, kept: np.ndarray) -> np.ndarray:
-    """Block function: the image where kept, the blur (in the image's dtype) elsewhere."""
-    return np.where(kept, image, _as_dtype(blurred, image.dtype))
+def _blend_block(
+    image: np.ndarray, blurred: np.ndarray, kept: np.ndarray, nodata: float | None
+) -> np.ndarray:
+    """Block function: the image where kept or nodata, the blur (in its dtype) elsewhere."""
+    keep = kept if nodata is None or np.isnan(nodata) else kept | (image == nodata)
+    return np.where(keep, image, _as_dtype(blurred, image.dtype))
 
 
 def _check_grid(image: xr.DataArray, mask: xr.DataArray) -> None:
@@ -236,7 +239,9 @@ def apply_mask(
         )
         # chunks thinner than the depth are merged by map_overlap: line them up again
         blurred = blurred.rechunk(img.chunks)
-        data = da.map_blocks(_blend_block, img, blurred, kept[None], dtype=image.dtype)
+        data = da.map_blocks(
+            _blend_block, img, blurred, kept[None], nodata=image.rio.nodata, dtype=image.dtype
+        )
         out = image.copy(data=data)
     out = out.assign_attrs(landmask_apply=f"{mode} keep={','.join(map(str, ids.tolist()))}")
     return out.squeeze("band", drop=True) if flat else out
@@ -264,7 +269,9 @@ def write_image(
 ) -> WriteResult:
     """Write a ``(band, y, x)`` image as a tiled DEFLATE GeoTIFF, chunk by chunk, atomically.
 
-    Keeps the dtype, CRS, transform, nodata and band descriptions; no overviews.
+    Keeps the dtype, CRS, transform, nodata and band descriptions. A
+    Cloud-Optimized GeoTIFF: 512-px DEFLATE tiles and overviews averaged by
+    GDAL's COG driver (nodata left out).
     """
     if image.ndim == 2:
         image = image.expand_dims("band")
@@ -286,6 +293,13 @@ def write_image(
         else None
     )
     _store_cog(
-        data, out, profile, categorical=False, tags=tags, descriptions=descriptions, levels=[]
+        data,
+        out,
+        profile,
+        categorical=False,
+        tags=tags,
+        descriptions=descriptions,
+        levels=[],
+        gdal_overviews="AVERAGE",
     )
     return WriteResult(out)

@@ -194,6 +194,7 @@ def _store_cog(
     descriptions: Sequence[str] | None = None,
     also: Sequence[Any] = (),
     levels: Sequence[da.Array] | None = None,
+    gdal_overviews: str | None = None,
 ) -> tuple[Any, ...]:
     """Write ``(band, y, x)`` ``data`` as a COG at ``path``; compute ``also`` alongside.
 
@@ -201,7 +202,9 @@ def _store_cog(
     are computed in one Dask graph and stored into uncompressed part files; GDAL's
     COG driver then only compresses and lays out the tiles. ``levels`` gives the
     overview levels instead (the shapes of :func:`overview_levels` of
-    :func:`tile_aligned` ``data``), e.g. colours of the mode of class ids.
+    :func:`tile_aligned` ``data``), e.g. colours of the mode of class ids;
+    with ``levels=[]``, ``gdal_overviews`` names a GDAL resampling (``AVERAGE``)
+    with which the COG driver builds the overviews itself, honouring nodata.
     """
     data = tile_aligned(data)
     if levels is None:
@@ -240,7 +243,8 @@ def _store_cog(
                     LEVEL=3,
                     PREDICTOR="NO" if categorical else "YES",
                     BLOCKSIZE=TILE,
-                    OVERVIEWS="FORCE_USE_EXISTING" if levels else "NONE",
+                    OVERVIEWS="FORCE_USE_EXISTING" if levels else _auto(gdal_overviews),
+                    RESAMPLING=gdal_overviews or "NEAREST",
                     BIGTIFF="IF_SAFER",
                     NUM_THREADS="ALL_CPUS",
                 )
@@ -249,6 +253,10 @@ def _store_cog(
                 with contextlib.suppress(FileNotFoundError):
                     leftover.unlink()
     return tuple(results[1:])
+
+
+def _auto(resampling: str | None) -> str:
+    return "AUTO" if resampling else "NONE"
 
 
 def _profile(arr: xr.DataArray, dtype: str, count: int, nodata: float) -> dict[str, Any]:

@@ -223,3 +223,34 @@ def test_open_image_keeps_dtype_and_is_lazy(files):
     assert arr.dtype == np.uint16 and arr.shape == (3, H, W)
     assert isinstance(arr.data, da.Array) and arr.data.chunks[1][0] == 16
     assert open_mask(mask, 16).rio.transform() == arr.rio.transform()
+
+
+def test_blur_leaves_image_nodata_alone(classes, pixels):
+    holes = pixels.copy()
+    holes[:, 35:, 40:] = 0  # an image nodata corner, outside the kept classes
+    image = grid(holes, 16).rio.write_nodata(0)
+    out = apply_mask(image, grid(classes, 16), keep="water", mode="blur", sigma=1.0).values
+    assert (out[:, 35:, 40:] == 0).all()
+    assert (out[:, 34, 40:] > 0).all()  # blurred next to it
+
+
+def test_large_output_has_averaged_overviews(raster, tmp_path):
+    rng = np.random.default_rng(2)
+    pixels = rng.integers(1, 1000, size=(2, 700, 600), dtype=np.uint16)
+    classes = np.zeros((700, 600), np.uint8)
+    classes[:350] = WATER
+    image = raster("big.tif", pixels, nodata=0, blocksize=256)
+    mask = raster("big-mask.tif", classes, nodata=255, blocksize=256)
+    out = tmp_path / "big-out.tif"
+    argv = ["apply", str(image), str(mask), "--keep", "water", "-o", str(out), "-q"]
+    assert run([*argv, "--chunk-size", "256"]) == 0
+    with rasterio.open(out) as ds:
+        assert ds.overviews(1) == [2]
+        assert ds.block_shapes[0] == (512, 512)
+        np.testing.assert_array_equal(ds.read(), np.where(classes == WATER, pixels, 0))
+    with rasterio.open(out, overview_level=0) as ov:
+        level = ov.read(1)
+    # the cut half stays nodata in the overview; the kept half is the 2x2 mean
+    assert (level[176:] == 0).all()
+    expected = pixels[0, :350].reshape(175, 2, 300, 2).mean(axis=(1, 3))
+    assert np.abs(level[:175].astype(float) - expected).max() <= 1
