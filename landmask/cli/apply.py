@@ -70,8 +70,9 @@ def apply_cmd(
 
     IMAGE is any raster on MASK's grid (same CRS, transform and size), e.g. the
     scene the mask was classified from; it keeps its bands, dtype and values.
-    The output is a tiled DEFLATE GeoTIFF written chunk by chunk; with
-    --mode crop its transform is moved to the cropped window's corner.
+    The output is a Cloud-Optimized GeoTIFF (DEFLATE tiles, averaged
+    overviews) written chunk by chunk; with --mode crop its transform is
+    moved to the cropped window's corner.
 
     \b
     Examples:
