@@ -4,7 +4,9 @@ The data flow, one module per stage::
 
     open_scene      (scene.py)     files -> lazy (band, y, x) reflectance
     compute_indices (indices.py)   reflectance -> spectral indices
-    classify        (classify.py)  reflectance -> uint8 class ids, by rules.py
+    classify        (classify.py)  reflectance -> uint8 class ids, by rules.py or a
+                                   model (models.py, run by inference.py)
+    train           (train.py)     reflectance + labels -> a pixel classifier
     write_mask      (write.py)     mask -> Cloud-Optimized GeoTIFF
     evaluate        (evaluate.py)  mask vs truth -> confusion matrix, IoU
 
@@ -23,8 +25,10 @@ if TYPE_CHECKING:
     from landmask.errors import LandmaskError
     from landmask.evaluate import evaluate
     from landmask.indices import INDICES, compute_indices
+    from landmask.models import Model, load_model
     from landmask.rules import load_rules
     from landmask.scene import open_scene
+    from landmask.train import train
     from landmask.write import write_indices, write_mask
 
 __all__ = [
@@ -32,11 +36,14 @@ __all__ = [
     "LANDCOVER",
     "ClassScheme",
     "LandmaskError",
+    "Model",
     "classify",
     "compute_indices",
     "evaluate",
+    "load_model",
     "load_rules",
     "open_scene",
+    "train",
     "write_indices",
     "write_mask",
 ]
@@ -50,8 +57,11 @@ _HOME = {
     "classify": "classify",
     "compute_indices": "indices",
     "evaluate": "evaluate",
+    "Model": "models",
+    "load_model": "models",
     "load_rules": "rules",
     "open_scene": "scene",
+    "train": "train",
     "write_indices": "write",
     "write_mask": "write",
 }

@@ -36,7 +36,7 @@ from scipy import ndimage
 
 from landmask.classes import ClassScheme, scheme_of
 from landmask.errors import ConfigError, GridError, InputError, ReadError
-from landmask.write import WriteResult, _store_cog, check_output
+from landmask.write import WriteResult, _CogJob, _store_cogs, check_output
 
 __all__ = [
     "MODES",
@@ -292,7 +292,7 @@ def write_image(
         if "landmask_apply" in image.attrs
         else None
     )
-    _store_cog(
+    job = _CogJob(
         data,
         out,
         profile,
@@ -302,4 +302,5 @@ def write_image(
         levels=[],
         gdal_overviews="AVERAGE",
     )
+    _store_cogs([job])
     return WriteResult(out)

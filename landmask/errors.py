@@ -13,6 +13,7 @@ __all__ = [
     "GridError",
     "InputError",
     "LandmaskError",
+    "ModelError",
     "OutputExistsError",
     "ReadError",
     "RuleError",
@@ -54,6 +55,10 @@ class ConfigError(InputError):
 
 class OutputExistsError(InputError, FileExistsError):
     """The output exists and overwriting was not requested."""
+
+
+class ModelError(InputError):
+    """A model cannot be found or loaded, or does not follow the model protocol."""
 
 
 class SchedulerError(InputError):

@@ -781,3 +781,64 @@ def _confusion_4d(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
 def _dask(arr: xr.DataArray) -> da.Array:
     data = arr.data
     return data if isinstance(data, da.Array) else da.from_array(np.asarray(data), chunks=2048)
+
+
+# ------------------------------------------------------- labels for training
+
+
+@dataclass
+class GridLabels:
+    """Reference labels on a grid: a lazy label raster, or points as pixel indices.
+
+    ``raster`` is ``(y, x)`` uint8 class ids with 255 where there is no label;
+    for point labels it is None and ``rows``, ``cols``, ``ids`` give each point
+    inside the grid. ``unmapped`` counts labels a label map did not name.
+    """
+
+    raster: xr.DataArray | None
+    rows: np.ndarray
+    cols: np.ndarray
+    ids: np.ndarray
+    unmapped: int
+
+
+def labels_on_grid(
+    source: str | os.PathLike[str] | Any,
+    grid: xr.DataArray,
+    *,
+    column: str | None = None,
+    label_map: Mapping[str, str] | None = None,
+    scheme: ClassScheme = LANDCOVER,
+) -> GridLabels:
+    """Put labels (polygons, points or a raster, any CRS) onto ``grid``'s pixels.
+
+    The same readers as :func:`evaluate` uses for truth: vectors are
+    reprojected and rasterized chunk by chunk, a raster on another grid is
+    warped by nearest neighbour, points become pixel indices.
+    """
+    labels = _Labels(scheme, label_map)
+    empty = np.empty(0, dtype=np.int64)
+    if isinstance(source, str | os.PathLike):
+        path = os.fspath(source)
+        if Path(path).suffix.lower() in _RASTER_SUFFIXES:
+            raster = _raster_truth(path, grid, labels)
+            return GridLabels(raster, empty, empty, empty.astype(np.uint8), 0)
+        gdf = _read_vector(path, column, grid)
+    else:
+        path = "<GeoDataFrame>"
+        gdf = source.rename(columns={column or _guess_column(source, path): "label"})
+        if grid.rio.crs is not None and gdf.crs != grid.rio.crs:
+            gdf = gdf.to_crs(grid.rio.crs)
+    ids = labels.ids(list(gdf["label"]), path)
+    kinds = set(gdf.geometry.geom_type)
+    if kinds <= {"Point"}:
+        cols, rows = ~grid.rio.transform() * (gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy())
+        cols, rows = np.floor(cols).astype(np.int64), np.floor(rows).astype(np.int64)
+        h, w = grid.shape[-2:]
+        inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+        if not inside.any():
+            raise InputError(f"{path}: no label point lies on the scene")
+        return GridLabels(None, rows[inside], cols[inside], ids[inside], labels.unmapped)
+    if kinds <= {"Polygon", "MultiPolygon"}:
+        return GridLabels(_polygon_truth(gdf, grid, ids, path), empty, empty, ids, labels.unmapped)
+    raise InputError(f"{path}: labels must be all polygons or all points, got {sorted(kinds)}")

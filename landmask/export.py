@@ -27,7 +27,15 @@ from landmask.classes import NODATA, ClassScheme, scheme_of
 from landmask.errors import ConfigError
 from landmask.evaluate import open_mask
 from landmask.overviews import overview_levels
-from landmask.write import TILE, WriteResult, _store_cog, check_output, tile_aligned, write_mask
+from landmask.write import (
+    TILE,
+    WriteResult,
+    _CogJob,
+    _store_cogs,
+    check_output,
+    tile_aligned,
+    write_mask,
+)
 
 __all__ = ["colorize_block", "export_mask", "rgba_table"]
 
@@ -137,7 +145,7 @@ def export_mask(
         "photometric": "RGB",
         "alpha": "YES",
     }
-    _store_cog(
+    job = _CogJob(
         _paint(ids, table),
         out,
         profile,
@@ -146,4 +154,5 @@ def export_mask(
         descriptions=["red", "green", "blue", "alpha"],
         levels=[_paint(level, table) for level in levels],
     )
+    _store_cogs([job])
     return WriteResult(out)

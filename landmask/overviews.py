@@ -79,16 +79,24 @@ def _mode_of_four(cells: list[np.ndarray], nodata: int) -> np.ndarray:
     return best
 
 
-def mean2x2(block: np.ndarray) -> np.ndarray:
-    """Block function: the NaN-ignoring mean of each 2x2 cell of the last two axes."""
-    b = _pad_even(block, np.nan)
+def mean2x2(block: np.ndarray, nodata: float = np.nan) -> np.ndarray:
+    """Block function: the nodata-ignoring mean of each 2x2 cell of the last two axes.
+
+    Floats ignore NaN; integers ignore ``nodata``, round the mean to the
+    nearest integer and give ``nodata`` where a cell has no valid value.
+    """
+    integer = not np.issubdtype(block.dtype, np.floating)
+    b = _pad_even(block, nodata if integer else np.nan)
     h, w = b.shape[-2:]
     cells = b.reshape(*b.shape[:-2], h // 2, 2, w // 2, 2)
-    valid = ~np.isnan(cells)
+    valid = cells != nodata if integer else ~np.isnan(cells)
     total = np.where(valid, cells, 0).sum(axis=(-3, -1), dtype=np.float64)
     count = valid.sum(axis=(-3, -1))
     with np.errstate(invalid="ignore", divide="ignore"):  # thread-local: all-NaN cells stay NaN
-        return (total / count).astype(b.dtype)
+        mean = total / count
+    if integer:
+        return np.where(count > 0, np.floor(mean + 0.5), nodata).astype(b.dtype)
+    return mean.astype(b.dtype)
 
 
 def _halve(level: da.Array, categorical: bool, nodata: float) -> da.Array:
@@ -100,7 +108,7 @@ def _halve(level: da.Array, categorical: bool, nodata: float) -> da.Array:
     chunks = [*level.chunks[:-2], *(tuple((c + 1) // 2 for c in cs) for cs in level.chunks[-2:])]
     if categorical:
         return da.map_blocks(mode2x2, level, nodata=int(nodata), chunks=chunks, dtype=level.dtype)
-    return da.map_blocks(mean2x2, level, chunks=chunks, dtype=level.dtype)
+    return da.map_blocks(mean2x2, level, nodata=nodata, chunks=chunks, dtype=level.dtype)
 
 
 def overview_levels(

@@ -7,8 +7,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 
@@ -17,7 +19,7 @@ from landmask.errors import ConfigError
 from landmask.styling import gpkg_add_style, style_vector_file
 from landmask.write import atomic_path, check_output
 
-__all__ = ["VECTOR_FORMATS", "check_vector_output", "write_vector"]
+__all__ = ["VECTOR_FORMATS", "VectorWriter", "check_vector_output", "write_vector"]
 
 #: extension -> OGR driver (None: GeoParquet through geopandas/pyarrow)
 VECTOR_FORMATS: dict[str, str | None] = {
@@ -70,3 +72,137 @@ def write_vector(
     if styled:
         style_vector_file(out, scheme)
     return out
+
+
+class VectorWriter:
+    """Write polygons batch by batch into a file of any :data:`VECTOR_FORMATS` format.
+
+    Polygons with a ``class_name`` column are styled after ``scheme`` as
+    :func:`write_vector` styles them. GeoPackage and GeoJSON batches are
+    appended to the output's temporary file as they come; FlatGeobuf and
+    GeoParquet, which cannot be appended to, are gathered in a temporary
+    GeoPackage and converted batch by batch at the end. Memory is one batch
+    either way. The output appears only when :meth:`close` succeeds;
+    :meth:`abort` (or an exception inside a ``with``) leaves nothing behind.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        overwrite: bool = False,
+        scheme: ClassScheme | None = None,
+    ) -> None:
+        self.out = check_vector_output(path, overwrite)
+        self.scheme = scheme or LANDCOVER
+        self.styled = False
+        self.ext = self.out.suffix.lower()
+        self.driver = VECTOR_FORMATS[self.ext]
+        self._atomic = atomic_path(self.out)
+        self.tmp = self._atomic.__enter__()
+        direct = self.driver in ("GPKG", "GeoJSON")
+        self.stage = self.tmp if direct else self.tmp.with_name(f"{self.tmp.name}.stage.gpkg")
+        self.stage_driver = self.driver if direct else "GPKG"
+        self.layer = self.out.stem
+        self.count = 0
+        self.crs: Any = None
+
+    def write(self, frame: gpd.GeoDataFrame) -> None:
+        """Append a batch of features (every batch has the same columns and CRS)."""
+        if self.driver == "GeoJSON" and frame.crs is not None:
+            frame = frame.to_crs("EPSG:4326")
+        self.crs = frame.crs
+        self.styled = "class_name" in frame.columns
+        options = {"RFC7946": "YES"} if self.driver == "GeoJSON" else {}
+        frame.to_file(
+            self.stage,
+            driver=self.stage_driver,
+            engine="pyogrio",
+            layer=self.layer,
+            index=False,
+            append=self.count > 0,
+            layer_options=options if self.count == 0 else None,
+            promote_to_multi=False,
+        )
+        self.count += len(frame)
+
+    def close(self) -> Path:
+        """Finish the file and move it onto the output path."""
+        try:
+            if self.stage != self.tmp:
+                self._convert()
+            if self.styled and self.driver == "GPKG":
+                gpkg_add_style(self.tmp, self.layer, self.scheme)
+        except BaseException:
+            self.abort()
+            raise
+        finally:
+            if self.stage != self.tmp:
+                self.stage.unlink(missing_ok=True)
+        self._atomic.__exit__(None, None, None)
+        if self.styled:
+            style_vector_file(self.out, self.scheme)
+        return self.out
+
+    def abort(self) -> None:
+        """Remove every temporary file; the output is left as it was."""
+        if self.stage != self.tmp:
+            self.stage.unlink(missing_ok=True)
+        error = RuntimeError("vector output aborted")
+        with contextlib.suppress(RuntimeError):
+            self._atomic.__exit__(RuntimeError, error, None)
+
+    def _convert(self) -> None:
+        from pyogrio.raw import open_arrow, write_arrow
+
+        with open_arrow(self.stage, layer=self.layer, use_pyarrow=True) as (meta, reader):
+            geometry = meta["geometry_name"] or "geometry"
+            if self.driver is None:
+                _write_geoparquet(reader, self.tmp, geometry, meta["crs"])
+            else:
+                write_arrow(
+                    reader,
+                    self.tmp,
+                    layer=self.layer,
+                    driver=self.driver,
+                    geometry_name=geometry,
+                    geometry_type="Unknown",
+                    crs=meta["crs"],
+                )
+
+    def __enter__(self) -> VectorWriter:
+        return self
+
+    def __exit__(self, kind: Any, value: Any, tb: Any) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def _write_geoparquet(reader: Any, path: Path, geometry: str, crs: str | None) -> None:
+    """Arrow batches with WKB geometry -> a GeoParquet 1.0 file, one row group per batch."""
+    import json
+
+    import pyarrow.parquet as pq
+    from pyproj import CRS
+
+    schema = reader.schema
+    field_index = schema.get_field_index(geometry)
+    geo = {
+        "version": "1.0.0",
+        "primary_column": "geometry",
+        "columns": {
+            "geometry": {
+                "encoding": "WKB",
+                "geometry_types": ["Polygon", "MultiPolygon"],
+                **({"crs": CRS.from_user_input(crs).to_json_dict()} if crs else {}),
+            }
+        },
+    }
+    names = [n if k != field_index else "geometry" for k, n in enumerate(schema.names)]
+    target = schema.set(field_index, schema.field(field_index).with_name("geometry"))
+    target = target.with_metadata({b"geo": json.dumps(geo).encode()})
+    with pq.ParquetWriter(path, target) as writer:
+        for batch in reader:
+            writer.write_batch(batch.rename_columns(names).cast(target.remove_metadata()))

@@ -19,7 +19,8 @@ writes a self-touching (invalid) ring.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
@@ -41,12 +42,23 @@ from landmask.classes import LANDCOVER, NODATA, ClassScheme
 from landmask.errors import ConfigError, InputError
 from landmask.sieve import sieve
 
-__all__ = ["ChunkPolygons", "polygonize_block", "resolve_classes", "vectorize"]
+__all__ = [
+    "ChunkPolygons",
+    "iter_regions",
+    "polygonize_block",
+    "resolve_classes",
+    "vectorize",
+    "vectorize_to_file",
+]
 
 _STRUCTURE = {
     4: ndimage.generate_binary_structure(2, 1),
     8: ndimage.generate_binary_structure(2, 2),
 }
+
+
+_NO_GEOMS = np.zeros(0, dtype=object)
+_NO_VALUES = np.zeros(0, dtype=np.uint8)
 
 
 @dataclass
@@ -59,7 +71,8 @@ class ChunkPolygons:
     find those continuations.
     """
 
-    interior: list[tuple[int, shapely.Geometry]] = field(default_factory=list)
+    interior: np.ndarray = field(default_factory=lambda: _NO_GEOMS)
+    interior_values: np.ndarray = field(default_factory=lambda: _NO_VALUES)
     border: dict[int, tuple[int, shapely.Geometry]] = field(default_factory=dict)
     top: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     bottom: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
@@ -131,11 +144,14 @@ def polygonize_block(
     if connectivity == 8:  # parts touching at a corner make self-touching rings
         bad = ~shapely.is_valid(geoms)
         geoms[bad] = shapely.make_valid(geoms[bad])
-    for label, geom in zip(label_list, geoms.tolist(), strict=True):
-        if label in on_border:
-            out.border[label] = (class_of[label], geom)
-        else:
-            out.interior.append((class_of[label], geom))
+    labels_arr = np.asarray(label_list, dtype=np.int64)
+    border = np.isin(labels_arr, list(on_border))
+    for label, geom in zip(labels_arr[border].tolist(), geoms[border].tolist(), strict=True):
+        out.border[label] = (class_of[label], geom)
+    lut = np.zeros(len(class_of) + 1, dtype=np.uint8)
+    lut[np.fromiter(class_of, dtype=np.int64)] = np.fromiter(class_of.values(), dtype=np.uint8)
+    out.interior = geoms[~border]
+    out.interior_values = lut[labels_arr[~border]]
     return out
 
 
@@ -282,19 +298,50 @@ def vectorize(
         polygonized in parallel; the result equals GDAL on the whole raster
         for any chunk size.
     """
+    _check(mask, connectivity, min_area)
+    if simplify is not None and not simplify >= 0:
+        raise ConfigError(f"--simplify {simplify}: must be a number >= 0")
+    wanted = resolve_classes(classes, scheme)
+    regions = list(iter_regions(mask, wanted, connectivity, min_area, whole=bool(simplify)))
+    values = np.concatenate([v for v, _ in regions]) if regions else np.zeros(0, np.uint8)
+    geoms = np.concatenate([g for _, g in regions]) if regions else np.zeros(0, object)
+    return _to_frame(values, geoms, mask, scheme, wanted, simplify or 0.0)
+
+
+def _check(mask: xr.DataArray, connectivity: int, min_area: float | None) -> None:
     if connectivity not in (4, 8):
         raise ConfigError(f"--connectivity {connectivity}: must be 4 or 8")
     if mask.ndim != 2 or mask.dtype != np.uint8:
         raise InputError(
             f"not a mask: expected 2-D uint8 class ids, got {mask.ndim}-D {mask.dtype}"
         )
-    wanted = resolve_classes(classes, scheme)
-    for name, value in (("--min-area", min_area), ("--simplify", simplify)):
-        if value is not None and not value >= 0:
-            raise ConfigError(f"{name} {value}: must be a number >= 0")
+    if min_area is not None and not min_area >= 0:
+        raise ConfigError(f"--min-area {min_area}: must be a number >= 0")
+
+
+def iter_regions(
+    mask: xr.DataArray,
+    wanted: frozenset[int],
+    connectivity: int = 4,
+    min_area: float | None = None,
+    *,
+    whole: bool = False,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Complete regions of a mask, in batches: ``(class ids, polygons in (col, -row) pixels)``.
+
+    Chunks are polygonized a few at a time (as many as the scheduler runs at
+    once, at least a row of chunks); the regions inside each chunk are yielded
+    as soon as its batch is done, and only the pieces touching a chunk border
+    are kept until the end, when they are stitched and yielded. Memory holds
+    one batch of chunks and the border pieces, not every polygon.
+
+    ``whole`` polygonizes every class (a coverage simplification needs all
+    regions); otherwise only ``wanted`` ones. Yielded batches may hold other
+    classes than ``wanted`` only with ``whole``.
+    """
+    _check(mask, connectivity, min_area)
     # a sieve and a coverage simplification need every region, not just the wanted ones
-    whole = bool(min_area) or bool(simplify)
-    polygonized = frozenset(range(NODATA)) if whole else wanted
+    polygonized = frozenset(range(NODATA)) if (whole or bool(min_area)) else wanted
     data = (
         mask.data
         if isinstance(mask.data, da.Array)
@@ -307,35 +354,56 @@ def vectorize(
     y_off = np.concatenate([[0], np.cumsum(data.chunks[0])])
     x_off = np.concatenate([[0], np.cumsum(data.chunks[1])])
     blocks = data.to_delayed()
-    tasks = {
-        (i, j): dask.delayed(polygonize_block)(
-            blocks[i, j],
-            int(y_off[i]),
-            int(x_off[j]),
-            (i > 0, i < rows - 1, j > 0, j < cols - 1),
-            polygonized,
-            connectivity,
+    keys = [(i, j) for i in range(rows) for j in range(cols)]
+    parts: dict[tuple[int, int], ChunkPolygons] = {}
+    step = max(cols, 2 * _workers())
+    for start in range(0, len(keys), step):
+        batch = keys[start : start + step]
+        tasks = [
+            dask.delayed(polygonize_block)(
+                blocks[i, j],
+                int(y_off[i]),
+                int(x_off[j]),
+                (i > 0, i < rows - 1, j > 0, j < cols - 1),
+                polygonized,
+                connectivity,
+            )
+            for i, j in batch
+        ]
+        for key, part in zip(batch, dask.compute(*tasks), strict=True):
+            if part.interior_values.size:
+                yield part.interior_values, part.interior
+            part.interior, part.interior_values = _NO_GEOMS, _NO_VALUES
+            parts[key] = part
+    merged = _stitch(parts, rows, cols, diagonal=connectivity == 8)
+    if merged:
+        yield (
+            np.array([v for v, _ in merged], dtype=np.uint8),
+            np.array([g for _, g in merged], dtype=object),
         )
-        for i in range(rows)
-        for j in range(cols)
-    }
-    keys = list(tasks)
-    results = dask.compute(*[tasks[k] for k in keys])
-    parts = dict(zip(keys, results, strict=True))
-    regions = [r for part in parts.values() for r in part.interior]
-    regions += _stitch(parts, rows, cols, diagonal=connectivity == 8)
-    return _to_frame(regions, mask, scheme, wanted, simplify or 0.0)
+
+
+def _workers() -> int:
+    """How many tasks the active Dask scheduler runs at once."""
+    try:
+        from distributed import default_client
+
+        return max(1, sum(default_client().nthreads().values()))
+    except (ImportError, ValueError):
+        return os.cpu_count() or 1
 
 
 def _to_frame(
-    regions: list[tuple[int, shapely.Geometry]],
+    values: np.ndarray,
+    pixel_geoms: np.ndarray,
     mask: xr.DataArray,
     scheme: ClassScheme,
     wanted: frozenset[int],
     tolerance: float,
+    *,
+    sort: bool = True,
 ) -> gpd.GeoDataFrame:
-    values = np.array([v for v, _ in regions], dtype=np.uint8)
-    pixel_geoms = np.array([g for _, g in regions], dtype=object)
+    """Polygons in (col, -row) pixels -> a GeoDataFrame in the mask's CRS with measures."""
     t = mask.rio.transform()
     coeffs = np.array([[t.a, -t.b], [t.d, -t.e]])  # from (col, -row)
     offset = np.array([t.c, t.f])
@@ -349,8 +417,9 @@ def _to_frame(
         geoms = shapely.transform(pixel_geoms, _affine(coeffs, offset))
     chosen = np.isin(values, list(wanted))
     values, pixel_geoms, geoms = values[chosen], pixel_geoms[chosen], geoms[chosen]
-    order = _order(values, pixel_geoms)
-    values, pixel_geoms, geoms = values[order], pixel_geoms[order], geoms[order]
+    if sort:
+        order = _order(values, pixel_geoms)
+        values, pixel_geoms, geoms = values[order], pixel_geoms[order], geoms[order]
     crs = mask.rio.crs
     frame = gpd.GeoDataFrame(
         {
@@ -396,3 +465,81 @@ def _measures(
         area = shapely.area(np.asarray(frame.geometry.values)) * factor**2
     perimeter = shapely.length(np.asarray(frame.geometry.values)) * factor
     return np.asarray(area, dtype=float), np.asarray(perimeter, dtype=float)
+
+
+@dataclass
+class VectorSummary:
+    """What :func:`vectorize_to_file` wrote: the path and, per class id, polygons and m²."""
+
+    path: Any
+    polygons: dict[int, int] = field(default_factory=dict)
+    area_m2: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        """The number of polygons written."""
+        return sum(self.polygons.values())
+
+
+def vectorize_to_file(
+    mask: xr.DataArray,
+    path: str | os.PathLike[str],
+    classes: Sequence[str | int] | None = None,
+    *,
+    connectivity: int = 4,
+    min_area: float | None = None,
+    simplify: float | None = None,
+    scheme: ClassScheme = LANDCOVER,
+    overwrite: bool = False,
+) -> VectorSummary:
+    """Vectorize a mask straight into a file, its format chosen by the extension.
+
+    Without ``simplify``, features are streamed: the regions inside each
+    chunk are written as soon as its batch is polygonized, and the regions
+    crossing chunk borders at the end, so memory holds one batch of chunks and
+    the border pieces, whatever the raster size; rows are in chunk order. A
+    coverage simplification needs every polygon at once, so with ``simplify``
+    the result of :func:`vectorize` (sorted by class and position) is written.
+    The same polygons either way; the file appears only when complete.
+    """
+    from landmask.vector_formats import VectorWriter, write_vector
+
+    if simplify:
+        frame = vectorize(
+            mask,
+            classes,
+            connectivity=connectivity,
+            min_area=min_area,
+            simplify=simplify,
+            scheme=scheme,
+        )
+        out = write_vector(frame, path, overwrite=overwrite, scheme=scheme)
+        return _summary(out, frame)
+    if simplify is not None and not simplify >= 0:
+        raise ConfigError(f"--simplify {simplify}: must be a number >= 0")
+    _check(mask, connectivity, min_area)
+    wanted = resolve_classes(classes, scheme)
+    summary = VectorSummary(None)
+    with VectorWriter(path, overwrite=overwrite, scheme=scheme) as writer:
+        for values, geoms in iter_regions(mask, wanted, connectivity, min_area):
+            frame = _to_frame(values, geoms, mask, scheme, wanted, 0.0, sort=False)
+            if len(frame):
+                writer.write(frame)
+                _add(summary, frame)
+        if writer.count == 0:
+            writer.write(_to_frame(_NO_VALUES, _NO_GEOMS, mask, scheme, wanted, 0.0))
+    summary.path = writer.out
+    return summary
+
+
+def _summary(path: Any, frame: gpd.GeoDataFrame) -> VectorSummary:
+    summary = VectorSummary(path)
+    _add(summary, frame)
+    return summary
+
+
+def _add(summary: VectorSummary, frame: gpd.GeoDataFrame) -> None:
+    for class_id, group in frame.groupby("class_id")["area_m2"]:
+        k = int(class_id)
+        summary.polygons[k] = summary.polygons.get(k, 0) + len(group)
+        summary.area_m2[k] = summary.area_m2.get(k, 0.0) + float(group.sum())

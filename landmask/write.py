@@ -183,36 +183,44 @@ def _vrt_with_overviews(part: Path, levels: Sequence[Path], vrt: Path) -> None:
     tree.write(vrt)
 
 
-def _store_cog(
-    data: da.Array,
-    path: Path,
-    profile: Mapping[str, Any],
-    *,
-    categorical: bool,
-    colormap: Mapping[int, tuple[int, int, int, int]] | None = None,
-    tags: Mapping[str, str] | None = None,
-    descriptions: Sequence[str] | None = None,
-    also: Sequence[Any] = (),
-    levels: Sequence[da.Array] | None = None,
-    gdal_overviews: str | None = None,
-) -> tuple[Any, ...]:
-    """Write ``(band, y, x)`` ``data`` as a COG at ``path``; compute ``also`` alongside.
+@dataclass
+class _CogJob:
+    """One COG output: its data, path and metadata (see :func:`_store_cogs`)."""
+
+    data: da.Array
+    path: Path
+    profile: Mapping[str, Any]
+    categorical: bool
+    colormap: Mapping[int, tuple[int, int, int, int]] | None = None
+    tags: Mapping[str, str] | None = None
+    descriptions: Sequence[str] | None = None
+    scales: Sequence[float] | None = None
+    #: overview levels given instead of computed: the shapes of
+    #: :func:`overview_levels` of :func:`tile_aligned` ``data`` (e.g. colours
+    #: painted on the mode of class ids)
+    levels: Sequence[da.Array] | None = None
+    #: with ``levels=[]``, a GDAL resampling (``AVERAGE``) with which the COG
+    #: driver builds the overviews itself, leaving nodata out
+    gdal_overviews: str | None = None
+
+
+@contextlib.contextmanager
+def _staged(job: _CogJob) -> Iterator[Any]:
+    """Create the part files of ``job``; yield the lazy store into them; then make the COG.
 
     The full-resolution chunks and every overview level (:mod:`landmask.overviews`)
-    are computed in one Dask graph and stored into uncompressed part files; GDAL's
-    COG driver then only compresses and lays out the tiles. ``levels`` gives the
-    overview levels instead (the shapes of :func:`overview_levels` of
-    :func:`tile_aligned` ``data``), e.g. colours of the mode of class ids;
-    with ``levels=[]``, ``gdal_overviews`` names a GDAL resampling (``AVERAGE``)
-    with which the COG driver builds the overviews itself, honouring nodata.
+    are stored into uncompressed part files; on a clean exit GDAL's COG driver
+    only compresses and lays out the tiles. Temporary files never outlive it.
     """
-    data = tile_aligned(data)
+    data = tile_aligned(job.data)
+    profile = job.profile
+    levels = job.levels
     if levels is None:
-        levels = overview_levels(data, TILE, categorical=categorical, nodata=profile["nodata"])
-    stem = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+        levels = overview_levels(data, TILE, categorical=job.categorical, nodata=profile["nodata"])
+    stem = job.path.with_name(f".{job.path.name}.{uuid.uuid4().hex[:8]}")
     parts = [Path(f"{stem}.part{k}.tif") for k in range(len(levels) + 1)]
     vrt = Path(f"{stem}.vrt")
-    with atomic_path(path) as final_tmp, warnings.catch_warnings():
+    with atomic_path(job.path) as final_tmp, warnings.catch_warnings():
         # a grid in pixel coordinates (--allow-ungeoreferenced) is written as such
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         try:
@@ -223,15 +231,16 @@ def _store_cog(
                     part, level.shape[2], level.shape[1], profile if full else level_profile
                 )
             with rasterio.open(parts[0], "r+") as ds:
-                if colormap:
-                    ds.write_colormap(1, colormap)
-                if tags:
-                    ds.update_tags(**tags)
-                if descriptions:
-                    ds.descriptions = tuple(descriptions)
+                if job.colormap:
+                    ds.write_colormap(1, job.colormap)
+                if job.tags:
+                    ds.update_tags(**job.tags)
+                if job.descriptions:
+                    ds.descriptions = tuple(job.descriptions)
+                if job.scales:
+                    ds.scales = tuple(job.scales)
             targets: list[Any] = [_WindowWriter(str(p)) for p in parts]
-            stored = da.store([data, *levels], targets, lock=_scheduler_lock(), compute=False)
-            results = dask.compute(stored, *also)
+            yield da.store([data, *levels], targets, lock=_scheduler_lock(), compute=False)
             _vrt_with_overviews(parts[0], parts[1:], vrt)
             with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_CACHEMAX=256):
                 rasterio.shutil.copy(
@@ -241,10 +250,10 @@ def _store_cog(
                     COMPRESS="DEFLATE",
                     # level 3: 2.2x faster than the default 6 on masks, files 25% larger
                     LEVEL=3,
-                    PREDICTOR="NO" if categorical else "YES",
+                    PREDICTOR="NO" if job.categorical else "YES",
                     BLOCKSIZE=TILE,
-                    OVERVIEWS="FORCE_USE_EXISTING" if levels else _auto(gdal_overviews),
-                    RESAMPLING=gdal_overviews or "NEAREST",
+                    OVERVIEWS="FORCE_USE_EXISTING" if levels else _auto(job.gdal_overviews),
+                    RESAMPLING=job.gdal_overviews or "NEAREST",
                     BIGTIFF="IF_SAFER",
                     NUM_THREADS="ALL_CPUS",
                 )
@@ -252,7 +261,18 @@ def _store_cog(
             for leftover in [*parts, vrt]:
                 with contextlib.suppress(FileNotFoundError):
                     leftover.unlink()
-    return tuple(results[1:])
+
+
+def _store_cogs(jobs: Sequence[_CogJob], also: Sequence[Any] = ()) -> tuple[Any, ...]:
+    """Write every job as a COG from one Dask graph; compute ``also`` alongside.
+
+    Outputs that share inputs (a mask and its probabilities) are computed once.
+    Each output appears only if all of them were written.
+    """
+    with contextlib.ExitStack() as stack:
+        stores = [stack.enter_context(_staged(job)) for job in jobs]
+        results = dask.compute(*stores, *also)
+    return tuple(results[len(stores) :])
 
 
 def _auto(resampling: str | None) -> str:
@@ -283,6 +303,8 @@ def write_mask(
     overwrite: bool = False,
     scheme: ClassScheme | None = None,
     colormap: bool = True,
+    probabilities: xr.DataArray | None = None,
+    probabilities_path: str | os.PathLike[str] | None = None,
 ) -> WriteResult:
     """Write a class-id mask as a Cloud-Optimized GeoTIFF.
 
@@ -310,6 +332,11 @@ def write_mask(
         attributes name (:func:`landmask.classes.scheme_of`), else ``landcover``.
     colormap
         Write the colour table (False: a plain grayscale raster of class ids).
+    probabilities, probabilities_path
+        Also write ``(class, y, x)`` uint8 probabilities (from
+        :func:`~landmask.classify.classify_with_probabilities`) to this path,
+        one band per class named after it, with scale 1/254 and nodata 255;
+        both files come from one pass over the scene.
 
     Returns
     -------
@@ -327,18 +354,42 @@ def write_mask(
     for key in ("rules", "model"):
         if key in mask.attrs:
             tags[key.upper()] = str(mask.attrs[key])
-    (hist,) = _store_cog(
-        data,
-        out,
-        _profile(mask, "uint8", 1, NODATA),
-        categorical=True,
-        colormap=scheme.colormap if colormap else None,
-        tags=tags,
-        descriptions=[str(mask.name or "class")],
-        also=[counts],
-    )
+    jobs = [
+        _CogJob(
+            data,
+            out,
+            _profile(mask, "uint8", 1, NODATA),
+            categorical=True,
+            colormap=scheme.colormap if colormap else None,
+            tags=tags,
+            descriptions=[str(mask.name or "class")],
+        )
+    ]
+    if probabilities is not None:
+        if probabilities_path is None:
+            raise ConfigError("probabilities need a probabilities_path")
+        jobs.append(_probability_job(probabilities, probabilities_path, overwrite, scheme))
+    (hist,) = _store_cogs(jobs, also=[counts])
     style_mask_file(out, scheme)
     return WriteResult(out, {int(i): int(n) for i, n in enumerate(hist) if n})
+
+
+def _probability_job(
+    proba: xr.DataArray, path: str | os.PathLike[str], overwrite: bool, scheme: ClassScheme
+) -> _CogJob:
+    out = check_output(path, overwrite, proba.attrs.get("sources", ()))
+    names = [scheme.name_of(int(c)) for c in proba["class"].values]
+    tags = {f"BAND_{k + 1}_CLASS_ID": str(int(c)) for k, c in enumerate(proba["class"].values)}
+    tags["PROBABILITY_SCALE"] = "1/254: probability = value / 254; 255 = nodata"
+    return _CogJob(
+        _dask_data(proba),
+        out,
+        _profile(proba, "uint8", len(names), NODATA),
+        categorical=False,
+        tags=tags,
+        descriptions=names,
+        scales=[1 / 254] * len(names),
+    )
 
 
 def write_indices(
@@ -355,7 +406,7 @@ def write_indices(
     out = check_output(path, overwrite, first.attrs.get("sources", ()))
     data = da.stack([_dask_data(indices[n]) for n in names])
     tags = {f"INDEX_{n.upper()}": str(indices[n].attrs.get("formula", "")) for n in names}
-    _store_cog(
+    job = _CogJob(
         data,
         out,
         _profile(first, "float32", len(names), float("nan")),
@@ -363,4 +414,5 @@ def write_indices(
         tags=tags,
         descriptions=names,
     )
+    _store_cogs([job])
     return WriteResult(out)

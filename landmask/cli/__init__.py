@@ -39,7 +39,9 @@ def _register() -> None:
     from landmask.cli.evaluate import evaluate_cmd
     from landmask.cli.export import export_cmd
     from landmask.cli.indices import indices_cmd
+    from landmask.cli.models import models_cmd
     from landmask.cli.preview import preview_cmd
+    from landmask.cli.train import train_cmd
     from landmask.cli.vectorize import vectorize_cmd
 
     for cmd in (
@@ -47,6 +49,8 @@ def _register() -> None:
         indices_cmd,
         vectorize_cmd,
         evaluate_cmd,
+        train_cmd,
+        models_cmd,
         preview_cmd,
         export_cmd,
         apply_cmd,

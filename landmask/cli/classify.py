@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from typing import Any
 
 import click
 
@@ -28,6 +30,27 @@ from landmask.cli.vectorize import split_classes, vector_options, write_polygons
     "Default: naip with --sensor naip, else default.",
 )
 @click.option(
+    "--model",
+    metavar="SPEC",
+    help="Classify with a model instead of rules: rules:NAME|FILE, sklearn:MODEL.joblib, "
+    "onnx:MODEL.onnx, a plug-in name (see landmask models) or package.module:factory. "
+    "A .joblib file is a pickle and runs code when loaded: use only files you trust.",
+)
+@click.option(
+    "--min-confidence",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.5,
+    show_default=True,
+    help="With --model: a pixel whose best class probability is lower becomes 0 (other).",
+)
+@click.option(
+    "--probabilities",
+    metavar="OUT.tif",
+    type=click.Path(dir_okay=False),
+    help="With --model: also write per-class probabilities, one uint8 band per class "
+    "(probability = value / 254, 255 = nodata), from the same pass over the scene.",
+)
+@click.option(
     "--vector",
     metavar="OUT",
     type=click.Path(dir_okay=False),
@@ -42,6 +65,9 @@ def classify_cmd(
     overwrite: bool,
     scene: SceneOptions,
     rules: str | None,
+    model: str | None,
+    min_confidence: float,
+    probabilities: str | None,
     vector: str | None,
     classes: str | None,
     connectivity: str,
@@ -64,34 +90,59 @@ def classify_cmd(
       landmask classify S2_B02.tif S2_B03.tif S2_B04.tif S2_B08.tif S2_B11.tif \\
           --sensor sentinel2-l2a -o mask.tif
       landmask classify naip.tif --sensor naip -o mask.tif
+      landmask classify scene.tif --model sklearn:model.joblib -o mask.tif
       landmask classify scene.tif --band green=2 --band red=3 --band nir=4 \\
           --band swir16=5 --band blue=1 --scale 0.0001 -o mask.tif
     """
     from landmask.areas import class_areas, format_areas, pixel_area_m2
-    from landmask.classify import classify
-    from landmask.rules import load_rules
+    from landmask.classify import classify, classify_with_probabilities
+    from landmask.models import load_model, model_scheme
     from landmask.schedulers import progress, use_scheduler
     from landmask.write import check_output, write_mask
 
     start = time.perf_counter()
+    if model and rules:
+        raise click.UsageError("give --rules or --model, not both")
+    if probabilities and not model:
+        raise click.UsageError("--probabilities needs --model")
     check_output(output, overwrite, inputs)
+    if probabilities:
+        check_output(probabilities, overwrite, inputs)
     if vector:
         from landmask.vector_formats import check_vector_output
         from landmask.vectorize import resolve_classes
 
         check_vector_output(vector, overwrite)
-    ruleset = load_rules(rules or ("naip" if (scene.sensor or "").lower() == "naip" else "default"))
+    default_rules = "naip" if (scene.sensor or "").lower() == "naip" else "default"
+    loaded = load_model(model or f"rules:{rules or default_rules}")
+    scheme = model_scheme(loaded)
+    scene = _scene_from_model(scene, loaded)
     wanted = split_classes(classes)
     if vector:
-        resolve_classes(wanted, ruleset.scheme)  # bad names fail before any work
+        resolve_classes(wanted, scheme)  # bad names fail before any work
     with use_scheduler(scheduler):
-        reflectance = scene.open(inputs, chunk_size, needs=ruleset.names)
-        mask = classify(reflectance, ruleset)
+        reflectance = scene.open(inputs, chunk_size, needs=_needs(loaded))
+        proba = None
+        if model and probabilities:
+            mask, proba = classify_with_probabilities(
+                reflectance, model, min_confidence=min_confidence
+            )
+        elif model:
+            mask = classify(reflectance, model=model, min_confidence=min_confidence)
+        else:
+            mask = classify(reflectance, loaded.ruleset)
         with progress(False if quiet else None):
-            result = write_mask(mask, output, overwrite=overwrite, scheme=ruleset.scheme)
+            result = write_mask(
+                mask,
+                output,
+                overwrite=overwrite,
+                scheme=scheme,
+                probabilities=proba,
+                probabilities_path=probabilities,
+            )
         if vector:
             with progress(False if quiet else None):
-                frame = write_polygons(
+                polygons = write_polygons(
                     output,
                     vector,
                     wanted,
@@ -106,9 +157,31 @@ def classify_cmd(
     transform, crs = mask.rio.transform(), mask.rio.crs
     _, exact = pixel_area_m2(transform, crs)
     height, width = mask.shape
-    click.echo(f"{output}: {width}x{height} px, rules {ruleset.name}")
-    click.echo(format_areas(class_areas(result.counts, transform, crs, ruleset.scheme), exact))
+    how = f"model {model}" if model else f"rules {loaded.ruleset.name}"
+    click.echo(f"{output}: {width}x{height} px, {how}")
+    click.echo(format_areas(class_areas(result.counts, transform, crs, scheme), exact))
+    if probabilities:
+        click.echo(f"{probabilities}: probabilities of {len(loaded.classes)} classes")
     if vector:
-        click.echo(f"{vector}: {len(frame):,} polygons")
+        click.echo(f"{vector}: {polygons.total:,} polygons")
     elapsed = time.perf_counter() - start
     click.echo(f"done in {elapsed:.1f} s ({width * height / elapsed / 1e6:.1f} Mpx/s)")
+
+
+def _needs(model: Any) -> frozenset[str]:
+    """Names the scene must provide: a rule set's index and band names, else the model's bands."""
+    ruleset = getattr(model, "ruleset", None)
+    return ruleset.names if ruleset is not None else frozenset(model.bands)
+
+
+def _scene_from_model(scene: SceneOptions, model: Any) -> SceneOptions:
+    """Default the sensor, scale and offset to those a trained model was made with."""
+    sensor = getattr(model, "sensor", None)
+    if scene.sensor or scene.bands or not sensor or sensor == "generic":
+        return scene
+    return dataclasses.replace(
+        scene,
+        sensor=sensor,
+        scale=scene.scale if scene.scale is not None else getattr(model, "scale", None),
+        offset=scene.offset if scene.offset is not None else getattr(model, "offset", None),
+    )

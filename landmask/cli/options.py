@@ -40,7 +40,7 @@ class SceneOptions:
     allow_ungeoreferenced: bool
 
     def open(
-        self, inputs: Sequence[str], chunk_size: int | None, needs: Collection[str]
+        self, inputs: Sequence[str], chunk_size: int | None, needs: Collection[str] | None
     ) -> xr.DataArray:
         """:func:`landmask.scene.open_scene` with these options."""
         from landmask.scene import open_scene

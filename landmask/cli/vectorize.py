@@ -63,26 +63,24 @@ def write_polygons(
     overwrite: bool,
     scheme: Any = None,
 ) -> Any:
-    """Vectorize the mask file ``mask`` into ``output``; return the GeoDataFrame.
+    """Vectorize the mask file ``mask`` into ``output``; return a :class:`VectorSummary`.
 
     Class names and styling follow ``scheme``, by default the one the mask records.
     """
     from landmask.classes import scheme_of
     from landmask.evaluate import open_mask
-    from landmask.vector_formats import write_vector
-    from landmask.vectorize import vectorize
+    from landmask.vectorize import vectorize_to_file
 
-    scheme = scheme or scheme_of(mask)
-    frame = vectorize(
+    return vectorize_to_file(
         open_mask(mask, chunk_size),
+        output,
         classes,
         connectivity=connectivity,
         min_area=min_area,
         simplify=simplify,
-        scheme=scheme,
+        scheme=scheme or scheme_of(mask),
+        overwrite=overwrite,
     )
-    write_vector(frame, output, overwrite=overwrite, scheme=scheme)
-    return frame
 
 
 @click.command("vectorize")
@@ -121,7 +119,7 @@ def vectorize_cmd(
     start = time.perf_counter()
     check_vector_output(output, overwrite)
     with use_scheduler(scheduler), progress(False if quiet else None):
-        frame = write_polygons(
+        summary = write_polygons(
             mask,
             output,
             split_classes(classes),
@@ -133,8 +131,12 @@ def vectorize_cmd(
             scheme,
         )
     if not quiet:
-        counts = frame.groupby("class_name")["area_m2"].agg(["count", "sum"])
-        click.echo(f"{output}: {len(frame):,} polygons in {time.perf_counter() - start:.1f} s")
-        for name, row in counts.iterrows():
-            km2 = row["sum"] / 1e6
-            click.echo(f"  {name:<10} {int(row['count']):>10,} polygons {km2:>12,.3f} km2")
+        from landmask.classes import scheme_of
+
+        names = (scheme or scheme_of(mask)).names
+        seconds = time.perf_counter() - start
+        click.echo(f"{output}: {summary.total:,} polygons in {seconds:.1f} s")
+        for class_id, n in sorted(summary.polygons.items()):
+            km2 = summary.area_m2[class_id] / 1e6
+            name = names.get(class_id, f"class_{class_id}")
+            click.echo(f"  {name:<10} {n:>10,} polygons {km2:>12,.3f} km2")

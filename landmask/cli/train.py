@@ -1,0 +1,136 @@
+"""``landmask train``: fit a pixel classifier from labels over a scene."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import click
+
+from landmask.cli.options import (
+    SceneOptions,
+    common_options,
+    output_options,
+    processing_options,
+    scene_options,
+)
+
+
+@click.command("train")
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.option(
+    "--labels",
+    required=True,
+    metavar="LABELS",
+    help="Polygons or points in any vector format and CRS, or a label raster on any grid.",
+)
+@click.option("--label-column", metavar="C", help="Column of vector labels holding the class.")
+@click.option(
+    "--label-map",
+    metavar="LABEL=CLASS,...",
+    help="Map labels to classes, e.g. developed=urban,woods=forest; labels it does not name "
+    "become other (0) and are counted in the report.",
+)
+@click.option(
+    "--index",
+    "indices",
+    multiple=True,
+    metavar="NAME",
+    help="Index feature besides the bands (repeatable) [default: ndvi, mndwi, ndbi and ndwi, "
+    "where the scene has their bands].",
+)
+@click.option(
+    "--estimator",
+    type=click.Choice(["random-forest", "hist-gradient-boosting"]),
+    default="random-forest",
+    show_default=True,
+)
+@click.option(
+    "--max-per-class",
+    type=click.IntRange(min=1),
+    default=20_000,
+    show_default=True,
+    help="Cap on training pixels per class (a uniform random sample of each class).",
+)
+@click.option(
+    "--holdout",
+    type=click.FloatRange(0.0, 0.9),
+    default=0.2,
+    show_default=True,
+    help="Share of the sample held out for the accuracy and F1 of the report.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling and model seed.")
+@output_options
+@scene_options
+@processing_options
+@common_options
+def train_cmd(
+    inputs: tuple[str, ...],
+    labels: str,
+    label_column: str | None,
+    label_map: str | None,
+    indices: tuple[str, ...],
+    estimator: str,
+    max_per_class: int,
+    holdout: float,
+    seed: int,
+    output: str,
+    overwrite: bool,
+    scene: SceneOptions,
+    chunk_size: int | None,
+    scheduler: str,
+    quiet: bool,
+    debug: bool,
+) -> None:
+    """Fit a pixel classifier on INPUT... at the pixels LABELS mark; save it to -o MODEL.joblib.
+
+    The features are the scene's bands (reflectance after the sensor's
+    scale/offset) and spectral indices. Pixels with a missing band are left
+    out. The model file records its bands, features, classes, sensor and
+    scale/offset and the training report (printed too); use it with
+    landmask classify --model sklearn:MODEL.joblib.
+
+    A .joblib file is a pickle: loading one runs code stored in it. Load only
+    model files you made or trust.
+
+    \b
+    Example:
+      landmask train S2_B*.tif --sensor sentinel2-l2a --labels parcels.gpkg \\
+          --label-column landuse --label-map woods=forest,built=urban,lake=water \\
+          -o model.joblib
+    """
+    from landmask.evaluate import parse_label_map
+    from landmask.schedulers import use_scheduler
+    from landmask.train import train
+    from landmask.write import atomic_path, check_output
+
+    start = time.perf_counter()
+    out = check_output(output, overwrite, inputs)
+    if out.suffix.lower() != ".joblib":
+        raise click.BadParameter(f"{output}: a model file ends in .joblib", param_hint="-o")
+    mapping = parse_label_map(label_map)
+    with use_scheduler(scheduler):
+        reflectance = scene.open(inputs, chunk_size, needs=None)
+        model = train(
+            reflectance,
+            labels,
+            label_column=label_column,
+            label_map=mapping,
+            indices=list(indices) or None,
+            estimator=estimator,
+            max_per_class=max_per_class,
+            holdout=holdout,
+            seed=seed,
+        )
+    model.scale, model.offset = scene.scale, scene.offset
+    with atomic_path(out) as tmp:
+        model.save(tmp)
+    if quiet:
+        return
+    from landmask.train import TrainingReport
+
+    click.echo(TrainingReport(**model.report).table())
+    click.echo(f"{output}: {estimator}, classes {model.classes}")
+    click.echo(f"done in {time.perf_counter() - start:.1f} s")
+    if debug:
+        click.echo(json.dumps(model.report, indent=2))

@@ -1,0 +1,115 @@
+"""Streaming polygons into files: the same features as vectorize(), in bounded batches."""
+
+from __future__ import annotations
+
+import os
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from conftest import UTM33
+from pyproj import CRS
+from test_vectorize import as_mask, hidden, in_frame_order, random_speckle
+
+import landmask.vectorize as vectorize_module
+from landmask.classes import LANDCOVER
+from landmask.vectorize import iter_regions, resolve_classes, vectorize, vectorize_to_file
+
+
+@pytest.fixture(scope="module")
+def speckle() -> np.ndarray:
+    return np.tile(random_speckle(0).data, (2, 2))  # 90 x 104, many regions
+
+
+def read(path) -> gpd.GeoDataFrame:
+    if path.suffix == ".parquet":
+        return gpd.read_parquet(path)
+    return gpd.read_file(path, layer=path.stem)  # a GeoPackage also lists layer_styles
+
+
+@pytest.mark.parametrize("ext", [".gpkg", ".parquet", ".fgb", ".geojson"])
+@pytest.mark.parametrize("connectivity", [4, 8])
+def test_streamed_file_holds_the_same_polygons(tmp_path, speckle, ext, connectivity):
+    mask = as_mask(speckle, chunks=23)  # 4 x 5 chunks: several batches
+    expected = vectorize(mask, connectivity=connectivity)
+    summary = vectorize_to_file(mask, tmp_path / f"regions{ext}", connectivity=connectivity)
+    assert sorted(os.listdir(tmp_path)) == [f"regions{ext}", "regions.qml"]  # + its style
+    back = read(summary.path)
+    assert len(back) == len(expected) == summary.total
+    assert list(back.columns) == list(expected.columns)
+    if ext == ".geojson":
+        assert back.crs == CRS.from_epsg(4326)
+        expected = expected.to_crs(4326)
+        back = back.set_geometry(shapely.set_precision(back.geometry.values, 0))
+        order = in_frame_order_close(back, expected)
+        back = back.iloc[order].reset_index(drop=True)
+    else:
+        assert back.crs == UTM33
+        back = in_frame_order(back, expected)
+        for a, b in zip(back.geometry, expected.geometry, strict=True):
+            assert a.equals(b)
+    assert back["class_id"].tolist() == expected["class_id"].tolist()
+    np.testing.assert_allclose(back["area_m2"], expected["area_m2"])
+    np.testing.assert_allclose(back["perimeter_m"], expected["perimeter_m"])
+    counts = expected["class_id"].value_counts().to_dict()
+    assert summary.polygons == {int(k): int(v) for k, v in counts.items()}
+
+
+def in_frame_order_close(back: gpd.GeoDataFrame, frame: gpd.GeoDataFrame) -> list[int]:
+    """Rows of ``back`` matching ``frame``'s rows, geometries equal to 1e-6 degrees."""
+    tree = shapely.STRtree(np.asarray(back.geometry.values))
+    order = []
+    for geom in frame.geometry:
+        hits = [
+            k
+            for k in tree.query(geom.buffer(1e-6))
+            if back.geometry.iloc[k].hausdorff_distance(geom) < 1e-6
+        ]
+        assert len(hits) == 1
+        order.append(hits[0])
+    return order
+
+
+def test_only_border_pieces_wait_for_the_end(speckle):
+    """Regions inside a chunk are yielded with their batch; the last batch is the stitched rest."""
+    mask = as_mask(speckle, chunks=30)  # 3 x 4 chunks
+    wanted = resolve_classes(None, LANDCOVER)
+    batches = list(iter_regions(mask, wanted))
+    whole = vectorize(mask)
+    assert sum(len(v) for v, _ in batches) == len(whole)
+    *streamed, stitched = batches
+    assert len(streamed) >= 2  # the chunks came in more than one batch
+    # every stitched region touches an inner chunk border; no streamed one crosses one
+    for _, geoms in streamed:
+        for g in geoms:
+            xmin, ymin, xmax, ymax = g.bounds  # (col, -row) pixels
+            assert xmin // 30 == (xmax - 1) // 30 and (-ymax) // 30 == (-ymin - 1) // 30
+    assert len(stitched[1]) < len(whole) / 2
+
+
+def test_a_failure_midway_leaves_no_file(tmp_path, speckle, monkeypatch):
+    out = tmp_path / "regions.fgb"
+    out.write_bytes(b"old")
+    calls = {"n": 0}
+    real = vectorize_module._to_frame
+
+    def failing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("disk full")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(vectorize_module, "_to_frame", failing)
+    with pytest.raises(RuntimeError, match="disk full"):
+        vectorize_to_file(as_mask(speckle, chunks=17), out, overwrite=True)
+    assert out.read_bytes() == b"old"
+    assert hidden(tmp_path) == []
+
+
+def test_no_region_still_writes_an_empty_layer(tmp_path):
+    mask = as_mask(np.zeros((40, 50), np.uint8), chunks=16)
+    summary = vectorize_to_file(mask, tmp_path / "none.gpkg")
+    back = gpd.read_file(summary.path, layer="none")
+    assert len(back) == 0 and summary.total == 0
+    assert back.crs == UTM33
