@@ -247,3 +247,21 @@ def test_cli_classify_and_vectorize_style_every_output(s2_file, tmp_path):
     frame = gpd.read_file(out, engine="pyogrio")
     assert sorted(frame["class_name"]) == ["permanent_water_bodies", "tree_cover"]
     assert_vector_qml((tmp_path / "wc.qml").read_text(encoding="utf-8"), WORLDCOVER)
+
+
+def test_failed_streamed_vectorize_leaves_no_style(tmp_path, monkeypatch):
+    from landmask.vectorize import vectorize_to_file
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("landmask.vector_formats.gpkg_add_style", broken)
+    mask = as_mask(np.array([[1, 1, 3], [0, 3, 3]], np.uint8))
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        vectorize_to_file(mask, tmp_path / "regions.gpkg")
+    assert os.listdir(tmp_path) == []
+    monkeypatch.undo()
+    summary = vectorize_to_file(mask, tmp_path / "regions.gpkg", scheme=LANDCOVER)
+    (row,) = read_layer_styles(summary.path)[1]
+    assert_vector_qml(row[6], LANDCOVER)
+    assert sorted(os.listdir(tmp_path)) == ["regions.gpkg", "regions.qml"]
