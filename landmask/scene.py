@@ -29,7 +29,8 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
 
 from landmask.errors import BandError, ConfigError, GridError, ReadError
-from landmask.sensors import COMMON_NAMES, Sensor, get_sensor
+from landmask.resample import Method, Resample, resample_block, source_span, target_size
+from landmask.sensors import COMMON_NAMES, QUALITY_BANDS, Sensor, get_sensor
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "READ_ENV", "BandSource", "open_scene"]
 
@@ -48,7 +49,11 @@ PathLike = str | os.PathLike[str]
 
 @dataclass(frozen=True)
 class BandSource:
-    """Where one scene band comes from and how its values become reflectance."""
+    """Where one scene band comes from and how its values become reflectance.
+
+    ``resample`` is set when the band's file is on another grid than the scene
+    (e.g. a 20 m Sentinel-2 band in a 10 m scene).
+    """
 
     path: str
     index: int
@@ -56,6 +61,19 @@ class BandSource:
     nodata: float | None
     scale: float
     offset: float
+    resample: Resample | None = None
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """The scene's pixel grid: the finest input's, or one at a requested resolution."""
+
+    path: str
+    crs: rasterio.crs.CRS | None
+    transform: Affine
+    width: int
+    height: int
+    block: tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -111,29 +129,95 @@ def _gdal_message(exc: BaseException) -> str:
     return messages[-1] if messages else type(exc).__name__
 
 
-def _check_grid(infos: Sequence[_FileInfo], allow_ungeoreferenced: bool) -> None:
-    first = infos[0]
-    for info in infos[1:]:
-        problems = []
-        if (info.width, info.height) != (first.width, first.height):
-            problems.append(f"size {info.width}x{info.height} != {first.width}x{first.height}")
-        if info.crs != first.crs:
-            problems.append(f"CRS {info.crs} != {first.crs}")
-        if not info.transform.almost_equals(first.transform, precision=1e-9):
-            problems.append("transform differs")
-        if problems:
-            raise GridError(f"{info.path}: not on the grid of {first.path} ({'; '.join(problems)})")
-    if first.width == 0 or first.height == 0:
-        raise GridError(f"{first.path}: empty raster ({first.width}x{first.height})")
-    if not allow_ungeoreferenced and (first.crs is None or first.transform == Affine.identity()):
-        raise GridError(
-            f"{first.path}: raster has no georeferencing (CRS and transform); "
-            "pass --allow-ungeoreferenced to process it in pixel coordinates"
-        )
+def _check_grid(
+    infos: Sequence[_FileInfo], allow_ungeoreferenced: bool, resolution: float | None = None
+) -> _Grid:
+    """Check the inputs share a grid (or differ only in resolution); return the scene grid.
+
+    Files with the finest pixel size must be on one grid exactly. Coarser files
+    (Sentinel-2 20 m bands beside 10 m ones) must share the CRS and cover the
+    same extent within one of their pixels; they are resampled onto the grid.
+    ``resolution`` puts the scene on a grid of that pixel size over the finest
+    file's extent instead.
+    """
     for info in infos:
+        if info.width == 0 or info.height == 0:
+            raise GridError(f"{info.path}: empty raster ({info.width}x{info.height})")
         for dt in info.dtypes:
             if np.dtype(dt).kind not in "uif":
                 raise ReadError(f"{info.path}: unsupported data type {dt}")
+    finest = min(infos, key=lambda i: (abs(i.transform.a), abs(i.transform.e)))
+    if not allow_ungeoreferenced and (finest.crs is None or finest.transform == Affine.identity()):
+        raise GridError(
+            f"{finest.path}: raster has no georeferencing (CRS and transform); "
+            "pass --allow-ungeoreferenced to process it in pixel coordinates"
+        )
+    reference = infos[0] if _same_res(infos[0], finest) else finest
+    for info in infos:
+        if info is reference:
+            continue
+        problems = []
+        if info.crs != reference.crs:
+            problems.append(f"CRS {info.crs} != {reference.crs}")
+        elif _same_res(info, reference):
+            if (info.width, info.height) != (reference.width, reference.height):
+                problems.append(
+                    f"size {info.width}x{info.height} != {reference.width}x{reference.height}"
+                )
+            if not info.transform.almost_equals(reference.transform, precision=1e-9):
+                problems.append("transform differs")
+        elif not _same_extent(info, reference):
+            problems.append(
+                f"resolution {abs(info.transform.a):g} != {abs(reference.transform.a):g} "
+                "and the extents differ"
+            )
+        if problems:
+            raise GridError(
+                f"{info.path}: not on the grid of {reference.path} ({'; '.join(problems)})"
+            )
+    for info in infos:
+        t = info.transform
+        if t.b != 0 or t.d != 0:
+            raise GridError(f"{info.path}: rotated or sheared grids are not supported")
+    grid = _Grid(
+        reference.path,
+        reference.crs,
+        reference.transform,
+        reference.width,
+        reference.height,
+        reference.block,
+    )
+    if resolution is None:
+        return grid
+    if resolution <= 0 or not np.isfinite(resolution):
+        raise ConfigError(f"--resolution {resolution}: must be a positive number of CRS units")
+    if reference.crs is None:
+        raise ConfigError(f"--resolution {resolution}: {reference.path} has no georeferencing")
+    t = reference.transform
+    width = target_size(t.a * reference.width, resolution)
+    height = target_size(-t.e * reference.height, resolution)
+    transform = Affine(resolution, 0.0, t.c, 0.0, -resolution, t.f)
+    if transform.almost_equals(t, precision=1e-9):
+        return grid
+    return _Grid(reference.path, reference.crs, transform, width, height, (1, 1))
+
+
+def _same_res(a: _FileInfo, b: _FileInfo) -> bool:
+    return bool(
+        np.isclose(abs(a.transform.a), abs(b.transform.a), rtol=1e-9)
+        and np.isclose(abs(a.transform.e), abs(b.transform.e), rtol=1e-9)
+    )
+
+
+def _bounds(info: _FileInfo) -> tuple[float, float, float, float]:
+    t = info.transform
+    return (t.c, t.f + t.e * info.height, t.c + t.a * info.width, t.f)
+
+
+def _same_extent(a: _FileInfo, b: _FileInfo) -> bool:
+    """Extents equal within one pixel of the coarser raster."""
+    tol = max(abs(a.transform.a), abs(b.transform.a), abs(a.transform.e), abs(b.transform.e))
+    return all(abs(p - q) < tol for p, q in zip(_bounds(a), _bounds(b), strict=True))
 
 
 def _name_bands(
@@ -191,12 +275,15 @@ def _name_bands(
 def _keep_needed(
     names: Mapping[int, str], needs: Collection[str], paths: Sequence[str]
 ) -> dict[int, str]:
+    """Keep the bands ``needs`` reads; quality layers in ``needs`` are kept if present."""
     from landmask.indices import bands_needed
 
+    wanted = frozenset(needs)
     try:
-        used = set(bands_needed(frozenset(needs), list(names.values())).values())
+        used = set(bands_needed(wanted - set(QUALITY_BANDS), list(names.values())).values())
     except BandError as exc:
         raise BandError(f"{', '.join(paths)}: {exc}") from None
+    used |= wanted & set(QUALITY_BANDS)
     return {n: v for n, v in names.items() if v in used}
 
 
@@ -214,11 +301,80 @@ def _band_sources(
         nodata = info.nodatavals[i - 1]
         if nodata is None and sensor is not None:
             nodata = sensor.nodata
+        if name in QUALITY_BANDS:  # raw values: classes or bit flags
+            sources.append(BandSource(info.path, i, name, None, 1.0, 0.0))
+            continue
         file_scale, file_offset = info.scales[i - 1], info.offsets[i - 1]
         s = scale if scale is not None else sensor.scale if sensor else file_scale
         o = offset if offset is not None else sensor.offset if sensor else file_offset
         sources.append(BandSource(info.path, i, name, nodata, float(s), float(o)))
     return sources
+
+
+def _stac_sources(
+    item: Any,
+    infos: Mapping[str, _FileInfo],
+    sensor: Sensor | None,
+    scale: float | None,
+    offset: float | None,
+    needs: Collection[str] | None,
+) -> list[BandSource]:
+    """Band sources of a STAC item: ``raster:bands`` values beat the sensor's and the file's."""
+    from landmask.stac import item_bands
+
+    picked = item_bands(item)
+    if needs is not None:
+        names = {k: b.name for k, b in enumerate(picked, start=1)}
+        where = [item.get_self_href() or str(item.id)]
+        keep = set(_keep_needed(names, needs, where).values())
+        picked = [b for b in picked if b.name in keep]
+    sources = []
+    for band in picked:
+        info = infos[band.href]
+        if not 1 <= band.index <= info.count:
+            raise BandError(
+                f"{band.href}: asset {band.asset!r} has {info.count} band(s), "
+                f"the item describes band {band.index}"
+            )
+        if band.name in QUALITY_BANDS:
+            sources.append(BandSource(band.href, band.index, band.name, None, 1.0, 0.0))
+            continue
+        nodata = band.nodata
+        if nodata is None:
+            nodata = info.nodatavals[band.index - 1]
+        if nodata is None and sensor is not None:
+            nodata = sensor.nodata
+        s = _first(scale, band.scale, sensor.scale if sensor else None)
+        o = _first(offset, band.offset, sensor.offset if sensor else None)
+        s = s if s is not None else info.scales[band.index - 1]
+        o = o if o is not None else info.offsets[band.index - 1]
+        sources.append(BandSource(band.href, band.index, band.name, nodata, float(s), float(o)))
+    return sources
+
+
+def _first(*values: float | None) -> float | None:
+    return next((v for v in values if v is not None), None)
+
+
+def _on_grid(
+    sources: Sequence[BandSource], infos: Mapping[str, _FileInfo], grid: _Grid
+) -> list[BandSource]:
+    """Attach a :class:`Resample` to each source whose file is not on ``grid``."""
+    out = []
+    for src in sources:
+        info = infos[src.path]
+        same = (info.width, info.height) == (grid.width, grid.height) and (
+            info.transform.almost_equals(grid.transform, precision=1e-9)
+        )
+        if same:
+            out.append(src)
+            continue
+        method: Method = "nearest" if src.name in QUALITY_BANDS else "bilinear"
+        plan = Resample(info.transform, info.height, info.width, grid.transform, method)
+        out.append(
+            BandSource(src.path, src.index, src.name, src.nodata, src.scale, src.offset, plan)
+        )
+    return out
 
 
 def aligned_chunks(size: int, requested: int, block: int) -> tuple[int, ...]:
@@ -269,23 +425,61 @@ def read_reflectance(sources: Sequence[BandSource], window: Window) -> np.ndarra
     out = np.empty((len(sources), h, w), dtype=np.float32)
     by_path: dict[str, list[int]] = {}
     for k, src in enumerate(sources):
-        by_path.setdefault(src.path, []).append(k)
+        if src.resample is not None:
+            out[k] = _read_resampled(src, window)
+        else:
+            by_path.setdefault(src.path, []).append(k)
     # no warnings.catch_warnings() here: this runs in worker threads, where
     # entering and leaving it races with other threads and loses their filters
     with rasterio.Env(**READ_ENV):
         for path, ks in by_path.items():
-            try:
-                with rasterio.open(path) as ds:
-                    raw = ds.read([sources[k].index for k in ks], window=window)
-            except RasterioError as exc:
-                r0, c0 = int(window.row_off), int(window.col_off)
-                where = f"rows {r0}-{r0 + h}, cols {c0}-{c0 + w}"
-                raise ReadError(f"{path}: cannot read {where} ({_gdal_message(exc)})") from exc
+            raw = _read(path, [sources[k].index for k in ks], window)
             for j, k in enumerate(ks):
                 to_reflectance(
                     raw[j], sources[k].scale, sources[k].offset, sources[k].nodata, out[k]
                 )
     return out
+
+
+def _read(path: str, indexes: list[int], window: Window) -> np.ndarray:
+    try:
+        with rasterio.open(path) as ds:
+            return ds.read(indexes, window=window)
+    except RasterioError as exc:
+        r0, c0 = int(window.row_off), int(window.col_off)
+        where = f"rows {r0}-{r0 + int(window.height)}, cols {c0}-{c0 + int(window.width)}"
+        raise ReadError(f"{path}: cannot read {where} ({_gdal_message(exc)})") from exc
+
+
+def _read_resampled(src: BandSource, window: Window) -> np.ndarray:
+    """One band on the scene grid from a file on another grid (see :mod:`landmask.resample`).
+
+    Reads only the source window the target window's pixels fall in (plus the one
+    neighbour bilinear needs), converts it to reflectance, then resamples it.
+    """
+    plan = src.resample
+    assert plan is not None
+    h, w = int(window.height), int(window.width)
+    rows = plan.rows(int(window.row_off), h)
+    cols = plan.cols(int(window.col_off), w)
+    rspan = source_span(rows, plan.src_height, plan.method)
+    cspan = source_span(cols, plan.src_width, plan.method)
+    if rspan is None or cspan is None:
+        return np.full((h, w), np.nan, dtype=np.float32)
+    src_window = Window(cspan[0], rspan[0], cspan[1] - cspan[0], rspan[1] - rspan[0])
+    with rasterio.Env(**READ_ENV):
+        raw = _read(src.path, [src.index], src_window)[0]
+    values = to_reflectance(raw, src.scale, src.offset, src.nodata, np.empty(raw.shape, np.float32))
+    return resample_block(
+        values,
+        rows,
+        cols,
+        row_offset=rspan[0],
+        col_offset=cspan[0],
+        src_height=plan.src_height,
+        src_width=plan.src_width,
+        method=plan.method,
+    )
 
 
 def to_reflectance(
@@ -304,7 +498,7 @@ def to_reflectance(
 
 
 def open_scene(
-    paths: PathLike | Sequence[PathLike],
+    paths: PathLike | Sequence[PathLike] | Any,
     *,
     sensor: str | Sensor | None = None,
     bands: Mapping[str, int] | None = None,
@@ -313,6 +507,7 @@ def open_scene(
     chunk_size: int | None = None,
     allow_ungeoreferenced: bool = False,
     needs: Collection[str] | None = None,
+    resolution: float | None = None,
 ) -> xr.DataArray:
     """Open one or more rasters on one grid as a lazy reflectance DataArray.
 
@@ -321,7 +516,12 @@ def open_scene(
     paths
         One multi-band file or several files on the same grid; any path GDAL
         reads (GeoTIFF/COG, VRT, JP2, ``/vsicurl/`` URLs). Bands are numbered
-        from 1 across the files in the order given.
+        from 1 across the files in the order given. Files of a coarser
+        resolution over the same extent (Sentinel-2 20 m bands) are resampled
+        onto the finest grid. Or a STAC item: a :class:`pystac.Item` or the path
+        of its JSON file, whose assets are picked by ``eo:bands`` (or STAC 1.1
+        ``bands``) common names with ``raster:bands`` scale/offset/nodata
+        (see :mod:`landmask.stac`).
     sensor
         A preset (``sentinel2-l2a``, ``landsat-c2-l2``, ``naip``) naming bands
         from file-name suffixes or band descriptions and giving scale/offset.
@@ -337,7 +537,14 @@ def open_scene(
     needs
         Band and index names the caller will use (e.g. a rule set's names):
         only the bands they read are kept, so the others are never decoded.
-        Raises :class:`BandError` naming the inputs if one is missing.
+        Raises :class:`BandError` naming the inputs if one is missing. Quality
+        layers (``scl``, ``qa_pixel``) named in ``needs`` are kept when the
+        inputs have them and are not required.
+    resolution
+        Pixel size of the scene grid in CRS units (e.g. ``20`` for Sentinel-2
+        at 20 m); default: the finest input's. Bands on another grid are
+        resampled chunk by chunk: bilinear for reflectance, nearest for the
+        quality layers.
 
     Returns
     -------
@@ -345,36 +552,55 @@ def open_scene(
         ``(band, y, x)`` float32, Dask-backed, ``band`` coordinate of common
         names, nodata as NaN, CRS and transform set the rioxarray way. Nothing is
         read until computed; each chunk costs ``bands * chunk**2 * 4`` bytes.
+        Quality layers, when present, are bands ``scl``/``qa_pixel`` of raw
+        values.
 
     Raises
     ------
     ReadError, GridError, BandError, ConfigError
     """
-    path_list = (
-        [os.fspath(paths)]
-        if isinstance(paths, str | os.PathLike)
-        else [os.fspath(p) for p in paths]
-    )
-    if not path_list:
-        raise ConfigError("no input raster given")
+    from landmask.stac import is_stac_input
+
     preset = get_sensor(sensor) if isinstance(sensor, str) else sensor
-    infos = [_open_info(p) for p in path_list]
-    _check_grid(infos, allow_ungeoreferenced)
-    names = _name_bands(infos, preset, bands)
-    if needs is not None:
-        names = _keep_needed(names, needs, path_list)
-    sources = _band_sources(infos, names, preset, scale, offset)
-    first = infos[0]
+    if is_stac_input(paths):
+        from landmask.stac import item_bands, load_item
+
+        if bands:
+            raise ConfigError(
+                "--band does not apply to a STAC item: its assets are named by their "
+                "eo:bands common names"
+            )
+        item = load_item(paths)
+        path_list = list(dict.fromkeys(b.href for b in item_bands(item)))
+        info_of = {p: _open_info(p) for p in path_list}
+        grid = _check_grid(list(info_of.values()), allow_ungeoreferenced, resolution)
+        sources = _stac_sources(item, info_of, preset, scale, offset, needs)
+    else:
+        path_list = (
+            [os.fspath(paths)]
+            if isinstance(paths, str | os.PathLike)
+            else [os.fspath(p) for p in paths]
+        )
+        if not path_list:
+            raise ConfigError("no input raster given")
+        infos = [_open_info(p) for p in path_list]
+        grid = _check_grid(infos, allow_ungeoreferenced, resolution)
+        names = _name_bands(infos, preset, bands)
+        if needs is not None:
+            names = _keep_needed(names, needs, path_list)
+        sources = _band_sources(infos, names, preset, scale, offset)
+        info_of = {info.path: info for info in infos}
+    sources = _on_grid(sources, info_of, grid)
     size = chunk_size if chunk_size is not None else DEFAULT_CHUNK_SIZE
     chunks = (
         (len(sources),),
-        aligned_chunks(first.height, size, first.block[0]),
-        aligned_chunks(first.width, size, first.block[1]),
+        aligned_chunks(grid.height, size, grid.block[0]),
+        aligned_chunks(grid.width, size, grid.block[1]),
     )
     mtimes = [os.path.getmtime(p) if os.path.exists(p) else None for p in path_list]
     token = tokenize(sources, mtimes, chunks)
     data = da.from_array(
-        _ReflectanceReader(sources, first.height, first.width),
+        _ReflectanceReader(sources, grid.height, grid.width),
         chunks=chunks,
         name=f"open_scene-{token}",
         lock=False,
@@ -382,7 +608,7 @@ def open_scene(
         fancy=False,
         meta=np.empty((0, 0, 0), dtype=np.float32),
     )
-    return _as_dataarray(data, [s.name for s in sources], first, preset, sources)
+    return _as_dataarray(data, [s.name for s in sources], grid, preset, sources)
 
 
 def pixel_coords(transform: Affine, height: int, width: int) -> dict[str, np.ndarray]:
@@ -395,12 +621,10 @@ def pixel_coords(transform: Affine, height: int, width: int) -> dict[str, np.nda
 def _as_dataarray(
     data: da.Array,
     band_names: Sequence[str],
-    info: _FileInfo,
+    info: _Grid,
     sensor: Sensor | None,
     sources: Sequence[BandSource],
 ) -> xr.DataArray:
-    if info.transform.b != 0 or info.transform.d != 0:
-        raise GridError(f"{info.path}: rotated or sheared grids are not supported")
     coords = pixel_coords(info.transform, info.height, info.width)
     arr = xr.DataArray(
         data,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from landmask.errors import ConfigError
 
-__all__ = ["COMMON_NAMES", "SENSORS", "Sensor", "get_sensor"]
+__all__ = ["COMMON_NAMES", "QUALITY_BANDS", "SENSORS", "Sensor", "get_sensor"]
 
 #: STAC ``eo`` common names landmask knows (eo extension v1.1).
 COMMON_NAMES = (
@@ -38,6 +38,12 @@ COMMON_NAMES = (
     "lwir11",
     "lwir12",
 )
+
+#: Names of the per-pixel quality layers a scene may carry beside its reflectance:
+#: Sentinel-2 L2A scene classification (``SCL``) and Landsat Collection 2
+#: ``QA_PIXEL`` bit flags. They are read as raw values (no scale, offset or
+#: nodata) and resampled by nearest neighbour; see :mod:`landmask.quality`.
+QUALITY_BANDS = ("scl", "qa_pixel")
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,8 @@ class Sensor:
         m = re.search(self.suffix, stem, flags=re.IGNORECASE)
         if m is None:
             return None
-        return self.band_ids.get(m.group(1).upper())
+        band_id = next((g for g in m.groups() if g), "")
+        return self.band_ids.get(band_id.upper())
 
     def name_from_description(self, description: str | None) -> str | None:
         """The common name of a band from its description (band id or common name)."""
@@ -102,8 +109,9 @@ SENTINEL2_L2A = Sensor(
         "B09": "nir09",
         "B11": "swir16",
         "B12": "swir22",
+        "SCL": "scl",
     },
-    suffix=r"_(B(?:0[1-9]|1[0-2]|8A))(?:_\d+m)?$",
+    suffix=r"_(B(?:0[1-9]|1[0-2]|8A)|SCL)(?:_\d+m)?$",
     # Processing baseline 04.00 and later (products from 2022-01-25):
     # reflectance = (DN + BOA_ADD_OFFSET) / 10000 with BOA_ADD_OFFSET = -1000.
     # For older products pass --offset 0.
@@ -129,8 +137,9 @@ LANDSAT_C2_L2 = Sensor(
         "B5": "nir08",
         "B6": "swir16",
         "B7": "swir22",
+        "QA_PIXEL": "qa_pixel",
     },
-    suffix=r"_SR_(B[1-7])$",
+    suffix=r"_(?:SR_(B[1-7])|(QA_PIXEL))$",
     # Landsat Collection 2 Level-2 surface reflectance (Landsat 8/9 OLI).
     scale=2.75e-5,
     offset=-0.2,

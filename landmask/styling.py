@@ -32,6 +32,7 @@ __all__ = [
     "gpkg_add_style",
     "raster_qml",
     "rat_aux_xml",
+    "sidecars",
     "style_mask_file",
     "style_vector_file",
     "vector_qml",
@@ -357,3 +358,15 @@ def style_vector_file(
         log.debug("%s: kept for the raster beside it; the style is in layer_styles", qml)
         return []
     return [_write_text(qml, vector_qml(scheme, field))]
+
+
+def sidecars(path: str | os.PathLike[str]) -> list[Path]:
+    """The style files landmask may write beside ``path`` (for clean-up with the file).
+
+    ``mask.tif`` -> ``mask.qml``, ``mask.tif.aux.xml``; any other file -> its ``.qml``.
+    """
+    out = Path(path)
+    files = [out.with_suffix(".qml")]
+    if out.suffix.lower() in (".tif", ".tiff"):
+        files.append(out.with_name(out.name + ".aux.xml"))
+    return files

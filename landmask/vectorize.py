@@ -139,12 +139,21 @@ def polygonize_block(
     # (col, -row) coordinates: exact integers like pixel coordinates, but not
     # an identity transform, which rasterio would warn about from worker threads
     transform = Affine(1, 0, col0, 0, -1, -row0)
-    found = shapes(labels, mask=labels > 0, connectivity=connectivity, transform=transform)
+    # Single-pixel regions (most of them on speckled masks) are squares: made
+    # here in one vectorized call instead of one GDAL feature and dict each
+    single = np.bincount(labels.ravel()) == 1
+    single[0] = False
+    is_single = single[labels]
+    rows, cols = np.nonzero(is_single)
+    squares = shapely.box(col0 + cols, -(row0 + rows + 1), col0 + cols + 1, -(row0 + rows))
+    rest = (labels > 0) & ~is_single
+    found = shapes(labels, mask=rest, connectivity=connectivity, transform=transform)
     label_list, geoms = _polygons([(int(v), g["coordinates"]) for g, v in found])
     if connectivity == 8:  # parts touching at a corner make self-touching rings
         bad = ~shapely.is_valid(geoms)
         geoms[bad] = shapely.make_valid(geoms[bad])
-    labels_arr = np.asarray(label_list, dtype=np.int64)
+    labels_arr = np.concatenate([np.asarray(label_list, dtype=np.int64), labels[rows, cols]])
+    geoms = np.concatenate([geoms, np.asarray(squares, dtype=object)])
     border = np.isin(labels_arr, list(on_border))
     for label, geom in zip(labels_arr[border].tolist(), geoms[border].tolist(), strict=True):
         out.border[label] = (class_of[label], geom)

@@ -41,6 +41,7 @@ def _register() -> None:
     from landmask.cli.indices import indices_cmd
     from landmask.cli.models import models_cmd
     from landmask.cli.preview import preview_cmd
+    from landmask.cli.run import run_cmd
     from landmask.cli.train import train_cmd
     from landmask.cli.vectorize import vectorize_cmd
 
@@ -54,6 +55,7 @@ def _register() -> None:
         preview_cmd,
         export_cmd,
         apply_cmd,
+        run_cmd,
         demo_cmd,
     ):
         cli.add_command(cmd)

@@ -51,6 +51,14 @@ from landmask.cli.vectorize import split_classes, vector_options, write_polygons
     "(probability = value / 254, 255 = nodata), from the same pass over the scene.",
 )
 @click.option(
+    "--quality/--no-quality",
+    default=True,
+    show_default=True,
+    help="Mark pixels hidden by cloud, cloud shadow or cirrus as 254 (cloud) and pixels "
+    "without data as 255 from the scene's SCL (Sentinel-2) or QA_PIXEL (Landsat) band, "
+    "when the inputs include one.",
+)
+@click.option(
     "--vector",
     metavar="OUT",
     type=click.Path(dir_okay=False),
@@ -68,6 +76,7 @@ def classify_cmd(
     model: str | None,
     min_confidence: float,
     probabilities: str | None,
+    quality: bool,
     vector: str | None,
     classes: str | None,
     connectivity: str,
@@ -83,7 +92,9 @@ def classify_cmd(
     INPUT is one multi-band raster or several single-band rasters on one grid
     (any GDAL path: GeoTIFF/COG, VRT, JP2, /vsicurl/ URLs). The mask is a
     Cloud-Optimized GeoTIFF of class ids: 0 other, 1 forest, 2 urban, 3 water,
-    255 nodata, with a colour table and the input's CRS and transform.
+    254 cloud, 255 nodata, with a colour table and the input's CRS and transform.
+    INPUT may also be a STAC item JSON file. Bands of a coarser resolution
+    (Sentinel-2 20 m) are resampled onto the finest grid.
 
     \b
     Examples:
@@ -97,7 +108,9 @@ def classify_cmd(
     from landmask.areas import class_areas, format_areas, pixel_area_m2
     from landmask.classify import classify, classify_with_probabilities
     from landmask.models import load_model, model_scheme
+    from landmask.quality import apply_quality, quality_mask
     from landmask.schedulers import progress, use_scheduler
+    from landmask.sensors import QUALITY_BANDS
     from landmask.write import check_output, write_mask
 
     start = time.perf_counter()
@@ -121,7 +134,8 @@ def classify_cmd(
     if vector:
         resolve_classes(wanted, scheme)  # bad names fail before any work
     with use_scheduler(scheduler):
-        reflectance = scene.open(inputs, chunk_size, needs=_needs(loaded))
+        needs = _needs(loaded) | set(QUALITY_BANDS) if quality else _needs(loaded)
+        reflectance = scene.open(inputs, chunk_size, needs=needs)
         proba = None
         if model and probabilities:
             mask, proba = classify_with_probabilities(
@@ -131,6 +145,8 @@ def classify_cmd(
             mask = classify(reflectance, model=model, min_confidence=min_confidence)
         else:
             mask = classify(reflectance, loaded.ruleset)
+        if quality:
+            mask = apply_quality(mask, quality_mask(reflectance))
         with progress(False if quiet else None):
             result = write_mask(
                 mask,
@@ -158,7 +174,8 @@ def classify_cmd(
     _, exact = pixel_area_m2(transform, crs)
     height, width = mask.shape
     how = f"model {model}" if model else f"rules {loaded.ruleset.name}"
-    click.echo(f"{output}: {width}x{height} px, {how}")
+    masked = f", quality {mask.attrs['quality']}" if mask.attrs.get("quality") else ""
+    click.echo(f"{output}: {width}x{height} px, {how}{masked}")
     click.echo(format_areas(class_areas(result.counts, transform, crs, scheme), exact))
     if probabilities:
         click.echo(f"{probabilities}: probabilities of {len(loaded.classes)} classes")

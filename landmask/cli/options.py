@@ -38,6 +38,7 @@ class SceneOptions:
     scale: float | None
     offset: float | None
     allow_ungeoreferenced: bool
+    resolution: float | None = None
 
     def open(
         self, inputs: Sequence[str], chunk_size: int | None, needs: Collection[str] | None
@@ -54,18 +55,21 @@ class SceneOptions:
             chunk_size=chunk_size,
             allow_ungeoreferenced=self.allow_ungeoreferenced,
             needs=needs,
+            resolution=self.resolution,
         )
 
 
 def scene_options(f: F) -> F:
-    """``--sensor``, ``--band``, ``--scale``, ``--offset``, ``--allow-ungeoreferenced``.
+    """The scene options: ``--sensor``, ``--band``, ``--scale``, ``--offset``, ...
+
+    Also ``--allow-ungeoreferenced`` and ``--resolution``.
 
     The command receives them as one ``scene: SceneOptions`` argument.
     """
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        names = ("sensor", "bands", "scale", "offset", "allow_ungeoreferenced")
+        names = ("sensor", "bands", "scale", "offset", "allow_ungeoreferenced", "resolution")
         kwargs["scene"] = SceneOptions(*(kwargs.pop(n) for n in names))
         return f(*args, **kwargs)
 
@@ -91,6 +95,14 @@ def scene_options(f: F) -> F:
             "--allow-ungeoreferenced",
             is_flag=True,
             help="Accept rasters without CRS and transform (pixel coordinates).",
+        ),
+        click.option(
+            "--resolution",
+            type=float,
+            metavar="RES",
+            help="Pixel size of the output grid in CRS units (e.g. 20). Default: the finest "
+            "input's; coarser bands (Sentinel-2 20 m) are resampled onto it, bilinear for "
+            "reflectance, nearest for SCL/QA_PIXEL.",
         ),
     ]
     command: Any = wrapper
