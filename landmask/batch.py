@@ -327,9 +327,12 @@ def process_scene(workflow: Workflow, scene: SceneInput, chunk_size: int) -> Sce
             write_indices(indices, outputs["indices"], overwrite=True)
             written.append(outputs["indices"])
     except BaseException:
+        from landmask.styling import sidecars
+
         for path in written:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+            for file in (path, *sidecars(path)):
+                with contextlib.suppress(FileNotFoundError):
+                    file.unlink()
         raise
     return SceneResult(
         scene=scene.stem,
@@ -356,7 +359,7 @@ def _write_vector(
         simplify=settings.simplify,
         scheme=scheme,
     )
-    write_vector(frame, out, overwrite=True)
+    write_vector(frame, out, overwrite=True, scheme=scheme)
 
 
 # ---------------------------------------------------------------------- progress

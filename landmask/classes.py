@@ -2,17 +2,44 @@
 
 A scheme is data. The default ``landcover`` scheme is the one of DESIGN.md:
 0 other, 1 forest, 2 urban, 3 water, 254 cloud, 255 nodata, coloured after
-ESA WorldCover.
+ESA WorldCover. Two presets follow published products:
+
+* ``worldcover``: ESA WorldCover 2021 v200, ids 10..100 with the product's
+  colours (Zanaga et al. 2022, product user manual v2.0);
+* ``dynamic-world``: Google/WRI Dynamic World V1 labels, ids 0..8 with the
+  product's palette (Brown et al. 2022).
+
+Both keep landmask's 255 for nodata (ESA's own files use 0, which is no class
+of the scheme); ``dynamic-world`` adds 254 for cloud, as Dynamic World has no
+class for it. Every scheme maps its classes onto ``landcover``
+(:attr:`ClassScheme.to_landcover`) so that masks and truth in different
+schemes can be compared.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from landmask.errors import ConfigError
 
-__all__ = ["CLOUD", "LANDCOVER", "NODATA", "ClassScheme", "LandClass", "get_scheme"]
+__all__ = [
+    "CLOUD",
+    "DYNAMIC_WORLD",
+    "LANDCOVER",
+    "NODATA",
+    "SCHEMES",
+    "WORLDCOVER",
+    "ClassScheme",
+    "LandClass",
+    "get_scheme",
+    "scheme_from_tags",
+    "scheme_of",
+]
 
 NODATA = 255
 CLOUD = 254
@@ -20,11 +47,22 @@ CLOUD = 254
 
 @dataclass(frozen=True)
 class LandClass:
-    """One class of a scheme: its id, name and display colour (``#rrggbb``)."""
+    """One class of a scheme: its id, name, display colour (``#rrggbb``) and label.
+
+    ``name`` is an identifier used on the command line and in attribute tables
+    (``tree_cover``); ``label`` is the text shown to people (``Tree cover``),
+    the name when not given.
+    """
 
     id: int
     name: str
     color: str
+    label: str = ""
+
+    @property
+    def title(self) -> str:
+        """The label shown in legends and GIS styles."""
+        return self.label or self.name
 
     @property
     def rgba(self) -> tuple[int, int, int, int]:
@@ -40,6 +78,10 @@ class ClassScheme:
 
     name: str
     classes: tuple[LandClass, ...]
+    #: class name -> ``landcover`` class name; classes not named map to ``other``
+    #: (``cloud`` and ``nodata`` to themselves). Empty for ``landcover`` itself.
+    landcover_names: Mapping[str, str] = field(default_factory=dict)
+    description: str = ""
 
     def __post_init__(self) -> None:
         ids = [c.id for c in self.classes]
@@ -48,6 +90,9 @@ class ClassScheme:
             raise ConfigError(f"class scheme {self.name!r}: ids and names must be unique")
         if any(not 0 <= i <= 255 for i in ids):
             raise ConfigError(f"class scheme {self.name!r}: ids must be within 0..255")
+        unknown = set(self.landcover_names) - set(names)
+        if unknown:
+            raise ConfigError(f"class scheme {self.name!r}: no class {sorted(unknown)[0]!r}")
 
     def __iter__(self) -> Iterator[LandClass]:
         return iter(self.classes)
@@ -77,6 +122,38 @@ class ClassScheme:
         """Class names by id."""
         return {c.id: c.name for c in self.classes}
 
+    @property
+    def to_landcover(self) -> dict[int, int]:
+        """Class id of this scheme -> ``landcover`` class id.
+
+        ``cloud`` and ``nodata`` keep their meaning; classes the scheme does
+        not map explicitly become ``other`` (0). For ``landcover`` the identity.
+        """
+        out: dict[int, int] = {}
+        for c in self.classes:
+            if self.name == LANDCOVER_NAME:
+                out[c.id] = c.id
+            elif c.name in self.landcover_names:
+                out[c.id] = _LANDCOVER_IDS[self.landcover_names[c.name]]
+            elif c.id == NODATA or c.name == "nodata":
+                out[c.id] = NODATA
+            elif c.id == CLOUD or c.name == "cloud":
+                out[c.id] = CLOUD
+            else:
+                out[c.id] = 0
+        return out
+
+    def landcover_lut(self) -> np.ndarray:
+        """A 256-entry uint8 table: ``lut[mask]`` recodes a mask into ``landcover`` ids.
+
+        Values that are no class of this scheme (e.g. ESA's 0 for no data)
+        become nodata (255).
+        """
+        lut = np.full(256, NODATA, dtype=np.uint8)
+        for src, dst in self.to_landcover.items():
+            lut[src] = dst
+        return lut
+
     @classmethod
     def from_mapping(cls, name: str, spec: Mapping[str, Mapping[str, object]]) -> ClassScheme:
         """Build a scheme from ``{class_name: {"id": int, "color": "#rrggbb"}}``."""
@@ -87,8 +164,11 @@ class ClassScheme:
         return cls(name, classes)
 
 
+LANDCOVER_NAME = "landcover"
+_LANDCOVER_IDS = {"other": 0, "forest": 1, "urban": 2, "water": 3, "cloud": CLOUD, "nodata": NODATA}
+
 LANDCOVER = ClassScheme(
-    "landcover",
+    LANDCOVER_NAME,
     (
         LandClass(0, "other", "#d9d9d9"),
         LandClass(1, "forest", "#006400"),
@@ -97,14 +177,117 @@ LANDCOVER = ClassScheme(
         LandClass(CLOUD, "cloud", "#ffffff"),
         LandClass(NODATA, "nodata", "#000000"),
     ),
+    description="landmask's forest / urban / water classes",
 )
 
-_SCHEMES = {LANDCOVER.name: LANDCOVER}
+WORLDCOVER = ClassScheme(
+    "worldcover",
+    (
+        LandClass(10, "tree_cover", "#006400", "Tree cover"),
+        LandClass(20, "shrubland", "#ffbb22", "Shrubland"),
+        LandClass(30, "grassland", "#ffff4c", "Grassland"),
+        LandClass(40, "cropland", "#f096ff", "Cropland"),
+        LandClass(50, "built_up", "#fa0000", "Built-up"),
+        LandClass(60, "bare_sparse_vegetation", "#b4b4b4", "Bare / sparse vegetation"),
+        LandClass(70, "snow_and_ice", "#f0f0f0", "Snow and ice"),
+        LandClass(80, "permanent_water_bodies", "#0064c8", "Permanent water bodies"),
+        LandClass(90, "herbaceous_wetland", "#0096a0", "Herbaceous wetland"),
+        LandClass(95, "mangroves", "#00cf75", "Mangroves"),
+        LandClass(100, "moss_and_lichen", "#fae6a0", "Moss and lichen"),
+        LandClass(NODATA, "nodata", "#000000", "No data"),
+    ),
+    landcover_names={
+        "tree_cover": "forest",
+        "mangroves": "forest",
+        "built_up": "urban",
+        "permanent_water_bodies": "water",
+    },
+    description="ESA WorldCover 2021 v200",
+)
+
+DYNAMIC_WORLD = ClassScheme(
+    "dynamic-world",
+    (
+        LandClass(0, "water", "#419bdf", "Water"),
+        LandClass(1, "trees", "#397d49", "Trees"),
+        LandClass(2, "grass", "#88b053", "Grass"),
+        LandClass(3, "flooded_vegetation", "#7a87c6", "Flooded vegetation"),
+        LandClass(4, "crops", "#e49635", "Crops"),
+        LandClass(5, "shrub_and_scrub", "#dfc35a", "Shrub and scrub"),
+        LandClass(6, "built", "#c4281b", "Built area"),
+        LandClass(7, "bare", "#a59b8f", "Bare ground"),
+        LandClass(8, "snow_and_ice", "#b39fe1", "Snow and ice"),
+        LandClass(CLOUD, "cloud", "#ffffff", "Cloud"),
+        LandClass(NODATA, "nodata", "#000000", "No data"),
+    ),
+    landcover_names={"water": "water", "trees": "forest", "built": "urban"},
+    description="Dynamic World V1 labels",
+)
+
+#: The built-in schemes by name.
+SCHEMES: dict[str, ClassScheme] = {s.name: s for s in (LANDCOVER, WORLDCOVER, DYNAMIC_WORLD)}
 
 
-def get_scheme(name: str) -> ClassScheme:
-    """A built-in class scheme by name."""
+def get_scheme(name: str | ClassScheme) -> ClassScheme:
+    """A built-in class scheme by name (``landcover``, ``worldcover``, ``dynamic-world``)."""
+    if isinstance(name, ClassScheme):
+        return name
     try:
-        return _SCHEMES[name]
+        return SCHEMES[name]
     except KeyError:
-        raise ConfigError(f"unknown class scheme {name!r} (known: {', '.join(_SCHEMES)})") from None
+        raise ConfigError(f"unknown class scheme {name!r} (known: {', '.join(SCHEMES)})") from None
+
+
+def scheme_from_tags(
+    tags: Mapping[str, Any], colormap: Mapping[int, tuple[int, ...]] | None = None
+) -> ClassScheme:
+    """The scheme a mask file records: ``CLASS_SCHEME`` and ``CLASS_<id>`` metadata.
+
+    A built-in scheme is found by name. A scheme landmask does not know is
+    rebuilt from the ``CLASS_<id>`` names and the colour table; a file with
+    neither is taken to be ``landcover``.
+    """
+    name = str(tags.get("CLASS_SCHEME", "") or "")
+    if name in SCHEMES:
+        return SCHEMES[name]
+    classes = []
+    for key, value in tags.items():
+        suffix = str(key)[6:]
+        if str(key).startswith("CLASS_") and suffix.isdigit() and int(suffix) < 256:
+            rgba = (colormap or {}).get(int(suffix), (0, 0, 0, 255))
+            color = "#{:02x}{:02x}{:02x}".format(*rgba[:3])
+            classes.append(LandClass(int(suffix), str(value), color))
+    if not classes:
+        return LANDCOVER
+    try:
+        return ClassScheme(name or "custom", tuple(sorted(classes, key=lambda c: c.id)))
+    except ConfigError:
+        return LANDCOVER
+
+
+def scheme_of(mask: str | os.PathLike[str] | Any) -> ClassScheme:
+    """The class scheme of a mask file (path) or of a mask DataArray opened from one.
+
+    Reads the metadata :func:`landmask.write_mask` writes (see
+    :func:`scheme_from_tags`); an array's ``class_scheme`` attribute (set by
+    :func:`landmask.classify`) or ``CLASS_SCHEME`` attribute (from rioxarray)
+    also names it. Reads only the file's header.
+    """
+    if isinstance(mask, str | os.PathLike):
+        import rasterio
+        from rasterio.errors import RasterioError
+
+        try:
+            with rasterio.open(mask) as ds:
+                tags = ds.tags()
+                try:
+                    colormap: dict[int, tuple[int, ...]] | None = ds.colormap(1)
+                except ValueError:  # no colour table
+                    colormap = None
+        except RasterioError:
+            return LANDCOVER  # reading the mask itself reports the problem
+        return scheme_from_tags(tags, colormap)
+    attrs = dict(getattr(mask, "attrs", {}))
+    if "class_scheme" in attrs and "CLASS_SCHEME" not in attrs:
+        attrs["CLASS_SCHEME"] = attrs["class_scheme"]
+    return scheme_from_tags(attrs)

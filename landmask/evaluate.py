@@ -5,7 +5,10 @@ then warped lazily onto the prediction's grid by nearest neighbour), as
 polygons (rasterized chunk by chunk onto the prediction's grid, pixel centres
 inside a polygon, all-touched off; where polygons overlap the later one wins)
 or as points (the prediction is sampled at each point). Labels become class
-ids directly (ids or class names) or through a label map.
+ids directly (ids or class names) or through a label map. A mask or truth in
+another class scheme (``worldcover``, ``dynamic-world``) is recoded into
+``landcover`` through the scheme's ``to_landcover`` mapping; a mask file
+names its scheme in its metadata, so this needs no option.
 
 The confusion matrix is a bincount of (truth, prediction) pairs per chunk,
 summed by Dask. Pixels where either side is nodata (255) or cloud (254) are
@@ -35,7 +38,7 @@ from rasterio.windows import Window
 
 from landmask.accuracy import AreaEstimate, area_adjusted, kappa
 from landmask.areas import pixel_area_m2
-from landmask.classes import CLOUD, LANDCOVER, NODATA, ClassScheme
+from landmask.classes import CLOUD, LANDCOVER, NODATA, ClassScheme, get_scheme, scheme_of
 from landmask.errors import ConfigError, GridError, InputError, ReadError, TruthReprojectedWarning
 
 __all__ = ["Evaluation", "confusion_block", "evaluate", "open_mask", "parse_label_map"]
@@ -555,6 +558,8 @@ def evaluate(
     truth_map: Mapping[str, str] | None = None,
     scheme: ClassScheme = LANDCOVER,
     chunk_size: int | None = None,
+    pred_scheme: ClassScheme | str | None = None,
+    truth_scheme: ClassScheme | str | None = None,
 ) -> Evaluation:
     """Compare a mask with ground truth.
 
@@ -575,6 +580,13 @@ def evaluate(
         Class scheme of the mask.
     chunk_size
         Chunk side when ``pred`` is a path.
+    pred_scheme, truth_scheme
+        Class schemes of the prediction and of the truth labels when they
+        differ from ``scheme``; both are then recoded into ``landcover``
+        (which ``scheme`` must be) by :attr:`ClassScheme.to_landcover`.
+        Default: the scheme the mask file (or raster truth file) records in
+        its metadata, else ``scheme``. An explicit ``truth_map`` wins over
+        ``truth_scheme``.
 
     Returns
     -------
@@ -585,6 +597,17 @@ def evaluate(
         pred = open_mask(pred, chunk_size)
     if pred.ndim != 2 or pred.dtype != np.uint8:
         raise InputError(f"prediction is not a mask ({pred.ndim}-D {pred.dtype})")
+    pred = _recode(pred, _scheme_or(pred_scheme, pred, scheme), scheme, "prediction")
+    is_raster = isinstance(truth, xr.DataArray) or (
+        isinstance(truth, str | os.PathLike)
+        and Path(os.fspath(truth)).suffix.lower() in _RASTER_SUFFIXES
+    )
+    t_scheme = _scheme_or(truth_scheme, truth if is_raster else None, scheme)
+    if isinstance(truth, xr.DataArray):
+        truth = _recode(truth, t_scheme, scheme, "truth")
+    elif truth_map is None and t_scheme.name != scheme.name:
+        _check_comparable(t_scheme, scheme, "truth")
+        truth_map = _scheme_label_map(t_scheme, with_names=not is_raster)
     labels = _Labels(scheme, truth_map)
     area, _ = pixel_area_m2(pred.rio.transform(), pred.rio.crs)
     if isinstance(truth, xr.DataArray):
@@ -609,6 +632,57 @@ def evaluate(
         truth_arr = _polygon_truth(gdf, pred, ids, path)
         return _compare_rasters(pred, truth_arr, labels, scheme, area)
     raise InputError(f"{path}: truth must be all polygons or all points, got {sorted(kinds)}")
+
+
+def _scheme_or(given: ClassScheme | str | None, source: Any, default: ClassScheme) -> ClassScheme:
+    """``given``, else the scheme ``source`` (a mask file or array) records, else ``default``."""
+    if given is not None:
+        return get_scheme(given)
+    if source is None:
+        return default
+    attrs = source.attrs if isinstance(source, xr.DataArray) else None
+    if attrs is not None and "CLASS_SCHEME" not in attrs and "class_scheme" not in attrs:
+        return default
+    found = scheme_of(source)
+    if isinstance(source, str | os.PathLike) and found is LANDCOVER:
+        return default  # a file that names no scheme
+    return found
+
+
+def _check_comparable(src: ClassScheme, dst: ClassScheme, what: str) -> None:
+    if dst.name != LANDCOVER.name:
+        raise ConfigError(
+            f"the {what} is in scheme {src.name!r}: it can be compared in 'landcover' only, "
+            f"not {dst.name!r}"
+        )
+
+
+def _recode(arr: xr.DataArray, src: ClassScheme, dst: ClassScheme, what: str) -> xr.DataArray:
+    """``arr`` in scheme ``src`` -> ids of ``dst`` (lazy; ``dst`` must be landcover)."""
+    if src.name == dst.name:
+        return arr
+    _check_comparable(src, dst, what)
+    lut = src.landcover_lut()
+    data = arr.data
+    if isinstance(data, da.Array):
+        recoded = da.map_blocks(_lookup, data, lut=lut, dtype=np.uint8)
+    else:
+        recoded = _lookup(np.asarray(data), lut)
+    return arr.copy(data=recoded)
+
+
+def _lookup(block: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """Block function: recode class ids through a 256-entry table."""
+    return lut[block]
+
+
+def _scheme_label_map(src: ClassScheme, *, with_names: bool) -> dict[str, str]:
+    """A truth label map ``{id (and name): landcover class name}`` from ``src``'s mapping."""
+    names = LANDCOVER.names
+    out = {str(i): names[j] for i, j in src.to_landcover.items()}
+    if with_names:
+        out.update({c.name: names[src.to_landcover[c.id]] for c in src})
+    return out
 
 
 def _same_grid(pred: xr.DataArray, truth: xr.DataArray) -> xr.DataArray:

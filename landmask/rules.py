@@ -121,6 +121,11 @@ def parse_rules(data: Any, source: str) -> RuleSet:
         raise RuleError(f"{source}: unknown key {sorted(unknown)[0]!r}")
     try:
         scheme = get_scheme(str(data.get("scheme", "landcover")))
+        if "default" not in data and "other" not in scheme.names.values():
+            raise ConfigError(
+                f"scheme {scheme.name!r} has no class 'other': name the class of pixels "
+                "that match no rule with 'default: CLASS'"
+            )
         default_id = scheme.id_of(str(data.get("default", "other")))
     except ConfigError as exc:
         raise RuleError(f"{source}: {exc}") from None

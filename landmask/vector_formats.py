@@ -14,7 +14,9 @@ from typing import Any
 
 import geopandas as gpd
 
+from landmask.classes import LANDCOVER, ClassScheme
 from landmask.errors import ConfigError
+from landmask.styling import gpkg_add_style, style_vector_file
 from landmask.write import atomic_path, check_output
 
 __all__ = ["VECTOR_FORMATS", "VectorWriter", "check_vector_output", "write_vector"]
@@ -38,10 +40,22 @@ def check_vector_output(path: str | os.PathLike[str], overwrite: bool) -> Path:
 
 
 def write_vector(
-    frame: gpd.GeoDataFrame, path: str | os.PathLike[str], *, overwrite: bool = False
+    frame: gpd.GeoDataFrame,
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    scheme: ClassScheme | None = None,
 ) -> Path:
-    """Write ``frame`` in the format of ``path``'s extension; it appears only when complete."""
+    """Write ``frame`` in the format of ``path``'s extension; it appears only when complete.
+
+    Polygons with a ``class_name`` column are styled by class
+    (:mod:`landmask.styling`) after ``scheme`` (default ``landcover``): a
+    GeoPackage gets the style in its ``layer_styles`` table before it lands,
+    and every format a ``.qml`` beside it once it has.
+    """
     out = check_vector_output(path, overwrite)
+    styled = "class_name" in frame.columns
+    scheme = scheme or LANDCOVER
     ext = out.suffix.lower()
     driver = VECTOR_FORMATS[ext]
     with atomic_path(out) as tmp:
@@ -53,22 +67,35 @@ def write_vector(
             )
         else:
             frame.to_file(tmp, driver=driver, engine="pyogrio", layer=out.stem, index=False)
+            if styled and driver == "GPKG":
+                gpkg_add_style(tmp, out.stem, scheme)
+    if styled:
+        style_vector_file(out, scheme)
     return out
 
 
 class VectorWriter:
     """Write polygons batch by batch into a file of any :data:`VECTOR_FORMATS` format.
 
-    GeoPackage and GeoJSON batches are appended to the output's temporary file
-    as they come; FlatGeobuf and GeoParquet, which cannot be appended to, are
-    gathered in a temporary GeoPackage and converted batch by batch at the
-    end. Memory is one batch either way. The output appears only when
-    :meth:`close` succeeds; :meth:`abort` (or an exception inside a ``with``)
-    leaves nothing behind.
+    Polygons with a ``class_name`` column are styled after ``scheme`` as
+    :func:`write_vector` styles them. GeoPackage and GeoJSON batches are
+    appended to the output's temporary file as they come; FlatGeobuf and
+    GeoParquet, which cannot be appended to, are gathered in a temporary
+    GeoPackage and converted batch by batch at the end. Memory is one batch
+    either way. The output appears only when :meth:`close` succeeds;
+    :meth:`abort` (or an exception inside a ``with``) leaves nothing behind.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        overwrite: bool = False,
+        scheme: ClassScheme | None = None,
+    ) -> None:
         self.out = check_vector_output(path, overwrite)
+        self.scheme = scheme or LANDCOVER
+        self.styled = False
         self.ext = self.out.suffix.lower()
         self.driver = VECTOR_FORMATS[self.ext]
         self._atomic = atomic_path(self.out)
@@ -85,6 +112,7 @@ class VectorWriter:
         if self.driver == "GeoJSON" and frame.crs is not None:
             frame = frame.to_crs("EPSG:4326")
         self.crs = frame.crs
+        self.styled = "class_name" in frame.columns
         options = {"RFC7946": "YES"} if self.driver == "GeoJSON" else {}
         frame.to_file(
             self.stage,
@@ -103,6 +131,8 @@ class VectorWriter:
         try:
             if self.stage != self.tmp:
                 self._convert()
+            if self.styled and self.driver == "GPKG":
+                gpkg_add_style(self.tmp, self.layer, self.scheme)
         except BaseException:
             self.abort()
             raise
@@ -110,6 +140,8 @@ class VectorWriter:
             if self.stage != self.tmp:
                 self.stage.unlink(missing_ok=True)
         self._atomic.__exit__(None, None, None)
+        if self.styled:
+            style_vector_file(self.out, self.scheme)
         return self.out
 
     def abort(self) -> None:

@@ -522,14 +522,14 @@ def vectorize_to_file(
             simplify=simplify,
             scheme=scheme,
         )
-        out = write_vector(frame, path, overwrite=overwrite)
+        out = write_vector(frame, path, overwrite=overwrite, scheme=scheme)
         return _summary(out, frame)
     if simplify is not None and not simplify >= 0:
         raise ConfigError(f"--simplify {simplify}: must be a number >= 0")
     _check(mask, connectivity, min_area)
     wanted = resolve_classes(classes, scheme)
     summary = VectorSummary(None)
-    with VectorWriter(path, overwrite=overwrite) as writer:
+    with VectorWriter(path, overwrite=overwrite, scheme=scheme) as writer:
         for values, geoms in iter_regions(mask, wanted, connectivity, min_area):
             frame = _to_frame(values, geoms, mask, scheme, wanted, 0.0, sort=False)
             if len(frame):

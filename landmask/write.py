@@ -38,9 +38,10 @@ from dask.utils import SerializableLock
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 
-from landmask.classes import LANDCOVER, NODATA, ClassScheme
+from landmask.classes import NODATA, ClassScheme, scheme_of
 from landmask.errors import ConfigError, OutputExistsError
 from landmask.overviews import overview_levels
+from landmask.styling import style_mask_file
 
 __all__ = ["TILE", "WriteResult", "check_output", "write_indices", "write_mask"]
 
@@ -140,6 +141,11 @@ def _manager() -> Any:
         return _MANAGER
 
 
+def tile_aligned(data: da.Array) -> da.Array:
+    """``(band, y, x)`` data rechunked to whole output tiles, all bands in one chunk."""
+    return data.rechunk({0: -1, 1: _aligned(data.chunks[1]), 2: _aligned(data.chunks[2])})
+
+
 def _aligned(chunks: tuple[int, ...]) -> int:
     """A chunk length made of whole tiles, close to the array's current chunks."""
     c = max(chunks) if chunks else TILE
@@ -189,6 +195,13 @@ class _CogJob:
     tags: Mapping[str, str] | None = None
     descriptions: Sequence[str] | None = None
     scales: Sequence[float] | None = None
+    #: overview levels given instead of computed: the shapes of
+    #: :func:`overview_levels` of :func:`tile_aligned` ``data`` (e.g. colours
+    #: painted on the mode of class ids)
+    levels: Sequence[da.Array] | None = None
+    #: with ``levels=[]``, a GDAL resampling (``AVERAGE``) with which the COG
+    #: driver builds the overviews itself, leaving nodata out
+    gdal_overviews: str | None = None
 
 
 @contextlib.contextmanager
@@ -199,11 +212,11 @@ def _staged(job: _CogJob) -> Iterator[Any]:
     are stored into uncompressed part files; on a clean exit GDAL's COG driver
     only compresses and lays out the tiles. Temporary files never outlive it.
     """
-    data = job.data.rechunk(
-        {0: -1, 1: _aligned(job.data.chunks[1]), 2: _aligned(job.data.chunks[2])}
-    )
+    data = tile_aligned(job.data)
     profile = job.profile
-    levels = overview_levels(data, TILE, categorical=job.categorical, nodata=profile["nodata"])
+    levels = job.levels
+    if levels is None:
+        levels = overview_levels(data, TILE, categorical=job.categorical, nodata=profile["nodata"])
     stem = job.path.with_name(f".{job.path.name}.{uuid.uuid4().hex[:8]}")
     parts = [Path(f"{stem}.part{k}.tif") for k in range(len(levels) + 1)]
     vrt = Path(f"{stem}.vrt")
@@ -239,7 +252,8 @@ def _staged(job: _CogJob) -> Iterator[Any]:
                     LEVEL=3,
                     PREDICTOR="NO" if job.categorical else "YES",
                     BLOCKSIZE=TILE,
-                    OVERVIEWS="FORCE_USE_EXISTING" if levels else "NONE",
+                    OVERVIEWS="FORCE_USE_EXISTING" if levels else _auto(job.gdal_overviews),
+                    RESAMPLING=job.gdal_overviews or "NEAREST",
                     BIGTIFF="IF_SAFER",
                     NUM_THREADS="ALL_CPUS",
                 )
@@ -259,6 +273,10 @@ def _store_cogs(jobs: Sequence[_CogJob], also: Sequence[Any] = ()) -> tuple[Any,
         stores = [stack.enter_context(_staged(job)) for job in jobs]
         results = dask.compute(*stores, *also)
     return tuple(results[len(stores) :])
+
+
+def _auto(resampling: str | None) -> str:
+    return "AUTO" if resampling else "NONE"
 
 
 def _profile(arr: xr.DataArray, dtype: str, count: int, nodata: float) -> dict[str, Any]:
@@ -283,7 +301,8 @@ def write_mask(
     path: str | os.PathLike[str],
     *,
     overwrite: bool = False,
-    scheme: ClassScheme = LANDCOVER,
+    scheme: ClassScheme | None = None,
+    colormap: bool = True,
     probabilities: xr.DataArray | None = None,
     probabilities_path: str | os.PathLike[str] | None = None,
 ) -> WriteResult:
@@ -291,12 +310,14 @@ def write_mask(
 
     The file has 512-px DEFLATE tiles, internal overviews resampled by *mode*
     (so an overview pixel is the most frequent class, never an average), a
-    colour table and class names (``CLASS_<id>`` metadata) from ``scheme``,
-    automatic thresholds from the mask's ``THRESHOLD_*`` attributes
-    (e.g. ``THRESHOLD_otsu(mndwi)``),
-    nodata 255 and the mask's exact CRS and transform. Chunks are computed and
-    written one at a time (memory is a few chunks, whatever the raster size);
-    the file appears only when complete.
+    colour table and class names (``CLASS_<id>`` metadata, the scheme's name
+    in ``CLASS_SCHEME``) from ``scheme``, automatic thresholds from the mask's
+    ``THRESHOLD_*`` attributes (e.g. ``THRESHOLD_otsu(mndwi)``), nodata 255
+    and the mask's exact CRS and transform. Chunks are computed and written
+    one at a time (memory is a few chunks, whatever the raster size); the file
+    appears only when complete. Once it has, its GIS styling is written beside
+    it (:func:`landmask.styling.style_mask_file`: ``.qml`` and ``.aux.xml``
+    with a raster attribute table).
 
     Parameters
     ----------
@@ -308,7 +329,10 @@ def write_mask(
     overwrite
         Replace an existing file.
     scheme
-        Class scheme for colours and names.
+        Class scheme for colours and names; by default the one the mask's
+        attributes name (:func:`landmask.classes.scheme_of`), else ``landcover``.
+    colormap
+        Write the colour table (False: a plain grayscale raster of class ids).
     probabilities, probabilities_path
         Also write ``(class, y, x)`` uint8 probabilities (from
         :func:`~landmask.classify.classify_with_probabilities`) to this path,
@@ -323,6 +347,7 @@ def write_mask(
     if mask.ndim != 2 or mask.dtype != np.uint8:
         raise ConfigError(f"a mask is a 2-D uint8 array, got {mask.ndim}-D {mask.dtype}")
     out = check_output(path, overwrite, mask.attrs.get("sources", ()))
+    scheme = scheme or scheme_of(mask)
     data = _dask_data(mask)[None]
     counts = da.bincount(data.ravel(), minlength=256)
     tags = {f"CLASS_{c.id}": c.name for c in scheme}
@@ -339,7 +364,7 @@ def write_mask(
             out,
             _profile(mask, "uint8", 1, NODATA),
             categorical=True,
-            colormap=scheme.colormap,
+            colormap=scheme.colormap if colormap else None,
             tags=tags,
             descriptions=[str(mask.name or "class")],
         )
@@ -349,6 +374,7 @@ def write_mask(
             raise ConfigError("probabilities need a probabilities_path")
         jobs.append(_probability_job(probabilities, probabilities_path, overwrite, scheme))
     (hist,) = _store_cogs(jobs, also=[counts])
+    style_mask_file(out, scheme)
     return WriteResult(out, {int(i): int(n) for i, n in enumerate(hist) if n})
 
 

@@ -118,7 +118,14 @@ def test_demo_small(tmp_path, capsys):
     folder = tmp_path / "demo"
     assert run(["demo", "-o", str(folder), "--size", "384", "--seed", "2"]) == 0
     out = capsys.readouterr().out
-    assert {p.name for p in folder.iterdir()} == {"scene.tif", "truth.tif", "mask.tif", "mask.png"}
+    assert {p.name for p in folder.iterdir()} == {
+        "scene.tif",
+        "truth.tif",
+        "mask.tif",
+        "mask.png",
+        "mask.qml",
+        "mask.tif.aux.xml",
+    }
     assert "mIoU" in out
     miou = float(out.split("mIoU")[1].split()[0])
     assert miou > 0.85

@@ -91,6 +91,10 @@ def tree(root: Path) -> dict[str, str]:
     return files
 
 
+#: a mask and its GIS styling (landmask.styling)
+MASK_FILES = ["mask.qml", "mask.tif", "mask.tif.aux.xml"]
+
+
 def listing(folder: Path) -> list[str]:
     """The names in ``folder``, hidden ones included."""
     return sorted(os.listdir(folder))
@@ -321,7 +325,7 @@ def test_existing_output_needs_overwrite(cli, s2_file, out_dir, capsys, caplog):
     before = sha256(s2_file)
     res = invoke(["classify", s2_file, *S2, "-o", output, "--overwrite", "-q"], capsys, caplog)
     assert (res.code, res.err) == (0, ""), res.err
-    assert listing(out_dir) == ["mask.tif"]
+    assert listing(out_dir) == MASK_FILES
     assert sha256(s2_file) == before
     with rasterio.open(output) as ds, rasterio.open(s2_file) as src:
         assert ds.dtypes == ("uint8",)
@@ -399,7 +403,7 @@ def test_ungeoreferenced_accepted_with_flag(ungeoreferenced, out_dir, capsys, ca
     res = invoke(argv, capsys, caplog)
     assert res.code == 0, res.err
     assert res.err == ""
-    assert listing(out_dir) == ["mask.tif"]
+    assert listing(out_dir) == MASK_FILES
     assert sha256(ungeoreferenced) == before
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
@@ -421,7 +425,7 @@ def test_all_nodata_scene_gives_all_nodata_mask(raster, out_dir, capsys, caplog)
     assert res.code == 0, res.err
     assert res.err == ""
     assert str(output) in res.out
-    assert listing(out_dir) == ["mask.tif"]
+    assert listing(out_dir) == MASK_FILES
     assert sha256(scene) == before
     with rasterio.open(output) as ds:
         mask = ds.read(1)

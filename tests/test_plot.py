@@ -240,7 +240,7 @@ def test_mask_image_takes_the_scheme_the_mask_names(tmp_path, monkeypatch):
         "vivid",
         (LandClass(0, "ground", "#ffff00"), LandClass(7, "lake", "#00ffff"), LANDCOVER.classes[-1]),
     )
-    monkeypatch.setitem(classes._SCHEMES, "vivid", vivid)
+    monkeypatch.setitem(classes.SCHEMES, "vivid", vivid)
     data = np.zeros((40, 40), np.uint8)
     data[:, 20:] = 7
     mask = as_mask(data).assign_attrs(class_scheme="vivid")

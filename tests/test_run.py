@@ -18,6 +18,7 @@ from conftest import TRANSFORM, UTM33, write_raster
 import landmask.batch
 from landmask.batch import MANIFEST_NAME, manifest_entries, run_workflow
 from landmask.cli import run
+from landmask.errors import ConfigError
 from landmask.rules import classify_block, load_rules
 from landmask.scene import open_scene
 from landmask.synthetic import BANDS, S2_BAND_IDS, to_dn
@@ -103,12 +104,19 @@ def test_corrupt_scene_is_reported_others_finish_and_rerun_resumes(
     assert sorted(opened) == ["a", "b", "c"]
     # outputs of the good scenes, nothing of the bad one, no temporary file left
     names = sorted(p.name for p in out.iterdir())
+    styles = ["a_mask.qml", "a_mask.tif.aux.xml", "a_polygons.qml"]
+    styles += ["b_mask.qml", "b_mask.tif.aux.xml", "b_polygons.qml"]
     assert names == [
         MANIFEST_NAME,
-        "a_mask.tif",
-        "a_polygons.gpkg",
-        "b_mask.tif",
-        "b_polygons.gpkg",
+        *sorted(
+            [
+                "a_mask.tif",
+                "a_polygons.gpkg",
+                "b_mask.tif",
+                "b_polygons.gpkg",
+                *styles,
+            ]
+        ),
         "run-summary.json",
     ]
     for stem in ("a", "b"):
@@ -119,7 +127,7 @@ def test_corrupt_scene_is_reported_others_finish_and_rerun_resumes(
         np.testing.assert_array_equal(mask, _expected_mask(tmp_path / "scenes" / f"{stem}.tif"))
         counts = _summary(tmp_path)["scenes"][0 if stem == "a" else 1]["pixels"]
         assert counts["forest"] == int((mask == 1).sum())
-        polygons = gpd.read_file(out / f"{stem}_polygons.gpkg")
+        polygons = gpd.read_file(out / f"{stem}_polygons.gpkg", layer=f"{stem}_polygons")
         forest_area = polygons.loc[polygons.class_name == "forest", "area_m2"].sum()
         assert forest_area == pytest.approx((mask == 1).sum() * 100.0)
     assert transform == TRANSFORM * Affine.translation(170, 150)  # scene b's own grid
@@ -273,7 +281,7 @@ def _read_outputs(out: Path) -> dict:
         with rasterio.open(mask) as ds:
             result[mask.name] = (ds.read(1), ds.transform, ds.crs)
     for vec in sorted(out.glob("*.gpkg")):
-        frame = gpd.read_file(vec)
+        frame = gpd.read_file(vec, layer=vec.stem)
         rows = sorted(zip(frame.class_id, frame.geometry.to_wkb(), strict=True))
         result[vec.name] = rows
     for ind in sorted(out.glob("*_ndvi.tif")):
@@ -329,3 +337,14 @@ def test_existing_cluster_by_address(job, tmp_path):
     assert _summary(tmp_path)["scheduler"] == address
     with rasterio.open(tmp_path / "out" / "a_mask.tif") as ds:
         np.testing.assert_array_equal(ds.read(1), _expected_mask(tmp_path / "scenes" / "a.tif"))
+
+
+def test_a_failed_step_removes_the_scene_outputs_with_their_styles(job, tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ConfigError("vector step failed")
+
+    monkeypatch.setattr(landmask.batch, "_write_vector", broken)
+    assert run(["run", str(job)]) == 3
+    out = tmp_path / "out"
+    # the masks were written (with their .qml and .aux.xml), then removed with them
+    assert not [p.name for p in out.iterdir() if "_mask" in p.name or "_polygons" in p.name]

@@ -23,7 +23,9 @@ def speckle() -> np.ndarray:
 
 
 def read(path) -> gpd.GeoDataFrame:
-    return gpd.read_parquet(path) if path.suffix == ".parquet" else gpd.read_file(path)
+    if path.suffix == ".parquet":
+        return gpd.read_parquet(path)
+    return gpd.read_file(path, layer=path.stem)  # a GeoPackage also lists layer_styles
 
 
 @pytest.mark.parametrize("ext", [".gpkg", ".parquet", ".fgb", ".geojson"])
@@ -32,7 +34,7 @@ def test_streamed_file_holds_the_same_polygons(tmp_path, speckle, ext, connectiv
     mask = as_mask(speckle, chunks=23)  # 4 x 5 chunks: several batches
     expected = vectorize(mask, connectivity=connectivity)
     summary = vectorize_to_file(mask, tmp_path / f"regions{ext}", connectivity=connectivity)
-    assert os.listdir(tmp_path) == [f"regions{ext}"]
+    assert sorted(os.listdir(tmp_path)) == [f"regions{ext}", "regions.qml"]  # + its style
     back = read(summary.path)
     assert len(back) == len(expected) == summary.total
     assert list(back.columns) == list(expected.columns)
@@ -108,6 +110,6 @@ def test_a_failure_midway_leaves_no_file(tmp_path, speckle, monkeypatch):
 def test_no_region_still_writes_an_empty_layer(tmp_path):
     mask = as_mask(np.zeros((40, 50), np.uint8), chunks=16)
     summary = vectorize_to_file(mask, tmp_path / "none.gpkg")
-    back = gpd.read_file(summary.path)
+    back = gpd.read_file(summary.path, layer="none")
     assert len(back) == 0 and summary.total == 0
     assert back.crs == UTM33

@@ -535,9 +535,10 @@ def hidden(folder: Path) -> list[str]:
 def test_geopackage_layer_crs_and_spatial_index(tmp_path, frame):
     path = write_vector(frame, tmp_path / "forest_map.gpkg")
     assert path == tmp_path / "forest_map.gpkg"
-    assert os.listdir(tmp_path) == ["forest_map.gpkg"]
+    assert sorted(os.listdir(tmp_path)) == ["forest_map.gpkg", "forest_map.qml"]
     layers = pyogrio.list_layers(path)
-    assert [str(name) for name in layers[:, 0]] == ["forest_map"]
+    # the QGIS style table (landmask.styling) is the only other table
+    assert [str(name) for name in layers[:, 0]] == ["forest_map", "layer_styles"]
     info = pyogrio.read_info(path, layer="forest_map")
     assert info["features"] == len(frame)
     assert info["capabilities"]["fast_spatial_filter"]
@@ -552,12 +553,12 @@ def test_geopackage_layer_crs_and_spatial_index(tmp_path, frame):
             "SELECT srs_id FROM gpkg_contents WHERE table_name = 'forest_map'"
         ).fetchone()
         assert srs == 32633
-    assert_read_back(gpd.read_file(path, engine="pyogrio"), frame)
+    assert_read_back(gpd.read_file(path, engine="pyogrio", layer="forest_map"), frame)
 
 
 def test_geoparquet_keeps_crs_and_values(tmp_path, frame):
     path = write_vector(frame, tmp_path / "regions.parquet")
-    assert os.listdir(tmp_path) == ["regions.parquet"]
+    assert sorted(os.listdir(tmp_path)) == ["regions.parquet", "regions.qml"]
     back = gpd.read_parquet(path)
     assert_read_back(back, frame)
     for a, b in zip(back.geometry, frame.geometry, strict=True):
@@ -566,7 +567,7 @@ def test_geoparquet_keeps_crs_and_values(tmp_path, frame):
 
 def test_flatgeobuf(tmp_path, frame):
     path = write_vector(frame, tmp_path / "regions.fgb")
-    assert os.listdir(tmp_path) == ["regions.fgb"]
+    assert sorted(os.listdir(tmp_path)) == ["regions.fgb", "regions.qml"]
     info = pyogrio.read_info(path)
     assert info["capabilities"]["fast_spatial_filter"]
     assert info["layer_name"] == "regions"
@@ -577,7 +578,7 @@ def test_flatgeobuf(tmp_path, frame):
 
 def test_geojson_is_lon_lat(tmp_path, frame):
     path = write_vector(frame, tmp_path / "regions.geojson")
-    assert os.listdir(tmp_path) == ["regions.geojson"]
+    assert sorted(os.listdir(tmp_path)) == ["regions.geojson", "regions.qml"]
     doc = json.loads(path.read_text())
     assert doc["type"] == "FeatureCollection"
     assert len(doc["features"]) == len(frame)
@@ -602,7 +603,7 @@ def test_existing_vector_output_needs_overwrite(tmp_path, frame):
         write_vector(frame, path)
     assert path.read_bytes() == b"old"
     write_vector(frame, path, overwrite=True)
-    assert_read_back(gpd.read_file(path, engine="pyogrio"), frame)
+    assert_read_back(gpd.read_file(path, engine="pyogrio", layer=path.stem), frame)
     assert hidden(tmp_path) == []
 
 
@@ -620,8 +621,8 @@ def test_cli_vectorize_end_to_end(tmp_path, raster, capsys):
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "regions.gpkg" in captured.out and "polygons" in captured.out
-    assert os.listdir(out.parent) == ["regions.gpkg"]
-    back = gpd.read_file(out, engine="pyogrio")
+    assert sorted(os.listdir(out.parent)) == ["regions.gpkg", "regions.qml"]
+    back = gpd.read_file(out, engine="pyogrio", layer="regions")
     assert list(back.columns) == COLUMNS
     assert back.crs == UTM33
     assert set(back["class_name"]) == {"forest", "water"}
@@ -652,7 +653,10 @@ def test_cli_classify_vector_matches_vectorize_of_the_mask(s2_file, tmp_path):
     with rasterio.open(mask) as ds:
         data = ds.read(1)
     assert_matches_gdal(a, gdal_regions(data, [1, 3], 8))
-    assert sorted(os.listdir(tmp_path)) == ["a.parquet", "b.parquet", "mask.tif", "s2.tif"]
+    styles = ["a.qml", "b.qml", "mask.qml", "mask.tif.aux.xml"]
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["a.parquet", "b.parquet", "mask.tif", "s2.tif", *styles]
+    )
 
 
 # ----------------------------------------------------------------- bad input
@@ -752,7 +756,7 @@ def test_cli_existing_output_needs_overwrite(bad, good_mask, tmp_path, capsys):
     out.write_bytes(b"earlier polygons")
     bad(["vectorize", good_mask, "-o", out], str(out), "exists", "--overwrite")
     assert run(["vectorize", str(good_mask), "-o", str(out), "--overwrite", "-q"]) == 0
-    assert len(gpd.read_file(out, engine="pyogrio")) > 0
+    assert len(gpd.read_file(out, engine="pyogrio", layer="out")) > 0
     assert hidden(tmp_path) == []
 
 

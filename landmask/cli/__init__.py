@@ -33,9 +33,11 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from landmask.cli.apply import apply_cmd
     from landmask.cli.classify import classify_cmd
     from landmask.cli.demo import demo_cmd
     from landmask.cli.evaluate import evaluate_cmd
+    from landmask.cli.export import export_cmd
     from landmask.cli.indices import indices_cmd
     from landmask.cli.models import models_cmd
     from landmask.cli.preview import preview_cmd
@@ -51,6 +53,8 @@ def _register() -> None:
         train_cmd,
         models_cmd,
         preview_cmd,
+        export_cmd,
+        apply_cmd,
         run_cmd,
         demo_cmd,
     ):

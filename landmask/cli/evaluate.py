@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
-from landmask.cli.options import common_options, processing_options
+from landmask.cli.options import common_options, processing_options, scheme_option
 
 
 @click.command("evaluate")
@@ -18,6 +19,11 @@ from landmask.cli.options import common_options, processing_options
     metavar="LABEL=CLASS,...",
     help="Map truth labels to classes, e.g. developed=urban,woods=forest or 10=forest,80=water; "
     "labels it does not name count as other (0).",
+)
+@scheme_option(
+    "--truth-scheme",
+    help="Class scheme of the truth labels, recoded into landcover for the comparison "
+    "(default: the one a truth mask file records, else landcover).",
 )
 @click.option(
     "--json", "json_path", type=click.Path(dir_okay=False), help="Write every figure as JSON."
@@ -33,6 +39,7 @@ def evaluate_cmd(
     truth: str,
     truth_column: str | None,
     truth_map: str | None,
+    truth_scheme: Any,
     json_path: str | None,
     plot_path: str | None,
     overwrite: bool,
@@ -47,7 +54,9 @@ def evaluate_cmd(
     by nearest neighbour, with a warning), polygons (rasterized onto PRED's
     grid, pixel centres inside) or points (PRED sampled at each point) in any
     vector format and CRS. Pixels that are nodata (255) or cloud (254) on
-    either side are left out and counted.
+    either side are left out and counted. A mask or truth in another class
+    scheme (worldcover, dynamic-world; a mask file records its own) is recoded
+    into landcover first.
 
     Prints per-class IoU, precision (user's accuracy), recall (producer's
     accuracy), F1, mIoU, overall accuracy, kappa and the confusion matrix. With
@@ -65,7 +74,12 @@ def evaluate_cmd(
     label_map = parse_label_map(truth_map)
     with use_scheduler(scheduler), progress(False if quiet else None):
         result = evaluate(
-            pred, truth, truth_column=truth_column, truth_map=label_map, chunk_size=chunk_size
+            pred,
+            truth,
+            truth_column=truth_column,
+            truth_map=label_map,
+            chunk_size=chunk_size,
+            truth_scheme=truth_scheme,
         )
     if json_path:
         with atomic_path(check_output(json_path, overwrite)) as tmp:

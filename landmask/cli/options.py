@@ -141,6 +141,29 @@ def output_options(f: F) -> F:
     return f
 
 
+def _parse_scheme(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
+    from landmask.classes import get_scheme
+    from landmask.errors import ConfigError
+
+    try:
+        return get_scheme(value)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param=param) from None
+
+
+def scheme_option(*names: str, help: str) -> Callable[[F], F]:
+    """A class-scheme option (default ``--scheme``), given to the command as a ClassScheme."""
+    return click.option(
+        *(names or ("--scheme",)),
+        default=None,
+        metavar="NAME",
+        callback=_parse_scheme,
+        help=help + " Schemes: landcover, worldcover, dynamic-world.",
+    )
+
+
 def common_options(f: F) -> F:
     """``--quiet`` and ``--debug``."""
     f = click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")(f)

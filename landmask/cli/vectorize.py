@@ -7,7 +7,13 @@ from typing import Any
 
 import click
 
-from landmask.cli.options import F, common_options, output_options, processing_options
+from landmask.cli.options import (
+    F,
+    common_options,
+    output_options,
+    processing_options,
+    scheme_option,
+)
 
 
 def vector_options(f: F) -> F:
@@ -55,8 +61,13 @@ def write_polygons(
     simplify: float | None,
     chunk_size: int | None,
     overwrite: bool,
+    scheme: Any = None,
 ) -> Any:
-    """Vectorize the mask file ``mask`` into ``output``; return a :class:`VectorSummary`."""
+    """Vectorize the mask file ``mask`` into ``output``; return a :class:`VectorSummary`.
+
+    Class names and styling follow ``scheme``, by default the one the mask records.
+    """
+    from landmask.classes import scheme_of
     from landmask.evaluate import open_mask
     from landmask.vectorize import vectorize_to_file
 
@@ -67,6 +78,7 @@ def write_polygons(
         connectivity=connectivity,
         min_area=min_area,
         simplify=simplify,
+        scheme=scheme or scheme_of(mask),
         overwrite=overwrite,
     )
 
@@ -75,6 +87,7 @@ def write_polygons(
 @click.argument("mask", metavar="MASK.tif")
 @output_options
 @vector_options
+@scheme_option(help="Class scheme of MASK for names and styling (default: the one MASK records).")
 @processing_options
 @common_options
 def vectorize_cmd(
@@ -85,6 +98,7 @@ def vectorize_cmd(
     connectivity: str,
     min_area: float | None,
     simplify: float | None,
+    scheme: Any,
     chunk_size: int | None,
     scheduler: str,
     quiet: bool,
@@ -114,13 +128,15 @@ def vectorize_cmd(
             simplify,
             chunk_size,
             overwrite,
+            scheme,
         )
     if not quiet:
-        from landmask.classes import LANDCOVER
+        from landmask.classes import scheme_of
 
+        names = (scheme or scheme_of(mask)).names
         seconds = time.perf_counter() - start
         click.echo(f"{output}: {summary.total:,} polygons in {seconds:.1f} s")
         for class_id, n in sorted(summary.polygons.items()):
             km2 = summary.area_m2[class_id] / 1e6
-            name = LANDCOVER.name_of(class_id)
+            name = names.get(class_id, f"class_{class_id}")
             click.echo(f"  {name:<10} {n:>10,} polygons {km2:>12,.3f} km2")
