@@ -18,7 +18,7 @@ import xarray as xr
 
 from landmask.classes import NODATA
 from landmask.errors import BandError, ConfigError
-from landmask.indices import bands_needed
+from landmask.indices import bands_needed, map_planes
 from landmask.rules import RuleSet, classify_block, load_rules
 from landmask.thresholds import resolve_thresholds, threshold_attrs
 
@@ -82,15 +82,7 @@ def classify(
     if keep != band_names:
         scene = scene.sel(band=keep)
         band_names = keep
-    data = _dask(scene).rechunk({0: -1})
-    out = data.map_blocks(
-        classify_block,
-        band_names=band_names,
-        ruleset=ruleset,
-        drop_axis=0,
-        dtype=np.uint8,
-        meta=np.empty((0, 0), dtype=np.uint8),
-    )
+    out = map_planes(_dask(scene), classify_block, np.uint8, band_names=band_names, ruleset=ruleset)
     mask = mask_like(scene, out, name="landcover")
     return mask.assign_attrs(
         rules=ruleset.name,

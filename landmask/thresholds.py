@@ -30,7 +30,7 @@ import xarray as xr
 
 from landmask.errors import BandError, RuleError
 from landmask.expressions import Expr
-from landmask.indices import BlockLookup, bands_needed
+from landmask.indices import BlockLookup, bands_needed, map_planes
 from landmask.rules import RuleSet
 
 __all__ = [
@@ -205,16 +205,8 @@ def resolve_thresholds(scene: xr.DataArray, ruleset: RuleSet, *, bins: int = BIN
     data = scene.sel(band=band_names).data
     if not isinstance(data, da.Array):
         data = da.from_array(np.asarray(data), chunks=(-1, "auto", "auto"))
-    data = data.rechunk({0: -1})
     values = {
-        call: data.map_blocks(
-            quantity_block,
-            band_names=band_names,
-            expr=call.args[0],
-            drop_axis=0,
-            dtype=np.float32,
-            meta=np.empty((0, 0), dtype=np.float32),
-        )
+        call: map_planes(data, quantity_block, np.float32, band_names=band_names, expr=call.args[0])
         for call in calls
     }
     unbounded = [c for c in calls if str(c.args[0]) not in _BOUNDED]

@@ -38,7 +38,7 @@ from dask.utils import SerializableLock
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 
-from landmask.classes import NODATA, ClassScheme, scheme_of
+from landmask.classes import CLOUD, NODATA, ClassScheme, scheme_of
 from landmask.errors import ConfigError, OutputExistsError
 from landmask.overviews import overview_levels
 from landmask.styling import style_mask_file
@@ -142,8 +142,13 @@ def _manager() -> Any:
 
 
 def tile_aligned(data: da.Array) -> da.Array:
-    """``(band, y, x)`` data rechunked to whole output tiles, all bands in one chunk."""
-    return data.rechunk({0: -1, 1: _aligned(data.chunks[1]), 2: _aligned(data.chunks[2])})
+    """``(band, y, x)`` data rechunked to whole output tiles, all bands in one chunk.
+
+    Neighbouring chunks are only regrouped, which task rechunking does best
+    (and without importing ``dask.distributed`` to consider p2p).
+    """
+    chunks = {0: -1, 1: _aligned(data.chunks[1]), 2: _aligned(data.chunks[2])}
+    return data.rechunk(chunks, method="tasks")
 
 
 def _aligned(chunks: tuple[int, ...]) -> int:
@@ -204,6 +209,20 @@ class _CogJob:
     gdal_overviews: str | None = None
 
 
+def _coarsened(level: da.Array, data: da.Array) -> da.Array:
+    """An overview level in chunks as large as ``data``'s (tile-aligned).
+
+    Halving shrinks chunks with the level (a 1024² chunk gives 32² pieces five
+    levels down); storing pieces that small cost one file open each, 500 of
+    them for a 10240² mask. Gathering them first makes ~20x fewer writes of
+    arrays that are small anyway.
+    """
+    side = [max(data.chunks[axis]) for axis in (-2, -1)]
+    if all(max(level.chunks[axis]) >= s for axis, s in zip((-2, -1), side, strict=True)):
+        return level
+    return level.rechunk({level.ndim - 2: side[0], level.ndim - 1: side[1]}, method="tasks")
+
+
 @contextlib.contextmanager
 def _staged(job: _CogJob) -> Iterator[Any]:
     """Create the part files of ``job``; yield the lazy store into them; then make the COG.
@@ -217,6 +236,7 @@ def _staged(job: _CogJob) -> Iterator[Any]:
     levels = job.levels
     if levels is None:
         levels = overview_levels(data, TILE, categorical=job.categorical, nodata=profile["nodata"])
+    levels = [_coarsened(level, data) for level in levels]
     stem = job.path.with_name(f".{job.path.name}.{uuid.uuid4().hex[:8]}")
     parts = [Path(f"{stem}.part{k}.tif") for k in range(len(levels) + 1)]
     vrt = Path(f"{stem}.vrt")
@@ -349,7 +369,7 @@ def write_mask(
     out = check_output(path, overwrite, mask.attrs.get("sources", ()))
     scheme = scheme or scheme_of(mask)
     data = _dask_data(mask)[None]
-    counts = da.bincount(data.ravel(), minlength=256)
+    counts = _value_counts(data[0], [c.id for c in scheme] + [CLOUD, NODATA])
     tags = {f"CLASS_{c.id}": c.name for c in scheme}
     tags["CLASS_SCHEME"] = scheme.name
     for key in ("rules", "model"):
@@ -373,9 +393,35 @@ def write_mask(
         if probabilities_path is None:
             raise ConfigError("probabilities need a probabilities_path")
         jobs.append(_probability_job(probabilities, probabilities_path, overwrite, scheme))
-    (hist,) = _store_cogs(jobs, also=[counts])
+    (per_column,) = _store_cogs(jobs, also=[counts])
     style_mask_file(out, scheme)
+    hist = np.asarray(per_column).reshape(-1, 256).sum(axis=0)
     return WriteResult(out, {int(i): int(n) for i, n in enumerate(hist) if n})
+
+
+def _value_counts(data: da.Array, likely: Sequence[int]) -> da.Array:
+    """Lazy pixel counts of each value of ``(y, x)`` uint8 data, per column of chunks.
+
+    One count per chunk, summed down the chunk columns: ``(256 * n,)`` for
+    ``n`` columns, to fold with ``reshape(-1, 256).sum(axis=0)``. (Unlike
+    ``da.bincount(data.ravel())``, nothing is rechunked into rows first.)
+    """
+    chunks = ((1,) * len(data.chunks[0]), (256,) * len(data.chunks[1]))
+    block_counts = da.map_blocks(
+        _count_block, data, likely=tuple(likely), chunks=chunks, dtype=np.int64
+    )
+    return block_counts.sum(axis=0)
+
+
+def _count_block(block: np.ndarray, likely: Sequence[int]) -> np.ndarray:
+    """Block function: ``(1, 256)`` counts of each value; 4x faster than ``bincount``
+    (which converts every pixel to intp) when the block holds only ``likely`` values."""
+    counts = np.zeros(256, dtype=np.int64)
+    for value in likely:
+        counts[value] = np.count_nonzero(block == value)
+    if counts.sum() != block.size:
+        counts = np.bincount(block.ravel(), minlength=256)
+    return counts[None, :]
 
 
 def _probability_job(

@@ -43,6 +43,28 @@ def test_quiet_prints_nothing(s2_file, tmp_path, capsys):
     assert capsys.readouterr().out == ""
 
 
+@pytest.mark.parametrize("scheduler", ["threads", "processes"])
+def test_classify_on_a_local_scheduler_never_imports_distributed(s2_file, tmp_path, scheduler):
+    # dask imports dask.distributed (0.3-0.5 s) to look for a client whenever
+    # the scheduler is named; a local run has no use for it
+    import subprocess
+    import sys
+
+    out = tmp_path / "m.tif"
+    code = (
+        "import sys; from landmask.cli import run; "
+        f"code = run(['classify', {str(s2_file)!r}, '--sensor', 'sentinel2-l2a', '-o', "
+        f"{str(out)!r}, '-q', '--chunk-size', '128', '--scheduler', {scheduler!r}]); "
+        "print(code, 'distributed' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.split() == ["0", "False"], done.stderr
+    with rasterio.open(out) as ds:
+        assert ds.read(1).max() == 255  # the margin is nodata: the mask was written
+
+
 def test_classify_band_files_with_generic_mapping(s2_band_files, tmp_path, capsys):
     out = tmp_path / "mask.tif"
     args = [

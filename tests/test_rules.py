@@ -57,6 +57,24 @@ def test_all_nodata_block_skips_index_work(monkeypatch):
     assert not set(calls) & {"ndvi", "mndwi", "ndbi"}
 
 
+@pytest.mark.parametrize("strip", [1, 100, 512 * 7, 1 << 20])
+def test_result_does_not_depend_on_the_strip_size(monkeypatch, strip):
+    import landmask.rules as rules_module
+
+    scene = make_scene(256, 3)
+    block = scene.reflectance.copy()
+    block[:, 40:47, :] = np.nan  # a nodata band across strips
+    block[2, 100, 5] = -block[3, 100, 5]  # red = -nir: a zero NDVI denominator
+    expected = classify_block(block, BANDS, load_rules("default"))
+    monkeypatch.setattr(rules_module, "STRIP_PIXELS", strip)
+    got = classify_block(block, BANDS, load_rules("default"))
+    np.testing.assert_array_equal(got, expected)
+    assert (got[40:47] == 255).all() and got[100, 5] == 255
+    # the whole-block result, one strip of every row, is the reference
+    monkeypatch.setattr(rules_module, "STRIP_PIXELS", block[0].size)
+    np.testing.assert_array_equal(classify_block(block, BANDS, load_rules("default")), got)
+
+
 def test_builtin_rule_sets_load_with_references():
     for name in ("default", "naip"):
         rs = load_rules(name)

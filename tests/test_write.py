@@ -58,6 +58,17 @@ def test_mask_is_a_valid_cog_with_colours_names_and_exact_georeferencing(tmp_pat
     assert result.counts == dict(zip(ids.tolist(), counts.tolist(), strict=True))
 
 
+@pytest.mark.parametrize("extra", [None, 77, 254])
+def test_counts_include_values_outside_the_scheme(tmp_path, extra):
+    rng = np.random.default_rng(1)
+    data = rng.choice(np.array([0, 1, 3, 255], np.uint8), size=(700, 900))
+    if extra is not None:
+        data[333:340, 5:9] = extra  # in one chunk only
+    result = write_mask(as_mask(data, chunks=256), tmp_path / "m.tif")
+    ids, counts = np.unique(data, return_counts=True)
+    assert result.counts == dict(zip(ids.tolist(), counts.tolist(), strict=True))
+
+
 def test_overviews_take_the_most_frequent_class(tmp_path):
     # every 2x2 cell holds three 1s and one 3: mode is 1, an average would be 1.5
     cell = np.array([[1, 1], [1, 3]], np.uint8)
