@@ -9,6 +9,8 @@ The data flow, one module per stage::
     train           (train.py)     reflectance + labels -> a pixel classifier
     write_mask      (write.py)     mask -> Cloud-Optimized GeoTIFF
     evaluate        (evaluate.py)  mask vs truth -> confusion matrix, IoU
+    export_mask     (export.py)    mask -> class-id or RGB(A) GeoTIFF for other GIS
+    apply_mask      (apply.py)     image + mask -> image cut out, blurred or cropped
 
 Names are imported lazily so that ``landmask --help`` starts fast. The xarray
 accessor ``DataArray.landmask`` (:mod:`landmask.accessor`) is registered by
@@ -25,10 +27,12 @@ import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from landmask.apply import apply_mask
     from landmask.classes import LANDCOVER, ClassScheme
     from landmask.classify import classify
     from landmask.errors import LandmaskError
     from landmask.evaluate import evaluate
+    from landmask.export import export_mask
     from landmask.indices import INDICES, compute_indices
     from landmask.models import Model, load_model
     from landmask.rules import load_rules
@@ -42,9 +46,11 @@ __all__ = [
     "ClassScheme",
     "LandmaskError",
     "Model",
+    "apply_mask",
     "classify",
     "compute_indices",
     "evaluate",
+    "export_mask",
     "load_model",
     "load_rules",
     "open_scene",
@@ -59,9 +65,11 @@ _HOME = {
     "LANDCOVER": "classes",
     "ClassScheme": "classes",
     "LandmaskError": "errors",
+    "apply_mask": "apply",
     "classify": "classify",
     "compute_indices": "indices",
     "evaluate": "evaluate",
+    "export_mask": "export",
     "Model": "models",
     "load_model": "models",
     "load_rules": "rules",

@@ -16,7 +16,8 @@ A model is any object with
     probabilities. NaN marks a missing input; whatever the model returns
     there is replaced by nodata, but it must not fail on it.
 
-and optionally ``scheme`` (a :class:`~landmask.classes.ClassScheme`),
+and optionally ``scheme`` (a :class:`~landmask.classes.ClassScheme` or the name
+of a built-in one, such as ``"worldcover"``),
 ``name``, and ``predict(block)`` -> ``(y, x)`` uint8 class ids, a shortcut for
 models whose answer is a class rather than a probability (rules): it must
 give what ``predict_proba`` would after the argmax.
@@ -53,8 +54,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from landmask.classes import LANDCOVER, NODATA, ClassScheme
-from landmask.errors import ModelError
+from landmask.classes import LANDCOVER, NODATA, ClassScheme, get_scheme
+from landmask.errors import ConfigError, ModelError
 from landmask.rules import BUILTIN_RULESETS, RuleSet, classify_block, load_rules
 
 __all__ = [
@@ -124,9 +125,30 @@ class RulesModel:
 
 
 def model_scheme(model: Any) -> ClassScheme:
-    """The class scheme of a model's ids (``landcover`` unless it says otherwise)."""
+    """The class scheme of a model's ids (``landcover`` unless it says otherwise).
+
+    The model's ``scheme`` attribute is a :class:`~landmask.classes.ClassScheme`
+    or the name of a built-in one (:func:`~landmask.classes.get_scheme`).
+
+    Raises
+    ------
+    ModelError
+        If ``scheme`` names no known scheme or is neither a scheme nor a name.
+    """
     scheme = getattr(model, "scheme", None)
-    return scheme if isinstance(scheme, ClassScheme) else LANDCOVER
+    if scheme is None:
+        return LANDCOVER
+    if isinstance(scheme, ClassScheme):
+        return scheme
+    name = getattr(model, "name", None) or type(model).__name__
+    if not isinstance(scheme, str):
+        raise ModelError(
+            f"{name}: 'scheme' must be a ClassScheme or a scheme name, got {type(scheme).__name__}"
+        )
+    try:
+        return get_scheme(scheme)
+    except ConfigError as exc:
+        raise ModelError(f"{name}: {exc}") from None
 
 
 def check_model(model: Any, spec: str) -> Any:

@@ -254,3 +254,11 @@ def test_large_output_has_averaged_overviews(raster, tmp_path):
     assert (level[176:] == 0).all()
     expected = pixels[0, :350].reshape(175, 2, 300, 2).mean(axis=(1, 3))
     assert np.abs(level[:175].astype(float) - expected).max() <= 1
+
+
+def test_apply_mask_is_exported_from_the_package():
+    import landmask
+    import landmask.apply
+
+    assert landmask.apply_mask is landmask.apply.apply_mask
+    assert "apply_mask" in landmask.__all__ and "apply_mask" in dir(landmask)

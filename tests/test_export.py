@@ -195,3 +195,11 @@ def test_export_of_an_esa_tile_turns_its_nodata_into_255(raster, tmp_path):
     with rasterio.open(tmp_path / "rgb.tif") as ds:
         np.testing.assert_array_equal(ds.read(4), [[255, 0], [255, 255]])
         np.testing.assert_array_equal(ds.read()[:, 1, 1], [250, 0, 0, 255])
+
+
+def test_export_mask_is_exported_from_the_package():
+    import landmask
+    import landmask.export
+
+    assert landmask.export_mask is landmask.export.export_mask
+    assert "export_mask" in landmask.__all__ and "export_mask" in dir(landmask)

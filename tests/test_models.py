@@ -16,11 +16,19 @@ import xarray as xr
 from conftest import TRANSFORM, UTM33
 from scipy import ndimage
 
+from landmask.classes import LANDCOVER, WORLDCOVER
 from landmask.classify import classify, classify_with_probabilities
 from landmask.cli import run
 from landmask.errors import BandError, ModelError
 from landmask.inference import ids_from_proba
-from landmask.models import ModelHandle, RulesModel, available_models, check_model, load_model
+from landmask.models import (
+    ModelHandle,
+    RulesModel,
+    available_models,
+    check_model,
+    load_model,
+    model_scheme,
+)
 from landmask.rules import load_rules
 from landmask.scene import open_scene
 from landmask.schedulers import use_scheduler
@@ -197,6 +205,42 @@ def test_check_model_names_what_is_wrong(attrs, needle):
     obj = type("Bad", (), {**attrs, "predict_proba": lambda self, b: b})()
     with pytest.raises(ModelError, match=needle):
         check_model(obj, "bad-model")
+
+
+@pytest.mark.parametrize(
+    ("scheme", "expected"),
+    [(None, LANDCOVER), (WORLDCOVER, WORLDCOVER), ("worldcover", WORLDCOVER)],
+    ids=["none", "object", "name"],
+)
+def test_model_scheme_from_an_object_or_a_name(scheme, expected):
+    model = Smoothed()
+    if scheme is not None:
+        model.scheme = scheme  # type: ignore[attr-defined]
+    assert model_scheme(model) is expected
+
+
+def test_model_scheme_by_name_reaches_the_mask(synthetic):
+    class TreeWater(Smoothed):
+        classes = (10, 80)  # worldcover: tree_cover, permanent_water_bodies
+        scheme = "worldcover"
+
+    mask = classify(as_scene(synthetic), model=TreeWater())
+    assert mask.attrs["class_scheme"] == "worldcover"
+    assert "80:permanent_water_bodies" in mask.attrs["class_names"]
+
+
+@pytest.mark.parametrize(
+    ("scheme", "needle"),
+    [("no-such-scheme", r"my-model: unknown class scheme 'no-such-scheme'"), (3, "scheme name")],
+)
+def test_model_scheme_that_is_not_a_scheme_is_a_model_error(synthetic, scheme, needle):
+    model = Smoothed()
+    model.name = "my-model"  # type: ignore[attr-defined]
+    model.scheme = scheme  # type: ignore[attr-defined]
+    with pytest.raises(ModelError, match=needle):
+        model_scheme(model)
+    with pytest.raises(ModelError, match=needle):
+        classify(as_scene(synthetic), model=model)
 
 
 def test_model_reading_a_missing_band_is_refused(synthetic):

@@ -8,7 +8,7 @@ import numpy as np
 import rasterio
 from test_write import as_mask
 
-from landmask.classes import LANDCOVER
+from landmask.classes import LANDCOVER, WORLDCOVER
 from landmask.cli import run
 from landmask.plot import mask_image
 from landmask.preview import read_decimated
@@ -49,3 +49,29 @@ def test_preview_command(tmp_path, capsys):
     assert run(["preview", str(tmp_path / "none.tif"), "-o", str(tmp_path / "q.png")]) == 2
     err = capsys.readouterr().err
     assert "none.tif: no such file" in err
+
+
+def test_preview_command_uses_the_scheme_the_mask_records(tmp_path, monkeypatch):
+    import landmask.plot
+
+    data = np.full((300, 400), 40, np.uint8)  # worldcover cropland; no class in landcover
+    data[:, 200:] = 80  # permanent water
+    data[:50, :50] = 255
+    path = tmp_path / "wc.tif"
+    write_mask(as_mask(data), path, scheme=WORLDCOVER)
+    drawn = []
+    real = landmask.plot.mask_image
+
+    def spy(values, scheme=None, ax=None, **kwargs):
+        ax = real(values, scheme, ax, **kwargs)
+        drawn.append((scheme, [t.get_text() for t in ax.get_legend().get_texts()]))
+        return ax
+
+    monkeypatch.setattr(landmask.plot, "mask_image", spy)
+    out = tmp_path / "wc.png"
+    assert run(["preview", str(path), "-o", str(out), "-q"]) == 0
+    assert drawn == [(WORLDCOVER, ["cropland", "permanent_water_bodies"])]
+    rgba = np.round(plt.imread(out) * 255).astype(int)
+    colours = {tuple(int(v) for v in px) for px in rgba.reshape(-1, 4) if px[3] == 255}
+    assert (0xF0, 0x96, 0xFF, 255) in colours  # cropland, in the map and the legend
+    assert (0x00, 0x64, 0xC8, 255) in colours  # water

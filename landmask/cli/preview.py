@@ -20,7 +20,8 @@ def preview_cmd(
     """Write a colour-coded PNG of MASK.tif (-o OUT.png) with a legend of its classes.
 
     Reads an internal overview of the mask, so it is fast on masks of any size;
-    nodata is transparent.
+    nodata is transparent. Colours and class names are those of the class
+    scheme the file records (its CLASS_SCHEME tag: landcover, worldcover, ...).
     """
     from landmask.preview import write_preview
     from landmask.write import check_output
