@@ -75,12 +75,16 @@ class LandmaskAccessor:
         return compute_indices(self._scene("indices"), names)
 
     def classify(
-        self, rules: str | os.PathLike[str] | RuleSet | Mapping[str, Any] = "default"
+        self,
+        rules: str | os.PathLike[str] | RuleSet | Mapping[str, Any] = "default",
+        *,
+        model: Any = None,
+        min_confidence: float = 0.5,
     ) -> xr.DataArray:
-        """A lazy class-id mask of a scene: :func:`landmask.classify.classify`."""
+        """A lazy class-id mask by rules or a model: :func:`landmask.classify.classify`."""
         from landmask.classify import classify
 
-        return classify(self._scene("classify"), rules)
+        return classify(self._scene("classify"), rules, model=model, min_confidence=min_confidence)
 
     def vectorize(
         self,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from landmask.classes import LANDCOVER, ClassScheme
+from landmask.classes import ClassScheme, scheme_of
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -34,7 +34,6 @@ __all__ = [
     "index_map",
     "mask_image",
     "polygons",
-    "scheme_of",
     "stretch",
 ]
 
@@ -187,26 +186,6 @@ def _label_axes(ax: Any, crs: Any) -> None:
         ax.set_ylabel("latitude (°)")
 
 
-def scheme_of(data: Any, default: ClassScheme = LANDCOVER) -> ClassScheme:
-    """The class scheme a mask names in its attributes, else ``default``.
-
-    :func:`~landmask.classify` sets ``class_scheme``; a mask file written by
-    :func:`~landmask.write.write_mask` carries the ``CLASS_SCHEME`` tag, which
-    ``rioxarray`` reads into the attributes. Unknown names give ``default``.
-    """
-    from landmask.classes import get_scheme
-    from landmask.errors import ConfigError
-
-    attrs = getattr(data, "attrs", {})
-    name = attrs.get("class_scheme", attrs.get("CLASS_SCHEME"))
-    if not name:
-        return default
-    try:
-        return get_scheme(str(name))
-    except ConfigError:
-        return default
-
-
 def class_lut(scheme: ClassScheme) -> np.ndarray:
     """A ``(256, 4)`` RGBA table in [0, 1]: class id -> colour, nodata transparent."""
     lut = np.zeros((256, 4), dtype=float)
@@ -233,7 +212,7 @@ def mask_image(
         most ``max_size`` pixels a side by :func:`decimate`).
     scheme
         Colours and names of the classes; default the scheme the mask names in
-        its attributes (:func:`scheme_of`), else ``landcover``.
+        its attributes (:func:`~landmask.classes.scheme_of`), else ``landcover``.
     ax
         Axes to draw on; a new figure when None.
     max_size
@@ -424,7 +403,7 @@ def polygons(
         :func:`composite`) or any 2-D array (grey). Polygons in another CRS
         are reprojected to the image's.
     scheme
-        Class colours and names; default the image's (:func:`scheme_of`).
+        Class colours and names; default the image's (:func:`~landmask.classes.scheme_of`).
     linewidth
         Width of the outlines in points.
     max_size

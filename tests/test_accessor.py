@@ -61,6 +61,17 @@ def test_scene_methods_delegate_lazily(scene):
     assert mask.rio.crs == UTM33 and mask.rio.transform() == TRANSFORM
 
 
+def test_scene_classify_takes_a_model(scene):
+    from landmask.classify import classify
+
+    mask = scene.landmask.classify(model="rules:default", min_confidence=0.0)
+    assert mask.attrs["model"] == "rules:default"
+    expected = classify(scene, model="rules:default", min_confidence=0.0)
+    np.testing.assert_array_equal(mask.values, expected.values)
+    # the rules model gives the rules' own mask
+    np.testing.assert_array_equal(mask.values, scene.landmask.classify().values)
+
+
 def test_mask_methods_chain_to_a_file_polygons_and_a_report(scene, tmp_path, synthetic_small):
     mask = scene.landmask.classify()
     result = mask.landmask.write(tmp_path / "m.tif")

@@ -75,3 +75,23 @@ def test_preview_command_uses_the_scheme_the_mask_records(tmp_path, monkeypatch)
     colours = {tuple(int(v) for v in px) for px in rgba.reshape(-1, 4) if px[3] == 255}
     assert (0xF0, 0x96, 0xFF, 255) in colours  # cropland, in the map and the legend
     assert (0x00, 0x64, 0xC8, 255) in colours  # water
+
+
+def test_preview_scheme_option_overrides_the_scheme_the_file_records(tmp_path, monkeypatch):
+    import landmask.plot
+
+    data = np.full((300, 400), 80, np.uint8)  # water in worldcover; no landcover class
+    path = tmp_path / "esa.tif"
+    write_mask(as_mask(data), path, colormap=False)
+    drawn = []
+    real = landmask.plot.mask_image
+
+    def spy(values, scheme=None, ax=None, **kwargs):
+        drawn.append(scheme)
+        return real(values, scheme, ax, **kwargs)
+
+    monkeypatch.setattr(landmask.plot, "mask_image", spy)
+    args = ["preview", str(path), "-o", str(tmp_path / "a.png"), "-q"]
+    assert run([*args, "--scheme", "worldcover"]) == 0
+    assert drawn == [WORLDCOVER]
+    assert run([*args, "--overwrite", "--scheme", "nonsense"]) == 2

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from landmask.cli.options import common_options, output_options
+from landmask.cli.options import common_options, output_options, scheme_option
 
 
 @click.command("preview")
@@ -13,20 +15,28 @@ from landmask.cli.options import common_options, output_options
 @click.option(
     "--max-size", default=1024, show_default=True, metavar="N", help="Longest side of the map."
 )
+@scheme_option(help="Class scheme for names and colours (default: the one MASK records).")
 @common_options
 def preview_cmd(
-    mask: str, output: str, overwrite: bool, max_size: int, quiet: bool, debug: bool
+    mask: str,
+    output: str,
+    overwrite: bool,
+    max_size: int,
+    scheme: Any,
+    quiet: bool,
+    debug: bool,
 ) -> None:
     """Write a colour-coded PNG of MASK.tif (-o OUT.png) with a legend of its classes.
 
     Reads an internal overview of the mask, so it is fast on masks of any size;
     nodata is transparent. Colours and class names are those of the class
-    scheme the file records (its CLASS_SCHEME tag: landcover, worldcover, ...).
+    scheme the file records (its CLASS_SCHEME tag: landcover, worldcover, ...),
+    or of --scheme for files that record none (e.g. ESA WorldCover tiles).
     """
     from landmask.preview import write_preview
     from landmask.write import check_output
 
     check_output(output, overwrite, [mask])
-    write_preview(mask, output, max_size=max_size)
+    write_preview(mask, output, max_size=max_size, scheme=scheme)
     if not quiet:
         click.echo(f"{output}: preview of {mask}")
