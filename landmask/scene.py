@@ -29,6 +29,7 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
 
 from landmask.errors import BandError, ConfigError, GridError, ReadError
+from landmask.reflectance import Scaling, to_reflectance
 from landmask.resample import Method, Resample, resample_block, source_span, target_size
 from landmask.sensors import COMMON_NAMES, QUALITY_BANDS, Sensor, get_sensor
 
@@ -62,6 +63,11 @@ class BandSource:
     scale: float
     offset: float
     resample: Resample | None = None
+
+    @property
+    def scaling(self) -> Scaling:
+        """How this band's digital numbers become reflectance."""
+        return Scaling(self.scale, self.offset, self.nodata)
 
 
 @dataclass(frozen=True)
@@ -419,26 +425,59 @@ def read_reflectance(sources: Sequence[BandSource], window: Window) -> np.ndarra
     """Read ``window`` of each band and return float32 reflectance, nodata as NaN.
 
     Opens every file once for this window; costs one float32 array of the window
-    per band plus one raw band at a time.
+    per band plus the raw bands of one file.
     """
     h, w = int(window.height), int(window.width)
     out = np.empty((len(sources), h, w), dtype=np.float32)
-    by_path: dict[str, list[int]] = {}
+    direct = [k for k, src in enumerate(sources) if src.resample is None]
     for k, src in enumerate(sources):
         if src.resample is not None:
             out[k] = _read_resampled(src, window)
-        else:
-            by_path.setdefault(src.path, []).append(k)
+    for k, raw in zip(direct, read_dn([sources[k] for k in direct], window), strict=True):
+        src = sources[k]
+        to_reflectance(raw, src.scale, src.offset, src.nodata, out[k])
+    return out
+
+
+def read_dn(sources: Sequence[BandSource], window: Window) -> list[np.ndarray]:
+    """Read ``window`` of each band as stored (digital numbers), each file opened once.
+
+    The sources must be on the scene grid (no ``resample``).
+    """
+    by_path: dict[str, list[int]] = {}
+    for k, src in enumerate(sources):
+        by_path.setdefault(src.path, []).append(k)
+    out: list[np.ndarray] = [np.empty(0)] * len(sources)
     # no warnings.catch_warnings() here: this runs in worker threads, where
     # entering and leaving it races with other threads and loses their filters
     with rasterio.Env(**READ_ENV):
         for path, ks in by_path.items():
             raw = _read(path, [sources[k].index for k in ks], window)
             for j, k in enumerate(ks):
-                to_reflectance(
-                    raw[j], sources[k].scale, sources[k].offset, sources[k].nodata, out[k]
-                )
+                out[k] = raw[j]
     return out
+
+
+def dn_sources(scene: xr.DataArray) -> tuple[BandSource, ...] | None:
+    """The band sources of a scene exactly as :func:`open_scene` returned it, else None.
+
+    Lets a consumer that reads every pixel once (:func:`landmask.classify`)
+    read digital numbers and convert them to reflectance in cache-sized pieces.
+    None when the data is anything else: a selection, arithmetic, resampled
+    bands, an in-memory array.
+    """
+    data = scene.data
+    if not isinstance(data, da.Array) or not str(data.name).startswith("open_scene-"):
+        return None
+    reader = data.dask.get(f"original-{data.name}")
+    reader = getattr(reader, "value", reader)  # a task-spec DataNode in newer dask
+    if not isinstance(reader, _ReflectanceReader):
+        return None
+    if any(src.resample is not None for src in reader.sources):
+        return None
+    if [str(b) for b in scene["band"].values] != [src.name for src in reader.sources]:
+        return None
+    return reader.sources
 
 
 def _read(path: str, indexes: list[int], window: Window) -> np.ndarray:
@@ -480,21 +519,6 @@ def _read_resampled(src: BandSource, window: Window) -> np.ndarray:
         src_width=plan.src_width,
         method=plan.method,
     )
-
-
-def to_reflectance(
-    raw: np.ndarray, scale: float, offset: float, nodata: float | None, out: np.ndarray
-) -> np.ndarray:
-    """Block function: digital numbers -> float32 reflectance, nodata -> NaN.
-
-    Works in float32 so unsigned inputs never wrap; writes into ``out``.
-    """
-    np.multiply(raw, np.float32(scale), out=out, dtype=np.float32, casting="unsafe")
-    if offset:
-        out += np.float32(offset)
-    if nodata is not None and not np.isnan(nodata):
-        out[raw == nodata] = np.nan
-    return out
 
 
 def open_scene(

@@ -1,3 +1,5 @@
+import sys
+
 import dask
 import dask.array as da
 import numpy as np
@@ -7,6 +9,7 @@ from conftest import TRANSFORM, UTM33
 
 from landmask.classify import classify
 from landmask.rules import classify_block, load_rules
+from landmask.scene import dn_sources as scene_dn_sources
 from landmask.scene import open_scene
 from landmask.schedulers import use_scheduler
 from landmask.synthetic import BANDS
@@ -38,6 +41,45 @@ def test_mask_identical_for_any_chunk_size(s2_file, reference_mask, chunk_size):
     size = chunk_size or 100_000
     mask = classify(open_scene(s2_file, sensor="sentinel2-l2a", chunk_size=size))
     np.testing.assert_array_equal(mask.values, reference_mask)
+
+
+def test_a_scene_from_open_scene_is_classified_from_digital_numbers(
+    s2_file, reference_mask, monkeypatch
+):
+    import landmask.rules as rules_module
+    import landmask.scene as scene_module
+
+    reads = []
+    real = scene_module.read_reflectance
+    monkeypatch.setattr(scene_module, "read_reflectance", lambda *a: reads.append(1) or real(*a))
+    blocks = []
+    real_dn = rules_module.classify_dn_block
+
+    def spy(dn, *args):
+        blocks.append([b.dtype for b in dn])
+        return real_dn(dn, *args)
+
+    # landmask.classify is the function; its module is in sys.modules
+    monkeypatch.setattr(sys.modules["landmask.classify"], "classify_dn_block", spy)
+    scene = open_scene(s2_file, sensor="sentinel2-l2a", chunk_size=128)
+    mask = classify(scene).values
+    np.testing.assert_array_equal(mask, reference_mask)
+    assert not reads  # no float32 reflectance chunk was made
+    assert blocks and all(d == [np.uint16] * 5 for d in blocks)  # the 5 bands the rules read
+    # anything but the untouched array goes the general way, with the same result
+    blocks.clear()
+    for changed in (scene * 1, scene.sel(band=["blue", "green", "red", "nir", "swir16"])):
+        np.testing.assert_array_equal(classify(changed).values, reference_mask)
+    assert not blocks and reads
+
+
+def test_digital_numbers_of_separate_band_files_with_generic_scaling(s2_band_files):
+    mapping = {"blue": 1, "green": 2, "red": 3, "nir": 4, "swir16": 5}
+    scene = open_scene(s2_band_files, bands=mapping, scale=2e-4, offset=-0.05, chunk_size=64)
+    assert scene_dn_sources(scene) is not None
+    general = classify(scene.copy(data=scene.data + 0)).values
+    np.testing.assert_array_equal(classify(scene).values, general)
+    assert len(np.unique(general)) >= 4
 
 
 def test_nodata_margin_propagates_to_255(s2_file, synthetic_small, reference_mask):
