@@ -96,4 +96,27 @@ def s2_band_files(tmp_path: Path, synthetic_small: Any) -> list[Path]:
     ]
 
 
-__all__ = ["BANDS", "TRANSFORM", "UTM33", "write_raster"]
+def as_mask(
+    data: Any,
+    transform: Affine = TRANSFORM,
+    crs: CRS = UTM33,
+    chunks: int = 256,
+    **attrs: Any,
+) -> Any:
+    """A ``(y, x)`` uint8 mask DataArray on a real grid (nodata 255), Dask-backed in ``chunks``."""
+    import dask.array as da
+    import xarray as xr
+
+    from landmask.classify import mask_like
+    from landmask.scene import pixel_coords
+
+    arr = da.from_array(data, chunks=chunks) if not isinstance(data, da.Array) else data
+    h, w = arr.shape
+    grid = xr.DataArray(
+        np.empty((h, w), np.uint8), dims=("y", "x"), coords=pixel_coords(transform, h, w)
+    )
+    grid = grid.rio.write_crs(crs).rio.write_transform(transform)
+    return mask_like(grid, arr, name="landcover").assign_attrs(attrs)
+
+
+__all__ = ["BANDS", "TRANSFORM", "UTM33", "as_mask", "write_raster"]

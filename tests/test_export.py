@@ -6,6 +6,7 @@ import hashlib
 import os
 from pathlib import Path
 
+import conftest
 import dask
 import numpy as np
 import pytest
@@ -26,16 +27,7 @@ SHAPE = (1100, 1300)  # more than two tiles a side: two overview levels
 
 
 def as_mask(data: np.ndarray, chunks: int = 300) -> xr.DataArray:
-    h, w = data.shape
-    arr = xr.DataArray(
-        data,
-        dims=("y", "x"),
-        coords={
-            "y": 5400000.0 - 10 * (np.arange(h) + 0.5),
-            "x": 500000.0 + 10 * (np.arange(w) + 0.5),
-        },
-    )
-    return arr.rio.write_crs(UTM33).rio.write_transform(TRANSFORM).chunk(chunks)
+    return conftest.as_mask(data, chunks=chunks)
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import conftest
 import numpy as np
 import pytest
 import rasterio
@@ -54,17 +55,7 @@ DYNAMIC_WORLD_OFFICIAL = [
 
 
 def as_mask(data: np.ndarray, **attrs: object) -> xr.DataArray:
-    h, w = data.shape
-    arr = xr.DataArray(
-        data,
-        dims=("y", "x"),
-        coords={
-            "y": 5400000.0 - 10 * (np.arange(h) + 0.5),
-            "x": 500000.0 + 10 * (np.arange(w) + 0.5),
-        },
-        attrs=dict(attrs),
-    )
-    return arr.rio.write_crs(UTM33).rio.write_transform(TRANSFORM).chunk(2)
+    return conftest.as_mask(data, chunks=2, **attrs)
 
 
 def test_presets_have_the_official_ids_and_colours():

@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+import conftest
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -47,16 +48,7 @@ def shown(scheme: ClassScheme) -> list:
 
 
 def as_mask(data: np.ndarray) -> xr.DataArray:
-    h, w = data.shape
-    arr = xr.DataArray(
-        data,
-        dims=("y", "x"),
-        coords={
-            "y": 5400000.0 - 10 * (np.arange(h) + 0.5),
-            "x": 500000.0 + 10 * (np.arange(w) + 0.5),
-        },
-    )
-    return arr.rio.write_crs(UTM33).rio.write_transform(TRANSFORM).chunk(2)
+    return conftest.as_mask(data, chunks=2)
 
 
 def polygons(scheme: ClassScheme) -> gpd.GeoDataFrame:

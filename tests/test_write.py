@@ -2,15 +2,13 @@ import dask.array as da
 import numpy as np
 import pytest
 import rasterio
-import xarray as xr
-from conftest import TRANSFORM, UTM33
+from conftest import TRANSFORM, UTM33, as_mask
 from rasterio.crs import CRS
 
 from landmask.classes import LANDCOVER
-from landmask.classify import mask_like
 from landmask.errors import ConfigError, OutputExistsError
 from landmask.indices import compute_indices
-from landmask.scene import open_scene, pixel_coords
+from landmask.scene import open_scene
 from landmask.write import write_indices, write_mask
 
 ODD_CRS = CRS.from_wkt(
@@ -20,16 +18,6 @@ ODD_CRS = CRS.from_wkt(
     'PARAMETER["latitude_of_center",52.1],PARAMETER["longitude_of_center",10.3],'
     'PARAMETER["false_easting",4321000],PARAMETER["false_northing",3210000],UNIT["metre",1]]'
 )
-
-
-def as_mask(data, transform=TRANSFORM, crs=UTM33, chunks=256):
-    arr = da.from_array(data, chunks=chunks) if not isinstance(data, da.Array) else data
-    h, w = arr.shape
-    scene = xr.DataArray(
-        np.empty((h, w), np.uint8), dims=("y", "x"), coords=pixel_coords(transform, h, w)
-    )
-    scene = scene.rio.write_crs(crs).rio.write_transform(transform)
-    return mask_like(scene, arr, name="landcover")
 
 
 def test_mask_is_a_valid_cog_with_colours_names_and_exact_georeferencing(tmp_path):
