@@ -5,8 +5,9 @@ matplotlib.use("Agg")
 import dask.array as da
 import matplotlib.pyplot as plt
 import numpy as np
+import pytest
 import rasterio
-from test_write import as_mask
+from conftest import as_mask
 
 from landmask.classes import LANDCOVER, WORLDCOVER
 from landmask.cli import run
@@ -36,6 +37,35 @@ def test_preview_reads_an_overview_not_the_whole_mask(tmp_path):
     assert small.shape == (512, 512)
     with rasterio.open(path, overview_level=1) as ov:  # the 4x overview
         np.testing.assert_array_equal(small, ov.read(1))
+
+
+def test_preview_of_a_16384_mask_reads_only_overviews(tmp_path):
+    n = 16384
+    rows = da.arange(n, chunks=4096, dtype=np.uint16)[:, None] // 1024
+    cols = da.arange(n, chunks=4096, dtype=np.uint16)[None, :] // 1024
+    path = tmp_path / "big.tif"
+    write_mask(as_mask(((rows + cols) % 4).astype(np.uint8), chunks=4096), path)
+    # A COG stores its overviews before the full-resolution tiles: cut the file
+    # where those begin, so that any full-resolution read fails
+    with rasterio.open(path) as ds:
+        assert ds.overviews(1) == [2, 4, 8, 16, 32]
+        first = min(
+            int(ds.get_tag_item(f"BLOCK_OFFSET_{i}_{j}", "TIFF", bidx=1))
+            for i in range(n // 512)
+            for j in range(n // 512)
+        )
+    with open(path, "r+b") as f:
+        f.truncate(first)
+    with rasterio.open(path) as ds, pytest.raises(rasterio.errors.RasterioError):
+        ds.read(1, window=((0, 512), (0, 512)))
+    out = tmp_path / "big.png"
+    assert run(["preview", str(path), "-o", str(out), "-q"]) == 0
+    small = read_decimated(path, max_size=1024)
+    expected = (np.arange(1024)[:, None] // 64 + np.arange(1024)[None, :] // 64) % 4
+    np.testing.assert_array_equal(small, expected)
+    rgba = np.round(plt.imread(out) * 255).astype(int)
+    colours = {tuple(int(v) for v in px) for px in rgba.reshape(-1, 4) if px[3] == 255}
+    assert {LANDCOVER.colormap[c] for c in (1, 2, 3)} <= colours
 
 
 def test_preview_command(tmp_path, capsys):
