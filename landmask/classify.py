@@ -148,7 +148,7 @@ class _DnClassifier:
         xs = range(self.shape[1])[key[1]]
         window = Window(xs.start, ys.start, len(xs), len(ys))
         dn = read_dn(self.sources, window)
-        scaling = [s.scaling for s in self.sources]
+        scaling = [s.stored_scaling for s in self.sources]
         return classify_dn_block(dn, scaling, self.band_names, self.ruleset)
 
 

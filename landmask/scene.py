@@ -65,8 +65,14 @@ class BandSource:
     resample: Resample | None = None
 
     @property
-    def scaling(self) -> Scaling:
-        """How this band's digital numbers become reflectance."""
+    def stored_scaling(self) -> Scaling:
+        """How the values :func:`read_dn` returns for this band become reflectance.
+
+        The band's scale, offset and nodata; the identity for a resampled band,
+        which :func:`read_dn` returns as reflectance already.
+        """
+        if self.resample is not None:
+            return Scaling()
         return Scaling(self.scale, self.offset, self.nodata)
 
 
@@ -429,25 +435,26 @@ def read_reflectance(sources: Sequence[BandSource], window: Window) -> np.ndarra
     """
     h, w = int(window.height), int(window.width)
     out = np.empty((len(sources), h, w), dtype=np.float32)
-    direct = [k for k, src in enumerate(sources) if src.resample is None]
-    for k, src in enumerate(sources):
-        if src.resample is not None:
-            out[k] = _read_resampled(src, window)
-    for k, raw in zip(direct, read_dn([sources[k] for k in direct], window), strict=True):
-        src = sources[k]
-        to_reflectance(raw, src.scale, src.offset, src.nodata, out[k])
+    for k, (src, values) in enumerate(zip(sources, read_dn(sources, window), strict=True)):
+        s = src.stored_scaling
+        to_reflectance(values, s.scale, s.offset, s.nodata, out[k])
     return out
 
 
 def read_dn(sources: Sequence[BandSource], window: Window) -> list[np.ndarray]:
     """Read ``window`` of each band as stored (digital numbers), each file opened once.
 
-    The sources must be on the scene grid (no ``resample``).
+    A band on another grid (``resample`` set) comes resampled onto the scene
+    grid, already as reflectance: :attr:`BandSource.stored_scaling` says how
+    each returned array becomes reflectance.
     """
+    out: list[np.ndarray] = [np.empty(0)] * len(sources)
     by_path: dict[str, list[int]] = {}
     for k, src in enumerate(sources):
-        by_path.setdefault(src.path, []).append(k)
-    out: list[np.ndarray] = [np.empty(0)] * len(sources)
+        if src.resample is not None:
+            out[k] = _read_resampled(src, window)
+        else:
+            by_path.setdefault(src.path, []).append(k)
     # no warnings.catch_warnings() here: this runs in worker threads, where
     # entering and leaving it races with other threads and loses their filters
     with rasterio.Env(**READ_ENV):
@@ -463,8 +470,8 @@ def dn_sources(scene: xr.DataArray) -> tuple[BandSource, ...] | None:
 
     Lets a consumer that reads every pixel once (:func:`landmask.classify`)
     read digital numbers and convert them to reflectance in cache-sized pieces.
-    None when the data is anything else: a selection, arithmetic, resampled
-    bands, an in-memory array.
+    None when the data is anything else: a selection, arithmetic, an
+    in-memory array. Read them with :func:`read_dn`.
     """
     data = scene.data
     if not isinstance(data, da.Array) or not str(data.name).startswith("open_scene-"):
@@ -472,8 +479,6 @@ def dn_sources(scene: xr.DataArray) -> tuple[BandSource, ...] | None:
     reader = data.dask.get(f"original-{data.name}")
     reader = getattr(reader, "value", reader)  # a task-spec DataNode in newer dask
     if not isinstance(reader, _ReflectanceReader):
-        return None
-    if any(src.resample is not None for src in reader.sources):
         return None
     if [str(b) for b in scene["band"].values] != [src.name for src in reader.sources]:
         return None

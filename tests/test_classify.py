@@ -5,6 +5,7 @@ import dask.array as da
 import numpy as np
 import pytest
 import rasterio
+from affine import Affine
 from conftest import TRANSFORM, UTM33
 
 from landmask.classify import classify
@@ -12,7 +13,7 @@ from landmask.rules import classify_block, load_rules
 from landmask.scene import dn_sources as scene_dn_sources
 from landmask.scene import open_scene
 from landmask.schedulers import use_scheduler
-from landmask.synthetic import BANDS
+from landmask.synthetic import BANDS, S2_BAND_IDS, to_dn
 from landmask.write import write_mask
 
 
@@ -80,6 +81,27 @@ def test_digital_numbers_of_separate_band_files_with_generic_scaling(s2_band_fil
     general = classify(scene.copy(data=scene.data + 0)).values
     np.testing.assert_array_equal(classify(scene).values, general)
     assert len(np.unique(general)) >= 4
+
+
+@pytest.mark.parametrize("chunk", [50, 128, 1000])
+def test_digital_numbers_with_a_twenty_metre_band(raster, synthetic_small, chunk):
+    # a Sentinel-2 L2A tile: B11 (swir16) at 20 m is resampled onto the 10 m grid
+    dn = to_dn(synthetic_small.reflectance)
+    files = [
+        raster(f"T33UUP_{bid}_10m.tif", dn[k], nodata=0)
+        for k, bid in enumerate(S2_BAND_IDS)
+        if bid != "B11"
+    ]
+    h, w = dn.shape[1:]
+    b11 = dn[4].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3)).astype(np.uint16)
+    t20 = Affine(20.0, 0.0, TRANSFORM.c, 0.0, -20.0, TRANSFORM.f)
+    files.append(raster("T33UUP_B11_20m.tif", b11, transform=t20, nodata=0))
+    scene = open_scene(files, sensor="sentinel2-l2a", chunk_size=chunk)
+    sources = scene_dn_sources(scene)
+    assert sources is not None and sources[-1].resample is not None
+    general = classify(scene.copy(data=scene.data + 0)).values
+    np.testing.assert_array_equal(classify(scene).values, general)
+    assert {0, 1, 3, 255} <= set(np.unique(general).tolist())
 
 
 def test_nodata_margin_propagates_to_255(s2_file, synthetic_small, reference_mask):
