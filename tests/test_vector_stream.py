@@ -12,8 +12,8 @@ from conftest import UTM33
 from pyproj import CRS
 from test_vectorize import as_mask, hidden, in_frame_order, random_speckle
 
-import landmask.vectorize as vectorize_module
 from landmask.classes import LANDCOVER
+from landmask.vector_formats import VectorWriter
 from landmask.vectorize import iter_regions, resolve_classes, vectorize, vectorize_to_file
 
 
@@ -92,17 +92,18 @@ def test_a_failure_midway_leaves_no_file(tmp_path, speckle, monkeypatch):
     out = tmp_path / "regions.fgb"
     out.write_bytes(b"old")
     calls = {"n": 0}
-    real = vectorize_module._to_frame
+    real = VectorWriter.write_features
 
-    def failing(*args, **kwargs):
+    def failing(self, *args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("disk full")
-        return real(*args, **kwargs)
+        return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(vectorize_module, "_to_frame", failing)
+    monkeypatch.setattr(VectorWriter, "write_features", failing)
     with pytest.raises(RuntimeError, match="disk full"):
         vectorize_to_file(as_mask(speckle, chunks=17), out, overwrite=True)
+    assert calls["n"] == 3
     assert out.read_bytes() == b"old"
     assert hidden(tmp_path) == []
 
@@ -113,3 +114,28 @@ def test_no_region_still_writes_an_empty_layer(tmp_path):
     back = gpd.read_file(summary.path, layer="none")
     assert len(back) == 0 and summary.total == 0
     assert back.crs == UTM33
+
+
+@pytest.mark.parametrize("connectivity", [4, 8])
+def test_every_scheduler_writes_the_same_file(tmp_path, speckle, connectivity):
+    """Worker processes, threads and no workers: the same rows in the same order, to the bit."""
+    import dask
+
+    mask = as_mask(speckle, chunks=(17, 23))  # 6 x 5 chunks: more than are in flight at once
+    rows = {}
+    for scheduler in ("synchronous", "threads", "processes"):
+        with dask.config.set(scheduler=scheduler, num_workers=2):
+            path = vectorize_to_file(
+                mask, tmp_path / f"{scheduler}.gpkg", connectivity=connectivity
+            ).path
+        back = read(path)
+        rows[scheduler] = (
+            back.drop(columns="geometry"),
+            shapely.to_wkb(np.asarray(back.geometry.values)),
+        )
+    ref_columns, ref_wkb = rows["synchronous"]
+    assert len(ref_columns) == len(vectorize(mask, connectivity=connectivity))
+    for scheduler in ("threads", "processes"):
+        columns, wkb = rows[scheduler]
+        assert columns.equals(ref_columns), scheduler
+        assert (wkb == ref_wkb).all(), scheduler
