@@ -61,7 +61,7 @@ def _labels(
     labels = np.zeros(block.shape, dtype=np.int32)
     class_of: dict[int, int] = {}
     offset = 0
-    present = set(np.unique(block).tolist())
+    present = set(np.flatnonzero(np.bincount(block.ravel(), minlength=256)).tolist())
     for value in sorted(set(classes) & present):
         lab, n = ndimage.label(block == value, structure=_STRUCTURE[connectivity])
         if n:
@@ -249,6 +249,30 @@ def chunk_features(
     features = spec.features(part.interior_values, part.interior)
     part.interior, part.interior_values = _NO_GEOMS, _NO_VALUES
     return features, part
+
+
+def merge_groups(
+    groups: list[tuple[int, list[shapely.Geometry]]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Border pieces of each region -> ``(class ids, polygons)``, one per region, in pixels.
+
+    Pieces share their edges exactly (integer coordinates), so the union is
+    the region; simplifying with tolerance 0 drops the vertices the chunk
+    borders left on straight edges, as GDAL on the whole raster would.
+    """
+    values = np.array([v for v, _ in groups], dtype=np.uint8)
+    geoms = np.empty(len(groups), dtype=object)
+    for k, (_, pieces) in enumerate(groups):
+        if len(pieces) == 1:
+            geoms[k] = pieces[0]
+        else:
+            geoms[k] = shapely.simplify(shapely.union_all(pieces), 0)
+    return values, geoms
+
+
+def merged_features(groups: list[tuple[int, list[shapely.Geometry]]], spec: OutputSpec) -> Features:
+    """Task function of the streamed path: :func:`merge_groups`, as output features."""
+    return spec.features(*merge_groups(groups))
 
 
 def init_worker() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -129,33 +130,66 @@ class VectorWriter:
         )
         self.count += len(frame)
 
-    def write_features(self, features: Features, crs: Any, geometry_type: str) -> None:
-        """Append a batch of :class:`~landmask.polygonize.Features` (class ids, measures, WKB).
+    def write_features(self, batches: Iterable[Features], crs: Any, geometry_type: str) -> None:
+        """Write a stream of :class:`~landmask.polygonize.Features` (class ids, measures, WKB).
 
-        GeoPackages (and the staging GeoPackage of FlatGeobuf and GeoParquet)
-        get them as an Arrow table, without a Python object per feature;
-        GeoJSON, which must be reprojected, as a GeoDataFrame. The columns
-        and layer are those :meth:`write` makes from :func:`~landmask.vectorize.vectorize`'s
-        frames; ``geometry_type`` is the layer's (``Polygon`` or ``Unknown``).
+        The columns and layer are those :meth:`write` makes from
+        :func:`~landmask.vectorize.vectorize`'s frames; ``geometry_type`` is the
+        layer's (``Polygon`` or ``Unknown``). GeoPackages (and the staging
+        GeoPackage of FlatGeobuf and GeoParquet) get the whole stream in one
+        Arrow write: one open layer, no Python object per feature, and the
+        spatial index built once at the end (appending batch by batch reopened
+        the layer and updated the index row by row, 10x slower). Batches are
+        pulled as GDAL writes, so memory holds one. GeoJSON, which must be
+        reprojected, gets GeoDataFrames batch by batch. An error from
+        ``batches`` is raised as it was.
         """
         if self.driver == "GeoJSON":
-            self.write(features_frame(features, crs, self.scheme))
+            for features in batches:
+                if len(features):
+                    self.write(features_frame(features, crs, self.scheme))
             return
+        it = (f for f in batches if len(f))
+        first = next(it, None)
+        if first is None:
+            return
+        import pyarrow as pa
         from pyogrio.raw import write_arrow
+
+        table = features_table(first, self.scheme)
+        errors: list[BaseException] = []
+
+        def tables() -> Iterator[Any]:
+            try:
+                yield from table.to_batches()
+                self.count += len(first)
+                for features in it:
+                    yield from features_table(features, self.scheme).to_batches()
+                    self.count += len(features)
+            except BaseException as exc:
+                errors.append(exc)
+                raise
 
         self.crs = crs
         self.styled = True
-        write_arrow(
-            features_table(features, self.scheme),
-            self.stage,
-            layer=self.layer,
-            driver=self.stage_driver,
-            geometry_name="geometry",
-            geometry_type=geometry_type,
-            crs=crs.to_wkt() if crs is not None else None,
-            append=self.count > 0,
-        )
-        self.count += len(features)
+        stream = pa.RecordBatchReader.from_batches(table.schema, tables())
+        try:
+            write_arrow(
+                stream,
+                self.stage,
+                layer=self.layer,
+                driver=self.stage_driver,
+                geometry_name="geometry",
+                geometry_type=geometry_type,
+                crs=crs.to_wkt() if crs is not None else None,
+                append=self.count > 0,
+            )
+        except Exception:
+            if errors:
+                raise errors[0] from None
+            raise
+        if errors:
+            raise errors[0]
 
     def close(self) -> Path:
         """Finish the file and move it onto the output path."""

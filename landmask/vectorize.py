@@ -30,7 +30,7 @@ import contextlib
 import math
 import os
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +56,8 @@ from landmask.polygonize import (
     OutputSpec,
     chunk_features,
     init_worker,
+    merge_groups,
+    merged_features,
     polygonize_block,
 )
 from landmask.sieve import sieve
@@ -85,10 +87,10 @@ def _pairs(
     return out
 
 
-def _stitch(
+def _groups(
     parts: dict[tuple[int, int], ChunkPolygons], rows: int, cols: int, diagonal: bool
-) -> list[tuple[int, shapely.Geometry]]:
-    """Merge border regions that continue across chunk borders."""
+) -> list[tuple[int, list[shapely.Geometry]]]:
+    """Border pieces grouped by the region they belong to: ``(class id, pieces)`` each."""
     ids: dict[tuple[int, int, int], int] = {}
     pieces: list[tuple[int, shapely.Geometry]] = []
     for (i, j), part in parts.items():
@@ -123,16 +125,33 @@ def _stitch(
     d = np.concatenate(dst) if dst else np.zeros(0, np.int64)
     graph = coo_matrix((np.ones(len(s), dtype=np.int8), (s, d)), shape=(n, n))
     _, group = connected_components(graph, directed=False)
-    merged = []
-    for g in np.unique(group):
-        members = np.flatnonzero(group == g)
-        value = pieces[members[0]][0]
-        if len(members) == 1:
-            merged.append((value, pieces[members[0]][1]))
-        else:
-            union = shapely.union_all([pieces[k][1] for k in members])
-            merged.append((value, shapely.simplify(union, 0)))  # drop vertices on old borders
-    return merged
+    order = np.argsort(group, kind="stable")
+    starts = np.flatnonzero(np.diff(group[order], prepend=-1))
+    return [
+        (pieces[members[0]][0], [pieces[k][1] for k in members.tolist()])
+        for members in np.split(order, starts[1:])
+    ]
+
+
+def _balanced(
+    groups: list[tuple[int, list[shapely.Geometry]]], tasks: int
+) -> list[list[tuple[int, list[shapely.Geometry]]]]:
+    """``groups`` dealt into up to ``tasks`` lists of about equal work (vertices to merge).
+
+    The deal depends on the groups only, so every scheduler gets the same lists.
+    """
+    if not groups:
+        return []
+    cost = np.array(
+        [sum(int(shapely.get_num_coordinates(g)) for g in pieces) for _, pieces in groups]
+    )
+    loads = np.zeros(min(tasks, len(groups)))
+    dealt: list[list[int]] = [[] for _ in loads]
+    for k in np.argsort(-cost, kind="stable").tolist():  # biggest first, to the least loaded
+        t = int(np.argmin(loads))
+        loads[t] += cost[k]
+        dealt[t].append(k)
+    return [[groups[k] for k in sorted(ks)] for ks in dealt]
 
 
 def resolve_classes(classes: Sequence[str | int] | None, scheme: ClassScheme) -> frozenset[int]:
@@ -238,19 +257,19 @@ def iter_regions(
     # a sieve and a coverage simplification need every region, not just the wanted ones
     polygonized = frozenset(range(NODATA)) if (whole or bool(min_area)) else wanted
     data = _prepared(mask, connectivity, min_area)
-    parts: dict[tuple[int, int], ChunkPolygons] = {}
-    for key, part in _polygonized(data, polygonize_block, (polygonized, connectivity)):
-        if part.interior_values.size:
-            yield part.interior_values, part.interior
-        part.interior, part.interior_values = _NO_GEOMS, _NO_VALUES
-        parts[key] = part
     rows, cols = data.numblocks
-    merged = _stitch(parts, rows, cols, diagonal=connectivity == 8)
+    parts: dict[tuple[int, int], ChunkPolygons] = {}
+    with _pool() as pool:
+        for key, part in _polygonized(pool, data, polygonize_block, (polygonized, connectivity)):
+            if part.interior_values.size:
+                yield part.interior_values, part.interior
+            part.interior, part.interior_values = _NO_GEOMS, _NO_VALUES
+            parts[key] = part
+        groups = _groups(parts, rows, cols, diagonal=connectivity == 8)
+        parts.clear()
+        merged = [r for r in _merged(pool, groups, merge_groups, ()) if len(r[0])]
     if merged:
-        yield (
-            np.array([v for v, _ in merged], dtype=np.uint8),
-            np.array([g for _, g in merged], dtype=object),
-        )
+        yield np.concatenate([v for v, _ in merged]), np.concatenate([g for _, g in merged])
 
 
 def _iter_features(
@@ -266,21 +285,20 @@ def _iter_features(
     """
     polygonized = frozenset(range(NODATA)) if min_area else spec.wanted
     data = _prepared(mask, connectivity, min_area)
-    parts: dict[tuple[int, int], ChunkPolygons] = {}
-    for key, (features, part) in _polygonized(
-        data, chunk_features, (polygonized, connectivity, spec)
-    ):
-        if len(features):
-            yield features
-        parts[key] = part
     rows, cols = data.numblocks
-    merged = _stitch(parts, rows, cols, diagonal=connectivity == 8)
-    if merged:
-        values = np.array([v for v, _ in merged], dtype=np.uint8)
-        geoms = np.array([g for _, g in merged], dtype=object)
-        features = spec.features(values, geoms)
-        if len(features):
-            yield features
+    parts: dict[tuple[int, int], ChunkPolygons] = {}
+    with _pool() as pool:
+        for key, (features, part) in _polygonized(
+            pool, data, chunk_features, (polygonized, connectivity, spec)
+        ):
+            if len(features):
+                yield features
+            parts[key] = part
+        groups = _groups(parts, rows, cols, diagonal=connectivity == 8)
+        parts.clear()
+        for features in _merged(pool, groups, merged_features, (spec,)):
+            if len(features):
+                yield features
 
 
 def _prepared(mask: xr.DataArray, connectivity: int, min_area: float | None) -> da.Array:
@@ -296,14 +314,22 @@ def _prepared(mask: xr.DataArray, connectivity: int, min_area: float | None) -> 
     return data
 
 
+#: Border regions are merged in this many tasks of about equal work: a number
+#: that does not depend on the scheduler, so neither does the order of the rows
+_MERGE_SHARES = 32
+
+Pool = tuple[Callable[..., "Future[Any]"], int, str]
+
+
 def _polygonized(
-    data: da.Array, fn: Callable[..., Any], args: tuple[Any, ...]
+    pool: Pool, data: da.Array, fn: Callable[..., Any], args: tuple[Any, ...]
 ) -> Iterator[tuple[tuple[int, int], Any]]:
     """``fn(block, row0, col0, inner, *args)`` for every chunk, yielded in chunk order.
 
-    Up to twice as many chunks as the scheduler runs at once are in flight;
-    with a local pool their blocks are computed here (threads) and sent over.
+    Up to twice as many chunks as the pool runs at once are in flight; with a
+    local pool their blocks are computed here (threads) and sent over.
     """
+    submit, workers, local = pool
     rows, cols = data.numblocks
     y_off = np.concatenate([[0], np.cumsum(data.chunks[0])])
     x_off = np.concatenate([[0], np.cumsum(data.chunks[1])])
@@ -314,28 +340,40 @@ def _polygonized(
         inner = (i > 0, i < rows - 1, j > 0, j < cols - 1)
         return (int(y_off[i]), int(x_off[j]), inner, *args)
 
-    with _pool() as (submit, workers, local):
-        pending: deque[tuple[tuple[int, int], Future[Any]]] = deque()
-        done = 0
-        while done < len(keys) or pending:
-            if len(pending) <= workers and done < len(keys):
-                take = keys[done : done + 2 * workers - len(pending)]
-                done += len(take)
-                if local:  # read here, on this process's threads
-                    read = dask.compute(
-                        *[blocks[i, j] for i, j in take],
-                        scheduler="synchronous" if local == "synchronous" else "threads",
-                    )
-                else:
-                    read = tuple(blocks[i, j] for i, j in take)
-                for (i, j), block in zip(take, read, strict=True):
-                    pending.append(((i, j), submit(fn, block, *task_args(i, j))))
-            key, future = pending.popleft()
-            yield key, future.result()
+    pending: deque[tuple[tuple[int, int], Future[Any]]] = deque()
+    done = 0
+    while done < len(keys) or pending:
+        if len(pending) <= workers and done < len(keys):
+            take = keys[done : done + 2 * workers - len(pending)]
+            done += len(take)
+            if local:  # read here, on this process's threads
+                read = dask.compute(
+                    *[blocks[i, j] for i, j in take],
+                    scheduler="synchronous" if local == "synchronous" else "threads",
+                )
+            else:
+                read = tuple(blocks[i, j] for i, j in take)
+            for (i, j), block in zip(take, read, strict=True):
+                pending.append(((i, j), submit(fn, block, *task_args(i, j))))
+        key, future = pending.popleft()
+        yield key, future.result()
+
+
+def _merged(
+    pool: Pool,
+    groups: list[tuple[int, list[shapely.Geometry]]],
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+) -> Iterator[Any]:
+    """``fn(share, *args)`` for :func:`_balanced` shares of ``groups``, results in share order."""
+    submit, _, _ = pool
+    futures = [submit(fn, share, *args) for share in _balanced(groups, _MERGE_SHARES)]
+    for future in futures:
+        yield future.result()
 
 
 @contextlib.contextmanager
-def _pool() -> Iterator[tuple[Callable[..., Future[Any]], int, str]]:
+def _pool() -> Iterator[Pool]:
     """``(submit, tasks at once, how blocks are read)`` for the active Dask scheduler.
 
     The third item is ``"threads"`` or ``"synchronous"`` when blocks are
@@ -504,9 +542,8 @@ def vectorize_to_file(
     summary = VectorSummary(None)
     with VectorWriter(path, overwrite=overwrite, scheme=scheme) as writer:
         geometry_type = "Polygon" if connectivity == 4 else "Unknown"
-        for features in _iter_features(mask, spec, connectivity, min_area):
-            writer.write_features(features, spec.crs, geometry_type)
-            _add_features(summary, features)
+        batches = _iter_features(mask, spec, connectivity, min_area)
+        writer.write_features(_counted(batches, summary), spec.crs, geometry_type)
         if writer.count == 0:
             writer.write(_to_frame(_NO_VALUES, _NO_GEOMS, mask, scheme, wanted, 0.0))
     summary.path = writer.out
@@ -522,9 +559,12 @@ def _summary(path: Any, frame: gpd.GeoDataFrame) -> VectorSummary:
     return summary
 
 
-def _add_features(summary: VectorSummary, features: Features) -> None:
-    counts = np.bincount(features.values, minlength=256)
-    areas = np.bincount(features.values, weights=features.area_m2, minlength=256)
-    for k in np.flatnonzero(counts).tolist():
-        summary.polygons[k] = summary.polygons.get(k, 0) + int(counts[k])
-        summary.area_m2[k] = summary.area_m2.get(k, 0.0) + float(areas[k])
+def _counted(batches: Iterable[Features], summary: VectorSummary) -> Iterator[Features]:
+    """``batches``, adding up their polygons and areas per class in ``summary`` on the way."""
+    for features in batches:
+        counts = np.bincount(features.values, minlength=256)
+        areas = np.bincount(features.values, weights=features.area_m2, minlength=256)
+        for k in np.flatnonzero(counts).tolist():
+            summary.polygons[k] = summary.polygons.get(k, 0) + int(counts[k])
+            summary.area_m2[k] = summary.area_m2.get(k, 0.0) + float(areas[k])
+        yield features

@@ -12,8 +12,8 @@ from conftest import UTM33
 from pyproj import CRS
 from test_vectorize import as_mask, hidden, in_frame_order, random_speckle
 
+from landmask import vector_formats
 from landmask.classes import LANDCOVER
-from landmask.vector_formats import VectorWriter
 from landmask.vectorize import iter_regions, resolve_classes, vectorize, vectorize_to_file
 
 
@@ -88,19 +88,21 @@ def test_only_border_pieces_wait_for_the_end(speckle):
     assert len(stitched[1]) < len(whole) / 2
 
 
-def test_a_failure_midway_leaves_no_file(tmp_path, speckle, monkeypatch):
-    out = tmp_path / "regions.fgb"
+@pytest.mark.parametrize("ext", [".fgb", ".gpkg", ".geojson"])
+def test_a_failure_midway_leaves_no_file(tmp_path, speckle, monkeypatch, ext):
+    out = tmp_path / f"regions{ext}"
     out.write_bytes(b"old")
     calls = {"n": 0}
-    real = VectorWriter.write_features
+    real = vector_formats.features_frame if ext == ".geojson" else vector_formats.features_table
 
-    def failing(self, *args, **kwargs):
+    def failing(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("disk full")
-        return real(self, *args, **kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(VectorWriter, "write_features", failing)
+    name = "features_frame" if ext == ".geojson" else "features_table"
+    monkeypatch.setattr(vector_formats, name, failing)
     with pytest.raises(RuntimeError, match="disk full"):
         vectorize_to_file(as_mask(speckle, chunks=17), out, overwrite=True)
     assert calls["n"] == 3
