@@ -263,11 +263,30 @@ def merge_groups(
     values = np.array([v for v, _ in groups], dtype=np.uint8)
     geoms = np.empty(len(groups), dtype=object)
     for k, (_, pieces) in enumerate(groups):
-        if len(pieces) == 1:
-            geoms[k] = pieces[0]
-        else:
-            geoms[k] = shapely.simplify(shapely.union_all(pieces), 0)
+        geoms[k] = pieces[0] if len(pieces) == 1 else _union(pieces)
     return values, geoms
+
+
+def _union(pieces: list[shapely.Geometry]) -> shapely.Geometry:
+    """The union of a region's pieces, without overlaying their holes.
+
+    A piece's holes never touch its chunk's border (a pocket open to the border
+    is a notch in the outline), so no other piece reaches them and they are
+    holes of the region as they are. Most of a big region's vertices are
+    in such holes (speckle of other classes), so the shells are merged alone
+    and the holes added back; a region whose shells merge into several
+    polygons (8-connectivity) gets the full union.
+    """
+    if any(shapely.get_type_id(p) != 3 for p in pieces):  # not all Polygons
+        return shapely.simplify(shapely.union_all(pieces), 0)
+    shells = shapely.union_all(shapely.polygons(shapely.get_exterior_ring(pieces)))
+    shells = shapely.simplify(shells, 0)  # drop the vertices the chunk borders left
+    if shapely.get_type_id(shells) != 3:
+        return shapely.simplify(shapely.union_all(pieces), 0)
+    holes = list(shells.interiors)
+    for piece in pieces:
+        holes.extend(piece.interiors)
+    return shapely.Polygon(shells.exterior, holes)
 
 
 def merged_features(groups: list[tuple[int, list[shapely.Geometry]]], spec: OutputSpec) -> Features:
