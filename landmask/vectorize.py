@@ -39,6 +39,7 @@ import dask
 import dask.array as da
 import geopandas as gpd
 import numpy as np
+import rasterio
 import shapely
 import xarray as xr
 from pyproj import CRS
@@ -347,10 +348,13 @@ def _polygonized(
             take = keys[done : done + 2 * workers - len(pending)]
             done += len(take)
             if local:  # read here, on this process's threads
-                read = dask.compute(
-                    *[blocks[i, j] for i, j in take],
-                    scheduler="synchronous" if local == "synchronous" else "threads",
-                )
+                # each block is read once: GDAL's default cache (5% of RAM) would
+                # only hold on to decoded blocks (see PERFORMANCE.md)
+                with rasterio.Env(GDAL_CACHEMAX=64):
+                    read = dask.compute(
+                        *[blocks[i, j] for i, j in take],
+                        scheduler="synchronous" if local == "synchronous" else "threads",
+                    )
             else:
                 read = tuple(blocks[i, j] for i, j in take)
             for (i, j), block in zip(take, read, strict=True):
@@ -389,13 +393,14 @@ def _pool() -> Iterator[Pool]:
     if get is dask.local.get_sync:
         yield _run_now, 1, "synchronous"
     elif get is None or get is dask.threaded.get:
-        with ThreadPoolExecutor(workers) as threads:
+        with _cancelling(ThreadPoolExecutor(workers)) as threads:
             yield threads.submit, workers, "threads"
     elif get is dask.multiprocessing.get:
         import multiprocessing
 
         context = multiprocessing.get_context(dask.config.get("multiprocessing.context", "spawn"))
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker) as procs:
+        procs = ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker)
+        with _cancelling(procs):
             yield procs.submit, workers, "threads"
     else:
         client = _client(get)
@@ -404,6 +409,17 @@ def _pool() -> Iterator[Pool]:
         else:
             nthreads = max(1, sum(client.nthreads().values()))
             yield _submit_to(client), nthreads, ""
+
+
+@contextlib.contextmanager
+def _cancelling(executor: Any) -> Iterator[Any]:
+    """``executor`` for the block; on an error its queued tasks are dropped, not run."""
+    try:
+        yield executor
+    except BaseException:
+        executor.shutdown(wait=True, cancel_futures=True)
+        raise
+    executor.shutdown(wait=True)
 
 
 def _run_now(fn: Callable[..., Any], *args: Any) -> Future[Any]:

@@ -118,18 +118,21 @@ def test_no_region_still_writes_an_empty_layer(tmp_path):
     assert back.crs == UTM33
 
 
-@pytest.mark.parametrize("connectivity", [4, 8])
-def test_every_scheduler_writes_the_same_file(tmp_path, speckle, connectivity):
-    """Worker processes, threads and no workers: the same rows in the same order, to the bit."""
+@pytest.mark.parametrize(
+    ("connectivity", "schedulers"), [(4, ["threads", "processes"]), (8, ["processes", "local:2"])]
+)
+def test_every_scheduler_writes_the_same_file(tmp_path, speckle, connectivity, schedulers):
+    """Worker processes, threads, a cluster and no workers: the same rows in the same order."""
     import dask
+
+    from landmask.schedulers import use_scheduler
 
     mask = as_mask(speckle, chunks=(17, 23))  # 6 x 5 chunks: more than are in flight at once
     rows = {}
-    for scheduler in ("synchronous", "threads", "processes"):
-        with dask.config.set(scheduler=scheduler, num_workers=2):
-            path = vectorize_to_file(
-                mask, tmp_path / f"{scheduler}.gpkg", connectivity=connectivity
-            ).path
+    for scheduler in ["synchronous", *schedulers]:
+        with dask.config.set(num_workers=2), use_scheduler(scheduler):
+            out = tmp_path / f"{scheduler.replace(':', '')}.gpkg"
+            path = vectorize_to_file(mask, out, connectivity=connectivity).path
         back = read(path)
         rows[scheduler] = (
             back.drop(columns="geometry"),
@@ -137,7 +140,7 @@ def test_every_scheduler_writes_the_same_file(tmp_path, speckle, connectivity):
         )
     ref_columns, ref_wkb = rows["synchronous"]
     assert len(ref_columns) == len(vectorize(mask, connectivity=connectivity))
-    for scheduler in ("threads", "processes"):
+    for scheduler in schedulers:
         columns, wkb = rows[scheduler]
         assert columns.equals(ref_columns), scheduler
         assert (wkb == ref_wkb).all(), scheduler
