@@ -121,8 +121,13 @@ def polygonize_block(
     rows, cols = np.nonzero(is_single)
     squares = shapely.box(col0 + cols, -(row0 + rows + 1), col0 + cols + 1, -(row0 + rows))
     rest = (labels > 0) & ~is_single
-    found = shapes(labels, mask=rest, connectivity=connectivity, transform=transform)
+    traced, holes = labels, None
+    if connectivity == 4:
+        traced, rest, holes = _fill_pixel_holes(labels, rest)
+    found = shapes(traced, mask=rest, connectivity=connectivity, transform=transform)
     label_list, geoms = _polygons([(int(v), g["coordinates"]) for g, v in found])
+    if holes is not None:
+        _add_pixel_holes(geoms, np.asarray(label_list, dtype=np.int64), holes, row0, col0)
     if connectivity == 8:  # parts touching at a corner make self-touching rings
         bad = ~shapely.is_valid(geoms)
         geoms[bad] = shapely.make_valid(geoms[bad])
@@ -136,6 +141,65 @@ def polygonize_block(
     out.interior = geoms[~border]
     out.interior_values = lut[labels_arr[~border]]
     return out
+
+
+def _fill_pixel_holes(
+    labels: np.ndarray, rest: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+    """Single-pixel holes filled in for GDAL: ``(labels, mask, (rows, cols, region))``.
+
+    A pixel whose four edge neighbours all belong to one region (and it not)
+    is a one-pixel hole in that region's polygon. Speckle makes thousands of
+    them in a big region, and GDAL hands each one back as a ring of Python
+    tuples; filled in, the region is traced without them and the holes are
+    added back as squares in one vectorized call (:func:`_add_pixel_holes`).
+    4-connectivity only: with 8 a hole's corner may touch a neighbour's.
+    """
+    if min(labels.shape) < 3:
+        return labels, rest, None
+    up = labels[:-2, 1:-1]
+    hole = (up > 0) & (labels[1:-1, 1:-1] != up)
+    for side in (labels[2:, 1:-1], labels[1:-1, :-2], labels[1:-1, 2:]):
+        hole &= side == up
+    rows, cols = np.nonzero(hole)
+    if not len(rows):
+        return labels, rest, None
+    region = up[rows, cols]
+    rows += 1
+    cols += 1
+    traced = labels.copy()
+    traced[rows, cols] = region
+    rest = rest.copy()
+    rest[rows, cols] = True
+    return traced, rest, (rows, cols, region)
+
+
+def _add_pixel_holes(
+    geoms: np.ndarray,
+    labels: np.ndarray,
+    holes: tuple[np.ndarray, np.ndarray, np.ndarray],
+    row0: int,
+    col0: int,
+) -> None:
+    """Put the holes :func:`_fill_pixel_holes` filled back into ``geoms`` (one per label)."""
+    rows, cols, region = holes
+    where = np.full(int(labels.max(initial=0)) + 1, -1, dtype=np.int64)
+    where[labels] = np.arange(len(labels))
+    target = where[region]
+    if (target < 0).any():  # cannot happen: every filled region is traced
+        raise AssertionError("a region with a one-pixel hole was not polygonized")
+    hit = np.unique(target)
+    rings, ring_of = shapely.get_rings(geoms[hit], return_index=True)
+    x0 = (col0 + cols).astype(np.float64)
+    y1 = -(row0 + rows).astype(np.float64)
+    x = np.stack([x0, x0, x0 + 1, x0 + 1, x0], axis=1)  # clockwise, like GDAL's holes
+    y = np.stack([y1, y1 - 1, y1 - 1, y1, y1], axis=1)
+    squares = shapely.linearrings(
+        np.stack([x.ravel(), y.ravel()], axis=1), indices=np.repeat(np.arange(len(rows)), 5)
+    )
+    index = np.concatenate([hit[ring_of], target])
+    order = np.argsort(index, kind="stable")  # per polygon: its shell, its holes, the new ones
+    shapely.polygons(np.concatenate([rings, squares])[order], indices=index[order], out=geoms)
 
 
 def _polygons(
