@@ -260,7 +260,7 @@ def iter_regions(
     data = _prepared(mask, connectivity, min_area)
     rows, cols = data.numblocks
     parts: dict[tuple[int, int], ChunkPolygons] = {}
-    with _pool() as pool:
+    with _pool(math.prod(data.numblocks)) as pool:
         for key, part in _polygonized(pool, data, polygonize_block, (polygonized, connectivity)):
             if part.interior_values.size:
                 yield part.interior_values, part.interior
@@ -288,7 +288,7 @@ def _iter_features(
     data = _prepared(mask, connectivity, min_area)
     rows, cols = data.numblocks
     parts: dict[tuple[int, int], ChunkPolygons] = {}
-    with _pool() as pool:
+    with _pool(math.prod(data.numblocks)) as pool:
         for key, (features, part) in _polygonized(
             pool, data, chunk_features, (polygonized, connectivity, spec)
         ):
@@ -377,12 +377,14 @@ def _merged(
 
 
 @contextlib.contextmanager
-def _pool() -> Iterator[Pool]:
+def _pool(chunks: int) -> Iterator[Pool]:
     """``(submit, tasks at once, how blocks are read)`` for the active Dask scheduler.
 
     The third item is ``"threads"`` or ``"synchronous"`` when blocks are
     computed in this process before they are submitted, ``""`` when the
-    workers compute them (``dask.distributed``).
+    workers compute them (``dask.distributed``). Worker processes cost about a
+    second each to start, so a mask of ``chunks`` = 1 chunk is polygonized
+    here, and no more processes are started than there are chunks.
     """
     import dask.local
     import dask.multiprocessing
@@ -395,7 +397,10 @@ def _pool() -> Iterator[Pool]:
     elif get is None or get is dask.threaded.get:
         with _cancelling(ThreadPoolExecutor(workers)) as threads:
             yield threads.submit, workers, "threads"
+    elif get is dask.multiprocessing.get and chunks == 1:
+        yield _run_now, 1, "threads"
     elif get is dask.multiprocessing.get:
+        workers = min(workers, chunks)
         import multiprocessing
 
         context = multiprocessing.get_context(dask.config.get("multiprocessing.context", "spawn"))
