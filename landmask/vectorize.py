@@ -534,13 +534,16 @@ def vectorize_to_file(
 ) -> VectorSummary:
     """Vectorize a mask straight into a file, its format chosen by the extension.
 
-    Without ``simplify``, features are streamed: the regions inside each
-    chunk are written as soon as its batch is polygonized, and the regions
-    crossing chunk borders at the end, so memory holds one batch of chunks and
-    the border pieces, whatever the raster size; rows are in chunk order. A
-    coverage simplification needs every polygon at once, so with ``simplify``
-    the result of :func:`vectorize` (sorted by class and position) is written.
-    The same polygons either way; the file appears only when complete.
+    Without ``simplify``, features are streamed: the workers polygonize,
+    measure and encode each chunk's inner regions (see the module docstring
+    for which workers), which are written as soon as their chunk is done, and
+    the regions crossing chunk borders are merged and written at the end, so
+    memory holds the chunks in flight and the border pieces, whatever the
+    raster size; rows are in chunk order, then the merged regions, the same
+    for every scheduler. A coverage simplification needs every polygon at
+    once, so with ``simplify`` the result of :func:`vectorize` (sorted by class
+    and position) is written. The same polygons either way; the file appears
+    only when complete.
     """
     from landmask.vector_formats import VectorWriter, write_vector
 
