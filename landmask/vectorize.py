@@ -388,10 +388,12 @@ def _pool(chunks: int) -> Iterator[Pool]:
     """
     import dask.local
     import dask.multiprocessing
+    import dask.system
     import dask.threaded
 
     get = dask.base.get_scheduler()
-    workers = int(dask.config.get("num_workers", None) or os.cpu_count() or 1)
+    # as Dask counts CPUs: the ones this process may use (affinity, cgroup quota)
+    workers = int(dask.config.get("num_workers", None) or dask.system.CPU_COUNT or 1)
     if get is dask.local.get_sync:
         yield _run_now, 1, "synchronous"
     elif get is None or get is dask.threaded.get:
