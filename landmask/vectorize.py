@@ -11,6 +11,14 @@ integers until the final affine transform, so pieces share edges exactly and
 a merged region equals the polygon GDAL makes from the whole raster (same
 rings, holes included, collinear vertices removed).
 
+Polygonizing is Python and GEOS work that holds the GIL, so threads cannot
+share it: with Dask's ``processes`` scheduler chunks go to a pool of worker
+processes kept for the whole run (the ``vectorize`` command's default), with
+``threads`` to a thread pool, with ``synchronous`` nowhere, and with a
+``dask.distributed`` client to its workers. A few chunks are in flight at a
+time and results are taken in chunk order, so the output is the same for
+every scheduler and memory holds a few chunks, not the raster.
+
 One difference from GDAL, on purpose: an 8-connected region whose parts
 touch only at a corner is a single MultiPolygon feature here, where GDAL
 writes a self-touching (invalid) ring.
@@ -18,170 +26,52 @@ writes a self-touching (invalid) ring.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import Any
 
 import dask
 import dask.array as da
 import geopandas as gpd
 import numpy as np
+import rasterio
 import shapely
 import xarray as xr
-from affine import Affine
-from rasterio.features import shapes
-from scipy import ndimage
+from pyproj import CRS
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from landmask.areas import pixel_area_m2
 from landmask.classes import LANDCOVER, NODATA, ClassScheme
 from landmask.errors import ConfigError, InputError
+from landmask.polygonize import (
+    _NO_GEOMS,
+    _NO_VALUES,
+    ChunkPolygons,
+    Features,
+    OutputSpec,
+    chunk_features,
+    init_worker,
+    merge_groups,
+    merged_features,
+    polygonize_block,
+)
 from landmask.sieve import sieve
 
 __all__ = [
     "ChunkPolygons",
+    "VectorSummary",
     "iter_regions",
     "polygonize_block",
     "resolve_classes",
     "vectorize",
     "vectorize_to_file",
 ]
-
-_STRUCTURE = {
-    4: ndimage.generate_binary_structure(2, 1),
-    8: ndimage.generate_binary_structure(2, 2),
-}
-
-
-_NO_GEOMS = np.zeros(0, dtype=object)
-_NO_VALUES = np.zeros(0, dtype=np.uint8)
-
-
-@dataclass
-class ChunkPolygons:
-    """Polygons of one chunk, in global pixel coordinates.
-
-    ``interior`` regions are complete; ``border`` regions (keyed by their
-    chunk-local label) touch an inner chunk border and may continue in a
-    neighbour. The edge rows and columns of the label image let the driver
-    find those continuations.
-    """
-
-    interior: np.ndarray = field(default_factory=lambda: _NO_GEOMS)
-    interior_values: np.ndarray = field(default_factory=lambda: _NO_VALUES)
-    border: dict[int, tuple[int, shapely.Geometry]] = field(default_factory=dict)
-    top: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
-    bottom: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
-    left: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
-    right: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
-
-
-def _labels(
-    block: np.ndarray, classes: Iterable[int], connectivity: int
-) -> tuple[np.ndarray, dict[int, int]]:
-    """Connected regions of each class: an int32 label image (0: none) and label -> class."""
-    labels = np.zeros(block.shape, dtype=np.int32)
-    class_of: dict[int, int] = {}
-    offset = 0
-    present = set(np.unique(block).tolist())
-    for value in sorted(set(classes) & present):
-        lab, n = ndimage.label(block == value, structure=_STRUCTURE[connectivity])
-        if n:
-            hit = lab > 0
-            labels[hit] = lab[hit] + offset
-            class_of.update({offset + k: value for k in range(1, n + 1)})
-            offset += n
-    return labels, class_of
-
-
-def polygonize_block(
-    block: np.ndarray,
-    row0: int,
-    col0: int,
-    inner: tuple[bool, bool, bool, bool],
-    classes: frozenset[int],
-    connectivity: int,
-) -> ChunkPolygons:
-    """Block function: polygons of every region of ``classes`` in one chunk.
-
-    Parameters
-    ----------
-    block
-        ``(y, x)`` class ids of the chunk.
-    row0, col0
-        The chunk's offset in the raster (pixels).
-    inner
-        Whether the top, bottom, left and right sides are inner chunk borders.
-    classes
-        Class ids to polygonize.
-    connectivity
-        4 or 8.
-
-    Costs one int32 label image of the chunk plus GDAL's polygons.
-    """
-    labels, class_of = _labels(block, classes, connectivity)
-    out = ChunkPolygons(
-        top=labels[0].copy(),
-        bottom=labels[-1].copy(),
-        left=labels[:, 0].copy(),
-        right=labels[:, -1].copy(),
-    )
-    if not class_of:
-        return out
-    edges = [
-        e for e, keep in zip((out.top, out.bottom, out.left, out.right), inner, strict=True) if keep
-    ]
-    on_border = set(np.unique(np.concatenate(edges)).tolist()) - {0} if edges else set()
-    # (col, -row) coordinates: exact integers like pixel coordinates, but not
-    # an identity transform, which rasterio would warn about from worker threads
-    transform = Affine(1, 0, col0, 0, -1, -row0)
-    # Single-pixel regions (most of them on speckled masks) are squares: made
-    # here in one vectorized call instead of one GDAL feature and dict each
-    single = np.bincount(labels.ravel()) == 1
-    single[0] = False
-    is_single = single[labels]
-    rows, cols = np.nonzero(is_single)
-    squares = shapely.box(col0 + cols, -(row0 + rows + 1), col0 + cols + 1, -(row0 + rows))
-    rest = (labels > 0) & ~is_single
-    found = shapes(labels, mask=rest, connectivity=connectivity, transform=transform)
-    label_list, geoms = _polygons([(int(v), g["coordinates"]) for g, v in found])
-    if connectivity == 8:  # parts touching at a corner make self-touching rings
-        bad = ~shapely.is_valid(geoms)
-        geoms[bad] = shapely.make_valid(geoms[bad])
-    labels_arr = np.concatenate([np.asarray(label_list, dtype=np.int64), labels[rows, cols]])
-    geoms = np.concatenate([geoms, np.asarray(squares, dtype=object)])
-    border = np.isin(labels_arr, list(on_border))
-    for label, geom in zip(labels_arr[border].tolist(), geoms[border].tolist(), strict=True):
-        out.border[label] = (class_of[label], geom)
-    lut = np.zeros(len(class_of) + 1, dtype=np.uint8)
-    lut[np.fromiter(class_of, dtype=np.int64)] = np.fromiter(class_of.values(), dtype=np.uint8)
-    out.interior = geoms[~border]
-    out.interior_values = lut[labels_arr[~border]]
-    return out
-
-
-def _polygons(
-    found: list[tuple[int, list[list[tuple[float, float]]]]],
-) -> tuple[list[int], np.ndarray]:
-    """GeoJSON-like polygon coordinates -> shapely polygons, built in one vectorized call.
-
-    Building each polygon from its dict in Python cost more than GDAL's polygonize.
-    """
-    labels = [label for label, _ in found]
-    if not found:
-        return labels, np.zeros(0, dtype=object)
-    rings = [ring for _, polygon in found for ring in polygon]
-    lengths = np.fromiter(map(len, rings), dtype=np.int64, count=len(rings))
-    flat = chain.from_iterable(chain.from_iterable(rings))  # x0, y0, x1, y1, ...
-    coords = np.fromiter(flat, dtype=np.float64, count=2 * int(lengths.sum())).reshape(-1, 2)
-    ring_ends = np.cumsum(lengths)
-    poly_ends = np.cumsum(np.fromiter((len(p) for _, p in found), dtype=np.int64, count=len(found)))
-    offsets = (np.concatenate([[0], ring_ends]), np.concatenate([[0], poly_ends]))
-    return labels, shapely.from_ragged_array(shapely.GeometryType.POLYGON, coords, offsets)
 
 
 def _pairs(
@@ -198,10 +88,10 @@ def _pairs(
     return out
 
 
-def _stitch(
+def _groups(
     parts: dict[tuple[int, int], ChunkPolygons], rows: int, cols: int, diagonal: bool
-) -> list[tuple[int, shapely.Geometry]]:
-    """Merge border regions that continue across chunk borders."""
+) -> list[tuple[int, list[shapely.Geometry]]]:
+    """Border pieces grouped by the region they belong to: ``(class id, pieces)`` each."""
     ids: dict[tuple[int, int, int], int] = {}
     pieces: list[tuple[int, shapely.Geometry]] = []
     for (i, j), part in parts.items():
@@ -236,16 +126,33 @@ def _stitch(
     d = np.concatenate(dst) if dst else np.zeros(0, np.int64)
     graph = coo_matrix((np.ones(len(s), dtype=np.int8), (s, d)), shape=(n, n))
     _, group = connected_components(graph, directed=False)
-    merged = []
-    for g in np.unique(group):
-        members = np.flatnonzero(group == g)
-        value = pieces[members[0]][0]
-        if len(members) == 1:
-            merged.append((value, pieces[members[0]][1]))
-        else:
-            union = shapely.union_all([pieces[k][1] for k in members])
-            merged.append((value, shapely.simplify(union, 0)))  # drop vertices on old borders
-    return merged
+    order = np.argsort(group, kind="stable")
+    starts = np.flatnonzero(np.diff(group[order], prepend=-1))
+    return [
+        (pieces[members[0]][0], [pieces[k][1] for k in members.tolist()])
+        for members in np.split(order, starts[1:])
+    ]
+
+
+def _balanced(
+    groups: list[tuple[int, list[shapely.Geometry]]], tasks: int
+) -> list[list[tuple[int, list[shapely.Geometry]]]]:
+    """``groups`` dealt into up to ``tasks`` lists of about equal work (vertices to merge).
+
+    The deal depends on the groups only, so every scheduler gets the same lists.
+    """
+    if not groups:
+        return []
+    cost = np.array(
+        [sum(int(shapely.get_num_coordinates(g)) for g in pieces) for _, pieces in groups]
+    )
+    loads = np.zeros(min(tasks, len(groups)))
+    dealt: list[list[int]] = [[] for _ in loads]
+    for k in np.argsort(-cost, kind="stable").tolist():  # biggest first, to the least loaded
+        t = int(np.argmin(loads))
+        loads[t] += cost[k]
+        dealt[t].append(k)
+    return [[groups[k] for k in sorted(ks)] for ks in dealt]
 
 
 def resolve_classes(classes: Sequence[str | int] | None, scheme: ClassScheme) -> frozenset[int]:
@@ -338,11 +245,10 @@ def iter_regions(
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Complete regions of a mask, in batches: ``(class ids, polygons in (col, -row) pixels)``.
 
-    Chunks are polygonized a few at a time (as many as the scheduler runs at
-    once, at least a row of chunks); the regions inside each chunk are yielded
-    as soon as its batch is done, and only the pieces touching a chunk border
+    The regions inside each chunk are yielded as soon as the chunk is
+    polygonized, in chunk order, and only the pieces touching a chunk border
     are kept until the end, when they are stitched and yielded. Memory holds
-    one batch of chunks and the border pieces, not every polygon.
+    the chunks in flight and the border pieces, not every polygon.
 
     ``whole`` polygonizes every class (a coverage simplification needs all
     regions); otherwise only ``wanted`` ones. Yielded batches may hold other
@@ -351,6 +257,53 @@ def iter_regions(
     _check(mask, connectivity, min_area)
     # a sieve and a coverage simplification need every region, not just the wanted ones
     polygonized = frozenset(range(NODATA)) if (whole or bool(min_area)) else wanted
+    data = _prepared(mask, connectivity, min_area)
+    rows, cols = data.numblocks
+    parts: dict[tuple[int, int], ChunkPolygons] = {}
+    with _pool(math.prod(data.numblocks)) as pool:
+        for key, part in _polygonized(pool, data, polygonize_block, (polygonized, connectivity)):
+            if part.interior_values.size:
+                yield part.interior_values, part.interior
+            part.interior, part.interior_values = _NO_GEOMS, _NO_VALUES
+            parts[key] = part
+        groups = _groups(parts, rows, cols, diagonal=connectivity == 8)
+        parts.clear()
+        merged = [r for r in _merged(pool, groups, merge_groups, ()) if len(r[0])]
+    if merged:
+        yield np.concatenate([v for v, _ in merged]), np.concatenate([g for _, g in merged])
+
+
+def _iter_features(
+    mask: xr.DataArray,
+    spec: OutputSpec,
+    connectivity: int,
+    min_area: float | None,
+) -> Iterator[Features]:
+    """The output features of ``spec.wanted`` regions, chunk by chunk, then the stitched ones.
+
+    Like :func:`iter_regions`, but the workers also transform, measure and
+    encode each chunk's complete regions, so only flat arrays come back.
+    """
+    polygonized = frozenset(range(NODATA)) if min_area else spec.wanted
+    data = _prepared(mask, connectivity, min_area)
+    rows, cols = data.numblocks
+    parts: dict[tuple[int, int], ChunkPolygons] = {}
+    with _pool(math.prod(data.numblocks)) as pool:
+        for key, (features, part) in _polygonized(
+            pool, data, chunk_features, (polygonized, connectivity, spec)
+        ):
+            if len(features):
+                yield features
+            parts[key] = part
+        groups = _groups(parts, rows, cols, diagonal=connectivity == 8)
+        parts.clear()
+        for features in _merged(pool, groups, merged_features, (spec,)):
+            if len(features):
+                yield features
+
+
+def _prepared(mask: xr.DataArray, connectivity: int, min_area: float | None) -> da.Array:
+    """The mask as a Dask array, sieved if ``min_area`` asks for it."""
     data = (
         mask.data
         if isinstance(mask.data, da.Array)
@@ -359,47 +312,156 @@ def iter_regions(
     if min_area:
         pixel_m2, _ = pixel_area_m2(mask.rio.transform(), mask.rio.crs)
         data = sieve(data, math.ceil(min_area / pixel_m2), connectivity)
+    return data
+
+
+#: Border regions are merged in this many tasks of about equal work: a number
+#: that does not depend on the scheduler, so neither does the order of the rows
+_MERGE_SHARES = 32
+
+Pool = tuple[Callable[..., "Future[Any]"], int, str]
+
+
+def _polygonized(
+    pool: Pool, data: da.Array, fn: Callable[..., Any], args: tuple[Any, ...]
+) -> Iterator[tuple[tuple[int, int], Any]]:
+    """``fn(block, row0, col0, inner, *args)`` for every chunk, yielded in chunk order.
+
+    Up to twice as many chunks as the pool runs at once are in flight; with a
+    local pool their blocks are computed here (threads) and sent over.
+    """
+    submit, workers, local = pool
     rows, cols = data.numblocks
     y_off = np.concatenate([[0], np.cumsum(data.chunks[0])])
     x_off = np.concatenate([[0], np.cumsum(data.chunks[1])])
     blocks = data.to_delayed()
     keys = [(i, j) for i in range(rows) for j in range(cols)]
-    parts: dict[tuple[int, int], ChunkPolygons] = {}
-    step = max(cols, 2 * _workers())
-    for start in range(0, len(keys), step):
-        batch = keys[start : start + step]
-        tasks = [
-            dask.delayed(polygonize_block)(
-                blocks[i, j],
-                int(y_off[i]),
-                int(x_off[j]),
-                (i > 0, i < rows - 1, j > 0, j < cols - 1),
-                polygonized,
-                connectivity,
-            )
-            for i, j in batch
-        ]
-        for key, part in zip(batch, dask.compute(*tasks), strict=True):
-            if part.interior_values.size:
-                yield part.interior_values, part.interior
-            part.interior, part.interior_values = _NO_GEOMS, _NO_VALUES
-            parts[key] = part
-    merged = _stitch(parts, rows, cols, diagonal=connectivity == 8)
-    if merged:
-        yield (
-            np.array([v for v, _ in merged], dtype=np.uint8),
-            np.array([g for _, g in merged], dtype=object),
-        )
+
+    def task_args(i: int, j: int) -> tuple[Any, ...]:
+        inner = (i > 0, i < rows - 1, j > 0, j < cols - 1)
+        return (int(y_off[i]), int(x_off[j]), inner, *args)
+
+    pending: deque[tuple[tuple[int, int], Future[Any]]] = deque()
+    done = 0
+    while done < len(keys) or pending:
+        if len(pending) <= workers and done < len(keys):
+            take = keys[done : done + 2 * workers - len(pending)]
+            done += len(take)
+            if local:  # read here, on this process's threads
+                # each block is read once: GDAL's default cache (5% of RAM) would
+                # only hold on to decoded blocks (see PERFORMANCE.md)
+                with rasterio.Env(GDAL_CACHEMAX=64):
+                    read = dask.compute(
+                        *[blocks[i, j] for i, j in take],
+                        scheduler="synchronous" if local == "synchronous" else "threads",
+                    )
+            else:
+                read = tuple(blocks[i, j] for i, j in take)
+            for (i, j), block in zip(take, read, strict=True):
+                pending.append(((i, j), submit(fn, block, *task_args(i, j))))
+        key, future = pending.popleft()
+        yield key, future.result()
 
 
-def _workers() -> int:
-    """How many tasks the active Dask scheduler runs at once."""
+def _merged(
+    pool: Pool,
+    groups: list[tuple[int, list[shapely.Geometry]]],
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+) -> Iterator[Any]:
+    """``fn(share, *args)`` for :func:`_balanced` shares of ``groups``, results in share order."""
+    submit, _, _ = pool
+    futures = [submit(fn, share, *args) for share in _balanced(groups, _MERGE_SHARES)]
+    for future in futures:
+        yield future.result()
+
+
+@contextlib.contextmanager
+def _pool(chunks: int) -> Iterator[Pool]:
+    """``(submit, tasks at once, how blocks are read)`` for the active Dask scheduler.
+
+    The third item is ``"threads"`` or ``"synchronous"`` when blocks are
+    computed in this process before they are submitted, ``""`` when the
+    workers compute them (``dask.distributed``). Worker processes cost about a
+    second each to start, so a mask of ``chunks`` = 1 chunk is polygonized
+    here, and no more processes are started than there are chunks.
+    """
+    import dask.local
+    import dask.multiprocessing
+    import dask.system
+    import dask.threaded
+
+    get = dask.base.get_scheduler()
+    # as Dask counts CPUs: the ones this process may use (affinity, cgroup quota)
+    workers = int(dask.config.get("num_workers", None) or dask.system.CPU_COUNT or 1)
+    if get is dask.local.get_sync:
+        yield _run_now, 1, "synchronous"
+    elif get is None or get is dask.threaded.get:
+        with _cancelling(ThreadPoolExecutor(workers)) as threads:
+            yield threads.submit, workers, "threads"
+    elif get is dask.multiprocessing.get and chunks == 1:
+        yield _run_now, 1, "threads"
+    elif get is dask.multiprocessing.get:
+        workers = min(workers, chunks)
+        import multiprocessing
+
+        context = multiprocessing.get_context(dask.config.get("multiprocessing.context", "spawn"))
+        procs = ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker)
+        with _cancelling(procs):
+            yield procs.submit, workers, "threads"
+    else:
+        client = _client(get)
+        if client is None:  # an unknown scheduler: one chunk at a time, through Dask
+            yield _run_with_dask, 1, ""
+        else:
+            nthreads = max(1, sum(client.nthreads().values()))
+            yield _submit_to(client), nthreads, ""
+
+
+@contextlib.contextmanager
+def _cancelling(executor: Any) -> Iterator[Any]:
+    """``executor`` for the block; on an error its queued tasks are dropped, not run."""
+    try:
+        yield executor
+    except BaseException:
+        executor.shutdown(wait=True, cancel_futures=True)
+        raise
+    executor.shutdown(wait=True)
+
+
+def _run_now(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+    future: Future[Any] = Future()
+    try:
+        future.set_result(fn(*args))
+    except BaseException as exc:
+        future.set_exception(exc)
+    return future
+
+
+def _run_with_dask(fn: Callable[..., Any], block: Any, *args: Any) -> Future[Any]:
+    return _run_now(lambda: dask.compute(dask.delayed(fn)(block, *args))[0])
+
+
+def _client(get: Any) -> Any:
     try:
         from distributed import default_client
 
-        return max(1, sum(default_client().nthreads().values()))
+        client = default_client()
     except (ImportError, ValueError):
-        return os.cpu_count() or 1
+        return None
+    return client if get == client.get else None
+
+
+def _submit_to(client: Any) -> Callable[..., Future[Any]]:
+    def submit(fn: Callable[..., Any], block: Any, *args: Any) -> Any:
+        return client.compute(dask.delayed(fn)(block, *args))
+
+    return submit
+
+
+def _spec(mask: xr.DataArray, wanted: frozenset[int]) -> OutputSpec:
+    crs = mask.rio.crs
+    return OutputSpec(mask.rio.transform(), CRS.from_user_input(crs) if crs else None, wanted)
 
 
 def _to_frame(
@@ -413,39 +475,31 @@ def _to_frame(
     sort: bool = True,
 ) -> gpd.GeoDataFrame:
     """Polygons in (col, -row) pixels -> a GeoDataFrame in the mask's CRS with measures."""
-    t = mask.rio.transform()
-    coeffs = np.array([[t.a, -t.b], [t.d, -t.e]])  # from (col, -row)
-    offset = np.array([t.c, t.f])
+    spec = _spec(mask, wanted)
     if tolerance > 0 and len(pixel_geoms):
         # GEOS needs a noded coverage: a vertex of one polygon lying on its
         # neighbour's straight edge must be a vertex of that edge too, so put a
         # vertex on every pixel corner of every edge, then simplify
-        dense = shapely.transform(shapely.segmentize(pixel_geoms, 1.0), _affine(coeffs, offset))
+        dense = spec.to_crs(shapely.segmentize(pixel_geoms, 1.0))
         geoms = shapely.coverage_simplify(dense, tolerance, simplify_boundary=True)
     else:
-        geoms = shapely.transform(pixel_geoms, _affine(coeffs, offset))
+        geoms = spec.to_crs(pixel_geoms)
     chosen = np.isin(values, list(wanted))
     values, pixel_geoms, geoms = values[chosen], pixel_geoms[chosen], geoms[chosen]
     if sort:
         order = _order(values, pixel_geoms)
         values, pixel_geoms, geoms = values[order], pixel_geoms[order], geoms[order]
-    crs = mask.rio.crs
-    frame = gpd.GeoDataFrame(
+    area, perimeter = spec.measures(geoms, pixel_geoms, exact=tolerance == 0)
+    return gpd.GeoDataFrame(
         {
             "class_id": values,
             "class_name": [scheme.name_of(int(v)) for v in values],
+            "area_m2": area,
+            "perimeter_m": perimeter,
         },
         geometry=geoms,
-        crs=crs,
+        crs=spec.crs,
     )
-    area, perimeter = _measures(frame, pixel_geoms, t, exact=tolerance == 0)
-    frame.insert(2, "area_m2", area)
-    frame.insert(3, "perimeter_m", perimeter)
-    return frame
-
-
-def _affine(coeffs: np.ndarray, offset: np.ndarray) -> Any:
-    return lambda xy: xy @ coeffs.T + offset
 
 
 def _order(values: np.ndarray, geoms: np.ndarray) -> np.ndarray:
@@ -453,27 +507,6 @@ def _order(values: np.ndarray, geoms: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     bounds = shapely.bounds(geoms)  # (col, -row): the top row is -maxy
     return np.lexsort((bounds[:, 0], -bounds[:, 3], values))
-
-
-def _measures(
-    frame: gpd.GeoDataFrame, pixel_geoms: np.ndarray, t: Affine, *, exact: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """Areas (m²) and perimeters (m): on the ellipsoid for a geographic CRS, else from
-    whole pixels for unsimplified polygons, or from the simplified geometry."""
-    crs = frame.crs
-    if crs is not None and crs.is_geographic:
-        geod = crs.get_geod()
-        area = [abs(geod.geometry_area_perimeter(g)[0]) for g in frame.geometry]
-        # geometry_area_perimeter measures the exterior only; count the holes too
-        length = [geod.geometry_length(g.boundary) for g in frame.geometry]
-        return np.asarray(area, dtype=float), np.asarray(length, dtype=float)
-    factor = crs.axis_info[0].unit_conversion_factor if crs is not None else 1.0
-    if exact:
-        area = shapely.area(pixel_geoms) * abs(t.determinant) * factor**2
-    else:
-        area = shapely.area(np.asarray(frame.geometry.values)) * factor**2
-    perimeter = shapely.length(np.asarray(frame.geometry.values)) * factor
-    return np.asarray(area, dtype=float), np.asarray(perimeter, dtype=float)
 
 
 @dataclass
@@ -503,13 +536,16 @@ def vectorize_to_file(
 ) -> VectorSummary:
     """Vectorize a mask straight into a file, its format chosen by the extension.
 
-    Without ``simplify``, features are streamed: the regions inside each
-    chunk are written as soon as its batch is polygonized, and the regions
-    crossing chunk borders at the end, so memory holds one batch of chunks and
-    the border pieces, whatever the raster size; rows are in chunk order. A
-    coverage simplification needs every polygon at once, so with ``simplify``
-    the result of :func:`vectorize` (sorted by class and position) is written.
-    The same polygons either way; the file appears only when complete.
+    Without ``simplify``, features are streamed: the workers polygonize,
+    measure and encode each chunk's inner regions (see the module docstring
+    for which workers), which are written as soon as their chunk is done, and
+    the regions crossing chunk borders are merged and written at the end, so
+    memory holds the chunks in flight and the border pieces, whatever the
+    raster size; rows are in chunk order, then the merged regions, the same
+    for every scheduler. A coverage simplification needs every polygon at
+    once, so with ``simplify`` the result of :func:`vectorize` (sorted by class
+    and position) is written. The same polygons either way; the file appears
+    only when complete.
     """
     from landmask.vector_formats import VectorWriter, write_vector
 
@@ -528,13 +564,12 @@ def vectorize_to_file(
         raise ConfigError(f"--simplify {simplify}: must be a number >= 0")
     _check(mask, connectivity, min_area)
     wanted = resolve_classes(classes, scheme)
+    spec = _spec(mask, wanted)
     summary = VectorSummary(None)
     with VectorWriter(path, overwrite=overwrite, scheme=scheme) as writer:
-        for values, geoms in iter_regions(mask, wanted, connectivity, min_area):
-            frame = _to_frame(values, geoms, mask, scheme, wanted, 0.0, sort=False)
-            if len(frame):
-                writer.write(frame)
-                _add(summary, frame)
+        geometry_type = "Polygon" if connectivity == 4 else "Unknown"
+        batches = _iter_features(mask, spec, connectivity, min_area)
+        writer.write_features(_counted(batches, summary), spec.crs, geometry_type)
         if writer.count == 0:
             writer.write(_to_frame(_NO_VALUES, _NO_GEOMS, mask, scheme, wanted, 0.0))
     summary.path = writer.out
@@ -543,12 +578,19 @@ def vectorize_to_file(
 
 def _summary(path: Any, frame: gpd.GeoDataFrame) -> VectorSummary:
     summary = VectorSummary(path)
-    _add(summary, frame)
-    return summary
-
-
-def _add(summary: VectorSummary, frame: gpd.GeoDataFrame) -> None:
     for class_id, group in frame.groupby("class_id")["area_m2"]:
         k = int(class_id)
         summary.polygons[k] = summary.polygons.get(k, 0) + len(group)
         summary.area_m2[k] = summary.area_m2.get(k, 0.0) + float(group.sum())
+    return summary
+
+
+def _counted(batches: Iterable[Features], summary: VectorSummary) -> Iterator[Features]:
+    """``batches``, adding up their polygons and areas per class in ``summary`` on the way."""
+    for features in batches:
+        counts = np.bincount(features.values, minlength=256)
+        areas = np.bincount(features.values, weights=features.area_m2, minlength=256)
+        for k in np.flatnonzero(counts).tolist():
+            summary.polygons[k] = summary.polygons.get(k, 0) + int(counts[k])
+            summary.area_m2[k] = summary.area_m2.get(k, 0.0) + float(areas[k])
+        yield features

@@ -12,7 +12,7 @@ from conftest import UTM33
 from pyproj import CRS
 from test_vectorize import as_mask, hidden, in_frame_order, random_speckle
 
-import landmask.vectorize as vectorize_module
+from landmask import vector_formats
 from landmask.classes import LANDCOVER
 from landmask.vectorize import iter_regions, resolve_classes, vectorize, vectorize_to_file
 
@@ -88,11 +88,12 @@ def test_only_border_pieces_wait_for_the_end(speckle):
     assert len(stitched[1]) < len(whole) / 2
 
 
-def test_a_failure_midway_leaves_no_file(tmp_path, speckle, monkeypatch):
-    out = tmp_path / "regions.fgb"
+@pytest.mark.parametrize("ext", [".fgb", ".gpkg", ".geojson"])
+def test_a_failure_midway_leaves_no_file(tmp_path, speckle, monkeypatch, ext):
+    out = tmp_path / f"regions{ext}"
     out.write_bytes(b"old")
     calls = {"n": 0}
-    real = vectorize_module._to_frame
+    real = vector_formats.features_frame if ext == ".geojson" else vector_formats.features_table
 
     def failing(*args, **kwargs):
         calls["n"] += 1
@@ -100,9 +101,11 @@ def test_a_failure_midway_leaves_no_file(tmp_path, speckle, monkeypatch):
             raise RuntimeError("disk full")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(vectorize_module, "_to_frame", failing)
+    name = "features_frame" if ext == ".geojson" else "features_table"
+    monkeypatch.setattr(vector_formats, name, failing)
     with pytest.raises(RuntimeError, match="disk full"):
         vectorize_to_file(as_mask(speckle, chunks=17), out, overwrite=True)
+    assert calls["n"] == 3
     assert out.read_bytes() == b"old"
     assert hidden(tmp_path) == []
 
@@ -113,3 +116,31 @@ def test_no_region_still_writes_an_empty_layer(tmp_path):
     back = gpd.read_file(summary.path, layer="none")
     assert len(back) == 0 and summary.total == 0
     assert back.crs == UTM33
+
+
+@pytest.mark.parametrize(
+    ("connectivity", "schedulers"), [(4, ["threads", "processes"]), (8, ["processes", "local:2"])]
+)
+def test_every_scheduler_writes_the_same_file(tmp_path, speckle, connectivity, schedulers):
+    """Worker processes, threads, a cluster and no workers: the same rows in the same order."""
+    import dask
+
+    from landmask.schedulers import use_scheduler
+
+    mask = as_mask(speckle, chunks=(17, 23))  # 6 x 5 chunks: more than are in flight at once
+    rows = {}
+    for scheduler in ["synchronous", *schedulers]:
+        with dask.config.set(num_workers=2), use_scheduler(scheduler):
+            out = tmp_path / f"{scheduler.replace(':', '')}.gpkg"
+            path = vectorize_to_file(mask, out, connectivity=connectivity).path
+        back = read(path)
+        rows[scheduler] = (
+            back.drop(columns="geometry"),
+            shapely.to_wkb(np.asarray(back.geometry.values)),
+        )
+    ref_columns, ref_wkb = rows["synchronous"]
+    assert len(ref_columns) == len(vectorize(mask, connectivity=connectivity))
+    for scheduler in schedulers:
+        columns, wkb = rows[scheduler]
+        assert columns.equals(ref_columns), scheduler
+        assert (wkb == ref_wkb).all(), scheduler

@@ -112,10 +112,23 @@ def scene_options(f: F) -> F:
 
 
 def processing_options(f: F) -> F:
-    """``--chunk-size`` and ``--scheduler``."""
+    """``--chunk-size`` and ``--scheduler`` (default ``threads``)."""
+    return _processing_options(f, "threads")
+
+
+def polygonizing_options(f: F) -> F:
+    """``--chunk-size`` and ``--scheduler`` for commands whose work holds the GIL.
+
+    Polygonizing is Python and GEOS work that threads cannot share, so the
+    default is ``processes``: a pool of worker processes, one per CPU.
+    """
+    return _processing_options(f, "processes")
+
+
+def _processing_options(f: F, scheduler: str) -> F:
     f = click.option(
         "--scheduler",
-        default="threads",
+        default=scheduler,
         show_default=True,
         metavar="SPEC",
         help="threads, processes, synchronous, local:N (a LocalCluster of N workers) "

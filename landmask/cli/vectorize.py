@@ -11,7 +11,7 @@ from landmask.cli.options import (
     F,
     common_options,
     output_options,
-    processing_options,
+    polygonizing_options,
     scheme_option,
 )
 
@@ -88,7 +88,7 @@ def write_polygons(
 @output_options
 @vector_options
 @scheme_option(help="Class scheme of MASK for names and styling (default: the one MASK records).")
-@processing_options
+@polygonizing_options
 @common_options
 def vectorize_cmd(
     mask: str,
@@ -109,9 +109,11 @@ def vectorize_cmd(
     The format follows the extension: .gpkg (layer named after the file, spatial
     index), .parquet (GeoParquet), .fgb (FlatGeobuf) or .geojson (EPSG:4326, RFC
     7946). One feature per connected region with class_id, class_name, area_m2
-    and perimeter_m. Chunks are polygonized in parallel and regions crossing
-    chunk borders are stitched, so the result equals polygonizing the whole
-    raster at once, for any --chunk-size.
+    and perimeter_m. Chunks are polygonized in parallel (by default in one
+    worker process per CPU: polygonizing holds Python's GIL, so threads cannot
+    share it) and regions crossing chunk borders are stitched, so the result
+    equals polygonizing the whole raster at once, for any --chunk-size and
+    --scheduler.
     """
     from landmask.schedulers import progress, use_scheduler
     from landmask.vector_formats import check_vector_output
