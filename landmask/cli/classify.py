@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from pathlib import Path
@@ -161,7 +162,11 @@ def classify_cmd(
                 probabilities_path=probabilities,
             )
         if vector:
-            with progress(False if quiet else None):
+            # polygonizing holds the GIL: local threads hand it to worker
+            # processes, as `landmask vectorize` does by default
+            local_threads = scheduler.strip() == "threads"
+            pool = use_scheduler("processes") if local_threads else contextlib.nullcontext()
+            with pool, progress(False if quiet else None):
                 polygons = write_polygons(
                     output,
                     vector,
