@@ -65,6 +65,36 @@ def test_classify_on_a_local_scheduler_never_imports_distributed(s2_file, tmp_pa
         assert ds.read(1).max() == 255  # the margin is nodata: the mask was written
 
 
+def test_console_script_prints_everything_and_keeps_the_exit_status(s2_file, tmp_path):
+    # main() ends the process with os._exit after flushing, skipping the
+    # interpreter's teardown: output and status must survive that
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).with_name("landmask")
+    out = tmp_path / "m.tif"
+    done = subprocess.run(
+        [str(script), "classify", str(s2_file), "--sensor", "sentinel2-l2a", "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().splitlines()[-1].startswith("done in")
+    with rasterio.open(out) as ds:
+        assert ds.read(1).max() == 255
+    missing = tmp_path / "none.tif"
+    done = subprocess.run(
+        [str(script), "classify", str(missing), "-o", str(tmp_path / "n.tif")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "none.tif" in done.stderr
+
+
 def test_classify_band_files_with_generic_mapping(s2_band_files, tmp_path, capsys):
     out = tmp_path / "mask.tif"
     args = [

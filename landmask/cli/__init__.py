@@ -8,6 +8,7 @@ line on stderr and exits with status 2; any other error exits with status 1.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
 import warnings
@@ -146,4 +147,27 @@ def _run(args: list[str], debug: bool) -> int:
 def main() -> None:
     """Console-script entry point."""
     _tune_malloc()
-    sys.exit(run())
+    status = run()
+    _exit_now(status)
+    sys.exit(status)
+
+
+def _exit_now(status: int) -> None:
+    """End the process without tearing down the interpreter, when that is safe.
+
+    After a run every output is written and closed; unloading numpy, pandas,
+    xarray, dask and GDAL module by module only costs time (0.3-0.4 s, a tenth
+    of a classify on a 4096² scene). Skipped while a child process lives (a
+    multiprocessing manager or pool), whose shutdown the normal exit runs.
+    """
+    import multiprocessing
+
+    if multiprocessing.active_children():
+        return
+    logging.shutdown()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed pipe: let the normal exit report it
+        return
+    os._exit(status)
