@@ -12,7 +12,6 @@ table for the writer without a Python object per polygon.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import chain
@@ -23,6 +22,8 @@ import shapely
 from affine import Affine
 from rasterio.features import shapes
 from scipy import ndimage
+
+from landmask.malloc import tune_malloc
 
 __all__ = ["ChunkPolygons", "Features", "OutputSpec", "polygonize_block"]
 
@@ -364,14 +365,4 @@ def merged_features(groups: list[tuple[int, list[shapely.Geometry]]], spec: Outp
 
 def init_worker() -> None:
     """Worker-process start: keep chunk-sized temporaries on glibc's heap (as the CLI does)."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    libc.mallopt(m_mmap_threshold, 256 * 2**20)
-    libc.mallopt(m_trim_threshold, 512 * 2**20)
+    tune_malloc()

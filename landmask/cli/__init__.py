@@ -19,6 +19,7 @@ from rasterio.errors import NotGeoreferencedWarning
 
 from landmask import __version__
 from landmask.errors import InputError, LandmaskError
+from landmask.malloc import tune_malloc
 
 __all__ = ["cli", "main", "run"]
 
@@ -76,26 +77,6 @@ def _one_line_warning(
     click.echo(f"landmask: warning: {message}", err=True)
 
 
-def _tune_malloc() -> None:
-    """Keep chunk-sized temporaries on glibc's heap instead of fresh mmaps.
-
-    Every chunk allocates arrays of a few MB; by default glibc maps and unmaps
-    each one, and the page faults cost more than the arithmetic (see
-    PERFORMANCE.md). This process only, and only on glibc.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    libc.mallopt(m_mmap_threshold, 256 * 2**20)
-    libc.mallopt(m_trim_threshold, 512 * 2**20)
-
-
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` and return the exit status (never raises SystemExit)."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -146,7 +127,7 @@ def _run(args: list[str], debug: bool) -> int:
 
 def main() -> None:
     """Console-script entry point."""
-    _tune_malloc()
+    tune_malloc()
     status = run()
     _exit_now(status)
     sys.exit(status)
