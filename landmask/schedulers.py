@@ -21,7 +21,7 @@ import dask
 
 from landmask.errors import SchedulerError
 
-__all__ = ["SchedulerInfo", "progress", "use_scheduler"]
+__all__ = ["SchedulerInfo", "local_get", "progress", "use_scheduler"]
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def use_scheduler(
     """
     spec = (spec or "threads").strip()
     if spec in ("threads", "processes", "synchronous"):
-        with dask.config.set(scheduler=_local_get(spec)):
+        with dask.config.set(scheduler=local_get(spec)):
             yield SchedulerInfo(spec)
         return
     m = _LOCAL.match(spec)
@@ -71,7 +71,7 @@ def use_scheduler(
     )
 
 
-def _local_get(name: str) -> Any:
+def local_get(name: str) -> Any:
     """The ``get`` function of a local scheduler.
 
     Set as a function rather than by name: for a name, every ``compute`` first

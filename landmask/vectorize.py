@@ -61,6 +61,7 @@ from landmask.polygonize import (
     merged_features,
     polygonize_block,
 )
+from landmask.schedulers import local_get
 from landmask.sieve import sieve
 
 __all__ = [
@@ -352,8 +353,7 @@ def _polygonized(
                 # only hold on to decoded blocks (see PERFORMANCE.md)
                 with rasterio.Env(GDAL_CACHEMAX=64):
                     read = dask.compute(
-                        *[blocks[i, j] for i, j in take],
-                        scheduler="synchronous" if local == "synchronous" else "threads",
+                        *[blocks[i, j] for i, j in take], scheduler=local_get(local)
                     )
             else:
                 read = tuple(blocks[i, j] for i, j in take)
