@@ -640,6 +640,26 @@ def test_cli_vectorize_end_to_end(tmp_path, raster, capsys):
     assert hidden(out.parent) == []
 
 
+@pytest.mark.parametrize("scheduler", ["threads", "processes"])
+def test_cli_vectorize_on_a_local_scheduler_never_imports_distributed(tmp_path, raster, scheduler):
+    import subprocess
+    import sys
+
+    mask = raster("mask.tif", random_speckle(3).data, nodata=255, blocksize=16)
+    out = tmp_path / "r.gpkg"
+    code = (
+        "import sys; from landmask.cli import run; "
+        f"code = run(['vectorize', {str(mask)!r}, '-o', {str(out)!r}, '-q', "
+        f"'--chunk-size', '16', '--scheduler', {scheduler!r}]); "
+        "print(code, 'distributed' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.split() == ["0", "False"], done.stderr
+    assert len(gpd.read_file(out, layer="r")) > 10
+
+
 def test_cli_classify_vector_matches_vectorize_of_the_mask(s2_file, tmp_path):
     mask, vector, again = tmp_path / "mask.tif", tmp_path / "a.parquet", tmp_path / "b.parquet"
     argv = ["classify", str(s2_file), "--sensor", "sentinel2-l2a", "-o", str(mask)]
