@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import warnings
+import weakref
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -427,6 +428,11 @@ class _ReflectanceReader:
         return out[0] if np.ndim(np.arange(self.shape[0])[kb]) == 0 else out
 
 
+#: The reader behind each array :func:`open_scene` made, by Dask name, for
+#: :func:`dn_sources`; an entry lives as long as a graph holds its reader.
+_READERS: weakref.WeakValueDictionary[str, _ReflectanceReader] = weakref.WeakValueDictionary()
+
+
 def read_reflectance(sources: Sequence[BandSource], window: Window) -> np.ndarray:
     """Read ``window`` of each band and return float32 reflectance, nodata as NaN.
 
@@ -474,11 +480,8 @@ def dn_sources(scene: xr.DataArray) -> tuple[BandSource, ...] | None:
     in-memory array. Read them with :func:`read_dn`.
     """
     data = scene.data
-    if not isinstance(data, da.Array) or not str(data.name).startswith("open_scene-"):
-        return None
-    reader = data.dask.get(f"original-{data.name}")
-    reader = getattr(reader, "value", reader)  # a task-spec DataNode in newer dask
-    if not isinstance(reader, _ReflectanceReader):
+    reader = _READERS.get(str(data.name)) if isinstance(data, da.Array) else None
+    if reader is None:
         return None
     if [str(b) for b in scene["band"].values] != [src.name for src in reader.sources]:
         return None
@@ -628,8 +631,9 @@ def open_scene(
     )
     mtimes = [os.path.getmtime(p) if os.path.exists(p) else None for p in path_list]
     token = tokenize(sources, mtimes, chunks)
+    reader = _ReflectanceReader(sources, grid.height, grid.width)
     data = da.from_array(
-        _ReflectanceReader(sources, grid.height, grid.width),
+        reader,
         chunks=chunks,
         name=f"open_scene-{token}",
         lock=False,
@@ -637,6 +641,7 @@ def open_scene(
         fancy=False,
         meta=np.empty((0, 0, 0), dtype=np.float32),
     )
+    _READERS[data.name] = reader
     return _as_dataarray(data, [s.name for s in sources], grid, preset, sources)
 
 
