@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from landmask.classes import ClassScheme, scheme_of
+from landmask.classes import NODATA, ClassScheme, scheme_of
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -34,6 +34,7 @@ __all__ = [
     "index_map",
     "mask_image",
     "polygons",
+    "probability_map",
     "stretch",
 ]
 
@@ -374,6 +375,63 @@ def index_map(
         extent=_extent(small),
     )
     label = index or str(data.name or "index")
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, label=label, shrink=0.8)
+    ax.set_title(label)
+    _label_axes(ax, small.rio.crs)
+    return ax
+
+
+def probability_map(
+    proba: xr.DataArray,
+    class_: int | str,
+    ax: Any = None,
+    *,
+    cmap: str = "viridis",
+    scheme: ClassScheme | None = None,
+    max_size: int = MAX_SIZE,
+    colorbar: bool = True,
+) -> Any:
+    """Draw one class's probability from 0 to 1, nodata left out.
+
+    Parameters
+    ----------
+    proba
+        ``(class, y, x)`` probabilities from
+        :func:`~landmask.classify.classify_with_probabilities` (uint8,
+        ``value / 254``, 255 nodata) or the same as floats in [0, 1] (NaN
+        nodata); lazy or not: only the band drawn is decimated and read.
+    class_
+        The class id or name (in ``scheme``, default the one ``proba`` names).
+    cmap
+        A sequential matplotlib colour map; 0 and 1 are its ends.
+    max_size
+        Largest side read (see :func:`decimate`).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    from matplotlib.colors import Normalize
+
+    scheme = scheme or scheme_of(proba)
+    class_id = class_ if isinstance(class_, int) else scheme.id_of(class_)
+    ids = [int(c) for c in proba["class"].values]
+    if class_id not in ids:
+        from landmask.errors import ConfigError
+
+        raise ConfigError(f"no probability of class {class_!r} here (classes: {ids})")
+    small = decimate(proba.isel({"class": ids.index(class_id)}, drop=True), max_size)
+    values = np.asarray(small.values)
+    if np.issubdtype(values.dtype, np.integer):
+        p = np.ma.masked_equal(values, NODATA).astype(float) / 254
+    else:
+        p = np.ma.masked_invalid(values.astype(float))
+    ax = _axes(ax)
+    image = ax.imshow(
+        p, cmap=cmap, norm=Normalize(0.0, 1.0), interpolation="nearest", extent=_extent(small)
+    )
+    label = f"p({scheme.name_of(class_id)})"
     if colorbar:
         ax.figure.colorbar(image, ax=ax, label=label, shrink=0.8)
     ax.set_title(label)

@@ -14,6 +14,7 @@ from matplotlib.colors import to_rgba
 from test_write import as_mask
 
 from landmask.classes import LANDCOVER, ClassScheme, LandClass
+from landmask.errors import ConfigError
 from landmask.evaluate import evaluate, open_mask
 from landmask.indices import compute_indices
 from landmask.plot import (
@@ -23,6 +24,7 @@ from landmask.plot import (
     index_map,
     mask_image,
     polygons,
+    probability_map,
     stretch,
 )
 from landmask.scene import _ReflectanceReader, open_scene, pixel_coords
@@ -200,6 +202,57 @@ def test_index_map_of_a_scene_computes_the_index_on_the_kept_pixels_only(scene):
     assert max(seen.sizes) <= kept
     assert sum(seen.sizes) <= 4 * kept < scene.nbytes
     assert ax.get_title() == "ndvi"
+
+
+def _probabilities(size: int, chunk: int) -> xr.DataArray:
+    """(class, y, x) uint8 probabilities of classes 1, 3, 0: water's rises left to right."""
+    water = np.tile(np.linspace(0, 254, size).round().astype(np.uint8), (size, 1))
+    water[: size // 8] = 255  # nodata rows on top
+    stack = np.stack([254 - np.minimum(water, 254), water, np.zeros_like(water)])
+    stack[:, : size // 8] = 255
+    grid = as_mask(np.zeros((size, size), np.uint8))
+    return (
+        xr.DataArray(
+            da.from_array(stack, chunks=(1, chunk, chunk)),
+            dims=("class", "y", "x"),
+            coords={"class": [1, 3, 0], "y": grid.y, "x": grid.x},
+            attrs={"class_scheme": "landcover"},
+        )
+        .rio.write_crs(UTM33)
+        .rio.write_transform(TRANSFORM)
+    )
+
+
+def test_probability_map_draws_one_class_from_zero_to_one_on_lazy_input():
+    size, chunk = 2048, 256
+    proba = _probabilities(size, chunk)
+    with Computed() as seen:
+        ax = probability_map(proba, "water", max_size=256)
+    kept = 256 * 256  # step 8, one band, one byte a pixel
+    assert max(seen.sizes) == kept  # never more than the kept pixels of the band drawn
+    assert sum(seen.sizes) <= 3 * kept
+    image = ax.get_images()[0]
+    assert (image.norm.vmin, image.norm.vmax) == (0.0, 1.0)
+    drawn = image.get_array()
+    assert drawn.mask[: 256 // 8].all() and not drawn.mask[256 // 8 :].any()  # nodata left out
+    expected = proba.sel({"class": 3}).values[4::8, 4::8][256 // 8 :] / 254
+    np.testing.assert_allclose(drawn[256 // 8 :], expected)
+    assert drawn.min() == pytest.approx(0.0, abs=0.01) and drawn.max() == pytest.approx(
+        1.0, abs=0.01
+    )
+    assert ax.get_title() == "p(water)" and len(ax.figure.axes) == 2  # with a colour bar
+    assert image.get_extent() == pytest.approx(
+        [TRANSFORM.c, TRANSFORM.c + 10 * size, TRANSFORM.f - 10 * size, TRANSFORM.f]
+    )
+    # a class id works as well as a name; floats in [0, 1] with NaN nodata too
+    by_id = probability_map(proba, 3, max_size=256).get_images()[0].get_array()
+    np.testing.assert_array_equal(by_id, drawn)
+    floats = proba.astype(np.float32).where(proba != 255) / 254
+    as_float = probability_map(floats, 3, max_size=256).get_images()[0].get_array()
+    np.testing.assert_allclose(as_float, drawn)
+    assert as_float.mask[: 256 // 8].all()
+    with pytest.raises(ConfigError, match="no probability of class 'urban'"):
+        probability_map(proba, "urban")
 
 
 def test_polygons_over_a_mask_in_class_colours_reprojected():
