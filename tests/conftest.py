@@ -119,4 +119,22 @@ def as_mask(
     return mask_like(grid, arr, name="landcover").assign_attrs(attrs)
 
 
-__all__ = ["BANDS", "TRANSFORM", "UTM33", "as_mask", "write_raster"]
+def run_in_fresh_process(argv: Sequence[str]) -> tuple[int, set[str]]:
+    """Run the CLI with ``argv`` in a new interpreter: its exit status and the
+    heavy optional packages it imported (``distributed``, ``geopandas``)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from landmask.cli import run; "
+        f"status = run({list(map(str, argv))!r}); "
+        "print(status, *[m for m in ('distributed', 'geopandas') if m in sys.modules])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    status, *imported = done.stdout.split()
+    return int(status), set(imported)
+
+
+__all__ = ["BANDS", "TRANSFORM", "UTM33", "as_mask", "run_in_fresh_process", "write_raster"]

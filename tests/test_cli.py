@@ -3,7 +3,7 @@ import hashlib
 import numpy as np
 import pytest
 import rasterio
-from conftest import TRANSFORM, UTM33
+from conftest import TRANSFORM, UTM33, run_in_fresh_process
 
 from landmask.cli import cli, run
 from landmask.rules import classify_block, load_rules
@@ -47,20 +47,10 @@ def test_quiet_prints_nothing(s2_file, tmp_path, capsys):
 def test_classify_on_a_local_scheduler_never_imports_distributed(s2_file, tmp_path, scheduler):
     # dask imports dask.distributed (0.3-0.5 s) to look for a client whenever
     # the scheduler is named; a local run has no use for it
-    import subprocess
-    import sys
-
     out = tmp_path / "m.tif"
-    code = (
-        "import sys; from landmask.cli import run; "
-        f"code = run(['classify', {str(s2_file)!r}, '--sensor', 'sentinel2-l2a', '-o', "
-        f"{str(out)!r}, '-q', '--chunk-size', '128', '--scheduler', {scheduler!r}]); "
-        "print(code, 'distributed' in sys.modules)"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
-    )
-    assert done.stdout.split() == ["0", "False"], done.stderr
+    argv = ["classify", s2_file, "--sensor", "sentinel2-l2a", "-o", out, "-q"]
+    status, imported = run_in_fresh_process([*argv, "--chunk-size", 128, "--scheduler", scheduler])
+    assert status == 0 and "distributed" not in imported
     with rasterio.open(out) as ds:
         assert ds.read(1).max() == 255  # the margin is nodata: the mask was written
 

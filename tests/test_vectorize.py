@@ -31,7 +31,7 @@ import rasterio
 import shapely
 import xarray as xr
 from affine import Affine
-from conftest import TRANSFORM, UTM33
+from conftest import TRANSFORM, UTM33, run_in_fresh_process
 from pyproj import Geod
 from rasterio.crs import CRS
 from rasterio.features import rasterize, shapes
@@ -642,21 +642,11 @@ def test_cli_vectorize_end_to_end(tmp_path, raster, capsys):
 
 @pytest.mark.parametrize("scheduler", ["threads", "processes"])
 def test_cli_vectorize_on_a_local_scheduler_never_imports_distributed(tmp_path, raster, scheduler):
-    import subprocess
-    import sys
-
     mask = raster("mask.tif", random_speckle(3).data, nodata=255, blocksize=16)
     out = tmp_path / "r.gpkg"
-    code = (
-        "import sys; from landmask.cli import run; "
-        f"code = run(['vectorize', {str(mask)!r}, '-o', {str(out)!r}, '-q', "
-        f"'--chunk-size', '16', '--scheduler', {scheduler!r}]); "
-        "print(code, 'distributed' in sys.modules)"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
-    )
-    assert done.stdout.split() == ["0", "False"], done.stderr
+    argv = ["vectorize", mask, "-o", out, "-q", "--chunk-size", 16, "--scheduler", scheduler]
+    status, imported = run_in_fresh_process(argv)
+    assert status == 0 and "distributed" not in imported
     assert len(gpd.read_file(out, layer="r")) > 10
 
 
