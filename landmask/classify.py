@@ -9,20 +9,17 @@ blocks when the model needs context).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import dask.array as da
 import numpy as np
 import xarray as xr
-from dask.base import tokenize
-from rasterio.windows import Window
 
 from landmask.classes import NODATA
 from landmask.errors import BandError, ConfigError
 from landmask.indices import bands_needed, map_planes
-from landmask.rules import RuleSet, classify_block, classify_dn_block, load_rules
-from landmask.scene import BandSource, dn_sources, read_dn
+from landmask.rules import RuleSet, classify_block, load_rules
 from landmask.thresholds import resolve_thresholds, threshold_attrs
 
 __all__ = ["classify", "classify_with_probabilities", "mask_like"]
@@ -82,14 +79,10 @@ def classify(
                 f"{where}: {exc}; rule '{rule.class_name}' of {ruleset.source} needs it"
             ) from None
     keep = [b for b in band_names if b in set(needed.values())]
-    sources = dn_sources(scene)
-    if sources is not None:  # straight from open_scene: classify digital numbers
-        picked = [sources[band_names.index(b)] for b in keep]
-        out = _classify_dn(scene.data, picked, keep, ruleset)
-    else:
-        if keep != band_names:
-            scene = scene.sel(band=keep)
-        out = map_planes(_dask(scene), classify_block, np.uint8, band_names=keep, ruleset=ruleset)
+    if keep != band_names:
+        scene = scene.sel(band=keep)
+        band_names = keep
+    out = map_planes(_dask(scene), classify_block, np.uint8, band_names=band_names, ruleset=ruleset)
     mask = mask_like(scene, out, name="landcover")
     return mask.assign_attrs(
         rules=ruleset.name,
@@ -118,58 +111,6 @@ def classify_with_probabilities(
     mask, proba = _run(scene, model, min_confidence, with_proba=True)
     assert proba is not None
     return mask, proba
-
-
-class _DnClassifier:
-    """Array-like read by :func:`dask.array.from_array`: the class ids of one window.
-
-    Reads the window's digital numbers and classifies them with
-    :func:`~landmask.rules.classify_dn_block`. Holds paths, numbers and the
-    rule set only, so it pickles to any worker.
-    """
-
-    ndim = 2
-    dtype = np.dtype("uint8")
-
-    def __init__(
-        self,
-        sources: Sequence[BandSource],
-        band_names: Sequence[str],
-        ruleset: RuleSet,
-        shape: tuple[int, int],
-    ) -> None:
-        self.sources = tuple(sources)
-        self.band_names = list(band_names)
-        self.ruleset = ruleset
-        self.shape = shape
-
-    def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray:
-        ys = range(self.shape[0])[key[0]]
-        xs = range(self.shape[1])[key[1]]
-        window = Window(xs.start, ys.start, len(xs), len(ys))
-        dn = read_dn(self.sources, window)
-        scaling = [s.stored_scaling for s in self.sources]
-        return classify_dn_block(dn, scaling, self.band_names, self.ruleset)
-
-
-def _classify_dn(
-    scene_data: da.Array, sources: Sequence[BandSource], band_names: Sequence[str], ruleset: RuleSet
-) -> da.Array:
-    """The mask of an untouched :func:`~landmask.open_scene` array, one task per chunk.
-
-    Identical to classifying its reflectance, but no chunk is ever held as
-    float32 reflectance: each task converts and classifies in strips.
-    """
-    reader = _DnClassifier(sources, band_names, ruleset, scene_data.shape[1:])
-    return da.from_array(
-        reader,
-        chunks=scene_data.chunks[1:],
-        name=f"classify-{tokenize(scene_data.name, list(band_names), ruleset)}",
-        lock=False,
-        asarray=False,
-        fancy=False,
-        meta=np.empty((0, 0), dtype=np.uint8),
-    )
 
 
 def _dask(scene: xr.DataArray) -> da.Array:

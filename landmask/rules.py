@@ -34,17 +34,9 @@ from landmask.classes import NODATA, ClassScheme, get_scheme
 from landmask.errors import ConfigError, LandmaskError, RuleError
 from landmask.expressions import Expr, parse
 from landmask.indices import INDICES, BlockLookup
-from landmask.reflectance import Scaling, to_reflectance
 from landmask.sensors import COMMON_NAMES
 
-__all__ = [
-    "BUILTIN_RULESETS",
-    "Rule",
-    "RuleSet",
-    "classify_block",
-    "classify_dn_block",
-    "load_rules",
-]
+__all__ = ["BUILTIN_RULESETS", "Rule", "RuleSet", "classify_block", "load_rules"]
 
 #: Built-in rule sets shipped in ``landmask/rulesets``.
 BUILTIN_RULESETS = ("default", "naip")
@@ -195,31 +187,6 @@ def classify_block(block: np.ndarray, band_names: Sequence[str], ruleset: RuleSe
     rows = max(1, STRIP_PIXELS // max(1, block.shape[2]))
     for r in range(0, block.shape[1], rows):
         out[r : r + rows] = _classify_strip(block[:, r : r + rows], band_names, ruleset)
-    return out
-
-
-def classify_dn_block(
-    dn: Sequence[np.ndarray],
-    scaling: Sequence[Scaling],
-    band_names: Sequence[str],
-    ruleset: RuleSet,
-) -> np.ndarray:
-    """Block function: digital numbers of each band -> ``(y, x)`` uint8 class ids.
-
-    Equals :func:`classify_block` of the bands' reflectance
-    (:func:`~landmask.reflectance.to_reflectance` with ``scaling``), but converts
-    one strip at a time into a small reused buffer, so no float32 copy of the
-    whole block is ever made.
-    """
-    h, w = dn[0].shape
-    rows = min(h, max(1, STRIP_PIXELS // max(1, w)))
-    buffer = np.empty((len(dn), rows, w), dtype=np.float32)
-    out = np.empty((h, w), dtype=np.uint8)
-    for r in range(0, h, rows):
-        strip = buffer[:, : min(rows, h - r)]
-        for k, (band, s) in enumerate(zip(dn, scaling, strict=True)):
-            to_reflectance(band[r : r + rows], s.scale, s.offset, s.nodata, strip[k])
-        out[r : r + rows] = _classify_strip(strip, band_names, ruleset)
     return out
 
 

@@ -13,7 +13,6 @@ import logging
 import os
 import re
 import warnings
-import weakref
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,6 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
 
 from landmask.errors import BandError, ConfigError, GridError, ReadError
-from landmask.reflectance import Scaling, to_reflectance
 from landmask.resample import Method, Resample, resample_block, source_span, target_size
 from landmask.sensors import COMMON_NAMES, QUALITY_BANDS, Sensor, get_sensor
 
@@ -64,17 +62,6 @@ class BandSource:
     scale: float
     offset: float
     resample: Resample | None = None
-
-    @property
-    def stored_scaling(self) -> Scaling:
-        """How the values :func:`read_dn` returns for this band become reflectance.
-
-        The band's scale, offset and nodata; the identity for a resampled band,
-        which :func:`read_dn` returns as reflectance already.
-        """
-        if self.resample is not None:
-            return Scaling()
-        return Scaling(self.scale, self.offset, self.nodata)
 
 
 @dataclass(frozen=True)
@@ -428,33 +415,14 @@ class _ReflectanceReader:
         return out[0] if np.ndim(np.arange(self.shape[0])[kb]) == 0 else out
 
 
-#: The reader behind each array :func:`open_scene` made, by Dask name, for
-#: :func:`dn_sources`; an entry lives as long as a graph holds its reader.
-_READERS: weakref.WeakValueDictionary[str, _ReflectanceReader] = weakref.WeakValueDictionary()
-
-
 def read_reflectance(sources: Sequence[BandSource], window: Window) -> np.ndarray:
     """Read ``window`` of each band and return float32 reflectance, nodata as NaN.
 
     Opens every file once for this window; costs one float32 array of the window
-    per band plus the raw bands of one file.
+    per band plus one raw band at a time.
     """
     h, w = int(window.height), int(window.width)
     out = np.empty((len(sources), h, w), dtype=np.float32)
-    for k, (src, values) in enumerate(zip(sources, read_dn(sources, window), strict=True)):
-        s = src.stored_scaling
-        to_reflectance(values, s.scale, s.offset, s.nodata, out[k])
-    return out
-
-
-def read_dn(sources: Sequence[BandSource], window: Window) -> list[np.ndarray]:
-    """Read ``window`` of each band as stored (digital numbers), each file opened once.
-
-    A band on another grid (``resample`` set) comes resampled onto the scene
-    grid, already as reflectance: :attr:`BandSource.stored_scaling` says how
-    each returned array becomes reflectance.
-    """
-    out: list[np.ndarray] = [np.empty(0)] * len(sources)
     by_path: dict[str, list[int]] = {}
     for k, src in enumerate(sources):
         if src.resample is not None:
@@ -467,25 +435,10 @@ def read_dn(sources: Sequence[BandSource], window: Window) -> list[np.ndarray]:
         for path, ks in by_path.items():
             raw = _read(path, [sources[k].index for k in ks], window)
             for j, k in enumerate(ks):
-                out[k] = raw[j]
+                to_reflectance(
+                    raw[j], sources[k].scale, sources[k].offset, sources[k].nodata, out[k]
+                )
     return out
-
-
-def dn_sources(scene: xr.DataArray) -> tuple[BandSource, ...] | None:
-    """The band sources of a scene exactly as :func:`open_scene` returned it, else None.
-
-    Lets a consumer that reads every pixel once (:func:`landmask.classify`)
-    read digital numbers and convert them to reflectance in cache-sized pieces.
-    None when the data is anything else: a selection, arithmetic, an
-    in-memory array. Read them with :func:`read_dn`.
-    """
-    data = scene.data
-    reader = _READERS.get(str(data.name)) if isinstance(data, da.Array) else None
-    if reader is None:
-        return None
-    if [str(b) for b in scene["band"].values] != [src.name for src in reader.sources]:
-        return None
-    return reader.sources
 
 
 def _read(path: str, indexes: list[int], window: Window) -> np.ndarray:
@@ -527,6 +480,21 @@ def _read_resampled(src: BandSource, window: Window) -> np.ndarray:
         src_width=plan.src_width,
         method=plan.method,
     )
+
+
+def to_reflectance(
+    raw: np.ndarray, scale: float, offset: float, nodata: float | None, out: np.ndarray
+) -> np.ndarray:
+    """Block function: digital numbers -> float32 reflectance, nodata -> NaN.
+
+    Works in float32 so unsigned inputs never wrap; writes into ``out``.
+    """
+    np.multiply(raw, np.float32(scale), out=out, dtype=np.float32, casting="unsafe")
+    if offset:
+        out += np.float32(offset)
+    if nodata is not None and not np.isnan(nodata):
+        out[raw == nodata] = np.nan
+    return out
 
 
 def open_scene(
@@ -631,9 +599,8 @@ def open_scene(
     )
     mtimes = [os.path.getmtime(p) if os.path.exists(p) else None for p in path_list]
     token = tokenize(sources, mtimes, chunks)
-    reader = _ReflectanceReader(sources, grid.height, grid.width)
     data = da.from_array(
-        reader,
+        _ReflectanceReader(sources, grid.height, grid.width),
         chunks=chunks,
         name=f"open_scene-{token}",
         lock=False,
@@ -641,7 +608,6 @@ def open_scene(
         fancy=False,
         meta=np.empty((0, 0, 0), dtype=np.float32),
     )
-    _READERS[data.name] = reader
     return _as_dataarray(data, [s.name for s in sources], grid, preset, sources)
 
 

@@ -2,8 +2,7 @@ import numpy as np
 import pytest
 
 from landmask.errors import RuleError
-from landmask.reflectance import Scaling, to_reflectance
-from landmask.rules import classify_block, classify_dn_block, load_rules
+from landmask.rules import classify_block, load_rules
 from landmask.synthetic import BANDS, make_scene
 
 
@@ -74,44 +73,6 @@ def test_result_does_not_depend_on_the_strip_size(monkeypatch, strip):
     # the whole-block result, one strip of every row, is the reference
     monkeypatch.setattr(rules_module, "STRIP_PIXELS", block[0].size)
     np.testing.assert_array_equal(classify_block(block, BANDS, load_rules("default")), got)
-
-
-@pytest.mark.parametrize(
-    ("dtype", "scaling"),
-    [
-        (np.uint16, Scaling(1e-4, -0.1, 0)),  # Sentinel-2 L2A, baseline 04.00
-        (np.uint16, Scaling(2.75e-5, -0.2, 0)),  # Landsat C2 L2
-        (np.uint8, Scaling(1 / 255, 0.0, None)),  # NAIP-like, no nodata
-        (np.int16, Scaling(1e-4, 0.0, -9999)),
-        (np.float32, Scaling(1.0, 0.0, float("nan"))),  # reflectance already
-    ],
-)
-@pytest.mark.parametrize("strip", [100, 1 << 17])
-def test_classifying_digital_numbers_equals_classifying_reflectance(
-    monkeypatch, dtype, scaling, strip
-):
-    import landmask.rules as rules_module
-
-    scene = make_scene(200, 4)
-    if np.issubdtype(dtype, np.floating):
-        dn = scene.reflectance.astype(dtype)
-    else:
-        top = np.iinfo(dtype).max
-        values = np.nan_to_num(scene.reflectance, nan=0.5)
-        dn = np.clip((values - scaling.offset) / scaling.scale, 1, top).astype(dtype)
-    if scaling.nodata is not None:
-        dn[:, :30, :] = scaling.nodata  # a nodata margin
-        dn[3, 50:60, 70:90] = scaling.nodata  # nir missing alone
-    monkeypatch.setattr(rules_module, "STRIP_PIXELS", strip)
-    refl = np.empty(dn.shape, np.float32)
-    for k in range(len(dn)):
-        to_reflectance(dn[k], scaling.scale, scaling.offset, scaling.nodata, refl[k])
-    expected = classify_block(refl, BANDS, load_rules("default"))
-    got = classify_dn_block(list(dn), [scaling] * len(dn), BANDS, load_rules("default"))
-    np.testing.assert_array_equal(got, expected)
-    assert len(np.unique(got)) >= 4  # real classes, not a blank mask
-    if scaling.nodata is not None:
-        assert (got[:30] == 255).all() and (got[50:60, 70:90] == 255).all()
 
 
 def test_builtin_rule_sets_load_with_references():
