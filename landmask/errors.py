@@ -14,11 +14,15 @@ __all__ = [
     "InputError",
     "LandmaskError",
     "ModelError",
+    "ModelMismatchError",
     "OutputExistsError",
+    "PresetAssumedWarning",
     "ReadError",
     "RuleError",
     "SchedulerError",
+    "SensorError",
     "TruthReprojectedWarning",
+    "UncalibratedWarning",
 ]
 
 
@@ -61,9 +65,39 @@ class ModelError(InputError):
     """A model cannot be found or loaded, or does not follow the model protocol."""
 
 
+class SensorError(ConfigError):
+    """The files' provider names or metadata contradict the sensor or band options.
+
+    For example ``--sensor sentinel2-l2a`` on ``LC08_..._SR_B4.TIF`` files, or
+    ``--band red=1`` naming a file whose provider suffix says it is another band.
+    """
+
+
+class ModelMismatchError(ConfigError):
+    """A scene option contradicts what a model records of the scene it was trained on."""
+
+
 class SchedulerError(InputError):
     """A Dask scheduler specification is invalid or the scheduler is unreachable."""
 
 
 class TruthReprojectedWarning(UserWarning):
     """The truth was on another grid and was warped onto the prediction's grid."""
+
+
+class UncalibratedWarning(UserWarning):
+    """Integer input is read with no scale: digital numbers, not reflectance.
+
+    Emitted once per :func:`~landmask.open_scene` call when an integer band has
+    no scale or offset from the options, the sensor preset, the STAC item or the
+    file itself.
+    """
+
+
+class PresetAssumedWarning(UserWarning):
+    """A sensor preset had to assume what the files' names and metadata do not say.
+
+    For example Landsat 8/9 band numbers for ``*_SR_B4.TIF`` files with no
+    product id and no MTL file, or the Sentinel-2 offset of processing baseline
+    04.00 for a product sensed before 2022-01-25 with no baseline given.
+    """

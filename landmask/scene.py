@@ -14,7 +14,7 @@ import os
 import re
 import warnings
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +28,25 @@ from dask.base import tokenize
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
 
-from landmask.errors import BandError, ConfigError, GridError, ReadError
+from landmask.errors import (
+    BandError,
+    ConfigError,
+    GridError,
+    PresetAssumedWarning,
+    ReadError,
+    SensorError,
+    UncalibratedWarning,
+)
+from landmask.io.provider import Product, product_of_files, product_of_item
 from landmask.resample import Method, Resample, resample_block, source_span, target_size
-from landmask.sensors import COMMON_NAMES, QUALITY_BANDS, Sensor, get_sensor
+from landmask.sensors import (
+    COMMON_NAMES,
+    QUALITY_BANDS,
+    Sensor,
+    get_sensor,
+    preset_for_product,
+    sensor_for,
+)
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "READ_ENV", "BandSource", "open_scene"]
 
@@ -52,7 +68,9 @@ class BandSource:
     """Where one scene band comes from and how its values become reflectance.
 
     ``resample`` is set when the band's file is on another grid than the scene
-    (e.g. a 20 m Sentinel-2 band in a 10 m scene).
+    (e.g. a 20 m Sentinel-2 band in a 10 m scene). ``scaling`` says where
+    ``scale`` and ``offset`` came from: ``options``, ``stac``, ``sensor``,
+    ``file`` (the file's own scale/offset) or ``none`` (none of them: 1 and 0).
     """
 
     path: str
@@ -62,6 +80,7 @@ class BandSource:
     scale: float
     offset: float
     resample: Resample | None = None
+    scaling: str = "none"
 
 
 @dataclass(frozen=True)
@@ -220,11 +239,45 @@ def _same_extent(a: _FileInfo, b: _FileInfo) -> bool:
     return all(abs(p - q) < tol for p, q in zip(_bounds(a), _bounds(b), strict=True))
 
 
-def _name_bands(
-    infos: Sequence[_FileInfo], sensor: Sensor | None, bands: Mapping[str, int] | None
-) -> dict[int, str]:
-    """Global band number (1-based across files) -> common name."""
+def _check_mapping(infos: Sequence[_FileInfo], bands: Mapping[str, int], provider: Sensor) -> None:
+    """Refuse ``--band NAME=N`` where the provider's file name or band id says another band.
+
+    ``provider`` is the sensor variant whose band table the files' names follow
+    (the ``--sensor`` preset, or the one the files' product id points to).
+    """
+    from landmask.indices import BAND_ALIASES
+
     numbered = [(info, i) for info in infos for i in range(1, info.count + 1)]
+    for name, number in bands.items():
+        if not 1 <= number <= len(numbered):
+            continue  # reported by _name_bands
+        info, i = numbered[number - 1]
+        desc = info.descriptions[i - 1]
+        said = provider.name_from_description(desc)
+        how = f"its band description is {desc!r}"
+        if said is None and info.count == 1:
+            band_id = provider.band_id_from_filename(Path(info.path).stem)
+            said = provider.band_ids.get(band_id or "")
+            how = f"{band_id} of {provider.description} is {said}"
+        same = said in (name, BAND_ALIASES.get(name)) or BAND_ALIASES.get(said or "") == name
+        if said is not None and not same:
+            raise SensorError(f"--band {name}={number}: {info.path} is not {name} ({how})")
+
+
+def _name_bands(
+    infos: Sequence[_FileInfo],
+    sensor: Sensor | None,
+    bands: Mapping[str, int] | None,
+    provider: Sensor | None = None,
+) -> dict[int, str]:
+    """Global band number (1-based across files) -> common name.
+
+    ``provider`` is the band table the files' names follow, if known; an
+    explicit mapping that contradicts it is refused (:func:`_check_mapping`).
+    """
+    numbered = [(info, i) for info in infos for i in range(1, info.count + 1)]
+    if bands and provider is not None:
+        _check_mapping(infos, bands, provider)
     names: dict[int, str] = {}
     for number, (info, i) in enumerate(numbered, start=1):
         desc = info.descriptions[i - 1]
@@ -302,13 +355,26 @@ def _band_sources(
         if nodata is None and sensor is not None:
             nodata = sensor.nodata
         if name in QUALITY_BANDS:  # raw values: classes or bit flags
-            sources.append(BandSource(info.path, i, name, None, 1.0, 0.0))
+            sources.append(BandSource(info.path, i, name, None, 1.0, 0.0, scaling="raw"))
             continue
         file_scale, file_offset = info.scales[i - 1], info.offsets[i - 1]
-        s = scale if scale is not None else sensor.scale if sensor else file_scale
-        o = offset if offset is not None else sensor.offset if sensor else file_offset
-        sources.append(BandSource(info.path, i, name, nodata, float(s), float(o)))
+        sensor_scale, sensor_offset = sensor.scaling(name) if sensor else (None, None)
+        s = _first(scale, sensor_scale)
+        s = file_scale if s is None else s
+        o = _first(offset, sensor_offset)
+        o = file_offset if o is None else o
+        how = _how(scale, offset, sensor is not None)
+        if how == "file" and (file_scale, file_offset) == (1.0, 0.0):
+            how = "none"
+        sources.append(BandSource(info.path, i, name, nodata, float(s), float(o), scaling=how))
     return sources
+
+
+def _how(scale: float | None, offset: float | None, sensor: bool) -> str:
+    """Where a band's scale/offset came from: ``options``, ``sensor`` or ``file``."""
+    if scale is not None or offset is not None:
+        return "options"
+    return "sensor" if sensor else "file"
 
 
 def _stac_sources(
@@ -337,18 +403,32 @@ def _stac_sources(
                 f"the item describes band {band.index}"
             )
         if band.name in QUALITY_BANDS:
-            sources.append(BandSource(band.href, band.index, band.name, None, 1.0, 0.0))
+            sources.append(
+                BandSource(band.href, band.index, band.name, None, 1.0, 0.0, scaling="raw")
+            )
             continue
         nodata = band.nodata
         if nodata is None:
             nodata = info.nodatavals[band.index - 1]
         if nodata is None and sensor is not None:
             nodata = sensor.nodata
-        s = _first(scale, band.scale, sensor.scale if sensor else None)
-        o = _first(offset, band.offset, sensor.offset if sensor else None)
-        s = s if s is not None else info.scales[band.index - 1]
-        o = o if o is not None else info.offsets[band.index - 1]
-        sources.append(BandSource(band.href, band.index, band.name, nodata, float(s), float(o)))
+        sensor_scale, sensor_offset = sensor.scaling(band.name) if sensor else (None, None)
+        s = _first(scale, band.scale, sensor_scale)
+        o = _first(offset, band.offset, sensor_offset)
+        if scale is not None or offset is not None:
+            how = "options"
+        elif band.scale is not None or band.offset is not None:
+            how = "stac"
+        else:
+            how = "sensor" if sensor is not None else "file"
+        file_scale, file_offset = info.scales[band.index - 1], info.offsets[band.index - 1]
+        s = s if s is not None else file_scale
+        o = o if o is not None else file_offset
+        if how == "file" and (file_scale, file_offset) == (1.0, 0.0):
+            how = "none"
+        sources.append(
+            BandSource(band.href, band.index, band.name, nodata, float(s), float(o), scaling=how)
+        )
     return sources
 
 
@@ -371,9 +451,7 @@ def _on_grid(
             continue
         method: Method = "nearest" if src.name in QUALITY_BANDS else "bilinear"
         plan = Resample(info.transform, info.height, info.width, grid.transform, method)
-        out.append(
-            BandSource(src.path, src.index, src.name, src.nodata, src.scale, src.offset, plan)
-        )
+        out.append(replace(src, resample=plan))
     return out
 
 
@@ -574,6 +652,9 @@ def open_scene(
         path_list = list(dict.fromkeys(b.href for b in item_bands(item)))
         info_of = {p: _open_info(p) for p in path_list}
         grid = _check_grid(list(info_of.values()), allow_ungeoreferenced, resolution)
+        product = product_of_item(item)
+        if preset is not None:  # the item's eo:bands name the bands: no band table assumed
+            preset = replace(sensor_for(preset, product), assumed="")
         sources = _stac_sources(item, info_of, preset, scale, offset, needs)
     else:
         path_list = (
@@ -585,12 +666,22 @@ def open_scene(
             raise ConfigError("no input raster given")
         infos = [_open_info(p) for p in path_list]
         grid = _check_grid(infos, allow_ungeoreferenced, resolution)
-        names = _name_bands(infos, preset, bands)
+        product = product_of_files(path_list)
+        if preset is not None:
+            preset = sensor_for(preset, product)
+            if preset.variant == "oli" and not any(
+                info.count == 1 and preset.band_id_from_filename(Path(info.path).stem)
+                for info in infos
+            ):
+                preset = replace(preset, assumed="")  # no band named by an SR_B<n> suffix
+        provider = preset or (preset_for_product(product) if product is not None else None)
+        names = _name_bands(infos, preset, bands, provider)
         if needs is not None:
             names = _keep_needed(names, needs, path_list)
         sources = _band_sources(infos, names, preset, scale, offset)
         info_of = {info.path: info for info in infos}
     sources = _on_grid(sources, info_of, grid)
+    _warn_radiometry(sources, info_of, preset, product, offset)
     size = chunk_size if chunk_size is not None else DEFAULT_CHUNK_SIZE
     chunks = (
         (len(sources),),
@@ -608,7 +699,42 @@ def open_scene(
         fancy=False,
         meta=np.empty((0, 0, 0), dtype=np.float32),
     )
-    return _as_dataarray(data, [s.name for s in sources], grid, preset, sources)
+    return _as_dataarray(data, grid, preset, product, sources, bands)
+
+
+def _warn_radiometry(
+    sources: Sequence[BandSource],
+    infos: Mapping[str, _FileInfo],
+    sensor: Sensor | None,
+    product: Product | None,
+    offset: float | None,
+) -> None:
+    """One warning for what the preset assumed, one for integer input read with no scale."""
+    overridden = sensor is not None and sensor.variant == "msi" and offset is not None
+    if sensor is not None and sensor.assumed and not overridden:
+        warnings.warn(f"{sensor.name}: {sensor.assumed}", PresetAssumedWarning, stacklevel=3)
+    raw = [
+        s
+        for s in sources
+        if s.scaling == "none" and np.dtype(infos[s.path].dtypes[s.index - 1]).kind in "ui"
+    ]
+    if not raw:
+        return
+    dtype = infos[raw[0].path].dtypes[raw[0].index - 1]
+    files = list(dict.fromkeys(s.path for s in raw))
+    where = files[0] if len(files) == 1 else f"{files[0]} and {len(files) - 1} more"
+    hint = ""
+    if product is not None:
+        preset = preset_for_product(product)
+        if preset is not None:
+            hint = f"; the names say {product.label}: --sensor {preset.name}"
+    warnings.warn(
+        f"{where}: {dtype} digital numbers with no scale (none in the file, the sensor preset "
+        "or the options) are read as reflectance unchanged; give --scale and --offset "
+        f"(reflectance = DN * scale + offset) or --sensor{hint}",
+        UncalibratedWarning,
+        stacklevel=3,
+    )
 
 
 def pixel_coords(transform: Affine, height: int, width: int) -> dict[str, np.ndarray]:
@@ -620,24 +746,76 @@ def pixel_coords(transform: Affine, height: int, width: int) -> dict[str, np.nda
 
 def _as_dataarray(
     data: da.Array,
-    band_names: Sequence[str],
     info: _Grid,
     sensor: Sensor | None,
+    product: Product | None,
     sources: Sequence[BandSource],
+    bands: Mapping[str, int] | None,
 ) -> xr.DataArray:
     coords = pixel_coords(info.transform, info.height, info.width)
     arr = xr.DataArray(
         data,
         dims=("band", "y", "x"),
-        coords={"band": list(band_names), **coords},
+        coords={"band": [s.name for s in sources], **coords},
         name="reflectance",
         attrs={
             "sensor": sensor.name if sensor else "generic",
             "sources": list(dict.fromkeys(s.path for s in sources)),
             "long_name": "surface reflectance",
+            **radiometry_attrs(sources, sensor, product, bands),
         },
     )
     if info.crs is not None:
         arr = arr.rio.write_crs(info.crs)
     arr = arr.rio.write_transform(info.transform)
     return arr.rio.write_nodata(np.nan, encoded=False)
+
+
+def radiometry_attrs(
+    sources: Sequence[BandSource],
+    sensor: Sensor | None,
+    product: Product | None,
+    bands: Mapping[str, int] | None,
+) -> dict[str, Any]:
+    """What :func:`open_scene` applied, as the scene's attrs (what a trained model records).
+
+    ``scale``/``offset`` (reflectance = DN * scale + offset) and ``scaling``
+    (where they came from: ``options``, ``stac``, ``sensor``, ``file``,
+    ``none``) are those of the reflectance bands when all share them, else
+    ``scaling`` is ``mixed`` and ``band_scaling`` lists each band's
+    ``[scale, offset]``. Bands a preset scales apart (Landsat surface
+    temperature) and quality layers are left out. Also ``sensor_variant``
+    (``oli``, ``tm-etm``, ``msi``, ``naip``), ``instrument`` (e.g.
+    ``Landsat 7 ETM+``), ``sensor_basis`` (the file name, metadata file or STAC
+    item that decided), ``band_options`` (the explicit ``--band`` mapping) and
+    ``source_nodata`` (each band's nodata value, or None).
+    """
+    special = set(sensor.band_scaling) if sensor is not None else set()
+    reflectance = [
+        s
+        for s in sources
+        if s.scaling != "raw" and not (s.scaling == "sensor" and s.name in special)
+    ]
+    attrs: dict[str, Any] = {}
+    pairs = {(s.scale, s.offset) for s in reflectance}
+    hows = {s.scaling for s in reflectance}
+    if len(pairs) == 1:
+        (scale, offset), how = next(iter(pairs)), "/".join(sorted(hows))
+        attrs.update(scale=float(scale), offset=float(offset), scaling=how)
+    elif reflectance:
+        attrs["scaling"] = "mixed"
+    if len(pairs) != 1 or special & {s.name for s in sources}:
+        attrs["band_scaling"] = {
+            s.name: [float(s.scale), float(s.offset)] for s in sources if s.scaling != "raw"
+        }
+    if sensor is not None:
+        attrs["sensor_variant"] = sensor.variant
+        attrs["instrument"] = product.label if product is not None else sensor.description
+        if sensor.basis:
+            attrs["sensor_basis"] = sensor.basis
+    elif product is not None:
+        attrs["instrument"] = product.label
+    if bands:
+        attrs["band_options"] = dict(bands)
+    attrs["source_nodata"] = {s.name: s.nodata for s in sources}
+    return attrs
