@@ -18,7 +18,7 @@ Nothing here reads a pixel. The evidence, in the order it is looked for:
   ``s2:processing_baseline`` and ``s2:product_uri``.
 
 What a sensor preset makes of a product (band table, offset) is decided in
-:mod:`landmask.sensors`.
+:mod:`landmask.io.sensors`.
 """
 
 from __future__ import annotations
