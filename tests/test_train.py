@@ -444,8 +444,28 @@ def test_missing_model_file(tmp_path, data, capsys, caplog):
     assert_bad_input(res, str(missing), "no such file")
 
 
-def test_model_needs_bands_the_scene_lacks(tmp_path, model_file, capsys, caplog):
-    """Trained on 6 Sentinel-2 bands; a 4-band NAIP-like scene has no SWIR."""
+def test_model_needs_bands_the_scene_lacks(tmp_path, model_file, data, capsys, caplog):
+    """Trained on 6 Sentinel-2 bands; four of them (no SWIR) are not enough."""
+    a, _ = data
+    with rasterio.open(a.scene) as ds:
+        dn = ds.read()
+    files = [
+        write_raster(tmp_path / f"T33UUP_20240601T100031_{bid}_10m.tif", dn[k], nodata=0)
+        for k, bid in enumerate(S2_BAND_IDS[:4])
+    ]
+    out = tmp_path / "mask.tif"
+    res = invoke(
+        ["classify", *files, "--model", f"sklearn:{model_file}", "-o", out], capsys, caplog
+    )
+    assert_bad_input(res, str(files[0]), "swir16", f"sklearn:{model_file} reads")
+    assert not out.exists()
+    scene = open_scene(files, sensor="sentinel2-l2a")
+    with pytest.raises(BandError, match="swir16"):
+        classify(scene, model=f"sklearn:{model_file}")
+
+
+def test_model_of_another_sensor_is_refused(tmp_path, model_file, capsys, caplog):
+    """Trained with --sensor sentinel2-l2a; --sensor naip contradicts it."""
     rng = np.random.default_rng(0)
     naip = write_raster(
         tmp_path / "naip.tif",
@@ -458,11 +478,8 @@ def test_model_needs_bands_the_scene_lacks(tmp_path, model_file, capsys, caplog)
         capsys,
         caplog,
     )
-    assert_bad_input(res, str(naip), "swir16")
+    assert_bad_input(res, "--sensor naip", "sentinel2-l2a")
     assert not out.exists()
-    scene = open_scene(naip, sensor="naip")
-    with pytest.raises(BandError, match="swir16"):
-        classify(scene, model=f"sklearn:{model_file}")
 
 
 def test_model_output_suffix(tmp_path, data, capsys, caplog):

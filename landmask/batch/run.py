@@ -41,6 +41,7 @@ from landmask.classes import ClassScheme
 from landmask.errors import ConfigError, LandmaskError
 from landmask.io.scene import open_scene
 from landmask.io.sensors import QUALITY_BANDS
+from landmask.models.recorded import SceneChoice, scene_options
 
 __all__ = [
     "MANIFEST_NAME",
@@ -141,6 +142,28 @@ def classifier_needs(workflow: Workflow) -> frozenset[str] | None:
     if workflow.quality:
         names |= set(QUALITY_BANDS)
     return frozenset(names)
+
+
+def scene_choice(workflow: Workflow, inputs: Any) -> SceneChoice:
+    """The workflow's scene options, completed by what its model records.
+
+    Contradictions between the two, or files of another sensor variant than
+    the model's, raise :class:`~landmask.errors.ModelMismatchError`
+    (:func:`landmask.models.recorded.scene_options`).
+    """
+    if isinstance(workflow.classifier, RulesClassifier):
+        return SceneChoice(workflow.sensor, workflow.bands, workflow.scale, workflow.offset)
+    from landmask.models.registry import load_model
+
+    return scene_options(
+        load_model(workflow.model_spec()),
+        inputs,
+        sensor=workflow.sensor,
+        bands=workflow.bands,
+        scale=workflow.scale,
+        offset=workflow.offset,
+        spec=workflow.classifier.model,
+    )
 
 
 def classify_scene(
@@ -291,12 +314,13 @@ def process_scene(workflow: Workflow, scene: SceneInput, chunk_size: int) -> Sce
         if scene.error is not None:
             raise ConfigError(scene.error)
         inputs: Any = scene.item if scene.item is not None else list(scene.files)
+        choice = scene_choice(workflow, inputs)
         reflectance = open_scene(
             inputs,
-            sensor=workflow.sensor,
-            bands=workflow.bands,
-            scale=workflow.scale,
-            offset=workflow.offset,
+            sensor=choice.sensor,
+            bands=choice.bands,
+            scale=choice.scale,
+            offset=choice.offset,
             chunk_size=chunk_size,
             resolution=workflow.resolution,
             needs=classifier_needs(workflow),

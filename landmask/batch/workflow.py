@@ -195,7 +195,8 @@ class Workflow(_Strict):
         stac = isinstance(self.inputs, StacInputs) or _all_json(self.inputs)
         if self.bands is not None and isinstance(self.inputs, StacInputs):
             raise ValueError("bands: STAC items name their bands; leave bands out")
-        if self.sensor is None and self.bands is None and not stac:
+        model = isinstance(self.classifier, ModelClassifier)  # may record them: see load
+        if self.sensor is None and self.bands is None and not stac and not model:
             raise ValueError("sensor: give a sensor preset or a bands mapping to name the bands")
         if self.outputs.probabilities and not isinstance(self.classifier, ModelClassifier):
             raise ValueError("outputs.probabilities: needs a {model: SPEC} classifier")
@@ -395,10 +396,29 @@ def load_workflow(path: str | os.PathLike[str]) -> Workflow:
         except InputError as exc:
             raise ConfigError(f"{source}: key 'classifier.rules': {exc}") from None
     else:
+        from landmask.models.recorded import scene_options
         from landmask.models.registry import load_model
 
         try:
-            load_model(workflow.model_spec())
+            model = load_model(workflow.model_spec())
         except InputError as exc:
             raise ConfigError(f"{source}: key 'classifier.model': {exc}") from None
+        try:  # the options alone, before any scene: the files are checked per scene
+            choice = scene_options(
+                model,
+                [],
+                sensor=workflow.sensor,
+                bands=workflow.bands,
+                scale=workflow.scale,
+                offset=workflow.offset,
+                spec=workflow.classifier.model,
+            )
+        except InputError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+        stac = isinstance(workflow.inputs, StacInputs) or _all_json(workflow.inputs)
+        if choice.sensor is None and choice.bands is None and not stac:
+            raise ConfigError(
+                f"{source}: key 'sensor': give a sensor preset or a bands mapping to name "
+                f"the bands ({workflow.classifier.model} records neither)"
+            )
     return workflow

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from landmask.cli.options import (
     scene_options,
 )
 from landmask.cli.vectorize import split_classes, vector_options, write_polygons
+from landmask.errors import BandError
 
 
 @click.command("classify")
@@ -135,13 +137,18 @@ def classify_cmd(
     default_rules = "naip" if (scene.sensor or "").lower() == "naip" else "default"
     loaded = load_model(model or f"rules:{rules or default_rules}")
     scheme = model_scheme(loaded)
-    scene = _scene_from_model(scene, loaded)
+    scene = _scene_from_model(scene, loaded, inputs, model)
     wanted = split_classes(classes)
     if vector:
         resolve_classes(wanted, scheme)  # bad names fail before any work
     with use_scheduler(scheduler):
         needs = _needs(loaded) | set(QUALITY_BANDS) if quality else _needs(loaded)
-        reflectance = scene.open(inputs, chunk_size, needs=needs)
+        try:
+            reflectance = scene.open(inputs, chunk_size, needs=needs)
+        except BandError as exc:
+            if not model:
+                raise
+            raise BandError(f"{exc}; {model} reads {', '.join(loaded.bands)}") from None
         proba = None
         if model and probabilities:
             mask, proba = classify_with_probabilities(
@@ -203,14 +210,21 @@ def _needs(model: Any) -> frozenset[str]:
     return ruleset.names if ruleset is not None else frozenset(model.bands)
 
 
-def _scene_from_model(scene: SceneOptions, model: Any) -> SceneOptions:
-    """Default the sensor, scale and offset to those a trained model was made with."""
-    sensor = getattr(model, "sensor", None)
-    if scene.sensor or scene.bands or not sensor or sensor == "generic":
-        return scene
+def _scene_from_model(
+    scene: SceneOptions, model: Any, inputs: Sequence[str], spec: str | None
+) -> SceneOptions:
+    """The scene options completed by what the model records (contradictions refused)."""
+    from landmask.models.recorded import scene_options
+
+    choice = scene_options(
+        model,
+        list(inputs),
+        sensor=scene.sensor,
+        bands=scene.bands,
+        scale=scene.scale,
+        offset=scene.offset,
+        spec=spec,
+    )
     return dataclasses.replace(
-        scene,
-        sensor=sensor,
-        scale=scene.scale if scene.scale is not None else getattr(model, "scale", None),
-        offset=scene.offset if scene.offset is not None else getattr(model, "offset", None),
+        scene, sensor=choice.sensor, bands=choice.bands, scale=choice.scale, offset=choice.offset
     )

@@ -122,7 +122,6 @@ def train_cmd(
             holdout=holdout,
             seed=seed,
         )
-    model.scale, model.offset = scene.scale, scene.offset
     with atomic_path(out) as tmp:
         model.save(tmp)
     if quiet:

@@ -16,6 +16,10 @@ ONNX metadata (``metadata_props``) or from a YAML sidecar beside the file
 ``scheme``        class scheme of the ids (default ``landcover``)
 ``tile``          largest tile side fed to the network (default 512)
 ``batch``         tiles per call (default 4)
+``sensor``        the sensor preset of the training scenes; with ``scale`` and
+                  ``offset`` (reflectance = DN * scale + offset) what
+                  ``classify --model`` applies when not given and refuses
+                  when contradicted (:mod:`landmask.models.recorded`)
 ================  ===========================================================
 
 In metadata, lists are comma-separated strings. Each block is cut into tiles
@@ -38,10 +42,14 @@ import yaml
 
 from landmask.classes import ClassScheme, get_scheme
 from landmask.errors import ModelError
+from landmask.models.recorded import SceneRecord
 
 __all__ = ["OnnxModel"]
 
-_KEYS = {"bands", "classes", "halo", "mean", "std", "output", "scheme", "tile", "batch"}
+_KEYS = {
+    *("bands", "classes", "halo", "mean", "std", "output", "scheme", "tile", "batch"),
+    *("sensor", "scale", "offset"),
+}
 _SESSIONS: dict[tuple[str, int], Any] = {}
 _SESSIONS_LOCK = threading.Lock()
 
@@ -137,6 +145,16 @@ class OnnxModel:
         if self.output not in ("logits", "probabilities"):
             raise ModelError(f"{where}: output must be logits or probabilities")
         self.scheme: ClassScheme = get_scheme(str(meta.get("scheme", "landcover")))
+        try:
+            scale = float(meta["scale"]) if meta.get("scale") is not None else None
+            offset = float(meta["offset"]) if meta.get("offset") is not None else None
+        except ValueError as exc:
+            raise ModelError(f"{where}: bad scale/offset ({exc})") from None
+        sensor = str(meta["sensor"]).lower() if meta.get("sensor") else None
+        given = scale is not None or offset is not None
+        self.scene_record = SceneRecord(
+            sensor=sensor, scale=scale, offset=offset, scaling="options" if given else None
+        )
         if self.halo < 0 or self.tile <= 2 * self.halo or self.batch < 1:
             raise ModelError(f"{where}: need halo >= 0, tile > 2 * halo and batch >= 1")
         if np.any(self.std == 0):

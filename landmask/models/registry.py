@@ -66,8 +66,10 @@ __all__ = [
     "RulesModel",
     "available_models",
     "check_model",
+    "describe_model",
     "load_model",
     "model_scheme",
+    "model_spec_of",
 ]
 
 #: Third-party packages register model factories under this entry-point group.
@@ -311,3 +313,57 @@ def available_models(search: Sequence[str | os.PathLike[str]] = ()) -> list[Mode
             if kind:
                 out.append(ModelInfo(f"{kind}:{path}", kind, "model file"))
     return out
+
+
+_FILE_KINDS = {".joblib": "sklearn", ".onnx": "onnx", ".yaml": "rules", ".yml": "rules"}
+
+
+def model_spec_of(text: str) -> str:
+    """A spec from a spec or a bare file path (``m.joblib`` -> ``sklearn:m.joblib``)."""
+    kind = _FILE_KINDS.get(Path(text).suffix.lower())
+    if kind is not None and not text.startswith(f"{kind}:") and os.path.isfile(text):
+        return f"{kind}:{text}"
+    return text
+
+
+def describe_model(model: Any, spec: str) -> list[str]:
+    """Lines saying what ``model`` is and records (``landmask models show``).
+
+    Its kind, bands, features, halo, what it records of its training scene
+    (:mod:`landmask.models.recorded`), its classes with their names, and the
+    training report of a model made by ``landmask train``.
+    """
+    from landmask.models.recorded import recorded
+
+    scheme = model_scheme(model)
+    lines = [f"model: {spec} ({type(model).__name__})"]
+    ruleset = getattr(model, "ruleset", None)
+    if ruleset is not None:
+        lines.append(f"rules: {len(ruleset.rules)} from {ruleset.source} (first match wins)")
+    lines.append(f"bands: {', '.join(model.bands)}")
+    features = getattr(model, "features", None)
+    if features:
+        lines.append(f"features: {', '.join(features)}")
+    lines.append(f"halo: {model.halo} px")
+    for key in ("mean", "std"):
+        value = getattr(model, key, None)
+        if value is not None:
+            lines.append(f"{key}: {', '.join(f'{v:g}' for v in np.ravel(value))}")
+    record = recorded(model)
+    if record.empty:
+        lines.append("scene: nothing recorded (give --sensor or --band, --scale, --offset)")
+    else:
+        lines += record.describe()
+    names = ", ".join(f"{c} {scheme.name_of(int(c))}" for c in model.classes)
+    lines.append(f"classes ({scheme.name}): {names}")
+    report = getattr(model, "report", None)
+    if report:
+        from landmask.models.training import TrainingReport
+
+        try:
+            table = TrainingReport(**report).table()
+        except TypeError:  # a report of another shape: shown as it is
+            table = "\n".join(f"{k}: {v}" for k, v in report.items())
+        lines.append("training report:")
+        lines += [f"  {line}" for line in table.splitlines()]
+    return lines

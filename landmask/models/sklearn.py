@@ -20,6 +20,7 @@ import numpy as np
 
 from landmask.classes import ClassScheme, get_scheme
 from landmask.errors import ModelError
+from landmask.models.recorded import SceneRecord
 from landmask.spectral.indices import INDICES, BlockLookup
 
 __all__ = ["FORMAT", "SklearnModel", "feature_block"]
@@ -57,9 +58,10 @@ class SklearnModel:
         Estimator columns: band names and index names (:data:`landmask.spectral.indices.INDICES`).
     scheme_name
         Class scheme of the ids.
-    sensor, scale, offset
-        How the training reflectance was made (``None`` where the preset's
-        own values were used).
+    scene_record
+        How the training scene was read: sensor, band mapping, scale/offset,
+        nodata (:class:`~landmask.models.recorded.SceneRecord`); ``classify
+        --model`` opens scenes the same way (:func:`~landmask.models.recorded.scene_options`).
     report
         The training report (:class:`landmask.models.training.TrainingReport` as a dict).
     """
@@ -68,9 +70,7 @@ class SklearnModel:
     bands: list[str]
     features: list[str]
     scheme_name: str = "landcover"
-    sensor: str | None = None
-    scale: float | None = None
-    offset: float | None = None
+    scene_record: SceneRecord = field(default_factory=SceneRecord)
     report: dict[str, Any] = field(default_factory=dict)
     halo: int = 0
 
@@ -80,6 +80,11 @@ class SklearnModel:
         unknown = [f for f in self.features if f not in INDICES and f not in self.bands]
         if unknown:
             raise ModelError(f"features {unknown} are neither indices nor bands of the model")
+
+    @property
+    def sensor(self) -> str | None:
+        """The sensor preset of the training scene (None: a generic band mapping)."""
+        return self.scene_record.sensor
 
     @property
     def scheme(self) -> ClassScheme:
@@ -106,9 +111,7 @@ class SklearnModel:
             "bands": self.bands,
             "features": self.features,
             "scheme": self.scheme_name,
-            "sensor": self.sensor,
-            "scale": self.scale,
-            "offset": self.offset,
+            "scene": self.scene_record.to_dict(),
             "report": self.report,
         }
         joblib.dump(payload, os.fspath(path), compress=3)
@@ -133,14 +136,22 @@ class SklearnModel:
             raise ModelError(
                 f"sklearn:{p}: not a landmask model file (make one with landmask train)"
             )
+        if isinstance(payload.get("scene"), dict):
+            record = SceneRecord.from_dict(payload["scene"])
+        else:  # files of landmask <= 0.x: sensor, scale and offset as given to train
+            given = payload.get("scale") is not None or payload.get("offset") is not None
+            record = SceneRecord(
+                sensor=payload.get("sensor"),
+                scale=payload.get("scale"),
+                offset=payload.get("offset"),
+                scaling="options" if given else None,
+            )
         model = cls(
             payload["estimator"],
             list(payload["bands"]),
             list(payload["features"]),
             payload.get("scheme", "landcover"),
-            payload.get("sensor"),
-            payload.get("scale"),
-            payload.get("offset"),
+            record,
             dict(payload.get("report", {})),
         )
         model.name = f"sklearn:{p}"

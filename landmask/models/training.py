@@ -25,6 +25,7 @@ import xarray as xr
 from landmask.classes import CLOUD, LANDCOVER, NODATA, ClassScheme
 from landmask.errors import BandError, ConfigError, InputError
 from landmask.evaluation.evaluate import labels_on_grid
+from landmask.models.recorded import SceneRecord
 from landmask.models.sklearn import SklearnModel, feature_block
 from landmask.spectral.indices import INDICES, bands_needed
 
@@ -277,9 +278,7 @@ def train(
         band_names,
         features,
         scheme.name,
-        scene.attrs.get("sensor"),
-        scene.attrs.get("scale"),
-        scene.attrs.get("offset"),
+        SceneRecord.of_scene(scene),
         report.to_dict(),
     )
 

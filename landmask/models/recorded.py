@@ -1,0 +1,272 @@
+"""The scene options a model records, merged with the user's, refusing contradictions.
+
+A model is only right on reflectance made the way its training scene's was.
+``landmask train`` records that (:class:`SceneRecord`, from the attrs
+:func:`~landmask.open_scene` sets): the sensor preset and its variant, the
+explicit ``--band`` mapping, the scale and offset and where they came from, and
+each band's nodata. :func:`scene_options` is the one place that turns a model's
+record and the user's options into the options a scene is opened with, for
+``landmask classify --model`` and ``landmask run`` alike:
+
+* an option the user left out is taken from the record: the sensor, the
+  ``--band`` mapping, and the scale/offset when they were options at training
+  (a preset's or STAC item's own values are left to the preset, which follows
+  the files: a Sentinel-2 product of another processing baseline gets its own
+  offset);
+* an option the user gave that differs from the record (another sensor, band
+  mapping, scale or offset) is refused with one line naming both values;
+* files whose names or metadata say they are of another sensor variant than
+  the model was trained on (Landsat 7 ETM+ files for a Landsat 8 OLI model) are
+  refused.
+
+Models that record nothing (rule sets, ONNX files without these keys,
+plug-ins) leave the user's options as they are. A plug-in may record its own by
+a ``scene_record`` attribute (a :class:`SceneRecord`) or plain ``sensor``,
+``scale`` and ``offset`` attributes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from landmask.errors import ModelMismatchError, SensorError
+
+__all__ = ["SceneChoice", "SceneRecord", "recorded", "scene_options"]
+
+
+@dataclass(frozen=True)
+class SceneRecord:
+    """How a model's training scene was read.
+
+    Attributes
+    ----------
+    sensor
+        Sensor preset (``sentinel2-l2a``), or None for a generic ``--band`` mapping.
+    variant
+        The preset's variant (``oli``, ``tm-etm``, ``msi``, ``naip``), or None.
+    instrument
+        The instrument in words (``Landsat 8 OLI``), or None.
+    bands
+        The explicit ``--band`` mapping (``{"red": 3, ...}``), or None.
+    scale, offset
+        reflectance = DN * scale + offset of the reflectance bands, or None.
+    scaling
+        Where they came from: ``options``, ``sensor``, ``stac``, ``file``,
+        ``none`` or ``mixed``; None when not recorded.
+    nodata
+        Band name -> the nodata value that became NaN (None: no nodata value).
+    """
+
+    sensor: str | None = None
+    variant: str | None = None
+    instrument: str | None = None
+    bands: dict[str, int] | None = None
+    scale: float | None = None
+    offset: float | None = None
+    scaling: str | None = None
+    nodata: dict[str, float | None] | None = None
+
+    @classmethod
+    def of_scene(cls, scene: Any) -> SceneRecord:
+        """The record of a scene from :func:`~landmask.open_scene` (its attrs)."""
+        attrs: Mapping[str, Any] = getattr(scene, "attrs", {})
+        sensor = attrs.get("sensor")
+        bands = attrs.get("band_options")
+        nodata = attrs.get("source_nodata")
+        return cls(
+            sensor=None if sensor in (None, "generic") else str(sensor),
+            variant=attrs.get("sensor_variant"),
+            instrument=attrs.get("instrument"),
+            bands={str(k): int(v) for k, v in bands.items()} if bands else None,
+            scale=_float(attrs.get("scale")),
+            offset=_float(attrs.get("offset")),
+            scaling=attrs.get("scaling"),
+            nodata=dict(nodata) if nodata else None,
+        )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> SceneRecord:
+        """A record from :meth:`to_dict` output (unknown keys are ignored)."""
+        if not data:
+            return cls()
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as plain data (what a model file stores)."""
+        return asdict(self)
+
+    @property
+    def empty(self) -> bool:
+        """True if nothing is recorded."""
+        return self == SceneRecord()
+
+    def describe(self) -> list[str]:
+        """``key: value`` lines for ``landmask models show``."""
+        lines = [f"sensor: {self.sensor or 'generic (no preset)'}"]
+        if self.instrument:
+            lines[0] += f" ({self.instrument})"
+        if self.bands:
+            lines.append(f"band mapping: {_mapping(self.bands)}")
+        if self.scale is not None or self.offset is not None:
+            how = f" (from {self.scaling})" if self.scaling else ""
+            lines.append(f"scale: {self.scale:g}, offset: {self.offset:g}{how}")
+        elif self.scaling:
+            lines.append(f"scale/offset: {self.scaling}")
+        if self.nodata:
+            values = ", ".join(
+                f"{k}={'none' if v is None else f'{v:g}'}" for k, v in self.nodata.items()
+            )
+            lines.append(f"nodata (became NaN, never sampled): {values}")
+        return lines
+
+
+def _value(value: float | None) -> str:
+    return "none" if value is None else f"{value:g}"
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _mapping(bands: Mapping[str, int]) -> str:
+    return " ".join(f"--band {k}={v}" for k, v in sorted(bands.items(), key=lambda kv: kv[1]))
+
+
+def recorded(model: Any) -> SceneRecord:
+    """What ``model`` records of its training scene (empty if it records nothing)."""
+    record = getattr(model, "scene_record", None)
+    if isinstance(record, SceneRecord):
+        return record
+    sensor = getattr(model, "sensor", None)
+    scale, offset = getattr(model, "scale", None), getattr(model, "offset", None)
+    if not isinstance(sensor, str) or sensor == "generic":
+        sensor = None
+    given = scale is not None or offset is not None
+    return SceneRecord(
+        sensor=sensor,
+        scale=_float(scale),
+        offset=_float(offset),
+        scaling="options" if given else None,
+    )
+
+
+@dataclass(frozen=True)
+class SceneChoice:
+    """The options to open a scene with, and which of them came from the model."""
+
+    sensor: str | None
+    bands: dict[str, int] | None
+    scale: float | None
+    offset: float | None
+    from_model: tuple[str, ...] = ()
+
+
+def scene_options(
+    model: Any,
+    inputs: Sequence[str | os.PathLike[str]] | Any,
+    *,
+    sensor: str | None,
+    bands: Mapping[str, int] | None,
+    scale: float | None,
+    offset: float | None,
+    spec: str | None = None,
+) -> SceneChoice:
+    """The user's scene options completed by what ``model`` records; contradictions refused.
+
+    Parameters
+    ----------
+    model
+        A loaded model (:func:`~landmask.models.registry.load_model`).
+    inputs
+        The scene's files (or STAC item): only their names and the metadata
+        files beside them are read, to check the model's sensor variant.
+    sensor, bands, scale, offset
+        The user's options (None where not given).
+    spec
+        The model's name in messages (default: its ``name`` attribute).
+
+    Raises
+    ------
+    ModelMismatchError
+        If an option contradicts the record, or the files are of another
+        sensor variant than the model's.
+    """
+    from landmask.io.stac import is_stac_input
+
+    where = spec or getattr(model, "name", None) or type(model).__name__
+    record = recorded(model)
+    user_bands = dict(bands) if bands else None
+    if record.empty:
+        return SceneChoice(sensor, user_bands, scale, offset)
+    taken: list[str] = []
+    stac = is_stac_input(inputs)
+    if sensor is not None and record.sensor is not None and sensor.lower() != record.sensor:
+        raise ModelMismatchError(
+            f"--sensor {sensor} contradicts the sensor {record.sensor} that {where} was "
+            "trained with"
+        )
+    if sensor is None and record.sensor is not None:
+        sensor = record.sensor
+        taken.append("sensor")
+    if user_bands and record.bands and user_bands != record.bands:
+        raise ModelMismatchError(f"{_band_conflict(user_bands, record.bands)} ({where})")
+    if user_bands is None and record.bands and not stac:
+        user_bands = dict(record.bands)
+        taken.append("band")
+    for option, given, kept in (("scale", scale, record.scale), ("offset", offset, record.offset)):
+        if given is not None and kept is not None and not math.isclose(given, kept, abs_tol=1e-12):
+            how = f" (from {record.scaling})" if record.scaling else ""
+            raise ModelMismatchError(
+                f"--{option} {given:g} contradicts the {option} {kept:g}{how} that {where} "
+                "was trained with"
+            )
+    if scale is None and record.scaling == "options" and record.scale is not None:
+        scale = record.scale
+        taken.append("scale")
+    if offset is None and record.scaling == "options" and record.offset is not None:
+        offset = record.offset
+        taken.append("offset")
+    if sensor is not None and record.variant:
+        _check_variant(record, sensor, inputs, stac, where)
+    return SceneChoice(sensor, user_bands, scale, offset, tuple(taken))
+
+
+def _band_conflict(given: Mapping[str, int], kept: Mapping[str, int]) -> str:
+    for name, number in sorted(given.items(), key=lambda kv: kv[1]):
+        if name in kept and kept[name] != number:
+            return f"--band {name}={number} contradicts the model's --band {name}={kept[name]}"
+    return f"--band mapping {_mapping(given)} contradicts the model's {_mapping(kept)}"
+
+
+def _check_variant(record: SceneRecord, sensor: str, inputs: Any, stac: bool, where: str) -> None:
+    """Refuse files whose product is of another variant than the model was trained on."""
+    from landmask.io.provider import product_of_files, product_of_item
+    from landmask.io.sensors import get_sensor, sensor_for
+
+    if stac:
+        from landmask.io.stac import load_item
+
+        product = product_of_item(load_item(inputs))
+    else:
+        paths = [os.fspath(inputs)] if isinstance(inputs, str | os.PathLike) else inputs
+        product = product_of_files([os.fspath(p) for p in paths])
+    if product is None:
+        return
+    trained = record.instrument or record.variant
+    try:
+        variant = sensor_for(get_sensor(sensor), product)
+    except SensorError:
+        raise ModelMismatchError(
+            f"{product.source}: {product.label} files; {where} was trained on {trained} "
+            f"({record.sensor})"
+        ) from None
+    if variant.variant != record.variant:
+        raise ModelMismatchError(
+            f"{product.source}: {product.label} files; {where} was trained on {trained} "
+            f"({record.sensor}, {record.variant} bands)"
+        )
