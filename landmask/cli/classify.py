@@ -107,7 +107,7 @@ def classify_cmd(
       landmask classify naip.tif --sensor naip -o mask.tif
       landmask classify scene.tif --model sklearn:model.joblib -o mask.tif
       landmask classify scene.tif --band green=2 --band red=3 --band nir=4 \\
-          --band swir16=5 --band blue=1 --scale 0.0001 -o mask.tif
+          --band swir16=5 --band blue=1 --scale 0.0001 --offset -0.1 -o mask.tif
     """
     from landmask._runtime.schedulers import progress, use_scheduler
     from landmask.analysis.areas import class_areas, format_areas, pixel_area_m2

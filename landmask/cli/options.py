@@ -77,8 +77,9 @@ def scene_options(f: F) -> F:
         click.option(
             "--sensor",
             metavar="NAME",
-            help="Sensor preset naming bands and giving scale/offset: "
-            "sentinel2-l2a, landsat-c2-l2, naip.",
+            help="Sensor preset naming bands and giving scale/offset: sentinel2-l2a (offset "
+            "by processing baseline), landsat-c2-l2 (Landsat 4-9, band table by product id), "
+            "naip.",
         ),
         click.option(
             "--band",
