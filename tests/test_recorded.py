@@ -226,3 +226,22 @@ def test_run_workflow_takes_the_model_record(trained, tmp_path):
     job.write_text(yaml.safe_dump({**doc, "scale": 0.001}))
     with pytest.raises(ConfigError, match=r"--scale 0\.001 contradicts the scale 0\.0001"):
         load_workflow(job)
+
+
+def test_onnx_sidecar_records_scene_options(tmp_path):
+    pytest.importorskip("onnx")
+    from onnx_builders import conv_model
+
+    from landmask.models.onnx import OnnxModel
+
+    path = conv_model(tmp_path / "m.onnx", ("red", "nir"), (0, 1, 2, 3))
+    (tmp_path / "m.onnx.yaml").write_text("sensor: sentinel2-l2a\nscale: 0.0001\noffset: -0.1\n")
+    model = OnnxModel(path)
+    assert recorded(model) == SceneRecord(
+        sensor="sentinel2-l2a", scale=1e-4, offset=-0.1, scaling="options"
+    )
+    none = {"sensor": None, "bands": None, "scale": None, "offset": None}
+    choice = scene_options(model, [], **none)
+    assert (choice.sensor, choice.scale, choice.offset) == ("sentinel2-l2a", 1e-4, -0.1)
+    with pytest.raises(ModelMismatchError, match="--sensor naip contradicts"):
+        scene_options(model, [], **{**none, "sensor": "naip"})
