@@ -288,12 +288,21 @@ def sensor_for(preset: Sensor, product: Product | None) -> Sensor:
             )
         return preset
     if product.mission not in preset.missions:
+        reads = _MISSION_FILES.get(preset.name, preset.description)
         raise SensorError(
-            f"{product.source}: a {product.label} product, not one of --sensor {preset.name}"
+            f"{product.source}: a {product.label} product; --sensor {preset.name} reads {reads}"
         )
     if product.mission == "landsat":
         return _landsat_variant(preset, product)
     return _sentinel2_radiometry(preset, product)
+
+
+#: What each preset reads, in refusals of files of another mission.
+_MISSION_FILES = {
+    "sentinel2-l2a": "Sentinel-2 L2A files",
+    "landsat-c2-l2": "Landsat 4-9 Collection 2 Level-2 files",
+    "naip": "NAIP RGB+NIR images",
+}
 
 
 def _landsat_variant(preset: Sensor, product: Product) -> Sensor:
