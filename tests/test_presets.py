@@ -502,3 +502,19 @@ def test_raw_dn_warning_is_one_line_on_stderr(tmp_path):
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("landmask: warning: ") and "--scale" in lines[0]
     assert (tmp_path / "i.tif").exists()
+
+
+def test_mtd_offsets_that_differ_by_band_apply_per_band(tmp_path):
+    offsets = "\n".join(
+        f'<BOA_ADD_OFFSET band_id="{k}">{-500 if k == 7 else -1000}</BOA_ADD_OFFSET>'
+        for k in range(13)
+    )
+    (tmp_path / "MTD_MSIL2A.xml").write_text(MTD.format(baseline="04.00", offsets=offsets))
+    files = [
+        write_raster(tmp_path / f"T33UUP_20220301T101839_{b}_10m.tif", np.full(SHAPE, v, "u2"))
+        for b, v in (("B04", 1800), ("B08", 4200))
+    ]
+    scene = open_scene(files, sensor="sentinel2-l2a")
+    np.testing.assert_allclose(scene.values[:, 0, 0], [0.08, 0.37], rtol=1e-5)
+    assert scene.attrs["scaling"] == "mixed"
+    assert scene.attrs["band_scaling"] == {"red": [1e-4, -0.1], "nir": [1e-4, -0.05]}

@@ -783,18 +783,18 @@ def radiometry_attrs(
     (where they came from: ``options``, ``stac``, ``sensor``, ``file``,
     ``none``) are those of the reflectance bands when all share them, else
     ``scaling`` is ``mixed`` and ``band_scaling`` lists each band's
-    ``[scale, offset]``. Bands a preset scales apart (Landsat surface
-    temperature) and quality layers are left out. Also ``sensor_variant``
+    ``[scale, offset]``. Surface temperature read by a preset (Landsat
+    ``lwir``, in kelvin) and quality layers are left out; ``band_scaling`` is
+    also given when any band differs. Also ``sensor_variant``
     (``oli``, ``tm-etm``, ``msi``, ``naip``), ``instrument`` (e.g.
     ``Landsat 7 ETM+``), ``sensor_basis`` (the file name, metadata file or STAC
     item that decided), ``band_options`` (the explicit ``--band`` mapping) and
     ``source_nodata`` (each band's nodata value, or None).
     """
-    special = set(sensor.band_scaling) if sensor is not None else set()
     reflectance = [
         s
         for s in sources
-        if s.scaling != "raw" and not (s.scaling == "sensor" and s.name in special)
+        if s.scaling != "raw" and not (s.scaling == "sensor" and s.name.startswith("lwir"))
     ]
     attrs: dict[str, Any] = {}
     pairs = {(s.scale, s.offset) for s in reflectance}
@@ -804,10 +804,9 @@ def radiometry_attrs(
         attrs.update(scale=float(scale), offset=float(offset), scaling=how)
     elif reflectance:
         attrs["scaling"] = "mixed"
-    if len(pairs) != 1 or special & {s.name for s in sources}:
-        attrs["band_scaling"] = {
-            s.name: [float(s.scale), float(s.offset)] for s in sources if s.scaling != "raw"
-        }
+    scaled = [s for s in sources if s.scaling != "raw"]
+    if len({(s.scale, s.offset) for s in scaled}) > 1:
+        attrs["band_scaling"] = {s.name: [float(s.scale), float(s.offset)] for s in scaled}
     if sensor is not None:
         attrs["sensor_variant"] = sensor.variant
         attrs["instrument"] = product.label if product is not None else sensor.description
