@@ -224,7 +224,7 @@ def test_run_workflow_takes_the_model_record(trained, tmp_path):
     ).values
     np.testing.assert_array_equal(_read(tmp_path / "out" / "b_mask.tif"), expected)
     job.write_text(yaml.safe_dump({**doc, "scale": 0.001}))
-    with pytest.raises(ConfigError, match=r"--scale 0\.001 contradicts the scale 0\.0001"):
+    with pytest.raises(ConfigError, match=r"scale: 0\.001 contradicts the scale 0\.0001"):
         load_workflow(job)
 
 
@@ -245,3 +245,31 @@ def test_onnx_sidecar_records_scene_options(tmp_path):
     assert (choice.sensor, choice.scale, choice.offset) == ("sentinel2-l2a", 1e-4, -0.1)
     with pytest.raises(ModelMismatchError, match="--sensor naip contradicts"):
         scene_options(model, [], **{**none, "sensor": "naip"})
+
+
+def test_run_fails_only_the_scene_of_another_variant(tmp_path):
+    """A Landsat 8 OLI model over an LC08 scene and an LE07 scene: the LE07 one fails alone."""
+    import json
+
+    from landmask.cli import run
+
+    model = _oli_model(tmp_path / "oli.joblib")
+    oli = _landsat_files(tmp_path, "LC08_L2SP_044034_20210508_20210518_02_T1", ["SR_B4", "SR_B5"])
+    etm = _landsat_files(tmp_path, "LE07_L2SP_044034_20210508_20210603_02_T1", ["SR_B3", "SR_B4"])
+    doc = {
+        "name": "variants",
+        "inputs": [[str(p) for p in oli], [str(p) for p in etm]],
+        "classifier": {"model": f"sklearn:{model}"},
+        "quality": False,
+        "outputs": {"dir": str(tmp_path / "out"), "mask": "{stem}_mask.tif"},
+    }
+    job = tmp_path / "job.yaml"
+    job.write_text(yaml.safe_dump(doc))
+    assert run(["run", str(job), "-q"]) != 0
+    summary = json.loads((tmp_path / "out" / "run-summary.json").read_text())
+    status = {s["status"]: s for s in summary["scenes"]}
+    assert set(status) == {"done", "failed"}
+    assert "Landsat 7 ETM+ files" in status["failed"]["error"]
+    assert "trained on Landsat 8 OLI" in status["failed"]["error"]
+    outputs = sorted(p.name for p in (tmp_path / "out").glob("*_mask.tif"))
+    assert len(outputs) == 1 and outputs[0].startswith("LC08")

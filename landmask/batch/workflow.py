@@ -412,6 +412,12 @@ def load_workflow(path: str | os.PathLike[str]) -> Workflow:
                 scale=workflow.scale,
                 offset=workflow.offset,
                 spec=workflow.classifier.model,
+                labels={
+                    "sensor": "sensor:",
+                    "band": "bands:",
+                    "scale": "scale:",
+                    "offset": "offset:",
+                },
             )
         except InputError as exc:
             raise ConfigError(f"{source}: {exc}") from None

@@ -35,7 +35,10 @@ from typing import Any
 
 from landmask.errors import ModelMismatchError, SensorError
 
-__all__ = ["SceneChoice", "SceneRecord", "recorded", "scene_options"]
+__all__ = ["CLI_LABELS", "SceneChoice", "SceneRecord", "recorded", "scene_options"]
+
+#: How messages name the scene options by default: as the command line spells them.
+CLI_LABELS = {"sensor": "--sensor", "band": "--band", "scale": "--scale", "offset": "--offset"}
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,7 @@ def scene_options(
     scale: float | None,
     offset: float | None,
     spec: str | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> SceneChoice:
     """The user's scene options completed by what ``model`` records; contradictions refused.
 
@@ -189,6 +193,10 @@ def scene_options(
         The user's options (None where not given).
     spec
         The model's name in messages (default: its ``name`` attribute).
+    labels
+        How messages name the user's options (``sensor``, ``band``, ``scale``,
+        ``offset`` -> e.g. ``scale:`` for a workflow key); default the command
+        line's ``--sensor``, ``--band``, ``--scale``, ``--offset``.
 
     Raises
     ------
@@ -199,6 +207,7 @@ def scene_options(
     from landmask.io.stac import is_stac_input
 
     where = spec or getattr(model, "name", None) or type(model).__name__
+    label = {**CLI_LABELS, **(labels or {})}
     record = recorded(model)
     user_bands = dict(bands) if bands else None
     if record.empty:
@@ -207,14 +216,15 @@ def scene_options(
     stac = is_stac_input(inputs)
     if sensor is not None and record.sensor is not None and sensor.lower() != record.sensor:
         raise ModelMismatchError(
-            f"--sensor {sensor} contradicts the sensor {record.sensor} that {where} was "
+            f"{label['sensor']} {sensor} contradicts the sensor {record.sensor} that {where} was "
             "trained with"
         )
     if sensor is None and record.sensor is not None:
         sensor = record.sensor
         taken.append("sensor")
     if user_bands and record.bands and user_bands != record.bands:
-        raise ModelMismatchError(f"{_band_conflict(user_bands, record.bands)} ({where})")
+        conflict = _band_conflict(user_bands, record.bands, label["band"])
+        raise ModelMismatchError(f"{conflict} ({where})")
     if user_bands is None and record.bands and not stac:
         user_bands = dict(record.bands)
         taken.append("band")
@@ -222,7 +232,7 @@ def scene_options(
         if given is not None and kept is not None and not math.isclose(given, kept, abs_tol=1e-12):
             how = f" (from {record.scaling})" if record.scaling else ""
             raise ModelMismatchError(
-                f"--{option} {given:g} contradicts the {option} {kept:g}{how} that {where} "
+                f"{label[option]} {given:g} contradicts the {option} {kept:g}{how} that {where} "
                 "was trained with"
             )
     if scale is None and record.scaling == "options" and record.scale is not None:
@@ -236,11 +246,12 @@ def scene_options(
     return SceneChoice(sensor, user_bands, scale, offset, tuple(taken))
 
 
-def _band_conflict(given: Mapping[str, int], kept: Mapping[str, int]) -> str:
+def _band_conflict(given: Mapping[str, int], kept: Mapping[str, int], label: str) -> str:
     for name, number in sorted(given.items(), key=lambda kv: kv[1]):
         if name in kept and kept[name] != number:
-            return f"--band {name}={number} contradicts the model's --band {name}={kept[name]}"
-    return f"--band mapping {_mapping(given)} contradicts the model's {_mapping(kept)}"
+            return f"{label} {name}={number} contradicts the model's --band {name}={kept[name]}"
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(given.items(), key=lambda kv: kv[1]))
+    return f"{label} {shown} contradicts the model's {_mapping(kept)}"
 
 
 def _check_variant(record: SceneRecord, sensor: str, inputs: Any, stac: bool, where: str) -> None:
