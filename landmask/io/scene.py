@@ -603,8 +603,14 @@ def open_scene(
     sensor
         A preset (``sentinel2-l2a``, ``landsat-c2-l2``, ``naip``) naming bands
         from file-name suffixes or band descriptions and giving scale/offset.
+        Its band table (Landsat TM/ETM+ or OLI) and offset (Sentinel-2
+        processing baseline) follow the product the files belong to, read from
+        their names, the MTL/MTD metadata beside them or the STAC item
+        (:mod:`landmask.io.provider`, :func:`landmask.io.sensors.sensor_for`).
     bands
         Explicit ``{common_name: band_number}``; overrides the sensor's names.
+        A number whose file the provider's name gives as another band
+        (``--band red=4`` on ``LE07_..._SR_B4.TIF``) is refused.
         Without a sensor only these bands are used.
     scale, offset
         reflectance = DN * scale + offset; override the sensor's and the file's.
@@ -631,11 +637,23 @@ def open_scene(
         names, nodata as NaN, CRS and transform set the rioxarray way. Nothing is
         read until computed; each chunk costs ``bands * chunk**2 * 4`` bytes.
         Quality layers, when present, are bands ``scl``/``qa_pixel`` of raw
-        values.
+        values. ``attrs`` record what was applied (:func:`radiometry_attrs`).
 
     Raises
     ------
     ReadError, GridError, BandError, ConfigError
+    SensorError
+        Files of another sensor than ``sensor``, of a Level-1 product, of two
+        products, or a ``bands`` number the provider's names contradict.
+
+    Warns
+    -----
+    UncalibratedWarning
+        Once, if an integer band is read with no scale or offset from the
+        options, the preset, the STAC item or the file.
+    PresetAssumedWarning
+        If the preset had to assume the Landsat band table or the Sentinel-2
+        baseline for lack of names or metadata.
     """
     from landmask.io.stac import is_stac_input
 
