@@ -518,3 +518,17 @@ def test_mtd_offsets_that_differ_by_band_apply_per_band(tmp_path):
     np.testing.assert_allclose(scene.values[:, 0, 0], [0.08, 0.37], rtol=1e-5)
     assert scene.attrs["scaling"] == "mixed"
     assert scene.attrs["band_scaling"] == {"red": [1e-4, -0.1], "nir": [1e-4, -0.05]}
+
+
+def test_naip_quarter_quad_as_usda_names_it(tmp_path):
+    """USDA / Planetary Computer NAIP: one 4-band 8-bit file, m_<quad>_<quarter>_..._<date>.tif."""
+    data = np.stack([np.full(SHAPE, v, np.uint8) for v in (51, 102, 153, 204)])
+    path = write_raster(tmp_path / "m_3807537_ne_18_060_20181104.tif", data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PresetAssumedWarning)
+        warnings.simplefilter("error", UncalibratedWarning)
+        scene = open_scene(path, sensor="naip")
+    assert list(scene["band"].values) == ["red", "green", "blue", "nir"]
+    np.testing.assert_allclose(scene.values[:, 0, 0], [0.2, 0.4, 0.6, 0.8], rtol=1e-6)
+    assert scene.attrs["sensor_variant"] == "naip" and scene.attrs["scaling"] == "sensor"
+    assert "sensor_basis" not in scene.attrs
