@@ -18,7 +18,7 @@ floor on 2 cores. The masks of (a) and (b) are compared pixel by pixel: the rand
 agree exactly; the U-Net too (even chunk sizes and halo keep its pooling grid; see
 ``tests/onnx_builders.unet_model``).
 
-The models: a random forest trained by :func:`landmask.train.train` on a separate 1024²
+The models: a random forest trained by :func:`landmask.models.training.train` on a separate 1024²
 synthetic scene (seed 1, its truth as labels, 5000 pixels per class), and a small one-level
 U-Net (3x3 convolutions, 2x2 max-pool, upsampling, skip connection; ``--unet-width``
 channels, halo 8) built with ``tests/onnx_builders.py`` with fixed pseudo-random weights.
@@ -73,8 +73,8 @@ def work_make_scene(size: int, path: str, truth: str | None = None, seed: int = 
 
 
 def work_train(scene: str, truth: str, out: str) -> None:
-    from landmask.scene import open_scene
-    from landmask.train import train
+    from landmask.io.scene import open_scene
+    from landmask.models.training import train
 
     start = time.perf_counter()
     model = train(open_scene(scene, sensor="sentinel2-l2a"), truth, max_per_class=MAX_PER_CLASS)
@@ -98,7 +98,7 @@ def _read_whole(scene: str, bands: Sequence[str]) -> Any:
     import numpy as np
     import rasterio
 
-    from landmask.sensors import get_sensor
+    from landmask.io.sensors import get_sensor
 
     sensor = get_sensor("sentinel2-l2a")
     with rasterio.Env(GDAL_NUM_THREADS=str(CORES)), rasterio.open(scene) as ds:
@@ -114,10 +114,10 @@ def work_floor(kind: str, scene: str, model_path: str, mask_out: str) -> None:
     """(a): read everything, then one call of the model on the whole array, 2 cores."""
     import numpy as np
 
-    from landmask.inference import ids_from_proba
+    from landmask.models.inference import ids_from_proba
 
     if kind == "rf":
-        from landmask.sklearn_model import SklearnModel
+        from landmask.models.sklearn import SklearnModel
 
         model = SklearnModel.load(model_path)
         model.estimator.n_jobs = CORES
@@ -125,7 +125,7 @@ def work_floor(kind: str, scene: str, model_path: str, mask_out: str) -> None:
     else:
         import onnxruntime as ort
 
-        from landmask.onnx_model import OnnxModel
+        from landmask.models.onnx import OnnxModel
 
         meta = OnnxModel(model_path)  # metadata only: bands, classes, mean, std
         bands, classes = meta.bands, meta.classes
@@ -156,9 +156,9 @@ def work_pipeline(scene: str, spec: str, chunk: int, mask_out: str) -> None:
     """(b): landmask's lazy tiled inference, computed into memory."""
     import numpy as np
 
-    from landmask.classify import classify
-    from landmask.models import load_model
-    from landmask.scene import open_scene
+    from landmask.classification.classify import classify
+    from landmask.io.scene import open_scene
+    from landmask.models.registry import load_model
 
     bands = load_model(spec).bands
     t0, c0 = time.perf_counter(), time.process_time()

@@ -1,44 +1,50 @@
 """landmask: chunked land-cover masks (forest, urban, water) from satellite rasters.
 
-The data flow, one module per stage::
+The data flow, one subpackage per stage::
 
-    open_scene      (scene.py)     files -> lazy (band, y, x) reflectance
-    compute_indices (indices.py)   reflectance -> spectral indices
-    classify        (classify.py)  reflectance -> uint8 class ids, by rules.py or a
-                                   model (models.py, run by inference.py)
-    train           (train.py)     reflectance + labels -> a pixel classifier
-    write_mask      (write.py)     mask -> Cloud-Optimized GeoTIFF
-    evaluate        (evaluate.py)  mask vs truth -> confusion matrix, IoU
-    export_mask     (export.py)    mask -> class-id or RGB(A) GeoTIFF for other GIS
-    apply_mask      (apply.py)     image + mask -> image cut out, blurred or cropped
+    io/              files, STAC items -> lazy (band, y, x) reflectance (open_scene);
+                     masks and images read and written (open_mask, write_mask, ...)
+    spectral/        reflectance -> spectral indices; threshold rules and rule sets
+    classification/  reflectance -> uint8 class ids (classify), cloud masking
+    models/          pixel classifiers: protocol and registry, inference, training
+    vector/          mask -> sieved, seamless polygons (vectorize)
+    evaluation/      mask vs truth -> confusion matrix, IoU, area-adjusted accuracy
+    analysis/        class areas, zonal statistics, change between dates
+    products/        mask -> exports for other GIS, cut-out / blurred / cropped imagery
+    batch/           workflow files -> many scenes (run)
+    viz/             figures and PNG previews
+    cli/             the ``landmask`` command
 
 Names are imported lazily so that ``landmask --help`` starts fast. The xarray
 accessor ``DataArray.landmask`` (:mod:`landmask.accessor`) is registered by
-``import landmask``: at once if xarray is loaded, else as soon as it is, so
-importing landmask does not import xarray.
+``import landmask``: at once if xarray is loaded, else as soon as it is
+(:mod:`landmask._runtime.hooks`), so importing landmask does not import xarray.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
+from landmask._runtime.hooks import register_accessor_with_xarray
+
 if TYPE_CHECKING:
-    from landmask.apply import apply_mask
     from landmask.classes import LANDCOVER, ClassScheme
-    from landmask.classify import classify
+    from landmask.classification.classify import classify
     from landmask.errors import LandmaskError
-    from landmask.evaluate import evaluate
-    from landmask.export import export_mask
-    from landmask.indices import INDICES, compute_indices
-    from landmask.models import Model, load_model
-    from landmask.rules import load_rules
-    from landmask.scene import open_scene
-    from landmask.train import train
-    from landmask.write import write_indices, write_mask
+    from landmask.evaluation.evaluate import evaluate
+    from landmask.io.masks import open_image, open_mask
+    from landmask.io.scene import open_scene
+    from landmask.io.write import write_image, write_indices, write_mask
+    from landmask.models.registry import Model, load_model
+    from landmask.models.training import train
+    from landmask.products.apply import apply_mask
+    from landmask.products.export import export_mask
+    from landmask.spectral.indices import INDICES, compute_indices
+    from landmask.spectral.rules import load_rules
+    from landmask.vector.vectorize import vectorize
+    from landmask.viz import plot
 
 __all__ = [
     "INDICES",
@@ -53,96 +59,53 @@ __all__ = [
     "export_mask",
     "load_model",
     "load_rules",
+    "open_image",
+    "open_mask",
     "open_scene",
+    "plot",
     "train",
+    "vectorize",
+    "write_image",
     "write_indices",
     "write_mask",
 ]
 __version__ = "0.1.0"
 
+#: Where each public name lives (imported on first use).
 _HOME = {
-    "INDICES": "indices",
-    "LANDCOVER": "classes",
-    "ClassScheme": "classes",
-    "LandmaskError": "errors",
-    "apply_mask": "apply",
-    "classify": "classify",
-    "compute_indices": "indices",
-    "evaluate": "evaluate",
-    "export_mask": "export",
-    "Model": "models",
-    "load_model": "models",
-    "load_rules": "rules",
-    "open_scene": "scene",
-    "train": "train",
-    "write_indices": "write",
-    "write_mask": "write",
+    "INDICES": "landmask.spectral.indices",
+    "LANDCOVER": "landmask.classes",
+    "ClassScheme": "landmask.classes",
+    "LandmaskError": "landmask.errors",
+    "Model": "landmask.models.registry",
+    "apply_mask": "landmask.products.apply",
+    "classify": "landmask.classification.classify",
+    "compute_indices": "landmask.spectral.indices",
+    "evaluate": "landmask.evaluation.evaluate",
+    "export_mask": "landmask.products.export",
+    "load_model": "landmask.models.registry",
+    "load_rules": "landmask.spectral.rules",
+    "open_image": "landmask.io.masks",
+    "open_mask": "landmask.io.masks",
+    "open_scene": "landmask.io.scene",
+    "train": "landmask.models.training",
+    "vectorize": "landmask.vector.vectorize",
+    "write_image": "landmask.io.write",
+    "write_indices": "landmask.io.write",
+    "write_mask": "landmask.io.write",
 }
+#: Public modules reachable as attributes (``landmask.plot.mask_image``).
+_MODULES = {"plot": "landmask.viz.plot"}
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
-
-
-def _register_accessor() -> None:
-    try:
-        importlib.import_module("landmask.accessor")
-    except Exception as exc:  # never let the accessor break importing xarray
-        logging.getLogger(__name__).warning("xarray accessor not registered: %s", exc)
-
-
-class _AccessorOnXarrayImport:
-    """Registers the accessor right after xarray is first imported (a post-import hook).
-
-    A meta path finder (without importing ``importlib.abc``, which costs start-up
-    time) that lets the usual finders find xarray and wraps its loader.
-    """
-
-    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
-        if fullname != "xarray":
-            return None
-        sys.meta_path.remove(self)
-        import importlib.util
-
-        spec = importlib.util.find_spec(fullname)
-        loader = spec.loader if spec is not None else None
-        if loader is None:
-            return spec
-        exec_module = loader.exec_module
-
-        def exec_and_register(module: Any) -> None:
-            exec_module(module)
-            _register_accessor()
-
-        setattr(loader, "exec_module", exec_and_register)  # noqa: B010
-        return spec
-
-
-if "xarray" in sys.modules:
-    _register_accessor()
-elif not any(isinstance(f, _AccessorOnXarrayImport) for f in sys.meta_path):
-    sys.meta_path.insert(0, _AccessorOnXarrayImport())
-
-
-class _Package(types.ModuleType):
-    """The ``landmask`` module: ``landmask.classify`` and ``landmask.evaluate`` stay functions.
-
-    Loading a submodule binds it to its package (``landmask.classify`` would
-    become the module ``landmask/classify.py`` as soon as anything imported it,
-    and ``landmask.classify(scene)`` would fail). For the functions named like
-    their modules, the function is bound instead.
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, types.ModuleType) and _HOME.get(name) == name:
-            value = getattr(value, name)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
+register_accessor_with_xarray()
 
 
 def __getattr__(name: str) -> Any:
     if name in _HOME:
-        return getattr(importlib.import_module(f"landmask.{_HOME[name]}"), name)
+        return getattr(importlib.import_module(_HOME[name]), name)
+    if name in _MODULES:
+        return importlib.import_module(_MODULES[name])
     raise AttributeError(f"module 'landmask' has no attribute {name!r}")
 
 

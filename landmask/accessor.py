@@ -31,9 +31,9 @@ from landmask.errors import InputError
 if TYPE_CHECKING:
     import geopandas as gpd
 
-    from landmask.evaluate import Evaluation
-    from landmask.rules import RuleSet
-    from landmask.write import WriteResult
+    from landmask.evaluation.evaluate import Evaluation
+    from landmask.io.write import WriteResult
+    from landmask.spectral.rules import RuleSet
 
 __all__ = ["LandmaskAccessor"]
 
@@ -69,8 +69,8 @@ class LandmaskAccessor:
         return arr
 
     def indices(self, names: Sequence[str]) -> xr.Dataset:
-        """Spectral indices of a scene: :func:`landmask.indices.compute_indices`."""
-        from landmask.indices import compute_indices
+        """Spectral indices of a scene: :func:`landmask.spectral.indices.compute_indices`."""
+        from landmask.spectral.indices import compute_indices
 
         return compute_indices(self._scene("indices"), names)
 
@@ -81,8 +81,8 @@ class LandmaskAccessor:
         model: Any = None,
         min_confidence: float = 0.5,
     ) -> xr.DataArray:
-        """A lazy class-id mask by rules or a model: :func:`landmask.classify.classify`."""
-        from landmask.classify import classify
+        """A lazy class-id mask by rules or a model: :func:`landmask.classify`."""
+        from landmask.classification.classify import classify
 
         return classify(self._scene("classify"), rules, model=model, min_confidence=min_confidence)
 
@@ -95,8 +95,8 @@ class LandmaskAccessor:
         simplify: float | None = None,
         scheme: ClassScheme = LANDCOVER,
     ) -> gpd.GeoDataFrame:
-        """Polygons of a mask's regions: :func:`landmask.vectorize.vectorize`."""
-        from landmask.vectorize import vectorize
+        """Polygons of a mask's regions: :func:`landmask.vector.vectorize.vectorize`."""
+        from landmask.vector.vectorize import vectorize
 
         return vectorize(
             self._mask("vectorize"),
@@ -108,12 +108,12 @@ class LandmaskAccessor:
         )
 
     def evaluate(self, truth: Any, **kwargs: Any) -> Evaluation:
-        """Compare a mask with ground truth: :func:`landmask.evaluate.evaluate`.
+        """Compare a mask with ground truth: :func:`landmask.evaluation.evaluate.evaluate`.
 
         ``truth`` is a mask DataArray on the same grid, a raster or vector path,
         or a GeoDataFrame; keyword arguments go to :func:`~landmask.evaluate`.
         """
-        from landmask.evaluate import evaluate
+        from landmask.evaluation.evaluate import evaluate
 
         return evaluate(self._mask("evaluate"), truth, **kwargs)
 
@@ -124,10 +124,10 @@ class LandmaskAccessor:
         overwrite: bool = False,
         scheme: ClassScheme = LANDCOVER,
     ) -> WriteResult:
-        """Write a mask (:func:`~landmask.write.write_mask`) or a 2-D index
-        (:func:`~landmask.write.write_indices`, one band named after the array)
+        """Write a mask (:func:`~landmask.io.write.write_mask`) or a 2-D index
+        (:func:`~landmask.io.write.write_indices`, one band named after the array)
         as a Cloud-Optimized GeoTIFF, chunk by chunk and atomically."""
-        from landmask.write import write_indices, write_mask
+        from landmask.io.write import write_indices, write_mask
 
         arr = self._obj
         if arr.ndim == 2 and arr.dtype == "uint8":
@@ -144,12 +144,12 @@ class LandmaskAccessor:
     def plot(self, ax: Any = None, **kwargs: Any) -> Any:
         """Draw the array with the plot that suits it and return the axes.
 
-        A scene is drawn as a colour composite (:func:`~landmask.plot.composite`,
+        A scene is drawn as a colour composite (:func:`~landmask.viz.plot.composite`,
         ``bands=`` picks them), a mask in its class colours with a legend
-        (:func:`~landmask.plot.mask_image`), anything else 2-D as an index map
-        (:func:`~landmask.plot.index_map`). Lazy arrays are read decimated.
+        (:func:`~landmask.viz.plot.mask_image`), anything else 2-D as an index map
+        (:func:`~landmask.viz.plot.index_map`). Lazy arrays are read decimated.
         """
-        from landmask import plot
+        from landmask.viz import plot
 
         arr = self._obj
         if arr.ndim == 3 and "band" in arr.dims:

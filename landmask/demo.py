@@ -9,13 +9,13 @@ from pathlib import Path
 import rioxarray
 import xarray as xr
 
-from landmask.classify import classify
+from landmask.classification.classify import classify
 from landmask.errors import ConfigError, OutputExistsError
-from landmask.evaluate import Evaluation, evaluate
-from landmask.preview import write_preview
-from landmask.scene import open_scene
+from landmask.evaluation.evaluate import Evaluation, evaluate
+from landmask.io.scene import open_scene
+from landmask.io.write import WriteResult, write_mask
 from landmask.synthetic import write_scene
-from landmask.write import WriteResult, write_mask
+from landmask.viz.preview import write_preview
 
 __all__ = ["DemoResult", "run_demo"]
 

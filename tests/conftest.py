@@ -107,8 +107,8 @@ def as_mask(
     import dask.array as da
     import xarray as xr
 
-    from landmask.classify import mask_like
-    from landmask.scene import pixel_coords
+    from landmask.classification.classify import mask_like
+    from landmask.io.scene import pixel_coords
 
     arr = da.from_array(data, chunks=chunks) if not isinstance(data, da.Array) else data
     h, w = arr.shape

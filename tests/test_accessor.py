@@ -13,12 +13,12 @@ import rasterio
 from conftest import TRANSFORM, UTM33
 from test_write import as_mask
 
-from landmask.classify import classify
+from landmask.classification.classify import classify
 from landmask.errors import InputError
-from landmask.evaluate import evaluate
-from landmask.indices import compute_indices
-from landmask.scene import open_scene
-from landmask.vectorize import vectorize
+from landmask.evaluation.evaluate import evaluate
+from landmask.io.scene import open_scene
+from landmask.spectral.indices import compute_indices
+from landmask.vector.vectorize import vectorize
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_scene_methods_delegate_lazily(scene):
 
 
 def test_scene_classify_takes_a_model(scene):
-    from landmask.classify import classify
+    from landmask.classification.classify import classify
 
     mask = scene.landmask.classify(model="rules:default", min_confidence=0.0)
     assert mask.attrs["model"] == "rules:default"
@@ -122,9 +122,9 @@ def test_wrong_kind_of_array_is_a_clear_error(scene):
 def test_package_functions_stay_functions_after_their_modules_load():
     code = (
         "import landmask\n"
-        "from landmask.evaluate import open_mask\n"  # loads the module landmask/evaluate.py
-        "import landmask.classify\n"
+        "from landmask.io.masks import open_mask\n"  # loads the module landmask/evaluate.py
+        "import landmask.classification.classify\n"
         "print(callable(landmask.classify), callable(landmask.evaluate),"
         " landmask.classify.__name__, landmask.evaluate.__module__)"
     )
-    assert _python(code).split() == ["True", "True", "classify", "landmask.evaluate"]
+    assert _python(code).split() == ["True", "True", "classify", "landmask.evaluation.evaluate"]

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from landmask.accuracy import area_adjusted, kappa
+from landmask.evaluation.accuracy import area_adjusted, kappa
 
 # Olofsson et al. (2014), section 5 example: strata deforestation, forest gain,
 # stable forest, stable non-forest; Landsat pixels of 30 m.

@@ -17,11 +17,11 @@ from conftest import TRANSFORM, UTM33
 from rasterio.crs import CRS
 from scipy import ndimage
 
-from landmask.apply import apply_mask, crop_window, open_image
 from landmask.classes import WORLDCOVER
 from landmask.cli import run
 from landmask.errors import ConfigError, GridError, InputError
-from landmask.evaluate import open_mask
+from landmask.io.masks import open_image, open_mask
+from landmask.products.apply import apply_mask, crop_window
 
 H, W = 40, 50
 OTHER, FOREST, URBAN, WATER = 0, 1, 2, 3
@@ -258,7 +258,7 @@ def test_large_output_has_averaged_overviews(raster, tmp_path):
 
 def test_apply_mask_is_exported_from_the_package():
     import landmask
-    import landmask.apply
+    import landmask.products.apply
 
-    assert landmask.apply_mask is landmask.apply.apply_mask
+    assert landmask.apply_mask is landmask.products.apply.apply_mask
     assert "apply_mask" in landmask.__all__ and "apply_mask" in dir(landmask)

@@ -5,12 +5,12 @@ import pytest
 import rasterio
 from conftest import TRANSFORM, UTM33
 
-from landmask.classify import classify
-from landmask.rules import classify_block, load_rules
-from landmask.scene import open_scene
-from landmask.schedulers import use_scheduler
+from landmask._runtime.schedulers import use_scheduler
+from landmask.classification.classify import classify
+from landmask.io.scene import open_scene
+from landmask.io.write import write_mask
+from landmask.spectral.rules import classify_block, load_rules
 from landmask.synthetic import BANDS
-from landmask.write import write_mask
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def test_mask_for_numpy_backed_scene(s2_file, reference_mask):
 
 
 def test_progress_bar_reports_on_stderr(s2_file, capsys):
-    from landmask.schedulers import progress
+    from landmask._runtime.schedulers import progress
 
     scene = open_scene(s2_file, sensor="sentinel2-l2a", chunk_size=64)
     with progress(True):

@@ -6,8 +6,8 @@ import rasterio
 from conftest import TRANSFORM, UTM33, run_in_fresh_process
 
 from landmask.cli import cli, run
-from landmask.rules import classify_block, load_rules
-from landmask.scene import open_scene
+from landmask.io.scene import open_scene
+from landmask.spectral.rules import classify_block, load_rules
 from landmask.synthetic import BANDS
 
 

@@ -19,9 +19,9 @@ from rasterio.enums import ColorInterp
 
 from landmask.classes import LANDCOVER, WORLDCOVER
 from landmask.cli import run
-from landmask.export import colorize_block, export_mask, rgba_table
-from landmask.overviews import mode2x2
-from landmask.write import write_mask
+from landmask.io.overviews import mode2x2
+from landmask.io.write import write_mask
+from landmask.products.export import colorize_block, export_mask, rgba_table
 
 SHAPE = (1100, 1300)  # more than two tiles a side: two overview levels
 
@@ -191,7 +191,7 @@ def test_export_of_an_esa_tile_turns_its_nodata_into_255(raster, tmp_path):
 
 def test_export_mask_is_exported_from_the_package():
     import landmask
-    import landmask.export
+    import landmask.products.export
 
-    assert landmask.export_mask is landmask.export.export_mask
+    assert landmask.export_mask is landmask.products.export.export_mask
     assert "export_mask" in landmask.__all__ and "export_mask" in dir(landmask)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from landmask.errors import RuleError
-from landmask.expressions import parse
+from landmask.spectral.expressions import parse
 
 
 def lookup_from(**arrays):

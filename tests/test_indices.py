@@ -4,8 +4,8 @@ import pytest
 from conftest import TRANSFORM, UTM33
 
 from landmask.errors import BandError, ConfigError
-from landmask.indices import INDICES, compute_indices, indices_block
-from landmask.scene import open_scene
+from landmask.io.scene import open_scene
+from landmask.spectral.indices import INDICES, compute_indices, indices_block
 
 NAMES = ["blue", "green", "red", "nir", "swir16", "swir22"]
 # one pixel of each: (blue, green, red, nir, swir16, swir22)

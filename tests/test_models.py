@@ -16,12 +16,14 @@ import xarray as xr
 from conftest import TRANSFORM, UTM33
 from scipy import ndimage
 
+from landmask._runtime.schedulers import use_scheduler
 from landmask.classes import LANDCOVER, WORLDCOVER
-from landmask.classify import classify, classify_with_probabilities
+from landmask.classification.classify import classify, classify_with_probabilities
 from landmask.cli import run
 from landmask.errors import BandError, ModelError
-from landmask.inference import ids_from_proba
-from landmask.models import (
+from landmask.io.scene import open_scene
+from landmask.models.inference import ids_from_proba
+from landmask.models.registry import (
     ModelHandle,
     RulesModel,
     available_models,
@@ -29,9 +31,7 @@ from landmask.models import (
     load_model,
     model_scheme,
 )
-from landmask.rules import load_rules
-from landmask.scene import open_scene
-from landmask.schedulers import use_scheduler
+from landmask.spectral.rules import load_rules
 from landmask.synthetic import BANDS, make_scene
 
 PLUGIN_SOURCE = Path(__file__).parent / "plugin"
@@ -142,7 +142,7 @@ def test_probabilities_are_quantised_and_match_the_mask(synthetic):
 
 
 def test_probabilities_written_with_the_mask_in_one_pass(synthetic, tmp_path):
-    from landmask.write import write_mask
+    from landmask.io.write import write_mask
 
     class Counting(Smoothed):
         calls = 0
@@ -269,7 +269,7 @@ def test_predict_proba_of_the_wrong_shape_is_an_error(synthetic):
         ("json:dumps", "factory failed"),
         ("json:JSONDecoder", "not a model"),
         ("no_such_module_xyz:factory", "cannot import"),
-        ("landmask.models:nothing_here", "has no nothing_here"),
+        ("landmask.models.registry:nothing_here", "has no nothing_here"),
         ("rules:/no/such/rules.yaml", "no such rules file"),
     ],
 )
@@ -282,8 +282,8 @@ def test_bad_specs_raise_model_errors(spec, needle):
 
 def test_module_factory_spec(tmp_path, monkeypatch):
     (tmp_path / "my_models.py").write_text(
-        "from landmask.models import RulesModel\n"
-        "from landmask.rules import load_rules\n"
+        "from landmask.models.registry import RulesModel\n"
+        "from landmask.spectral.rules import load_rules\n"
         "def water_only():\n"
         "    return RulesModel(load_rules({'rules': [{'class': 'water', 'when': 'mndwi > 0'}]}))\n"
     )

@@ -20,11 +20,11 @@ from onnx_builders import conv_model, default_metadata, reference_proba, unet_mo
 from test_cli_errors import assert_one_line as assert_bad_input
 from test_cli_errors import invoke
 
-from landmask.classify import classify, classify_with_probabilities
+from landmask.classification.classify import classify, classify_with_probabilities
 from landmask.errors import BandError, ModelError
-from landmask.models import load_model
-from landmask.onnx_model import OnnxModel
-from landmask.scene import pixel_coords
+from landmask.io.scene import pixel_coords
+from landmask.models.onnx import OnnxModel
+from landmask.models.registry import load_model
 from landmask.synthetic import BANDS, make_scene
 
 MODEL_BANDS = ("green", "red", "nir", "swir16")

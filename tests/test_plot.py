@@ -15,9 +15,13 @@ from test_write import as_mask
 
 from landmask.classes import LANDCOVER, ClassScheme, LandClass
 from landmask.errors import ConfigError
-from landmask.evaluate import evaluate, open_mask
-from landmask.indices import compute_indices
-from landmask.plot import (
+from landmask.evaluation.evaluate import evaluate
+from landmask.io.masks import open_mask
+from landmask.io.scene import _ReflectanceReader, open_scene, pixel_coords
+from landmask.io.write import write_mask
+from landmask.spectral.indices import compute_indices
+from landmask.vector.vectorize import vectorize
+from landmask.viz.plot import (
     composite,
     confusion_matrix,
     decimate,
@@ -27,9 +31,6 @@ from landmask.plot import (
     probability_map,
     stretch,
 )
-from landmask.scene import _ReflectanceReader, open_scene, pixel_coords
-from landmask.vectorize import vectorize
-from landmask.write import write_mask
 
 
 class Computed(Callback):

@@ -11,9 +11,9 @@ from conftest import as_mask
 
 from landmask.classes import LANDCOVER, WORLDCOVER
 from landmask.cli import run
-from landmask.plot import mask_image
-from landmask.preview import read_decimated
-from landmask.write import write_mask
+from landmask.io.write import write_mask
+from landmask.viz.plot import mask_image
+from landmask.viz.preview import read_decimated
 
 
 def test_mask_image_colours_and_legend():
@@ -82,7 +82,7 @@ def test_preview_command(tmp_path, capsys):
 
 
 def test_preview_command_uses_the_scheme_the_mask_records(tmp_path, monkeypatch):
-    import landmask.plot
+    import landmask.viz.plot
 
     data = np.full((300, 400), 40, np.uint8)  # worldcover cropland; no class in landcover
     data[:, 200:] = 80  # permanent water
@@ -90,14 +90,14 @@ def test_preview_command_uses_the_scheme_the_mask_records(tmp_path, monkeypatch)
     path = tmp_path / "wc.tif"
     write_mask(as_mask(data), path, scheme=WORLDCOVER)
     drawn = []
-    real = landmask.plot.mask_image
+    real = landmask.viz.plot.mask_image
 
     def spy(values, scheme=None, ax=None, **kwargs):
         ax = real(values, scheme, ax, **kwargs)
         drawn.append((scheme, [t.get_text() for t in ax.get_legend().get_texts()]))
         return ax
 
-    monkeypatch.setattr(landmask.plot, "mask_image", spy)
+    monkeypatch.setattr(landmask.viz.plot, "mask_image", spy)
     out = tmp_path / "wc.png"
     assert run(["preview", str(path), "-o", str(out), "-q"]) == 0
     assert drawn == [(WORLDCOVER, ["cropland", "permanent_water_bodies"])]
@@ -108,19 +108,19 @@ def test_preview_command_uses_the_scheme_the_mask_records(tmp_path, monkeypatch)
 
 
 def test_preview_scheme_option_overrides_the_scheme_the_file_records(tmp_path, monkeypatch):
-    import landmask.plot
+    import landmask.viz.plot
 
     data = np.full((300, 400), 80, np.uint8)  # water in worldcover; no landcover class
     path = tmp_path / "esa.tif"
     write_mask(as_mask(data), path, colormap=False)
     drawn = []
-    real = landmask.plot.mask_image
+    real = landmask.viz.plot.mask_image
 
     def spy(values, scheme=None, ax=None, **kwargs):
         drawn.append(scheme)
         return real(values, scheme, ax, **kwargs)
 
-    monkeypatch.setattr(landmask.plot, "mask_image", spy)
+    monkeypatch.setattr(landmask.viz.plot, "mask_image", spy)
     args = ["preview", str(path), "-o", str(tmp_path / "a.png"), "-q"]
     assert run([*args, "--scheme", "worldcover"]) == 0
     assert drawn == [WORLDCOVER]

@@ -9,16 +9,16 @@ from affine import Affine
 from conftest import TRANSFORM, UTM33
 
 from landmask.classes import CLOUD, NODATA
-from landmask.classify import classify
-from landmask.cli import run
-from landmask.quality import (
+from landmask.classification.classify import classify
+from landmask.classification.quality import (
     apply_quality,
     apply_quality_block,
     qa_pixel_block,
     quality_mask,
     scl_block,
 )
-from landmask.scene import open_scene
+from landmask.cli import run
+from landmask.io.scene import open_scene
 
 # SCL class -> expected code: 0 nodata; 1, 3, 8, 9, 10 cloud; the rest clear
 SCL_EXPECTED = {

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from landmask.errors import RuleError
-from landmask.rules import classify_block, load_rules
+from landmask.spectral.rules import classify_block, load_rules
 from landmask.synthetic import BANDS, make_scene
 
 
@@ -40,7 +40,7 @@ def test_nan_in_a_band_read_by_any_rule_is_nodata_even_if_an_earlier_rule_matche
 
 
 def test_all_nodata_block_skips_index_work(monkeypatch):
-    import landmask.indices as indices
+    import landmask.spectral.indices as indices
 
     rs = load_rules("default")
     block = np.full((6, 4, 4), np.nan, np.float32)
@@ -59,7 +59,7 @@ def test_all_nodata_block_skips_index_work(monkeypatch):
 
 @pytest.mark.parametrize("strip", [1, 100, 512 * 7, 1 << 20])
 def test_result_does_not_depend_on_the_strip_size(monkeypatch, strip):
-    import landmask.rules as rules_module
+    import landmask.spectral.rules as rules_module
 
     scene = make_scene(256, 3)
     block = scene.reflectance.copy()

@@ -15,14 +15,14 @@ import yaml
 from affine import Affine
 from conftest import TRANSFORM, UTM33, write_raster
 
-import landmask.batch
-from landmask.batch import MANIFEST_NAME, manifest_entries, run_workflow
+import landmask.batch.run
+from landmask.batch.run import MANIFEST_NAME, manifest_entries, run_workflow
+from landmask.batch.workflow import load_workflow
 from landmask.cli import run
 from landmask.errors import ConfigError
-from landmask.rules import classify_block, load_rules
-from landmask.scene import open_scene
+from landmask.io.scene import open_scene
+from landmask.spectral.rules import classify_block, load_rules
 from landmask.synthetic import BANDS, S2_BAND_IDS, to_dn
-from landmask.workflow import load_workflow
 
 T20 = Affine(20.0, 0.0, TRANSFORM.c, 0.0, -20.0, TRANSFORM.f)
 
@@ -78,13 +78,13 @@ def _status(tmp_path: Path) -> dict[str, str]:
 def opened(monkeypatch):
     """Records the inputs of every open_scene call the runner makes."""
     calls: list[str] = []
-    real = landmask.batch.open_scene
+    real = landmask.batch.run.open_scene
 
     def spy(inputs, **kw):
         calls.append(Path(inputs[0]).stem if isinstance(inputs, list) else str(inputs.id))
         return real(inputs, **kw)
 
-    monkeypatch.setattr(landmask.batch, "open_scene", spy)
+    monkeypatch.setattr(landmask.batch.run, "open_scene", spy)
     return calls
 
 
@@ -343,7 +343,7 @@ def test_a_failed_step_removes_the_scene_outputs_with_their_styles(job, tmp_path
     def broken(*args, **kwargs):
         raise ConfigError("vector step failed")
 
-    monkeypatch.setattr(landmask.batch, "_write_vector", broken)
+    monkeypatch.setattr(landmask.batch.run, "_write_vector", broken)
     assert run(["run", str(job)]) == 3
     out = tmp_path / "out"
     # the masks were written (with their .qml and .aux.xml), then removed with them

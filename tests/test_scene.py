@@ -8,7 +8,7 @@ from affine import Affine
 from conftest import TRANSFORM, UTM33, write_raster
 
 from landmask.errors import BandError, ConfigError, GridError, ReadError
-from landmask.scene import aligned_chunks, open_scene, to_reflectance
+from landmask.io.scene import aligned_chunks, open_scene, to_reflectance
 from landmask.synthetic import BANDS, S2_BAND_IDS
 
 
@@ -78,7 +78,7 @@ def test_landsat_suffix_scale_offset_and_nir08(tmp_path):
     scene = open_scene(files, sensor="landsat-c2-l2")
     assert list(scene["band"].values) == ["red", "nir08"]
     np.testing.assert_allclose(scene.sel(band="red").values, 10000 * 2.75e-5 - 0.2, rtol=1e-6)
-    from landmask.indices import compute_indices
+    from landmask.spectral.indices import compute_indices
 
     ndvi = compute_indices(scene, ["ndvi"])["ndvi"].values
     red, nir = 10000 * 2.75e-5 - 0.2, 20000 * 2.75e-5 - 0.2
@@ -145,7 +145,7 @@ def test_vrt_input(s2_file, tmp_path):
 
 
 def test_opening_reads_no_pixels(s2_file, monkeypatch):
-    import landmask.scene as scene_mod
+    import landmask.io.scene as scene_mod
 
     calls = []
     real = scene_mod.read_reflectance

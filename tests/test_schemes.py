@@ -19,12 +19,12 @@ from landmask.classes import (
     scheme_from_tags,
     scheme_of,
 )
-from landmask.classify import classify
+from landmask.classification.classify import classify
 from landmask.cli import run
 from landmask.errors import ConfigError, RuleError
-from landmask.evaluate import evaluate
-from landmask.rules import load_rules
-from landmask.write import write_mask
+from landmask.evaluation.evaluate import evaluate
+from landmask.io.write import write_mask
+from landmask.spectral.rules import load_rules
 
 # ESA WorldCover 2021 v200 product user manual, table of classes and colours
 WORLDCOVER_OFFICIAL = {

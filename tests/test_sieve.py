@@ -5,8 +5,8 @@ import shapely
 from test_write import as_mask
 
 from landmask.errors import ConfigError
-from landmask.sieve import MAX_SIEVE_PIXELS, sieve, sieve_block
-from landmask.vectorize import vectorize
+from landmask.vector.sieve import MAX_SIEVE_PIXELS, sieve, sieve_block
+from landmask.vector.vectorize import vectorize
 
 
 def test_small_region_takes_the_class_of_the_large_region_around_it():

@@ -10,11 +10,11 @@ import pytest
 import rasterio
 from conftest import TRANSFORM, UTM33
 
-from landmask.classify import classify
+from landmask.classification.classify import classify
 from landmask.cli import run
 from landmask.errors import BandError, ConfigError, ReadError
-from landmask.scene import open_scene
-from landmask.stac import gdal_path, item_bands, read_items
+from landmask.io.scene import open_scene
+from landmask.io.stac import gdal_path, item_bands, read_items
 
 SHAPE = (12, 10)
 

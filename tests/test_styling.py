@@ -18,11 +18,11 @@ import xarray as xr
 from conftest import TRANSFORM, UTM33
 from shapely.geometry import box
 
-from landmask import styling
 from landmask.classes import DYNAMIC_WORLD, LANDCOVER, SCHEMES, WORLDCOVER, ClassScheme
 from landmask.cli import run
-from landmask.vector_formats import write_vector
-from landmask.write import write_mask
+from landmask.io import styling
+from landmask.io.write import write_mask
+from landmask.vector.formats import write_vector
 
 LAYER_STYLES_COLUMNS = [
     "id",
@@ -201,7 +201,7 @@ def test_failed_vector_write_leaves_no_style(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("landmask.vector_formats.gpkg_add_style", broken)
+    monkeypatch.setattr("landmask.vector.formats.gpkg_add_style", broken)
     with pytest.raises(RuntimeError, match="disk on fire"):
         write_vector(polygons(LANDCOVER), tmp_path / "regions.gpkg")
     assert os.listdir(tmp_path) == []
@@ -242,12 +242,12 @@ def test_cli_classify_and_vectorize_style_every_output(s2_file, tmp_path):
 
 
 def test_failed_streamed_vectorize_leaves_no_style(tmp_path, monkeypatch):
-    from landmask.vectorize import vectorize_to_file
+    from landmask.vector.vectorize import vectorize_to_file
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("landmask.vector_formats.gpkg_add_style", broken)
+    monkeypatch.setattr("landmask.vector.formats.gpkg_add_style", broken)
     mask = as_mask(np.array([[1, 1, 3], [0, 3, 3]], np.uint8))
     with pytest.raises(RuntimeError, match="disk on fire"):
         vectorize_to_file(mask, tmp_path / "regions.gpkg")

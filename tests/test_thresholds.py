@@ -4,21 +4,21 @@ import numpy as np
 import pytest
 import rasterio
 
-from landmask.classify import classify
+from landmask.classification.classify import classify
 from landmask.cli import run
 from landmask.errors import BandError, RuleError
-from landmask.expressions import Expr, parse
-from landmask.indices import compute_indices
-from landmask.rules import load_rules
-from landmask.scene import open_scene
-from landmask.thresholds import (
+from landmask.io.scene import open_scene
+from landmask.io.write import write_mask
+from landmask.spectral.expressions import Expr, parse
+from landmask.spectral.indices import compute_indices
+from landmask.spectral.rules import load_rules
+from landmask.spectral.thresholds import (
     histogram,
     histogram_block,
     otsu,
     resolve_thresholds,
     thresholds_of,
 )
-from landmask.write import write_mask
 
 OTSU_RULES = {
     "name": "auto-water",

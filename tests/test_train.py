@@ -28,13 +28,13 @@ from test_cli_errors import assert_one_line as assert_bad_input
 from test_cli_errors import invoke
 
 from landmask.classes import LANDCOVER
-from landmask.classify import classify
+from landmask.classification.classify import classify
 from landmask.errors import BandError, InputError, ModelError
-from landmask.evaluate import evaluate, labels_on_grid
-from landmask.scene import open_scene
-from landmask.sklearn_model import FORMAT, SklearnModel
+from landmask.evaluation.evaluate import evaluate, labels_on_grid
+from landmask.io.scene import open_scene
+from landmask.models.sklearn import FORMAT, SklearnModel
+from landmask.models.training import train
 from landmask.synthetic import BANDS, S2_BAND_IDS, make_scene, to_dn, write_scene
-from landmask.train import train
 
 SIZE = 384
 BLOCK = 128
@@ -343,7 +343,7 @@ def test_pixels_with_a_missing_band_are_never_sampled(tmp_path, raster):
     model = train(sc, frame, label_column="class", holdout=0)
     assert model.report["pixels_per_class"] == {"forest": 40 * 50 - 6 * 50, "water": 20 * 30}
     # and with the cap below the labelled count, the sample still has no missing feature
-    from landmask.train import sample_block
+    from landmask.models.training import sample_block
 
     block = sc.values
     labels = expected_raster(rects, block.shape[1:])

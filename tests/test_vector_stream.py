@@ -12,9 +12,9 @@ from conftest import UTM33
 from pyproj import CRS
 from test_vectorize import as_mask, hidden, in_frame_order, random_speckle
 
-from landmask import vector_formats
 from landmask.classes import LANDCOVER
-from landmask.vectorize import iter_regions, resolve_classes, vectorize, vectorize_to_file
+from landmask.vector import formats as vector_formats
+from landmask.vector.vectorize import iter_regions, resolve_classes, vectorize, vectorize_to_file
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +125,7 @@ def test_every_scheduler_writes_the_same_file(tmp_path, speckle, connectivity, s
     """Worker processes, threads, a cluster and no workers: the same rows in the same order."""
     import dask
 
-    from landmask.schedulers import use_scheduler
+    from landmask._runtime.schedulers import use_scheduler
 
     mask = as_mask(speckle, chunks=(17, 23))  # 6 x 5 chunks: more than are in flight at once
     rows = {}

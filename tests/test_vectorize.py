@@ -37,13 +37,13 @@ from rasterio.crs import CRS
 from rasterio.features import rasterize, shapes
 from scipy import ndimage
 
-from landmask.classify import mask_like
+from landmask.classification.classify import mask_like
 from landmask.cli import run
 from landmask.errors import ConfigError, InputError, OutputExistsError
-from landmask.evaluate import open_mask
-from landmask.scene import pixel_coords
-from landmask.vector_formats import write_vector
-from landmask.vectorize import vectorize
+from landmask.io.masks import open_mask
+from landmask.io.scene import pixel_coords
+from landmask.vector.formats import write_vector
+from landmask.vector.vectorize import vectorize
 
 COLUMNS = ["class_id", "class_name", "area_m2", "perimeter_m", "geometry"]
 NAMES = {0: "other", 1: "forest", 2: "urban", 3: "water"}

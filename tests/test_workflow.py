@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import yaml
 
+from landmask.batch.workflow import ModelClassifier, RulesClassifier, load_workflow
 from landmask.cli import run
 from landmask.errors import ConfigError
-from landmask.workflow import ModelClassifier, RulesClassifier, load_workflow
 
 WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
 

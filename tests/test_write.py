@@ -7,9 +7,9 @@ from rasterio.crs import CRS
 
 from landmask.classes import LANDCOVER
 from landmask.errors import ConfigError, OutputExistsError
-from landmask.indices import compute_indices
-from landmask.scene import open_scene
-from landmask.write import write_indices, write_mask
+from landmask.io.scene import open_scene
+from landmask.io.write import write_indices, write_mask
+from landmask.spectral.indices import compute_indices
 
 ODD_CRS = CRS.from_wkt(
     'PROJCS["custom LAEA",GEOGCS["WGS 84",'

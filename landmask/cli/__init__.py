@@ -18,8 +18,8 @@ import click
 from rasterio.errors import NotGeoreferencedWarning
 
 from landmask import __version__
+from landmask._runtime.malloc import tune_malloc
 from landmask.errors import InputError, LandmaskError
-from landmask.malloc import tune_malloc
 
 __all__ = ["cli", "main", "run"]
 

@@ -80,10 +80,11 @@ def apply_cmd(
       landmask apply scene.tif mask.tif --keep forest,urban --mode blur -o focus.tif
       landmask apply scene.tif mask.tif --keep water --mode crop -o lakes.tif
     """
-    from landmask.apply import apply_mask, open_image, write_image
-    from landmask.evaluate import open_mask
-    from landmask.schedulers import progress, use_scheduler
-    from landmask.write import check_output
+    from landmask._runtime.schedulers import progress, use_scheduler
+    from landmask.io.masks import open_image, open_mask
+    from landmask.io.outputs import check_output
+    from landmask.io.write import write_image
+    from landmask.products.apply import apply_mask
 
     start = time.perf_counter()
     check_output(output, overwrite, [image, mask])

@@ -107,14 +107,15 @@ def classify_cmd(
       landmask classify scene.tif --band green=2 --band red=3 --band nir=4 \\
           --band swir16=5 --band blue=1 --scale 0.0001 -o mask.tif
     """
-    from landmask.areas import class_areas, format_areas, pixel_area_m2
-    from landmask.classify import classify, classify_with_probabilities
-    from landmask.models import load_model, model_scheme
-    from landmask.quality import apply_quality, quality_mask
-    from landmask.schedulers import progress, use_scheduler
-    from landmask.sensors import QUALITY_BANDS
-    from landmask.thresholds import thresholds_of
-    from landmask.write import check_output, write_mask
+    from landmask._runtime.schedulers import progress, use_scheduler
+    from landmask.analysis.areas import class_areas, format_areas, pixel_area_m2
+    from landmask.classification.classify import classify, classify_with_probabilities
+    from landmask.classification.quality import apply_quality, quality_mask
+    from landmask.io.outputs import check_output
+    from landmask.io.sensors import QUALITY_BANDS
+    from landmask.io.write import write_mask
+    from landmask.models.registry import load_model, model_scheme
+    from landmask.spectral.thresholds import thresholds_of
 
     start = time.perf_counter()
     if model and rules:
@@ -127,8 +128,8 @@ def classify_cmd(
             raise click.UsageError("--probabilities and -o name the same file")
         check_output(probabilities, overwrite, inputs)
     if vector:
-        from landmask.vector_formats import check_vector_output
-        from landmask.vectorize import resolve_classes
+        from landmask.vector.formats import check_vector_output
+        from landmask.vector.vectorize import resolve_classes
 
         check_vector_output(vector, overwrite)
     default_rules = "naip" if (scene.sensor or "").lower() == "naip" else "default"

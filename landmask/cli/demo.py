@@ -40,9 +40,9 @@ def demo_cmd(
     Cloud-Optimized GeoTIFF with a colour table) and mask.png, then prints the
     IoU of each class against the truth.
     """
-    from landmask.areas import class_areas, format_areas
+    from landmask._runtime.schedulers import progress, use_scheduler
+    from landmask.analysis.areas import class_areas, format_areas
     from landmask.demo import run_demo
-    from landmask.schedulers import progress, use_scheduler
 
     start = time.perf_counter()
     with use_scheduler(scheduler), progress(False if quiet else None):

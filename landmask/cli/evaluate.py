@@ -64,9 +64,9 @@ def evaluate_cmd(
     95% confidence intervals (Olofsson et al. 2014), the points taken as a
     sample stratified by the mapped classes.
     """
-    from landmask.evaluate import evaluate, parse_label_map
-    from landmask.schedulers import progress, use_scheduler
-    from landmask.write import atomic_path, check_output
+    from landmask._runtime.schedulers import progress, use_scheduler
+    from landmask.evaluation.evaluate import evaluate, parse_label_map
+    from landmask.io.outputs import atomic_path, check_output
 
     outputs = [p for p in (json_path, plot_path) if p]
     for path in outputs:
@@ -90,7 +90,7 @@ def evaluate_cmd(
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        from landmask.plot import confusion_matrix
+        from landmask.viz.plot import confusion_matrix
 
         ax = confusion_matrix(result)
         with atomic_path(check_output(plot_path, overwrite)) as tmp:

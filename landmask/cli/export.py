@@ -47,9 +47,9 @@ def export_cmd(
     tiles, overviews) with MASK's exact CRS and transform, written chunk by
     chunk; the file appears only when complete.
     """
-    from landmask.export import export_mask
-    from landmask.schedulers import progress, use_scheduler
-    from landmask.write import check_output
+    from landmask._runtime.schedulers import progress, use_scheduler
+    from landmask.io.outputs import check_output
+    from landmask.products.export import export_mask
 
     start = time.perf_counter()
     check_output(output, overwrite, [mask])

@@ -59,9 +59,10 @@ def indices_cmd(
     awei_nsh 4 (green - swir16) - (0.25 nir + 2.75 swir22)   Feyisa 2014
     awei_sh  blue + 2.5 green - 1.5 (nir + swir16) - 0.25 swir22
     """
-    from landmask.indices import check_index_names, compute_indices
-    from landmask.schedulers import progress, use_scheduler
-    from landmask.write import check_output, write_indices
+    from landmask._runtime.schedulers import progress, use_scheduler
+    from landmask.io.outputs import check_output
+    from landmask.io.write import write_indices
+    from landmask.spectral.indices import check_index_names, compute_indices
 
     start = time.perf_counter()
     check_output(output, overwrite, inputs)

@@ -24,7 +24,7 @@ def models_cmd(search: tuple[str, ...], quiet: bool, debug: bool) -> None:
     files found with --search (sklearn:PATH, onnx:PATH). Any module on the
     Python path can also provide one as package.module:factory.
     """
-    from landmask.models import available_models
+    from landmask.models.registry import available_models
 
     for info in available_models(search):
         click.echo(f"{info.spec:<32} {info.kind:<8} {info.description}")

@@ -43,8 +43,8 @@ class SceneOptions:
     def open(
         self, inputs: Sequence[str], chunk_size: int | None, needs: Collection[str] | None
     ) -> xr.DataArray:
-        """:func:`landmask.scene.open_scene` with these options."""
-        from landmask.scene import open_scene
+        """:func:`landmask.io.scene.open_scene` with these options."""
+        from landmask.io.scene import open_scene
 
         return open_scene(
             list(inputs),

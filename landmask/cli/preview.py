@@ -33,8 +33,8 @@ def preview_cmd(
     scheme the file records (its CLASS_SCHEME tag: landcover, worldcover, ...),
     or of --scheme for files that record none (e.g. ESA WorldCover tiles).
     """
-    from landmask.preview import write_preview
-    from landmask.write import check_output
+    from landmask.io.outputs import check_output
+    from landmask.viz.preview import write_preview
 
     check_output(output, overwrite, [mask])
     write_preview(mask, output, max_size=max_size, scheme=scheme)

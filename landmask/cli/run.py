@@ -52,8 +52,8 @@ def run_cmd(
     Exit status: 0 every scene done or skipped, 2 a bad workflow or option,
     3 at least one scene failed.
     """
-    from landmask.batch import run_workflow
-    from landmask.workflow import load_workflow
+    from landmask.batch.run import run_workflow
+    from landmask.batch.workflow import load_workflow
 
     wf = load_workflow(workflow)
     summary = run_workflow(wf, scheduler=scheduler, force=force, chunk_size=chunk_size, quiet=quiet)

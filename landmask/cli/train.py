@@ -99,10 +99,10 @@ def train_cmd(
           --label-column landuse --label-map woods=forest,built=urban,lake=water \\
           -o model.joblib
     """
-    from landmask.evaluate import parse_label_map
-    from landmask.schedulers import use_scheduler
-    from landmask.train import train
-    from landmask.write import atomic_path, check_output
+    from landmask._runtime.schedulers import use_scheduler
+    from landmask.evaluation.evaluate import parse_label_map
+    from landmask.io.outputs import atomic_path, check_output
+    from landmask.models.training import train
 
     start = time.perf_counter()
     out = check_output(output, overwrite, inputs)
@@ -127,7 +127,7 @@ def train_cmd(
         model.save(tmp)
     if quiet:
         return
-    from landmask.train import TrainingReport
+    from landmask.models.training import TrainingReport
 
     click.echo(TrainingReport(**model.report).table())
     click.echo(f"{output}: {estimator}, classes {model.classes}")

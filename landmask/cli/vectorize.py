@@ -68,8 +68,8 @@ def write_polygons(
     Class names and styling follow ``scheme``, by default the one the mask records.
     """
     from landmask.classes import scheme_of
-    from landmask.evaluate import open_mask
-    from landmask.vectorize import vectorize_to_file
+    from landmask.io.masks import open_mask
+    from landmask.vector.vectorize import vectorize_to_file
 
     return vectorize_to_file(
         open_mask(mask, chunk_size),
@@ -115,8 +115,8 @@ def vectorize_cmd(
     equals polygonizing the whole raster at once, for any --chunk-size and
     --scheduler.
     """
-    from landmask.schedulers import progress, use_scheduler
-    from landmask.vector_formats import check_vector_output
+    from landmask._runtime.schedulers import progress, use_scheduler
+    from landmask.vector.formats import check_vector_output
 
     start = time.perf_counter()
     check_vector_output(output, overwrite)

@@ -1,0 +1,1 @@
+"""Process-wide runtime: Dask schedulers and the allocator."""

@@ -1,0 +1,1 @@
+"""Areas of masks: class areas, zonal statistics, change between dates."""

@@ -1,0 +1,1 @@
+"""Batch jobs: workflow files and the runner."""

@@ -1,0 +1,595 @@
+"""Running a workflow: many scenes on one Dask scheduler, resumable and fault-isolated.
+
+:func:`run_workflow` expands a :class:`~landmask.batch.workflow.Workflow` into scenes
+and processes several at once (``parallel_scenes`` threads, each submitting its
+scene's graph to the shared scheduler: threads, processes, a ``LocalCluster`` or
+an existing cluster). Per scene it opens the inputs, classifies
+(:func:`classify_scene`), lays the quality layer over the mask, and writes the
+mask COG and the optional polygons and indices, each atomically.
+
+A **manifest** (``.landmask-manifest.json`` in the output folder) records each
+finished scene with a fingerprint of its inputs (path, size, modification time
+of every file, the STAC item's content) and of the settings that shape its
+outputs. A rerun skips a scene whose fingerprint is unchanged and whose outputs
+exist, without opening its rasters; a changed scene is redone. A scene that
+fails is reported with its error, its partial outputs are removed, and the other
+scenes go on. Nothing is ever written into the inputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import xarray as xr
+from dask.callbacks import Callback
+
+from landmask import __version__
+from landmask.batch.workflow import ModelClassifier, RulesClassifier, SceneInput, Workflow
+from landmask.classes import ClassScheme
+from landmask.errors import ConfigError, LandmaskError
+from landmask.io.scene import open_scene
+from landmask.io.sensors import QUALITY_BANDS
+
+__all__ = [
+    "MANIFEST_NAME",
+    "RunSummary",
+    "SceneResult",
+    "classify_scene",
+    "fingerprint",
+    "run_workflow",
+]
+
+log = logging.getLogger(__name__)
+
+#: File name of the manifest in a workflow's output folder.
+MANIFEST_NAME = ".landmask-manifest.json"
+
+Classifier = RulesClassifier | ModelClassifier
+
+
+@dataclass
+class SceneResult:
+    """What happened to one scene: ``done``, ``skipped`` (finished before) or ``failed``."""
+
+    scene: str
+    status: str
+    seconds: float = 0.0
+    pixels: dict[str, int] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class RunSummary:
+    """The outcome of a run, one :class:`SceneResult` per scene in input order."""
+
+    workflow: str
+    scheduler: str
+    scenes: list[SceneResult]
+    seconds: float
+
+    @property
+    def failed(self) -> list[SceneResult]:
+        """The scenes that failed."""
+        return [s for s in self.scenes if s.status == "failed"]
+
+    def counts(self) -> dict[str, int]:
+        """Number of scenes per status."""
+        out = {"done": 0, "skipped": 0, "failed": 0}
+        for s in self.scenes:
+            out[s.status] = out.get(s.status, 0) + 1
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: workflow, scheduler, seconds, per-status counts and every scene."""
+        return {
+            "workflow": self.workflow,
+            "scheduler": self.scheduler,
+            "seconds": round(self.seconds, 3),
+            "counts": self.counts(),
+            "scenes": [asdict(s) for s in self.scenes],
+        }
+
+    def table(self) -> str:
+        """A plain-text table: scene, status, time and pixels per class; errors below."""
+        classes: list[str] = []
+        for s in self.scenes:
+            classes += [c for c in s.pixels if c not in classes]
+        width = max([5, *(len(s.scene) for s in self.scenes)])
+        head = f"{'scene':<{width}} {'status':<7} {'time s':>7}"
+        lines = [head + "".join(f" {c:>12}" for c in classes)]
+        for s in self.scenes:
+            row = f"{s.scene:<{width}} {s.status:<7} {s.seconds:>7.1f}"
+            row += "".join(f" {s.pixels.get(c, 0):>12,}" for c in classes)
+            lines.append(row)
+        for s in self.failed:
+            lines.append(f"{s.scene}: {s.error}")
+        c = self.counts()
+        lines.append(
+            f"{len(self.scenes)} scenes: {c['done']} done, {c['skipped']} skipped, "
+            f"{c['failed']} failed in {self.seconds:.1f} s"
+        )
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- classify
+
+
+def classifier_needs(workflow: Workflow) -> frozenset[str] | None:
+    """The band and index names a scene must provide, or None for every band."""
+    if isinstance(workflow.classifier, RulesClassifier):
+        from landmask.spectral.rules import load_rules
+
+        names = set(load_rules(workflow.rules_spec()).names)
+    else:
+        from landmask.models.registry import load_model
+
+        names = set(load_model(workflow.model_spec()).bands)
+    names |= set(workflow.indices) if workflow.outputs.indices else set()
+    if workflow.quality:
+        names |= set(QUALITY_BANDS)
+    return frozenset(names)
+
+
+def classify_scene(
+    scene: xr.DataArray,
+    workflow: Workflow,
+    *,
+    with_probabilities: bool = False,
+) -> tuple[xr.DataArray, ClassScheme, xr.DataArray | None]:
+    """Classify one scene with the workflow's classifier; the only route to a classifier.
+
+    ``{rules: NAME|FILE}`` goes to :func:`landmask.classification.classify.classify`, a file
+    resolved against the workflow's folder; ``{model: SPEC}`` to the model
+    (:mod:`landmask.models`, a model file resolved the same way) with its
+    ``min_confidence``. Returns the mask, its class scheme and, if asked and the
+    classifier is a model, the probabilities from the same pass.
+    """
+    from landmask.classification.classify import classify, classify_with_probabilities
+
+    classifier = workflow.classifier
+    if isinstance(classifier, RulesClassifier):
+        from landmask.spectral.rules import load_rules
+
+        ruleset = load_rules(workflow.rules_spec())
+        return classify(scene, rules=ruleset), ruleset.scheme, None
+    from landmask.models.registry import load_model, model_scheme
+
+    spec = workflow.model_spec()
+    scheme = model_scheme(load_model(spec))
+    confidence = classifier.min_confidence
+    if with_probabilities:
+        mask, proba = classify_with_probabilities(scene, spec, min_confidence=confidence)
+        return mask, scheme, proba
+    return classify(scene, model=spec, min_confidence=confidence), scheme, None
+
+
+# ---------------------------------------------------------------------- fingerprints
+
+
+def _file_stamp(path: str) -> list[Any]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return [path, None, None]
+    return [os.path.abspath(path), st.st_size, st.st_mtime_ns]
+
+
+def _settings(workflow: Workflow) -> dict[str, Any]:
+    """The settings that shape a scene's outputs (not where or how fast it runs)."""
+    data = workflow.model_dump(
+        mode="json",
+        exclude={"name", "scheduler", "parallel_scenes", "chunk_size", "source"},
+    )
+    data["outputs"].pop("summary", None)
+    data["outputs"]["dir"] = str(workflow.out_dir.resolve())
+    if isinstance(workflow.classifier, RulesClassifier):
+        spec = Path(workflow.rules_spec())
+        if spec.is_file():
+            data["rules_sha256"] = hashlib.sha256(spec.read_bytes()).hexdigest()
+    else:
+        path = Path(workflow.model_spec().partition(":")[2])
+        if path.is_file():
+            data["model_file"] = _file_stamp(str(path))
+    data["landmask"] = __version__
+    return data
+
+
+def fingerprint(workflow: Workflow, scene: SceneInput) -> str:
+    """SHA-256 of a scene's inputs (files by path, size, mtime; STAC item content) and settings.
+
+    Reads no raster: only file metadata and the item's JSON.
+    """
+    inputs: list[Any]
+    if scene.item is not None:
+        from landmask.io.stac import item_bands
+
+        doc = json.dumps(scene.item.to_dict(include_self_link=False), sort_keys=True)
+        try:
+            files = list(dict.fromkeys(b.href for b in item_bands(scene.item)))
+        except LandmaskError:
+            files = []
+        inputs = [hashlib.sha256(doc.encode()).hexdigest(), *map(_file_stamp, files)]
+    else:
+        inputs = [_file_stamp(p) for p in scene.files]
+    payload = json.dumps({"inputs": inputs, "settings": _settings(workflow)}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class _Manifest:
+    """The finished scenes of an output folder; saved atomically after every change."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = threading.Lock()
+        self.scenes: dict[str, dict[str, Any]] = {}
+        if path.exists():
+            try:
+                doc = json.loads(path.read_text(encoding="utf-8"))
+                self.scenes = dict(doc.get("scenes", {}))
+            except (OSError, ValueError, AttributeError):
+                log.warning("%s: unreadable manifest, every scene will be redone", path)
+
+    def finished(self, stem: str, fp: str) -> dict[str, Any] | None:
+        entry = self.scenes.get(stem)
+        if entry is None or entry.get("fingerprint") != fp:
+            return None
+        if not all(Path(p).is_file() for p in entry.get("outputs", {}).values()):
+            return None
+        return entry
+
+    def record(self, stem: str, entry: dict[str, Any] | None) -> None:
+        from landmask.io.outputs import atomic_path
+
+        with self.lock:
+            if entry is None:
+                if self.scenes.pop(stem, None) is None:
+                    return
+            else:
+                self.scenes[stem] = entry
+            with atomic_path(self.path) as tmp:
+                tmp.write_text(json.dumps({"version": 1, "scenes": self.scenes}, indent=1))
+
+
+# ---------------------------------------------------------------------- one scene
+
+
+def _outputs(workflow: Workflow, stem: str) -> dict[str, Path]:
+    out = {}
+    for key in ("mask", "vector", "indices", "probabilities"):
+        pattern = getattr(workflow.outputs, key)
+        if pattern:
+            out[key] = workflow.out_dir / pattern.format(stem=stem, name=workflow.name)
+    return out
+
+
+def process_scene(workflow: Workflow, scene: SceneInput, chunk_size: int) -> SceneResult:
+    """Open, classify and write one scene; return its result (errors propagate).
+
+    Every output is written atomically and replaces an earlier one; if any step
+    fails, the outputs this call wrote are removed again.
+    """
+    from landmask.classification.quality import apply_quality, quality_mask
+    from landmask.io.write import write_indices, write_mask
+
+    start = time.perf_counter()
+    outputs = _outputs(workflow, scene.stem)
+    written: list[Path] = []
+    try:
+        if scene.error is not None:
+            raise ConfigError(scene.error)
+        inputs: Any = scene.item if scene.item is not None else list(scene.files)
+        reflectance = open_scene(
+            inputs,
+            sensor=workflow.sensor,
+            bands=workflow.bands,
+            scale=workflow.scale,
+            offset=workflow.offset,
+            chunk_size=chunk_size,
+            resolution=workflow.resolution,
+            needs=classifier_needs(workflow),
+        )
+        mask, scheme, proba = classify_scene(
+            reflectance, workflow, with_probabilities="probabilities" in outputs
+        )
+        if workflow.quality:
+            mask = apply_quality(mask, quality_mask(reflectance))
+        result = write_mask(
+            mask,
+            outputs["mask"],
+            overwrite=True,
+            scheme=scheme,
+            probabilities=proba,
+            probabilities_path=outputs.get("probabilities"),
+        )
+        written.append(outputs["mask"])
+        if proba is not None:
+            written.append(outputs["probabilities"])
+        if "vector" in outputs:
+            _write_vector(workflow, outputs["mask"], outputs["vector"], chunk_size, scheme)
+            written.append(outputs["vector"])
+        if "indices" in outputs:
+            from landmask.spectral.indices import compute_indices
+
+            indices = compute_indices(reflectance, workflow.indices)
+            write_indices(indices, outputs["indices"], overwrite=True)
+            written.append(outputs["indices"])
+    except BaseException:
+        from landmask.io.styling import sidecars
+
+        for path in written:
+            for file in (path, *sidecars(path)):
+                with contextlib.suppress(FileNotFoundError):
+                    file.unlink()
+        raise
+    return SceneResult(
+        scene=scene.stem,
+        status="done",
+        seconds=time.perf_counter() - start,
+        pixels={scheme.name_of(c): n for c, n in sorted(result.counts.items())},
+        outputs={k: str(v) for k, v in outputs.items()},
+    )
+
+
+def _write_vector(
+    workflow: Workflow, mask_path: Path, out: Path, chunk_size: int, scheme: ClassScheme
+) -> None:
+    from landmask.io.masks import open_mask
+    from landmask.vector.formats import write_vector
+    from landmask.vector.vectorize import vectorize
+
+    settings = workflow.vector
+    frame = vectorize(
+        open_mask(mask_path, chunk_size),
+        settings.classes,
+        connectivity=settings.connectivity,
+        min_area=settings.min_area,
+        simplify=settings.simplify,
+        scheme=scheme,
+    )
+    write_vector(frame, out, overwrite=True, scheme=scheme)
+
+
+# ---------------------------------------------------------------------- progress
+
+
+class _TaskCounter(Callback):
+    """Counts the tasks of every local-scheduler computation started while active."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.total = 0
+        self.done = 0
+
+    def _start_state(self, dsk: Any, state: Any) -> None:
+        with self.lock:
+            self.total += len(state["ready"]) + len(state["waiting"])
+
+    def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+        with self.lock:
+            self.done += 1
+
+
+class RunProgress:
+    """Scene lines (unless quiet) and, on a terminal, a live bar over scenes and tasks."""
+
+    def __init__(self, total: int, *, quiet: bool, bar: bool | None, out: TextIO) -> None:
+        self.total = total
+        self.quiet = quiet
+        self.bar = (out.isatty() if bar is None else bar) and not quiet
+        self.out = out
+        self.lock = threading.Lock()
+        self.finished: dict[str, int] = {"done": 0, "skipped": 0, "failed": 0}
+        self.running = 0
+        self._tasks = _TaskCounter()
+        self._client: Any = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def started(self) -> None:
+        with self.lock:
+            self.running += 1
+
+    def ended(self, result: SceneResult) -> None:
+        with self.lock:
+            if result.status != "skipped":
+                self.running -= 1
+            self.finished[result.status] += 1
+            if self.quiet:
+                return
+            n = sum(self.finished.values())
+            what = f"{result.status} in {result.seconds:.1f} s"
+            if result.status == "skipped":
+                what = "skipped (finished before, unchanged)"
+            elif result.error:
+                what = f"failed: {result.error}"
+            self._clear()
+            self.out.write(f"[{n}/{self.total}] {result.scene}: {what}\n")
+            self.out.flush()
+
+    def _clear(self) -> None:
+        if self.bar:
+            self.out.write("\r\x1b[2K")
+
+    def _tasks_now(self) -> tuple[int, int]:
+        if self._client is not None:
+            from landmask._runtime.schedulers import _task_counts
+
+            try:
+                result: tuple[int, int] = self._client.run_on_scheduler(_task_counts)
+                return result
+            except Exception:  # the display never breaks a run
+                return (0, 0)
+        return self._tasks.done, self._tasks.total
+
+    def _render(self) -> None:
+        done, total = self._tasks_now()
+        with self.lock:
+            f = self.finished
+            n = sum(f.values())
+            share = done / total if total else 0.0
+            self.out.write(
+                f"\rscenes {n}/{self.total} ({f['failed']} failed, {self.running} running) "
+                f"[{'#' * int(30 * share):<30}] tasks {done:,}/{total:,}"
+            )
+            self.out.flush()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.5):
+            self._render()
+
+    @contextlib.contextmanager
+    def active(self, client: Any) -> Iterator[None]:
+        """Count tasks (local callback or the distributed scheduler) and draw the bar."""
+        self._client = client
+        with self._tasks if client is None else contextlib.nullcontext():
+            if self.bar:
+                self._thread = threading.Thread(target=self._loop, daemon=True)
+                self._thread.start()
+            try:
+                yield
+            finally:
+                self._stop.set()
+                if self._thread is not None:
+                    self._thread.join(timeout=2)
+                    self._render()
+                    self.out.write("\n")
+                    self.out.flush()
+
+
+# ---------------------------------------------------------------------- the run
+
+
+def run_workflow(
+    workflow: Workflow,
+    *,
+    scheduler: str | None = None,
+    force: bool = False,
+    chunk_size: int | None = None,
+    quiet: bool = True,
+    progress: bool | None = None,
+    out: TextIO | None = None,
+) -> RunSummary:
+    """Run every scene of ``workflow``; return the summary (also written as JSON).
+
+    Parameters
+    ----------
+    workflow
+        From :func:`~landmask.batch.workflow.load_workflow`.
+    scheduler
+        Overrides the workflow's ``scheduler`` (``threads``, ``processes``,
+        ``synchronous``, ``local:N``, ``tcp://host:port``).
+    force
+        Redo every scene, finished or not.
+    chunk_size
+        Overrides the workflow's ``chunk_size``.
+    quiet
+        No per-scene lines and no progress bar.
+    progress
+        Draw the live bar (default: when ``out`` is a terminal).
+    out
+        Where scene lines and the bar go (default stderr).
+
+    Raises
+    ------
+    ConfigError, SchedulerError
+        Before any scene runs: bad inputs (no match, colliding names), an
+        output folder that cannot be made, a bad scheduler spec. Errors of a
+        scene never propagate: they are in its :class:`SceneResult`.
+    """
+    from landmask._runtime.schedulers import use_scheduler
+    from landmask.io.outputs import atomic_path
+
+    start = time.perf_counter()
+    spec = scheduler or workflow.scheduler
+    size = chunk_size or workflow.chunk_size
+    if size <= 0:
+        raise ConfigError(f"--chunk-size {size}: must be a positive number of pixels")
+    scenes = workflow.scenes()
+    out_dir = workflow.out_dir
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"{workflow.source}: key 'outputs.dir': cannot create {out_dir} ({exc})"
+        ) from None
+    manifest = _Manifest(out_dir / MANIFEST_NAME)
+    results: dict[str, SceneResult] = {}
+    todo: list[tuple[SceneInput, str]] = []
+    for scene in scenes:
+        fp = fingerprint(workflow, scene)
+        entry = None if force else manifest.finished(scene.stem, fp)
+        if entry is not None:
+            results[scene.stem] = SceneResult(
+                scene.stem,
+                "skipped",
+                pixels=dict(entry.get("pixels", {})),
+                outputs=dict(entry.get("outputs", {})),
+            )
+        else:
+            todo.append((scene, fp))
+    report = RunProgress(len(scenes), quiet=quiet, bar=progress, out=out or sys.stderr)
+    for stem, skipped in results.items():
+        log.debug("%s: skipped", stem)
+        report.ended(skipped)
+
+    def one(scene: SceneInput, fp: str) -> SceneResult:
+        report.started()
+        t0 = time.perf_counter()
+        try:
+            result = process_scene(workflow, scene, size)
+        except Exception as exc:
+            log.debug("%s failed", scene.stem, exc_info=True)
+            manifest.record(scene.stem, None)
+            message = str(exc) if isinstance(exc, LandmaskError) else f"{type(exc).__name__}: {exc}"
+            return SceneResult(scene.stem, "failed", time.perf_counter() - t0, error=message)
+        manifest.record(
+            scene.stem,
+            {
+                "fingerprint": fp,
+                "outputs": result.outputs,
+                "pixels": result.pixels,
+                "seconds": round(result.seconds, 3),
+                "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
+        )
+        return result
+
+    if todo:
+        with (
+            use_scheduler(spec) as info,
+            report.active(info.client),
+            ThreadPoolExecutor(max_workers=workflow.parallel_scenes) as pool,
+        ):
+            futures = {pool.submit(one, s, fp): s for s, fp in todo}
+            for future in as_completed(futures):
+                result = future.result()
+                results[result.scene] = result
+                report.ended(result)
+    summary = RunSummary(
+        workflow.name,
+        spec,
+        [results[s.stem] for s in scenes],
+        time.perf_counter() - start,
+    )
+    with atomic_path(out_dir / workflow.outputs.summary) as tmp:
+        tmp.write_text(json.dumps(summary.to_dict(), indent=2))
+    return summary
+
+
+def manifest_entries(out_dir: str | os.PathLike[str]) -> Mapping[str, Any]:
+    """The finished scenes recorded in an output folder's manifest."""
+    return _Manifest(Path(out_dir) / MANIFEST_NAME).scenes

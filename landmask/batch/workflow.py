@@ -1,0 +1,404 @@
+"""Workflow files: a batch job over many scenes, as YAML, validated before any work.
+
+A workflow names its inputs (a glob, a list of paths, or a local STAC catalog /
+ItemCollection), how to read them (``sensor`` or ``bands`` with ``scale`` and
+``offset``), how to classify (``classifier: {rules: NAME|FILE}`` or
+``{model: SPEC}``) and where outputs go (``outputs.dir`` and name patterns
+such as ``"{stem}_mask.tif"``). :func:`load_workflow` checks every key and
+raises :class:`~landmask.errors.ConfigError` with one line naming the file and
+the key; relative paths are taken from the workflow file's folder.
+:meth:`Workflow.scenes` expands the inputs into scenes.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from landmask.errors import ConfigError, InputError
+
+__all__ = [
+    "ModelClassifier",
+    "Outputs",
+    "RulesClassifier",
+    "SceneInput",
+    "StacInputs",
+    "VectorSettings",
+    "Workflow",
+    "load_workflow",
+]
+
+#: Fields a name pattern may use.
+PATTERN_FIELDS = ("stem", "name")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RulesClassifier(_Strict):
+    """``classifier: {rules: NAME|FILE}``: a built-in rule set or a rules YAML file."""
+
+    rules: str
+
+
+class ModelClassifier(_Strict):
+    """``classifier: {model: SPEC, min_confidence: 0.5}``: a pixel model (see DESIGN.md)."""
+
+    model: str
+    min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
+class StacInputs(_Strict):
+    """``inputs: {stac: PATH}``: every item of a local STAC catalog, ItemCollection or item."""
+
+    stac: str
+
+
+class VectorSettings(_Strict):
+    """How ``outputs.vector`` polygons are made (as ``landmask vectorize``)."""
+
+    classes: list[str] | None = None
+    connectivity: Literal[4, 8] = 4
+    min_area: float | None = Field(default=None, gt=0)
+    simplify: float | None = Field(default=None, ge=0)
+
+
+class Outputs(_Strict):
+    """Where a workflow writes: a folder and per-scene name patterns."""
+
+    dir: str
+    mask: str = "{stem}_mask.tif"
+    vector: str | None = None
+    indices: str | None = None
+    probabilities: str | None = None
+    summary: str = "run-summary.json"
+
+    @field_validator("mask", "vector", "indices", "probabilities")
+    @classmethod
+    def _pattern(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            name = value.format(stem="s", name="n")
+        except (KeyError, IndexError, ValueError) as exc:
+            fields = ", ".join("{" + f + "}" for f in PATTERN_FIELDS)
+            raise ValueError(f"{value!r}: bad name pattern ({exc}); use {fields}") from None
+        if "{stem}" not in value:
+            raise ValueError(f"{value!r}: a name pattern needs {{stem}} so scenes don't collide")
+        if "/" in name or "\\" in name:
+            raise ValueError(f"{value!r}: a name pattern is a file name, not a path")
+        return value
+
+    @field_validator("mask")
+    @classmethod
+    def _tif(cls, value: str) -> str:
+        if not value.lower().endswith((".tif", ".tiff")):
+            raise ValueError(f"{value!r}: a mask is a GeoTIFF (.tif)")
+        return value
+
+    @field_validator("vector")
+    @classmethod
+    def _vector_format(cls, value: str | None) -> str | None:
+        from landmask.vector.formats import VECTOR_FORMATS
+
+        if value is not None and Path(value).suffix.lower() not in VECTOR_FORMATS:
+            raise ValueError(f"{value!r}: unknown vector format (use {', '.join(VECTOR_FORMATS)})")
+        return value
+
+
+class Workflow(_Strict):
+    """A validated workflow. Paths are absolute (resolved against the workflow's folder)."""
+
+    name: str = Field(min_length=1)
+    inputs: str | list[str | list[str]] | StacInputs
+    sensor: str | None = None
+    bands: dict[str, int] | None = None
+    scale: float | None = None
+    offset: float | None = None
+    resolution: float | None = Field(default=None, gt=0)
+    classifier: RulesClassifier | ModelClassifier
+    quality: bool = True
+    indices: list[str] = Field(default_factory=lambda: ["ndvi"])
+    vector: VectorSettings = VectorSettings()
+    outputs: Outputs
+    chunk_size: int = Field(default=1024, gt=0)
+    scheduler: str = "threads"
+    parallel_scenes: int = Field(default=2, ge=1)
+    source: str = Field(default="<workflow>", exclude=True)
+
+    @field_validator("classifier", mode="before")
+    @classmethod
+    def _classifier(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise ValueError("expected {rules: NAME|FILE} or {model: SPEC}")
+        kinds = [k for k in ("rules", "model") if k in value]
+        if len(kinds) != 1:
+            keys = ", ".join(map(str, value)) or "nothing"
+            raise ValueError(
+                f"unknown classifier ({keys}); expected {{rules: NAME|FILE}} or {{model: SPEC}}"
+            )
+        target = RulesClassifier if kinds[0] == "rules" else ModelClassifier
+        try:
+            return target.model_validate(value)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(map(str, first["loc"]))
+            what = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+            raise ValueError(f"{where}: {what}") from None
+
+    @field_validator("sensor")
+    @classmethod
+    def _sensor(cls, value: str | None) -> str | None:
+        from landmask.io.sensors import SENSORS
+
+        if value is not None and value.lower() not in SENSORS:
+            raise ValueError(f"unknown sensor {value!r} (known: {', '.join(SENSORS)})")
+        return value.lower() if value else value
+
+    @field_validator("bands")
+    @classmethod
+    def _bands(cls, value: dict[str, int] | None) -> dict[str, int] | None:
+        if value is not None:
+            for name, number in value.items():
+                if number < 1:
+                    raise ValueError(f"{name}: {number}: bands are numbered from 1")
+        return value
+
+    @field_validator("indices")
+    @classmethod
+    def _indices(cls, value: list[str]) -> list[str]:
+        from landmask.spectral.indices import INDICES
+
+        for name in value:
+            if name not in INDICES:
+                raise ValueError(f"unknown index {name!r} (known: {', '.join(INDICES)})")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Workflow:
+        stac = isinstance(self.inputs, StacInputs) or _all_json(self.inputs)
+        if self.bands is not None and isinstance(self.inputs, StacInputs):
+            raise ValueError("bands: STAC items name their bands; leave bands out")
+        if self.sensor is None and self.bands is None and not stac:
+            raise ValueError("sensor: give a sensor preset or a bands mapping to name the bands")
+        if self.outputs.probabilities and not isinstance(self.classifier, ModelClassifier):
+            raise ValueError("outputs.probabilities: needs a {model: SPEC} classifier")
+        return self
+
+    @property
+    def base(self) -> Path:
+        """The folder relative paths are resolved against."""
+        return Path(self.source).parent if self.source != "<workflow>" else Path.cwd()
+
+    @property
+    def out_dir(self) -> Path:
+        """The output folder (absolute)."""
+        return self.base / self.outputs.dir
+
+    def rules_spec(self) -> str:
+        """The rule set: a built-in name, or the rules file's absolute path."""
+        from landmask.spectral.rules import BUILTIN_RULESETS
+
+        assert isinstance(self.classifier, RulesClassifier)
+        spec = self.classifier.rules
+        return spec if spec in BUILTIN_RULESETS else str(self.base / spec)
+
+    def model_spec(self) -> str:
+        """The model spec of a ``{model: SPEC}`` classifier, a relative file made absolute."""
+        assert isinstance(self.classifier, ModelClassifier)
+        spec = self.classifier.model
+        kind, sep, arg = spec.partition(":")
+        if sep and kind in ("sklearn", "onnx", "rules") and arg and not Path(arg).is_absolute():
+            candidate = self.base / arg
+            if kind != "rules" or candidate.is_file():
+                return f"{kind}:{candidate}"
+        return spec
+
+    def scenes(self) -> list[SceneInput]:
+        """The scenes the inputs name, in order, each with a unique stem.
+
+        A glob or a list names files, one scene each (a nested list is one scene
+        of several files); a ``.json`` file is a STAC item, ItemCollection or
+        catalog and gives one scene per item.
+
+        Raises
+        ------
+        ConfigError
+            For a glob that matches nothing or two scenes with one stem.
+        """
+        entries: list[str | list[str]]
+        if isinstance(self.inputs, StacInputs):
+            entries = [self.inputs.stac]
+        elif isinstance(self.inputs, str):
+            entries = [self.inputs]
+        else:
+            entries = list(self.inputs)
+        scenes: list[SceneInput] = []
+        for entry in entries:
+            if isinstance(entry, list):
+                files = [str(self.base / p) for p in entry]
+                scenes.append(SceneInput(_group_stem(files), files=tuple(files)))
+                continue
+            for path in self._expand(entry):
+                if path.lower().endswith(".json"):
+                    from landmask.io.stac import item_id, read_items
+
+                    try:
+                        items = read_items(path)
+                    except InputError as exc:
+                        if isinstance(self.inputs, StacInputs):
+                            raise ConfigError(f"{self.source}: key 'inputs.stac': {exc}") from None
+                        # one unreadable item among many fails that scene, not the run
+                        scenes.append(SceneInput(Path(path).stem, files=(path,), error=str(exc)))
+                        continue
+                    scenes.extend(SceneInput(item_id(i), item=i) for i in items)
+                else:
+                    scenes.append(SceneInput(Path(path).stem, files=(path,)))
+        seen: dict[str, SceneInput] = {}
+        for scene in scenes:
+            if scene.stem in seen:
+                raise ConfigError(
+                    f"{self.source}: key 'inputs': two scenes are both named {scene.stem!r} "
+                    f"({seen[scene.stem].where} and {scene.where}); outputs would collide"
+                )
+            seen[scene.stem] = scene
+        if not scenes:
+            raise ConfigError(f"{self.source}: key 'inputs': no scene")
+        return scenes
+
+    def _expand(self, entry: str) -> list[str]:
+        pattern = str(self.base / entry)
+        if glob.has_magic(entry):
+            found = sorted(glob.glob(pattern))
+            if not found:
+                raise ConfigError(f"{self.source}: key 'inputs': {entry!r} matches no file")
+            return found
+        return [pattern]
+
+
+@dataclass(frozen=True)
+class SceneInput:
+    """One scene of a workflow: raster files or a STAC item, and its output stem.
+
+    ``error`` is set for an input that could not even be read as a scene (an
+    unreadable STAC JSON); the run reports that scene as failed.
+    """
+
+    stem: str
+    files: tuple[str, ...] = ()
+    item: Any = None
+    error: str | None = None
+
+    @property
+    def where(self) -> str:
+        """The scene's source, for messages."""
+        if self.item is not None:
+            return self.item.get_self_href() or str(self.item.id)
+        return ", ".join(self.files)
+
+
+def _all_json(inputs: Any) -> bool:
+    entries = [inputs] if isinstance(inputs, str) else inputs
+    json_only = all(isinstance(e, str) and e.lower().endswith(".json") for e in entries)
+    return bool(entries) and json_only
+
+
+def _group_stem(files: Sequence[str]) -> str:
+    """The common prefix of a band-file group's stems, cut at a separator (``_ - . space``)."""
+    stems = [Path(f).stem for f in files]
+    prefix = stems[0]
+    for stem in stems[1:]:
+        while not stem.startswith(prefix):
+            prefix = prefix[:-1]
+    if any(stem != prefix for stem in stems):  # cut back to a whole name part
+        cut = max(prefix.rfind(c) for c in "_-. ")
+        prefix = prefix[:cut] if cut > 0 else prefix
+    prefix = prefix.rstrip("_-. ")
+    return prefix or stems[0]
+
+
+def _format_error(source: str, exc: ValidationError) -> str:
+    errors = exc.errors()
+    first = errors[0]
+    loc = ".".join(
+        str(p) for p in first["loc"] if not str(p).startswith(("function-", "list[", "str"))
+    )
+    kind = first["type"]
+    detail = first["msg"].removeprefix("Value error, ")
+    named = re.match(r"^([A-Za-z_][\w.]*): (.*)$", detail)
+    if kind == "value_error" and named:  # a check that names the key it is about
+        loc, detail = ".".join(p for p in (loc, named.group(1)) if p), named.group(2)
+    if kind == "missing":
+        msg = "required key is missing"
+    elif kind == "extra_forbidden":
+        msg = "unknown key"
+    else:
+        msg = detail
+    more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    if len(errors) == 1:
+        more = ""
+    return f"{source}: key '{loc or 'workflow'}': {msg}{more}"
+
+
+def load_workflow(path: str | os.PathLike[str]) -> Workflow:
+    """Read and validate a workflow YAML file.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file and the offending key: a missing key, a wrong
+        type, an unknown key, sensor, index or classifier, a rules file that
+        does not load.
+    """
+    source = os.fspath(path)
+    try:
+        text = Path(source).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: no such workflow file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{source}: cannot read ({exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{source}: not valid YAML{where}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: a workflow is a YAML mapping of keys")
+    if "source" in data:
+        raise ConfigError(f"{source}: key 'source': unknown key")
+    try:
+        workflow = Workflow.model_validate({**data, "source": os.path.abspath(source)})
+    except ValidationError as exc:
+        raise ConfigError(_format_error(source, exc)) from None
+    if isinstance(workflow.classifier, RulesClassifier):
+        from landmask.spectral.rules import load_rules
+
+        try:
+            load_rules(workflow.rules_spec())
+        except InputError as exc:
+            raise ConfigError(f"{source}: key 'classifier.rules': {exc}") from None
+    else:
+        from landmask.models.registry import load_model
+
+        try:
+            load_model(workflow.model_spec())
+        except InputError as exc:
+            raise ConfigError(f"{source}: key 'classifier.model': {exc}") from None
+    return workflow

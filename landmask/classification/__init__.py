@@ -1,0 +1,1 @@
+"""Reflectance to class ids: rules or a model, and quality (cloud) masking."""

@@ -1,0 +1,144 @@
+"""Cloud and quality masks: pixels the sensor did not see are ``cloud`` (254), not a class.
+
+Two quality layers are understood, carried by a scene as raw-valued bands
+(:data:`landmask.io.sensors.QUALITY_BANDS`):
+
+``scl``
+    Sentinel-2 L2A scene classification. 0 no data -> 255 (nodata); 1 saturated
+    or defective, 3 cloud shadow, 8 cloud medium probability, 9 cloud high
+    probability, 10 thin cirrus -> 254 (cloud); every other class is clear.
+``qa_pixel``
+    Landsat Collection 2 ``QA_PIXEL`` bit flags. Bit 0 fill -> 255; bit 1
+    dilated cloud, bit 2 cirrus, bit 3 cloud, bit 4 cloud shadow -> 254.
+
+A quality code is ``0`` clear, :data:`~landmask.classes.CLOUD` (254) not seen,
+:data:`~landmask.classes.NODATA` (255) no data; a NaN quality value (outside
+the quality raster) is no data. :func:`apply_quality` lays the codes over a
+class mask: nodata stays nodata (a pixel with no reflectance is 255 whatever
+the quality says), cloud hides the class. The classifier itself is untouched.
+"""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+
+from landmask.classes import CLOUD, NODATA
+from landmask.io.sensors import QUALITY_BANDS
+
+__all__ = [
+    "QA_PIXEL_CLOUD_BITS",
+    "QA_PIXEL_FILL_BIT",
+    "SCL_CLOUD",
+    "SCL_NODATA",
+    "apply_quality",
+    "apply_quality_block",
+    "qa_pixel_block",
+    "quality_mask",
+    "scl_block",
+]
+
+#: SCL classes that hide the ground: saturated/defective, cloud shadow, cloud
+#: medium and high probability, thin cirrus.
+SCL_CLOUD = (1, 3, 8, 9, 10)
+#: SCL classes without data.
+SCL_NODATA = (0,)
+#: QA_PIXEL bit flagging fill (no data).
+QA_PIXEL_FILL_BIT = 0
+#: QA_PIXEL bits flagging dilated cloud, cirrus, cloud and cloud shadow.
+QA_PIXEL_CLOUD_BITS = (1, 2, 3, 4)
+
+
+def scl_block(scl: np.ndarray) -> np.ndarray:
+    """Block function: SCL classes (any numeric dtype, NaN allowed) -> quality codes (uint8)."""
+    values = np.asarray(scl)
+    missing = np.isnan(values) if values.dtype.kind == "f" else np.zeros(values.shape, bool)
+    classes = np.where(missing, 0, values).astype(np.int64)
+    out = np.zeros(values.shape, dtype=np.uint8)
+    out[np.isin(classes, SCL_CLOUD)] = CLOUD
+    out[np.isin(classes, SCL_NODATA) | missing] = NODATA
+    return out
+
+
+def qa_pixel_block(qa: np.ndarray) -> np.ndarray:
+    """Block function: Landsat QA_PIXEL flags (any numeric dtype, NaN allowed) -> quality codes."""
+    values = np.asarray(qa)
+    missing = np.isnan(values) if values.dtype.kind == "f" else np.zeros(values.shape, bool)
+    flags = np.where(missing, 0, values).astype(np.int64)
+    cloud_bits = sum(1 << b for b in QA_PIXEL_CLOUD_BITS)
+    out = np.zeros(values.shape, dtype=np.uint8)
+    out[(flags & cloud_bits) != 0] = CLOUD
+    out[((flags >> QA_PIXEL_FILL_BIT) & 1 == 1) | missing] = NODATA
+    return out
+
+
+_BLOCKS = {"scl": scl_block, "qa_pixel": qa_pixel_block}
+
+
+def _combine_block(*codes: np.ndarray) -> np.ndarray:
+    """The strongest code per pixel (nodata > cloud > clear)."""
+    return np.maximum.reduce(codes) if len(codes) > 1 else codes[0]
+
+
+def quality_mask(scene: xr.DataArray) -> xr.DataArray | None:
+    """Quality codes of a scene from its ``scl`` and/or ``qa_pixel`` bands, lazily.
+
+    Parameters
+    ----------
+    scene
+        ``(band, y, x)`` DataArray from :func:`~landmask.open_scene`.
+
+    Returns
+    -------
+    xarray.DataArray or None
+        ``(y, x)`` uint8 (0 clear, 254 cloud, 255 nodata) on the scene's grid
+        and chunks, or None when the scene has no quality band. Each chunk costs
+        one read of the quality band's chunk.
+    """
+    present = [str(b) for b in scene["band"].values if str(b) in QUALITY_BANDS]
+    if not present:
+        return None
+    parts = []
+    for name in present:
+        band = scene.sel(band=name).data
+        if not isinstance(band, da.Array):
+            band = da.from_array(np.asarray(band), chunks="auto")
+        parts.append(
+            band.map_blocks(_BLOCKS[name], dtype=np.uint8, meta=np.empty((0, 0), np.uint8))
+        )
+    data = parts[0] if len(parts) == 1 else da.map_blocks(_combine_block, *parts, dtype=np.uint8)
+    from landmask.classification.classify import mask_like
+
+    out = mask_like(scene, data, name="quality")
+    return out.assign_attrs(quality_bands=present)
+
+
+def apply_quality_block(mask: np.ndarray, quality: np.ndarray) -> np.ndarray:
+    """Block function: class ids with quality codes laid over them.
+
+    255 in either stays 255; otherwise 254 in ``quality`` makes the pixel 254;
+    otherwise the class id is kept.
+    """
+    out = np.where((quality == CLOUD) & (mask != NODATA), np.uint8(CLOUD), mask)
+    out[quality == NODATA] = NODATA
+    return out.astype(np.uint8, copy=False)
+
+
+def apply_quality(mask: xr.DataArray, quality: xr.DataArray | None) -> xr.DataArray:
+    """Mark a mask's cloud (254) and no-data (255) pixels from quality codes, lazily.
+
+    ``quality`` is the output of :func:`quality_mask` on the same grid (None
+    returns ``mask`` unchanged). The result keeps the mask's chunks, coordinates,
+    CRS, transform and attributes.
+    """
+    if quality is None:
+        return mask
+    if quality.shape != mask.shape:
+        raise ValueError(f"quality {quality.shape} and mask {mask.shape} differ in shape")
+    m = mask.data if isinstance(mask.data, da.Array) else da.from_array(np.asarray(mask.data))
+    q = quality.data if isinstance(quality.data, da.Array) else da.from_array(quality.values)
+    q = q.rechunk(m.chunks)
+    data = da.map_blocks(apply_quality_block, m, q, dtype=np.uint8, meta=np.empty((0, 0), np.uint8))
+    bands = quality.attrs.get("quality_bands", [])
+    return mask.copy(data=data).assign_attrs(quality=",".join(bands))

@@ -1,0 +1,1 @@
+"""Masks against ground truth: truth readers, confusion matrices, area-adjusted accuracy."""

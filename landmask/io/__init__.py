@@ -1,0 +1,1 @@
+"""Reading scenes and writing rasters: scenes, sensors, STAC, resampling, masks, outputs."""

@@ -1,0 +1,251 @@
+"""The COG writer behind :mod:`landmask.io.write`: part files, overviews, one GDAL copy.
+
+Each output is written in two steps beside its final path:
+
+1. an uncompressed tiled GeoTIFF, created once with all its metadata, into which
+   :func:`dask.array.store` writes every chunk (aligned to 512-px tiles) under a
+   lock that matches the scheduler (threads, processes or ``dask.distributed``),
+   so no chunk is ever held longer than it takes to write it;
+2. a copy by GDAL's COG driver, which builds the internal overviews and
+   compresses the tiles (DEFLATE, 512 px, one pass, all cores).
+
+Only then is the result renamed onto the output path; on any failure both
+temporary files are removed and an existing output is left untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import sys
+import threading
+import uuid
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import dask
+import dask.array as da
+import numpy as np
+import rasterio
+import rasterio.shutil
+from dask.utils import SerializableLock
+from rasterio.errors import NotGeoreferencedWarning
+from rasterio.windows import Window
+
+from landmask.io.outputs import atomic_path
+from landmask.io.overviews import overview_levels
+
+__all__ = ["TILE", "CogJob", "store_cogs", "tile_aligned"]
+
+#: Tile size of written rasters (pixels a side).
+TILE = 512
+
+
+class _WindowWriter:
+    """Target of :func:`dask.array.store`: writes a region into an existing GeoTIFF.
+
+    Holds only a path, so it pickles to worker processes; each write opens the
+    file in update mode, writes one window and closes it (under the store lock).
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __setitem__(self, key: tuple[slice, ...], value: np.ndarray) -> None:
+        ys, xs = key[-2], key[-1]
+        window = Window(xs.start, ys.start, xs.stop - xs.start, ys.stop - ys.start)
+        with rasterio.Env(GDAL_CACHEMAX=64), rasterio.open(self.path, "r+") as ds:
+            if value.ndim == 2:
+                ds.write(value, 1, window=window)
+            else:
+                ds.write(value, window=window)
+
+
+def _scheduler_lock() -> Any:
+    """A lock that works on the active Dask scheduler."""
+    get = dask.base.get_scheduler()
+    if "distributed" in sys.modules:  # no client can exist before it is imported
+        from distributed import Lock as DistributedLock
+        from distributed import get_client
+
+        with contextlib.suppress(ValueError):
+            client = get_client()
+            if get == client.get:
+                return DistributedLock(f"landmask-write-{uuid.uuid4().hex}")
+    if get is dask.multiprocessing.get:
+        return _manager().Lock()
+    return SerializableLock()
+
+
+_MANAGER: Any = None
+_MANAGER_LOCK = threading.Lock()
+
+
+def _manager() -> Any:
+    global _MANAGER
+    with _MANAGER_LOCK:
+        if _MANAGER is None:
+            _MANAGER = multiprocessing.Manager()
+        return _MANAGER
+
+
+def tile_aligned(data: da.Array) -> da.Array:
+    """``(band, y, x)`` data rechunked to whole output tiles, all bands in one chunk.
+
+    Neighbouring chunks are only regrouped, which task rechunking does best
+    (and without importing ``dask.distributed`` to consider p2p).
+    """
+    chunks = {0: -1, 1: _aligned(data.chunks[1]), 2: _aligned(data.chunks[2])}
+    return data.rechunk(chunks, method="tasks")
+
+
+def _aligned(chunks: tuple[int, ...]) -> int:
+    """A chunk length made of whole tiles, close to the array's current chunks."""
+    c = max(chunks) if chunks else TILE
+    return max(TILE, round(c / TILE) * TILE)
+
+
+def _create_part(path: Path, width: int, height: int, profile: Mapping[str, Any]) -> None:
+    """Create an empty uncompressed tiled GeoTIFF that chunks are written into."""
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=width,
+        height=height,
+        tiled=True,
+        blockxsize=TILE,
+        blockysize=TILE,
+        compress="none",
+        BIGTIFF="IF_SAFER",
+        **profile,
+    ):
+        pass
+
+
+def _vrt_with_overviews(part: Path, levels: Sequence[Path], vrt: Path) -> None:
+    """A VRT of ``part`` that declares ``levels`` as its overviews, for the COG driver."""
+    rasterio.shutil.copy(part, vrt, driver="VRT")
+    tree = ElementTree.parse(vrt)
+    for band in tree.getroot().iter("VRTRasterBand"):
+        for level in levels:
+            overview = ElementTree.SubElement(band, "Overview")
+            source = ElementTree.SubElement(overview, "SourceFilename", relativeToVRT="0")
+            source.text = str(level)
+            ElementTree.SubElement(overview, "SourceBand").text = band.get("band", "1")
+    tree.write(vrt)
+
+
+@dataclass
+class CogJob:
+    """One COG output: its data, path and metadata (see :func:`store_cogs`)."""
+
+    data: da.Array
+    path: Path
+    profile: Mapping[str, Any]
+    categorical: bool
+    colormap: Mapping[int, tuple[int, int, int, int]] | None = None
+    tags: Mapping[str, str] | None = None
+    descriptions: Sequence[str] | None = None
+    scales: Sequence[float] | None = None
+    #: overview levels given instead of computed: the shapes of
+    #: :func:`overview_levels` of :func:`tile_aligned` ``data`` (e.g. colours
+    #: painted on the mode of class ids)
+    levels: Sequence[da.Array] | None = None
+    #: with ``levels=[]``, a GDAL resampling (``AVERAGE``) with which the COG
+    #: driver builds the overviews itself, leaving nodata out
+    gdal_overviews: str | None = None
+
+
+def _coarsened(level: da.Array, data: da.Array) -> da.Array:
+    """An overview level in chunks as large as ``data``'s (tile-aligned).
+
+    Halving shrinks chunks with the level (a 1024² chunk gives 32² pieces five
+    levels down); storing pieces that small cost one file open each, 500 of
+    them for a 10240² mask. Gathering them first makes ~20x fewer writes of
+    arrays that are small anyway.
+    """
+    side = [max(data.chunks[axis]) for axis in (-2, -1)]
+    if all(max(level.chunks[axis]) >= s for axis, s in zip((-2, -1), side, strict=True)):
+        return level
+    return level.rechunk({level.ndim - 2: side[0], level.ndim - 1: side[1]}, method="tasks")
+
+
+@contextlib.contextmanager
+def _staged(job: CogJob) -> Iterator[Any]:
+    """Create the part files of ``job``; yield the lazy store into them; then make the COG.
+
+    The full-resolution chunks and every overview level (:mod:`landmask.io.overviews`)
+    are stored into uncompressed part files; on a clean exit GDAL's COG driver
+    only compresses and lays out the tiles. Temporary files never outlive it.
+    """
+    data = tile_aligned(job.data)
+    profile = job.profile
+    levels = job.levels
+    if levels is None:
+        levels = overview_levels(data, TILE, categorical=job.categorical, nodata=profile["nodata"])
+    levels = [_coarsened(level, data) for level in levels]
+    stem = job.path.with_name(f".{job.path.name}.{uuid.uuid4().hex[:8]}")
+    parts = [Path(f"{stem}.part{k}.tif") for k in range(len(levels) + 1)]
+    vrt = Path(f"{stem}.vrt")
+    with atomic_path(job.path) as final_tmp, warnings.catch_warnings():
+        # a grid in pixel coordinates (--allow-ungeoreferenced) is written as such
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        try:
+            level_profile = {k: profile[k] for k in ("count", "dtype", "nodata")}
+            for part, level in zip(parts, [data, *levels], strict=True):
+                full = part == parts[0]
+                _create_part(
+                    part, level.shape[2], level.shape[1], profile if full else level_profile
+                )
+            with rasterio.open(parts[0], "r+") as ds:
+                if job.colormap:
+                    ds.write_colormap(1, job.colormap)
+                if job.tags:
+                    ds.update_tags(**job.tags)
+                if job.descriptions:
+                    ds.descriptions = tuple(job.descriptions)
+                if job.scales:
+                    ds.scales = tuple(job.scales)
+            targets: list[Any] = [_WindowWriter(str(p)) for p in parts]
+            yield da.store([data, *levels], targets, lock=_scheduler_lock(), compute=False)
+            _vrt_with_overviews(parts[0], parts[1:], vrt)
+            with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_CACHEMAX=256):
+                rasterio.shutil.copy(
+                    vrt,
+                    final_tmp,
+                    driver="COG",
+                    COMPRESS="DEFLATE",
+                    # level 3: 2.2x faster than the default 6 on masks, files 25% larger
+                    LEVEL=3,
+                    PREDICTOR="NO" if job.categorical else "YES",
+                    BLOCKSIZE=TILE,
+                    OVERVIEWS="FORCE_USE_EXISTING" if levels else _auto(job.gdal_overviews),
+                    RESAMPLING=job.gdal_overviews or "NEAREST",
+                    BIGTIFF="IF_SAFER",
+                    NUM_THREADS="ALL_CPUS",
+                )
+        finally:
+            for leftover in [*parts, vrt]:
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
+
+
+def store_cogs(jobs: Sequence[CogJob], also: Sequence[Any] = ()) -> tuple[Any, ...]:
+    """Write every job as a COG from one Dask graph; compute ``also`` alongside.
+
+    Outputs that share inputs (a mask and its probabilities) are computed once.
+    Each output appears only if all of them were written.
+    """
+    with contextlib.ExitStack() as stack:
+        stores = [stack.enter_context(_staged(job)) for job in jobs]
+        results = dask.compute(*stores, *also)
+    return tuple(results[len(stores) :])
+
+
+def _auto(resampling: str | None) -> str:
+    return "AUTO" if resampling else "NONE"

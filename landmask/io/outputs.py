@@ -1,0 +1,54 @@
+"""Output paths: checked before any work, written atomically.
+
+Every command and run resolves its outputs here before it reads a pixel, and
+writes each through a temporary name beside it that is renamed into place only
+on success.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from landmask.errors import ConfigError, OutputExistsError
+
+__all__ = ["atomic_path", "check_output"]
+
+
+def check_output(path: str | os.PathLike[str], overwrite: bool, inputs: Sequence[str] = ()) -> Path:
+    """Validate an output path before any work starts.
+
+    Raises :class:`ConfigError` for a missing folder or an output that is one of
+    the inputs, :class:`OutputExistsError` for an existing file without
+    ``overwrite``.
+    """
+    out = Path(path)
+    if not out.parent.is_dir():
+        raise ConfigError(f"{out}: output folder {out.parent} does not exist")
+    resolved = out.resolve()
+    for p in inputs:
+        if not str(p).startswith("/vsi") and Path(p).resolve() == resolved:
+            raise ConfigError(f"{out}: output would overwrite an input")
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"{out}: exists; pass --overwrite to replace it")
+    if out.is_dir():
+        raise ConfigError(f"{out}: is a folder")
+    return out
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
+
+    The temporary name keeps the extension, which some drivers insist on.
+    """
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()

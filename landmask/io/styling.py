@@ -1,0 +1,372 @@
+"""GIS styling: QGIS opens landmask's masks and polygons coloured and labelled by class.
+
+Three conventions, each produced from a :class:`~landmask.classes.ClassScheme`:
+
+* a QGIS layer style (``.qml``) beside the file, with the file's name and the
+  ``.qml`` extension (``mask.tif`` -> ``mask.qml``), which QGIS loads as the
+  layer's default style: a *paletted/unique values* renderer for a mask
+  raster, a *categorized* renderer on ``class_name`` for polygons;
+* for a GeoPackage, the same style stored in its ``layer_styles`` table (the
+  QGIS/OGC convention), marked as the default style of the layer, with an SLD
+  version for other clients;
+* for a mask GeoTIFF, a GDAL raster attribute table and category names in the
+  ``.aux.xml`` sidecar (``mask.tif.aux.xml``) that GDAL, QGIS and ArcGIS read.
+
+Every sidecar is written atomically (temporary name, then rename) and only
+after the file it styles has landed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+from landmask.classes import NODATA, ClassScheme, LandClass
+
+__all__ = [
+    "QGIS_VERSION",
+    "gpkg_add_style",
+    "raster_qml",
+    "rat_aux_xml",
+    "sidecars",
+    "style_mask_file",
+    "style_vector_file",
+    "vector_qml",
+    "vector_sld",
+]
+
+log = logging.getLogger(__name__)
+
+#: QGIS version the styles are written for (read by every QGIS 3).
+QGIS_VERSION = "3.28.0-Firenze"
+
+_DOCTYPE = "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+
+# GDAL raster attribute table field types and usages (gdal.h)
+_GFT_INTEGER, _GFT_STRING = 0, 2
+_GFU_GENERIC, _GFU_NAME, _GFU_MINMAX = 0, 2, 5
+_GFU_RED, _GFU_GREEN, _GFU_BLUE, _GFU_ALPHA = 6, 7, 8, 9
+
+
+def _shown(scheme: ClassScheme) -> list[LandClass]:
+    """The classes a style draws: all but nodata (transparent through the file's nodata)."""
+    return [c for c in scheme if c.id != NODATA]
+
+
+def _rgb(c: LandClass) -> tuple[int, int, int]:
+    r, g, b, _ = c.rgba
+    return r, g, b
+
+
+def _xml(root: ET.Element, doctype: str = "") -> str:
+    ET.indent(root)
+    return doctype + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def raster_qml(scheme: ClassScheme) -> str:
+    """A QGIS style for a mask raster: a paletted renderer, one entry per class.
+
+    Each entry has the class id as value, its colour and its label; nodata
+    (255) has no entry and stays transparent. Resampling is nearest, so
+    zooming never blends class colours.
+    """
+    root = ET.Element("qgis", version=QGIS_VERSION, styleCategories="AllStyleCategories")
+    pipe = ET.SubElement(root, "pipe")
+    provider = ET.SubElement(pipe, "provider")
+    ET.SubElement(
+        provider,
+        "resampling",
+        enabled="false",
+        maxOversampling="2",
+        zoomedInResamplingMethod="nearestNeighbour",
+        zoomedOutResamplingMethod="nearestNeighbour",
+    )
+    renderer = ET.SubElement(
+        pipe,
+        "rasterrenderer",
+        type="paletted",
+        band="1",
+        opacity="1",
+        alphaBand="-1",
+        nodataColor="",
+    )
+    ET.SubElement(renderer, "rasterTransparency")
+    origin = ET.SubElement(renderer, "minMaxOrigin")
+    for tag, text in (("limits", "None"), ("extent", "WholeRaster"), ("statAccuracy", "Estimated")):
+        ET.SubElement(origin, tag).text = text
+    palette = ET.SubElement(renderer, "colorPalette")
+    for c in _shown(scheme):
+        ET.SubElement(
+            palette, "paletteEntry", value=str(c.id), color=c.color, alpha="255", label=c.title
+        )
+    ET.SubElement(pipe, "brightnesscontrast", brightness="0", contrast="0", gamma="1")
+    ET.SubElement(
+        pipe, "huesaturation", saturation="0", grayscaleMode="0", colorizeOn="0", invertColors="0"
+    )
+    ET.SubElement(pipe, "rasterresampler", maxOversampling="2")
+    ET.SubElement(root, "blendMode").text = "0"
+    return _xml(root, _DOCTYPE)
+
+
+def _fill_symbol(parent: ET.Element, name: str, c: LandClass) -> None:
+    r, g, b = _rgb(c)
+    symbol = ET.SubElement(
+        parent, "symbol", type="fill", name=name, alpha="1", clip_to_extent="1", force_rhr="0"
+    )
+    layer = ET.SubElement(
+        symbol, "layer", {"class": "SimpleFill", "enabled": "1", "pass": "0", "locked": "0"}
+    )
+    props = {
+        "color": f"{r},{g},{b},255",
+        "outline_color": "35,35,35,255",
+        "outline_style": "solid",
+        "outline_width": "0.1",
+        "outline_width_unit": "MM",
+        "style": "solid",
+        "joinstyle": "bevel",
+    }
+    options = ET.SubElement(layer, "Option", type="Map")
+    for key, value in props.items():  # QGIS >= 3.26 reads these
+        ET.SubElement(options, "Option", type="QString", name=key, value=value)
+    for key, value in props.items():  # older QGIS 3 reads these
+        ET.SubElement(layer, "prop", k=key, v=value)
+
+
+def vector_qml(scheme: ClassScheme, field: str = "class_name") -> str:
+    """A QGIS style for polygons: a categorized renderer on ``field``.
+
+    ``field`` is ``class_name`` (categories are the class names, labelled
+    with the class labels) or ``class_id``.
+    """
+    if field not in ("class_name", "class_id"):
+        raise ValueError(f"field must be class_name or class_id, not {field!r}")
+    classes = _shown(scheme)
+    root = ET.Element("qgis", version=QGIS_VERSION, styleCategories="Symbology")
+    renderer = ET.SubElement(
+        root,
+        "renderer-v2",
+        type="categorizedSymbol",
+        attr=field,
+        symbollevels="0",
+        forceraster="0",
+        enableorderby="0",
+        referencescale="-1",
+    )
+    categories = ET.SubElement(renderer, "categories")
+    for k, c in enumerate(classes):
+        value = c.name if field == "class_name" else str(c.id)
+        ET.SubElement(
+            categories, "category", value=value, label=c.title, symbol=str(k), render="true"
+        )
+    symbols = ET.SubElement(renderer, "symbols")
+    for k, c in enumerate(classes):
+        _fill_symbol(symbols, str(k), c)
+    ET.SubElement(root, "blendMode").text = "0"
+    ET.SubElement(root, "featureBlendMode").text = "0"
+    ET.SubElement(root, "layerGeometryType").text = "2"  # polygons
+    return _xml(root, _DOCTYPE)
+
+
+_SLD = "http://www.opengis.net/sld"
+_OGC = "http://www.opengis.net/ogc"
+_SE = "http://www.opengis.net/se"
+
+
+def vector_sld(scheme: ClassScheme, layer: str, field: str = "class_name") -> str:
+    """An OGC SLD 1.1 style for polygons: one rule per class on ``field``."""
+    ET.register_namespace("", _SLD)
+    ET.register_namespace("ogc", _OGC)
+    ET.register_namespace("se", _SE)
+    root = ET.Element(f"{{{_SLD}}}StyledLayerDescriptor", version="1.1.0")
+    named = ET.SubElement(root, f"{{{_SLD}}}NamedLayer")
+    ET.SubElement(named, f"{{{_SE}}}Name").text = layer
+    user = ET.SubElement(named, f"{{{_SLD}}}UserStyle")
+    ET.SubElement(user, f"{{{_SE}}}Name").text = scheme.name
+    fts = ET.SubElement(user, f"{{{_SE}}}FeatureTypeStyle")
+    for c in _shown(scheme):
+        rule = ET.SubElement(fts, f"{{{_SE}}}Rule")
+        ET.SubElement(rule, f"{{{_SE}}}Name").text = c.title
+        flt = ET.SubElement(rule, f"{{{_OGC}}}Filter")
+        eq = ET.SubElement(flt, f"{{{_OGC}}}PropertyIsEqualTo")
+        ET.SubElement(eq, f"{{{_OGC}}}PropertyName").text = field
+        value = c.name if field == "class_name" else str(c.id)
+        ET.SubElement(eq, f"{{{_OGC}}}Literal").text = value
+        sym = ET.SubElement(rule, f"{{{_SE}}}PolygonSymbolizer")
+        fill = ET.SubElement(sym, f"{{{_SE}}}Fill")
+        ET.SubElement(fill, f"{{{_SE}}}SvgParameter", name="fill").text = c.color
+        stroke = ET.SubElement(sym, f"{{{_SE}}}Stroke")
+        ET.SubElement(stroke, f"{{{_SE}}}SvgParameter", name="stroke").text = "#232323"
+        ET.SubElement(stroke, f"{{{_SE}}}SvgParameter", name="stroke-width").text = "0.5"
+    return _xml(root)
+
+
+def rat_aux_xml(scheme: ClassScheme) -> str:
+    """A GDAL PAM sidecar (``.aux.xml``) for band 1: category names and a raster attribute table.
+
+    The attribute table is thematic, one row per class but nodata, with the
+    fields ``Value`` (class id), ``Class`` (name), ``Label`` and ``Red``,
+    ``Green``, ``Blue``, ``Alpha``. Category names list a name for every value
+    from 0 to the largest class id (empty where the scheme has no class).
+    """
+    classes = _shown(scheme)
+    root = ET.Element("PAMDataset")
+    band = ET.SubElement(root, "PAMRasterBand", band="1")
+    names = ET.SubElement(band, "CategoryNames")
+    by_id = {c.id: c.name for c in classes}
+    for value in range(max(by_id, default=-1) + 1):
+        ET.SubElement(names, "Category").text = by_id.get(value, "")
+    rat = ET.SubElement(band, "GDALRasterAttributeTable", tableType="thematic")
+    fields = [
+        ("Value", _GFT_INTEGER, _GFU_MINMAX),
+        ("Class", _GFT_STRING, _GFU_NAME),
+        ("Label", _GFT_STRING, _GFU_GENERIC),
+        ("Red", _GFT_INTEGER, _GFU_RED),
+        ("Green", _GFT_INTEGER, _GFU_GREEN),
+        ("Blue", _GFT_INTEGER, _GFU_BLUE),
+        ("Alpha", _GFT_INTEGER, _GFU_ALPHA),
+    ]
+    for k, (name, kind, usage) in enumerate(fields):
+        defn = ET.SubElement(rat, "FieldDefn", index=str(k))
+        ET.SubElement(defn, "Name").text = name
+        ET.SubElement(defn, "Type").text = str(kind)
+        ET.SubElement(defn, "Usage").text = str(usage)
+    for k, c in enumerate(classes):
+        row = ET.SubElement(rat, "Row", index=str(k))
+        for text in (str(c.id), c.name, c.title, *map(str, c.rgba)):
+            ET.SubElement(row, "F").text = text
+    return _xml(root)
+
+
+def _write_text(path: Path, text: str) -> Path:
+    from landmask.io.outputs import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+def style_mask_file(path: str | os.PathLike[str], scheme: ClassScheme) -> list[Path]:
+    """Write the QGIS style and the GDAL attribute table beside a mask GeoTIFF.
+
+    ``mask.tif`` gets ``mask.qml`` and ``mask.tif.aux.xml``, replacing any
+    earlier ones. Call it once the mask itself is in place.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    out = Path(path)
+    return [
+        _write_text(out.with_suffix(".qml"), raster_qml(scheme)),
+        _write_text(out.with_name(out.name + ".aux.xml"), rat_aux_xml(scheme)),
+    ]
+
+
+def gpkg_add_style(
+    gpkg: str | os.PathLike[str],
+    layer: str,
+    scheme: ClassScheme,
+    *,
+    field: str = "class_name",
+    style_name: str | None = None,
+) -> None:
+    """Store the polygon style of ``scheme`` in a GeoPackage's ``layer_styles`` table.
+
+    Creates the table as QGIS does when it is missing (and registers it in
+    ``gpkg_contents`` as an attributes table), replaces an earlier row of the
+    same layer and style name, and marks the row as the layer's default style,
+    which QGIS loads when it opens the layer.
+    """
+    qml = vector_qml(scheme, field)
+    sld = vector_sld(scheme, layer, field)
+    name = style_name or f"landmask {scheme.name}"
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+    con = sqlite3.connect(os.fspath(gpkg))
+    try:
+        with con:
+            row = con.execute(
+                "SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (layer,)
+            ).fetchone()
+            geometry = row[0] if row else "geom"
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS layer_styles ("
+                "id INTEGER PRIMARY KEY AUTOINCREMENT, f_table_catalog TEXT(256), "
+                "f_table_schema TEXT(256), f_table_name TEXT(256), "
+                "f_geometry_column TEXT(256), styleName TEXT(30), styleQML TEXT, "
+                "styleSLD TEXT, useAsDefault BOOLEAN, description TEXT, owner TEXT(30), "
+                "ui TEXT(30), update_time DATETIME DEFAULT "
+                "(strftime('%Y-%m-%dT%H:%M:%fZ','now')))"
+            )
+            con.execute(
+                "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, "
+                "description, last_change) VALUES ('layer_styles', 'attributes', "
+                "'layer_styles', 'QGIS layer styles', ?)",
+                (now,),
+            )
+            con.execute("UPDATE layer_styles SET useAsDefault = 0 WHERE f_table_name = ?", (layer,))
+            con.execute(
+                "DELETE FROM layer_styles WHERE f_table_name = ? AND styleName = ?", (layer, name)
+            )
+            con.execute(
+                "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
+                "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
+                "owner, ui, update_time) VALUES ('', '', ?, ?, ?, ?, ?, 1, ?, '', NULL, ?)",
+                (
+                    layer,
+                    geometry,
+                    name,
+                    qml,
+                    sld,
+                    f"{scheme.name} classes: " + ", ".join(c.title for c in _shown(scheme)),
+                    now,
+                ),
+            )
+    finally:
+        con.close()
+
+
+def _is_raster_style(path: Path) -> bool:
+    try:
+        return "<rasterrenderer" in path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
+def style_vector_file(
+    path: str | os.PathLike[str], scheme: ClassScheme, *, field: str = "class_name"
+) -> list[Path]:
+    """Write the QGIS style beside a polygon file (``polygons.gpkg`` -> ``polygons.qml``).
+
+    A GeoPackage carries its style in ``layer_styles`` already
+    (:func:`gpkg_add_style`), so when a mask raster of the same name keeps
+    its style there (``mask.tif`` and ``mask.gpkg`` side by side), that
+    ``mask.qml`` is left to the raster.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    out = Path(path)
+    qml = out.with_suffix(".qml")
+    if out.suffix.lower() == ".gpkg" and _is_raster_style(qml):
+        log.debug("%s: kept for the raster beside it; the style is in layer_styles", qml)
+        return []
+    return [_write_text(qml, vector_qml(scheme, field))]
+
+
+def sidecars(path: str | os.PathLike[str]) -> list[Path]:
+    """The style files landmask may write beside ``path`` (for clean-up with the file).
+
+    ``mask.tif`` -> ``mask.qml``, ``mask.tif.aux.xml``; any other file -> its ``.qml``.
+    """
+    out = Path(path)
+    files = [out.with_suffix(".qml")]
+    if out.suffix.lower() in (".tif", ".tiff"):
+        files.append(out.with_name(out.name + ".aux.xml"))
+    return files

@@ -1,0 +1,1 @@
+"""Pixel classifiers: protocol and registry, chunked inference, scikit-learn, ONNX, training."""

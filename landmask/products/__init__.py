@@ -1,0 +1,1 @@
+"""Products derived from a mask for other tools: plain/RGB exports and masked imagery."""

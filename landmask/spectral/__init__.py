@@ -1,0 +1,1 @@
+"""Band math: expressions, spectral indices, threshold rules and rule sets."""

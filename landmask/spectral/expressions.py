@@ -1,0 +1,357 @@
+"""A small, safe expression language for index formulas and rules.
+
+Expressions are parsed by a recursive-descent parser into a tree and evaluated
+with numpy; user text is never passed to ``eval``. The grammar::
+
+    expr       := or ( "or" or )*          boolean
+    or         := and ( "and" and )*
+    and        := "not" and | comparison
+    comparison := sum ( ("<"|"<="|">"|">="|"=="|"!=") sum )*   chains mean "and"
+    sum        := term ( ("+"|"-") term )*
+    term       := unary ( ("*"|"/") unary )*
+    unary      := ("-"|"+") unary | power
+    power      := atom ( "**" unary )?
+    atom       := NUMBER | NAME | FUNCTION "(" expr ")" | "(" expr ")"
+
+``FUNCTION`` is one of :data:`FUNCTIONS`: a scene-wide statistic of its
+argument, such as ``otsu(mndwi)`` (Otsu's threshold of the MNDWI histogram over
+the whole scene). A call is not evaluated block by block: it is replaced by its
+value first (:func:`landmask.spectral.thresholds.resolve_thresholds`); any other name
+before ``(`` is an error.
+
+Names are band common names or index names. Arithmetic is float32; ``a / 0``
+is not finite (NaN or +-inf). :func:`landmask.spectral.rules.classify_block` treats a
+pixel where any compared quantity is not finite as missing (nodata), and index
+rasters hold NaN there.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from landmask.errors import RuleError
+
+__all__ = ["FUNCTIONS", "Expr", "parse"]
+
+Lookup = Callable[[str], np.ndarray]
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<num>\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+    r"|(?P<op>\*\*|<=|>=|==|!=|[-+*/<>()]))"
+)
+_KEYWORDS = {"and", "or", "not"}
+
+#: Functions an expression may call: scene-wide thresholds of their argument.
+FUNCTIONS = frozenset({"otsu"})
+_CMP = {
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
+    "==": np.equal,
+    "!=": np.not_equal,
+}
+
+
+def _divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    # IEEE division: a zero denominator gives NaN or +-inf, both non-finite,
+    # which callers treat as missing (cheaper than masking the zeros first)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.divide(a, b)
+
+
+_ARITH: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "+": np.add,
+    "-": np.subtract,
+    "*": np.multiply,
+    "/": _divide,
+    "**": np.power,
+}
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A parsed expression node.
+
+    ``kind`` is one of ``num``, ``name``, ``neg``, ``arith``, ``cmp``, ``and``,
+    ``or``, ``not``, ``call`` (``value`` is the function name, ``args`` its one
+    argument); ``boolean`` tells whether it yields a mask.
+    """
+
+    kind: str
+    value: float | str | None = None
+    args: tuple[Expr, ...] = ()
+    ops: tuple[str, ...] = ()
+
+    @property
+    def boolean(self) -> bool:
+        """True if the expression evaluates to a boolean mask."""
+        return self.kind in ("cmp", "and", "or", "not")
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Every name the expression reads."""
+        if self.kind == "name":
+            return frozenset([str(self.value)])
+        return frozenset().union(*(a.names for a in self.args))
+
+    @property
+    def quantities(self) -> tuple[Expr, ...]:
+        """The numeric operands of every comparison, constants left out, in order."""
+        if self.kind == "cmp":
+            return tuple(a for a in self.args if a.kind != "num")
+        if self.boolean:
+            return tuple(q for a in self.args for q in a.quantities)
+        return ()
+
+    @property
+    def calls(self) -> tuple[Expr, ...]:
+        """Every distinct function call in the expression, in order."""
+        if self.kind == "call":
+            return (self,)
+        return tuple(dict.fromkeys(c for a in self.args for c in a.calls))
+
+    def bind(self, values: Mapping[Expr, float]) -> Expr:
+        """A copy with each call in ``values`` replaced by its number."""
+        if self in values:
+            return Expr("num", value=float(values[self]))
+        if not self.args:
+            return self
+        return Expr(self.kind, self.value, tuple(a.bind(values) for a in self.args), self.ops)
+
+    def __str__(self) -> str:
+        k = self.kind
+        if k == "num":
+            return f"{self.value:g}"
+        if k == "name":
+            return str(self.value)
+        if k == "call":
+            return f"{self.value}({self.args[0]})"
+        if k == "neg":
+            return f"-{self._operand(self.args[0])}"
+        if k == "not":
+            return f"not {self._operand(self.args[0])}"
+        if k == "arith":
+            return f" {self.ops[0]} ".join(self._operand(a) for a in self.args)
+        if k == "cmp":
+            parts = [str(self.args[0])]
+            for op, arg in zip(self.ops, self.args[1:], strict=True):
+                parts += [op, str(arg)]
+            return " ".join(parts)
+        return f" {k} ".join(self._operand(a) for a in self.args)
+
+    @staticmethod
+    def _operand(arg: Expr) -> str:
+        return str(arg) if arg.kind in ("num", "name", "call") else f"({arg})"
+
+    def evaluate(self, lookup: Lookup, memo: dict[Expr, np.ndarray] | None = None) -> np.ndarray:
+        """Evaluate with ``lookup(name) -> array``; float32 or boolean result.
+
+        ``memo`` (optional) caches numeric sub-expressions across calls, so a
+        quantity shared by several rules is computed once per block.
+        """
+        k = self.kind
+        if k == "num":
+            return np.float32(self.value)  # type: ignore[return-value]
+        if k == "name":
+            return lookup(str(self.value))
+        if k == "call":
+            raise RuleError(f"{self} is a scene-wide value: resolve_thresholds() binds it first")
+        if memo is not None and not self.boolean:
+            if self not in memo:
+                memo[self] = self._compute(lookup, memo)
+            return memo[self]
+        return self._compute(lookup, memo)
+
+    def _compute(self, lookup: Lookup, memo: dict[Expr, np.ndarray] | None) -> np.ndarray:
+        k = self.kind
+        if k == "neg":
+            return np.negative(self.args[0].evaluate(lookup, memo))
+        if k == "arith":
+            left, right = (a.evaluate(lookup, memo) for a in self.args)
+            return _ARITH[self.ops[0]](left, right)
+        if k == "cmp":
+            values = [a.evaluate(lookup, memo) for a in self.args]
+            result = _CMP[self.ops[0]](values[0], values[1])
+            for op, left, right in zip(self.ops[1:], values[1:], values[2:], strict=False):
+                result &= _CMP[op](left, right)
+            return result
+        if k == "not":
+            return np.logical_not(self.args[0].evaluate(lookup, memo))
+        combine = np.logical_and if k == "and" else np.logical_or
+        result = self.args[0].evaluate(lookup, memo)
+        for arg in self.args[1:]:
+            result = combine(result, arg.evaluate(lookup, memo))
+        return result
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens: list[tuple[str, str, int]] = []
+        pos = 0
+        while pos < len(text):
+            m = _TOKEN.match(text, pos)
+            if m is None or m.end() == pos:
+                if text[pos:].strip() == "":
+                    break
+                col = pos + len(text[pos:]) - len(text[pos:].lstrip())
+                raise RuleError(f"unexpected character {text[col]!r} at column {col + 1}")
+            kind = m.lastgroup or ""
+            value = m.group(kind)
+            if kind == "name" and value in _KEYWORDS:
+                kind = "op"
+            self.tokens.append((kind, value, m.start(kind) + 1))
+            pos = m.end()
+        self.i = 0
+
+    def peek(self) -> str | None:
+        return self.tokens[self.i][1] if self.i < len(self.tokens) else None
+
+    def take(self) -> tuple[str, str, int]:
+        if self.i >= len(self.tokens):
+            raise RuleError("unexpected end of expression")
+        tok = self.tokens[self.i]
+        self.i += 1
+        return tok
+
+    def parse(self) -> Expr:
+        if not self.tokens:
+            raise RuleError("empty expression")
+        node = self.or_()
+        if self.i < len(self.tokens):
+            _, value, col = self.tokens[self.i]
+            raise RuleError(f"unexpected {value!r} at column {col}")
+        return node
+
+    def _bool(self, node: Expr, word: str) -> Expr:
+        if not node.boolean:
+            raise RuleError(f"'{word}' needs comparisons on both sides, not a number")
+        return node
+
+    def or_(self) -> Expr:
+        args = [self.and_()]
+        while self.peek() == "or":
+            self.take()
+            args.append(self.and_())
+        if len(args) == 1:
+            return args[0]
+        return Expr("or", args=tuple(self._bool(a, "or") for a in args))
+
+    def and_(self) -> Expr:
+        args = [self.not_()]
+        while self.peek() == "and":
+            self.take()
+            args.append(self.not_())
+        if len(args) == 1:
+            return args[0]
+        return Expr("and", args=tuple(self._bool(a, "and") for a in args))
+
+    def not_(self) -> Expr:
+        if self.peek() == "not":
+            self.take()
+            return Expr("not", args=(self._bool(self.not_(), "not"),))
+        return self.comparison()
+
+    def comparison(self) -> Expr:
+        args = [self.sum_()]
+        ops: list[str] = []
+        while self.peek() in _CMP:
+            ops.append(self.take()[1])
+            args.append(self.sum_())
+        if not ops:
+            return args[0]
+        for a in args:
+            if a.boolean:
+                raise RuleError("cannot compare a comparison; use 'and' or parentheses")
+        return Expr("cmp", args=tuple(args), ops=tuple(ops))
+
+    def _number(self, node: Expr, op: str) -> Expr:
+        if node.boolean:
+            raise RuleError(f"'{op}' needs numbers, not a comparison")
+        return node
+
+    def sum_(self) -> Expr:
+        node = self.term()
+        while self.peek() in ("+", "-"):
+            op = self.take()[1]
+            node = Expr(
+                "arith", args=(self._number(node, op), self._number(self.term(), op)), ops=(op,)
+            )
+        return node
+
+    def term(self) -> Expr:
+        node = self.unary()
+        while self.peek() in ("*", "/"):
+            op = self.take()[1]
+            node = Expr(
+                "arith", args=(self._number(node, op), self._number(self.unary(), op)), ops=(op,)
+            )
+        return node
+
+    def unary(self) -> Expr:
+        if self.peek() in ("-", "+"):
+            op = self.take()[1]
+            operand = self._number(self.unary(), op)
+            if op == "+":
+                return operand
+            if operand.kind == "num":
+                return Expr("num", value=-float(operand.value or 0))
+            return Expr("neg", args=(operand,))
+        return self.power()
+
+    def power(self) -> Expr:
+        node = self.atom()
+        if self.peek() == "**":
+            self.take()
+            node = Expr(
+                "arith",
+                args=(self._number(node, "**"), self._number(self.unary(), "**")),
+                ops=("**",),
+            )
+        return node
+
+    def atom(self) -> Expr:
+        kind, value, col = self.take()
+        if kind == "num":
+            return Expr("num", value=float(value))
+        if kind == "name":
+            if self.peek() == "(":
+                return self.call(value, col)
+            return Expr("name", value=value)
+        if value == "(":
+            node = self.or_()
+            if self.peek() != ")":
+                raise RuleError(f"missing ')' for '(' at column {col}")
+            self.take()
+            return node
+        raise RuleError(f"unexpected {value!r} at column {col}")
+
+    def call(self, function: str, col: int) -> Expr:
+        if function not in FUNCTIONS:
+            known = ", ".join(sorted(FUNCTIONS))
+            raise RuleError(f"unknown function {function!r} at column {col} (known: {known})")
+        self.take()  # "("
+        if self.peek() == ")":
+            raise RuleError(f"{function}() at column {col} needs an argument")
+        arg = self._number(self.or_(), function)
+        if arg.calls:
+            raise RuleError(f"{function}() at column {col}: its argument cannot call a function")
+        if arg.kind == "num":
+            raise RuleError(f"{function}() at column {col} needs an index or band, not a number")
+        if self.peek() != ")":
+            raise RuleError(f"{function}() at column {col} takes one argument, then ')'")
+        self.take()
+        return Expr("call", value=function, args=(arg,))
+
+
+def parse(text: str) -> Expr:
+    """Parse ``text`` into an :class:`Expr`; raises :class:`RuleError` on bad syntax."""
+    if not isinstance(text, str):
+        raise RuleError(f"expression must be text, got {type(text).__name__}")
+    return _Parser(text).parse()

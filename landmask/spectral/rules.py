@@ -1,0 +1,220 @@
+"""Threshold rule sets: ordered, first match wins, loaded from YAML.
+
+A rule set file looks like::
+
+    name: default
+    scheme: landcover
+    description: ...
+    rules:
+      - class: water
+        when: mndwi > 0.2 and ndvi < 0.1
+        reference: Xu (2006) ...
+      - class: forest
+        when: ndvi > 0.7
+
+``when`` is an expression of :mod:`landmask.spectral.expressions` over band common
+names and index names. A pixel takes the class of the first rule it matches,
+``0`` (other) if none, and ``255`` (nodata) if any name the rule set reads is
+NaN there (missing input or zero denominator).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from landmask.classes import NODATA, ClassScheme, get_scheme
+from landmask.errors import ConfigError, LandmaskError, RuleError
+from landmask.io.sensors import COMMON_NAMES
+from landmask.spectral.expressions import Expr, parse
+from landmask.spectral.indices import INDICES, BlockLookup
+
+__all__ = ["BUILTIN_RULESETS", "Rule", "RuleSet", "classify_block", "load_rules"]
+
+#: Built-in rule sets shipped in ``landmask/spectral/rulesets``.
+BUILTIN_RULESETS = ("default", "naip")
+
+_RULESET_KEYS = {"name", "scheme", "description", "default", "rules", "references"}
+_RULE_KEYS = {"class", "when", "reference", "note"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule: pixels where ``expr`` holds take ``class_id``."""
+
+    class_name: str
+    class_id: int
+    text: str
+    expr: Expr
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """An ordered rule set over a class scheme."""
+
+    name: str
+    source: str
+    rules: tuple[Rule, ...]
+    scheme: ClassScheme
+    default_id: int = 0
+    #: Scene-wide thresholds bound into the rules, e.g. ``(("otsu(mndwi)", 0.12),)``
+    #: (see :func:`landmask.spectral.thresholds.resolve_thresholds`).
+    thresholds: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Every band and index name the rule set reads."""
+        return frozenset().union(*(r.expr.names for r in self.rules))
+
+    @property
+    def quantities(self) -> tuple[Expr, ...]:
+        """Every distinct numeric quantity the rules compare, in rule order."""
+        return tuple(dict.fromkeys(q for r in self.rules for q in r.expr.quantities))
+
+
+def _fail(source: str, where: str, what: str) -> RuleError:
+    return RuleError(f"{source}: {where}: {what}")
+
+
+def _parse_rule(source: str, k: int, item: Any, scheme: ClassScheme) -> Rule:
+    if not isinstance(item, Mapping):
+        raise _fail(source, f"rule {k}", "must be a mapping with 'class' and 'when'")
+    label = f"rule {k} ({item.get('class', '?')})"
+    unknown = set(item) - _RULE_KEYS
+    if unknown:
+        raise _fail(source, label, f"unknown key {sorted(unknown)[0]!r}")
+    for key in ("class", "when"):
+        if key not in item:
+            raise _fail(source, label, f"missing key {key!r}")
+    try:
+        class_id = scheme.id_of(str(item["class"]))
+        expr = parse(str(item["when"]))
+    except LandmaskError as exc:
+        raise _fail(source, label, str(exc)) from None
+    if not expr.boolean:
+        raise _fail(source, label, f"'when: {item['when']}' is not a comparison")
+    for name in sorted(expr.names):
+        if name not in INDICES and name not in COMMON_NAMES:
+            raise _fail(
+                source,
+                label,
+                f"unknown name {name!r} (indices: {', '.join(INDICES)}; or a band common name)",
+            )
+    ref = item.get("reference")
+    return Rule(str(item["class"]), class_id, str(item["when"]), expr, str(ref) if ref else None)
+
+
+def parse_rules(data: Any, source: str) -> RuleSet:
+    """Build a :class:`RuleSet` from parsed YAML; ``source`` names it in errors."""
+    if not isinstance(data, Mapping):
+        raise RuleError(f"{source}: a rule set must be a mapping with a 'rules' list")
+    unknown = set(data) - _RULESET_KEYS
+    if unknown:
+        raise RuleError(f"{source}: unknown key {sorted(unknown)[0]!r}")
+    try:
+        scheme = get_scheme(str(data.get("scheme", "landcover")))
+        if "default" not in data and "other" not in scheme.names.values():
+            raise ConfigError(
+                f"scheme {scheme.name!r} has no class 'other': name the class of pixels "
+                "that match no rule with 'default: CLASS'"
+            )
+        default_id = scheme.id_of(str(data.get("default", "other")))
+    except ConfigError as exc:
+        raise RuleError(f"{source}: {exc}") from None
+    items = data.get("rules")
+    if not isinstance(items, Sequence) or isinstance(items, str) or not items:
+        raise RuleError(f"{source}: 'rules' must be a non-empty list")
+    rules = tuple(_parse_rule(source, k, item, scheme) for k, item in enumerate(items, start=1))
+    return RuleSet(str(data.get("name", Path(source).stem)), source, rules, scheme, default_id)
+
+
+def load_rules(spec: str | os.PathLike[str] | RuleSet | Mapping[str, Any] = "default") -> RuleSet:
+    """Load a rule set by built-in name (``default``, ``naip``), YAML path or mapping."""
+    if isinstance(spec, RuleSet):
+        return spec
+    if isinstance(spec, Mapping):
+        return parse_rules(spec, "<rules>")
+    text_spec = os.fspath(spec)
+    if text_spec in BUILTIN_RULESETS:
+        ref = resources.files("landmask.spectral") / "rulesets" / f"{text_spec}.yaml"
+        return parse_rules(yaml.safe_load(ref.read_text(encoding="utf-8")), f"rules:{text_spec}")
+    path = Path(text_spec)
+    if not path.is_file():
+        raise RuleError(
+            f"{text_spec}: no such rules file (built-in rule sets: {', '.join(BUILTIN_RULESETS)})"
+        )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RuleError(f"{text_spec}: cannot read ({exc})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise RuleError(f"{text_spec}: not valid YAML{where}") from None
+    return parse_rules(data, text_spec)
+
+
+def _has_power(expr: Expr) -> bool:
+    return "**" in expr.ops or any(_has_power(a) for a in expr.args)
+
+
+#: Pixels per strip in :func:`classify_block`: a strip's float32 temporaries
+#: (512 KB each) stay in a core's L2 cache, which made rules 3x faster than
+#: evaluating them over a whole 1024² block.
+STRIP_PIXELS = 1 << 17
+
+
+def classify_block(block: np.ndarray, band_names: Sequence[str], ruleset: RuleSet) -> np.ndarray:
+    """Block function: ``(band, y, x)`` reflectance -> ``(y, x)`` uint8 class ids.
+
+    First matching rule wins; unmatched pixels take the default class. A pixel
+    is 255 (nodata) where any band the rules read is NaN or any quantity they
+    compare (an index, a ratio) is not finite, e.g. after a zero denominator.
+    A strip with no valid pixel returns at once without computing any index.
+    Every quantity is computed once per pixel, however many rules share it.
+    The block is worked through in strips of whole rows of about
+    :data:`STRIP_PIXELS` pixels, so the result does not depend on its size.
+    """
+    out = np.empty(block.shape[1:], dtype=np.uint8)
+    rows = max(1, STRIP_PIXELS // max(1, block.shape[2]))
+    for r in range(0, block.shape[1], rows):
+        out[r : r + rows] = _classify_strip(block[:, r : r + rows], band_names, ruleset)
+    return out
+
+
+def _classify_strip(block: np.ndarray, band_names: Sequence[str], ruleset: RuleSet) -> np.ndarray:
+    shape = block.shape[1:]
+    lookup = BlockLookup(block, band_names)
+    out = np.full(shape, NODATA, dtype=np.uint8)
+    bands = sorted({b for n in ruleset.names for b in (INDICES[n].bands if n in INDICES else [n])})
+    if bands and not np.isfinite(lookup(bands[0])).any():
+        return out  # a band every pixel needs is missing everywhere: skip the work
+    memo: dict[Expr, np.ndarray] = {}
+    valid = np.ones(shape, dtype=bool)
+    # NaN propagates through arithmetic, so checking the compared quantities
+    # covers the bands inside them; only a power can turn NaN into a number
+    checks = list(ruleset.quantities)
+    if any("**" in q.ops or (q.kind != "name" and _has_power(q)) for q in checks):
+        checks += [Expr("name", value=b) for b in bands]
+    for quantity in checks:
+        valid &= np.isfinite(quantity.evaluate(lookup, memo))
+    # Class ids are added, not scattered: the rules' hits are disjoint, so
+    # 255 + valid * (default - 255) + sum(hit * (id - default)) is exact modulo
+    # 256, and adding is far cheaper than boolean indexing on speckled masks.
+    out += valid.view(np.uint8) * np.uint8((ruleset.default_id - NODATA) % 256)
+    todo = valid
+    with np.errstate(invalid="ignore"):
+        for rule in ruleset.rules:
+            hit = rule.expr.evaluate(lookup, memo)
+            hit &= todo
+            out += hit.view(np.uint8) * np.uint8((rule.class_id - ruleset.default_id) % 256)
+            todo &= ~hit
+    return out

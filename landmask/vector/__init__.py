@@ -1,0 +1,1 @@
+"""Masks to polygons: sieve, chunked vectorization and vector file formats."""

@@ -1,0 +1,368 @@
+"""The work on one chunk of a mask: label, polygonize, and encode features compactly.
+
+This module is what worker processes import (see :mod:`landmask.vector.vectorize`),
+so it imports only numpy, scipy, shapely and rasterio: no Dask, xarray or
+geopandas, which would add a second or more to every worker's start.
+
+A chunk's complete regions leave the worker as :class:`Features`: class ids,
+areas, perimeters and the geometries in the output CRS as one WKB buffer
+with offsets. A few flat arrays pickle in microseconds and become an Arrow
+table for the writer without a Python object per polygon.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from itertools import chain
+from typing import Any
+
+import numpy as np
+import shapely
+from affine import Affine
+from rasterio.features import shapes
+from scipy import ndimage
+
+from landmask._runtime.malloc import tune_malloc
+
+__all__ = ["ChunkPolygons", "Features", "OutputSpec", "polygonize_block"]
+
+_STRUCTURE = {
+    4: ndimage.generate_binary_structure(2, 1),
+    8: ndimage.generate_binary_structure(2, 2),
+}
+
+NO_GEOMS = np.zeros(0, dtype=object)
+NO_VALUES = np.zeros(0, dtype=np.uint8)
+
+
+@dataclass
+class ChunkPolygons:
+    """Polygons of one chunk, in global pixel coordinates.
+
+    ``interior`` regions are complete; ``border`` regions (keyed by their
+    chunk-local label) touch an inner chunk border and may continue in a
+    neighbour. The edge rows and columns of the label image let the driver
+    find those continuations.
+    """
+
+    interior: np.ndarray = field(default_factory=lambda: NO_GEOMS)
+    interior_values: np.ndarray = field(default_factory=lambda: NO_VALUES)
+    border: dict[int, tuple[int, shapely.Geometry]] = field(default_factory=dict)
+    top: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    bottom: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    left: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    right: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+
+
+def _labels(
+    block: np.ndarray, classes: Iterable[int], connectivity: int
+) -> tuple[np.ndarray, dict[int, int]]:
+    """Connected regions of each class: an int32 label image (0: none) and label -> class."""
+    labels = np.zeros(block.shape, dtype=np.int32)
+    lab = np.empty(block.shape, dtype=np.int32)
+    class_of: dict[int, int] = {}
+    offset = 0
+    wanted = sorted(set(classes))
+    if len(wanted) > 8:  # every class (sieve, simplify): skip the absent ones
+        present = set(np.flatnonzero(np.bincount(block.ravel(), minlength=256)).tolist())
+        wanted = [v for v in wanted if v in present]
+    for value in wanted:
+        inside = block == value
+        n = int(ndimage.label(inside, structure=_STRUCTURE[connectivity], output=lab))
+        if n:
+            np.add(lab, offset, out=labels, where=inside)
+            class_of.update({offset + k: value for k in range(1, n + 1)})
+            offset += n
+    return labels, class_of
+
+
+def polygonize_block(
+    block: np.ndarray,
+    row0: int,
+    col0: int,
+    inner: tuple[bool, bool, bool, bool],
+    classes: frozenset[int],
+    connectivity: int,
+) -> ChunkPolygons:
+    """Block function: polygons of every region of ``classes`` in one chunk.
+
+    Parameters
+    ----------
+    block
+        ``(y, x)`` class ids of the chunk.
+    row0, col0
+        The chunk's offset in the raster (pixels).
+    inner
+        Whether the top, bottom, left and right sides are inner chunk borders.
+    classes
+        Class ids to polygonize.
+    connectivity
+        4 or 8.
+
+    Costs one int32 label image of the chunk plus GDAL's polygons.
+    """
+    labels, class_of = _labels(block, classes, connectivity)
+    out = ChunkPolygons(
+        top=labels[0].copy(),
+        bottom=labels[-1].copy(),
+        left=labels[:, 0].copy(),
+        right=labels[:, -1].copy(),
+    )
+    if not class_of:
+        return out
+    edges = [
+        e for e, keep in zip((out.top, out.bottom, out.left, out.right), inner, strict=True) if keep
+    ]
+    on_border = set(np.unique(np.concatenate(edges)).tolist()) - {0} if edges else set()
+    # (col, -row) coordinates: exact integers like pixel coordinates, but not
+    # an identity transform, which rasterio would warn about from worker threads
+    transform = Affine(1, 0, col0, 0, -1, -row0)
+    # Single-pixel regions (most of them on speckled masks) are squares: made
+    # here in one vectorized call instead of one GDAL feature and dict each
+    single = np.bincount(labels.ravel()) == 1
+    single[0] = False
+    is_single = single[labels]
+    rows, cols = np.nonzero(is_single)
+    squares = shapely.box(col0 + cols, -(row0 + rows + 1), col0 + cols + 1, -(row0 + rows))
+    rest = (labels > 0) & ~is_single
+    traced, holes = labels, None
+    if connectivity == 4:
+        traced, rest, holes = _fill_pixel_holes(labels, rest)
+    found = shapes(traced, mask=rest, connectivity=connectivity, transform=transform)
+    label_list, geoms = _polygons([(int(v), g["coordinates"]) for g, v in found])
+    if holes is not None:
+        _add_pixel_holes(geoms, np.asarray(label_list, dtype=np.int64), holes, row0, col0)
+    if connectivity == 8:  # parts touching at a corner make self-touching rings
+        bad = ~shapely.is_valid(geoms)
+        geoms[bad] = shapely.make_valid(geoms[bad])
+    labels_arr = np.concatenate([np.asarray(label_list, dtype=np.int64), labels[rows, cols]])
+    geoms = np.concatenate([geoms, np.asarray(squares, dtype=object)])
+    border = np.isin(labels_arr, list(on_border))
+    for label, geom in zip(labels_arr[border].tolist(), geoms[border].tolist(), strict=True):
+        out.border[label] = (class_of[label], geom)
+    lut = np.zeros(len(class_of) + 1, dtype=np.uint8)
+    lut[np.fromiter(class_of, dtype=np.int64)] = np.fromiter(class_of.values(), dtype=np.uint8)
+    out.interior = geoms[~border]
+    out.interior_values = lut[labels_arr[~border]]
+    return out
+
+
+def _fill_pixel_holes(
+    labels: np.ndarray, rest: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+    """Single-pixel holes filled in for GDAL: ``(labels, mask, (rows, cols, region))``.
+
+    A pixel whose four edge neighbours all belong to one region (and it not)
+    is a one-pixel hole in that region's polygon. Speckle makes thousands of
+    them in a big region, and GDAL hands each one back as a ring of Python
+    tuples; filled in, the region is traced without them and the holes are
+    added back as squares in one vectorized call (:func:`_add_pixel_holes`).
+    4-connectivity only: with 8 a hole's corner may touch a neighbour's.
+    """
+    if min(labels.shape) < 3:
+        return labels, rest, None
+    up = labels[:-2, 1:-1]
+    hole = (up > 0) & (labels[1:-1, 1:-1] != up)
+    for side in (labels[2:, 1:-1], labels[1:-1, :-2], labels[1:-1, 2:]):
+        hole &= side == up
+    rows, cols = np.nonzero(hole)
+    if not len(rows):
+        return labels, rest, None
+    region = up[rows, cols]
+    rows += 1
+    cols += 1
+    traced = labels.copy()
+    traced[rows, cols] = region
+    rest = rest.copy()
+    rest[rows, cols] = True
+    return traced, rest, (rows, cols, region)
+
+
+def _add_pixel_holes(
+    geoms: np.ndarray,
+    labels: np.ndarray,
+    holes: tuple[np.ndarray, np.ndarray, np.ndarray],
+    row0: int,
+    col0: int,
+) -> None:
+    """Put the holes :func:`_fill_pixel_holes` filled back into ``geoms`` (one per label)."""
+    rows, cols, region = holes
+    where = np.full(int(labels.max(initial=0)) + 1, -1, dtype=np.int64)
+    where[labels] = np.arange(len(labels))
+    target = where[region]
+    if (target < 0).any():  # cannot happen: every filled region is traced
+        raise AssertionError("a region with a one-pixel hole was not polygonized")
+    hit = np.unique(target)
+    rings, ring_of = shapely.get_rings(geoms[hit], return_index=True)
+    x0 = (col0 + cols).astype(np.float64)
+    y1 = -(row0 + rows).astype(np.float64)
+    x = np.stack([x0, x0, x0 + 1, x0 + 1, x0], axis=1)  # clockwise, like GDAL's holes
+    y = np.stack([y1, y1 - 1, y1 - 1, y1, y1], axis=1)
+    squares = shapely.linearrings(
+        np.stack([x.ravel(), y.ravel()], axis=1), indices=np.repeat(np.arange(len(rows)), 5)
+    )
+    index = np.concatenate([hit[ring_of], target])
+    order = np.argsort(index, kind="stable")  # per polygon: its shell, its holes, the new ones
+    shapely.polygons(np.concatenate([rings, squares])[order], indices=index[order], out=geoms)
+
+
+def _polygons(
+    found: list[tuple[int, list[list[tuple[float, float]]]]],
+) -> tuple[list[int], np.ndarray]:
+    """GeoJSON-like polygon coordinates -> shapely polygons, built in one vectorized call.
+
+    Building each polygon from its dict in Python cost more than GDAL's polygonize.
+    """
+    labels = [label for label, _ in found]
+    if not found:
+        return labels, np.zeros(0, dtype=object)
+    rings = [ring for _, polygon in found for ring in polygon]
+    lengths = np.fromiter(map(len, rings), dtype=np.int64, count=len(rings))
+    flat = chain.from_iterable(chain.from_iterable(rings))  # x0, y0, x1, y1, ...
+    coords = np.fromiter(flat, dtype=np.float64, count=2 * int(lengths.sum())).reshape(-1, 2)
+    ring_ends = np.cumsum(lengths)
+    poly_ends = np.cumsum(np.fromiter((len(p) for _, p in found), dtype=np.int64, count=len(found)))
+    offsets = (np.concatenate([[0], ring_ends]), np.concatenate([[0], poly_ends]))
+    return labels, shapely.from_ragged_array(shapely.GeometryType.POLYGON, coords, offsets)
+
+
+# ------------------------------------------------------------------ features
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """How pixel polygons become output features: the mask's georeferencing and classes.
+
+    ``transform`` is the mask's affine transform; ``crs`` a :class:`pyproj.CRS`
+    (or None); ``wanted`` the class ids to keep.
+    """
+
+    transform: Affine
+    crs: Any
+    wanted: frozenset[int]
+
+    def to_crs(self, pixel_geoms: np.ndarray) -> np.ndarray:
+        """Polygons in (col, -row) pixels -> polygons in the mask's CRS."""
+        t = self.transform
+        coeffs = np.array([[t.a, -t.b], [t.d, -t.e]])  # from (col, -row)
+        offset = np.array([t.c, t.f])
+        return shapely.transform(pixel_geoms, lambda xy: xy @ coeffs.T + offset)
+
+    def measures(
+        self, geoms: np.ndarray, pixel_geoms: np.ndarray, *, exact: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Areas (m²) and perimeters (m): on the ellipsoid for a geographic CRS, else from
+        whole pixels for unsimplified polygons (``exact``), or from ``geoms``."""
+        crs = self.crs
+        if crs is not None and crs.is_geographic:
+            geod = crs.get_geod()
+            area = [abs(geod.geometry_area_perimeter(g)[0]) for g in geoms]
+            # geometry_area_perimeter measures the exterior only; count the holes too
+            length = [geod.geometry_length(g.boundary) for g in geoms]
+            return np.asarray(area, dtype=float), np.asarray(length, dtype=float)
+        factor = crs.axis_info[0].unit_conversion_factor if crs is not None else 1.0
+        if exact:
+            area = shapely.area(pixel_geoms) * abs(self.transform.determinant) * factor**2
+        else:
+            area = shapely.area(geoms) * factor**2
+        perimeter = shapely.length(geoms) * factor
+        return np.asarray(area, dtype=float), np.asarray(perimeter, dtype=float)
+
+    def features(self, values: np.ndarray, pixel_geoms: np.ndarray) -> Features:
+        """The features of ``wanted`` regions among ``(values, pixel_geoms)``, in input order."""
+        chosen = np.isin(values, list(self.wanted))
+        values, pixel_geoms = values[chosen], pixel_geoms[chosen]
+        geoms = self.to_crs(pixel_geoms)
+        area, perimeter = self.measures(geoms, pixel_geoms)
+        wkb = shapely.to_wkb(geoms)
+        sizes = np.fromiter(map(len, wkb), dtype=np.int64, count=len(wkb))
+        offsets = np.zeros(len(wkb) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        data = np.frombuffer(b"".join(wkb), dtype=np.uint8)
+        return Features(values.astype(np.uint8), area, perimeter, data, offsets)
+
+
+@dataclass
+class Features:
+    """Output features as flat arrays: class ids, m², m and WKB geometries (one buffer)."""
+
+    values: np.ndarray
+    area_m2: np.ndarray
+    perimeter_m: np.ndarray
+    wkb: np.ndarray  # uint8: every geometry's WKB, one after the other
+    offsets: np.ndarray  # int64: geometry k is wkb[offsets[k]:offsets[k + 1]]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def geometries(self) -> np.ndarray:
+        """The geometries as shapely objects."""
+        blob = self.wkb.tobytes()
+        o = self.offsets.tolist()
+        return shapely.from_wkb([blob[o[k] : o[k + 1]] for k in range(len(self))])
+
+
+def chunk_features(
+    block: np.ndarray,
+    row0: int,
+    col0: int,
+    inner: tuple[bool, bool, bool, bool],
+    classes: frozenset[int],
+    connectivity: int,
+    spec: OutputSpec,
+) -> tuple[Features, ChunkPolygons]:
+    """Block function of the streamed path: the chunk's complete regions as :class:`Features`
+    and its border pieces (in pixels) for stitching."""
+    part = polygonize_block(block, row0, col0, inner, classes, connectivity)
+    features = spec.features(part.interior_values, part.interior)
+    part.interior, part.interior_values = NO_GEOMS, NO_VALUES
+    return features, part
+
+
+def merge_groups(
+    groups: list[tuple[int, list[shapely.Geometry]]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Border pieces of each region -> ``(class ids, polygons)``, one per region, in pixels.
+
+    Pieces share their edges exactly (integer coordinates), so the union is
+    the region; simplifying with tolerance 0 drops the vertices the chunk
+    borders left on straight edges, as GDAL on the whole raster would.
+    """
+    values = np.array([v for v, _ in groups], dtype=np.uint8)
+    geoms = np.empty(len(groups), dtype=object)
+    for k, (_, pieces) in enumerate(groups):
+        geoms[k] = pieces[0] if len(pieces) == 1 else _union(pieces)
+    return values, geoms
+
+
+def _union(pieces: list[shapely.Geometry]) -> shapely.Geometry:
+    """The union of a region's pieces, without overlaying their holes.
+
+    A piece's holes never touch its chunk's border (a pocket open to the border
+    is a notch in the outline), so no other piece reaches them and they are
+    holes of the region as they are. Most of a big region's vertices are
+    in such holes (speckle of other classes), so the shells are merged alone
+    and the holes added back; a region whose shells merge into several
+    polygons (8-connectivity) gets the full union.
+    """
+    if any(shapely.get_type_id(p) != 3 for p in pieces):  # not all Polygons
+        return shapely.simplify(shapely.union_all(pieces), 0)
+    shells = shapely.union_all(shapely.polygons(shapely.get_exterior_ring(pieces)))
+    shells = shapely.simplify(shells, 0)  # drop the vertices the chunk borders left
+    if shapely.get_type_id(shells) != 3:
+        return shapely.simplify(shapely.union_all(pieces), 0)
+    holes = list(shells.interiors)
+    for piece in pieces:
+        holes.extend(piece.interiors)
+    return shapely.Polygon(shells.exterior, holes)
+
+
+def merged_features(groups: list[tuple[int, list[shapely.Geometry]]], spec: OutputSpec) -> Features:
+    """Task function of the streamed path: :func:`merge_groups`, as output features."""
+    return spec.features(*merge_groups(groups))
+
+
+def init_worker() -> None:
+    """Worker-process start: keep chunk-sized temporaries on glibc's heap (as the CLI does)."""
+    tune_malloc()

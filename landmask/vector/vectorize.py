@@ -1,0 +1,596 @@
+"""Vectorizing masks: class ids -> polygons, chunk by chunk, stitched without seams.
+
+Each chunk is labelled into connected regions (4- or 8-connectivity, one
+class at a time) and polygonized by GDAL (:func:`rasterio.features.shapes`)
+on the workers, in pixel coordinates offset to the chunk's place in the
+raster. Regions that touch an inner chunk border are matched with their
+neighbours across it by comparing the label rows and columns on both sides
+(diagonal pairs too for 8-connectivity), grouped with a graph search, and
+merged by a union of their pieces. Everything is exact: coordinates are
+integers until the final affine transform, so pieces share edges exactly and
+a merged region equals the polygon GDAL makes from the whole raster (same
+rings, holes included, collinear vertices removed).
+
+Polygonizing is Python and GEOS work that holds the GIL, so threads cannot
+share it: with Dask's ``processes`` scheduler chunks go to a pool of worker
+processes kept for the whole run (the ``vectorize`` command's default), with
+``threads`` to a thread pool, with ``synchronous`` nowhere, and with a
+``dask.distributed`` client to its workers. A few chunks are in flight at a
+time and results are taken in chunk order, so the output is the same for
+every scheduler and memory holds a few chunks, not the raster.
+
+One difference from GDAL, on purpose: an 8-connected region whose parts
+touch only at a corner is a single MultiPolygon feature here, where GDAL
+writes a self-touching (invalid) ring.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import dask
+import dask.array as da
+import geopandas as gpd
+import numpy as np
+import rasterio
+import shapely
+import xarray as xr
+from pyproj import CRS
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from landmask._runtime.schedulers import local_get
+from landmask.analysis.areas import pixel_area_m2
+from landmask.classes import LANDCOVER, NODATA, ClassScheme
+from landmask.errors import ConfigError, InputError
+from landmask.vector._polygonize import (
+    NO_GEOMS,
+    NO_VALUES,
+    ChunkPolygons,
+    Features,
+    OutputSpec,
+    chunk_features,
+    init_worker,
+    merge_groups,
+    merged_features,
+    polygonize_block,
+)
+from landmask.vector.sieve import sieve
+
+__all__ = [
+    "ChunkPolygons",
+    "VectorSummary",
+    "iter_regions",
+    "polygonize_block",
+    "resolve_classes",
+    "vectorize",
+    "vectorize_to_file",
+]
+
+
+def _pairs(
+    a: np.ndarray, b: np.ndarray, ca: np.ndarray, cb: np.ndarray, diagonal: bool
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Label pairs that touch across a border: ``a`` and ``b`` face each other."""
+    out = []
+    shifts = [(0, 0)] + ([(1, 0), (0, 1)] if diagonal else [])
+    for sa, sb in shifts:
+        n = len(a) - max(sa, sb)
+        la, lb = a[sa : sa + n], b[sb : sb + n]
+        keep = (la > 0) & (lb > 0) & (ca[sa : sa + n] == cb[sb : sb + n])
+        out.append((la[keep], lb[keep]))
+    return out
+
+
+def _groups(
+    parts: dict[tuple[int, int], ChunkPolygons], rows: int, cols: int, diagonal: bool
+) -> list[tuple[int, list[shapely.Geometry]]]:
+    """Border pieces grouped by the region they belong to: ``(class id, pieces)`` each."""
+    ids: dict[tuple[int, int, int], int] = {}
+    pieces: list[tuple[int, shapely.Geometry]] = []
+    for (i, j), part in parts.items():
+        for label, (value, geom) in part.border.items():
+            ids[(i, j, label)] = len(pieces)
+            pieces.append((value, geom))
+    if not pieces:
+        return []
+
+    def gids(i: int, j: int, labels: np.ndarray) -> np.ndarray:
+        return np.array([ids.get((i, j, int(v)), -1) if v else -1 for v in labels], dtype=np.int64)
+
+    def classes(g: np.ndarray) -> np.ndarray:
+        return np.array([pieces[k][0] if k >= 0 else -1 for k in g], dtype=np.int64)
+
+    src: list[np.ndarray] = []
+    dst: list[np.ndarray] = []
+    for i in range(rows - 1):  # horizontal borders, across the whole width
+        upper = np.concatenate([gids(i, j, parts[(i, j)].bottom) for j in range(cols)])
+        lower = np.concatenate([gids(i + 1, j, parts[(i + 1, j)].top) for j in range(cols)])
+        for a, b in _pairs(upper + 1, lower + 1, classes(upper), classes(lower), diagonal):
+            src.append(a - 1)
+            dst.append(b - 1)
+    for j in range(cols - 1):  # vertical borders, across the whole height
+        left = np.concatenate([gids(i, j, parts[(i, j)].right) for i in range(rows)])
+        right = np.concatenate([gids(i, j + 1, parts[(i, j + 1)].left) for i in range(rows)])
+        for a, b in _pairs(left + 1, right + 1, classes(left), classes(right), diagonal):
+            src.append(a - 1)
+            dst.append(b - 1)
+    n = len(pieces)
+    s = np.concatenate(src) if src else np.zeros(0, np.int64)
+    d = np.concatenate(dst) if dst else np.zeros(0, np.int64)
+    graph = coo_matrix((np.ones(len(s), dtype=np.int8), (s, d)), shape=(n, n))
+    _, group = connected_components(graph, directed=False)
+    order = np.argsort(group, kind="stable")
+    starts = np.flatnonzero(np.diff(group[order], prepend=-1))
+    return [
+        (pieces[members[0]][0], [pieces[k][1] for k in members.tolist()])
+        for members in np.split(order, starts[1:])
+    ]
+
+
+def _balanced(
+    groups: list[tuple[int, list[shapely.Geometry]]], tasks: int
+) -> list[list[tuple[int, list[shapely.Geometry]]]]:
+    """``groups`` dealt into up to ``tasks`` lists of about equal work (vertices to merge).
+
+    The deal depends on the groups only, so every scheduler gets the same lists.
+    """
+    if not groups:
+        return []
+    cost = np.array(
+        [sum(int(shapely.get_num_coordinates(g)) for g in pieces) for _, pieces in groups]
+    )
+    loads = np.zeros(min(tasks, len(groups)))
+    dealt: list[list[int]] = [[] for _ in loads]
+    for k in np.argsort(-cost, kind="stable").tolist():  # biggest first, to the least loaded
+        t = int(np.argmin(loads))
+        loads[t] += cost[k]
+        dealt[t].append(k)
+    return [[groups[k] for k in sorted(ks)] for ks in dealt]
+
+
+def resolve_classes(classes: Sequence[str | int] | None, scheme: ClassScheme) -> frozenset[int]:
+    """Class names or ids -> ids; default: every class but 0 (other) and 255 (nodata)."""
+    if not classes:
+        return frozenset(c.id for c in scheme if c.id not in (0, NODATA))
+    out = set()
+    for c in classes:
+        text = str(c).strip()
+        if text.isdigit():
+            out.add(int(text))
+        else:
+            try:
+                out.add(scheme.id_of(text))
+            except ConfigError:
+                known = ", ".join(k.name for k in scheme)
+                raise ConfigError(f"--classes {text}: unknown class (known: {known})") from None
+    if NODATA in out:
+        raise ConfigError("nodata (255) is never vectorized")
+    return frozenset(out)
+
+
+def vectorize(
+    mask: xr.DataArray,
+    classes: Sequence[str | int] | None = None,
+    *,
+    connectivity: int = 4,
+    min_area: float | None = None,
+    simplify: float | None = None,
+    scheme: ClassScheme = LANDCOVER,
+) -> gpd.GeoDataFrame:
+    """Polygons of a mask's regions, one row per connected region.
+
+    Parameters
+    ----------
+    mask
+        ``(y, x)`` uint8 class ids with CRS and transform (lazy or not).
+    classes
+        Class names or ids to vectorize; default every class but ``other`` (0).
+        Nodata (255) never becomes a polygon.
+    connectivity
+        4 (edges) or 8 (edges and corners).
+    min_area
+        Minimum mapping unit in m²: regions smaller than it are merged into
+        their surroundings before polygonizing (see :mod:`landmask.vector.sieve`).
+    simplify
+        Tolerance in CRS units for a simplification that keeps the coverage:
+        neighbouring polygons keep sharing their edges, so no gaps or overlaps
+        appear (GEOS coverage simplification over the regions of every class).
+    scheme
+        Names of the classes.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``class_id``, ``class_name``, ``area_m2``, ``perimeter_m`` and the
+        geometry in the mask's CRS (areas and lengths on the ellipsoid for a
+        geographic CRS), sorted by class and then by position. Chunks are
+        polygonized in parallel; the result equals GDAL on the whole raster
+        for any chunk size.
+    """
+    _check(mask, connectivity, min_area)
+    if simplify is not None and not simplify >= 0:
+        raise ConfigError(f"--simplify {simplify}: must be a number >= 0")
+    wanted = resolve_classes(classes, scheme)
+    regions = list(iter_regions(mask, wanted, connectivity, min_area, whole=bool(simplify)))
+    values = np.concatenate([v for v, _ in regions]) if regions else np.zeros(0, np.uint8)
+    geoms = np.concatenate([g for _, g in regions]) if regions else np.zeros(0, object)
+    return _to_frame(values, geoms, mask, scheme, wanted, simplify or 0.0)
+
+
+def _check(mask: xr.DataArray, connectivity: int, min_area: float | None) -> None:
+    if connectivity not in (4, 8):
+        raise ConfigError(f"--connectivity {connectivity}: must be 4 or 8")
+    if mask.ndim != 2 or mask.dtype != np.uint8:
+        raise InputError(
+            f"not a mask: expected 2-D uint8 class ids, got {mask.ndim}-D {mask.dtype}"
+        )
+    if min_area is not None and not min_area >= 0:
+        raise ConfigError(f"--min-area {min_area}: must be a number >= 0")
+
+
+def iter_regions(
+    mask: xr.DataArray,
+    wanted: frozenset[int],
+    connectivity: int = 4,
+    min_area: float | None = None,
+    *,
+    whole: bool = False,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Complete regions of a mask, in batches: ``(class ids, polygons in (col, -row) pixels)``.
+
+    The regions inside each chunk are yielded as soon as the chunk is
+    polygonized, in chunk order, and only the pieces touching a chunk border
+    are kept until the end, when they are stitched and yielded. Memory holds
+    the chunks in flight and the border pieces, not every polygon.
+
+    ``whole`` polygonizes every class (a coverage simplification needs all
+    regions); otherwise only ``wanted`` ones. Yielded batches may hold other
+    classes than ``wanted`` only with ``whole``.
+    """
+    _check(mask, connectivity, min_area)
+    # a sieve and a coverage simplification need every region, not just the wanted ones
+    polygonized = frozenset(range(NODATA)) if (whole or bool(min_area)) else wanted
+    data = _prepared(mask, connectivity, min_area)
+    rows, cols = data.numblocks
+    parts: dict[tuple[int, int], ChunkPolygons] = {}
+    with _pool(math.prod(data.numblocks)) as pool:
+        for key, part in _polygonized(pool, data, polygonize_block, (polygonized, connectivity)):
+            if part.interior_values.size:
+                yield part.interior_values, part.interior
+            part.interior, part.interior_values = NO_GEOMS, NO_VALUES
+            parts[key] = part
+        groups = _groups(parts, rows, cols, diagonal=connectivity == 8)
+        parts.clear()
+        merged = [r for r in _merged(pool, groups, merge_groups, ()) if len(r[0])]
+    if merged:
+        yield np.concatenate([v for v, _ in merged]), np.concatenate([g for _, g in merged])
+
+
+def _iter_features(
+    mask: xr.DataArray,
+    spec: OutputSpec,
+    connectivity: int,
+    min_area: float | None,
+) -> Iterator[Features]:
+    """The output features of ``spec.wanted`` regions, chunk by chunk, then the stitched ones.
+
+    Like :func:`iter_regions`, but the workers also transform, measure and
+    encode each chunk's complete regions, so only flat arrays come back.
+    """
+    polygonized = frozenset(range(NODATA)) if min_area else spec.wanted
+    data = _prepared(mask, connectivity, min_area)
+    rows, cols = data.numblocks
+    parts: dict[tuple[int, int], ChunkPolygons] = {}
+    with _pool(math.prod(data.numblocks)) as pool:
+        for key, (features, part) in _polygonized(
+            pool, data, chunk_features, (polygonized, connectivity, spec)
+        ):
+            if len(features):
+                yield features
+            parts[key] = part
+        groups = _groups(parts, rows, cols, diagonal=connectivity == 8)
+        parts.clear()
+        for features in _merged(pool, groups, merged_features, (spec,)):
+            if len(features):
+                yield features
+
+
+def _prepared(mask: xr.DataArray, connectivity: int, min_area: float | None) -> da.Array:
+    """The mask as a Dask array, sieved if ``min_area`` asks for it."""
+    data = (
+        mask.data
+        if isinstance(mask.data, da.Array)
+        else da.from_array(np.asarray(mask.data), chunks=2048)
+    )
+    if min_area:
+        pixel_m2, _ = pixel_area_m2(mask.rio.transform(), mask.rio.crs)
+        data = sieve(data, math.ceil(min_area / pixel_m2), connectivity)
+    return data
+
+
+#: Border regions are merged in this many tasks of about equal work: a number
+#: that does not depend on the scheduler, so neither does the order of the rows
+_MERGE_SHARES = 32
+
+Pool = tuple[Callable[..., "Future[Any]"], int, str]
+
+
+def _polygonized(
+    pool: Pool, data: da.Array, fn: Callable[..., Any], args: tuple[Any, ...]
+) -> Iterator[tuple[tuple[int, int], Any]]:
+    """``fn(block, row0, col0, inner, *args)`` for every chunk, yielded in chunk order.
+
+    Up to twice as many chunks as the pool runs at once are in flight; with a
+    local pool their blocks are computed here (threads) and sent over.
+    """
+    submit, workers, local = pool
+    rows, cols = data.numblocks
+    y_off = np.concatenate([[0], np.cumsum(data.chunks[0])])
+    x_off = np.concatenate([[0], np.cumsum(data.chunks[1])])
+    blocks = data.to_delayed()
+    keys = [(i, j) for i in range(rows) for j in range(cols)]
+
+    def task_args(i: int, j: int) -> tuple[Any, ...]:
+        inner = (i > 0, i < rows - 1, j > 0, j < cols - 1)
+        return (int(y_off[i]), int(x_off[j]), inner, *args)
+
+    pending: deque[tuple[tuple[int, int], Future[Any]]] = deque()
+    done = 0
+    while done < len(keys) or pending:
+        if len(pending) <= workers and done < len(keys):
+            take = keys[done : done + 2 * workers - len(pending)]
+            done += len(take)
+            if local:  # read here, on this process's threads
+                # each block is read once: GDAL's default cache (5% of RAM) would
+                # only hold on to decoded blocks (see PERFORMANCE.md)
+                with rasterio.Env(GDAL_CACHEMAX=64):
+                    read = dask.compute(
+                        *[blocks[i, j] for i, j in take], scheduler=local_get(local)
+                    )
+            else:
+                read = tuple(blocks[i, j] for i, j in take)
+            for (i, j), block in zip(take, read, strict=True):
+                pending.append(((i, j), submit(fn, block, *task_args(i, j))))
+        key, future = pending.popleft()
+        yield key, future.result()
+
+
+def _merged(
+    pool: Pool,
+    groups: list[tuple[int, list[shapely.Geometry]]],
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+) -> Iterator[Any]:
+    """``fn(share, *args)`` for :func:`_balanced` shares of ``groups``, results in share order."""
+    submit, _, _ = pool
+    futures = [submit(fn, share, *args) for share in _balanced(groups, _MERGE_SHARES)]
+    for future in futures:
+        yield future.result()
+
+
+@contextlib.contextmanager
+def _pool(chunks: int) -> Iterator[Pool]:
+    """``(submit, tasks at once, how blocks are read)`` for the active Dask scheduler.
+
+    The third item is ``"threads"`` or ``"synchronous"`` when blocks are
+    computed in this process before they are submitted, ``""`` when the
+    workers compute them (``dask.distributed``). Worker processes cost about a
+    second each to start, so a mask of ``chunks`` = 1 chunk is polygonized
+    here, and no more processes are started than there are chunks.
+    """
+    import dask.local
+    import dask.multiprocessing
+    import dask.system
+    import dask.threaded
+
+    get = dask.base.get_scheduler()
+    # as Dask counts CPUs: the ones this process may use (affinity, cgroup quota)
+    workers = int(dask.config.get("num_workers", None) or dask.system.CPU_COUNT or 1)
+    if get is dask.local.get_sync:
+        yield _run_now, 1, "synchronous"
+    elif get is None or get is dask.threaded.get:
+        with _cancelling(ThreadPoolExecutor(workers)) as threads:
+            yield threads.submit, workers, "threads"
+    elif get is dask.multiprocessing.get and chunks == 1:
+        yield _run_now, 1, "threads"
+    elif get is dask.multiprocessing.get:
+        workers = min(workers, chunks)
+        import multiprocessing
+
+        context = multiprocessing.get_context(dask.config.get("multiprocessing.context", "spawn"))
+        procs = ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker)
+        with _cancelling(procs):
+            yield procs.submit, workers, "threads"
+    else:
+        client = _client(get)
+        if client is None:  # an unknown scheduler: one chunk at a time, through Dask
+            yield _run_with_dask, 1, ""
+        else:
+            nthreads = max(1, sum(client.nthreads().values()))
+            yield _submit_to(client), nthreads, ""
+
+
+@contextlib.contextmanager
+def _cancelling(executor: Any) -> Iterator[Any]:
+    """``executor`` for the block; on an error its queued tasks are dropped, not run."""
+    try:
+        yield executor
+    except BaseException:
+        executor.shutdown(wait=True, cancel_futures=True)
+        raise
+    executor.shutdown(wait=True)
+
+
+def _run_now(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+    future: Future[Any] = Future()
+    try:
+        future.set_result(fn(*args))
+    except BaseException as exc:
+        future.set_exception(exc)
+    return future
+
+
+def _run_with_dask(fn: Callable[..., Any], block: Any, *args: Any) -> Future[Any]:
+    return _run_now(lambda: dask.compute(dask.delayed(fn)(block, *args))[0])
+
+
+def _client(get: Any) -> Any:
+    try:
+        from distributed import default_client
+
+        client = default_client()
+    except (ImportError, ValueError):
+        return None
+    return client if get == client.get else None
+
+
+def _submit_to(client: Any) -> Callable[..., Future[Any]]:
+    def submit(fn: Callable[..., Any], block: Any, *args: Any) -> Any:
+        return client.compute(dask.delayed(fn)(block, *args))
+
+    return submit
+
+
+def _spec(mask: xr.DataArray, wanted: frozenset[int]) -> OutputSpec:
+    crs = mask.rio.crs
+    return OutputSpec(mask.rio.transform(), CRS.from_user_input(crs) if crs else None, wanted)
+
+
+def _to_frame(
+    values: np.ndarray,
+    pixel_geoms: np.ndarray,
+    mask: xr.DataArray,
+    scheme: ClassScheme,
+    wanted: frozenset[int],
+    tolerance: float,
+    *,
+    sort: bool = True,
+) -> gpd.GeoDataFrame:
+    """Polygons in (col, -row) pixels -> a GeoDataFrame in the mask's CRS with measures."""
+    spec = _spec(mask, wanted)
+    if tolerance > 0 and len(pixel_geoms):
+        # GEOS needs a noded coverage: a vertex of one polygon lying on its
+        # neighbour's straight edge must be a vertex of that edge too, so put a
+        # vertex on every pixel corner of every edge, then simplify
+        dense = spec.to_crs(shapely.segmentize(pixel_geoms, 1.0))
+        geoms = shapely.coverage_simplify(dense, tolerance, simplify_boundary=True)
+    else:
+        geoms = spec.to_crs(pixel_geoms)
+    chosen = np.isin(values, list(wanted))
+    values, pixel_geoms, geoms = values[chosen], pixel_geoms[chosen], geoms[chosen]
+    if sort:
+        order = _order(values, pixel_geoms)
+        values, pixel_geoms, geoms = values[order], pixel_geoms[order], geoms[order]
+    area, perimeter = spec.measures(geoms, pixel_geoms, exact=tolerance == 0)
+    return gpd.GeoDataFrame(
+        {
+            "class_id": values,
+            "class_name": [scheme.name_of(int(v)) for v in values],
+            "area_m2": area,
+            "perimeter_m": perimeter,
+        },
+        geometry=geoms,
+        crs=spec.crs,
+    )
+
+
+def _order(values: np.ndarray, geoms: np.ndarray) -> np.ndarray:
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int64)
+    bounds = shapely.bounds(geoms)  # (col, -row): the top row is -maxy
+    return np.lexsort((bounds[:, 0], -bounds[:, 3], values))
+
+
+@dataclass
+class VectorSummary:
+    """What :func:`vectorize_to_file` wrote: the path and, per class id, polygons and m²."""
+
+    path: Any
+    polygons: dict[int, int] = field(default_factory=dict)
+    area_m2: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        """The number of polygons written."""
+        return sum(self.polygons.values())
+
+
+def vectorize_to_file(
+    mask: xr.DataArray,
+    path: str | os.PathLike[str],
+    classes: Sequence[str | int] | None = None,
+    *,
+    connectivity: int = 4,
+    min_area: float | None = None,
+    simplify: float | None = None,
+    scheme: ClassScheme = LANDCOVER,
+    overwrite: bool = False,
+) -> VectorSummary:
+    """Vectorize a mask straight into a file, its format chosen by the extension.
+
+    Without ``simplify``, features are streamed: the workers polygonize,
+    measure and encode each chunk's inner regions (see the module docstring
+    for which workers), which are written as soon as their chunk is done, and
+    the regions crossing chunk borders are merged and written at the end, so
+    memory holds the chunks in flight and the border pieces, whatever the
+    raster size; rows are in chunk order, then the merged regions, the same
+    for every scheduler. A coverage simplification needs every polygon at
+    once, so with ``simplify`` the result of :func:`vectorize` (sorted by class
+    and position) is written. The same polygons either way; the file appears
+    only when complete.
+    """
+    from landmask.vector.formats import VectorWriter, write_vector
+
+    if simplify:
+        frame = vectorize(
+            mask,
+            classes,
+            connectivity=connectivity,
+            min_area=min_area,
+            simplify=simplify,
+            scheme=scheme,
+        )
+        out = write_vector(frame, path, overwrite=overwrite, scheme=scheme)
+        return _summary(out, frame)
+    if simplify is not None and not simplify >= 0:
+        raise ConfigError(f"--simplify {simplify}: must be a number >= 0")
+    _check(mask, connectivity, min_area)
+    wanted = resolve_classes(classes, scheme)
+    spec = _spec(mask, wanted)
+    summary = VectorSummary(None)
+    with VectorWriter(path, overwrite=overwrite, scheme=scheme) as writer:
+        geometry_type = "Polygon" if connectivity == 4 else "Unknown"
+        batches = _iter_features(mask, spec, connectivity, min_area)
+        writer.write_features(_counted(batches, summary), spec.crs, geometry_type)
+        if writer.count == 0:
+            writer.write(_to_frame(NO_VALUES, NO_GEOMS, mask, scheme, wanted, 0.0))
+    summary.path = writer.out
+    return summary
+
+
+def _summary(path: Any, frame: gpd.GeoDataFrame) -> VectorSummary:
+    summary = VectorSummary(path)
+    for class_id, group in frame.groupby("class_id")["area_m2"]:
+        k = int(class_id)
+        summary.polygons[k] = summary.polygons.get(k, 0) + len(group)
+        summary.area_m2[k] = summary.area_m2.get(k, 0.0) + float(group.sum())
+    return summary
+
+
+def _counted(batches: Iterable[Features], summary: VectorSummary) -> Iterator[Features]:
+    """``batches``, adding up their polygons and areas per class in ``summary`` on the way."""
+    for features in batches:
+        counts = np.bincount(features.values, minlength=256)
+        areas = np.bincount(features.values, weights=features.area_m2, minlength=256)
+        for k in np.flatnonzero(counts).tolist():
+            summary.polygons[k] = summary.polygons.get(k, 0) + int(counts[k])
+            summary.area_m2[k] = summary.area_m2.get(k, 0.0) + float(areas[k])
+        yield features

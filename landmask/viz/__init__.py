@@ -1,0 +1,1 @@
+"""Figures: matplotlib plots and PNG previews."""

@@ -1,0 +1,532 @@
+"""Plots with matplotlib: each takes an optional ``ax`` and returns matplotlib axes.
+
+Lazy inputs are never computed whole. A DataArray read straight from a raster
+file (:func:`landmask.io.masks.open_mask`, ``rioxarray.open_rasterio``) is read
+from the file's internal overviews by GDAL; any other lazy array is decimated
+by a strided selection (every n-th pixel, at most ``max_size`` a side), which
+Dask fuses into the tasks that make each chunk, so only the kept pixels leave
+those tasks. DataArrays are drawn in map coordinates (CRS units), so polygons
+in the same CRS overlay exactly; plain numpy arrays in pixel coordinates.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from landmask.classes import NODATA, ClassScheme, scheme_of
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import xarray as xr
+
+    from landmask.evaluation.evaluate import Evaluation
+
+__all__ = [
+    "MAX_SIZE",
+    "class_lut",
+    "composite",
+    "confusion_matrix",
+    "decimate",
+    "index_map",
+    "mask_image",
+    "polygons",
+    "probability_map",
+    "stretch",
+]
+
+#: Default largest side, in pixels, of what a plot reads from a lazy array.
+MAX_SIZE = 1024
+
+#: Layers of a Dask graph that only read a file and select from it.
+_READ_LAYERS = ("original-open_rasterio", "open_rasterio", "getitem")
+
+
+def _step(shape: Sequence[int], max_size: int) -> int:
+    return max(1, math.ceil(max(shape) / max_size))
+
+
+def _picks(n: int, step: int) -> slice:
+    """Every ``step``-th of ``n`` pixels, from the middle of each whole cell of ``step``."""
+    count = max(1, n // step)
+    start = min(n, step) // 2
+    return slice(start, start + (count - 1) * step + 1, step)
+
+
+def _file_window(arr: xr.DataArray) -> tuple[str, int, Any] | None:
+    """``(path, band, window)`` when ``arr`` is an unmodified read of one raster band.
+
+    That is: a 2-D DataArray whose Dask graph only opens a file and selects from
+    it, on the file's own pixel grid (any whole-pixel window of it), and the
+    band has internal overviews.
+    """
+    import dask.array as da
+    import rasterio
+    from rasterio.windows import Window
+
+    source = arr.encoding.get("source")
+    if arr.ndim != 2 or not source or not isinstance(arr.data, da.Array):
+        return None
+    if not all(str(name).startswith(_READ_LAYERS) for name in arr.data.dask.layers):
+        return None
+    try:
+        with rasterio.open(source) as ds:
+            band = int(arr["band"].item()) if "band" in arr.coords else 1
+            if not 1 <= band <= ds.count or (ds.count > 1 and "band" not in arr.coords):
+                return None
+            if not ds.overviews(band):
+                return None
+            mine, theirs = arr.rio.transform(recalc=True), ds.transform
+            if (mine.a, mine.b, mine.d, mine.e) != (theirs.a, theirs.b, theirs.d, theirs.e):
+                return None
+            col, row = ~theirs * (mine.c, mine.f)
+            if not (float(col).is_integer() and float(row).is_integer()):
+                return None
+            height, width = arr.shape
+            return str(source), band, Window(int(col), int(row), width, height)
+    except (rasterio.errors.RasterioError, OSError, ValueError):
+        return None
+
+
+def decimate(arr: xr.DataArray, max_size: int = MAX_SIZE) -> xr.DataArray:
+    """An in-memory copy of ``arr`` at most ``max_size`` pixels a side.
+
+    Parameters
+    ----------
+    arr
+        A ``(y, x)`` or ``(band, y, x)`` DataArray with a transform, lazy or not.
+    max_size
+        Largest side of the result in pixels.
+
+    Returns
+    -------
+    xarray.DataArray
+        One pixel of each ``n`` x ``n`` cell of ``arr`` (the one in the middle:
+        nearest neighbour), on the grid of those cells: ``y``/``x`` coordinates,
+        CRS and transform to match (partial cells at the right and bottom edges
+        are left out). A band read straight from a file with overviews is read
+        by GDAL from the nearest overview (one windowed ``rasterio`` read with
+        ``out_shape``), without Dask; anything else is a strided selection, so
+        Dask runs only the tasks of ``arr``'s chunks and passes on just the kept
+        pixels. Memory: the result, plus one chunk per Dask worker.
+    """
+    import rasterio
+    from affine import Affine
+    from rasterio.enums import Resampling
+
+    from landmask.io.scene import pixel_coords
+
+    height, width = arr.shape[-2:]
+    step = _step((height, width), max_size)
+    small = arr.isel(y=_picks(height, step), x=_picks(width, step))
+    h, w = small.shape[-2:]
+    found = _file_window(arr) if step > 1 else None
+    if found is not None:
+        path, band, window = found
+        window = window.__class__(
+            window.col_off, window.row_off, min(w * step, width), min(h * step, height)
+        )
+        with rasterio.open(path) as ds:
+            data = ds.read(band, window=window, out_shape=(h, w), resampling=Resampling.nearest)
+        out = small.copy(data=data)
+    else:
+        out = small.compute()
+    transform = arr.rio.transform(recalc=True) * Affine.scale(step)
+    out = out.assign_coords(pixel_coords(transform, h, w))
+    if arr.rio.crs is not None:
+        out = out.rio.write_crs(arr.rio.crs)
+    return out.rio.write_transform(transform)
+
+
+def _extent(arr: xr.DataArray) -> tuple[float, float, float, float]:
+    """``(left, right, bottom, top)`` of a DataArray's grid for ``imshow``."""
+    t = arr.rio.transform()
+    height, width = arr.shape[-2:]
+    left, top = t.c, t.f
+    right, bottom = t * (width, height)
+    return (left, right, bottom, top)
+
+
+def _small(data: Any, max_size: int) -> tuple[np.ndarray, tuple[float, ...] | None, Any]:
+    """Decimated values, the map extent (None for numpy input) and the CRS."""
+    import xarray as xr
+
+    if isinstance(data, xr.DataArray):
+        small = decimate(data, max_size)
+        return np.asarray(small.values), _extent(small), small.rio.crs
+    return np.asarray(data), None, None
+
+
+def _axes(ax: Any, **subplots: Any) -> Any:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots(**subplots)
+    return ax
+
+
+def _label_axes(ax: Any, crs: Any) -> None:
+    """Name the axes after the CRS; projected coordinates are shown in km."""
+    if crs is None:
+        return
+    if crs.is_projected:
+        from matplotlib.ticker import FuncFormatter
+
+        unit = crs.linear_units_factor[1] if crs.linear_units_factor else 1.0
+        km = FuncFormatter(lambda value, _: f"{value * unit / 1000:g}")
+        ax.xaxis.set_major_formatter(km)
+        ax.yaxis.set_major_formatter(km)
+        ax.set_xlabel("x (km)")
+        ax.set_ylabel("y (km)")
+    else:
+        ax.set_xlabel("longitude (°)")
+        ax.set_ylabel("latitude (°)")
+
+
+def class_lut(scheme: ClassScheme) -> np.ndarray:
+    """A ``(256, 4)`` RGBA table in [0, 1]: class id -> colour, nodata transparent."""
+    lut = np.zeros((256, 4), dtype=float)
+    for c in scheme:
+        lut[c.id] = np.array(c.rgba) / 255
+    return lut
+
+
+def mask_image(
+    data: Any,
+    scheme: ClassScheme | None = None,
+    ax: Any = None,
+    *,
+    max_size: int = MAX_SIZE,
+    legend: bool = True,
+) -> Any:
+    """Draw a class-id mask in the scheme's colours with a legend of the classes present.
+
+    Parameters
+    ----------
+    data
+        ``(y, x)`` uint8 class ids: a numpy array (drawn in pixel coordinates)
+        or a DataArray, lazy or not (drawn in map coordinates, decimated to at
+        most ``max_size`` pixels a side by :func:`decimate`).
+    scheme
+        Colours and names of the classes; default the scheme the mask names in
+        its attributes (:func:`~landmask.classes.scheme_of`), else ``landcover``.
+    ax
+        Axes to draw on; a new figure when None.
+    max_size
+        Largest side read from a lazy mask.
+    legend
+        Add a legend naming the classes present (nodata is transparent and left out).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    scheme = scheme or scheme_of(data)
+    values, extent, crs = _small(data, max_size)
+    ax = _axes(ax)
+    lut = class_lut(scheme)
+    ax.imshow(lut[values], interpolation="nearest", extent=extent)
+    if legend:
+        from matplotlib.patches import Patch
+
+        present = np.flatnonzero(np.bincount(values.ravel(), minlength=256))
+        handles = [
+            Patch(facecolor=lut[i], edgecolor="0.3", label=scheme.name_of(int(i)))
+            for i in present
+            if lut[i][3] > 0
+        ]
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    _label_axes(ax, crs)
+    return ax
+
+
+def stretch(rgb: np.ndarray, percentiles: tuple[float, float] = (2, 98)) -> np.ndarray:
+    """Block function: ``(3, y, x)`` values -> ``(y, x, 4)`` RGBA in [0, 1].
+
+    Each band is stretched linearly between its own low and high percentiles
+    (of its finite values) and clipped; a pixel with any NaN band is transparent.
+    """
+    out = np.zeros((*rgb.shape[1:], 4), dtype=float)
+    valid = np.all(np.isfinite(rgb), axis=0)
+    for k in range(3):
+        band = rgb[k]
+        finite = band[valid]
+        if finite.size == 0:
+            continue
+        lo, hi = np.percentile(finite, percentiles)
+        scale = hi - lo if hi > lo else 1.0
+        out[..., k] = np.clip((np.nan_to_num(band) - lo) / scale, 0, 1)
+    out[..., 3] = valid
+    return out
+
+
+def composite(
+    scene: xr.DataArray,
+    bands: Sequence[str] = ("red", "green", "blue"),
+    ax: Any = None,
+    *,
+    percentiles: tuple[float, float] = (2, 98),
+    max_size: int = MAX_SIZE,
+) -> Any:
+    """Draw a true- or false-colour composite of a scene with a percentile stretch.
+
+    Parameters
+    ----------
+    scene
+        ``(band, y, x)`` reflectance with a ``band`` coordinate of common
+        names (from :func:`~landmask.open_scene`), lazy or not.
+    bands
+        The bands shown as red, green and blue: ``("red", "green", "blue")`` is
+        true colour, ``("nir", "red", "green")`` the classic false colour
+        (vegetation red), ``("swir16", "nir", "red")`` a SWIR composite.
+    percentiles
+        Each band is stretched between these percentiles of its decimated values.
+    max_size
+        Largest side read from the scene (see :func:`decimate`).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    from landmask.errors import BandError
+    from landmask.spectral.indices import resolve_band
+
+    if len(bands) != 3:
+        raise BandError(f"a composite needs 3 bands, got {len(bands)}")
+    available = [str(b) for b in scene["band"].values]
+    picked = []
+    for name in bands:
+        found = resolve_band(name, available)
+        if found is None:
+            raise BandError(f"band {name!r} is not in the scene (it has: {', '.join(available)})")
+        picked.append(available.index(found))
+    # decimate every band and pick after: each chunk is read once, and the read
+    # task passes on only its kept pixels (a band selection first would not fuse)
+    small = decimate(scene, max_size).isel(band=picked)
+    rgba = stretch(np.asarray(small.values), percentiles)
+    ax = _axes(ax)
+    ax.imshow(rgba, interpolation="nearest", extent=_extent(small))
+    ax.set_title(" / ".join(bands))
+    _label_axes(ax, small.rio.crs)
+    return ax
+
+
+def index_map(
+    data: xr.DataArray,
+    index: str | None = None,
+    ax: Any = None,
+    *,
+    cmap: str = "RdBu",
+    vmax: float | None = None,
+    max_size: int = MAX_SIZE,
+    colorbar: bool = True,
+) -> Any:
+    """Draw a spectral index with a diverging colour map centred on 0.
+
+    Parameters
+    ----------
+    data
+        A ``(y, x)`` index (e.g. from :func:`~landmask.compute_indices`), or a
+        ``(band, y, x)`` scene together with ``index``: then the scene is
+        decimated first and the index computed on the kept pixels only, which
+        is the cheap way to see an index of a large scene.
+    index
+        Index name, when ``data`` is a scene; else the colour bar's label
+        (default: the DataArray's name).
+    cmap
+        A diverging matplotlib colour map; 0 is its centre colour.
+    vmax
+        Colour limits are ``-vmax`` and ``vmax``; default the 98th percentile
+        of the absolute finite values (so outliers do not wash the map out).
+    max_size
+        Largest side read (see :func:`decimate`).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    from matplotlib.colors import Normalize
+
+    if "band" in data.dims:
+        if index is None:
+            from landmask.errors import ConfigError
+
+            raise ConfigError("index_map of a scene needs the index name, e.g. index='ndvi'")
+        from landmask.spectral.indices import compute_indices
+
+        small = compute_indices(decimate(data, max_size), [index])[index].compute()
+    else:
+        small = decimate(data, max_size)
+    values = np.asarray(small.values, dtype=float)
+    finite = np.abs(values[np.isfinite(values)])
+    if vmax is None:
+        vmax = float(np.percentile(finite, 98)) if finite.size else 1.0
+    vmax = vmax if vmax > 0 else 1.0
+    ax = _axes(ax)
+    image = ax.imshow(
+        np.ma.masked_invalid(values),
+        cmap=cmap,
+        norm=Normalize(-vmax, vmax),
+        interpolation="nearest",
+        extent=_extent(small),
+    )
+    label = index or str(data.name or "index")
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, label=label, shrink=0.8)
+    ax.set_title(label)
+    _label_axes(ax, small.rio.crs)
+    return ax
+
+
+def probability_map(
+    proba: xr.DataArray,
+    class_: int | str,
+    ax: Any = None,
+    *,
+    cmap: str = "viridis",
+    scheme: ClassScheme | None = None,
+    max_size: int = MAX_SIZE,
+    colorbar: bool = True,
+) -> Any:
+    """Draw one class's probability from 0 to 1, nodata left out.
+
+    Parameters
+    ----------
+    proba
+        ``(class, y, x)`` probabilities from
+        :func:`~landmask.classification.classify.classify_with_probabilities` (uint8,
+        ``value / 254``, 255 nodata) or the same as floats in [0, 1] (NaN
+        nodata); lazy or not: only the band drawn is decimated and read.
+    class_
+        The class id or name (in ``scheme``, default the one ``proba`` names).
+    cmap
+        A sequential matplotlib colour map; 0 and 1 are its ends.
+    max_size
+        Largest side read (see :func:`decimate`).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    from matplotlib.colors import Normalize
+
+    scheme = scheme or scheme_of(proba)
+    class_id = class_ if isinstance(class_, int) else scheme.id_of(class_)
+    ids = [int(c) for c in proba["class"].values]
+    if class_id not in ids:
+        from landmask.errors import ConfigError
+
+        raise ConfigError(f"no probability of class {class_!r} here (classes: {ids})")
+    small = decimate(proba.isel({"class": ids.index(class_id)}, drop=True), max_size)
+    values = np.asarray(small.values)
+    if np.issubdtype(values.dtype, np.integer):
+        p = np.ma.masked_equal(values, NODATA).astype(float) / 254
+    else:
+        p = np.ma.masked_invalid(values.astype(float))
+    ax = _axes(ax)
+    image = ax.imshow(
+        p, cmap=cmap, norm=Normalize(0.0, 1.0), interpolation="nearest", extent=_extent(small)
+    )
+    label = f"p({scheme.name_of(class_id)})"
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, label=label, shrink=0.8)
+    ax.set_title(label)
+    _label_axes(ax, small.rio.crs)
+    return ax
+
+
+def polygons(
+    frame: gpd.GeoDataFrame,
+    image: xr.DataArray | None = None,
+    ax: Any = None,
+    *,
+    scheme: ClassScheme | None = None,
+    linewidth: float = 1.0,
+    max_size: int = MAX_SIZE,
+) -> Any:
+    """Draw polygons (e.g. from :func:`~landmask.vector.vectorize.vectorize`) over an image.
+
+    Parameters
+    ----------
+    frame
+        Polygons; with a ``class_id`` column their outlines take the class
+        colours and a legend names the classes, else they are black.
+    image
+        Drawn underneath in map coordinates: a mask (2-D uint8, by
+        :func:`mask_image`), a scene (``band`` dimension, true colour by
+        :func:`composite`) or any 2-D array (grey). Polygons in another CRS
+        are reprojected to the image's.
+    scheme
+        Class colours and names; default the image's (:func:`~landmask.classes.scheme_of`).
+    linewidth
+        Width of the outlines in points.
+    max_size
+        Largest side read from the image.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = _axes(ax)
+    scheme = scheme or scheme_of(image)
+    crs = None
+    if image is not None:
+        crs = image.rio.crs
+        if "band" in image.dims:
+            composite(image, ax=ax, max_size=max_size)
+        elif image.dtype == np.uint8:
+            mask_image(image, scheme, ax=ax, max_size=max_size, legend=False)
+        else:
+            small = decimate(image, max_size)
+            ax.imshow(np.ma.masked_invalid(small.values), cmap="gray", extent=_extent(small))
+    if crs is not None and frame.crs is not None and frame.crs != crs:
+        frame = frame.to_crs(crs)
+    if "class_id" in frame.columns:
+        from matplotlib.lines import Line2D
+
+        lut = class_lut(scheme)
+        handles = []
+        for class_id, group in frame.groupby("class_id", sort=True):
+            colour = lut[int(class_id)].copy()
+            colour[3] = 1.0
+            group.boundary.plot(ax=ax, color=colour, linewidth=linewidth)
+            label = scheme.name_of(int(class_id))
+            handles.append(Line2D([], [], color=colour, linewidth=2, label=label))
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    else:
+        frame.boundary.plot(ax=ax, color="black", linewidth=linewidth)
+    _label_axes(ax, crs if crs is not None else frame.crs)
+    return ax
+
+
+def confusion_matrix(evaluation: Evaluation, ax: Any = None, *, normalize: bool = True) -> Any:
+    """Heat map of a confusion matrix (rows truth, columns prediction).
+
+    Cells are coloured by the share of their row (recall) when ``normalize``,
+    and labelled with counts; axis ticks carry the class names.
+    """
+    n = len(evaluation.classes)
+    ax = _axes(ax, figsize=(1.2 * n + 2.5, 1.0 * n + 2))
+    m = evaluation.matrix.astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shade = m / m.sum(axis=1, keepdims=True) if normalize else m
+    image = ax.imshow(np.nan_to_num(shade), cmap="Blues", vmin=0, vmax=1 if normalize else None)
+    names = [evaluation.scheme.name_of(c) for c in evaluation.classes]
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("prediction")
+    ax.set_ylabel("truth")
+    top = np.nanmax(shade) if shade.size and np.isfinite(shade).any() else 1.0
+    for (i, j), count in np.ndenumerate(evaluation.matrix):
+        cut = 0.6 if normalize else 0.6 * top
+        dark = shade[i, j] > cut if np.isfinite(shade[i, j]) else False
+        ax.text(
+            j, i, f"{int(count):,}", ha="center", va="center", color="white" if dark else "black"
+        )
+    ax.set_title(f"mIoU {evaluation.miou:.3f}, overall accuracy {evaluation.overall_accuracy:.3f}")
+    ax.figure.colorbar(image, ax=ax, label="share of truth row" if normalize else "count")
+    return ax

@@ -1,0 +1,74 @@
+"""PNG previews of masks, read from the file's overviews (cheap on any size)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.enums import Resampling
+
+from landmask.classes import ClassScheme, scheme_of
+from landmask.errors import InputError, ReadError
+from landmask.io.outputs import atomic_path
+
+__all__ = ["read_decimated", "write_preview"]
+
+
+def read_decimated(mask_path: str | os.PathLike[str], max_size: int = 1024) -> np.ndarray:
+    """A copy of a mask at most ``max_size`` pixels a side.
+
+    GDAL serves it from the nearest internal overview (mode-resampled in
+    landmask's COGs), so the cost does not grow with the mask.
+    """
+    try:
+        with rasterio.open(mask_path) as ds:
+            if ds.count != 1 or ds.dtypes[0] != "uint8":
+                raise InputError(f"{mask_path}: not a mask (expected 1 band of uint8)")
+            factor = max(1, int(np.ceil(max(ds.width, ds.height) / max_size)))
+            shape = (max(1, ds.height // factor), max(1, ds.width // factor))
+            return ds.read(1, out_shape=shape, resampling=Resampling.nearest)
+    except rasterio.errors.RasterioError:
+        if not Path(mask_path).exists():
+            raise ReadError(f"{mask_path}: no such file") from None
+        raise ReadError(f"{mask_path}: cannot read as a raster") from None
+
+
+def write_preview(
+    mask_path: str | os.PathLike[str],
+    png_path: str | os.PathLike[str],
+    *,
+    max_size: int = 1024,
+    scheme: ClassScheme | None = None,
+) -> Path:
+    """Write a colour-coded PNG of a mask with a legend of the classes present.
+
+    The map is at most ``max_size`` pixels a side (:func:`read_decimated`);
+    nodata is transparent. Colours and names are those of ``scheme``, by
+    default the scheme the mask file records (:func:`~landmask.classes.scheme_of`:
+    its ``CLASS_SCHEME`` tag, else its ``CLASS_<id>`` names and colour table,
+    else ``landcover``).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from landmask.viz.plot import mask_image
+
+    data = read_decimated(mask_path, max_size)
+    if scheme is None:
+        scheme = scheme_of(mask_path)
+    h, w = data.shape
+    dpi = 100
+    fig, ax = plt.subplots(figsize=(w / dpi + 1.8, h / dpi + 0.2), dpi=dpi)
+    mask_image(data, scheme, ax=ax)
+    ax.set_axis_off()
+    out = Path(png_path)
+    try:
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", transparent=True)
+    finally:
+        plt.close(fig)
+    return out
