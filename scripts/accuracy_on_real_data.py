@@ -29,7 +29,7 @@ import xarray as xr
 
 import landmask
 from landmask.errors import BandError
-from landmask.rules import RuleSet, load_rules
+from landmask.spectral.rules import RuleSet, load_rules
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "calibration"
 BANDS = ("blue", "green", "red", "nir", "swir16", "swir22")
@@ -42,7 +42,12 @@ SENSORS = {
     "naip": "NAIP (ADS100)",
 }
 #: earthlib group -> the true class it is reported as.
-GROUPS = {"built": "urban", "bare": "bare soil", "vegetation": "vegetation", "npv": "dry vegetation"}
+GROUPS = {
+    "built": "urban",
+    "bare": "bare soil",
+    "vegetation": "vegetation",
+    "npv": "dry vegetation",
+}
 #: Gains of the uncalibrated-DN check: DN = clip(round(255 * gain * reflectance), 0, 255).
 GAINS = (0.5, 0.75, 1.0, 1.5, 2.0)
 
@@ -122,13 +127,14 @@ def rates(pred: np.ndarray, truth: np.ndarray, labels: Sequence[str]) -> pd.Data
     """Share of each true class's samples given each label; ``n`` counts the samples."""
     table = pd.crosstab(pd.Series(truth, name="true class"), pd.Series(pred, name="label"))
     table = table.reindex(columns=list(labels), fill_value=0)
+    table = table.loc[:, (table.sum() > 0) | table.columns.isin(labels[:4])]
     shares = table.div(table.sum(axis=1), axis=0)
     shares["n"] = table.sum(axis=1)
     return shares
 
 
 def evaluate(samples: SampleSet, rules: str | Path | RuleSet) -> pd.DataFrame | None:
-    """:func:`rates` of a rule set on a sample set, or ``None`` if it lacks a band the rules read."""
+    """:func:`rates` of a rule set on a sample set; ``None`` if the set lacks a band it reads."""
     ruleset = load_rules(rules)
     try:
         pred = classify_samples(samples, ruleset)
@@ -186,15 +192,11 @@ def gain_check(samples: SampleSet, rules: str | Path | RuleSet) -> pd.DataFrame:
 
 
 def _markdown(frame: pd.DataFrame) -> str:
-    def cell(v: object) -> str:
-        if isinstance(v, float | np.floating):
-            return f"{v:.2f}"
-        return str(v)
-
     cols = [frame.index.name or "", *map(str, frame.columns)]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for idx, row in frame.iterrows():
-        lines.append("| " + " | ".join([str(idx), *(cell(v) for v in row)]) + " |")
+        cells = [f"{int(v)}" if col == "n" else f"{v:.2f}" for col, v in row.items()]
+        lines.append("| " + " | ".join([str(idx), *cells]) + " |")
     return "\n".join(lines)
 
 
@@ -210,7 +212,6 @@ def report(rules: Sequence[str | Path], sets: Mapping[str, SampleSet]) -> str:
             table = evaluate(samples, ruleset)
             if table is None:
                 continue
-            table["n"] = table["n"].astype(int)
             out.append(f"### {name}: {samples.description}\n\n{_markdown(table)}\n")
         if evaluate(sets["mixtures"], ruleset) is not None:
             mixed = water_on_mixtures(sets["mixtures"], ruleset)
