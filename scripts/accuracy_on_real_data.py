@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import rioxarray  # noqa: F401  (the .rio accessor landmask.classify uses)
 import xarray as xr
 
 import landmask
