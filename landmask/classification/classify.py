@@ -111,7 +111,7 @@ def _run(
     scene: xr.DataArray, model: Any, min_confidence: float, with_proba: bool
 ) -> tuple[xr.DataArray, xr.DataArray | None]:
     from landmask.models.inference import run_model
-    from landmask.models.registry import ModelHandle, RulesModel, load_model, model_scheme
+    from landmask.models.registry import ModelHandle, load_model, model_scheme
 
     if not 0.0 <= min_confidence <= 1.0:
         raise ConfigError(f"min_confidence must be within 0..1, got {min_confidence}")
@@ -120,13 +120,6 @@ def _run(
     name = (
         model.strip() if isinstance(model, str) else getattr(loaded, "name", type(loaded).__name__)
     )
-    thresholds: dict[str, float] = {}
-    if isinstance(loaded, RulesModel) and any(r.expr.calls for r in loaded.ruleset.rules):
-        # scene-wide thresholds (otsu) are bound once over the whole scene, as on
-        # the rules path; the bound model, not its spec, goes to the tasks
-        loaded = RulesModel(resolve_thresholds(scene, loaded.ruleset))
-        handle = loaded
-        thresholds = dict(threshold_attrs(loaded.ruleset))
     band_names = [str(b) for b in scene["band"].values]
     where = ", ".join(scene.attrs.get("sources", [])) or "scene"
     ruleset = getattr(loaded, "ruleset", None)
@@ -150,7 +143,6 @@ def _run(
         "class_scheme": scheme.name,
         "class_names": [f"{c.id}:{c.name}" for c in scheme],
         "min_confidence": min_confidence,
-        **thresholds,
     }
     if ruleset is not None:
         attrs |= {"rules": ruleset.name, **threshold_attrs(ruleset)}
