@@ -28,6 +28,8 @@ import xarray as xr
 
 import landmask
 from landmask.errors import BandError
+from landmask.spectral.expressions import parse
+from landmask.spectral.indices import INDICES, BlockLookup, bands_needed
 from landmask.spectral.rules import RuleSet, load_rules
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "calibration"
@@ -190,6 +192,50 @@ def gain_check(samples: SampleSet, rules: str | Path | RuleSet) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
+#: Quantities compared by :func:`separability`.
+SEPARATORS = {
+    "NDBI": "ndbi",
+    "NDVI": "ndvi",
+    "MNDWI": "mndwi",
+    "BSI": "bsi",
+    "red-blue": "(red - blue) / (red + blue)",
+    "green-blue": "(green - blue) / (green + blue)",
+    "SWIR 1.6-2.2": "(swir16 - swir22) / (swir16 + swir22)",
+}
+
+
+def separability(samples: SampleSet, a: str, b: str) -> pd.DataFrame:
+    """How well single quantities tell true class ``a`` from ``b``.
+
+    ``AUC`` is the probability that a random ``a`` sample lies above a random
+    ``b`` sample (0.5: no information; 0 or 1: a perfect threshold exists);
+    ``best accuracy`` is the balanced accuracy of the best single threshold.
+    Quantities are computed by landmask's own expressions.
+    """
+    names = list(samples.bands)
+    block = np.stack([samples.bands[n] for n in names]).astype(np.float32)[:, None, :]
+    lookup = BlockLookup(block, names)
+    rows = {}
+    for label, text in SEPARATORS.items():
+        expr = INDICES[text].expr if text in INDICES else parse(text)
+        try:
+            bands_needed(sorted(expr.names), names)
+        except BandError:  # e.g. no SWIR in an RGBN set
+            continue
+        values = np.asarray(expr.evaluate(lookup))[0]
+        va, vb = values[samples.truth == a], values[samples.truth == b]
+        ranks = pd.Series(np.concatenate([va, vb])).rank().to_numpy()
+        auc = (ranks[: len(va)].sum() - len(va) * (len(va) + 1) / 2) / (len(va) * len(vb))
+        cuts = np.unique(np.concatenate([va, vb]))
+        tpr = (va[None, :] > cuts[:, None]).mean(axis=1)
+        fpr = (vb[None, :] > cuts[:, None]).mean(axis=1)
+        best = float(np.max(np.maximum(tpr - fpr, fpr - tpr)) / 2 + 0.5)
+        rows[label] = {"AUC": float(auc), "best accuracy": best}
+    frame = pd.DataFrame(rows).T
+    frame.index.name = f"{a} vs {b}"
+    return frame
+
+
 def _markdown(frame: pd.DataFrame) -> str:
     cols = [frame.index.name or "", *map(str, frame.columns)]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -200,8 +246,11 @@ def _markdown(frame: pd.DataFrame) -> str:
 
 
 def report(rules: Sequence[str | Path], sets: Mapping[str, SampleSet]) -> str:
-    """Every table for every rule set, as markdown."""
-    out = []
+    """Every table for every rule set, as markdown, and the urban / bare soil separability."""
+    out = ["## urban vs bare soil, one quantity at a time\n"]
+    for name in ("earthlib-s2", "earthlib-naip"):
+        table = separability(sets[name], "urban", "bare soil")
+        out.append(f"### {name}: {sets[name].description}\n\n{_markdown(table)}\n")
     for spec in rules:
         ruleset = load_rules(spec)
         out.append(f"## rules `{spec}`\n")

@@ -126,3 +126,13 @@ def test_naip_vegetation_split_follows_a_per_band_gain():
         ]
     }
     assert (acc.classify_samples(dim, fixed)[samples.truth == "vegetation"] == "urban").mean() > 0.1
+
+
+def test_urban_and_bare_soil_separability_is_what_the_readme_says():
+    table = acc.separability(SETS["earthlib-s2"], "urban", "bare soil")
+    # no single index tells them apart (README): best balanced accuracy 0.81
+    assert table["best accuracy"].max() <= 0.85
+    assert table.loc["NDBI", "best accuracy"] <= 0.72  # measured 0.69
+    # while vegetation and built surfaces are split by NDVI almost perfectly
+    veg = acc.separability(SETS["earthlib-s2"], "vegetation", "urban")
+    assert veg.loc["NDVI", "AUC"] >= 0.99 and veg.loc["NDVI", "best accuracy"] >= 0.97
