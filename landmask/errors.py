@@ -19,6 +19,7 @@ __all__ = [
     "RuleError",
     "SchedulerError",
     "TruthReprojectedWarning",
+    "ZoneWarning",
 ]
 
 
@@ -67,3 +68,7 @@ class SchedulerError(InputError):
 
 class TruthReprojectedWarning(UserWarning):
     """The truth was on another grid and was warped onto the prediction's grid."""
+
+
+class ZoneWarning(UserWarning):
+    """Zones were skipped, repaired or found outside the raster (zonal statistics)."""
