@@ -84,7 +84,7 @@ def block_areas(
     out = np.zeros((len(zones_wkb), ncols))
     if not len(zones_wkb) or not block.size:
         return out
-    columns = lut[block].astype(np.int32)
+    columns = np.take(lut.astype(np.int32, copy=False), block)
     uniform = bool(np.all(row_areas == row_areas[0]))
     if not uniform:  # each row its own area: one code per (row, column)
         columns += ncols * np.arange(h, dtype=np.int32)[:, None]
