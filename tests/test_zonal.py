@@ -361,6 +361,12 @@ def test_no_zone_overlaps_the_mask():
         landmask.zonal_stats(as_mask(np.ones((5, 5), np.uint8)), zones_frame([far]))
 
 
+def test_zones_without_any_polygon():
+    points = gpd.GeoDataFrame(geometry=[shapely.Point(TRANSFORM.c + 5, TRANSFORM.f - 5)], crs=UTM33)
+    with pytest.raises(InputError, match="no zone has a polygon geometry"):
+        landmask.zonal_stats(as_mask(np.ones((5, 5), np.uint8)), points)
+
+
 def test_bad_zone_column_and_missing_crs():
     zone = shapely.box(TRANSFORM.c, TRANSFORM.f - 50, TRANSFORM.c + 50, TRANSFORM.f)
     mask = as_mask(np.ones((5, 5), np.uint8))

@@ -132,6 +132,8 @@ def zonal_stats(
     keys = frame[key].to_numpy() if key in frame.columns else np.arange(len(frame))
     notes: list[str] = []
     geoms = _polygonal(frame, keys, zones_name, notes)
+    if all(g is None for g in geoms):
+        raise InputError(f"{zones_name}: no zone has a polygon geometry")
 
     crs = arr.rio.crs
     if crs is None:
