@@ -198,6 +198,9 @@ def test_rotated_projected_grid():
 # ---------------------------------------------------------------- chunks
 
 
+GEOGRAPHIC = Affine(0.001, 0.0, 10.0, 0.0, -0.001, 60.0)
+
+
 @st.composite
 def cases(draw):
     h = draw(st.integers(3, 40))
@@ -205,36 +208,37 @@ def cases(draw):
     seed = draw(st.integers(0, 2**32 - 1))
     n = draw(st.integers(1, 6))
     chunks = (draw(st.integers(1, h)), draw(st.integers(1, w)))
-    return h, w, seed, n, chunks
+    geographic = draw(st.booleans())
+    return h, w, seed, n, chunks, geographic
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_any_chunk_size_gives_the_whole_array_result(case):
-    h, w, seed, n, chunks = case
+    h, w, seed, n, chunks, geographic = case
+    transform, crs = (GEOGRAPHIC, CRS.from_epsg(4326)) if geographic else (TRANSFORM, UTM33)
     rng = np.random.default_rng(seed)
     data = random_mask(rng, h, w)
-    left, top = TRANSFORM.c, TRANSFORM.f
-    geoms = []
+    geoms = []  # drawn in pixel units, then put on the grid
     for _ in range(n):  # zones of any size, some across the raster's edges
-        cx, cy = left + rng.uniform(-50, 10 * w + 50), top - rng.uniform(-50, 10 * h + 50)
-        geoms.append(star(rng, cx, cy, rng.uniform(5, 10 * max(h, w))))
-    geoms.append(
-        shapely.box(left, top - 10 * h, left + 10 * w, top)
-    )  # overlaps all: never all outside
-    frame = zones_frame(geoms)
+        cx, cy = rng.uniform(-5, w + 5), rng.uniform(-5, h + 5)
+        geoms.append(star(rng, cx, cy, rng.uniform(0.5, max(h, w))))
+    geoms.append(shapely.box(0, 0, w, h))  # the whole raster: never all outside
+    on_grid = shapely.transform(np.array(geoms), lambda xy: np.column_stack(transform * xy.T))
+    frame = zones_frame(on_grid, crs=crs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ZoneWarning)
-        whole = landmask.zonal_stats(as_mask(data, chunks=max(h, w)), frame)
-        chunked = landmask.zonal_stats(as_mask(data, chunks=chunks), frame)
+        whole = landmask.zonal_stats(as_mask(data, transform, crs, chunks=max(h, w)), frame)
+        chunked = landmask.zonal_stats(as_mask(data, transform, crs, chunks=chunks), frame)
     stats = [c for c in whole.columns if c.endswith(("_m2", "_fraction"))]
     np.testing.assert_allclose(
         chunked[stats].to_numpy(), whole[stats].to_numpy(), rtol=1e-12, atol=1e-9
     )
-    # and the whole-raster zone counts every pixel once
+    # and the whole-raster zone counts every pixel once, with its row's area
+    rows = pixel_row_areas_m2(transform, crs, h)
     full = whole.iloc[-1]
-    assert full["inside_m2"] == pytest.approx(100.0 * h * w, rel=1e-12)
-    assert full["forest_m2"] == pytest.approx(100.0 * np.count_nonzero(data == 1), rel=1e-12)
+    assert full["inside_m2"] == pytest.approx(rows.sum() * w, rel=1e-12)
+    assert full["forest_m2"] == pytest.approx((rows[:, None] * (data == 1)).sum(), rel=1e-12)
 
 
 def test_chunk_size_of_a_file_and_the_processes_scheduler(tmp_path):
