@@ -14,6 +14,7 @@ from typing import Any
 
 import dask.array as da
 import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor mask_like uses)
 import xarray as xr
 
 from landmask.classes import NODATA
