@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from landmask._runtime.hooks import register_accessor_with_xarray
 
 if TYPE_CHECKING:
+    from landmask.analysis.zonal import zonal_stats
     from landmask.classes import LANDCOVER, ClassScheme
     from landmask.classification.classify import classify
     from landmask.errors import LandmaskError
@@ -68,6 +69,7 @@ __all__ = [
     "write_image",
     "write_indices",
     "write_mask",
+    "zonal_stats",
 ]
 __version__ = "0.1.0"
 
@@ -93,6 +95,7 @@ _HOME = {
     "write_image": "landmask.io.write",
     "write_indices": "landmask.io.write",
     "write_mask": "landmask.io.write",
+    "zonal_stats": "landmask.analysis.zonal",
 }
 #: Public modules reachable as attributes (``landmask.plot.mask_image``).
 _MODULES = {"plot": "landmask.viz.plot"}

@@ -10,6 +10,7 @@ Notebook users chain the pipeline's steps on the objects they hold::
     polygons = mask.landmask.vectorize(min_area=1000)
     mask.landmask.write("mask.tif")
     report = mask.landmask.evaluate("truth.gpkg")
+    areas = mask.landmask.zonal("districts.gpkg")
 
 Each method delegates to the function of the same stage (so the two spellings
 give the same result, lazily where the function is lazy). ``import landmask``
@@ -106,6 +107,17 @@ class LandmaskAccessor:
             simplify=simplify,
             scheme=scheme,
         )
+
+    def zonal(self, zones: Any, **kwargs: Any) -> gpd.GeoDataFrame:
+        """Exact class areas per zone: :func:`landmask.analysis.zonal.zonal_stats`.
+
+        ``zones`` is a vector path or a GeoDataFrame in any CRS; keyword
+        arguments (``zone_column``, ``classes``, ``scheme``, ``chunk_size``)
+        go to :func:`~landmask.zonal_stats`.
+        """
+        from landmask.analysis.zonal import zonal_stats
+
+        return zonal_stats(self._mask("zonal"), zones, **kwargs)
 
     def evaluate(self, truth: Any, **kwargs: Any) -> Evaluation:
         """Compare a mask with ground truth: :func:`landmask.evaluation.evaluate.evaluate`.

@@ -23,6 +23,7 @@ __all__ = [
     "SensorError",
     "TruthReprojectedWarning",
     "UncalibratedWarning",
+    "ZoneWarning",
 ]
 
 
@@ -101,3 +102,7 @@ class PresetAssumedWarning(UserWarning):
     product id and no MTL file, or the Sentinel-2 offset of processing baseline
     04.00 for a product sensed before 2022-01-25 with no baseline given.
     """
+
+
+class ZoneWarning(UserWarning):
+    """Zones were skipped, repaired or found outside the raster (zonal statistics)."""

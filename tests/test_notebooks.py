@@ -12,7 +12,14 @@ NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 
 def test_every_notebook_is_found():
     names = [p.stem for p in NOTEBOOKS]
-    assert names == ["01-quickstart", "02-thresholds", "03-models", "04-evaluation", "05-scale"]
+    assert names == [
+        "01-quickstart",
+        "02-thresholds",
+        "03-models",
+        "04-evaluation",
+        "05-scale",
+        "06-analysis",
+    ]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

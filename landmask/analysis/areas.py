@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 from affine import Affine
 from rasterio.crs import CRS
 
 from landmask.classes import LANDCOVER, ClassScheme
+from landmask.errors import GridError
 
-__all__ = ["ClassArea", "class_areas", "format_areas", "pixel_area_m2"]
+__all__ = ["ClassArea", "class_areas", "format_areas", "pixel_area_m2", "pixel_row_areas_m2"]
 
 
 def pixel_area_m2(transform: Affine, crs: CRS | None) -> tuple[float, bool]:
@@ -32,6 +34,37 @@ def pixel_area_m2(transform: Affine, crs: CRS | None) -> tuple[float, bool]:
         return abs(area), False
     factor = crs.linear_units_factor[1]
     return abs(transform.a * transform.e - transform.b * transform.d) * factor**2, True
+
+
+def pixel_row_areas_m2(transform: Affine, crs: CRS | None, height: int) -> np.ndarray:
+    """Area in m² of one pixel of each of ``height`` rows, exactly: a ``(height,)`` float64 array.
+
+    For a projected CRS every row has the area of :func:`pixel_area_m2`. For a
+    geographic CRS a pixel of row ``r`` is the quad between the parallels of
+    the row's top and bottom edges, measured on the CRS's own ellipsoid
+    (:meth:`pyproj.Geod.polygon_area_perimeter`), so areas shrink towards the
+    poles; this needs a north-up grid (no rotation), else :class:`GridError`.
+    Cost: one geodesic area per row.
+    """
+    if crs is None:
+        raise GridError("the mask has no CRS: areas in m² need one")
+    if not crs.is_geographic:
+        area, _ = pixel_area_m2(transform, crs)
+        return np.full(height, area)
+    if transform.b != 0 or transform.d != 0:
+        raise GridError("a rotated grid in a geographic CRS: pixel areas need a north-up grid")
+    from pyproj import CRS as ProjCRS
+
+    geod = ProjCRS.from_user_input(crs).get_geod()
+    assert geod is not None
+    x0, x1 = transform.c, transform.c + transform.a
+    edges = transform.f + transform.e * np.arange(height + 1, dtype=np.float64)
+    out = np.empty(height)
+    for r in range(height):
+        ya, yb = edges[r], edges[r + 1]
+        area, _ = geod.polygon_area_perimeter([x0, x1, x1, x0], [ya, ya, yb, yb])
+        out[r] = abs(area)
+    return out
 
 
 @dataclass(frozen=True)

@@ -46,12 +46,14 @@ def _register() -> None:
     from landmask.cli.run import run_cmd
     from landmask.cli.train import train_cmd
     from landmask.cli.vectorize import vectorize_cmd
+    from landmask.cli.zonal import zonal_cmd
 
     for cmd in (
         classify_cmd,
         indices_cmd,
         vectorize_cmd,
         evaluate_cmd,
+        zonal_cmd,
         train_cmd,
         models_cmd,
         preview_cmd,

@@ -1,0 +1,361 @@
+"""Zonal statistics of masks: exact class areas per zone, chunk by chunk.
+
+``zonal_stats(mask, zones)`` gives, for every zone (polygon) and class, the
+area of the mask's pixels of that class inside the zone, each pixel weighted
+by the fraction of its area the zone covers (exactextract's coverage
+fractions, :mod:`landmask.analysis._coverage`), so the areas are exact rather
+than counts of pixel centres.
+
+How it runs: the zones are reprojected onto the mask's CRS and mapped into
+pixel space once; a spatial index (:class:`shapely.STRtree`) finds, for every
+chunk of the mask, the zones that intersect it; one task per chunk computes
+the coverage-weighted sums of those zones over that chunk, and the partial
+sums are added per zone. Memory is zones x classes plus the chunks in flight,
+never the raster. Coverage of a pixel depends on the pixel and the zone only,
+so the result is the same for any chunk size and scheduler (to float
+rounding).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import dask
+import dask.array as da
+import numpy as np
+import shapely
+import xarray as xr
+
+from landmask.analysis._coverage import block_areas, to_pixel_space
+from landmask.analysis.areas import pixel_row_areas_m2
+from landmask.classes import CLOUD, NODATA, ClassScheme, get_scheme, scheme_of
+from landmask.errors import ConfigError, GridError, InputError, ReadError, ZoneWarning
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+__all__ = ["ZONE_ROW", "zonal_stats"]
+
+#: Name of the key column when no column of the zones is unique: the row number.
+ZONE_ROW = "zone"
+
+#: How many zone keys a note names before it says "..."
+_NAMED = 5
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """The result's columns: class names and the LUT from class id to accumulator column."""
+
+    names: tuple[str, ...]  # selected classes, in scheme order
+    index: tuple[int, ...]  # their accumulator columns
+    lut: np.ndarray  # 256: class id -> accumulator column
+    ncols: int  # classes of the scheme + cloud + nodata + unknown values
+
+    @property
+    def cloud(self) -> int:
+        return self.ncols - 3
+
+    @property
+    def nodata(self) -> int:
+        return self.ncols - 2
+
+    @property
+    def unknown(self) -> int:
+        return self.ncols - 1
+
+
+def zonal_stats(
+    mask: str | os.PathLike[str] | xr.DataArray,
+    zones: str | os.PathLike[str] | gpd.GeoDataFrame,
+    *,
+    zone_column: str | None = None,
+    classes: Sequence[str | int] | None = None,
+    scheme: ClassScheme | str | None = None,
+    chunk_size: int | None = None,
+) -> gpd.GeoDataFrame:
+    """Exact area of each class of ``mask`` inside each zone, computed chunk by chunk.
+
+    Parameters
+    ----------
+    mask
+        A mask file or a ``(y, x)`` uint8 DataArray with rioxarray
+        georeferencing (lazy or not).
+    zones
+        Polygons (a vector file in any format, or a GeoDataFrame) in any CRS;
+        reprojected onto the mask's.
+    zone_column
+        The column that names the zones (its values must be unique). Default:
+        the first column whose values are unique, else the row number (a
+        column ``zone``).
+    classes
+        Classes to report (names or ids of the scheme); default all but cloud
+        and nodata, which are always reported.
+    scheme
+        The mask's class scheme; default the one the mask records.
+    chunk_size
+        Chunk side in pixels for a mask file (default 2048, whole tiles) or a
+        mask array held in memory; a lazy array keeps its chunks.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per zone, in the zones' order, with the zones' attributes and
+        geometry (in their own CRS), the key column first, then for each
+        class ``<class>_m2`` (area in m², pixels weighted by the share of
+        their area inside the zone; on the ellipsoid for a geographic mask),
+        ``cloud_m2``, ``nodata_m2`` (nodata and any value that is no class of
+        the scheme), ``inside_m2`` (the zone's area inside the raster, all
+        values) and ``<class>_fraction`` (``<class>_m2 / inside_m2``). Zones
+        outside the raster and zones without a polygonal geometry get zeros;
+        invalid geometries are repaired (:func:`shapely.make_valid`). Each of
+        these is reported by a :class:`~landmask.errors.ZoneWarning` and in
+        ``frame.attrs["notes"]``.
+
+    Raises
+    ------
+    InputError
+        A raster that is not a mask, unreadable zones, a missing or not unique
+        ``zone_column``, an unknown class, no zone overlapping the mask, a mask
+        or zones without a CRS.
+    """
+    arr, mask_name = _open_mask(mask, chunk_size)
+    scheme = get_scheme(scheme) if scheme is not None else scheme_of(mask)
+    columns = _columns(scheme, classes)
+    frame, zones_name = _read_zones(zones)
+    key = _key_column(frame, zone_column, zones_name)
+    keys = frame[key].to_numpy() if key in frame.columns else np.arange(len(frame))
+    notes: list[str] = []
+    geoms = _polygonal(frame, keys, zones_name, notes)
+    if all(g is None for g in geoms):
+        raise InputError(f"{zones_name}: no zone has a polygon geometry")
+
+    crs = arr.rio.crs
+    if crs is None:
+        raise GridError(f"{mask_name}: the mask has no CRS")
+    if frame.crs is None:
+        raise GridError(f"{zones_name}: the zones have no CRS")
+    import geopandas as gpd
+
+    if frame.crs != crs:
+        geoms = gpd.GeoSeries(geoms, crs=frame.crs).to_crs(crs).to_numpy()
+    transform = arr.rio.transform()
+    row_areas = pixel_row_areas_m2(transform, crs, arr.shape[0])
+    pixel_geoms = to_pixel_space(geoms, transform)
+
+    sums = _accumulate(_dask_data(arr, chunk_size), pixel_geoms, columns, row_areas, mask_name)
+    inside = sums.sum(axis=1)
+    valid = ~shapely.is_empty(pixel_geoms) & ~shapely.is_missing(pixel_geoms)
+    outside = valid & (inside == 0)
+    if outside.any():
+        notes.append(
+            f"{int(outside.sum())} of {len(frame)} zones lie outside the mask and have zero "
+            f"areas{_naming(keys[outside])}"
+        )
+    unknown = sums[:, columns.unknown].sum()
+    if unknown > 0:
+        notes.append(
+            f"{unknown:,.1f} m² of values that are no class of scheme {scheme.name!r} "
+            "were counted as nodata"
+        )
+    for note in notes:
+        warnings.warn(note, ZoneWarning, stacklevel=2)
+    return _result(frame, key, keys, sums, inside, columns, notes)
+
+
+def _open_mask(mask: Any, chunk_size: int | None) -> tuple[xr.DataArray, str]:
+    """The mask as a ``(y, x)`` uint8 DataArray, and a name for messages."""
+    if isinstance(mask, str | os.PathLike):
+        from landmask.io.masks import open_mask
+
+        return open_mask(mask, chunk_size), os.fspath(mask)
+    if not isinstance(mask, xr.DataArray) or mask.ndim != 2 or mask.dtype != np.uint8:
+        what = f"{mask.ndim}-D {mask.dtype}" if isinstance(mask, xr.DataArray) else type(mask)
+        raise InputError(f"<mask>: not a mask (expected a 2-D uint8 DataArray, got {what})")
+    return mask, "<mask>"
+
+
+def _dask_data(arr: xr.DataArray, chunk_size: int | None) -> da.Array:
+    data = arr.data
+    if isinstance(data, da.Array):
+        return data if chunk_size is None else data.rechunk(chunk_size)
+    return da.from_array(np.asarray(data), chunks=chunk_size or 2048)
+
+
+def _columns(scheme: ClassScheme, classes: Sequence[str | int] | None) -> _Columns:
+    """Accumulator columns: every class of the scheme, cloud, nodata, unknown values."""
+    kept = [c for c in scheme if c.id not in (CLOUD, NODATA)]
+    ncols = len(kept) + 3
+    lut = np.full(256, ncols - 1, dtype=np.int32)  # unknown values
+    for i, c in enumerate(kept):
+        lut[c.id] = i
+    lut[CLOUD], lut[NODATA] = ncols - 3, ncols - 2
+    picked = list(range(len(kept)))
+    if classes is not None:
+        picked = []
+        for item in classes:
+            text = str(item).strip()
+            ids = [i for i, c in enumerate(kept) if c.name == text or str(c.id) == text]
+            if not ids:
+                known = ", ".join(c.name for c in kept)
+                raise ConfigError(
+                    f"--classes: no class {text!r} in scheme {scheme.name!r} "
+                    f"(known: {known}; cloud and nodata are always reported)"
+                )
+            picked.extend(i for i in ids if i not in picked)
+        picked.sort()
+    return _Columns(tuple(kept[i].name for i in picked), tuple(picked), lut, ncols)
+
+
+def _read_zones(zones: Any) -> tuple[gpd.GeoDataFrame, str]:
+    import geopandas as gpd
+
+    if isinstance(zones, gpd.GeoDataFrame):
+        frame, name = zones, "<zones>"
+    else:
+        name = os.fspath(zones)
+        try:
+            frame = gpd.read_file(name)
+        except Exception as exc:  # pyogrio raises its own DataSourceError types
+            if not Path(name).exists():
+                raise ReadError(f"{name}: no such file") from None
+            raise ReadError(f"{name}: cannot read as vector data ({type(exc).__name__})") from None
+    if frame.empty:
+        raise InputError(f"{name}: no zones (no features)")
+    return frame, name
+
+
+def _key_column(frame: gpd.GeoDataFrame, zone_column: str | None, name: str) -> str:
+    """The key column: the one named (which must be unique), else the first unique one."""
+    attributes = [c for c in frame.columns if c != frame.geometry.name]
+    if zone_column is not None:
+        if zone_column not in frame.columns or zone_column == frame.geometry.name:
+            cols = ", ".join(map(str, attributes)) or "none"
+            raise InputError(f"{name}: no column {zone_column!r} (columns: {cols})")
+        values = frame[zone_column]
+        if values.isna().any() or not values.is_unique:
+            dup = values[values.duplicated() | values.isna()].iloc[0]
+            raise InputError(
+                f"{name}: column {zone_column!r} does not name the zones uniquely "
+                f"({dup} is missing or repeated)"
+            )
+        return zone_column
+    for col in attributes:
+        values = frame[col]
+        if not values.isna().any() and values.is_unique:
+            return str(col)
+    return ZONE_ROW if ZONE_ROW not in frame.columns else f"{ZONE_ROW}_row"
+
+
+def _polygonal(
+    frame: gpd.GeoDataFrame, keys: np.ndarray, name: str, notes: list[str]
+) -> np.ndarray:
+    """The zones' geometries, polygonal parts only; invalid ones repaired, others None."""
+    geoms = np.array(frame.geometry.to_numpy(), dtype=object)
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    invalid = ~missing & ~shapely.is_valid(geoms)
+    if invalid.any():
+        geoms[invalid] = shapely.make_valid(geoms[invalid])
+        notes.append(
+            f"{name}: {int(invalid.sum())} invalid zone geometries were repaired "
+            f"(shapely.make_valid){_naming(keys[invalid])}"
+        )
+    kinds = shapely.get_type_id(geoms)
+    polygons = np.isin(kinds, (3, 6))  # Polygon, MultiPolygon
+    mixed = ~missing & ~polygons
+    for i in np.flatnonzero(mixed):
+        parts = shapely.get_parts(geoms[i])
+        parts = parts[np.isin(shapely.get_type_id(parts), (3, 6))]
+        geoms[i] = shapely.union_all(parts) if len(parts) else None
+    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if empty.any():
+        notes.append(
+            f"{name}: {int(empty.sum())} zones have no polygon (empty, missing or not "
+            f"polygonal geometry) and zero areas{_naming(keys[empty])}"
+        )
+        geoms[empty] = None
+    return geoms
+
+
+def _naming(keys: np.ndarray) -> str:
+    shown = ", ".join(map(str, keys[:_NAMED].tolist()))
+    return f": {shown}{', ...' if len(keys) > _NAMED else ''}"
+
+
+def _accumulate(
+    data: da.Array,
+    pixel_geoms: np.ndarray,
+    columns: _Columns,
+    row_areas: np.ndarray,
+    mask_name: str,
+) -> np.ndarray:
+    """``(zones, ncols)`` coverage-weighted areas: one task per chunk, partial sums added."""
+    tree = shapely.STRtree(pixel_geoms)
+    height, width = data.shape
+    if not len(tree.query(shapely.box(0, -height, width, 0), predicate="intersects")):
+        raise InputError(f"{mask_name}: no zone overlaps the mask")
+    wkb = shapely.to_wkb(pixel_geoms)
+    blocks = data.to_delayed()
+    row_edges = np.cumsum((0, *data.chunks[0]))
+    col_edges = np.cumsum((0, *data.chunks[1]))
+    hits, tasks = [], []
+    for i in range(len(data.chunks[0])):
+        r0, r1 = int(row_edges[i]), int(row_edges[i + 1])
+        for j in range(len(data.chunks[1])):
+            c0, c1 = int(col_edges[j]), int(col_edges[j + 1])
+            found = np.sort(tree.query(shapely.box(c0, -r1, c1, -r0), predicate="intersects"))
+            if not len(found):
+                continue
+            hits.append(found)
+            tasks.append(
+                dask.delayed(block_areas, pure=False)(
+                    blocks[i, j],
+                    r0,
+                    c0,
+                    wkb[found],
+                    columns.lut,
+                    columns.ncols,
+                    row_areas[r0:r1],
+                )
+            )
+    sums = np.zeros((len(pixel_geoms), columns.ncols))
+    for found, part in zip(hits, dask.compute(*tasks), strict=True):
+        sums[found] += part
+    return sums
+
+
+def _result(
+    frame: gpd.GeoDataFrame,
+    key: str,
+    keys: np.ndarray,
+    sums: np.ndarray,
+    inside: np.ndarray,
+    columns: _Columns,
+    notes: list[str],
+) -> gpd.GeoDataFrame:
+    import geopandas as gpd
+    import pandas as pd
+
+    stats: dict[str, np.ndarray] = {}
+    for name, col in zip(columns.names, columns.index, strict=True):
+        stats[f"{name}_m2"] = sums[:, col]
+    stats["cloud_m2"] = sums[:, columns.cloud]
+    stats["nodata_m2"] = sums[:, columns.nodata] + sums[:, columns.unknown]
+    stats["inside_m2"] = inside
+    share = np.divide(1.0, inside, out=np.zeros_like(inside), where=inside > 0)
+    for name, col in zip(columns.names, columns.index, strict=True):
+        stats[f"{name}_fraction"] = sums[:, col] * share
+    geometry = frame.geometry.name
+    attributes = [c for c in frame.columns if c not in (key, geometry) and c not in stats]
+    table = pd.DataFrame({key: keys}, index=frame.index)
+    table = pd.concat([table, frame[attributes], pd.DataFrame(stats, index=frame.index)], axis=1)
+    table[geometry] = frame.geometry
+    out = gpd.GeoDataFrame(table, geometry=geometry, crs=frame.crs).reset_index(drop=True)
+    out.attrs["notes"] = list(notes)
+    out.attrs["key"] = key
+    return out
