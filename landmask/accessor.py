@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import xarray as xr
 
-from landmask.classes import LANDCOVER, ClassScheme
+from landmask.classes import ClassScheme
 from landmask.errors import InputError
 
 if TYPE_CHECKING:
@@ -93,9 +93,12 @@ class LandmaskAccessor:
         connectivity: int = 4,
         min_area: float | None = None,
         simplify: float | None = None,
-        scheme: ClassScheme = LANDCOVER,
+        scheme: ClassScheme | str | None = None,
     ) -> gpd.GeoDataFrame:
-        """Polygons of a mask's regions: :func:`landmask.vector.vectorize.vectorize`."""
+        """Polygons of a mask's regions: :func:`landmask.vector.vectorize.vectorize`.
+
+        ``scheme`` None: the scheme the mask records (``landcover`` if none).
+        """
         from landmask.vector.vectorize import vectorize
 
         return vectorize(
@@ -122,11 +125,15 @@ class LandmaskAccessor:
         path: str | os.PathLike[str],
         *,
         overwrite: bool = False,
-        scheme: ClassScheme = LANDCOVER,
+        scheme: ClassScheme | str | None = None,
     ) -> WriteResult:
         """Write a mask (:func:`~landmask.io.write.write_mask`) or a 2-D index
         (:func:`~landmask.io.write.write_indices`, one band named after the array)
-        as a Cloud-Optimized GeoTIFF, chunk by chunk and atomically."""
+        as a Cloud-Optimized GeoTIFF, chunk by chunk and atomically.
+
+        A mask's classes are named after ``scheme``; None: the scheme the mask
+        records (``landcover`` if none).
+        """
         from landmask.io.write import write_indices, write_mask
 
         arr = self._obj

@@ -36,7 +36,7 @@ from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from landmask.analysis.areas import pixel_area_m2
-from landmask.classes import CLOUD, LANDCOVER, NODATA, ClassScheme, get_scheme, scheme_of
+from landmask.classes import CLOUD, LANDCOVER, NODATA, ClassScheme, resolve_scheme
 from landmask.errors import ConfigError, GridError, InputError, ReadError, TruthReprojectedWarning
 from landmask.evaluation.accuracy import AreaEstimate, area_adjusted, kappa
 from landmask.io.masks import open_mask
@@ -574,12 +574,12 @@ def evaluate(
         pred = open_mask(pred, chunk_size)
     if pred.ndim != 2 or pred.dtype != np.uint8:
         raise InputError(f"prediction is not a mask ({pred.ndim}-D {pred.dtype})")
-    pred = _recode(pred, _scheme_or(pred_scheme, pred, scheme), scheme, "prediction")
+    pred = _recode(pred, resolve_scheme(pred_scheme, pred, default=scheme), scheme, "prediction")
     is_raster = isinstance(truth, xr.DataArray) or (
         isinstance(truth, str | os.PathLike)
         and Path(os.fspath(truth)).suffix.lower() in _RASTER_SUFFIXES
     )
-    t_scheme = _scheme_or(truth_scheme, truth if is_raster else None, scheme)
+    t_scheme = resolve_scheme(truth_scheme, truth if is_raster else None, default=scheme)
     if isinstance(truth, xr.DataArray):
         truth = _recode(truth, t_scheme, scheme, "truth")
     elif truth_map is None and t_scheme.name != scheme.name:
@@ -609,21 +609,6 @@ def evaluate(
         truth_arr = _polygon_truth(gdf, pred, ids, path)
         return _compare_rasters(pred, truth_arr, labels, scheme, area)
     raise InputError(f"{path}: truth must be all polygons or all points, got {sorted(kinds)}")
-
-
-def _scheme_or(given: ClassScheme | str | None, source: Any, default: ClassScheme) -> ClassScheme:
-    """``given``, else the scheme ``source`` (a mask file or array) records, else ``default``."""
-    if given is not None:
-        return get_scheme(given)
-    if source is None:
-        return default
-    attrs = source.attrs if isinstance(source, xr.DataArray) else None
-    if attrs is not None and "CLASS_SCHEME" not in attrs and "class_scheme" not in attrs:
-        return default
-    found = scheme_of(source)
-    if isinstance(source, str | os.PathLike) and found is LANDCOVER:
-        return default  # a file that names no scheme
-    return found
 
 
 def _check_comparable(src: ClassScheme, dst: ClassScheme, what: str) -> None:

@@ -17,7 +17,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from landmask.classes import CLOUD, NODATA, ClassScheme, scheme_of
+from landmask.classes import CLOUD, NODATA, ClassScheme, resolve_scheme
 from landmask.errors import ConfigError
 from landmask.io._cog import TILE, CogJob, store_cogs, tile_aligned
 from landmask.io.outputs import check_output
@@ -65,7 +65,7 @@ def write_mask(
     path: str | os.PathLike[str],
     *,
     overwrite: bool = False,
-    scheme: ClassScheme | None = None,
+    scheme: ClassScheme | str | None = None,
     colormap: bool = True,
     probabilities: xr.DataArray | None = None,
     probabilities_path: str | os.PathLike[str] | None = None,
@@ -93,8 +93,9 @@ def write_mask(
     overwrite
         Replace an existing file.
     scheme
-        Class scheme for colours and names; by default the one the mask's
-        attributes name (:func:`landmask.classes.scheme_of`), else ``landcover``.
+        Class scheme (or its name) for colours and names; None: the one the
+        mask records in its attributes, else ``landcover``
+        (:func:`landmask.classes.resolve_scheme`).
     colormap
         Write the colour table (False: a plain grayscale raster of class ids).
     probabilities, probabilities_path
@@ -111,7 +112,7 @@ def write_mask(
     if mask.ndim != 2 or mask.dtype != np.uint8:
         raise ConfigError(f"a mask is a 2-D uint8 array, got {mask.ndim}-D {mask.dtype}")
     out = check_output(path, overwrite, mask.attrs.get("sources", ()))
-    scheme = scheme or scheme_of(mask)
+    scheme = resolve_scheme(scheme, mask)
     data = _dask_data(mask)[None]
     counts = _value_counts(data[0], [c.id for c in scheme] + [CLOUD, NODATA])
     tags = {f"CLASS_{c.id}": c.name for c in scheme}

@@ -29,7 +29,7 @@ from rasterio.windows import Window
 from rasterio.windows import transform as window_transform
 from scipy import ndimage
 
-from landmask.classes import ClassScheme, scheme_of
+from landmask.classes import ClassScheme, resolve_scheme
 from landmask.errors import ConfigError, GridError, InputError
 
 __all__ = [
@@ -154,7 +154,7 @@ def apply_mask(
     *,
     keep: Sequence[str | int] | str,
     mode: Mode = "cutout",
-    scheme: ClassScheme | None = None,
+    scheme: ClassScheme | str | None = None,
     nodata: float | None = None,
     sigma: float = 5.0,
 ) -> xr.DataArray:
@@ -197,7 +197,7 @@ def apply_mask(
     if image.ndim != 3:
         raise InputError(f"the image must be (band, y, x), got dims {image.dims}")
     _check_grid(image, mask)
-    ids = np.array(sorted(resolve_keep(keep, scheme or scheme_of(mask))), dtype=np.uint8)
+    ids = np.array(sorted(resolve_keep(keep, resolve_scheme(scheme, mask))), dtype=np.uint8)
     img = image.data if isinstance(image.data, da.Array) else da.from_array(image.data)
     img = img.rechunk({0: -1})
     mask_data = mask.data if isinstance(mask.data, da.Array) else da.from_array(mask.data)

@@ -23,7 +23,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from landmask.classes import NODATA, ClassScheme, scheme_of
+from landmask.classes import NODATA, ClassScheme, resolve_scheme
 from landmask.errors import ConfigError
 from landmask.io.masks import open_mask
 from landmask.io.outputs import check_output
@@ -81,7 +81,7 @@ def export_mask(
     path: str | os.PathLike[str],
     *,
     rgb: bool = False,
-    scheme: ClassScheme | None = None,
+    scheme: ClassScheme | str | None = None,
     overwrite: bool = False,
     chunk_size: int | None = None,
 ) -> WriteResult:
@@ -97,8 +97,8 @@ def export_mask(
         Paint class colours (four bands, alpha transparent on nodata) instead
         of writing the class ids.
     scheme
-        Class scheme for names and colours; default the one the mask records
-        (:func:`~landmask.classes.scheme_of`), else ``landcover``.
+        Class scheme (or its name) for names and colours; None: the one the
+        mask records, else ``landcover`` (:func:`~landmask.classes.resolve_scheme`).
     overwrite
         Replace an existing output.
     chunk_size
@@ -116,10 +116,10 @@ def export_mask(
     if not isinstance(mask, xr.DataArray):
         path_in = os.fspath(mask)
         mask = open_mask(path_in, chunk_size)
-        scheme = scheme or scheme_of(path_in)
+        scheme = resolve_scheme(scheme, path_in)
     if mask.ndim != 2 or mask.dtype != np.uint8:
         raise ConfigError(f"a mask is a 2-D uint8 array, got {mask.ndim}-D {mask.dtype}")
-    scheme = scheme or scheme_of(mask)
+    scheme = resolve_scheme(scheme, mask)
     mask = _nodata_as_255(mask)
     if not rgb:
         return write_mask(mask, path, overwrite=overwrite, scheme=scheme, colormap=False)

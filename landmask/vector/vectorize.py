@@ -48,7 +48,7 @@ from scipy.sparse.csgraph import connected_components
 
 from landmask._runtime.schedulers import local_get
 from landmask.analysis.areas import pixel_area_m2
-from landmask.classes import LANDCOVER, NODATA, ClassScheme
+from landmask.classes import NODATA, ClassScheme, resolve_scheme
 from landmask.errors import ConfigError, InputError
 from landmask.vector._polygonize import (
     NO_GEOMS,
@@ -183,7 +183,7 @@ def vectorize(
     connectivity: int = 4,
     min_area: float | None = None,
     simplify: float | None = None,
-    scheme: ClassScheme = LANDCOVER,
+    scheme: ClassScheme | str | None = None,
 ) -> gpd.GeoDataFrame:
     """Polygons of a mask's regions, one row per connected region.
 
@@ -204,7 +204,8 @@ def vectorize(
         neighbouring polygons keep sharing their edges, so no gaps or overlaps
         appear (GEOS coverage simplification over the regions of every class).
     scheme
-        Names of the classes.
+        Names of the classes (a scheme or its name); None: the scheme the mask
+        records, else ``landcover`` (:func:`landmask.classes.resolve_scheme`).
 
     Returns
     -------
@@ -218,6 +219,7 @@ def vectorize(
     _check(mask, connectivity, min_area)
     if simplify is not None and not simplify >= 0:
         raise ConfigError(f"--simplify {simplify}: must be a number >= 0")
+    scheme = resolve_scheme(scheme, mask)
     wanted = resolve_classes(classes, scheme)
     regions = list(iter_regions(mask, wanted, connectivity, min_area, whole=bool(simplify)))
     values = np.concatenate([v for v, _ in regions]) if regions else np.zeros(0, np.uint8)
@@ -490,7 +492,7 @@ def _to_frame(
         order = _order(values, pixel_geoms)
         values, pixel_geoms, geoms = values[order], pixel_geoms[order], geoms[order]
     area, perimeter = spec.measures(geoms, pixel_geoms, exact=tolerance == 0)
-    return gpd.GeoDataFrame(
+    frame = gpd.GeoDataFrame(
         {
             "class_id": values,
             "class_name": [scheme.name_of(int(v)) for v in values],
@@ -500,6 +502,8 @@ def _to_frame(
         geometry=geoms,
         crs=spec.crs,
     )
+    frame.attrs["class_scheme"] = scheme.name  # read back by write_vector (resolve_scheme)
+    return frame
 
 
 def _order(values: np.ndarray, geoms: np.ndarray) -> np.ndarray:
@@ -531,7 +535,7 @@ def vectorize_to_file(
     connectivity: int = 4,
     min_area: float | None = None,
     simplify: float | None = None,
-    scheme: ClassScheme = LANDCOVER,
+    scheme: ClassScheme | str | None = None,
     overwrite: bool = False,
 ) -> VectorSummary:
     """Vectorize a mask straight into a file, its format chosen by the extension.
@@ -545,10 +549,12 @@ def vectorize_to_file(
     for every scheduler. A coverage simplification needs every polygon at
     once, so with ``simplify`` the result of :func:`vectorize` (sorted by class
     and position) is written. The same polygons either way; the file appears
-    only when complete.
+    only when complete. ``scheme`` names the classes and styles the file;
+    None: the scheme the mask records (:func:`landmask.classes.resolve_scheme`).
     """
     from landmask.vector.formats import VectorWriter, write_vector
 
+    scheme = resolve_scheme(scheme, mask)
     if simplify:
         frame = vectorize(
             mask,

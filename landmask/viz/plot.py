@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from landmask.classes import NODATA, ClassScheme, scheme_of
+from landmask.classes import NODATA, ClassScheme, resolve_scheme
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -197,7 +197,7 @@ def class_lut(scheme: ClassScheme) -> np.ndarray:
 
 def mask_image(
     data: Any,
-    scheme: ClassScheme | None = None,
+    scheme: ClassScheme | str | None = None,
     ax: Any = None,
     *,
     max_size: int = MAX_SIZE,
@@ -213,7 +213,7 @@ def mask_image(
         most ``max_size`` pixels a side by :func:`decimate`).
     scheme
         Colours and names of the classes; default the scheme the mask names in
-        its attributes (:func:`~landmask.classes.scheme_of`), else ``landcover``.
+        its attributes (:func:`~landmask.classes.resolve_scheme`), else ``landcover``.
     ax
         Axes to draw on; a new figure when None.
     max_size
@@ -225,7 +225,7 @@ def mask_image(
     -------
     matplotlib.axes.Axes
     """
-    scheme = scheme or scheme_of(data)
+    scheme = resolve_scheme(scheme, data)
     values, extent, crs = _small(data, max_size)
     ax = _axes(ax)
     lut = class_lut(scheme)
@@ -388,7 +388,7 @@ def probability_map(
     ax: Any = None,
     *,
     cmap: str = "viridis",
-    scheme: ClassScheme | None = None,
+    scheme: ClassScheme | str | None = None,
     max_size: int = MAX_SIZE,
     colorbar: bool = True,
 ) -> Any:
@@ -414,7 +414,7 @@ def probability_map(
     """
     from matplotlib.colors import Normalize
 
-    scheme = scheme or scheme_of(proba)
+    scheme = resolve_scheme(scheme, proba)
     class_id = class_ if isinstance(class_, int) else scheme.id_of(class_)
     ids = [int(c) for c in proba["class"].values]
     if class_id not in ids:
@@ -444,7 +444,7 @@ def polygons(
     image: xr.DataArray | None = None,
     ax: Any = None,
     *,
-    scheme: ClassScheme | None = None,
+    scheme: ClassScheme | str | None = None,
     linewidth: float = 1.0,
     max_size: int = MAX_SIZE,
 ) -> Any:
@@ -461,7 +461,7 @@ def polygons(
         :func:`composite`) or any 2-D array (grey). Polygons in another CRS
         are reprojected to the image's.
     scheme
-        Class colours and names; default the image's (:func:`~landmask.classes.scheme_of`).
+        Class colours and names; default the image's (:func:`~landmask.classes.resolve_scheme`).
     linewidth
         Width of the outlines in points.
     max_size
@@ -472,7 +472,7 @@ def polygons(
     matplotlib.axes.Axes
     """
     ax = _axes(ax)
-    scheme = scheme or scheme_of(image)
+    scheme = resolve_scheme(scheme, image)
     crs = None
     if image is not None:
         crs = image.rio.crs

@@ -9,7 +9,7 @@ import numpy as np
 import rasterio
 from rasterio.enums import Resampling
 
-from landmask.classes import ClassScheme, scheme_of
+from landmask.classes import ClassScheme, resolve_scheme
 from landmask.errors import InputError, ReadError
 from landmask.io.outputs import atomic_path
 
@@ -40,13 +40,13 @@ def write_preview(
     png_path: str | os.PathLike[str],
     *,
     max_size: int = 1024,
-    scheme: ClassScheme | None = None,
+    scheme: ClassScheme | str | None = None,
 ) -> Path:
     """Write a colour-coded PNG of a mask with a legend of the classes present.
 
     The map is at most ``max_size`` pixels a side (:func:`read_decimated`);
     nodata is transparent. Colours and names are those of ``scheme``, by
-    default the scheme the mask file records (:func:`~landmask.classes.scheme_of`:
+    default the scheme the mask file records (:func:`~landmask.classes.resolve_scheme`:
     its ``CLASS_SCHEME`` tag, else its ``CLASS_<id>`` names and colour table,
     else ``landcover``).
     """
@@ -58,8 +58,7 @@ def write_preview(
     from landmask.viz.plot import mask_image
 
     data = read_decimated(mask_path, max_size)
-    if scheme is None:
-        scheme = scheme_of(mask_path)
+    scheme = resolve_scheme(scheme, mask_path)
     h, w = data.shape
     dpi = 100
     fig, ax = plt.subplots(figsize=(w / dpi + 1.8, h / dpi + 0.2), dpi=dpi)
