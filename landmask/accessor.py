@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import xarray as xr
 
-from landmask.classes import ClassScheme
+from landmask.classes import ClassScheme, check_mask, is_mask
 from landmask.errors import InputError
 
 if TYPE_CHECKING:
@@ -60,13 +60,8 @@ class LandmaskAccessor:
         return arr
 
     def _mask(self, what: str) -> xr.DataArray:
-        arr = self._obj
-        if arr.ndim != 2 or arr.dtype != "uint8":
-            raise InputError(
-                f".landmask.{what}() needs a mask: 2-D uint8 class ids, "
-                f"got {arr.ndim}-D {arr.dtype}"
-            )
-        return arr
+        check_mask(self._obj, f".landmask.{what}()")
+        return self._obj
 
     def indices(self, names: Sequence[str]) -> xr.Dataset:
         """Spectral indices of a scene: :func:`landmask.spectral.indices.compute_indices`."""
@@ -137,7 +132,7 @@ class LandmaskAccessor:
         from landmask.io.write import write_indices, write_mask
 
         arr = self._obj
-        if arr.ndim == 2 and arr.dtype == "uint8":
+        if is_mask(arr):
             return write_mask(arr, path, overwrite=overwrite, scheme=scheme)
         if arr.ndim == 2 and arr.dtype.kind == "f":
             name = str(arr.name or "index")
@@ -161,7 +156,7 @@ class LandmaskAccessor:
         arr = self._obj
         if arr.ndim == 3 and "band" in arr.dims:
             return plot.composite(arr, ax=ax, **kwargs)
-        if arr.ndim == 2 and arr.dtype == "uint8":
+        if is_mask(arr):
             return plot.mask_image(arr, kwargs.pop("scheme", None), ax, **kwargs)
         if arr.ndim == 2:
             return plot.index_map(arr, ax=ax, **kwargs)

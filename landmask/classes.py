@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from landmask.errors import ConfigError
+from landmask.errors import ConfigError, InputError
 
 __all__ = [
     "CLOUD",
@@ -36,7 +36,9 @@ __all__ = [
     "WORLDCOVER",
     "ClassScheme",
     "LandClass",
+    "check_mask",
     "get_scheme",
+    "is_mask",
     "recorded_scheme",
     "resolve_scheme",
     "scheme_from_tags",
@@ -340,3 +342,33 @@ def resolve_scheme(
     if given is not None:
         return get_scheme(given)
     return recorded_scheme(source) or default
+
+
+def _mask_shape(arr: Any) -> tuple[bool, str, str]:
+    """Whether ``arr`` is a mask, what a mask is in its kind, and what ``arr`` is, in words."""
+    if hasattr(arr, "ndim"):  # numpy, Dask, xarray
+        dtype = np.dtype(arr.dtype)
+        ok = arr.ndim == 2 and dtype == np.uint8
+        return ok, "2-D uint8 class ids", f"{arr.ndim}-D {dtype}"
+    count, dtype = arr.count, arr.dtypes[0]  # an open rasterio dataset
+    bands = "1 band" if count == 1 else f"{count} bands"
+    return count == 1 and dtype == "uint8", "1 band of uint8 class ids", f"{bands} of {dtype}"
+
+
+def is_mask(arr: Any) -> bool:
+    """Whether ``arr`` holds class ids: a 2-D uint8 array, or a raster of one uint8 band.
+
+    ``arr`` is a numpy or Dask array, a DataArray or an open rasterio dataset.
+    """
+    return _mask_shape(arr)[0]
+
+
+def check_mask(arr: Any, what: str = "the mask") -> None:
+    """Raise :class:`~landmask.errors.InputError` unless ``arr`` is a mask (:func:`is_mask`).
+
+    ``what`` names the input in the one-line message: a path, an argument or
+    a method (``.landmask.vectorize()``).
+    """
+    ok, expected, got = _mask_shape(arr)
+    if not ok:
+        raise InputError(f"{what}: not a mask (expected {expected}, got {got})")

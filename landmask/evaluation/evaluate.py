@@ -36,7 +36,7 @@ from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from landmask.analysis.areas import pixel_area_m2
-from landmask.classes import CLOUD, LANDCOVER, NODATA, ClassScheme, resolve_scheme
+from landmask.classes import CLOUD, LANDCOVER, NODATA, ClassScheme, check_mask, resolve_scheme
 from landmask.errors import ConfigError, GridError, InputError, ReadError, TruthReprojectedWarning
 from landmask.evaluation.accuracy import AreaEstimate, area_adjusted, kappa
 from landmask.io.masks import open_mask
@@ -572,8 +572,7 @@ def evaluate(
     """
     if not isinstance(pred, xr.DataArray):
         pred = open_mask(pred, chunk_size)
-    if pred.ndim != 2 or pred.dtype != np.uint8:
-        raise InputError(f"prediction is not a mask ({pred.ndim}-D {pred.dtype})")
+    check_mask(pred, "the prediction")
     pred = _recode(pred, resolve_scheme(pred_scheme, pred, default=scheme), scheme, "prediction")
     is_raster = isinstance(truth, xr.DataArray) or (
         isinstance(truth, str | os.PathLike)

@@ -6,7 +6,9 @@ open dataset) to rioxarray, whose chunks are aligned to the file's tiles.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import rasterio
@@ -14,16 +16,18 @@ import rioxarray
 import xarray as xr
 from rasterio.errors import RasterioError
 
-from landmask.errors import InputError, ReadError
+from landmask.classes import check_mask
+from landmask.errors import ReadError
 
 __all__ = ["open_image", "open_mask"]
 
 
-def _profile(path: str) -> tuple[int, str, tuple[int, int]]:
-    """Band count, first dtype and block shape of a raster; one line if it cannot be read."""
+@contextlib.contextmanager
+def _header(path: str) -> Iterator[rasterio.io.DatasetReader]:
+    """The raster open for its metadata; one line (:class:`ReadError`) if it cannot be read."""
     try:
         with rasterio.open(path) as ds:
-            return ds.count, ds.dtypes[0], ds.block_shapes[0]
+            yield ds
     except RasterioError:
         if not Path(path).exists():
             raise ReadError(f"{path}: no such file") from None
@@ -41,9 +45,9 @@ def open_mask(path: str | os.PathLike[str], chunk_size: int | None = None) -> xr
     Raises :class:`~landmask.errors.InputError` for a raster that is not a mask.
     """
     p = os.path.abspath(os.fspath(path))
-    count, dtype, block = _profile(p)
-    if count != 1 or dtype != "uint8":
-        raise InputError(f"{p}: not a mask (expected 1 band of uint8, got {count} of {dtype})")
+    with _header(p) as ds:
+        check_mask(ds, p)
+        block = ds.block_shapes[0]
     step = _step(block, chunk_size or 2048)
     arr = rioxarray.open_rasterio(p, chunks={"band": 1, "y": step, "x": step}, lock=False)
     assert isinstance(arr, xr.DataArray)
@@ -54,7 +58,8 @@ def open_mask(path: str | os.PathLike[str], chunk_size: int | None = None) -> xr
 def open_image(path: str | os.PathLike[str], chunk_size: int | None = None) -> xr.DataArray:
     """Open any raster lazily as ``(band, y, x)`` in its own dtype, ``chunk_size`` px chunks."""
     p = os.path.abspath(os.fspath(path))
-    _, _, block = _profile(p)
+    with _header(p) as ds:
+        block = ds.block_shapes[0]
     step = _step(block, chunk_size or 1024)
     arr = rioxarray.open_rasterio(p, chunks={"band": -1, "y": step, "x": step}, lock=False)
     assert isinstance(arr, xr.DataArray)

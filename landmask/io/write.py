@@ -17,7 +17,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from landmask.classes import CLOUD, NODATA, ClassScheme, resolve_scheme
+from landmask.classes import CLOUD, NODATA, ClassScheme, check_mask, resolve_scheme
 from landmask.errors import ConfigError
 from landmask.io._cog import TILE, CogJob, store_cogs, tile_aligned
 from landmask.io.outputs import check_output
@@ -109,8 +109,7 @@ def write_mask(
     WriteResult
         The path and the number of pixels of each class id present.
     """
-    if mask.ndim != 2 or mask.dtype != np.uint8:
-        raise ConfigError(f"a mask is a 2-D uint8 array, got {mask.ndim}-D {mask.dtype}")
+    check_mask(mask, "write_mask")
     out = check_output(path, overwrite, mask.attrs.get("sources", ()))
     scheme = resolve_scheme(scheme, mask)
     data = _dask_data(mask)[None]

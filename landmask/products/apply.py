@@ -29,7 +29,7 @@ from rasterio.windows import Window
 from rasterio.windows import transform as window_transform
 from scipy import ndimage
 
-from landmask.classes import ClassScheme, resolve_scheme
+from landmask.classes import ClassScheme, check_mask, resolve_scheme
 from landmask.errors import ConfigError, GridError, InputError
 
 __all__ = [
@@ -189,8 +189,7 @@ def apply_mask(
     """
     if mode not in MODES:
         raise ConfigError(f"--mode {mode}: expected one of {', '.join(MODES)}")
-    if mask.ndim != 2 or mask.dtype != np.uint8:
-        raise InputError(f"the mask is not a mask ({mask.ndim}-D {mask.dtype}, expected uint8)")
+    check_mask(mask, "apply_mask")
     flat = image.ndim == 2
     if flat:
         image = image.expand_dims("band")

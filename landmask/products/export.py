@@ -23,8 +23,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from landmask.classes import NODATA, ClassScheme, resolve_scheme
-from landmask.errors import ConfigError
+from landmask.classes import NODATA, ClassScheme, check_mask, resolve_scheme
 from landmask.io.masks import open_mask
 from landmask.io.outputs import check_output
 from landmask.io.overviews import overview_levels
@@ -117,8 +116,7 @@ def export_mask(
         path_in = os.fspath(mask)
         mask = open_mask(path_in, chunk_size)
         scheme = resolve_scheme(scheme, path_in)
-    if mask.ndim != 2 or mask.dtype != np.uint8:
-        raise ConfigError(f"a mask is a 2-D uint8 array, got {mask.ndim}-D {mask.dtype}")
+    check_mask(mask, "export_mask")
     scheme = resolve_scheme(scheme, mask)
     mask = _nodata_as_255(mask)
     if not rgb:

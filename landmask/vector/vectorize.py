@@ -48,8 +48,8 @@ from scipy.sparse.csgraph import connected_components
 
 from landmask._runtime.schedulers import local_get
 from landmask.analysis.areas import pixel_area_m2
-from landmask.classes import NODATA, ClassScheme, resolve_scheme
-from landmask.errors import ConfigError, InputError
+from landmask.classes import NODATA, ClassScheme, check_mask, resolve_scheme
+from landmask.errors import ConfigError
 from landmask.vector._polygonize import (
     NO_GEOMS,
     NO_VALUES,
@@ -230,10 +230,7 @@ def vectorize(
 def _check(mask: xr.DataArray, connectivity: int, min_area: float | None) -> None:
     if connectivity not in (4, 8):
         raise ConfigError(f"--connectivity {connectivity}: must be 4 or 8")
-    if mask.ndim != 2 or mask.dtype != np.uint8:
-        raise InputError(
-            f"not a mask: expected 2-D uint8 class ids, got {mask.ndim}-D {mask.dtype}"
-        )
+    check_mask(mask, "vectorize")
     if min_area is not None and not min_area >= 0:
         raise ConfigError(f"--min-area {min_area}: must be a number >= 0")
 

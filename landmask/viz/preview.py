@@ -9,8 +9,8 @@ import numpy as np
 import rasterio
 from rasterio.enums import Resampling
 
-from landmask.classes import ClassScheme, resolve_scheme
-from landmask.errors import InputError, ReadError
+from landmask.classes import ClassScheme, check_mask, resolve_scheme
+from landmask.errors import ReadError
 from landmask.io.outputs import atomic_path
 
 __all__ = ["read_decimated", "write_preview"]
@@ -24,8 +24,7 @@ def read_decimated(mask_path: str | os.PathLike[str], max_size: int = 1024) -> n
     """
     try:
         with rasterio.open(mask_path) as ds:
-            if ds.count != 1 or ds.dtypes[0] != "uint8":
-                raise InputError(f"{mask_path}: not a mask (expected 1 band of uint8)")
+            check_mask(ds, str(mask_path))
             factor = max(1, int(np.ceil(max(ds.width, ds.height) / max_size)))
             shape = (max(1, ds.height // factor), max(1, ds.width // factor))
             return ds.read(1, out_shape=shape, resampling=Resampling.nearest)
