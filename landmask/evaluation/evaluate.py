@@ -35,6 +35,7 @@ from affine import Affine
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
+from landmask._runtime.chunks import as_dask
 from landmask.analysis.areas import pixel_area_m2
 from landmask.classes import CLOUD, LANDCOVER, NODATA, ClassScheme, check_mask, resolve_scheme
 from landmask.errors import ConfigError, GridError, InputError, ReadError, TruthReprojectedWarning
@@ -428,8 +429,7 @@ def _raster_truth(path: str, pred: xr.DataArray, labels: _Labels) -> xr.DataArra
 
 
 def _chunks_of(arr: xr.DataArray) -> Any:
-    data = arr.data
-    return data.chunks if isinstance(data, da.Array) else (2048, 2048)
+    return as_dask(arr).chunks
 
 
 def _check_overlap(path: str, bounds: Any, crs: Any, pred: xr.DataArray) -> None:
@@ -661,8 +661,8 @@ def _same_grid(pred: xr.DataArray, truth: xr.DataArray) -> xr.DataArray:
 def _compare_rasters(
     pred: xr.DataArray, truth: xr.DataArray, labels: _Labels, scheme: ClassScheme, area: float
 ) -> Evaluation:
-    p = _dask(pred)
-    t = _dask(truth).rechunk(p.chunks)
+    p = as_dask(pred)
+    t = as_dask(truth).rechunk(p.chunks)
     full = _confusions(p, t).compute()
     ignored_rows = full[list(_IGNORED), :].sum()
     ignored_cols = full[:, list(_IGNORED)].sum()
@@ -693,7 +693,7 @@ def _compare_points(
     inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
     if not inside.any():
         raise InputError(f"{path}: truth does not overlap the prediction (no point inside)")
-    data = _dask(pred)
+    data = as_dask(pred)
     # one pass: the strata sizes and the samples share the reads of the mask
     sampled, map_counts = (
         np.asarray(x)
@@ -746,11 +746,6 @@ def _confusions(p: da.Array, t: da.Array) -> da.Array:
 
 def _confusion_4d(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return confusion_block(pred, truth).reshape(1, 1, 256, 256)
-
-
-def _dask(arr: xr.DataArray) -> da.Array:
-    data = arr.data
-    return data if isinstance(data, da.Array) else da.from_array(np.asarray(data), chunks=2048)
 
 
 # ------------------------------------------------------- labels for training

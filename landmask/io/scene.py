@@ -28,11 +28,12 @@ from dask.base import tokenize
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
 
+from landmask._runtime.chunks import aligned_chunks
 from landmask.errors import BandError, ConfigError, GridError, ReadError
 from landmask.io.resample import Method, Resample, resample_block, source_span, target_size
 from landmask.io.sensors import COMMON_NAMES, QUALITY_BANDS, Sensor, get_sensor
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "READ_ENV", "BandSource", "open_scene"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "READ_ENV", "BandSource", "aligned_chunks", "open_scene"]
 
 log = logging.getLogger(__name__)
 
@@ -375,20 +376,6 @@ def _on_grid(
             BandSource(src.path, src.index, src.name, src.nodata, src.scale, src.offset, plan)
         )
     return out
-
-
-def aligned_chunks(size: int, requested: int, block: int) -> tuple[int, ...]:
-    """Chunk lengths along one axis: ``requested`` rounded to whole blocks.
-
-    A block as long as the axis (a striped file's width) imposes no alignment.
-    """
-    if requested <= 0:
-        raise ConfigError(f"--chunk-size {requested}: must be a positive number of pixels")
-    if 1 < block < size:
-        requested = max(block, round(requested / block) * block)
-    step = min(requested, size)
-    full, rest = divmod(size, step)
-    return (step,) * full + ((rest,) if rest else ())
 
 
 class _ReflectanceReader:

@@ -29,6 +29,7 @@ from rasterio.windows import Window
 from rasterio.windows import transform as window_transform
 from scipy import ndimage
 
+from landmask._runtime.chunks import as_dask
 from landmask.classes import ClassScheme, check_mask, resolve_scheme
 from landmask.errors import ConfigError, GridError, InputError
 
@@ -197,9 +198,9 @@ def apply_mask(
         raise InputError(f"the image must be (band, y, x), got dims {image.dims}")
     _check_grid(image, mask)
     ids = np.array(sorted(resolve_keep(keep, resolve_scheme(scheme, mask))), dtype=np.uint8)
-    img = image.data if isinstance(image.data, da.Array) else da.from_array(image.data)
+    img = as_dask(image)
     img = img.rechunk({0: -1})
-    mask_data = mask.data if isinstance(mask.data, da.Array) else da.from_array(mask.data)
+    mask_data = as_dask(mask)
     kept = da.map_blocks(kept_block, mask_data.rechunk(img.chunks[1:]), ids=ids, dtype=bool)
     out: xr.DataArray
     if mode == "crop":

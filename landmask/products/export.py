@@ -23,6 +23,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
+from landmask._runtime.chunks import as_dask
 from landmask.classes import NODATA, ClassScheme, check_mask, resolve_scheme
 from landmask.io.masks import open_mask
 from landmask.io.outputs import check_output
@@ -122,8 +123,7 @@ def export_mask(
     if not rgb:
         return write_mask(mask, path, overwrite=overwrite, scheme=scheme, colormap=False)
     out = check_output(path, overwrite, mask.attrs.get("sources", ()))
-    data = mask.data if isinstance(mask.data, da.Array) else da.from_array(mask.data, chunks=2048)
-    ids = tile_aligned(data[None])
+    ids = tile_aligned(as_dask(mask)[None])
     table = rgba_table(scheme)
     levels = overview_levels(ids, TILE, categorical=True, nodata=NODATA)
     tags = {f"CLASS_{c.id}": c.name for c in scheme} | {"CLASS_SCHEME": scheme.name}

@@ -46,6 +46,7 @@ from pyproj import CRS
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from landmask._runtime.chunks import as_dask
 from landmask._runtime.schedulers import local_get
 from landmask.analysis.areas import pixel_area_m2
 from landmask.classes import NODATA, ClassScheme, check_mask, resolve_scheme
@@ -304,11 +305,7 @@ def _iter_features(
 
 def _prepared(mask: xr.DataArray, connectivity: int, min_area: float | None) -> da.Array:
     """The mask as a Dask array, sieved if ``min_area`` asks for it."""
-    data = (
-        mask.data
-        if isinstance(mask.data, da.Array)
-        else da.from_array(np.asarray(mask.data), chunks=2048)
-    )
+    data = as_dask(mask)
     if min_area:
         pixel_m2, _ = pixel_area_m2(mask.rio.transform(), mask.rio.crs)
         data = sieve(data, math.ceil(min_area / pixel_m2), connectivity)
