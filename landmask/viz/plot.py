@@ -1,8 +1,10 @@
 """Plots with matplotlib: each takes an optional ``ax`` and returns matplotlib axes.
 
 Lazy inputs are never computed whole. A DataArray read straight from a raster
-file (:func:`landmask.io.masks.open_mask`, ``rioxarray.open_rasterio``) is read
-from the file's internal overviews by GDAL; any other lazy array is decimated
+file (:func:`landmask.io.masks.open_mask`, one band of
+:func:`~landmask.io.masks.open_image`, or a window of either: see
+:func:`landmask.io.masks.file_window`) is read from the file's internal
+overviews by GDAL; any other lazy array is decimated
 by a strided selection (every n-th pixel, at most ``max_size`` a side), which
 Dask fuses into the tasks that make each chunk, so only the kept pixels leave
 those tasks. DataArrays are drawn in map coordinates (CRS units), so polygons
@@ -41,9 +43,6 @@ __all__ = [
 #: Default largest side, in pixels, of what a plot reads from a lazy array.
 MAX_SIZE = 1024
 
-#: Layers of a Dask graph that only read a file and select from it.
-_READ_LAYERS = ("original-open_rasterio", "open_rasterio", "getitem")
-
 
 def _step(shape: Sequence[int], max_size: int) -> int:
     return max(1, math.ceil(max(shape) / max_size))
@@ -57,37 +56,19 @@ def _picks(n: int, step: int) -> slice:
 
 
 def _file_window(arr: xr.DataArray) -> tuple[str, int, Any] | None:
-    """``(path, band, window)`` when ``arr`` is an unmodified read of one raster band.
-
-    That is: a 2-D DataArray whose Dask graph only opens a file and selects from
-    it, on the file's own pixel grid (any whole-pixel window of it), and the
-    band has internal overviews.
-    """
-    import dask.array as da
+    """``(path, band, window)`` when ``arr`` is a plain read of one raster band
+    (:func:`landmask.io.masks.file_window`) and the band has internal overviews."""
     import rasterio
-    from rasterio.windows import Window
 
-    source = arr.encoding.get("source")
-    if arr.ndim != 2 or not source or not isinstance(arr.data, da.Array):
-        return None
-    if not all(str(name).startswith(_READ_LAYERS) for name in arr.data.dask.layers):
+    from landmask.io.masks import file_window
+
+    found = file_window(arr)
+    if found is None:
         return None
     try:
-        with rasterio.open(source) as ds:
-            band = int(arr["band"].item()) if "band" in arr.coords else 1
-            if not 1 <= band <= ds.count or (ds.count > 1 and "band" not in arr.coords):
-                return None
-            if not ds.overviews(band):
-                return None
-            mine, theirs = arr.rio.transform(recalc=True), ds.transform
-            if (mine.a, mine.b, mine.d, mine.e) != (theirs.a, theirs.b, theirs.d, theirs.e):
-                return None
-            col, row = ~theirs * (mine.c, mine.f)
-            if not (float(col).is_integer() and float(row).is_integer()):
-                return None
-            height, width = arr.shape
-            return str(source), band, Window(int(col), int(row), width, height)
-    except (rasterio.errors.RasterioError, OSError, ValueError):
+        with rasterio.open(found[0]) as ds:
+            return found if ds.overviews(found[1]) else None
+    except (rasterio.errors.RasterioError, OSError):
         return None
 
 

@@ -49,10 +49,10 @@ def write_preview(
     its ``CLASS_SCHEME`` tag, else its ``CLASS_<id>`` names and colour table,
     else ``landcover``).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # a Figure of its own on an Agg canvas: no pyplot, so neither the backend
+    # nor pyplot's list of figures changes (a notebook's stay as they were)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     from landmask.viz.plot import mask_image
 
@@ -60,13 +60,12 @@ def write_preview(
     scheme = resolve_scheme(scheme, mask_path)
     h, w = data.shape
     dpi = 100
-    fig, ax = plt.subplots(figsize=(w / dpi + 1.8, h / dpi + 0.2), dpi=dpi)
+    fig = Figure(figsize=(w / dpi + 1.8, h / dpi + 0.2), dpi=dpi)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     mask_image(data, scheme, ax=ax)
     ax.set_axis_off()
     out = Path(png_path)
-    try:
-        with atomic_path(out) as tmp:
-            fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", transparent=True)
-    finally:
-        plt.close(fig)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", transparent=True)
     return out
