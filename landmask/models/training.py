@@ -25,7 +25,7 @@ import xarray as xr
 from landmask._runtime.chunks import as_dask
 from landmask.classes import CLOUD, LANDCOVER, NODATA, ClassScheme
 from landmask.errors import BandError, ConfigError, InputError
-from landmask.evaluation.evaluate import labels_on_grid
+from landmask.evaluation.truth import labels_on_grid
 from landmask.models.sklearn import SklearnModel, feature_block
 from landmask.spectral.indices import INDICES, bands_needed
 
