@@ -22,8 +22,8 @@ demo: $(VENV)/.installed
 	$(BIN)/landmask demo -o demo-output --overwrite
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check landmask tests benchmarks
-	$(BIN)/ruff format --check landmask tests benchmarks
+	$(BIN)/ruff check landmask tests benchmarks scripts
+	$(BIN)/ruff format --check landmask tests benchmarks scripts
 	$(BIN)/mypy landmask
 
 test: lint

@@ -2,7 +2,7 @@
 
 The truth has spatial structure, not per-pixel noise: field parcels (grass,
 stubble, bare soil: class 0 *other*), forest patches with ragged edges,
-towns of asphalt, concrete and tiled roofs, lakes and meandering rivers, and a
+towns of built-up blocks, lakes and meandering rivers, and a
 slanted nodata margin like the edge of a satellite swath. Reflectance mixes
 the pure spectra linearly at edges (a small Gaussian blur) and adds sensor
 noise, so boundaries and noise behave as in real imagery.
@@ -31,19 +31,34 @@ BANDS = ("blue", "green", "red", "nir", "swir16", "swir22")
 S2_BAND_IDS = ("B02", "B03", "B04", "B08", "B11", "B12")
 
 #: Pure surface-reflectance spectra (blue, green, red, nir, swir16, swir22) and
-#: the class each belongs to. Values follow typical library spectra (USGS
-#: splib07 vegetation, soil and man-made materials; clear and turbid inland
-#: water as seen by Sentinel-2 L2A).
+#: the class each belongs to, each the band-wise median of a group of real
+#: samples in tests/data/calibration (spyndex's Landsat 8 C2 L2 pixels; earthlib
+#: library spectra convolved to Sentinel-2A), as printed by
+#: scripts/synthetic_spectra.py; tests/test_synthetic.py checks that the
+#: scene's per-class NDVI, MNDWI, NDBI and NDWI follow the real samples'.
+#: Landsat 8 urban pixels are 30 m mixtures of roofs, roads and trees, so the
+#: three built-up materials are the dark, middle and bright thirds of them.
 ENDMEMBERS: dict[str, tuple[int, tuple[float, ...]]] = {
-    "grass": (0, (0.040, 0.075, 0.065, 0.260, 0.230, 0.130)),
-    "stubble": (0, (0.070, 0.100, 0.120, 0.250, 0.320, 0.240)),
-    "soil": (0, (0.090, 0.120, 0.160, 0.220, 0.300, 0.260)),
-    "forest": (1, (0.025, 0.050, 0.030, 0.300, 0.150, 0.070)),
-    "asphalt": (2, (0.060, 0.070, 0.080, 0.100, 0.120, 0.110)),
-    "concrete": (2, (0.160, 0.180, 0.200, 0.240, 0.280, 0.250)),
-    "roof": (2, (0.090, 0.100, 0.120, 0.160, 0.190, 0.170)),
-    "water": (3, (0.060, 0.055, 0.035, 0.020, 0.010, 0.008)),
-    "turbid": (3, (0.080, 0.090, 0.080, 0.050, 0.020, 0.015)),
+    # Landsat 8 vegetation, NDVI < 0.7: median of 10
+    "grass": (0, (0.037, 0.059, 0.055, 0.268, 0.135, 0.076)),
+    # earthlib dry vegetation (S2): median of 103
+    "stubble": (0, (0.084, 0.114, 0.155, 0.257, 0.402, 0.302)),
+    # earthlib bare soil, redder half (S2): median of 130
+    "soil": (0, (0.106, 0.177, 0.291, 0.366, 0.493, 0.421)),
+    # earthlib bare soil, paler half (S2): median of 130
+    "pale_soil": (0, (0.190, 0.241, 0.276, 0.302, 0.396, 0.393)),
+    # Landsat 8 vegetation, NDVI >= 0.7: median of 36
+    "forest": (1, (0.025, 0.049, 0.035, 0.270, 0.114, 0.057)),
+    # Landsat 8 urban, darkest third: median of 13
+    "urban_dark": (2, (0.087, 0.124, 0.157, 0.269, 0.258, 0.201)),
+    # Landsat 8 urban, middle third: median of 12
+    "urban_mid": (2, (0.103, 0.138, 0.180, 0.272, 0.293, 0.231)),
+    # Landsat 8 urban, brightest third: median of 12
+    "urban_bright": (2, (0.116, 0.157, 0.198, 0.292, 0.318, 0.252)),
+    # Landsat 8 water, darker half in green: median of 21
+    "water": (3, (0.022, 0.033, 0.012, 0.013, 0.018, 0.018)),
+    # Landsat 8 water, brighter half in green: median of 16
+    "turbid": (3, (0.025, 0.046, 0.020, 0.014, 0.023, 0.022)),
 }
 _NAMES = tuple(ENDMEMBERS)
 _SPECTRA = np.array([ENDMEMBERS[n][1] for n in _NAMES], dtype=np.float32)
@@ -75,14 +90,14 @@ def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], scale: int) 
 
 
 def _parcels(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """Field parcels: a jittered grid of rectangles, each grass, stubble or soil."""
+    """Field parcels: a jittered grid of rectangles, each grass, stubble or (pale) soil."""
     ys = np.cumsum(rng.integers(25, 110, size=h // 25 + 2))
     xs = np.cumsum(rng.integers(25, 110, size=w // 25 + 2))
     row = np.searchsorted(ys, np.arange(h), side="right")
     col = np.searchsorted(xs, np.arange(w), side="right")
     kinds = rng.choice(
-        [_NAMES.index(n) for n in ("grass", "stubble", "soil")],
-        p=[0.5, 0.3, 0.2],
+        [_NAMES.index(n) for n in ("grass", "stubble", "soil", "pale_soil")],
+        p=[0.5, 0.3, 0.1, 0.1],
         size=(len(ys) + 1, len(xs) + 1),
     )
     return kinds[row[:, None], col[None, :]].astype(np.uint8)
@@ -102,7 +117,7 @@ def _rivers(rng: np.random.Generator, h: int, w: int, n: int) -> np.ndarray:
 
 
 def _towns(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """Towns: ragged blobs filled with small blocks of asphalt, concrete and roofs."""
+    """Towns: ragged blobs filled with small blocks of dark, bright and middle built-up."""
     n = max(1, round(h * w / 350**2))
     ragged = _smooth_field(rng, (h, w), 24)
     town = np.zeros((h, w), dtype=bool)
@@ -115,7 +130,7 @@ def _towns(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
         town[y0:y1, x0:x1] |= dist + 0.6 * (ragged[y0:y1, x0:x1] - 0.5) < 1
     cover = np.zeros((h, w), dtype=np.uint8)
     blocks = rng.choice(
-        [_NAMES.index(n) for n in ("asphalt", "concrete", "roof")],
+        [_NAMES.index(n) for n in ("urban_dark", "urban_bright", "urban_mid")],
         p=[0.35, 0.25, 0.4],
         size=(h // 6 + 1, w // 6 + 1),
     )
@@ -138,7 +153,7 @@ def _cover(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
 
 
 def make_scene(
-    size: int | tuple[int, int] = 1024, seed: int = 0, noise: float = 0.006
+    size: int | tuple[int, int] = 1024, seed: int = 0, noise: float = 0.003
 ) -> SyntheticScene:
     """Make a synthetic scene in memory.
 
@@ -149,7 +164,9 @@ def make_scene(
     seed
         Random seed; the same seed gives the same scene.
     noise
-        Standard deviation of additive reflectance noise (plus 3% multiplicative).
+        Standard deviation of additive reflectance noise (plus 3% multiplicative);
+        0.003 gives water the spread of index values of real Landsat 8 water
+        pixels (tests/test_synthetic.py).
 
     Returns
     -------

@@ -16,6 +16,8 @@ from affine import Affine
 from conftest import TRANSFORM, UTM33, write_raster
 
 import landmask.batch.run
+import landmask.io.scene
+import landmask.vector.vectorize
 from landmask.batch.run import MANIFEST_NAME, manifest_entries, run_workflow
 from landmask.batch.workflow import load_workflow
 from landmask.cli import run
@@ -78,13 +80,13 @@ def _status(tmp_path: Path) -> dict[str, str]:
 def opened(monkeypatch):
     """Records the inputs of every open_scene call the runner makes."""
     calls: list[str] = []
-    real = landmask.batch.run.open_scene
+    real = landmask.io.scene.open_scene
 
     def spy(inputs, **kw):
         calls.append(Path(inputs[0]).stem if isinstance(inputs, list) else str(inputs.id))
         return real(inputs, **kw)
 
-    monkeypatch.setattr(landmask.batch.run, "open_scene", spy)
+    monkeypatch.setattr(landmask.io.scene, "open_scene", spy)
     return calls
 
 
@@ -343,7 +345,7 @@ def test_a_failed_step_removes_the_scene_outputs_with_their_styles(job, tmp_path
     def broken(*args, **kwargs):
         raise ConfigError("vector step failed")
 
-    monkeypatch.setattr(landmask.batch.run, "_write_vector", broken)
+    monkeypatch.setattr(landmask.vector.vectorize, "vectorize_to_file", broken)
     assert run(["run", str(job)]) == 3
     out = tmp_path / "out"
     # the masks were written (with their .qml and .aux.xml), then removed with them

@@ -678,16 +678,16 @@ def test_cli_classify_vector_polygonizes_in_processes_after_local_threads(
     import dask.local
     import dask.multiprocessing
 
-    import landmask.cli.classify as classify_cli
+    import landmask.vector.vectorize as vectorize_module
 
     seen = []
-    real = classify_cli.write_polygons
+    real = vectorize_module.vectorize_to_file
 
     def spy(*args, **kwargs):
         seen.append(dask.base.get_scheduler())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(classify_cli, "write_polygons", spy)
+    monkeypatch.setattr(vectorize_module, "vectorize_to_file", spy)
     argv = ["classify", str(s2_file), "--sensor", "sentinel2-l2a", "-o", str(tmp_path / "m.tif")]
     vector = ["--vector", str(tmp_path / "m.gpkg"), "--scheduler", scheduler, "-q"]
     assert run([*argv, *vector]) == 0

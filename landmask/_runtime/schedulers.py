@@ -21,7 +21,7 @@ import dask
 
 from landmask.errors import SchedulerError
 
-__all__ = ["SchedulerInfo", "local_get", "progress", "use_scheduler"]
+__all__ = ["SchedulerInfo", "local_get", "progress", "task_counts", "use_scheduler"]
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +190,7 @@ class _DistributedBar:
     def _run(self) -> None:
         while not self._stop.wait(0.5):
             try:
-                info = self.client.run_on_scheduler(_task_counts)
+                info = self.client.run_on_scheduler(task_counts)
             except Exception:  # the display must never break a run
                 return
             done, total = info
@@ -206,7 +206,8 @@ class _DistributedBar:
         sys.stderr.write("\n")
 
 
-def _task_counts(dask_scheduler: Any = None) -> tuple[int, int]:
+def task_counts(dask_scheduler: Any = None) -> tuple[int, int]:
+    """(finished, all) tasks a ``dask.distributed`` scheduler knows (run on the scheduler)."""
     tasks = dask_scheduler.tasks.values() if dask_scheduler is not None else []
     states = [t.state for t in tasks]
     done = sum(s in ("memory", "released", "forgotten") for s in states)

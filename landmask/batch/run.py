@@ -4,8 +4,9 @@
 and processes several at once (``parallel_scenes`` threads, each submitting its
 scene's graph to the shared scheduler: threads, processes, a ``LocalCluster`` or
 an existing cluster). Per scene it opens the inputs, classifies
-(:func:`classify_scene`), lays the quality layer over the mask, and writes the
-mask COG and the optional polygons and indices, each atomically.
+lays the quality layer over the mask, and writes the mask COG and the optional
+polygons and indices, each atomically: the same steps as ``landmask classify``
+(:func:`landmask.pipeline.run_scene`), so one scene gives the same files.
 
 A **manifest** (``.landmask-manifest.json`` in the output folder) records each
 finished scene with a fingerprint of its inputs (path, size, modification time
@@ -32,23 +33,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-import xarray as xr
 from dask.callbacks import Callback
 
 from landmask import __version__
 from landmask.batch.workflow import ModelClassifier, RulesClassifier, SceneInput, Workflow
-from landmask.classes import ClassScheme
 from landmask.errors import ConfigError, LandmaskError
-from landmask.io.scene import open_scene
-from landmask.io.sensors import QUALITY_BANDS
+from landmask.pipeline import SceneJob, SceneOptions, VectorOptions, run_scene
 
 __all__ = [
     "MANIFEST_NAME",
     "RunSummary",
     "SceneResult",
-    "classify_scene",
     "fingerprint",
     "run_workflow",
+    "scene_job",
 ]
 
 log = logging.getLogger(__name__)
@@ -122,58 +120,6 @@ class RunSummary:
             f"{c['failed']} failed in {self.seconds:.1f} s"
         )
         return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------- classify
-
-
-def classifier_needs(workflow: Workflow) -> frozenset[str] | None:
-    """The band and index names a scene must provide, or None for every band."""
-    if isinstance(workflow.classifier, RulesClassifier):
-        from landmask.spectral.rules import load_rules
-
-        names = set(load_rules(workflow.rules_spec()).names)
-    else:
-        from landmask.models.registry import load_model
-
-        names = set(load_model(workflow.model_spec()).bands)
-    names |= set(workflow.indices) if workflow.outputs.indices else set()
-    if workflow.quality:
-        names |= set(QUALITY_BANDS)
-    return frozenset(names)
-
-
-def classify_scene(
-    scene: xr.DataArray,
-    workflow: Workflow,
-    *,
-    with_probabilities: bool = False,
-) -> tuple[xr.DataArray, ClassScheme, xr.DataArray | None]:
-    """Classify one scene with the workflow's classifier; the only route to a classifier.
-
-    ``{rules: NAME|FILE}`` goes to :func:`landmask.classification.classify.classify`, a file
-    resolved against the workflow's folder; ``{model: SPEC}`` to the model
-    (:mod:`landmask.models`, a model file resolved the same way) with its
-    ``min_confidence``. Returns the mask, its class scheme and, if asked and the
-    classifier is a model, the probabilities from the same pass.
-    """
-    from landmask.classification.classify import classify, classify_with_probabilities
-
-    classifier = workflow.classifier
-    if isinstance(classifier, RulesClassifier):
-        from landmask.spectral.rules import load_rules
-
-        ruleset = load_rules(workflow.rules_spec())
-        return classify(scene, rules=ruleset), ruleset.scheme, None
-    from landmask.models.registry import load_model, model_scheme
-
-    spec = workflow.model_spec()
-    scheme = model_scheme(load_model(spec))
-    confidence = classifier.min_confidence
-    if with_probabilities:
-        mask, proba = classify_with_probabilities(scene, spec, min_confidence=confidence)
-        return mask, scheme, proba
-    return classify(scene, model=spec, min_confidence=confidence), scheme, None
 
 
 # ---------------------------------------------------------------------- fingerprints
@@ -275,91 +221,65 @@ def _outputs(workflow: Workflow, stem: str) -> dict[str, Path]:
     return out
 
 
-def process_scene(workflow: Workflow, scene: SceneInput, chunk_size: int) -> SceneResult:
-    """Open, classify and write one scene; return its result (errors propagate).
+def scene_job(workflow: Workflow, scene: SceneInput, chunk_size: int) -> SceneJob:
+    """The :class:`~landmask.pipeline.SceneJob` of one scene of a workflow.
 
-    Every output is written atomically and replaces an earlier one; if any step
-    fails, the outputs this call wrote are removed again.
+    ``{rules: NAME|FILE}`` and ``{model: SPEC}`` become one model spec (a file
+    resolved against the workflow's folder); outputs replace earlier ones,
+    since the manifest decides what is redone.
     """
-    from landmask.classification.quality import apply_quality, quality_mask
-    from landmask.io.write import write_indices, write_mask
-
-    start = time.perf_counter()
+    classifier = workflow.classifier
+    if isinstance(classifier, RulesClassifier):
+        spec, confidence = f"rules:{workflow.rules_spec()}", 0.5
+    else:
+        spec, confidence = workflow.model_spec(), classifier.min_confidence
     outputs = _outputs(workflow, scene.stem)
-    written: list[Path] = []
-    try:
-        if scene.error is not None:
-            raise ConfigError(scene.error)
-        inputs: Any = scene.item if scene.item is not None else list(scene.files)
-        reflectance = open_scene(
-            inputs,
+    settings = workflow.vector
+    return SceneJob(
+        inputs=scene.item if scene.item is not None else list(scene.files),
+        mask=outputs["mask"],
+        scene=SceneOptions(
             sensor=workflow.sensor,
             bands=workflow.bands,
             scale=workflow.scale,
             offset=workflow.offset,
-            chunk_size=chunk_size,
             resolution=workflow.resolution,
-            needs=classifier_needs(workflow),
-        )
-        mask, scheme, proba = classify_scene(
-            reflectance, workflow, with_probabilities="probabilities" in outputs
-        )
-        if workflow.quality:
-            mask = apply_quality(mask, quality_mask(reflectance))
-        result = write_mask(
-            mask,
-            outputs["mask"],
-            overwrite=True,
-            scheme=scheme,
-            probabilities=proba,
-            probabilities_path=outputs.get("probabilities"),
-        )
-        written.append(outputs["mask"])
-        if proba is not None:
-            written.append(outputs["probabilities"])
-        if "vector" in outputs:
-            _write_vector(workflow, outputs["mask"], outputs["vector"], chunk_size, scheme)
-            written.append(outputs["vector"])
-        if "indices" in outputs:
-            from landmask.spectral.indices import compute_indices
+        ),
+        model=spec,
+        min_confidence=confidence,
+        quality=workflow.quality,
+        probabilities=outputs.get("probabilities"),
+        vector=outputs.get("vector"),
+        vector_options=VectorOptions(
+            settings.classes, settings.connectivity, settings.min_area, settings.simplify
+        ),
+        indices=outputs.get("indices"),
+        index_names=tuple(workflow.indices),
+        chunk_size=chunk_size,
+        overwrite=True,
+        labels={k: f"outputs.{k}" for k in outputs},
+    )
 
-            indices = compute_indices(reflectance, workflow.indices)
-            write_indices(indices, outputs["indices"], overwrite=True)
-            written.append(outputs["indices"])
-    except BaseException:
-        from landmask.io.styling import sidecars
 
-        for path in written:
-            for file in (path, *sidecars(path)):
-                with contextlib.suppress(FileNotFoundError):
-                    file.unlink()
-        raise
+def process_scene(workflow: Workflow, scene: SceneInput, chunk_size: int) -> SceneResult:
+    """Open, classify and write one scene with :func:`landmask.pipeline.run_scene`.
+
+    Every output is written atomically and replaces an earlier one; if any step
+    fails, the outputs this call wrote are removed again (errors propagate).
+    """
+    start = time.perf_counter()
+    if scene.error is not None:
+        raise ConfigError(scene.error)
+    job = scene_job(workflow, scene, chunk_size)
+    outcome = run_scene(job)
+    scheme = outcome.scheme
     return SceneResult(
         scene=scene.stem,
         status="done",
         seconds=time.perf_counter() - start,
-        pixels={scheme.name_of(c): n for c, n in sorted(result.counts.items())},
-        outputs={k: str(v) for k, v in outputs.items()},
+        pixels={scheme.name_of(c): n for c, n in sorted(outcome.counts.items())},
+        outputs={k: str(v) for k, v in job.outputs().items()},
     )
-
-
-def _write_vector(
-    workflow: Workflow, mask_path: Path, out: Path, chunk_size: int, scheme: ClassScheme
-) -> None:
-    from landmask.io.masks import open_mask
-    from landmask.vector.formats import write_vector
-    from landmask.vector.vectorize import vectorize
-
-    settings = workflow.vector
-    frame = vectorize(
-        open_mask(mask_path, chunk_size),
-        settings.classes,
-        connectivity=settings.connectivity,
-        min_area=settings.min_area,
-        simplify=settings.simplify,
-        scheme=scheme,
-    )
-    write_vector(frame, out, overwrite=True, scheme=scheme)
 
 
 # ---------------------------------------------------------------------- progress
@@ -426,10 +346,10 @@ class RunProgress:
 
     def _tasks_now(self) -> tuple[int, int]:
         if self._client is not None:
-            from landmask._runtime.schedulers import _task_counts
+            from landmask._runtime.schedulers import task_counts
 
             try:
-                result: tuple[int, int] = self._client.run_on_scheduler(_task_counts)
+                result: tuple[int, int] = self._client.run_on_scheduler(task_counts)
                 return result
             except Exception:  # the display never breaks a run
                 return (0, 0)

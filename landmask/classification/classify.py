@@ -14,26 +14,31 @@ from typing import Any
 
 import dask.array as da
 import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor mask_like uses)
 import xarray as xr
 
 from landmask._runtime.chunks import as_dask
 from landmask.classes import NODATA
 from landmask.errors import BandError, ConfigError
-from landmask.spectral.indices import bands_needed, map_planes
-from landmask.spectral.rules import RuleSet, classify_block, load_rules
-from landmask.spectral.thresholds import resolve_thresholds, threshold_attrs
+from landmask.spectral.indices import bands_needed
+from landmask.spectral.rules import RuleSet, default_rules, load_rules
+from landmask.spectral.thresholds import threshold_attrs
 
 __all__ = ["classify", "classify_with_probabilities", "mask_like"]
 
 
 def classify(
     scene: xr.DataArray,
-    rules: str | os.PathLike[str] | RuleSet | Mapping[str, Any] | None = "default",
+    rules: str | os.PathLike[str] | RuleSet | Mapping[str, Any] | None = None,
     *,
     model: Any = None,
     min_confidence: float = 0.5,
 ) -> xr.DataArray:
     """Classify a scene with a threshold rule set or a model.
+
+    A rule set is a model too (:class:`~landmask.models.registry.RulesModel`):
+    both go through the same tiled inference, and scene-wide thresholds such
+    as ``otsu(mndwi)`` are bound by the model's ``prepare(scene)`` hook first.
 
     Parameters
     ----------
@@ -42,15 +47,17 @@ def classify(
         (or any DataArray with a ``band`` coordinate of common names).
     rules
         A built-in rule set name (``default``, ``naip``), a YAML path, a mapping
-        or a :class:`~landmask.spectral.rules.RuleSet`. Ignored when ``model`` is given.
+        or a :class:`~landmask.spectral.rules.RuleSet`. Ignored when ``model`` is
+        given. None: the default rules of the scene's sensor
+        (:func:`~landmask.spectral.rules.default_rules`).
     model
         A model spec (``rules:NAME``, ``sklearn:PATH``, ``onnx:PATH``, a
         plug-in name, ``package.module:factory``) or an object following the
         model protocol (:mod:`landmask.models`). A spec is loaded once per
         worker process; an object is pickled into the tasks that need it.
     min_confidence
-        With a model: a pixel whose highest class probability is below this
-        becomes 0 (other).
+        A pixel whose highest class probability is below this becomes 0
+        (other). Rules give probabilities of 0 or 1, so it never changes them.
 
     Returns
     -------
@@ -65,32 +72,12 @@ def classify(
     BandError
         If the rules or the model read a band the scene lacks.
     """
-    if model is not None:
-        mask, _ = _run(scene, model, min_confidence, with_proba=False)
-        return mask
-    ruleset = resolve_thresholds(scene, load_rules(rules if rules is not None else "default"))
-    band_names = [str(b) for b in scene["band"].values]
-    needed: dict[str, str] = {}
-    where = ", ".join(scene.attrs.get("sources", [])) or "scene"
-    for rule in ruleset.rules:
-        try:
-            needed |= bands_needed(rule.expr.names, band_names)
-        except BandError as exc:
-            raise BandError(
-                f"{where}: {exc}; rule '{rule.class_name}' of {ruleset.source} needs it"
-            ) from None
-    keep = [b for b in band_names if b in set(needed.values())]
-    if keep != band_names:
-        scene = scene.sel(band=keep)
-        band_names = keep
-    out = map_planes(_dask(scene), classify_block, np.uint8, band_names=band_names, ruleset=ruleset)
-    mask = mask_like(scene, out, name="landcover")
-    return mask.assign_attrs(
-        rules=ruleset.name,
-        class_scheme=ruleset.scheme.name,
-        class_names=[f"{c.id}:{c.name}" for c in ruleset.scheme],
-        **threshold_attrs(ruleset),
-    )
+    if model is None:
+        from landmask.models.registry import RulesModel
+
+        model = RulesModel(load_rules(rules if rules is not None else default_rules(scene)))
+    mask, _ = _run(scene, model, min_confidence, with_proba=False)
+    return mask
 
 
 def classify_with_probabilities(
@@ -133,19 +120,30 @@ def _run(
     )
     band_names = [str(b) for b in scene["band"].values]
     where = ", ".join(scene.attrs.get("sources", [])) or "scene"
-    try:
-        needed = bands_needed(list(loaded.bands), band_names)
-    except BandError as exc:
-        raise BandError(f"{where}: {exc}; model {name} needs it") from None
+    ruleset = getattr(loaded, "ruleset", None)
+    for names, needer in _needers(loaded, name):
+        try:
+            bands_needed(names, band_names)
+        except BandError as exc:
+            raise BandError(f"{where}: {exc}; {needer} needs it") from None
+    needed = bands_needed(list(loaded.bands), band_names)
     scene = scene.sel(band=[needed[b] for b in loaded.bands])
+    prepare = getattr(loaded, "prepare", None)
+    if callable(prepare):  # scene-wide values (automatic thresholds), bound once
+        prepared = prepare(scene)
+        if prepared is not loaded:
+            loaded = handle = prepared
+            ruleset = getattr(loaded, "ruleset", ruleset)
     out = run_model(_dask(scene), handle, min_confidence=min_confidence, with_proba=with_proba)
     scheme = model_scheme(loaded)
-    attrs = {
+    attrs: dict[str, Any] = {
         "model": name,
         "class_scheme": scheme.name,
         "class_names": [f"{c.id}:{c.name}" for c in scheme],
         "min_confidence": min_confidence,
     }
+    if ruleset is not None:
+        attrs |= {"rules": ruleset.name, **threshold_attrs(ruleset)}
     mask = mask_like(scene, out[0], name="landcover").assign_attrs(attrs)
     if not with_proba:
         return mask, None
@@ -161,6 +159,17 @@ def _run(
     if mask.rio.crs is not None:
         proba = proba.rio.write_crs(mask.rio.crs)
     return mask, proba.rio.write_transform(mask.rio.transform())
+
+
+def _needers(model: Any, name: str) -> list[tuple[list[str], str]]:
+    """What reads which names, for a band error: each rule of a rule set, else the model."""
+    ruleset = getattr(model, "ruleset", None)
+    if ruleset is None:
+        return [(list(model.bands), f"model {name}")]
+    return [
+        (sorted(rule.expr.names), f"rule '{rule.class_name}' of {ruleset.source}")
+        for rule in ruleset.rules
+    ]
 
 
 def mask_like(scene: xr.DataArray, data: da.Array, name: str) -> xr.DataArray:

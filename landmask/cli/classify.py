@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import time
-from pathlib import Path
-from typing import Any
 
 import click
 
@@ -17,7 +13,7 @@ from landmask.cli.options import (
     processing_options,
     scene_options,
 )
-from landmask.cli.vectorize import split_classes, vector_options, write_polygons
+from landmask.cli.vectorize import split_classes, vector_options
 
 
 @click.command("classify")
@@ -107,14 +103,11 @@ def classify_cmd(
       landmask classify scene.tif --band green=2 --band red=3 --band nir=4 \\
           --band swir16=5 --band blue=1 --scale 0.0001 -o mask.tif
     """
+    from pathlib import Path
+
     from landmask._runtime.schedulers import progress, use_scheduler
     from landmask.analysis.areas import class_areas, format_areas, pixel_area_m2
-    from landmask.classification.classify import classify, classify_with_probabilities
-    from landmask.classification.quality import apply_quality, quality_mask
-    from landmask.io.outputs import check_output
-    from landmask.io.sensors import QUALITY_BANDS
-    from landmask.io.write import write_mask
-    from landmask.models.registry import load_model, model_scheme
+    from landmask.pipeline import SceneJob, VectorOptions, run_scene
     from landmask.spectral.thresholds import thresholds_of
 
     start = time.perf_counter()
@@ -122,95 +115,38 @@ def classify_cmd(
         raise click.UsageError("give --rules or --model, not both")
     if probabilities and not model:
         raise click.UsageError("--probabilities needs --model")
-    check_output(output, overwrite, inputs)
-    if probabilities:
-        if Path(probabilities).resolve() == Path(output).resolve():
-            raise click.UsageError("--probabilities and -o name the same file")
-        check_output(probabilities, overwrite, inputs)
-    if vector:
-        from landmask.vector.formats import check_vector_output
-        from landmask.vector.vectorize import resolve_classes
-
-        check_vector_output(vector, overwrite)
-    default_rules = "naip" if (scene.sensor or "").lower() == "naip" else "default"
-    loaded = load_model(model or f"rules:{rules or default_rules}")
-    scheme = model_scheme(loaded)
-    scene = _scene_from_model(scene, loaded)
-    wanted = split_classes(classes)
-    if vector:
-        resolve_classes(wanted, scheme)  # bad names fail before any work
-    with use_scheduler(scheduler):
-        needs = _needs(loaded) | set(QUALITY_BANDS) if quality else _needs(loaded)
-        reflectance = scene.open(inputs, chunk_size, needs=needs)
-        proba = None
-        if model and probabilities:
-            mask, proba = classify_with_probabilities(
-                reflectance, model, min_confidence=min_confidence
-            )
-        elif model:
-            mask = classify(reflectance, model=model, min_confidence=min_confidence)
-        else:
-            mask = classify(reflectance, loaded.ruleset)
-        if quality:
-            mask = apply_quality(mask, quality_mask(reflectance))
-        with progress(False if quiet else None):
-            result = write_mask(
-                mask,
-                output,
-                overwrite=overwrite,
-                scheme=scheme,
-                probabilities=proba,
-                probabilities_path=probabilities,
-            )
-        if vector:
-            # polygonizing holds the GIL: local threads hand it to worker
-            # processes, as `landmask vectorize` does by default
-            local_threads = scheduler.strip() == "threads"
-            pool = use_scheduler("processes") if local_threads else contextlib.nullcontext()
-            with pool, progress(False if quiet else None):
-                polygons = write_polygons(
-                    output,
-                    vector,
-                    wanted,
-                    int(connectivity),
-                    min_area,
-                    simplify,
-                    chunk_size,
-                    overwrite,
-                )
+    job = SceneJob(
+        inputs=list(inputs),
+        mask=Path(output),
+        scene=scene,
+        model=model or (f"rules:{rules}" if rules else None),
+        min_confidence=min_confidence,
+        quality=quality,
+        probabilities=Path(probabilities) if probabilities else None,
+        vector=Path(vector) if vector else None,
+        vector_options=VectorOptions(split_classes(classes), int(connectivity), min_area, simplify),
+        chunk_size=chunk_size,
+        overwrite=overwrite,
+    )
+    with use_scheduler(scheduler), progress(False if quiet else None):
+        # polygonizing holds the GIL: local threads hand it to worker
+        # processes, as `landmask vectorize` does by default
+        outcome = run_scene(job, polygonize_in_processes=scheduler.strip() == "threads")
     if quiet:
         return
+    mask, scheme = outcome.mask, outcome.scheme
     transform, crs = mask.rio.transform(), mask.rio.crs
     _, exact = pixel_area_m2(transform, crs)
     height, width = mask.shape
-    how = f"model {model}" if model else f"rules {loaded.ruleset.name}"
+    how = f"model {model}" if model else f"rules {mask.attrs.get('rules')}"
     masked = f", quality {mask.attrs['quality']}" if mask.attrs.get("quality") else ""
     click.echo(f"{output}: {width}x{height} px, {how}{masked}")
     for name, value in thresholds_of(mask).items():
         click.echo(f"threshold {name} = {value:.4f} (from the scene's histogram)")
-    click.echo(format_areas(class_areas(result.counts, transform, crs, scheme), exact))
+    click.echo(format_areas(class_areas(outcome.counts, transform, crs, scheme), exact))
     if probabilities:
-        click.echo(f"{probabilities}: probabilities of {len(loaded.classes)} classes")
-    if vector:
-        click.echo(f"{vector}: {polygons.total:,} polygons")
+        click.echo(f"{probabilities}: probabilities of {len(outcome.model.classes)} classes")
+    if outcome.polygons is not None:
+        click.echo(f"{vector}: {outcome.polygons.total:,} polygons")
     elapsed = time.perf_counter() - start
     click.echo(f"done in {elapsed:.1f} s ({width * height / elapsed / 1e6:.1f} Mpx/s)")
-
-
-def _needs(model: Any) -> frozenset[str]:
-    """Names the scene must provide: a rule set's index and band names, else the model's bands."""
-    ruleset = getattr(model, "ruleset", None)
-    return ruleset.names if ruleset is not None else frozenset(model.bands)
-
-
-def _scene_from_model(scene: SceneOptions, model: Any) -> SceneOptions:
-    """Default the sensor, scale and offset to those a trained model was made with."""
-    sensor = getattr(model, "sensor", None)
-    if scene.sensor or scene.bands or not sensor or sensor == "generic":
-        return scene
-    return dataclasses.replace(
-        scene,
-        sensor=sensor,
-        scale=scene.scale if scene.scale is not None else getattr(model, "scale", None),
-        offset=scene.offset if scene.offset is not None else getattr(model, "offset", None),
-    )

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
+from landmask.pipeline import SceneOptions
+
 if TYPE_CHECKING:
-    import xarray as xr
+    pass
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,36 +30,6 @@ def _parse_bands(
     return out
 
 
-@dataclass(frozen=True)
-class SceneOptions:
-    """The scene options of a command, gathered into one value."""
-
-    sensor: str | None
-    bands: dict[str, int] | None
-    scale: float | None
-    offset: float | None
-    allow_ungeoreferenced: bool
-    resolution: float | None = None
-
-    def open(
-        self, inputs: Sequence[str], chunk_size: int | None, needs: Collection[str] | None
-    ) -> xr.DataArray:
-        """:func:`landmask.io.scene.open_scene` with these options."""
-        from landmask.io.scene import open_scene
-
-        return open_scene(
-            list(inputs),
-            sensor=self.sensor,
-            bands=self.bands,
-            scale=self.scale,
-            offset=self.offset,
-            chunk_size=chunk_size,
-            allow_ungeoreferenced=self.allow_ungeoreferenced,
-            needs=needs,
-            resolution=self.resolution,
-        )
-
-
 def scene_options(f: F) -> F:
     """The scene options: ``--sensor``, ``--band``, ``--scale``, ``--offset``, ...
 
@@ -70,7 +41,7 @@ def scene_options(f: F) -> F:
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         names = ("sensor", "bands", "scale", "offset", "allow_ungeoreferenced", "resolution")
-        kwargs["scene"] = SceneOptions(*(kwargs.pop(n) for n in names))
+        kwargs["scene"] = SceneOptions(**{n: kwargs.pop(n) for n in names})
         return f(*args, **kwargs)
 
     decorators = [

@@ -86,7 +86,9 @@ def predict_block(
         ids = np.full(block.shape[1:], NODATA, dtype=np.uint8)
         out = np.full((1 + n * with_proba, *block.shape[1:]), NODATA, dtype=np.uint8)
     else:
-        predict = getattr(m, "predict", None)
+        # a model whose probabilities are all 0 or 1 (``certain``, e.g. rules) may
+        # give its argmax directly; any other is thresholded by min_confidence
+        predict = getattr(m, "predict", None) if getattr(m, "certain", False) else None
         if predict is not None and not with_proba:
             ids = np.asarray(predict(block), dtype=np.uint8)
             ids[missing] = NODATA

@@ -109,6 +109,24 @@ class RulesModel:
         reads = {b for n in ruleset.names for b in (INDICES[n].bands if n in INDICES else [n])}
         self.bands = sorted(reads)
 
+    #: every pixel's probabilities are 0 or 1, so :meth:`predict` is the argmax of
+    #: :meth:`predict_proba` whatever the minimum confidence (see
+    #: :func:`landmask.models.inference.predict_block`)
+    certain = True
+
+    def prepare(self, scene: Any) -> RulesModel:
+        """This rule set with its scene-wide thresholds (``otsu(mndwi)``) bound to ``scene``.
+
+        Each model may have a ``prepare(scene) -> model`` hook that
+        :func:`~landmask.classify` calls once per scene before any block is
+        classified; here it computes each automatic threshold from the scene's
+        histogram (:func:`landmask.spectral.thresholds.resolve_thresholds`).
+        """
+        from landmask.spectral.thresholds import resolve_thresholds
+
+        resolved = resolve_thresholds(scene, self.ruleset)
+        return self if resolved is self.ruleset else RulesModel(resolved)
+
     def predict(self, block: np.ndarray) -> np.ndarray:
         """``(band, y, x)`` -> ``(y, x)`` uint8 class ids, 255 where inputs are missing."""
         return classify_block(block, self.bands, self.ruleset)

@@ -36,7 +36,7 @@ from landmask.io.sensors import COMMON_NAMES
 from landmask.spectral.expressions import Expr, parse
 from landmask.spectral.indices import INDICES, BlockLookup
 
-__all__ = ["BUILTIN_RULESETS", "Rule", "RuleSet", "classify_block", "load_rules"]
+__all__ = ["BUILTIN_RULESETS", "Rule", "RuleSet", "classify_block", "default_rules", "load_rules"]
 
 #: Built-in rule sets shipped in ``landmask/spectral/rulesets``.
 BUILTIN_RULESETS = ("default", "naip")
@@ -160,6 +160,20 @@ def load_rules(spec: str | os.PathLike[str] | RuleSet | Mapping[str, Any] = "def
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise RuleError(f"{text_spec}: not valid YAML{where}") from None
     return parse_rules(data, text_spec)
+
+
+def default_rules(scene: Any) -> str:
+    """The built-in rule set for a scene: ``naip`` without SWIR or from NAIP, else ``default``.
+
+    ``scene`` is a ``(band, y, x)`` DataArray (its ``sensor`` attribute and band
+    names decide) or a sensor name.
+    """
+    if isinstance(scene, str | None):
+        return "naip" if (scene or "").lower() == "naip" else "default"
+    if str(scene.attrs.get("sensor", "")).lower() == "naip":
+        return "naip"
+    names = {str(b) for b in scene["band"].values} if "band" in scene.coords else set()
+    return "default" if "swir16" in names or not names else "naip"
 
 
 def _has_power(expr: Expr) -> bool:

@@ -1,0 +1,294 @@
+"""One scene from files to outputs: the pipeline behind ``landmask classify`` and ``landmask run``.
+
+:func:`run_scene` opens the scene, classifies it (rules or a model, both as a
+model: :func:`landmask.classify`), lays the quality layer over the mask, and
+writes the mask COG, the probabilities from the same pass, the polygons
+(streamed to disk by :func:`~landmask.vector.vectorize.vectorize_to_file`) and
+the index rasters. Both commands describe their scene as a :class:`SceneJob`,
+so the same settings give the same files whichever command ran them.
+
+:func:`check_job` checks every output before any work; :func:`run_scene`
+removes what it wrote if a later step fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from landmask.errors import ConfigError
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from landmask.classes import ClassScheme
+    from landmask.vector.vectorize import VectorSummary
+
+__all__ = [
+    "SceneJob",
+    "SceneOptions",
+    "SceneOutcome",
+    "VectorOptions",
+    "check_job",
+    "model_needs",
+    "run_scene",
+    "scene_options_for",
+]
+
+
+@dataclass(frozen=True)
+class SceneOptions:
+    """How to read a scene: :func:`landmask.open_scene`'s options, gathered into one value."""
+
+    sensor: str | None = None
+    bands: dict[str, int] | None = None
+    scale: float | None = None
+    offset: float | None = None
+    allow_ungeoreferenced: bool = False
+    resolution: float | None = None
+
+    def open(self, inputs: Any, chunk_size: int | None, needs: Collection[str] | None) -> Any:
+        """:func:`landmask.io.scene.open_scene` with these options."""
+        from landmask.io.scene import open_scene
+
+        return open_scene(
+            inputs if not isinstance(inputs, tuple) else list(inputs),
+            sensor=self.sensor,
+            bands=self.bands,
+            scale=self.scale,
+            offset=self.offset,
+            chunk_size=chunk_size,
+            allow_ungeoreferenced=self.allow_ungeoreferenced,
+            needs=needs,
+            resolution=self.resolution,
+        )
+
+
+@dataclass(frozen=True)
+class VectorOptions:
+    """How to polygonize a mask (``vectorize``'s options)."""
+
+    classes: Sequence[str | int] | None = None
+    connectivity: int = 4
+    min_area: float | None = None
+    simplify: float | None = None
+
+
+#: The options of ``landmask classify`` that name each output.
+CLI_LABELS = {"mask": "-o", "probabilities": "--probabilities", "vector": "--vector"}
+
+
+@dataclass(frozen=True)
+class SceneJob:
+    """One scene to classify and the outputs to write.
+
+    ``model`` is a model spec: ``rules:NAME|FILE`` for a rule set (None: the
+    default rules of the scene's sensor), ``sklearn:...``, ``onnx:...``, a
+    plug-in or ``package.module:factory``.
+    """
+
+    inputs: Any  # paths (str) or a pystac.Item
+    mask: Path
+    scene: SceneOptions = field(default_factory=SceneOptions)
+    model: str | None = None
+    min_confidence: float = 0.5
+    quality: bool = True
+    probabilities: Path | None = None
+    vector: Path | None = None
+    vector_options: VectorOptions = field(default_factory=VectorOptions)
+    indices: Path | None = None
+    index_names: tuple[str, ...] = ()
+    chunk_size: int | None = None
+    overwrite: bool = False
+    #: how errors name each output: the command's options, or a workflow's keys
+    labels: Mapping[str, str] = field(default_factory=lambda: dict(CLI_LABELS))
+
+    def model_spec(self) -> str:
+        """The model spec, the sensor's default rules when none was given."""
+        from landmask.spectral.rules import default_rules
+
+        return self.model or f"rules:{default_rules(self.scene.sensor)}"
+
+    def outputs(self) -> dict[str, Path]:
+        """Every output of the job by kind (mask, probabilities, vector, indices)."""
+        named = {
+            "mask": self.mask,
+            "probabilities": self.probabilities,
+            "vector": self.vector,
+            "indices": self.indices,
+        }
+        return {k: v for k, v in named.items() if v is not None}
+
+
+@dataclass
+class SceneOutcome:
+    """What :func:`run_scene` made: the (lazy) mask, its scheme, pixel counts, polygons."""
+
+    mask: xr.DataArray
+    scheme: ClassScheme
+    counts: dict[int, int]
+    model: Any
+    polygons: VectorSummary | None = None
+    written: list[Path] = field(default_factory=list)
+
+
+def _input_paths(inputs: Any) -> list[str]:
+    if isinstance(inputs, str | os.PathLike):
+        return [os.fspath(inputs)]
+    if isinstance(inputs, Sequence):
+        return [os.fspath(p) for p in inputs]
+    return []
+
+
+def check_job(job: SceneJob) -> Any:
+    """Check a job before any work; return the loaded model.
+
+    Every output must be writable (folder exists, not an input, not existing
+    unless ``overwrite``), the outputs distinct, the vector format known and the
+    classes to polygonize known to the model's scheme.
+
+    Raises
+    ------
+    ConfigError, OutputExistsError, InputError
+        One line naming the output or option.
+    """
+    from landmask.io.outputs import check_output
+    from landmask.models.registry import load_model, model_scheme
+
+    if job.probabilities is not None and job.model is None:
+        raise ConfigError("probabilities need a model (--model), not rules")
+    inputs = _input_paths(job.inputs)
+    seen: dict[Path, str] = {}
+    for kind, path in job.outputs().items():
+        resolved = Path(path).resolve()
+        if resolved in seen:
+            first, second = (job.labels.get(k, k) for k in (seen[resolved], kind))
+            raise ConfigError(f"{path}: {first} and {second} name the same file")
+        seen[resolved] = kind
+        if kind == "vector":
+            from landmask.vector.formats import check_vector_output
+
+            check_vector_output(path, job.overwrite)
+        else:
+            check_output(path, job.overwrite, inputs)
+    model = load_model(job.model_spec())
+    if job.vector is not None:
+        from landmask.vector.vectorize import resolve_classes
+
+        resolve_classes(job.vector_options.classes, model_scheme(model))
+    return model
+
+
+def model_needs(model: Any) -> frozenset[str]:
+    """Names a scene must provide: a rule set's index and band names, else the model's bands."""
+    ruleset = getattr(model, "ruleset", None)
+    return ruleset.names if ruleset is not None else frozenset(model.bands)
+
+
+def scene_options_for(model: Any, scene: SceneOptions) -> SceneOptions:
+    """Default the sensor, scale and offset to those a trained model was made with."""
+    sensor = getattr(model, "sensor", None)
+    if scene.sensor or scene.bands or not sensor or sensor == "generic":
+        return scene
+    return dataclasses.replace(
+        scene,
+        sensor=sensor,
+        scale=scene.scale if scene.scale is not None else getattr(model, "scale", None),
+        offset=scene.offset if scene.offset is not None else getattr(model, "offset", None),
+    )
+
+
+def run_scene(job: SceneJob, *, polygonize_in_processes: bool = False) -> SceneOutcome:
+    """Open, classify and write one scene on the active Dask scheduler.
+
+    Parameters
+    ----------
+    job
+        The scene and its outputs (checked by :func:`check_job` first).
+    polygonize_in_processes
+        Polygonize in a process pool (polygonizing holds the GIL; what
+        ``landmask classify`` does on local threads). The polygons are the
+        same either way.
+
+    Returns
+    -------
+    SceneOutcome
+        Every output is written atomically; if any step fails, the outputs
+        this call wrote (and their styling sidecars) are removed again.
+    """
+    from landmask._runtime.schedulers import use_scheduler
+    from landmask.classification.classify import classify, classify_with_probabilities
+    from landmask.classification.quality import apply_quality, quality_mask
+    from landmask.io.sensors import QUALITY_BANDS
+    from landmask.io.write import write_indices, write_mask
+    from landmask.models.registry import model_scheme
+
+    model = check_job(job)
+    spec = job.model_spec()
+    scheme = model_scheme(model)
+    needs = set(model_needs(model))
+    if job.quality:
+        needs |= set(QUALITY_BANDS)
+    if job.indices is not None:
+        needs |= set(job.index_names)
+    written: list[Path] = []
+    try:
+        options = scene_options_for(model, job.scene)
+        reflectance = options.open(job.inputs, job.chunk_size, needs=frozenset(needs))
+        proba = None
+        if job.probabilities is not None:
+            mask, proba = classify_with_probabilities(
+                reflectance, spec, min_confidence=job.min_confidence
+            )
+        else:
+            mask = classify(reflectance, model=spec, min_confidence=job.min_confidence)
+        if job.quality:
+            mask = apply_quality(mask, quality_mask(reflectance))
+        result = write_mask(
+            mask,
+            job.mask,
+            overwrite=job.overwrite,
+            scheme=scheme,
+            probabilities=proba,
+            probabilities_path=job.probabilities,
+        )
+        written += [job.mask] + ([job.probabilities] if job.probabilities else [])
+        polygons = None
+        if job.vector is not None:
+            from landmask.io.masks import open_mask
+            from landmask.vector.vectorize import vectorize_to_file
+
+            pool = use_scheduler("processes") if polygonize_in_processes else None
+            with pool or contextlib.nullcontext():
+                v = job.vector_options
+                polygons = vectorize_to_file(
+                    open_mask(job.mask, job.chunk_size),
+                    job.vector,
+                    v.classes,
+                    connectivity=v.connectivity,
+                    min_area=v.min_area,
+                    simplify=v.simplify,
+                    scheme=scheme,
+                    overwrite=job.overwrite,
+                )
+            written.append(job.vector)
+        if job.indices is not None:
+            from landmask.spectral.indices import compute_indices
+
+            indices = compute_indices(reflectance, list(job.index_names))
+            write_indices(indices, job.indices, overwrite=job.overwrite)
+            written.append(job.indices)
+    except BaseException:
+        from landmask.io.styling import sidecars
+
+        for path in written:
+            for file in (path, *sidecars(path)):
+                with contextlib.suppress(FileNotFoundError):
+                    file.unlink()
+        raise
+    return SceneOutcome(mask, scheme, dict(result.counts), model, polygons, written)

@@ -1,0 +1,143 @@
+"""One scene pipeline: ``classify`` and ``run`` write the same files; one rules engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+import yaml
+
+import landmask
+from landmask.cli import run
+from landmask.io.scene import open_scene
+from landmask.models.registry import RulesModel, load_model
+from landmask.spectral.rules import load_rules
+
+OTSU_RULES = {
+    "name": "adaptive",
+    "rules": [
+        {"class": "water", "when": "mndwi > otsu(mndwi)"},
+        {"class": "forest", "when": "ndvi > 0.7"},
+    ],
+}
+
+
+def _pixels(path: Path) -> tuple[np.ndarray, dict[str, str]]:
+    with rasterio.open(path) as ds:
+        return ds.read(1), ds.tags()
+
+
+def _polygons(path: Path) -> gpd.GeoDataFrame:
+    frame = gpd.read_file(path, layer=path.stem)
+    return frame.sort_values(["class_id", "area_m2"]).reset_index(drop=True)
+
+
+def _workflow(tmp_path: Path, scene: Path, classifier: dict, vector: dict) -> Path:
+    doc = {
+        "name": "one",
+        "inputs": str(scene),
+        "sensor": "sentinel2-l2a",
+        "classifier": classifier,
+        "vector": vector,
+        "outputs": {"dir": "out", "mask": "{stem}_mask.tif", "vector": "{stem}.gpkg"},
+        "chunk_size": 96,
+    }
+    path = tmp_path / "job.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+@pytest.mark.parametrize("scheduler", ["threads", "synchronous"])
+def test_classify_and_run_write_the_same_mask_and_polygons(s2_file, tmp_path, scheduler):
+    vector = {"min_area": 2000.0, "simplify": 15.0, "connectivity": 8}
+    flags = ["--min-area", "2000", "--simplify", "15", "--connectivity", "8"]
+    mask, polygons = tmp_path / "cli.tif", tmp_path / "cli.gpkg"
+    argv = ["classify", str(s2_file), "--sensor", "sentinel2-l2a", "-o", str(mask)]
+    argv += ["--vector", str(polygons), *flags, "--chunk-size", "96", "--scheduler", scheduler]
+    assert run([*argv, "-q"]) == 0
+    job = _workflow(tmp_path, s2_file, {"rules": "default"}, vector)
+    assert run(["run", str(job), "--scheduler", scheduler, "-q"]) == 0
+
+    cli_pixels, cli_tags = _pixels(mask)
+    run_pixels, run_tags = _pixels(tmp_path / "out" / "s2_mask.tif")
+    np.testing.assert_array_equal(cli_pixels, run_pixels)
+    assert cli_tags == run_tags
+    a, b = _polygons(polygons), _polygons(tmp_path / "out" / "s2.gpkg")
+    assert len(a) == len(b) > 3
+    assert (a.drop(columns="geometry") == b.drop(columns="geometry")).all().all()
+    assert a.geometry.geom_equals_exact(b.geometry, tolerance=0).all()
+
+
+def test_model_rules_file_with_otsu_equals_rules_file(s2_file, tmp_path):
+    rules = tmp_path / "adaptive.yaml"
+    rules.write_text(yaml.safe_dump(OTSU_RULES))
+    by_rules, by_model = tmp_path / "r.tif", tmp_path / "m.tif"
+    base = ["classify", str(s2_file), "--sensor", "sentinel2-l2a", "-q"]
+    assert run([*base, "--rules", str(rules), "-o", str(by_rules)]) == 0
+    assert run([*base, "--model", f"rules:{rules}", "-o", str(by_model)]) == 0
+    a, tags_a = _pixels(by_rules)
+    b, tags_b = _pixels(by_model)
+    np.testing.assert_array_equal(a, b)
+    assert "THRESHOLD_otsu(mndwi)" in tags_a
+    assert tags_a["THRESHOLD_otsu(mndwi)"] == tags_b["THRESHOLD_otsu(mndwi)"]
+    assert (a == 3).any() and (a == 1).any()
+
+    job = _workflow(tmp_path, s2_file, {"model": f"rules:{rules}"}, {})
+    assert run(["run", str(job), "-q"]) == 0
+    np.testing.assert_array_equal(_pixels(tmp_path / "out" / "s2_mask.tif")[0], a)
+
+
+def test_rules_model_binds_scene_wide_thresholds_in_prepare(s2_file):
+    scene = open_scene(s2_file, sensor="sentinel2-l2a")
+    model = RulesModel(load_rules(OTSU_RULES))
+    prepared = model.prepare(scene)
+    assert prepared is not model
+    ((name, value),) = prepared.ruleset.thresholds
+    assert name == "otsu(mndwi)"
+    assert -1.0 < value < 1.0
+    plain = RulesModel(load_rules("default"))
+    assert plain.prepare(scene) is plain  # nothing scene-wide to bind
+    direct = landmask.classify(scene, OTSU_RULES).values
+    via_model = landmask.classify(scene, model=model).values
+    np.testing.assert_array_equal(direct, via_model)
+
+
+def test_classify_picks_the_naip_rules_for_a_naip_scene(raster, synthetic_small):
+    from landmask.synthetic import to_dn
+
+    dn = to_dn(synthetic_small.reflectance)  # blue, green, red, nir, swir16, swir22
+    rgbn = raster("naip.tif", (dn[[2, 1, 0, 3]] // 40).astype(np.uint8))
+    scene = open_scene(rgbn, sensor="naip")
+    mask = landmask.classify(scene)
+    assert mask.attrs["rules"] == "naip"
+    assert set(np.unique(mask.values)) <= {0, 1, 2, 3, 255}
+
+
+class _Unsure:
+    """A model with a ``predict`` shortcut whose probabilities are never above 0.6."""
+
+    classes = (0, 1, 3)
+    bands = ("red", "nir")
+    halo = 0
+
+    def predict(self, block: np.ndarray) -> np.ndarray:
+        return np.full(block.shape[1:], 1, np.uint8)
+
+    def predict_proba(self, block: np.ndarray) -> np.ndarray:
+        proba = np.zeros((3, *block.shape[1:]), np.float32)
+        proba[0], proba[1], proba[2] = 0.15, 0.55, 0.3
+        return proba
+
+
+def test_min_confidence_applies_to_models_that_have_predict(s2_file):
+    scene = open_scene(s2_file, sensor="sentinel2-l2a")
+    model = _Unsure()
+    assert load_model(model) is model
+    loose = landmask.classify(scene, model=model, min_confidence=0.5).values
+    strict = landmask.classify(scene, model=model, min_confidence=0.6).values
+    valid = loose != 255
+    assert (loose[valid] == 1).all()
+    assert (strict[valid] == 0).all()  # 0.55 < 0.6: other, although predict says forest
