@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import dask.array as da
-import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor mask_like uses)
 import xarray as xr
 
