@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import xarray as xr
 
-from landmask.classes import LANDCOVER, ClassScheme
+from landmask.classes import ClassScheme, check_mask, is_mask
 from landmask.errors import InputError
 
 if TYPE_CHECKING:
@@ -61,13 +61,8 @@ class LandmaskAccessor:
         return arr
 
     def _mask(self, what: str) -> xr.DataArray:
-        arr = self._obj
-        if arr.ndim != 2 or arr.dtype != "uint8":
-            raise InputError(
-                f".landmask.{what}() needs a mask: 2-D uint8 class ids, "
-                f"got {arr.ndim}-D {arr.dtype}"
-            )
-        return arr
+        check_mask(self._obj, f".landmask.{what}()")
+        return self._obj
 
     def indices(self, names: Sequence[str]) -> xr.Dataset:
         """Spectral indices of a scene: :func:`landmask.spectral.indices.compute_indices`."""
@@ -94,9 +89,12 @@ class LandmaskAccessor:
         connectivity: int = 4,
         min_area: float | None = None,
         simplify: float | None = None,
-        scheme: ClassScheme = LANDCOVER,
+        scheme: ClassScheme | str | None = None,
     ) -> gpd.GeoDataFrame:
-        """Polygons of a mask's regions: :func:`landmask.vector.vectorize.vectorize`."""
+        """Polygons of a mask's regions: :func:`landmask.vector.vectorize.vectorize`.
+
+        ``scheme`` None: the scheme the mask records (``landcover`` if none).
+        """
         from landmask.vector.vectorize import vectorize
 
         return vectorize(
@@ -134,15 +132,19 @@ class LandmaskAccessor:
         path: str | os.PathLike[str],
         *,
         overwrite: bool = False,
-        scheme: ClassScheme = LANDCOVER,
+        scheme: ClassScheme | str | None = None,
     ) -> WriteResult:
         """Write a mask (:func:`~landmask.io.write.write_mask`) or a 2-D index
         (:func:`~landmask.io.write.write_indices`, one band named after the array)
-        as a Cloud-Optimized GeoTIFF, chunk by chunk and atomically."""
+        as a Cloud-Optimized GeoTIFF, chunk by chunk and atomically.
+
+        A mask's classes are named after ``scheme``; None: the scheme the mask
+        records (``landcover`` if none).
+        """
         from landmask.io.write import write_indices, write_mask
 
         arr = self._obj
-        if arr.ndim == 2 and arr.dtype == "uint8":
+        if is_mask(arr):
             return write_mask(arr, path, overwrite=overwrite, scheme=scheme)
         if arr.ndim == 2 and arr.dtype.kind == "f":
             name = str(arr.name or "index")
@@ -166,7 +168,7 @@ class LandmaskAccessor:
         arr = self._obj
         if arr.ndim == 3 and "band" in arr.dims:
             return plot.composite(arr, ax=ax, **kwargs)
-        if arr.ndim == 2 and arr.dtype == "uint8":
+        if is_mask(arr):
             return plot.mask_image(arr, kwargs.pop("scheme", None), ax, **kwargs)
         if arr.ndim == 2:
             return plot.index_map(arr, ax=ax, **kwargs)

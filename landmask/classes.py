@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from landmask.errors import ConfigError
+from landmask.errors import ConfigError, InputError
 
 __all__ = [
     "CLOUD",
@@ -36,7 +36,11 @@ __all__ = [
     "WORLDCOVER",
     "ClassScheme",
     "LandClass",
+    "check_mask",
     "get_scheme",
+    "is_mask",
+    "recorded_scheme",
+    "resolve_scheme",
     "scheme_from_tags",
     "scheme_of",
 ]
@@ -247,6 +251,13 @@ def scheme_from_tags(
     rebuilt from the ``CLASS_<id>`` names and the colour table; a file with
     neither is taken to be ``landcover``.
     """
+    return _scheme_in_tags(tags, colormap) or LANDCOVER
+
+
+def _scheme_in_tags(
+    tags: Mapping[str, Any], colormap: Mapping[int, tuple[int, ...]] | None = None
+) -> ClassScheme | None:
+    """The scheme ``tags`` record (see :func:`scheme_from_tags`); None when they record none."""
     name = str(tags.get("CLASS_SCHEME", "") or "")
     if name in SCHEMES:
         return SCHEMES[name]
@@ -258,21 +269,25 @@ def scheme_from_tags(
             color = "#{:02x}{:02x}{:02x}".format(*rgba[:3])
             classes.append(LandClass(int(suffix), str(value), color))
     if not classes:
-        return LANDCOVER
+        return None
     try:
         return ClassScheme(name or "custom", tuple(sorted(classes, key=lambda c: c.id)))
     except ConfigError:
-        return LANDCOVER
+        return None
 
 
-def scheme_of(mask: str | os.PathLike[str] | Any) -> ClassScheme:
-    """The class scheme of a mask file (path) or of a mask DataArray opened from one.
+def recorded_scheme(mask: str | os.PathLike[str] | Any) -> ClassScheme | None:
+    """The class scheme a mask file (path) or mask array records; None if it records none.
 
-    Reads the metadata :func:`landmask.write_mask` writes (see
-    :func:`scheme_from_tags`); an array's ``class_scheme`` attribute (set by
-    :func:`landmask.classify`) or ``CLASS_SCHEME`` attribute (from rioxarray)
-    also names it. Reads only the file's header.
+    A file records its scheme in the metadata :func:`landmask.write_mask`
+    writes (see :func:`scheme_from_tags`; only the header is read); an array
+    in its ``class_scheme`` attribute (set by :func:`landmask.classify`) or the
+    ``CLASS_SCHEME`` and ``CLASS_<id>`` attributes rioxarray reads from such a
+    file. A numpy array, None or an unreadable file record none (reading the
+    mask itself reports the problem).
     """
+    if mask is None:
+        return None
     if isinstance(mask, str | os.PathLike):
         import rasterio
         from rasterio.errors import RasterioError
@@ -285,9 +300,75 @@ def scheme_of(mask: str | os.PathLike[str] | Any) -> ClassScheme:
                 except ValueError:  # no colour table
                     colormap = None
         except RasterioError:
-            return LANDCOVER  # reading the mask itself reports the problem
-        return scheme_from_tags(tags, colormap)
-    attrs = dict(getattr(mask, "attrs", {}))
+            return None
+        return _scheme_in_tags(tags, colormap)
+    attrs = dict(getattr(mask, "attrs", None) or {})
     if "class_scheme" in attrs and "CLASS_SCHEME" not in attrs:
         attrs["CLASS_SCHEME"] = attrs["class_scheme"]
-    return scheme_from_tags(attrs)
+    return _scheme_in_tags(attrs)
+
+
+def scheme_of(mask: str | os.PathLike[str] | Any) -> ClassScheme:
+    """The class scheme of a mask file (path) or of a mask DataArray opened from one.
+
+    :func:`recorded_scheme`, ``landcover`` when the mask records none.
+    """
+    return recorded_scheme(mask) or LANDCOVER
+
+
+def resolve_scheme(
+    given: ClassScheme | str | None,
+    source: str | os.PathLike[str] | Any = None,
+    *,
+    default: ClassScheme = LANDCOVER,
+) -> ClassScheme:
+    """The class scheme to use for a mask: the one place this is decided.
+
+    Parameters
+    ----------
+    given
+        A scheme or the name of a built-in one (:func:`get_scheme`), which
+        wins; None means the scheme ``source`` records.
+    source
+        The mask: a file path, a DataArray (its attributes) or None.
+    default
+        The scheme when nothing is given and ``source`` records none.
+
+    Raises
+    ------
+    ConfigError
+        If ``given`` names no known scheme.
+    """
+    if given is not None:
+        return get_scheme(given)
+    return recorded_scheme(source) or default
+
+
+def _mask_shape(arr: Any) -> tuple[bool, str, str]:
+    """Whether ``arr`` is a mask, what a mask is in its kind, and what ``arr`` is, in words."""
+    if hasattr(arr, "ndim"):  # numpy, Dask, xarray
+        dtype = np.dtype(arr.dtype)
+        ok = arr.ndim == 2 and dtype == np.uint8
+        return ok, "2-D uint8 class ids", f"{arr.ndim}-D {dtype}"
+    count, dtype = arr.count, arr.dtypes[0]  # an open rasterio dataset
+    bands = "1 band" if count == 1 else f"{count} bands"
+    return count == 1 and dtype == "uint8", "1 band of uint8 class ids", f"{bands} of {dtype}"
+
+
+def is_mask(arr: Any) -> bool:
+    """Whether ``arr`` holds class ids: a 2-D uint8 array, or a raster of one uint8 band.
+
+    ``arr`` is a numpy or Dask array, a DataArray or an open rasterio dataset.
+    """
+    return _mask_shape(arr)[0]
+
+
+def check_mask(arr: Any, what: str = "the mask") -> None:
+    """Raise :class:`~landmask.errors.InputError` unless ``arr`` is a mask (:func:`is_mask`).
+
+    ``what`` names the input in the one-line message: a path, an argument or
+    a method (``.landmask.vectorize()``).
+    """
+    ok, expected, got = _mask_shape(arr)
+    if not ok:
+        raise InputError(f"{what}: not a mask (expected {expected}, got {got})")

@@ -113,7 +113,10 @@ def test_wrong_kind_of_array_is_a_clear_error(scene):
     mask = scene.landmask.classify()
     with pytest.raises(InputError, match=r"classify\(\) needs a scene"):
         mask.landmask.classify()
-    with pytest.raises(InputError, match=r"vectorize\(\) needs a mask: 2-D uint8"):
+    with pytest.raises(
+        InputError,
+        match=r"vectorize\(\): not a mask \(expected 2-D uint8 class ids, got 3-D float32\)",
+    ):
         scene.landmask.vectorize()
     with pytest.raises(InputError, match=r"write\(\) writes a mask"):
         scene.landmask.write("x.tif")

@@ -306,3 +306,41 @@ def test_mask_image_takes_the_scheme_the_mask_names(tmp_path, monkeypatch):
     ax = mask_image(open_mask(tmp_path / "v.tif"))
     assert legend_labels(ax) == ["ground", "lake"]
     assert legend_labels(mask_image(as_mask(data))) == ["other"]  # landcover lacks 7
+
+
+def test_overviews_read_for_a_renamed_or_relabelled_window_never_for_a_derived_one(tmp_path):
+    from landmask.io.masks import file_window, open_image
+
+    path = tmp_path / "m.tif"
+    data = pattern(2048)
+    write_mask(as_mask(da.from_array(data, chunks=512)), path)
+    window = open_mask(path).isel(y=slice(256, 1280), x=slice(1024, 2048))
+    for plain in (window.rename("classes"), window.assign_attrs(note="x"), window.copy()):
+        assert file_window(plain) is not None
+        with Computed() as seen:
+            small = decimate(plain, max_size=256)
+        assert seen.tasks == 0
+        np.testing.assert_array_equal(small.values, data[256:1280:4, 1024:2048:4])
+    # one band of an image, then a window of it
+    band = open_image(path).isel(band=0)
+    assert file_window(band)[1:] == (1, rasterio.windows.Window(0, 0, 2048, 2048))
+    assert file_window(band.isel(y=slice(0, 512)))[2] == rasterio.windows.Window(0, 0, 2048, 512)
+    # computed from the read: values differ from the file's, so Dask decimates it
+    derived = [
+        window + 1,
+        window.copy(data=window.data + 1),
+        xr.where(window == 1, np.uint8(3), window),
+        window.astype(np.uint16),
+    ]
+    for arr in derived:
+        assert file_window(arr) is None
+        with Computed() as seen:
+            small = decimate(arr, max_size=256)
+        assert seen.tasks > 0
+    np.testing.assert_array_equal(
+        decimate(derived[1], max_size=256).values, data[256:1280:4, 1024:2048:4] + 1
+    )
+    # a file rewritten since it was opened is no longer what the array reads
+    stale = open_mask(path)
+    write_mask(as_mask(da.from_array(pattern(2048)[::-1].copy(), chunks=512)), path, overwrite=True)
+    assert file_window(stale) is None

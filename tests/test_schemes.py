@@ -16,6 +16,8 @@ from landmask.classes import (
     SCHEMES,
     WORLDCOVER,
     get_scheme,
+    recorded_scheme,
+    resolve_scheme,
     scheme_from_tags,
     scheme_of,
 )
@@ -229,3 +231,136 @@ def test_vectorize_scheme_option_names_an_unrecorded_scheme(tmp_path, raster):
     assert sorted(frame["class_name"]) == ["built_up", "permanent_water_bodies", "tree_cover"]
     assert "Tree cover" in (tmp_path / "esa.qml").read_text(encoding="utf-8")
     assert run([*argv[:5], "--scheme", "esa", "--overwrite"]) == 2
+
+
+# ------------------------------------------------ one resolver: scheme=None is the mask's own
+
+
+WORLDCOVER_TILE = np.array(
+    [
+        [10, 10, 80, 80, 255],
+        [10, 50, 50, 80, 30],
+        [95, 95, 50, 30, 30],
+        [10, 255, 80, 80, 10],
+    ],
+    np.uint8,
+)
+
+
+def _regions_by_gdal(data: np.ndarray) -> dict[int, int]:
+    """Connected regions (4-connectivity) of each class but nodata, by GDAL on the whole raster."""
+    from rasterio.features import shapes
+
+    out: dict[int, int] = {}
+    for _, value in shapes(data, mask=data != 255, connectivity=4):
+        out[int(value)] = out.get(int(value), 0) + 1
+    return out
+
+
+def test_resolve_scheme_given_wins_else_the_recorded_one_else_the_default(tmp_path):
+    wc = as_mask(WORLDCOVER_TILE, class_scheme="worldcover")
+    assert resolve_scheme(None, wc) is WORLDCOVER
+    assert resolve_scheme("dynamic-world", wc) is DYNAMIC_WORLD
+    assert resolve_scheme(LANDCOVER, wc) is LANDCOVER
+    assert resolve_scheme(None, as_mask(WORLDCOVER_TILE, CLASS_SCHEME="worldcover")) is WORLDCOVER
+    assert resolve_scheme(None, as_mask(WORLDCOVER_TILE)) is LANDCOVER
+    assert resolve_scheme(None, as_mask(WORLDCOVER_TILE), default=WORLDCOVER) is WORLDCOVER
+    assert resolve_scheme(None, WORLDCOVER_TILE) is LANDCOVER  # numpy records nothing
+    assert resolve_scheme(None, None, default=DYNAMIC_WORLD) is DYNAMIC_WORLD
+    assert recorded_scheme(as_mask(WORLDCOVER_TILE)) is None
+    path = write_mask(wc, tmp_path / "wc.tif").path
+    assert resolve_scheme(None, path) is WORLDCOVER
+    assert resolve_scheme(None, str(path)) is WORLDCOVER
+    assert recorded_scheme(tmp_path / "missing.tif") is None
+    with pytest.raises(ConfigError, match="unknown class scheme 'esa'"):
+        resolve_scheme("esa", wc)
+
+
+def test_worldcover_mask_through_the_accessor_writes_and_vectorizes_in_worldcover(tmp_path):
+    import geopandas as gpd
+
+    from landmask.io.masks import open_mask
+
+    mask = as_mask(WORLDCOVER_TILE, class_scheme="worldcover")
+    out = mask.landmask.write(tmp_path / "wc.tif").path
+    with rasterio.open(out) as ds:
+        tags = ds.tags()
+        np.testing.assert_array_equal(ds.read(1), WORLDCOVER_TILE)
+    assert tags["CLASS_SCHEME"] == "worldcover"
+    assert {k: v for k, v in tags.items() if k.startswith("CLASS_") and k != "CLASS_SCHEME"} == {
+        f"CLASS_{c.id}": c.name for c in WORLDCOVER
+    }
+    assert "CLASS_1" not in tags  # no landcover names
+    reopened = open_mask(out)
+    assert scheme_of(out) is WORLDCOVER and scheme_of(reopened) is WORLDCOVER
+
+    expected = _regions_by_gdal(WORLDCOVER_TILE)
+    for source in (mask, reopened):
+        frame = source.landmask.vectorize()
+        assert isinstance(frame, gpd.GeoDataFrame)
+        counts = frame.groupby("class_id").size().to_dict()
+        assert counts == expected and sum(counts.values()) == 8
+        assert set(frame["class_name"]) == {WORLDCOVER.name_of(k) for k in expected}
+        assert frame.attrs["class_scheme"] == "worldcover"
+    # an explicit scheme still wins
+    assert len(mask.landmask.vectorize(scheme=LANDCOVER)) == 0
+
+
+def test_every_caller_resolves_the_scheme_the_mask_records(tmp_path):
+    import geopandas as gpd
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from landmask.io.masks import open_image
+    from landmask.products.apply import apply_mask
+    from landmask.products.export import export_mask
+    from landmask.vector.formats import write_vector
+    from landmask.vector.vectorize import vectorize, vectorize_to_file
+    from landmask.viz import plot
+    from landmask.viz.preview import write_preview
+
+    mask = as_mask(WORLDCOVER_TILE, class_scheme="worldcover")
+    expected = _regions_by_gdal(WORLDCOVER_TILE)
+
+    # write_mask
+    path = write_mask(mask, tmp_path / "m.tif").path
+    assert scheme_of(path) is WORLDCOVER
+    # vectorize_to_file: streamed and simplified, names and styling from the mask
+    for name, simplify in (("a.gpkg", None), ("b.gpkg", 0.5)):
+        summary = vectorize_to_file(mask, tmp_path / name, simplify=simplify)
+        assert summary.polygons == expected
+        frame = gpd.read_file(tmp_path / name, layer=name[0])
+        assert set(frame["class_name"]) == {WORLDCOVER.name_of(k) for k in expected}
+        assert "Tree cover" in (tmp_path / name).with_suffix(".qml").read_text(encoding="utf-8")
+    # write_vector: a vectorize frame records its scheme
+    write_vector(vectorize(mask), tmp_path / "c.parquet")
+    assert "Tree cover" in (tmp_path / "c.qml").read_text(encoding="utf-8")
+    # the vectorize command on a file that records worldcover
+    assert run(["vectorize", str(path), "-o", str(tmp_path / "d.parquet"), "-q"]) == 0
+    assert gpd.read_parquet(tmp_path / "d.parquet").groupby("class_id").size().to_dict() == (
+        expected
+    )
+    # evaluate: the worldcover prediction is recoded into landcover
+    truth = as_mask(WORLDCOVER.landcover_lut()[WORLDCOVER_TILE])
+    report = evaluate(mask, truth)
+    assert report.overall_accuracy == 1.0 and set(report.classes) == {0, 1, 2, 3}
+    # export (array and path): worldcover names and colours
+    for src, name in ((mask, "e1.tif"), (path, "e2.tif")):
+        exported = export_mask(src, tmp_path / name, rgb=True).path
+        with rasterio.open(exported) as ds:
+            assert ds.tags()["CLASS_SCHEME"] == "worldcover"
+            rgba = ds.read()
+        np.testing.assert_array_equal(rgba[:3, 0, 0], (0, 100, 0))  # tree cover #006400
+    # apply: --keep names of the mask's scheme
+    image = open_image(path)
+    kept = apply_mask(image, mask, keep=["tree_cover"], mode="cutout", nodata=0)
+    np.testing.assert_array_equal(kept.values[0] == 10, WORLDCOVER_TILE == 10)
+    # plot and preview: legends name worldcover classes
+    ax = plot.mask_image(mask)
+    labels = {t.get_text() for t in ax.get_legend().get_texts()}
+    assert labels == {WORLDCOVER.name_of(k) for k in expected}
+    plt.close("all")
+    png = write_preview(path, tmp_path / "p.png")
+    assert png.exists() and png.stat().st_size > 0

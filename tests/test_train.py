@@ -30,7 +30,8 @@ from test_cli_errors import invoke
 from landmask.classes import LANDCOVER
 from landmask.classification.classify import classify
 from landmask.errors import BandError, InputError, ModelError
-from landmask.evaluation.evaluate import evaluate, labels_on_grid
+from landmask.evaluation.evaluate import evaluate
+from landmask.evaluation.truth import labels_on_grid
 from landmask.io.scene import open_scene
 from landmask.models.sklearn import FORMAT, SklearnModel
 from landmask.models.training import train

@@ -760,7 +760,7 @@ def good_mask(raster) -> Path:
 @pytest.mark.parametrize(
     ("data", "what"),
     [
-        pytest.param(np.ones((3, 20, 20), np.uint8), "3 of uint8", id="3-band"),
+        pytest.param(np.ones((3, 20, 20), np.uint8), "3 bands of uint8", id="3-band"),
         pytest.param(np.ones((20, 20), np.float32), "float32", id="float32"),
     ],
 )

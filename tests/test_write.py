@@ -6,7 +6,7 @@ from conftest import TRANSFORM, UTM33, as_mask
 from rasterio.crs import CRS
 
 from landmask.classes import LANDCOVER
-from landmask.errors import ConfigError, OutputExistsError
+from landmask.errors import ConfigError, InputError, OutputExistsError
 from landmask.io.scene import open_scene
 from landmask.io.write import write_indices, write_mask
 from landmask.spectral.indices import compute_indices
@@ -83,7 +83,7 @@ def test_existing_output_needs_overwrite(tmp_path):
 def test_missing_folder_and_non_mask(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         write_mask(as_mask(np.zeros((4, 4), np.uint8)), tmp_path / "nope" / "m.tif")
-    with pytest.raises(ConfigError, match="uint8"):
+    with pytest.raises(InputError, match=r"write_mask: not a mask .*got 2-D float32"):
         write_mask(as_mask(np.zeros((4, 4), np.float32)), tmp_path / "m.tif")
 
 

@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import dask.array as da
-import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor mask_like uses)
 import xarray as xr
 
+from landmask._runtime.chunks import as_dask
 from landmask.classes import NODATA
 from landmask.errors import BandError, ConfigError
 from landmask.spectral.indices import bands_needed
@@ -101,10 +101,7 @@ def classify_with_probabilities(
 
 
 def _dask(scene: xr.DataArray) -> da.Array:
-    data = scene.data
-    if not isinstance(data, da.Array):
-        data = da.from_array(np.asarray(data), chunks=(-1, "auto", "auto"))
-    return data
+    return as_dask(scene)
 
 
 def _run(

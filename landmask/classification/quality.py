@@ -24,6 +24,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
+from landmask._runtime.chunks import as_dask
 from landmask.classes import CLOUD, NODATA
 from landmask.io.sensors import QUALITY_BANDS
 
@@ -101,11 +102,9 @@ def quality_mask(scene: xr.DataArray) -> xr.DataArray | None:
         return None
     parts = []
     for name in present:
-        band = scene.sel(band=name).data
-        if not isinstance(band, da.Array):
-            band = da.from_array(np.asarray(band), chunks="auto")
+        band = as_dask(scene.sel(band=name))
         parts.append(
-            band.map_blocks(_BLOCKS[name], dtype=np.uint8, meta=np.empty((0, 0), np.uint8))
+            da.map_blocks(_BLOCKS[name], band, dtype=np.uint8, meta=np.empty((0, 0), np.uint8))
         )
     data = parts[0] if len(parts) == 1 else da.map_blocks(_combine_block, *parts, dtype=np.uint8)
     from landmask.classification.classify import mask_like
@@ -136,8 +135,8 @@ def apply_quality(mask: xr.DataArray, quality: xr.DataArray | None) -> xr.DataAr
         return mask
     if quality.shape != mask.shape:
         raise ValueError(f"quality {quality.shape} and mask {mask.shape} differ in shape")
-    m = mask.data if isinstance(mask.data, da.Array) else da.from_array(np.asarray(mask.data))
-    q = quality.data if isinstance(quality.data, da.Array) else da.from_array(quality.values)
+    m = as_dask(mask)
+    q = as_dask(quality)
     q = q.rechunk(m.chunks)
     data = da.map_blocks(apply_quality_block, m, q, dtype=np.uint8, meta=np.empty((0, 0), np.uint8))
     bands = quality.attrs.get("quality_bands", [])

@@ -67,7 +67,7 @@ def write_polygons(
 
     Class names and styling follow ``scheme``, by default the one the mask records.
     """
-    from landmask.classes import scheme_of
+    from landmask.classes import resolve_scheme
     from landmask.io.masks import open_mask
     from landmask.vector.vectorize import vectorize_to_file
 
@@ -78,7 +78,7 @@ def write_polygons(
         connectivity=connectivity,
         min_area=min_area,
         simplify=simplify,
-        scheme=scheme or scheme_of(mask),
+        scheme=resolve_scheme(scheme, mask),
         overwrite=overwrite,
     )
 
@@ -133,9 +133,9 @@ def vectorize_cmd(
             scheme,
         )
     if not quiet:
-        from landmask.classes import scheme_of
+        from landmask.classes import resolve_scheme
 
-        names = (scheme or scheme_of(mask)).names
+        names = resolve_scheme(scheme, mask).names
         seconds = time.perf_counter() - start
         click.echo(f"{output}: {summary.total:,} polygons in {seconds:.1f} s")
         for class_id, n in sorted(summary.polygons.items()):

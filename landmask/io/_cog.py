@@ -11,6 +11,12 @@ Each output is written in two steps beside its final path:
 
 Only then is the result renamed onto the output path; on any failure both
 temporary files are removed and an existing output is left untouched.
+
+Nothing here touches process-wide state: no warning filters (every part file
+has a geotransform, so rasterio has nothing to warn about, even for a grid in
+pixel coordinates, whose geotransform is put back in the VRT), and the lock of
+the ``processes`` scheduler comes from a manager started for one write and
+shut down after it.
 """
 
 from __future__ import annotations
@@ -18,10 +24,8 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import sys
-import threading
 import uuid
-import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,8 +36,8 @@ import dask.array as da
 import numpy as np
 import rasterio
 import rasterio.shutil
+from affine import Affine
 from dask.utils import SerializableLock
-from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 
 from landmask.io.outputs import atomic_path
@@ -65,8 +69,15 @@ class _WindowWriter:
                 ds.write(value, window=window)
 
 
-def _scheduler_lock() -> Any:
-    """A lock that works on the active Dask scheduler."""
+@contextlib.contextmanager
+def _scheduler_locks() -> Iterator[Callable[[], Any]]:
+    """A maker of locks that work on the active Dask scheduler, for one write.
+
+    Threads share a :class:`~dask.utils.SerializableLock`; ``dask.distributed``
+    workers a :class:`distributed.Lock`; the worker processes of the
+    ``processes`` scheduler a lock served by a :class:`multiprocessing.Manager`,
+    whose server process is started here and shut down when the write ends.
+    """
     get = dask.base.get_scheduler()
     if "distributed" in sys.modules:  # no client can exist before it is imported
         from distributed import Lock as DistributedLock
@@ -75,22 +86,14 @@ def _scheduler_lock() -> Any:
         with contextlib.suppress(ValueError):
             client = get_client()
             if get == client.get:
-                return DistributedLock(f"landmask-write-{uuid.uuid4().hex}")
+                yield lambda: DistributedLock(f"landmask-write-{uuid.uuid4().hex}")
+                return
     if get is dask.multiprocessing.get:
-        return _manager().Lock()
-    return SerializableLock()
-
-
-_MANAGER: Any = None
-_MANAGER_LOCK = threading.Lock()
-
-
-def _manager() -> Any:
-    global _MANAGER
-    with _MANAGER_LOCK:
-        if _MANAGER is None:
-            _MANAGER = multiprocessing.Manager()
-        return _MANAGER
+        context = dask.config.get("multiprocessing.context", "spawn")
+        with multiprocessing.get_context(context).Manager() as manager:
+            yield manager.Lock
+        return
+    yield SerializableLock
 
 
 def tile_aligned(data: da.Array) -> da.Array:
@@ -107,6 +110,25 @@ def _aligned(chunks: tuple[int, ...]) -> int:
     """A chunk length made of whole tiles, close to the array's current chunks."""
     c = max(chunks) if chunks else TILE
     return max(TILE, round(c / TILE) * TILE)
+
+
+#: geotransforms rasterio warns about (NotGeoreferencedWarning) and GDAL may not store
+_NOT_GEOREFERENCED = (Affine.identity(), Affine(1.0, 0.0, 0.0, 0.0, -1.0, 0.0))
+#: the geotransform of part files of a grid in pixel coordinates (not written out)
+_PLACEHOLDER = Affine(1.0, 0.0, 0.0, 0.0, -1.0, 1.0)
+
+
+def _part_transform(profile: Mapping[str, Any], factor: float = 1.0) -> Affine:
+    """The geotransform of a part file: the output's, scaled for an overview level.
+
+    A grid in pixel coordinates gets a placeholder, so that neither creating
+    nor updating the part file raises rasterio's NotGeoreferencedWarning; the
+    VRT the COG is made from carries the output's own geotransform.
+    """
+    transform = profile.get("transform")
+    if transform is None or transform in _NOT_GEOREFERENCED:
+        transform = _PLACEHOLDER
+    return transform * Affine.scale(factor)
 
 
 def _create_part(path: Path, width: int, height: int, profile: Mapping[str, Any]) -> None:
@@ -127,10 +149,21 @@ def _create_part(path: Path, width: int, height: int, profile: Mapping[str, Any]
         pass
 
 
-def _vrt_with_overviews(part: Path, levels: Sequence[Path], vrt: Path) -> None:
-    """A VRT of ``part`` that declares ``levels`` as its overviews, for the COG driver."""
+def _vrt_with_overviews(
+    part: Path, levels: Sequence[Path], vrt: Path, transform: Affine | None
+) -> None:
+    """A VRT of ``part`` that declares ``levels`` as its overviews, for the COG driver.
+
+    Its geotransform is ``transform`` (the output's), none when that is None.
+    """
     rasterio.shutil.copy(part, vrt, driver="VRT")
     tree = ElementTree.parse(vrt)
+    root = tree.getroot()
+    geo = root.find("GeoTransform")
+    if geo is not None and transform is None:
+        root.remove(geo)
+    elif geo is not None and transform is not None:
+        geo.text = ", ".join(repr(float(v)) for v in transform.to_gdal())
     for band in tree.getroot().iter("VRTRasterBand"):
         for level in levels:
             overview = ElementTree.SubElement(band, "Overview")
@@ -176,12 +209,13 @@ def _coarsened(level: da.Array, data: da.Array) -> da.Array:
 
 
 @contextlib.contextmanager
-def _staged(job: CogJob) -> Iterator[Any]:
+def _staged(job: CogJob, lock: Any) -> Iterator[Any]:
     """Create the part files of ``job``; yield the lazy store into them; then make the COG.
 
     The full-resolution chunks and every overview level (:mod:`landmask.io.overviews`)
     are stored into uncompressed part files; on a clean exit GDAL's COG driver
     only compresses and lays out the tiles. Temporary files never outlive it.
+    ``lock`` guards the part files' writes (:func:`_scheduler_locks`).
     """
     data = tile_aligned(job.data)
     profile = job.profile
@@ -192,16 +226,17 @@ def _staged(job: CogJob) -> Iterator[Any]:
     stem = job.path.with_name(f".{job.path.name}.{uuid.uuid4().hex[:8]}")
     parts = [Path(f"{stem}.part{k}.tif") for k in range(len(levels) + 1)]
     vrt = Path(f"{stem}.vrt")
-    with atomic_path(job.path) as final_tmp, warnings.catch_warnings():
-        # a grid in pixel coordinates (--allow-ungeoreferenced) is written as such
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+    with atomic_path(job.path) as final_tmp:
         try:
             level_profile = {k: profile[k] for k in ("count", "dtype", "nodata")}
             for part, level in zip(parts, [data, *levels], strict=True):
                 full = part == parts[0]
-                _create_part(
-                    part, level.shape[2], level.shape[1], profile if full else level_profile
-                )
+                factor = data.shape[2] / level.shape[2]
+                part_profile = {
+                    **(profile if full else level_profile),
+                    "transform": _part_transform(profile, factor),
+                }
+                _create_part(part, level.shape[2], level.shape[1], part_profile)
             with rasterio.open(parts[0], "r+") as ds:
                 if job.colormap:
                     ds.write_colormap(1, job.colormap)
@@ -212,8 +247,9 @@ def _staged(job: CogJob) -> Iterator[Any]:
                 if job.scales:
                     ds.scales = tuple(job.scales)
             targets: list[Any] = [_WindowWriter(str(p)) for p in parts]
-            yield da.store([data, *levels], targets, lock=_scheduler_lock(), compute=False)
-            _vrt_with_overviews(parts[0], parts[1:], vrt)
+            yield da.store([data, *levels], targets, lock=lock, compute=False)
+            transform = profile.get("transform")
+            _vrt_with_overviews(parts[0], parts[1:], vrt, transform)
             with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_CACHEMAX=256):
                 rasterio.shutil.copy(
                     vrt,
@@ -242,7 +278,8 @@ def store_cogs(jobs: Sequence[CogJob], also: Sequence[Any] = ()) -> tuple[Any, .
     Each output appears only if all of them were written.
     """
     with contextlib.ExitStack() as stack:
-        stores = [stack.enter_context(_staged(job)) for job in jobs]
+        lock = stack.enter_context(_scheduler_locks())
+        stores = [stack.enter_context(_staged(job, lock())) for job in jobs]
         results = dask.compute(*stores, *also)
     return tuple(results[len(stores) :])
 

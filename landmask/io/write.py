@@ -17,7 +17,8 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from landmask.classes import CLOUD, NODATA, ClassScheme, scheme_of
+from landmask._runtime.chunks import as_dask
+from landmask.classes import CLOUD, NODATA, ClassScheme, check_mask, resolve_scheme
 from landmask.errors import ConfigError
 from landmask.io._cog import TILE, CogJob, store_cogs, tile_aligned
 from landmask.io.outputs import check_output
@@ -53,19 +54,12 @@ def _profile(arr: xr.DataArray, dtype: str, count: int, nodata: float) -> dict[s
     }
 
 
-def _dask_data(arr: xr.DataArray) -> da.Array:
-    data = arr.data
-    if isinstance(data, da.Array):
-        return data
-    return da.from_array(np.asarray(data), chunks=(-1,) * (data.ndim - 2) + (2048, 2048))
-
-
 def write_mask(
     mask: xr.DataArray,
     path: str | os.PathLike[str],
     *,
     overwrite: bool = False,
-    scheme: ClassScheme | None = None,
+    scheme: ClassScheme | str | None = None,
     colormap: bool = True,
     probabilities: xr.DataArray | None = None,
     probabilities_path: str | os.PathLike[str] | None = None,
@@ -93,8 +87,9 @@ def write_mask(
     overwrite
         Replace an existing file.
     scheme
-        Class scheme for colours and names; by default the one the mask's
-        attributes name (:func:`landmask.classes.scheme_of`), else ``landcover``.
+        Class scheme (or its name) for colours and names; None: the one the
+        mask records in its attributes, else ``landcover``
+        (:func:`landmask.classes.resolve_scheme`).
     colormap
         Write the colour table (False: a plain grayscale raster of class ids).
     probabilities, probabilities_path
@@ -108,11 +103,10 @@ def write_mask(
     WriteResult
         The path and the number of pixels of each class id present.
     """
-    if mask.ndim != 2 or mask.dtype != np.uint8:
-        raise ConfigError(f"a mask is a 2-D uint8 array, got {mask.ndim}-D {mask.dtype}")
+    check_mask(mask, "write_mask")
     out = check_output(path, overwrite, mask.attrs.get("sources", ()))
-    scheme = scheme or scheme_of(mask)
-    data = _dask_data(mask)[None]
+    scheme = resolve_scheme(scheme, mask)
+    data = as_dask(mask)[None]
     counts = _value_counts(data[0], [c.id for c in scheme] + [CLOUD, NODATA])
     tags = {f"CLASS_{c.id}": c.name for c in scheme}
     tags["CLASS_SCHEME"] = scheme.name
@@ -176,7 +170,7 @@ def _probability_job(
     tags = {f"BAND_{k + 1}_CLASS_ID": str(int(c)) for k, c in enumerate(proba["class"].values)}
     tags["PROBABILITY_SCALE"] = "1/254: probability = value / 254; 255 = nodata"
     return CogJob(
-        _dask_data(proba),
+        as_dask(proba),
         out,
         _profile(proba, "uint8", len(names), NODATA),
         categorical=False,
@@ -198,7 +192,7 @@ def write_indices(
         raise ConfigError("no index to write")
     first = indices[names[0]]
     out = check_output(path, overwrite, first.attrs.get("sources", ()))
-    data = da.stack([_dask_data(indices[n]) for n in names])
+    data = da.stack([as_dask(indices[n]) for n in names])
     tags = {f"INDEX_{n.upper()}": str(indices[n].attrs.get("formula", "")) for n in names}
     job = CogJob(
         data,
@@ -224,7 +218,7 @@ def write_image(
     if image.ndim == 2:
         image = image.expand_dims("band")
     out = check_output(path, overwrite, image.attrs.get("sources", ()))
-    data = image.data if isinstance(image.data, da.Array) else da.from_array(image.data)
+    data = as_dask(image)
     nodata = image.rio.nodata
     profile = {
         "count": image.shape[0],

@@ -22,9 +22,10 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
+from landmask._runtime.chunks import as_dask
 from landmask.classes import CLOUD, LANDCOVER, NODATA, ClassScheme
 from landmask.errors import BandError, ConfigError, InputError
-from landmask.evaluation.evaluate import labels_on_grid
+from landmask.evaluation.truth import labels_on_grid
 from landmask.models.recorded import SceneRecord
 from landmask.models.sklearn import SklearnModel, feature_block
 from landmask.spectral.indices import INDICES, bands_needed
@@ -254,7 +255,7 @@ def train(
     _check_overlap(labels, scene, source)
     grid = scene.isel(band=0, drop=True)
     on_grid = labels_on_grid(labels, grid, column=label_column, label_map=label_map, scheme=scheme)
-    data = scene.data if isinstance(scene.data, da.Array) else da.from_array(scene.data)
+    data = as_dask(scene)
     data = data.rechunk({0: -1})
     if on_grid.raster is None:
         x, y = _sample_points(data, on_grid.rows, on_grid.cols, on_grid.ids, band_names, features)

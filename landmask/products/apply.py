@@ -29,7 +29,8 @@ from rasterio.windows import Window
 from rasterio.windows import transform as window_transform
 from scipy import ndimage
 
-from landmask.classes import ClassScheme, scheme_of
+from landmask._runtime.chunks import as_dask
+from landmask.classes import ClassScheme, check_mask, resolve_scheme
 from landmask.errors import ConfigError, GridError, InputError
 
 __all__ = [
@@ -154,7 +155,7 @@ def apply_mask(
     *,
     keep: Sequence[str | int] | str,
     mode: Mode = "cutout",
-    scheme: ClassScheme | None = None,
+    scheme: ClassScheme | str | None = None,
     nodata: float | None = None,
     sigma: float = 5.0,
 ) -> xr.DataArray:
@@ -189,18 +190,17 @@ def apply_mask(
     """
     if mode not in MODES:
         raise ConfigError(f"--mode {mode}: expected one of {', '.join(MODES)}")
-    if mask.ndim != 2 or mask.dtype != np.uint8:
-        raise InputError(f"the mask is not a mask ({mask.ndim}-D {mask.dtype}, expected uint8)")
+    check_mask(mask, "apply_mask")
     flat = image.ndim == 2
     if flat:
         image = image.expand_dims("band")
     if image.ndim != 3:
         raise InputError(f"the image must be (band, y, x), got dims {image.dims}")
     _check_grid(image, mask)
-    ids = np.array(sorted(resolve_keep(keep, scheme or scheme_of(mask))), dtype=np.uint8)
-    img = image.data if isinstance(image.data, da.Array) else da.from_array(image.data)
+    ids = np.array(sorted(resolve_keep(keep, resolve_scheme(scheme, mask))), dtype=np.uint8)
+    img = as_dask(image)
     img = img.rechunk({0: -1})
-    mask_data = mask.data if isinstance(mask.data, da.Array) else da.from_array(mask.data)
+    mask_data = as_dask(mask)
     kept = da.map_blocks(kept_block, mask_data.rechunk(img.chunks[1:]), ids=ids, dtype=bool)
     out: xr.DataArray
     if mode == "crop":

@@ -23,8 +23,8 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from landmask.classes import NODATA, ClassScheme, scheme_of
-from landmask.errors import ConfigError
+from landmask._runtime.chunks import as_dask
+from landmask.classes import NODATA, ClassScheme, check_mask, resolve_scheme
 from landmask.io.masks import open_mask
 from landmask.io.outputs import check_output
 from landmask.io.overviews import overview_levels
@@ -81,7 +81,7 @@ def export_mask(
     path: str | os.PathLike[str],
     *,
     rgb: bool = False,
-    scheme: ClassScheme | None = None,
+    scheme: ClassScheme | str | None = None,
     overwrite: bool = False,
     chunk_size: int | None = None,
 ) -> WriteResult:
@@ -97,8 +97,8 @@ def export_mask(
         Paint class colours (four bands, alpha transparent on nodata) instead
         of writing the class ids.
     scheme
-        Class scheme for names and colours; default the one the mask records
-        (:func:`~landmask.classes.scheme_of`), else ``landcover``.
+        Class scheme (or its name) for names and colours; None: the one the
+        mask records, else ``landcover`` (:func:`~landmask.classes.resolve_scheme`).
     overwrite
         Replace an existing output.
     chunk_size
@@ -116,16 +116,14 @@ def export_mask(
     if not isinstance(mask, xr.DataArray):
         path_in = os.fspath(mask)
         mask = open_mask(path_in, chunk_size)
-        scheme = scheme or scheme_of(path_in)
-    if mask.ndim != 2 or mask.dtype != np.uint8:
-        raise ConfigError(f"a mask is a 2-D uint8 array, got {mask.ndim}-D {mask.dtype}")
-    scheme = scheme or scheme_of(mask)
+        scheme = resolve_scheme(scheme, path_in)
+    check_mask(mask, "export_mask")
+    scheme = resolve_scheme(scheme, mask)
     mask = _nodata_as_255(mask)
     if not rgb:
         return write_mask(mask, path, overwrite=overwrite, scheme=scheme, colormap=False)
     out = check_output(path, overwrite, mask.attrs.get("sources", ()))
-    data = mask.data if isinstance(mask.data, da.Array) else da.from_array(mask.data, chunks=2048)
-    ids = tile_aligned(data[None])
+    ids = tile_aligned(as_dask(mask)[None])
     table = rgba_table(scheme)
     levels = overview_levels(ids, TILE, categorical=True, nodata=NODATA)
     tags = {f"CLASS_{c.id}": c.name for c in scheme} | {"CLASS_SCHEME": scheme.name}

@@ -15,6 +15,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
+from landmask._runtime.chunks import as_dask
 from landmask.errors import BandError, ConfigError
 from landmask.spectral.expressions import Expr, parse
 
@@ -218,10 +219,7 @@ def compute_indices(scene: xr.DataArray, names: Sequence[str]) -> xr.Dataset:
     except BandError as exc:
         where = ", ".join(scene.attrs.get("sources", [])) or "scene"
         raise BandError(f"{where}: {exc}") from None
-    data = scene.data
-    if not isinstance(data, da.Array):
-        data = da.from_array(data, chunks=(-1, "auto", "auto"))
-    data = data.rechunk({0: -1})
+    data = as_dask(scene).rechunk({0: -1})
     stack = data.map_blocks(
         indices_block,
         band_names=band_names,

@@ -28,6 +28,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
+from landmask._runtime.chunks import as_dask
 from landmask.errors import BandError, RuleError
 from landmask.spectral.expressions import Expr
 from landmask.spectral.indices import BlockLookup, bands_needed, map_planes
@@ -202,9 +203,7 @@ def resolve_thresholds(scene: xr.DataArray, ruleset: RuleSet, *, bins: int = BIN
             where = ", ".join(scene.attrs.get("sources", [])) or "scene"
             raise BandError(f"{where}: {exc}; {_rule_of(ruleset, call)} needs it") from None
     band_names = [b for b in band_names if b in needed]
-    data = scene.sel(band=band_names).data
-    if not isinstance(data, da.Array):
-        data = da.from_array(np.asarray(data), chunks=(-1, "auto", "auto"))
+    data = as_dask(scene.sel(band=band_names))
     values = {
         call: map_planes(data, quantity_block, np.float32, band_names=band_names, expr=call.args[0])
         for call in calls

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 
-from landmask.classes import LANDCOVER, ClassScheme
+from landmask.classes import ClassScheme, resolve_scheme
 from landmask.errors import ConfigError
 from landmask.io.outputs import atomic_path, check_output
 from landmask.io.styling import gpkg_add_style, style_vector_file
@@ -48,18 +48,20 @@ def write_vector(
     path: str | os.PathLike[str],
     *,
     overwrite: bool = False,
-    scheme: ClassScheme | None = None,
+    scheme: ClassScheme | str | None = None,
 ) -> Path:
     """Write ``frame`` in the format of ``path``'s extension; it appears only when complete.
 
     Polygons with a ``class_name`` column are styled by class
-    (:mod:`landmask.io.styling`) after ``scheme`` (default ``landcover``): a
+    (:mod:`landmask.io.styling`) after ``scheme`` (default: the one the frame
+    records, as :func:`~landmask.vector.vectorize.vectorize` frames do, else
+    ``landcover``; :func:`landmask.classes.resolve_scheme`): a
     GeoPackage gets the style in its ``layer_styles`` table before it lands,
     and every format a ``.qml`` beside it once it has.
     """
     out = check_vector_output(path, overwrite)
     styled = "class_name" in frame.columns
-    scheme = scheme or LANDCOVER
+    scheme = resolve_scheme(scheme, frame)
     ext = out.suffix.lower()
     driver = VECTOR_FORMATS[ext]
     with atomic_path(out) as tmp:
@@ -95,10 +97,10 @@ class VectorWriter:
         path: str | os.PathLike[str],
         *,
         overwrite: bool = False,
-        scheme: ClassScheme | None = None,
+        scheme: ClassScheme | str | None = None,
     ) -> None:
         self.out = check_vector_output(path, overwrite)
-        self.scheme = scheme or LANDCOVER
+        self.scheme = resolve_scheme(scheme)
         self.styled = False
         self.ext = self.out.suffix.lower()
         self.driver = VECTOR_FORMATS[self.ext]

@@ -26,30 +26,23 @@ writes a self-touching (invalid) ring.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import dask
 import dask.array as da
 import geopandas as gpd
 import numpy as np
-import rasterio
 import shapely
 import xarray as xr
 from pyproj import CRS
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
-from landmask._runtime.schedulers import local_get
+from landmask._runtime.chunks import as_dask
 from landmask.analysis.areas import pixel_area_m2
-from landmask.classes import LANDCOVER, NODATA, ClassScheme
-from landmask.errors import ConfigError, InputError
+from landmask.classes import NODATA, ClassScheme, check_mask, resolve_scheme
+from landmask.errors import ConfigError
 from landmask.vector._polygonize import (
     NO_GEOMS,
     NO_VALUES,
@@ -57,11 +50,12 @@ from landmask.vector._polygonize import (
     Features,
     OutputSpec,
     chunk_features,
-    init_worker,
     merge_groups,
     merged_features,
     polygonize_block,
 )
+from landmask.vector._pool import chunk_pool, merged, polygonized
+from landmask.vector._stitch import border_groups
 from landmask.vector.sieve import sieve
 
 __all__ = [
@@ -73,87 +67,6 @@ __all__ = [
     "vectorize",
     "vectorize_to_file",
 ]
-
-
-def _pairs(
-    a: np.ndarray, b: np.ndarray, ca: np.ndarray, cb: np.ndarray, diagonal: bool
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Label pairs that touch across a border: ``a`` and ``b`` face each other."""
-    out = []
-    shifts = [(0, 0)] + ([(1, 0), (0, 1)] if diagonal else [])
-    for sa, sb in shifts:
-        n = len(a) - max(sa, sb)
-        la, lb = a[sa : sa + n], b[sb : sb + n]
-        keep = (la > 0) & (lb > 0) & (ca[sa : sa + n] == cb[sb : sb + n])
-        out.append((la[keep], lb[keep]))
-    return out
-
-
-def _groups(
-    parts: dict[tuple[int, int], ChunkPolygons], rows: int, cols: int, diagonal: bool
-) -> list[tuple[int, list[shapely.Geometry]]]:
-    """Border pieces grouped by the region they belong to: ``(class id, pieces)`` each."""
-    ids: dict[tuple[int, int, int], int] = {}
-    pieces: list[tuple[int, shapely.Geometry]] = []
-    for (i, j), part in parts.items():
-        for label, (value, geom) in part.border.items():
-            ids[(i, j, label)] = len(pieces)
-            pieces.append((value, geom))
-    if not pieces:
-        return []
-
-    def gids(i: int, j: int, labels: np.ndarray) -> np.ndarray:
-        return np.array([ids.get((i, j, int(v)), -1) if v else -1 for v in labels], dtype=np.int64)
-
-    def classes(g: np.ndarray) -> np.ndarray:
-        return np.array([pieces[k][0] if k >= 0 else -1 for k in g], dtype=np.int64)
-
-    src: list[np.ndarray] = []
-    dst: list[np.ndarray] = []
-    for i in range(rows - 1):  # horizontal borders, across the whole width
-        upper = np.concatenate([gids(i, j, parts[(i, j)].bottom) for j in range(cols)])
-        lower = np.concatenate([gids(i + 1, j, parts[(i + 1, j)].top) for j in range(cols)])
-        for a, b in _pairs(upper + 1, lower + 1, classes(upper), classes(lower), diagonal):
-            src.append(a - 1)
-            dst.append(b - 1)
-    for j in range(cols - 1):  # vertical borders, across the whole height
-        left = np.concatenate([gids(i, j, parts[(i, j)].right) for i in range(rows)])
-        right = np.concatenate([gids(i, j + 1, parts[(i, j + 1)].left) for i in range(rows)])
-        for a, b in _pairs(left + 1, right + 1, classes(left), classes(right), diagonal):
-            src.append(a - 1)
-            dst.append(b - 1)
-    n = len(pieces)
-    s = np.concatenate(src) if src else np.zeros(0, np.int64)
-    d = np.concatenate(dst) if dst else np.zeros(0, np.int64)
-    graph = coo_matrix((np.ones(len(s), dtype=np.int8), (s, d)), shape=(n, n))
-    _, group = connected_components(graph, directed=False)
-    order = np.argsort(group, kind="stable")
-    starts = np.flatnonzero(np.diff(group[order], prepend=-1))
-    return [
-        (pieces[members[0]][0], [pieces[k][1] for k in members.tolist()])
-        for members in np.split(order, starts[1:])
-    ]
-
-
-def _balanced(
-    groups: list[tuple[int, list[shapely.Geometry]]], tasks: int
-) -> list[list[tuple[int, list[shapely.Geometry]]]]:
-    """``groups`` dealt into up to ``tasks`` lists of about equal work (vertices to merge).
-
-    The deal depends on the groups only, so every scheduler gets the same lists.
-    """
-    if not groups:
-        return []
-    cost = np.array(
-        [sum(int(shapely.get_num_coordinates(g)) for g in pieces) for _, pieces in groups]
-    )
-    loads = np.zeros(min(tasks, len(groups)))
-    dealt: list[list[int]] = [[] for _ in loads]
-    for k in np.argsort(-cost, kind="stable").tolist():  # biggest first, to the least loaded
-        t = int(np.argmin(loads))
-        loads[t] += cost[k]
-        dealt[t].append(k)
-    return [[groups[k] for k in sorted(ks)] for ks in dealt]
 
 
 def resolve_classes(classes: Sequence[str | int] | None, scheme: ClassScheme) -> frozenset[int]:
@@ -183,7 +96,7 @@ def vectorize(
     connectivity: int = 4,
     min_area: float | None = None,
     simplify: float | None = None,
-    scheme: ClassScheme = LANDCOVER,
+    scheme: ClassScheme | str | None = None,
 ) -> gpd.GeoDataFrame:
     """Polygons of a mask's regions, one row per connected region.
 
@@ -204,7 +117,8 @@ def vectorize(
         neighbouring polygons keep sharing their edges, so no gaps or overlaps
         appear (GEOS coverage simplification over the regions of every class).
     scheme
-        Names of the classes.
+        Names of the classes (a scheme or its name); None: the scheme the mask
+        records, else ``landcover`` (:func:`landmask.classes.resolve_scheme`).
 
     Returns
     -------
@@ -218,6 +132,7 @@ def vectorize(
     _check(mask, connectivity, min_area)
     if simplify is not None and not simplify >= 0:
         raise ConfigError(f"--simplify {simplify}: must be a number >= 0")
+    scheme = resolve_scheme(scheme, mask)
     wanted = resolve_classes(classes, scheme)
     regions = list(iter_regions(mask, wanted, connectivity, min_area, whole=bool(simplify)))
     values = np.concatenate([v for v, _ in regions]) if regions else np.zeros(0, np.uint8)
@@ -228,10 +143,7 @@ def vectorize(
 def _check(mask: xr.DataArray, connectivity: int, min_area: float | None) -> None:
     if connectivity not in (4, 8):
         raise ConfigError(f"--connectivity {connectivity}: must be 4 or 8")
-    if mask.ndim != 2 or mask.dtype != np.uint8:
-        raise InputError(
-            f"not a mask: expected 2-D uint8 class ids, got {mask.ndim}-D {mask.dtype}"
-        )
+    check_mask(mask, "vectorize")
     if min_area is not None and not min_area >= 0:
         raise ConfigError(f"--min-area {min_area}: must be a number >= 0")
 
@@ -257,21 +169,21 @@ def iter_regions(
     """
     _check(mask, connectivity, min_area)
     # a sieve and a coverage simplification need every region, not just the wanted ones
-    polygonized = frozenset(range(NODATA)) if (whole or bool(min_area)) else wanted
+    drawn = frozenset(range(NODATA)) if (whole or bool(min_area)) else wanted
     data = _prepared(mask, connectivity, min_area)
     rows, cols = data.numblocks
     parts: dict[tuple[int, int], ChunkPolygons] = {}
-    with _pool(math.prod(data.numblocks)) as pool:
-        for key, part in _polygonized(pool, data, polygonize_block, (polygonized, connectivity)):
+    with chunk_pool(math.prod(data.numblocks)) as pool:
+        for key, part in polygonized(pool, data, polygonize_block, (drawn, connectivity)):
             if part.interior_values.size:
                 yield part.interior_values, part.interior
             part.interior, part.interior_values = NO_GEOMS, NO_VALUES
             parts[key] = part
-        groups = _groups(parts, rows, cols, diagonal=connectivity == 8)
+        groups = border_groups(parts, rows, cols, diagonal=connectivity == 8)
         parts.clear()
-        merged = [r for r in _merged(pool, groups, merge_groups, ()) if len(r[0])]
-    if merged:
-        yield np.concatenate([v for v, _ in merged]), np.concatenate([g for _, g in merged])
+        stitched = [r for r in merged(pool, groups, merge_groups, ()) if len(r[0])]
+    if stitched:
+        yield np.concatenate([v for v, _ in stitched]), np.concatenate([g for _, g in stitched])
 
 
 def _iter_features(
@@ -285,178 +197,31 @@ def _iter_features(
     Like :func:`iter_regions`, but the workers also transform, measure and
     encode each chunk's complete regions, so only flat arrays come back.
     """
-    polygonized = frozenset(range(NODATA)) if min_area else spec.wanted
+    drawn = frozenset(range(NODATA)) if min_area else spec.wanted
     data = _prepared(mask, connectivity, min_area)
     rows, cols = data.numblocks
     parts: dict[tuple[int, int], ChunkPolygons] = {}
-    with _pool(math.prod(data.numblocks)) as pool:
-        for key, (features, part) in _polygonized(
-            pool, data, chunk_features, (polygonized, connectivity, spec)
+    with chunk_pool(math.prod(data.numblocks)) as pool:
+        for key, (features, part) in polygonized(
+            pool, data, chunk_features, (drawn, connectivity, spec)
         ):
             if len(features):
                 yield features
             parts[key] = part
-        groups = _groups(parts, rows, cols, diagonal=connectivity == 8)
+        groups = border_groups(parts, rows, cols, diagonal=connectivity == 8)
         parts.clear()
-        for features in _merged(pool, groups, merged_features, (spec,)):
+        for features in merged(pool, groups, merged_features, (spec,)):
             if len(features):
                 yield features
 
 
 def _prepared(mask: xr.DataArray, connectivity: int, min_area: float | None) -> da.Array:
     """The mask as a Dask array, sieved if ``min_area`` asks for it."""
-    data = (
-        mask.data
-        if isinstance(mask.data, da.Array)
-        else da.from_array(np.asarray(mask.data), chunks=2048)
-    )
+    data = as_dask(mask)
     if min_area:
         pixel_m2, _ = pixel_area_m2(mask.rio.transform(), mask.rio.crs)
         data = sieve(data, math.ceil(min_area / pixel_m2), connectivity)
     return data
-
-
-#: Border regions are merged in this many tasks of about equal work: a number
-#: that does not depend on the scheduler, so neither does the order of the rows
-_MERGE_SHARES = 32
-
-Pool = tuple[Callable[..., "Future[Any]"], int, str]
-
-
-def _polygonized(
-    pool: Pool, data: da.Array, fn: Callable[..., Any], args: tuple[Any, ...]
-) -> Iterator[tuple[tuple[int, int], Any]]:
-    """``fn(block, row0, col0, inner, *args)`` for every chunk, yielded in chunk order.
-
-    Up to twice as many chunks as the pool runs at once are in flight; with a
-    local pool their blocks are computed here (threads) and sent over.
-    """
-    submit, workers, local = pool
-    rows, cols = data.numblocks
-    y_off = np.concatenate([[0], np.cumsum(data.chunks[0])])
-    x_off = np.concatenate([[0], np.cumsum(data.chunks[1])])
-    blocks = data.to_delayed()
-    keys = [(i, j) for i in range(rows) for j in range(cols)]
-
-    def task_args(i: int, j: int) -> tuple[Any, ...]:
-        inner = (i > 0, i < rows - 1, j > 0, j < cols - 1)
-        return (int(y_off[i]), int(x_off[j]), inner, *args)
-
-    pending: deque[tuple[tuple[int, int], Future[Any]]] = deque()
-    done = 0
-    while done < len(keys) or pending:
-        if len(pending) <= workers and done < len(keys):
-            take = keys[done : done + 2 * workers - len(pending)]
-            done += len(take)
-            if local:  # read here, on this process's threads
-                # each block is read once: GDAL's default cache (5% of RAM) would
-                # only hold on to decoded blocks (see PERFORMANCE.md)
-                with rasterio.Env(GDAL_CACHEMAX=64):
-                    read = dask.compute(
-                        *[blocks[i, j] for i, j in take], scheduler=local_get(local)
-                    )
-            else:
-                read = tuple(blocks[i, j] for i, j in take)
-            for (i, j), block in zip(take, read, strict=True):
-                pending.append(((i, j), submit(fn, block, *task_args(i, j))))
-        key, future = pending.popleft()
-        yield key, future.result()
-
-
-def _merged(
-    pool: Pool,
-    groups: list[tuple[int, list[shapely.Geometry]]],
-    fn: Callable[..., Any],
-    args: tuple[Any, ...],
-) -> Iterator[Any]:
-    """``fn(share, *args)`` for :func:`_balanced` shares of ``groups``, results in share order."""
-    submit, _, _ = pool
-    futures = [submit(fn, share, *args) for share in _balanced(groups, _MERGE_SHARES)]
-    for future in futures:
-        yield future.result()
-
-
-@contextlib.contextmanager
-def _pool(chunks: int) -> Iterator[Pool]:
-    """``(submit, tasks at once, how blocks are read)`` for the active Dask scheduler.
-
-    The third item is ``"threads"`` or ``"synchronous"`` when blocks are
-    computed in this process before they are submitted, ``""`` when the
-    workers compute them (``dask.distributed``). Worker processes cost about a
-    second each to start, so a mask of ``chunks`` = 1 chunk is polygonized
-    here, and no more processes are started than there are chunks.
-    """
-    import dask.local
-    import dask.multiprocessing
-    import dask.system
-    import dask.threaded
-
-    get = dask.base.get_scheduler()
-    # as Dask counts CPUs: the ones this process may use (affinity, cgroup quota)
-    workers = int(dask.config.get("num_workers", None) or dask.system.CPU_COUNT or 1)
-    if get is dask.local.get_sync:
-        yield _run_now, 1, "synchronous"
-    elif get is None or get is dask.threaded.get:
-        with _cancelling(ThreadPoolExecutor(workers)) as threads:
-            yield threads.submit, workers, "threads"
-    elif get is dask.multiprocessing.get and chunks == 1:
-        yield _run_now, 1, "threads"
-    elif get is dask.multiprocessing.get:
-        workers = min(workers, chunks)
-        import multiprocessing
-
-        context = multiprocessing.get_context(dask.config.get("multiprocessing.context", "spawn"))
-        procs = ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker)
-        with _cancelling(procs):
-            yield procs.submit, workers, "threads"
-    else:
-        client = _client(get)
-        if client is None:  # an unknown scheduler: one chunk at a time, through Dask
-            yield _run_with_dask, 1, ""
-        else:
-            nthreads = max(1, sum(client.nthreads().values()))
-            yield _submit_to(client), nthreads, ""
-
-
-@contextlib.contextmanager
-def _cancelling(executor: Any) -> Iterator[Any]:
-    """``executor`` for the block; on an error its queued tasks are dropped, not run."""
-    try:
-        yield executor
-    except BaseException:
-        executor.shutdown(wait=True, cancel_futures=True)
-        raise
-    executor.shutdown(wait=True)
-
-
-def _run_now(fn: Callable[..., Any], *args: Any) -> Future[Any]:
-    future: Future[Any] = Future()
-    try:
-        future.set_result(fn(*args))
-    except BaseException as exc:
-        future.set_exception(exc)
-    return future
-
-
-def _run_with_dask(fn: Callable[..., Any], block: Any, *args: Any) -> Future[Any]:
-    return _run_now(lambda: dask.compute(dask.delayed(fn)(block, *args))[0])
-
-
-def _client(get: Any) -> Any:
-    try:
-        from distributed import default_client
-
-        client = default_client()
-    except (ImportError, ValueError):
-        return None
-    return client if get == client.get else None
-
-
-def _submit_to(client: Any) -> Callable[..., Future[Any]]:
-    def submit(fn: Callable[..., Any], block: Any, *args: Any) -> Any:
-        return client.compute(dask.delayed(fn)(block, *args))
-
-    return submit
 
 
 def _spec(mask: xr.DataArray, wanted: frozenset[int]) -> OutputSpec:
@@ -490,7 +255,7 @@ def _to_frame(
         order = _order(values, pixel_geoms)
         values, pixel_geoms, geoms = values[order], pixel_geoms[order], geoms[order]
     area, perimeter = spec.measures(geoms, pixel_geoms, exact=tolerance == 0)
-    return gpd.GeoDataFrame(
+    frame = gpd.GeoDataFrame(
         {
             "class_id": values,
             "class_name": [scheme.name_of(int(v)) for v in values],
@@ -500,6 +265,8 @@ def _to_frame(
         geometry=geoms,
         crs=spec.crs,
     )
+    frame.attrs["class_scheme"] = scheme.name  # read back by write_vector (resolve_scheme)
+    return frame
 
 
 def _order(values: np.ndarray, geoms: np.ndarray) -> np.ndarray:
@@ -531,7 +298,7 @@ def vectorize_to_file(
     connectivity: int = 4,
     min_area: float | None = None,
     simplify: float | None = None,
-    scheme: ClassScheme = LANDCOVER,
+    scheme: ClassScheme | str | None = None,
     overwrite: bool = False,
 ) -> VectorSummary:
     """Vectorize a mask straight into a file, its format chosen by the extension.
@@ -545,10 +312,12 @@ def vectorize_to_file(
     for every scheduler. A coverage simplification needs every polygon at
     once, so with ``simplify`` the result of :func:`vectorize` (sorted by class
     and position) is written. The same polygons either way; the file appears
-    only when complete.
+    only when complete. ``scheme`` names the classes and styles the file;
+    None: the scheme the mask records (:func:`landmask.classes.resolve_scheme`).
     """
     from landmask.vector.formats import VectorWriter, write_vector
 
+    scheme = resolve_scheme(scheme, mask)
     if simplify:
         frame = vectorize(
             mask,

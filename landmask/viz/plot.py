@@ -1,8 +1,10 @@
 """Plots with matplotlib: each takes an optional ``ax`` and returns matplotlib axes.
 
 Lazy inputs are never computed whole. A DataArray read straight from a raster
-file (:func:`landmask.io.masks.open_mask`, ``rioxarray.open_rasterio``) is read
-from the file's internal overviews by GDAL; any other lazy array is decimated
+file (:func:`landmask.io.masks.open_mask`, one band of
+:func:`~landmask.io.masks.open_image`, or a window of either: see
+:func:`landmask.io.masks.file_window`) is read from the file's internal
+overviews by GDAL (:mod:`landmask.viz._decimate`); any other lazy array is decimated
 by a strided selection (every n-th pixel, at most ``max_size`` a side), which
 Dask fuses into the tasks that make each chunk, so only the kept pixels leave
 those tasks. DataArrays are drawn in map coordinates (CRS units), so polygons
@@ -11,13 +13,13 @@ in the same CRS overlay exactly; plain numpy arrays in pixel coordinates.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from landmask.classes import NODATA, ClassScheme, scheme_of
+from landmask.classes import NODATA, ClassScheme, resolve_scheme
+from landmask.viz._decimate import MAX_SIZE, decimate, decimated_values, map_extent
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -37,127 +39,6 @@ __all__ = [
     "probability_map",
     "stretch",
 ]
-
-#: Default largest side, in pixels, of what a plot reads from a lazy array.
-MAX_SIZE = 1024
-
-#: Layers of a Dask graph that only read a file and select from it.
-_READ_LAYERS = ("original-open_rasterio", "open_rasterio", "getitem")
-
-
-def _step(shape: Sequence[int], max_size: int) -> int:
-    return max(1, math.ceil(max(shape) / max_size))
-
-
-def _picks(n: int, step: int) -> slice:
-    """Every ``step``-th of ``n`` pixels, from the middle of each whole cell of ``step``."""
-    count = max(1, n // step)
-    start = min(n, step) // 2
-    return slice(start, start + (count - 1) * step + 1, step)
-
-
-def _file_window(arr: xr.DataArray) -> tuple[str, int, Any] | None:
-    """``(path, band, window)`` when ``arr`` is an unmodified read of one raster band.
-
-    That is: a 2-D DataArray whose Dask graph only opens a file and selects from
-    it, on the file's own pixel grid (any whole-pixel window of it), and the
-    band has internal overviews.
-    """
-    import dask.array as da
-    import rasterio
-    from rasterio.windows import Window
-
-    source = arr.encoding.get("source")
-    if arr.ndim != 2 or not source or not isinstance(arr.data, da.Array):
-        return None
-    if not all(str(name).startswith(_READ_LAYERS) for name in arr.data.dask.layers):
-        return None
-    try:
-        with rasterio.open(source) as ds:
-            band = int(arr["band"].item()) if "band" in arr.coords else 1
-            if not 1 <= band <= ds.count or (ds.count > 1 and "band" not in arr.coords):
-                return None
-            if not ds.overviews(band):
-                return None
-            mine, theirs = arr.rio.transform(recalc=True), ds.transform
-            if (mine.a, mine.b, mine.d, mine.e) != (theirs.a, theirs.b, theirs.d, theirs.e):
-                return None
-            col, row = ~theirs * (mine.c, mine.f)
-            if not (float(col).is_integer() and float(row).is_integer()):
-                return None
-            height, width = arr.shape
-            return str(source), band, Window(int(col), int(row), width, height)
-    except (rasterio.errors.RasterioError, OSError, ValueError):
-        return None
-
-
-def decimate(arr: xr.DataArray, max_size: int = MAX_SIZE) -> xr.DataArray:
-    """An in-memory copy of ``arr`` at most ``max_size`` pixels a side.
-
-    Parameters
-    ----------
-    arr
-        A ``(y, x)`` or ``(band, y, x)`` DataArray with a transform, lazy or not.
-    max_size
-        Largest side of the result in pixels.
-
-    Returns
-    -------
-    xarray.DataArray
-        One pixel of each ``n`` x ``n`` cell of ``arr`` (the one in the middle:
-        nearest neighbour), on the grid of those cells: ``y``/``x`` coordinates,
-        CRS and transform to match (partial cells at the right and bottom edges
-        are left out). A band read straight from a file with overviews is read
-        by GDAL from the nearest overview (one windowed ``rasterio`` read with
-        ``out_shape``), without Dask; anything else is a strided selection, so
-        Dask runs only the tasks of ``arr``'s chunks and passes on just the kept
-        pixels. Memory: the result, plus one chunk per Dask worker.
-    """
-    import rasterio
-    from affine import Affine
-    from rasterio.enums import Resampling
-
-    from landmask.io.scene import pixel_coords
-
-    height, width = arr.shape[-2:]
-    step = _step((height, width), max_size)
-    small = arr.isel(y=_picks(height, step), x=_picks(width, step))
-    h, w = small.shape[-2:]
-    found = _file_window(arr) if step > 1 else None
-    if found is not None:
-        path, band, window = found
-        window = window.__class__(
-            window.col_off, window.row_off, min(w * step, width), min(h * step, height)
-        )
-        with rasterio.open(path) as ds:
-            data = ds.read(band, window=window, out_shape=(h, w), resampling=Resampling.nearest)
-        out = small.copy(data=data)
-    else:
-        out = small.compute()
-    transform = arr.rio.transform(recalc=True) * Affine.scale(step)
-    out = out.assign_coords(pixel_coords(transform, h, w))
-    if arr.rio.crs is not None:
-        out = out.rio.write_crs(arr.rio.crs)
-    return out.rio.write_transform(transform)
-
-
-def _extent(arr: xr.DataArray) -> tuple[float, float, float, float]:
-    """``(left, right, bottom, top)`` of a DataArray's grid for ``imshow``."""
-    t = arr.rio.transform()
-    height, width = arr.shape[-2:]
-    left, top = t.c, t.f
-    right, bottom = t * (width, height)
-    return (left, right, bottom, top)
-
-
-def _small(data: Any, max_size: int) -> tuple[np.ndarray, tuple[float, ...] | None, Any]:
-    """Decimated values, the map extent (None for numpy input) and the CRS."""
-    import xarray as xr
-
-    if isinstance(data, xr.DataArray):
-        small = decimate(data, max_size)
-        return np.asarray(small.values), _extent(small), small.rio.crs
-    return np.asarray(data), None, None
 
 
 def _axes(ax: Any, **subplots: Any) -> Any:
@@ -197,7 +78,7 @@ def class_lut(scheme: ClassScheme) -> np.ndarray:
 
 def mask_image(
     data: Any,
-    scheme: ClassScheme | None = None,
+    scheme: ClassScheme | str | None = None,
     ax: Any = None,
     *,
     max_size: int = MAX_SIZE,
@@ -213,7 +94,7 @@ def mask_image(
         most ``max_size`` pixels a side by :func:`decimate`).
     scheme
         Colours and names of the classes; default the scheme the mask names in
-        its attributes (:func:`~landmask.classes.scheme_of`), else ``landcover``.
+        its attributes (:func:`~landmask.classes.resolve_scheme`), else ``landcover``.
     ax
         Axes to draw on; a new figure when None.
     max_size
@@ -225,8 +106,8 @@ def mask_image(
     -------
     matplotlib.axes.Axes
     """
-    scheme = scheme or scheme_of(data)
-    values, extent, crs = _small(data, max_size)
+    scheme = resolve_scheme(scheme, data)
+    values, extent, crs = decimated_values(data, max_size)
     ax = _axes(ax)
     lut = class_lut(scheme)
     ax.imshow(lut[values], interpolation="nearest", extent=extent)
@@ -309,7 +190,7 @@ def composite(
     small = decimate(scene, max_size).isel(band=picked)
     rgba = stretch(np.asarray(small.values), percentiles)
     ax = _axes(ax)
-    ax.imshow(rgba, interpolation="nearest", extent=_extent(small))
+    ax.imshow(rgba, interpolation="nearest", extent=map_extent(small))
     ax.set_title(" / ".join(bands))
     _label_axes(ax, small.rio.crs)
     return ax
@@ -372,7 +253,7 @@ def index_map(
         cmap=cmap,
         norm=Normalize(-vmax, vmax),
         interpolation="nearest",
-        extent=_extent(small),
+        extent=map_extent(small),
     )
     label = index or str(data.name or "index")
     if colorbar:
@@ -388,7 +269,7 @@ def probability_map(
     ax: Any = None,
     *,
     cmap: str = "viridis",
-    scheme: ClassScheme | None = None,
+    scheme: ClassScheme | str | None = None,
     max_size: int = MAX_SIZE,
     colorbar: bool = True,
 ) -> Any:
@@ -414,7 +295,7 @@ def probability_map(
     """
     from matplotlib.colors import Normalize
 
-    scheme = scheme or scheme_of(proba)
+    scheme = resolve_scheme(scheme, proba)
     class_id = class_ if isinstance(class_, int) else scheme.id_of(class_)
     ids = [int(c) for c in proba["class"].values]
     if class_id not in ids:
@@ -429,7 +310,7 @@ def probability_map(
         p = np.ma.masked_invalid(values.astype(float))
     ax = _axes(ax)
     image = ax.imshow(
-        p, cmap=cmap, norm=Normalize(0.0, 1.0), interpolation="nearest", extent=_extent(small)
+        p, cmap=cmap, norm=Normalize(0.0, 1.0), interpolation="nearest", extent=map_extent(small)
     )
     label = f"p({scheme.name_of(class_id)})"
     if colorbar:
@@ -444,7 +325,7 @@ def polygons(
     image: xr.DataArray | None = None,
     ax: Any = None,
     *,
-    scheme: ClassScheme | None = None,
+    scheme: ClassScheme | str | None = None,
     linewidth: float = 1.0,
     max_size: int = MAX_SIZE,
 ) -> Any:
@@ -461,7 +342,7 @@ def polygons(
         :func:`composite`) or any 2-D array (grey). Polygons in another CRS
         are reprojected to the image's.
     scheme
-        Class colours and names; default the image's (:func:`~landmask.classes.scheme_of`).
+        Class colours and names; default the image's (:func:`~landmask.classes.resolve_scheme`).
     linewidth
         Width of the outlines in points.
     max_size
@@ -472,7 +353,7 @@ def polygons(
     matplotlib.axes.Axes
     """
     ax = _axes(ax)
-    scheme = scheme or scheme_of(image)
+    scheme = resolve_scheme(scheme, image)
     crs = None
     if image is not None:
         crs = image.rio.crs
@@ -482,7 +363,7 @@ def polygons(
             mask_image(image, scheme, ax=ax, max_size=max_size, legend=False)
         else:
             small = decimate(image, max_size)
-            ax.imshow(np.ma.masked_invalid(small.values), cmap="gray", extent=_extent(small))
+            ax.imshow(np.ma.masked_invalid(small.values), cmap="gray", extent=map_extent(small))
     if crs is not None and frame.crs is not None and frame.crs != crs:
         frame = frame.to_crs(crs)
     if "class_id" in frame.columns:

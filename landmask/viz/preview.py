@@ -9,8 +9,8 @@ import numpy as np
 import rasterio
 from rasterio.enums import Resampling
 
-from landmask.classes import ClassScheme, scheme_of
-from landmask.errors import InputError, ReadError
+from landmask.classes import ClassScheme, check_mask, resolve_scheme
+from landmask.errors import ReadError
 from landmask.io.outputs import atomic_path
 
 __all__ = ["read_decimated", "write_preview"]
@@ -24,8 +24,7 @@ def read_decimated(mask_path: str | os.PathLike[str], max_size: int = 1024) -> n
     """
     try:
         with rasterio.open(mask_path) as ds:
-            if ds.count != 1 or ds.dtypes[0] != "uint8":
-                raise InputError(f"{mask_path}: not a mask (expected 1 band of uint8)")
+            check_mask(ds, str(mask_path))
             factor = max(1, int(np.ceil(max(ds.width, ds.height) / max_size)))
             shape = (max(1, ds.height // factor), max(1, ds.width // factor))
             return ds.read(1, out_shape=shape, resampling=Resampling.nearest)
@@ -40,35 +39,33 @@ def write_preview(
     png_path: str | os.PathLike[str],
     *,
     max_size: int = 1024,
-    scheme: ClassScheme | None = None,
+    scheme: ClassScheme | str | None = None,
 ) -> Path:
     """Write a colour-coded PNG of a mask with a legend of the classes present.
 
     The map is at most ``max_size`` pixels a side (:func:`read_decimated`);
     nodata is transparent. Colours and names are those of ``scheme``, by
-    default the scheme the mask file records (:func:`~landmask.classes.scheme_of`:
+    default the scheme the mask file records (:func:`~landmask.classes.resolve_scheme`:
     its ``CLASS_SCHEME`` tag, else its ``CLASS_<id>`` names and colour table,
     else ``landcover``).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # a Figure of its own on an Agg canvas: no pyplot, so neither the backend
+    # nor pyplot's list of figures changes (a notebook's stay as they were)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     from landmask.viz.plot import mask_image
 
     data = read_decimated(mask_path, max_size)
-    if scheme is None:
-        scheme = scheme_of(mask_path)
+    scheme = resolve_scheme(scheme, mask_path)
     h, w = data.shape
     dpi = 100
-    fig, ax = plt.subplots(figsize=(w / dpi + 1.8, h / dpi + 0.2), dpi=dpi)
+    fig = Figure(figsize=(w / dpi + 1.8, h / dpi + 0.2), dpi=dpi)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     mask_image(data, scheme, ax=ax)
     ax.set_axis_off()
     out = Path(png_path)
-    try:
-        with atomic_path(out) as tmp:
-            fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", transparent=True)
-    finally:
-        plt.close(fig)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", transparent=True)
     return out

@@ -1,0 +1,430 @@
+"""Truth and reference labels on a mask's grid: rasters, polygons and points, any CRS.
+
+Used by :func:`landmask.evaluation.evaluate.evaluate` (truth) and
+:func:`landmask.models.training.train` (training labels). Labels become class
+ids directly (ids or class names of the scheme) or through a label map
+(:class:`Labels`). A truth raster on the prediction's grid is read window by
+window; on any other grid or CRS it is warped onto it lazily by nearest
+neighbour (:func:`raster_truth`). Polygons are rasterized chunk by chunk onto
+the grid, pixel centres inside a polygon, all-touched off, the later polygon
+winning where they overlap (:func:`polygon_truth`); points become pixel
+indices (:func:`labels_on_grid`).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+import rasterio
+import xarray as xr
+from affine import Affine
+from rasterio.errors import RasterioError
+from rasterio.windows import Window
+
+from landmask._runtime.chunks import as_dask
+from landmask.classes import LANDCOVER, NODATA, ClassScheme
+from landmask.errors import ConfigError, GridError, InputError, ReadError, TruthReprojectedWarning
+
+__all__ = [
+    "RASTER_SUFFIXES",
+    "GridLabels",
+    "Labels",
+    "is_raster_path",
+    "labels_on_grid",
+    "parse_label_map",
+    "polygon_truth",
+    "raster_truth",
+    "vector_truth",
+]
+
+#: File extensions read as raster truth; anything else is read as vector data.
+RASTER_SUFFIXES = {".tif", ".tiff", ".vrt", ".img", ".jp2", ".nc"}
+
+
+# --------------------------------------------------------------------- labels
+
+
+def parse_label_map(text: str | None, option: str = "--truth-map") -> dict[str, str] | None:
+    """``"developed=urban,woods=forest"`` -> ``{"developed": "urban", "woods": "forest"}``.
+
+    ``option`` is the command's option name, used in error messages.
+    """
+    if not text:
+        return None
+    out: dict[str, str] = {}
+    for item in text.split(","):
+        label, sep, name = item.partition("=")
+        if not sep or not label.strip() or not name.strip():
+            raise ConfigError(f"{option} {text}: expected LABEL=CLASS[,LABEL=CLASS...]")
+        out[label.strip()] = name.strip()
+    return out
+
+
+class Labels:
+    """Truth labels (ids, names or mapped labels) -> class ids of the scheme."""
+
+    def __init__(
+        self,
+        scheme: ClassScheme,
+        label_map: Mapping[str, str] | None,
+        option: str = "--truth-map",
+    ) -> None:
+        self.scheme = scheme
+        self.option = option
+        self.map: dict[str, int] | None = None
+        if label_map is not None:
+            self.map = {}
+            for label, name in label_map.items():
+                try:
+                    self.map[str(label)] = scheme.id_of(name)
+                except ConfigError:
+                    known = ", ".join(c.name for c in scheme)
+                    raise ConfigError(
+                        f"{option} {label}={name}: unknown class {name!r} (known: {known})"
+                    ) from None
+        self.unmapped = 0
+
+    def ids(self, labels: Sequence[Any], source: str) -> np.ndarray:
+        """Class ids for vector labels; unmapped labels become 0 (other) and are counted."""
+        out = np.empty(len(labels), dtype=np.uint8)
+        unknown: set[str] = set()
+        for k, raw in enumerate(labels):
+            label = _label_text(raw)
+            if self.map is not None:
+                if label in self.map:
+                    out[k] = self.map[label]
+                else:
+                    out[k] = 0
+                    self.unmapped += 1
+                continue
+            if label.isdigit() and int(label) < 256:
+                out[k] = int(label)
+            else:
+                try:
+                    out[k] = self.scheme.id_of(label)
+                except ConfigError:
+                    unknown.add(label)
+        if unknown:
+            shown = ", ".join(sorted(unknown)[:5])
+            raise InputError(
+                f"{source}: labels {shown} are not classes of {self.scheme.name!r}; "
+                f"map them with {self.option} LABEL=CLASS,..."
+            )
+        return out
+
+    def lut(self) -> np.ndarray | None:
+        """A 256-entry table for integer truth rasters, or None to use values as ids."""
+        if self.map is None:
+            return None
+        table = np.zeros(256, dtype=np.uint8)
+        table[NODATA] = NODATA
+        for label, class_id in self.map.items():
+            if not label.isdigit() or int(label) > 255:
+                raise ConfigError(f"{self.option} {label}=...: a raster label is a value 0-255")
+            table[int(label)] = class_id
+        return table
+
+
+def _label_text(raw: Any) -> str:
+    if isinstance(raw, float | np.floating) and float(raw).is_integer():
+        return str(int(raw))
+    return str(raw).strip()
+
+
+# ---------------------------------------------------------------------- truth
+
+
+class _TruthReader:
+    """Array-like for :func:`dask.array.from_array`: truth values on the prediction's grid.
+
+    Holds paths and numbers only; each read opens the truth raster and, when
+    the grids differ, warps it onto the requested window by nearest neighbour.
+    """
+
+    ndim = 2
+    dtype = np.dtype("uint8")
+
+    def __init__(
+        self,
+        path: str,
+        crs_wkt: str | None,
+        transform: Affine,
+        shape: tuple[int, int],
+        warp: bool,
+        lut: np.ndarray | None,
+    ) -> None:
+        self.path, self.crs_wkt, self.transform = path, crs_wkt, transform
+        self.shape, self.warp, self.lut = shape, warp, lut
+
+    def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray:
+        ys = range(self.shape[0])[key[0]]
+        xs = range(self.shape[1])[key[1]]
+        window = Window(xs.start, ys.start, len(xs), len(ys))
+        with rasterio.Env(GDAL_CACHEMAX=64), rasterio.open(self.path) as src:
+            nodata = src.nodata
+            if self.warp:
+                from rasterio.enums import Resampling
+                from rasterio.vrt import WarpedVRT
+
+                with WarpedVRT(
+                    src,
+                    crs=self.crs_wkt,
+                    transform=self.transform,
+                    width=self.shape[1],
+                    height=self.shape[0],
+                    resampling=Resampling.nearest,
+                    nodata=nodata if nodata is not None else NODATA,
+                ) as vrt:
+                    raw = vrt.read(1, window=window, boundless=False)
+                    nodata = vrt.nodata
+            else:
+                raw = src.read(1, window=window)
+        return _truth_ids(raw, nodata, self.lut)
+
+
+def _truth_ids(raw: np.ndarray, nodata: float | None, lut: np.ndarray | None) -> np.ndarray:
+    """Block function: raw truth values -> uint8 class ids, nodata -> 255."""
+    missing = raw == nodata if nodata is not None else np.zeros(raw.shape, dtype=bool)
+    if np.issubdtype(raw.dtype, np.floating):
+        missing |= np.isnan(raw)
+    values = np.where(missing, NODATA, raw)
+    if lut is not None:
+        ids = lut[np.clip(values, 0, 255).astype(np.uint8)]
+        ids[(values < 0) | (values > 255)] = 0
+    else:
+        ids = np.clip(values, 0, 255).astype(np.uint8)
+    ids[missing] = NODATA
+    return ids
+
+
+def _describe_grid_difference(pred: xr.DataArray, src: Any) -> str:
+    diffs = []
+    if src.crs != pred.rio.crs:
+        diffs.append(f"CRS {src.crs} instead of {pred.rio.crs}")
+    if not src.transform.almost_equals(pred.rio.transform()):
+        diffs.append(
+            f"transform {tuple(src.transform)[:6]} instead of {tuple(pred.rio.transform())[:6]}"
+        )
+    if (src.height, src.width) != pred.shape:
+        diffs.append(f"size {src.width}x{src.height} instead of {pred.shape[1]}x{pred.shape[0]}")
+    return "; ".join(diffs)
+
+
+def raster_truth(path: str, pred: xr.DataArray, labels: Labels) -> xr.DataArray:
+    try:
+        with rasterio.open(path) as src:
+            if src.count != 1:
+                raise InputError(f"{path}: truth raster must have one band, it has {src.count}")
+            difference = _describe_grid_difference(pred, src)
+            if difference:
+                _check_overlap(path, src.bounds, src.crs, pred)
+    except RasterioError:
+        raise ReadError(f"{path}: cannot open as a raster") from None
+    if difference:
+        warnings.warn(
+            f"{path}: truth is on another grid ({difference}); warped onto the prediction's "
+            "grid by nearest neighbour",
+            TruthReprojectedWarning,
+            stacklevel=3,
+        )
+    crs = pred.rio.crs
+    reader = _TruthReader(
+        path,
+        crs.to_wkt() if crs else None,
+        pred.rio.transform(),
+        (pred.shape[0], pred.shape[1]),
+        bool(difference),
+        labels.lut(),
+    )
+    data = da.from_array(
+        reader,
+        chunks=_chunks_of(pred),
+        lock=False,
+        asarray=False,
+        fancy=False,
+        meta=np.empty((0, 0), np.uint8),
+    )
+    return pred.copy(data=data)
+
+
+def _chunks_of(arr: xr.DataArray) -> Any:
+    return as_dask(arr).chunks
+
+
+def _check_overlap(path: str, bounds: Any, crs: Any, pred: xr.DataArray) -> None:
+    from rasterio.warp import transform_bounds
+
+    left, bottom, right, top = pred.rio.bounds()
+    if crs is not None and pred.rio.crs is not None and crs != pred.rio.crs:
+        bounds = transform_bounds(crs, pred.rio.crs, *bounds)
+    b_left, b_bottom, b_right, b_top = bounds
+    if b_left >= right or b_right <= left or b_bottom >= top or b_top <= bottom:
+        raise InputError(f"{path}: truth does not overlap the prediction")
+
+
+def _read_vector(path: str, column: str | None, pred: xr.DataArray) -> Any:
+    import geopandas as gpd
+
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises its own DataSourceError types
+        if not Path(path).exists():
+            raise ReadError(f"{path}: no such file") from None
+        raise ReadError(f"{path}: cannot read as vector data ({type(exc).__name__})") from None
+    if gdf.empty:
+        raise InputError(f"{path}: no features")
+    if gdf.crs is None:
+        raise GridError(f"{path}: truth has no CRS")
+    col = column or _guess_column(gdf, path)
+    if col not in gdf.columns:
+        cols = ", ".join(c for c in gdf.columns if c != gdf.geometry.name)
+        raise InputError(f"{path}: no column {col!r} (columns: {cols})")
+    gdf = gdf[[col, gdf.geometry.name]].rename(columns={col: "label"})
+    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    if pred.rio.crs is not None and gdf.crs != pred.rio.crs:
+        gdf = gdf.to_crs(pred.rio.crs)
+    return gdf
+
+
+def _guess_column(gdf: Any, path: str) -> str:
+    for name in ("class", "label", "class_name", "class_id", "landcover"):
+        if name in gdf.columns:
+            return name
+    raise InputError(f"{path}: which column holds the labels? pass --truth-column")
+
+
+def is_raster_path(source: Any) -> bool:
+    """Whether ``source`` is the path of a raster (by its extension), not of vector data."""
+    return (
+        isinstance(source, str | os.PathLike)
+        and Path(os.fspath(source)).suffix.lower() in RASTER_SUFFIXES
+    )
+
+
+def vector_truth(source: Any, column: str | None, grid: xr.DataArray) -> tuple[Any, str]:
+    """Vector labels (a path or a GeoDataFrame) in ``grid``'s CRS, and what to call them.
+
+    The result has the labels in a ``label`` column (``column``, else the
+    first of ``class``, ``label``, ``class_name``, ``class_id``, ``landcover``);
+    a file loses empty geometries and must have a CRS.
+    """
+    if isinstance(source, str | os.PathLike):
+        path = os.fspath(source)
+        return _read_vector(path, column, grid), path
+    path = "<GeoDataFrame>"
+    gdf = source.rename(columns={column or _guess_column(source, path): "label"})
+    if grid.rio.crs is not None and gdf.crs != grid.rio.crs:
+        gdf = gdf.to_crs(grid.rio.crs)
+    return gdf, path
+
+
+def polygon_truth(gdf: Any, pred: xr.DataArray, ids: np.ndarray, path: str) -> xr.DataArray:
+    from shapely import box, to_wkb
+
+    transform = pred.rio.transform()
+    chunks = _chunks_of(pred)
+    geoms = gdf.geometry.values
+    tree = gdf.sindex
+    left, bottom, right, top = pred.rio.bounds()
+    if not len(tree.query(box(left, bottom, right, top))):
+        raise InputError(f"{path}: truth does not overlap the prediction")
+    rows = []
+    y0 = 0
+    for h in chunks[0]:
+        row = []
+        x0 = 0
+        for w in chunks[1]:
+            t = transform @ Affine.translation(x0, y0)
+            x_a, y_a = t * (0, 0)
+            x_b, y_b = t * (w, h)
+            hits = tree.query(box(min(x_a, x_b), min(y_a, y_b), max(x_a, x_b), max(y_a, y_b)))
+            hits = np.sort(hits)  # file order: later polygons win where they overlap
+            # coefficients, not the Affine: dask would unpack the namedtuple
+            task = dask.delayed(_rasterize_chunk)(to_wkb(geoms[hits]), ids[hits], t[:6], (h, w))
+            row.append(da.from_delayed(task, shape=(h, w), dtype=np.uint8))
+            x0 += w
+        rows.append(row)
+        y0 += h
+    return pred.copy(data=da.block(rows))
+
+
+def _rasterize_chunk(
+    wkb: Sequence[bytes], ids: np.ndarray, coefficients: Sequence[float], shape: tuple[int, int]
+) -> np.ndarray:
+    """Block function: polygons (WKB) with class ids -> uint8 ids, 255 outside."""
+    from rasterio.features import rasterize
+    from shapely import from_wkb
+
+    if len(wkb) == 0:
+        return np.full(shape, NODATA, dtype=np.uint8)
+    shapes = zip(from_wkb(np.asarray(wkb, dtype=object)), ids.tolist(), strict=True)
+    return rasterize(
+        shapes,
+        out_shape=shape,
+        transform=Affine(*coefficients),
+        fill=NODATA,
+        all_touched=False,
+        dtype=np.uint8,
+    )
+
+
+# ------------------------------------------------------- labels for training
+
+
+@dataclass
+class GridLabels:
+    """Reference labels on a grid: a lazy label raster, or points as pixel indices.
+
+    ``raster`` is ``(y, x)`` uint8 class ids with 255 where there is no label;
+    for point labels it is None and ``rows``, ``cols``, ``ids`` give each point
+    inside the grid. ``unmapped`` counts labels a label map did not name.
+    """
+
+    raster: xr.DataArray | None
+    rows: np.ndarray
+    cols: np.ndarray
+    ids: np.ndarray
+    unmapped: int
+
+
+def labels_on_grid(
+    source: str | os.PathLike[str] | Any,
+    grid: xr.DataArray,
+    *,
+    column: str | None = None,
+    label_map: Mapping[str, str] | None = None,
+    scheme: ClassScheme = LANDCOVER,
+) -> GridLabels:
+    """Put labels (polygons, points or a raster, any CRS) onto ``grid``'s pixels.
+
+    The same readers as :func:`evaluate` uses for truth: vectors are
+    reprojected and rasterized chunk by chunk, a raster on another grid is
+    warped by nearest neighbour, points become pixel indices.
+    """
+    labels = Labels(scheme, label_map, option="--label-map")
+    empty = np.empty(0, dtype=np.int64)
+    if is_raster_path(source):
+        raster = raster_truth(os.fspath(source), grid, labels)
+        return GridLabels(raster, empty, empty, empty.astype(np.uint8), 0)
+    gdf, path = vector_truth(source, column, grid)
+    ids = labels.ids(list(gdf["label"]), path)
+    kinds = set(gdf.geometry.geom_type)
+    if kinds <= {"Point"}:
+        cols, rows = ~grid.rio.transform() * (gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy())
+        cols, rows = np.floor(cols).astype(np.int64), np.floor(rows).astype(np.int64)
+        h, w = grid.shape[-2:]
+        inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+        if not inside.any():
+            raise InputError(f"{path}: no label point lies on the scene")
+        return GridLabels(None, rows[inside], cols[inside], ids[inside], labels.unmapped)
+    if kinds <= {"Polygon", "MultiPolygon"}:
+        return GridLabels(polygon_truth(gdf, grid, ids, path), empty, empty, ids, labels.unmapped)
+    raise InputError(f"{path}: labels must be all polygons or all points, got {sorted(kinds)}")

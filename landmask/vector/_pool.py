@@ -1,0 +1,171 @@
+"""Where chunks are polygonized: a pool for the active Dask scheduler, a few chunks in flight.
+
+Behind :mod:`landmask.vector.vectorize`. Polygonizing holds the GIL, so with
+Dask's ``processes`` scheduler chunks go to a pool of worker processes kept for
+the whole run, with ``threads`` to a thread pool, with ``synchronous`` nowhere
+and with a ``dask.distributed`` client to its workers (:func:`chunk_pool`).
+:func:`polygonized` keeps a few chunks in flight and yields their results in
+chunk order, so the output does not depend on the scheduler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+import rasterio
+import shapely
+
+from landmask._runtime.schedulers import local_get
+from landmask.vector._polygonize import init_worker
+from landmask.vector._stitch import balanced
+
+__all__ = ["MERGE_SHARES", "Pool", "chunk_pool", "merged", "polygonized"]
+
+#: Border regions are merged in this many tasks of about equal work: a number
+#: that does not depend on the scheduler, so neither does the order of the rows
+MERGE_SHARES = 32
+
+Pool = tuple[Callable[..., "Future[Any]"], int, str]
+
+
+def polygonized(
+    pool: Pool, data: da.Array, fn: Callable[..., Any], args: tuple[Any, ...]
+) -> Iterator[tuple[tuple[int, int], Any]]:
+    """``fn(block, row0, col0, inner, *args)`` for every chunk, yielded in chunk order.
+
+    Up to twice as many chunks as the pool runs at once are in flight; with a
+    local pool their blocks are computed here (threads) and sent over.
+    """
+    submit, workers, local = pool
+    rows, cols = data.numblocks
+    y_off = np.concatenate([[0], np.cumsum(data.chunks[0])])
+    x_off = np.concatenate([[0], np.cumsum(data.chunks[1])])
+    blocks = data.to_delayed()
+    keys = [(i, j) for i in range(rows) for j in range(cols)]
+
+    def task_args(i: int, j: int) -> tuple[Any, ...]:
+        inner = (i > 0, i < rows - 1, j > 0, j < cols - 1)
+        return (int(y_off[i]), int(x_off[j]), inner, *args)
+
+    pending: deque[tuple[tuple[int, int], Future[Any]]] = deque()
+    done = 0
+    while done < len(keys) or pending:
+        if len(pending) <= workers and done < len(keys):
+            take = keys[done : done + 2 * workers - len(pending)]
+            done += len(take)
+            if local:  # read here, on this process's threads
+                # each block is read once: GDAL's default cache (5% of RAM) would
+                # only hold on to decoded blocks (see PERFORMANCE.md)
+                with rasterio.Env(GDAL_CACHEMAX=64):
+                    read = dask.compute(
+                        *[blocks[i, j] for i, j in take], scheduler=local_get(local)
+                    )
+            else:
+                read = tuple(blocks[i, j] for i, j in take)
+            for (i, j), block in zip(take, read, strict=True):
+                pending.append(((i, j), submit(fn, block, *task_args(i, j))))
+        key, future = pending.popleft()
+        yield key, future.result()
+
+
+def merged(
+    pool: Pool,
+    groups: list[tuple[int, list[shapely.Geometry]]],
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+) -> Iterator[Any]:
+    """``fn(share, *args)`` for each share of ``groups`` (:func:`balanced`), in share order."""
+    submit, _, _ = pool
+    futures = [submit(fn, share, *args) for share in balanced(groups, MERGE_SHARES)]
+    for future in futures:
+        yield future.result()
+
+
+@contextlib.contextmanager
+def chunk_pool(chunks: int) -> Iterator[Pool]:
+    """``(submit, tasks at once, how blocks are read)`` for the active Dask scheduler.
+
+    The third item is ``"threads"`` or ``"synchronous"`` when blocks are
+    computed in this process before they are submitted, ``""`` when the
+    workers compute them (``dask.distributed``). Worker processes cost about a
+    second each to start, so a mask of ``chunks`` = 1 chunk is polygonized
+    here, and no more processes are started than there are chunks.
+    """
+    import dask.local
+    import dask.multiprocessing
+    import dask.system
+    import dask.threaded
+
+    get = dask.base.get_scheduler()
+    # as Dask counts CPUs: the ones this process may use (affinity, cgroup quota)
+    workers = int(dask.config.get("num_workers", None) or dask.system.CPU_COUNT or 1)
+    if get is dask.local.get_sync:
+        yield _run_now, 1, "synchronous"
+    elif get is None or get is dask.threaded.get:
+        with _cancelling(ThreadPoolExecutor(workers)) as threads:
+            yield threads.submit, workers, "threads"
+    elif get is dask.multiprocessing.get and chunks == 1:
+        yield _run_now, 1, "threads"
+    elif get is dask.multiprocessing.get:
+        workers = min(workers, chunks)
+        import multiprocessing
+
+        context = multiprocessing.get_context(dask.config.get("multiprocessing.context", "spawn"))
+        procs = ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker)
+        with _cancelling(procs):
+            yield procs.submit, workers, "threads"
+    else:
+        client = _client(get)
+        if client is None:  # an unknown scheduler: one chunk at a time, through Dask
+            yield _run_with_dask, 1, ""
+        else:
+            nthreads = max(1, sum(client.nthreads().values()))
+            yield _submit_to(client), nthreads, ""
+
+
+@contextlib.contextmanager
+def _cancelling(executor: Any) -> Iterator[Any]:
+    """``executor`` for the block; on an error its queued tasks are dropped, not run."""
+    try:
+        yield executor
+    except BaseException:
+        executor.shutdown(wait=True, cancel_futures=True)
+        raise
+    executor.shutdown(wait=True)
+
+
+def _run_now(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+    future: Future[Any] = Future()
+    try:
+        future.set_result(fn(*args))
+    except BaseException as exc:
+        future.set_exception(exc)
+    return future
+
+
+def _run_with_dask(fn: Callable[..., Any], block: Any, *args: Any) -> Future[Any]:
+    return _run_now(lambda: dask.compute(dask.delayed(fn)(block, *args))[0])
+
+
+def _client(get: Any) -> Any:
+    try:
+        from distributed import default_client
+
+        client = default_client()
+    except (ImportError, ValueError):
+        return None
+    return client if get == client.get else None
+
+
+def _submit_to(client: Any) -> Callable[..., Future[Any]]:
+    def submit(fn: Callable[..., Any], block: Any, *args: Any) -> Any:
+        return client.compute(dask.delayed(fn)(block, *args))
+
+    return submit

@@ -1,0 +1,116 @@
+"""One numpy -> Dask conversion (landmask._runtime.chunks.as_dask), used by every stage."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import dask.array as da
+import numpy as np
+import pytest
+import rioxarray
+from conftest import as_mask
+
+from landmask._runtime.chunks import CHUNK_SIZE, aligned_chunks, as_dask
+from landmask.errors import ConfigError
+
+PACKAGE = Path(__file__).resolve().parents[1] / "landmask"
+
+
+def test_numpy_leading_dims_whole_spatial_dims_in_chunk_size_sides():
+    data = np.arange(3 * 5000 * 10, dtype=np.float32).reshape(3, 5000, 10)
+    out = as_dask(data)
+    assert out.chunks == ((3,), (CHUNK_SIZE, CHUNK_SIZE, 5000 - 2 * CHUNK_SIZE), (10,))
+    np.testing.assert_array_equal(out.compute(), data)
+    assert as_dask(data, 2000).chunks[1] == (2000, 2000, 1000)
+    assert as_dask(np.zeros(7)).chunks == ((7,),)
+    assert as_dask(np.zeros((0, 4))).shape == (0, 4)
+    with pytest.raises(ConfigError, match="--chunk-size 0"):
+        as_dask(data, 0)
+    # DataArrays give their data; Dask input is returned untouched
+    lazy = da.zeros((40, 40), chunks=7, dtype=np.uint8)
+    assert as_dask(lazy) is lazy
+    wrapped = as_mask(lazy)
+    assert as_dask(wrapped) is wrapped.data
+    assert as_dask(as_mask(np.zeros((40, 40), np.uint8)).compute()).chunks == ((40,), (40,))
+
+
+def test_a_raster_read_without_chunks_is_chunked_on_its_file_blocks(raster):
+    path = raster("m.tif", np.zeros((2500, 300), np.uint8), blocksize=512)
+    arr = rioxarray.open_rasterio(path).squeeze("band", drop=True)
+    assert not isinstance(arr.data, da.Array)
+    assert arr.encoding["preferred_chunks"] == {"y": 512, "x": 512, "band": 1}
+    # 2048 rounds to four 512-px blocks
+    assert as_dask(arr).chunks == ((2048, 452), (300,))
+    assert as_dask(arr, 700).chunks == ((512,) * 4 + (452,), (300,))  # one block per chunk
+
+
+def test_aligned_chunks_cover_the_axis_in_whole_blocks():
+    rng = np.random.default_rng(13)
+    cases = [(1, 1, 1), (10, 4, 10), (513, 2048, 512), (5000, 1, 600)]
+    cases += [tuple(int(v) for v in rng.integers(1, (5000, 3000, 600))) for _ in range(200)]
+    for size, requested, block in cases:
+        chunks = aligned_chunks(size, requested, block)
+        assert sum(chunks) == size and all(c > 0 for c in chunks)
+        assert len(set(chunks[:-1])) <= 1 and chunks[-1] <= chunks[0]
+        if 1 < block < size:
+            assert all(c % block == 0 for c in chunks[:-1])
+
+
+def test_every_stage_gives_the_same_result_for_numpy_and_dask_input(tmp_path, s2_file):
+    import rasterio
+
+    from landmask.classification.classify import classify
+    from landmask.evaluation.evaluate import evaluate
+    from landmask.io.masks import open_image
+    from landmask.io.scene import open_scene
+    from landmask.io.write import write_mask
+    from landmask.products.apply import apply_mask
+    from landmask.products.export import export_mask
+    from landmask.spectral.indices import compute_indices
+    from landmask.vector.vectorize import vectorize
+
+    scene = open_scene(s2_file, sensor="sentinel2-l2a", chunk_size=96)
+    in_memory = scene.compute()
+    assert not isinstance(in_memory.data, da.Array)
+    np.testing.assert_array_equal(
+        compute_indices(in_memory, ["ndvi"])["ndvi"].values,
+        compute_indices(scene, ["ndvi"])["ndvi"].values,
+    )
+    lazy_mask = classify(scene, "default")
+    mask = classify(in_memory, "default")
+    assert isinstance(mask.data, da.Array)
+    np.testing.assert_array_equal(mask.values, lazy_mask.values)
+    mem_mask = lazy_mask.compute()
+    assert not isinstance(mem_mask.data, da.Array)
+    a = write_mask(mem_mask, tmp_path / "a.tif")
+    b = write_mask(lazy_mask, tmp_path / "b.tif")
+    assert a.counts == b.counts
+    with rasterio.open(a.path) as fa, rasterio.open(b.path) as fb:
+        np.testing.assert_array_equal(fa.read(), fb.read())
+    left, right = vectorize(mem_mask), vectorize(lazy_mask)
+    assert len(left) == len(right) and left.geometry.geom_equals(right.geometry).all()
+    assert evaluate(mem_mask, lazy_mask).overall_accuracy == 1.0
+    export_mask(mem_mask, tmp_path / "c.tif", rgb=True)
+    export_mask(lazy_mask, tmp_path / "d.tif", rgb=True)
+    with rasterio.open(tmp_path / "c.tif") as fc, rasterio.open(tmp_path / "d.tif") as fd:
+        np.testing.assert_array_equal(fc.read(), fd.read())
+    image = open_image(s2_file)
+    np.testing.assert_array_equal(
+        apply_mask(image.compute(), mem_mask, keep="water").values,
+        apply_mask(image, lazy_mask, keep="water").values,
+    )
+
+
+def test_no_other_module_converts_numpy_to_dask():
+    """``da.from_array`` only in chunks.py, or over a file reader (``asarray=False``)."""
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for match in re.finditer(r"\bda\.from_array\(", text):
+            call = text[match.end() : text.find("\n)", match.end()) + 2]
+            if path.name != "chunks.py" and "asarray=False" not in call.split("\n    )")[0]:
+                offenders.append(
+                    f"{path.relative_to(PACKAGE)}:{text[: match.start()].count(chr(10)) + 1}"
+                )
+    assert offenders == []
