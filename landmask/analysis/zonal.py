@@ -31,6 +31,7 @@ import numpy as np
 import shapely
 import xarray as xr
 
+from landmask._runtime.chunks import as_dask
 from landmask.analysis._coverage import block_areas, to_pixel_space
 from landmask.analysis.areas import pixel_row_areas_m2
 from landmask.classes import CLOUD, NODATA, ClassScheme, get_scheme, scheme_of
@@ -184,7 +185,7 @@ def _dask_data(arr: xr.DataArray, chunk_size: int | None) -> da.Array:
     data = arr.data
     if isinstance(data, da.Array):
         return data if chunk_size is None else data.rechunk(chunk_size)
-    return da.from_array(np.asarray(data), chunks=chunk_size or 2048)
+    return as_dask(arr, chunk_size)
 
 
 def _columns(scheme: ClassScheme, classes: Sequence[str | int] | None) -> _Columns:
