@@ -28,6 +28,7 @@ from dask.base import tokenize
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
 
+from landmask._runtime.chunks import aligned_chunks
 from landmask.errors import (
     BandError,
     ConfigError,
@@ -453,20 +454,6 @@ def _on_grid(
         plan = Resample(info.transform, info.height, info.width, grid.transform, method)
         out.append(replace(src, resample=plan))
     return out
-
-
-def aligned_chunks(size: int, requested: int, block: int) -> tuple[int, ...]:
-    """Chunk lengths along one axis: ``requested`` rounded to whole blocks.
-
-    A block as long as the axis (a striped file's width) imposes no alignment.
-    """
-    if requested <= 0:
-        raise ConfigError(f"--chunk-size {requested}: must be a positive number of pixels")
-    if 1 < block < size:
-        requested = max(block, round(requested / block) * block)
-    step = min(requested, size)
-    full, rest = divmod(size, step)
-    return (step,) * full + ((rest,) if rest else ())
 
 
 class _ReflectanceReader:
