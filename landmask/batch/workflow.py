@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -31,6 +30,7 @@ from pydantic import (
 )
 
 from landmask.errors import ConfigError, InputError
+from landmask.io.yamldoc import load_yaml
 
 __all__ = [
     "ModelClassifier",
@@ -374,12 +374,7 @@ def load_workflow(path: str | os.PathLike[str]) -> Workflow:
         raise ConfigError(f"{source}: no such workflow file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{source}: cannot read ({exc})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{source}: not valid YAML{where}") from None
+    data = load_yaml(text, source)
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: a workflow is a YAML mapping of keys")
     if "source" in data:
