@@ -76,8 +76,8 @@ class VectorSettings(_Strict):
 
     classes: list[str | int] | None = None
     connectivity: Literal[4, 8] = 4
-    min_area: float | None = Field(default=None, gt=0)
-    simplify: float | None = Field(default=None, ge=0)
+    min_area: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    simplify: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
 class Outputs(_Strict):
@@ -130,9 +130,9 @@ class Workflow(_Strict):
     inputs: str | list[str | list[str]] | StacInputs
     sensor: str | None = None
     bands: dict[str, int] | None = None
-    scale: float | None = None
-    offset: float | None = None
-    resolution: float | None = Field(default=None, gt=0)
+    scale: float | None = Field(default=None, allow_inf_nan=False)
+    offset: float | None = Field(default=None, allow_inf_nan=False)
+    resolution: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     classifier: RulesClassifier | ModelClassifier
     quality: bool = True
     indices: list[str] = Field(default_factory=lambda: ["ndvi"])
@@ -176,9 +176,13 @@ class Workflow(_Strict):
     @classmethod
     def _bands(cls, value: dict[str, int] | None) -> dict[str, int] | None:
         if value is not None:
+            named: dict[int, str] = {}
             for name, number in value.items():
                 if number < 1:
                     raise ValueError(f"{name}: {number}: bands are numbered from 1")
+                if number in named:
+                    raise ValueError(f"{name}: band {number} is {named[number]} already")
+                named[number] = name
         return value
 
     @field_validator("indices")
