@@ -32,6 +32,7 @@ from rasterio.windows import Window
 from landmask._runtime.chunks import as_dask
 from landmask.classes import LANDCOVER, NODATA, ClassScheme
 from landmask.errors import ConfigError, GridError, InputError, ReadError, TruthReprojectedWarning
+from landmask.io.reflectance import read_error
 
 __all__ = [
     "RASTER_SUFFIXES",
@@ -168,6 +169,13 @@ class _TruthReader:
         ys = range(self.shape[0])[key[0]]
         xs = range(self.shape[1])[key[1]]
         window = Window(xs.start, ys.start, len(xs), len(ys))
+        try:
+            raw, nodata = self._read(window)
+        except RasterioError as exc:
+            raise read_error(self.path, window, exc) from exc
+        return _truth_ids(raw, nodata, self.lut)
+
+    def _read(self, window: Window) -> tuple[np.ndarray, float | None]:
         with rasterio.Env(GDAL_CACHEMAX=64), rasterio.open(self.path) as src:
             nodata = src.nodata
             if self.warp:
@@ -187,7 +195,7 @@ class _TruthReader:
                     nodata = vrt.nodata
             else:
                 raw = src.read(1, window=window)
-        return _truth_ids(raw, nodata, self.lut)
+        return raw, nodata
 
 
 def _truth_ids(raw: np.ndarray, nodata: float | None, lut: np.ndarray | None) -> np.ndarray:
