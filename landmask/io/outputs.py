@@ -21,13 +21,15 @@ __all__ = ["atomic_path", "check_output"]
 def check_output(path: str | os.PathLike[str], overwrite: bool, inputs: Sequence[str] = ()) -> Path:
     """Validate an output path before any work starts.
 
-    Raises :class:`ConfigError` for a missing folder or an output that is one of
+    Raises :class:`ConfigError` for a missing or read-only folder or an output that is one of
     the inputs, :class:`OutputExistsError` for an existing file without
     ``overwrite``.
     """
     out = Path(path)
     if not out.parent.is_dir():
         raise ConfigError(f"{out}: output folder {out.parent} does not exist")
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{out}: output folder {out.parent} is not writable")
     resolved = out.resolve()
     for p in inputs:
         if not str(p).startswith("/vsi") and Path(p).resolve() == resolved:
