@@ -56,6 +56,7 @@ from landmask.vector._polygonize import (
 )
 from landmask.vector._pool import chunk_pool, merged, polygonized
 from landmask.vector._stitch import border_groups
+from landmask.vector.formats import transition_columns
 from landmask.vector.sieve import sieve
 
 __all__ = [
@@ -123,7 +124,8 @@ def vectorize(
     Returns
     -------
     geopandas.GeoDataFrame
-        ``class_id``, ``class_name``, ``area_m2``, ``perimeter_m`` and the
+        ``class_id``, ``class_name`` (for a change map also ``from_id``,
+        ``from_class``, ``to_id``, ``to_class``), ``area_m2``, ``perimeter_m`` and the
         geometry in the mask's CRS (areas and lengths on the ellipsoid for a
         geographic CRS), sorted by class and then by position. Chunks are
         polygonized in parallel; the result equals GDAL on the whole raster
@@ -259,6 +261,7 @@ def _to_frame(
         {
             "class_id": values,
             "class_name": [scheme.name_of(int(v)) for v in values],
+            **transition_columns(values, scheme),
             "area_m2": area,
             "perimeter_m": perimeter,
         },
