@@ -32,7 +32,7 @@ def dates(tmp_path):
 
 
 def test_writes_raster_json_and_changed_polygons(dates, out_dir, capsys, caplog):  # noqa: F811
-    b, a, before, after = dates
+    b, a, *_ = dates
     out, js, vec = out_dir / "change.tif", out_dir / "change.json", out_dir / "loss.gpkg"
     res = invoke(["change", b, a, "-o", out, "--json", js, "--vector", vec], capsys, caplog)
     assert res.code == 0, res.err
