@@ -116,3 +116,50 @@ def test_existing_output_is_kept_without_overwrite(dates, out_dir, capsys, caplo
     stamp = out.read_bytes()
     res = invoke(["change", b, a, "-o", out], capsys, caplog)
     assert res.code == 2 and "exists" in res.err and out.read_bytes() == stamp
+
+
+# Olofsson et al. (2014), section 5: a change map with strata deforestation, forest
+# gain, stable forest, stable non-forest (the sample and map sizes of tests/test_accuracy.py)
+OLOFSSON = {
+    "forest -> other": (200, [66, 0, 5, 4]),
+    "other -> forest": (150, [0, 55, 8, 12]),
+    "forest -> forest": (3200, [1, 0, 153, 11]),
+    "other -> other": (6450, [2, 1, 9, 313]),
+}
+
+
+def test_evaluate_a_change_map_reproduces_olofsson_2014_table_8(tmp_path, capsys, caplog):
+    # 100 x 100 pixels of 90 ha: each stands for 1000 of the paper's 30 m Landsat pixels
+    side = 900_000**0.5
+    grid = Affine(side, 0, 500_000.0, 0, -side, 5_400_000.0)
+    names = list(OLOFSSON)
+    stratum = np.repeat(np.arange(4), [n for n, _ in OLOFSSON.values()]).reshape(100, 100)
+    before = np.isin(stratum, [0, 2]).astype(np.uint8)  # forest (1) before: loss, stable forest
+    after = np.isin(stratum, [1, 2]).astype(np.uint8)  # forest after: gain, stable forest
+    b = write_raster(tmp_path / "b.tif", before, transform=grid, nodata=255)
+    a = write_raster(tmp_path / "a.tif", after, transform=grid, nodata=255)
+    change = tmp_path / "change.tif"
+    assert run(["change", str(b), str(a), "-o", str(change), "-q"]) == 0
+    rows, cols, labels = [], [], []
+    for k, (_, sample) in enumerate(OLOFSSON.values()):
+        pixels = np.flatnonzero(stratum.ravel() == k)[: sum(sample)]
+        rows += list(pixels // 100)
+        cols += list(pixels % 100)
+        labels += [names[j] for j, n in enumerate(sample) for _ in range(n)]
+    xs, ys = grid * (np.array(cols) + 0.5, np.array(rows) + 0.5)
+    points = gpd.GeoDataFrame({"class": labels}, geometry=gpd.points_from_xy(xs, ys), crs=32633)
+    points.to_file(tmp_path / "points.gpkg")
+    js = tmp_path / "acc.json"
+    res = invoke(["evaluate", change, tmp_path / "points.gpkg", "--json", js], capsys, caplog)
+    assert res.code == 0, res.err
+    assert "forest -> other" in res.out
+    est = json.loads(js.read_text())["area_adjusted"]
+    ha = [est["classes"][n]["area_m2"] / 1e4 for n in names]
+    ci = [est["classes"][n]["area_ci95_m2"] / 1e4 for n in names]
+    np.testing.assert_allclose(ha, [21_158, 11_686, 285_770, 581_386], rtol=5e-5)
+    np.testing.assert_allclose(ci, [6_158, 3_756, 15_510, 16_281], rtol=2e-4)
+    ua = [est["classes"][n]["users_accuracy"] for n in names]
+    pa = [est["classes"][n]["producers_accuracy"] for n in names]
+    np.testing.assert_allclose(ua, [0.88, 0.73, 0.93, 0.96], atol=0.005)
+    np.testing.assert_allclose(pa, [0.75, 0.85, 0.93, 0.96], atol=0.005)
+    assert est["overall_accuracy"] == pytest.approx(0.95, abs=0.005)
