@@ -12,6 +12,7 @@ from rasterio.crs import CRS
 from shapely import union_all
 from test_cli_errors import cli, invoke, out_dir  # noqa: F401  (fixtures)
 
+import landmask
 from landmask.classes import scheme_of
 from landmask.cli import run
 
@@ -163,3 +164,29 @@ def test_evaluate_a_change_map_reproduces_olofsson_2014_table_8(tmp_path, capsys
     np.testing.assert_allclose(ua, [0.88, 0.73, 0.93, 0.96], atol=0.005)
     np.testing.assert_allclose(pa, [0.75, 0.85, 0.93, 0.96], atol=0.005)
     assert est["overall_accuracy"] == pytest.approx(0.95, abs=0.005)
+
+
+def test_vectorize_and_preview_read_a_change_map(dates, out_dir, capsys, caplog):  # noqa: F811
+    b, a, *_ = dates
+    out = out_dir / "change.tif"
+    assert run(["change", str(b), str(a), "-o", str(out), "-q"]) == 0
+    vec = out_dir / "all.parquet"
+    assert invoke(["vectorize", out, "-o", vec, "-q"], capsys, caplog).code == 0
+    frame = gpd.read_parquet(vec)
+    assert sorted(set(frame["class_name"])) == ["forest -> urban", "other -> forest"]
+    assert set(frame["from_class"]) == {"forest", "other"}
+    kept = out_dir / "kept.parquet"
+    argv = ["vectorize", out, "-o", kept, "--classes", "forest -> forest", "-q"]
+    assert invoke(argv, capsys, caplog).code == 0
+    assert set(gpd.read_parquet(kept)["to_class"]) == {"forest"}
+    res = invoke(["preview", out, "-o", out_dir / "p.png"], capsys, caplog)
+    assert res.code == 0 and (out_dir / "p.png").stat().st_size > 0
+
+
+def test_a_change_map_is_not_compared_with_landcover_truth(dates, out_dir, capsys, caplog):  # noqa: F811
+    b, a, *_ = dates
+    out = out_dir / "change.tif"
+    assert run(["change", str(b), str(a), "-o", str(out), "-q"]) == 0
+    truth = landmask.write_mask(landmask.open_mask(b), out_dir / "truth.tif").path
+    res = invoke(["evaluate", out, truth], capsys, caplog)  # truth records landcover
+    assert res.code == 2 and "change map" in res.err

@@ -77,7 +77,12 @@ def resolve_classes(
 
     ``option`` names the setting in errors (``--classes``; empty for a caller
     that names it itself). An id must be a mask value, 0-254; a name one of the scheme's.
+    For a change map (:func:`landmask.classes.change_scheme`) the default is
+    every transition between two different classes.
     """
+    if not classes and scheme.base is not None:
+        pairs = {c.id: scheme.transition(c.id) for c in scheme}
+        return frozenset(k for k, p in pairs.items() if p is not None and p[0].id != p[1].id)
     if not classes:
         return frozenset(c.id for c in scheme if c.id not in (0, NODATA))
     prefix = f"{option} " if option else ""
