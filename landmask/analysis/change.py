@@ -365,11 +365,10 @@ def transitions(
     n = len(states)
     data = as_dask(arr, chunk_size)
     rows = pixel_row_areas_m2(arr.rio.transform(), arr.rio.crs, arr.shape[0])
-    row_areas = da.from_array(rows[:, None], chunks=(data.chunks[0], 1))
     per_chunk = da.map_blocks(
         _weighted_counts,
         data,
-        row_areas,
+        row_areas=rows,
         chunks=((1,) * data.numblocks[0], (1,) * data.numblocks[1], (2,), (256,)),
         new_axis=[2, 3],
         dtype=np.float64,
@@ -390,10 +389,17 @@ def transitions(
     )
 
 
-def _weighted_counts(block: np.ndarray, row_areas: np.ndarray) -> np.ndarray:
-    """Block function: ``(1, 1, 2, 256)``: counts of each code, and their area in m²."""
+def _weighted_counts(
+    block: np.ndarray, row_areas: np.ndarray, block_info: dict[Any, Any] | None = None
+) -> np.ndarray:
+    """Block function: ``(1, 1, 2, 256)``: counts of each code, and their area in m².
+
+    ``row_areas`` holds the pixel area of every row of the map; the block's rows
+    are picked by its location (``block_info``).
+    """
+    r0, r1 = block_info[0]["array-location"][0] if block_info else (0, block.shape[0])
     codes = block.astype(np.intp)
     counts = np.bincount(codes.ravel(), minlength=256)
-    weights = np.broadcast_to(row_areas, block.shape)
+    weights = np.broadcast_to(row_areas[r0:r1, None], block.shape)
     areas = np.bincount(codes.ravel(), weights=weights.ravel(), minlength=256)
     return np.stack([counts.astype(np.float64), areas])[None, None]
