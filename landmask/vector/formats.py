@@ -17,8 +17,8 @@ import geopandas as gpd
 
 from landmask.classes import ClassScheme, resolve_scheme
 from landmask.errors import ConfigError
-from landmask.io.outputs import atomic_path, check_output
-from landmask.io.styling import gpkg_add_style, style_vector_file
+from landmask.io.outputs import atomic_path, attach_sidecars, check_output
+from landmask.io.styling import gpkg_add_style, vector_sidecars
 
 if TYPE_CHECKING:
     from landmask.vector._polygonize import Features
@@ -70,7 +70,7 @@ def write_vector(
     scheme = resolve_scheme(scheme, frame)
     ext = out.suffix.lower()
     driver = VECTOR_FORMATS[ext]
-    with atomic_path(out) as tmp:
+    with atomic_path(out, overwrite=overwrite) as tmp:
         if driver is None:
             frame.to_parquet(tmp, index=False)
         elif driver == "GeoJSON":
@@ -81,8 +81,8 @@ def write_vector(
             frame.to_file(tmp, driver=driver, engine="pyogrio", layer=out.stem, index=False)
             if styled and driver == "GPKG":
                 gpkg_add_style(tmp, out.stem, scheme)
-    if styled:
-        style_vector_file(out, scheme)
+        if styled:
+            attach_sidecars(tmp, vector_sidecars(out, scheme))
     return out
 
 
@@ -110,7 +110,7 @@ class VectorWriter:
         self.styled = False
         self.ext = self.out.suffix.lower()
         self.driver = VECTOR_FORMATS[self.ext]
-        self._atomic = atomic_path(self.out)
+        self._atomic = atomic_path(self.out, overwrite=overwrite)
         self.tmp = self._atomic.__enter__()
         direct = self.driver in ("GPKG", "GeoJSON")
         self.stage = self.tmp if direct else self.tmp.with_name(f"{self.tmp.name}.stage.gpkg")
@@ -212,9 +212,9 @@ class VectorWriter:
         finally:
             if self.stage != self.tmp:
                 self.stage.unlink(missing_ok=True)
-        self._atomic.__exit__(None, None, None)
         if self.styled:
-            style_vector_file(self.out, self.scheme)
+            attach_sidecars(self.tmp, vector_sidecars(self.out, self.scheme))
+        self._atomic.__exit__(None, None, None)
         return self.out
 
     def abort(self) -> None:
