@@ -100,7 +100,7 @@ def change_cmd(
         written = write_mask(codes, out, overwrite=overwrite)
         matrix = transitions(written.path, chunk_size=chunk_size)
         if json_path:
-            with atomic_path(check_output(json_path, overwrite)) as tmp:
+            with atomic_path(check_output(json_path, overwrite), overwrite=overwrite) as tmp:
                 tmp.write_text(json.dumps(matrix.to_dict(), indent=2) + "\n", encoding="utf-8")
         polygons = None
         if vector_path:
