@@ -133,17 +133,18 @@ def write_mask(
         if probabilities_path is None:
             raise ConfigError("probabilities need a probabilities_path")
         jobs.append(_probability_job(probabilities, probabilities_path, overwrite, scheme))
-    (per_column,) = store_cogs(jobs, also=[counts])
-    hist = np.asarray(per_column).reshape(-1, 256).sum(axis=0)
+    (per_chunk,) = store_cogs(jobs, also=[counts])
+    hist = np.asarray(per_chunk).reshape(-1, 256).sum(axis=0)
     return WriteResult(out, {int(i): int(n) for i, n in enumerate(hist) if n})
 
 
 def _value_counts(data: da.Array, likely: Sequence[int]) -> da.Array:
-    """Lazy pixel counts of each value of ``(y, x)`` uint8 data, per column of chunks.
+    """Lazy pixel counts of each value of ``(y, x)`` uint8 data, per chunk.
 
-    One count per chunk, summed down the chunk columns: ``(256 * n,)`` for
-    ``n`` columns, to fold with ``reshape(-1, 256).sum(axis=0)``. (Unlike
-    ``da.bincount(data.ravel())``, nothing is rechunked into rows first.)
+    ``(rows of chunks, 256 * columns of chunks)``, to fold with
+    ``reshape(-1, 256).sum(axis=0)`` once computed (2 KB a chunk). Unlike
+    ``da.bincount(data.ravel())``, nothing is rechunked into rows first, and
+    unlike a Dask ``sum``, building it runs nothing under ``catch_warnings()``.
     """
     chunks = ((1,) * len(data.chunks[0]), (256,) * len(data.chunks[1]))
     block_counts = da.map_blocks(
@@ -154,7 +155,7 @@ def _value_counts(data: da.Array, likely: Sequence[int]) -> da.Array:
         dtype=np.int64,
         meta=np.empty((0, 0), np.int64),  # else dask runs the block to guess it
     )
-    return block_counts.sum(axis=0)
+    return block_counts
 
 
 def _count_block(block: np.ndarray, likely: Sequence[int]) -> np.ndarray:
