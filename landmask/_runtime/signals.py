@@ -86,7 +86,8 @@ def handling_signals() -> Iterator[None]:
     try:
         yield
     finally:
-        stopper.unregister()
+        with contextlib.suppress(KeyError):  # a with-Callback block may have reset them
+            stopper.unregister()
         for s, old in previous.items():
             signal.signal(s, old)
 
