@@ -413,6 +413,8 @@ def run_workflow(
         raise ConfigError(
             f"{workflow.source}: key 'outputs.dir': cannot create {out_dir} ({exc})"
         ) from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise ConfigError(f"{workflow.source}: key 'outputs.dir': {out_dir} is not writable")
     plan_run(workflow, scenes, size)
     manifest = Manifest(out_dir / MANIFEST_NAME)
     results: dict[str, SceneResult] = {}

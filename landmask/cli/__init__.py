@@ -39,6 +39,7 @@ def cli() -> None:
 
 def _register() -> None:
     from landmask.cli.apply import apply_cmd
+    from landmask.cli.change import change_cmd
     from landmask.cli.classify import classify_cmd
     from landmask.cli.demo import demo_cmd
     from landmask.cli.evaluate import evaluate_cmd
@@ -57,6 +58,7 @@ def _register() -> None:
         vectorize_cmd,
         evaluate_cmd,
         zonal_cmd,
+        change_cmd,
         train_cmd,
         models_cmd,
         preview_cmd,

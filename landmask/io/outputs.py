@@ -200,6 +200,8 @@ def check_output(path: str | os.PathLike[str], overwrite: bool, inputs: Sequence
     out = Path(path)
     if not out.parent.is_dir():
         raise ConfigError(f"{out}: output folder {out.parent} does not exist")
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{out}: output folder {out.parent} is not writable")
     resolved = out.resolve()
     for p in inputs:
         if _same_file(out, resolved, os.fspath(p)):
@@ -210,8 +212,6 @@ def check_output(path: str | os.PathLike[str], overwrite: bool, inputs: Sequence
         raise ConfigError(f"{out}: exists and is not a regular file")
     if out.exists() and not overwrite:
         raise OutputExistsError(f"{out}: exists; pass --overwrite to replace it")
-    if not os.access(out.parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"{out}: output folder {out.parent} is not writable")
     remove_stale(out.parent)
     return out
 
