@@ -85,6 +85,8 @@ def handling_signals() -> Iterator[None]:
         yield  # another thread's, or nested in a block that already handles them
         return
     previous = {s: signal.signal(s, _handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    hook = sys.unraisablehook
+    sys.unraisablehook = _quiet_interrupts
     from dask.callbacks import Callback
 
     stopper = Callback(pretask=_stop_pretask, posttask=_stop_posttask)
@@ -100,6 +102,14 @@ def handling_signals() -> Iterator[None]:
         Callback.active.discard(stopper._callback)
         for s, old in previous.items():
             signal.signal(s, old)
+        sys.unraisablehook = hook
+
+
+def _quiet_interrupts(unraisable: Any) -> None:
+    """The signal landed in a finalizer, which cannot raise it: STOP carries it on."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def die_with_parent() -> None:

@@ -300,16 +300,21 @@ def publish(tmp: Path, path: Path, overwrite: bool) -> None:
 
 
 def disk_full(exc: BaseException, path: Path) -> WriteError | None:
-    """A one-line :class:`WriteError` naming ``path`` if ``exc`` says the disk is full."""
+    """A one-line :class:`WriteError` naming ``path`` if the disk filled up.
+
+    Either ``exc`` says so (ENOSPC, GDAL's messages) or the folder has less
+    than 1 MiB left: some drivers report a short write as corrupt data.
+    """
     full = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
     full = full or any(m in str(exc).lower() for m in _FULL_MESSAGES)
-    if not full:
-        return None
     try:
-        free = os.statvfs(path.parent)
-        left = f"; {free.f_bavail * free.f_frsize / 1e6:.1f} MB free in {path.parent}"
+        st = os.statvfs(path.parent)
+        free = st.f_bavail * st.f_frsize
     except OSError:
-        left = ""
+        free = None
+    if not full and (free is None or free >= 1 << 20):
+        return None
+    left = f"; {free / 1e6:.1f} MB free in {path.parent}" if free is not None else ""
     return WriteError(f"{path}: disk full while writing it (nothing written{left})")
 
 
