@@ -111,6 +111,7 @@ def _lazy_read(path: str, ds: rasterio.io.DatasetReader, step: int, kind: str) -
         chunks=(band_chunk, step, step),
         name=f"{kind}-{tokenize(path, stat.st_size, stat.st_mtime_ns, step, shape)}",
         meta=np.empty((0, 0, 0), dtype=ds.dtypes[0]),
+        asarray=False,  # FileArray gives numpy arrays already
     )
     arr = rioxarray.open_rasterio(path, lock=False, cache=False)
     assert isinstance(arr, xr.DataArray)
