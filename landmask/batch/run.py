@@ -205,7 +205,7 @@ class _Manifest:
                     return
             else:
                 self.scenes[stem] = entry
-            with atomic_path(self.path) as tmp:
+            with atomic_path(self.path, overwrite=True) as tmp:
                 tmp.write_text(json.dumps({"version": 1, "scenes": self.scenes}, indent=1))
 
 
@@ -507,7 +507,7 @@ def run_workflow(
         [results[s.stem] for s in scenes],
         time.perf_counter() - start,
     )
-    with atomic_path(out_dir / workflow.outputs.summary) as tmp:
+    with atomic_path(out_dir / workflow.outputs.summary, overwrite=True) as tmp:
         tmp.write_text(json.dumps(summary.to_dict(), indent=2))
     return summary
 

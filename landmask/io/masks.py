@@ -44,6 +44,7 @@ __all__ = [
     "raster_on_grid",
 ]
 
+
 #: ``encoding`` key: ``(opener, path, chunk_size)`` of a read by this module
 _READ = "landmask_read"
 
@@ -226,7 +227,7 @@ class _GridReader:
         window = Window(xs.start, ys.start, len(xs), len(ys))
         try:
             raw, nodata = self._read(window)
-        except RasterioError as exc:  # truncated or corrupt: the file and the window
+        except RasterioError as exc:
             raise read_error(self.path, window, exc) from exc
         return class_ids(raw, nodata, self.lut)
 
