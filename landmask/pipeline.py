@@ -157,7 +157,7 @@ def check_job(job: SceneJob) -> Any:
     ConfigError, OutputExistsError, InputError
         One line naming the output or option.
     """
-    from landmask.io.outputs import check_output
+    from landmask.io.outputs import GEOTIFF, check_output
     from landmask.models.registry import load_model, model_scheme
 
     if job.probabilities is not None and job.model is None:
@@ -175,7 +175,7 @@ def check_job(job: SceneJob) -> Any:
 
             check_vector_output(path, job.overwrite)
         else:
-            check_output(path, job.overwrite, inputs)
+            check_output(path, job.overwrite, inputs, fmt=GEOTIFF)
     model = load_model(job.model_spec())
     if job.vector is not None:
         from landmask.vector.vectorize import resolve_classes

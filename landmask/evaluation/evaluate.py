@@ -242,6 +242,7 @@ def evaluate(
     *,
     truth_column: str | None = None,
     truth_map: Mapping[str, str] | None = None,
+    truth_layer: str | None = None,
     scheme: ClassScheme = LANDCOVER,
     chunk_size: int | None = None,
     pred_scheme: ClassScheme | str | None = None,
@@ -262,6 +263,10 @@ def evaluate(
     truth_map
         ``{label: class name}``; labels it does not name become 0 (other) and
         are counted in ``notes["unmapped_labels"]``.
+    truth_layer
+        Layer of a vector truth file with several layers of features
+        (default: its only one; a GeoPackage's ``layer_styles`` is no
+        candidate).
     scheme
         Class scheme of the mask.
     chunk_size
@@ -297,7 +302,7 @@ def evaluate(
     if is_raster_path(truth):
         truth_arr = raster_truth(os.fspath(truth), pred, labels)
         return _compare_rasters(pred, truth_arr, labels, scheme, area)
-    gdf, path = vector_truth(truth, truth_column, pred)
+    gdf, path = vector_truth(truth, truth_column, pred, layer=truth_layer)
     ids = labels.ids(list(gdf["label"]), path)
     kinds = set(gdf.geometry.geom_type)
     if kinds <= {"Point"}:

@@ -15,17 +15,31 @@ from pathlib import Path
 
 from landmask.errors import ConfigError, OutputExistsError
 
-__all__ = ["atomic_path", "check_output"]
+__all__ = ["GEOTIFF", "PNG", "atomic_path", "check_output"]
+
+#: (format name, the extensions a file of it may have)
+GEOTIFF = ("GeoTIFF", (".tif", ".tiff"))
+PNG = ("PNG", (".png",))
 
 
-def check_output(path: str | os.PathLike[str], overwrite: bool, inputs: Sequence[str] = ()) -> Path:
+def check_output(
+    path: str | os.PathLike[str],
+    overwrite: bool,
+    inputs: Sequence[str] = (),
+    *,
+    fmt: tuple[str, tuple[str, ...]] | None = None,
+) -> Path:
     """Validate an output path before any work starts.
 
-    Raises :class:`ConfigError` for a missing folder or an output that is one of
-    the inputs, :class:`OutputExistsError` for an existing file without
-    ``overwrite``.
+    Raises :class:`ConfigError` for a missing folder, an output that is one of
+    the inputs or, with ``fmt`` (:data:`GEOTIFF`, :data:`PNG`), an extension
+    that is not the format's (``-o mask.png`` for a GeoTIFF);
+    :class:`OutputExistsError` for an existing file without ``overwrite``.
     """
     out = Path(path)
+    if fmt is not None and out.suffix.lower() not in fmt[1]:
+        name, suffixes = fmt
+        raise ConfigError(f"{out}: a {name} output must end in {' or '.join(suffixes)}")
     if not out.parent.is_dir():
         raise ConfigError(f"{out}: output folder {out.parent} does not exist")
     resolved = out.resolve()
