@@ -13,6 +13,7 @@ __all__ = [
     "GridError",
     "InputError",
     "LandmaskError",
+    "MaskWarpedWarning",
     "ModelError",
     "ModelMismatchError",
     "OutputExistsError",
@@ -84,6 +85,10 @@ class SchedulerError(InputError):
 
 class TruthReprojectedWarning(UserWarning):
     """The truth was on another grid and was warped onto the prediction's grid."""
+
+
+class MaskWarpedWarning(UserWarning):
+    """A mask was on another grid and was warped onto the first mask's grid (change)."""
 
 
 class UncalibratedWarning(UserWarning):

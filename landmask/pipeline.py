@@ -180,7 +180,8 @@ def check_job(job: SceneJob) -> Any:
     if job.vector is not None:
         from landmask.vector.vectorize import resolve_classes
 
-        resolve_classes(job.vector_options.classes, model_scheme(model))
+        option = job.labels.get("classes", "--classes")
+        resolve_classes(job.vector_options.classes, model_scheme(model), option)
     return model
 
 

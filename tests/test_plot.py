@@ -17,7 +17,8 @@ from landmask.classes import LANDCOVER, ClassScheme, LandClass
 from landmask.errors import ConfigError
 from landmask.evaluation.evaluate import evaluate
 from landmask.io.masks import open_mask
-from landmask.io.scene import _ReflectanceReader, open_scene, pixel_coords
+from landmask.io.reflectance import ReflectanceReader
+from landmask.io.scene import open_scene, pixel_coords
 from landmask.io.write import write_mask
 from landmask.spectral.indices import compute_indices
 from landmask.vector.vectorize import vectorize
@@ -137,9 +138,9 @@ def scene(s2_file):
 
 def test_composite_stretches_each_band_between_percentiles(scene, monkeypatch):
     reads = []
-    read = _ReflectanceReader.__getitem__
+    read = ReflectanceReader.__getitem__
     monkeypatch.setattr(
-        _ReflectanceReader, "__getitem__", lambda s, k: reads.append(k) or read(s, k)
+        ReflectanceReader, "__getitem__", lambda s, k: reads.append(k) or read(s, k)
     )
     with Computed() as seen:
         ax = composite(scene, ("nir", "red", "green"), percentiles=(2, 98), max_size=100)

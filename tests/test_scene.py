@@ -145,7 +145,7 @@ def test_vrt_input(s2_file, tmp_path):
 
 
 def test_opening_reads_no_pixels(s2_file, monkeypatch):
-    import landmask.io.scene as scene_mod
+    import landmask.io.reflectance as scene_mod
 
     calls = []
     real = scene_mod.read_reflectance

@@ -257,7 +257,7 @@ def scene_job(workflow: Workflow, scene: SceneInput, chunk_size: int) -> SceneJo
         index_names=tuple(workflow.indices),
         chunk_size=chunk_size,
         overwrite=True,
-        labels={k: f"outputs.{k}" for k in outputs},
+        labels={**{k: f"outputs.{k}" for k in outputs}, "classes": "vector.classes"},
     )
 
 

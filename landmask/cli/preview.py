@@ -13,7 +13,12 @@ from landmask.cli.options import common_options, output_options, scheme_option
 @click.argument("mask", metavar="MASK.tif")
 @output_options
 @click.option(
-    "--max-size", default=1024, show_default=True, metavar="N", help="Longest side of the map."
+    "--max-size",
+    default=1024,
+    type=click.IntRange(min=1),
+    show_default=True,
+    metavar="N",
+    help="Longest side of the map.",
 )
 @scheme_option(help="Class scheme for names and colours (default: the one MASK records).")
 @common_options

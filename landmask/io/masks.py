@@ -11,21 +11,32 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import dask.array as da
+import numpy as np
 import rasterio
 import rioxarray
 import xarray as xr
+from affine import Affine
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
-from landmask.classes import check_mask
+from landmask._runtime.chunks import as_dask
+from landmask.classes import NODATA, check_mask
 from landmask.errors import InputError, ReadError
 
-__all__ = ["file_window", "open_image", "open_mask"]
+__all__ = [
+    "class_ids",
+    "file_window",
+    "grid_difference",
+    "open_image",
+    "open_mask",
+    "raster_on_grid",
+]
 
 #: ``encoding`` key: ``(opener, path, chunk_size)`` of a read by this module
 _READ = "landmask_read"
@@ -122,3 +133,155 @@ def file_window(arr: xr.DataArray) -> tuple[str, int, Window] | None:
     if not any(c.name == arr.data.name for c in candidates):
         return None
     return path, band, Window(int(col), int(row), width, height)
+
+
+# ------------------------------------------------------------ grids
+
+
+class _GridReader:
+    """Array-like for :func:`dask.array.from_array`: a raster's values on another grid.
+
+    Holds paths and numbers only; each read opens the raster and, when the
+    grids differ, warps it onto the requested window by nearest neighbour.
+    """
+
+    ndim = 2
+    dtype = np.dtype("uint8")
+
+    def __init__(
+        self,
+        path: str,
+        crs_wkt: str | None,
+        transform: Affine,
+        shape: tuple[int, int],
+        warp: bool,
+        lut: np.ndarray | None,
+    ) -> None:
+        self.path, self.crs_wkt, self.transform = path, crs_wkt, transform
+        self.shape, self.warp, self.lut = shape, warp, lut
+
+    def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray:
+        ys = range(self.shape[0])[key[0]]
+        xs = range(self.shape[1])[key[1]]
+        window = Window(xs.start, ys.start, len(xs), len(ys))
+        with rasterio.Env(GDAL_CACHEMAX=64), rasterio.open(self.path) as src:
+            nodata = src.nodata
+            if self.warp:
+                from rasterio.enums import Resampling
+                from rasterio.vrt import WarpedVRT
+
+                with WarpedVRT(
+                    src,
+                    crs=self.crs_wkt,
+                    transform=self.transform,
+                    width=self.shape[1],
+                    height=self.shape[0],
+                    resampling=Resampling.nearest,
+                    nodata=nodata if nodata is not None else NODATA,
+                ) as vrt:
+                    raw = vrt.read(1, window=window, boundless=False)
+                    nodata = vrt.nodata
+            else:
+                raw = src.read(1, window=window)
+        return class_ids(raw, nodata, self.lut)
+
+
+def class_ids(raw: np.ndarray, nodata: float | None, lut: np.ndarray | None) -> np.ndarray:
+    """Block function: raw raster values -> uint8 class ids (through ``lut``), nodata -> 255.
+
+    Values outside 0..255 become 0 through a ``lut``, else are clipped.
+    """
+    missing = raw == nodata if nodata is not None else np.zeros(raw.shape, dtype=bool)
+    if np.issubdtype(raw.dtype, np.floating):
+        missing |= np.isnan(raw)
+    values = np.where(missing, NODATA, raw)
+    if lut is not None:
+        ids = lut[np.clip(values, 0, 255).astype(np.uint8)]
+        ids[(values < 0) | (values > 255)] = 0
+    else:
+        ids = np.clip(values, 0, 255).astype(np.uint8)
+    ids[missing] = NODATA
+    return ids
+
+
+def grid_difference(grid: xr.DataArray, src: Any) -> str:
+    """How the grid of an open raster ``src`` differs from ``grid``'s, in words ('' if not)."""
+    diffs = []
+    if src.crs != grid.rio.crs:
+        diffs.append(f"CRS {src.crs} instead of {grid.rio.crs}")
+    if not src.transform.almost_equals(grid.rio.transform()):
+        diffs.append(
+            f"transform {tuple(src.transform)[:6]} instead of {tuple(grid.rio.transform())[:6]}"
+        )
+    if (src.height, src.width) != grid.shape[-2:]:
+        diffs.append(f"size {src.width}x{src.height} instead of {grid.shape[-1]}x{grid.shape[-2]}")
+    return "; ".join(diffs)
+
+
+def raster_on_grid(
+    path: str | os.PathLike[str],
+    grid: xr.DataArray,
+    *,
+    lut: np.ndarray | None = None,
+    what: str = "the raster",
+    onto: str = "the first",
+    warning: type[Warning] = UserWarning,
+) -> xr.DataArray:
+    """Band 1 of the raster ``path`` as uint8 class ids on ``grid``'s pixels, lazily.
+
+    On ``grid``'s own grid the file is read window by window; on any other
+    grid or CRS it is warped onto ``grid`` by nearest neighbour (GDAL's
+    WarpedVRT, chunk by chunk), with a ``warning`` naming the difference.
+    Values go through ``lut`` (:func:`class_ids`); the file's nodata and
+    pixels outside it become 255. ``what`` and ``onto`` name the two rasters
+    in messages. Chunks are ``grid``'s.
+
+    Raises
+    ------
+    InputError
+        If the raster does not overlap ``grid``; :class:`ReadError` if it
+        cannot be read.
+    """
+    p = os.fspath(path)
+    with _header(p) as src:
+        difference = grid_difference(grid, src)
+        if difference:
+            _check_overlap(p, src.bounds, src.crs, grid, what, onto)
+    if difference:
+        warnings.warn(
+            f"{p}: {what} is on another grid ({difference}); warped onto {onto}'s grid by "
+            "nearest neighbour",
+            warning,
+            stacklevel=3,
+        )
+    crs = grid.rio.crs
+    reader = _GridReader(
+        p,
+        crs.to_wkt() if crs else None,
+        grid.rio.transform(),
+        (grid.shape[-2], grid.shape[-1]),
+        bool(difference),
+        lut,
+    )
+    data = da.from_array(
+        reader,
+        chunks=as_dask(grid).chunks[-2:],
+        lock=False,
+        asarray=False,
+        fancy=False,
+        meta=np.empty((0, 0), np.uint8),
+    )
+    return grid.copy(data=data)
+
+
+def _check_overlap(
+    path: str, bounds: Any, crs: Any, grid: xr.DataArray, what: str, onto: str
+) -> None:
+    from rasterio.warp import transform_bounds
+
+    left, bottom, right, top = grid.rio.bounds()
+    if crs is not None and grid.rio.crs is not None and crs != grid.rio.crs:
+        bounds = transform_bounds(crs, grid.rio.crs, *bounds)
+    b_left, b_bottom, b_right, b_top = bounds
+    if b_left >= right or b_right <= left or b_bottom >= top or b_top <= bottom:
+        raise InputError(f"{path}: {what} does not overlap {onto}")

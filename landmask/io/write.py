@@ -146,7 +146,12 @@ def _value_counts(data: da.Array, likely: Sequence[int]) -> da.Array:
     """
     chunks = ((1,) * len(data.chunks[0]), (256,) * len(data.chunks[1]))
     block_counts = da.map_blocks(
-        _count_block, data, likely=tuple(likely), chunks=chunks, dtype=np.int64
+        _count_block,
+        data,
+        likely=tuple(likely),
+        chunks=chunks,
+        dtype=np.int64,
+        meta=np.empty((0, 0), np.int64),  # else dask runs the block to guess it
     )
     return block_counts.sum(axis=0)
 

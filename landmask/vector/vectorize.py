@@ -69,23 +69,34 @@ __all__ = [
 ]
 
 
-def resolve_classes(classes: Sequence[str | int] | None, scheme: ClassScheme) -> frozenset[int]:
-    """Class names or ids -> ids; default: every class but 0 (other) and 255 (nodata)."""
+def resolve_classes(
+    classes: Sequence[str | int] | None, scheme: ClassScheme, option: str = "--classes"
+) -> frozenset[int]:
+    """Class names or ids -> ids; default: every class but 0 (other) and 255 (nodata).
+
+    ``option`` names the setting in errors (``--classes``; empty for a caller
+    that names it itself). An id must be a mask value, 0-254; a name one of the scheme's.
+    """
     if not classes:
         return frozenset(c.id for c in scheme if c.id not in (0, NODATA))
+    prefix = f"{option} " if option else ""
     out = set()
     for c in classes:
         text = str(c).strip()
         if text.isdigit():
+            if int(text) > NODATA:
+                raise ConfigError(f"{prefix}{text}: not a class id (mask values are 0-254)")
             out.add(int(text))
         else:
             try:
                 out.add(scheme.id_of(text))
             except ConfigError:
                 known = ", ".join(k.name for k in scheme)
-                raise ConfigError(f"--classes {text}: unknown class (known: {known})") from None
+                raise ConfigError(
+                    f"{prefix}{text}: unknown class in scheme {scheme.name!r} (known: {known})"
+                ) from None
     if NODATA in out:
-        raise ConfigError("nodata (255) is never vectorized")
+        raise ConfigError(f"{prefix}{NODATA}: nodata is never vectorized")
     return frozenset(out)
 
 

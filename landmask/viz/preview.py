@@ -10,7 +10,7 @@ import rasterio
 from rasterio.enums import Resampling
 
 from landmask.classes import ClassScheme, check_mask, resolve_scheme
-from landmask.errors import ReadError
+from landmask.errors import ConfigError, ReadError
 from landmask.io.outputs import atomic_path
 
 __all__ = ["read_decimated", "write_preview"]
@@ -22,6 +22,8 @@ def read_decimated(mask_path: str | os.PathLike[str], max_size: int = 1024) -> n
     GDAL serves it from the nearest internal overview (mode-resampled in
     landmask's COGs), so the cost does not grow with the mask.
     """
+    if not max_size >= 1:
+        raise ConfigError(f"max_size {max_size}: must be at least 1 pixel")
     try:
         with rasterio.open(mask_path) as ds:
             check_mask(ds, str(mask_path))

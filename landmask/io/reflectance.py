@@ -1,0 +1,130 @@
+"""Reading reflectance: one window of every band, digital numbers -> float32.
+
+The block functions behind :func:`landmask.io.scene.open_scene`'s Dask array.
+:class:`ReflectanceReader` holds paths and numbers only, so it pickles to any
+worker; each read opens the files it needs and closes them again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import rasterio
+from rasterio.errors import RasterioError
+from rasterio.windows import Window
+
+from landmask.errors import ReadError
+from landmask.io._bands import BandSource
+from landmask.io._grid import READ_ENV, gdal_message
+from landmask.io.resample import resample_block, source_span
+
+__all__ = ["ReflectanceReader", "read_reflectance", "read_window", "to_reflectance"]
+
+
+class ReflectanceReader:
+    """Array-like read by :func:`dask.array.from_array`: one window of every band.
+
+    Holds paths and numbers only, so it pickles to any worker; each read opens the
+    files it needs inside a ``rasterio.Env`` and closes them again.
+    """
+
+    ndim = 3
+    dtype = np.dtype("float32")
+
+    def __init__(self, sources: Sequence[BandSource], height: int, width: int) -> None:
+        self.sources = tuple(sources)
+        self.shape = (len(self.sources), height, width)
+
+    def __getitem__(self, key: tuple[Any, ...]) -> np.ndarray:
+        kb, ky, kx = key
+        ys = range(self.shape[1])[ky]
+        xs = range(self.shape[2])[kx]
+        window = Window(xs.start, ys.start, len(xs), len(ys))
+        picked = [self.sources[i] for i in np.atleast_1d(np.arange(self.shape[0])[kb])]
+        out = read_reflectance(picked, window)
+        return out[0] if np.ndim(np.arange(self.shape[0])[kb]) == 0 else out
+
+
+def read_reflectance(sources: Sequence[BandSource], window: Window) -> np.ndarray:
+    """Read ``window`` of each band and return float32 reflectance, nodata as NaN.
+
+    Opens every file once for this window; costs one float32 array of the window
+    per band plus one raw band at a time.
+    """
+    h, w = int(window.height), int(window.width)
+    out = np.empty((len(sources), h, w), dtype=np.float32)
+    by_path: dict[str, list[int]] = {}
+    for k, src in enumerate(sources):
+        if src.resample is not None:
+            out[k] = read_resampled(src, window)
+        else:
+            by_path.setdefault(src.path, []).append(k)
+    # no warnings.catch_warnings() here: this runs in worker threads, where
+    # entering and leaving it races with other threads and loses their filters
+    with rasterio.Env(**READ_ENV):
+        for path, ks in by_path.items():
+            raw = read_window(path, [sources[k].index for k in ks], window)
+            for j, k in enumerate(ks):
+                to_reflectance(
+                    raw[j], sources[k].scale, sources[k].offset, sources[k].nodata, out[k]
+                )
+    return out
+
+
+def read_window(path: str, indexes: list[int], window: Window) -> np.ndarray:
+    """Raw values of bands ``indexes`` of ``path`` in ``window``; :class:`ReadError` naming both."""
+    try:
+        with rasterio.open(path) as ds:
+            return ds.read(indexes, window=window)
+    except RasterioError as exc:
+        r0, c0 = int(window.row_off), int(window.col_off)
+        where = f"rows {r0}-{r0 + int(window.height)}, cols {c0}-{c0 + int(window.width)}"
+        raise ReadError(f"{path}: cannot read {where} ({gdal_message(exc)})") from exc
+
+
+def read_resampled(src: BandSource, window: Window) -> np.ndarray:
+    """One band on the scene grid from a file on another grid (see :mod:`landmask.io.resample`).
+
+    Reads only the source window the target window's pixels fall in (plus the one
+    neighbour bilinear needs), converts it to reflectance, then resamples it.
+    """
+    plan = src.resample
+    assert plan is not None
+    h, w = int(window.height), int(window.width)
+    rows = plan.rows(int(window.row_off), h)
+    cols = plan.cols(int(window.col_off), w)
+    rspan = source_span(rows, plan.src_height, plan.method)
+    cspan = source_span(cols, plan.src_width, plan.method)
+    if rspan is None or cspan is None:
+        return np.full((h, w), np.nan, dtype=np.float32)
+    src_window = Window(cspan[0], rspan[0], cspan[1] - cspan[0], rspan[1] - rspan[0])
+    with rasterio.Env(**READ_ENV):
+        raw = read_window(src.path, [src.index], src_window)[0]
+    values = to_reflectance(raw, src.scale, src.offset, src.nodata, np.empty(raw.shape, np.float32))
+    return resample_block(
+        values,
+        rows,
+        cols,
+        row_offset=rspan[0],
+        col_offset=cspan[0],
+        src_height=plan.src_height,
+        src_width=plan.src_width,
+        method=plan.method,
+    )
+
+
+def to_reflectance(
+    raw: np.ndarray, scale: float, offset: float, nodata: float | None, out: np.ndarray
+) -> np.ndarray:
+    """Block function: digital numbers -> float32 reflectance, nodata -> NaN.
+
+    Works in float32 so unsigned inputs never wrap; writes into ``out``.
+    """
+    np.multiply(raw, np.float32(scale), out=out, dtype=np.float32, casting="unsafe")
+    if offset:
+        out += np.float32(offset)
+    if nodata is not None and not np.isnan(nodata):
+        out[raw == nodata] = np.nan
+    return out
