@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from landmask._runtime.paths import worker_path
 from landmask.errors import ConfigError, OutputExistsError
 
 __all__ = ["GEOTIFF", "PNG", "atomic_path", "check_output"]
@@ -35,6 +36,7 @@ def check_output(
     the inputs or, with ``fmt`` (:data:`GEOTIFF`, :data:`PNG`), an extension
     that is not the format's (``-o mask.png`` for a GeoTIFF);
     :class:`OutputExistsError` for an existing file without ``overwrite``.
+    Returns the path made absolute (:func:`landmask._runtime.paths.worker_path`).
     """
     out = Path(path)
     if fmt is not None and out.suffix.lower() not in fmt[1]:
@@ -50,7 +52,7 @@ def check_output(
         raise OutputExistsError(f"{out}: exists; pass --overwrite to replace it")
     if out.is_dir():
         raise ConfigError(f"{out}: is a folder")
-    return out
+    return Path(worker_path(out))  # written by workers of a cluster too
 
 
 @contextlib.contextmanager
