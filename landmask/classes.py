@@ -262,7 +262,8 @@ def change_scheme(base: ClassScheme | str) -> ClassScheme:
     ``i * n + j`` (``0 .. n² - 1``), named ``"<before> -> <after>"``
     (``"forest -> urban"``); 255 is nodata (either date nodata or cloud).
     Unchanged codes (``i == j``) are drawn in their class colour faded
-    towards white, changes in a 2:1 mix of the after and before colours.
+    towards white, changes in a darkened 2:1 mix of the after and before
+    colours, so that changes stand out.
     The scheme is called ``<base>-change`` (:func:`get_scheme` knows it) and
     needs ``n <= 15``, so that every code fits below 254.
     """
@@ -279,7 +280,7 @@ def change_scheme(base: ClassScheme | str) -> ClassScheme:
     for i, a in enumerate(states):
         for j, b in enumerate(states):
             ca, cb = np.array(a.rgba[:3], float), np.array(b.rgba[:3], float)
-            rgb = ca + 0.7 * (255 - ca) if i == j else (2 * cb + ca) / 3
+            rgb = ca + 0.75 * (255 - ca) if i == j else 0.8 * (2 * cb + ca) / 3
             color = "#{:02x}{:02x}{:02x}".format(*np.rint(rgb).astype(int))
             label = f"{a.title} -> {b.title}"
             classes.append(LandClass(i * n + j, f"{a.name} -> {b.name}", color, label))

@@ -24,6 +24,7 @@ __all__ = [
     "SensorError",
     "TruthReprojectedWarning",
     "UncalibratedWarning",
+    "WriteError",
     "ZoneWarning",
 ]
 
@@ -61,6 +62,10 @@ class ConfigError(InputError):
 
 class OutputExistsError(InputError, FileExistsError):
     """The output exists and overwriting was not requested."""
+
+
+class WriteError(InputError, OSError):
+    """An output cannot be written: the disk is full or the folder refuses it."""
 
 
 class ModelError(InputError):

@@ -136,6 +136,9 @@ def test_another_grid_in_the_same_crs_is_warped_with_a_warning(tmp_path):
     a = write_raster(tmp_path / "a.tif", after, nodata=255, transform=shifted)
     with pytest.warns(MaskWarpedWarning, match=r"a\.tif.*another grid.*transform"):
         out = change(b, a)
+    with pytest.warns(MaskWarpedWarning):
+        small = change(b, a, chunk_size=7)  # warped chunk by chunk: the same pixels
+    np.testing.assert_array_equal(small.values, out.values)
     expected = change(as_mask(before[:, 5:]), as_mask(after[:, :15])).values
     np.testing.assert_array_equal(out.values[:, 5:], expected)
     assert (out.values[:, :5] == 255).all()  # outside the after mask

@@ -205,7 +205,7 @@ class _Manifest:
                     return
             else:
                 self.scenes[stem] = entry
-            with atomic_path(self.path) as tmp:
+            with atomic_path(self.path, overwrite=True) as tmp:
                 tmp.write_text(json.dumps({"version": 1, "scenes": self.scenes}, indent=1))
 
 
@@ -446,6 +446,8 @@ def run_workflow(
         raise ConfigError(
             f"{workflow.source}: key 'outputs.dir': cannot create {out_dir} ({exc})"
         ) from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise ConfigError(f"{workflow.source}: key 'outputs.dir': {out_dir} is not writable")
     manifest = _Manifest(out_dir / MANIFEST_NAME)
     results: dict[str, SceneResult] = {}
     todo: list[tuple[SceneInput, str]] = []
@@ -505,7 +507,7 @@ def run_workflow(
         [results[s.stem] for s in scenes],
         time.perf_counter() - start,
     )
-    with atomic_path(out_dir / workflow.outputs.summary) as tmp:
+    with atomic_path(out_dir / workflow.outputs.summary, overwrite=True) as tmp:
         tmp.write_text(json.dumps(summary.to_dict(), indent=2))
     return summary
 

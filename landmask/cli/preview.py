@@ -42,6 +42,6 @@ def preview_cmd(
     from landmask.viz.preview import write_preview
 
     check_output(output, overwrite, [mask], fmt=PNG)
-    write_preview(mask, output, max_size=max_size, scheme=scheme)
+    write_preview(mask, output, max_size=max_size, scheme=scheme, overwrite=overwrite)
     if not quiet:
         click.echo(f"{output}: preview of {mask}")

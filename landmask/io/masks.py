@@ -1,8 +1,11 @@
 """Reading rasters that are not scenes: class masks and plain images, lazily.
 
-Both readers open the file once for its metadata, then hand the path (never an
-open dataset) to rioxarray, whose chunks are aligned to the file's tiles. They
-record how they read it (``encoding["landmask_read"]``), so that
+Both readers open the file once for its metadata (rioxarray gives the
+coordinates and attributes), then read it chunk by chunk through
+:class:`FileArray`: each chunk task opens the path (never an open dataset travels)
+and reads its window, chunks aligned to the file's tiles, and a read that fails
+(a truncated or corrupt file) is one :class:`~landmask.errors.ReadError` naming
+the file and the window. They record how they read it (``encoding["landmask_read"]``), so that
 :func:`file_window` can tell a plain read (or a window of one) from a derived
 array without looking into the Dask graph.
 """
@@ -14,7 +17,7 @@ import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import dask.array as da
 import numpy as np
@@ -22,6 +25,7 @@ import rasterio
 import rioxarray
 import xarray as xr
 from affine import Affine
+from dask.base import tokenize
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
@@ -29,8 +33,10 @@ from landmask._runtime.chunks import as_dask
 from landmask._runtime.paths import worker_path
 from landmask.classes import NODATA, check_mask
 from landmask.errors import InputError, ReadError
+from landmask.io.reflectance import read_error, read_window
 
 __all__ = [
+    "FileArray",
     "class_ids",
     "file_window",
     "grid_difference",
@@ -38,6 +44,7 @@ __all__ = [
     "open_mask",
     "raster_on_grid",
 ]
+
 
 #: ``encoding`` key: ``(opener, path, chunk_size)`` of a read by this module
 _READ = "landmask_read"
@@ -55,6 +62,63 @@ def _header(path: str) -> Iterator[rasterio.io.DatasetReader]:
         raise ReadError(f"{path}: cannot open as a raster") from None
 
 
+class FileArray:
+    """The ``(band, y, x)`` values of a raster file as an array Dask reads window by window.
+
+    Holds only the path, shape and dtype, so it travels to workers as such;
+    ``[bands, rows, cols]`` (slices) opens the file and reads that window with
+    :func:`~landmask.io.reflectance.read_window`, whose failures name the file
+    and the window.
+    """
+
+    def __init__(self, path: str, shape: tuple[int, int, int], dtype: Any) -> None:
+        self.path, self.shape, self.dtype = path, shape, np.dtype(dtype)
+        self.ndim = 3
+
+    def __getitem__(self, key: tuple[slice | int, ...]) -> np.ndarray:
+        key = tuple(key) + (slice(None),) * (3 - len(tuple(key)))
+        drop = tuple(axis for axis, k in enumerate(key) if isinstance(k, int | np.integer))
+        if drop:  # an integer index: that axis read as one element, then dropped
+            spans = [
+                k if isinstance(k, slice) else slice(int(k) % n, int(k) % n + 1)
+                for n, k in zip(self.shape, key, strict=True)
+            ]
+            return self[tuple(spans)].squeeze(axis=drop)
+        bands, rows, cols = (range(n)[cast(slice, k)] for n, k in zip(self.shape, key, strict=True))
+        if not (len(bands) and len(rows) and len(cols)):
+            return np.empty((len(bands), len(rows), len(cols)), dtype=self.dtype)
+        if rows.step != 1 or cols.step != 1:  # not a Dask chunk: read the bounding window
+            r0, c0 = min(rows), min(cols)
+            window = Window(c0, r0, max(cols) + 1 - c0, max(rows) + 1 - r0)
+            full = read_window(self.path, [b + 1 for b in bands], window)
+            return full[:, np.asarray(rows) - r0][:, :, np.asarray(cols) - c0]
+        window = Window(cols.start, rows.start, len(cols), len(rows))
+        return read_window(self.path, [b + 1 for b in bands], window)
+
+    def __repr__(self) -> str:
+        return f"FileArray({self.path!r}, {self.shape}, {self.dtype})"
+
+
+def _lazy_read(path: str, ds: rasterio.io.DatasetReader, step: int, kind: str) -> xr.DataArray:
+    """The file as rioxarray describes it, its values read through :class:`FileArray`.
+
+    The Dask name is deterministic: the same file (path, size, mtime) read with
+    the same chunks gives the same array, as :func:`file_window` needs.
+    """
+    shape = (ds.count, ds.height, ds.width)
+    stat = os.stat(path)
+    band_chunk = 1 if kind == "open_mask" else ds.count
+    data = da.from_array(
+        FileArray(path, shape, ds.dtypes[0]),
+        chunks=(band_chunk, step, step),
+        name=f"{kind}-{tokenize(path, stat.st_size, stat.st_mtime_ns, step, shape)}",
+        meta=np.empty((0, 0, 0), dtype=ds.dtypes[0]),
+    )
+    arr = rioxarray.open_rasterio(path, lock=False, cache=False)
+    assert isinstance(arr, xr.DataArray)
+    return arr.copy(data=data)
+
+
 def _step(block: tuple[int, int], chunk_size: int) -> int:
     """A chunk side made of whole file blocks, close to ``chunk_size``."""
     return max(block[0], round(chunk_size / block[0]) * block[0]) if block[0] > 1 else chunk_size
@@ -68,10 +132,8 @@ def open_mask(path: str | os.PathLike[str], chunk_size: int | None = None) -> xr
     p = os.path.abspath(os.fspath(path))
     with _header(p) as ds:
         check_mask(ds, p)
-        block = ds.block_shapes[0]
-    step = _step(block, chunk_size or 2048)
-    arr = rioxarray.open_rasterio(p, chunks={"band": 1, "y": step, "x": step}, lock=False)
-    assert isinstance(arr, xr.DataArray)
+        step = _step(ds.block_shapes[0], chunk_size or 2048)
+        arr = _lazy_read(p, ds, step, "open_mask")
     mask = arr.squeeze("band", drop=True).assign_attrs(sources=[p])
     mask.encoding[_READ] = ("open_mask", p, chunk_size)
     return mask
@@ -81,10 +143,8 @@ def open_image(path: str | os.PathLike[str], chunk_size: int | None = None) -> x
     """Open any raster lazily as ``(band, y, x)`` in its own dtype, ``chunk_size`` px chunks."""
     p = os.path.abspath(os.fspath(path))
     with _header(p) as ds:
-        block = ds.block_shapes[0]
-    step = _step(block, chunk_size or 1024)
-    arr = rioxarray.open_rasterio(p, chunks={"band": -1, "y": step, "x": step}, lock=False)
-    assert isinstance(arr, xr.DataArray)
+        step = _step(ds.block_shapes[0], chunk_size or 1024)
+        arr = _lazy_read(p, ds, step, "open_image")
     image = arr.assign_attrs(sources=[p])
     image.encoding[_READ] = ("open_image", p, chunk_size)
     return image
@@ -165,6 +225,13 @@ class _GridReader:
         ys = range(self.shape[0])[key[0]]
         xs = range(self.shape[1])[key[1]]
         window = Window(xs.start, ys.start, len(xs), len(ys))
+        try:
+            raw, nodata = self._read(window)
+        except RasterioError as exc:
+            raise read_error(self.path, window, exc) from exc
+        return class_ids(raw, nodata, self.lut)
+
+    def _read(self, window: Window) -> tuple[np.ndarray, float | None]:
         with rasterio.Env(GDAL_CACHEMAX=64), rasterio.open(self.path) as src:
             nodata = src.nodata
             if self.warp:
@@ -184,7 +251,7 @@ class _GridReader:
                     nodata = vrt.nodata
             else:
                 raw = src.read(1, window=window)
-        return class_ids(raw, nodata, self.lut)
+        return raw, nodata
 
 
 def class_ids(raw: np.ndarray, nodata: float | None, lut: np.ndarray | None) -> np.ndarray:

@@ -22,7 +22,7 @@ from landmask.classes import CLOUD, NODATA, ClassScheme, check_mask, resolve_sch
 from landmask.errors import ConfigError
 from landmask.io._cog import TILE, CogJob, store_cogs, tile_aligned
 from landmask.io.outputs import GEOTIFF, check_output
-from landmask.io.styling import style_mask_file
+from landmask.io.styling import mask_sidecars
 
 __all__ = [
     "TILE",
@@ -73,9 +73,9 @@ def write_mask(
     ``THRESHOLD_*`` attributes (e.g. ``THRESHOLD_otsu(mndwi)``), nodata 255
     and the mask's exact CRS and transform. Chunks are computed and written
     one at a time (memory is a few chunks, whatever the raster size); the file
-    appears only when complete. Once it has, its GIS styling is written beside
-    it (:func:`landmask.io.styling.style_mask_file`: ``.qml`` and ``.aux.xml``
-    with a raster attribute table).
+    appears only when complete, with its GIS styling beside it
+    (:func:`landmask.io.styling.mask_sidecars`: ``.qml`` and ``.aux.xml``
+    with a raster attribute table), published right after it.
 
     Parameters
     ----------
@@ -121,10 +121,12 @@ def write_mask(
             data,
             out,
             _profile(mask, "uint8", 1, NODATA),
+            overwrite=overwrite,
             categorical=True,
             colormap=scheme.colormap if colormap else None,
             tags=tags,
             descriptions=[str(mask.name or "class")],
+            sidecars=mask_sidecars(out, scheme),
         )
     ]
     if probabilities is not None:
@@ -132,7 +134,6 @@ def write_mask(
             raise ConfigError("probabilities need a probabilities_path")
         jobs.append(_probability_job(probabilities, probabilities_path, overwrite, scheme))
     (per_column,) = store_cogs(jobs, also=[counts])
-    style_mask_file(out, scheme)
     hist = np.asarray(per_column).reshape(-1, 256).sum(axis=0)
     return WriteResult(out, {int(i): int(n) for i, n in enumerate(hist) if n})
 
@@ -178,6 +179,7 @@ def _probability_job(
         as_dask(proba),
         out,
         _profile(proba, "uint8", len(names), NODATA),
+        overwrite=overwrite,
         categorical=False,
         tags=tags,
         descriptions=names,
@@ -203,6 +205,7 @@ def write_indices(
         data,
         out,
         _profile(first, "float32", len(names), float("nan")),
+        overwrite=overwrite,
         categorical=False,
         tags=tags,
         descriptions=names,
@@ -243,6 +246,7 @@ def write_image(
         data,
         out,
         profile,
+        overwrite=overwrite,
         categorical=False,
         tags=tags,
         descriptions=descriptions,
