@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -31,7 +32,13 @@ pytestmark = pytest.mark.cluster
 
 BIN = Path(sys.executable).parent
 SCHEDULER_ARGS = ["--port", "0", "--dashboard-address", ":0", "--host", "127.0.0.1"]
-WORKER_ARGS = ["--nthreads", "1", "--nworkers", "1", "--no-dashboard", "--local-directory"]
+WORKER_ARGS = ["--nthreads", "1", "--nworkers", "2", "--no-dashboard", "--local-directory"]
+
+
+@dataclass
+class Cluster:
+    address: str
+    worker: subprocess.Popen  # the `dask worker` process; its children are the workers
 
 
 def _end(procs: list[subprocess.Popen]) -> None:
@@ -65,8 +72,8 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[str]:
-    """A scheduler and one single-threaded worker, both started in tmp_path/elsewhere."""
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    """A scheduler and two single-threaded workers (with nannies), started in tmp_path/elsewhere."""
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     info = elsewhere / "scheduler.json"
@@ -90,7 +97,11 @@ def cluster(tmp_path: Path) -> Iterator[str]:
                 **quiet,
             )
         )
-        yield address
+        from distributed import Client
+
+        with Client(address, timeout=120) as client:
+            client.wait_for_workers(2, timeout=120)
+        yield Cluster(address, procs[-1])
     finally:
         _end(procs)
 
@@ -119,10 +130,10 @@ def test_relative_paths_on_a_cluster_started_elsewhere(project, cluster, monkeyp
     for where in ("local", "remote"):
         (project / where).mkdir()
     common = ["--sensor", "sentinel2-l2a", "--chunk-size", "64", "-q"]
-    for where, extra in (("local", []), ("remote", ["--scheduler", cluster])):
+    for where, extra in (("local", []), ("remote", ["--scheduler", cluster.address])):
         assert run(["classify", "scenes/s0.tif", *common, "-o", f"{where}/m.tif", *extra]) == 0
         assert run(["vectorize", f"{where}/m.tif", "-o", f"{where}/v.gpkg", "-q", *extra]) == 0
-    assert run(["run", "job.yaml", "--scheduler", cluster, "-q"]) == 0
+    assert run(["run", "job.yaml", "--scheduler", cluster.address, "-q"]) == 0
     assert _dask_info(caplog) == []  # distributed's INFO lines kept out without --debug
     local = project / "local"
     assert _digest(local / "m.tif") == _digest(project / "remote" / "m.tif")
@@ -130,6 +141,38 @@ def test_relative_paths_on_a_cluster_started_elsewhere(project, cluster, monkeyp
     assert _polygons(local / "v.gpkg") == _polygons(project / "remote" / "v.gpkg")
     assert _polygons(local / "v.gpkg") == _polygons(project / "out" / "s0.gpkg")
     assert len(_polygons(local / "v.gpkg")) > 10
+
+
+def test_a_worker_killed_mid_run_gives_the_same_mask(project, cluster, monkeypatch):
+    """SIGKILL of a worker while classify runs: distributed recomputes its tasks."""
+    monkeypatch.chdir(project)
+    common = ["classify", "scenes/s0.tif", "--sensor", "sentinel2-l2a", "--chunk-size", "32"]
+    (project / "local").mkdir()
+    (project / "remote").mkdir()
+    assert run([*common, "-q", "-o", "local/m.tif"]) == 0
+    workers = psutil.Process(cluster.worker.pid).children(recursive=True)
+    assert len(workers) >= 2
+    proc = subprocess.Popen(
+        [BIN / "landmask", *common, "-q", "-o", "remote/m.tif", "--scheduler", cluster.address],
+        cwd=project,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for _ in range(3000):  # until the run writes its temporary: mid-run
+            if proc.poll() is not None or any(".lmtmp-" in p for p in os.listdir("remote")):
+                break
+            time.sleep(0.01)
+        killed = proc.poll() is None
+        if killed:
+            workers[0].kill()
+        _, err = proc.communicate(timeout=240)
+    finally:
+        _end([proc])
+    assert proc.returncode == 0, err
+    assert _digest(project / "local" / "m.tif") == _digest(project / "remote" / "m.tif")
+    assert killed, "the run ended before a worker could be killed"
 
 
 def test_ctrl_c_under_local_cluster_ends_cleanly(project):
