@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -182,7 +183,7 @@ def check_job(job: SceneJob) -> Any:
         One line naming the output or option.
     """
     from landmask._runtime.resources import check_declared_size
-    from landmask.io.outputs import plan_outputs
+    from landmask.io.outputs import GEOTIFF, check_output, plan_outputs
     from landmask.models.registry import load_model, model_scheme
     from landmask.vector.formats import check_vector_output
 
@@ -191,7 +192,9 @@ def check_job(job: SceneJob) -> Any:
     inputs = job_inputs(job)
     outputs = {job.labels.get(k, k): path for k, path in job.outputs().items()}
     vector = job.labels.get("vector", "vector")
-    plan_outputs(outputs, inputs, overwrite=job.overwrite, checks={vector: check_vector_output})
+    geotiff = functools.partial(check_output, fmt=GEOTIFF)
+    checks = {label: geotiff for label in outputs} | {vector: check_vector_output}
+    plan_outputs(outputs, inputs, overwrite=job.overwrite, checks=checks)
     check_declared_size(inputs)
     model = load_model(job.model_spec())
     if job.vector is not None:

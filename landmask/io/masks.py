@@ -30,6 +30,7 @@ from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from landmask._runtime.chunks import as_dask
+from landmask._runtime.paths import worker_path
 from landmask.classes import NODATA, check_mask
 from landmask.errors import InputError, ReadError
 from landmask.io.reflectance import read_error, read_window
@@ -220,7 +221,7 @@ class _GridReader:
         warp: bool,
         lut: np.ndarray | None,
     ) -> None:
-        self.path, self.crs_wkt, self.transform = path, crs_wkt, transform
+        self.path, self.crs_wkt, self.transform = worker_path(path), crs_wkt, transform
         self.shape, self.warp, self.lut = shape, warp, lut
 
     def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray:

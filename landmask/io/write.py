@@ -21,7 +21,7 @@ from landmask._runtime.chunks import as_dask
 from landmask.classes import CLOUD, NODATA, ClassScheme, check_mask, resolve_scheme
 from landmask.errors import ConfigError
 from landmask.io._cog import TILE, CogJob, store_cogs, tile_aligned
-from landmask.io.outputs import check_output
+from landmask.io.outputs import GEOTIFF, check_output
 from landmask.io.styling import mask_sidecars
 
 __all__ = [
@@ -104,7 +104,7 @@ def write_mask(
         The path and the number of pixels of each class id present.
     """
     check_mask(mask, "write_mask")
-    out = check_output(path, overwrite, mask.attrs.get("sources", ()))
+    out = check_output(path, overwrite, mask.attrs.get("sources", ()), fmt=GEOTIFF)
     scheme = resolve_scheme(scheme, mask)
     data = as_dask(mask)[None]
     counts = _value_counts(data[0], [c.id for c in scheme] + [CLOUD, NODATA])
@@ -172,7 +172,7 @@ def _count_block(block: np.ndarray, likely: Sequence[int]) -> np.ndarray:
 def _probability_job(
     proba: xr.DataArray, path: str | os.PathLike[str], overwrite: bool, scheme: ClassScheme
 ) -> CogJob:
-    out = check_output(path, overwrite, proba.attrs.get("sources", ()))
+    out = check_output(path, overwrite, proba.attrs.get("sources", ()), fmt=GEOTIFF)
     names = [scheme.name_of(int(c)) for c in proba["class"].values]
     tags = {f"BAND_{k + 1}_CLASS_ID": str(int(c)) for k, c in enumerate(proba["class"].values)}
     tags["PROBABILITY_SCALE"] = "1/254: probability = value / 254; 255 = nodata"
@@ -199,7 +199,7 @@ def write_indices(
     if not names:
         raise ConfigError("no index to write")
     first = indices[names[0]]
-    out = check_output(path, overwrite, first.attrs.get("sources", ()))
+    out = check_output(path, overwrite, first.attrs.get("sources", ()), fmt=GEOTIFF)
     data = da.stack([as_dask(indices[n]) for n in names])
     tags = {f"INDEX_{n.upper()}": str(indices[n].attrs.get("formula", "")) for n in names}
     job = CogJob(
@@ -226,7 +226,7 @@ def write_image(
     """
     if image.ndim == 2:
         image = image.expand_dims("band")
-    out = check_output(path, overwrite, image.attrs.get("sources", ()))
+    out = check_output(path, overwrite, image.attrs.get("sources", ()), fmt=GEOTIFF)
     data = as_dask(image)
     nodata = image.rio.nodata
     profile = {
