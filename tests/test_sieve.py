@@ -100,3 +100,21 @@ def test_simplify_keeps_a_coverage_and_the_area_budget():
         after = simple[simple.class_id == c]
         budget = tolerance * before.perimeter_m.sum()
         assert abs(after.area_m2.sum() - before.area_m2.sum()) < budget
+
+
+@pytest.mark.parametrize("connectivity", [4, 8])
+def test_simplify_does_not_depend_on_chunks(connectivity):
+    rng = np.random.default_rng(7)
+    smooth = ndimage.gaussian_filter(rng.random((200, 190)), 2)
+    data = np.digitize(smooth, np.quantile(smooth, [0.3, 0.6, 0.8])).astype(np.uint8)
+    data[rng.random(data.shape) < 0.01] = 255
+    kw = dict(classes=[0, 1, 2, 3], connectivity=connectivity, simplify=15.0, min_area=500)
+    whole = vectorize(as_mask(data, chunks=-1), **kw)
+    assert len(whole) > 100
+    for chunks in (64, 101):
+        got = vectorize(as_mask(data, chunks=chunks), **kw)
+        # byte for byte: same rows, same rings from the same start points
+        assert shapely.to_wkb(got.geometry.values).tolist() == (
+            shapely.to_wkb(whole.geometry.values).tolist()
+        )
+        np.testing.assert_array_equal(got.area_m2, whole.area_m2)
