@@ -22,7 +22,7 @@ from landmask.classes import CLOUD, NODATA, ClassScheme, check_mask, resolve_sch
 from landmask.errors import ConfigError
 from landmask.io._cog import TILE, CogJob, store_cogs, tile_aligned
 from landmask.io.outputs import check_output
-from landmask.io.styling import style_mask_file
+from landmask.io.styling import mask_sidecars
 
 __all__ = [
     "TILE",
@@ -73,9 +73,9 @@ def write_mask(
     ``THRESHOLD_*`` attributes (e.g. ``THRESHOLD_otsu(mndwi)``), nodata 255
     and the mask's exact CRS and transform. Chunks are computed and written
     one at a time (memory is a few chunks, whatever the raster size); the file
-    appears only when complete. Once it has, its GIS styling is written beside
-    it (:func:`landmask.io.styling.style_mask_file`: ``.qml`` and ``.aux.xml``
-    with a raster attribute table).
+    appears only when complete, with its GIS styling beside it
+    (:func:`landmask.io.styling.mask_sidecars`: ``.qml`` and ``.aux.xml``
+    with a raster attribute table), published right after it.
 
     Parameters
     ----------
@@ -121,34 +121,41 @@ def write_mask(
             data,
             out,
             _profile(mask, "uint8", 1, NODATA),
+            overwrite=overwrite,
             categorical=True,
             colormap=scheme.colormap if colormap else None,
             tags=tags,
             descriptions=[str(mask.name or "class")],
+            sidecars=mask_sidecars(out, scheme),
         )
     ]
     if probabilities is not None:
         if probabilities_path is None:
             raise ConfigError("probabilities need a probabilities_path")
         jobs.append(_probability_job(probabilities, probabilities_path, overwrite, scheme))
-    (per_column,) = store_cogs(jobs, also=[counts])
-    style_mask_file(out, scheme)
-    hist = np.asarray(per_column).reshape(-1, 256).sum(axis=0)
+    (per_chunk,) = store_cogs(jobs, also=[counts])
+    hist = np.asarray(per_chunk).reshape(-1, 256).sum(axis=0)
     return WriteResult(out, {int(i): int(n) for i, n in enumerate(hist) if n})
 
 
 def _value_counts(data: da.Array, likely: Sequence[int]) -> da.Array:
-    """Lazy pixel counts of each value of ``(y, x)`` uint8 data, per column of chunks.
+    """Lazy pixel counts of each value of ``(y, x)`` uint8 data, per chunk.
 
-    One count per chunk, summed down the chunk columns: ``(256 * n,)`` for
-    ``n`` columns, to fold with ``reshape(-1, 256).sum(axis=0)``. (Unlike
-    ``da.bincount(data.ravel())``, nothing is rechunked into rows first.)
+    ``(rows of chunks, 256 * columns of chunks)``, to fold with
+    ``reshape(-1, 256).sum(axis=0)`` once computed (2 KB a chunk). Unlike
+    ``da.bincount(data.ravel())``, nothing is rechunked into rows first, and
+    unlike a Dask ``sum``, building it runs nothing under ``catch_warnings()``.
     """
     chunks = ((1,) * len(data.chunks[0]), (256,) * len(data.chunks[1]))
     block_counts = da.map_blocks(
-        _count_block, data, likely=tuple(likely), chunks=chunks, dtype=np.int64
+        _count_block,
+        data,
+        likely=tuple(likely),
+        chunks=chunks,
+        dtype=np.int64,
+        meta=np.empty((0, 0), np.int64),  # else dask runs the block to guess it
     )
-    return block_counts.sum(axis=0)
+    return block_counts
 
 
 def _count_block(block: np.ndarray, likely: Sequence[int]) -> np.ndarray:
@@ -173,6 +180,7 @@ def _probability_job(
         as_dask(proba),
         out,
         _profile(proba, "uint8", len(names), NODATA),
+        overwrite=overwrite,
         categorical=False,
         tags=tags,
         descriptions=names,
@@ -198,6 +206,7 @@ def write_indices(
         data,
         out,
         _profile(first, "float32", len(names), float("nan")),
+        overwrite=overwrite,
         categorical=False,
         tags=tags,
         descriptions=names,
@@ -238,6 +247,7 @@ def write_image(
         data,
         out,
         profile,
+        overwrite=overwrite,
         categorical=False,
         tags=tags,
         descriptions=descriptions,

@@ -140,6 +140,7 @@ def export_mask(
         _paint(ids, table),
         out,
         profile,
+        overwrite=overwrite,
         categorical=True,
         tags=tags,
         descriptions=["red", "green", "blue", "alpha"],
