@@ -14,8 +14,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from landmask.classification.quality import apply_quality
 from landmask.evaluation.evaluate import evaluate
 from landmask.products.apply import apply_mask
+from landmask.spectral.indices import compute_indices
 from landmask.vector.sieve import sieve
 from landmask.vector.vectorize import vectorize
 
@@ -139,3 +141,45 @@ def test_evaluate_counts_equal_numpy(data, pred, seed):
     ids = list(result.classes)
     np.testing.assert_array_equal(result.matrix, want[np.ix_(ids, ids)])
     assert result.matrix.sum() == valid.sum()
+
+
+BANDS = ["blue", "green", "red", "nir", "swir16", "swir22"]
+
+
+@SETTINGS
+@given(data=st.data(), h=st.integers(1, 20), w=st.integers(1, 20), seed=st.integers(0, 2**16))
+def test_indices_equal_the_whole_array(data, h, w, seed):
+    rng = np.random.default_rng(seed)
+    values = rng.random((len(BANDS), h, w)).astype(np.float32)
+    values[rng.random(values.shape) < 0.1] = 0.0  # zero denominators
+    values[rng.random(values.shape) < 0.05] = np.nan  # nodata
+    chunks = chunking(data.draw, values.shape)
+
+    def scene(ch: tuple[int, int]) -> xr.DataArray:
+        coords = {
+            "y": TRANSFORM.f + TRANSFORM.e * (np.arange(h) + 0.5),
+            "x": TRANSFORM.c + TRANSFORM.a * (np.arange(w) + 0.5),
+        }
+        arr = xr.DataArray(
+            da.from_array(values, chunks=(len(BANDS), *ch)), dims=("band", "y", "x"), coords=coords
+        ).assign_coords(band=BANDS)
+        return arr.rio.write_crs(UTM33).rio.write_transform(TRANSFORM)
+
+    names = ["ndvi", "mndwi", "ndbi"]
+    want = compute_indices(scene((h, w)), names).compute()
+    got = compute_indices(scene(chunks), names).compute()
+    for name in names:
+        np.testing.assert_array_equal(got[name].values, want[name].values)
+
+
+@SETTINGS
+@given(data=st.data(), mask=masks(), seed=st.integers(0, 2**16))
+def test_quality_masking_equals_the_whole_array(data, mask, seed):
+    codes = np.random.default_rng(seed).choice(np.array([0, 254, 255], np.uint8), size=mask.shape)
+    chunks = chunking(data.draw, mask.shape)
+    got = apply_quality(as_mask(mask, chunks=chunks), as_mask(codes, chunks=chunks)).values
+    want = apply_quality(as_mask(mask, chunks=-1), as_mask(codes, chunks=-1)).values
+    np.testing.assert_array_equal(got, want)
+    expect = np.where((codes == 254) & (mask != 255), 254, mask)
+    expect[codes == 255] = 255
+    np.testing.assert_array_equal(got, expect)
