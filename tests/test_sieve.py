@@ -1,57 +1,67 @@
 import dask.array as da
 import numpy as np
 import pytest
+import rasterio.features
 import shapely
+from scipy import ndimage
 from test_write import as_mask
 
 from landmask.errors import ConfigError
-from landmask.vector.sieve import MAX_SIEVE_PIXELS, sieve, sieve_block
+from landmask.vector.sieve import sieve, sieve_array
 from landmask.vector.vectorize import vectorize
 
 
-def test_small_region_takes_the_class_of_the_large_region_around_it():
+def gdal(data: np.ndarray, size: int, connectivity: int) -> np.ndarray:
+    """The reference: GDAL's sieve on the whole raster, nodata masked."""
+    return rasterio.features.sieve(data, size, mask=data != 255, connectivity=connectivity)
+
+
+def test_small_region_takes_the_class_of_its_largest_neighbour():
     block = np.ones((7, 7), np.uint8)
     block[3, 3] = 3  # one water pixel inside forest
     block[0:2, 5:7] = 2  # a 4-pixel urban patch in the corner
-    out = sieve_block(block, min_pixels=5, connectivity=4)
-    assert out[3, 3] == 1
-    # the corner patch reaches the block edge: it may continue, so it is kept
-    assert (out[0:2, 5:7] == 2).all()
+    out = sieve_array(block, 5, 4)
+    assert out[3, 3] == 1 and (out[0:2, 5:7] == 1).all()
+    np.testing.assert_array_equal(out, gdal(block, 5, 4))
 
 
-def test_large_neighbours_win_over_small_ones_and_ties_go_to_the_lower_id():
-    block = np.full((9, 9), 2, np.uint8)  # urban all around
-    block[4, 3:6] = [1, 3, 1]  # water pixel between two single forest pixels
-    out = sieve_block(block, min_pixels=4, connectivity=4)
-    # the water pixel borders two small forest pixels and two large-urban pixels
-    assert out[4, 4] == 2 and out[4, 3] == 2 and out[4, 5] == 2
-    tie = np.zeros((8, 8), np.uint8)
-    tie[:, 4:] = 3
-    tie[3, 3:5] = [1, 1]  # a 2-pixel region bordered by 3 pixels of class 0 and 3 of class 3
-    assert sieve_block(tie, min_pixels=3, connectivity=4)[3, 3] == 0
+def test_chains_of_small_neighbours_lead_to_a_large_region_or_keep_the_class():
+    data = np.full((9, 9), 2, np.uint8)
+    data[4, 3:6] = [1, 3, 1]  # water between two single forest pixels
+    data[0, 0:2] = [3, 1]  # two single pixels, each the other's largest neighbour: a cycle
+    data[1, 0:2] = 255
+    data[0, 2:] = 255
+    out = sieve_array(data, 4, 4)
+    assert (out[4, 3:6] == 2).all()
+    np.testing.assert_array_equal(out, gdal(data, 4, 4))
 
 
 def test_nodata_is_never_changed_and_never_spreads():
     block = np.full((6, 6), 255, np.uint8)
     block[1:5, 1:5] = 1
     block[2, 2] = 3
-    block[0, 0] = 2  # alone among nodata at the corner of the block
-    out = sieve_block(block, min_pixels=3, connectivity=4)
-    assert out[2, 2] == 1
+    block[0, 0] = 2  # alone among nodata: no neighbour, kept
+    out = sieve_array(block, 3, 4)
+    assert out[2, 2] == 1 and out[0, 0] == 2
     assert (out[block == 255] == 255).all()
+    np.testing.assert_array_equal(out, gdal(block, 3, 4))
 
 
 @pytest.mark.parametrize("connectivity", [4, 8])
-def test_sieve_does_not_depend_on_chunks(connectivity):
+def test_sieve_equals_gdal_on_the_whole_raster_for_any_chunks(connectivity):
     rng = np.random.default_rng(5)
-    data = rng.choice(np.array([0, 1, 2, 3], np.uint8), size=(230, 190), p=[0.55, 0.2, 0.15, 0.1])
+    smooth = ndimage.gaussian_filter(rng.random((230, 190)), 1.5)
+    data = np.digitize(smooth, np.quantile(smooth, [0.4, 0.7, 0.9])).astype(np.uint8)
+    data[100:200, 20:120] = 0  # a region across many chunks, larger than the second size
+    data[rng.random(data.shape) < 0.03] = 255
     data[:3] = 255
-    whole = sieve(da.from_array(data, chunks=-1), 6, connectivity).compute()
-    assert (whole != data).sum() > 1000
-    for chunks in (40, 64, (100, 57)):
-        np.testing.assert_array_equal(
-            sieve(da.from_array(data, chunks=chunks), 6, connectivity).compute(), whole
-        )
+    for size in (6, 5_000):  # the second far beyond the chunk size
+        whole = gdal(data, size, connectivity)
+        assert (whole != data).sum() > 1000
+        np.testing.assert_array_equal(sieve_array(data, size, connectivity), whole)
+        for chunks in (40, (100, 57), (229, 189), (230, 7)):  # 1-px remainders, thin strips
+            got = sieve(da.from_array(data, chunks=chunks), size, connectivity).compute()
+            np.testing.assert_array_equal(got, whole)
 
 
 def test_min_area_and_limits():
@@ -61,16 +71,15 @@ def test_min_area_and_limits():
     frame = vectorize(as_mask(data, chunks=16), min_area=1000)
     assert sorted(frame.class_name) == ["forest", "urban"]
     assert frame.area_m2.sum() == 40 * 40 * 100
-    with pytest.raises(ConfigError, match="at most"):
-        sieve(da.from_array(data), MAX_SIEVE_PIXELS + 1)
+    # no limit: a minimum mapping unit larger than any chunk
+    big = vectorize(as_mask(data, chunks=16), min_area=1000 * 100)  # 1000 px, chunks of 256
+    assert list(big.class_name) == ["forest"] and big.area_m2.sum() == 40 * 40 * 100
     with pytest.raises(ConfigError, match=">= 0"):
         vectorize(as_mask(data), min_area=-5)
 
 
 def test_simplify_keeps_a_coverage_and_the_area_budget():
     rng = np.random.default_rng(7)
-    from scipy import ndimage
-
     smooth = ndimage.gaussian_filter(rng.random((160, 150)), 4)
     data = np.digitize(smooth, np.quantile(smooth, [0.3, 0.6, 0.8])).astype(np.uint8)
     exact = vectorize(as_mask(data, chunks=50), classes=[0, 1, 2, 3])
@@ -91,3 +100,21 @@ def test_simplify_keeps_a_coverage_and_the_area_budget():
         after = simple[simple.class_id == c]
         budget = tolerance * before.perimeter_m.sum()
         assert abs(after.area_m2.sum() - before.area_m2.sum()) < budget
+
+
+@pytest.mark.parametrize("connectivity", [4, 8])
+def test_simplify_does_not_depend_on_chunks(connectivity):
+    rng = np.random.default_rng(7)
+    smooth = ndimage.gaussian_filter(rng.random((200, 190)), 2)
+    data = np.digitize(smooth, np.quantile(smooth, [0.3, 0.6, 0.8])).astype(np.uint8)
+    data[rng.random(data.shape) < 0.01] = 255
+    kw = dict(classes=[0, 1, 2, 3], connectivity=connectivity, simplify=15.0, min_area=500)
+    whole = vectorize(as_mask(data, chunks=-1), **kw)
+    assert len(whole) > 100
+    for chunks in (64, 101):
+        got = vectorize(as_mask(data, chunks=chunks), **kw)
+        # byte for byte: same rows, same rings from the same start points
+        assert shapely.to_wkb(got.geometry.values).tolist() == (
+            shapely.to_wkb(whole.geometry.values).tolist()
+        )
+        np.testing.assert_array_equal(got.area_m2, whole.area_m2)

@@ -25,7 +25,7 @@ from scipy import ndimage
 
 from landmask._runtime.malloc import tune_malloc
 
-__all__ = ["ChunkPolygons", "Features", "OutputSpec", "polygonize_block"]
+__all__ = ["ChunkPolygons", "Features", "OutputSpec", "polygonize_block", "region_labels"]
 
 _STRUCTURE = {
     4: ndimage.generate_binary_structure(2, 1),
@@ -55,13 +55,17 @@ class ChunkPolygons:
     right: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
 
 
-def _labels(
+def region_labels(
     block: np.ndarray, classes: Iterable[int], connectivity: int
-) -> tuple[np.ndarray, dict[int, int]]:
-    """Connected regions of each class: an int32 label image (0: none) and label -> class."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Connected regions of each of ``classes`` (4- or 8-connected) in one block.
+
+    Returns an int32 label image (0: no region, labels numbered class by
+    class in increasing class id) and the class of each label (index 0 unused).
+    """
     labels = np.zeros(block.shape, dtype=np.int32)
     lab = np.empty(block.shape, dtype=np.int32)
-    class_of: dict[int, int] = {}
+    class_of = [np.zeros(1, dtype=np.uint8)]
     offset = 0
     wanted = sorted(set(classes))
     if len(wanted) > 8:  # every class (sieve, simplify): skip the absent ones
@@ -72,9 +76,9 @@ def _labels(
         n = int(ndimage.label(inside, structure=_STRUCTURE[connectivity], output=lab))
         if n:
             np.add(lab, offset, out=labels, where=inside)
-            class_of.update({offset + k: value for k in range(1, n + 1)})
+            class_of.append(np.full(n, value, dtype=np.uint8))
             offset += n
-    return labels, class_of
+    return labels, np.concatenate(class_of)
 
 
 def polygonize_block(
@@ -102,14 +106,14 @@ def polygonize_block(
 
     Costs one int32 label image of the chunk plus GDAL's polygons.
     """
-    labels, class_of = _labels(block, classes, connectivity)
+    labels, lut = region_labels(block, classes, connectivity)
     out = ChunkPolygons(
         top=labels[0].copy(),
         bottom=labels[-1].copy(),
         left=labels[:, 0].copy(),
         right=labels[:, -1].copy(),
     )
-    if not class_of:
+    if len(lut) == 1:
         return out
     edges = [
         e for e, keep in zip((out.top, out.bottom, out.left, out.right), inner, strict=True) if keep
@@ -140,9 +144,7 @@ def polygonize_block(
     geoms = np.concatenate([geoms, np.asarray(squares, dtype=object)])
     border = np.isin(labels_arr, list(on_border))
     for label, geom in zip(labels_arr[border].tolist(), geoms[border].tolist(), strict=True):
-        out.border[label] = (class_of[label], geom)
-    lut = np.zeros(len(class_of) + 1, dtype=np.uint8)
-    lut[np.fromiter(class_of, dtype=np.int64)] = np.fromiter(class_of.values(), dtype=np.uint8)
+        out.border[label] = (int(lut[label]), geom)
     out.interior = geoms[~border]
     out.interior_values = lut[labels_arr[~border]]
     return out

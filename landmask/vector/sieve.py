@@ -1,117 +1,118 @@
-"""Minimum mapping unit: a sieve that merges small regions of a mask into their surroundings.
+"""Minimum mapping unit: a sieve that merges small regions of a mask into their neighbours.
 
-The rule, in one pass over the classified mask: every region (connected
-pixels of one class, 4- or 8-connected) smaller than ``min_pixels`` takes
-the class most common among the pixels that border it (edge neighbours, nodata
-left out) and belong to regions of at least ``min_pixels``; if no such region
-borders it, the class most common among all its bordering pixels; ties go to
-the lower class id. A region bordered only by nodata keeps its class.
-Nodata (255) is never changed and never spreads.
+The rule is GDAL's (:func:`rasterio.features.sieve` on the whole raster, with
+nodata masked): a region (connected pixels of one class, 4- or 8-connected)
+of fewer than ``min_pixels`` pixels takes the class of its largest
+neighbouring region (nodata is no neighbour; between neighbours of one size,
+the first met in a row-by-row scan). If that neighbour is small too, the
+chain of largest neighbours is followed to the first region of at least
+``min_pixels``; a chain that runs in a circle or ends at a region without
+neighbours leaves the region as it is. Nodata (255) is never changed and
+never spreads. The result is exact for any size and any chunking.
 
-Because a region of fewer than ``min_pixels`` pixels cannot reach further
-than ``min_pixels`` pixels, each chunk is sieved with an overlap of that
-depth (:func:`dask.array.map_overlap`): every decision sees the whole small
-region and its border, so the result has no seams and does not depend on the
-chunk size. A region that reaches the edge of the overlapped block is at
-least that large, so it is never taken for a small one.
+It runs in three passes over the chunks, of which only the last is lazy:
+
+1. each block is labelled into regions and summarised by the regions on its
+   edges (sizes, classes, the labels of its edge rows and columns); the plan
+   joins those across chunk faces (union-find) into global regions and sizes;
+2. each block, given the global sizes of its edge regions, finds every
+   region's largest neighbour and follows the chains inside the block; the
+   plan completes the edge regions' neighbours across faces and follows their
+   chains from block to block;
+3. each block is sieved with the plan's outcome for its edge regions.
+
+Blocks are labelled again in every pass; memory holds a few blocks and the
+regions on chunk faces, not the raster. Block functions are in
+:mod:`landmask.vector._sieve_blocks`, the plan in :mod:`landmask.vector._sieve_plan`.
 """
 
 from __future__ import annotations
 
+import dask
 import dask.array as da
 import numpy as np
-from scipy import ndimage
 
-from landmask.classes import NODATA
-from landmask.errors import ConfigError
+from landmask.vector._sieve_blocks import apply_sieve, face_candidates, face_summary
+from landmask.vector._sieve_plan import face_outcomes, join_faces
 
-__all__ = ["MAX_SIEVE_PIXELS", "sieve", "sieve_block"]
-
-#: Largest minimum mapping unit (in pixels) the chunked sieve accepts: the
-#: overlap between chunks grows with it.
-MAX_SIEVE_PIXELS = 4096
-
-_STRUCTURE = {
-    4: ndimage.generate_binary_structure(2, 1),
-    8: ndimage.generate_binary_structure(2, 2),
-}
+__all__ = ["sieve", "sieve_array"]
 
 
-def _region_labels(block: np.ndarray, connectivity: int) -> np.ndarray:
-    labels = np.zeros(block.shape, dtype=np.int64)
-    offset = 0
-    for value in np.unique(block).tolist():
-        if value == NODATA:
-            continue
-        lab, n = ndimage.label(block == value, structure=_STRUCTURE[connectivity])
-        hit = lab > 0
-        labels[hit] = lab[hit] + offset
-        offset += n
-    return labels
-
-
-def sieve_block(block: np.ndarray, min_pixels: int, connectivity: int) -> np.ndarray:
-    """Block function: the sieve of the module docstring on one (overlapped) block."""
-    labels = _region_labels(block, connectivity)
-    sizes = np.bincount(labels.ravel())
-    edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
-    large = sizes >= min_pixels
-    large[np.unique(edge)] = True  # reaches the block's edge: at least that large
-    large[0] = True  # not a region (nodata)
-    if large.all():
-        return block
-    small_pixel = ~large[labels]
-    keys = []
-    for axis, shift in ((0, 1), (0, -1), (1, 1), (1, -1)):
-        own = labels
-        other = np.roll(labels, shift, axis=axis)
-        value = np.roll(block, shift, axis=axis)
-        valid = small_pixel & (other != own) & (value != NODATA)
-        cut = [slice(None), slice(None)]
-        cut[axis] = slice(0, 1) if shift == 1 else slice(-1, None)
-        valid[tuple(cut)] = False  # np.roll wraps around
-        lab, val, big = own[valid], value[valid].astype(np.int64), large[other[valid]]
-        keys.append(lab * 512 + big * 256 + val)
-    if not keys or not sum(len(k) for k in keys):
-        return block
-    key = np.concatenate(keys)
-    counts = np.bincount(key)
-    present = np.flatnonzero(counts)
-    lab, rest = np.divmod(present, 512)
-    big, val = np.divmod(rest, 256)
-    # per small region: prefer neighbours in large regions, then the most
-    # frequent class, then the lower class id
-    order = np.lexsort((val, -counts[present], -big, lab))
-    lab, val = lab[order], val[order]
-    first = np.r_[True, lab[1:] != lab[:-1]]
-    table = np.full(len(sizes), -1, dtype=np.int64)
-    table[lab[first]] = val[first]
-    out = block.copy()
-    change = small_pixel & (table[labels] >= 0)
-    out[change] = table[labels[change]].astype(np.uint8)
-    return out
+def _check(connectivity: int) -> None:
+    if connectivity not in (4, 8):
+        raise ValueError(f"connectivity {connectivity}: must be 4 or 8")
 
 
 def sieve(data: da.Array, min_pixels: int, connectivity: int = 4) -> da.Array:
-    """Lazily sieve a ``(y, x)`` uint8 mask (see the module docstring)."""
+    """Sieve a ``(y, x)`` uint8 mask (see the module docstring): lazy, after two planning passes.
+
+    Parameters
+    ----------
+    data
+        Class ids, 255 nodata, in any chunks.
+    min_pixels
+        Regions of fewer pixels are merged; 1 or less: ``data`` as it is.
+    connectivity
+        4 or 8.
+    """
+    _check(connectivity)
     if min_pixels <= 1:
         return data
-    if min_pixels > MAX_SIEVE_PIXELS:
-        raise ConfigError(
-            f"--min-area covers {min_pixels} pixels; the chunked sieve accepts at most "
-            f"{MAX_SIEVE_PIXELS} (the overlap between chunks grows with it)"
-        )
-    depth = min_pixels
-    for axis in (0, 1):
-        if min(data.chunks[axis]) < depth and data.numblocks[axis] > 1:
-            data = data.rechunk({axis: max(depth, max(data.chunks[axis]))})
-    return data.map_overlap(
-        sieve_block,
-        depth=depth,
-        boundary=NODATA,
-        trim=True,
-        dtype=np.uint8,
-        meta=np.empty((0, 0), dtype=np.uint8),
-        min_pixels=min_pixels,
-        connectivity=connectivity,
+    chunks = data.chunks
+    rows, cols = data.numblocks
+    width = int(data.shape[1])
+    y_off = np.concatenate([[0], np.cumsum(chunks[0])]).tolist()
+    x_off = np.concatenate([[0], np.cumsum(chunks[1])]).tolist()
+    blocks = data.to_delayed()
+    keys = [(i, j) for i in range(rows) for j in range(cols)]
+    summaries = dask.compute(*[dask.delayed(face_summary)(blocks[k], connectivity) for k in keys])
+    plan = join_faces(list(summaries), chunks, connectivity)
+    candidates = dask.compute(
+        *[
+            dask.delayed(face_candidates)(
+                blocks[i, j],
+                connectivity,
+                min_pixels,
+                (y_off[i], x_off[j]),
+                width,
+                plan.labels[b],
+                plan.sizes[b],
+            )
+            for b, (i, j) in enumerate(keys)
+        ]
     )
+    outcomes = face_outcomes(plan, list(candidates), min_pixels)
+    out = [
+        [
+            da.from_delayed(
+                dask.delayed(apply_sieve)(
+                    blocks[i, j],
+                    connectivity,
+                    min_pixels,
+                    (y_off[i], x_off[j]),
+                    width,
+                    plan.labels[i * cols + j],
+                    plan.sizes[i * cols + j],
+                    outcomes[i * cols + j],
+                ),
+                shape=(chunks[0][i], chunks[1][j]),
+                dtype=np.uint8,
+                meta=np.empty((0, 0), dtype=np.uint8),
+            )
+            for j in range(cols)
+        ]
+        for i in range(rows)
+    ]
+    return da.block(out)
+
+
+def sieve_array(data: np.ndarray, min_pixels: int, connectivity: int = 4) -> np.ndarray:
+    """The sieve of a whole in-memory ``(y, x)`` uint8 mask (one block, no Dask)."""
+    _check(connectivity)
+    if min_pixels <= 1:
+        return data
+    chunks = ((data.shape[0],), (data.shape[1],))
+    plan = join_faces([face_summary(data, connectivity)], chunks, connectivity)
+    args = (connectivity, min_pixels, (0, 0), data.shape[1], plan.labels[0], plan.sizes[0])
+    outcomes = face_outcomes(plan, [face_candidates(data, *args)], min_pixels)
+    return apply_sieve(data, *args, outcomes[0])

@@ -260,11 +260,19 @@ def _to_frame(
     """Polygons in (col, -row) pixels -> a GeoDataFrame in the mask's CRS with measures."""
     spec = _spec(mask, wanted)
     if tolerance > 0 and len(pixel_geoms):
+        # The same coverage whatever the chunks: the regions are the same, but
+        # their order and where their rings start are not, and GEOS's result
+        # depends on both. So: canonical rings, sorted by class and position.
+        pixel_geoms = shapely.normalize(pixel_geoms)
+        order = _order(values, pixel_geoms, canonical=True)
+        values, pixel_geoms = values[order], pixel_geoms[order]
         # GEOS needs a noded coverage: a vertex of one polygon lying on its
         # neighbour's straight edge must be a vertex of that edge too, so put a
         # vertex on every pixel corner of every edge, then simplify
         dense = spec.to_crs(shapely.segmentize(pixel_geoms, 1.0))
-        geoms = shapely.coverage_simplify(dense, tolerance, simplify_boundary=True)
+        geoms = shapely.normalize(
+            shapely.coverage_simplify(dense, tolerance, simplify_boundary=True)
+        )
     else:
         geoms = spec.to_crs(pixel_geoms)
     chosen = np.isin(values, list(wanted))
@@ -288,11 +296,24 @@ def _to_frame(
     return frame
 
 
-def _order(values: np.ndarray, geoms: np.ndarray) -> np.ndarray:
+def _order(values: np.ndarray, geoms: np.ndarray, *, canonical: bool = False) -> np.ndarray:
+    """By class, then top row, then left column; ``canonical``: ties (rare) by the geometry's
+    WKB, so the order depends on nothing but the polygons (normalized ones)."""
     if len(values) == 0:
         return np.zeros(0, dtype=np.int64)
     bounds = shapely.bounds(geoms)  # (col, -row): the top row is -maxy
-    return np.lexsort((bounds[:, 0], -bounds[:, 3], values))
+    order = np.lexsort((bounds[:, 0], -bounds[:, 3], values))
+    if canonical:
+        key = np.stack([values, -bounds[:, 3], bounds[:, 0]], axis=1)[order]
+        tie = np.flatnonzero((key[1:] == key[:-1]).all(axis=1))
+        if len(tie):
+            wkb = shapely.to_wkb(geoms)
+            starts = np.flatnonzero(np.r_[True, (key[1:] != key[:-1]).any(axis=1)])
+            ends = np.r_[starts[1:], len(order)]
+            for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+                if b - a > 1:
+                    order[a:b] = sorted(order[a:b].tolist(), key=lambda k: wkb[k])
+    return order
 
 
 @dataclass
