@@ -581,3 +581,12 @@ def test_interactive_factory_does_not_read_the_real_stdin(tmp_path, s2_file):
     assert len(lines) == 1 and "reads standard input" in lines[0], lines
     assert done.stdout == ""
     assert not pwned.exists() and not (tmp_path / "m.tif").exists()
+
+
+def test_a_key_with_a_newline_is_reported_on_one_line(tmp_path):
+    # found by the fuzzing above: YAML keys may hold any character
+    path = tmp_path / "nl.yaml"
+    path.write_text(yaml.safe_dump({"name": "x", "inputs": "a.tif", "bad\nkey": 1}))
+    with pytest.raises(InputError) as info:
+        load_workflow(path)
+    assert "\n" not in str(info.value) and "bad\\nkey" in str(info.value)

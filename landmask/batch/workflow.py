@@ -379,7 +379,12 @@ def _format_error(source: str, exc: ValidationError) -> str:
     more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
     if len(errors) == 1:
         more = ""
-    return f"{source}: key '{loc or 'workflow'}': {msg}{more}"
+    return f"{source}: key '{_printable(loc or 'workflow')}': {_printable(msg)}{more}"
+
+
+def _printable(text: str) -> str:
+    """Keys and messages from the YAML on one line: control characters escaped."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 def load_workflow(path: str | os.PathLike[str]) -> Workflow:
