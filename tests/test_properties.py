@@ -9,13 +9,17 @@ import numpy as np
 import rasterio.features
 import shapely
 import xarray as xr
-from conftest import TRANSFORM, UTM33, as_mask
+from conftest import TRANSFORM, UTM33, as_mask, write_raster
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from landmask.classification.classify import classify
 from landmask.classification.quality import apply_quality
 from landmask.evaluation.evaluate import evaluate
+from landmask.io.reflectance import ReflectanceReader
+from landmask.io.resample import Resample
+from landmask.io.scene import BandSource
 from landmask.products.apply import apply_mask
 from landmask.spectral.indices import compute_indices
 from landmask.vector.sieve import sieve
@@ -183,3 +187,67 @@ def test_quality_masking_equals_the_whole_array(data, mask, seed):
     expect = np.where((codes == 254) & (mask != 255), 254, mask)
     expect[codes == 255] = 255
     np.testing.assert_array_equal(got, expect)
+
+
+def _scene(values: np.ndarray, chunks: tuple[int, int] | int) -> xr.DataArray:
+    """A georeferenced ``(band, y, x)`` reflectance DataArray of ``values``."""
+    _, h, w = values.shape
+    coords = {
+        "y": TRANSFORM.f + TRANSFORM.e * (np.arange(h) + 0.5),
+        "x": TRANSFORM.c + TRANSFORM.a * (np.arange(w) + 0.5),
+        "band": BANDS,
+    }
+    ch = (len(BANDS), *chunks) if isinstance(chunks, tuple) else -1
+    arr = xr.DataArray(da.from_array(values, chunks=ch), dims=("band", "y", "x"), coords=coords)
+    return arr.rio.write_crs(UTM33).rio.write_transform(TRANSFORM)
+
+
+@SETTINGS
+@given(
+    data=st.data(),
+    h=st.integers(2, 24),
+    w=st.integers(2, 24),
+    seed=st.integers(0, 2**16),
+    rules=st.sampled_from(["default", "naip"]),
+)
+def test_rules_and_classify_equal_the_whole_array(data, h, w, seed, rules):
+    # naip's urban rule holds a scene-wide otsu(ndvi): bound once, before the chunks
+    rng = np.random.default_rng(seed)
+    values = rng.random((len(BANDS), h, w)).astype(np.float32) * 0.5
+    values[rng.random(values.shape) < 0.05] = np.nan
+    chunks = chunking(data.draw, values.shape)
+    want = classify(_scene(values, -1), rules=rules).values
+    got = classify(_scene(values, chunks), rules=rules).values
+    np.testing.assert_array_equal(got, want)
+
+
+@SETTINGS
+@given(
+    data=st.data(),
+    h=st.integers(1, 12),
+    w=st.integers(1, 12),
+    seed=st.integers(0, 2**16),
+    method=st.sampled_from(["nearest", "bilinear"]),
+)
+def test_resampled_bands_equal_the_whole_array(tmp_path_factory, data, h, w, seed, method):
+    """A 20 m band read onto a 10 m grid window by window equals one read of the whole grid."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 10000, (h, w)).astype(np.uint16)
+    coarse[rng.random(coarse.shape) < 0.1] = 0  # nodata
+    src = TRANSFORM * TRANSFORM.scale(2)  # 20 m over the same origin
+    path = write_raster(tmp_path_factory.mktemp("resample") / "b20.tif", coarse, transform=src)
+    band = BandSource(
+        str(path), 1, "swir16", 0.0, 1e-4, 0.0, Resample(src, h, w, TRANSFORM, method)
+    )
+    shape = (2 * h, 2 * w)
+    chunks = chunking(data.draw, shape)
+
+    def read(ch: tuple[int, ...] | int) -> np.ndarray:
+        reader = ReflectanceReader([band], *shape)
+        arr = da.from_array(reader, chunks=ch, asarray=False, fancy=False, lock=False)
+        return arr.compute()
+
+    want = read(-1)
+    got = read((1, *chunks))
+    np.testing.assert_array_equal(got, want)
+    assert np.isnan(want).any() == (coarse == 0).any()
