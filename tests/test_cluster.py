@@ -175,8 +175,9 @@ def test_a_worker_killed_mid_run_gives_the_same_mask(project, cluster, monkeypat
     assert killed, "the run ended before a worker could be killed"
 
 
-def test_ctrl_c_under_local_cluster_ends_cleanly(project):
-    """SIGINT once the workers run: exit 130, no worker process left, no INFO lines."""
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
+def test_ctrl_c_under_local_cluster_ends_cleanly(project, signum):
+    """SIGINT/SIGTERM once the workers run: 130/143, no worker process left, no INFO lines."""
     proc = subprocess.Popen(
         [BIN / "landmask", "run", "job.yaml", "--scheduler", "local:2", "--chunk-size", "16"],
         cwd=project,
@@ -193,9 +194,9 @@ def test_ctrl_c_under_local_cluster_ends_cleanly(project):
                 break
             time.sleep(0.05)
         assert proc.poll() is None, "the run ended before its workers started"
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         _, err = proc.communicate(timeout=60)
-        assert proc.returncode == 130, err
+        assert proc.returncode == 128 + signum, err
         assert "INFO" not in err, err
         _, alive = psutil.wait_procs(children, timeout=15)
         assert alive == [], alive
