@@ -208,3 +208,44 @@ def test_ctrl_c_under_local_cluster_ends_cleanly(project, signum):
     out = project / "out"
     leftovers = [p for p in os.listdir(out) if ".lmtmp-" in p] if out.exists() else []
     assert leftovers == []
+
+
+def test_ctrl_c_on_a_remote_cluster_leaves_no_work_behind(project, cluster):
+    """SIGINT to classify on tcp://: 130, nothing left behind, the cluster forgets its tasks."""
+    (project / "remote").mkdir()
+    argv = ["classify", "scenes/s0.tif", "--sensor", "sentinel2-l2a", "--chunk-size", "16"]
+    proc = subprocess.Popen(
+        [BIN / "landmask", *argv, "-q", "-o", "remote/m.tif", "--scheduler", cluster.address],
+        cwd=project,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for _ in range(3000):  # until the command writes its temporary: mid-run
+            if proc.poll() is not None or any(
+                ".lmtmp-" in p for p in os.listdir(project / "remote")
+            ):
+                break
+            time.sleep(0.01)
+        assert proc.poll() is None, "classify ended before it could be interrupted"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        _end([proc])
+    assert proc.returncode == 130, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert os.listdir(project / "remote") == []
+    from distributed import Client
+
+    def _scheduler_tasks(dask_scheduler) -> int:  # runs on the scheduler (pickled by value)
+        return len(dask_scheduler.tasks)
+
+    with Client(cluster.address, timeout=60) as client:
+        left = client.run_on_scheduler(_scheduler_tasks)
+        for _ in range(100):  # the scheduler releases a departed client's tasks
+            if left == 0:
+                break
+            time.sleep(0.1)
+            left = client.run_on_scheduler(_scheduler_tasks)
+    assert left == 0
