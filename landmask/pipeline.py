@@ -105,6 +105,8 @@ class SceneJob:
     index_names: tuple[str, ...] = ()
     chunk_size: int | None = None
     overwrite: bool = False
+    #: a STAC item beside every output (``mask.json`` next to ``mask.tif``)
+    stac: bool = True
     #: how errors name each output: the command's options, or a workflow's keys
     labels: Mapping[str, str] = field(default_factory=lambda: dict(CLI_LABELS))
 
@@ -149,14 +151,16 @@ def check_job(job: SceneJob) -> Any:
     """Check a job before any work; return the loaded model.
 
     Every output must be writable (folder exists, not an input, not existing
-    unless ``overwrite``), the outputs distinct, the vector format known and the
-    classes to polygonize known to the model's scheme.
+    unless ``overwrite``), the outputs distinct (and their STAC items, with
+    ``stac``), the vector format known and the classes to polygonize known to
+    the model's scheme.
 
     Raises
     ------
     ConfigError, OutputExistsError, InputError
         One line naming the output or option.
     """
+    from landmask.io.items import check_item_output, item_path
     from landmask.io.outputs import check_output
     from landmask.models.registry import load_model, model_scheme
 
@@ -164,12 +168,23 @@ def check_job(job: SceneJob) -> Any:
         raise ConfigError("probabilities need a model (--model), not rules")
     inputs = _input_paths(job.inputs)
     seen: dict[Path, str] = {}
+    items: dict[Path, str] = {}
     for kind, path in job.outputs().items():
         resolved = Path(path).resolve()
         if resolved in seen:
             first, second = (job.labels.get(k, k) for k in (seen[resolved], kind))
             raise ConfigError(f"{path}: {first} and {second} name the same file")
         seen[resolved] = kind
+        if job.stac:
+            item = item_path(resolved)
+            if item in items or item in seen:
+                first, second = (job.labels.get(k, k) for k in (items.get(item, kind), kind))
+                raise ConfigError(
+                    f"{path}: {first} and {second} would share the STAC item {item.name} "
+                    "(name them apart, or pass --no-stac)"
+                )
+            items[item] = kind
+            check_item_output(path, job.overwrite)
         if kind == "vector":
             from landmask.vector.formats import check_vector_output
 
@@ -237,6 +252,7 @@ def run_scene(job: SceneJob, *, polygonize_in_processes: bool = False) -> SceneO
     from landmask._runtime.schedulers import use_scheduler
     from landmask.classification.classify import classify, classify_with_probabilities
     from landmask.classification.quality import apply_quality, quality_mask
+    from landmask.io.items import item_path
     from landmask.io.sensors import QUALITY_BANDS
     from landmask.io.write import write_indices, write_mask
     from landmask.models.registry import model_scheme
@@ -274,6 +290,7 @@ def run_scene(job: SceneJob, *, polygonize_in_processes: bool = False) -> SceneO
             scheme=scheme,
             probabilities=proba,
             probabilities_path=job.probabilities,
+            stac=job.stac,
         )
         written += [job.mask] + ([job.probabilities] if job.probabilities else [])
         polygons = None
@@ -293,19 +310,21 @@ def run_scene(job: SceneJob, *, polygonize_in_processes: bool = False) -> SceneO
                     simplify=v.simplify,
                     scheme=scheme,
                     overwrite=job.overwrite,
+                    stac=job.stac,
                 )
             written.append(job.vector)
         if job.indices is not None:
             from landmask.spectral.indices import compute_indices
 
             indices = compute_indices(reflectance, list(job.index_names))
-            write_indices(indices, job.indices, overwrite=job.overwrite)
+            write_indices(indices, job.indices, overwrite=job.overwrite, stac=job.stac)
             written.append(job.indices)
     except BaseException:
         from landmask.io.styling import sidecars
 
         for path in written:
-            for file in (path, *sidecars(path)):
+            items = [item_path(path)] if job.stac else []
+            for file in (path, *sidecars(path), *items):
                 with contextlib.suppress(FileNotFoundError):
                     file.unlink()
         raise

@@ -14,7 +14,9 @@ of every file, the STAC item's content) and of the settings that shape its
 outputs. A rerun skips a scene whose fingerprint is unchanged and whose outputs
 exist, without opening its rasters; a changed scene is redone. A scene that
 fails is reported with its error, its partial outputs are removed, and the other
-scenes go on. Nothing is ever written into the inputs.
+scenes go on. Nothing is ever written into the inputs. With ``outputs.stac``
+(the default) every output has its STAC item beside it and ``catalog.json`` in
+the output folder links the items of every finished scene.
 """
 
 from __future__ import annotations
@@ -257,6 +259,7 @@ def scene_job(workflow: Workflow, scene: SceneInput, chunk_size: int) -> SceneJo
         index_names=tuple(workflow.indices),
         chunk_size=chunk_size,
         overwrite=True,
+        stac=workflow.outputs.stac,
         labels={k: f"outputs.{k}" for k in outputs},
     )
 
@@ -507,6 +510,12 @@ def run_workflow(
     )
     with atomic_path(out_dir / workflow.outputs.summary) as tmp:
         tmp.write_text(json.dumps(summary.to_dict(), indent=2))
+    if workflow.outputs.stac:
+        from landmask.io.items import write_catalog
+
+        done = [s for s in summary.scenes if s.status != "failed"]
+        outputs = [path for s in done for path in s.outputs.values()]
+        write_catalog(out_dir, outputs, overwrite=True, title=f"landmask run {workflow.name}")
     return summary
 
 

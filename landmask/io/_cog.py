@@ -40,6 +40,8 @@ from affine import Affine
 from dask.utils import SerializableLock
 from rasterio.windows import Window
 
+from landmask.classes import ClassScheme
+from landmask.io.items import Lineage, check_item_output, write_item
 from landmask.io.outputs import atomic_path
 from landmask.io.overviews import overview_levels
 
@@ -192,6 +194,12 @@ class CogJob:
     #: with ``levels=[]``, a GDAL resampling (``AVERAGE``) with which the COG
     #: driver builds the overviews itself, leaving nodata out
     gdal_overviews: str | None = None
+    #: the lineage of its STAC item beside it (:mod:`landmask.io.items`); None: no item
+    item: Lineage | None = None
+    #: the scheme of its class ids, for the item's ``classification:classes``
+    scheme: ClassScheme | None = None
+    #: replace an existing item
+    overwrite: bool = False
 
 
 def _coarsened(level: da.Array, data: da.Array) -> da.Array:
@@ -275,12 +283,20 @@ def store_cogs(jobs: Sequence[CogJob], also: Sequence[Any] = ()) -> tuple[Any, .
     """Write every job as a COG from one Dask graph; compute ``also`` alongside.
 
     Outputs that share inputs (a mask and its probabilities) are computed once.
-    Each output appears only if all of them were written.
+    Each output appears only if all of them were written. Jobs with an
+    ``item`` lineage get their STAC item beside them once they have landed
+    (:func:`landmask.io.items.write_item`), checked before any work.
     """
+    for job in jobs:
+        if job.item is not None:
+            check_item_output(job.path, job.overwrite)
     with contextlib.ExitStack() as stack:
         lock = stack.enter_context(_scheduler_locks())
         stores = [stack.enter_context(_staged(job, lock())) for job in jobs]
         results = dask.compute(*stores, *also)
+    for job in jobs:
+        if job.item is not None:
+            write_item(job.path, job.item, scheme=job.scheme, overwrite=job.overwrite)
     return tuple(results[len(stores) :])
 
 

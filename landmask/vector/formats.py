@@ -17,6 +17,7 @@ import geopandas as gpd
 
 from landmask.classes import ClassScheme, resolve_scheme
 from landmask.errors import ConfigError
+from landmask.io.items import Lineage, check_item_output, write_item
 from landmask.io.outputs import atomic_path, check_output
 from landmask.io.styling import gpkg_add_style, style_vector_file
 
@@ -49,6 +50,8 @@ def write_vector(
     *,
     overwrite: bool = False,
     scheme: ClassScheme | str | None = None,
+    stac: bool = True,
+    lineage: Lineage | None = None,
 ) -> Path:
     """Write ``frame`` in the format of ``path``'s extension; it appears only when complete.
 
@@ -58,8 +61,14 @@ def write_vector(
     ``landcover``; :func:`landmask.classes.resolve_scheme`): a
     GeoPackage gets the style in its ``layer_styles`` table before it lands,
     and every format a ``.qml`` beside it once it has.
+
+    With ``stac``, a STAC item (:mod:`landmask.io.items`) follows the file,
+    its lineage ``lineage`` (default: the frame's ``sources``/``rules``/``model``
+    attributes), its classes the scheme's when the frame has class ids.
     """
     out = check_vector_output(path, overwrite)
+    if stac:
+        check_item_output(out, overwrite)
     styled = "class_name" in frame.columns
     scheme = resolve_scheme(scheme, frame)
     ext = out.suffix.lower()
@@ -77,6 +86,9 @@ def write_vector(
                 gpkg_add_style(tmp, out.stem, scheme)
     if styled:
         style_vector_file(out, scheme)
+    if stac:
+        lineage = lineage if lineage is not None else Lineage.of(frame.attrs)
+        write_item(out, lineage, scheme=scheme if styled else None, overwrite=overwrite)
     return out
 
 
@@ -90,6 +102,8 @@ class VectorWriter:
     GeoPackage and converted batch by batch at the end. Memory is one batch
     either way. The output appears only when :meth:`close` succeeds;
     :meth:`abort` (or an exception inside a ``with``) leaves nothing behind.
+    ``lineage`` (None: no item) gives the STAC item written beside the file
+    once it has landed (:mod:`landmask.io.items`), checked here first.
     """
 
     def __init__(
@@ -98,8 +112,13 @@ class VectorWriter:
         *,
         overwrite: bool = False,
         scheme: ClassScheme | str | None = None,
+        lineage: Lineage | None = None,
     ) -> None:
         self.out = check_vector_output(path, overwrite)
+        self.lineage = lineage
+        self.overwrite = overwrite
+        if lineage is not None:
+            check_item_output(self.out, overwrite)
         self.scheme = resolve_scheme(scheme)
         self.styled = False
         self.ext = self.out.suffix.lower()
@@ -209,6 +228,9 @@ class VectorWriter:
         self._atomic.__exit__(None, None, None)
         if self.styled:
             style_vector_file(self.out, self.scheme)
+        if self.lineage is not None:
+            scheme = self.scheme if self.styled else None
+            write_item(self.out, self.lineage, scheme=scheme, overwrite=self.overwrite)
         return self.out
 
     def abort(self) -> None:
