@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from landmask._runtime.hooks import register_accessor_with_xarray
 
 if TYPE_CHECKING:
+    from landmask.analysis.change import change, transitions
     from landmask.analysis.zonal import zonal_stats
     from landmask.classes import LANDCOVER, ClassScheme
     from landmask.classification.classify import classify
@@ -54,6 +55,7 @@ __all__ = [
     "LandmaskError",
     "Model",
     "apply_mask",
+    "change",
     "classify",
     "compute_indices",
     "evaluate",
@@ -65,6 +67,7 @@ __all__ = [
     "open_scene",
     "plot",
     "train",
+    "transitions",
     "vectorize",
     "write_image",
     "write_indices",
@@ -81,6 +84,7 @@ _HOME = {
     "LandmaskError": "landmask.errors",
     "Model": "landmask.models.registry",
     "apply_mask": "landmask.products.apply",
+    "change": "landmask.analysis.change",
     "classify": "landmask.classification.classify",
     "compute_indices": "landmask.spectral.indices",
     "evaluate": "landmask.evaluation.evaluate",
@@ -91,6 +95,7 @@ _HOME = {
     "open_mask": "landmask.io.masks",
     "open_scene": "landmask.io.scene",
     "train": "landmask.models.training",
+    "transitions": "landmask.analysis.change",
     "vectorize": "landmask.vector.vectorize",
     "write_image": "landmask.io.write",
     "write_indices": "landmask.io.write",

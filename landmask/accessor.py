@@ -11,6 +11,8 @@ Notebook users chain the pipeline's steps on the objects they hold::
     mask.landmask.write("mask.tif")
     report = mask.landmask.evaluate("truth.gpkg")
     areas = mask.landmask.zonal("districts.gpkg")
+    change = mask.landmask.change(later_mask)        # from-to codes, lazy
+    matrix = change.landmask.transitions()           # transition matrix, computed
 
 Each method delegates to the function of the same stage (so the two spellings
 give the same result, lazily where the function is lazy). ``import landmask``
@@ -32,6 +34,7 @@ from landmask.errors import InputError
 if TYPE_CHECKING:
     import geopandas as gpd
 
+    from landmask.analysis.change import Transitions
     from landmask.evaluation.evaluate import Evaluation
     from landmask.io.write import WriteResult
     from landmask.spectral.rules import RuleSet
@@ -116,6 +119,22 @@ class LandmaskAccessor:
         from landmask.analysis.zonal import zonal_stats
 
         return zonal_stats(self._mask("zonal"), zones, **kwargs)
+
+    def change(self, other: Any, **kwargs: Any) -> xr.DataArray:
+        """The from-to change from this mask to ``other``: :func:`landmask.change`.
+
+        ``other`` is the later mask (a DataArray on the same grid or a file);
+        keyword arguments (``scheme``, ``chunk_size``) go to :func:`~landmask.change`.
+        """
+        from landmask.analysis.change import change
+
+        return change(self._mask("change"), other, **kwargs)
+
+    def transitions(self) -> Transitions:
+        """The transition matrix of a change map: :func:`landmask.transitions`."""
+        from landmask.analysis.change import transitions
+
+        return transitions(self._mask("transitions"))
 
     def evaluate(self, truth: Any, **kwargs: Any) -> Evaluation:
         """Compare a mask with ground truth: :func:`landmask.evaluation.evaluate.evaluate`.

@@ -18,6 +18,7 @@ schemes can be compared.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ import numpy as np
 from landmask.errors import ConfigError, InputError
 
 __all__ = [
+    "CHANGE_SUFFIX",
     "CLOUD",
     "DYNAMIC_WORLD",
     "LANDCOVER",
@@ -36,6 +38,8 @@ __all__ = [
     "WORLDCOVER",
     "ClassScheme",
     "LandClass",
+    "change_scheme",
+    "change_states",
     "check_mask",
     "get_scheme",
     "is_mask",
@@ -86,6 +90,8 @@ class ClassScheme:
     #: (``cloud`` and ``nodata`` to themselves). Empty for ``landcover`` itself.
     landcover_names: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
+    #: For a from-to change scheme (:func:`change_scheme`): the scheme of the two dates.
+    base: ClassScheme | None = None
 
     def __post_init__(self) -> None:
         ids = [c.id for c in self.classes]
@@ -157,6 +163,14 @@ class ClassScheme:
         for src, dst in self.to_landcover.items():
             lut[src] = dst
         return lut
+
+    def transition(self, code: int) -> tuple[LandClass, LandClass] | None:
+        """``(before, after)`` classes of a code of a change scheme; None for any other code."""
+        if self.base is None:
+            return None
+        states = change_states(self.base)
+        n = len(states)
+        return (states[code // n], states[code % n]) if 0 <= code < n * n else None
 
     @classmethod
     def from_mapping(cls, name: str, spec: Mapping[str, Mapping[str, object]]) -> ClassScheme:
@@ -231,15 +245,68 @@ DYNAMIC_WORLD = ClassScheme(
 #: The built-in schemes by name.
 SCHEMES: dict[str, ClassScheme] = {s.name: s for s in (LANDCOVER, WORLDCOVER, DYNAMIC_WORLD)}
 
+#: A change scheme is named after the scheme of its dates plus this (``landcover-change``).
+CHANGE_SUFFIX = "-change"
+
+
+def change_states(base: ClassScheme) -> tuple[LandClass, ...]:
+    """The classes a change map tracks: every class of ``base`` but cloud and nodata."""
+    return tuple(c for c in base if c.id not in (CLOUD, NODATA))
+
+
+def change_scheme(base: ClassScheme | str) -> ClassScheme:
+    """The from-to scheme of change between two masks in scheme ``base``.
+
+    With ``n`` tracked classes (:func:`change_states`, in scheme order), a
+    pixel of class index ``i`` before and ``j`` after has code
+    ``i * n + j`` (``0 .. n² - 1``), named ``"<before> -> <after>"``
+    (``"forest -> urban"``); 255 is nodata (either date nodata or cloud).
+    Unchanged codes (``i == j``) are drawn in their class colour faded
+    towards white, changes in a darkened 2:1 mix of the after and before
+    colours, so that changes stand out.
+    The scheme is called ``<base>-change`` (:func:`get_scheme` knows it) and
+    needs ``n <= 15``, so that every code fits below 254.
+    """
+    base = get_scheme(base)
+    if base.base is not None:
+        raise ConfigError(f"scheme {base.name!r} is already a change scheme")
+    states = change_states(base)
+    n = len(states)
+    if not 1 <= n <= 15:
+        raise ConfigError(
+            f"class scheme {base.name!r}: a change map tracks 1 to 15 classes, it has {n}"
+        )
+    classes = []
+    for i, a in enumerate(states):
+        for j, b in enumerate(states):
+            ca, cb = np.array(a.rgba[:3], float), np.array(b.rgba[:3], float)
+            rgb = ca + 0.75 * (255 - ca) if i == j else 0.8 * (2 * cb + ca) / 3
+            color = "#{:02x}{:02x}{:02x}".format(*np.rint(rgb).astype(int))
+            label = f"{a.title} -> {b.title}"
+            classes.append(LandClass(i * n + j, f"{a.name} -> {b.name}", color, label))
+    classes.append(LandClass(NODATA, "nodata", "#000000", "No data"))
+    return ClassScheme(
+        base.name + CHANGE_SUFFIX,
+        tuple(classes),
+        description=f"from-to change of {base.name}: code = before index * {n} + after index",
+        base=base,
+    )
+
 
 def get_scheme(name: str | ClassScheme) -> ClassScheme:
-    """A built-in class scheme by name (``landcover``, ``worldcover``, ``dynamic-world``)."""
+    """A built-in class scheme by name (``landcover``, ``worldcover``, ``dynamic-world``).
+
+    ``<name>-change`` is the from-to change scheme of a built-in one
+    (:func:`change_scheme`).
+    """
     if isinstance(name, ClassScheme):
         return name
-    try:
+    if name in SCHEMES:
         return SCHEMES[name]
-    except KeyError:
-        raise ConfigError(f"unknown class scheme {name!r} (known: {', '.join(SCHEMES)})") from None
+    base = name[: -len(CHANGE_SUFFIX)] if name.endswith(CHANGE_SUFFIX) else ""
+    if base in SCHEMES:
+        return change_scheme(SCHEMES[base])
+    raise ConfigError(f"unknown class scheme {name!r} (known: {', '.join(SCHEMES)})")
 
 
 def scheme_from_tags(
@@ -259,8 +326,8 @@ def _scheme_in_tags(
 ) -> ClassScheme | None:
     """The scheme ``tags`` record (see :func:`scheme_from_tags`); None when they record none."""
     name = str(tags.get("CLASS_SCHEME", "") or "")
-    if name in SCHEMES:
-        return SCHEMES[name]
+    with contextlib.suppress(ConfigError):
+        return get_scheme(name)
     classes = []
     for key, value in tags.items():
         suffix = str(key)[6:]

@@ -13,6 +13,7 @@ __all__ = [
     "GridError",
     "InputError",
     "LandmaskError",
+    "MaskWarpedWarning",
     "ModelError",
     "ModelMismatchError",
     "OutputExistsError",
@@ -23,6 +24,7 @@ __all__ = [
     "SensorError",
     "TruthReprojectedWarning",
     "UncalibratedWarning",
+    "WriteError",
     "ZoneWarning",
 ]
 
@@ -62,6 +64,10 @@ class OutputExistsError(InputError, FileExistsError):
     """The output exists and overwriting was not requested."""
 
 
+class WriteError(InputError, OSError):
+    """An output cannot be written: the disk is full or the folder refuses it."""
+
+
 class ModelError(InputError):
     """A model cannot be found or loaded, or does not follow the model protocol."""
 
@@ -84,6 +90,10 @@ class SchedulerError(InputError):
 
 class TruthReprojectedWarning(UserWarning):
     """The truth was on another grid and was warped onto the prediction's grid."""
+
+
+class MaskWarpedWarning(UserWarning):
+    """A mask was on another grid and was warped onto the first mask's grid (change)."""
 
 
 class UncalibratedWarning(UserWarning):

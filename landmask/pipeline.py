@@ -35,6 +35,7 @@ __all__ = [
     "SceneOutcome",
     "VectorOptions",
     "check_job",
+    "job_inputs",
     "model_needs",
     "run_scene",
     "scene_options_for",
@@ -147,6 +148,29 @@ def _input_paths(inputs: Any) -> list[str]:
     return []
 
 
+def job_inputs(job: SceneJob) -> list[str]:
+    """Every file a job reads: its rasters, STAC item and assets, model or rules file.
+
+    Inputs that are FIFOs, devices or sockets are refused first
+    (:func:`landmask.io.outputs.check_inputs`): reading one would block.
+    """
+    from landmask.io.outputs import check_inputs
+    from landmask.io.stac import is_stac_input, load_item
+
+    files = _input_paths(job.inputs)
+    check_inputs(files)
+    if is_stac_input(job.inputs):
+        item = load_item(job.inputs)
+        hrefs = [a.get_absolute_href() or a.href for a in item.assets.values()]
+        assets = [h for h in hrefs if "://" not in h]
+        check_inputs(assets)
+        files += assets
+    kind, _, rest = job.model_spec().partition(":")
+    if kind in ("rules", "sklearn", "onnx") and os.path.isfile(rest):
+        files.append(rest)
+    return files
+
+
 def check_job(job: SceneJob) -> Any:
     """Check a job before any work; return the loaded model.
 
@@ -160,42 +184,27 @@ def check_job(job: SceneJob) -> Any:
     ConfigError, OutputExistsError, InputError
         One line naming the output or option.
     """
-    from landmask.io.items import check_item_output, item_path
-    from landmask.io.outputs import check_output
+    from landmask._runtime.resources import check_declared_size
+    from landmask.io.items import item_path
+    from landmask.io.outputs import plan_outputs
     from landmask.models.registry import load_model, model_scheme
+    from landmask.vector.formats import check_vector_output
 
     if job.probabilities is not None and job.model is None:
         raise ConfigError("probabilities need a model (--model), not rules")
-    inputs = _input_paths(job.inputs)
-    seen: dict[Path, str] = {}
-    items: dict[Path, str] = {}
-    for kind, path in job.outputs().items():
-        resolved = Path(path).resolve()
-        if resolved in seen:
-            first, second = (job.labels.get(k, k) for k in (seen[resolved], kind))
-            raise ConfigError(f"{path}: {first} and {second} name the same file")
-        seen[resolved] = kind
-        if job.stac:
-            item = item_path(resolved)
-            if item in items or item in seen:
-                first, second = (job.labels.get(k, k) for k in (items.get(item, kind), kind))
-                raise ConfigError(
-                    f"{path}: {first} and {second} would share the STAC item {item.name} "
-                    "(name them apart, or pass --no-stac)"
-                )
-            items[item] = kind
-            check_item_output(path, job.overwrite)
-        if kind == "vector":
-            from landmask.vector.formats import check_vector_output
-
-            check_vector_output(path, job.overwrite)
-        else:
-            check_output(path, job.overwrite, inputs)
+    inputs = job_inputs(job)
+    outputs = {job.labels.get(k, k): path for k, path in job.outputs().items()}
+    if job.stac:  # the items are outputs too: distinct, new, none over an input
+        outputs |= {f"the STAC item of {k}": item_path(p) for k, p in list(outputs.items())}
+    vector = job.labels.get("vector", "vector")
+    plan_outputs(outputs, inputs, overwrite=job.overwrite, checks={vector: check_vector_output})
+    check_declared_size(inputs)
     model = load_model(job.model_spec())
     if job.vector is not None:
         from landmask.vector.vectorize import resolve_classes
 
-        resolve_classes(job.vector_options.classes, model_scheme(model))
+        option = job.labels.get("classes", "--classes")
+        resolve_classes(job.vector_options.classes, model_scheme(model), option)
     return model
 
 

@@ -21,7 +21,7 @@ import pytest
 import rasterio
 import shapely
 import yaml
-from conftest import write_raster
+from conftest import as_mask, write_raster
 from pyproj import CRS
 from pystac.extensions.classification import ClassificationExtension
 from pystac.extensions.file import FileExtension
@@ -264,7 +264,7 @@ def test_outputs_sharing_an_item_refused(s2_file, tmp_path):
         indices=tmp_path / "a.tiff",
         index_names=("ndvi",),
     )
-    with pytest.raises(ConfigError, match=r"a\.json.*--no-stac"):
+    with pytest.raises(ConfigError, match=r"a\.json: the STAC item of -o and the STAC item"):
         check_job(job)
     check_job(dataclasses.replace(job, stac=False))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s2.tif"]
@@ -348,3 +348,28 @@ def test_run_outputs_stac_false(stac_workflow, tmp_path):
     summary = run_workflow(load_workflow(stac_workflow), scheduler="synchronous")
     assert not summary.failed
     assert [p.name for p in (tmp_path / "out").glob("[!.]*.json")] == ["run-summary.json"]
+
+
+def test_change_raster_and_polygons_items(s2_file, tmp_path, capsys):
+    before = tmp_path / "before.tif"
+    assert run(["classify", str(s2_file), *S2, "-o", str(before), "-q"]) == 0
+    with rasterio.open(before) as ds:
+        data, profile = ds.read(1), ds.profile
+    data[:40, :60] = np.where(data[:40, :60] == 1, 2, data[:40, :60])  # some forest -> urban
+    after = tmp_path / "after.tif"
+    landmask.write_mask(as_mask(data, profile["transform"], profile["crs"]), after, stac=False)
+    out, vec = tmp_path / "change.tif", tmp_path / "loss.gpkg"
+    argv = ["change", str(before), str(after), "-o", str(out), "--vector", str(vec), "-q"]
+    assert run(argv) == 0
+    item = _item(out)
+    _check_raster(item, out)
+    _check_classes(item, "landcover-change", _mask_values(out))
+    assert item.properties["landmask:inputs"] == [str(before), str(after)]
+    _check_file(_item(vec), vec)
+    # --json named like the raster's item: refused, one line, nothing written
+    for p in (out, vec, _item_path(out), _item_path(vec)):
+        p.unlink()
+    capsys.readouterr()
+    assert run([*argv, "--json", str(tmp_path / "change.json")]) == 2
+    assert "change.json" in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "change.json").exists()

@@ -51,7 +51,13 @@ def use_scheduler(
     """
     spec = (spec or "threads").strip()
     if spec in ("threads", "processes", "synchronous"):
-        with dask.config.set(scheduler=local_get(spec)):
+        from landmask._runtime.signals import die_with_parent
+
+        # worker processes end with this one, even after a SIGKILL
+        settings: dict[str, Any] = {"scheduler": local_get(spec)}
+        if spec == "processes":
+            settings["multiprocessing.initializer"] = die_with_parent
+        with dask.config.set(settings):
             yield SchedulerInfo(spec)
         return
     m = _LOCAL.match(spec)
@@ -94,17 +100,29 @@ def local_get(name: str) -> Any:
 def _local_cluster(n: int) -> Iterator[Any]:
     from distributed import Client, LocalCluster
 
-    with (
-        LocalCluster(
-            n_workers=n,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    from landmask._runtime.signals import end_children
+
+    cluster = LocalCluster(
+        n_workers=n,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
+    client = Client(cluster)
+    try:
         yield client
+    except KeyboardInterrupt:
+        # SIGINT/SIGTERM: no orderly close, which waits on workers a terminal's
+        # Ctrl-C may have killed already; end the worker processes and go
+        end_children(timeout=1.0)
+        raise
+    except BaseException:
+        client.close()
+        cluster.close()
+        raise
+    client.close()
+    cluster.close()
 
 
 @contextlib.contextmanager

@@ -207,7 +207,7 @@ class _Manifest:
                     return
             else:
                 self.scenes[stem] = entry
-            with atomic_path(self.path) as tmp:
+            with atomic_path(self.path, overwrite=True) as tmp:
                 tmp.write_text(json.dumps({"version": 1, "scenes": self.scenes}, indent=1))
 
 
@@ -260,7 +260,7 @@ def scene_job(workflow: Workflow, scene: SceneInput, chunk_size: int) -> SceneJo
         chunk_size=chunk_size,
         overwrite=True,
         stac=workflow.outputs.stac,
-        labels={k: f"outputs.{k}" for k in outputs},
+        labels={**{k: f"outputs.{k}" for k in outputs}, "classes": "vector.classes"},
     )
 
 
@@ -449,6 +449,8 @@ def run_workflow(
         raise ConfigError(
             f"{workflow.source}: key 'outputs.dir': cannot create {out_dir} ({exc})"
         ) from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise ConfigError(f"{workflow.source}: key 'outputs.dir': {out_dir} is not writable")
     manifest = _Manifest(out_dir / MANIFEST_NAME)
     results: dict[str, SceneResult] = {}
     todo: list[tuple[SceneInput, str]] = []
@@ -508,7 +510,7 @@ def run_workflow(
         [results[s.stem] for s in scenes],
         time.perf_counter() - start,
     )
-    with atomic_path(out_dir / workflow.outputs.summary) as tmp:
+    with atomic_path(out_dir / workflow.outputs.summary, overwrite=True) as tmp:
         tmp.write_text(json.dumps(summary.to_dict(), indent=2))
     if workflow.outputs.stac:
         from landmask.io.items import write_catalog

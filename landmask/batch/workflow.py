@@ -12,6 +12,7 @@ the key; relative paths are taken from the workflow file's folder.
 
 from __future__ import annotations
 
+import difflib
 import glob
 import os
 import re
@@ -20,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from landmask.errors import ConfigError, InputError
+from landmask.io.yamldoc import load_yaml
 
 __all__ = [
     "ModelClassifier",
@@ -73,10 +74,10 @@ class StacInputs(_Strict):
 class VectorSettings(_Strict):
     """How ``outputs.vector`` polygons are made (as ``landmask vectorize``)."""
 
-    classes: list[str] | None = None
+    classes: list[str | int] | None = None
     connectivity: Literal[4, 8] = 4
-    min_area: float | None = Field(default=None, gt=0)
-    simplify: float | None = Field(default=None, ge=0)
+    min_area: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    simplify: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
 class Outputs(_Strict):
@@ -131,9 +132,9 @@ class Workflow(_Strict):
     inputs: str | list[str | list[str]] | StacInputs
     sensor: str | None = None
     bands: dict[str, int] | None = None
-    scale: float | None = None
-    offset: float | None = None
-    resolution: float | None = Field(default=None, gt=0)
+    scale: float | None = Field(default=None, allow_inf_nan=False)
+    offset: float | None = Field(default=None, allow_inf_nan=False)
+    resolution: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     classifier: RulesClassifier | ModelClassifier
     quality: bool = True
     indices: list[str] = Field(default_factory=lambda: ["ndvi"])
@@ -177,9 +178,13 @@ class Workflow(_Strict):
     @classmethod
     def _bands(cls, value: dict[str, int] | None) -> dict[str, int] | None:
         if value is not None:
+            named: dict[int, str] = {}
             for name, number in value.items():
                 if number < 1:
                     raise ValueError(f"{name}: {number}: bands are numbered from 1")
+                if number in named:
+                    raise ValueError(f"{name}: band {number} is {named[number]} already")
+                named[number] = name
         return value
 
     @field_validator("indices")
@@ -336,8 +341,28 @@ def _group_stem(files: Sequence[str]) -> str:
     return prefix or stems[0]
 
 
+#: The settings models of each nested workflow key, for suggestions.
+_SECTIONS: dict[str, tuple[type[BaseModel], ...]] = {
+    "": (),  # Workflow, filled in below (defined after this table is read)
+    "outputs": (Outputs,),
+    "vector": (VectorSettings,),
+    "inputs": (StacInputs,),
+    "classifier": (RulesClassifier, ModelClassifier),
+}
+
+
+def _nearest_key(loc: str) -> str:
+    """`` (did you mean 'KEY'?)`` for an unknown key at ``loc``, or nothing."""
+    section, _, key = loc.rpartition(".")
+    models = _SECTIONS.get(section, ()) if section else (Workflow,)
+    valid = sorted({f for m in models for f in m.model_fields if f != "source"})
+    match = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
 def _format_error(source: str, exc: ValidationError) -> str:
-    errors = exc.errors()
+    # an unknown key first: a typo'd key is also reported as a missing one
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
     first = errors[0]
     loc = ".".join(
         str(p) for p in first["loc"] if not str(p).startswith(("function-", "list[", "str"))
@@ -349,8 +374,8 @@ def _format_error(source: str, exc: ValidationError) -> str:
         loc, detail = ".".join(p for p in (loc, named.group(1)) if p), named.group(2)
     if kind == "missing":
         msg = "required key is missing"
-    elif kind == "extra_forbidden":
-        msg = "unknown key"
+    elif kind == "extra_forbidden" or (kind == "value_error" and detail == "unknown key"):
+        msg = "unknown key" + _nearest_key(loc)
     else:
         msg = detail
     more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
@@ -376,12 +401,7 @@ def load_workflow(path: str | os.PathLike[str]) -> Workflow:
         raise ConfigError(f"{source}: no such workflow file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{source}: cannot read ({exc})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{source}: not valid YAML{where}") from None
+    data = load_yaml(text, source)
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: a workflow is a YAML mapping of keys")
     if "source" in data:
@@ -394,15 +414,16 @@ def load_workflow(path: str | os.PathLike[str]) -> Workflow:
         from landmask.spectral.rules import load_rules
 
         try:
-            load_rules(workflow.rules_spec())
+            scheme = load_rules(workflow.rules_spec()).scheme
         except InputError as exc:
             raise ConfigError(f"{source}: key 'classifier.rules': {exc}") from None
     else:
         from landmask.models.recorded import scene_options
-        from landmask.models.registry import load_model
+        from landmask.models.registry import load_model, model_scheme
 
         try:
             model = load_model(workflow.model_spec())
+            scheme = model_scheme(model)
         except InputError as exc:
             raise ConfigError(f"{source}: key 'classifier.model': {exc}") from None
         try:  # the options alone, before any scene: the files are checked per scene
@@ -429,4 +450,10 @@ def load_workflow(path: str | os.PathLike[str]) -> Workflow:
                 f"{source}: key 'sensor': give a sensor preset or a bands mapping to name "
                 f"the bands ({workflow.classifier.model} records neither)"
             )
+    from landmask.vector.vectorize import resolve_classes
+
+    try:  # every class name now, not after the first scene
+        resolve_classes(workflow.vector.classes, scheme, option="")
+    except InputError as exc:
+        raise ConfigError(f"{source}: key 'vector.classes': {exc}") from None
     return workflow

@@ -2,7 +2,9 @@
 
 Bad input (a :class:`~landmask.errors.InputError` or a usage error) prints one
 line on stderr and exits with status 2; any other error exits with status 1.
-``--debug`` adds the traceback.
+``--debug`` adds the traceback. SIGINT and SIGTERM stop any command with status
+130 or 143 (:mod:`landmask._runtime.signals`): the temporaries it holds are
+removed, the worker processes it started ended.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from rasterio.errors import NotGeoreferencedWarning
 
 from landmask import __version__
 from landmask._runtime.malloc import tune_malloc
+from landmask._runtime.signals import end_children, exit_status, handling_signals
 from landmask.errors import InputError, LandmaskError
 
 __all__ = ["cli", "main", "run"]
@@ -36,6 +39,7 @@ def cli() -> None:
 
 def _register() -> None:
     from landmask.cli.apply import apply_cmd
+    from landmask.cli.change import change_cmd
     from landmask.cli.classify import classify_cmd
     from landmask.cli.demo import demo_cmd
     from landmask.cli.evaluate import evaluate_cmd
@@ -54,6 +58,7 @@ def _register() -> None:
         vectorize_cmd,
         evaluate_cmd,
         zonal_cmd,
+        change_cmd,
         train_cmd,
         models_cmd,
         preview_cmd,
@@ -95,15 +100,34 @@ def run(argv: Sequence[str] | None = None) -> int:
         if not debug:  # library deprecation notices are for developers, not users
             for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
                 warnings.simplefilter("ignore", category)
-        return _run(args, debug)
+        with handling_signals():
+            try:
+                return _run(args, debug)
+            except KeyboardInterrupt:  # the signal came while an error was reported
+                return _stopped()
+
+
+def _stopped() -> int:
+    """Clean up after SIGINT/SIGTERM: temporaries removed, children ended; the exit status."""
+    import signal
+
+    from landmask.io.outputs import remove_live
+
+    remove_live()
+    end_children()
+    status = exit_status()
+    name = signal.Signals(status - 128).name
+    click.echo(f"landmask: interrupted by {name}; temporary files removed", err=True)
+    return status
 
 
 def _run(args: list[str], debug: bool) -> int:
     try:
         result = cli.main(args=args, prog_name="landmask", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("landmask: aborted", err=True)
-        return 130
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        if debug:
+            traceback.print_exc()
+        return _stopped()
     except click.ClickException as exc:
         if debug:
             traceback.print_exc()

@@ -82,7 +82,7 @@ def evaluate_cmd(
             truth_scheme=truth_scheme,
         )
     if json_path:
-        with atomic_path(check_output(json_path, overwrite)) as tmp:
+        with atomic_path(check_output(json_path, overwrite), overwrite=overwrite) as tmp:
             tmp.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
     if plot_path:
         import matplotlib
@@ -93,7 +93,7 @@ def evaluate_cmd(
         from landmask.viz.plot import confusion_matrix
 
         ax = confusion_matrix(result)
-        with atomic_path(check_output(plot_path, overwrite)) as tmp:
+        with atomic_path(check_output(plot_path, overwrite), overwrite=overwrite) as tmp:
             ax.figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
         plt.close(ax.figure)
     if not quiet:

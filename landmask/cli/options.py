@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -26,8 +27,21 @@ def _parse_bands(
         name, sep, number = item.partition("=")
         if not sep or not number.strip().isdigit() or not name.strip():
             raise click.BadParameter(f"{item!r}: expected NAME=N, e.g. red=3", param=param)
-        out[name.strip().lower()] = int(number)
+        key, n = name.strip().lower(), int(number)
+        if key in out:
+            raise click.BadParameter(f"{key!r} is given twice ({key}={out[key]}, {key}={n})")
+        twin = next((k for k, v in out.items() if v == n), None)
+        if twin is not None:
+            raise click.BadParameter(f"band {n} is given two names ({twin}={n}, {key}={n})")
+        out[key] = n
     return out
+
+
+def finite_float(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """A click callback refusing NaN and infinities (``--scale nan``)."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value}: not a finite number", param=param)
+    return value
 
 
 def scene_options(f: F) -> F:
@@ -61,8 +75,13 @@ def scene_options(f: F) -> F:
             help="Name input band N (numbered from 1 across all inputs) with a STAC common "
             "name, e.g. --band red=3 --band nir=4. Repeatable; overrides the sensor's names.",
         ),
-        click.option("--scale", type=float, help="reflectance = DN * scale + offset."),
-        click.option("--offset", type=float, help="See --scale."),
+        click.option(
+            "--scale",
+            type=float,
+            callback=finite_float,
+            help="reflectance = DN * scale + offset.",
+        ),
+        click.option("--offset", type=float, callback=finite_float, help="See --scale."),
         click.option(
             "--allow-ungeoreferenced",
             is_flag=True,
@@ -71,6 +90,7 @@ def scene_options(f: F) -> F:
         click.option(
             "--resolution",
             type=float,
+            callback=finite_float,
             metavar="RES",
             help="Pixel size of the output grid in CRS units (e.g. 20). Default: the finest "
             "input's; coarser bands (Sentinel-2 20 m) are resampled onto it, bilinear for "

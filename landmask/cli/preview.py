@@ -13,7 +13,12 @@ from landmask.cli.options import common_options, output_options, scheme_option
 @click.argument("mask", metavar="MASK.tif")
 @output_options
 @click.option(
-    "--max-size", default=1024, show_default=True, metavar="N", help="Longest side of the map."
+    "--max-size",
+    default=1024,
+    type=click.IntRange(min=1),
+    show_default=True,
+    metavar="N",
+    help="Longest side of the map.",
 )
 @scheme_option(help="Class scheme for names and colours (default: the one MASK records).")
 @common_options
@@ -37,6 +42,6 @@ def preview_cmd(
     from landmask.viz.preview import write_preview
 
     check_output(output, overwrite, [mask])
-    write_preview(mask, output, max_size=max_size, scheme=scheme)
+    write_preview(mask, output, max_size=max_size, scheme=scheme, overwrite=overwrite)
     if not quiet:
         click.echo(f"{output}: preview of {mask}")

@@ -122,7 +122,7 @@ def train_cmd(
             holdout=holdout,
             seed=seed,
         )
-    with atomic_path(out) as tmp:
+    with atomic_path(out, overwrite=overwrite) as tmp:
         model.save(tmp)
     if quiet:
         return

@@ -94,7 +94,7 @@ def zonal_cmd(
         key = frame.attrs["key"]
         stats = [c for c in frame.columns if c.endswith(("_m2", "_fraction"))]
         table = frame[[key, *(c for c in stats if c != key)]]
-        with atomic_path(out) as tmp:
+        with atomic_path(out, overwrite=overwrite) as tmp:
             table.to_csv(tmp, index=False)
     else:
         write_vector(frame, out, overwrite=overwrite, stac=stac, lineage=Lineage((mask, zones)))

@@ -8,7 +8,9 @@ or as points (the prediction is sampled at each point). Labels become class
 ids directly (ids or class names) or through a label map. A mask or truth in
 another class scheme (``worldcover``, ``dynamic-world``) is recoded into
 ``landcover`` through the scheme's ``to_landcover`` mapping; a mask file
-names its scheme in its metadata, so this needs no option.
+names its scheme in its metadata, so this needs no option. A change map
+(``landmask change``, scheme ``<scheme>-change``) is compared in its own
+scheme, with truth labelled by transition (``forest -> urban``).
 
 The confusion matrix is a bincount of (truth, prediction) pairs per chunk,
 summed by Dask. Pixels where either side is nodata (255) or cloud (254) are
@@ -32,7 +34,15 @@ import xarray as xr
 
 from landmask._runtime.chunks import as_dask
 from landmask.analysis.areas import pixel_area_m2
-from landmask.classes import CLOUD, LANDCOVER, NODATA, ClassScheme, check_mask, resolve_scheme
+from landmask.classes import (
+    CLOUD,
+    LANDCOVER,
+    NODATA,
+    ClassScheme,
+    check_mask,
+    get_scheme,
+    resolve_scheme,
+)
 from landmask.errors import ConfigError, GridError, InputError
 from landmask.evaluation.accuracy import AreaEstimate, area_adjusted, kappa
 from landmask.evaluation.truth import (
@@ -192,33 +202,34 @@ class Evaluation:
     def table(self) -> str:
         """A plain-text report: per-class scores, then the confusion matrix."""
         unit = "points" if self.kind == "points" else "pixels"
+        w = max([10, *(len(self.scheme.name_of(c)) for c in self.classes)])
         lines = [
-            f"{'class':<10} {'IoU':>6} {'prec':>6} {'recall':>6} {'F1':>6} {'truth ' + unit:>14}"
+            f"{'class':<{w}} {'IoU':>6} {'prec':>6} {'recall':>6} {'F1':>6} {'truth ' + unit:>14}"
         ]
         iou, p, r, f1 = self.iou, self.precision, self.recall, self.f1
         for k, c in enumerate(self.classes):
             lines.append(
-                f"{self.scheme.name_of(c):<10} {iou[c]:6.3f} {p[c]:6.3f} {r[c]:6.3f} {f1[c]:6.3f}"
+                f"{self.scheme.name_of(c):<{w}} {iou[c]:6.3f} {p[c]:6.3f} {r[c]:6.3f} {f1[c]:6.3f}"
                 f" {int(self.matrix[k].sum()):>14,}"
             )
         lines.append(
             f"mIoU {self.miou:.3f}   overall accuracy {self.overall_accuracy:.3f}"
             f"   kappa {self.kappa:.3f}   left out {self.ignored:,} {unit}"
         )
-        names = [self.scheme.name_of(c)[:9] for c in self.classes]
+        names = [self.scheme.name_of(c) for c in self.classes]
         lines.append("\nconfusion matrix (rows truth, columns prediction):")
-        lines.append(" " * 10 + "".join(f"{n:>11}" for n in names))
+        lines.append(" " * w + "".join(f"{n[:10]:>11}" for n in names))
         for k, n in enumerate(names):
-            lines.append(f"{n:<10}" + "".join(f"{int(v):>11,}" for v in self.matrix[k]))
+            lines.append(f"{n:<{w}}" + "".join(f"{int(v):>11,}" for v in self.matrix[k]))
         est = self.area_estimate
         if est is not None:
             lines.append("\nerror-adjusted area (Olofsson et al. 2014, 95% CI):")
             lines.append(
-                f"{'class':<10} {'mapped km2':>11} {'adjusted km2':>20} {'UA':>12} {'PA':>12}"
+                f"{'class':<{w}} {'mapped km2':>11} {'adjusted km2':>20} {'UA':>12} {'PA':>12}"
             )
             for k, c in enumerate(est.classes):
                 lines.append(
-                    f"{self.scheme.name_of(c):<10} {est.map_area[k] / 1e6:>11.3f} "
+                    f"{self.scheme.name_of(c):<{w}} {est.map_area[k] / 1e6:>11.3f} "
                     f"{est.area[k] / 1e6:>9.3f} ± {est.area_ci[k] / 1e6:<8.3f} "
                     f"{est.users_accuracy[k]:.2f} ± {est.users_accuracy_ci[k]:.2f} "
                     f"{est.producers_accuracy[k]:.2f} ± {est.producers_accuracy_ci[k]:.2f}"
@@ -242,7 +253,7 @@ def evaluate(
     *,
     truth_column: str | None = None,
     truth_map: Mapping[str, str] | None = None,
-    scheme: ClassScheme = LANDCOVER,
+    scheme: ClassScheme | str | None = None,
     chunk_size: int | None = None,
     pred_scheme: ClassScheme | str | None = None,
     truth_scheme: ClassScheme | str | None = None,
@@ -263,7 +274,8 @@ def evaluate(
         ``{label: class name}``; labels it does not name become 0 (other) and
         are counted in ``notes["unmapped_labels"]``.
     scheme
-        Class scheme of the mask.
+        Class scheme to compare in; default ``landcover``, or the change
+        scheme of a change map (:func:`landmask.change`).
     chunk_size
         Chunk side when ``pred`` is a path.
     pred_scheme, truth_scheme
@@ -282,7 +294,10 @@ def evaluate(
     if not isinstance(pred, xr.DataArray):
         pred = open_mask(pred, chunk_size)
     check_mask(pred, "the prediction")
-    pred = _recode(pred, resolve_scheme(pred_scheme, pred, default=scheme), scheme, "prediction")
+    given = get_scheme(scheme) if scheme is not None else None
+    p_scheme = resolve_scheme(pred_scheme, pred, default=given or LANDCOVER)
+    scheme = given or (p_scheme if p_scheme.base is not None else LANDCOVER)
+    pred = _recode(pred, p_scheme, scheme, "prediction")
     is_raster = isinstance(truth, xr.DataArray) or is_raster_path(truth)
     t_scheme = resolve_scheme(truth_scheme, truth if is_raster else None, default=scheme)
     if isinstance(truth, xr.DataArray):
@@ -309,6 +324,11 @@ def evaluate(
 
 
 def _check_comparable(src: ClassScheme, dst: ClassScheme, what: str) -> None:
+    if src.base is not None or dst.base is not None:
+        raise ConfigError(
+            f"the {what} is in scheme {src.name!r}: a change map compares only with "
+            "truth in its own change scheme (labels like 'forest -> urban')"
+        )
     if dst.name != LANDCOVER.name:
         raise ConfigError(
             f"the {what} is in scheme {src.name!r}: it can be compared in 'landcover' only, "

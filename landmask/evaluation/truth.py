@@ -14,7 +14,6 @@ indices (:func:`labels_on_grid`).
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,11 +26,11 @@ import rasterio
 import xarray as xr
 from affine import Affine
 from rasterio.errors import RasterioError
-from rasterio.windows import Window
 
 from landmask._runtime.chunks import as_dask
 from landmask.classes import LANDCOVER, NODATA, ClassScheme
 from landmask.errors import ConfigError, GridError, InputError, ReadError, TruthReprojectedWarning
+from landmask.io.masks import raster_on_grid
 
 __all__ = [
     "RASTER_SUFFIXES",
@@ -142,132 +141,26 @@ def _label_text(raw: Any) -> str:
 # ---------------------------------------------------------------------- truth
 
 
-class _TruthReader:
-    """Array-like for :func:`dask.array.from_array`: truth values on the prediction's grid.
-
-    Holds paths and numbers only; each read opens the truth raster and, when
-    the grids differ, warps it onto the requested window by nearest neighbour.
-    """
-
-    ndim = 2
-    dtype = np.dtype("uint8")
-
-    def __init__(
-        self,
-        path: str,
-        crs_wkt: str | None,
-        transform: Affine,
-        shape: tuple[int, int],
-        warp: bool,
-        lut: np.ndarray | None,
-    ) -> None:
-        self.path, self.crs_wkt, self.transform = path, crs_wkt, transform
-        self.shape, self.warp, self.lut = shape, warp, lut
-
-    def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray:
-        ys = range(self.shape[0])[key[0]]
-        xs = range(self.shape[1])[key[1]]
-        window = Window(xs.start, ys.start, len(xs), len(ys))
-        with rasterio.Env(GDAL_CACHEMAX=64), rasterio.open(self.path) as src:
-            nodata = src.nodata
-            if self.warp:
-                from rasterio.enums import Resampling
-                from rasterio.vrt import WarpedVRT
-
-                with WarpedVRT(
-                    src,
-                    crs=self.crs_wkt,
-                    transform=self.transform,
-                    width=self.shape[1],
-                    height=self.shape[0],
-                    resampling=Resampling.nearest,
-                    nodata=nodata if nodata is not None else NODATA,
-                ) as vrt:
-                    raw = vrt.read(1, window=window, boundless=False)
-                    nodata = vrt.nodata
-            else:
-                raw = src.read(1, window=window)
-        return _truth_ids(raw, nodata, self.lut)
-
-
-def _truth_ids(raw: np.ndarray, nodata: float | None, lut: np.ndarray | None) -> np.ndarray:
-    """Block function: raw truth values -> uint8 class ids, nodata -> 255."""
-    missing = raw == nodata if nodata is not None else np.zeros(raw.shape, dtype=bool)
-    if np.issubdtype(raw.dtype, np.floating):
-        missing |= np.isnan(raw)
-    values = np.where(missing, NODATA, raw)
-    if lut is not None:
-        ids = lut[np.clip(values, 0, 255).astype(np.uint8)]
-        ids[(values < 0) | (values > 255)] = 0
-    else:
-        ids = np.clip(values, 0, 255).astype(np.uint8)
-    ids[missing] = NODATA
-    return ids
-
-
-def _describe_grid_difference(pred: xr.DataArray, src: Any) -> str:
-    diffs = []
-    if src.crs != pred.rio.crs:
-        diffs.append(f"CRS {src.crs} instead of {pred.rio.crs}")
-    if not src.transform.almost_equals(pred.rio.transform()):
-        diffs.append(
-            f"transform {tuple(src.transform)[:6]} instead of {tuple(pred.rio.transform())[:6]}"
-        )
-    if (src.height, src.width) != pred.shape:
-        diffs.append(f"size {src.width}x{src.height} instead of {pred.shape[1]}x{pred.shape[0]}")
-    return "; ".join(diffs)
-
-
 def raster_truth(path: str, pred: xr.DataArray, labels: Labels) -> xr.DataArray:
+    """Truth raster ``path`` as class ids on ``pred``'s grid, lazily (warped if on another)."""
     try:
         with rasterio.open(path) as src:
             if src.count != 1:
                 raise InputError(f"{path}: truth raster must have one band, it has {src.count}")
-            difference = _describe_grid_difference(pred, src)
-            if difference:
-                _check_overlap(path, src.bounds, src.crs, pred)
     except RasterioError:
         raise ReadError(f"{path}: cannot open as a raster") from None
-    if difference:
-        warnings.warn(
-            f"{path}: truth is on another grid ({difference}); warped onto the prediction's "
-            "grid by nearest neighbour",
-            TruthReprojectedWarning,
-            stacklevel=3,
-        )
-    crs = pred.rio.crs
-    reader = _TruthReader(
+    return raster_on_grid(
         path,
-        crs.to_wkt() if crs else None,
-        pred.rio.transform(),
-        (pred.shape[0], pred.shape[1]),
-        bool(difference),
-        labels.lut(),
+        pred,
+        lut=labels.lut(),
+        what="truth",
+        onto="the prediction",
+        warning=TruthReprojectedWarning,
     )
-    data = da.from_array(
-        reader,
-        chunks=_chunks_of(pred),
-        lock=False,
-        asarray=False,
-        fancy=False,
-        meta=np.empty((0, 0), np.uint8),
-    )
-    return pred.copy(data=data)
 
 
 def _chunks_of(arr: xr.DataArray) -> Any:
     return as_dask(arr).chunks
-
-
-def _check_overlap(path: str, bounds: Any, crs: Any, pred: xr.DataArray) -> None:
-    from rasterio.warp import transform_bounds
-
-    left, bottom, right, top = pred.rio.bounds()
-    if crs is not None and pred.rio.crs is not None and crs != pred.rio.crs:
-        bounds = transform_bounds(crs, pred.rio.crs, *bounds)
-    b_left, b_bottom, b_right, b_top = bounds
-    if b_left >= right or b_right <= left or b_bottom >= top or b_top <= bottom:
-        raise InputError(f"{path}: truth does not overlap the prediction")
 
 
 def _read_vector(path: str, column: str | None, pred: xr.DataArray) -> Any:

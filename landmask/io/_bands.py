@@ -102,7 +102,14 @@ def name_bands(
             names[number] = name
     if bands:
         names = {n: v for n, v in names.items() if v not in bands}
+        given: dict[int, str] = {}
         for name, number in bands.items():
+            if number in given:
+                raise BandError(
+                    f"--band {given[number]}={number} and --band {name}={number}: "
+                    "one band cannot have two names"
+                )
+            given[number] = name
             if not _NAME_RE.match(name):
                 raise BandError(f"--band {name}={number}: band names are lowercase identifiers")
             if not 1 <= number <= len(numbered):

@@ -2,15 +2,19 @@
 
 Each output is written in two steps beside its final path:
 
-1. an uncompressed tiled GeoTIFF, created once with all its metadata, into which
+1. a tiled GeoTIFF (ZSTD level 1: tiles written once each, under the lock, so
+   they are appended in turn), created once with all its metadata, into which
    :func:`dask.array.store` writes every chunk (aligned to 512-px tiles) under a
    lock that matches the scheduler (threads, processes or ``dask.distributed``),
    so no chunk is ever held longer than it takes to write it;
 2. a copy by GDAL's COG driver, which builds the internal overviews and
    compresses the tiles (DEFLATE, 512 px, one pass, all cores).
 
-Only then is the result renamed onto the output path; on any failure both
-temporary files are removed and an existing output is left untouched.
+Only then is the result published on the output path, with its sidecars
+(:func:`landmask.io.outputs.atomic_path`); on any failure the temporary files
+are removed and an existing output is left untouched. Before anything is
+written, outputs whose uncompressed part files would not fit the free disk are
+refused (:func:`check_free_space`).
 
 Nothing here touches process-wide state: no warning filters (every part file
 has a geotransform, so rasterio has nothing to warn about, even for a grid in
@@ -23,6 +27,8 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
+import shutil
 import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -41,11 +47,12 @@ from dask.utils import SerializableLock
 from rasterio.windows import Window
 
 from landmask.classes import ClassScheme
-from landmask.io.items import Lineage, check_item_output, write_item
-from landmask.io.outputs import atomic_path
+from landmask.errors import WriteError
+from landmask.io.items import Lineage, attach_item, check_item_output
+from landmask.io.outputs import atomic_path, attach_sidecars, discard_temp, temp_path
 from landmask.io.overviews import overview_levels
 
-__all__ = ["TILE", "CogJob", "store_cogs", "tile_aligned"]
+__all__ = ["TILE", "CogJob", "check_free_space", "store_cogs", "tile_aligned"]
 
 #: Tile size of written rasters (pixels a side).
 TILE = 512
@@ -134,7 +141,7 @@ def _part_transform(profile: Mapping[str, Any], factor: float = 1.0) -> Affine:
 
 
 def _create_part(path: Path, width: int, height: int, profile: Mapping[str, Any]) -> None:
-    """Create an empty uncompressed tiled GeoTIFF that chunks are written into."""
+    """Create an empty tiled GeoTIFF (ZSTD level 1) that chunks are written into."""
     with rasterio.open(
         path,
         "w",
@@ -144,7 +151,8 @@ def _create_part(path: Path, width: int, height: int, profile: Mapping[str, Any]
         tiled=True,
         blockxsize=TILE,
         blockysize=TILE,
-        compress="none",
+        compress="zstd",
+        zstd_level=1,
         BIGTIFF="IF_SAFER",
         **profile,
     ):
@@ -194,11 +202,13 @@ class CogJob:
     #: with ``levels=[]``, a GDAL resampling (``AVERAGE``) with which the COG
     #: driver builds the overviews itself, leaving nodata out
     gdal_overviews: str | None = None
+    #: text files published with the raster (``.qml``, ``.aux.xml``): path -> text
+    sidecars: Mapping[Path, str] | None = None
     #: the lineage of its STAC item beside it (:mod:`landmask.io.items`); None: no item
     item: Lineage | None = None
     #: the scheme of its class ids, for the item's ``classification:classes``
     scheme: ClassScheme | None = None
-    #: replace an existing item
+    #: replace a file that appeared at ``path`` (or its item) after the output was checked
     overwrite: bool = False
 
 
@@ -231,10 +241,9 @@ def _staged(job: CogJob, lock: Any) -> Iterator[Any]:
     if levels is None:
         levels = overview_levels(data, TILE, categorical=job.categorical, nodata=profile["nodata"])
     levels = [_coarsened(level, data) for level in levels]
-    stem = job.path.with_name(f".{job.path.name}.{uuid.uuid4().hex[:8]}")
-    parts = [Path(f"{stem}.part{k}.tif") for k in range(len(levels) + 1)]
-    vrt = Path(f"{stem}.vrt")
-    with atomic_path(job.path) as final_tmp:
+    parts = [temp_path(job.path, f".part{k}.tif") for k in range(len(levels) + 1)]
+    vrt = temp_path(job.path, ".vrt")
+    with atomic_path(job.path, overwrite=job.overwrite) as final_tmp:
         try:
             level_profile = {k: profile[k] for k in ("count", "dtype", "nodata")}
             for part, level in zip(parts, [data, *levels], strict=True):
@@ -273,10 +282,14 @@ def _staged(job: CogJob, lock: Any) -> Iterator[Any]:
                     BIGTIFF="IF_SAFER",
                     NUM_THREADS="ALL_CPUS",
                 )
+            attach_sidecars(final_tmp, job.sidecars or {})
+            if job.item is not None:
+                attach_item(
+                    final_tmp, job.path, job.item, scheme=job.scheme, overwrite=job.overwrite
+                )
         finally:
             for leftover in [*parts, vrt]:
-                with contextlib.suppress(FileNotFoundError):
-                    leftover.unlink()
+                discard_temp(leftover)
 
 
 def store_cogs(jobs: Sequence[CogJob], also: Sequence[Any] = ()) -> tuple[Any, ...]:
@@ -284,20 +297,44 @@ def store_cogs(jobs: Sequence[CogJob], also: Sequence[Any] = ()) -> tuple[Any, .
 
     Outputs that share inputs (a mask and its probabilities) are computed once.
     Each output appears only if all of them were written. Jobs with an
-    ``item`` lineage get their STAC item beside them once they have landed
-    (:func:`landmask.io.items.write_item`), checked before any work.
+    ``item`` lineage get their STAC item published with them
+    (:func:`landmask.io.items.attach_item`), checked before any work.
     """
     for job in jobs:
         if job.item is not None:
             check_item_output(job.path, job.overwrite)
+    check_free_space(jobs)
     with contextlib.ExitStack() as stack:
         lock = stack.enter_context(_scheduler_locks())
         stores = [stack.enter_context(_staged(job, lock())) for job in jobs]
         results = dask.compute(*stores, *also)
-    for job in jobs:
-        if job.item is not None:
-            write_item(job.path, job.item, scheme=job.scheme, overwrite=job.overwrite)
     return tuple(results[len(stores) :])
+
+
+def check_free_space(jobs: Sequence[CogJob]) -> None:
+    """Refuse outputs whose part files, uncompressed, would not fit the free disk.
+
+    Counts the full-resolution data and a third more for the overviews, per
+    file system (the output folders').
+
+    Raises
+    ------
+    WriteError
+        One line naming the output, the space needed and the space free.
+    """
+    need: dict[int, tuple[int, Path]] = {}
+    for job in jobs:
+        device = os.stat(job.path.parent).st_dev
+        size = int(job.data.nbytes * 4 / 3)
+        total, _ = need.get(device, (0, job.path))
+        need[device] = (total + size, job.path)
+    for total, path in need.values():
+        free = shutil.disk_usage(path.parent).free
+        if total > free:
+            raise WriteError(
+                f"{path}: needs up to {total / 1e6:,.0f} MB of temporary files, "
+                f"{free / 1e6:,.0f} MB free in {path.parent}"
+            )
 
 
 def _auto(resampling: str | None) -> str:

@@ -21,7 +21,9 @@ Every raster and vector file landmask writes gets an item beside it
 
 Items are written like outputs (:mod:`landmask.io.outputs`): checked with the
 output before any work (:func:`check_item_output`), refused when present
-without ``overwrite``, and written through a temporary file renamed into place.
+without ``overwrite``, and published as a sidecar of the output's own
+temporary (:func:`attach_item`, the one hook of the raster and vector
+writers), so an item never appears without its file nor outlives a failure.
 """
 
 from __future__ import annotations
@@ -37,13 +39,14 @@ from typing import TYPE_CHECKING, Any
 
 from landmask.classes import CLOUD, NODATA, ClassScheme
 from landmask.errors import OutputExistsError
-from landmask.io.outputs import atomic_path, check_output
+from landmask.io.outputs import atomic_path, attach_sidecars, check_output
 
 if TYPE_CHECKING:
     import pystac
 
 __all__ = [
     "Lineage",
+    "attach_item",
     "build_item",
     "check_item_output",
     "item_path",
@@ -154,15 +157,44 @@ def write_item(
     out = check_item_output(path, overwrite)
     item = build_item(path, lineage, scheme=scheme)
     item.set_self_href(str(out.resolve()))
-    with atomic_path(out) as tmp:
+    with atomic_path(out, overwrite=overwrite) as tmp:
         tmp.write_text(json.dumps(item.to_dict(include_self_link=False), indent=1) + "\n")
     return out
 
 
+def attach_item(
+    tmp: Path,
+    path: Path,
+    lineage: Lineage,
+    *,
+    scheme: ClassScheme | None = None,
+    overwrite: bool = False,
+) -> None:
+    """Publish the STAC item of ``path`` with it, made from ``tmp``, its finished temporary.
+
+    The one hook of every writer: called inside :func:`~landmask.io.outputs.atomic_path`
+    once ``tmp`` is complete, so the item (checksum, size, extent of the bytes
+    about to land) appears right after the output, is removed with it if
+    publishing fails, and without ``overwrite`` never replaces a file.
+    """
+    item = build_item(path, lineage, scheme=scheme, source=tmp)
+    out = item_path(path)
+    item.set_self_href(str(out.resolve()))
+    text = json.dumps(item.to_dict(include_self_link=False), indent=1) + "\n"
+    attach_sidecars(tmp, {out: text}, replace=overwrite)
+
+
 def build_item(
-    path: str | os.PathLike[str], lineage: Lineage = Lineage(), *, scheme: ClassScheme | None = None
+    path: str | os.PathLike[str],
+    lineage: Lineage = Lineage(),
+    *,
+    scheme: ClassScheme | None = None,
+    source: str | os.PathLike[str] | None = None,
 ) -> pystac.Item:
-    """The STAC item of ``path`` (see the module docstring), from the file itself."""
+    """The STAC item of ``path`` (see the module docstring), from the file itself.
+
+    ``source``: the file to read instead (``path``'s finished temporary).
+    """
     import pystac
     from pystac.extensions.file import FileExtension
     from pystac.extensions.projection import ProjectionExtension
@@ -170,8 +202,9 @@ def build_item(
     from landmask import __version__
 
     file = Path(path)
+    src = Path(source) if source is not None else file
     raster = file.suffix.lower() in (".tif", ".tiff")
-    extent = _raster_extent(file) if raster else _vector_extent(file)
+    extent = _raster_extent(src) if raster else _vector_extent(src, file.stem)
     crs, bounds = extent["crs"], extent["bounds"]
     geometry, bbox = _footprint(crs, bounds)
     properties: dict[str, Any] = {
@@ -217,8 +250,8 @@ def build_item(
     for href in lineage.derived_from:
         item.add_link(pystac.Link("derived_from", _relative(href, file), pystac.MediaType.JSON))
     ext = FileExtension.ext(asset, add_if_missing=True)
-    ext.size = file.stat().st_size
-    ext.checksum = "1220" + _sha256(file)
+    ext.size = src.stat().st_size
+    ext.checksum = "1220" + _sha256(src)
     return item
 
 
@@ -255,7 +288,7 @@ def _raster_extent(path: Path) -> dict[str, Any]:
         }
 
 
-def _vector_extent(path: Path) -> dict[str, Any]:
+def _vector_extent(path: Path, layer_name: str) -> dict[str, Any]:
     """CRS and bounds of a vector file (GeoParquet through pyarrow, else OGR)."""
     from pyproj import CRS
 
@@ -280,7 +313,7 @@ def _vector_extent(path: Path) -> dict[str, Any]:
         return {"crs": crs, "bounds": bounds}
     import pyogrio
 
-    layer = path.stem if path.suffix.lower() == ".gpkg" else None  # not layer_styles
+    layer = layer_name if path.suffix.lower() == ".gpkg" else None  # not layer_styles
     info = pyogrio.read_info(path, layer=layer, force_total_bounds=True)
     crs = CRS.from_user_input(info["crs"]) if info["crs"] else None
     total = info.get("total_bounds")  # None for an empty layer
@@ -389,6 +422,6 @@ def write_catalog(
     for link in doc["links"]:
         if link["rel"] == "root":  # the catalog itself: relative, so the folder can move
             link["href"] = f"./{out.name}"
-    with atomic_path(out) as tmp:
+    with atomic_path(out, overwrite=overwrite) as tmp:
         tmp.write_text(json.dumps(doc, indent=1) + "\n")
     return out

@@ -1,54 +1,350 @@
-"""Output paths: checked before any work, written atomically.
+"""Output paths: checked before any work, written atomically, never replacing by surprise.
 
-Every command and run resolves its outputs here before it reads a pixel, and
-writes each through a temporary name beside it that is renamed into place only
-on success.
+Every command and run resolves its outputs here before it reads a pixel
+(:func:`plan_outputs`, :func:`check_output`): an output that is an input, two
+outputs that are one file, an output outside the folder it must stay in, a
+non-regular input (a FIFO would block forever) are refused with one line. Each
+file is written through a temporary name beside it (:func:`temp_path`:
+``.mask.tif.lmtmp-HOST-PID-XXXXXXXX.tif``) that is published only on success
+(:func:`atomic_path`), without replacing a file that appeared meanwhile unless
+``overwrite`` (a hard link, then the temporary unlinked). Temporaries of a
+process that died (SIGKILL) are removed by the next command writing to that
+folder (:func:`remove_stale`); those of a live process are left alone.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
+import socket
+import stat
+import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
-from landmask.errors import ConfigError, OutputExistsError
+from landmask._runtime.signals import check_stop
+from landmask.errors import ConfigError, OutputExistsError, ReadError, WriteError
 
-__all__ = ["atomic_path", "check_output"]
+__all__ = [
+    "atomic_path",
+    "attach_sidecars",
+    "check_inputs",
+    "check_output",
+    "discard_temp",
+    "disk_full",
+    "plan_outputs",
+    "publish",
+    "remove_live",
+    "remove_stale",
+    "temp_path",
+]
+
+_HOST = re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname())[:40] or "host"
+#: every temporary's name: ``.{name}.lmtmp-{host}-{pid}-{8 hex}`` and any ending
+_TEMP = re.compile(r"^\..+\.lmtmp-(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)-[0-9a-f]{8}")
+_live: set[Path] = set()
+_live_lock = threading.Lock()
+_swept: set[Path] = set()
+#: temporary -> the sidecar files (path -> text) published right after it
+_sidecars: dict[Path, dict[Path, str]] = {}
+#: sidecar files that must not replace a file that appeared (STAC items without overwrite)
+_exclusive: set[Path] = set()
+#: what GDAL and OGR say when a disk is full
+_FULL_MESSAGES = ("no space left on device", "free disk space available", "disk full")
+
+
+def temp_path(path: Path, suffix: str | None = None) -> Path:
+    """A temporary name beside ``path`` tagged with this host and process.
+
+    It ends in ``suffix`` (default: ``path``'s extension, which some drivers
+    insist on). Registered until removed or published, so that a signal's
+    clean-up (:func:`remove_live`) finds it.
+    """
+    check_stop()
+    end = path.suffix if suffix is None else suffix
+    tmp = path.with_name(f".{path.name}.lmtmp-{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}{end}")
+    with _live_lock:
+        _live.add(tmp)
+    return tmp
+
+
+def discard_temp(tmp: Path) -> None:
+    """Remove a temporary of :func:`temp_path` (if it exists) and forget it."""
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    with _live_lock:
+        _live.discard(tmp)
+        _exclusive.difference_update(_sidecars.pop(tmp, {}))
+
+
+def attach_sidecars(tmp: Path, files: Mapping[Path, str], *, replace: bool = True) -> None:
+    """Have :func:`atomic_path` publish these text files (``.qml``, ``.aux.xml``) with ``tmp``.
+
+    They are written right after the output lands; if one cannot be, the
+    output and the sidecars already written are removed again, so a raster
+    never appears without its sidecars. With ``replace=False`` (a STAC item
+    without ``overwrite``) a sidecar never replaces a file that appeared
+    meanwhile (:func:`publish`).
+    """
+    with _live_lock:
+        _sidecars.setdefault(tmp, {}).update(files)
+        if not replace:
+            _exclusive.update(files)
+
+
+def _publish_sidecars(path: Path, files: Mapping[Path, str]) -> None:
+    written: list[Path] = []
+    try:
+        for side, text in files.items():
+            tmp = temp_path(side)
+            try:
+                tmp.write_text(text, encoding="utf-8")
+                with _live_lock:
+                    exclusive = side in _exclusive
+                    _exclusive.discard(side)
+                if exclusive:
+                    publish(tmp, side, overwrite=False)
+                else:
+                    os.replace(tmp, side)
+            finally:
+                discard_temp(tmp)
+            written.append(side)
+    except BaseException as exc:
+        for done in [*written, path]:
+            with contextlib.suppress(FileNotFoundError):
+                done.unlink()
+        full = disk_full(exc, path) if isinstance(exc, Exception) else None
+        if full is not None:
+            raise full from None
+        raise
+
+
+def remove_live() -> list[Path]:
+    """Remove every temporary this process still holds (and the files named after them)."""
+    with _live_lock:
+        paths = list(_live)
+        _live.clear()
+    removed = []
+    for tmp in paths:
+        with contextlib.suppress(OSError):
+            for entry in tmp.parent.iterdir():
+                if entry.name.startswith(tmp.name) and entry.is_file():
+                    entry.unlink()
+                    removed.append(entry)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale(folder: Path) -> list[Path]:
+    """Remove the temporaries in ``folder`` of landmask processes of this host that died.
+
+    Only files whose name carries this host and the id of a process that no
+    longer runs are removed; each folder is swept once per process.
+    """
+    folder = Path(folder)
+    key = folder.resolve()
+    if key in _swept:
+        return []
+    _swept.add(key)
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            m = _TEMP.match(entry.name)
+            if m is None or m["host"] != _HOST or int(m["pid"]) == os.getpid():
+                continue
+            if not _alive(int(m["pid"])) and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
+
+
+def _local(path: str) -> bool:
+    return not path.startswith("/vsi") and "://" not in path
+
+
+def check_inputs(paths: Sequence[str | os.PathLike[str]]) -> None:
+    """Refuse inputs that are FIFOs, devices or sockets (reading one may block forever).
+
+    Missing files and folders are left to the reader, which names them.
+    """
+    for p in (os.fspath(x) for x in paths):
+        if not _local(p):
+            continue
+        try:
+            mode = os.stat(p).st_mode
+        except OSError:
+            continue
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            raise ReadError(f"{p}: not a regular file (a FIFO, device or socket); give a file")
+
+
+def _same_file(out: Path, resolved: Path, p: str) -> bool:
+    if not _local(p):
+        return False
+    if Path(p).resolve() == resolved:
+        return True
+    with contextlib.suppress(OSError):  # a hard link to the input
+        return out.exists() and os.path.samefile(out, p)
+    return False
 
 
 def check_output(path: str | os.PathLike[str], overwrite: bool, inputs: Sequence[str] = ()) -> Path:
     """Validate an output path before any work starts.
 
-    Raises :class:`ConfigError` for a missing folder or an output that is one of
-    the inputs, :class:`OutputExistsError` for an existing file without
-    ``overwrite``.
+    Raises :class:`ConfigError` for a missing or read-only folder, an output
+    that is one of the inputs (the same path, a link to it) or not a regular
+    file, :class:`OutputExistsError` for an existing file without
+    ``overwrite``. Removes the folder's stale temporaries (:func:`remove_stale`).
     """
     out = Path(path)
     if not out.parent.is_dir():
         raise ConfigError(f"{out}: output folder {out.parent} does not exist")
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{out}: output folder {out.parent} is not writable")
     resolved = out.resolve()
     for p in inputs:
-        if not str(p).startswith("/vsi") and Path(p).resolve() == resolved:
+        if _same_file(out, resolved, os.fspath(p)):
             raise ConfigError(f"{out}: output would overwrite an input")
-    if out.exists() and not overwrite:
-        raise OutputExistsError(f"{out}: exists; pass --overwrite to replace it")
     if out.is_dir():
         raise ConfigError(f"{out}: is a folder")
+    if out.exists() and not out.is_file():
+        raise ConfigError(f"{out}: exists and is not a regular file")
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"{out}: exists; pass --overwrite to replace it")
+    remove_stale(out.parent)
     return out
 
 
-@contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
+def plan_outputs(
+    outputs: Mapping[str, str | os.PathLike[str]],
+    inputs: Sequence[str] = (),
+    *,
+    overwrite: bool,
+    root: Path | None = None,
+    root_label: str = "the output folder",
+    checks: Mapping[str, Callable[[Path, bool], object]] | None = None,
+) -> dict[str, Path]:
+    """Check every output of a command or run at once, before any work.
 
-    The temporary name keeps the extension, which some drivers insist on.
+    Parameters
+    ----------
+    outputs
+        Label (how errors name it: ``-o``, ``outputs.mask of scene s1``) -> path.
+    inputs
+        Every file read (rasters, STAC items and assets, models, labels).
+    overwrite
+        Existing outputs may be replaced.
+    root
+        A folder every output must resolve into (a workflow's ``outputs.dir``).
+    checks
+        Label -> a check of its own instead of :func:`check_output` (vector formats).
+
+    Raises
+    ------
+    ConfigError, OutputExistsError, ReadError
+        One line naming the output: two labels naming one file, an output
+        outside ``root`` or over an input, a non-regular input.
     """
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
-    try:
-        yield tmp
+    check_inputs(inputs)
+    top = root.resolve() if root is not None else None
+    seen: dict[Path, str] = {}
+    planned: dict[str, Path] = {}
+    for label, path in outputs.items():
+        out = Path(path)
+        resolved = out.resolve()
+        if top is not None and not resolved.is_relative_to(top):
+            raise ConfigError(f"{out}: {label} is outside {root_label} {root}")
+        if resolved in seen:
+            raise ConfigError(f"{out}: {seen[resolved]} and {label} name the same file")
+        seen[resolved] = label
+        check_output(out, overwrite, inputs)
+        check = (checks or {}).get(label)
+        if check is not None:
+            check(out, overwrite)
+        planned[label] = out
+    return planned
+
+
+def publish(tmp: Path, path: Path, overwrite: bool) -> None:
+    """Move a finished temporary onto ``path``; without ``overwrite`` never replace a file.
+
+    Without ``overwrite`` the temporary is hard-linked to ``path`` (which fails
+    if a file appeared there since the check) and then unlinked; on a file
+    system without hard links, renamed if ``path`` is still free.
+
+    Raises
+    ------
+    OutputExistsError
+        A file appeared at ``path`` while the output was being written; it is kept.
+    """
+    check_stop()
+    if overwrite:
         os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise OutputExistsError(
+            f"{path}: appeared while landmask was writing it (another process?); kept it, "
+            "pass --overwrite to replace it"
+        ) from None
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+            raise
+        if os.path.lexists(path):
+            raise OutputExistsError(f"{path}: appeared while landmask was writing it") from None
+        os.rename(tmp, path)
+        return
+    os.unlink(tmp)
+
+
+def disk_full(exc: BaseException, path: Path) -> WriteError | None:
+    """A one-line :class:`WriteError` naming ``path`` if ``exc`` says the disk is full."""
+    full = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    full = full or any(m in str(exc).lower() for m in _FULL_MESSAGES)
+    if not full:
+        return None
+    try:
+        free = os.statvfs(path.parent)
+        left = f"; {free.f_bavail * free.f_frsize / 1e6:.1f} MB free in {path.parent}"
+    except OSError:
+        left = ""
+    return WriteError(f"{path}: disk full while writing it (nothing written{left})")
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path, *, overwrite: bool) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; publish it on ``path`` on success.
+
+    With ``overwrite=False`` a file that appeared at ``path`` after the check
+    is never replaced (:func:`publish`). On any failure the temporary is
+    removed; a full disk is reported as one :class:`WriteError` naming ``path``.
+    """
+    tmp = temp_path(path)
+    try:
+        try:
+            yield tmp
+        except Exception as exc:
+            full = disk_full(exc, path)
+            if full is not None:
+                raise full from None
+            raise
+        with _live_lock:
+            sidecars = _sidecars.pop(tmp, {})
+        publish(tmp, path, overwrite)
+        _publish_sidecars(path, sidecars)
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        discard_temp(tmp)

@@ -106,9 +106,14 @@ def _halve(level: da.Array, categorical: bool, nodata: float) -> da.Array:
         if any(c % 2 for c in level.chunks[axis][:-1]):
             level = level.rechunk({level.ndim + axis: 1024})
     chunks = [*level.chunks[:-2], *(tuple((c + 1) // 2 for c in cs) for cs in level.chunks[-2:])]
+    # meta given: without it dask calls the block function on a dummy to guess it,
+    # under a warnings.catch_warnings() that races with other threads' filters
+    meta = np.empty((0,) * level.ndim, level.dtype)
     if categorical:
-        return da.map_blocks(mode2x2, level, nodata=int(nodata), chunks=chunks, dtype=level.dtype)
-    return da.map_blocks(mean2x2, level, nodata=nodata, chunks=chunks, dtype=level.dtype)
+        return da.map_blocks(
+            mode2x2, level, nodata=int(nodata), chunks=chunks, dtype=level.dtype, meta=meta
+        )
+    return da.map_blocks(mean2x2, level, nodata=nodata, chunks=chunks, dtype=level.dtype, meta=meta)
 
 
 def overview_levels(

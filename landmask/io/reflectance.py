@@ -20,7 +20,7 @@ from landmask.io._bands import BandSource
 from landmask.io._grid import READ_ENV, gdal_message
 from landmask.io.resample import resample_block, source_span
 
-__all__ = ["ReflectanceReader", "read_reflectance", "read_window", "to_reflectance"]
+__all__ = ["ReflectanceReader", "read_error", "read_reflectance", "read_window", "to_reflectance"]
 
 
 class ReflectanceReader:
@@ -79,9 +79,14 @@ def read_window(path: str, indexes: list[int], window: Window) -> np.ndarray:
         with rasterio.open(path) as ds:
             return ds.read(indexes, window=window)
     except RasterioError as exc:
-        r0, c0 = int(window.row_off), int(window.col_off)
-        where = f"rows {r0}-{r0 + int(window.height)}, cols {c0}-{c0 + int(window.width)}"
-        raise ReadError(f"{path}: cannot read {where} ({gdal_message(exc)})") from exc
+        raise read_error(path, window, exc) from exc
+
+
+def read_error(path: str, window: Window, exc: BaseException) -> ReadError:
+    """The one line for a failed read of ``window`` of ``path``: file, rows, cols, GDAL's cause."""
+    r0, c0 = int(window.row_off), int(window.col_off)
+    where = f"rows {r0}-{r0 + int(window.height)}, cols {c0}-{c0 + int(window.width)}"
+    return ReadError(f"{path}: cannot read {where} ({gdal_message(exc)})")
 
 
 def read_resampled(src: BandSource, window: Window) -> np.ndarray:

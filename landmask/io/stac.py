@@ -18,6 +18,7 @@ item's own location. Only local reading is involved: nothing is fetched.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -79,6 +80,8 @@ def _read_json(path: str) -> dict[str, Any]:
         raise ReadError(f"{path}: no such file") from None
     except (OSError, ValueError) as exc:
         raise ReadError(f"{path}: not a JSON document ({exc})") from None
+    except RecursionError:
+        raise ReadError(f"{path}: JSON nested too deeply to be a STAC document") from None
     if not isinstance(doc, dict):
         raise ReadError(f"{path}: not a STAC document (a JSON object is expected)")
     return doc
@@ -156,13 +159,24 @@ def gdal_path(href: str) -> str:
     return href
 
 
-def _float(value: Any) -> float | None:
+def _float(value: Any, where: str, field: str, finite: bool = True) -> float | None:
+    """A number of the item, or None when absent; :class:`ReadError` for anything else.
+
+    ``finite`` refuses NaN and infinities (a scale or offset; a nodata may be NaN).
+    """
     if value is None:
         return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+    number: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):  # some catalogs write numbers as text: "0.0001"
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+    if number is None or (finite and not math.isfinite(number)):
+        raise ReadError(f"{where}: {field} {value!r} is not a {'finite ' if finite else ''}number")
+    return number
 
 
 def _asset_bands(key: str, fields: Mapping[str, Any]) -> Iterator[tuple[int, str | None, dict]]:
@@ -231,15 +245,16 @@ def item_bands(item: pystac.Item) -> list[StacBand]:
                 continue
             href = asset.get_absolute_href() or asset.href
             seen.add(name)
+            at = f"{where}: asset {key!r} band {index}"
             out.append(
                 StacBand(
                     name=name,
                     asset=key,
                     href=gdal_path(href),
                     index=index,
-                    scale=_float(raster.get("scale")),
-                    offset=_float(raster.get("offset")),
-                    nodata=_float(raster.get("nodata")),
+                    scale=_float(raster.get("scale"), at, "raster:scale"),
+                    offset=_float(raster.get("offset"), at, "raster:offset"),
+                    nodata=_float(raster.get("nodata"), at, "nodata", finite=False),
                 )
             )
     if not out:

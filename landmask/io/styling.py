@@ -30,12 +30,14 @@ from landmask.classes import NODATA, ClassScheme, LandClass
 __all__ = [
     "QGIS_VERSION",
     "gpkg_add_style",
+    "mask_sidecars",
     "raster_qml",
     "rat_aux_xml",
     "sidecars",
     "style_mask_file",
     "style_vector_file",
     "vector_qml",
+    "vector_sidecars",
     "vector_sld",
 ]
 
@@ -244,7 +246,7 @@ def rat_aux_xml(scheme: ClassScheme) -> str:
 def _write_text(path: Path, text: str) -> Path:
     from landmask.io.outputs import atomic_path
 
-    with atomic_path(path) as tmp:
+    with atomic_path(path, overwrite=True) as tmp:  # a raster's own sidecar
         tmp.write_text(text, encoding="utf-8")
     return path
 
@@ -260,11 +262,19 @@ def style_mask_file(path: str | os.PathLike[str], scheme: ClassScheme) -> list[P
     list of Path
         The files written.
     """
+    return [_write_text(side, text) for side, text in mask_sidecars(path, scheme).items()]
+
+
+def mask_sidecars(path: str | os.PathLike[str], scheme: ClassScheme) -> dict[Path, str]:
+    """The QGIS style and GDAL attribute table of a mask GeoTIFF: path -> text.
+
+    :func:`landmask.io.outputs.attach_sidecars` publishes them with the mask.
+    """
     out = Path(path)
-    return [
-        _write_text(out.with_suffix(".qml"), raster_qml(scheme)),
-        _write_text(out.with_name(out.name + ".aux.xml"), rat_aux_xml(scheme)),
-    ]
+    return {
+        out.with_suffix(".qml"): raster_qml(scheme),
+        out.with_name(out.name + ".aux.xml"): rat_aux_xml(scheme),
+    }
 
 
 def gpkg_add_style(
@@ -352,12 +362,24 @@ def style_vector_file(
     list of Path
         The files written.
     """
+    files = vector_sidecars(path, scheme, field=field)
+    return [_write_text(side, text) for side, text in files.items()]
+
+
+def vector_sidecars(
+    path: str | os.PathLike[str], scheme: ClassScheme, *, field: str = "class_name"
+) -> dict[Path, str]:
+    """The QGIS style of a polygon file, path -> text (none when a raster's style is there).
+
+    See :func:`style_vector_file`; :func:`landmask.io.outputs.attach_sidecars`
+    publishes it with the polygons.
+    """
     out = Path(path)
     qml = out.with_suffix(".qml")
     if out.suffix.lower() == ".gpkg" and _is_raster_style(qml):
         log.debug("%s: kept for the raster beside it; the style is in layer_styles", qml)
-        return []
-    return [_write_text(qml, vector_qml(scheme, field))]
+        return {}
+    return {qml: vector_qml(scheme, field)}
 
 
 def sidecars(path: str | os.PathLike[str]) -> list[Path]:

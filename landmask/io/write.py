@@ -23,7 +23,7 @@ from landmask.errors import ConfigError
 from landmask.io._cog import TILE, CogJob, store_cogs, tile_aligned
 from landmask.io.items import Lineage
 from landmask.io.outputs import check_output
-from landmask.io.styling import style_mask_file
+from landmask.io.styling import mask_sidecars
 
 __all__ = [
     "TILE",
@@ -75,9 +75,9 @@ def write_mask(
     ``THRESHOLD_*`` attributes (e.g. ``THRESHOLD_otsu(mndwi)``), nodata 255
     and the mask's exact CRS and transform. Chunks are computed and written
     one at a time (memory is a few chunks, whatever the raster size); the file
-    appears only when complete. Once it has, its GIS styling is written beside
-    it (:func:`landmask.io.styling.style_mask_file`: ``.qml`` and ``.aux.xml``
-    with a raster attribute table).
+    appears only when complete, with its GIS styling beside it
+    (:func:`landmask.io.styling.mask_sidecars`: ``.qml`` and ``.aux.xml``
+    with a raster attribute table), published right after it.
 
     Parameters
     ----------
@@ -127,13 +127,14 @@ def write_mask(
             data,
             out,
             _profile(mask, "uint8", 1, NODATA),
+            overwrite=overwrite,
             categorical=True,
             colormap=scheme.colormap if colormap else None,
             tags=tags,
             descriptions=[str(mask.name or "class")],
+            sidecars=mask_sidecars(out, scheme),
             item=Lineage.of(mask.attrs) if stac else None,
             scheme=scheme,
-            overwrite=overwrite,
         )
     ]
     if probabilities is not None:
@@ -143,7 +144,6 @@ def write_mask(
         job.item = Lineage.of(probabilities.attrs) if stac else None
         jobs.append(job)
     (per_column,) = store_cogs(jobs, also=[counts])
-    style_mask_file(out, scheme)
     hist = np.asarray(per_column).reshape(-1, 256).sum(axis=0)
     return WriteResult(out, {int(i): int(n) for i, n in enumerate(hist) if n})
 
@@ -157,7 +157,12 @@ def _value_counts(data: da.Array, likely: Sequence[int]) -> da.Array:
     """
     chunks = ((1,) * len(data.chunks[0]), (256,) * len(data.chunks[1]))
     block_counts = da.map_blocks(
-        _count_block, data, likely=tuple(likely), chunks=chunks, dtype=np.int64
+        _count_block,
+        data,
+        likely=tuple(likely),
+        chunks=chunks,
+        dtype=np.int64,
+        meta=np.empty((0, 0), np.int64),  # else dask runs the block to guess it
     )
     return block_counts.sum(axis=0)
 
@@ -184,11 +189,11 @@ def _probability_job(
         as_dask(proba),
         out,
         _profile(proba, "uint8", len(names), NODATA),
+        overwrite=overwrite,
         categorical=False,
         tags=tags,
         descriptions=names,
         scales=[1 / 254] * len(names),
-        overwrite=overwrite,
     )
 
 
@@ -215,11 +220,11 @@ def write_indices(
         data,
         out,
         _profile(first, "float32", len(names), float("nan")),
+        overwrite=overwrite,
         categorical=False,
         tags=tags,
         descriptions=names,
         item=Lineage.of(first.attrs) if stac else None,
-        overwrite=overwrite,
     )
     store_cogs([job])
     return WriteResult(out)
@@ -262,13 +267,13 @@ def write_image(
         data,
         out,
         profile,
+        overwrite=overwrite,
         categorical=False,
         tags=tags,
         descriptions=descriptions,
         levels=[],
         gdal_overviews="AVERAGE",
         item=Lineage.of(image.attrs) if stac else None,
-        overwrite=overwrite,
     )
     store_cogs([job])
     return WriteResult(out)

@@ -38,10 +38,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from landmask.classes import ClassScheme, get_scheme
 from landmask.errors import ModelError
+from landmask.io.yamldoc import load_yaml
 from landmask.models.recorded import SceneRecord
 
 __all__ = ["OnnxModel"]
@@ -91,9 +91,10 @@ def _sidecar(path: Path) -> dict[str, Any]:
     for candidate in (Path(f"{path}.yaml"), path.with_suffix(".yaml")):
         if candidate.is_file():
             try:
-                data = yaml.safe_load(candidate.read_text(encoding="utf-8"))
-            except yaml.YAMLError:
-                raise ModelError(f"{candidate}: not valid YAML") from None
+                text = candidate.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ModelError(f"{candidate}: cannot read ({exc})") from None
+            data = load_yaml(text, str(candidate), ModelError)
             if not isinstance(data, Mapping):
                 raise ModelError(f"{candidate}: expected a mapping of model settings")
             unknown = set(data) - _KEYS

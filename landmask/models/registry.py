@@ -56,6 +56,7 @@ import numpy as np
 
 from landmask.classes import LANDCOVER, NODATA, ClassScheme, get_scheme
 from landmask.errors import ConfigError, ModelError
+from landmask.models.guard import third_party
 from landmask.spectral.rules import BUILTIN_RULESETS, RuleSet, classify_block, load_rules
 
 __all__ = [
@@ -252,7 +253,9 @@ def _load_cached(spec: str, stamp: int) -> Any:
         if kind == "sklearn":
             from landmask.models.sklearn import SklearnModel
 
-            return check_model(SklearnModel.load(arg), spec)
+            with third_party(spec, "loading the model file"):  # unpickling runs code
+                model = SklearnModel.load(arg)
+            return check_model(model, spec)
         from landmask.models.onnx import OnnxModel
 
         return check_model(OnnxModel(arg), spec)
@@ -270,14 +273,8 @@ _SUFFIX = {"sklearn": "joblib", "onnx": "onnx"}
 
 
 def _call(factory: Any, args: tuple[str, ...], spec: str) -> Any:
-    try:
+    with third_party(spec, "the model factory"):  # exit, stdin, anything raised: one line
         return factory(*args)
-    except ModelError:
-        raise
-    except Exception as exc:  # a third-party factory may raise anything
-        raise ModelError(
-            f"{spec}: the model factory failed ({type(exc).__name__}: {exc})"
-        ) from None
 
 
 def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
@@ -285,20 +282,19 @@ def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
 
 
 def _load_entry(entry: importlib.metadata.EntryPoint, spec: str) -> Any:
-    try:
+    with third_party(spec, f"plug-in {entry.value}"):  # a broken plug-in: one line
         factory = entry.load()
-    except Exception as exc:  # a broken plug-in must not take the CLI down
-        raise ModelError(f"{spec}: plug-in {entry.value} failed to load ({exc})") from None
     if not callable(factory):
         raise ModelError(f"{spec}: plug-in {entry.value} is not callable")
     return factory
 
 
 def _import_factory(module: str, attr: str, spec: str) -> Any:
-    try:
-        obj: Any = importlib.import_module(module)
-    except ImportError as exc:
-        raise ModelError(f"{spec}: cannot import {module} ({exc})") from None
+    with third_party(spec, f"importing {module}"):  # module code runs on import
+        try:
+            obj: Any = importlib.import_module(module)
+        except ImportError as exc:
+            raise ModelError(f"{spec}: cannot import {module} ({exc})") from None
     for part in attr.split("."):
         if not hasattr(obj, part):
             raise ModelError(f"{spec}: {module} has no {attr}")

@@ -180,9 +180,15 @@ def _check_overlap(labels: Any, scene: xr.DataArray, what: str) -> None:
                 info = pyogrio.read_info(path)
             except Exception:  # unreadable files get their own error from the reader
                 return
+            if info.get("features") == 0:
+                raise InputError(f"{what}: no labels (the file has no features)") from None
+            if info.get("total_bounds") is None:  # a driver that does not tell
+                return
             bounds = tuple(info["total_bounds"])
             crs = CRS.from_user_input(info["crs"]) if info.get("crs") else None
     else:
+        if len(labels) == 0:
+            raise InputError(f"{what}: no labels (the frame is empty)")
         bounds, crs = tuple(labels.total_bounds), labels.crs
     if not all(np.isfinite(bounds)):
         return

@@ -84,6 +84,23 @@ def default_nodata(dtype: np.dtype[Any], nodata: float | None) -> float:
     return int(np.iinfo(dtype).min)
 
 
+def _check_fits(value: float, dtype: np.dtype[Any]) -> None:
+    """Refuse a nodata value the image's dtype cannot hold (``--nodata 70000`` for uint16)."""
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        if not (math.isfinite(value) and float(value).is_integer()):
+            raise ConfigError(f"--nodata {value}: the image's {dtype} holds whole numbers only")
+        if not info.min <= value <= info.max:
+            raise ConfigError(
+                f"--nodata {value:g}: out of the range of the image's {dtype} "
+                f"({info.min} to {info.max})"
+            )
+    elif np.issubdtype(dtype, np.floating) and math.isfinite(value):
+        limit = float(np.finfo(dtype).max)
+        if abs(value) > limit:
+            raise ConfigError(f"--nodata {value:g}: out of the range of the image's {dtype}")
+
+
 def kept_block(mask: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """Block function: ``(y, x)`` class ids -> bool, True where the class is kept."""
     table = np.zeros(256, dtype=bool)
@@ -212,14 +229,19 @@ def apply_mask(
         out = out.rio.write_transform(transform)
     elif mode == "cutout":
         fill = default_nodata(image.dtype, nodata if nodata is not None else image.rio.nodata)
-        if np.issubdtype(image.dtype, np.integer) and not np.isfinite(fill):
-            raise ConfigError(f"nodata {fill} does not fit the image's {image.dtype}")
+        _check_fits(fill, image.dtype)
         data = da.where(kept[None], img, np.array(fill).astype(image.dtype))
         out = image.copy(data=data).rio.write_nodata(fill, encoded=False)
     else:
-        if not sigma > 0:
-            raise ConfigError(f"--sigma {sigma}: must be > 0")
+        if not (sigma > 0 and math.isfinite(sigma)):
+            raise ConfigError(f"--sigma {sigma}: must be a finite number > 0")
         depth = math.ceil(TRUNCATE * sigma)
+        side = min(image.shape[1:])
+        if depth > side:
+            raise ConfigError(
+                f"--sigma {sigma}: the blur would reach {depth} px, beyond the image's "
+                f"{side} px side (at most --sigma {side / TRUNCATE:g})"
+            )
         blurred = da.map_overlap(
             blur_block,
             img,

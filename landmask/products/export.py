@@ -145,12 +145,12 @@ def export_mask(
         _paint(ids, table),
         out,
         profile,
+        overwrite=overwrite,
         categorical=True,
         tags=tags,
         descriptions=["red", "green", "blue", "alpha"],
         levels=[_paint(level, table) for level in levels],
         item=Lineage.of(mask.attrs) if stac else None,
-        overwrite=overwrite,
     )
     store_cogs([job])
     return WriteResult(out)

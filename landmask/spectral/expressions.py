@@ -19,6 +19,12 @@ the whole scene). A call is not evaluated block by block: it is replaced by its
 value first (:func:`landmask.spectral.thresholds.resolve_thresholds`); any other name
 before ``(`` is an error.
 
+Expressions are bounded: at most :data:`MAX_LENGTH` characters,
+:data:`MAX_DEPTH` levels of nesting (parentheses, ``not``, signs, ``**``) and
+:data:`MAX_HEIGHT` operations in one chain (``a + b + ...``), so that no text can exhaust the
+parser's or the evaluator's recursion; longer or deeper text is a
+:class:`~landmask.errors.RuleError`.
+
 Names are band common names or index names. Arithmetic is float32; ``a / 0``
 is not finite (NaN or +-inf). :func:`landmask.spectral.rules.classify_block` treats a
 pixel where any compared quantity is not finite as missing (nodata), and index
@@ -35,7 +41,15 @@ import numpy as np
 
 from landmask.errors import RuleError
 
-__all__ = ["FUNCTIONS", "Expr", "parse"]
+__all__ = ["FUNCTIONS", "MAX_DEPTH", "MAX_HEIGHT", "MAX_LENGTH", "Expr", "parse"]
+
+#: Longest expression text accepted, in characters.
+MAX_LENGTH = 2000
+#: Deepest nesting accepted: parentheses, ``not``, signs and ``**`` inside each other.
+MAX_DEPTH = 48
+#: Highest expression tree accepted: a chain ``a + b + ...`` of this many
+#: operations, or operations and nesting together.
+MAX_HEIGHT = 100
 
 Lookup = Callable[[str], np.ndarray]
 
@@ -204,11 +218,22 @@ class _Parser:
                 raise RuleError(f"unexpected character {text[col]!r} at column {col + 1}")
             kind = m.lastgroup or ""
             value = m.group(kind)
+            col = m.start(kind) + 1
             if kind == "name" and value in _KEYWORDS:
                 kind = "op"
-            self.tokens.append((kind, value, m.start(kind) + 1))
+            self.tokens.append((kind, value, col))
             pos = m.end()
         self.i = 0
+        self.depth = 0
+
+    def nest(self, col: int) -> None:
+        """Count one more level of nesting at ``col``; refuse beyond :data:`MAX_DEPTH`."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise RuleError(
+                f"expression nested more than {MAX_DEPTH} levels deep at column {col} "
+                "(parentheses, 'not', signs, '**'): simplify it"
+            )
 
     def peek(self) -> str | None:
         return self.tokens[self.i][1] if self.i < len(self.tokens) else None
@@ -254,8 +279,10 @@ class _Parser:
 
     def not_(self) -> Expr:
         if self.peek() == "not":
-            self.take()
-            return Expr("not", args=(self._bool(self.not_(), "not"),))
+            self.nest(self.take()[2])
+            node = Expr("not", args=(self._bool(self.not_(), "not"),))
+            self.depth -= 1
+            return node
         return self.comparison()
 
     def comparison(self) -> Expr:
@@ -296,8 +323,10 @@ class _Parser:
 
     def unary(self) -> Expr:
         if self.peek() in ("-", "+"):
-            op = self.take()[1]
+            _, op, col = self.take()
+            self.nest(col)
             operand = self._number(self.unary(), op)
+            self.depth -= 1
             if op == "+":
                 return operand
             if operand.kind == "num":
@@ -308,12 +337,13 @@ class _Parser:
     def power(self) -> Expr:
         node = self.atom()
         if self.peek() == "**":
-            self.take()
+            self.nest(self.take()[2])
             node = Expr(
                 "arith",
                 args=(self._number(node, "**"), self._number(self.unary(), "**")),
                 ops=("**",),
             )
+            self.depth -= 1
         return node
 
     def atom(self) -> Expr:
@@ -325,10 +355,12 @@ class _Parser:
                 return self.call(value, col)
             return Expr("name", value=value)
         if value == "(":
+            self.nest(col)
             node = self.or_()
             if self.peek() != ")":
                 raise RuleError(f"missing ')' for '(' at column {col}")
             self.take()
+            self.depth -= 1
             return node
         raise RuleError(f"unexpected {value!r} at column {col}")
 
@@ -337,6 +369,7 @@ class _Parser:
             known = ", ".join(sorted(FUNCTIONS))
             raise RuleError(f"unknown function {function!r} at column {col} (known: {known})")
         self.take()  # "("
+        self.nest(col)
         if self.peek() == ")":
             raise RuleError(f"{function}() at column {col} needs an argument")
         arg = self._number(self.or_(), function)
@@ -347,6 +380,7 @@ class _Parser:
         if self.peek() != ")":
             raise RuleError(f"{function}() at column {col} takes one argument, then ')'")
         self.take()
+        self.depth -= 1
         return Expr("call", value=function, args=(arg,))
 
 
@@ -354,4 +388,24 @@ def parse(text: str) -> Expr:
     """Parse ``text`` into an :class:`Expr`; raises :class:`RuleError` on bad syntax."""
     if not isinstance(text, str):
         raise RuleError(f"expression must be text, got {type(text).__name__}")
-    return _Parser(text).parse()
+    if len(text) > MAX_LENGTH:
+        raise RuleError(
+            f"expression is {len(text)} characters long; at most {MAX_LENGTH} are accepted"
+        )
+    node = _Parser(text).parse()
+    if _height(node) > MAX_HEIGHT:
+        raise RuleError(
+            f"expression is more than {MAX_HEIGHT} operations deep "
+            f"(e.g. a sum of {MAX_HEIGHT} terms): simplify it"
+        )
+    return node
+
+
+def _height(node: Expr) -> int:
+    """The height of the tree under ``node``, found without recursion."""
+    deepest, todo = 0, [(node, 1)]
+    while todo:
+        current, level = todo.pop()
+        deepest = max(deepest, level)
+        todo.extend((a, level + 1) for a in current.args)
+    return deepest

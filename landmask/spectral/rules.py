@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from landmask.classes import NODATA, ClassScheme, get_scheme
 from landmask.errors import ConfigError, LandmaskError, RuleError
 from landmask.io.sensors import COMMON_NAMES
+from landmask.io.yamldoc import load_yaml
 from landmask.spectral.expressions import Expr, parse
 from landmask.spectral.indices import INDICES, BlockLookup
 
@@ -101,6 +101,13 @@ def _parse_rule(source: str, k: int, item: Any, scheme: ClassScheme) -> Rule:
         raise _fail(source, label, str(exc)) from None
     if not expr.boolean:
         raise _fail(source, label, f"'when: {item['when']}' is not a comparison")
+    if not _pixel_names(expr):
+        raise _fail(
+            source,
+            label,
+            f"'when: {item['when']}' reads no band or index, so it is the same for every "
+            "pixel: a rule must compare a band or index",
+        )
     for name in sorted(expr.names):
         if name not in INDICES and name not in COMMON_NAMES:
             raise _fail(
@@ -110,6 +117,15 @@ def _parse_rule(source: str, k: int, item: Any, scheme: ClassScheme) -> Rule:
             )
     ref = item.get("reference")
     return Rule(str(item["class"]), class_id, str(item["when"]), expr, str(ref) if ref else None)
+
+
+def _pixel_names(expr: Expr) -> frozenset[str]:
+    """The names ``expr`` reads pixel by pixel: those outside scene-wide calls."""
+    if expr.kind == "call":
+        return frozenset()
+    if expr.kind == "name":
+        return frozenset([str(expr.value)])
+    return frozenset().union(*(_pixel_names(a) for a in expr.args))
 
 
 def parse_rules(data: Any, source: str) -> RuleSet:
@@ -145,21 +161,18 @@ def load_rules(spec: str | os.PathLike[str] | RuleSet | Mapping[str, Any] = "def
     text_spec = os.fspath(spec)
     if text_spec in BUILTIN_RULESETS:
         ref = resources.files("landmask.spectral") / "rulesets" / f"{text_spec}.yaml"
-        return parse_rules(yaml.safe_load(ref.read_text(encoding="utf-8")), f"rules:{text_spec}")
+        source = f"rules:{text_spec}"
+        return parse_rules(load_yaml(ref.read_text(encoding="utf-8"), source, RuleError), source)
     path = Path(text_spec)
     if not path.is_file():
         raise RuleError(
             f"{text_spec}: no such rules file (built-in rule sets: {', '.join(BUILTIN_RULESETS)})"
         )
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise RuleError(f"{text_spec}: cannot read ({exc})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise RuleError(f"{text_spec}: not valid YAML{where}") from None
-    return parse_rules(data, text_spec)
+    return parse_rules(load_yaml(text, text_spec, RuleError), text_spec)
 
 
 def default_rules(scene: Any) -> str:

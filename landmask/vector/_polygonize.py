@@ -364,5 +364,9 @@ def merged_features(groups: list[tuple[int, list[shapely.Geometry]]], spec: Outp
 
 
 def init_worker() -> None:
-    """Worker-process start: keep chunk-sized temporaries on glibc's heap (as the CLI does)."""
+    """Worker-process start: glibc's heap for chunk-sized temporaries (as the CLI does);
+    the process ends with its parent (:func:`~landmask._runtime.signals.die_with_parent`)."""
+    from landmask._runtime.signals import die_with_parent
+
+    die_with_parent()
     tune_malloc()

@@ -132,9 +132,16 @@ def chunk_pool(chunks: int) -> Iterator[Pool]:
 
 @contextlib.contextmanager
 def _cancelling(executor: Any) -> Iterator[Any]:
-    """``executor`` for the block; on an error its queued tasks are dropped, not run."""
+    """``executor`` for the block; on an error its queued tasks are dropped, not run.
+
+    On SIGINT/SIGTERM the running ones are not waited for either: the command
+    ends the pool's processes (:func:`~landmask._runtime.signals.end_children`).
+    """
     try:
         yield executor
+    except KeyboardInterrupt:
+        executor.shutdown(wait=False, cancel_futures=True)
+        raise
     except BaseException:
         executor.shutdown(wait=True, cancel_futures=True)
         raise

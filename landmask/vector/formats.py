@@ -17,14 +17,20 @@ import geopandas as gpd
 
 from landmask.classes import ClassScheme, resolve_scheme
 from landmask.errors import ConfigError
-from landmask.io.items import Lineage, check_item_output, write_item
-from landmask.io.outputs import atomic_path, check_output
-from landmask.io.styling import gpkg_add_style, style_vector_file
+from landmask.io.items import Lineage, attach_item, check_item_output
+from landmask.io.outputs import atomic_path, attach_sidecars, check_output
+from landmask.io.styling import gpkg_add_style, vector_sidecars
 
 if TYPE_CHECKING:
     from landmask.vector._polygonize import Features
 
-__all__ = ["VECTOR_FORMATS", "VectorWriter", "check_vector_output", "write_vector"]
+__all__ = [
+    "VECTOR_FORMATS",
+    "VectorWriter",
+    "check_vector_output",
+    "transition_columns",
+    "write_vector",
+]
 
 #: extension -> OGR driver (None: GeoParquet through geopandas/pyarrow)
 VECTOR_FORMATS: dict[str, str | None] = {
@@ -73,7 +79,7 @@ def write_vector(
     scheme = resolve_scheme(scheme, frame)
     ext = out.suffix.lower()
     driver = VECTOR_FORMATS[ext]
-    with atomic_path(out) as tmp:
+    with atomic_path(out, overwrite=overwrite) as tmp:
         if driver is None:
             frame.to_parquet(tmp, index=False)
         elif driver == "GeoJSON":
@@ -84,11 +90,12 @@ def write_vector(
             frame.to_file(tmp, driver=driver, engine="pyogrio", layer=out.stem, index=False)
             if styled and driver == "GPKG":
                 gpkg_add_style(tmp, out.stem, scheme)
-    if styled:
-        style_vector_file(out, scheme)
-    if stac:
-        lineage = lineage if lineage is not None else Lineage.of(frame.attrs)
-        write_item(out, lineage, scheme=scheme if styled else None, overwrite=overwrite)
+        if styled:
+            attach_sidecars(tmp, vector_sidecars(out, scheme))
+        if stac:
+            lineage = lineage if lineage is not None else Lineage.of(frame.attrs)
+            classes = scheme if styled else None
+            attach_item(tmp, out, lineage, scheme=classes, overwrite=overwrite)
     return out
 
 
@@ -123,7 +130,7 @@ class VectorWriter:
         self.styled = False
         self.ext = self.out.suffix.lower()
         self.driver = VECTOR_FORMATS[self.ext]
-        self._atomic = atomic_path(self.out)
+        self._atomic = atomic_path(self.out, overwrite=overwrite)
         self.tmp = self._atomic.__enter__()
         direct = self.driver in ("GPKG", "GeoJSON")
         self.stage = self.tmp if direct else self.tmp.with_name(f"{self.tmp.name}.stage.gpkg")
@@ -225,12 +232,12 @@ class VectorWriter:
         finally:
             if self.stage != self.tmp:
                 self.stage.unlink(missing_ok=True)
-        self._atomic.__exit__(None, None, None)
         if self.styled:
-            style_vector_file(self.out, self.scheme)
+            attach_sidecars(self.tmp, vector_sidecars(self.out, self.scheme))
         if self.lineage is not None:
             scheme = self.scheme if self.styled else None
-            write_item(self.out, self.lineage, scheme=scheme, overwrite=self.overwrite)
+            attach_item(self.tmp, self.out, self.lineage, scheme=scheme, overwrite=self.overwrite)
+        self._atomic.__exit__(None, None, None)
         return self.out
 
     def abort(self) -> None:
@@ -269,8 +276,33 @@ class VectorWriter:
             self.abort()
 
 
+def transition_columns(values: Any, scheme: ClassScheme) -> dict[str, Any]:
+    """For polygons of a change map: ``from_id``, ``from_class``, ``to_id``, ``to_class``.
+
+    Numpy arrays for class ids ``values`` of a change scheme
+    (:func:`landmask.classes.change_scheme`); empty for any other scheme.
+    """
+    import numpy as np
+
+    if scheme.base is None:
+        return {}
+    table = [scheme.transition(k) for k in range(256)]
+    ids = np.array([(p[0].id, p[1].id) if p else (255, 255) for p in table], dtype=np.uint8)
+    names = np.array([(p[0].name, p[1].name) if p else ("", "") for p in table], dtype=object)
+    v = np.asarray(values, dtype=np.intp)
+    return {
+        "from_id": ids[v, 0],
+        "from_class": names[v, 0],
+        "to_id": ids[v, 1],
+        "to_class": names[v, 1],
+    }
+
+
 def features_table(features: Features, scheme: ClassScheme) -> Any:
-    """Features -> an Arrow table: class_id, class_name, area_m2, perimeter_m, WKB geometry."""
+    """Features -> an Arrow table: class_id, class_name, area_m2, perimeter_m, WKB geometry.
+
+    Polygons of a change map also get :func:`transition_columns`.
+    """
     import numpy as np
     import pyarrow as pa
 
@@ -285,6 +317,10 @@ def features_table(features: Features, scheme: ClassScheme) -> Any:
         {
             "class_id": pa.array(features.values, type=pa.uint8()),
             "class_name": pa.array(names[features.values], type=pa.string()),
+            **{
+                k: pa.array(v, type=pa.uint8() if k.endswith("_id") else pa.string())
+                for k, v in transition_columns(features.values, scheme).items()
+            },
             "area_m2": pa.array(features.area_m2, type=pa.float64()),
             "perimeter_m": pa.array(features.perimeter_m, type=pa.float64()),
             "geometry": geometry,
@@ -298,6 +334,7 @@ def features_frame(features: Features, crs: Any, scheme: ClassScheme) -> gpd.Geo
         {
             "class_id": features.values,
             "class_name": [scheme.name_of(int(v)) for v in features.values],
+            **transition_columns(features.values, scheme),
             "area_m2": features.area_m2,
             "perimeter_m": features.perimeter_m,
         },

@@ -56,6 +56,7 @@ from landmask.vector._polygonize import (
 )
 from landmask.vector._pool import chunk_pool, merged, polygonized
 from landmask.vector._stitch import border_groups
+from landmask.vector.formats import transition_columns
 from landmask.vector.sieve import sieve
 
 __all__ = [
@@ -69,23 +70,39 @@ __all__ = [
 ]
 
 
-def resolve_classes(classes: Sequence[str | int] | None, scheme: ClassScheme) -> frozenset[int]:
-    """Class names or ids -> ids; default: every class but 0 (other) and 255 (nodata)."""
+def resolve_classes(
+    classes: Sequence[str | int] | None, scheme: ClassScheme, option: str = "--classes"
+) -> frozenset[int]:
+    """Class names or ids -> ids; default: every class but 0 (other) and 255 (nodata).
+
+    ``option`` names the setting in errors (``--classes``; empty for a caller
+    that names it itself). An id must be a mask value, 0-254; a name one of the scheme's.
+    For a change map (:func:`landmask.classes.change_scheme`) the default is
+    every transition between two different classes.
+    """
+    if not classes and scheme.base is not None:
+        pairs = {c.id: scheme.transition(c.id) for c in scheme}
+        return frozenset(k for k, p in pairs.items() if p is not None and p[0].id != p[1].id)
     if not classes:
         return frozenset(c.id for c in scheme if c.id not in (0, NODATA))
+    prefix = f"{option} " if option else ""
     out = set()
     for c in classes:
         text = str(c).strip()
         if text.isdigit():
+            if int(text) > NODATA:
+                raise ConfigError(f"{prefix}{text}: not a class id (mask values are 0-254)")
             out.add(int(text))
         else:
             try:
                 out.add(scheme.id_of(text))
             except ConfigError:
                 known = ", ".join(k.name for k in scheme)
-                raise ConfigError(f"--classes {text}: unknown class (known: {known})") from None
+                raise ConfigError(
+                    f"{prefix}{text}: unknown class in scheme {scheme.name!r} (known: {known})"
+                ) from None
     if NODATA in out:
-        raise ConfigError("nodata (255) is never vectorized")
+        raise ConfigError(f"{prefix}{NODATA}: nodata is never vectorized")
     return frozenset(out)
 
 
@@ -123,7 +140,8 @@ def vectorize(
     Returns
     -------
     geopandas.GeoDataFrame
-        ``class_id``, ``class_name``, ``area_m2``, ``perimeter_m`` and the
+        ``class_id``, ``class_name`` (for a change map also ``from_id``,
+        ``from_class``, ``to_id``, ``to_class``), ``area_m2``, ``perimeter_m`` and the
         geometry in the mask's CRS (areas and lengths on the ellipsoid for a
         geographic CRS), sorted by class and then by position. Chunks are
         polygonized in parallel; the result equals GDAL on the whole raster
@@ -259,6 +277,7 @@ def _to_frame(
         {
             "class_id": values,
             "class_name": [scheme.name_of(int(v)) for v in values],
+            **transition_columns(values, scheme),
             "area_m2": area,
             "perimeter_m": perimeter,
         },

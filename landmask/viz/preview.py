@@ -10,7 +10,7 @@ import rasterio
 from rasterio.enums import Resampling
 
 from landmask.classes import ClassScheme, check_mask, resolve_scheme
-from landmask.errors import ReadError
+from landmask.errors import ConfigError, ReadError
 from landmask.io.outputs import atomic_path
 
 __all__ = ["read_decimated", "write_preview"]
@@ -22,6 +22,8 @@ def read_decimated(mask_path: str | os.PathLike[str], max_size: int = 1024) -> n
     GDAL serves it from the nearest internal overview (mode-resampled in
     landmask's COGs), so the cost does not grow with the mask.
     """
+    if not max_size >= 1:
+        raise ConfigError(f"max_size {max_size}: must be at least 1 pixel")
     try:
         with rasterio.open(mask_path) as ds:
             check_mask(ds, str(mask_path))
@@ -40,6 +42,7 @@ def write_preview(
     *,
     max_size: int = 1024,
     scheme: ClassScheme | str | None = None,
+    overwrite: bool = True,
 ) -> Path:
     """Write a colour-coded PNG of a mask with a legend of the classes present.
 
@@ -47,7 +50,8 @@ def write_preview(
     nodata is transparent. Colours and names are those of ``scheme``, by
     default the scheme the mask file records (:func:`~landmask.classes.resolve_scheme`:
     its ``CLASS_SCHEME`` tag, else its ``CLASS_<id>`` names and colour table,
-    else ``landcover``).
+    else ``landcover``). Without ``overwrite``, a file that appeared at
+    ``png_path`` meanwhile is kept (:func:`~landmask.io.outputs.atomic_path`).
     """
     # a Figure of its own on an Agg canvas: no pyplot, so neither the backend
     # nor pyplot's list of figures changes (a notebook's stay as they were)
@@ -66,6 +70,6 @@ def write_preview(
     mask_image(data, scheme, ax=ax)
     ax.set_axis_off()
     out = Path(png_path)
-    with atomic_path(out) as tmp:
+    with atomic_path(out, overwrite=overwrite) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", transparent=True)
     return out

@@ -1,0 +1,122 @@
+"""SIGINT and SIGTERM: stop every command within seconds, leaving nothing half-written.
+
+:func:`handling_signals` (entered by the CLI) turns both signals into an
+:class:`Interrupted` exception in the main thread and sets :data:`STOP`, which
+every other thread sees: a Dask callback raises :class:`Interrupted` at the
+next task of any local-scheduler computation, and new temporaries and final
+renames are refused (:func:`check_stop`, called by :mod:`landmask.io.outputs`).
+Worker processes the command started get :func:`die_with_parent` as their
+initializer, so they end with it even after a SIGKILL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from types import FrameType
+from typing import Any
+
+__all__ = [
+    "STOP",
+    "Interrupted",
+    "check_stop",
+    "die_with_parent",
+    "end_children",
+    "exit_status",
+    "handling_signals",
+]
+
+#: Set once SIGINT or SIGTERM arrived: every thread stops at its next check.
+STOP = threading.Event()
+_received: list[int] = []
+_PR_SET_PDEATHSIG = 1
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived: the command stops (exit status 128 + signal)."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _handler(signum: int, frame: FrameType | None) -> None:
+    _received.append(signum)
+    if STOP.is_set():  # a second signal while cleaning up: cleaning up goes on
+        return
+    STOP.set()
+    raise Interrupted(signum)
+
+
+def check_stop() -> None:
+    """Raise :class:`Interrupted` if a signal asked the command to stop."""
+    if STOP.is_set():
+        raise Interrupted(_received[0] if _received else signal.SIGINT)
+
+
+def exit_status() -> int:
+    """128 + the first signal received (130 SIGINT, 143 SIGTERM); 130 if none was."""
+    return 128 + (_received[0] if _received else signal.SIGINT)
+
+
+def _stop_pretask(key: Any, dsk: Any, state: Any) -> None:
+    check_stop()
+
+
+def _stop_posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+    check_stop()
+
+
+@contextlib.contextmanager
+def handling_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise :class:`Interrupted` inside the block (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, _handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    from dask.callbacks import Callback
+
+    stopper = Callback(pretask=_stop_pretask, posttask=_stop_posttask)
+    stopper.register()
+    try:
+        yield
+    finally:
+        stopper.unregister()
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
+def die_with_parent() -> None:
+    """Initializer of worker processes: SIGTERM when the parent dies (Linux), any way it dies.
+
+    Also ignores SIGINT, which a terminal sends to the whole process group: the
+    parent decides when its workers end.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def end_children(timeout: float = 2.0) -> None:
+    """Terminate the child processes this process started (pools, managers, clusters)."""
+    import multiprocessing
+
+    children = multiprocessing.active_children()
+    for child in children:
+        with contextlib.suppress(Exception):
+            child.terminate()
+    for child in children:
+        with contextlib.suppress(Exception):
+            child.join(timeout)
+            if child.is_alive():
+                child.kill()

@@ -1,0 +1,157 @@
+"""``landmask change``: the from-to change of two masks, its transition matrix and polygons."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from landmask.cli.options import (
+    common_options,
+    output_options,
+    processing_options,
+    scheme_option,
+    stac_option,
+)
+
+
+@click.command("change")
+@click.argument("before", metavar="BEFORE.tif")
+@click.argument("after", metavar="AFTER.tif")
+@output_options
+@stac_option
+@click.option(
+    "--json", "json_path", type=click.Path(dir_okay=False), help="Write the matrix and figures."
+)
+@click.option(
+    "--vector",
+    "vector_path",
+    type=click.Path(dir_okay=False),
+    help="Also write polygons of the changed pixels (.gpkg, .parquet, .fgb, .geojson) with "
+    "from/to classes and areas.",
+)
+@click.option(
+    "--classes",
+    metavar="NAME,...",
+    help="Classes whose changes are drawn in --vector and listed in the summary (names or "
+    "ids, comma-separated): transitions from or to one of them [default: all].",
+)
+@scheme_option(
+    help="Class scheme to compare in (default: the masks' common scheme; landcover when one "
+    "mask is in landcover and the other maps onto it)."
+)
+@processing_options
+@common_options
+def change_cmd(
+    before: str,
+    after: str,
+    output: str,
+    overwrite: bool,
+    stac: bool,
+    json_path: str | None,
+    vector_path: str | None,
+    classes: str | None,
+    scheme: Any,
+    chunk_size: int | None,
+    scheduler: str,
+    quiet: bool,
+    debug: bool,
+) -> None:
+    """Change from BEFORE.tif to AFTER.tif: a from-to raster -o CHANGE.tif.
+
+    Both masks must be in one CRS; AFTER on another grid is warped onto
+    BEFORE's by nearest neighbour, with a warning. Each pixel of CHANGE.tif is
+    code = before_index * n + after_index over the n classes of the scheme
+    but cloud and nodata (landcover: 0 other -> other, 1 other -> forest,
+    ..., 6 forest -> urban, ..., 15 water -> water), 255 where either date
+    is nodata or cloud; the file names every transition ("forest -> urban")
+    and colours it. Prints the transition matrix (km², rows before, columns
+    after) and the gains, losses and net change of each class; the result
+    does not depend on --chunk-size.
+    """
+    from landmask._runtime.schedulers import progress, use_scheduler
+    from landmask.analysis.change import change, transitions
+    from landmask.classes import get_scheme
+    from landmask.cli.vectorize import split_classes
+    from landmask.errors import ConfigError
+    from landmask.io.masks import open_mask
+    from landmask.io.outputs import atomic_path, check_output
+    from landmask.io.write import write_mask
+    from landmask.vector.formats import check_vector_output
+    from landmask.vector.vectorize import vectorize_to_file
+
+    start = time.perf_counter()
+    inputs = [before, after]
+    out = check_output(output, overwrite, inputs)
+    outputs = [out]
+    if json_path:
+        outputs.append(check_output(json_path, overwrite, inputs))
+    if vector_path:
+        outputs.append(check_vector_output(vector_path, overwrite))
+    if len(set(outputs)) < len(outputs) or any(p in inputs for p in outputs):
+        raise ConfigError("-o, --json and --vector must be different files")
+    if stac:
+        from landmask.io.items import check_item_output
+
+        files = {p.resolve() for p in outputs} | {Path(p).resolve() for p in inputs}
+        for path in (out, *([outputs[-1]] if vector_path else [])):
+            item = check_item_output(path, overwrite)
+            if item.resolve() in files:
+                raise ConfigError(
+                    f"{item}: the STAC item of {path.name} would be another output or an "
+                    "input; name it otherwise or pass --no-stac"
+                )
+    codes = change(before, after, scheme=scheme, chunk_size=chunk_size)
+    ch_scheme = get_scheme(codes.attrs["class_scheme"])
+    picked = _picked(split_classes(classes), ch_scheme)
+    changed = [
+        c.id
+        for c in ch_scheme
+        if (pair := ch_scheme.transition(c.id))
+        and pair[0].id != pair[1].id
+        and (picked is None or pair[0].id in picked or pair[1].id in picked)
+    ]
+    if vector_path and not changed:
+        raise ConfigError(f"--vector {vector_path}: the scheme has no transition to draw")
+    with use_scheduler(scheduler), progress(False if quiet else None):
+        written = write_mask(codes, out, overwrite=overwrite, stac=stac)
+        matrix = transitions(written.path, chunk_size=chunk_size)
+        if json_path:
+            with atomic_path(check_output(json_path, overwrite), overwrite=overwrite) as tmp:
+                tmp.write_text(json.dumps(matrix.to_dict(), indent=2) + "\n", encoding="utf-8")
+        polygons = None
+        if vector_path:
+            polygons = vectorize_to_file(
+                open_mask(written.path, chunk_size),
+                vector_path,
+                changed,
+                scheme=ch_scheme,
+                overwrite=overwrite,
+                stac=stac,
+            )
+    if not quiet:
+        click.echo(f"{out}: change map in {time.perf_counter() - start:.1f} s")
+        click.echo(matrix.table(sorted(picked) if picked is not None else None))
+        if polygons is not None:
+            click.echo(f"{polygons.path}: {polygons.total:,} polygons of changed pixels")
+
+
+def _picked(names: list[str] | None, ch_scheme: Any) -> set[int] | None:
+    """``--classes`` -> class ids of the dates' scheme; None for all."""
+    from landmask.classes import change_states
+    from landmask.errors import ConfigError
+
+    if names is None:
+        return None
+    states = change_states(ch_scheme.base)
+    out = set()
+    for text in names:
+        found = [c.id for c in states if c.name == text or str(c.id) == text]
+        if not found:
+            known = ", ".join(c.name for c in states)
+            raise ConfigError(f"--classes {text}: no class of {ch_scheme.base.name!r} ({known})")
+        out.update(found)
+    return out
