@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -186,7 +187,7 @@ def check_job(job: SceneJob) -> Any:
     """
     from landmask._runtime.resources import check_declared_size
     from landmask.io.items import item_path
-    from landmask.io.outputs import plan_outputs
+    from landmask.io.outputs import GEOTIFF, check_output, plan_outputs
     from landmask.models.registry import load_model, model_scheme
     from landmask.vector.formats import check_vector_output
 
@@ -194,10 +195,12 @@ def check_job(job: SceneJob) -> Any:
         raise ConfigError("probabilities need a model (--model), not rules")
     inputs = job_inputs(job)
     outputs = {job.labels.get(k, k): path for k, path in job.outputs().items()}
+    vector = job.labels.get("vector", "vector")
+    geotiff = functools.partial(check_output, fmt=GEOTIFF)
+    checks = {label: geotiff for label in outputs} | {vector: check_vector_output}
     if job.stac:  # the items are outputs too: distinct, new, none over an input
         outputs |= {f"the STAC item of {k}": item_path(p) for k, p in list(outputs.items())}
-    vector = job.labels.get("vector", "vector")
-    plan_outputs(outputs, inputs, overwrite=job.overwrite, checks={vector: check_vector_output})
+    plan_outputs(outputs, inputs, overwrite=job.overwrite, checks=checks)
     check_declared_size(inputs)
     model = load_model(job.model_spec())
     if job.vector is not None:

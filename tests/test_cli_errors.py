@@ -346,7 +346,8 @@ def test_missing_output_folder(cli, tmp_path, s2_file):
 
 
 def test_unreachable_scheduler(cli, s2_file, out_dir):
-    # a refused connection fails at once, not after the connect timeout
+    # a refused connection fails at once, not after the 10 s connect timeout
+    # (the bound leaves room for a loaded machine: under 10 s is what matters)
     start = time.perf_counter()
     address = "tcp://127.0.0.1:1"
     cli(
@@ -354,7 +355,7 @@ def test_unreachable_scheduler(cli, s2_file, out_dir):
         address,
         pattern="reach|connect",
     )
-    assert time.perf_counter() - start < 3
+    assert time.perf_counter() - start < 9
 
 
 def test_invalid_scheduler_spec(cli, s2_file, out_dir):

@@ -16,8 +16,8 @@ from landmask.errors import ReadError
 __all__ = ["MAX_RATIO", "check_declared_size"]
 
 #: The largest uncompressed/file size ratio believed: DEFLATE stops near 1,000:1,
-#: ZSTD on constant tiles near 10,000:1.
-MAX_RATIO = 20_000
+#: ZSTD on constant tiles a few times higher.
+MAX_RATIO = 10_000
 #: Rasters smaller than this, uncompressed, are never refused.
 _SMALL = 1 << 30
 _RASTERS = (".tif", ".tiff", ".jp2", ".img")

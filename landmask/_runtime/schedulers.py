@@ -3,7 +3,12 @@
 Specs (``--scheduler``): ``threads`` (default), ``processes``, ``synchronous``,
 ``local:N`` (a :class:`distributed.LocalCluster` of N single-threaded worker
 processes, started and closed here) or a scheduler address ``tcp://host:port``
-(an existing cluster; the workers must see the input and output paths).
+(an existing cluster; the workers must see the input and output paths, which
+landmask makes absolute: :mod:`landmask._runtime.paths`).
+
+``dask.distributed`` logs at INFO level by default (33 to over 1,000 lines per
+run, into the progress line); :func:`quiet_dask_logs` keeps its warnings and
+errors only, unless the root logger is at DEBUG (``--debug``).
 """
 
 from __future__ import annotations
@@ -21,7 +26,14 @@ import dask
 
 from landmask.errors import SchedulerError
 
-__all__ = ["SchedulerInfo", "local_get", "progress", "task_counts", "use_scheduler"]
+__all__ = [
+    "SchedulerInfo",
+    "local_get",
+    "progress",
+    "quiet_dask_logs",
+    "task_counts",
+    "use_scheduler",
+]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +73,8 @@ def use_scheduler(
             yield SchedulerInfo(spec)
         return
     m = _LOCAL.match(spec)
+    if m or spec.startswith(("tcp://", "tls://", "ucx://", "inproc://")):
+        quiet_dask_logs()
     if m:
         n = int(m.group(1))
         if n < 1:
@@ -75,6 +89,22 @@ def use_scheduler(
     raise SchedulerError(
         f"--scheduler {spec!r}: expected threads, processes, synchronous, local:N or tcp://host:port"
     )
+
+
+def quiet_dask_logs() -> None:
+    """Keep ``distributed``'s loggers (and those it configures) at WARNING, unless at DEBUG.
+
+    The one place landmask sets Dask's log levels; the workers of ``local:N``
+    get the same level through ``silence_logs``.
+    """
+    import distributed  # noqa: F401  (configures its loggers on import; set them after)
+
+    if logging.getLogger().getEffectiveLevel() <= logging.DEBUG:
+        return
+    for name in ("distributed", "distributed.client", "distributed.http.proxy"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for name in ("bokeh", "tornado"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def local_get(name: str) -> Any:
@@ -96,6 +126,10 @@ def local_get(name: str) -> Any:
     return dask.threaded.get
 
 
+def _debug() -> bool:
+    return logging.getLogger().getEffectiveLevel() <= logging.DEBUG
+
+
 @contextlib.contextmanager
 def _local_cluster(n: int) -> Iterator[Any]:
     from distributed import Client, LocalCluster
@@ -107,7 +141,7 @@ def _local_cluster(n: int) -> Iterator[Any]:
         threads_per_worker=1,
         processes=True,
         dashboard_address=None,
-        silence_logs=logging.ERROR,
+        silence_logs=logging.WARNING if _debug() else logging.ERROR,
     )
     client = Client(cluster)
     try:

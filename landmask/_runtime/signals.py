@@ -64,6 +64,12 @@ def exit_status() -> int:
     return 128 + (_received[0] if _received else signal.SIGINT)
 
 
+#: The stopper of the outermost :func:`handling_signals` block (main thread
+#: only); Dask keeps callbacks in a set, so a nested block must not register
+#: the same one again.
+_depth: list[Any] = []
+
+
 def _stop_pretask(key: Any, dsk: Any, state: Any) -> None:
     check_stop()
 
@@ -75,20 +81,35 @@ def _stop_posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) 
 @contextlib.contextmanager
 def handling_signals() -> Iterator[None]:
     """SIGINT and SIGTERM raise :class:`Interrupted` inside the block (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
+    if threading.current_thread() is not threading.main_thread() or _depth:
+        yield  # another thread's, or nested in a block that already handles them
         return
     previous = {s: signal.signal(s, _handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    hook = sys.unraisablehook
+    sys.unraisablehook = _quiet_interrupts
     from dask.callbacks import Callback
 
     stopper = Callback(pretask=_stop_pretask, posttask=_stop_posttask)
     stopper.register()
+    _depth.append(stopper)
     try:
         yield
     finally:
-        stopper.unregister()
+        _depth.pop()
+        # not stopper.unregister(): dask's local scheduler swaps Callback.active
+        # for an empty set while a compute runs, and `run` computes scenes in
+        # several threads, so the set seen here may not hold it
+        Callback.active.discard(stopper._callback)
         for s, old in previous.items():
             signal.signal(s, old)
+        sys.unraisablehook = hook
+
+
+def _quiet_interrupts(unraisable: Any) -> None:
+    """The signal landed in a finalizer, which cannot raise it: STOP carries it on."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def die_with_parent() -> None:

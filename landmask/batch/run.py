@@ -22,6 +22,7 @@ the output folder links the items of every finished scene.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -38,6 +39,8 @@ from typing import Any, TextIO
 from dask.callbacks import Callback
 
 from landmask import __version__
+from landmask._runtime.signals import STOP
+from landmask.batch.manifest import MANIFEST_NAME, Manifest, output_stamp
 from landmask.batch.workflow import ModelClassifier, RulesClassifier, SceneInput, Workflow
 from landmask.errors import ConfigError, LandmaskError
 from landmask.pipeline import SceneJob, SceneOptions, VectorOptions, run_scene
@@ -47,14 +50,13 @@ __all__ = [
     "RunSummary",
     "SceneResult",
     "fingerprint",
+    "plan_run",
     "run_workflow",
     "scene_job",
 ]
 
 log = logging.getLogger(__name__)
 
-#: File name of the manifest in a workflow's output folder.
-MANIFEST_NAME = ".landmask-manifest.json"
 
 Classifier = RulesClassifier | ModelClassifier
 
@@ -174,41 +176,6 @@ def fingerprint(workflow: Workflow, scene: SceneInput) -> str:
         inputs = [_file_stamp(p) for p in scene.files]
     payload = json.dumps({"inputs": inputs, "settings": _settings(workflow)}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
-
-
-class _Manifest:
-    """The finished scenes of an output folder; saved atomically after every change."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.lock = threading.Lock()
-        self.scenes: dict[str, dict[str, Any]] = {}
-        if path.exists():
-            try:
-                doc = json.loads(path.read_text(encoding="utf-8"))
-                self.scenes = dict(doc.get("scenes", {}))
-            except (OSError, ValueError, AttributeError):
-                log.warning("%s: unreadable manifest, every scene will be redone", path)
-
-    def finished(self, stem: str, fp: str) -> dict[str, Any] | None:
-        entry = self.scenes.get(stem)
-        if entry is None or entry.get("fingerprint") != fp:
-            return None
-        if not all(Path(p).is_file() for p in entry.get("outputs", {}).values()):
-            return None
-        return entry
-
-    def record(self, stem: str, entry: dict[str, Any] | None) -> None:
-        from landmask.io.outputs import atomic_path
-
-        with self.lock:
-            if entry is None:
-                if self.scenes.pop(stem, None) is None:
-                    return
-            else:
-                self.scenes[stem] = entry
-            with atomic_path(self.path, overwrite=True) as tmp:
-                tmp.write_text(json.dumps({"version": 1, "scenes": self.scenes}, indent=1))
 
 
 # ---------------------------------------------------------------------- one scene
@@ -451,7 +418,8 @@ def run_workflow(
         ) from None
     if not os.access(out_dir, os.W_OK | os.X_OK):
         raise ConfigError(f"{workflow.source}: key 'outputs.dir': {out_dir} is not writable")
-    manifest = _Manifest(out_dir / MANIFEST_NAME)
+    plan_run(workflow, scenes, size)
+    manifest = Manifest(out_dir / MANIFEST_NAME)
     results: dict[str, SceneResult] = {}
     todo: list[tuple[SceneInput, str]] = []
     for scene in scenes:
@@ -486,6 +454,7 @@ def run_workflow(
             {
                 "fingerprint": fp,
                 "outputs": result.outputs,
+                "stamps": {k: output_stamp(v) for k, v in result.outputs.items()},
                 "pixels": result.pixels,
                 "seconds": round(result.seconds, 3),
                 "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -493,34 +462,83 @@ def run_workflow(
         )
         return result
 
-    if todo:
-        with (
-            use_scheduler(spec) as info,
-            report.active(info.client),
-            ThreadPoolExecutor(max_workers=workflow.parallel_scenes) as pool,
-        ):
-            futures = {pool.submit(one, s, fp): s for s, fp in todo}
-            for future in as_completed(futures):
-                result = future.result()
-                results[result.scene] = result
-                report.ended(result)
-    summary = RunSummary(
-        workflow.name,
-        spec,
-        [results[s.stem] for s in scenes],
-        time.perf_counter() - start,
-    )
-    with atomic_path(out_dir / workflow.outputs.summary, overwrite=True) as tmp:
-        tmp.write_text(json.dumps(summary.to_dict(), indent=2))
-    if workflow.outputs.stac:
-        from landmask.io.items import write_catalog
+    def summarize() -> RunSummary:
+        # scenes a signal stopped (or never started) are "interrupted"
+        missing = SceneResult("", "interrupted", error="interrupted")
+        done = [results.get(s.stem) or dataclasses.replace(missing, scene=s.stem) for s in scenes]
+        summary = RunSummary(workflow.name, spec, done, time.perf_counter() - start)
+        with atomic_path(out_dir / workflow.outputs.summary, overwrite=True) as tmp:
+            tmp.write_text(json.dumps(summary.to_dict(), indent=2))
+        if workflow.outputs.stac:  # catalog.json: the items of every finished scene
+            from landmask.io.items import write_catalog
 
-        done = [s for s in summary.scenes if s.status != "failed"]
-        outputs = [path for s in done for path in s.outputs.values()]
-        write_catalog(out_dir, outputs, overwrite=True, title=f"landmask run {workflow.name}")
-    return summary
+            finished = [s for s in summary.scenes if s.status in ("done", "skipped")]
+            paths = [path for s in finished for path in s.outputs.values()]
+            write_catalog(out_dir, paths, overwrite=True, title=f"landmask run {workflow.name}")
+        return summary
+
+    if todo:
+        with use_scheduler(spec) as info, report.active(info.client):
+            pool = ThreadPoolExecutor(max_workers=workflow.parallel_scenes)
+            try:
+                futures = {pool.submit(one, s, fp): s for s, fp in todo}
+                for future in as_completed(futures):
+                    result = future.result()
+                    results[result.scene] = result
+                    report.ended(result)
+            except KeyboardInterrupt:
+                # SIGINT/SIGTERM: queued scenes dropped, running ones stop at their
+                # next task; the summary says what finished, the manifest has it
+                pool.shutdown(wait=False, cancel_futures=True)
+                STOP.clear()  # let the summary be written
+                try:
+                    summarize()
+                finally:
+                    STOP.set()
+                raise
+            pool.shutdown(wait=True)
+    return summarize()
+
+
+def plan_run(workflow: Workflow, scenes: list[SceneInput], chunk_size: int) -> None:
+    """Check every output of every scene, the manifest and the summary, before any work.
+
+    Refused with one line: an output outside ``outputs.dir`` (a ``../`` in
+    ``name``, a STAC id or ``outputs.summary``), two outputs naming one file
+    (within a scene or across scenes, or the summary or manifest), an output
+    that would replace an input of any scene, a FIFO among the inputs.
+    """
+    from landmask.io.outputs import plan_outputs
+    from landmask.pipeline import job_inputs
+    from landmask.vector.formats import check_vector_output
+
+    out_dir = workflow.out_dir
+    outputs: dict[str, Path] = {
+        "outputs.summary": out_dir / workflow.outputs.summary,
+        "the manifest": out_dir / MANIFEST_NAME,
+    }
+    inputs: list[str] = []
+    checks = {}
+    for scene in scenes:
+        if scene.error is not None:
+            continue
+        job = scene_job(workflow, scene, chunk_size)
+        inputs += job_inputs(job)
+        for key, path in job.outputs().items():
+            label = f"outputs.{key} of scene {scene.stem}"
+            outputs[label] = path
+            if key == "vector":
+                checks[label] = check_vector_output
+    plan_outputs(
+        outputs,
+        inputs,
+        overwrite=True,
+        root=out_dir,
+        root_label=f"outputs.dir ({workflow.source})",
+        checks=checks,
+    )
 
 
 def manifest_entries(out_dir: str | os.PathLike[str]) -> Mapping[str, Any]:
     """The finished scenes recorded in an output folder's manifest."""
-    return _Manifest(Path(out_dir) / MANIFEST_NAME).scenes
+    return Manifest(Path(out_dir) / MANIFEST_NAME).scenes

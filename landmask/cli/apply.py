@@ -85,12 +85,12 @@ def apply_cmd(
     """
     from landmask._runtime.schedulers import progress, use_scheduler
     from landmask.io.masks import open_image, open_mask
-    from landmask.io.outputs import check_output
+    from landmask.io.outputs import GEOTIFF, check_output
     from landmask.io.write import write_image
     from landmask.products.apply import apply_mask
 
     start = time.perf_counter()
-    check_output(output, overwrite, [image, mask])
+    check_output(output, overwrite, [image, mask], fmt=GEOTIFF)
     with use_scheduler(scheduler):
         img = open_image(image, chunk_size)
         msk = open_mask(mask, chunk_size)

@@ -15,6 +15,11 @@ from landmask.cli.options import common_options, processing_options, scheme_opti
 @click.argument("truth", metavar="TRUTH")
 @click.option("--truth-column", metavar="C", help="Column of vector truth holding the labels.")
 @click.option(
+    "--truth-layer",
+    metavar="LAYER",
+    help="Layer of a vector truth file with several [default: its only layer of features].",
+)
+@click.option(
     "--truth-map",
     metavar="LABEL=CLASS,...",
     help="Map truth labels to classes, e.g. developed=urban,woods=forest or 10=forest,80=water; "
@@ -38,6 +43,7 @@ def evaluate_cmd(
     pred: str,
     truth: str,
     truth_column: str | None,
+    truth_layer: str | None,
     truth_map: str | None,
     truth_scheme: Any,
     json_path: str | None,
@@ -66,7 +72,7 @@ def evaluate_cmd(
     """
     from landmask._runtime.schedulers import progress, use_scheduler
     from landmask.evaluation.evaluate import evaluate, parse_label_map
-    from landmask.io.outputs import atomic_path, check_output
+    from landmask.io.outputs import PNG, atomic_path, check_output
 
     outputs = [p for p in (json_path, plot_path) if p]
     for path in outputs:
@@ -77,6 +83,7 @@ def evaluate_cmd(
             pred,
             truth,
             truth_column=truth_column,
+            truth_layer=truth_layer,
             truth_map=label_map,
             chunk_size=chunk_size,
             truth_scheme=truth_scheme,
@@ -93,7 +100,7 @@ def evaluate_cmd(
         from landmask.viz.plot import confusion_matrix
 
         ax = confusion_matrix(result)
-        with atomic_path(check_output(plot_path, overwrite), overwrite=overwrite) as tmp:
+        with atomic_path(check_output(plot_path, overwrite, fmt=PNG), overwrite=overwrite) as tmp:
             ax.figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
         plt.close(ax.figure)
     if not quiet:

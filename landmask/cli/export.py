@@ -51,11 +51,11 @@ def export_cmd(
     chunk; the file appears only when complete.
     """
     from landmask._runtime.schedulers import progress, use_scheduler
-    from landmask.io.outputs import check_output
+    from landmask.io.outputs import GEOTIFF, check_output
     from landmask.products.export import export_mask
 
     start = time.perf_counter()
-    check_output(output, overwrite, [mask])
+    check_output(output, overwrite, [mask], fmt=GEOTIFF)
     with use_scheduler(scheduler), progress(False if quiet else None):
         export_mask(
             mask,

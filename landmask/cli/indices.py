@@ -63,12 +63,12 @@ def indices_cmd(
     awei_sh  blue + 2.5 green - 1.5 (nir + swir16) - 0.25 swir22
     """
     from landmask._runtime.schedulers import progress, use_scheduler
-    from landmask.io.outputs import check_output
+    from landmask.io.outputs import GEOTIFF, check_output
     from landmask.io.write import write_indices
     from landmask.spectral.indices import check_index_names, compute_indices
 
     start = time.perf_counter()
-    check_output(output, overwrite, inputs)
+    check_output(output, overwrite, inputs, fmt=GEOTIFF)
     index_names = check_index_names(names)
     with use_scheduler(scheduler):
         reflectance = scene.open(inputs, chunk_size, needs=index_names)

@@ -38,10 +38,10 @@ def preview_cmd(
     scheme the file records (its CLASS_SCHEME tag: landcover, worldcover, ...),
     or of --scheme for files that record none (e.g. ESA WorldCover tiles).
     """
-    from landmask.io.outputs import check_output
+    from landmask.io.outputs import PNG, check_output
     from landmask.viz.preview import write_preview
 
-    check_output(output, overwrite, [mask])
+    check_output(output, overwrite, [mask], fmt=PNG)
     write_preview(mask, output, max_size=max_size, scheme=scheme, overwrite=overwrite)
     if not quiet:
         click.echo(f"{output}: preview of {mask}")

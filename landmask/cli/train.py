@@ -26,6 +26,11 @@ from landmask.cli.options import (
 )
 @click.option("--label-column", metavar="C", help="Column of vector labels holding the class.")
 @click.option(
+    "--labels-layer",
+    metavar="LAYER",
+    help="Layer of a vector labels file with several [default: its only layer of features].",
+)
+@click.option(
     "--label-map",
     metavar="LABEL=CLASS,...",
     help="Map labels to classes, e.g. developed=urban,woods=forest; labels it does not name "
@@ -68,6 +73,7 @@ def train_cmd(
     inputs: tuple[str, ...],
     labels: str,
     label_column: str | None,
+    labels_layer: str | None,
     label_map: str | None,
     indices: tuple[str, ...],
     estimator: str,
@@ -115,6 +121,7 @@ def train_cmd(
             reflectance,
             labels,
             label_column=label_column,
+            labels_layer=labels_layer,
             label_map=mapping,
             indices=list(indices) or None,
             estimator=estimator,

@@ -253,6 +253,7 @@ def evaluate(
     *,
     truth_column: str | None = None,
     truth_map: Mapping[str, str] | None = None,
+    truth_layer: str | None = None,
     scheme: ClassScheme | str | None = None,
     chunk_size: int | None = None,
     pred_scheme: ClassScheme | str | None = None,
@@ -273,6 +274,10 @@ def evaluate(
     truth_map
         ``{label: class name}``; labels it does not name become 0 (other) and
         are counted in ``notes["unmapped_labels"]``.
+    truth_layer
+        Layer of a vector truth file with several layers of features
+        (default: its only one; a GeoPackage's ``layer_styles`` is no
+        candidate).
     scheme
         Class scheme to compare in; default ``landcover``, or the change
         scheme of a change map (:func:`landmask.change`).
@@ -312,7 +317,7 @@ def evaluate(
     if is_raster_path(truth):
         truth_arr = raster_truth(os.fspath(truth), pred, labels)
         return _compare_rasters(pred, truth_arr, labels, scheme, area)
-    gdf, path = vector_truth(truth, truth_column, pred)
+    gdf, path = vector_truth(truth, truth_column, pred, layer=truth_layer)
     ids = labels.ids(list(gdf["label"]), path)
     kinds = set(gdf.geometry.geom_type)
     if kinds <= {"Point"}:

@@ -163,11 +163,16 @@ def _chunks_of(arr: xr.DataArray) -> Any:
     return as_dask(arr).chunks
 
 
-def _read_vector(path: str, column: str | None, pred: xr.DataArray) -> Any:
+def _read_vector(
+    path: str, column: str | None, pred: xr.DataArray, layer: str | None, option: str
+) -> Any:
     import geopandas as gpd
 
+    from landmask.vector.formats import data_layer
+
+    layer = data_layer(path, layer, option)
     try:
-        gdf = gpd.read_file(path)
+        gdf = gpd.read_file(path, layer=layer)
     except Exception as exc:  # pyogrio raises its own DataSourceError types
         if not Path(path).exists():
             raise ReadError(f"{path}: no such file") from None
@@ -202,16 +207,25 @@ def is_raster_path(source: Any) -> bool:
     )
 
 
-def vector_truth(source: Any, column: str | None, grid: xr.DataArray) -> tuple[Any, str]:
+def vector_truth(
+    source: Any,
+    column: str | None,
+    grid: xr.DataArray,
+    *,
+    layer: str | None = None,
+    layer_option: str = "--truth-layer",
+) -> tuple[Any, str]:
     """Vector labels (a path or a GeoDataFrame) in ``grid``'s CRS, and what to call them.
 
     The result has the labels in a ``label`` column (``column``, else the
     first of ``class``, ``label``, ``class_name``, ``class_id``, ``landcover``);
-    a file loses empty geometries and must have a CRS.
+    a file loses empty geometries and must have a CRS. Its layer is ``layer``,
+    else the only layer of features (:func:`landmask.vector.formats.data_layer`;
+    ``layer_option`` is named when that is ambiguous).
     """
     if isinstance(source, str | os.PathLike):
         path = os.fspath(source)
-        return _read_vector(path, column, grid), path
+        return _read_vector(path, column, grid, layer, layer_option), path
     path = "<GeoDataFrame>"
     gdf = source.rename(columns={column or _guess_column(source, path): "label"})
     if grid.rio.crs is not None and gdf.crs != grid.rio.crs:
@@ -295,19 +309,21 @@ def labels_on_grid(
     column: str | None = None,
     label_map: Mapping[str, str] | None = None,
     scheme: ClassScheme = LANDCOVER,
+    layer: str | None = None,
 ) -> GridLabels:
     """Put labels (polygons, points or a raster, any CRS) onto ``grid``'s pixels.
 
     The same readers as :func:`evaluate` uses for truth: vectors are
     reprojected and rasterized chunk by chunk, a raster on another grid is
-    warped by nearest neighbour, points become pixel indices.
+    warped by nearest neighbour, points become pixel indices. ``layer``: the
+    layer of a vector file with several (``--labels-layer``).
     """
     labels = Labels(scheme, label_map, option="--label-map")
     empty = np.empty(0, dtype=np.int64)
     if is_raster_path(source):
         raster = raster_truth(os.fspath(source), grid, labels)
         return GridLabels(raster, empty, empty, empty.astype(np.uint8), 0)
-    gdf, path = vector_truth(source, column, grid)
+    gdf, path = vector_truth(source, column, grid, layer=layer, layer_option="--labels-layer")
     ids = labels.ids(list(gdf["label"]), path)
     kinds = set(gdf.geometry.geom_type)
     if kinds <= {"Point"}:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from landmask._runtime.paths import worker_path
 from landmask.errors import BandError, SensorError
 from landmask.io._grid import FileInfo, Grid
 from landmask.io.resample import Method, Resample
@@ -39,6 +40,10 @@ class BandSource:
     offset: float
     resample: Resample | None = None
     scaling: str = "none"
+
+    def __post_init__(self) -> None:
+        # workers of a real cluster have their own working directory
+        object.__setattr__(self, "path", worker_path(self.path))
 
 
 def _check_mapping(infos: Sequence[FileInfo], bands: Mapping[str, int], provider: Sensor) -> None:
@@ -206,7 +211,7 @@ def stac_sources(
         picked = [b for b in picked if b.name in keep]
     sources = []
     for band in picked:
-        info = infos[band.href]
+        info = infos[worker_path(band.href)]
         if not 1 <= band.index <= info.count:
             raise BandError(
                 f"{band.href}: asset {band.asset!r} has {info.count} band(s), "

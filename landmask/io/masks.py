@@ -30,6 +30,7 @@ from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from landmask._runtime.chunks import as_dask
+from landmask._runtime.paths import worker_path
 from landmask.classes import NODATA, check_mask
 from landmask.errors import InputError, ReadError
 from landmask.io.reflectance import read_error, read_window
@@ -112,6 +113,9 @@ def _lazy_read(path: str, ds: rasterio.io.DatasetReader, step: int, kind: str) -
         chunks=(band_chunk, step, step),
         name=f"{kind}-{tokenize(path, stat.st_size, stat.st_mtime_ns, step, shape)}",
         meta=np.empty((0, 0, 0), dtype=ds.dtypes[0]),
+        asarray=False,  # a file reader: its windows are numpy arrays already
+        fancy=False,
+        lock=False,
     )
     arr = rioxarray.open_rasterio(path, lock=False, cache=False)
     assert isinstance(arr, xr.DataArray)
@@ -217,7 +221,7 @@ class _GridReader:
         warp: bool,
         lut: np.ndarray | None,
     ) -> None:
-        self.path, self.crs_wkt, self.transform = path, crs_wkt, transform
+        self.path, self.crs_wkt, self.transform = worker_path(path), crs_wkt, transform
         self.shape, self.warp, self.lut = shape, warp, lut
 
     def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray:

@@ -25,10 +25,13 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
+from landmask._runtime.paths import worker_path
 from landmask._runtime.signals import check_stop
 from landmask.errors import ConfigError, OutputExistsError, ReadError, WriteError
 
 __all__ = [
+    "GEOTIFF",
+    "PNG",
     "atomic_path",
     "attach_sidecars",
     "check_inputs",
@@ -41,6 +44,10 @@ __all__ = [
     "remove_stale",
     "temp_path",
 ]
+
+#: (format name, the extensions a file of it may have), for check_output's ``fmt``
+GEOTIFF = ("GeoTIFF", (".tif", ".tiff"))
+PNG = ("PNG", (".png",))
 
 _HOST = re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname())[:40] or "host"
 #: every temporary's name: ``.{name}.lmtmp-{host}-{pid}-{8 hex}`` and any ending
@@ -201,15 +208,27 @@ def _same_file(out: Path, resolved: Path, p: str) -> bool:
     return False
 
 
-def check_output(path: str | os.PathLike[str], overwrite: bool, inputs: Sequence[str] = ()) -> Path:
+def check_output(
+    path: str | os.PathLike[str],
+    overwrite: bool,
+    inputs: Sequence[str] = (),
+    *,
+    fmt: tuple[str, tuple[str, ...]] | None = None,
+) -> Path:
     """Validate an output path before any work starts.
 
     Raises :class:`ConfigError` for a missing or read-only folder, an output
     that is one of the inputs (the same path, a link to it) or not a regular
-    file, :class:`OutputExistsError` for an existing file without
-    ``overwrite``. Removes the folder's stale temporaries (:func:`remove_stale`).
+    file, or, with ``fmt`` (:data:`GEOTIFF`, :data:`PNG`), an extension that is
+    not the format's (``-o mask.png`` for a GeoTIFF); :class:`OutputExistsError`
+    for an existing file without ``overwrite``. Removes the folder's stale
+    temporaries (:func:`remove_stale`). Returns the path made absolute
+    (:func:`landmask._runtime.paths.worker_path`): workers of a cluster write it.
     """
     out = Path(path)
+    if fmt is not None and out.suffix.lower() not in fmt[1]:
+        name, suffixes = fmt
+        raise ConfigError(f"{out}: a {name} output must end in {' or '.join(suffixes)}")
     if not out.parent.is_dir():
         raise ConfigError(f"{out}: output folder {out.parent} does not exist")
     if not os.access(out.parent, os.W_OK | os.X_OK):
@@ -225,7 +244,7 @@ def check_output(path: str | os.PathLike[str], overwrite: bool, inputs: Sequence
     if out.exists() and not overwrite:
         raise OutputExistsError(f"{out}: exists; pass --overwrite to replace it")
     remove_stale(out.parent)
-    return out
+    return Path(worker_path(out))
 
 
 def plan_outputs(
@@ -312,16 +331,21 @@ def publish(tmp: Path, path: Path, overwrite: bool) -> None:
 
 
 def disk_full(exc: BaseException, path: Path) -> WriteError | None:
-    """A one-line :class:`WriteError` naming ``path`` if ``exc`` says the disk is full."""
+    """A one-line :class:`WriteError` naming ``path`` if the disk filled up.
+
+    Either ``exc`` says so (ENOSPC, GDAL's messages) or the folder has less
+    than 1 MiB left: some drivers report a short write as corrupt data.
+    """
     full = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
     full = full or any(m in str(exc).lower() for m in _FULL_MESSAGES)
-    if not full:
-        return None
     try:
-        free = os.statvfs(path.parent)
-        left = f"; {free.f_bavail * free.f_frsize / 1e6:.1f} MB free in {path.parent}"
+        st = os.statvfs(path.parent)
+        free = st.f_bavail * st.f_frsize
     except OSError:
-        left = ""
+        free = None
+    if not full and (free is None or free >= 1 << 20):
+        return None
+    left = f"; {free / 1e6:.1f} MB free in {path.parent}" if free is not None else ""
     return WriteError(f"{path}: disk full while writing it (nothing written{left})")
 
 

@@ -28,6 +28,7 @@ from affine import Affine
 from dask.base import tokenize
 
 from landmask._runtime.chunks import aligned_chunks
+from landmask._runtime.paths import worker_path
 from landmask.errors import ConfigError, PresetAssumedWarning, UncalibratedWarning
 from landmask.io._bands import (
     BandSource,
@@ -156,7 +157,7 @@ def open_scene(
         self_href = item.get_self_href()
         lineage = {"stac_ids": [item.id], "derived_from": [self_href] if self_href else []}
         path_list = list(dict.fromkeys(b.href for b in item_bands(item)))
-        info_of = {p: open_info(p) for p in path_list}
+        info_of = {worker_path(p): open_info(p) for p in path_list}
         grid = check_grid(list(info_of.values()), allow_ungeoreferenced, resolution)
         product = product_of_item(item)
         if preset is not None:  # the item's eo:bands name the bands: no band table assumed
@@ -185,7 +186,7 @@ def open_scene(
         if needs is not None:
             names = keep_needed(names, needs, path_list)
         sources = band_sources(infos, names, preset, scale, offset)
-        info_of = {info.path: info for info in infos}
+        info_of = {worker_path(info.path): info for info in infos}  # as BandSource
     sources = on_grid(sources, info_of, grid)
     _warn_radiometry(sources, info_of, preset, product, offset)
     size = chunk_size if chunk_size is not None else DEFAULT_CHUNK_SIZE

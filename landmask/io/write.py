@@ -22,7 +22,7 @@ from landmask.classes import CLOUD, NODATA, ClassScheme, check_mask, resolve_sch
 from landmask.errors import ConfigError
 from landmask.io._cog import TILE, CogJob, store_cogs, tile_aligned
 from landmask.io.items import Lineage
-from landmask.io.outputs import check_output
+from landmask.io.outputs import GEOTIFF, check_output
 from landmask.io.styling import mask_sidecars
 
 __all__ = [
@@ -110,7 +110,7 @@ def write_mask(
         The path and the number of pixels of each class id present.
     """
     check_mask(mask, "write_mask")
-    out = check_output(path, overwrite, mask.attrs.get("sources", ()))
+    out = check_output(path, overwrite, mask.attrs.get("sources", ()), fmt=GEOTIFF)
     scheme = resolve_scheme(scheme, mask)
     data = as_dask(mask)[None]
     counts = _value_counts(data[0], [c.id for c in scheme] + [CLOUD, NODATA])
@@ -143,17 +143,18 @@ def write_mask(
         job = _probability_job(probabilities, probabilities_path, overwrite, scheme)
         job.item = Lineage.of(probabilities.attrs) if stac else None
         jobs.append(job)
-    (per_column,) = store_cogs(jobs, also=[counts])
-    hist = np.asarray(per_column).reshape(-1, 256).sum(axis=0)
+    (per_chunk,) = store_cogs(jobs, also=[counts])
+    hist = np.asarray(per_chunk).reshape(-1, 256).sum(axis=0)
     return WriteResult(out, {int(i): int(n) for i, n in enumerate(hist) if n})
 
 
 def _value_counts(data: da.Array, likely: Sequence[int]) -> da.Array:
-    """Lazy pixel counts of each value of ``(y, x)`` uint8 data, per column of chunks.
+    """Lazy pixel counts of each value of ``(y, x)`` uint8 data, per chunk.
 
-    One count per chunk, summed down the chunk columns: ``(256 * n,)`` for
-    ``n`` columns, to fold with ``reshape(-1, 256).sum(axis=0)``. (Unlike
-    ``da.bincount(data.ravel())``, nothing is rechunked into rows first.)
+    ``(rows of chunks, 256 * columns of chunks)``, to fold with
+    ``reshape(-1, 256).sum(axis=0)`` once computed (2 KB a chunk). Unlike
+    ``da.bincount(data.ravel())``, nothing is rechunked into rows first, and
+    unlike a Dask ``sum``, building it runs nothing under ``catch_warnings()``.
     """
     chunks = ((1,) * len(data.chunks[0]), (256,) * len(data.chunks[1]))
     block_counts = da.map_blocks(
@@ -164,7 +165,7 @@ def _value_counts(data: da.Array, likely: Sequence[int]) -> da.Array:
         dtype=np.int64,
         meta=np.empty((0, 0), np.int64),  # else dask runs the block to guess it
     )
-    return block_counts.sum(axis=0)
+    return block_counts
 
 
 def _count_block(block: np.ndarray, likely: Sequence[int]) -> np.ndarray:
@@ -181,7 +182,7 @@ def _count_block(block: np.ndarray, likely: Sequence[int]) -> np.ndarray:
 def _probability_job(
     proba: xr.DataArray, path: str | os.PathLike[str], overwrite: bool, scheme: ClassScheme
 ) -> CogJob:
-    out = check_output(path, overwrite, proba.attrs.get("sources", ()))
+    out = check_output(path, overwrite, proba.attrs.get("sources", ()), fmt=GEOTIFF)
     names = [scheme.name_of(int(c)) for c in proba["class"].values]
     tags = {f"BAND_{k + 1}_CLASS_ID": str(int(c)) for k, c in enumerate(proba["class"].values)}
     tags["PROBABILITY_SCALE"] = "1/254: probability = value / 254; 255 = nodata"
@@ -213,7 +214,7 @@ def write_indices(
     if not names:
         raise ConfigError("no index to write")
     first = indices[names[0]]
-    out = check_output(path, overwrite, first.attrs.get("sources", ()))
+    out = check_output(path, overwrite, first.attrs.get("sources", ()), fmt=GEOTIFF)
     data = da.stack([as_dask(indices[n]) for n in names])
     tags = {f"INDEX_{n.upper()}": str(indices[n].attrs.get("formula", "")) for n in names}
     job = CogJob(
@@ -246,7 +247,7 @@ def write_image(
     """
     if image.ndim == 2:
         image = image.expand_dims("band")
-    out = check_output(path, overwrite, image.attrs.get("sources", ()))
+    out = check_output(path, overwrite, image.attrs.get("sources", ()), fmt=GEOTIFF)
     data = as_dask(image)
     nodata = image.rio.nodata
     profile = {

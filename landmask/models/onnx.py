@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from landmask._runtime.paths import worker_path
 from landmask.classes import ClassScheme, get_scheme
 from landmask.errors import ModelError
 from landmask.io.yamldoc import load_yaml
@@ -116,8 +117,8 @@ class OnnxModel:
     """
 
     def __init__(self, path: str | os.PathLike[str], **settings: Any) -> None:
-        self.path = os.fspath(path)
-        self.name = f"onnx:{self.path}"
+        self.name = f"onnx:{os.fspath(path)}"
+        self.path = worker_path(path)  # a worker opens its own session from it
         session = _session(self.path)
         meta: dict[str, Any] = {
             k.removeprefix("landmask."): v

@@ -162,13 +162,15 @@ def _has_bands(index: str, band_names: Sequence[str]) -> bool:
     return True
 
 
-def _check_overlap(labels: Any, scene: xr.DataArray, what: str) -> None:
+def _check_overlap(labels: Any, scene: xr.DataArray, what: str, layer: str | None) -> None:
     """Refuse labels that do not overlap the scene, before any pixel is read."""
     import pyogrio
     import rasterio
     from rasterio.crs import CRS
     from rasterio.errors import RasterioError
     from rasterio.warp import transform_bounds
+
+    from landmask.vector.formats import data_layer
 
     if isinstance(labels, str | os.PathLike):
         path = os.fspath(labels)
@@ -177,7 +179,7 @@ def _check_overlap(labels: Any, scene: xr.DataArray, what: str) -> None:
                 bounds, crs = tuple(src.bounds), src.crs
         except RasterioError:
             try:
-                info = pyogrio.read_info(path)
+                info = pyogrio.read_info(path, layer=data_layer(path, layer, "--labels-layer"))
             except Exception:  # unreadable files get their own error from the reader
                 return
             if info.get("features") == 0:
@@ -205,6 +207,7 @@ def train(
     *,
     label_column: str | None = None,
     label_map: Mapping[str, str] | None = None,
+    labels_layer: str | None = None,
     indices: Sequence[str] | None = None,
     estimator: str = "random-forest",
     max_per_class: int = 20_000,
@@ -225,6 +228,9 @@ def train(
         Column holding the labels (class names or ids); guessed if omitted.
     label_map
         ``{label: class name}``; labels it does not name become 0 (other).
+    labels_layer
+        Layer of a vector labels file with several layers of features
+        (default: its only one; a GeoPackage's ``layer_styles`` is no candidate).
     indices
         Index features besides the bands (default: those of ndvi, mndwi, ndbi,
         ndwi the scene can compute).
@@ -258,9 +264,11 @@ def train(
     except BandError as exc:
         raise BandError(f"{where}: {exc}") from None
     source = "<GeoDataFrame>" if not isinstance(labels, str | os.PathLike) else os.fspath(labels)
-    _check_overlap(labels, scene, source)
+    _check_overlap(labels, scene, source, labels_layer)
     grid = scene.isel(band=0, drop=True)
-    on_grid = labels_on_grid(labels, grid, column=label_column, label_map=label_map, scheme=scheme)
+    on_grid = labels_on_grid(
+        labels, grid, column=label_column, label_map=label_map, scheme=scheme, layer=labels_layer
+    )
     data = as_dask(scene)
     data = data.rechunk({0: -1})
     if on_grid.raster is None:

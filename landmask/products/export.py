@@ -27,7 +27,7 @@ from landmask._runtime.chunks import as_dask
 from landmask.classes import NODATA, ClassScheme, check_mask, resolve_scheme
 from landmask.io.items import Lineage
 from landmask.io.masks import open_mask
-from landmask.io.outputs import check_output
+from landmask.io.outputs import GEOTIFF, check_output
 from landmask.io.overviews import overview_levels
 from landmask.io.write import TILE, CogJob, WriteResult, store_cogs, tile_aligned, write_mask
 
@@ -127,7 +127,7 @@ def export_mask(
     mask = _nodata_as_255(mask)
     if not rgb:
         return write_mask(mask, path, overwrite=overwrite, scheme=scheme, colormap=False, stac=stac)
-    out = check_output(path, overwrite, mask.attrs.get("sources", ()))
+    out = check_output(path, overwrite, mask.attrs.get("sources", ()), fmt=GEOTIFF)
     ids = tile_aligned(as_dask(mask)[None])
     table = rgba_table(scheme)
     levels = overview_levels(ids, TILE, categorical=True, nodata=NODATA)

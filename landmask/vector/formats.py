@@ -1,8 +1,13 @@
 """Writing polygons to GIS formats, chosen by file extension, atomically.
 
 ``.gpkg`` (a layer named after the file, with a spatial index), ``.parquet``
-(GeoParquet), ``.fgb`` (FlatGeobuf, with a spatial index) and ``.geojson``
-(reprojected to EPSG:4326, as RFC 7946 requires).
+(GeoParquet 1.1 with a bbox covering column, :mod:`landmask.vector.geoparquet`),
+``.fgb`` (FlatGeobuf, with a spatial index) and ``.geojson`` (reprojected to
+EPSG:4326, as RFC 7946 requires). Every layer is named after the output file's
+stem, and its geometry type is declared as ``Polygon`` or, when any feature is a
+MultiPolygon, ``MultiPolygon`` (FlatGeobuf's polygons are then promoted, as it
+holds one type). Reading: :func:`data_layer` picks the layer of features in a
+file that has others beside it (a GeoPackage's ``layer_styles`` table).
 """
 
 from __future__ import annotations
@@ -16,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 
 from landmask.classes import ClassScheme, resolve_scheme
-from landmask.errors import ConfigError
+from landmask.errors import ConfigError, InputError
 from landmask.io.items import Lineage, attach_item, check_item_output
 from landmask.io.outputs import atomic_path, attach_sidecars, check_output
 from landmask.io.styling import gpkg_add_style, vector_sidecars
+from landmask.vector.geoparquet import write_geoparquet
 
 if TYPE_CHECKING:
     from landmask.vector._polygonize import Features
@@ -28,6 +34,8 @@ __all__ = [
     "VECTOR_FORMATS",
     "VectorWriter",
     "check_vector_output",
+    "data_layer",
+    "declared_type",
     "transition_columns",
     "write_vector",
 ]
@@ -48,6 +56,36 @@ def check_vector_output(path: str | os.PathLike[str], overwrite: bool) -> Path:
         known = ", ".join(VECTOR_FORMATS)
         raise ConfigError(f"{out}: unknown vector format {out.suffix!r} (use {known})")
     return out
+
+
+def declared_type(types: Iterable[str]) -> str:
+    """The layer geometry type to declare for features of OGC ``types`` (Polygon by default)."""
+    return "MultiPolygon" if "MultiPolygon" in set(types) else "Polygon"
+
+
+def data_layer(path: str | os.PathLike[str], layer: str | None, option: str) -> str | None:
+    """The layer of features to read from ``path``: ``layer`` if given, else the only one.
+
+    Tables without geometry (a GeoPackage's ``layer_styles``) are not
+    candidates. Raises :class:`InputError` naming ``option`` for a missing
+    layer, or for several layers of features and no ``layer``. Returns None
+    for a file pyogrio cannot list, which its reader then reports.
+    """
+    import pyogrio
+
+    try:
+        layers = pyogrio.list_layers(path)
+    except Exception:  # unreadable files get their own error from the reader
+        return layer
+    names = [str(name) for name, _ in layers]
+    spatial = [str(name) for name, kind in layers if kind is not None]
+    if layer is not None:
+        if layer not in names:
+            raise InputError(f"{path}: no layer {layer!r} ({option}; layers: {', '.join(names)})")
+        return layer
+    if len(spatial) > 1:
+        raise InputError(f"{path}: layers {', '.join(spatial)}: pass {option} to choose one")
+    return spatial[0] if spatial else None
 
 
 def write_vector(
@@ -79,15 +117,34 @@ def write_vector(
     scheme = resolve_scheme(scheme, frame)
     ext = out.suffix.lower()
     driver = VECTOR_FORMATS[ext]
+    geometry_type = declared_type(frame.geom_type.dropna().unique())
     with atomic_path(out, overwrite=overwrite) as tmp:
         if driver is None:
-            frame.to_parquet(tmp, index=False)
-        elif driver == "GeoJSON":
-            frame.to_crs("EPSG:4326").to_file(
-                tmp, driver=driver, engine="pyogrio", layer_options={"RFC7946": "YES"}
+            import pyarrow as pa
+
+            table = pa.table(frame.to_arrow(index=False, geometry_encoding="WKB"))
+            write_geoparquet(
+                table.to_batches(),
+                table.schema,
+                tmp,
+                geometry=frame.geometry.name,
+                crs=frame.crs,
+                geometry_types=frame.geom_type.dropna().unique(),
             )
         else:
-            frame.to_file(tmp, driver=driver, engine="pyogrio", layer=out.stem, index=False)
+            if driver == "GeoJSON":
+                frame = frame.to_crs("EPSG:4326")
+            options = {"RFC7946": "YES"} if driver == "GeoJSON" else None
+            frame.to_file(
+                tmp,
+                driver=driver,
+                engine="pyogrio",
+                layer=out.stem,
+                index=False,
+                layer_options=options,
+                geometry_type=geometry_type,
+                promote_to_multi=geometry_type == "MultiPolygon",
+            )
             if styled and driver == "GPKG":
                 gpkg_add_style(tmp, out.stem, scheme)
         if styled:
@@ -138,6 +195,7 @@ class VectorWriter:
         self.layer = self.out.stem
         self.count = 0
         self.crs: Any = None
+        self.geometry_types: set[str] = set()
 
     def write(self, frame: gpd.GeoDataFrame) -> None:
         """Append a batch of features (every batch has the same columns and CRS)."""
@@ -145,6 +203,7 @@ class VectorWriter:
             frame = frame.to_crs("EPSG:4326")
         self.crs = frame.crs
         self.styled = "class_name" in frame.columns
+        self.geometry_types.update(frame.geom_type.dropna().unique())
         options = {"RFC7946": "YES"} if self.driver == "GeoJSON" else {}
         frame.to_file(
             self.stage,
@@ -191,9 +250,11 @@ class VectorWriter:
             try:
                 yield from table.to_batches()
                 self.count += len(first)
+                self.geometry_types.update(wkb_types(first))
                 for features in it:
                     yield from features_table(features, self.scheme).to_batches()
                     self.count += len(features)
+                    self.geometry_types.update(wkb_types(features))
             except BaseException as exc:
                 errors.append(exc)
                 raise
@@ -249,22 +310,32 @@ class VectorWriter:
             self._atomic.__exit__(RuntimeError, error, None)
 
     def _convert(self) -> None:
+        import pyarrow as pa
         from pyogrio.raw import open_arrow, write_arrow
 
+        kind = declared_type(self.geometry_types)
         with open_arrow(self.stage, layer=self.layer, use_pyarrow=True) as (meta, reader):
             geometry = meta["geometry_name"] or "geometry"
             if self.driver is None:
-                _write_geoparquet(reader, self.tmp, geometry, meta["crs"])
-            else:
-                write_arrow(
+                write_geoparquet(
                     reader,
+                    reader.schema,
                     self.tmp,
-                    layer=self.layer,
-                    driver=self.driver,
-                    geometry_name=geometry,
-                    geometry_type="Unknown",
+                    geometry=geometry,
                     crs=meta["crs"],
+                    geometry_types=self.geometry_types,
                 )
+                return
+            batches = reader if kind == "Polygon" else _promoted(reader, geometry)
+            write_arrow(
+                pa.RecordBatchReader.from_batches(reader.schema, batches),
+                self.tmp,
+                layer=self.layer,
+                driver=self.driver,
+                geometry_name=geometry,
+                geometry_type=kind,
+                crs=meta["crs"],
+            )
 
     def __enter__(self) -> VectorWriter:
         return self
@@ -343,29 +414,35 @@ def features_frame(features: Features, crs: Any, scheme: ClassScheme) -> gpd.Geo
     )
 
 
-def _write_geoparquet(reader: Any, path: Path, geometry: str, crs: str | None) -> None:
-    """Arrow batches with WKB geometry -> a GeoParquet 1.0 file, one row group per batch."""
-    import json
+def wkb_types(features: Features) -> set[str]:
+    """The OGC geometry types among ``features``' WKB (read from each header, no parsing)."""
+    import numpy as np
 
-    import pyarrow.parquet as pq
-    from pyproj import CRS
+    starts = features.offsets[:-1]
+    if not len(starts):
+        return set()
+    if not (features.wkb[starts] == 1).all():  # not all little-endian: let GEOS read them
+        return {str(g.geom_type) for g in features.geometries()}
+    codes = np.unique(features.wkb[starts + 1])
+    return {_OGC_TYPES.get(int(c), "Unknown") for c in codes}
 
-    schema = reader.schema
-    field_index = schema.get_field_index(geometry)
-    geo = {
-        "version": "1.0.0",
-        "primary_column": "geometry",
-        "columns": {
-            "geometry": {
-                "encoding": "WKB",
-                "geometry_types": ["Polygon", "MultiPolygon"],
-                **({"crs": CRS.from_user_input(crs).to_json_dict()} if crs else {}),
-            }
-        },
-    }
-    names = [n if k != field_index else "geometry" for k, n in enumerate(schema.names)]
-    target = schema.set(field_index, schema.field(field_index).with_name("geometry"))
-    target = target.with_metadata({b"geo": json.dumps(geo).encode()})
-    with pq.ParquetWriter(path, target) as writer:
-        for batch in reader:
-            writer.write_batch(batch.rename_columns(names).cast(target.remove_metadata()))
+
+_OGC_TYPES = {3: "Polygon", 6: "MultiPolygon"}
+
+
+def _promoted(reader: Any, geometry: str) -> Iterator[Any]:
+    """``reader``'s batches with every Polygon made a one-part MultiPolygon."""
+    import numpy as np
+    import pyarrow as pa
+    import shapely
+
+    for batch in reader:
+        index = batch.schema.get_field_index(geometry)
+        column = batch.column(index)
+        geoms = shapely.from_wkb(np.asarray(column.to_numpy(zero_copy_only=False)))
+        polygons = shapely.get_type_id(geoms) == 3
+        geoms[polygons] = shapely.multipolygons(
+            geoms[polygons], indices=np.arange(int(polygons.sum()))
+        )
+        wkb = pa.array(shapely.to_wkb(geoms), type=column.type)
+        yield batch.set_column(index, batch.schema.field(index), wkb)

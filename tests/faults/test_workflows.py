@@ -1,0 +1,80 @@
+"""Workflows whose outputs would replace inputs, collide or escape outputs.dir: refused up front."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.faults.conftest import error_lines, run_cli, snapshot
+
+
+def _workflow(work: Path, outputs: dict[str, Any], **extra: Any) -> Path:
+    scenes = work / "scenes"
+    scenes.mkdir(exist_ok=True)
+    for name in ("small.tif",):
+        (scenes / name).write_bytes((work / name).read_bytes())
+        (scenes / "other.tif").write_bytes((work / name).read_bytes())
+    doc = {
+        "name": "w",
+        "inputs": "scenes/*.tif",
+        "sensor": "sentinel2-l2a",
+        "classifier": {"rules": "default"},
+        "outputs": outputs,
+        **extra,
+    }
+    path = work / "job.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("outputs", "extra", "message"),
+    [
+        ({"dir": "scenes", "mask": "{stem}.tif"}, {}, "would overwrite an input"),
+        ({"dir": "out", "mask": "{name}_{stem}.tif"}, {"name": "../../ESCAPED"}, "is outside"),
+        ({"dir": "out", "mask": "{stem}_m.tif", "summary": "../s.json"}, {}, "is outside"),
+        (
+            {"dir": "out", "mask": "{stem}.tif", "indices": "{stem}.tif", "summary": "x.json"},
+            {"indices": ["ndvi"]},
+            "name the same file",
+        ),
+        (
+            {"dir": "out", "mask": "{stem}_m.tif", "summary": "small_m.tif"},
+            {},
+            "name the same file",
+        ),
+        (
+            {"dir": "out", "mask": "{stem}_m.tif", "summary": ".landmask-manifest.json"},
+            {},
+            "name the same file",
+        ),
+    ],
+)
+def test_bad_outputs_refused_before_any_work(
+    work: Path, outputs: dict[str, Any], extra: dict[str, Any], message: str
+) -> None:
+    job = _workflow(work, outputs, **extra)
+    before = snapshot(work)
+    result = run_cli("run", job, "-q", cwd=work)
+    assert result.returncode == 2, result.stderr
+    (line,) = error_lines(result.stderr)
+    assert message in line
+    after = snapshot(work)
+    assert after == before  # nothing written, inputs untouched
+    assert not (work.parent / "ESCAPED_small.tif").exists()
+
+
+def test_resume_redoes_a_scene_whose_output_changed(work: Path) -> None:
+    job = _workflow(work, {"dir": "out", "mask": "{stem}_m.tif"})
+    assert run_cli("run", job, "-q", cwd=work).returncode == 0
+    (work / "out" / "small_m.tif").write_bytes(b"")  # truncated since
+    result = run_cli("run", job, "-q", cwd=work)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((work / "out" / "run-summary.json").read_text())
+    status = {s["scene"]: s["status"] for s in summary["scenes"]}
+    assert status == {"small": "done", "other": "skipped"}
+    assert (work / "out" / "small_m.tif").stat().st_size > 0

@@ -1,0 +1,209 @@
+"""A real Dask cluster: `dask scheduler` and `dask worker` processes started elsewhere.
+
+The workers run in another working directory than landmask, so every path they
+get must be absolute; outputs must equal those of the local threaded run.
+Every process started here is ended in the fixtures' teardown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import psutil
+import pytest
+import yaml
+from conftest import write_raster
+
+from landmask.cli import run
+from landmask.synthetic import S2_BAND_IDS, make_scene, to_dn
+
+pytestmark = pytest.mark.cluster
+
+BIN = Path(sys.executable).parent
+SCHEDULER_ARGS = ["--port", "0", "--dashboard-address", ":0", "--host", "127.0.0.1"]
+WORKER_ARGS = ["--nthreads", "1", "--nworkers", "2", "--no-dashboard", "--local-directory"]
+
+
+@dataclass
+class Cluster:
+    address: str
+    worker: subprocess.Popen  # the `dask worker` process; its children are the workers
+
+
+def _end(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A scene under scenes/ and a workflow, all named relative to tmp_path."""
+    (tmp_path / "scenes").mkdir()
+    dn = to_dn(make_scene((120, 140), seed=5).reflectance)
+    write_raster(tmp_path / "scenes" / "s0.tif", dn, nodata=0, descriptions=S2_BAND_IDS)
+    doc = {
+        "name": "cluster",
+        "inputs": ["scenes/s0.tif"],
+        "classifier": {"rules": "default"},
+        "sensor": "sentinel2-l2a",
+        "outputs": {"dir": "out", "mask": "{stem}_mask.tif", "vector": "{stem}.gpkg"},
+        "chunk_size": 64,
+    }
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump(doc))
+    return tmp_path
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    """A scheduler and two single-threaded workers (with nannies), started in tmp_path/elsewhere."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    info = elsewhere / "scheduler.json"
+    procs: list[subprocess.Popen] = []
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": elsewhere}
+    try:
+        procs.append(
+            subprocess.Popen(
+                [BIN / "dask", "scheduler", "--scheduler-file", info, *SCHEDULER_ARGS],
+                **quiet,
+            )
+        )
+        for _ in range(600):  # waiting for a file, not timing anything
+            if info.exists() and info.stat().st_size:
+                break
+            time.sleep(0.1)
+        address = json.loads(info.read_text())["address"]
+        procs.append(
+            subprocess.Popen(
+                [BIN / "dask", "worker", "--scheduler-file", info, *WORKER_ARGS, elsewhere],
+                **quiet,
+            )
+        )
+        from distributed import Client
+
+        with Client(address, timeout=120) as client:
+            client.wait_for_workers(2, timeout=120)
+        yield Cluster(address, procs[-1])
+    finally:
+        _end(procs)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _polygons(path: Path) -> list:
+    frame = gpd.read_file(path, layer=path.stem)
+    return sorted(zip(frame.class_id, frame.geometry.to_wkb(), strict=True))
+
+
+def _dask_info(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("distributed") and r.levelno <= logging.INFO
+    ]
+
+
+def test_relative_paths_on_a_cluster_started_elsewhere(project, cluster, monkeypatch, caplog):
+    """classify, vectorize and run with relative paths; workers in another directory."""
+    monkeypatch.chdir(project)
+    caplog.set_level(logging.INFO)
+    for where in ("local", "remote"):
+        (project / where).mkdir()
+    common = ["--sensor", "sentinel2-l2a", "--chunk-size", "64", "-q"]
+    for where, extra in (("local", []), ("remote", ["--scheduler", cluster.address])):
+        assert run(["classify", "scenes/s0.tif", *common, "-o", f"{where}/m.tif", *extra]) == 0
+        assert run(["vectorize", f"{where}/m.tif", "-o", f"{where}/v.gpkg", "-q", *extra]) == 0
+    assert run(["run", "job.yaml", "--scheduler", cluster.address, "-q"]) == 0
+    assert _dask_info(caplog) == []  # distributed's INFO lines kept out without --debug
+    local = project / "local"
+    assert _digest(local / "m.tif") == _digest(project / "remote" / "m.tif")
+    assert _digest(local / "m.tif") == _digest(project / "out" / "s0_mask.tif")
+    assert _polygons(local / "v.gpkg") == _polygons(project / "remote" / "v.gpkg")
+    assert _polygons(local / "v.gpkg") == _polygons(project / "out" / "s0.gpkg")
+    assert len(_polygons(local / "v.gpkg")) > 10
+
+
+def test_a_worker_killed_mid_run_gives_the_same_mask(project, cluster, monkeypatch):
+    """SIGKILL of a worker while classify runs: distributed recomputes its tasks."""
+    monkeypatch.chdir(project)
+    common = ["classify", "scenes/s0.tif", "--sensor", "sentinel2-l2a", "--chunk-size", "32"]
+    (project / "local").mkdir()
+    (project / "remote").mkdir()
+    assert run([*common, "-q", "-o", "local/m.tif"]) == 0
+    workers = psutil.Process(cluster.worker.pid).children(recursive=True)
+    assert len(workers) >= 2
+    proc = subprocess.Popen(
+        [BIN / "landmask", *common, "-q", "-o", "remote/m.tif", "--scheduler", cluster.address],
+        cwd=project,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for _ in range(3000):  # until the run writes its temporary: mid-run
+            if proc.poll() is not None or any(".lmtmp-" in p for p in os.listdir("remote")):
+                break
+            time.sleep(0.01)
+        killed = proc.poll() is None
+        if killed:
+            workers[0].kill()
+        _, err = proc.communicate(timeout=240)
+    finally:
+        _end([proc])
+    assert proc.returncode == 0, err
+    assert _digest(project / "local" / "m.tif") == _digest(project / "remote" / "m.tif")
+    assert killed, "the run ended before a worker could be killed"
+
+
+def test_ctrl_c_under_local_cluster_ends_cleanly(project):
+    """SIGINT once the workers run: exit 130, no worker process left, no INFO lines."""
+    proc = subprocess.Popen(
+        [BIN / "landmask", "run", "job.yaml", "--scheduler", "local:2", "--chunk-size", "16"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    children: list[psutil.Process] = []
+    try:
+        parent = psutil.Process(proc.pid)
+        for _ in range(1200):  # wait until both workers have started
+            children = parent.children(recursive=True)
+            if len(children) >= 2 or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run ended before its workers started"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        assert "INFO" not in err, err
+        _, alive = psutil.wait_procs(children, timeout=15)
+        assert alive == [], alive
+    finally:
+        for child in children:
+            if child.is_running():
+                child.kill()
+        _end([proc])
+    out = project / "out"
+    leftovers = [p for p in os.listdir(out) if ".lmtmp-" in p] if out.exists() else []
+    assert leftovers == []
