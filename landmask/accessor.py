@@ -152,23 +152,25 @@ class LandmaskAccessor:
         *,
         overwrite: bool = False,
         scheme: ClassScheme | str | None = None,
+        stac: bool = True,
     ) -> WriteResult:
         """Write a mask (:func:`~landmask.io.write.write_mask`) or a 2-D index
         (:func:`~landmask.io.write.write_indices`, one band named after the array)
         as a Cloud-Optimized GeoTIFF, chunk by chunk and atomically.
 
         A mask's classes are named after ``scheme``; None: the scheme the mask
-        records (``landcover`` if none).
+        records (``landcover`` if none). ``stac``: a STAC item beside the file
+        (:mod:`landmask.io.items`).
         """
         from landmask.io.write import write_indices, write_mask
 
         arr = self._obj
         if is_mask(arr):
-            return write_mask(arr, path, overwrite=overwrite, scheme=scheme)
+            return write_mask(arr, path, overwrite=overwrite, scheme=scheme, stac=stac)
         if arr.ndim == 2 and arr.dtype.kind == "f":
             name = str(arr.name or "index")
             data = arr.astype("float32").rename(name)
-            return write_indices(data.to_dataset(), path, overwrite=overwrite)
+            return write_indices(data.to_dataset(), path, overwrite=overwrite, stac=stac)
         raise InputError(
             f".landmask.write() writes a mask (2-D uint8) or an index (2-D float), "
             f"got {arr.ndim}-D {arr.dtype}"

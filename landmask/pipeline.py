@@ -107,6 +107,8 @@ class SceneJob:
     index_names: tuple[str, ...] = ()
     chunk_size: int | None = None
     overwrite: bool = False
+    #: a STAC item beside every output (``mask.json`` next to ``mask.tif``)
+    stac: bool = True
     #: how errors name each output: the command's options, or a workflow's keys
     labels: Mapping[str, str] = field(default_factory=lambda: dict(CLI_LABELS))
 
@@ -174,8 +176,9 @@ def check_job(job: SceneJob) -> Any:
     """Check a job before any work; return the loaded model.
 
     Every output must be writable (folder exists, not an input, not existing
-    unless ``overwrite``), the outputs distinct, the vector format known and the
-    classes to polygonize known to the model's scheme.
+    unless ``overwrite``), the outputs distinct (and their STAC items, with
+    ``stac``), the vector format known and the classes to polygonize known to
+    the model's scheme.
 
     Raises
     ------
@@ -183,6 +186,7 @@ def check_job(job: SceneJob) -> Any:
         One line naming the output or option.
     """
     from landmask._runtime.resources import check_declared_size
+    from landmask.io.items import item_path
     from landmask.io.outputs import GEOTIFF, check_output, plan_outputs
     from landmask.models.registry import load_model, model_scheme
     from landmask.vector.formats import check_vector_output
@@ -194,6 +198,8 @@ def check_job(job: SceneJob) -> Any:
     vector = job.labels.get("vector", "vector")
     geotiff = functools.partial(check_output, fmt=GEOTIFF)
     checks = {label: geotiff for label in outputs} | {vector: check_vector_output}
+    if job.stac:  # the items are outputs too: distinct, new, none over an input
+        outputs |= {f"the STAC item of {k}": item_path(p) for k, p in list(outputs.items())}
     plan_outputs(outputs, inputs, overwrite=job.overwrite, checks=checks)
     check_declared_size(inputs)
     model = load_model(job.model_spec())
@@ -258,6 +264,7 @@ def run_scene(job: SceneJob, *, polygonize_in_processes: bool = False) -> SceneO
     from landmask._runtime.schedulers import use_scheduler
     from landmask.classification.classify import classify, classify_with_probabilities
     from landmask.classification.quality import apply_quality, quality_mask
+    from landmask.io.items import item_path
     from landmask.io.sensors import QUALITY_BANDS
     from landmask.io.write import write_indices, write_mask
     from landmask.models.registry import model_scheme
@@ -295,6 +302,7 @@ def run_scene(job: SceneJob, *, polygonize_in_processes: bool = False) -> SceneO
             scheme=scheme,
             probabilities=proba,
             probabilities_path=job.probabilities,
+            stac=job.stac,
         )
         written += [job.mask] + ([job.probabilities] if job.probabilities else [])
         polygons = None
@@ -314,19 +322,21 @@ def run_scene(job: SceneJob, *, polygonize_in_processes: bool = False) -> SceneO
                     simplify=v.simplify,
                     scheme=scheme,
                     overwrite=job.overwrite,
+                    stac=job.stac,
                 )
             written.append(job.vector)
         if job.indices is not None:
             from landmask.spectral.indices import compute_indices
 
             indices = compute_indices(reflectance, list(job.index_names))
-            write_indices(indices, job.indices, overwrite=job.overwrite)
+            write_indices(indices, job.indices, overwrite=job.overwrite, stac=job.stac)
             written.append(job.indices)
     except BaseException:
         from landmask.io.styling import sidecars
 
         for path in written:
-            for file in (path, *sidecars(path)):
+            items = [item_path(path)] if job.stac else []
+            for file in (path, *sidecars(path), *items):
                 with contextlib.suppress(FileNotFoundError):
                     file.unlink()
         raise

@@ -183,7 +183,14 @@ def test_cli_cutout_and_blur(files, pixels, classes, tmp_path):
         values = ds.read()
         np.testing.assert_array_equal(values[:, kept], pixels[:, kept])
         assert (values[:, ~kept] != pixels[:, ~kept]).any()
-    assert sorted(os.listdir(tmp_path)) == ["blur.tif", "cut.tif", "image.tif", "mask.tif"]
+    assert sorted(os.listdir(tmp_path)) == [
+        "blur.json",  # the STAC items (landmask.io.items)
+        "blur.tif",
+        "cut.json",
+        "cut.tif",
+        "image.tif",
+        "mask.tif",
+    ]
 
 
 def one_error_line(capsys) -> str:

@@ -34,7 +34,7 @@ def dates(tmp_path):
 
 def test_writes_raster_json_and_changed_polygons(dates, out_dir, capsys, caplog):  # noqa: F811
     b, a, *_ = dates
-    out, js, vec = out_dir / "change.tif", out_dir / "change.json", out_dir / "loss.gpkg"
+    out, js, vec = out_dir / "change.tif", out_dir / "matrix.json", out_dir / "loss.gpkg"
     res = invoke(["change", b, a, "-o", out, "--json", js, "--vector", vec], capsys, caplog)
     assert res.code == 0, res.err
     assert "forest" in res.out and "transition matrix" in res.out
@@ -82,7 +82,7 @@ def test_chunk_size_does_not_change_the_outputs(dates, out_dir, capsys, caplog):
     b, a, *_ = dates
     docs = []
     for size in ("16", "2048"):
-        js = out_dir / f"c{size}.json"
+        js = out_dir / f"c{size}-matrix.json"  # c{size}.json: the STAC item of c{size}.tif
         argv = ["change", b, a, "-o", out_dir / f"c{size}.tif", "--json", js, "--chunk-size", size]
         assert invoke([*argv, "-q"], capsys, caplog).code == 0
         docs.append(json.loads(js.read_text()))

@@ -108,6 +108,7 @@ def test_corrupt_scene_is_reported_others_finish_and_rerun_resumes(
     names = sorted(p.name for p in out.iterdir())
     styles = ["a_mask.qml", "a_mask.tif.aux.xml", "a_polygons.qml"]
     styles += ["b_mask.qml", "b_mask.tif.aux.xml", "b_polygons.qml"]
+    styles += ["a_mask.json", "a_polygons.gpkg.json", "b_mask.json", "b_polygons.gpkg.json"]
     assert names == [
         MANIFEST_NAME,
         *sorted(
@@ -117,6 +118,7 @@ def test_corrupt_scene_is_reported_others_finish_and_rerun_resumes(
                 "b_mask.tif",
                 "b_polygons.gpkg",
                 *styles,
+                "catalog.json",
             ]
         ),
         "run-summary.json",

@@ -127,7 +127,7 @@ def test_mask_gets_a_qml_and_an_attribute_table_gdal_reads(tmp_path, scheme):
     ids = [c.id for c in shown(scheme)]
     data = np.array([ids[:2], [ids[-1], 255]], np.uint8)
     out = write_mask(as_mask(data), tmp_path / "mask.tif", scheme=scheme).path
-    assert sorted(os.listdir(tmp_path)) == ["mask.qml", "mask.tif", "mask.tif.aux.xml"]
+    assert sorted(os.listdir(tmp_path)) == ["mask.json", "mask.qml", "mask.tif", "mask.tif.aux.xml"]
     assert_raster_qml((tmp_path / "mask.qml").read_text(encoding="utf-8"), scheme)
 
     band = vrt_band(out, tmp_path)
@@ -187,14 +187,14 @@ def test_geopackage_carries_its_style_in_layer_styles(tmp_path, scheme):
 @pytest.mark.parametrize("ext", [".parquet", ".fgb", ".geojson"])
 def test_other_vector_formats_get_a_qml(tmp_path, ext):
     out = write_vector(polygons(DYNAMIC_WORLD), tmp_path / f"regions{ext}", scheme=DYNAMIC_WORLD)
-    assert sorted(os.listdir(tmp_path)) == sorted([out.name, "regions.qml"])
+    assert sorted(os.listdir(tmp_path)) == sorted([out.name, "regions.qml", f"{out.name}.json"])
     assert_vector_qml((tmp_path / "regions.qml").read_text(encoding="utf-8"), DYNAMIC_WORLD)
 
 
 def test_frames_without_classes_are_not_styled(tmp_path):
     frame = gpd.GeoDataFrame({"n": [1]}, geometry=[box(0, 0, 1, 1)], crs=UTM33)
     write_vector(frame, tmp_path / "plain.gpkg")
-    assert os.listdir(tmp_path) == ["plain.gpkg"]
+    assert sorted(os.listdir(tmp_path)) == ["plain.gpkg", "plain.gpkg.json"]  # + its STAC item
 
 
 def test_failed_vector_write_leaves_no_style(tmp_path, monkeypatch):
@@ -256,4 +256,4 @@ def test_failed_streamed_vectorize_leaves_no_style(tmp_path, monkeypatch):
     summary = vectorize_to_file(mask, tmp_path / "regions.gpkg", scheme=LANDCOVER)
     (row,) = read_layer_styles(summary.path)[1]
     assert_vector_qml(row[6], LANDCOVER)
-    assert sorted(os.listdir(tmp_path)) == ["regions.gpkg", "regions.qml"]
+    assert sorted(os.listdir(tmp_path)) == ["regions.gpkg", "regions.gpkg.json", "regions.qml"]

@@ -34,7 +34,8 @@ def test_streamed_file_holds_the_same_polygons(tmp_path, speckle, ext, connectiv
     mask = as_mask(speckle, chunks=23)  # 4 x 5 chunks: several batches
     expected = vectorize(mask, connectivity=connectivity)
     summary = vectorize_to_file(mask, tmp_path / f"regions{ext}", connectivity=connectivity)
-    assert sorted(os.listdir(tmp_path)) == [f"regions{ext}", "regions.qml"]  # + its style
+    # + its style and STAC item
+    assert sorted(os.listdir(tmp_path)) == [f"regions{ext}", f"regions{ext}.json", "regions.qml"]
     back = read(summary.path)
     assert len(back) == len(expected) == summary.total
     assert list(back.columns) == list(expected.columns)

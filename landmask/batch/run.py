@@ -14,7 +14,9 @@ of every file, the STAC item's content) and of the settings that shape its
 outputs. A rerun skips a scene whose fingerprint is unchanged and whose outputs
 exist, without opening its rasters; a changed scene is redone. A scene that
 fails is reported with its error, its partial outputs are removed, and the other
-scenes go on. Nothing is ever written into the inputs.
+scenes go on. Nothing is ever written into the inputs. With ``outputs.stac``
+(the default) every output has its STAC item beside it and ``catalog.json`` in
+the output folder links the items of every finished scene.
 """
 
 from __future__ import annotations
@@ -224,6 +226,7 @@ def scene_job(workflow: Workflow, scene: SceneInput, chunk_size: int) -> SceneJo
         index_names=tuple(workflow.indices),
         chunk_size=chunk_size,
         overwrite=True,
+        stac=workflow.outputs.stac,
         labels={**{k: f"outputs.{k}" for k in outputs}, "classes": "vector.classes"},
     )
 
@@ -466,6 +469,12 @@ def run_workflow(
         summary = RunSummary(workflow.name, spec, done, time.perf_counter() - start)
         with atomic_path(out_dir / workflow.outputs.summary, overwrite=True) as tmp:
             tmp.write_text(json.dumps(summary.to_dict(), indent=2))
+        if workflow.outputs.stac:  # catalog.json: the items of every finished scene
+            from landmask.io.items import write_catalog
+
+            finished = [s for s in summary.scenes if s.status in ("done", "skipped")]
+            paths = [path for s in finished for path in s.outputs.values()]
+            write_catalog(out_dir, paths, overwrite=True, title=f"landmask run {workflow.name}")
         return summary
 
     if todo:

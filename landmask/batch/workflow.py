@@ -89,6 +89,8 @@ class Outputs(_Strict):
     indices: str | None = None
     probabilities: str | None = None
     summary: str = "run-summary.json"
+    #: a STAC item beside every output and a ``catalog.json`` linking them
+    stac: bool = True
 
     @field_validator("mask", "vector", "indices", "probabilities")
     @classmethod

@@ -140,6 +140,8 @@ def _run(
         "class_scheme": scheme.name,
         "class_names": [f"{c.id}:{c.name}" for c in scheme],
         "min_confidence": min_confidence,
+        # where the scene came from, for the outputs' STAC items (landmask.io.items)
+        **{k: scene.attrs[k] for k in ("sources", "stac_ids", "derived_from") if k in scene.attrs},
     }
     if ruleset is not None:
         attrs |= {"rules": ruleset.name, **threshold_attrs(ruleset)}

@@ -12,6 +12,7 @@ from landmask.cli.options import (
     output_options,
     processing_options,
     scheme_option,
+    stac_option,
 )
 
 
@@ -19,6 +20,7 @@ from landmask.cli.options import (
 @click.argument("image", metavar="IMAGE")
 @click.argument("mask", metavar="MASK.tif")
 @output_options
+@stac_option
 @click.option(
     "--keep",
     required=True,
@@ -56,6 +58,7 @@ def apply_cmd(
     mask: str,
     output: str,
     overwrite: bool,
+    stac: bool,
     keep: str,
     mode: str,
     nodata: float | None,
@@ -101,7 +104,9 @@ def apply_cmd(
             sigma=sigma,
         )
         with progress(False if quiet else None):
-            write_image(out.assign_attrs(sources=[image, mask]), output, overwrite=overwrite)
+            write_image(
+                out.assign_attrs(sources=[image, mask]), output, overwrite=overwrite, stac=stac
+            )
     if not quiet:
         h, w = out.shape[-2:]
         click.echo(f"{output}: {mode} of {image} keeping {keep}, {w}x{h} px")

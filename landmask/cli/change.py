@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import click
 
-from landmask.cli.options import common_options, output_options, processing_options, scheme_option
+from landmask.cli.options import (
+    common_options,
+    output_options,
+    processing_options,
+    scheme_option,
+    stac_option,
+)
 
 
 @click.command("change")
 @click.argument("before", metavar="BEFORE.tif")
 @click.argument("after", metavar="AFTER.tif")
 @output_options
+@stac_option
 @click.option(
     "--json", "json_path", type=click.Path(dir_okay=False), help="Write the matrix and figures."
 )
@@ -42,6 +50,7 @@ def change_cmd(
     after: str,
     output: str,
     overwrite: bool,
+    stac: bool,
     json_path: str | None,
     vector_path: str | None,
     classes: str | None,
@@ -84,6 +93,17 @@ def change_cmd(
         outputs.append(check_vector_output(vector_path, overwrite))
     if len(set(outputs)) < len(outputs) or any(p in inputs for p in outputs):
         raise ConfigError("-o, --json and --vector must be different files")
+    if stac:
+        from landmask.io.items import check_item_output
+
+        files = {p.resolve() for p in outputs} | {Path(p).resolve() for p in inputs}
+        for path in (out, *([outputs[-1]] if vector_path else [])):
+            item = check_item_output(path, overwrite)
+            if item.resolve() in files:
+                raise ConfigError(
+                    f"{item}: the STAC item of {path.name} would be another output or an "
+                    "input; name it otherwise or pass --no-stac"
+                )
     codes = change(before, after, scheme=scheme, chunk_size=chunk_size)
     ch_scheme = get_scheme(codes.attrs["class_scheme"])
     picked = _picked(split_classes(classes), ch_scheme)
@@ -97,7 +117,7 @@ def change_cmd(
     if vector_path and not changed:
         raise ConfigError(f"--vector {vector_path}: the scheme has no transition to draw")
     with use_scheduler(scheduler), progress(False if quiet else None):
-        written = write_mask(codes, out, overwrite=overwrite)
+        written = write_mask(codes, out, overwrite=overwrite, stac=stac)
         matrix = transitions(written.path, chunk_size=chunk_size)
         if json_path:
             with atomic_path(check_output(json_path, overwrite), overwrite=overwrite) as tmp:
@@ -110,6 +130,7 @@ def change_cmd(
                 changed,
                 scheme=ch_scheme,
                 overwrite=overwrite,
+                stac=stac,
             )
     if not quiet:
         click.echo(f"{out}: change map in {time.perf_counter() - start:.1f} s")

@@ -12,6 +12,7 @@ from landmask.cli.options import (
     output_options,
     processing_options,
     scene_options,
+    stac_option,
 )
 from landmask.cli.vectorize import split_classes, vector_options
 
@@ -19,6 +20,7 @@ from landmask.cli.vectorize import split_classes, vector_options
 @click.command("classify")
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @output_options
+@stac_option
 @scene_options
 @click.option(
     "--rules",
@@ -69,6 +71,7 @@ def classify_cmd(
     inputs: tuple[str, ...],
     output: str,
     overwrite: bool,
+    stac: bool,
     scene: SceneOptions,
     rules: str | None,
     model: str | None,
@@ -127,6 +130,7 @@ def classify_cmd(
         vector_options=VectorOptions(split_classes(classes), int(connectivity), min_area, simplify),
         chunk_size=chunk_size,
         overwrite=overwrite,
+        stac=stac,
     )
     with use_scheduler(scheduler), progress(False if quiet else None):
         # polygonizing holds the GIL: local threads hand it to worker

@@ -12,12 +12,14 @@ from landmask.cli.options import (
     output_options,
     processing_options,
     scheme_option,
+    stac_option,
 )
 
 
 @click.command("export")
 @click.argument("mask", metavar="MASK.tif")
 @output_options
+@stac_option
 @click.option(
     "--rgb",
     is_flag=True,
@@ -31,6 +33,7 @@ def export_cmd(
     mask: str,
     output: str,
     overwrite: bool,
+    stac: bool,
     rgb: bool,
     scheme: Any,
     chunk_size: int | None,
@@ -55,7 +58,13 @@ def export_cmd(
     check_output(output, overwrite, [mask], fmt=GEOTIFF)
     with use_scheduler(scheduler), progress(False if quiet else None):
         export_mask(
-            mask, output, rgb=rgb, scheme=scheme, overwrite=overwrite, chunk_size=chunk_size
+            mask,
+            output,
+            rgb=rgb,
+            scheme=scheme,
+            overwrite=overwrite,
+            chunk_size=chunk_size,
+            stac=stac,
         )
     if not quiet:
         kind = "RGBA colours" if rgb else "grayscale class ids"

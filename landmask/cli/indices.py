@@ -12,12 +12,14 @@ from landmask.cli.options import (
     output_options,
     processing_options,
     scene_options,
+    stac_option,
 )
 
 
 @click.command("indices")
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @output_options
+@stac_option
 @scene_options
 @click.option(
     "--index",
@@ -34,6 +36,7 @@ def indices_cmd(
     inputs: tuple[str, ...],
     output: str,
     overwrite: bool,
+    stac: bool,
     scene: SceneOptions,
     names: tuple[str, ...],
     chunk_size: int | None,
@@ -71,7 +74,7 @@ def indices_cmd(
         reflectance = scene.open(inputs, chunk_size, needs=index_names)
         indices = compute_indices(reflectance, index_names)
         with progress(False if quiet else None):
-            write_indices(indices, output, overwrite=overwrite)
+            write_indices(indices, output, overwrite=overwrite, stac=stac)
     if not quiet:
         size = f"{reflectance.sizes['x']}x{reflectance.sizes['y']} px"
         elapsed = time.perf_counter() - start

@@ -146,6 +146,18 @@ def output_options(f: F) -> F:
     return f
 
 
+def stac_option(f: F) -> F:
+    """``--no-stac``: given to the command as ``stac: bool`` (True by default)."""
+    return click.option(
+        "--no-stac",
+        "stac",
+        is_flag=True,
+        flag_value=False,
+        default=True,
+        help="Write no STAC item beside the output (mask.json next to mask.tif).",
+    )(f)
+
+
 def _parse_scheme(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
     if value is None:
         return None

@@ -13,6 +13,7 @@ from landmask.cli.options import (
     output_options,
     polygonizing_options,
     scheme_option,
+    stac_option,
 )
 
 
@@ -62,6 +63,7 @@ def write_polygons(
     chunk_size: int | None,
     overwrite: bool,
     scheme: Any = None,
+    stac: bool = True,
 ) -> Any:
     """Vectorize the mask file ``mask`` into ``output``; return a :class:`VectorSummary`.
 
@@ -80,12 +82,14 @@ def write_polygons(
         simplify=simplify,
         scheme=resolve_scheme(scheme, mask),
         overwrite=overwrite,
+        stac=stac,
     )
 
 
 @click.command("vectorize")
 @click.argument("mask", metavar="MASK.tif")
 @output_options
+@stac_option
 @vector_options
 @scheme_option(help="Class scheme of MASK for names and styling (default: the one MASK records).")
 @polygonizing_options
@@ -94,6 +98,7 @@ def vectorize_cmd(
     mask: str,
     output: str,
     overwrite: bool,
+    stac: bool,
     classes: str | None,
     connectivity: str,
     min_area: float | None,
@@ -131,6 +136,7 @@ def vectorize_cmd(
             chunk_size,
             overwrite,
             scheme,
+            stac,
         )
     if not quiet:
         from landmask.classes import resolve_scheme

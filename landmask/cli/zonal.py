@@ -8,7 +8,13 @@ from typing import Any
 
 import click
 
-from landmask.cli.options import common_options, output_options, polygonizing_options, scheme_option
+from landmask.cli.options import (
+    common_options,
+    output_options,
+    polygonizing_options,
+    scheme_option,
+    stac_option,
+)
 
 #: Output formats: a plain table, or the zones with their geometry (joinable in a GIS)
 TABLE_FORMATS = (".csv",)
@@ -18,6 +24,7 @@ TABLE_FORMATS = (".csv",)
 @click.argument("mask", metavar="MASK.tif")
 @click.argument("zones", metavar="ZONES")
 @output_options
+@stac_option
 @click.option(
     "--zone-column",
     metavar="C",
@@ -38,6 +45,7 @@ def zonal_cmd(
     zones: str,
     output: str,
     overwrite: bool,
+    stac: bool,
     zone_column: str | None,
     classes: str | None,
     scheme: Any,
@@ -61,6 +69,7 @@ def zonal_cmd(
     from landmask.analysis.zonal import zonal_stats
     from landmask.cli.vectorize import split_classes
     from landmask.errors import ConfigError
+    from landmask.io.items import Lineage, check_item_output
     from landmask.io.outputs import atomic_path, check_output
     from landmask.vector.formats import VECTOR_FORMATS, write_vector
 
@@ -70,6 +79,8 @@ def zonal_cmd(
     if ext not in TABLE_FORMATS and ext not in VECTOR_FORMATS:
         known = ", ".join((*TABLE_FORMATS, *VECTOR_FORMATS))
         raise ConfigError(f"{out}: unknown output format {out.suffix!r} (use {known})")
+    if stac and ext in VECTOR_FORMATS:
+        check_item_output(out, overwrite)
     with use_scheduler(scheduler), progress(False if quiet else None):
         frame = zonal_stats(
             mask,
@@ -86,7 +97,7 @@ def zonal_cmd(
         with atomic_path(out, overwrite=overwrite) as tmp:
             table.to_csv(tmp, index=False)
     else:
-        write_vector(frame, out, overwrite=overwrite)
+        write_vector(frame, out, overwrite=overwrite, stac=stac, lineage=Lineage((mask, zones)))
     if not quiet:
         _summary(frame, out, time.perf_counter() - start)
 

@@ -46,7 +46,9 @@ from affine import Affine
 from dask.utils import SerializableLock
 from rasterio.windows import Window
 
+from landmask.classes import ClassScheme
 from landmask.errors import WriteError
+from landmask.io.items import Lineage, attach_item, check_item_output
 from landmask.io.outputs import atomic_path, attach_sidecars, discard_temp, temp_path
 from landmask.io.overviews import overview_levels
 
@@ -202,7 +204,11 @@ class CogJob:
     gdal_overviews: str | None = None
     #: text files published with the raster (``.qml``, ``.aux.xml``): path -> text
     sidecars: Mapping[Path, str] | None = None
-    #: replace a file that appeared at ``path`` after the output was checked
+    #: the lineage of its STAC item beside it (:mod:`landmask.io.items`); None: no item
+    item: Lineage | None = None
+    #: the scheme of its class ids, for the item's ``classification:classes``
+    scheme: ClassScheme | None = None
+    #: replace a file that appeared at ``path`` (or its item) after the output was checked
     overwrite: bool = False
 
 
@@ -277,6 +283,10 @@ def _staged(job: CogJob, lock: Any) -> Iterator[Any]:
                     NUM_THREADS="ALL_CPUS",
                 )
             attach_sidecars(final_tmp, job.sidecars or {})
+            if job.item is not None:
+                attach_item(
+                    final_tmp, job.path, job.item, scheme=job.scheme, overwrite=job.overwrite
+                )
         finally:
             for leftover in [*parts, vrt]:
                 discard_temp(leftover)
@@ -286,8 +296,13 @@ def store_cogs(jobs: Sequence[CogJob], also: Sequence[Any] = ()) -> tuple[Any, .
     """Write every job as a COG from one Dask graph; compute ``also`` alongside.
 
     Outputs that share inputs (a mask and its probabilities) are computed once.
-    Each output appears only if all of them were written.
+    Each output appears only if all of them were written. Jobs with an
+    ``item`` lineage get their STAC item published with them
+    (:func:`landmask.io.items.attach_item`), checked before any work.
     """
+    for job in jobs:
+        if job.item is not None:
+            check_item_output(job.path, job.overwrite)
     check_free_space(jobs)
     with contextlib.ExitStack() as stack:
         lock = stack.enter_context(_scheduler_locks())

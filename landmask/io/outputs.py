@@ -57,6 +57,8 @@ _live_lock = threading.Lock()
 _swept: set[Path] = set()
 #: temporary -> the sidecar files (path -> text) published right after it
 _sidecars: dict[Path, dict[Path, str]] = {}
+#: sidecar files that must not replace a file that appeared (STAC items without overwrite)
+_exclusive: set[Path] = set()
 #: what GDAL and OGR say when a disk is full
 _FULL_MESSAGES = ("no space left on device", "free disk space available", "disk full")
 
@@ -82,18 +84,22 @@ def discard_temp(tmp: Path) -> None:
         tmp.unlink()
     with _live_lock:
         _live.discard(tmp)
-        _sidecars.pop(tmp, None)
+        _exclusive.difference_update(_sidecars.pop(tmp, {}))
 
 
-def attach_sidecars(tmp: Path, files: Mapping[Path, str]) -> None:
+def attach_sidecars(tmp: Path, files: Mapping[Path, str], *, replace: bool = True) -> None:
     """Have :func:`atomic_path` publish these text files (``.qml``, ``.aux.xml``) with ``tmp``.
 
     They are written right after the output lands; if one cannot be, the
     output and the sidecars already written are removed again, so a raster
-    never appears without its sidecars.
+    never appears without its sidecars. With ``replace=False`` (a STAC item
+    without ``overwrite``) a sidecar never replaces a file that appeared
+    meanwhile (:func:`publish`).
     """
     with _live_lock:
         _sidecars.setdefault(tmp, {}).update(files)
+        if not replace:
+            _exclusive.update(files)
 
 
 def _publish_sidecars(path: Path, files: Mapping[Path, str]) -> None:
@@ -103,7 +109,13 @@ def _publish_sidecars(path: Path, files: Mapping[Path, str]) -> None:
             tmp = temp_path(side)
             try:
                 tmp.write_text(text, encoding="utf-8")
-                os.replace(tmp, side)
+                with _live_lock:
+                    exclusive = side in _exclusive
+                    _exclusive.discard(side)
+                if exclusive:
+                    publish(tmp, side, overwrite=False)
+                else:
+                    os.replace(tmp, side)
             finally:
                 discard_temp(tmp)
             written.append(side)

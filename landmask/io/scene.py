@@ -144,6 +144,7 @@ def open_scene(
     from landmask.io.stac import is_stac_input
 
     preset = get_sensor(sensor) if isinstance(sensor, str) else sensor
+    lineage: dict[str, list[str]] = {}
     if is_stac_input(paths):
         from landmask.io.stac import item_bands, load_item
 
@@ -153,6 +154,8 @@ def open_scene(
                 "eo:bands common names"
             )
         item = load_item(paths)
+        self_href = item.get_self_href()
+        lineage = {"stac_ids": [item.id], "derived_from": [self_href] if self_href else []}
         path_list = list(dict.fromkeys(b.href for b in item_bands(item)))
         info_of = {worker_path(p): open_info(p) for p in path_list}
         grid = check_grid(list(info_of.values()), allow_ungeoreferenced, resolution)
@@ -203,7 +206,8 @@ def open_scene(
         fancy=False,
         meta=np.empty((0, 0, 0), dtype=np.float32),
     )
-    return _as_dataarray(data, grid, preset, product, sources, bands)
+    arr = _as_dataarray(data, grid, preset, product, sources, bands)
+    return arr.assign_attrs(lineage)  # the input item, for the outputs' STAC items
 
 
 def _warn_radiometry(

@@ -21,6 +21,7 @@ from landmask._runtime.chunks import as_dask
 from landmask.classes import CLOUD, NODATA, ClassScheme, check_mask, resolve_scheme
 from landmask.errors import ConfigError
 from landmask.io._cog import TILE, CogJob, store_cogs, tile_aligned
+from landmask.io.items import Lineage
 from landmask.io.outputs import GEOTIFF, check_output
 from landmask.io.styling import mask_sidecars
 
@@ -63,6 +64,7 @@ def write_mask(
     colormap: bool = True,
     probabilities: xr.DataArray | None = None,
     probabilities_path: str | os.PathLike[str] | None = None,
+    stac: bool = True,
 ) -> WriteResult:
     """Write a class-id mask as a Cloud-Optimized GeoTIFF.
 
@@ -97,6 +99,10 @@ def write_mask(
         :func:`~landmask.classification.classify.classify_with_probabilities`) to this path,
         one band per class named after it, with scale 1/254 and nodata 255;
         both files come from one pass over the scene.
+    stac
+        Write a STAC item beside each file (``mask.json``; see
+        :mod:`landmask.io.items`), from the mask's ``sources``, ``rules`` and
+        ``model`` attributes.
 
     Returns
     -------
@@ -127,12 +133,16 @@ def write_mask(
             tags=tags,
             descriptions=[str(mask.name or "class")],
             sidecars=mask_sidecars(out, scheme),
+            item=Lineage.of(mask.attrs) if stac else None,
+            scheme=scheme,
         )
     ]
     if probabilities is not None:
         if probabilities_path is None:
             raise ConfigError("probabilities need a probabilities_path")
-        jobs.append(_probability_job(probabilities, probabilities_path, overwrite, scheme))
+        job = _probability_job(probabilities, probabilities_path, overwrite, scheme)
+        job.item = Lineage.of(probabilities.attrs) if stac else None
+        jobs.append(job)
     (per_chunk,) = store_cogs(jobs, also=[counts])
     hist = np.asarray(per_chunk).reshape(-1, 256).sum(axis=0)
     return WriteResult(out, {int(i): int(n) for i, n in enumerate(hist) if n})
@@ -189,11 +199,16 @@ def _probability_job(
 
 
 def write_indices(
-    indices: xr.Dataset, path: str | os.PathLike[str], *, overwrite: bool = False
+    indices: xr.Dataset,
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    stac: bool = True,
 ) -> WriteResult:
     """Write index variables as one float32 COG band each, described by name.
 
-    NaN is the nodata value; overviews are averaged.
+    NaN is the nodata value; overviews are averaged. ``stac``: a STAC item
+    beside it (:mod:`landmask.io.items`).
     """
     names = [str(n) for n in indices.data_vars]
     if not names:
@@ -210,19 +225,25 @@ def write_indices(
         categorical=False,
         tags=tags,
         descriptions=names,
+        item=Lineage.of(first.attrs) if stac else None,
     )
     store_cogs([job])
     return WriteResult(out)
 
 
 def write_image(
-    image: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bool = False
+    image: xr.DataArray,
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    stac: bool = True,
 ) -> WriteResult:
     """Write a ``(band, y, x)`` image as a tiled DEFLATE GeoTIFF, chunk by chunk, atomically.
 
     Keeps the dtype, CRS, transform, nodata and band descriptions. A
     Cloud-Optimized GeoTIFF: 512-px DEFLATE tiles and overviews averaged by
-    GDAL's COG driver (nodata left out).
+    GDAL's COG driver (nodata left out). ``stac``: a STAC item beside it
+    (:mod:`landmask.io.items`), its lineage the image's ``sources`` attribute.
     """
     if image.ndim == 2:
         image = image.expand_dims("band")
@@ -253,6 +274,7 @@ def write_image(
         descriptions=descriptions,
         levels=[],
         gdal_overviews="AVERAGE",
+        item=Lineage.of(image.attrs) if stac else None,
     )
     store_cogs([job])
     return WriteResult(out)

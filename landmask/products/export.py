@@ -25,6 +25,7 @@ import xarray as xr
 
 from landmask._runtime.chunks import as_dask
 from landmask.classes import NODATA, ClassScheme, check_mask, resolve_scheme
+from landmask.io.items import Lineage
 from landmask.io.masks import open_mask
 from landmask.io.outputs import GEOTIFF, check_output
 from landmask.io.overviews import overview_levels
@@ -84,6 +85,7 @@ def export_mask(
     scheme: ClassScheme | str | None = None,
     overwrite: bool = False,
     chunk_size: int | None = None,
+    stac: bool = True,
 ) -> WriteResult:
     """Export a mask as a grayscale GeoTIFF of class ids or an RGB(A) colour GeoTIFF.
 
@@ -103,6 +105,9 @@ def export_mask(
         Replace an existing output.
     chunk_size
         Chunk side when ``mask`` is a path (default 2048).
+    stac
+        Write a STAC item beside it (:mod:`landmask.io.items`); the RGB export
+        has no ``classification:classes`` (its pixels are colours).
 
     Returns
     -------
@@ -121,7 +126,7 @@ def export_mask(
     scheme = resolve_scheme(scheme, mask)
     mask = _nodata_as_255(mask)
     if not rgb:
-        return write_mask(mask, path, overwrite=overwrite, scheme=scheme, colormap=False)
+        return write_mask(mask, path, overwrite=overwrite, scheme=scheme, colormap=False, stac=stac)
     out = check_output(path, overwrite, mask.attrs.get("sources", ()), fmt=GEOTIFF)
     ids = tile_aligned(as_dask(mask)[None])
     table = rgba_table(scheme)
@@ -145,6 +150,7 @@ def export_mask(
         tags=tags,
         descriptions=["red", "green", "blue", "alpha"],
         levels=[_paint(level, table) for level in levels],
+        item=Lineage.of(mask.attrs) if stac else None,
     )
     store_cogs([job])
     return WriteResult(out)

@@ -22,6 +22,7 @@ import geopandas as gpd
 
 from landmask.classes import ClassScheme, resolve_scheme
 from landmask.errors import ConfigError, InputError
+from landmask.io.items import Lineage, attach_item, check_item_output
 from landmask.io.outputs import atomic_path, attach_sidecars, check_output
 from landmask.io.styling import gpkg_add_style, vector_sidecars
 from landmask.vector.geoparquet import write_geoparquet
@@ -93,6 +94,8 @@ def write_vector(
     *,
     overwrite: bool = False,
     scheme: ClassScheme | str | None = None,
+    stac: bool = True,
+    lineage: Lineage | None = None,
 ) -> Path:
     """Write ``frame`` in the format of ``path``'s extension; it appears only when complete.
 
@@ -102,8 +105,14 @@ def write_vector(
     ``landcover``; :func:`landmask.classes.resolve_scheme`): a
     GeoPackage gets the style in its ``layer_styles`` table before it lands,
     and every format a ``.qml`` beside it once it has.
+
+    With ``stac``, a STAC item (:mod:`landmask.io.items`) follows the file,
+    its lineage ``lineage`` (default: the frame's ``sources``/``rules``/``model``
+    attributes), its classes the scheme's when the frame has class ids.
     """
     out = check_vector_output(path, overwrite)
+    if stac:
+        check_item_output(out, overwrite)
     styled = "class_name" in frame.columns
     scheme = resolve_scheme(scheme, frame)
     ext = out.suffix.lower()
@@ -140,6 +149,10 @@ def write_vector(
                 gpkg_add_style(tmp, out.stem, scheme)
         if styled:
             attach_sidecars(tmp, vector_sidecars(out, scheme))
+        if stac:
+            lineage = lineage if lineage is not None else Lineage.of(frame.attrs)
+            classes = scheme if styled else None
+            attach_item(tmp, out, lineage, scheme=classes, overwrite=overwrite)
     return out
 
 
@@ -153,6 +166,8 @@ class VectorWriter:
     GeoPackage and converted batch by batch at the end. Memory is one batch
     either way. The output appears only when :meth:`close` succeeds;
     :meth:`abort` (or an exception inside a ``with``) leaves nothing behind.
+    ``lineage`` (None: no item) gives the STAC item written beside the file
+    once it has landed (:mod:`landmask.io.items`), checked here first.
     """
 
     def __init__(
@@ -161,8 +176,13 @@ class VectorWriter:
         *,
         overwrite: bool = False,
         scheme: ClassScheme | str | None = None,
+        lineage: Lineage | None = None,
     ) -> None:
         self.out = check_vector_output(path, overwrite)
+        self.lineage = lineage
+        self.overwrite = overwrite
+        if lineage is not None:
+            check_item_output(self.out, overwrite)
         self.scheme = resolve_scheme(scheme)
         self.styled = False
         self.ext = self.out.suffix.lower()
@@ -275,6 +295,9 @@ class VectorWriter:
                 self.stage.unlink(missing_ok=True)
         if self.styled:
             attach_sidecars(self.tmp, vector_sidecars(self.out, self.scheme))
+        if self.lineage is not None:
+            scheme = self.scheme if self.styled else None
+            attach_item(self.tmp, self.out, self.lineage, scheme=scheme, overwrite=self.overwrite)
         self._atomic.__exit__(None, None, None)
         return self.out
 

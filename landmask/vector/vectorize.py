@@ -340,6 +340,7 @@ def vectorize_to_file(
     simplify: float | None = None,
     scheme: ClassScheme | str | None = None,
     overwrite: bool = False,
+    stac: bool = True,
 ) -> VectorSummary:
     """Vectorize a mask straight into a file, its format chosen by the extension.
 
@@ -354,10 +355,14 @@ def vectorize_to_file(
     and position) is written. The same polygons either way; the file appears
     only when complete. ``scheme`` names the classes and styles the file;
     None: the scheme the mask records (:func:`landmask.classes.resolve_scheme`).
+    ``stac``: a STAC item beside the file (:mod:`landmask.io.items`), its
+    input the mask.
     """
+    from landmask.io.items import Lineage
     from landmask.vector.formats import VectorWriter, write_vector
 
     scheme = resolve_scheme(scheme, mask)
+    lineage = Lineage.of(mask.attrs) if stac else None
     if simplify:
         frame = vectorize(
             mask,
@@ -367,7 +372,9 @@ def vectorize_to_file(
             simplify=simplify,
             scheme=scheme,
         )
-        out = write_vector(frame, path, overwrite=overwrite, scheme=scheme)
+        out = write_vector(
+            frame, path, overwrite=overwrite, scheme=scheme, stac=stac, lineage=lineage
+        )
         return _summary(out, frame)
     if simplify is not None and not simplify >= 0:
         raise ConfigError(f"--simplify {simplify}: must be a number >= 0")
@@ -375,7 +382,7 @@ def vectorize_to_file(
     wanted = resolve_classes(classes, scheme)
     spec = _spec(mask, wanted)
     summary = VectorSummary(None)
-    with VectorWriter(path, overwrite=overwrite, scheme=scheme) as writer:
+    with VectorWriter(path, overwrite=overwrite, scheme=scheme, lineage=lineage) as writer:
         geometry_type = "Polygon" if connectivity == 4 else "Unknown"
         batches = _iter_features(mask, spec, connectivity, min_area)
         writer.write_features(_counted(batches, summary), spec.crs, geometry_type)

@@ -1,0 +1,427 @@
+"""STAC items beside outputs: what each raster and vector file is, read from the file itself.
+
+Every raster and vector file landmask writes gets an item beside it
+(``mask.json`` next to ``mask.tif``, ``polygons.gpkg.json`` next to
+``polygons.gpkg``: :func:`item_path`) once it has landed, made with pystac:
+
+* one ``data`` asset (the file, by relative href) with ``file:size`` and
+  ``file:checksum`` (sha2-256 multihash) of the bytes on disk;
+* rasters: ``proj:code`` (or ``proj:wkt2``), ``proj:shape``,
+  ``proj:transform`` and ``proj:bbox`` on the item, ``raster:bands`` (data
+  type, nodata, spatial resolution, scale) on the asset;
+  vectors: ``proj:code``/``proj:wkt2`` and ``proj:bbox``;
+* class-id outputs (masks, polygons): ``classification:classes`` (extension
+  v2) on the asset, every class of the scheme with its colour, cloud and
+  nodata marked ``nodata: true``;
+* lineage: ``processing:software`` (landmask's version), ``landmask:rules``
+  or ``landmask:model``, ``landmask:inputs`` (input paths, STAC item ids) and
+  a ``derived_from`` link to each input STAC item;
+* the WGS84 ``bbox`` and footprint ``geometry`` (the file's extent, edges
+  densified before reprojection); both null for a grid without a CRS.
+
+Items are written like outputs (:mod:`landmask.io.outputs`): checked with the
+output before any work (:func:`check_item_output`), refused when present
+without ``overwrite``, and published as a sidecar of the output's own
+temporary (:func:`attach_item`, the one hook of the raster and vector
+writers), so an item never appears without its file nor outlives a failure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from landmask.classes import CLOUD, NODATA, ClassScheme
+from landmask.errors import OutputExistsError
+from landmask.io.outputs import atomic_path, attach_sidecars, check_output
+
+if TYPE_CHECKING:
+    import pystac
+
+__all__ = [
+    "Lineage",
+    "attach_item",
+    "build_item",
+    "check_item_output",
+    "item_path",
+    "write_catalog",
+    "write_item",
+]
+
+PROCESSING_SCHEMA = "https://stac-extensions.github.io/processing/v1.2.0/schema.json"
+
+#: file extension -> asset media type
+MEDIA_TYPES = {
+    ".tif": "image/tiff; application=geotiff; profile=cloud-optimized",
+    ".tiff": "image/tiff; application=geotiff; profile=cloud-optimized",
+    ".gpkg": "application/geopackage+sqlite3",
+    ".parquet": "application/vnd.apache.parquet",
+    ".fgb": "application/vnd.flatgeobuf",
+    ".geojson": "application/geo+json",
+}
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where an output came from: its inputs, the rules or model, input STAC items.
+
+    ``inputs`` are paths (or STAC item ids), ``derived_from`` the paths or hrefs
+    of input STAC item files (linked as ``derived_from``).
+    """
+
+    inputs: tuple[str, ...] = ()
+    rules: str | None = None
+    model: str | None = None
+    derived_from: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, attrs: Mapping[str, Any], *more: Mapping[str, Any]) -> Lineage:
+        """The lineage an array records in its attributes (``sources``, ``rules``, ...).
+
+        Attributes of ``more`` arrays are added (their inputs after the first's).
+        """
+        inputs: list[str] = []
+        derived: list[str] = []
+        for a in (attrs, *more):
+            inputs += [str(s) for s in a.get("stac_ids", a.get("sources", ()))]
+            derived += [str(s) for s in a.get("derived_from", ())]
+        return cls(
+            tuple(dict.fromkeys(inputs)),
+            _str_or_none(attrs.get("rules")),
+            _str_or_none(attrs.get("model")),
+            tuple(dict.fromkeys(derived)),
+        )
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def item_path(path: str | os.PathLike[str]) -> Path:
+    """The item of an output: ``mask.tif`` -> ``mask.json``, ``mask.gpkg`` -> ``mask.gpkg.json``.
+
+    A raster's item takes its stem; a vector's keeps the extension, so the
+    mask and the polygons of one scene (``mask.tif``, ``mask.gpkg``) never
+    share an item.
+    """
+    out = Path(path)
+    if out.suffix.lower() in (".tif", ".tiff"):
+        return out.with_suffix(".json")
+    return out.with_name(out.name + ".json")
+
+
+def check_item_output(path: str | os.PathLike[str], overwrite: bool) -> Path:
+    """Check, before any work, that the item of output ``path`` may be written."""
+    item = item_path(path)
+    try:
+        return check_output(item, overwrite)
+    except OutputExistsError:
+        raise OutputExistsError(
+            f"{item}: STAC item of {Path(path).name} exists; pass --overwrite to replace it "
+            "(or --no-stac)"
+        ) from None
+
+
+def write_item(
+    path: str | os.PathLike[str],
+    lineage: Lineage = Lineage(),
+    *,
+    scheme: ClassScheme | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write the STAC item of the finished output ``path`` beside it, atomically.
+
+    Parameters
+    ----------
+    path
+        A raster (``.tif``) or vector file landmask wrote.
+    lineage
+        Its inputs, rules or model.
+    scheme
+        The class scheme of its class ids (masks, polygons); None for other
+        outputs (indices, probabilities, images).
+    overwrite
+        Replace an existing item (else :class:`~landmask.errors.OutputExistsError`).
+
+    Returns
+    -------
+    Path
+        The item's path.
+    """
+    out = check_item_output(path, overwrite)
+    item = build_item(path, lineage, scheme=scheme)
+    item.set_self_href(str(out.resolve()))
+    with atomic_path(out, overwrite=overwrite) as tmp:
+        tmp.write_text(json.dumps(item.to_dict(include_self_link=False), indent=1) + "\n")
+    return out
+
+
+def attach_item(
+    tmp: Path,
+    path: Path,
+    lineage: Lineage,
+    *,
+    scheme: ClassScheme | None = None,
+    overwrite: bool = False,
+) -> None:
+    """Publish the STAC item of ``path`` with it, made from ``tmp``, its finished temporary.
+
+    The one hook of every writer: called inside :func:`~landmask.io.outputs.atomic_path`
+    once ``tmp`` is complete, so the item (checksum, size, extent of the bytes
+    about to land) appears right after the output, is removed with it if
+    publishing fails, and without ``overwrite`` never replaces a file.
+    """
+    item = build_item(path, lineage, scheme=scheme, source=tmp)
+    out = item_path(path)
+    item.set_self_href(str(out.resolve()))
+    text = json.dumps(item.to_dict(include_self_link=False), indent=1) + "\n"
+    attach_sidecars(tmp, {out: text}, replace=overwrite)
+
+
+def build_item(
+    path: str | os.PathLike[str],
+    lineage: Lineage = Lineage(),
+    *,
+    scheme: ClassScheme | None = None,
+    source: str | os.PathLike[str] | None = None,
+) -> pystac.Item:
+    """The STAC item of ``path`` (see the module docstring), from the file itself.
+
+    ``source``: the file to read instead (``path``'s finished temporary).
+    """
+    import pystac
+    from pystac.extensions.file import FileExtension
+    from pystac.extensions.projection import ProjectionExtension
+
+    from landmask import __version__
+
+    file = Path(path)
+    src = Path(source) if source is not None else file
+    raster = file.suffix.lower() in (".tif", ".tiff")
+    extent = _raster_extent(src) if raster else _vector_extent(src, file.stem)
+    crs, bounds = extent["crs"], extent["bounds"]
+    geometry, bbox = _footprint(crs, bounds)
+    properties: dict[str, Any] = {
+        "created": dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z"),
+        "processing:software": {"landmask": __version__},
+        "landmask:inputs": list(lineage.inputs),
+    }
+    for key in ("rules", "model"):
+        if getattr(lineage, key) is not None:
+            properties[f"landmask:{key}"] = getattr(lineage, key)
+    item = pystac.Item(
+        id=file.stem,
+        geometry=geometry,
+        bbox=bbox,
+        datetime=dt.datetime.now(dt.UTC),
+        properties=properties,
+        stac_extensions=[PROCESSING_SCHEMA],
+    )
+    asset = pystac.Asset(
+        href=f"./{file.name}",
+        media_type=MEDIA_TYPES.get(file.suffix.lower()),
+        roles=["data"],
+        title=file.name,
+    )
+    item.add_asset("data", asset)
+    proj = ProjectionExtension.ext(item, add_if_missing=True)
+    if crs is not None:
+        epsg = crs.to_epsg()
+        if epsg is not None and type(crs).from_epsg(epsg) == crs:
+            proj.code = f"EPSG:{epsg}"
+        else:
+            proj.code = None
+            proj.wkt2 = crs.to_wkt(version="WKT2_2019")
+    else:
+        proj.code = None
+    proj.bbox = [float(v) for v in bounds] if bounds is not None else None
+    if raster:
+        proj.shape = list(extent["shape"])
+        proj.transform = [float(v) for v in list(extent["transform"])[:6]]
+        _raster_bands(asset, extent)
+    if scheme is not None:
+        _classes(asset, scheme)
+    for href in lineage.derived_from:
+        item.add_link(pystac.Link("derived_from", _relative(href, file), pystac.MediaType.JSON))
+    ext = FileExtension.ext(asset, add_if_missing=True)
+    ext.size = src.stat().st_size
+    ext.checksum = "1220" + _sha256(src)
+    return item
+
+
+def _relative(href: str, beside: Path) -> str:
+    """``href`` relative to the folder of ``beside`` when it is a local path."""
+    if "://" in href:
+        return href
+    return os.path.relpath(Path(href).resolve(), beside.resolve().parent)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _raster_extent(path: Path) -> dict[str, Any]:
+    import rasterio
+
+    with rasterio.open(path) as ds:
+        georeferenced = ds.crs is not None
+        return {
+            "crs": ds.crs,
+            "bounds": tuple(ds.bounds) if georeferenced else None,
+            "shape": (ds.height, ds.width),
+            "transform": ds.transform,
+            "dtypes": ds.dtypes,
+            "nodata": ds.nodatavals,
+            "res": ds.res,
+            "scales": ds.scales,
+            "offsets": ds.offsets,
+        }
+
+
+def _vector_extent(path: Path, layer_name: str) -> dict[str, Any]:
+    """CRS and bounds of a vector file (GeoParquet through pyarrow, else OGR)."""
+    from pyproj import CRS
+
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+        import shapely
+
+        pf = pq.ParquetFile(path)
+        geo = json.loads(pf.schema_arrow.metadata[b"geo"])
+        column = geo["primary_column"]
+        meta = geo["columns"][column]
+        crs = CRS.from_user_input(meta["crs"]) if meta.get("crs") else None
+        if "crs" not in meta:  # GeoParquet: an absent crs means OGC:CRS84
+            crs = CRS.from_epsg(4326)
+        bounds = None
+        for batch in pf.iter_batches(columns=[column]):
+            geoms = shapely.from_wkb(batch.column(0).to_numpy(zero_copy_only=False))
+            b = shapely.total_bounds(geoms)
+            if not _finite(b):
+                continue
+            bounds = tuple(b) if bounds is None else _union(bounds, tuple(b))
+        return {"crs": crs, "bounds": bounds}
+    import pyogrio
+
+    layer = layer_name if path.suffix.lower() == ".gpkg" else None  # not layer_styles
+    info = pyogrio.read_info(path, layer=layer, force_total_bounds=True)
+    crs = CRS.from_user_input(info["crs"]) if info["crs"] else None
+    total = info.get("total_bounds")  # None for an empty layer
+    bounds = tuple(float(v) for v in total) if total is not None else None
+    return {"crs": crs, "bounds": bounds if bounds and _finite(bounds) else None}
+
+
+def _finite(bounds: Sequence[float]) -> bool:
+    import math
+
+    return all(math.isfinite(v) for v in bounds)
+
+
+def _union(a: Sequence[float], b: Sequence[float]) -> tuple[float, ...]:
+    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+
+
+def _footprint(crs: Any, bounds: Sequence[float] | None) -> tuple[Any, list[float] | None]:
+    """WGS84 footprint (the extent, densified) and bbox; ``(None, None)`` without a CRS."""
+    if crs is None or bounds is None:
+        return None, None
+    import shapely
+    from pyproj import CRS, Transformer
+
+    box = shapely.box(*bounds)
+    width = max(bounds[2] - bounds[0], bounds[3] - bounds[1])
+    if width > 0:
+        box = shapely.segmentize(box, width / 20)
+    transformer = Transformer.from_crs(CRS.from_user_input(crs), "EPSG:4326", always_xy=True)
+    footprint = shapely.transform(box, lambda xy: _forward(transformer, xy))
+    return shapely.geometry.mapping(footprint), [float(v) for v in footprint.bounds]
+
+
+def _forward(transformer: Any, xy: Any) -> Any:
+    import numpy as np
+
+    x, y = transformer.transform(xy[:, 0], xy[:, 1])
+    return np.column_stack([x, y])
+
+
+def _raster_bands(asset: pystac.Asset, extent: Mapping[str, Any]) -> None:
+    import math
+
+    from pystac.extensions.raster import NoDataStrings, RasterBand, RasterExtension
+
+    bands = []
+    for dtype, nodata, scale, offset in zip(
+        extent["dtypes"], extent["nodata"], extent["scales"], extent["offsets"], strict=True
+    ):
+        band = RasterBand.create(data_type=dtype, spatial_resolution=float(extent["res"][0]))
+        if nodata is not None:
+            band.nodata = NoDataStrings.NAN if math.isnan(nodata) else nodata
+        if scale != 1.0:
+            band.scale = scale
+        if offset != 0.0:
+            band.offset = offset
+        bands.append(band)
+    RasterExtension.ext(asset, add_if_missing=True).bands = bands
+
+
+def _classes(asset: pystac.Asset, scheme: ClassScheme) -> None:
+    from pystac.extensions.classification import Classification, ClassificationExtension
+
+    classes = list(scheme)
+    ids = {c.id for c in classes}
+    extra = [(CLOUD, "cloud", "Cloud", "ffffff"), (NODATA, "nodata", "No data", "000000")]
+    entries = [
+        Classification.create(
+            value=c.id,
+            name=c.name,
+            description=c.title,
+            color_hint=c.color.lstrip("#").upper(),
+            nodata=True if c.id in (CLOUD, NODATA) else None,
+        )
+        for c in classes
+    ] + [
+        Classification.create(value=v, name=n, description=d, color_hint=h, nodata=True)
+        for v, n, d, h in extra
+        if v not in ids
+    ]
+    ClassificationExtension.ext(asset, add_if_missing=True).classes = entries
+
+
+def write_catalog(
+    folder: str | os.PathLike[str],
+    outputs: Iterable[str | os.PathLike[str]],
+    *,
+    overwrite: bool = False,
+    title: str = "landmask run",
+) -> Path:
+    """Write ``catalog.json`` in ``folder`` linking the STAC items of ``outputs``, atomically.
+
+    Outputs without an item beside them are left out.
+    """
+    items = [item_path(p) for p in outputs]
+    items = [p for p in items if p.is_file()]
+    import pystac
+
+    out = check_output(Path(folder) / "catalog.json", overwrite)
+    catalog = pystac.Catalog(id=Path(folder).resolve().name or "landmask", description=title)
+    catalog.set_self_href(str(out.resolve()))
+    for item in items:
+        rel = _relative(str(item), out)
+        catalog.add_link(pystac.Link("item", rel, pystac.MediaType.JSON))
+    doc = catalog.to_dict(include_self_link=False)
+    for link in doc["links"]:
+        if link["rel"] == "root":  # the catalog itself: relative, so the folder can move
+            link["href"] = f"./{out.name}"
+    with atomic_path(out, overwrite=overwrite) as tmp:
+        tmp.write_text(json.dumps(doc, indent=1) + "\n")
+    return out
