@@ -21,26 +21,23 @@ the output folder links the items of every finished scene.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
 import os
 import sys
-import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
-
-from dask.callbacks import Callback
 
 from landmask import __version__
 from landmask._runtime.signals import STOP
 from landmask.batch.manifest import MANIFEST_NAME, Manifest, output_stamp
+from landmask.batch.progress import RunProgress
+from landmask.batch.summary import RunSummary, SceneResult
 from landmask.batch.workflow import ModelClassifier, RulesClassifier, SceneInput, Workflow
 from landmask.errors import ConfigError, LandmaskError
 from landmask.pipeline import SceneJob, SceneOptions, VectorOptions, run_scene
@@ -59,71 +56,6 @@ log = logging.getLogger(__name__)
 
 
 Classifier = RulesClassifier | ModelClassifier
-
-
-@dataclass
-class SceneResult:
-    """What happened to one scene: ``done``, ``skipped`` (finished before) or ``failed``."""
-
-    scene: str
-    status: str
-    seconds: float = 0.0
-    pixels: dict[str, int] = field(default_factory=dict)
-    outputs: dict[str, str] = field(default_factory=dict)
-    error: str | None = None
-
-
-@dataclass
-class RunSummary:
-    """The outcome of a run, one :class:`SceneResult` per scene in input order."""
-
-    workflow: str
-    scheduler: str
-    scenes: list[SceneResult]
-    seconds: float
-
-    @property
-    def failed(self) -> list[SceneResult]:
-        """The scenes that failed."""
-        return [s for s in self.scenes if s.status == "failed"]
-
-    def counts(self) -> dict[str, int]:
-        """Number of scenes per status."""
-        out = {"done": 0, "skipped": 0, "failed": 0}
-        for s in self.scenes:
-            out[s.status] = out.get(s.status, 0) + 1
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: workflow, scheduler, seconds, per-status counts and every scene."""
-        return {
-            "workflow": self.workflow,
-            "scheduler": self.scheduler,
-            "seconds": round(self.seconds, 3),
-            "counts": self.counts(),
-            "scenes": [asdict(s) for s in self.scenes],
-        }
-
-    def table(self) -> str:
-        """A plain-text table: scene, status, time and pixels per class; errors below."""
-        classes: list[str] = []
-        for s in self.scenes:
-            classes += [c for c in s.pixels if c not in classes]
-        width = max([5, *(len(s.scene) for s in self.scenes)])
-        head = f"{'scene':<{width}} {'status':<7} {'time s':>7}"
-        lines = [head + "".join(f" {c:>12}" for c in classes)]
-        for s in self.scenes:
-            row = f"{s.scene:<{width}} {s.status:<7} {s.seconds:>7.1f}"
-            row += "".join(f" {s.pixels.get(c, 0):>12,}" for c in classes)
-            lines.append(row)
-        for s in self.failed:
-            lines.append(f"{s.scene}: {s.error}")
-        c = self.counts()
-        lines.append(
-            f"{len(self.scenes)} scenes: {c['done']} done, {c['skipped']} skipped, "
-            f"{c['failed']} failed in {self.seconds:.1f} s"
-        )
-        return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------- fingerprints
@@ -250,114 +182,6 @@ def process_scene(workflow: Workflow, scene: SceneInput, chunk_size: int) -> Sce
         pixels={scheme.name_of(c): n for c, n in sorted(outcome.counts.items())},
         outputs={k: str(v) for k, v in job.outputs().items()},
     )
-
-
-# ---------------------------------------------------------------------- progress
-
-
-class _TaskCounter(Callback):
-    """Counts the tasks of every local-scheduler computation started while active."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lock = threading.Lock()
-        self.total = 0
-        self.done = 0
-
-    def _start_state(self, dsk: Any, state: Any) -> None:
-        with self.lock:
-            self.total += len(state["ready"]) + len(state["waiting"])
-
-    def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
-        with self.lock:
-            self.done += 1
-
-
-class RunProgress:
-    """Scene lines (unless quiet) and, on a terminal, a live bar over scenes and tasks."""
-
-    def __init__(self, total: int, *, quiet: bool, bar: bool | None, out: TextIO) -> None:
-        self.total = total
-        self.quiet = quiet
-        self.bar = (out.isatty() if bar is None else bar) and not quiet
-        self.out = out
-        self.lock = threading.Lock()
-        self.finished: dict[str, int] = {"done": 0, "skipped": 0, "failed": 0}
-        self.running = 0
-        self._tasks = _TaskCounter()
-        self._client: Any = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def started(self) -> None:
-        with self.lock:
-            self.running += 1
-
-    def ended(self, result: SceneResult) -> None:
-        with self.lock:
-            if result.status != "skipped":
-                self.running -= 1
-            self.finished[result.status] += 1
-            if self.quiet:
-                return
-            n = sum(self.finished.values())
-            what = f"{result.status} in {result.seconds:.1f} s"
-            if result.status == "skipped":
-                what = "skipped (finished before, unchanged)"
-            elif result.error:
-                what = f"failed: {result.error}"
-            self._clear()
-            self.out.write(f"[{n}/{self.total}] {result.scene}: {what}\n")
-            self.out.flush()
-
-    def _clear(self) -> None:
-        if self.bar:
-            self.out.write("\r\x1b[2K")
-
-    def _tasks_now(self) -> tuple[int, int]:
-        if self._client is not None:
-            from landmask._runtime.schedulers import task_counts
-
-            try:
-                result: tuple[int, int] = self._client.run_on_scheduler(task_counts)
-                return result
-            except Exception:  # the display never breaks a run
-                return (0, 0)
-        return self._tasks.done, self._tasks.total
-
-    def _render(self) -> None:
-        done, total = self._tasks_now()
-        with self.lock:
-            f = self.finished
-            n = sum(f.values())
-            share = done / total if total else 0.0
-            self.out.write(
-                f"\rscenes {n}/{self.total} ({f['failed']} failed, {self.running} running) "
-                f"[{'#' * int(30 * share):<30}] tasks {done:,}/{total:,}"
-            )
-            self.out.flush()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(0.5):
-            self._render()
-
-    @contextlib.contextmanager
-    def active(self, client: Any) -> Iterator[None]:
-        """Count tasks (local callback or the distributed scheduler) and draw the bar."""
-        self._client = client
-        with self._tasks if client is None else contextlib.nullcontext():
-            if self.bar:
-                self._thread = threading.Thread(target=self._loop, daemon=True)
-                self._thread.start()
-            try:
-                yield
-            finally:
-                self._stop.set()
-                if self._thread is not None:
-                    self._thread.join(timeout=2)
-                    self._render()
-                    self.out.write("\n")
-                    self.out.flush()
 
 
 # ---------------------------------------------------------------------- the run

@@ -1,0 +1,73 @@
+"""What a run reports: one :class:`SceneResult` per scene, gathered in a :class:`RunSummary`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["RunSummary", "SceneResult"]
+
+
+@dataclass
+class SceneResult:
+    """What happened to one scene: ``done``, ``skipped`` (finished before) or ``failed``."""
+
+    scene: str
+    status: str
+    seconds: float = 0.0
+    pixels: dict[str, int] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class RunSummary:
+    """The outcome of a run, one :class:`SceneResult` per scene in input order."""
+
+    workflow: str
+    scheduler: str
+    scenes: list[SceneResult]
+    seconds: float
+
+    @property
+    def failed(self) -> list[SceneResult]:
+        """The scenes that failed."""
+        return [s for s in self.scenes if s.status == "failed"]
+
+    def counts(self) -> dict[str, int]:
+        """Number of scenes per status."""
+        out = {"done": 0, "skipped": 0, "failed": 0}
+        for s in self.scenes:
+            out[s.status] = out.get(s.status, 0) + 1
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: workflow, scheduler, seconds, per-status counts and every scene."""
+        return {
+            "workflow": self.workflow,
+            "scheduler": self.scheduler,
+            "seconds": round(self.seconds, 3),
+            "counts": self.counts(),
+            "scenes": [asdict(s) for s in self.scenes],
+        }
+
+    def table(self) -> str:
+        """A plain-text table: scene, status, time and pixels per class; errors below."""
+        classes: list[str] = []
+        for s in self.scenes:
+            classes += [c for c in s.pixels if c not in classes]
+        width = max([5, *(len(s.scene) for s in self.scenes)])
+        head = f"{'scene':<{width}} {'status':<7} {'time s':>7}"
+        lines = [head + "".join(f" {c:>12}" for c in classes)]
+        for s in self.scenes:
+            row = f"{s.scene:<{width}} {s.status:<7} {s.seconds:>7.1f}"
+            row += "".join(f" {s.pixels.get(c, 0):>12,}" for c in classes)
+            lines.append(row)
+        for s in self.failed:
+            lines.append(f"{s.scene}: {s.error}")
+        c = self.counts()
+        lines.append(
+            f"{len(self.scenes)} scenes: {c['done']} done, {c['skipped']} skipped, "
+            f"{c['failed']} failed in {self.seconds:.1f} s"
+        )
+        return "\n".join(lines)
