@@ -330,8 +330,10 @@ def plan_run(workflow: Workflow, scenes: list[SceneInput], chunk_size: int) -> N
     Refused with one line: an output outside ``outputs.dir`` (a ``../`` in
     ``name``, a STAC id or ``outputs.summary``), two outputs naming one file
     (within a scene or across scenes, or the summary or manifest), an output
-    that would replace an input of any scene, a FIFO among the inputs.
+    that would replace an input of any scene, a FIFO among the inputs; with
+    ``outputs.stac``, the STAC item of every output and ``catalog.json`` too.
     """
+    from landmask.io.items import CATALOG_NAME, item_path
     from landmask.io.outputs import plan_outputs
     from landmask.pipeline import job_inputs
     from landmask.vector.formats import check_vector_output
@@ -341,6 +343,8 @@ def plan_run(workflow: Workflow, scenes: list[SceneInput], chunk_size: int) -> N
         "outputs.summary": out_dir / workflow.outputs.summary,
         "the manifest": out_dir / MANIFEST_NAME,
     }
+    if workflow.outputs.stac:
+        outputs["the run's catalog.json"] = out_dir / CATALOG_NAME
     inputs: list[str] = []
     checks = {}
     for scene in scenes:
@@ -353,6 +357,8 @@ def plan_run(workflow: Workflow, scenes: list[SceneInput], chunk_size: int) -> N
             outputs[label] = path
             if key == "vector":
                 checks[label] = check_vector_output
+            if workflow.outputs.stac:
+                outputs[f"the STAC item of {label}"] = item_path(path)
     plan_outputs(
         outputs,
         inputs,

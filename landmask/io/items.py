@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     import pystac
 
 __all__ = [
+    "CATALOG_NAME",
     "Lineage",
     "attach_item",
     "build_item",
@@ -53,6 +54,9 @@ __all__ = [
     "write_catalog",
     "write_item",
 ]
+
+#: The file name of the catalog ``landmask run`` writes in its output folder.
+CATALOG_NAME = "catalog.json"
 
 PROCESSING_SCHEMA = "https://stac-extensions.github.io/processing/v1.2.0/schema.json"
 
@@ -412,7 +416,7 @@ def write_catalog(
     items = [p for p in items if p.is_file()]
     import pystac
 
-    out = check_output(Path(folder) / "catalog.json", overwrite)
+    out = check_output(Path(folder) / CATALOG_NAME, overwrite)
     catalog = pystac.Catalog(id=Path(folder).resolve().name or "landmask", description=title)
     catalog.set_self_href(str(out.resolve()))
     for item in items:

@@ -52,6 +52,9 @@ def _workflow(work: Path, outputs: dict[str, Any], **extra: Any) -> Path:
             {},
             "name the same file",
         ),
+        # the STAC item beside small_m.tif is small_m.json
+        ({"dir": "out", "mask": "{stem}_m.tif", "summary": "small_m.json"}, {}, "same file"),
+        ({"dir": "out", "mask": "{stem}_m.tif", "summary": "catalog.json"}, {}, "same file"),
     ],
 )
 def test_bad_outputs_refused_before_any_work(
