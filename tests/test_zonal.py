@@ -475,3 +475,20 @@ def test_cli_bad_input_exit_2_one_line_nothing_left(files, tmp_path, capsys):
         assert code == 2, (argv, err)
         assert needle in err and err.count("\n") == 1 and out == "", err
         assert sorted(p.name for p in tmp_path.iterdir()) == sorted(before)
+
+
+def test_zones_layer_picked_or_named(files, tmp_path, capsys):
+    mask, zones, _, _ = files
+    want = landmask.zonal_stats(mask, zones, zone_column="district")
+    two = tmp_path / "two.gpkg"
+    frame = gpd.read_file(zones)
+    frame.to_file(two, layer="districts")
+    frame.iloc[:2].to_file(two, layer="other")
+    capsys.readouterr()
+    assert run(["zonal", str(mask), str(two), "-o", str(tmp_path / "a.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "pass --zones-layer" in err and err.count("\n") == 1
+    got = landmask.zonal_stats(mask, two, zone_column="district", zones_layer="districts")
+    assert got.drop(columns="geometry").equals(want.drop(columns="geometry"))
+    with pytest.raises(InputError, match="no layer 'nope'"):
+        landmask.zonal_stats(mask, two, zones_layer="nope")

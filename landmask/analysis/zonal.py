@@ -79,6 +79,7 @@ def zonal_stats(
     classes: Sequence[str | int] | None = None,
     scheme: ClassScheme | str | None = None,
     chunk_size: int | None = None,
+    zones_layer: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Exact area of each class of ``mask`` inside each zone, computed chunk by chunk.
 
@@ -94,6 +95,9 @@ def zonal_stats(
         The column that names the zones (its values must be unique). Default:
         the first column whose values are unique, else the row number (a
         column ``zone``).
+    zones_layer
+        The layer of ``zones`` to read; default the only layer with geometry
+        (a GeoPackage's ``layer_styles`` table is passed over).
     classes
         Classes to report (names or ids of the scheme); default all but cloud
         and nodata, which are always reported.
@@ -128,7 +132,7 @@ def zonal_stats(
     arr, mask_name = _open_mask(mask, chunk_size)
     scheme = get_scheme(scheme) if scheme is not None else scheme_of(mask)
     columns = _columns(scheme, classes)
-    frame, zones_name = _read_zones(zones)
+    frame, zones_name = _read_zones(zones, zones_layer)
     key = _key_column(frame, zone_column, zones_name)
     keys = frame[key].to_numpy() if key in frame.columns else np.arange(len(frame))
     notes: list[str] = []
@@ -213,15 +217,18 @@ def _columns(scheme: ClassScheme, classes: Sequence[str | int] | None) -> _Colum
     return _Columns(tuple(kept[i].name for i in picked), tuple(picked), lut, ncols)
 
 
-def _read_zones(zones: Any) -> tuple[gpd.GeoDataFrame, str]:
+def _read_zones(zones: Any, layer: str | None) -> tuple[gpd.GeoDataFrame, str]:
     import geopandas as gpd
+
+    from landmask.vector.formats import data_layer
 
     if isinstance(zones, gpd.GeoDataFrame):
         frame, name = zones, "<zones>"
     else:
         name = os.fspath(zones)
+        layer = data_layer(name, layer, "--zones-layer")
         try:
-            frame = gpd.read_file(name)
+            frame = gpd.read_file(name, layer=layer)
         except Exception as exc:  # pyogrio raises its own DataSourceError types
             if not Path(name).exists():
                 raise ReadError(f"{name}: no such file") from None

@@ -32,6 +32,11 @@ TABLE_FORMATS = (".csv",)
     "else the row number].",
 )
 @click.option(
+    "--zones-layer",
+    metavar="NAME",
+    help="Layer of ZONES to read [default: the only layer with geometry].",
+)
+@click.option(
     "--classes",
     metavar="NAME,...",
     help="Classes to report (names or ids, comma-separated) [default: all; cloud and nodata "
@@ -47,6 +52,7 @@ def zonal_cmd(
     overwrite: bool,
     stac: bool,
     zone_column: str | None,
+    zones_layer: str | None,
     classes: str | None,
     scheme: Any,
     chunk_size: int | None,
@@ -86,6 +92,7 @@ def zonal_cmd(
             mask,
             zones,
             zone_column=zone_column,
+            zones_layer=zones_layer,
             classes=split_classes(classes),
             scheme=scheme,
             chunk_size=chunk_size,
