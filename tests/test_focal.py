@@ -13,6 +13,7 @@ import warnings
 import dask.array as da
 import numpy as np
 import pytest
+import rasterio
 import xarray as xr
 from conftest import TRANSFORM, UTM33
 from hypothesis import HealthCheck, given, settings
@@ -21,7 +22,9 @@ from scipy import ndimage
 
 from landmask.classes import NODATA
 from landmask.classification.classify import classify
+from landmask.cli import run
 from landmask.errors import RuleError
+from landmask.io.scene import open_scene
 from landmask.models.registry import RulesModel
 from landmask.spectral.expressions import parse
 from landmask.spectral.focal import FOCAL, focal, window_sums
@@ -196,3 +199,22 @@ def test_bad_focal_calls_are_one_line_rule_errors(text, message):
     with pytest.raises(RuleError, match=message) as err:
         load_rules(_rules(text))
     assert "\n" not in str(err.value)
+
+
+def test_a_yaml_rule_file_with_focal_functions_classifies_from_the_cli(s2_file, tmp_path):
+    rules = tmp_path / "texture.yaml"
+    rules.write_text(
+        "rules:\n"
+        "  - class: urban\n"
+        "    when: focal_std(nir, 2) > 0.03 and ndvi < 0.4\n"
+        "  - {class: water, when: 'focal_mean(mndwi, 1) > 0'}\n"
+    )
+    out = tmp_path / "mask.tif"
+    assert run(["classify", str(s2_file), "--sensor", "sentinel2-l2a", "--rules", str(rules),
+                "--chunk-size", "16", "-o", str(out), "-q"]) == 0  # fmt: skip
+    scene = open_scene(s2_file, sensor="sentinel2-l2a")
+    want = classify(scene.chunk({"y": -1, "x": -1}), rules=load_rules(str(rules))).values
+    with rasterio.open(out) as ds:
+        got = ds.read(1)
+    np.testing.assert_array_equal(got, want)
+    assert {2, 3} <= set(np.unique(got))  # both rules fire somewhere
