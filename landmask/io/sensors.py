@@ -108,6 +108,11 @@ class Sensor:
     assumed
         What had to be assumed for lack of names or metadata, as one sentence
         (shown as a :class:`~landmask.errors.PresetAssumedWarning`), or ``""``.
+    radiometry
+        What the preset's scale and offset make of the files' values:
+        ``surface_reflectance`` (Level-2), ``toa_reflectance`` (Level-1,
+        converted with the product's metadata) or ``dn`` (a stretch only, as
+        NAIP's 1/255); see :mod:`landmask.io.radiometry`.
     """
 
     name: str
@@ -123,6 +128,7 @@ class Sensor:
     missions: tuple[str, ...] = field(default=())
     basis: str = ""
     assumed: str = ""
+    radiometry: str = "surface_reflectance"
 
     def name_from_filename(self, stem: str) -> str | None:
         """The common name of a single-band file, from its file-name suffix."""
@@ -246,6 +252,7 @@ NAIP = Sensor(
     order=("red", "green", "blue", "nir"),
     variant="naip",
     description="NAIP RGB+NIR",
+    radiometry="dn",
 )
 
 SENSORS: dict[str, Sensor] = {s.name: s for s in (SENTINEL2_L2A, LANDSAT_OLI, NAIP)}

@@ -23,6 +23,7 @@ from landmask.errors import ConfigError
 from landmask.io._cog import TILE, CogJob, store_cogs, tile_aligned
 from landmask.io.items import Lineage
 from landmask.io.outputs import GEOTIFF, check_output
+from landmask.io.radiometry import radiometry_tags
 from landmask.io.styling import index_qml, mask_sidecars, probability_qml, raster_style_path
 
 __all__ = [
@@ -120,6 +121,7 @@ def write_mask(
     for key in ("rules", "model"):
         if key in mask.attrs:
             tags[key.upper()] = str(mask.attrs[key])
+    tags |= radiometry_tags(mask.attrs)
     for key, value in mask.attrs.items():
         if key.startswith("THRESHOLD_"):  # automatic thresholds (landmask.spectral.thresholds)
             tags[key] = repr(float(value))
@@ -226,6 +228,7 @@ def write_indices(
     out = check_output(path, overwrite, first.attrs.get("sources", ()), fmt=GEOTIFF)
     data = da.stack([as_dask(indices[n]) for n in names])
     tags = {f"INDEX_{n.upper()}": str(indices[n].attrs.get("formula", "")) for n in names}
+    tags |= radiometry_tags(first.attrs)
     job = CogJob(
         data,
         out,
