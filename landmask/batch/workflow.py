@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -46,6 +46,9 @@ __all__ = [
 
 #: Fields a name pattern may use.
 PATTERN_FIELDS = ("stem", "name")
+
+#: A scale or offset: a finite number.
+_Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class _Strict(BaseModel):
@@ -132,8 +135,9 @@ class Workflow(_Strict):
     inputs: str | list[str | list[str]] | StacInputs
     sensor: str | None = None
     bands: dict[str, int] | None = None
-    scale: float | None = Field(default=None, allow_inf_nan=False)
-    offset: float | None = Field(default=None, allow_inf_nan=False)
+    #: one number for every band, or band name -> number (``"*"``: every band not named)
+    scale: _Finite | dict[str, _Finite] | None = None
+    offset: _Finite | dict[str, _Finite] | None = None
     resolution: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     classifier: RulesClassifier | ModelClassifier
     quality: bool = True
