@@ -155,4 +155,5 @@ def test_workflow_takes_per_band_values_and_refuses_nan(tmp_path, capsys):
     path.write_text(yaml.safe_dump({**doc, "scale": {"nir": float("nan")}}))
     assert run(["run", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "scale" in err[0] and str(path) in err[0]
+    assert len(err) == 1 and str(path) in err[0]
+    assert "key 'scale.nir': nan is not a finite number" in err[0]

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import difflib
 import glob
+import math
 import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -46,9 +47,6 @@ __all__ = [
 
 #: Fields a name pattern may use.
 PATTERN_FIELDS = ("stem", "name")
-
-#: A scale or offset: a finite number.
-_Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class _Strict(BaseModel):
@@ -136,8 +134,8 @@ class Workflow(_Strict):
     sensor: str | None = None
     bands: dict[str, int] | None = None
     #: one number for every band, or band name -> number (``"*"``: every band not named)
-    scale: _Finite | dict[str, _Finite] | None = None
-    offset: _Finite | dict[str, _Finite] | None = None
+    scale: float | dict[str, float] | None = None
+    offset: float | dict[str, float] | None = None
     resolution: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     classifier: RulesClassifier | ModelClassifier
     quality: bool = True
@@ -148,6 +146,27 @@ class Workflow(_Strict):
     scheduler: str = "threads"
     parallel_scenes: int = Field(default=2, ge=1)
     source: str = Field(default="<workflow>", exclude=True)
+
+    @field_validator("scale", "offset", mode="before")
+    @classmethod
+    def _per_band(cls, value: Any) -> Any:
+        """A finite number, or band name -> finite number (``"*"``: every band not named)."""
+        if value is None:
+            return value
+        items = value.items() if isinstance(value, dict) else [(None, value)]
+        for key, number in items:
+            # "KEY: message" names the sub-key (_format_error): scale.nir
+            where = "" if key is None else f"{key}: "
+            if key is not None and (not isinstance(key, str) or not key.strip()):
+                raise ValueError(f"band name {key!r} is not text, e.g. {{nir: 0.0001}}")
+            if isinstance(number, bool) or not isinstance(number, int | float):
+                raise ValueError(
+                    f"{where}{number!r} is not a number (give a number, or band: number pairs "
+                    "such as {nir: 0.0001})"
+                )
+            if not math.isfinite(number):
+                raise ValueError(f"{where}{number!r} is not a finite number")
+        return value
 
     @field_validator("classifier", mode="before")
     @classmethod
