@@ -109,7 +109,8 @@ def classify_cmd(
     from pathlib import Path
 
     from landmask._runtime.schedulers import progress, use_scheduler
-    from landmask.analysis.areas import class_areas, format_areas, pixel_area_m2
+    from landmask.analysis.areas import class_areas, format_areas
+    from landmask.grid import Grid
     from landmask.io.radiometry import describe
     from landmask.pipeline import SceneJob, VectorOptions, run_scene
     from landmask.spectral.statistics import describe_statistic, thresholds_of
@@ -141,7 +142,7 @@ def classify_cmd(
         return
     mask, scheme = outcome.mask, outcome.scheme
     transform, crs = mask.rio.transform(), mask.rio.crs
-    _, exact = pixel_area_m2(transform, crs)
+    _, exact = Grid(crs, transform, 1, 1).pixel_area()
     height, width = mask.shape
     how = f"model {model}" if model else f"rules {mask.attrs.get('rules')}"
     masked = f", quality {mask.attrs['quality']}" if mask.attrs.get("quality") else ""

@@ -27,7 +27,7 @@ import xarray as xr
 from affine import Affine
 from dask.base import tokenize
 
-from landmask._runtime.chunks import aligned_chunks
+from landmask._runtime.chunks import SCENE_CHUNK_SIZE, aligned_chunks
 from landmask._runtime.paths import worker_path
 from landmask.errors import ConfigError, PresetAssumedWarning
 from landmask.io._bands import (
@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 #: Default chunk size (pixels a side), before alignment to the file's blocks.
-DEFAULT_CHUNK_SIZE = 1024
+DEFAULT_CHUNK_SIZE = SCENE_CHUNK_SIZE
 
 PathLike = str | os.PathLike[str]
 
@@ -88,8 +88,12 @@ def open_scene(
         ``bands``) common names with ``raster:bands`` scale/offset/nodata
         (see :mod:`landmask.io.stac`).
     sensor
-        A preset (``sentinel2-l2a``, ``landsat-c2-l2``, ``naip``) naming bands
-        from file-name suffixes or band descriptions and giving scale/offset.
+        A preset (``sentinel2-l2a``, ``landsat-c2-l2``, ``naip``,
+        ``sentinel2-l1c``, ``landsat-c2-l1``) naming bands from file-name
+        suffixes or band descriptions and giving scale/offset. Files of a
+        Level-1 product (``LC08_L1TP_...`` with its MTL, ``S2A_MSIL1C_...``) are
+        converted to top-of-atmosphere reflectance with their own metadata,
+        also with no ``sensor``.
         Its band table (Landsat TM/ETM+ or OLI) and offset (Sentinel-2
         processing baseline) follow the product the files belong to, read from
         their names, the MTL/MTD metadata beside them or the STAC item
@@ -133,8 +137,9 @@ def open_scene(
     ------
     ReadError, GridError, BandError, ConfigError
     SensorError
-        Files of another sensor than ``sensor``, of a Level-1 product, of two
-        products, or a ``bands`` number the provider's names contradict.
+        Files of another sensor than ``sensor``, of two products, a Landsat
+        Level-1 product without the MTL values that convert it (with
+        ``sensor``), or a ``bands`` number the provider's names contradict.
 
     Warns
     -----
@@ -180,6 +185,9 @@ def open_scene(
         infos = [open_info(p) for p in path_list]
         grid = check_grid(infos, allow_ungeoreferenced, resolution)
         product = product_of_files(path_list)
+        if preset is None and product is not None and product.level1:
+            # a Level-1 product's metadata is its one calibration: read it with its preset
+            preset = preset_for_product(product)
         if preset is not None:
             preset = sensor_for(preset, product)
             if preset.variant == "oli" and not any(
