@@ -25,7 +25,6 @@ from landmask.classes import NODATA
 from landmask.classification.classify import classify
 from landmask.cli import run
 from landmask.errors import RuleError, StatisticWarning
-from landmask.io.scene import open_scene
 from landmask.spectral.rules import load_rules
 from landmask.spectral.thresholds import (
     DARK_PERCENTILE,
