@@ -764,7 +764,7 @@ def test_seven_label_classes_stay_seven_from_model_to_mask_to_polygons(
     polys = tmp_path / "polys.gpkg"
     res = invoke(["vectorize", mask, "-o", polys], capsys, caplog)
     assert res.code == 0, res.err
-    read = gpd.read_file(polys)
+    read = gpd.read_file(polys, layer="polys")
     assert set(read["class_name"]) == {names[i] for i in present}
     for _, row in read.iterrows():
         assert row["class_name"] == names[row["class_id"]]
