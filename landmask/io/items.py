@@ -16,6 +16,9 @@ Every raster and vector file landmask writes gets an item beside it
 * lineage: ``processing:software`` (landmask's version), ``landmask:rules``
   or ``landmask:model``, ``landmask:inputs`` (input paths, STAC item ids) and
   a ``derived_from`` link to each input STAC item;
+* what the input's values were: ``landmask:radiometry`` (``surface_reflectance``,
+  ``toa_reflectance`` or ``dn``) and ``landmask:radiometry_basis`` (why), as
+  :mod:`landmask.io.radiometry` decided;
 * the WGS84 ``bbox`` and footprint ``geometry`` (the file's extent, edges
   densified before reprojection); both null for a grid without a CRS.
 
@@ -83,6 +86,8 @@ class Lineage:
     rules: str | None = None
     model: str | None = None
     derived_from: tuple[str, ...] = ()
+    radiometry: str | None = None
+    radiometry_basis: str | None = None
 
     @classmethod
     def of(cls, attrs: Mapping[str, Any], *more: Mapping[str, Any]) -> Lineage:
@@ -100,6 +105,8 @@ class Lineage:
             _str_or_none(attrs.get("rules")),
             _str_or_none(attrs.get("model")),
             tuple(dict.fromkeys(derived)),
+            _str_or_none(attrs.get("radiometry")),
+            _str_or_none(attrs.get("radiometry_basis")),
         )
 
 
@@ -216,7 +223,7 @@ def build_item(
         "processing:software": {"landmask": __version__},
         "landmask:inputs": list(lineage.inputs),
     }
-    for key in ("rules", "model"):
+    for key in ("rules", "model", "radiometry", "radiometry_basis"):
         if getattr(lineage, key) is not None:
             properties[f"landmask:{key}"] = getattr(lineage, key)
     item = pystac.Item(
