@@ -114,5 +114,11 @@ class PresetAssumedWarning(UserWarning):
     """
 
 
+class StatisticWarning(UserWarning):
+    """A scene-wide statistic of a rule set (``otsu(ndvi)``, ``percentile(red, 1)``) has no
+    valid pixel (the mask is then all nodata) or lands outside its quantity's plausible range.
+    """
+
+
 class ZoneWarning(UserWarning):
     """Zones were skipped, repaired or found outside the raster (zonal statistics)."""

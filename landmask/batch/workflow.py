@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from landmask._runtime.chunks import SCENE_CHUNK_SIZE
 from landmask.errors import ConfigError, InputError
 from landmask.io.yamldoc import load_yaml
 
@@ -140,7 +141,7 @@ class Workflow(_Strict):
     indices: list[str] = Field(default_factory=lambda: ["ndvi"])
     vector: VectorSettings = VectorSettings()
     outputs: Outputs
-    chunk_size: int = Field(default=1024, gt=0)
+    chunk_size: int = Field(default=SCENE_CHUNK_SIZE, gt=0)
     scheduler: str = "threads"
     parallel_scenes: int = Field(default=2, ge=1)
     source: str = Field(default="<workflow>", exclude=True)

@@ -33,7 +33,6 @@ import numpy as np
 import xarray as xr
 
 from landmask._runtime.chunks import as_dask
-from landmask.analysis.areas import pixel_area_m2
 from landmask.classes import (
     CLOUD,
     LANDCOVER,
@@ -55,6 +54,7 @@ from landmask.evaluation.truth import (
     raster_truth,
     vector_truth,
 )
+from landmask.grid import Grid
 from landmask.io.masks import open_mask
 
 __all__ = [
@@ -311,7 +311,7 @@ def evaluate(
         _check_comparable(t_scheme, scheme, "truth")
         truth_map = _scheme_label_map(t_scheme, with_names=not is_raster)
     labels = Labels(scheme, truth_map)
-    area, _ = pixel_area_m2(pred.rio.transform(), pred.rio.crs)
+    area, _ = Grid.of(pred).pixel_area()
     if isinstance(truth, xr.DataArray):
         return _compare_rasters(pred, _same_grid(pred, truth), labels, scheme, area)
     if is_raster_path(truth):
@@ -372,12 +372,13 @@ def _scheme_label_map(src: ClassScheme, *, with_names: bool) -> dict[str, str]:
 def _same_grid(pred: xr.DataArray, truth: xr.DataArray) -> xr.DataArray:
     if pred.shape != truth.shape:
         raise GridError(f"prediction {pred.shape} and truth {truth.shape} differ in shape")
-    both = pred.rio.crs is not None and truth.rio.crs is not None
-    if both and (
-        pred.rio.crs != truth.rio.crs
-        or not pred.rio.transform().almost_equals(truth.rio.transform())
-    ):
-        raise GridError("prediction and truth are not on the same grid")
+    # arrays without georeferencing (made in memory) are taken as on the grid of the other
+    if pred.rio.crs is not None and truth.rio.crs is not None:
+        difference = Grid.of(pred).difference(truth)
+        if difference:
+            raise GridError(
+                f"prediction and truth are not on the same grid: truth has {difference}"
+            )
     return truth
 
 

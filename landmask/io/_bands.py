@@ -15,7 +15,8 @@ from typing import Any
 
 from landmask._runtime.paths import worker_path
 from landmask.errors import BandError, SensorError
-from landmask.io._grid import FileInfo, Grid
+from landmask.grid import TRANSFORM_PRECISION, Grid
+from landmask.io._grid import FileInfo
 from landmask.io.resample import Method, Resample
 from landmask.io.sensors import COMMON_NAMES, QUALITY_BANDS, Sensor
 
@@ -259,7 +260,7 @@ def on_grid(
     for src in sources:
         info = infos[src.path]
         same = (info.width, info.height) == (grid.width, grid.height) and (
-            info.transform.almost_equals(grid.transform, precision=1e-9)
+            info.transform.almost_equals(grid.transform, precision=TRANSFORM_PRECISION)
         )
         if same:
             out.append(src)

@@ -27,7 +27,7 @@ import xarray as xr
 from affine import Affine
 from dask.base import tokenize
 
-from landmask._runtime.chunks import aligned_chunks
+from landmask._runtime.chunks import SCENE_CHUNK_SIZE, aligned_chunks
 from landmask._runtime.paths import worker_path
 from landmask.errors import ConfigError, PresetAssumedWarning
 from landmask.io._bands import (
@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 #: Default chunk size (pixels a side), before alignment to the file's blocks.
-DEFAULT_CHUNK_SIZE = 1024
+DEFAULT_CHUNK_SIZE = SCENE_CHUNK_SIZE
 
 PathLike = str | os.PathLike[str]
 

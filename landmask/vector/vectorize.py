@@ -40,9 +40,9 @@ import xarray as xr
 from pyproj import CRS
 
 from landmask._runtime.chunks import as_dask
-from landmask.analysis.areas import pixel_area_m2
 from landmask.classes import NODATA, ClassScheme, check_mask, resolve_scheme
 from landmask.errors import ConfigError
+from landmask.grid import Grid
 from landmask.vector._polygonize import (
     NO_GEOMS,
     NO_VALUES,
@@ -237,7 +237,7 @@ def _prepared(mask: xr.DataArray, connectivity: int, min_area: float | None) -> 
     """The mask as a Dask array, sieved if ``min_area`` asks for it."""
     data = as_dask(mask)
     if min_area:
-        pixel_m2, _ = pixel_area_m2(mask.rio.transform(), mask.rio.crs)
+        pixel_m2, _ = Grid.of(mask).pixel_area()
         data = sieve(data, math.ceil(min_area / pixel_m2), connectivity)
     return data
 
