@@ -97,11 +97,12 @@ class MaskWarpedWarning(UserWarning):
 
 
 class UncalibratedWarning(UserWarning):
-    """Integer input is read with no scale: digital numbers, not reflectance.
+    """Digital numbers are read with no scale: not reflectance.
 
-    Emitted once per :func:`~landmask.open_scene` call when an integer band has
-    no scale or offset from the options, the sensor preset, the STAC item or the
-    file itself.
+    Emitted once per :func:`~landmask.open_scene` call when a band has no scale
+    or offset from the options, the sensor preset, the STAC item or the file
+    itself and is an integer band, or a floating-point band whose sampled values
+    are far above any reflectance (:mod:`landmask.io.radiometry`).
     """
 
 
