@@ -24,6 +24,7 @@ import rasterio
 import rasterio.shutil
 from affine import Affine
 from conftest import TRANSFORM, UTM33, invoke, sha256
+from conftest import assert_one_line as assert_one_line  # test files in flight import it here
 from rasterio.crs import CRS
 from rasterio.errors import NotGeoreferencedWarning
 
