@@ -11,6 +11,7 @@ __all__ = [
     "BandError",
     "ConfigError",
     "GridError",
+    "HoldoutWarning",
     "InputError",
     "LandmaskError",
     "MaskWarpedWarning",
@@ -94,6 +95,10 @@ class TruthReprojectedWarning(UserWarning):
 
 class MaskWarpedWarning(UserWarning):
     """A mask was on another grid and was warped onto the first mask's grid (change)."""
+
+
+class HoldoutWarning(UserWarning):
+    """``train`` could hold out no whole polygons or blocks: the report has no hold-out score."""
 
 
 class UncalibratedWarning(UserWarning):

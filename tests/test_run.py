@@ -221,6 +221,14 @@ def test_progress_lines_and_bar(job, tmp_path):
     assert "scenes 3/3 (1 failed, 0 running)" in text
     done, total = (int(x.replace(",", "")) for x in text.rsplit("tasks ", 1)[1].split("/"))
     assert done == total > 0
+    # each scene's radiometry: on its progress line, in the table and the JSON summary
+    said = "radiometry surface_reflectance (preset sentinel2-l2a scale 0.0001 offset -0.1)"
+    assert sum(said in line for line in text.splitlines() if ": done in" in line) == 2
+    assert f"a: {said}" in summary.table()
+    scenes = {s["scene"]: s for s in _summary(tmp_path)["scenes"]}
+    assert scenes["a"]["radiometry"] == "surface_reflectance"
+    assert scenes["b"]["radiometry_basis"] == "preset sentinel2-l2a scale 0.0001 offset -0.1"
+    assert scenes["c"]["radiometry"] is None  # failed before reading
 
 
 @pytest.fixture
