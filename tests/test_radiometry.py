@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from conftest import write_raster
-from test_cli_errors import assert_one_line, invoke
+from conftest import assert_one_line, invoke, write_raster
 
 from landmask.errors import UncalibratedWarning
 from landmask.io.radiometry import RADIOMETRIES, sample_values
