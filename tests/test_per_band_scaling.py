@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 import rasterio
 import yaml
-from conftest import write_raster
-from test_cli_errors import assert_one_line, invoke
+from conftest import assert_one_line, invoke, write_raster
 
 from landmask.batch.workflow import load_workflow
 from landmask.cli import run

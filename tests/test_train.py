@@ -21,13 +21,12 @@ import pandas as pd
 import pytest
 import rasterio
 from affine import Affine
-from conftest import UTM33, write_raster
+from conftest import UTM33, invoke, write_raster
+from conftest import assert_one_line as assert_bad_input
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 from shapely.geometry import Point, box
-from test_cli_errors import assert_one_line as assert_bad_input
-from test_cli_errors import invoke
 
 from landmask.classes import LANDCOVER
 from landmask.classification.classify import classify
