@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from landmask.spectral.statistics import describe_statistic
+
 __all__ = ["RunSummary", "SceneResult"]
 
 
@@ -18,6 +20,11 @@ class SceneResult:
     pixels: dict[str, int] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
     error: str | None = None
+    #: what the scene's values were and why (:mod:`landmask.io.radiometry`)
+    radiometry: str | None = None
+    radiometry_basis: str | None = None
+    #: the scene-wide statistics its rules were bound to (None: no valid pixel, all nodata)
+    statistics: dict[str, float | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -63,6 +70,11 @@ class RunSummary:
             row = f"{s.scene:<{width}} {s.status:<7} {s.seconds:>7.1f}"
             row += "".join(f" {s.pixels.get(c, 0):>12,}" for c in classes)
             lines.append(row)
+        for s in self.scenes:
+            if s.radiometry:
+                lines.append(f"{s.scene}: radiometry {s.radiometry} ({s.radiometry_basis})")
+            for name, value in s.statistics.items():
+                lines.append(f"{s.scene}: {describe_statistic(name, value)}")
         for s in self.failed:
             lines.append(f"{s.scene}: {s.error}")
         c = self.counts()

@@ -17,13 +17,16 @@ import rioxarray  # noqa: F401  (registers the .rio accessor mask_like uses)
 import xarray as xr
 
 from landmask._runtime.chunks import as_dask
-from landmask.classes import NODATA
+from landmask.classes import NODATA, scheme_attrs
 from landmask.errors import BandError, ConfigError
 from landmask.spectral.indices import bands_needed
 from landmask.spectral.rules import RuleSet, default_rules, load_rules
 from landmask.spectral.thresholds import threshold_attrs
 
 __all__ = ["classify", "classify_with_probabilities", "mask_like"]
+
+#: Scene attributes a mask keeps: where the scene came from and what its values were.
+_PASSED_ON = ("sources", "stac_ids", "derived_from", "radiometry", "radiometry_basis")
 
 
 def classify(
@@ -137,11 +140,11 @@ def _run(
     scheme = model_scheme(loaded)
     attrs: dict[str, Any] = {
         "model": name,
-        "class_scheme": scheme.name,
-        "class_names": [f"{c.id}:{c.name}" for c in scheme],
+        **scheme_attrs(scheme),
         "min_confidence": min_confidence,
         # where the scene came from, for the outputs' STAC items (landmask.io.items)
-        **{k: scene.attrs[k] for k in ("sources", "stac_ids", "derived_from") if k in scene.attrs},
+        # and what its values were (landmask.io.radiometry), for the tags and items
+        **{k: scene.attrs[k] for k in _PASSED_ON if k in scene.attrs},
     }
     if ruleset is not None:
         attrs |= {"rules": ruleset.name, **threshold_attrs(ruleset)}
