@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from conftest import TRANSFORM, UTM33, assert_one_line, invoke, write_raster
+from conftest import assert_one_line, invoke, write_raster
+from test_presets import write_jp2
 
 from landmask.errors import SensorError, UncalibratedWarning
 from landmask.io.scene import open_scene
@@ -204,25 +205,10 @@ def write_l1c(root: Path, safe: str = S2_SAFE, mtd: bool = True) -> dict[str, Pa
     granule.mkdir(parents=True)
     if mtd:
         shutil.copy(DATA / "MTD_MSIL1C.xml", product / "MTD_MSIL1C.xml")
-    files = {}
-    for k, band in enumerate(("B04", "B08")):
-        path = granule / f"T34UDD_{sensing}_{band}.jp2"
-        with rasterio.open(
-            path,
-            "w",
-            driver="JP2OpenJPEG",
-            width=SHAPE[1],
-            height=SHAPE[0],
-            count=1,
-            dtype="uint16",
-            crs=UTM33,
-            transform=TRANSFORM,
-            QUALITY=100,
-            REVERSIBLE="YES",
-        ) as ds:
-            ds.write(dn(10 + k, 1001, 9000, "u2")[None])
-        files[band] = path
-    return files
+    return {
+        band: write_jp2(granule / f"T34UDD_{sensing}_{band}.jp2", dn(10 + k, 1001, 9000, "u2"))
+        for k, band in enumerate(("B04", "B08"))
+    }
 
 
 @pytest.mark.parametrize("sensor", ["sentinel2-l1c", None, "sentinel2-l2a"])

@@ -42,7 +42,7 @@ from landmask.io._bands import (
 )
 from landmask.io._grid import READ_ENV, Grid, check_grid, open_info
 from landmask.io.provider import Product, product_of_files, product_of_item
-from landmask.io.radiometry import Radiometry, decide_radiometry
+from landmask.io.radiometry import Radiometry, decide_radiometry, reflectance_sources
 from landmask.io.reflectance import ReflectanceReader, read_reflectance, to_reflectance
 from landmask.io.sensors import (
     QUALITY_BANDS,
@@ -310,11 +310,7 @@ def radiometry_attrs(
     item that decided), ``band_options`` (the explicit ``--band`` mapping) and
     ``source_nodata`` (each band's nodata value, or None).
     """
-    reflectance = [
-        s
-        for s in sources
-        if s.scaling != "raw" and not (s.scaling == "sensor" and s.name.startswith("lwir"))
-    ]
+    reflectance = reflectance_sources(sources)
     attrs: dict[str, Any] = {}
     pairs = {(s.scale, s.offset) for s in reflectance}
     hows = {s.scaling for s in reflectance}
