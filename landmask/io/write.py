@@ -24,12 +24,13 @@ from landmask.io._cog import TILE, CogJob, store_cogs, tile_aligned
 from landmask.io.items import Lineage
 from landmask.io.outputs import GEOTIFF, check_output
 from landmask.io.radiometry import radiometry_tags
-from landmask.io.styling import mask_sidecars
+from landmask.io.styling import index_qml, mask_sidecars, probability_qml, raster_style_path
 
 __all__ = [
     "TILE",
     "CogJob",
     "WriteResult",
+    "band_colours",
     "store_cogs",
     "tile_aligned",
     "write_image",
@@ -188,6 +189,9 @@ def _probability_job(
     names = [scheme.name_of(int(c)) for c in proba["class"].values]
     tags = {f"BAND_{k + 1}_CLASS_ID": str(int(c)) for k, c in enumerate(proba["class"].values)}
     tags["PROBABILITY_SCALE"] = "1/254: probability = value / 254; 255 = nodata"
+    colours = {c.id: c.color for c in scheme}
+    ids = [int(c) for c in proba["class"].values]
+    shown = next((k for k, c in enumerate(ids) if c != 0), 0)  # a class, not "other"
     return CogJob(
         as_dask(proba),
         out,
@@ -197,6 +201,11 @@ def _probability_job(
         tags=tags,
         descriptions=names,
         scales=[1 / 254] * len(names),
+        sidecars={
+            raster_style_path(out): probability_qml(
+                names[shown], colours.get(ids[shown], "#000000"), shown + 1
+            )
+        },
     )
 
 
@@ -228,10 +237,35 @@ def write_indices(
         categorical=False,
         tags=tags,
         descriptions=names,
+        sidecars={raster_style_path(out): index_qml(names)},
         item=Lineage.of(first.attrs) if stac else None,
     )
     store_cogs([job])
     return WriteResult(out)
+
+
+def band_colours(names: Sequence[str]) -> list[str] | None:
+    """The colour interpretation of image bands from their names, as GIS clients show them.
+
+    A band whose name is a colour (``red``), or a sensor band id that every
+    preset reads as that colour (Sentinel-2 ``B04``), is red, green or blue,
+    when the image has exactly one band of each; every other band is then
+    ``undefined``. None when the bands do not name one of each colour (the
+    writer's default: gray, then undefined). An id that means two colours
+    (Landsat ``SR_B3``: green on Landsat 8, red on Landsat 5) names none, so
+    QGIS never swaps red and blue.
+    """
+    from landmask.io.sensors import LANDSAT_OLI, LANDSAT_TM_ETM, SENTINEL2_L2A
+
+    sensors = (SENTINEL2_L2A, LANDSAT_OLI, LANDSAT_TM_ETM)
+    colours: list[str | None] = []
+    for name in names:
+        said = {s.name_from_description(name) for s in sensors} - {None}
+        colours.append(said.pop() if len(said) == 1 else None)
+    rgb = ("red", "green", "blue")
+    if all(colours.count(c) == 1 for c in rgb):
+        return [c if c in rgb else "undefined" for c in colours]
+    return None
 
 
 def write_image(
@@ -275,6 +309,7 @@ def write_image(
         categorical=False,
         tags=tags,
         descriptions=descriptions,
+        colorinterp=band_colours(descriptions) if descriptions else None,
         levels=[],
         gdal_overviews="AVERAGE",
         item=Lineage.of(image.attrs) if stac else None,
