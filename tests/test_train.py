@@ -266,8 +266,16 @@ def test_point_labels(tmp_path, data, capsys, caplog):
     assert res.code == 0, res.err
     report = SklearnModel.load(model).report
     assert report["pixels_per_class"] == {n: 150 for n in NAMES.values()}
+    assert report["holdout"] == "none"  # --holdout 0
     mask = classify(open_scene(b.scene, sensor="sentinel2-l2a"), model=f"sklearn:{model}")
     assert evaluate(mask, b.truth).miou >= 0.85
+    # points are held out by the block they lie in, as label rasters
+    from landmask.models.training import draw_sample
+
+    sample = draw_sample(scene, path, list(BANDS), label_column="landuse", holdout_block=48)
+    assert sample.holdout == "blocks of 48 px"
+    blocks = (np.array(rows) // 48) * 2**32 + np.array(cols) // 48
+    np.testing.assert_array_equal(np.sort(sample.groups), np.sort(blocks))
 
 
 def test_label_map_counts_unmapped(tmp_path, data, capsys, caplog):
@@ -756,6 +764,8 @@ def test_seven_label_classes_stay_seven_from_model_to_mask_to_polygons(
         assert "#{:02x}{:02x}{:02x}".format(*table[c.id][:3]) == c.color
     present = set(np.unique(ids).tolist()) - {255}
     assert len(present) >= 5  # the model makes the user's classes, not landmask's four
+    qml = (tmp_path / "mask.qml").read_text()
+    assert all(f'label="{name}"' in qml for name in (names[i] for i in present))
     item = json.loads((tmp_path / "mask.json").read_text())
     stac_classes = item["assets"]["data"]["classification:classes"]
     assert {c["value"]: c["name"] for c in stac_classes if c["value"] < 7} == dict(enumerate(names))
