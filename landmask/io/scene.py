@@ -183,6 +183,8 @@ def open_scene(
         info_of = {worker_path(p): open_info(p) for p in path_list}
         grid = check_grid(list(info_of.values()), allow_ungeoreferenced, resolution)
         product = product_of_item(item)
+        if preset is None and product is not None and product.level1:
+            preset = preset_for_product(product)  # its metadata is its one calibration
         if preset is not None:  # the item's eo:bands name the bands: no band table assumed
             preset = replace(sensor_for(preset, product), assumed="")
         sources = stac_sources(item, info_of, preset, scale, offset, needs)

@@ -153,8 +153,19 @@ class Sensor:
         return self.band_ids.get(d.upper())
 
     def scaling(self, name: str) -> tuple[float, float]:
-        """``(scale, offset)`` of the band with common name ``name``."""
-        return self.band_scaling.get(name, (self.scale, self.offset))
+        """``(scale, offset)`` of the band with common name ``name``.
+
+        Raises :class:`SensorError` for a band a per-band-only preset (Landsat
+        Level-1: one gain per band from the MTL) has no scale for.
+        """
+        if name in self.band_scaling:
+            return self.band_scaling[name]
+        if math.isnan(self.scale):
+            raise SensorError(
+                f"{self.basis or self.name}: no reflectance gain for band {name!r} "
+                f"({self.description} has {', '.join(self.band_scaling) or 'none'})"
+            )
+        return (self.scale, self.offset)
 
 
 SENTINEL2_L2A = Sensor(
@@ -272,8 +283,9 @@ LANDSAT_L1_OLI = replace(
     name="landsat-c2-l1",
     band_ids={**_OLI_BANDS, "B8": "pan", "B9": "cirrus", **_QA_PIXEL},
     suffix=r"(?:^|_)(B[1-9]|QA_PIXEL)$",
-    scale=1.0,
-    offset=0.0,
+    # no scale for every band: each band's comes from the MTL (band_scaling)
+    scale=float("nan"),
+    offset=float("nan"),
     band_scaling={},
     radiometry="toa_reflectance",
 )
