@@ -92,7 +92,7 @@ def tree(root: Path) -> dict[str, str]:
 
 
 #: a mask and its GIS styling (landmask.styling)
-MASK_FILES = ["mask.json", "mask.qml", "mask.tif", "mask.tif.aux.xml"]
+MASK_FILES = ["mask.qml", "mask.tif", "mask.tif.aux.xml", "mask.tif.stac.json"]
 
 
 def listing(folder: Path) -> list[str]:

@@ -100,7 +100,7 @@ def write_mask(
         one band per class named after it, with scale 1/254 and nodata 255;
         both files come from one pass over the scene.
     stac
-        Write a STAC item beside each file (``mask.json``; see
+        Write a STAC item beside each file (``mask.tif.stac.json``; see
         :mod:`landmask.io.items`), from the mask's ``sources``, ``rules`` and
         ``model`` attributes.
 
@@ -135,6 +135,7 @@ def write_mask(
             sidecars=mask_sidecars(out, scheme),
             item=Lineage.of(mask.attrs) if stac else None,
             scheme=scheme,
+            kind="mask",
         )
     ]
     if probabilities is not None:
@@ -195,6 +196,7 @@ def _probability_job(
         tags=tags,
         descriptions=names,
         scales=[1 / 254] * len(names),
+        kind="probabilities",
     )
 
 
@@ -226,6 +228,7 @@ def write_indices(
         tags=tags,
         descriptions=names,
         item=Lineage.of(first.attrs) if stac else None,
+        kind="indices",
     )
     store_cogs([job])
     return WriteResult(out)

@@ -119,7 +119,7 @@ def test_output_over_input_refused_on_the_command_line(work: Path) -> None:
     )
     assert result.returncode == 2
     assert error_lines(result.stderr) == [
-        "landmask: error: small.tif: output would overwrite an input"
+        "landmask: error: small.tif: -o would overwrite an input (small.tif)"
     ]
     assert snapshot(work) == before
 
