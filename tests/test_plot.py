@@ -186,7 +186,9 @@ def test_index_map_is_diverging_and_centred_on_zero():
     image = ax.get_images()[0]
     low, high = image.norm.vmin, image.norm.vmax
     assert low == -high and high == pytest.approx(np.percentile(np.abs(values[5:]), 98))
-    assert image.cmap.name == "RdBu"
+    assert image.cmap.name == "mndwi"  # its ramp: brown, pale, blue (water high)
+    r, g, b, _ = image.cmap(1.0)
+    assert b > r and b > g
     assert image.norm(0.0) == pytest.approx(0.5)  # 0 sits at the centre colour
     assert image.get_array().mask[0].all()  # NaN is not drawn
     assert ax.get_title() == "mndwi"

@@ -7,7 +7,9 @@ Sentinel-2 L2A SAFE folders before and after processing baseline 04.00 with an
 ``MTD_MSIL2A.xml``, Element 84 folders, and STAC items with the property names
 Planetary Computer and Element 84 use. Every band holds its own digital number,
 so a band read under the wrong name changes the asserted reflectance and NDVI,
-which are computed here from the file values with numpy.
+which are computed here from the file values with numpy. Level-1 products
+(converted to top-of-atmosphere reflectance, no longer refused) are tested in
+``test_level1.py``.
 """
 
 from __future__ import annotations
@@ -226,15 +228,6 @@ def test_two_products_in_one_scene_are_refused(tmp_path):
     b = write_landsat(tmp_path, LANDSAT_IDS["LC08"], ["SR_B5"])
     with pytest.raises(SensorError, match=r"Landsat 8 OLI file beside .*Landsat 7 ETM\+ file"):
         open_scene([*a, *b], sensor="landsat-c2-l2")
-
-
-def test_level1_landsat_is_refused(tmp_path):
-    path = write_raster(
-        tmp_path / "LC08_L1TP_044034_20210508_20210518_02_T1_B4.TIF",
-        np.full(SHAPE, 9000, np.uint16),
-    )
-    with pytest.raises(SensorError, match="Level-1 product \\(L1TP\\)"):
-        open_scene(path, sensor="landsat-c2-l2")
 
 
 @pytest.mark.parametrize("sensor", [None, "landsat-c2-l2"])

@@ -106,7 +106,7 @@ def test_parse_function_calls():
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        ("mndwi > otsuu(mndwi)", "unknown function 'otsuu' at column 9 (known: otsu)"),
+        ("mndwi > otsuu(mndwi)", "unknown function 'otsuu' at column 9 (known: focal_max"),
         ("mndwi > otsu()", "otsu() at column 9 needs an argument"),
         ("mndwi > otsu(0.3)", "needs an index or band, not a number"),
         ("mndwi > otsu(otsu(mndwi))", "its argument cannot call a function"),

@@ -61,6 +61,8 @@ class RunProgress:
                 return
             n = sum(self.finished.values())
             what = f"{result.status} in {result.seconds:.1f} s"
+            if result.radiometry:
+                what += f", radiometry {result.radiometry} ({result.radiometry_basis})"
             if result.status == "skipped":
                 what = "skipped (finished before, unchanged)"
             elif result.error:

@@ -182,6 +182,8 @@ def process_scene(workflow: Workflow, scene: SceneInput, chunk_size: int) -> Sce
         seconds=time.perf_counter() - start,
         pixels={scheme.name_of(c): n for c, n in sorted(outcome.counts.items())},
         outputs={k: str(v) for k, v in job.outputs().items()},
+        radiometry=outcome.mask.attrs.get("radiometry"),
+        radiometry_basis=outcome.mask.attrs.get("radiometry_basis"),
     )
 
 

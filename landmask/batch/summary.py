@@ -18,6 +18,9 @@ class SceneResult:
     pixels: dict[str, int] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
     error: str | None = None
+    #: what the scene's values were and why (:mod:`landmask.io.radiometry`)
+    radiometry: str | None = None
+    radiometry_basis: str | None = None
 
 
 @dataclass
@@ -63,6 +66,9 @@ class RunSummary:
             row = f"{s.scene:<{width}} {s.status:<7} {s.seconds:>7.1f}"
             row += "".join(f" {s.pixels.get(c, 0):>12,}" for c in classes)
             lines.append(row)
+        for s in self.scenes:
+            if s.radiometry:
+                lines.append(f"{s.scene}: radiometry {s.radiometry} ({s.radiometry_basis})")
         for s in self.failed:
             lines.append(f"{s.scene}: {s.error}")
         c = self.counts()

@@ -25,6 +25,9 @@ from landmask.spectral.thresholds import threshold_attrs
 
 __all__ = ["classify", "classify_with_probabilities", "mask_like"]
 
+#: Scene attributes a mask keeps: where the scene came from and what its values were.
+_PASSED_ON = ("sources", "stac_ids", "derived_from", "radiometry", "radiometry_basis")
+
 
 def classify(
     scene: xr.DataArray,
@@ -141,7 +144,8 @@ def _run(
         "class_names": [f"{c.id}:{c.name}" for c in scheme],
         "min_confidence": min_confidence,
         # where the scene came from, for the outputs' STAC items (landmask.io.items)
-        **{k: scene.attrs[k] for k in ("sources", "stac_ids", "derived_from") if k in scene.attrs},
+        # and what its values were (landmask.io.radiometry), for the tags and items
+        **{k: scene.attrs[k] for k in _PASSED_ON if k in scene.attrs},
     }
     if ruleset is not None:
         attrs |= {"rules": ruleset.name, **threshold_attrs(ruleset)}

@@ -133,10 +133,10 @@ def change_cmd(
             remove_with_companions(done)
             raise
     if not quiet:
-        click.echo(f"{out}: change map in {time.perf_counter() - start:.1f} s")
+        click.echo(f"{output}: change map in {time.perf_counter() - start:.1f} s")
         click.echo(matrix.table(sorted(picked) if picked is not None else None))
         if polygons is not None:
-            click.echo(f"{polygons.path}: {polygons.total:,} polygons of changed pixels")
+            click.echo(f"{vector_path}: {polygons.total:,} polygons of changed pixels")
 
 
 def _picked(names: list[str] | None, ch_scheme: Any) -> set[int] | None:

@@ -110,6 +110,7 @@ def classify_cmd(
 
     from landmask._runtime.schedulers import progress, use_scheduler
     from landmask.analysis.areas import class_areas, format_areas, pixel_area_m2
+    from landmask.io.radiometry import describe
     from landmask.pipeline import SceneJob, VectorOptions, run_scene
     from landmask.spectral.thresholds import thresholds_of
 
@@ -145,6 +146,9 @@ def classify_cmd(
     how = f"model {model}" if model else f"rules {mask.attrs.get('rules')}"
     masked = f", quality {mask.attrs['quality']}" if mask.attrs.get("quality") else ""
     click.echo(f"{output}: {width}x{height} px, {how}{masked}")
+    said = describe(mask.attrs)
+    if said:
+        click.echo(said)
     for name, value in thresholds_of(mask).items():
         click.echo(f"threshold {name} = {value:.4f} (from the scene's histogram)")
     click.echo(format_areas(class_areas(outcome.counts, transform, crs, scheme), exact))

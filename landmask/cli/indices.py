@@ -67,6 +67,7 @@ def indices_cmd(
     from landmask._runtime.schedulers import progress, use_scheduler
     from landmask.io.companions import Output
     from landmask.io.outputs import GEOTIFF, check_output, plan_outputs
+    from landmask.io.radiometry import describe
     from landmask.io.write import write_indices
     from landmask.spectral.indices import check_index_names, compute_indices
 
@@ -84,3 +85,6 @@ def indices_cmd(
         size = f"{reflectance.sizes['x']}x{reflectance.sizes['y']} px"
         elapsed = time.perf_counter() - start
         click.echo(f"{output}: {', '.join(index_names)} ({size}) in {elapsed:.1f} s")
+        said = describe(reflectance.attrs)
+        if said:
+            click.echo(said)

@@ -64,7 +64,9 @@ def scene_options(f: F) -> F:
             metavar="NAME",
             help="Sensor preset naming bands and giving scale/offset: sentinel2-l2a (offset "
             "by processing baseline), landsat-c2-l2 (Landsat 4-9, band table by product id), "
-            "naip.",
+            "naip; Level-1 (top-of-atmosphere reflectance from the product's metadata, "
+            "chosen by the product id even without --sensor): landsat-c2-l1 (MTL gains and "
+            "sun elevation), sentinel2-l1c.",
         ),
         click.option(
             "--band",

@@ -135,10 +135,14 @@ def train_cmd(
         model.save(tmp)
     if quiet:
         return
+    from landmask.io.radiometry import describe
     from landmask.models.training import TrainingReport
 
     click.echo(TrainingReport(**model.report).table())
     click.echo(f"{output}: {estimator}, classes {model.classes}")
+    said = describe(reflectance.attrs)
+    if said:
+        click.echo(said)
     click.echo(f"done in {time.perf_counter() - start:.1f} s")
     if debug:
         click.echo(json.dumps(model.report, indent=2))

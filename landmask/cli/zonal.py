@@ -77,7 +77,8 @@ def zonal_cmd(
     from landmask.errors import ConfigError
     from landmask.io.companions import Output
     from landmask.io.items import Lineage
-    from landmask.io.outputs import atomic_path, plan_outputs
+    from landmask.io.outputs import plan_outputs
+    from landmask.io.tables import write_csv
     from landmask.vector.formats import VECTOR_FORMATS, write_vector
 
     start = time.perf_counter()
@@ -87,7 +88,7 @@ def zonal_cmd(
         known = ", ".join((*TABLE_FORMATS, *VECTOR_FORMATS))
         raise ConfigError(f"{out}: unknown output format {out.suffix!r} (use {known})")
     vector = ext in VECTOR_FORMATS
-    planned = Output(out, "vector" if vector else "file", stac=stac and vector)
+    planned = Output(out, "vector" if vector else "table", stac=stac and vector)
     plan_outputs({"-o": planned}, [mask, zones], overwrite=overwrite)
     with use_scheduler(scheduler), progress(False if quiet else None):
         frame = zonal_stats(
@@ -103,15 +104,14 @@ def zonal_cmd(
         key = frame.attrs["key"]
         stats = [c for c in frame.columns if c.endswith(("_m2", "_fraction"))]
         table = frame[[key, *(c for c in stats if c != key)]]
-        with atomic_path(out, overwrite=overwrite) as tmp:
-            table.to_csv(tmp, index=False)
+        write_csv(table, out, overwrite=overwrite)
     else:
         write_vector(frame, out, overwrite=overwrite, stac=stac, lineage=Lineage((mask, zones)))
     if not quiet:
-        _summary(frame, out, time.perf_counter() - start)
+        _summary(frame, output, time.perf_counter() - start)
 
 
-def _summary(frame: Any, out: Path, seconds: float) -> None:
+def _summary(frame: Any, out: str | Path, seconds: float) -> None:
     """Zones and the total area per class over all zones (km²); notes came as warnings."""
     click.echo(f"{out}: {len(frame):,} zones in {seconds:.1f} s")
     areas = [c for c in frame.columns if c.endswith("_m2") and c != "inside_m2"]

@@ -44,6 +44,7 @@ import rasterio
 import rasterio.shutil
 from affine import Affine
 from dask.utils import SerializableLock
+from rasterio.enums import ColorInterp
 from rasterio.windows import Window
 
 from landmask.classes import ClassScheme
@@ -211,6 +212,10 @@ class CogJob:
     scheme: ClassScheme | None = None
     #: replace a file that appeared at ``path`` (or its item) after the output was checked
     overwrite: bool = False
+    #: colour interpretation of each band (``gray``, ``undefined``, ``red``, ``green``,
+    #: ``blue``, ``alpha``, ``palette``: :func:`colour_interpretation`); None: gray,
+    #: then undefined, so no band count is ever taken for colours
+    colorinterp: Sequence[str] | None = None
     #: the kind of output (:data:`landmask.io.companions.KINDS`): decides its companions
     kind: str = "image"
 
@@ -262,6 +267,7 @@ def _staged(job: CogJob, lock: Any) -> Iterator[Any]:
                 }
                 _create_part(part, level.shape[2], level.shape[1], part_profile)
             with rasterio.open(parts[0], "r+") as ds:
+                ds.colorinterp = [ColorInterp[c] for c in _interpretation(job, ds.count)]
                 if job.colormap:
                     ds.write_colormap(1, job.colormap)
                 if job.tags:
@@ -295,6 +301,17 @@ def _staged(job: CogJob, lock: Any) -> Iterator[Any]:
         finally:
             for leftover in [*parts, vrt]:
                 discard_temp(leftover)
+
+
+def _interpretation(job: CogJob, count: int) -> list[str]:
+    """The colour interpretation of each band of ``job`` (see :attr:`CogJob.colorinterp`)."""
+    if job.colorinterp is not None:
+        if len(job.colorinterp) != count:
+            raise ValueError(f"{len(job.colorinterp)} colour interpretations for {count} bands")
+        return list(job.colorinterp)
+    if job.colormap:
+        return ["palette", *["undefined"] * (count - 1)]
+    return ["gray", *["undefined"] * (count - 1)]
 
 
 def store_cogs(jobs: Sequence[CogJob], also: Sequence[Any] = ()) -> tuple[Any, ...]:

@@ -13,6 +13,7 @@ QGIS style             ``mask.qml``                the file's stem + ``.qml`` (Q
                                                    in its ``layer_styles`` table
 GDAL attribute table   ``mask.tif.aux.xml``        the file's name + ``.aux.xml`` (GDAL's
                                                    PAM sidecar; class-id rasters only)
+OGR column types       ``areas.csvt``              a CSV's stem + ``.csvt`` (OGR's rule)
 STAC item              ``mask.tif.stac.json``      the file's name + ``.stac.json``
 =====================  ==========================  =====================================
 
@@ -23,7 +24,8 @@ the items of ``mask.tif`` and ``mask.gpkg`` differ.
 Each companion landmask writes carries a mark naming the file it belongs to
 (an XML comment in a style, a ``LANDMASK`` metadata item in an ``.aux.xml``,
 which GDAL keeps when it rewrites the file, ``processing:software`` and the
-asset's href in an item): :func:`is_own` recognises it, so the output plan
+asset's href in an item; a ``.csvt`` is a line of OGR types describing the
+CSV beside it): :func:`is_own` recognises it, so the output plan
 (:func:`landmask.io.outputs.plan_outputs`) replaces only companions landmask
 wrote for that very output, never a user's file of the same name.
 """
@@ -33,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -49,6 +52,7 @@ __all__ = [
     "remove_with_companions",
     "role_of",
     "style_path",
+    "types_path",
 ]
 
 #: The ending of every STAC item landmask writes beside an output.
@@ -62,6 +66,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "image": (),  # apply's output, export --rgb
     "polygons": ("style",),  # polygons with class names
     "vector": (),  # other vector files (zonal statistics)
+    "table": ("column types",),  # CSV
     "file": (),  # tables, JSON reports, PNG images, models, summaries
 }
 
@@ -69,6 +74,7 @@ KINDS: dict[str, tuple[str, ...]] = {
 ROLE_NAMES = {
     "style": "QGIS style",
     "attribute table": "GDAL attribute table",
+    "column types": "OGR column types",
     "item": "STAC item",
 }
 
@@ -86,6 +92,11 @@ def style_path(path: str | os.PathLike[str]) -> Path:
     return Path(path).with_suffix(".qml")
 
 
+def types_path(path: str | os.PathLike[str]) -> Path:
+    """The column types of a CSV file, as OGR looks for them: ``areas.csv`` -> ``areas.csvt``."""
+    return Path(path).with_suffix(".csvt")
+
+
 def aux_path(path: str | os.PathLike[str]) -> Path:
     """The GDAL PAM sidecar of a raster: ``mask.tif`` -> ``mask.tif.aux.xml`` (GDAL's rule)."""
     out = Path(path)
@@ -97,10 +108,17 @@ def role_of(path: str | os.PathLike[str]) -> str:
     name = Path(path).name.lower()
     if name.endswith(ITEM_SUFFIX):
         return "item"
+    if name.endswith(".csvt"):
+        return "column types"
     return "attribute table" if name.endswith(".aux.xml") else "style"
 
 
-_NAMERS = {"style": style_path, "attribute table": aux_path, "item": item_path}
+_NAMERS = {
+    "style": style_path,
+    "attribute table": aux_path,
+    "column types": types_path,
+    "item": item_path,
+}
 
 
 @dataclass(frozen=True)
@@ -198,6 +216,9 @@ def is_own(path: str | os.PathLike[str], role: str, output: str | os.PathLike[st
             hrefs = {a.get("href") for a in doc.get("assets", {}).values()}
             return "landmask" in software and f"./{name}" in hrefs
         return False
+    if role == "column types":  # one line of OGR types; it describes the CSV beside it
+        types = head.decode("utf-8", "replace").strip().split(",")
+        return Path(output).is_file() and all(re.fullmatch(r'"[A-Za-z0-9()]+"', t) for t in types)
     tag = _tag(Path(output)).encode()
     if role == "style":
         return (

@@ -16,6 +16,9 @@ companion is :mod:`landmask.io.companions`) once it has landed, made with pystac
 * lineage: ``processing:software`` (landmask's version), ``landmask:rules``
   or ``landmask:model``, ``landmask:inputs`` (input paths, STAC item ids) and
   a ``derived_from`` link to each input STAC item;
+* what the input's values were: ``landmask:radiometry`` (``surface_reflectance``,
+  ``toa_reflectance`` or ``dn``) and ``landmask:radiometry_basis`` (why), as
+  :mod:`landmask.io.radiometry` decided;
 * the WGS84 ``bbox`` and footprint ``geometry`` (the file's extent, edges
   densified before reprojection); both null for a grid without a CRS.
 
@@ -84,6 +87,8 @@ class Lineage:
     rules: str | None = None
     model: str | None = None
     derived_from: tuple[str, ...] = ()
+    radiometry: str | None = None
+    radiometry_basis: str | None = None
 
     @classmethod
     def of(cls, attrs: Mapping[str, Any], *more: Mapping[str, Any]) -> Lineage:
@@ -101,6 +106,8 @@ class Lineage:
             _str_or_none(attrs.get("rules")),
             _str_or_none(attrs.get("model")),
             tuple(dict.fromkeys(derived)),
+            _str_or_none(attrs.get("radiometry")),
+            _str_or_none(attrs.get("radiometry_basis")),
         )
 
 
@@ -195,7 +202,7 @@ def build_item(
         "processing:software": {"landmask": __version__},
         "landmask:inputs": list(lineage.inputs),
     }
-    for key in ("rules", "model"):
+    for key in ("rules", "model", "radiometry", "radiometry_basis"):
         if getattr(lineage, key) is not None:
             properties[f"landmask:{key}"] = getattr(lineage, key)
     item = pystac.Item(

@@ -28,7 +28,7 @@ from pathlib import Path
 from landmask._runtime.paths import worker_path
 from landmask._runtime.signals import check_stop
 from landmask.errors import ConfigError, OutputExistsError, ReadError, WriteError
-from landmask.io.companions import ROLE_NAMES, Output, is_own, role_of
+from landmask.io.companions import ROLE_NAMES, Output, is_own, mark, role_of
 
 __all__ = [
     "GEOTIFF",
@@ -94,7 +94,8 @@ def attach_sidecars(tmp: Path, files: Mapping[Path, str]) -> None:
 
     They are written right after the output lands; if one cannot be, the
     output and the companions already written are removed again, so a file
-    never appears without its companions. A companion never replaces a file
+    never appears without its companions. Each is marked as landmask's
+    companion of that output (:func:`~landmask.io.companions.mark`), and never replaces a file
     that is not landmask's own companion of that output
     (:func:`~landmask.io.companions.is_own`), even one that appeared meanwhile.
     """
@@ -108,7 +109,7 @@ def _publish_sidecars(path: Path, files: Mapping[Path, str]) -> None:
         for side, text in files.items():
             tmp = temp_path(side)
             try:
-                tmp.write_text(text, encoding="utf-8")
+                tmp.write_text(mark(text, role_of(side), path), encoding="utf-8")
                 try:
                     publish(tmp, side, overwrite=False)
                 except OutputExistsError:

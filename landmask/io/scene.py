@@ -29,7 +29,7 @@ from dask.base import tokenize
 
 from landmask._runtime.chunks import aligned_chunks
 from landmask._runtime.paths import worker_path
-from landmask.errors import ConfigError, PresetAssumedWarning, UncalibratedWarning
+from landmask.errors import ConfigError, PresetAssumedWarning
 from landmask.io._bands import (
     BandSource,
     band_sources,
@@ -38,8 +38,9 @@ from landmask.io._bands import (
     on_grid,
     stac_sources,
 )
-from landmask.io._grid import READ_ENV, FileInfo, Grid, check_grid, open_info
+from landmask.io._grid import READ_ENV, Grid, check_grid, open_info
 from landmask.io.provider import Product, product_of_files, product_of_item
+from landmask.io.radiometry import Radiometry, decide_radiometry
 from landmask.io.reflectance import ReflectanceReader, read_reflectance, to_reflectance
 from landmask.io.sensors import Sensor, get_sensor, preset_for_product, sensor_for
 
@@ -87,8 +88,12 @@ def open_scene(
         ``bands``) common names with ``raster:bands`` scale/offset/nodata
         (see :mod:`landmask.io.stac`).
     sensor
-        A preset (``sentinel2-l2a``, ``landsat-c2-l2``, ``naip``) naming bands
-        from file-name suffixes or band descriptions and giving scale/offset.
+        A preset (``sentinel2-l2a``, ``landsat-c2-l2``, ``naip``,
+        ``sentinel2-l1c``, ``landsat-c2-l1``) naming bands from file-name
+        suffixes or band descriptions and giving scale/offset. Files of a
+        Level-1 product (``LC08_L1TP_...`` with its MTL, ``S2A_MSIL1C_...``) are
+        converted to top-of-atmosphere reflectance with their own metadata,
+        also with no ``sensor``.
         Its band table (Landsat TM/ETM+ or OLI) and offset (Sentinel-2
         processing baseline) follow the product the files belong to, read from
         their names, the MTL/MTD metadata beside them or the STAC item
@@ -123,20 +128,26 @@ def open_scene(
         names, nodata as NaN, CRS and transform set the rioxarray way. Nothing is
         read until computed; each chunk costs ``bands * chunk**2 * 4`` bytes.
         Quality layers, when present, are bands ``scl``/``qa_pixel`` of raw
-        values. ``attrs`` record what was applied (:func:`radiometry_attrs`).
+        values. ``attrs`` record what was applied (:func:`radiometry_attrs`)
+        and what the values are: ``radiometry`` (``surface_reflectance``,
+        ``toa_reflectance`` or ``dn``) and ``radiometry_basis`` (why, in words;
+        :mod:`landmask.io.radiometry`).
 
     Raises
     ------
     ReadError, GridError, BandError, ConfigError
     SensorError
-        Files of another sensor than ``sensor``, of a Level-1 product, of two
-        products, or a ``bands`` number the provider's names contradict.
+        Files of another sensor than ``sensor``, of two products, a Landsat
+        Level-1 product without the MTL values that convert it (with
+        ``sensor``), or a ``bands`` number the provider's names contradict.
 
     Warns
     -----
     UncalibratedWarning
-        Once, if an integer band is read with no scale or offset from the
-        options, the preset, the STAC item or the file.
+        Once, if digital numbers are read with no scale or offset from the
+        options, the preset, the STAC item or the file: integer bands, or
+        floating-point bands whose sampled values are far above reflectance
+        (:func:`landmask.io.radiometry.decide_radiometry`).
     PresetAssumedWarning
         If the preset had to assume the Landsat band table or the Sentinel-2
         baseline for lack of names or metadata.
@@ -174,6 +185,9 @@ def open_scene(
         infos = [open_info(p) for p in path_list]
         grid = check_grid(infos, allow_ungeoreferenced, resolution)
         product = product_of_files(path_list)
+        if preset is None and product is not None and product.level1:
+            # a Level-1 product's metadata is its one calibration: read it with its preset
+            preset = preset_for_product(product)
         if preset is not None:
             preset = sensor_for(preset, product)
             if preset.variant == "oli" and not any(
@@ -188,7 +202,8 @@ def open_scene(
         sources = band_sources(infos, names, preset, scale, offset)
         info_of = {worker_path(info.path): info for info in infos}  # as BandSource
     sources = on_grid(sources, info_of, grid)
-    _warn_radiometry(sources, info_of, preset, product, offset)
+    _warn_assumed(preset, offset)
+    radiometry = decide_radiometry(sources, info_of, preset, product)
     size = chunk_size if chunk_size is not None else DEFAULT_CHUNK_SIZE
     chunks = (
         (len(sources),),
@@ -206,43 +221,15 @@ def open_scene(
         fancy=False,
         meta=np.empty((0, 0, 0), dtype=np.float32),
     )
-    arr = _as_dataarray(data, grid, preset, product, sources, bands)
+    arr = _as_dataarray(data, grid, preset, product, sources, bands, radiometry)
     return arr.assign_attrs(lineage)  # the input item, for the outputs' STAC items
 
 
-def _warn_radiometry(
-    sources: Sequence[BandSource],
-    infos: Mapping[str, FileInfo],
-    sensor: Sensor | None,
-    product: Product | None,
-    offset: float | None,
-) -> None:
-    """One warning for what the preset assumed, one for integer input read with no scale."""
+def _warn_assumed(sensor: Sensor | None, offset: float | None) -> None:
+    """One warning for what the preset assumed for lack of names or metadata."""
     overridden = sensor is not None and sensor.variant == "msi" and offset is not None
     if sensor is not None and sensor.assumed and not overridden:
         warnings.warn(f"{sensor.name}: {sensor.assumed}", PresetAssumedWarning, stacklevel=3)
-    raw = [
-        s
-        for s in sources
-        if s.scaling == "none" and np.dtype(infos[s.path].dtypes[s.index - 1]).kind in "ui"
-    ]
-    if not raw:
-        return
-    dtype = infos[raw[0].path].dtypes[raw[0].index - 1]
-    files = list(dict.fromkeys(s.path for s in raw))
-    where = files[0] if len(files) == 1 else f"{files[0]} and {len(files) - 1} more"
-    hint = ""
-    if product is not None:
-        preset = preset_for_product(product)
-        if preset is not None:
-            hint = f"; the names say {product.label}: --sensor {preset.name}"
-    warnings.warn(
-        f"{where}: {dtype} digital numbers with no scale (none in the file, the sensor preset "
-        "or the options) are read as reflectance unchanged; give --scale and --offset "
-        f"(reflectance = DN * scale + offset) or --sensor{hint}",
-        UncalibratedWarning,
-        stacklevel=3,
-    )
 
 
 def pixel_coords(transform: Affine, height: int, width: int) -> dict[str, np.ndarray]:
@@ -252,6 +239,13 @@ def pixel_coords(transform: Affine, height: int, width: int) -> dict[str, np.nda
     return {"y": y, "x": x}
 
 
+_LONG_NAMES = {
+    "surface_reflectance": "surface reflectance",
+    "toa_reflectance": "top-of-atmosphere reflectance",
+    "dn": "digital numbers",
+}
+
+
 def _as_dataarray(
     data: da.Array,
     info: Grid,
@@ -259,6 +253,7 @@ def _as_dataarray(
     product: Product | None,
     sources: Sequence[BandSource],
     bands: Mapping[str, int] | None,
+    radiometry: Radiometry,
 ) -> xr.DataArray:
     coords = pixel_coords(info.transform, info.height, info.width)
     arr = xr.DataArray(
@@ -269,8 +264,9 @@ def _as_dataarray(
         attrs={
             "sensor": sensor.name if sensor else "generic",
             "sources": list(dict.fromkeys(s.path for s in sources)),
-            "long_name": "surface reflectance",
+            "long_name": _LONG_NAMES[radiometry.kind],
             **radiometry_attrs(sources, sensor, product, bands),
+            **radiometry.attrs(),
         },
     )
     if info.crs is not None:

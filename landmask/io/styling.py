@@ -27,12 +27,15 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from landmask.classes import NODATA, ClassScheme, LandClass
-from landmask.io.companions import aux_path, mark, style_path
+from landmask.io.companions import aux_path, mark, role_of, style_path
 
 __all__ = [
     "QGIS_VERSION",
     "gpkg_add_style",
+    "index_qml",
+    "index_ramp",
     "mask_sidecars",
+    "probability_qml",
     "raster_qml",
     "rat_aux_xml",
     "style_mask_file",
@@ -111,6 +114,95 @@ def raster_qml(scheme: ClassScheme) -> str:
     ET.SubElement(pipe, "rasterresampler", maxOversampling="2")
     ET.SubElement(root, "blendMode").text = "0"
     return _xml(root, _DOCTYPE)
+
+
+#: what high index values show -> colours at the low end, at 0 and at the high end
+_RAMPS = {
+    "vegetation": ("#a6611a", "#f7f7f7", "#1a9641"),  # brown, pale, green
+    "water": ("#a6611a", "#f7f7f7", "#2166ac"),  # brown, pale, blue
+    "built": ("#1a9641", "#f7f7f7", "#b2182b"),  # green, pale, red
+    "soil": ("#1a9641", "#f7f7f7", "#a6611a"),  # green, pale, brown
+}
+
+
+def index_ramp(name: str) -> tuple[str, str, str]:
+    """The colours of spectral index ``name`` at its low end, at 0 and at its high end.
+
+    Chosen by what high values show (:attr:`~landmask.spectral.indices.SpectralIndex.high`):
+    NDVI, EVI, SAVI and NBR run from brown to green (vegetation green), the
+    water indices from brown to blue, NDBI from green to red, BSI from green
+    to brown. An unknown name gets the vegetation ramp. Maps
+    (:func:`landmask.plot.index_map`) and QGIS styles (:func:`index_qml`)
+    both use it.
+    """
+    from landmask.spectral.indices import INDICES
+
+    index = INDICES.get(name.lower())
+    return _RAMPS[index.high if index is not None else "vegetation"]
+
+
+def _pseudocolor(
+    band: int, stops: list[tuple[float, str, str]], *, interpolated: bool = True
+) -> ET.Element:
+    """A QGIS style drawing ``band`` through a colour ramp: ``(value, colour, label)`` stops."""
+    low, high = stops[0][0], stops[-1][0]
+    root = ET.Element("qgis", version=QGIS_VERSION, styleCategories="AllStyleCategories")
+    pipe = ET.SubElement(root, "pipe")
+    renderer = ET.SubElement(
+        pipe,
+        "rasterrenderer",
+        type="singlebandpseudocolor",
+        band=str(band),
+        opacity="1",
+        alphaBand="-1",
+        classificationMin=repr(low),
+        classificationMax=repr(high),
+        nodataColor="",
+    )
+    ET.SubElement(renderer, "rasterTransparency")
+    origin = ET.SubElement(renderer, "minMaxOrigin")
+    for tag, text in (("limits", "None"), ("extent", "WholeRaster"), ("statAccuracy", "Estimated")):
+        ET.SubElement(origin, tag).text = text
+    shader = ET.SubElement(renderer, "rastershader")
+    ramp = ET.SubElement(
+        shader,
+        "colorrampshader",
+        colorRampType="INTERPOLATED" if interpolated else "DISCRETE",
+        classificationMode="1",
+        clip="0",
+        minimumValue=repr(low),
+        maximumValue=repr(high),
+        labelPrecision="2",
+    )
+    for value, colour, label in stops:
+        ET.SubElement(ramp, "item", alpha="255", value=repr(value), label=label, color=colour)
+    ET.SubElement(pipe, "brightnesscontrast", brightness="0", contrast="0", gamma="1")
+    ET.SubElement(
+        pipe, "huesaturation", saturation="0", grayscaleMode="0", colorizeOn="0", invertColors="0"
+    )
+    ET.SubElement(pipe, "rasterresampler", maxOversampling="2")
+    ET.SubElement(root, "blendMode").text = "0"
+    return root
+
+
+def index_qml(names: list[str], band: int = 1) -> str:
+    """A QGIS style for an indices raster: band ``band`` through its index's ramp, -1 to 1.
+
+    Without it QGIS draws two or three index bands as an RGB composite.
+    """
+    name = names[band - 1]
+    low, mid, high = index_ramp(name)
+    stops = [(-1.0, low, f"{name} -1"), (0.0, mid, "0"), (1.0, high, f"{name} 1")]
+    return _xml(_pseudocolor(band, stops), _DOCTYPE)
+
+
+def probability_qml(name: str, colour: str, band: int = 1) -> str:
+    """A QGIS style for probabilities: band ``band`` (class ``name``), white (0) to ``colour`` (1).
+
+    Values are read scaled (``value / 254``), as GDAL declares them.
+    """
+    stops = [(0.0, "#ffffff", f"{name} 0"), (1.0, colour, f"{name} 1")]
+    return _xml(_pseudocolor(band, stops), _DOCTYPE)
 
 
 def _fill_symbol(parent: ET.Element, name: str, c: LandClass) -> None:
@@ -242,11 +334,11 @@ def rat_aux_xml(scheme: ClassScheme) -> str:
     return _xml(root)
 
 
-def _write_text(path: Path, text: str) -> Path:
+def _write_text(path: Path, text: str, output: str | os.PathLike[str]) -> Path:
     from landmask.io.outputs import atomic_path
 
     with atomic_path(path, overwrite=True) as tmp:  # a raster's own sidecar
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_text(mark(text, role_of(path), output), encoding="utf-8")
     return path
 
 
@@ -261,19 +353,20 @@ def style_mask_file(path: str | os.PathLike[str], scheme: ClassScheme) -> list[P
     list of Path
         The files written.
     """
-    return [_write_text(side, text) for side, text in mask_sidecars(path, scheme).items()]
+    return [_write_text(side, text, path) for side, text in mask_sidecars(path, scheme).items()]
 
 
 def mask_sidecars(path: str | os.PathLike[str], scheme: ClassScheme) -> dict[Path, str]:
     """The QGIS style and GDAL attribute table of a mask GeoTIFF: path -> text.
 
-    Named and marked as companions of ``path`` (:mod:`landmask.io.companions`);
-    :func:`landmask.io.outputs.attach_sidecars` publishes them with the mask.
+    Named as companions of ``path`` (:mod:`landmask.io.companions`);
+    :func:`landmask.io.outputs.attach_sidecars` publishes them with the mask,
+    marked as its own.
     """
     out = Path(path)
     return {
-        style_path(out): mark(raster_qml(scheme), "style", out),
-        aux_path(out): mark(rat_aux_xml(scheme), "attribute table", out),
+        style_path(out): raster_qml(scheme),
+        aux_path(out): rat_aux_xml(scheme),
     }
 
 
@@ -354,7 +447,7 @@ def style_vector_file(
         The files written.
     """
     files = vector_sidecars(path, scheme, field=field)
-    return [_write_text(side, text) for side, text in files.items()]
+    return [_write_text(side, text, path) for side, text in files.items()]
 
 
 def vector_sidecars(
@@ -370,4 +463,4 @@ def vector_sidecars(
     out = Path(path)
     if out.suffix.lower() == ".gpkg":
         return {}
-    return {style_path(out): mark(vector_qml(scheme, field), "style", out)}
+    return {style_path(out): vector_qml(scheme, field)}

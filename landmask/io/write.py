@@ -21,14 +21,17 @@ from landmask._runtime.chunks import as_dask
 from landmask.classes import CLOUD, NODATA, ClassScheme, check_mask, resolve_scheme
 from landmask.errors import ConfigError
 from landmask.io._cog import TILE, CogJob, store_cogs, tile_aligned
+from landmask.io.companions import style_path
 from landmask.io.items import Lineage
 from landmask.io.outputs import GEOTIFF, check_output
-from landmask.io.styling import mask_sidecars
+from landmask.io.radiometry import radiometry_tags
+from landmask.io.styling import index_qml, mask_sidecars, probability_qml
 
 __all__ = [
     "TILE",
     "CogJob",
     "WriteResult",
+    "band_colours",
     "store_cogs",
     "tile_aligned",
     "write_image",
@@ -119,6 +122,7 @@ def write_mask(
     for key in ("rules", "model"):
         if key in mask.attrs:
             tags[key.upper()] = str(mask.attrs[key])
+    tags |= radiometry_tags(mask.attrs)
     for key, value in mask.attrs.items():
         if key.startswith("THRESHOLD_"):  # automatic thresholds (landmask.spectral.thresholds)
             tags[key] = repr(float(value))
@@ -187,6 +191,9 @@ def _probability_job(
     names = [scheme.name_of(int(c)) for c in proba["class"].values]
     tags = {f"BAND_{k + 1}_CLASS_ID": str(int(c)) for k, c in enumerate(proba["class"].values)}
     tags["PROBABILITY_SCALE"] = "1/254: probability = value / 254; 255 = nodata"
+    colours = {c.id: c.color for c in scheme}
+    ids = [int(c) for c in proba["class"].values]
+    shown = next((k for k, c in enumerate(ids) if c != 0), 0)  # a class, not "other"
     return CogJob(
         as_dask(proba),
         out,
@@ -196,6 +203,11 @@ def _probability_job(
         tags=tags,
         descriptions=names,
         scales=[1 / 254] * len(names),
+        sidecars={
+            style_path(out): probability_qml(
+                names[shown], colours.get(ids[shown], "#000000"), shown + 1
+            )
+        },
         kind="probabilities",
     )
 
@@ -219,6 +231,7 @@ def write_indices(
     out = check_output(path, overwrite, first.attrs.get("sources", ()), fmt=GEOTIFF)
     data = da.stack([as_dask(indices[n]) for n in names])
     tags = {f"INDEX_{n.upper()}": str(indices[n].attrs.get("formula", "")) for n in names}
+    tags |= radiometry_tags(first.attrs)
     job = CogJob(
         data,
         out,
@@ -227,11 +240,36 @@ def write_indices(
         categorical=False,
         tags=tags,
         descriptions=names,
+        sidecars={style_path(out): index_qml(names)},
         item=Lineage.of(first.attrs) if stac else None,
         kind="indices",
     )
     store_cogs([job])
     return WriteResult(out)
+
+
+def band_colours(names: Sequence[str]) -> list[str] | None:
+    """The colour interpretation of image bands from their names, as GIS clients show them.
+
+    A band whose name is a colour (``red``), or a sensor band id that every
+    preset reads as that colour (Sentinel-2 ``B04``), is red, green or blue,
+    when the image has exactly one band of each; every other band is then
+    ``undefined``. None when the bands do not name one of each colour (the
+    writer's default: gray, then undefined). An id that means two colours
+    (Landsat ``SR_B3``: green on Landsat 8, red on Landsat 5) names none, so
+    QGIS never swaps red and blue.
+    """
+    from landmask.io.sensors import LANDSAT_OLI, LANDSAT_TM_ETM, SENTINEL2_L2A
+
+    sensors = (SENTINEL2_L2A, LANDSAT_OLI, LANDSAT_TM_ETM)
+    colours: list[str | None] = []
+    for name in names:
+        said = {s.name_from_description(name) for s in sensors} - {None}
+        colours.append(said.pop() if len(said) == 1 else None)
+    rgb = ("red", "green", "blue")
+    if all(colours.count(c) == 1 for c in rgb):
+        return [c if c in rgb else "undefined" for c in colours]
+    return None
 
 
 def write_image(
@@ -275,6 +313,7 @@ def write_image(
         categorical=False,
         tags=tags,
         descriptions=descriptions,
+        colorinterp=band_colours(descriptions) if descriptions else None,
         levels=[],
         gdal_overviews="AVERAGE",
         item=Lineage.of(image.attrs) if stac else None,

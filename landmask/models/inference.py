@@ -127,13 +127,22 @@ def run_model(
     halo = int(m.halo)
     n_out = 1 + len(m.classes) * with_proba
     data = data.rechunk({0: -1})
+    depth = {0: 0}
     if halo:
-        chunks = [da.overlap.ensure_minimum_chunksize(halo, c) for c in data.chunks[1:]]
-        data = data.rechunk({1: chunks[0], 2: chunks[1]})
+        # every chunk at least `halo` long, so a halo comes from one neighbour; an
+        # axis no longer than the halo is one chunk, which needs no neighbour
+        for axis in (1, 2):
+            size = data.shape[axis]
+            whole = size <= halo
+            depth[axis] = 0 if whole else halo
+            chunks = (
+                (size,) if whole else da.overlap.ensure_minimum_chunksize(halo, data.chunks[axis])
+            )
+            data = data.rechunk({axis: chunks})
     out_chunks = ((n_out,), *data.chunks[1:])
     numblocks = data.numblocks
-    if halo:
-        data = da.overlap.overlap(data, depth={0: 0, 1: halo, 2: halo}, boundary="none")
+    if any(depth.values()):
+        data = da.overlap.overlap(data, depth=depth, boundary="none")
     return da.map_blocks(
         _predict_task,
         data,

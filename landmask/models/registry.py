@@ -96,7 +96,9 @@ class RulesModel:
     """A threshold rule set seen as a model: each pixel's class has probability 1.
 
     ``predict`` is :func:`landmask.spectral.rules.classify_block`; ``predict_proba``
-    one-hot encodes it (NaN where the rules see a missing input).
+    one-hot encodes it (NaN where the rules see a missing input). Its ``halo``
+    is the rules' reach: the largest radius of their neighbourhood functions
+    (``focal_std(nir, 3)``), 0 for per-pixel rules.
     """
 
     halo = 0
@@ -105,6 +107,7 @@ class RulesModel:
         from landmask.spectral.indices import INDICES
 
         self.ruleset = ruleset
+        self.halo = ruleset.reach
         self.name = f"rules:{ruleset.name}"
         self.scheme = ruleset.scheme
         ids = {ruleset.default_id, *(r.class_id for r in ruleset.rules)}

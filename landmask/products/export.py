@@ -149,6 +149,7 @@ def export_mask(
         categorical=True,
         tags=tags,
         descriptions=["red", "green", "blue", "alpha"],
+        colorinterp=["red", "green", "blue", "alpha"],
         levels=[_paint(level, table) for level in levels],
         item=Lineage.of(mask.attrs) if stac else None,
     )

@@ -11,13 +11,27 @@ with numpy; user text is never passed to ``eval``. The grammar::
     term       := unary ( ("*"|"/") unary )*
     unary      := ("-"|"+") unary | power
     power      := atom ( "**" unary )?
-    atom       := NUMBER | NAME | FUNCTION "(" expr ")" | "(" expr ")"
+    atom       := NUMBER | NAME | call | "(" expr ")"
+    call       := FUNCTION "(" expr ( "," NUMBER )? ")"
 
-``FUNCTION`` is one of :data:`FUNCTIONS`: a scene-wide statistic of its
-argument, such as ``otsu(mndwi)`` (Otsu's threshold of the MNDWI histogram over
-the whole scene). A call is not evaluated block by block: it is replaced by its
-value first (:func:`landmask.spectral.thresholds.resolve_thresholds`); any other name
-before ``(`` is an error.
+``FUNCTION`` is one of :data:`FUNCTIONS`, of two kinds:
+
+* a **scene-wide statistic** (:data:`STATISTICS`) of its argument: ``otsu(x)``
+  (Otsu's threshold of ``x``'s histogram over the whole scene),
+  ``percentile(x, P)`` (``0 <= P <= 100``) and ``dark(x)`` (= ``percentile(x, 1)``,
+  the dark object of dark-object subtraction). A statistic is not evaluated
+  block by block: it is replaced by its value first
+  (:func:`landmask.spectral.thresholds.resolve_thresholds`);
+* a **neighbourhood** (focal) function (:data:`FOCAL_FUNCTIONS`):
+  ``focal_mean(x, R)``, ``focal_std``, ``focal_min``, ``focal_max``,
+  ``focal_range``, a statistic of ``x`` over the ``(2R + 1)²`` window around
+  each pixel (``1 <= R <=`` :data:`~landmask.spectral.focal.MAX_RADIUS`), with
+  the edge and NaN semantics of :mod:`landmask.spectral.focal`. Evaluated block
+  by block, on blocks grown by :attr:`Expr.reach` pixels.
+
+``R`` and ``P`` are number literals. A statistic's argument cannot hold
+another function; a focal function's argument may hold statistics and focal
+functions (their reaches add up). Any other name before ``(`` is an error.
 
 Expressions are bounded: at most :data:`MAX_LENGTH` characters,
 :data:`MAX_DEPTH` levels of nesting (parentheses, ``not``, signs, ``**``) and
@@ -40,8 +54,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from landmask.errors import RuleError
+from landmask.spectral.focal import FOCAL, MAX_RADIUS, focal
 
-__all__ = ["FUNCTIONS", "MAX_DEPTH", "MAX_HEIGHT", "MAX_LENGTH", "Expr", "parse"]
+__all__ = [
+    "FOCAL_FUNCTIONS",
+    "FUNCTIONS",
+    "MAX_DEPTH",
+    "MAX_HEIGHT",
+    "MAX_LENGTH",
+    "STATISTICS",
+    "Expr",
+    "parse",
+]
 
 #: Longest expression text accepted, in characters.
 MAX_LENGTH = 2000
@@ -56,12 +80,19 @@ Lookup = Callable[[str], np.ndarray]
 _TOKEN = re.compile(
     r"\s*(?:(?P<num>\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
-    r"|(?P<op>\*\*|<=|>=|==|!=|[-+*/<>()]))"
+    r"|(?P<op>\*\*|<=|>=|==|!=|[-+*/<>(),]))"
 )
 _KEYWORDS = {"and", "or", "not"}
 
-#: Functions an expression may call: scene-wide thresholds of their argument.
-FUNCTIONS = frozenset({"otsu"})
+#: Scene-wide statistics, by name: the name of their second (literal) argument, if any.
+STATISTICS: dict[str, str | None] = {"otsu": None}
+#: Neighbourhood functions: each takes an expression and a radius ``R``.
+FOCAL_FUNCTIONS = frozenset(FOCAL)
+#: Every function an expression may call.
+FUNCTIONS = frozenset(STATISTICS) | FOCAL_FUNCTIONS
+_SECOND: dict[str, str | None] = {**STATISTICS, **dict.fromkeys(FOCAL_FUNCTIONS, "R")}
+#: Literal arguments' allowed ranges and whether they must be whole numbers.
+_LITERALS = {"P": (0.0, 100.0, False), "R": (1.0, float(MAX_RADIUS), True)}
 _CMP = {
     "<": np.less,
     "<=": np.less_equal,
@@ -93,8 +124,9 @@ class Expr:
     """A parsed expression node.
 
     ``kind`` is one of ``num``, ``name``, ``neg``, ``arith``, ``cmp``, ``and``,
-    ``or``, ``not``, ``call`` (``value`` is the function name, ``args`` its one
-    argument); ``boolean`` tells whether it yields a mask.
+    ``or``, ``not``, ``call`` (``value`` is the function name, ``args`` its
+    argument and, for two-argument functions, a ``num`` node); ``boolean``
+    tells whether it yields a mask.
     """
 
     kind: str
@@ -124,11 +156,38 @@ class Expr:
         return ()
 
     @property
+    def statistic(self) -> bool:
+        """True for a call of a scene-wide statistic (:data:`STATISTICS`)."""
+        return self.kind == "call" and self.value in STATISTICS
+
+    @property
     def calls(self) -> tuple[Expr, ...]:
-        """Every distinct function call in the expression, in order."""
-        if self.kind == "call":
+        """Every distinct scene-wide statistic call in the expression, in order."""
+        if self.statistic:
             return (self,)
         return tuple(dict.fromkeys(c for a in self.args for c in a.calls))
+
+    @property
+    def focal_calls(self) -> tuple[Expr, ...]:
+        """Every distinct neighbourhood function call in the expression, outermost first."""
+        own = (self,) if self.kind == "call" and self.value in FOCAL_FUNCTIONS else ()
+        return tuple(dict.fromkeys((*own, *(c for a in self.args for c in a.focal_calls))))
+
+    @property
+    def reach(self) -> int:
+        """Pixels of context a value needs on each side: the sum of nested focal radii."""
+        if self.kind == "call" and self.value in FOCAL_FUNCTIONS:
+            return int(self.args[1].value or 0) + self.args[0].reach
+        return max((a.reach for a in self.args), default=0)
+
+    @property
+    def pixel_names(self) -> frozenset[str]:
+        """The names read pixel by pixel: those outside scene-wide statistics."""
+        if self.statistic:
+            return frozenset()
+        if self.kind == "name":
+            return frozenset([str(self.value)])
+        return frozenset().union(*(a.pixel_names for a in self.args))
 
     def bind(self, values: Mapping[Expr, float]) -> Expr:
         """A copy with each call in ``values`` replaced by its number."""
@@ -145,7 +204,7 @@ class Expr:
         if k == "name":
             return str(self.value)
         if k == "call":
-            return f"{self.value}({self.args[0]})"
+            return f"{self.value}({', '.join(str(a) for a in self.args)})"
         if k == "neg":
             return f"-{self._operand(self.args[0])}"
         if k == "not":
@@ -174,7 +233,7 @@ class Expr:
             return np.float32(self.value)  # type: ignore[return-value]
         if k == "name":
             return lookup(str(self.value))
-        if k == "call":
+        if self.statistic:
             raise RuleError(f"{self} is a scene-wide value: resolve_thresholds() binds it first")
         if memo is not None and not self.boolean:
             if self not in memo:
@@ -184,6 +243,9 @@ class Expr:
 
     def _compute(self, lookup: Lookup, memo: dict[Expr, np.ndarray] | None) -> np.ndarray:
         k = self.kind
+        if k == "call":  # a neighbourhood function, over the whole block
+            inner = self.args[0].evaluate(lookup, memo)
+            return focal(str(self.value), inner, int(self.args[1].value or 0))
         if k == "neg":
             return np.negative(self.args[0].evaluate(lookup, memo))
         if k == "arith":
@@ -368,20 +430,49 @@ class _Parser:
         if function not in FUNCTIONS:
             known = ", ".join(sorted(FUNCTIONS))
             raise RuleError(f"unknown function {function!r} at column {col} (known: {known})")
+        second = _SECOND[function]
+        usage = f"{function}(EXPR, {second})" if second else f"{function}(EXPR)"
         self.take()  # "("
         self.nest(col)
-        if self.peek() == ")":
-            raise RuleError(f"{function}() at column {col} needs an argument")
+        if self.peek() in (")", ","):
+            raise RuleError(f"{function}() at column {col} needs an argument: {usage}")
         arg = self._number(self.or_(), function)
-        if arg.calls:
+        if function in STATISTICS and (arg.calls or arg.focal_calls):
             raise RuleError(f"{function}() at column {col}: its argument cannot call a function")
-        if arg.kind == "num":
+        if not arg.pixel_names:
             raise RuleError(f"{function}() at column {col} needs an index or band, not a number")
+        args = [arg]
+        if self.peek() == ",":
+            self.take()
+            if second is None:
+                raise RuleError(f"{function}() at column {col} takes one argument: {usage}")
+            args.append(self.literal(function, second, col))
+        elif second is not None:
+            raise RuleError(f"{function}() at column {col} takes two arguments: {usage}")
         if self.peek() != ")":
-            raise RuleError(f"{function}() at column {col} takes one argument, then ')'")
+            count = "two arguments" if second else "one argument"
+            raise RuleError(f"{function}() at column {col} takes {count}, then ')': {usage}")
         self.take()
         self.depth -= 1
-        return Expr("call", value=function, args=(arg,))
+        return Expr("call", value=function, args=tuple(args))
+
+    def literal(self, function: str, what: str, col: int) -> Expr:
+        """The literal second argument of ``function`` (``R`` or ``P``), range-checked."""
+        node = self.or_() if self.peek() not in (")", ",", None) else None
+        low, high, whole = _LITERALS[what]
+        kind = "a whole number" if whole else "a number"
+        if node is None or node.kind != "num":
+            raise RuleError(
+                f"{function}() at column {col}: {what} must be {kind} written out "
+                f"({low:g} to {high:g}), not an expression"
+            )
+        value = float(node.value or 0)
+        if not low <= value <= high or (whole and value != int(value)):
+            raise RuleError(
+                f"{function}() at column {col}: {what} = {value:g} is out of range "
+                f"({kind} from {low:g} to {high:g})"
+            )
+        return node
 
 
 def parse(text: str) -> Expr:

@@ -35,12 +35,18 @@ BAND_ALIASES = {"nir": "nir08"}
 
 @dataclass(frozen=True)
 class SpectralIndex:
-    """A spectral index: its name, formula over common names and reference."""
+    """A spectral index: its name, formula over common names and reference.
+
+    ``high`` is what high values show (``vegetation``, ``water``, ``built``,
+    ``soil``): maps and QGIS styles colour them by it
+    (:func:`landmask.io.styling.index_ramp`).
+    """
 
     name: str
     long_name: str
     formula: str
     reference: str
+    high: str = "vegetation"
 
     @cached_property
     def expr(self) -> Expr:
@@ -67,18 +73,21 @@ INDICES: dict[str, SpectralIndex] = {
             "Normalized Difference Water Index (McFeeters)",
             "(green - nir) / (green + nir)",
             "McFeeters (1996), Int. J. Remote Sens. 17(7):1425-1432",
+            high="water",
         ),
         SpectralIndex(
             "mndwi",
             "Modified Normalized Difference Water Index",
             "(green - swir16) / (green + swir16)",
             "Xu (2006), Int. J. Remote Sens. 27(14):3025-3033",
+            high="water",
         ),
         SpectralIndex(
             "ndbi",
             "Normalized Difference Built-up Index",
             "(swir16 - nir) / (swir16 + nir)",
             "Zha, Gao & Ni (2003), Int. J. Remote Sens. 24(3):583-594",
+            high="built",
         ),
         SpectralIndex(
             "evi",
@@ -97,6 +106,7 @@ INDICES: dict[str, SpectralIndex] = {
             "Bare Soil Index",
             "((swir16 + red) - (nir + blue)) / ((swir16 + red) + (nir + blue))",
             "Rikimaru, Roy & Miyatake (2002), Tropical Ecology 43(1):39-47",
+            high="soil",
         ),
         SpectralIndex(
             "nbr",
@@ -109,12 +119,14 @@ INDICES: dict[str, SpectralIndex] = {
             "Automated Water Extraction Index (no shadow)",
             "4 * (green - swir16) - (0.25 * nir + 2.75 * swir22)",
             "Feyisa et al. (2014), Remote Sens. Environ. 140:23-35",
+            high="water",
         ),
         SpectralIndex(
             "awei_sh",
             "Automated Water Extraction Index (shadow)",
             "blue + 2.5 * green - 1.5 * (nir + swir16) - 0.25 * swir22",
             "Feyisa et al. (2014), Remote Sens. Environ. 140:23-35",
+            high="water",
         ),
     )
 }

@@ -79,6 +79,16 @@ class RuleSet:
         """Every distinct numeric quantity the rules compare, in rule order."""
         return tuple(dict.fromkeys(q for r in self.rules for q in r.expr.quantities))
 
+    @property
+    def reach(self) -> int:
+        """Pixels of context the rules need around a pixel (their largest focal radius)."""
+        return max((r.expr.reach for r in self.rules), default=0)
+
+    @property
+    def focal_calls(self) -> tuple[Expr, ...]:
+        """Every distinct neighbourhood function call of the rules, in rule order."""
+        return tuple(dict.fromkeys(c for r in self.rules for c in r.expr.focal_calls))
+
 
 def _fail(source: str, where: str, what: str) -> RuleError:
     return RuleError(f"{source}: {where}: {what}")
@@ -101,7 +111,7 @@ def _parse_rule(source: str, k: int, item: Any, scheme: ClassScheme) -> Rule:
         raise _fail(source, label, str(exc)) from None
     if not expr.boolean:
         raise _fail(source, label, f"'when: {item['when']}' is not a comparison")
-    if not _pixel_names(expr):
+    if not expr.pixel_names:
         raise _fail(
             source,
             label,
@@ -117,15 +127,6 @@ def _parse_rule(source: str, k: int, item: Any, scheme: ClassScheme) -> Rule:
             )
     ref = item.get("reference")
     return Rule(str(item["class"]), class_id, str(item["when"]), expr, str(ref) if ref else None)
-
-
-def _pixel_names(expr: Expr) -> frozenset[str]:
-    """The names ``expr`` reads pixel by pixel: those outside scene-wide calls."""
-    if expr.kind == "call":
-        return frozenset()
-    if expr.kind == "name":
-        return frozenset([str(expr.value)])
-    return frozenset().union(*(_pixel_names(a) for a in expr.args))
 
 
 def parse_rules(data: Any, source: str) -> RuleSet:
@@ -208,23 +209,39 @@ def classify_block(block: np.ndarray, band_names: Sequence[str], ruleset: RuleSe
     A strip with no valid pixel returns at once without computing any index.
     Every quantity is computed once per pixel, however many rules share it.
     The block is worked through in strips of whole rows of about
-    :data:`STRIP_PIXELS` pixels, so the result does not depend on its size.
+    :data:`STRIP_PIXELS` pixels, so the result does not depend on its size;
+    neighbourhood functions (``focal_mean(nir, 2)``) are computed over the
+    whole block first, which must therefore hold :attr:`RuleSet.reach` pixels
+    of context around the pixels whose class is kept (see
+    :func:`landmask.models.inference.run_model`).
     """
     out = np.empty(block.shape[1:], dtype=np.uint8)
+    focal: dict[Expr, np.ndarray] = {}
+    if ruleset.focal_calls:
+        whole = BlockLookup(block, band_names)
+        with np.errstate(all="ignore"):
+            for call in ruleset.focal_calls:
+                focal[call] = call.evaluate(whole, focal)
     rows = max(1, STRIP_PIXELS // max(1, block.shape[2]))
     for r in range(0, block.shape[1], rows):
-        out[r : r + rows] = _classify_strip(block[:, r : r + rows], band_names, ruleset)
+        strip = {call: values[r : r + rows] for call, values in focal.items()}
+        out[r : r + rows] = _classify_strip(block[:, r : r + rows], band_names, ruleset, strip)
     return out
 
 
-def _classify_strip(block: np.ndarray, band_names: Sequence[str], ruleset: RuleSet) -> np.ndarray:
+def _classify_strip(
+    block: np.ndarray,
+    band_names: Sequence[str],
+    ruleset: RuleSet,
+    focal: dict[Expr, np.ndarray],
+) -> np.ndarray:
     shape = block.shape[1:]
     lookup = BlockLookup(block, band_names)
     out = np.full(shape, NODATA, dtype=np.uint8)
     bands = sorted({b for n in ruleset.names for b in (INDICES[n].bands if n in INDICES else [n])})
     if bands and not np.isfinite(lookup(bands[0])).any():
         return out  # a band every pixel needs is missing everywhere: skip the work
-    memo: dict[Expr, np.ndarray] = {}
+    memo = dict(focal)  # the neighbourhood values of this strip, computed on the block
     valid = np.ones(shape, dtype=bool)
     # NaN propagates through arithmetic, so checking the compared quantities
     # covers the bands inside them; only a power can turn NaN into a number

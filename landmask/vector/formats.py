@@ -32,10 +32,12 @@ if TYPE_CHECKING:
     from landmask.vector._polygonize import Features
 
 __all__ = [
+    "GPKG_VERSION",
     "VECTOR_FORMATS",
     "VectorWriter",
     "check_vector_output",
     "data_layer",
+    "dataset_options",
     "declared_type",
     "transition_columns",
     "write_vector",
@@ -48,6 +50,17 @@ VECTOR_FORMATS: dict[str, str | None] = {
     ".fgb": "FlatGeobuf",
     ".geojson": "GeoJSON",
 }
+
+
+#: GeoPackage version written: 1.2, which GDAL >= 2.2 and every QGIS 3 open without
+#: the "user_version ... may only be partially supported" warning that GDAL 3.6
+#: (Debian 12, QGIS 3.22) prints for the 1.4 files newer GDAL makes by default
+GPKG_VERSION = "1.2"
+
+
+def dataset_options(driver: str | None) -> dict[str, str]:
+    """Creation options of a new file of OGR ``driver`` (the GeoPackage version)."""
+    return {"VERSION": GPKG_VERSION} if driver == "GPKG" else {}
 
 
 def check_vector_output(path: str | os.PathLike[str], overwrite: bool) -> Path:
@@ -143,6 +156,7 @@ def write_vector(
                 layer=out.stem,
                 index=False,
                 layer_options=options,
+                dataset_options=dataset_options(driver),
                 geometry_type=geometry_type,
                 promote_to_multi=geometry_type == "MultiPolygon",
             )
@@ -216,6 +230,7 @@ class VectorWriter:
             index=False,
             append=self.count > 0,
             layer_options=options if self.count == 0 else None,
+            dataset_options=dataset_options(self.stage_driver) if self.count == 0 else None,
             promote_to_multi=False,
         )
         self.count += len(frame)
@@ -275,6 +290,7 @@ class VectorWriter:
                 geometry_type=geometry_type,
                 crs=crs.to_wkt() if crs is not None else None,
                 append=self.count > 0,
+                dataset_options=dataset_options(self.stage_driver) if self.count == 0 else None,
             )
         except Exception:
             if errors:
@@ -338,6 +354,7 @@ class VectorWriter:
                 geometry_name=geometry,
                 geometry_type=kind,
                 crs=meta["crs"],
+                dataset_options=dataset_options(self.driver),
             )
 
     def __enter__(self) -> VectorWriter:

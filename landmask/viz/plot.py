@@ -201,7 +201,7 @@ def index_map(
     index: str | None = None,
     ax: Any = None,
     *,
-    cmap: str = "RdBu",
+    cmap: Any = None,
     vmax: float | None = None,
     max_size: int = MAX_SIZE,
     colorbar: bool = True,
@@ -219,7 +219,10 @@ def index_map(
         Index name, when ``data`` is a scene; else the colour bar's label
         (default: the DataArray's name).
     cmap
-        A diverging matplotlib colour map; 0 is its centre colour.
+        A diverging matplotlib colour map; 0 is its centre colour. Default:
+        the index's ramp (:func:`landmask.io.styling.index_ramp`, the one its
+        QGIS style uses): vegetation indices brown to green, water indices
+        brown to blue, NDBI green to red.
     vmax
         Colour limits are ``-vmax`` and ``vmax``; default the 98th percentile
         of the absolute finite values (so outliers do not wash the map out).
@@ -248,6 +251,13 @@ def index_map(
         vmax = float(np.percentile(finite, 98)) if finite.size else 1.0
     vmax = vmax if vmax > 0 else 1.0
     ax = _axes(ax)
+    label = index or str(data.name or "index")
+    if cmap is None:
+        from matplotlib.colors import LinearSegmentedColormap
+
+        from landmask.io.styling import index_ramp
+
+        cmap = LinearSegmentedColormap.from_list(label, index_ramp(label))
     image = ax.imshow(
         np.ma.masked_invalid(values),
         cmap=cmap,
@@ -255,7 +265,6 @@ def index_map(
         interpolation="nearest",
         extent=map_extent(small),
     )
-    label = index or str(data.name or "index")
     if colorbar:
         ax.figure.colorbar(image, ax=ax, label=label, shrink=0.8)
     ax.set_title(label)
