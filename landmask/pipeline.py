@@ -50,8 +50,9 @@ class SceneOptions:
 
     sensor: str | None = None
     bands: dict[str, int] | None = None
-    scale: float | None = None
-    offset: float | None = None
+    #: one number for every band, or band name -> number (``"*"``: every other band)
+    scale: float | Mapping[str, float] | None = None
+    offset: float | Mapping[str, float] | None = None
     allow_ungeoreferenced: bool = False
     resolution: float | None = None
 

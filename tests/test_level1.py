@@ -20,8 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from conftest import TRANSFORM, UTM33, write_raster
-from test_cli_errors import assert_one_line, invoke
+from conftest import TRANSFORM, UTM33, assert_one_line, invoke, write_raster
 
 from landmask.errors import SensorError, UncalibratedWarning
 from landmask.io.scene import open_scene

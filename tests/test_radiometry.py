@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from conftest import write_raster
-from test_cli_errors import invoke
+from conftest import assert_one_line, invoke, write_raster
 
 from landmask.errors import UncalibratedWarning
 from landmask.io.radiometry import RADIOMETRIES, sample_values
@@ -213,3 +212,18 @@ def test_mask_and_indices_carry_it_in_tags_item_and_the_cli_line(tmp_path, capsy
     assert "radiometry: surface reflectance (scale 0.004 offset 0 from --scale/--offset)" in res.out
     with rasterio.open(index) as ds:
         assert ds.tags()["RADIOMETRY"] == "surface_reflectance"
+
+
+def test_a_sample_that_cannot_be_read_is_one_read_error(tmp_path, capsys, caplog):
+    data = np.stack([_field("f4", 0, 255, k).repeat(4, 0).repeat(4, 1) for k in (1, 2)])
+    path = write_raster(tmp_path / "cut.tif", data, blocksize=16, compress="deflate")
+    raw = path.read_bytes()
+    with rasterio.open(path) as ds:  # keep the header, cut the tiles' bytes
+        first = int(ds.get_tag_item("BLOCK_OFFSET_0_0", "TIFF", bidx=1))
+    assert first < len(raw) // 2
+    path.write_bytes(raw[: first + 8])
+    out = tmp_path / "o.tif"
+    argv = ["indices", path, "--band", "red=1", "--band", "nir=2", "--index", "ndvi"]
+    res = invoke([*argv, "-o", out], capsys, caplog)
+    assert_one_line(res, str(path), "cannot read a sample")
+    assert not out.exists()

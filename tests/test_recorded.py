@@ -14,9 +14,8 @@ import numpy as np
 import pytest
 import rasterio
 import yaml
-from conftest import write_raster
+from conftest import assert_one_line, invoke, write_raster
 from sklearn.tree import DecisionTreeClassifier
-from test_cli_errors import assert_one_line, invoke
 
 from landmask.classification.classify import classify
 from landmask.errors import ModelMismatchError

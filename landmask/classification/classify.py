@@ -17,7 +17,7 @@ import rioxarray  # noqa: F401  (registers the .rio accessor mask_like uses)
 import xarray as xr
 
 from landmask._runtime.chunks import as_dask
-from landmask.classes import NODATA
+from landmask.classes import NODATA, scheme_attrs
 from landmask.errors import BandError, ConfigError
 from landmask.spectral.indices import bands_needed
 from landmask.spectral.rules import RuleSet, default_rules, load_rules
@@ -140,8 +140,7 @@ def _run(
     scheme = model_scheme(loaded)
     attrs: dict[str, Any] = {
         "model": name,
-        "class_scheme": scheme.name,
-        "class_names": [f"{c.id}:{c.name}" for c in scheme],
+        **scheme_attrs(scheme),
         "min_confidence": min_confidence,
         # where the scene came from, for the outputs' STAC items (landmask.io.items)
         # and what its values were (landmask.io.radiometry), for the tags and items

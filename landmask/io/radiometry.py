@@ -29,11 +29,12 @@ from typing import Any
 
 import numpy as np
 import rasterio
+from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
-from landmask.errors import UncalibratedWarning
+from landmask.errors import ReadError, UncalibratedWarning
 from landmask.io._bands import BandSource
-from landmask.io._grid import READ_ENV, FileInfo
+from landmask.io._grid import READ_ENV, FileInfo, gdal_message
 from landmask.io.provider import Product
 from landmask.io.sensors import Sensor, preset_for_product
 
@@ -213,6 +214,25 @@ def sample_values(path: str, indexes: Sequence[int], nodata: Sequence[float | No
     blocks are decoded whatever the raster's size. Nodata values and NaN are
     left out.
     """
+    try:
+        chunks = _sample_blocks(path, indexes)
+    except RasterioError as exc:
+        raise ReadError(
+            f"{path}: cannot read a sample of its values ({gdal_message(exc)})"
+        ) from exc
+    out = []
+    for block in chunks:
+        for k, nd in enumerate(nodata):
+            band = block[k].astype(np.float64).ravel()
+            keep = np.isfinite(band)
+            if nd is not None and not np.isnan(nd):
+                keep &= band != nd
+            out.append(band[keep])
+    return np.concatenate(out) if out else np.empty(0)
+
+
+def _sample_blocks(path: str, indexes: Sequence[int]) -> list[np.ndarray]:
+    """The smallest overview, or a corner of up to nine blocks, of bands ``indexes``."""
     chunks: list[np.ndarray] = []
     with rasterio.Env(**READ_ENV), rasterio.open(path) as ds:
         overviews = ds.overviews(indexes[0])
@@ -229,15 +249,7 @@ def sample_values(path: str, indexes: Sequence[int], nodata: Sequence[float | No
                     h = min(bh, _SAMPLE_SIDE, ds.height - row)
                     w = min(bw, _SAMPLE_SIDE, ds.width - col)
                     chunks.append(ds.read(list(indexes), window=Window(col, row, w, h)))
-    out = []
-    for block in chunks:
-        for k, nd in enumerate(nodata):
-            band = block[k].astype(np.float64).ravel()
-            keep = np.isfinite(band)
-            if nd is not None and not np.isnan(nd):
-                keep &= band != nd
-            out.append(band[keep])
-    return np.concatenate(out) if out else np.empty(0)
+    return chunks
 
 
 def _warn_uncalibrated(

@@ -27,12 +27,14 @@ import xarray as xr
 from affine import Affine
 from dask.base import tokenize
 
-from landmask._runtime.chunks import aligned_chunks
+from landmask._runtime.chunks import SCENE_CHUNK_SIZE, aligned_chunks
 from landmask._runtime.paths import worker_path
 from landmask.errors import ConfigError, PresetAssumedWarning
 from landmask.io._bands import (
     BandSource,
+    PerBand,
     band_sources,
+    check_per_band,
     keep_needed,
     name_bands,
     on_grid,
@@ -42,7 +44,13 @@ from landmask.io._grid import READ_ENV, Grid, check_grid, open_info
 from landmask.io.provider import Product, product_of_files, product_of_item
 from landmask.io.radiometry import Radiometry, decide_radiometry
 from landmask.io.reflectance import ReflectanceReader, read_reflectance, to_reflectance
-from landmask.io.sensors import Sensor, get_sensor, preset_for_product, sensor_for
+from landmask.io.sensors import (
+    QUALITY_BANDS,
+    Sensor,
+    get_sensor,
+    preset_for_product,
+    sensor_for,
+)
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -57,7 +65,7 @@ __all__ = [
 ]
 
 #: Default chunk size (pixels a side), before alignment to the file's blocks.
-DEFAULT_CHUNK_SIZE = 1024
+DEFAULT_CHUNK_SIZE = SCENE_CHUNK_SIZE
 
 PathLike = str | os.PathLike[str]
 
@@ -67,8 +75,8 @@ def open_scene(
     *,
     sensor: str | Sensor | None = None,
     bands: Mapping[str, int] | None = None,
-    scale: float | None = None,
-    offset: float | None = None,
+    scale: PerBand | None = None,
+    offset: PerBand | None = None,
     chunk_size: int | None = None,
     allow_ungeoreferenced: bool = False,
     needs: Collection[str] | None = None,
@@ -104,7 +112,11 @@ def open_scene(
         (``--band red=4`` on ``LE07_..._SR_B4.TIF``) is refused.
         Without a sensor only these bands are used.
     scale, offset
-        reflectance = DN * scale + offset; override the sensor's and the file's.
+        reflectance = DN * scale + offset; override the sensor's, the STAC
+        item's and the file's. One number for every band, or a mapping of band
+        name to number for those bands alone (``{"nir": 1e-4}``; the key
+        ``"*"`` for every band the mapping does not name). A name that is no
+        band of the scene, or a NaN, raises :class:`ConfigError`.
     chunk_size
         Chunk side in pixels, rounded to whole internal blocks of the file.
     allow_ungeoreferenced
@@ -197,6 +209,9 @@ def open_scene(
                 preset = replace(preset, assumed="")  # no band named by an SR_B<n> suffix
         provider = preset or (preset_for_product(product) if product is not None else None)
         names = name_bands(infos, preset, bands, provider)
+        reflectance_names = [n for n in names.values() if n not in QUALITY_BANDS]
+        check_per_band("--scale", scale, reflectance_names)
+        check_per_band("--offset", offset, reflectance_names)
         if needs is not None:
             names = keep_needed(names, needs, path_list)
         sources = band_sources(infos, names, preset, scale, offset)
@@ -225,7 +240,7 @@ def open_scene(
     return arr.assign_attrs(lineage)  # the input item, for the outputs' STAC items
 
 
-def _warn_assumed(sensor: Sensor | None, offset: float | None) -> None:
+def _warn_assumed(sensor: Sensor | None, offset: PerBand | None) -> None:
     """One warning for what the preset assumed for lack of names or metadata."""
     overridden = sensor is not None and sensor.variant == "msi" and offset is not None
     if sensor is not None and sensor.assumed and not overridden:

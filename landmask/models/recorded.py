@@ -164,8 +164,8 @@ class SceneChoice:
 
     sensor: str | None
     bands: dict[str, int] | None
-    scale: float | None
-    offset: float | None
+    scale: float | Mapping[str, float] | None
+    offset: float | Mapping[str, float] | None
     from_model: tuple[str, ...] = ()
 
 
@@ -175,8 +175,8 @@ def scene_options(
     *,
     sensor: str | None,
     bands: Mapping[str, int] | None,
-    scale: float | None,
-    offset: float | None,
+    scale: float | Mapping[str, float] | None,
+    offset: float | Mapping[str, float] | None,
     spec: str | None = None,
     labels: Mapping[str, str] | None = None,
 ) -> SceneChoice:
@@ -229,10 +229,13 @@ def scene_options(
         user_bands = dict(record.bands)
         taken.append("band")
     for option, given, kept in (("scale", scale, record.scale), ("offset", offset, record.offset)):
-        if given is not None and kept is not None and not math.isclose(given, kept, abs_tol=1e-12):
+        values = list(given.values()) if isinstance(given, Mapping) else [given]
+        for value in values:
+            if value is None or kept is None or math.isclose(value, kept, abs_tol=1e-12):
+                continue
             how = f" (from {record.scaling})" if record.scaling else ""
             raise ModelMismatchError(
-                f"{label[option]} {given:g} contradicts the {option} {kept:g}{how} that {where} "
+                f"{label[option]} {value:g} contradicts the {option} {kept:g}{how} that {where} "
                 "was trained with"
             )
     if scale is None and record.scaling == "options" and record.scale is not None:
