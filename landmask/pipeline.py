@@ -206,7 +206,6 @@ def check_job(job: SceneJob) -> Any:
     from landmask._runtime.resources import check_declared_size
     from landmask.io.outputs import GEOTIFF, check_output, plan_outputs
     from landmask.models.registry import load_model, model_scheme
-    from landmask.vector.formats import check_vector_output
 
     if job.probabilities is not None and job.model is None:
         raise ConfigError("probabilities need a model (--model), not rules")
@@ -214,7 +213,11 @@ def check_job(job: SceneJob) -> Any:
     outputs = {job.labels.get(k, k): output for k, output in job.planned().items()}
     vector = job.labels.get("vector", "vector")
     geotiff = functools.partial(check_output, fmt=GEOTIFF)
-    checks = {label: geotiff for label in outputs} | {vector: check_vector_output}
+    checks: dict[str, Any] = {label: geotiff for label in outputs}
+    if job.vector is not None:  # geopandas only when polygons are asked for
+        from landmask.vector.formats import check_vector_output
+
+        checks[vector] = check_vector_output
     plan_outputs(outputs, inputs, overwrite=job.overwrite, checks=checks)
     check_declared_size(inputs)
     model = load_model(job.model_spec())

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from conftest import TRANSFORM, UTM33, assert_one_line, invoke, write_raster
+from conftest import assert_one_line, invoke, write_raster
+from test_presets import write_jp2
 
 from landmask.errors import SensorError, UncalibratedWarning
 from landmask.io.scene import open_scene
@@ -204,25 +205,10 @@ def write_l1c(root: Path, safe: str = S2_SAFE, mtd: bool = True) -> dict[str, Pa
     granule.mkdir(parents=True)
     if mtd:
         shutil.copy(DATA / "MTD_MSIL1C.xml", product / "MTD_MSIL1C.xml")
-    files = {}
-    for k, band in enumerate(("B04", "B08")):
-        path = granule / f"T34UDD_{sensing}_{band}.jp2"
-        with rasterio.open(
-            path,
-            "w",
-            driver="JP2OpenJPEG",
-            width=SHAPE[1],
-            height=SHAPE[0],
-            count=1,
-            dtype="uint16",
-            crs=UTM33,
-            transform=TRANSFORM,
-            QUALITY=100,
-            REVERSIBLE="YES",
-        ) as ds:
-            ds.write(dn(10 + k, 1001, 9000, "u2")[None])
-        files[band] = path
-    return files
+    return {
+        band: write_jp2(granule / f"T34UDD_{sensing}_{band}.jp2", dn(10 + k, 1001, 9000, "u2"))
+        for k, band in enumerate(("B04", "B08"))
+    }
 
 
 @pytest.mark.parametrize("sensor", ["sentinel2-l1c", None, "sentinel2-l2a"])
@@ -251,3 +237,47 @@ def test_sentinel2_l1c_before_baseline_04_has_no_offset(tmp_path):
     assert scene.attrs["radiometry"] == "toa_reflectance"
     assert "RADIO_ADD_OFFSET 0" in scene.attrs["radiometry_basis"]
     assert "processing baseline 03.01" in scene.attrs["radiometry_basis"]
+
+
+def test_a_landsat_level1_stac_item_is_converted_with_its_mtl_asset(tmp_path):
+    """USGS lists the MTL among a Level-1 item's assets; the bands are named by eo:bands."""
+    files = write_le07(tmp_path)
+    assets = {
+        key: {"href": files[band].name, "eo:bands": [{"name": band, "common_name": key}]}
+        for key, band in (("red", "B3"), ("nir", "B4"))
+    }
+    assets["MTL.xml"] = {"href": f"{LE07}_MTL.xml", "roles": ["metadata"]}
+    item = {
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "id": LE07,
+        "geometry": None,
+        "properties": {
+            "datetime": "2023-12-08T11:44:51Z",
+            "platform": "landsat-7",
+            "instruments": ["etm+"],
+            "landsat:correction": "L1TP",
+        },
+        "links": [],
+        "assets": assets,
+    }
+    path = tmp_path / "item.json"
+    path.write_text(json.dumps(item))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UncalibratedWarning)
+        scene = open_scene(path)
+    with rasterio.open(files["B4"]) as ds:
+        expected = toa("B4", ds.read(1))
+    np.testing.assert_allclose(scene.sel(band="nir").values, expected, rtol=2e-6)
+    assert scene.attrs["radiometry"] == "toa_reflectance"
+    assert f"{LE07}_MTL.xml" in scene.attrs["radiometry_basis"]
+    # ETM+ has no nir08: a band the MTL gives no gain for is refused, never read as DN * 1
+    item["assets"]["nir08"] = item["assets"].pop("nir")
+    item["assets"]["nir08"]["eo:bands"][0]["common_name"] = "nir08"
+    path.write_text(json.dumps(item))
+    with pytest.raises(SensorError, match="no reflectance gain for band 'nir08'"):
+        open_scene(path)
+    del item["assets"]["MTL.xml"]
+    path.write_text(json.dumps(item))
+    with pytest.raises(SensorError, match="no REFLECTANCE_MULT_BAND_n"):
+        open_scene(path, sensor="landsat-c2-l1")

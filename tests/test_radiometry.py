@@ -144,33 +144,35 @@ def _stack(dtype, n: int) -> np.ndarray:
     return np.stack([_field(dtype, 10, 250, k) for k in range(n)])
 
 
-def test_stac_item_scale_is_recorded(tmp_path):
-    red = write_raster(tmp_path / "B04.tif", _field("u2", 500, 3000))
-    nir = write_raster(tmp_path / "B08.tif", _field("u2", 2000, 5000, 1))
-    item = {
+def stac_item(bands: dict[str, tuple[str, Path]], raster: dict | None) -> dict:
+    """A STAC 1.0 item of single-band assets (key -> common name, file), with ``raster:bands``."""
+    assets = {}
+    for key, (name, path) in bands.items():
+        assets[key] = {"href": path.name, "eo:bands": [{"name": key, "common_name": name}]}
+        if raster is not None:
+            assets[key]["raster:bands"] = [raster]
+    return {
         "type": "Feature",
         "stac_version": "1.0.0",
         "id": "scene",
         "geometry": None,
         "properties": {"datetime": "2022-03-01T10:00:00Z"},
         "links": [],
-        "assets": {
-            key: {
-                "href": path.name,
-                "eo:bands": [{"name": key, "common_name": name}],
-                "raster:bands": [{"scale": 1e-4, "offset": -0.1}],
-            }
-            for key, name, path in (("B04", "red", red), ("B08", "nir", nir))
-        },
+        "assets": assets,
     }
+
+
+def test_stac_item_scale_is_recorded(tmp_path):
+    red = write_raster(tmp_path / "B04.tif", _field("u2", 500, 3000))
+    nir = write_raster(tmp_path / "B08.tif", _field("u2", 2000, 5000, 1))
+    bands = {"B04": ("red", red), "B08": ("nir", nir)}
+    item = stac_item(bands, {"scale": 1e-4, "offset": -0.1})
     path = tmp_path / "item.json"
     path.write_text(json.dumps(item))
     scene = _open_quietly(path)
     assert scene.attrs["radiometry"] == "surface_reflectance"
     assert scene.attrs["radiometry_basis"] == "scale 0.0001 offset -0.1 from the STAC item"
-    assets = item["assets"]
-    unscaled = {k: {f: v for f, v in a.items() if f != "raster:bands"} for k, a in assets.items()}
-    path.write_text(json.dumps(item | {"assets": unscaled}))
+    path.write_text(json.dumps(stac_item(bands, None)))
     with pytest.warns(UncalibratedWarning):
         assert open_scene(path).attrs["radiometry"] == "dn"
 

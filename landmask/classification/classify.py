@@ -111,11 +111,13 @@ def _run(
     scene: xr.DataArray, model: Any, min_confidence: float, with_proba: bool
 ) -> tuple[xr.DataArray, xr.DataArray | None]:
     from landmask.models.inference import run_model
+    from landmask.models.recorded import check_radiometry
     from landmask.models.registry import ModelHandle, load_model, model_scheme
 
     if not 0.0 <= min_confidence <= 1.0:
         raise ConfigError(f"min_confidence must be within 0..1, got {min_confidence}")
     loaded = load_model(model)
+    check_radiometry(loaded, scene, spec=model.strip() if isinstance(model, str) else None)
     handle = ModelHandle(model.strip()) if isinstance(model, str) else loaded
     name = (
         model.strip() if isinstance(model, str) else getattr(loaded, "name", type(loaded).__name__)

@@ -45,6 +45,7 @@ __all__ = [
     "decide_radiometry",
     "describe",
     "radiometry_tags",
+    "reflectance_sources",
     "sample_values",
 ]
 
@@ -85,7 +86,7 @@ class Radiometry:
         return f"radiometry: {self.kind.replace('_', ' ')} ({self.basis})"
 
 
-def _reflectance_sources(sources: Sequence[BandSource]) -> list[BandSource]:
+def reflectance_sources(sources: Sequence[BandSource]) -> list[BandSource]:
     """The bands that carry reflectance (not quality layers, not Landsat surface temperature)."""
     return [
         s
@@ -132,7 +133,7 @@ def decide_radiometry(
         Costs nothing for scaled bands; floating-point bands with no scale are
         sampled (:func:`sample_values`: an overview or nine small windows).
     """
-    bands = _reflectance_sources(sources)
+    bands = reflectance_sources(sources)
     raw = [s for s in bands if s.scaling == "none"]
     if raw:
         found = _unscaled(raw, infos)
