@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import rasterio
 import rioxarray  # noqa: F401  (the .rio accessor)
 import xarray as xr
 from affine import Affine
-from conftest import TRANSFORM, UTM33
+from conftest import TRANSFORM, UTM33, sha256
 from rasterio.crs import CRS
 from scipy import ndimage
 
@@ -48,10 +47,6 @@ def files(raster, classes, pixels) -> tuple[Path, Path]:
     image = raster("image.tif", pixels, nodata=0, blocksize=16, descriptions=["b", "g", "r"])
     mask = raster("mask.tif", classes, nodata=255, blocksize=16)
     return image, mask
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def grid(data: np.ndarray, chunks: int) -> xr.DataArray:
@@ -184,10 +179,10 @@ def test_cli_cutout_and_blur(files, pixels, classes, tmp_path):
         np.testing.assert_array_equal(values[:, kept], pixels[:, kept])
         assert (values[:, ~kept] != pixels[:, ~kept]).any()
     assert sorted(os.listdir(tmp_path)) == [
-        "blur.json",  # the STAC items (landmask.io.items)
         "blur.tif",
-        "cut.json",
+        "blur.tif.stac.json",  # the STAC items (landmask.io.companions)
         "cut.tif",
+        "cut.tif.stac.json",
         "image.tif",
         "mask.tif",
     ]

@@ -23,8 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from conftest import TRANSFORM, UTM33, write_raster
-from test_cli_errors import assert_one_line, invoke
+from conftest import TRANSFORM, UTM33, assert_one_line, invoke, write_raster
 
 from landmask.errors import PresetAssumedWarning, SensorError, UncalibratedWarning
 from landmask.io.scene import open_scene
@@ -267,14 +266,17 @@ SAFE_POST = "S2A_MSIL2A_20220301T101841_N0400_R065_T33UUP_20220301T132434.SAFE"
 SAFE_PRE = "S2B_MSIL2A_20211201T101319_N0301_R022_T33UUP_20211201T121111.SAFE"
 
 
-def write_jp2(path: Path, value: int) -> Path:
+def write_jp2(path: Path, value: int | np.ndarray) -> Path:
+    """A lossless JPEG 2000 band as ESA ships them: ``value`` everywhere, or these values."""
+    data = np.asarray(value, np.uint16)
+    data = np.full(SHAPE, data, np.uint16) if data.ndim == 0 else data
     path.parent.mkdir(parents=True, exist_ok=True)
     with rasterio.open(
         path,
         "w",
         driver="JP2OpenJPEG",
-        width=SHAPE[1],
-        height=SHAPE[0],
+        width=data.shape[1],
+        height=data.shape[0],
         count=1,
         dtype="uint16",
         crs=UTM33,
@@ -282,7 +284,7 @@ def write_jp2(path: Path, value: int) -> Path:
         QUALITY=100,
         REVERSIBLE="YES",
     ) as ds:
-        ds.write(np.full((1, *SHAPE), value, np.uint16))
+        ds.write(data[None])
     return path
 
 

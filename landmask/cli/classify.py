@@ -113,7 +113,7 @@ def classify_cmd(
     from landmask.grid import Grid
     from landmask.io.radiometry import describe
     from landmask.pipeline import SceneJob, VectorOptions, run_scene
-    from landmask.spectral.thresholds import thresholds_of
+    from landmask.spectral.statistics import describe_statistic, thresholds_of
 
     start = time.perf_counter()
     if model and rules:
@@ -151,7 +151,7 @@ def classify_cmd(
     if said:
         click.echo(said)
     for name, value in thresholds_of(mask).items():
-        click.echo(f"threshold {name} = {value:.4f} (from the scene's histogram)")
+        click.echo(describe_statistic(name, value))
     click.echo(format_areas(class_areas(outcome.counts, transform, crs, scheme), exact))
     if probabilities:
         click.echo(f"{probabilities}: probabilities of {len(outcome.model.classes)} classes")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from pathlib import Path
 from typing import Any
 
 import click
@@ -62,7 +64,8 @@ def evaluate_cmd(
     vector format and CRS. Pixels that are nodata (255) or cloud (254) on
     either side are left out and counted. A mask or truth in another class
     scheme (worldcover, dynamic-world; a mask file records its own) is recoded
-    into landcover first.
+    into landcover first; a mask in the classes of a model's training labels
+    (landmask train) is compared in those classes.
 
     Prints per-class IoU, precision (user's accuracy), recall (producer's
     accuracy), F1, mIoU, overall accuracy, kappa and the confusion matrix. With
@@ -72,11 +75,11 @@ def evaluate_cmd(
     """
     from landmask._runtime.schedulers import progress, use_scheduler
     from landmask.evaluation.evaluate import evaluate, parse_label_map
-    from landmask.io.outputs import PNG, atomic_path, check_output
+    from landmask.io.outputs import PNG, atomic_path, check_output, plan_outputs
 
-    outputs = [p for p in (json_path, plot_path) if p]
-    for path in outputs:
-        check_output(path, overwrite, [pred, truth])
+    outputs = {k: p for k, p in (("--json", json_path), ("--plot", plot_path)) if p}
+    png = functools.partial(check_output, fmt=PNG)
+    plan_outputs(outputs, [pred, truth], overwrite=overwrite, checks={"--plot": png})
     label_map = parse_label_map(truth_map)
     with use_scheduler(scheduler), progress(False if quiet else None):
         result = evaluate(
@@ -89,7 +92,7 @@ def evaluate_cmd(
             truth_scheme=truth_scheme,
         )
     if json_path:
-        with atomic_path(check_output(json_path, overwrite), overwrite=overwrite) as tmp:
+        with atomic_path(Path(json_path), overwrite=overwrite) as tmp:
             tmp.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
     if plot_path:
         import matplotlib
@@ -100,7 +103,7 @@ def evaluate_cmd(
         from landmask.viz.plot import confusion_matrix
 
         ax = confusion_matrix(result)
-        with atomic_path(check_output(plot_path, overwrite, fmt=PNG), overwrite=overwrite) as tmp:
+        with atomic_path(Path(plot_path), overwrite=overwrite) as tmp:
             ax.figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
         plt.close(ax.figure)
     if not quiet:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -43,7 +44,8 @@ def vector_options(f: F) -> F:
         "--classes",
         metavar="NAME,...",
         help="Classes to vectorize (names or ids, comma-separated); default every class but "
-        "other (0). Nodata never becomes a polygon.",
+        "other (0 in landcover; every class of a scheme without other). Nodata never "
+        "becomes a polygon.",
     )(f)
     return f
 
@@ -121,10 +123,13 @@ def vectorize_cmd(
     --scheduler.
     """
     from landmask._runtime.schedulers import progress, use_scheduler
+    from landmask.io.companions import Output
+    from landmask.io.outputs import plan_outputs
     from landmask.vector.formats import check_vector_output
 
     start = time.perf_counter()
-    check_vector_output(output, overwrite)
+    planned = {"-o": Output(Path(output), "polygons", stac=stac)}
+    plan_outputs(planned, [mask], overwrite=overwrite, checks={"-o": check_vector_output})
     with use_scheduler(scheduler), progress(False if quiet else None):
         summary = write_polygons(
             mask,

@@ -37,6 +37,7 @@ from landmask.classes import (
     CLOUD,
     LANDCOVER,
     NODATA,
+    SCHEMES,
     ClassScheme,
     check_mask,
     get_scheme,
@@ -279,8 +280,9 @@ def evaluate(
         (default: its only one; a GeoPackage's ``layer_styles`` is no
         candidate).
     scheme
-        Class scheme to compare in; default ``landcover``, or the change
-        scheme of a change map (:func:`landmask.change`).
+        Class scheme to compare in; default ``landcover``, or the scheme of a
+        change map (:func:`landmask.change`) or of a mask made by a model
+        with the classes of its training labels (``landmask train``).
     chunk_size
         Chunk side when ``pred`` is a path.
     pred_scheme, truth_scheme
@@ -301,7 +303,10 @@ def evaluate(
     check_mask(pred, "the prediction")
     given = get_scheme(scheme) if scheme is not None else None
     p_scheme = resolve_scheme(pred_scheme, pred, default=given or LANDCOVER)
-    scheme = given or (p_scheme if p_scheme.base is not None else LANDCOVER)
+    # a change map, or a mask in a scheme made from training labels (no built-in
+    # one, nothing to recode it into), is compared in its own classes
+    own = p_scheme.base is not None or SCHEMES.get(p_scheme.name) != p_scheme
+    scheme = given or (p_scheme if own else LANDCOVER)
     pred = _recode(pred, p_scheme, scheme, "prediction")
     is_raster = isinstance(truth, xr.DataArray) or is_raster_path(truth)
     t_scheme = resolve_scheme(truth_scheme, truth if is_raster else None, default=scheme)
