@@ -304,3 +304,32 @@ def test_statistics_of_focal_values_are_the_same_for_any_chunking(data, seed, h,
         assert abs(found - want_p) <= 2 * bin_width_at(want_p) + 1e-6
     mask = classify(_scene(values, chunks), rules=rules).values
     np.testing.assert_array_equal(mask, classify(_scene(values, -1), rules=rules).values)
+
+
+def test_statistics_leave_out_what_the_quality_band_calls_cloud():
+    rng = np.random.default_rng(8)
+    h, w = 30, 40
+    red = rng.gamma(2.0, 0.04, (h, w)).astype(np.float32)
+    nir = (red * rng.uniform(0.8, 5.0, (h, w))).astype(np.float32)
+    scl = np.full((h, w), 4, np.float32)  # vegetation: clear
+    scl[:, :15] = 9  # cloud, high probability: bright and flat
+    red[:, :15] += 0.5
+    nir[:, :15] += 0.5
+    values = np.stack([red, nir, scl])
+    coords = {
+        "y": TRANSFORM.f + TRANSFORM.e * (np.arange(h) + 0.5),
+        "x": TRANSFORM.c + TRANSFORM.a * (np.arange(w) + 0.5),
+        "band": ["red", "nir", "scl"],
+    }
+    scene = xr.DataArray(
+        da.from_array(values, chunks=(3, 16, 16)), dims=("band", "y", "x"), coords=coords
+    ).rio.write_crs(UTM33)
+    rules = {"rules": [{"class": "forest", "when": "red < percentile(red, 50)"}]}
+    mask = classify(scene, rules=rules)
+    clear = red[:, 15:]
+    assert mask.attrs["THRESHOLD_percentile(red, 50)"] == pytest.approx(
+        np.percentile(clear, 50), abs=bin_width_at(float(np.percentile(clear, 50)))
+    )
+    # without the quality band the clouds count, and the median moves up
+    unseen = classify(scene.sel(band=["red", "nir"]), rules=rules)
+    assert unseen.attrs["THRESHOLD_percentile(red, 50)"] > np.percentile(clear, 75)
