@@ -202,6 +202,12 @@ def test_mask_and_indices_carry_it_in_tags_item_and_the_cli_line(tmp_path, capsy
     props = json.loads(mask.with_suffix(".json").read_text())["properties"]
     assert props["landmask:radiometry"] == "dn"
     assert props["landmask:radiometry_basis"] == tags["RADIOMETRY_BASIS"]
+    # the mask's polygons (vectorize reads the tags back) say it too
+    polygons = tmp_path / "out" / "mask.gpkg"
+    assert invoke(["vectorize", mask, "-o", polygons], capsys, caplog).code == 0
+    vector_props = json.loads((tmp_path / "out" / "mask.gpkg.json").read_text())["properties"]
+    assert vector_props["landmask:radiometry"] == "dn"
+    assert vector_props["landmask:radiometry_basis"] == tags["RADIOMETRY_BASIS"]
     quiet = invoke([*argv, "-o", tmp_path / "out" / "q.tif", "-q"], capsys, caplog)
     assert quiet.code == 0 and "radiometry" not in quiet.out
     index = tmp_path / "out" / "ndvi.tif"
@@ -290,3 +296,19 @@ def test_real_scenes_as_a_user_opens_them(files, options, radiometry):
         warnings.simplefilter("ignore", UncalibratedWarning)
         scene = open_scene([REAL / f for f in files], **options)
     assert scene.attrs["radiometry"] == radiometry, scene.attrs["radiometry_basis"]
+
+
+def test_probabilities_carry_the_radiometry_too(tmp_path):
+    from landmask.classification.classify import classify_with_probabilities
+    from landmask.io.write import write_mask
+
+    path = write_raster(tmp_path / "rgbn.tif", _stack("u1", 4))
+    scene = _open_quietly(path, sensor="naip")
+    mask, proba = classify_with_probabilities(scene, "rules:naip")
+    write_mask(mask, tmp_path / "m.tif", probabilities=proba, probabilities_path=tmp_path / "p.tif")
+    for name in ("m.tif", "p.tif"):
+        with rasterio.open(tmp_path / name) as ds:
+            assert ds.tags()["RADIOMETRY"] == "dn", name
+            assert ds.tags()["RADIOMETRY_BASIS"] == scene.attrs["radiometry_basis"]
+        item = json.loads((tmp_path / name).with_suffix(".json").read_text())
+        assert item["properties"]["landmask:radiometry"] == "dn"

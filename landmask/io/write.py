@@ -191,6 +191,7 @@ def _probability_job(
     names = [scheme.name_of(int(c)) for c in proba["class"].values]
     tags = {f"BAND_{k + 1}_CLASS_ID": str(int(c)) for k, c in enumerate(proba["class"].values)}
     tags["PROBABILITY_SCALE"] = "1/254: probability = value / 254; 255 = nodata"
+    tags |= radiometry_tags(proba.attrs)
     colours = {c.id: c.color for c in scheme}
     ids = [int(c) for c in proba["class"].values]
     shown = next((k for k, c in enumerate(ids) if c != 0), 0)  # a class, not "other"
