@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
+import landmask.spectral.focal
 from landmask.classes import NODATA
 from landmask.classification.classify import classify
 from landmask.cli import run
@@ -189,7 +190,8 @@ def test_focal_calls_print_and_parse_back():
         ("focal_mean(2, 3) > 0", "needs an index or band, not a number"),
         ("focal_mean(otsu(ndvi), 3) > 0", "needs an index or band, not a number"),
         ("focal_mean(, 3) > 0", "needs an argument"),
-        ("otsu(focal_mean(ndvi, 2)) > 0", "its argument cannot call a function"),
+        ("otsu(focal_mean(ndvi, otsu(ndvi)), 2) > 0", "R must be a whole number"),
+        ("otsu(focal_mean(ndvi - otsu(ndvi), 2)) > 0", "cannot hold another scene-wide statistic"),
         ("otsu(ndvi, 2) > 0", r"otsu\(\) at column 1 takes one argument: otsu\(EXPR\)"),
         ("focal_median(ndvi, 2) > 0", "unknown function 'focal_median'"),
         ("ndvi, nir > 0", "unexpected ','"),
@@ -218,3 +220,15 @@ def test_a_yaml_rule_file_with_focal_functions_classifies_from_the_cli(s2_file, 
         got = ds.read(1)
     np.testing.assert_array_equal(got, want)
     assert {2, 3} <= set(np.unique(got))  # both rules fire somewhere
+
+
+@pytest.mark.parametrize("name", sorted(FOCAL))
+def test_strips_do_not_change_the_result(monkeypatch, name):
+    values = random_values(11, 70, 45, missing=0.05)
+    whole = focal(name, values, 2)
+    monkeypatch.setattr(landmask.spectral.focal, "STRIP_BYTES", 1)  # 16-row strips
+    np.testing.assert_array_equal(focal(name, values, 2), whole)
+    complete = np.nan_to_num(values, nan=0.25, posinf=0.25)  # no missing value: counts from edges
+    np.testing.assert_allclose(
+        focal(name, complete, 2), reference(complete, 2, name), rtol=1e-5, atol=1e-6
+    )

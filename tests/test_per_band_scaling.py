@@ -15,6 +15,7 @@ import pytest
 import rasterio
 import yaml
 from conftest import assert_one_line, invoke, write_raster
+from test_radiometry import stac_item
 
 from landmask.batch.workflow import load_workflow
 from landmask.cli import run
@@ -111,22 +112,8 @@ def test_python_errors_name_the_band(tmp_path):
 def test_stac_item_options_beat_raster_bands_for_the_named_band_only(tmp_path):
     red = write_raster(tmp_path / "B04.tif", np.full(SHAPE, 2000, np.uint16))
     nir = write_raster(tmp_path / "B08.tif", np.full(SHAPE, 3000, np.uint16))
-    item = {
-        "type": "Feature",
-        "stac_version": "1.0.0",
-        "id": "s",
-        "geometry": None,
-        "properties": {"datetime": "2022-03-01T10:00:00Z"},
-        "links": [],
-        "assets": {
-            key: {
-                "href": path.name,
-                "eo:bands": [{"name": key, "common_name": name}],
-                "raster:bands": [{"scale": 1e-4, "offset": -0.1}],
-            }
-            for key, name, path in (("B04", "red", red), ("B08", "nir", nir))
-        },
-    }
+    bands = {"B04": ("red", red), "B08": ("nir", nir)}
+    item = stac_item(bands, {"scale": 1e-4, "offset": -0.1})
     (tmp_path / "item.json").write_text(json.dumps(item))
     with warnings.catch_warnings():
         warnings.simplefilter("error", UncalibratedWarning)

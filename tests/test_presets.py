@@ -328,14 +328,17 @@ SAFE_POST = "S2A_MSIL2A_20220301T101841_N0400_R065_T33UUP_20220301T132434.SAFE"
 SAFE_PRE = "S2B_MSIL2A_20211201T101319_N0301_R022_T33UUP_20211201T121111.SAFE"
 
 
-def write_jp2(path: Path, value: int) -> Path:
+def write_jp2(path: Path, value: int | np.ndarray) -> Path:
+    """A lossless JPEG 2000 band as ESA ships them: ``value`` everywhere, or these values."""
+    data = np.asarray(value, np.uint16)
+    data = np.full(SHAPE, data, np.uint16) if data.ndim == 0 else data
     path.parent.mkdir(parents=True, exist_ok=True)
     with rasterio.open(
         path,
         "w",
         driver="JP2OpenJPEG",
-        width=SHAPE[1],
-        height=SHAPE[0],
+        width=data.shape[1],
+        height=data.shape[0],
         count=1,
         dtype="uint16",
         crs=UTM33,
@@ -343,7 +346,7 @@ def write_jp2(path: Path, value: int) -> Path:
         QUALITY=100,
         REVERSIBLE="YES",
     ) as ds:
-        ds.write(np.full((1, *SHAPE), value, np.uint16))
+        ds.write(data[None])
     return path
 
 

@@ -469,6 +469,27 @@ def product_of_files(paths: Sequence[str]) -> Product | None:
     return first
 
 
+def _level1_of_item(product: Product, item: Any, props: Mapping[str, Any]) -> Product:
+    """A Landsat Level-1 item's gains (from its local MTL asset) and sun elevation."""
+    fields: dict[str, str] = {}
+    source = product.source
+    for asset in getattr(item, "assets", {}).values():
+        href = asset.get_absolute_href() or asset.href
+        if _MTL.match(os.path.basename(href)) and "://" not in href and os.path.isfile(href):
+            fields = _read_mtl(href)
+            source = f"{product.source} and {os.path.basename(href)}"
+            break
+    elevation = _number(fields.get("SUN_ELEVATION", ""))
+    if elevation is None and props.get("view:sun_elevation") is not None:
+        elevation = _number(str(props["view:sun_elevation"]))
+    return replace(
+        product,
+        reflectance_gains=_reflectance_gains(fields) or None,
+        sun_elevation=elevation,
+        source=source,
+    )
+
+
 def _describe(product: Product) -> str:
     if product.baseline:
         return f"{product.label} (processing baseline {product.baseline})"
@@ -476,7 +497,13 @@ def _describe(product: Product) -> str:
 
 
 def product_of_item(item: Any) -> Product | None:
-    """The product a STAC item describes, from its ``platform``/``instruments`` properties."""
+    """The product a STAC item describes, from its ``platform``/``instruments`` properties.
+
+    A Landsat Level-1 item (``landsat:correction`` ``L1TP``, ...) takes its
+    reflectance gains and sun elevation from its MTL asset (a local
+    ``*_MTL.txt``/``.json``/``.xml``, as USGS items list it), the sun
+    elevation also from ``view:sun_elevation``.
+    """
     props: Mapping[str, Any] = getattr(item, "properties", None) or {}
     where = f"STAC item {getattr(item, 'id', '?')}"
     platform = str(props.get("platform") or "").strip().lower()
@@ -491,7 +518,10 @@ def product_of_item(item: Any) -> Product | None:
             return None
         instrument = "etm+" if instrument == "etm" else instrument
         level = props.get("landsat:correction")
-        return Product("landsat", instrument, platform, str(level) if level else None, source=where)
+        product = Product(
+            "landsat", instrument, platform, str(level) if level else None, source=where
+        )
+        return _level1_of_item(product, item, props) if product.level1 else product
     if platform.startswith("sentinel-2") or "msi" in instruments or from_uri is not None:
         return Product(
             "sentinel-2",

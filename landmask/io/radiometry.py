@@ -42,9 +42,11 @@ __all__ = [
     "DN_ABOVE",
     "RADIOMETRIES",
     "Radiometry",
+    "attrs_from_tags",
     "decide_radiometry",
     "describe",
     "radiometry_tags",
+    "reflectance_sources",
     "sample_values",
 ]
 
@@ -85,7 +87,7 @@ class Radiometry:
         return f"radiometry: {self.kind.replace('_', ' ')} ({self.basis})"
 
 
-def _reflectance_sources(sources: Sequence[BandSource]) -> list[BandSource]:
+def reflectance_sources(sources: Sequence[BandSource]) -> list[BandSource]:
     """The bands that carry reflectance (not quality layers, not Landsat surface temperature)."""
     return [
         s
@@ -132,7 +134,7 @@ def decide_radiometry(
         Costs nothing for scaled bands; floating-point bands with no scale are
         sampled (:func:`sample_values`: an overview or nine small windows).
     """
-    bands = _reflectance_sources(sources)
+    bands = reflectance_sources(sources)
     raw = [s for s in bands if s.scaling == "none"]
     if raw:
         found = _unscaled(raw, infos)
@@ -280,6 +282,16 @@ def describe(attrs: Mapping[str, Any]) -> str | None:
     if not kind:
         return None
     return Radiometry(str(kind), str(attrs.get("radiometry_basis", ""))).line()
+
+
+def attrs_from_tags(tags: Mapping[str, Any]) -> dict[str, str]:
+    """``radiometry``/``radiometry_basis`` attributes from a written file's tags, if it has them."""
+    if not tags.get("RADIOMETRY"):
+        return {}
+    return {
+        "radiometry": str(tags["RADIOMETRY"]),
+        "radiometry_basis": str(tags.get("RADIOMETRY_BASIS", "")),
+    }
 
 
 def radiometry_tags(attrs: Mapping[str, Any]) -> dict[str, str]:

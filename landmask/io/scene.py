@@ -42,7 +42,7 @@ from landmask.io._bands import (
 )
 from landmask.io._grid import READ_ENV, Grid, check_grid, open_info
 from landmask.io.provider import Product, product_of_files, product_of_item
-from landmask.io.radiometry import Radiometry, decide_radiometry
+from landmask.io.radiometry import Radiometry, decide_radiometry, reflectance_sources
 from landmask.io.reflectance import ReflectanceReader, read_reflectance, to_reflectance
 from landmask.io.sensors import (
     QUALITY_BANDS,
@@ -183,6 +183,8 @@ def open_scene(
         info_of = {worker_path(p): open_info(p) for p in path_list}
         grid = check_grid(list(info_of.values()), allow_ungeoreferenced, resolution)
         product = product_of_item(item)
+        if preset is None and product is not None and product.level1:
+            preset = preset_for_product(product)  # its metadata is its one calibration
         if preset is not None:  # the item's eo:bands name the bands: no band table assumed
             preset = replace(sensor_for(preset, product), assumed="")
         sources = stac_sources(item, info_of, preset, scale, offset, needs)
@@ -310,11 +312,7 @@ def radiometry_attrs(
     item that decided), ``band_options`` (the explicit ``--band`` mapping) and
     ``source_nodata`` (each band's nodata value, or None).
     """
-    reflectance = [
-        s
-        for s in sources
-        if s.scaling != "raw" and not (s.scaling == "sensor" and s.name.startswith("lwir"))
-    ]
+    reflectance = reflectance_sources(sources)
     attrs: dict[str, Any] = {}
     pairs = {(s.scale, s.offset) for s in reflectance}
     hows = {s.scaling for s in reflectance}

@@ -153,8 +153,19 @@ class Sensor:
         return self.band_ids.get(d.upper())
 
     def scaling(self, name: str) -> tuple[float, float]:
-        """``(scale, offset)`` of the band with common name ``name``."""
-        return self.band_scaling.get(name, (self.scale, self.offset))
+        """``(scale, offset)`` of the band with common name ``name``.
+
+        Raises :class:`SensorError` for a band a per-band-only preset (Landsat
+        Level-1: one gain per band from the MTL) has no scale for.
+        """
+        if name in self.band_scaling:
+            return self.band_scaling[name]
+        if math.isnan(self.scale):
+            raise SensorError(
+                f"{self.basis or self.name}: no reflectance gain for band {name!r} "
+                f"({self.description} has {', '.join(self.band_scaling) or 'none'})"
+            )
+        return (self.scale, self.offset)
 
 
 SENTINEL2_L2A = Sensor(
@@ -187,26 +198,35 @@ SENTINEL2_L2A = Sensor(
     missions=("sentinel-2",),
 )
 
+#: Landsat reflective band numbers -> common names: 8/9 OLI, and 4/5 TM and 7 ETM+.
+_OLI_BANDS = {
+    "B1": "coastal",
+    "B2": "blue",
+    "B3": "green",
+    "B4": "red",
+    "B5": "nir08",
+    "B6": "swir16",
+    "B7": "swir22",
+}
+_TM_ETM_BANDS = {
+    "B1": "blue",
+    "B2": "green",
+    "B3": "red",
+    "B4": "nir",
+    "B5": "swir16",
+    "B7": "swir22",
+}
+_QA_PIXEL = {"QA_PIXEL": "qa_pixel"}
+
+
+def _level2(bands: Mapping[str, str], thermal: Mapping[str, str]) -> dict[str, str]:
+    """A Level-2 band table: ``SR_B<n>`` files, ``ST_B<n>`` temperature, ``B<n>`` descriptions."""
+    return {**{f"SR_{k}": v for k, v in bands.items()}, **thermal, **bands, **_QA_PIXEL}
+
+
 LANDSAT_OLI = Sensor(
     name="landsat-c2-l2",
-    band_ids={
-        "SR_B1": "coastal",
-        "SR_B2": "blue",
-        "SR_B3": "green",
-        "SR_B4": "red",
-        "SR_B5": "nir08",
-        "SR_B6": "swir16",
-        "SR_B7": "swir22",
-        "ST_B10": "lwir11",
-        "B1": "coastal",
-        "B2": "blue",
-        "B3": "green",
-        "B4": "red",
-        "B5": "nir08",
-        "B6": "swir16",
-        "B7": "swir22",
-        "QA_PIXEL": "qa_pixel",
-    },
+    band_ids=_level2(_OLI_BANDS, {"ST_B10": "lwir11"}),
     suffix=r"(?:^|_)(SR_B[1-7]|ST_B(?:6|10)|QA_PIXEL)$",
     # Landsat Collection 2 Level-2 surface reflectance (all instruments).
     scale=2.75e-5,
@@ -221,22 +241,7 @@ LANDSAT_OLI = Sensor(
 #: Landsat 4/5 TM and 7 ETM+: band 4 is the near infrared, band 6 thermal.
 LANDSAT_TM_ETM = replace(
     LANDSAT_OLI,
-    band_ids={
-        "SR_B1": "blue",
-        "SR_B2": "green",
-        "SR_B3": "red",
-        "SR_B4": "nir",
-        "SR_B5": "swir16",
-        "SR_B7": "swir22",
-        "ST_B6": "lwir",
-        "B1": "blue",
-        "B2": "green",
-        "B3": "red",
-        "B4": "nir",
-        "B5": "swir16",
-        "B7": "swir22",
-        "QA_PIXEL": "qa_pixel",
-    },
+    band_ids=_level2(_TM_ETM_BANDS, {"ST_B6": "lwir"}),
     variant="tm-etm",
     description="Landsat 4/5 TM, 7 ETM+",
     band_scaling={"lwir": _LANDSAT_ST},
@@ -276,21 +281,11 @@ SENTINEL2_L1C = replace(
 LANDSAT_L1_OLI = replace(
     LANDSAT_OLI,
     name="landsat-c2-l1",
-    band_ids={
-        "B1": "coastal",
-        "B2": "blue",
-        "B3": "green",
-        "B4": "red",
-        "B5": "nir08",
-        "B6": "swir16",
-        "B7": "swir22",
-        "B8": "pan",
-        "B9": "cirrus",
-        "QA_PIXEL": "qa_pixel",
-    },
+    band_ids={**_OLI_BANDS, "B8": "pan", "B9": "cirrus", **_QA_PIXEL},
     suffix=r"(?:^|_)(B[1-9]|QA_PIXEL)$",
-    scale=1.0,
-    offset=0.0,
+    # no scale for every band: each band's comes from the MTL (band_scaling)
+    scale=float("nan"),
+    offset=float("nan"),
     band_scaling={},
     radiometry="toa_reflectance",
 )
@@ -298,16 +293,7 @@ LANDSAT_L1_OLI = replace(
 #: Landsat 4/5 TM and 7 ETM+ Collection 2 Level-1 (``LE07_L1TP_..._B4.TIF``).
 LANDSAT_L1_TM_ETM = replace(
     LANDSAT_L1_OLI,
-    band_ids={
-        "B1": "blue",
-        "B2": "green",
-        "B3": "red",
-        "B4": "nir",
-        "B5": "swir16",
-        "B7": "swir22",
-        "B8": "pan",
-        "QA_PIXEL": "qa_pixel",
-    },
+    band_ids={**_TM_ETM_BANDS, "B8": "pan", **_QA_PIXEL},
     variant="tm-etm",
     description="Landsat 4/5 TM, 7 ETM+",
 )
