@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "BandError",
     "ConfigError",
+    "DateSkippedWarning",
     "GridError",
     "HoldoutWarning",
     "InputError",
@@ -95,6 +96,10 @@ class TruthReprojectedWarning(UserWarning):
 
 class MaskWarpedWarning(UserWarning):
     """A mask was on another grid and was warped onto the first mask's grid (change)."""
+
+
+class DateSkippedWarning(UserWarning):
+    """A scene was left out of a composite (acquired outside the period)."""
 
 
 class HoldoutWarning(UserWarning):

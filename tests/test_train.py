@@ -266,8 +266,16 @@ def test_point_labels(tmp_path, data, capsys, caplog):
     assert res.code == 0, res.err
     report = SklearnModel.load(model).report
     assert report["pixels_per_class"] == {n: 150 for n in NAMES.values()}
+    assert report["holdout"] == "none"  # --holdout 0
     mask = classify(open_scene(b.scene, sensor="sentinel2-l2a"), model=f"sklearn:{model}")
     assert evaluate(mask, b.truth).miou >= 0.85
+    # points are held out by the block they lie in, as label rasters
+    from landmask.models.training import draw_sample
+
+    sample = draw_sample(scene, path, list(BANDS), label_column="landuse", holdout_block=48)
+    assert sample.holdout == "blocks of 48 px"
+    blocks = (np.array(rows) // 48) * 2**32 + np.array(cols) // 48
+    np.testing.assert_array_equal(np.sort(sample.groups), np.sort(blocks))
 
 
 def test_label_map_counts_unmapped(tmp_path, data, capsys, caplog):
@@ -756,6 +764,8 @@ def test_seven_label_classes_stay_seven_from_model_to_mask_to_polygons(
         assert "#{:02x}{:02x}{:02x}".format(*table[c.id][:3]) == c.color
     present = set(np.unique(ids).tolist()) - {255}
     assert len(present) >= 5  # the model makes the user's classes, not landmask's four
+    qml = (tmp_path / "mask.qml").read_text()
+    assert all(f'label="{name}"' in qml for name in (names[i] for i in present))
     item = json.loads((tmp_path / "mask.json").read_text())
     stac_classes = item["assets"]["data"]["classification:classes"]
     assert {c["value"]: c["name"] for c in stac_classes if c["value"] < 7} == dict(enumerate(names))
@@ -843,3 +853,57 @@ def test_a_scheme_saved_in_a_model_loads_back(tmp_path, data):
     )
     builtin.save(path)
     assert joblib.load(path)["scheme"] == "landcover"  # built-in schemes by name, as before
+
+
+# --------------------------------------------------------------------- real labels
+
+
+def test_real_polygons_are_held_out_whole_and_keep_their_classes():
+    """RStoolbox's 25 labelled polygons over a real Sentinel-2 L2A crop (tests/data)."""
+    from calibration import load_script
+
+    from landmask.models.training import draw_sample, holdout_split
+
+    real = load_script("real_scenes")
+    s2 = real.SCENES["rstoolbox-sentinel2"]
+    name, column = s2.labels
+    frame = gpd.read_file(real.DATA / name)
+    scene = real.open_real(s2)
+    burned, names = real.label_raster(s2)  # the script's own rasterization, independent
+    sample = draw_sample(scene, real.DATA / name, list(scene.band.values), label_column=column)
+    assert sample.scheme.name == "trainingPolygons_sen2"
+    assert [c.name for c in sample.scheme if c.id < 254] == names == sorted(set(frame[column]))
+    # every labelled pixel, by class, as rasterio burns the polygons
+    expected = np.bincount(burned[burned >= 0], minlength=len(names))
+    np.testing.assert_array_equal(np.bincount(sample.y, minlength=len(names)), expected)
+    assert sample.holdout == "polygons"
+    assert set(np.unique(sample.groups)) == set(range(len(frame)))
+    # each group is one polygon of one class
+    for group in np.unique(sample.groups):
+        assert set(sample.y[sample.groups == group]) == {names.index(frame[column][group])}
+    split = holdout_split(sample.y, sample.groups, 0.2, seed=0)
+    held = set(sample.groups[split.test])
+    assert held and held.isdisjoint(sample.groups[split.train])
+    model = train(scene, real.DATA / name, label_column=column)
+    assert model.classes == list(range(4))
+    assert model.report["holdout"] == "polygons"
+    assert model.report["groups_holdout"] == len(held)
+    assert model.report["groups_train"] == len(frame) - len(held)
+
+
+def test_real_points_of_seven_classes_make_a_seven_class_model():
+    """The North Carolina Landsat 7 points: seven land-cover labels stay seven classes."""
+    from calibration import load_script
+
+    from landmask.errors import UncalibratedWarning
+
+    real = load_script("real_scenes")
+    nc = real.SCENES["nc-landsat7"]
+    name, column = nc.labels
+    with pytest.warns(UncalibratedWarning):  # 8-bit DN in float32 files
+        scene = real.open_real(nc)
+    model = train(scene, real.DATA / name, label_column=column, holdout=0)
+    labels = sorted(set(gpd.read_file(real.DATA / name)[column]))
+    assert len(labels) == 7
+    assert [model.scheme.name_of(c) for c in model.classes] == labels
+    assert model.scene_record.radiometry == "dn"

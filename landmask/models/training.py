@@ -145,6 +145,9 @@ class TrainingReport:
             )
         if self.holdout_note:
             lines.append(self.holdout_note)
+        unscored = [name for name in self.pixels_per_class if name not in self.f1]
+        if self.holdout_accuracy is not None and unscored:
+            lines.append(f"no held-out pixels (no F1) of: {', '.join(unscored)}")
         if self.model_pixels is not None:
             lines.append(f"the saved model is fitted on all {self.model_pixels:,} sampled px")
         if self.unmapped_labels:
@@ -671,7 +674,7 @@ def _fit(
         scorer.fit(x[split.train], y[split.train])
         predicted = scorer.predict(x[split.test])
         accuracy = float(accuracy_score(y[split.test], predicted))
-        classes = [int(c) for c in np.unique(y)]
+        classes = [int(c) for c in np.unique(y[split.test])]  # F1 of classes held out
         scores = f1_score(y[split.test], predicted, labels=classes, average=None, zero_division=0)
         f1 = {scheme.name_of(c): float(s) for c, s in zip(classes, scores, strict=True)}
     model = _make_estimator(estimator, seed)
