@@ -10,7 +10,7 @@ import rioxarray
 import xarray as xr
 
 from landmask.classification.classify import classify
-from landmask.errors import ConfigError, OutputExistsError
+from landmask.errors import ConfigError, OutputExistsError, option
 from landmask.evaluation.evaluate import Evaluation, evaluate
 from landmask.io.scene import open_scene
 from landmask.io.write import WriteResult, write_mask
@@ -50,7 +50,8 @@ def run_demo(
         raise ConfigError(f"{out}: exists and is not a folder")
     existing = [f for f in DEMO_FILES if (out / f).exists()]
     if existing and not overwrite:
-        raise OutputExistsError(f"{out / existing[0]}: exists; pass --overwrite to replace it")
+        hint = option("--overwrite", "overwrite=True")
+        raise OutputExistsError(f"{out / existing[0]}: exists; pass {hint} to replace it")
     if size < 64:
         raise ConfigError(f"--size {size}: the demo needs at least 64 pixels a side")
     out.mkdir(parents=True, exist_ok=True)

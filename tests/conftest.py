@@ -119,6 +119,20 @@ def as_mask(
     return mask_like(grid, arr, name="landcover").assign_attrs(attrs)
 
 
+@pytest.fixture(autouse=True)
+def _stac_documents_are_valid(request: pytest.FixtureRequest) -> Any:
+    """After every test with a ``tmp_path``: each STAC item and catalog written there
+    validates against the official JSON schemas (:mod:`stac_schemas`, offline)."""
+    yield
+    tmp = request.node.funcargs.get("tmp_path")
+    if tmp is None and "tmp_path" in request.fixturenames:
+        tmp = request.getfixturevalue("tmp_path")
+    if tmp is not None and Path(tmp).is_dir():
+        from stac_schemas import check_stac_folder
+
+        check_stac_folder(Path(tmp))
+
+
 def run_in_fresh_process(argv: Sequence[str]) -> tuple[int, set[str]]:
     """Run the CLI with ``argv`` in a new interpreter: its exit status and the
     heavy optional packages it imported (``distributed``, ``geopandas``)."""

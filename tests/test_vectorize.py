@@ -296,15 +296,15 @@ def test_pixel_corners_are_exact_no_half_pixel_shift():
     for connectivity in (4, 8):
         frame = vectorize(as_mask(data, 6, transform=odd), connectivity=connectivity)
         pixel = frame.geometry[frame["class_id"] == 1].item()
-        x0, y1 = odd * (7, 4)  # upper-left corner of column 7, row 4
-        x1, y0 = odd * (8, 5)
+        x0, y1 = odd @ (7, 4)  # upper-left corner of column 7, row 4
+        x1, y0 = odd @ (8, 5)
         assert pixel.bounds == (x0, y0, x1, y1)
         assert shapely.equals_exact(
             shapely.normalize(pixel), shapely.normalize(shapely.box(x0, y0, x1, y1)), 0
         )
         block = frame.geometry[frame["class_id"] == 2].item()
-        x0, y1 = odd * (5, 5)
-        x1, y0 = odd * (7, 7)
+        x0, y1 = odd @ (5, 5)
+        x1, y0 = odd @ (7, 7)
         assert block.bounds == (x0, y0, x1, y1)
         # stitched from four chunks: the old chunk borders leave no vertex behind
         assert shapely.equals_exact(
@@ -411,7 +411,7 @@ def geodesic_measures(inside: np.ndarray, t: Affine) -> tuple[float, float]:
     padded = np.pad(inside, 1)
     area = length = 0.0
     for r, c in zip(*np.nonzero(inside), strict=True):
-        corners = [t * (c, r), t * (c + 1, r), t * (c + 1, r + 1), t * (c, r + 1)]
+        corners = [t @ (c, r), t @ (c + 1, r), t @ (c + 1, r + 1), t @ (c, r + 1)]
         xs, ys = zip(*corners, strict=True)
         area += abs(geod.polygon_area_perimeter(xs, ys)[0])
         # the pixel's edges that face a pixel outside: top, right, bottom, left
@@ -611,7 +611,7 @@ def test_geojson_is_lon_lat(tmp_path, frame):
 def test_existing_vector_output_needs_overwrite(tmp_path, frame):
     path = tmp_path / "regions.gpkg"
     path.write_bytes(b"old")
-    with pytest.raises(OutputExistsError, match="--overwrite"):
+    with pytest.raises(OutputExistsError, match="overwrite=True"):
         write_vector(frame, path)
     assert path.read_bytes() == b"old"
     write_vector(frame, path, overwrite=True)

@@ -28,8 +28,8 @@ def pixel_area_m2(transform: Affine, crs: CRS | None) -> tuple[float, bool]:
         from pyproj import Geod
 
         geod = Geod(ellps="WGS84")
-        x0, y0 = transform * (0, 0)
-        x1, y1 = transform * (1, 1)
+        x0, y0 = transform @ (0, 0)
+        x1, y1 = transform @ (1, 1)
         area, _ = geod.polygon_area_perimeter([x0, x1, x1, x0], [y0, y0, y1, y1])
         return abs(area), False
     factor = crs.linear_units_factor[1]
