@@ -11,7 +11,9 @@ Linux a child's peak RSS starts at its parent's high-water mark.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -32,9 +34,24 @@ class Run:
 
 def run(cmd: Sequence[str], env: dict[str, str] | None = None) -> tuple[Run, str]:
     """Run ``cmd`` to completion: its wall time, CPU time and own peak RSS, and its stdout."""
+    r, text = run_limited(cmd, None, env)
+    assert r is not None
+    return r, text
+
+
+def run_limited(
+    cmd: Sequence[str], timeout: float | None, env: dict[str, str] | None = None
+) -> tuple[Run | None, str]:
+    """Like :func:`run`, but the process group is killed after ``timeout`` seconds: ``None``."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=err, env=env, start_new_session=timeout is not None
+        )
+        timer = None
+        if timeout is not None:
+            timer = threading.Timer(timeout, os.killpg, (proc.pid, signal.SIGKILL))
+            timer.start()
         tree_peak = [0]
         done = threading.Event()
         sampler = threading.Thread(target=_sample_tree, args=(proc.pid, done, tree_peak))
@@ -43,6 +60,12 @@ def run(cmd: Sequence[str], env: dict[str, str] | None = None) -> tuple[Run, str
         seconds = time.perf_counter() - start
         done.set()
         sampler.join()
+        if timer is not None:
+            timer.cancel()
+            if seconds >= timeout:  # type: ignore[operator]
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)  # its workers too
+                return None, ""
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)

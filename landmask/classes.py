@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,8 +43,11 @@ __all__ = [
     "check_mask",
     "get_scheme",
     "is_mask",
+    "label_text",
     "recorded_scheme",
     "resolve_scheme",
+    "scheme_attrs",
+    "scheme_from_labels",
     "scheme_from_tags",
     "scheme_of",
 ]
@@ -123,6 +126,15 @@ class ClassScheme:
         return f"class_{class_id}"
 
     @property
+    def other_id(self) -> int | None:
+        """The id of the class called ``other``, None if the scheme has none.
+
+        Where a model's pixels below its minimum confidence go
+        (:func:`landmask.models.inference.ids_from_proba`).
+        """
+        return next((c.id for c in self.classes if c.name == "other"), None)
+
+    @property
     def colormap(self) -> dict[int, tuple[int, int, int, int]]:
         """A GDAL colour table: id -> RGBA."""
         return {c.id: c.rgba for c in self.classes}
@@ -171,6 +183,35 @@ class ClassScheme:
         states = change_states(self.base)
         n = len(states)
         return (states[code // n], states[code % n]) if 0 <= code < n * n else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The scheme as plain data (what a model file stores); :meth:`from_dict` reads it."""
+        return {
+            "name": self.name,
+            "classes": [
+                {"id": c.id, "name": c.name, "color": c.color, "label": c.label}
+                for c in self.classes
+            ],
+            "landcover_names": dict(self.landcover_names),
+            "description": self.description,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ClassScheme:
+        """A scheme from :meth:`to_dict` output."""
+        try:
+            classes = tuple(
+                LandClass(int(c["id"]), str(c["name"]), str(c["color"]), str(c.get("label", "")))
+                for c in data["classes"]
+            )
+            return cls(
+                str(data["name"]),
+                classes,
+                dict(data.get("landcover_names", {})),
+                str(data.get("description", "")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"not a class scheme ({type(exc).__name__}: {exc})") from None
 
     @classmethod
     def from_mapping(cls, name: str, spec: Mapping[str, Mapping[str, object]]) -> ClassScheme:
@@ -247,6 +288,94 @@ SCHEMES: dict[str, ClassScheme] = {s.name: s for s in (LANDCOVER, WORLDCOVER, DY
 
 #: A change scheme is named after the scheme of its dates plus this (``landcover-change``).
 CHANGE_SUFFIX = "-change"
+
+
+def _generated_color(k: int) -> str:
+    """A distinct colour for the ``k``-th unnamed class: hues a golden angle apart."""
+    import colorsys
+
+    hue = (0.11 + k * 0.618033988749895) % 1.0
+    value = 0.85 if k % 2 == 0 else 0.65
+    r, g, b = colorsys.hsv_to_rgb(hue, 0.7, value)
+    return "#{:02x}{:02x}{:02x}".format(*(round(v * 255) for v in (r, g, b)))
+
+
+def _known_color(name: str) -> str | None:
+    """The colour of a class called ``name`` in a built-in scheme (``water``), or None."""
+    for scheme in SCHEMES.values():
+        for c in scheme.classes:
+            if c.name == name and c.id not in (CLOUD, NODATA):
+                return c.color
+    return None
+
+
+def scheme_from_labels(
+    name: str,
+    labels: Iterable[Any],
+    *,
+    colors: Mapping[int, str] | None = None,
+    description: str = "",
+) -> ClassScheme:
+    """A class scheme made from a set of labels: the labels' own classes.
+
+    Integer labels (``3``, ``"3"``, ``3.0``) keep their values as ids (named
+    ``class_<id>``); otherwise the distinct labels, sorted, get ids ``0 .. n-1``
+    and are their classes' names. Ids 254 (cloud) and 255 (nodata) are
+    reserved and added as those classes; integer labels 254 and 255 are no
+    classes. A class is coloured by ``colors`` (id -> ``#rrggbb``, e.g. a label
+    raster's colour table), else like the class of that name in a built-in
+    scheme (``water``), else by a deterministic colour of its position.
+    Classes named ``forest``, ``urban`` or ``water`` map onto ``landcover``'s.
+
+    Raises
+    ------
+    ConfigError
+        If there are more than 254 labels, or a label is called ``cloud`` or
+        ``nodata``.
+    """
+    texts = {label_text(v) for v in labels}
+    texts.discard("")
+    if all(t.isdigit() for t in texts):
+        ids = sorted(i for i in {int(t) for t in texts} if i < CLOUD)
+        pairs = [(i, f"class_{i}") for i in ids]
+    else:
+        if len(texts) > CLOUD:
+            raise ConfigError(f"{len(texts)} distinct labels: a mask holds at most {CLOUD} classes")
+        pairs = list(enumerate(sorted(texts)))
+    reserved = {n for _, n in pairs} & {"cloud", "nodata"}
+    if reserved:
+        raise ConfigError(f"label {sorted(reserved)[0]!r} is reserved (ids {CLOUD} and {NODATA})")
+    given = dict(colors or {})
+    classes = [
+        LandClass(i, n, given.get(i) or _known_color(n) or _generated_color(k))
+        for k, (i, n) in enumerate(pairs)
+    ]
+    classes += [LandClass(CLOUD, "cloud", "#ffffff"), LandClass(NODATA, "nodata", "#000000")]
+    mapped = {n: n for _, n in pairs if n in ("forest", "urban", "water")}
+    return ClassScheme(name, tuple(classes), mapped, description)
+
+
+def label_text(raw: Any) -> str:
+    """A label as text: integral numbers without a fraction (``3.0`` -> ``"3"``)."""
+    if isinstance(raw, float | np.floating) and float(raw).is_integer():
+        return str(int(raw))
+    if isinstance(raw, int | np.integer):
+        return str(int(raw))
+    return str(raw).strip()
+
+
+def scheme_attrs(scheme: ClassScheme) -> dict[str, Any]:
+    """The attributes that record ``scheme`` on a mask array or polygon frame.
+
+    ``class_scheme`` (its name), ``class_names`` and ``class_colors``
+    (``"<id>:<name>"``, ``"<id>:#rrggbb"``): enough for :func:`recorded_scheme`
+    to rebuild a scheme landmask does not know (one made from training labels).
+    """
+    return {
+        "class_scheme": scheme.name,
+        "class_names": [f"{c.id}:{c.name}" for c in scheme],
+        "class_colors": [f"{c.id}:{c.color}" for c in scheme],
+    }
 
 
 def change_states(base: ClassScheme) -> tuple[LandClass, ...]:
@@ -372,7 +501,18 @@ def recorded_scheme(mask: str | os.PathLike[str] | Any) -> ClassScheme | None:
     attrs = dict(getattr(mask, "attrs", None) or {})
     if "class_scheme" in attrs and "CLASS_SCHEME" not in attrs:
         attrs["CLASS_SCHEME"] = attrs["class_scheme"]
-    return _scheme_in_tags(attrs)
+    colors: dict[int, tuple[int, ...]] = {}
+    for key, name in (("class_colors", "color"), ("class_names", "name")):
+        entries = attrs.get(key)
+        for entry in entries if isinstance(entries, list | tuple) else ():
+            number, _, value = str(entry).partition(":")
+            if not number.isdigit() or int(number) > 255:
+                continue
+            if name == "name":
+                attrs.setdefault(f"CLASS_{int(number)}", value)
+            elif len(value) == 7 and value.startswith("#"):
+                colors[int(number)] = tuple(int(value[k : k + 2], 16) for k in (1, 3, 5))
+    return _scheme_in_tags(attrs, colors or None)
 
 
 def scheme_of(mask: str | os.PathLike[str] | Any) -> ClassScheme:

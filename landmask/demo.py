@@ -9,6 +9,7 @@ from pathlib import Path
 import rioxarray
 import xarray as xr
 
+from landmask._runtime.chunks import SCENE_CHUNK_SIZE
 from landmask.classification.classify import classify
 from landmask.errors import ConfigError, OutputExistsError, option
 from landmask.evaluation.evaluate import Evaluation, evaluate
@@ -67,6 +68,8 @@ def run_demo(
 
 
 def _open_mask(path: Path) -> xr.DataArray:
-    arr = rioxarray.open_rasterio(path, chunks={"band": 1, "y": 1024, "x": 1024})
+    arr = rioxarray.open_rasterio(
+        path, chunks={"band": 1, "y": SCENE_CHUNK_SIZE, "x": SCENE_CHUNK_SIZE}
+    )
     assert isinstance(arr, xr.DataArray)
     return arr.squeeze("band", drop=True)

@@ -15,6 +15,7 @@ __all__ = [
     "BandError",
     "ConfigError",
     "GridError",
+    "HoldoutWarning",
     "InputError",
     "LandmaskError",
     "MaskWarpedWarning",
@@ -120,12 +121,17 @@ class MaskWarpedWarning(UserWarning):
     """A mask was on another grid and was warped onto the first mask's grid (change)."""
 
 
-class UncalibratedWarning(UserWarning):
-    """Integer input is read with no scale: digital numbers, not reflectance.
+class HoldoutWarning(UserWarning):
+    """``train`` could hold out no whole polygons or blocks: the report has no hold-out score."""
 
-    Emitted once per :func:`~landmask.open_scene` call when an integer band has
-    no scale or offset from the options, the sensor preset, the STAC item or the
-    file itself.
+
+class UncalibratedWarning(UserWarning):
+    """Digital numbers are read with no scale: not reflectance.
+
+    Emitted once per :func:`~landmask.open_scene` call when a band has no scale
+    or offset from the options, the sensor preset, the STAC item or the file
+    itself and is an integer band, or a floating-point band whose sampled values
+    are far above any reflectance (:mod:`landmask.io.radiometry`).
     """
 
 
@@ -135,6 +141,12 @@ class PresetAssumedWarning(UserWarning):
     For example Landsat 8/9 band numbers for ``*_SR_B4.TIF`` files with no
     product id and no MTL file, or the Sentinel-2 offset of processing baseline
     04.00 for a product sensed before 2022-01-25 with no baseline given.
+    """
+
+
+class StatisticWarning(UserWarning):
+    """A scene-wide statistic of a rule set (``otsu(ndvi)``, ``percentile(red, 1)``) has no
+    valid pixel (the mask is then all nodata) or lands outside its quantity's plausible range.
     """
 
 

@@ -49,8 +49,9 @@ class SceneOptions:
 
     sensor: str | None = None
     bands: dict[str, int] | None = None
-    scale: float | None = None
-    offset: float | None = None
+    #: one number for every band, or band name -> number (``"*"``: every other band)
+    scale: float | Mapping[str, float] | None = None
+    offset: float | Mapping[str, float] | None = None
     allow_ungeoreferenced: bool = False
     resolution: float | None = None
 
@@ -189,7 +190,6 @@ def check_job(job: SceneJob) -> Any:
     from landmask.io.items import item_path
     from landmask.io.outputs import GEOTIFF, check_output, plan_outputs
     from landmask.models.registry import load_model, model_scheme
-    from landmask.vector.formats import check_vector_output
 
     if job.probabilities is not None and job.model is None:
         raise ConfigError("probabilities need a model (--model), not rules")
@@ -197,7 +197,11 @@ def check_job(job: SceneJob) -> Any:
     outputs = {job.labels.get(k, k): path for k, path in job.outputs().items()}
     vector = job.labels.get("vector", "vector")
     geotiff = functools.partial(check_output, fmt=GEOTIFF)
-    checks = {label: geotiff for label in outputs} | {vector: check_vector_output}
+    checks: dict[str, Any] = {label: geotiff for label in outputs}
+    if job.vector is not None:  # geopandas only when polygons are asked for
+        from landmask.vector.formats import check_vector_output
+
+        checks[vector] = check_vector_output
     if job.stac:  # the items are outputs too: distinct, new, none over an input
         outputs |= {f"the STAC item of {k}": item_path(p) for k, p in list(outputs.items())}
     plan_outputs(outputs, inputs, overwrite=job.overwrite, checks=checks)

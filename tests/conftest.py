@@ -1,9 +1,17 @@
-"""Shared fixtures: small rasters with real CRS and transforms, made on the fly."""
+"""Shared fixtures: small rasters with real CRS and transforms, made on the fly, and the
+one in-process CLI runner with its "exit 2, one line, nothing changed on disk" check."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import re
+import stat
+import subprocess
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +19,21 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
+from hypothesis import HealthCheck, settings
 from rasterio.crs import CRS
 from rasterio.errors import NotGeoreferencedWarning
 
+from landmask.cli import run
 from landmask.synthetic import BANDS, S2_BAND_IDS, make_scene, to_dn
+
+# No per-example deadline and no "too slow" health check anywhere in the suite: on a busy
+# machine both fail tests for the machine's load, not for the code's behaviour. On top of
+# the profile hypothesis loads itself (its "ci" profile under CI=true: derandomized).
+settings.register_profile(
+    "landmask",
+    settings(settings.default, deadline=None, suppress_health_check=[HealthCheck.too_slow]),
+)
+settings.load_profile("landmask")
 
 UTM33 = CRS.from_epsg(32633)
 TRANSFORM = Affine(10.0, 0.0, 500000.0, 0.0, -10.0, 5400000.0)
@@ -133,6 +152,162 @@ def _stac_documents_are_valid(request: pytest.FixtureRequest) -> Any:
         check_stac_folder(Path(tmp))
 
 
+def sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, in hex."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def snapshot(root: Path, *, folders: bool = False) -> dict[str, str]:
+    """Every file under ``root``, hidden ones included -> its SHA-256 and modification time
+    (a file rewritten with the same bytes shows too); with ``folders``, each folder ->
+    ``"folder"`` as well (an empty folder made or removed shows too)."""
+    root = Path(root)
+    found = {}
+    for folder, dirs, names in os.walk(root):
+        if folders:
+            found.update({str(Path(folder, d).relative_to(root)): "folder" for d in dirs})
+        for name in names:
+            path = Path(folder, name)
+            found[str(path.relative_to(root))] = f"{sha256(path)} {path.stat().st_mtime_ns}"
+    return found
+
+
+# Warnings Python hides by default: a real run would not print them either.
+_HIDDEN_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
+_TEMP_NAME = re.compile(r"(^\.|\.tmp$|\.part\.tif$)")
+
+
+@dataclass
+class Result:
+    """What ``landmask ARGV`` gave: exit status, stdout, and stderr as a real run prints it
+    (echoed text, then log records of WARNING and above, then warnings)."""
+
+    code: int
+    out: str
+    err: str
+
+
+def invoke(argv: Sequence[object], capsys: Any, caplog: pytest.LogCaptureFixture) -> Result:
+    """Run ``landmask argv`` in this process (``capsys`` or ``capfd``); its :class:`Result`.
+
+    In-process: no interpreter start-up and imports per call. A test whose subject is the
+    process itself (signals, exit codes of the executable, imports) starts one instead.
+    """
+    capsys.readouterr()
+    caplog.clear()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = run([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    extra = [
+        f"{r.levelname} {r.name}: {r.getMessage()}"
+        for r in caplog.records
+        if r.levelno >= logging.WARNING
+    ]
+    extra += [
+        f"{w.filename}:{w.lineno}: {w.category.__name__}: {w.message}"
+        for w in caught
+        if not issubclass(w.category, _HIDDEN_WARNINGS)
+    ]
+    return Result(code, out, err + "".join(f"{line}\n" for line in extra))
+
+
+def assert_one_line(res: Result, *needles: str, pattern: str | None = None) -> str:
+    """Status 2, one stderr line holding every needle (and ``pattern``), no traceback."""
+    err = res.err
+    assert res.code == 2, f"exit status {res.code}, stderr:\n{err}"
+    assert "Traceback" not in err, err
+    assert err.strip(), "nothing on stderr"
+    assert err.strip().count("\n") == 0, f"more than one line on stderr:\n{err}"
+    assert res.out == "", f"stdout: {res.out!r}"
+    for needle in needles:
+        assert needle in err, f"{needle!r} not in {err!r}"
+    if pattern is not None:
+        assert re.search(pattern, err, re.IGNORECASE), f"/{pattern}/ not in {err!r}"
+    return err
+
+
+@pytest.fixture
+def out_dir(tmp_path: Path) -> Path:
+    """An empty output folder under tmp_path."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> Callable[..., str]:
+    """``cli(argv, *needles, pattern=...)``: expect bad input and a pristine tmp_path.
+
+    Checks everything :func:`assert_one_line` does, then that nothing under tmp_path
+    (inputs, an existing output, the output folder, folders) was created, removed or
+    changed; returns the error line.
+    """
+
+    def check(argv: Sequence[object], *needles: str, pattern: str | None = None) -> str:
+        before = snapshot(tmp_path, folders=True)
+        err = assert_one_line(invoke(argv, capsys, caplog), *needles, pattern=pattern)
+        after = snapshot(tmp_path, folders=True)
+        made = sorted(set(after) - set(before))
+        assert not [n for n in made if _TEMP_NAME.search(Path(n).name)], f"left behind: {made}"
+        assert after == before, f"created {made}, removed {sorted(set(before) - set(after))}, " + (
+            f"changed {sorted(k for k in before.keys() & after.keys() if before[k] != after[k])}"
+        )
+        return err
+
+    return check
+
+
+@pytest.fixture
+def mount(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
+    """``mount(options)``: a small tmpfs folder under tmp_path, unmounted afterwards.
+
+    Skips (with the reason) unless the test runs as root on a system that lets it mount.
+    """
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a small tmpfs")
+    mounted: list[Path] = []
+
+    def make(options: str) -> Path:
+        folder = tmp_path / f"mnt{len(mounted)}"
+        folder.mkdir()
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True
+        )
+        if done.returncode:
+            pytest.skip(f"cannot mount a tmpfs: {done.stderr.decode().strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield make
+    for folder in mounted:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+@pytest.fixture
+def read_only_folder(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
+    """An empty folder under tmp_path that this process cannot write to, whoever runs it
+    and wherever the clone is: mode 0555 for an ordinary user; for root (who writes
+    through any mode) a read-only tmpfs, skipped when the system lets no tmpfs be mounted.
+    """
+    if os.geteuid() == 0:
+        folder = request.getfixturevalue("mount")("ro,size=64k")
+        assert not os.access(folder, os.W_OK)
+        yield folder
+        return
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP)
+    try:
+        if os.access(folder, os.W_OK):
+            pytest.skip("this user writes through a folder's mode (CAP_DAC_OVERRIDE)")
+        yield folder
+    finally:
+        folder.chmod(stat.S_IRWXU)
+
+
 def run_in_fresh_process(argv: Sequence[str]) -> tuple[int, set[str]]:
     """Run the CLI with ``argv`` in a new interpreter: its exit status and the
     heavy optional packages it imported (``distributed``, ``geopandas``)."""
@@ -151,4 +326,16 @@ def run_in_fresh_process(argv: Sequence[str]) -> tuple[int, set[str]]:
     return int(status), set(imported)
 
 
-__all__ = ["BANDS", "TRANSFORM", "UTM33", "as_mask", "run_in_fresh_process", "write_raster"]
+__all__ = [
+    "BANDS",
+    "TRANSFORM",
+    "UTM33",
+    "Result",
+    "as_mask",
+    "assert_one_line",
+    "invoke",
+    "run_in_fresh_process",
+    "sha256",
+    "snapshot",
+    "write_raster",
+]

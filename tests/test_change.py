@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import landmask
-from landmask.analysis.areas import pixel_row_areas_m2
 from landmask.analysis.change import change, transitions
 from landmask.classes import LANDCOVER, WORLDCOVER, change_scheme, get_scheme, scheme_of
 from landmask.errors import GridError, InputError, MaskWarpedWarning
+from landmask.grid import Grid
 
 VALUES = np.array([0, 1, 2, 3, 254, 255], np.uint8)
 
@@ -83,7 +83,7 @@ def test_geographic_areas_are_on_the_ellipsoid_and_chunk_invariant():
     before, after = random_masks(3, (40, 30))
     geo = Affine(0.01, 0, 10.0, 0, -0.01, 60.0)
     wgs84 = rasterio.crs.CRS.from_epsg(4326)
-    rows = pixel_row_areas_m2(geo, wgs84, 40)
+    rows = Grid(wgs84, geo, 1, 40).row_areas()
     expected = np.zeros((4, 4))
     for r in range(40):
         keep = (before[r] < 4) & (after[r] < 4)

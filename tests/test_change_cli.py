@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
-from conftest import write_raster
+from conftest import invoke, write_raster
 from rasterio.crs import CRS
 from shapely import union_all
-from test_cli_errors import cli, invoke, out_dir  # noqa: F401  (fixtures)
 
 import landmask
 from landmask.classes import scheme_of
@@ -32,7 +31,7 @@ def dates(tmp_path):
     return b, a, before, after
 
 
-def test_writes_raster_json_and_changed_polygons(dates, out_dir, capsys, caplog):  # noqa: F811
+def test_writes_raster_json_and_changed_polygons(dates, out_dir, capsys, caplog):
     b, a, *_ = dates
     out, js, vec = out_dir / "change.tif", out_dir / "matrix.json", out_dir / "loss.gpkg"
     res = invoke(["change", b, a, "-o", out, "--json", js, "--vector", vec], capsys, caplog)
@@ -66,7 +65,7 @@ def test_writes_raster_json_and_changed_polygons(dates, out_dir, capsys, caplog)
     assert union_all(frame.geometry).area == pytest.approx(changed.sum() * abs(t.a * t.e))
 
 
-def test_classes_limit_the_polygons(dates, out_dir, capsys, caplog):  # noqa: F811
+def test_classes_limit_the_polygons(dates, out_dir, capsys, caplog):
     b, a, *_ = dates
     vec = out_dir / "urban.fgb"
     res = invoke(
@@ -78,7 +77,7 @@ def test_classes_limit_the_polygons(dates, out_dir, capsys, caplog):  # noqa: F8
     assert list(gpd.read_file(vec)["class_name"]) == ["forest -> urban"]
 
 
-def test_chunk_size_does_not_change_the_outputs(dates, out_dir, capsys, caplog):  # noqa: F811
+def test_chunk_size_does_not_change_the_outputs(dates, out_dir, capsys, caplog):
     b, a, *_ = dates
     docs = []
     for size in ("16", "2048"):
@@ -89,7 +88,7 @@ def test_chunk_size_does_not_change_the_outputs(dates, out_dir, capsys, caplog):
     assert docs[0] == docs[1]
 
 
-def test_bad_input(cli, dates, tmp_path, out_dir):  # noqa: F811
+def test_bad_input(cli, dates, tmp_path, out_dir):
     b, a, before, after = dates
     out = out_dir / "change.tif"
     utm34 = write_raster(tmp_path / "utm34.tif", after, crs=CRS.from_epsg(32634), nodata=255)
@@ -110,7 +109,7 @@ def test_bad_input(cli, dates, tmp_path, out_dir):  # noqa: F811
     cli(["change", b, b, "-o", out, "--json", out], "different files")
 
 
-def test_existing_output_is_kept_without_overwrite(dates, out_dir, capsys, caplog):  # noqa: F811
+def test_existing_output_is_kept_without_overwrite(dates, out_dir, capsys, caplog):
     b, a, *_ = dates
     out = out_dir / "change.tif"
     assert run(["change", str(b), str(a), "-o", str(out), "-q"]) == 0
@@ -166,7 +165,7 @@ def test_evaluate_a_change_map_reproduces_olofsson_2014_table_8(tmp_path, capsys
     assert est["overall_accuracy"] == pytest.approx(0.95, abs=0.005)
 
 
-def test_vectorize_and_preview_read_a_change_map(dates, out_dir, capsys, caplog):  # noqa: F811
+def test_vectorize_and_preview_read_a_change_map(dates, out_dir, capsys, caplog):
     b, a, *_ = dates
     out = out_dir / "change.tif"
     assert run(["change", str(b), str(a), "-o", str(out), "-q"]) == 0
@@ -183,7 +182,7 @@ def test_vectorize_and_preview_read_a_change_map(dates, out_dir, capsys, caplog)
     assert res.code == 0 and (out_dir / "p.png").stat().st_size > 0
 
 
-def test_a_change_map_is_not_compared_with_landcover_truth(dates, out_dir, capsys, caplog):  # noqa: F811
+def test_a_change_map_is_not_compared_with_landcover_truth(dates, out_dir, capsys, caplog):
     b, a, *_ = dates
     out = out_dir / "change.tif"
     assert run(["change", str(b), str(a), "-o", str(out), "-q"]) == 0

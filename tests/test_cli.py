@@ -1,9 +1,7 @@
-import hashlib
-
 import numpy as np
 import pytest
 import rasterio
-from conftest import TRANSFORM, UTM33, run_in_fresh_process
+from conftest import TRANSFORM, UTM33, run_in_fresh_process, sha256
 
 from landmask.cli import cli, run
 from landmask.io.scene import open_scene
@@ -11,18 +9,14 @@ from landmask.spectral.rules import classify_block, load_rules
 from landmask.synthetic import BANDS
 
 
-def sha(path):
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def test_classify_writes_mask_and_summary(s2_file, tmp_path, capsys):
-    before = sha(s2_file)
+    before = sha256(s2_file)
     out = tmp_path / "mask.tif"
     args = ["classify", str(s2_file), "--sensor", "sentinel2-l2a", "-o", str(out)]
     code = run([*args, "--chunk-size", "128"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    assert sha(s2_file) == before
+    assert sha256(s2_file) == before
     expected = classify_block(
         open_scene(s2_file, sensor="sentinel2-l2a").values, list(BANDS), load_rules("default")
     )

@@ -7,7 +7,6 @@ Every process started here is ended in the fixtures' teardown.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -23,7 +22,7 @@ import geopandas as gpd
 import psutil
 import pytest
 import yaml
-from conftest import write_raster
+from conftest import sha256, write_raster
 
 from landmask.cli import run
 from landmask.synthetic import S2_BAND_IDS, make_scene, to_dn
@@ -106,10 +105,6 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         _end(procs)
 
 
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _polygons(path: Path) -> list:
     frame = gpd.read_file(path, layer=path.stem)
     return sorted(zip(frame.class_id, frame.geometry.to_wkb(), strict=True))
@@ -136,8 +131,8 @@ def test_relative_paths_on_a_cluster_started_elsewhere(project, cluster, monkeyp
     assert run(["run", "job.yaml", "--scheduler", cluster.address, "-q"]) == 0
     assert _dask_info(caplog) == []  # distributed's INFO lines kept out without --debug
     local = project / "local"
-    assert _digest(local / "m.tif") == _digest(project / "remote" / "m.tif")
-    assert _digest(local / "m.tif") == _digest(project / "out" / "s0_mask.tif")
+    assert sha256(local / "m.tif") == sha256(project / "remote" / "m.tif")
+    assert sha256(local / "m.tif") == sha256(project / "out" / "s0_mask.tif")
     assert _polygons(local / "v.gpkg") == _polygons(project / "remote" / "v.gpkg")
     assert _polygons(local / "v.gpkg") == _polygons(project / "out" / "s0.gpkg")
     assert len(_polygons(local / "v.gpkg")) > 10
@@ -171,7 +166,7 @@ def test_a_worker_killed_mid_run_gives_the_same_mask(project, cluster, monkeypat
     finally:
         _end([proc])
     assert proc.returncode == 0, err
-    assert _digest(project / "local" / "m.tif") == _digest(project / "remote" / "m.tif")
+    assert sha256(project / "local" / "m.tif") == sha256(project / "remote" / "m.tif")
     assert killed, "the run ended before a worker could be killed"
 
 

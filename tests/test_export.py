@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 import rasterio
 import rioxarray  # noqa: F401  (the .rio accessor)
 import xarray as xr
-from conftest import TRANSFORM, UTM33
+from conftest import TRANSFORM, UTM33, sha256
 from dask.callbacks import Callback
 from rasterio.enums import ColorInterp
 
@@ -44,10 +43,6 @@ def ids() -> np.ndarray:
 @pytest.fixture
 def mask_file(tmp_path: Path, ids: np.ndarray) -> Path:
     return write_mask(as_mask(ids), tmp_path / "mask.tif").path
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_rgba_table_and_block_function():

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
+import landmask.spectral.focal
 from landmask.classes import NODATA
 from landmask.classification.classify import classify
 from landmask.cli import run
@@ -218,3 +219,15 @@ def test_a_yaml_rule_file_with_focal_functions_classifies_from_the_cli(s2_file, 
         got = ds.read(1)
     np.testing.assert_array_equal(got, want)
     assert {2, 3} <= set(np.unique(got))  # both rules fire somewhere
+
+
+@pytest.mark.parametrize("name", sorted(FOCAL))
+def test_strips_do_not_change_the_result(monkeypatch, name):
+    values = random_values(11, 70, 45, missing=0.05)
+    whole = focal(name, values, 2)
+    monkeypatch.setattr(landmask.spectral.focal, "STRIP_BYTES", 1)  # 16-row strips
+    np.testing.assert_array_equal(focal(name, values, 2), whole)
+    complete = np.nan_to_num(values, nan=0.25, posinf=0.25)  # no missing value: counts from edges
+    np.testing.assert_allclose(
+        focal(name, complete, 2), reference(complete, 2, name), rtol=1e-5, atol=1e-6
+    )

@@ -1,43 +1,35 @@
 """Hostile and broken inputs (issue 14, items 5 and 6): one line, exit status 2, inputs untouched.
 
-Every CLI case goes through the ``cli`` fixture of ``test_cli_errors``: status
+Every CLI case goes through the ``cli`` fixture of ``conftest``: status
 2, exactly one stderr line holding the file or option named and the problem,
 nothing on stdout, no traceback, and every file under tmp_path (inputs, the
 output folder) byte-identical afterwards. The parser and workflow validation
-are also fuzzed with hypothesis (bounded by max_examples and a deadline).
+are also fuzzed with hypothesis (bounded by max_examples; no deadline: a busy machine is not a bug).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import stat
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
 import rasterio.shutil
-import test_cli_errors
 import yaml
-from conftest import write_raster
+from conftest import invoke, snapshot, write_raster
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_cli_errors import S2, invoke, tree
+from test_cli_errors import S2
 
 from landmask.batch.workflow import load_workflow
 from landmask.errors import ConfigError, InputError, RuleError
 from landmask.io.yamldoc import MAX_DEPTH as YAML_DEPTH
 from landmask.io.yamldoc import MAX_NODES, load_yaml
 from landmask.spectral.expressions import MAX_DEPTH, MAX_HEIGHT, MAX_LENGTH, Expr, parse
-
-# the contract fixtures of the CLI error suite: one line, exit 2, tmp_path untouched
-cli = test_cli_errors.cli
-out_dir = test_cli_errors.out_dir
 
 
 def _rules(tmp_path: Path, text: str) -> Path:
@@ -149,7 +141,7 @@ def _reference(node: Expr) -> set[str]:
     return kinds
 
 
-@settings(max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(st.sampled_from(_TOKENS), max_size=60).map(" ".join)
     | st.text(max_size=80)
@@ -242,14 +234,14 @@ def test_deep_stac_json_fails_its_scene_not_the_run(tmp_path, s2_file, capsys, c
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 100_000 + "]" * 100_000)
     wf = _workflow(tmp_path, {**BASE, "inputs": [s2_file.name, deep.name]})
-    before = {k: v for k, v in tree(tmp_path).items() if not k.startswith("out")}
+    before = {k: v for k, v in snapshot(tmp_path).items() if not k.startswith("out")}
     res = invoke(["run", wf, "--quiet"], capsys, caplog)
     assert res.code == 3, res.err
     summary = json.loads((tmp_path / "out" / "run-summary.json").read_text())
     status = {s["scene"]: (s["status"], s["error"]) for s in summary["scenes"]}
     assert status["s2"][0] == "done"
     assert status["deep"][0] == "failed" and "nested too deeply" in status["deep"][1]
-    assert {k: v for k, v in tree(tmp_path).items() if not k.startswith("out")} == before
+    assert {k: v for k, v in snapshot(tmp_path).items() if not k.startswith("out")} == before
 
 
 _KEYS = st.sampled_from(
@@ -276,7 +268,7 @@ _CLASSIFIER = st.sampled_from(
 
 @settings(
     max_examples=150,
-    deadline=5000,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 @given(
@@ -493,49 +485,17 @@ def test_truncated_raster_named_with_its_window(cli, tmp_path, out_dir, broken, 
 # --------------------------------------------------------------- read-only folders
 
 
-def test_read_only_output_folder():
-    """Run as an unprivileged user (root writes anywhere): a read-only folder is one line."""
-    if os.geteuid() == 0:
-        runner = shutil.which("setpriv")
-        if runner is None:
-            pytest.skip("running as root without setpriv: a read-only folder cannot be made")
-        prefix = [runner, "--reuid=65534", "--regid=65534", "--clear-groups"]
-    else:
-        prefix = []
-    root = Path(tempfile.mkdtemp(prefix="landmask-ro-"))
-    try:
-        root.chmod(0o755)
-        mask = write_raster(root / "mask.tif", np.ones((64, 64), np.uint8), nodata=255)
-        ro = root / "ro"
-        ro.mkdir()
-        ro.chmod(
-            stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH
-        )
-        before = tree(root)
-        for argv in (
-            ["export", mask, "-o", ro / "e.tif"],
-            ["vectorize", mask, "-o", ro / "v.gpkg"],
-        ):
-            done = subprocess.run(
-                [
-                    *prefix,
-                    sys.executable,
-                    "-c",
-                    "from landmask.cli import main; main()",
-                    *map(str, argv),
-                ],
-                capture_output=True,
-                text=True,
-                timeout=120,
-                env={**os.environ, "MPLCONFIGDIR": str(root / "mpl")},
-                cwd=root,
-            )
-            lines = done.stderr.strip().splitlines()
-            assert done.returncode == 2, done.stderr
-            assert len(lines) == 1 and f"output folder {ro} is not writable" in lines[0], lines
-            assert tree(root) == before
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+def test_read_only_output_folder(cli, tmp_path, read_only_folder):
+    """A folder this process cannot write to (a read-only tmpfs for root, mode 0555 for an
+    ordinary user): one line naming it, exit 2, nothing written, whoever runs the suite."""
+    mask = write_raster(tmp_path / "mask.tif", np.ones((64, 64), np.uint8), nodata=255)
+    ro = read_only_folder
+    for argv in (
+        ["export", mask, "-o", ro / "e.tif"],
+        ["vectorize", mask, "-o", ro / "v.gpkg"],
+    ):
+        cli(argv, f"output folder {ro} is not writable")
+    assert os.listdir(ro) == []
 
 
 # ----------------------------------------------------------------- model code (trust)

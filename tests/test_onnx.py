@@ -15,10 +15,9 @@ import numpy as np
 import pytest
 import rasterio
 import xarray as xr
-from conftest import TRANSFORM, UTM33, write_raster
+from conftest import TRANSFORM, UTM33, invoke, write_raster
+from conftest import assert_one_line as assert_bad_input
 from onnx_builders import conv_model, default_metadata, reference_proba, unet_model, write_bytes
-from test_cli_errors import assert_one_line as assert_bad_input
-from test_cli_errors import invoke
 
 from landmask.classification.classify import classify, classify_with_probabilities
 from landmask.errors import BandError, ModelError

@@ -7,7 +7,9 @@ Sentinel-2 L2A SAFE folders before and after processing baseline 04.00 with an
 ``MTD_MSIL2A.xml``, Element 84 folders, and STAC items with the property names
 Planetary Computer and Element 84 use. Every band holds its own digital number,
 so a band read under the wrong name changes the asserted reflectance and NDVI,
-which are computed here from the file values with numpy.
+which are computed here from the file values with numpy. Level-1 products
+(converted to top-of-atmosphere reflectance, no longer refused) are tested in
+``test_level1.py``.
 """
 
 from __future__ import annotations
@@ -21,8 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from conftest import TRANSFORM, UTM33, write_raster
-from test_cli_errors import assert_one_line, invoke
+from conftest import TRANSFORM, UTM33, assert_one_line, invoke, write_raster
 
 from landmask.errors import PresetAssumedWarning, SensorError, UncalibratedWarning
 from landmask.io.scene import open_scene
@@ -228,15 +229,6 @@ def test_two_products_in_one_scene_are_refused(tmp_path):
         open_scene([*a, *b], sensor="landsat-c2-l2")
 
 
-def test_level1_landsat_is_refused(tmp_path):
-    path = write_raster(
-        tmp_path / "LC08_L1TP_044034_20210508_20210518_02_T1_B4.TIF",
-        np.full(SHAPE, 9000, np.uint16),
-    )
-    with pytest.raises(SensorError, match="Level-1 product \\(L1TP\\)"):
-        open_scene(path, sensor="landsat-c2-l2")
-
-
 @pytest.mark.parametrize("sensor", [None, "landsat-c2-l2"])
 def test_band_option_contradicting_the_provider_suffix_is_refused(tmp_path, sensor, capsys, caplog):
     pid = LANDSAT_IDS["LE07"]
@@ -274,14 +266,17 @@ SAFE_POST = "S2A_MSIL2A_20220301T101841_N0400_R065_T33UUP_20220301T132434.SAFE"
 SAFE_PRE = "S2B_MSIL2A_20211201T101319_N0301_R022_T33UUP_20211201T121111.SAFE"
 
 
-def write_jp2(path: Path, value: int) -> Path:
+def write_jp2(path: Path, value: int | np.ndarray) -> Path:
+    """A lossless JPEG 2000 band as ESA ships them: ``value`` everywhere, or these values."""
+    data = np.asarray(value, np.uint16)
+    data = np.full(SHAPE, data, np.uint16) if data.ndim == 0 else data
     path.parent.mkdir(parents=True, exist_ok=True)
     with rasterio.open(
         path,
         "w",
         driver="JP2OpenJPEG",
-        width=SHAPE[1],
-        height=SHAPE[0],
+        width=data.shape[1],
+        height=data.shape[0],
         count=1,
         dtype="uint16",
         crs=UTM33,
@@ -289,7 +284,7 @@ def write_jp2(path: Path, value: int) -> Path:
         QUALITY=100,
         REVERSIBLE="YES",
     ) as ds:
-        ds.write(np.full((1, *SHAPE), value, np.uint16))
+        ds.write(data[None])
     return path
 
 

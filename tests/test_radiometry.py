@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from conftest import write_raster
-from test_cli_errors import invoke
+from conftest import assert_one_line, invoke, write_raster
 
 from landmask.errors import UncalibratedWarning
 from landmask.io.radiometry import RADIOMETRIES, sample_values
@@ -145,33 +144,35 @@ def _stack(dtype, n: int) -> np.ndarray:
     return np.stack([_field(dtype, 10, 250, k) for k in range(n)])
 
 
-def test_stac_item_scale_is_recorded(tmp_path):
-    red = write_raster(tmp_path / "B04.tif", _field("u2", 500, 3000))
-    nir = write_raster(tmp_path / "B08.tif", _field("u2", 2000, 5000, 1))
-    item = {
+def stac_item(bands: dict[str, tuple[str, Path]], raster: dict | None) -> dict:
+    """A STAC 1.0 item of single-band assets (key -> common name, file), with ``raster:bands``."""
+    assets = {}
+    for key, (name, path) in bands.items():
+        assets[key] = {"href": path.name, "eo:bands": [{"name": key, "common_name": name}]}
+        if raster is not None:
+            assets[key]["raster:bands"] = [raster]
+    return {
         "type": "Feature",
         "stac_version": "1.0.0",
         "id": "scene",
         "geometry": None,
         "properties": {"datetime": "2022-03-01T10:00:00Z"},
         "links": [],
-        "assets": {
-            key: {
-                "href": path.name,
-                "eo:bands": [{"name": key, "common_name": name}],
-                "raster:bands": [{"scale": 1e-4, "offset": -0.1}],
-            }
-            for key, name, path in (("B04", "red", red), ("B08", "nir", nir))
-        },
+        "assets": assets,
     }
+
+
+def test_stac_item_scale_is_recorded(tmp_path):
+    red = write_raster(tmp_path / "B04.tif", _field("u2", 500, 3000))
+    nir = write_raster(tmp_path / "B08.tif", _field("u2", 2000, 5000, 1))
+    bands = {"B04": ("red", red), "B08": ("nir", nir)}
+    item = stac_item(bands, {"scale": 1e-4, "offset": -0.1})
     path = tmp_path / "item.json"
     path.write_text(json.dumps(item))
     scene = _open_quietly(path)
     assert scene.attrs["radiometry"] == "surface_reflectance"
     assert scene.attrs["radiometry_basis"] == "scale 0.0001 offset -0.1 from the STAC item"
-    assets = item["assets"]
-    unscaled = {k: {f: v for f, v in a.items() if f != "raster:bands"} for k, a in assets.items()}
-    path.write_text(json.dumps(item | {"assets": unscaled}))
+    path.write_text(json.dumps(stac_item(bands, None)))
     with pytest.warns(UncalibratedWarning):
         assert open_scene(path).attrs["radiometry"] == "dn"
 
@@ -213,3 +214,18 @@ def test_mask_and_indices_carry_it_in_tags_item_and_the_cli_line(tmp_path, capsy
     assert "radiometry: surface reflectance (scale 0.004 offset 0 from --scale/--offset)" in res.out
     with rasterio.open(index) as ds:
         assert ds.tags()["RADIOMETRY"] == "surface_reflectance"
+
+
+def test_a_sample_that_cannot_be_read_is_one_read_error(tmp_path, capsys, caplog):
+    data = np.stack([_field("f4", 0, 255, k).repeat(4, 0).repeat(4, 1) for k in (1, 2)])
+    path = write_raster(tmp_path / "cut.tif", data, blocksize=16, compress="deflate")
+    raw = path.read_bytes()
+    with rasterio.open(path) as ds:  # keep the header, cut the tiles' bytes
+        first = int(ds.get_tag_item("BLOCK_OFFSET_0_0", "TIFF", bidx=1))
+    assert first < len(raw) // 2
+    path.write_bytes(raw[: first + 8])
+    out = tmp_path / "o.tif"
+    argv = ["indices", path, "--band", "red=1", "--band", "nir=2", "--index", "ndvi"]
+    res = invoke([*argv, "-o", out], capsys, caplog)
+    assert_one_line(res, str(path), "cannot read a sample")
+    assert not out.exists()

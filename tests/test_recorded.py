@@ -14,12 +14,11 @@ import numpy as np
 import pytest
 import rasterio
 import yaml
-from conftest import write_raster
+from conftest import assert_one_line, invoke, write_raster
 from sklearn.tree import DecisionTreeClassifier
-from test_cli_errors import assert_one_line, invoke
 
 from landmask.classification.classify import classify
-from landmask.errors import ModelMismatchError
+from landmask.errors import ModelMismatchError, UncalibratedWarning
 from landmask.io.scene import open_scene
 from landmask.models.recorded import SceneRecord, recorded, scene_options
 from landmask.models.registry import load_model
@@ -273,3 +272,82 @@ def test_run_fails_only_the_scene_of_another_variant(tmp_path):
     assert "trained on Landsat 8 OLI" in status["failed"]["error"]
     outputs = sorted(p.name for p in (tmp_path / "out").glob("*_mask.tif"))
     assert len(outputs) == 1 and outputs[0].startswith("LC08")
+
+
+# ------------------------------------------------------------------ radiometry
+
+
+@pytest.fixture(scope="module")
+def dn_model(trained):
+    """A model trained on the same scene read as digital numbers (no scale from anywhere)."""
+    folder, a, _, _ = trained
+    model = folder / "dn-model.joblib"
+    argv = ["train", a, *BANDS, "--labels", folder / "truth.tif", "--max-per-class", 200]
+    from landmask.cli import run
+
+    assert run([str(x) for x in [*argv, "-q", "-o", model]]) == 0
+    return model
+
+
+def test_the_model_records_its_radiometry(trained, dn_model, capsys, caplog):
+    _, _, _, model = trained
+    record = SklearnModel.load(model).scene_record
+    assert record.radiometry == "surface_reflectance"
+    assert "--scale/--offset" in record.radiometry_basis
+    assert SklearnModel.load(dn_model).scene_record.radiometry == "dn"
+    res = invoke(["models", "show", str(dn_model)], capsys, caplog)
+    assert res.code == 0, res.err
+    line = [x for x in res.out.splitlines() if x.startswith("radiometry:")]
+    assert len(line) == 1 and line[0].startswith("radiometry: digital numbers (uint16")
+
+
+def test_a_dn_model_refuses_a_reflectance_scene(trained, dn_model, tmp_path, capsys, caplog):
+    _, _, b, _ = trained
+    out = tmp_path / "mask.tif"
+    # a scale makes reflectance of the scene
+    res = _classify(capsys, caplog, b, dn_model, out, *RADIOMETRY)
+    assert_one_line(res, "--scale 0.0001", "reflectance", "digital numbers", str(dn_model))
+    assert not out.exists()
+    # a file that holds reflectance
+    with rasterio.open(b) as ds:
+        values = ds.read().astype(np.float32) * 1e-4 - 0.1
+    reflectance = write_raster(tmp_path / "reflectance.tif", values)
+    res = _classify(capsys, caplog, reflectance, dn_model, out, *BANDS)
+    assert_one_line(res, "surface reflectance", "digital numbers", str(dn_model), "reflectance.tif")
+    assert not out.exists()
+    # the same scene as digital numbers, as the model was trained: classified
+    res = _classify(capsys, caplog, b, dn_model, out)
+    assert res.code == 0, res.err
+
+
+def test_a_reflectance_model_refuses_digital_numbers(trained):
+    _, _, b, model = trained
+    with pytest.warns(UncalibratedWarning):  # uint16 with no scale: digital numbers
+        dn = open_scene(b, bands=MAPPING)
+    assert dn.attrs["radiometry"] == "dn"
+    with pytest.raises(ModelMismatchError) as info:
+        classify(dn, model=f"sklearn:{model}")
+    message = str(info.value)
+    assert "\n" not in message
+    assert "digital numbers" in message and "trained on surface reflectance" in message
+    assert "--scale" in message  # and how to read it as reflectance
+
+
+def test_a_model_file_without_the_record_still_classifies(trained, tmp_path, caplog):
+    import logging
+
+    _, _, b, model = trained
+    payload = joblib.load(model)
+    for key in ("radiometry", "radiometry_basis"):
+        del payload["scene"][key]
+    old = tmp_path / "old.joblib"
+    joblib.dump(payload, old)
+    loaded = SklearnModel.load(old)
+    assert loaded.scene_record.radiometry is None
+    with pytest.warns(UncalibratedWarning):
+        dn = open_scene(b, bands=MAPPING)
+    with caplog.at_level(logging.DEBUG, logger="landmask.models.recorded"):
+        mask = classify(dn, model=loaded)
+    assert mask.shape == (SIZE, SIZE)
+    assert any("records no radiometry" in r.getMessage() for r in caplog.records)
+    assert "radiometry: not recorded" in "\n".join(loaded.scene_record.describe())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 import rasterio
 import yaml
 from affine import Affine
-from conftest import TRANSFORM, UTM33, write_raster
+from conftest import TRANSFORM, UTM33, sha256, write_raster
 
 import landmask.batch.run
 import landmask.io.scene
@@ -27,10 +26,6 @@ from landmask.spectral.rules import classify_block, load_rules
 from landmask.synthetic import BANDS, S2_BAND_IDS, to_dn
 
 T20 = Affine(20.0, 0.0, TRANSFORM.c, 0.0, -20.0, TRANSFORM.f)
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture
@@ -93,7 +88,7 @@ def opened(monkeypatch):
 def test_corrupt_scene_is_reported_others_finish_and_rerun_resumes(
     job, tmp_path, capsys, opened, dn
 ):
-    before = {p.name: sha(p) for p in (tmp_path / "scenes").iterdir()}
+    before = {p.name: sha256(p) for p in (tmp_path / "scenes").iterdir()}
     out = tmp_path / "out"
 
     code = run(["run", str(job)])
@@ -169,7 +164,7 @@ def test_corrupt_scene_is_reported_others_finish_and_rerun_resumes(
     opened.clear()
     assert run(["run", str(job), "-q", "--force"]) == 0
     assert sorted(opened) == ["a", "b", "c"]
-    assert before["a.tif"] == sha(tmp_path / "scenes" / "a.tif")  # inputs only read
+    assert before["a.tif"] == sha256(tmp_path / "scenes" / "a.tif")  # inputs only read
 
 
 def test_changed_settings_redo_every_scene(job, tmp_path, opened):
@@ -226,6 +221,14 @@ def test_progress_lines_and_bar(job, tmp_path):
     assert "scenes 3/3 (1 failed, 0 running)" in text
     done, total = (int(x.replace(",", "")) for x in text.rsplit("tasks ", 1)[1].split("/"))
     assert done == total > 0
+    # each scene's radiometry: on its progress line, in the table and the JSON summary
+    said = "radiometry surface_reflectance (preset sentinel2-l2a scale 0.0001 offset -0.1)"
+    assert sum(said in line for line in text.splitlines() if ": done in" in line) == 2
+    assert f"a: {said}" in summary.table()
+    scenes = {s["scene"]: s for s in _summary(tmp_path)["scenes"]}
+    assert scenes["a"]["radiometry"] == "surface_reflectance"
+    assert scenes["b"]["radiometry_basis"] == "preset sentinel2-l2a scale 0.0001 offset -0.1"
+    assert scenes["c"]["radiometry"] is None  # failed before reading
 
 
 @pytest.fixture

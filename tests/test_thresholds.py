@@ -6,7 +6,7 @@ import rasterio
 
 from landmask.classification.classify import classify
 from landmask.cli import run
-from landmask.errors import BandError, RuleError
+from landmask.errors import BandError, RuleError, StatisticWarning
 from landmask.io.scene import open_scene
 from landmask.io.write import write_mask
 from landmask.spectral.expressions import Expr, parse
@@ -106,7 +106,7 @@ def test_parse_function_calls():
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        ("mndwi > otsuu(mndwi)", "unknown function 'otsuu' at column 9 (known: focal_max"),
+        ("mndwi > otsuu(mndwi)", "unknown function 'otsuu' at column 9 (known: dark, focal_max"),
         ("mndwi > otsu()", "otsu() at column 9 needs an argument"),
         ("mndwi > otsu(0.3)", "needs an index or band, not a number"),
         ("mndwi > otsu(otsu(mndwi))", "its argument cannot call a function"),
@@ -197,11 +197,12 @@ def test_threshold_of_a_band_the_scene_lacks_names_the_rule(s2_file):
         resolve_thresholds(scene, rules)
 
 
-def test_a_quantity_with_no_valid_pixel_is_a_rule_error(s2_file):
+def test_a_quantity_with_no_valid_pixel_makes_the_mask_all_nodata(s2_file):
     scene = open_scene(s2_file, sensor="sentinel2-l2a") * np.nan
     rules = load_rules({"rules": [{"class": "water", "when": "nir > otsu(nir)"}]})
-    with pytest.raises(RuleError, match=r"rule 1 \(water\): otsu\(nir\) has no valid pixel"):
-        resolve_thresholds(scene, rules)
+    with pytest.warns(StatisticWarning, match=r"rule 1 \(water\): otsu\(nir\) has no valid pixel"):
+        bound = resolve_thresholds(scene, rules)
+    assert bound.void and np.isnan(dict(bound.thresholds)["otsu(nir)"])
 
 
 def test_cli_reports_the_threshold(s2_file, tmp_path, capsys):
@@ -213,7 +214,7 @@ def test_cli_reports_the_threshold(s2_file, tmp_path, capsys):
     printed = capsys.readouterr().out
     with rasterio.open(out) as ds:
         value = float(ds.tags()["THRESHOLD_otsu(mndwi)"])
-    assert f"threshold otsu(mndwi) = {value:.4f}" in printed
+    assert f"threshold otsu(mndwi) = {value:.4g} (from the scene's histogram)" in printed
 
 
 def test_unbound_rules_are_returned_as_they_are(s2_file):

@@ -21,11 +21,12 @@ import pandas as pd
 import pytest
 import rasterio
 from affine import Affine
-from conftest import UTM33, write_raster
+from conftest import UTM33, invoke, write_raster
+from conftest import assert_one_line as assert_bad_input
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import ndimage
 from shapely.geometry import Point, box
-from test_cli_errors import assert_one_line as assert_bad_input
-from test_cli_errors import invoke
 
 from landmask.classes import LANDCOVER
 from landmask.classification.classify import classify
@@ -170,8 +171,13 @@ def test_model_file_records_what_it_needs(tmp_path, data, capsys, caplog):
     report = model.report
     assert report["pixels_per_class"] == {n: 300 for n in NAMES.values()}
     assert report["train_pixels"] + report["holdout_pixels"] == 1200
-    assert report["holdout_pixels"] == 300
-    assert 0.9 <= report["holdout_accuracy"] <= 1.0
+    # a label raster: whole 64 px blocks held out, one fold of 4 (--holdout 0.25)
+    assert report["holdout"] == "blocks of 64 px"
+    blocks = (SIZE // 64) ** 2
+    assert report["groups_train"] + report["groups_holdout"] <= blocks
+    assert 0.15 * blocks <= report["groups_holdout"] <= 0.35 * blocks
+    assert report["model_pixels"] == 1200
+    assert 0.85 <= report["holdout_accuracy"] <= 1.0
     assert set(report["f1"]) == set(NAMES.values())
     assert report["estimator"] == "random-forest"
     assert report["features"] == model.features
@@ -260,8 +266,16 @@ def test_point_labels(tmp_path, data, capsys, caplog):
     assert res.code == 0, res.err
     report = SklearnModel.load(model).report
     assert report["pixels_per_class"] == {n: 150 for n in NAMES.values()}
+    assert report["holdout"] == "none"  # --holdout 0
     mask = classify(open_scene(b.scene, sensor="sentinel2-l2a"), model=f"sklearn:{model}")
     assert evaluate(mask, b.truth).miou >= 0.85
+    # points are held out by the block they lie in, as label rasters
+    from landmask.models.training import draw_sample
+
+    sample = draw_sample(scene, path, list(BANDS), label_column="landuse", holdout_block=48)
+    assert sample.holdout == "blocks of 48 px"
+    blocks = (np.array(rows) // 48) * 2**32 + np.array(cols) // 48
+    np.testing.assert_array_equal(np.sort(sample.groups), np.sort(blocks))
 
 
 def test_label_map_counts_unmapped(tmp_path, data, capsys, caplog):
@@ -350,7 +364,7 @@ def test_pixels_with_a_missing_band_are_never_sampled(tmp_path, raster):
 
     block = sc.values
     labels = expected_raster(rects, block.shape[1:])
-    x, y, _ = sample_block(block, labels, list(BANDS), [*BANDS, "ndvi"], (0, 0), 10_000, 0)
+    x, y, _, _ = sample_block(block, labels, list(BANDS), [*BANDS, "ndvi"], (0, 0), 10_000, 0)
     assert np.isfinite(x).all()
     assert (y == 1).sum() == 40 * 50 - 6 * 50
 
@@ -505,7 +519,6 @@ def test_labels_without_valid_pixels(tmp_path, data):
 @pytest.mark.parametrize(
     ("label_map", "needle"),
     [
-        (None, "woods"),  # label names that are not classes and no map
         ("woods", "woods"),  # a malformed map
         ("woods=trees,lake=water", "trees"),  # a map to an unknown class
     ],
@@ -526,3 +539,371 @@ def test_label_errors_name_the_train_option(tmp_path, data, capsys, caplog, labe
     if label_map is not None:
         assert "--label-map" in err
     assert not (tmp_path / "m.joblib").exists()
+
+
+# ------------------------------------------------------ hold-out of whole groups
+
+GENERIC = {"blue": 1, "green": 2, "red": 3, "nir": 4}
+SIDE = 16  # polygon squares of 16 px on a 96 px scene: 36 polygons
+
+
+def _polygon_scene(folder: Path, seed: int = 5) -> tuple[Path, gpd.GeoDataFrame, np.ndarray]:
+    """A scene of 36 square polygons, each with its own spectrum, classes unrelated to spectra.
+
+    Each polygon's pixels share one random signature (plus a little noise); its
+    class (0, 1, 2 in turn) says nothing about that signature. A model can only
+    tell the classes of pixels of polygons it trained on (it memorises the
+    signatures): a pixel hold-out scores it near 1, a hold-out of whole
+    polygons near chance (1/3). Returns the scene path, the polygons (class in
+    ``class``, as text ``c0``.. ``c2``) and the signatures ``(polygon, band)``.
+    """
+    from conftest import TRANSFORM
+
+    rng = np.random.default_rng(seed)
+    n = 96 // SIDE
+    signatures = rng.uniform(0.05, 0.5, size=(n * n, 4)).astype(np.float32)
+    data = np.empty((4, 96, 96), np.float32)
+    geoms, classes = [], []
+    for k in range(n * n):
+        r, c = divmod(k, n)
+        rows, cols = slice(r * SIDE, (r + 1) * SIDE), slice(c * SIDE, (c + 1) * SIDE)
+        noise = rng.normal(0, 0.002, size=(4, SIDE, SIDE)).astype(np.float32)
+        data[:, rows, cols] = signatures[k][:, None, None] + noise
+        x0, y0 = TRANSFORM * (c * SIDE, r * SIDE)
+        x1, y1 = TRANSFORM * ((c + 1) * SIDE, (r + 1) * SIDE)
+        geoms.append(box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
+        classes.append(f"c{(k * 7) % 3}")
+    path = write_raster(folder / "polygons.tif", data, blocksize=32)
+    frame = gpd.GeoDataFrame({"class": classes}, geometry=geoms, crs="EPSG:32633")
+    return path, frame, signatures
+
+
+def test_holdout_keeps_whole_polygons_out_of_training(tmp_path):
+    """The score comes from pixels of polygons absent from training; a pixel split would leak."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+
+    from landmask.models.training import draw_sample, holdout_split
+
+    path, frame, signatures = _polygon_scene(tmp_path)
+    scene = open_scene(path, bands=GENERIC, chunk_size=40)  # chunks across polygon edges
+    features = [*GENERIC, "ndvi"]
+    sample = draw_sample(scene, frame, features, max_per_class=10_000)
+    assert sample.holdout == "polygons"
+    assert len(sample.y) == 96 * 96  # every pixel is in a polygon
+    # each pixel's group is the polygon it lies in: the nearest signature (independent check)
+    nearest = np.argmin(((sample.x[:, None, :4] - signatures[None]) ** 2).sum(axis=2), axis=1)
+    np.testing.assert_array_equal(sample.groups, nearest)
+    split = holdout_split(sample.y, sample.groups, 0.2, seed=0)
+    train_groups, test_groups = set(sample.groups[split.train]), set(sample.groups[split.test])
+    assert train_groups.isdisjoint(test_groups)
+    assert len(train_groups) + len(test_groups) == 36
+    assert len(test_groups) == 36 // 5 or len(test_groups) == 36 // 5 + 1
+    # the same split as sklearn's own on the same groups
+    ref_train, ref_test = next(
+        StratifiedGroupKFold(5, shuffle=True, random_state=0).split(
+            sample.x, sample.y, sample.groups
+        )
+    )
+    np.testing.assert_array_equal(split.test, ref_test)
+    np.testing.assert_array_equal(split.train, ref_train)
+    # the leak a pixel hold-out has here, and what train reports instead
+    x_fit, x_test, y_fit, y_test = train_test_split(
+        sample.x, sample.y, test_size=0.2, stratify=sample.y, random_state=0
+    )
+    leaky = RandomForestClassifier(n_estimators=20, random_state=0).fit(x_fit, y_fit)
+    assert leaky.score(x_test, y_test) > 0.95
+    model = train(scene, frame, indices=["ndvi"], max_per_class=10_000, holdout=0.2)
+    report = model.report
+    assert report["holdout"] == "polygons"
+    assert report["groups_holdout"] == len(test_groups)
+    assert report["groups_train"] == len(train_groups)
+    assert report["holdout_pixels"] == len(split.test)
+    assert report["holdout_accuracy"] < 0.7  # chance is 1/3: nothing to learn across polygons
+    assert report["model_pixels"] == 96 * 96  # the saved model is fitted on every polygon
+
+
+def test_too_few_polygons_for_a_holdout_warn_and_report_no_score(tmp_path, capsys, caplog):
+    path, frame, _ = _polygon_scene(tmp_path)
+    few = frame.iloc[[0, 1, 2, 3, 4]]  # classes c0, c1, c2, c0, c1: c2 has one polygon
+    labels = tmp_path / "few.gpkg"
+    few.to_file(labels)
+    out = tmp_path / "m.joblib"
+    argv = ["train", path, *[f"--band={k}={v}" for k, v in GENERIC.items()], "--labels", labels]
+    res = invoke([*argv, "-o", out], capsys, caplog)
+    assert res.code == 0, res.err
+    warning = [line for line in res.err.splitlines() if "hold-out" in line]
+    assert len(warning) == 1
+    assert "class c2 has 1 of the polygons" in warning[0]
+    assert "no hold-out" in res.out
+    report = SklearnModel.load(out).report
+    assert report["holdout"] == "none"
+    assert report["holdout_accuracy"] is None
+    assert report["train_pixels"] == report["model_pixels"] == 5 * SIDE * SIDE
+
+
+def test_label_raster_holds_out_blocks(tmp_path):
+    """A label raster: groups are blocks of holdout_block px, in scene coordinates, any chunks."""
+    from landmask.models.training import block_groups, draw_sample
+
+    _, frame, _ = _polygon_scene(tmp_path)
+    classes = np.array([int(c[1]) for c in frame["class"]], np.uint8)
+    truth = np.kron(classes.reshape(6, 6), np.ones((SIDE, SIDE), np.uint8))
+    labels = write_raster(tmp_path / "labels.tif", truth, nodata=255)
+    # features: the bands; the sample's pixel positions are recovered from a
+    # scene whose bands hold the row and column
+    rows, cols = np.mgrid[0:96, 0:96].astype(np.float32)
+    where = write_raster(tmp_path / "where.tif", np.stack([rows, cols, rows, cols]) / 1000)
+    samples = [
+        draw_sample(
+            open_scene(where, bands=GENERIC, chunk_size=c),
+            labels,
+            ["blue", "green"],
+            holdout_block=24,
+            max_per_class=500,
+            scheme="labels",
+        )
+        for c in (96, 37)
+    ]
+    for s in samples:
+        r, c = np.rint(s.x[:, 0] * 1000).astype(int), np.rint(s.x[:, 1] * 1000).astype(int)
+        np.testing.assert_array_equal(s.y, truth[r, c])
+        np.testing.assert_array_equal(s.groups, (r // 24) * 2**32 + c // 24)
+        np.testing.assert_array_equal(s.groups, block_groups(r, c, 24))
+        assert s.holdout == "blocks of 24 px"
+    np.testing.assert_array_equal(samples[0].x, samples[1].x)
+    np.testing.assert_array_equal(samples[0].groups, samples[1].groups)
+
+
+@settings(max_examples=12, deadline=None, derandomize=True)
+@given(
+    boxes=st.lists(
+        st.tuples(*[st.integers(0, 500)] * 2, *[st.integers(10, 300)] * 2), min_size=1, max_size=5
+    ),
+    chunk_y=st.integers(3, 40),
+    chunk_x=st.integers(3, 50),
+)
+def test_polygon_groups_do_not_depend_on_the_chunks(boxes, chunk_y, chunk_x):
+    """Each pixel's polygon, rasterized chunk by chunk = pixel centres over the whole grid."""
+    import xarray as xr
+    from conftest import TRANSFORM
+
+    from landmask.evaluation.truth import polygon_groups
+
+    x0, y0 = TRANSFORM.c + 0.25, TRANSFORM.f - 0.25  # edges never through a pixel centre
+    geoms = [box(x0 + a, y0 - b - h, x0 + a + w, y0 - b) for a, b, w, h in boxes]
+    frame = gpd.GeoDataFrame({"class": ["x"] * len(geoms)}, geometry=geoms, crs="EPSG:32633")
+    grid = xr.DataArray(np.zeros((40, 50), np.uint8), dims=("y", "x"))
+    grid = grid.rio.write_crs("EPSG:32633").rio.write_transform(TRANSFORM)
+    cx, cy = TRANSFORM.c + 10 * (np.arange(50) + 0.5), TRANSFORM.f - 10 * (np.arange(40) + 0.5)
+    grid = grid.assign_coords(x=cx, y=cy).chunk({"y": chunk_y, "x": chunk_x})
+    try:
+        got = polygon_groups(frame, grid, "<test>").values
+    except InputError:  # no box reaches the grid
+        assert all(a >= 500 or b >= 400 for a, b, _, _ in boxes)
+        return
+    # independent: pixel centres strictly inside a box, the later box winning
+    xx, yy = np.meshgrid(cx, cy)
+    expected = np.full((40, 50), -1)
+    for k, (a, b, w, h) in enumerate(boxes):
+        inside = (xx > x0 + a) & (xx < x0 + a + w) & (yy < y0 - b) & (yy > y0 - b - h)
+        expected[inside] = k
+    np.testing.assert_array_equal(got, expected)
+
+
+# ------------------------------------------------------------ the labels' own classes
+
+SEVEN = {0: ("bare", "grass"), 1: ("conifer", "broadleaf"), 2: ("roofs", "roads"), 3: ("water",)}
+
+
+def _seven_class_labels(a: Written) -> gpd.GeoDataFrame:
+    """Windows of the truth classes named with seven classes of the user's own."""
+    rects = pure_rectangles(a.truth_values, side=8, per_class=4)
+    frame = rectangles_frame(rects, a.transform, "EPSG:32633")
+    frame["class"] = [SEVEN[r[4]][k % len(SEVEN[r[4]])] for k, r in enumerate(rects)]
+    return frame
+
+
+def test_seven_label_classes_stay_seven_from_model_to_mask_to_polygons(
+    tmp_path, data, capsys, caplog
+):
+    """Labels with their own classes: the scheme travels into the mask, its item and its readers."""
+    import json
+
+    from PIL import Image
+
+    a, b = data
+    frame = _seven_class_labels(a)
+    names = sorted({n for group in SEVEN.values() for n in group})
+    assert len(names) == 7
+    labels = tmp_path / "habitats.gpkg"
+    frame.to_file(labels)
+    model = tmp_path / "m.joblib"
+    res = invoke(["train", a.scene, *S2, "--labels", labels, "-o", model], capsys, caplog)
+    assert res.code == 0, res.err
+    assert "classes: habitats (0 bare, 1 broadleaf, 2 conifer" in res.out
+    loaded = SklearnModel.load(model)
+    assert loaded.classes == list(range(7))
+    scheme = loaded.scheme
+    assert scheme.name == "habitats"
+    assert [scheme.name_of(i) for i in range(7)] == names
+    assert scheme.name_of(254) == "cloud" and scheme.name_of(255) == "nodata"
+    colours = [c.color for c in scheme if c.id < 7]
+    assert len(set(colours)) == 7
+    assert scheme.id_of("water") == 6 and scheme.classes[6].color == LANDCOVER.classes[3].color
+    mask = tmp_path / "mask.tif"
+    res = invoke(
+        ["classify", b.scene, *S2, "--model", f"sklearn:{model}", "-o", mask], capsys, caplog
+    )
+    assert res.code == 0, res.err
+    with rasterio.open(mask) as ds:
+        tags, table, ids = ds.tags(), ds.colormap(1), ds.read(1)
+    assert tags["CLASS_SCHEME"] == "habitats"
+    assert {k: tags[f"CLASS_{k}"] for k in range(7)} == dict(enumerate(names))
+    for c in scheme:
+        assert "#{:02x}{:02x}{:02x}".format(*table[c.id][:3]) == c.color
+    present = set(np.unique(ids).tolist()) - {255}
+    assert len(present) >= 5  # the model makes the user's classes, not landmask's four
+    qml = (tmp_path / "mask.qml").read_text()
+    assert all(f'label="{name}"' in qml for name in (names[i] for i in present))
+    item = json.loads((tmp_path / "mask.json").read_text())
+    stac_classes = item["assets"]["data"]["classification:classes"]
+    assert {c["value"]: c["name"] for c in stac_classes if c["value"] < 7} == dict(enumerate(names))
+    # readers take the scheme from the mask, as for the built-in ones
+    polys = tmp_path / "polys.gpkg"
+    res = invoke(["vectorize", mask, "-o", polys], capsys, caplog)
+    assert res.code == 0, res.err
+    read = gpd.read_file(polys, layer="polys")
+    assert set(read["class_name"]) == {names[i] for i in present}
+    for _, row in read.iterrows():
+        assert row["class_name"] == names[row["class_id"]]
+    report = evaluate(mask, labels, truth_column="class")
+    assert set(report.classes) <= set(range(7))
+    assert len(report.classes) >= 5
+    png = tmp_path / "p.png"
+    res = invoke(["preview", mask, "-o", png], capsys, caplog)
+    assert res.code == 0, res.err
+    rgb = {tuple(p[:3]) for p in np.asarray(Image.open(png).convert("RGBA")).reshape(-1, 4)}
+    for i in present:
+        assert tuple(int(v) for v in table[i][:3]) in rgb
+
+
+def test_integer_labels_keep_their_ids_and_get_fixed_colours(tmp_path, data):
+    from landmask.classes import scheme_from_labels
+
+    a, _ = data
+    frame = _seven_class_labels(a)
+    codes = {n: 10 * (k + 1) for k, n in enumerate(sorted(set(frame["class"])))}
+    frame["class"] = [codes[n] for n in frame["class"]]
+    model = train(open_scene(a.scene, sensor="sentinel2-l2a"), frame, max_per_class=300)
+    assert model.classes == sorted(codes.values())
+    assert model.scheme.name_of(40) == "class_40"
+    again = scheme_from_labels("labels", [70, 10, 20, 30, 40, 50, 60])
+    assert again == model.scheme.__class__(
+        "labels", model.scheme.classes, model.scheme.landcover_names
+    )
+    assert len({c.color for c in again}) == len(again.classes)
+
+
+def test_labels_that_are_landcover_classes_stay_landcover(tmp_path, data):
+    a, _ = data
+    frame = rectangles_frame(pure_rectangles(a.truth_values), a.transform, "EPSG:32633")
+    model = train(open_scene(a.scene, sensor="sentinel2-l2a"), frame, max_per_class=200)
+    assert model.scheme is LANDCOVER
+    own = train(
+        open_scene(a.scene, sensor="sentinel2-l2a"), frame, max_per_class=200, scheme="labels"
+    )
+    assert own.scheme.name == "labels"
+    assert own.classes == [0, 1, 2, 3]  # sorted names: forest, other, urban, water
+    assert [own.scheme.name_of(i) for i in own.classes] == ["forest", "other", "urban", "water"]
+
+
+def test_a_partial_label_map_keeps_labels_that_are_class_names(tmp_path, data):
+    a, _ = data
+    rects = pure_rectangles(a.truth_values)
+    words = {0: "meadow", 1: "woods", 2: "urban", 3: "lake"}  # urban is landcover's own name
+    frame = rectangles_frame(rects, a.transform, "EPSG:32633")
+    frame["class"] = [words[r[4]] for r in rects]
+    model = train(
+        open_scene(a.scene, sensor="sentinel2-l2a"),
+        frame,
+        label_map={"woods": "forest", "lake": "water"},
+        holdout=0,
+    )
+    expected = expected_raster(rects, a.truth_values.shape)
+    sizes = {NAMES[k]: int((expected == k).sum()) for k in NAMES}
+    assert model.scheme is LANDCOVER
+    # urban kept its class; only meadow (not in the map, not a class) became other
+    assert model.report["pixels_per_class"] == sizes
+    assert model.report["unmapped_labels"] == 2
+
+
+def test_a_scheme_saved_in_a_model_loads_back(tmp_path, data):
+    a, _ = data
+    frame = _seven_class_labels(a)
+    model = train(open_scene(a.scene, sensor="sentinel2-l2a"), frame, max_per_class=100)
+    path = tmp_path / "m.joblib"
+    model.save(path)
+    assert isinstance(joblib.load(path)["scheme"], dict)
+    assert SklearnModel.load(path).scheme == model.scheme
+    builtin = train(
+        open_scene(a.scene, sensor="sentinel2-l2a"),
+        rectangles_frame(pure_rectangles(a.truth_values), a.transform, "EPSG:32633"),
+        max_per_class=100,
+    )
+    builtin.save(path)
+    assert joblib.load(path)["scheme"] == "landcover"  # built-in schemes by name, as before
+
+
+# --------------------------------------------------------------------- real labels
+
+
+def test_real_polygons_are_held_out_whole_and_keep_their_classes():
+    """RStoolbox's 25 labelled polygons over a real Sentinel-2 L2A crop (tests/data)."""
+    from calibration import load_script
+
+    from landmask.models.training import draw_sample, holdout_split
+
+    real = load_script("real_scenes")
+    s2 = real.SCENES["rstoolbox-sentinel2"]
+    name, column = s2.labels
+    frame = gpd.read_file(real.DATA / name)
+    scene = real.open_real(s2)
+    burned, names = real.label_raster(s2)  # the script's own rasterization, independent
+    sample = draw_sample(scene, real.DATA / name, list(scene.band.values), label_column=column)
+    assert sample.scheme.name == "trainingPolygons_sen2"
+    assert [c.name for c in sample.scheme if c.id < 254] == names == sorted(set(frame[column]))
+    # every labelled pixel, by class, as rasterio burns the polygons
+    expected = np.bincount(burned[burned >= 0], minlength=len(names))
+    np.testing.assert_array_equal(np.bincount(sample.y, minlength=len(names)), expected)
+    assert sample.holdout == "polygons"
+    assert set(np.unique(sample.groups)) == set(range(len(frame)))
+    # each group is one polygon of one class
+    for group in np.unique(sample.groups):
+        assert set(sample.y[sample.groups == group]) == {names.index(frame[column][group])}
+    split = holdout_split(sample.y, sample.groups, 0.2, seed=0)
+    held = set(sample.groups[split.test])
+    assert held and held.isdisjoint(sample.groups[split.train])
+    model = train(scene, real.DATA / name, label_column=column)
+    assert model.classes == list(range(4))
+    assert model.report["holdout"] == "polygons"
+    assert model.report["groups_holdout"] == len(held)
+    assert model.report["groups_train"] == len(frame) - len(held)
+
+
+def test_real_points_of_seven_classes_make_a_seven_class_model():
+    """The North Carolina Landsat 7 points: seven land-cover labels stay seven classes."""
+    from calibration import load_script
+
+    from landmask.errors import UncalibratedWarning
+
+    real = load_script("real_scenes")
+    nc = real.SCENES["nc-landsat7"]
+    name, column = nc.labels
+    with pytest.warns(UncalibratedWarning):  # 8-bit DN in float32 files
+        scene = real.open_real(nc)
+    model = train(scene, real.DATA / name, label_column=column, holdout=0)
+    labels = sorted(set(gpd.read_file(real.DATA / name)[column]))
+    assert len(labels) == 7
+    assert [model.scheme.name_of(c) for c in model.classes] == labels
+    assert model.scene_record.radiometry == "dn"

@@ -25,10 +25,10 @@ from pyproj import Geod
 from rasterio.crs import CRS
 
 import landmask
-from landmask.analysis.areas import pixel_row_areas_m2
 from landmask.classes import WORLDCOVER
 from landmask.cli import run
 from landmask.errors import GridError, InputError, ZoneWarning
+from landmask.grid import Grid
 
 LANDCOVER_COLUMNS = ["other", "forest", "urban", "water"]
 VALUES = np.array([0, 1, 2, 3, 254, 255], dtype=np.uint8)
@@ -158,7 +158,7 @@ def test_geographic_mask_areas_on_the_ellipsoid():
     rng = np.random.default_rng(4)
     data = random_mask(rng, h, w)
     wgs84 = CRS.from_epsg(4326)
-    rows = pixel_row_areas_m2(transform, wgs84, h)
+    rows = Grid(wgs84, transform, 1, h).row_areas()
     assert rows[0] < rows[-1]  # the northern row is smaller
     assert rows[-1] / rows[0] == pytest.approx(
         np.cos(np.radians(60.0005)) / np.cos(np.radians(60.0995)), rel=1e-4
@@ -235,7 +235,7 @@ def test_any_chunk_size_gives_the_whole_array_result(case):
         chunked[stats].to_numpy(), whole[stats].to_numpy(), rtol=1e-12, atol=1e-9
     )
     # and the whole-raster zone counts every pixel once, with its row's area
-    rows = pixel_row_areas_m2(transform, crs, h)
+    rows = Grid(crs, transform, 1, h).row_areas()
     full = whole.iloc[-1]
     assert full["inside_m2"] == pytest.approx(rows.sum() * w, rel=1e-12)
     assert full["forest_m2"] == pytest.approx((rows[:, None] * (data == 1)).sum(), rel=1e-12)

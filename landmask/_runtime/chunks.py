@@ -19,10 +19,15 @@ import numpy as np
 
 from landmask.errors import ConfigError
 
-__all__ = ["CHUNK_SIZE", "aligned_chunks", "as_dask"]
+__all__ = ["CHUNK_SIZE", "SCENE_CHUNK_SIZE", "aligned_chunks", "as_dask"]
 
-#: Chunk side (pixels) of in-memory arrays made lazy, before alignment to file blocks.
+#: Chunk side (pixels) of masks and in-memory arrays made lazy, before alignment to
+#: file blocks: a uint8 chunk of 2048² px is 4 MB.
 CHUNK_SIZE = 2048
+
+#: Chunk side (pixels) of multi-band scenes and images read from files: a float32
+#: chunk of 1024² px is 4 MB a band, so a 6-band chunk and its indices stay small.
+SCENE_CHUNK_SIZE = 1024
 
 
 def aligned_chunks(size: int, requested: int, block: int) -> tuple[int, ...]:

@@ -10,7 +10,7 @@ read back with its transition names by vectorize, evaluate and the plots.
 
 ``transitions(change)`` counts the codes chunk by chunk (one ``bincount``
 per chunk, with every pixel weighted by its row's area on the ellipsoid for a
-geographic mask, :func:`landmask.analysis.areas.pixel_row_areas_m2`), giving
+geographic mask, :meth:`landmask.grid.Grid.row_areas`), giving
 the matrix of counts and m² (rows before, columns after), the pixels left
 out, and per-class gains, losses and net change. Counts are exact and the
 same for any chunk size; areas too (exactly for a projected mask, where
@@ -29,7 +29,6 @@ import numpy as np
 import xarray as xr
 
 from landmask._runtime.chunks import as_dask
-from landmask.analysis.areas import pixel_row_areas_m2
 from landmask.classes import (
     LANDCOVER,
     NODATA,
@@ -41,7 +40,8 @@ from landmask.classes import (
     resolve_scheme,
 )
 from landmask.errors import ConfigError, GridError, InputError, MaskWarpedWarning
-from landmask.io.masks import grid_difference, open_mask, raster_on_grid
+from landmask.grid import Grid
+from landmask.io.masks import open_mask, raster_on_grid
 
 __all__ = ["Transitions", "change", "change_block", "transitions"]
 
@@ -182,15 +182,9 @@ def _on_grid(grid: xr.DataArray, grid_name: str, mask: Any, chunk_size: int | No
     """``mask`` on ``grid``'s pixels: as it is, or a file warped by nearest neighbour."""
     if not isinstance(mask, str | os.PathLike):
         check_mask(mask, "<after>")
-        if mask.shape != grid.shape or _crs_text(mask) != _crs_text(grid):
-            raise GridError(
-                f"<after>: not on the grid of {grid_name} (shape {mask.shape} in "
-                f"{_crs_text(mask)}, not {grid.shape} in {_crs_text(grid)})"
-            )
-        if grid.rio.crs is not None and not mask.rio.transform().almost_equals(
-            grid.rio.transform()
-        ):
-            raise GridError(f"<after>: not on the grid of {grid_name} (another transform)")
+        difference = Grid.of(grid).difference(mask)
+        if difference:
+            raise GridError(f"<after>: not on the grid of {grid_name} ({difference})")
         return mask
     arr = open_mask(mask, chunk_size)
     path = os.fspath(mask)
@@ -199,11 +193,7 @@ def _on_grid(grid: xr.DataArray, grid_name: str, mask: Any, chunk_size: int | No
             f"{path}: CRS {_crs_text(arr)} differs from {grid_name}'s {_crs_text(grid)} "
             "(reproject one with gdalwarp -r near)"
         )
-    import rasterio
-
-    with rasterio.open(path) as src:
-        same = not grid_difference(grid, src)
-    if same:
+    if Grid.of(grid).same(arr):
         return arr
     with warnings.catch_warnings():
         warnings.simplefilter("always", MaskWarpedWarning)
@@ -364,7 +354,7 @@ def transitions(
     states = change_states(scheme.base)
     n = len(states)
     data = as_dask(arr, chunk_size)
-    rows = pixel_row_areas_m2(arr.rio.transform(), arr.rio.crs, arr.shape[0])
+    rows = Grid.of(arr).row_areas()
     per_chunk = da.map_blocks(
         _weighted_counts,
         data,

@@ -33,9 +33,9 @@ import xarray as xr
 
 from landmask._runtime.chunks import as_dask
 from landmask.analysis._coverage import block_areas, to_pixel_space
-from landmask.analysis.areas import pixel_row_areas_m2
 from landmask.classes import CLOUD, NODATA, ClassScheme, get_scheme, scheme_of
 from landmask.errors import ConfigError, GridError, InputError, ReadError, ZoneWarning
+from landmask.grid import Grid
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -150,7 +150,7 @@ def zonal_stats(
     if frame.crs != crs:
         geoms = gpd.GeoSeries(geoms, crs=frame.crs).to_crs(crs).to_numpy()
     transform = arr.rio.transform()
-    row_areas = pixel_row_areas_m2(transform, crs, arr.shape[0])
+    row_areas = Grid(crs, transform, arr.shape[-1], arr.shape[0]).row_areas()
     pixel_geoms = to_pixel_space(geoms, transform)
 
     sums = _accumulate(_dask_data(arr, chunk_size), pixel_geoms, columns, row_areas, mask_name)

@@ -25,6 +25,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -41,6 +42,7 @@ from landmask.batch.summary import RunSummary, SceneResult
 from landmask.batch.workflow import ModelClassifier, RulesClassifier, SceneInput, Workflow
 from landmask.errors import ConfigError, LandmaskError
 from landmask.pipeline import SceneJob, SceneOptions, VectorOptions, run_scene
+from landmask.spectral.statistics import thresholds_of
 
 __all__ = [
     "MANIFEST_NAME",
@@ -183,6 +185,10 @@ def process_scene(workflow: Workflow, scene: SceneInput, chunk_size: int) -> Sce
         outputs={k: str(v) for k, v in job.outputs().items()},
         radiometry=outcome.mask.attrs.get("radiometry"),
         radiometry_basis=outcome.mask.attrs.get("radiometry_basis"),
+        statistics={
+            name: value if math.isfinite(value) else None
+            for name, value in thresholds_of(outcome.mask.attrs).items()
+        },
     )
 
 

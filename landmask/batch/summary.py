@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from landmask.spectral.statistics import describe_statistic
+
 __all__ = ["RunSummary", "SceneResult"]
 
 
@@ -21,6 +23,8 @@ class SceneResult:
     #: what the scene's values were and why (:mod:`landmask.io.radiometry`)
     radiometry: str | None = None
     radiometry_basis: str | None = None
+    #: the scene-wide statistics its rules were bound to (None: no valid pixel, all nodata)
+    statistics: dict[str, float | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -69,6 +73,8 @@ class RunSummary:
         for s in self.scenes:
             if s.radiometry:
                 lines.append(f"{s.scene}: radiometry {s.radiometry} ({s.radiometry_basis})")
+            for name, value in s.statistics.items():
+                lines.append(f"{s.scene}: {describe_statistic(name, value)}")
         for s in self.failed:
             lines.append(f"{s.scene}: {s.error}")
         c = self.counts()

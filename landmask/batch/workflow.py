@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import glob
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from landmask._runtime.chunks import SCENE_CHUNK_SIZE
 from landmask.errors import ConfigError, InputError
 from landmask.io.yamldoc import load_yaml
 
@@ -132,18 +134,40 @@ class Workflow(_Strict):
     inputs: str | list[str | list[str]] | StacInputs
     sensor: str | None = None
     bands: dict[str, int] | None = None
-    scale: float | None = Field(default=None, allow_inf_nan=False)
-    offset: float | None = Field(default=None, allow_inf_nan=False)
+    #: one number for every band, or band name -> number (``"*"``: every band not named)
+    scale: float | dict[str, float] | None = None
+    offset: float | dict[str, float] | None = None
     resolution: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     classifier: RulesClassifier | ModelClassifier
     quality: bool = True
     indices: list[str] = Field(default_factory=lambda: ["ndvi"])
     vector: VectorSettings = VectorSettings()
     outputs: Outputs
-    chunk_size: int = Field(default=1024, gt=0)
+    chunk_size: int = Field(default=SCENE_CHUNK_SIZE, gt=0)
     scheduler: str = "threads"
     parallel_scenes: int = Field(default=2, ge=1)
     source: str = Field(default="<workflow>", exclude=True)
+
+    @field_validator("scale", "offset", mode="before")
+    @classmethod
+    def _per_band(cls, value: Any) -> Any:
+        """A finite number, or band name -> finite number (``"*"``: every band not named)."""
+        if value is None:
+            return value
+        items = value.items() if isinstance(value, dict) else [(None, value)]
+        for key, number in items:
+            # "KEY: message" names the sub-key (_format_error): scale.nir
+            where = "" if key is None else f"{key}: "
+            if key is not None and (not isinstance(key, str) or not key.strip()):
+                raise ValueError(f"band name {key!r} is not text, e.g. {{nir: 0.0001}}")
+            if isinstance(number, bool) or not isinstance(number, int | float):
+                raise ValueError(
+                    f"{where}{number!r} is not a number (give a number, or band: number pairs "
+                    "such as {nir: 0.0001})"
+                )
+            if not math.isfinite(number):
+                raise ValueError(f"{where}{number!r} is not a finite number")
+        return value
 
     @field_validator("classifier", mode="before")
     @classmethod

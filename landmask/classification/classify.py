@@ -17,7 +17,7 @@ import rioxarray  # noqa: F401  (registers the .rio accessor mask_like uses)
 import xarray as xr
 
 from landmask._runtime.chunks import as_dask
-from landmask.classes import NODATA
+from landmask.classes import NODATA, scheme_attrs
 from landmask.errors import BandError, ConfigError
 from landmask.spectral.indices import bands_needed
 from landmask.spectral.rules import RuleSet, default_rules, load_rules
@@ -111,11 +111,13 @@ def _run(
     scene: xr.DataArray, model: Any, min_confidence: float, with_proba: bool
 ) -> tuple[xr.DataArray, xr.DataArray | None]:
     from landmask.models.inference import run_model
+    from landmask.models.recorded import check_radiometry
     from landmask.models.registry import ModelHandle, load_model, model_scheme
 
     if not 0.0 <= min_confidence <= 1.0:
         raise ConfigError(f"min_confidence must be within 0..1, got {min_confidence}")
     loaded = load_model(model)
+    check_radiometry(loaded, scene, spec=model.strip() if isinstance(model, str) else None)
     handle = ModelHandle(model.strip()) if isinstance(model, str) else loaded
     name = (
         model.strip() if isinstance(model, str) else getattr(loaded, "name", type(loaded).__name__)
@@ -140,8 +142,7 @@ def _run(
     scheme = model_scheme(loaded)
     attrs: dict[str, Any] = {
         "model": name,
-        "class_scheme": scheme.name,
-        "class_names": [f"{c.id}:{c.name}" for c in scheme],
+        **scheme_attrs(scheme),
         "min_confidence": min_confidence,
         # where the scene came from, for the outputs' STAC items (landmask.io.items)
         # and what its values were (landmask.io.radiometry), for the tags and items

@@ -109,10 +109,11 @@ def classify_cmd(
     from pathlib import Path
 
     from landmask._runtime.schedulers import progress, use_scheduler
-    from landmask.analysis.areas import class_areas, format_areas, pixel_area_m2
+    from landmask.analysis.areas import class_areas, format_areas
+    from landmask.grid import Grid
     from landmask.io.radiometry import describe
     from landmask.pipeline import SceneJob, VectorOptions, run_scene
-    from landmask.spectral.thresholds import thresholds_of
+    from landmask.spectral.statistics import describe_statistic, thresholds_of
 
     start = time.perf_counter()
     if model and rules:
@@ -141,7 +142,7 @@ def classify_cmd(
         return
     mask, scheme = outcome.mask, outcome.scheme
     transform, crs = mask.rio.transform(), mask.rio.crs
-    _, exact = pixel_area_m2(transform, crs)
+    _, exact = Grid(crs, transform, 1, 1).pixel_area()
     height, width = mask.shape
     how = f"model {model}" if model else f"rules {mask.attrs.get('rules')}"
     masked = f", quality {mask.attrs['quality']}" if mask.attrs.get("quality") else ""
@@ -150,7 +151,7 @@ def classify_cmd(
     if said:
         click.echo(said)
     for name, value in thresholds_of(mask).items():
-        click.echo(f"threshold {name} = {value:.4f} (from the scene's histogram)")
+        click.echo(describe_statistic(name, value))
     click.echo(format_areas(class_areas(outcome.counts, transform, crs, scheme), exact))
     if probabilities:
         click.echo(f"{probabilities}: probabilities of {len(outcome.model.classes)} classes")

@@ -62,7 +62,8 @@ def evaluate_cmd(
     vector format and CRS. Pixels that are nodata (255) or cloud (254) on
     either side are left out and counted. A mask or truth in another class
     scheme (worldcover, dynamic-world; a mask file records its own) is recoded
-    into landcover first.
+    into landcover first; a mask in the classes of a model's training labels
+    (landmask train) is compared in those classes.
 
     Prints per-class IoU, precision (user's accuracy), recall (producer's
     accuracy), F1, mIoU, overall accuracy, kappa and the confusion matrix. With

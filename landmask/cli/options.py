@@ -37,6 +37,38 @@ def _parse_bands(
     return out
 
 
+def _parse_per_band(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> float | dict[str, float] | None:
+    """``--scale F`` (every band) and ``--scale NAME=F`` (one band), repeatable.
+
+    One bare number gives a float; any ``NAME=F`` gives a mapping, the bare
+    number (if any) under ``"*"`` (every band not named).
+    """
+    if not value:
+        return None
+    out: dict[str, float] = {}
+    for item in value:
+        name, sep, text = item.rpartition("=")
+        key = name.strip().lower() if sep else "*"
+        shown = f"{key}={text.strip()}" if sep else text.strip()
+        if sep and not name.strip():
+            raise click.BadParameter(f"{item!r}: expected F or NAME=F, e.g. nir=0.0001")
+        try:
+            number = float(text)
+        except ValueError:
+            raise click.BadParameter(
+                f"{item!r}: expected F or NAME=F, e.g. 0.0001 or nir=0.0001", param=param
+            ) from None
+        if not math.isfinite(number):
+            raise click.BadParameter(f"{shown}: not a finite number", param=param)
+        if key in out:
+            what = "a number for every band" if key == "*" else f"{key!r}"
+            raise click.BadParameter(f"{what} is given twice ({shown})", param=param)
+        out[key] = number
+    return out["*"] if list(out) == ["*"] else out
+
+
 def finite_float(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
     """A click callback refusing NaN and infinities (``--scale nan``)."""
     if value is not None and not math.isfinite(value):
@@ -64,7 +96,9 @@ def scene_options(f: F) -> F:
             metavar="NAME",
             help="Sensor preset naming bands and giving scale/offset: sentinel2-l2a (offset "
             "by processing baseline), landsat-c2-l2 (Landsat 4-9, band table by product id), "
-            "naip.",
+            "naip; Level-1 (top-of-atmosphere reflectance from the product's metadata, "
+            "chosen by the product id even without --sensor): landsat-c2-l1 (MTL gains and "
+            "sun elevation), sentinel2-l1c.",
         ),
         click.option(
             "--band",
@@ -77,11 +111,20 @@ def scene_options(f: F) -> F:
         ),
         click.option(
             "--scale",
-            type=float,
-            callback=finite_float,
-            help="reflectance = DN * scale + offset.",
+            multiple=True,
+            metavar="F|NAME=F",
+            callback=_parse_per_band,
+            help="reflectance = DN * scale + offset. A bare number is every band's; NAME=F "
+            "(e.g. nir=0.0001) one band's, repeatable; bands not named keep the preset's, "
+            "the STAC item's or the file's.",
         ),
-        click.option("--offset", type=float, callback=finite_float, help="See --scale."),
+        click.option(
+            "--offset",
+            multiple=True,
+            metavar="F|NAME=F",
+            callback=_parse_per_band,
+            help="See --scale (e.g. --offset -0.1 or --offset red=-0.1).",
+        ),
         click.option(
             "--allow-ungeoreferenced",
             is_flag=True,

@@ -33,8 +33,19 @@ from landmask.cli.options import (
 @click.option(
     "--label-map",
     metavar="LABEL=CLASS,...",
-    help="Map labels to classes, e.g. developed=urban,woods=forest; labels it does not name "
-    "become other (0) and are counted in the report.",
+    help="Map labels onto the classes of a built-in scheme (--scheme, default landcover), e.g. "
+    "developed=urban,woods=forest; a label it does not name keeps its class if it is a class "
+    "name of that scheme, else becomes other (0) and is counted in the report. Without it, "
+    "labels keep their own classes unless all are landcover's.",
+)
+@click.option(
+    "--scheme",
+    metavar="NAME",
+    help="The model's classes: 'labels' for the labels' own (ids of integer labels; 0..n-1 "
+    "for text labels in sorted order), or a built-in scheme (landcover, worldcover, "
+    "dynamic-world) whose class names or ids the labels are or --label-map maps them to "
+    "[default: landcover if the labels are all its classes or --label-map is given, else "
+    "the labels' own].",
 )
 @click.option(
     "--index",
@@ -59,10 +70,20 @@ from landmask.cli.options import (
 )
 @click.option(
     "--holdout",
-    type=click.FloatRange(0.0, 0.9),
+    type=click.FloatRange(0.0, 0.5),
     default=0.2,
     show_default=True,
-    help="Share of the sample held out for the accuracy and F1 of the report.",
+    help="Share of whole polygons (vector labels) or blocks (label rasters, points) held out "
+    "for the accuracy and F1 of the report: one fold of round(1/F); 0 for none. Needs 2 "
+    "polygons or blocks of every class, else the report has no hold-out score (a warning).",
+)
+@click.option(
+    "--holdout-block",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    metavar="N",
+    help="Side in pixels of the blocks held out together for a label raster or points.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling and model seed.")
 @output_options
@@ -75,10 +96,12 @@ def train_cmd(
     label_column: str | None,
     labels_layer: str | None,
     label_map: str | None,
+    scheme: str | None,
     indices: tuple[str, ...],
     estimator: str,
     max_per_class: int,
     holdout: float,
+    holdout_block: int,
     seed: int,
     output: str,
     overwrite: bool,
@@ -92,9 +115,20 @@ def train_cmd(
 
     The features are the scene's bands (reflectance after the sensor's
     scale/offset) and spectral indices. Pixels with a missing band are left
-    out. The model file records its bands, features, classes, sensor and
-    scale/offset and the training report (printed too); use it with
-    landmask classify --model sklearn:MODEL.joblib.
+    out. The classes are the labels' own (names, ids and colours; they travel
+    into the masks the model makes) unless the labels are landcover's or
+    --label-map maps them onto a built-in scheme.
+
+    The accuracy and F1 of the report come from whole polygons (or, for a
+    label raster or points, whole blocks of --holdout-block px) held out from
+    a first fit: never pixels of a polygon it trained on. The saved model is
+    then fitted on all sampled pixels.
+
+    The model file records its bands, features, classes, sensor, scale/offset
+    and radiometry and the training report (printed too); use it with
+    landmask classify --model sklearn:MODEL.joblib, which refuses scenes of
+    another radiometry (digital numbers for a reflectance model, or the
+    reverse).
 
     A .joblib file is a pickle: loading one runs code stored in it. Load only
     model files you made or trust.
@@ -127,7 +161,9 @@ def train_cmd(
             estimator=estimator,
             max_per_class=max_per_class,
             holdout=holdout,
+            holdout_block=holdout_block,
             seed=seed,
+            scheme=scheme,
         )
     with atomic_path(out, overwrite=overwrite) as tmp:
         model.save(tmp)

@@ -43,7 +43,8 @@ def vector_options(f: F) -> F:
         "--classes",
         metavar="NAME,...",
         help="Classes to vectorize (names or ids, comma-separated); default every class but "
-        "other (0). Nodata never becomes a polygon.",
+        "other (0 in landcover; every class of a scheme without other). Nodata never "
+        "becomes a polygon.",
     )(f)
     return f
 

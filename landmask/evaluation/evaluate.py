@@ -33,11 +33,11 @@ import numpy as np
 import xarray as xr
 
 from landmask._runtime.chunks import as_dask
-from landmask.analysis.areas import pixel_area_m2
 from landmask.classes import (
     CLOUD,
     LANDCOVER,
     NODATA,
+    SCHEMES,
     ClassScheme,
     check_mask,
     get_scheme,
@@ -55,6 +55,7 @@ from landmask.evaluation.truth import (
     raster_truth,
     vector_truth,
 )
+from landmask.grid import Grid
 from landmask.io.masks import open_mask
 
 __all__ = [
@@ -311,8 +312,9 @@ def evaluate(
         (default: its only one; a GeoPackage's ``layer_styles`` is no
         candidate).
     scheme
-        Class scheme to compare in; default ``landcover``, or the change
-        scheme of a change map (:func:`landmask.change`).
+        Class scheme to compare in; default ``landcover``, or the scheme of a
+        change map (:func:`landmask.change`) or of a mask made by a model
+        with the classes of its training labels (``landmask train``).
     chunk_size
         Chunk side when ``pred`` is a path.
     pred_scheme, truth_scheme
@@ -333,7 +335,10 @@ def evaluate(
     check_mask(pred, "the prediction")
     given = get_scheme(scheme) if scheme is not None else None
     p_scheme = resolve_scheme(pred_scheme, pred, default=given or LANDCOVER)
-    scheme = given or (p_scheme if p_scheme.base is not None else LANDCOVER)
+    # a change map, or a mask in a scheme made from training labels (no built-in
+    # one, nothing to recode it into), is compared in its own classes
+    own = p_scheme.base is not None or SCHEMES.get(p_scheme.name) != p_scheme
+    scheme = given or (p_scheme if own else LANDCOVER)
     pred = _recode(pred, p_scheme, scheme, "prediction")
     is_raster = isinstance(truth, xr.DataArray) or is_raster_path(truth)
     t_scheme = resolve_scheme(truth_scheme, truth if is_raster else None, default=scheme)
@@ -343,7 +348,7 @@ def evaluate(
         _check_comparable(t_scheme, scheme, "truth")
         truth_map = _scheme_label_map(t_scheme, with_names=not is_raster)
     labels = Labels(scheme, truth_map)
-    area, _ = pixel_area_m2(pred.rio.transform(), pred.rio.crs)
+    area, _ = Grid.of(pred).pixel_area()
     if isinstance(truth, xr.DataArray):
         return _compare_rasters(pred, _same_grid(pred, truth), labels, scheme, area)
     if is_raster_path(truth):
@@ -404,12 +409,13 @@ def _scheme_label_map(src: ClassScheme, *, with_names: bool) -> dict[str, str]:
 def _same_grid(pred: xr.DataArray, truth: xr.DataArray) -> xr.DataArray:
     if pred.shape != truth.shape:
         raise GridError(f"prediction {pred.shape} and truth {truth.shape} differ in shape")
-    both = pred.rio.crs is not None and truth.rio.crs is not None
-    if both and (
-        pred.rio.crs != truth.rio.crs
-        or not pred.rio.transform().almost_equals(truth.rio.transform())
-    ):
-        raise GridError("prediction and truth are not on the same grid")
+    # arrays without georeferencing (made in memory) are taken as on the grid of the other
+    if pred.rio.crs is not None and truth.rio.crs is not None:
+        difference = Grid.of(pred).difference(truth)
+        if difference:
+            raise GridError(
+                f"prediction and truth are not on the same grid: truth has {difference}"
+            )
     return truth
 
 

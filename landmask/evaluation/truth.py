@@ -28,7 +28,7 @@ from affine import Affine
 from rasterio.errors import RasterioError
 
 from landmask._runtime.chunks import as_dask
-from landmask.classes import LANDCOVER, NODATA, ClassScheme
+from landmask.classes import LANDCOVER, NODATA, ClassScheme, label_text
 from landmask.errors import ConfigError, GridError, InputError, ReadError, TruthReprojectedWarning
 from landmask.io.masks import raster_on_grid
 
@@ -36,9 +36,11 @@ __all__ = [
     "RASTER_SUFFIXES",
     "GridLabels",
     "Labels",
+    "frame_on_grid",
     "is_raster_path",
     "labels_on_grid",
     "parse_label_map",
+    "polygon_groups",
     "polygon_truth",
     "raster_truth",
     "vector_truth",
@@ -92,25 +94,30 @@ class Labels:
         self.unmapped = 0
 
     def ids(self, labels: Sequence[Any], source: str) -> np.ndarray:
-        """Class ids for vector labels; unmapped labels become 0 (other) and are counted."""
+        """Class ids for vector labels.
+
+        A label the map names gets its class; a label that is a class name of
+        the scheme (or, without a map, a class id) keeps it, so a partial map
+        drops nothing it need not; any other label becomes 0 (other) with a
+        map, and is refused without one. Labels that became 0 are counted in
+        :attr:`unmapped`.
+        """
         out = np.empty(len(labels), dtype=np.uint8)
+        names = {c.name: c.id for c in self.scheme}
         unknown: set[str] = set()
         for k, raw in enumerate(labels):
-            label = _label_text(raw)
-            if self.map is not None:
-                if label in self.map:
-                    out[k] = self.map[label]
-                else:
-                    out[k] = 0
-                    self.unmapped += 1
-                continue
-            if label.isdigit() and int(label) < 256:
+            label = label_text(raw)
+            if self.map is not None and label in self.map:
+                out[k] = self.map[label]
+            elif label in names:
+                out[k] = names[label]
+            elif self.map is not None:
+                out[k] = 0
+                self.unmapped += 1
+            elif label.isdigit() and int(label) < 256:
                 out[k] = int(label)
             else:
-                try:
-                    out[k] = self.scheme.id_of(label)
-                except ConfigError:
-                    unknown.add(label)
+                unknown.add(label)
         if unknown:
             shown = ", ".join(sorted(unknown)[:5])
             raise InputError(
@@ -130,12 +137,6 @@ class Labels:
                 raise ConfigError(f"{self.option} {label}=...: a raster label is a value 0-255")
             table[int(label)] = class_id
         return table
-
-
-def _label_text(raw: Any) -> str:
-    if isinstance(raw, float | np.floating) and float(raw).is_integer():
-        return str(int(raw))
-    return str(raw).strip()
 
 
 # ---------------------------------------------------------------------- truth
@@ -234,6 +235,24 @@ def vector_truth(
 
 
 def polygon_truth(gdf: Any, pred: xr.DataArray, ids: np.ndarray, path: str) -> xr.DataArray:
+    """Polygons with class ``ids`` rasterized onto ``pred``'s grid, lazily: uint8, 255 outside."""
+    return _rasterize_frame(gdf, pred, ids, path, np.uint8, NODATA)
+
+
+def polygon_groups(gdf: Any, grid: xr.DataArray, path: str) -> xr.DataArray:
+    """Which polygon each pixel of ``grid`` belongs to, lazily: its position in ``gdf``, -1 outside.
+
+    The same rasterization as :func:`polygon_truth` (pixel centres, the later
+    polygon winning where they overlap), so a pixel's class and its polygon
+    come from the same feature. int32.
+    """
+    positions = np.arange(len(gdf), dtype=np.int32)
+    return _rasterize_frame(gdf, grid, positions, path, np.int32, -1)
+
+
+def _rasterize_frame(
+    gdf: Any, pred: xr.DataArray, values: np.ndarray, path: str, dtype: Any, fill: int
+) -> xr.DataArray:
     from shapely import box, to_wkb
 
     transform = pred.rio.transform()
@@ -255,31 +274,39 @@ def polygon_truth(gdf: Any, pred: xr.DataArray, ids: np.ndarray, path: str) -> x
             hits = tree.query(box(min(x_a, x_b), min(y_a, y_b), max(x_a, x_b), max(y_a, y_b)))
             hits = np.sort(hits)  # file order: later polygons win where they overlap
             # coefficients, not the Affine: dask would unpack the namedtuple
-            task = dask.delayed(_rasterize_chunk)(to_wkb(geoms[hits]), ids[hits], t[:6], (h, w))
-            row.append(da.from_delayed(task, shape=(h, w), dtype=np.uint8))
+            task = dask.delayed(_rasterize_chunk)(
+                to_wkb(geoms[hits]), values[hits], t[:6], (h, w), dtype, fill
+            )
+            row.append(da.from_delayed(task, shape=(h, w), dtype=dtype))
             x0 += w
         rows.append(row)
         y0 += h
-    return pred.copy(data=da.block(rows))
+    out = pred.copy(data=da.block(rows))
+    return out if dtype == np.uint8 else out.rio.write_nodata(fill, encoded=False)
 
 
 def _rasterize_chunk(
-    wkb: Sequence[bytes], ids: np.ndarray, coefficients: Sequence[float], shape: tuple[int, int]
+    wkb: Sequence[bytes],
+    values: np.ndarray,
+    coefficients: Sequence[float],
+    shape: tuple[int, int],
+    dtype: Any = np.uint8,
+    fill: int = NODATA,
 ) -> np.ndarray:
-    """Block function: polygons (WKB) with class ids -> uint8 ids, 255 outside."""
+    """Block function: polygons (WKB) with values -> ``dtype`` values, ``fill`` outside."""
     from rasterio.features import rasterize
     from shapely import from_wkb
 
     if len(wkb) == 0:
-        return np.full(shape, NODATA, dtype=np.uint8)
-    shapes = zip(from_wkb(np.asarray(wkb, dtype=object)), ids.tolist(), strict=True)
+        return np.full(shape, fill, dtype=dtype)
+    shapes = zip(from_wkb(np.asarray(wkb, dtype=object)), values.tolist(), strict=True)
     return rasterize(
         shapes,
         out_shape=shape,
         transform=Affine(*coefficients),
-        fill=NODATA,
+        fill=fill,
         all_touched=False,
-        dtype=np.uint8,
+        dtype=dtype,
     )
 
 
@@ -292,7 +319,10 @@ class GridLabels:
 
     ``raster`` is ``(y, x)`` uint8 class ids with 255 where there is no label;
     for point labels it is None and ``rows``, ``cols``, ``ids`` give each point
-    inside the grid. ``unmapped`` counts labels a label map did not name.
+    inside the grid. ``groups`` is, for polygon labels, the ``(y, x)`` int32
+    position of the polygon each pixel belongs to (-1 outside any;
+    :func:`polygon_groups`), else None. ``unmapped`` counts labels a label map
+    did not name.
     """
 
     raster: xr.DataArray | None
@@ -300,6 +330,7 @@ class GridLabels:
     cols: np.ndarray
     ids: np.ndarray
     unmapped: int
+    groups: xr.DataArray | None = None
 
 
 def labels_on_grid(
@@ -319,11 +350,21 @@ def labels_on_grid(
     layer of a vector file with several (``--labels-layer``).
     """
     labels = Labels(scheme, label_map, option="--label-map")
-    empty = np.empty(0, dtype=np.int64)
     if is_raster_path(source):
+        empty = np.empty(0, dtype=np.int64)
         raster = raster_truth(os.fspath(source), grid, labels)
         return GridLabels(raster, empty, empty, empty.astype(np.uint8), 0)
     gdf, path = vector_truth(source, column, grid, layer=layer, layer_option="--labels-layer")
+    return frame_on_grid(gdf, path, grid, labels)
+
+
+def frame_on_grid(gdf: Any, path: str, grid: xr.DataArray, labels: Labels) -> GridLabels:
+    """Vector labels (from :func:`vector_truth`, in ``grid``'s CRS) onto ``grid``'s pixels.
+
+    Points become pixel indices; polygons a lazy label raster and the raster of
+    which polygon each pixel belongs to (``groups``).
+    """
+    empty = np.empty(0, dtype=np.int64)
     ids = labels.ids(list(gdf["label"]), path)
     kinds = set(gdf.geometry.geom_type)
     if kinds <= {"Point"}:
@@ -335,5 +376,7 @@ def labels_on_grid(
             raise InputError(f"{path}: no label point lies on the scene")
         return GridLabels(None, rows[inside], cols[inside], ids[inside], labels.unmapped)
     if kinds <= {"Polygon", "MultiPolygon"}:
-        return GridLabels(polygon_truth(gdf, grid, ids, path), empty, empty, ids, labels.unmapped)
+        raster = polygon_truth(gdf, grid, ids, path)
+        groups = polygon_groups(gdf, grid, path)
+        return GridLabels(raster, empty, empty, ids, labels.unmapped, groups)
     raise InputError(f"{path}: labels must be all polygons or all points, got {sorted(kinds)}")

@@ -7,6 +7,7 @@ needs, and each band's scale/offset/nodata as a :class:`BandSource`.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -14,12 +15,67 @@ from pathlib import Path
 from typing import Any
 
 from landmask._runtime.paths import worker_path
-from landmask.errors import BandError, SensorError
-from landmask.io._grid import FileInfo, Grid
+from landmask.errors import BandError, ConfigError, SensorError
+from landmask.grid import TRANSFORM_PRECISION, Grid
+from landmask.io._grid import FileInfo
 from landmask.io.resample import Method, Resample
 from landmask.io.sensors import COMMON_NAMES, QUALITY_BANDS, Sensor
 
 _NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+#: ``--scale``/``--offset``: one number for every band, or band name -> number, where
+#: the key ``"*"`` stands for every band the mapping does not name.
+PerBand = float | Mapping[str, float]
+
+#: The key of a per-band mapping that stands for every other band.
+EVERY_BAND = "*"
+
+
+def _resolve(key: str, names: Collection[str]) -> str | None:
+    """The scene band a per-band key names (``nir`` names ``nir08`` where only that exists)."""
+    from landmask.spectral.indices import BAND_ALIASES
+
+    if key in names:
+        return key
+    alias = BAND_ALIASES.get(key)
+    return alias if alias in names else None
+
+
+def check_per_band(option: str, value: PerBand | None, names: Collection[str]) -> None:
+    """Refuse a per-band ``--scale``/``--offset`` naming no band of the scene, or a NaN.
+
+    ``names`` are every band the inputs have (before the ones a rule set needs
+    are picked), quality layers left out: they are read raw.
+    """
+    if value is None:
+        return
+    items = value.items() if isinstance(value, Mapping) else [(EVERY_BAND, value)]
+    for key, number in items:
+        shown = f"{option} {number}" if key == EVERY_BAND else f"{option} {key}={number}"
+        if isinstance(number, bool) or not isinstance(number, int | float):
+            raise ConfigError(f"{shown}: not a number")
+        if not math.isfinite(number):
+            raise ConfigError(f"{shown}: not a finite number")
+        if key != EVERY_BAND and _resolve(key, names) is None:
+            known = ", ".join(n for n in names) or "none"
+            raise ConfigError(f"{shown}: the scene has no band {key!r} (bands: {known})")
+
+
+def per_band(value: PerBand | None, names: Collection[str]) -> dict[str, float]:
+    """``{band name: number}`` for the bands of ``names`` that ``value`` gives a number for."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        return dict.fromkeys(names, float(value))
+    out: dict[str, float] = {}
+    for key, number in value.items():
+        target = None if key == EVERY_BAND else _resolve(key, names)
+        if target is not None:
+            out[target] = float(number)
+    if EVERY_BAND in value:
+        for name in names:
+            out.setdefault(name, float(value[EVERY_BAND]))
+    return out
 
 
 @dataclass(frozen=True)
@@ -158,11 +214,18 @@ def band_sources(
     infos: Sequence[FileInfo],
     names: Mapping[int, str],
     sensor: Sensor | None,
-    scale: float | None,
-    offset: float | None,
+    scale: PerBand | None,
+    offset: PerBand | None,
 ) -> list[BandSource]:
-    """A :class:`BandSource` per named band: options beat the sensor, the sensor beats the file."""
+    """A :class:`BandSource` per named band: options beat the sensor, the sensor beats the file.
+
+    ``scale``/``offset`` give every band one number, or each band named in
+    their mapping its own (:data:`PerBand`); bands they leave out keep the
+    sensor's or the file's.
+    """
     numbered = [(info, i) for info in infos for i in range(1, info.count + 1)]
+    reflectance = [n for n in names.values() if n not in QUALITY_BANDS]
+    scales, offsets = per_band(scale, reflectance), per_band(offset, reflectance)
     sources = []
     for number, name in names.items():
         info, i = numbered[number - 1]
@@ -174,11 +237,11 @@ def band_sources(
             continue
         file_scale, file_offset = info.scales[i - 1], info.offsets[i - 1]
         sensor_scale, sensor_offset = sensor.scaling(name) if sensor else (None, None)
-        s = _first(scale, sensor_scale)
+        s = _first(scales.get(name), sensor_scale)
         s = file_scale if s is None else s
-        o = _first(offset, sensor_offset)
+        o = _first(offsets.get(name), sensor_offset)
         o = file_offset if o is None else o
-        how = _how(scale, offset, sensor is not None)
+        how = _how(scales.get(name), offsets.get(name), sensor is not None)
         if how == "file" and (file_scale, file_offset) == (1.0, 0.0):
             how = "none"
         sources.append(BandSource(info.path, i, name, nodata, float(s), float(o), scaling=how))
@@ -196,14 +259,19 @@ def stac_sources(
     item: Any,
     infos: Mapping[str, FileInfo],
     sensor: Sensor | None,
-    scale: float | None,
-    offset: float | None,
+    scale: PerBand | None,
+    offset: PerBand | None,
     needs: Collection[str] | None,
 ) -> list[BandSource]:
-    """Band sources of a STAC item: ``raster:bands`` values beat the sensor's and the file's."""
+    """Band sources of a STAC item: options beat ``raster:bands``, which beat the sensor's and
+    the file's."""
     from landmask.io.stac import item_bands
 
     picked = item_bands(item)
+    reflectance = [b.name for b in picked if b.name not in QUALITY_BANDS]
+    check_per_band("--scale", scale, reflectance)
+    check_per_band("--offset", offset, reflectance)
+    scales, offsets = per_band(scale, reflectance), per_band(offset, reflectance)
     if needs is not None:
         names = {k: b.name for k, b in enumerate(picked, start=1)}
         where = [item.get_self_href() or str(item.id)]
@@ -228,9 +296,10 @@ def stac_sources(
         if nodata is None and sensor is not None:
             nodata = sensor.nodata
         sensor_scale, sensor_offset = sensor.scaling(band.name) if sensor else (None, None)
-        s = _first(scale, band.scale, sensor_scale)
-        o = _first(offset, band.offset, sensor_offset)
-        if scale is not None or offset is not None:
+        given_scale, given_offset = scales.get(band.name), offsets.get(band.name)
+        s = _first(given_scale, band.scale, sensor_scale)
+        o = _first(given_offset, band.offset, sensor_offset)
+        if given_scale is not None or given_offset is not None:
             how = "options"
         elif band.scale is not None or band.offset is not None:
             how = "stac"
@@ -259,7 +328,7 @@ def on_grid(
     for src in sources:
         info = infos[src.path]
         same = (info.width, info.height) == (grid.width, grid.height) and (
-            info.transform.almost_equals(grid.transform, precision=1e-9)
+            info.transform.almost_equals(grid.transform, precision=TRANSFORM_PRECISION)
         )
         if same:
             out.append(src)

@@ -2,7 +2,7 @@
 
 Each output is written in two steps beside its final path:
 
-1. a tiled GeoTIFF (ZSTD level 1: tiles written once each, under the lock, so
+1. a tiled, uncompressed GeoTIFF (tiles written once each, under the lock, so
    they are appended in turn), created once with all its metadata, into which
    :func:`dask.array.store` writes every chunk (aligned to 512-px tiles) under a
    lock that matches the scheduler (threads, processes or ``dask.distributed``),
@@ -142,7 +142,13 @@ def _part_transform(profile: Mapping[str, Any], factor: float = 1.0) -> Affine:
 
 
 def _create_part(path: Path, width: int, height: int, profile: Mapping[str, Any]) -> None:
-    """Create an empty tiled GeoTIFF (ZSTD level 1) that chunks are written into."""
+    """Create an empty tiled, uncompressed GeoTIFF that chunks are written into.
+
+    Uncompressed: the chunks are written under the store lock, and ZSTD level 1
+    there cost 4x the CPU of a plain write (0.95 vs 0.22 s for a 10240² mask)
+    while the COG copy read it no faster. :func:`check_free_space` counts
+    the parts' uncompressed size.
+    """
     with rasterio.open(
         path,
         "w",
@@ -152,8 +158,6 @@ def _create_part(path: Path, width: int, height: int, profile: Mapping[str, Any]
         tiled=True,
         blockxsize=TILE,
         blockysize=TILE,
-        compress="zstd",
-        zstd_level=1,
         BIGTIFF="IF_SAFER",
         **profile,
     ):

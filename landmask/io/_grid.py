@@ -1,5 +1,7 @@
 """File metadata and the scene grid: what every input declares, and the grid they share.
 
+The grid itself is :class:`landmask.grid.Grid`.
+
 Private to :mod:`landmask.io`: :func:`open_info` reads one file's metadata once,
 :func:`check_grid` checks the inputs share a grid (or differ only in resolution)
 and returns the scene's.
@@ -19,23 +21,12 @@ from affine import Affine
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
 from landmask.errors import ConfigError, GridError, ReadError
+from landmask.grid import TRANSFORM_PRECISION, Grid
 from landmask.io.resample import target_size
 
 #: GDAL configuration used by every read task. Each block is read once, so a
 #: large block cache only costs memory and time (see PERFORMANCE.md).
 READ_ENV: dict[str, Any] = {"GDAL_CACHEMAX": 64, "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
-
-
-@dataclass(frozen=True)
-class Grid:
-    """The scene's pixel grid: the finest input's, or one at a requested resolution."""
-
-    path: str
-    crs: rasterio.crs.CRS | None
-    transform: Affine
-    width: int
-    height: int
-    block: tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -129,7 +120,7 @@ def check_grid(
                 problems.append(
                     f"size {info.width}x{info.height} != {reference.width}x{reference.height}"
                 )
-            if not info.transform.almost_equals(reference.transform, precision=1e-9):
+            if not info.transform.almost_equals(reference.transform, precision=TRANSFORM_PRECISION):
                 problems.append("transform differs")
         elif not _same_extent(info, reference):
             problems.append(
@@ -145,7 +136,6 @@ def check_grid(
         if t.b != 0 or t.d != 0:
             raise GridError(f"{info.path}: rotated or sheared grids are not supported")
     grid = Grid(
-        reference.path,
         reference.crs,
         reference.transform,
         reference.width,
@@ -162,9 +152,9 @@ def check_grid(
     width = target_size(t.a * reference.width, resolution)
     height = target_size(-t.e * reference.height, resolution)
     transform = Affine(resolution, 0.0, t.c, 0.0, -resolution, t.f)
-    if transform.almost_equals(t, precision=1e-9):
+    if transform.almost_equals(t, precision=TRANSFORM_PRECISION):
         return grid
-    return Grid(reference.path, reference.crs, transform, width, height, (1, 1))
+    return Grid(reference.crs, transform, width, height, (1, 1))
 
 
 def _same_res(a: FileInfo, b: FileInfo) -> bool:

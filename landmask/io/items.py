@@ -19,6 +19,9 @@ Every raster and vector file landmask writes gets an item beside it
 * what the input's values were: ``landmask:radiometry`` (``surface_reflectance``,
   ``toa_reflectance`` or ``dn``) and ``landmask:radiometry_basis`` (why), as
   :mod:`landmask.io.radiometry` decided;
+* the scene-wide statistics the rules were bound to: ``landmask:statistics``,
+  e.g. ``{"otsu(ndvi)": 0.41, "percentile(red, 1)": 0.03}`` (null for one with
+  no valid pixel; :mod:`landmask.spectral.thresholds`);
 * the WGS84 ``bbox`` and footprint ``geometry`` (the file's extent, edges
   densified before reprojection); both null for a grid without a CRS.
 
@@ -34,6 +37,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 from landmask.classes import CLOUD, NODATA, ClassScheme
 from landmask.errors import OutputExistsError, option
 from landmask.io.outputs import atomic_path, attach_sidecars, check_output
+from landmask.spectral.statistics import thresholds_of
 
 if TYPE_CHECKING:
     import pystac
@@ -88,6 +93,8 @@ class Lineage:
     derived_from: tuple[str, ...] = ()
     radiometry: str | None = None
     radiometry_basis: str | None = None
+    #: scene-wide statistics of the rules, ``(("otsu(ndvi)", 0.41),)``; None: no valid pixel
+    statistics: tuple[tuple[str, float | None], ...] = ()
 
     @classmethod
     def of(cls, attrs: Mapping[str, Any], *more: Mapping[str, Any]) -> Lineage:
@@ -107,7 +114,15 @@ class Lineage:
             tuple(dict.fromkeys(derived)),
             _str_or_none(attrs.get("radiometry")),
             _str_or_none(attrs.get("radiometry_basis")),
+            _statistics(attrs),
         )
+
+
+def _statistics(attrs: Mapping[str, Any]) -> tuple[tuple[str, float | None], ...]:
+    return tuple(
+        (name, value if math.isfinite(value) else None)
+        for name, value in thresholds_of(attrs).items()
+    )
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -238,6 +253,8 @@ def build_item(
     for key in ("rules", "model", "radiometry", "radiometry_basis"):
         if getattr(lineage, key) is not None:
             properties[f"landmask:{key}"] = getattr(lineage, key)
+    if lineage.statistics:
+        properties["landmask:statistics"] = dict(lineage.statistics)
     item = pystac.Item(
         id=item_id(file, kind),
         geometry=geometry,

@@ -29,17 +29,17 @@ from dask.base import tokenize
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
-from landmask._runtime.chunks import as_dask
+from landmask._runtime.chunks import CHUNK_SIZE, SCENE_CHUNK_SIZE, as_dask
 from landmask._runtime.paths import worker_path
 from landmask.classes import NODATA, check_mask
 from landmask.errors import InputError, ReadError
+from landmask.grid import Grid
 from landmask.io.reflectance import read_error, read_window
 
 __all__ = [
     "FileArray",
     "class_ids",
     "file_window",
-    "grid_difference",
     "open_image",
     "open_mask",
     "raster_on_grid",
@@ -99,7 +99,9 @@ class FileArray:
         return f"FileArray({self.path!r}, {self.shape}, {self.dtype})"
 
 
-def _lazy_read(path: str, ds: rasterio.io.DatasetReader, step: int, kind: str) -> xr.DataArray:
+def _lazy_read(
+    path: str, ds: rasterio.io.DatasetReader, chunk_size: int, kind: str
+) -> xr.DataArray:
     """The file as rioxarray describes it, its values read through :class:`FileArray`.
 
     The Dask name is deterministic: the same file (path, size, mtime) read with
@@ -108,10 +110,11 @@ def _lazy_read(path: str, ds: rasterio.io.DatasetReader, step: int, kind: str) -
     shape = (ds.count, ds.height, ds.width)
     stat = os.stat(path)
     band_chunk = 1 if kind == "open_mask" else ds.count
+    chunks = ((band_chunk,) * (ds.count // band_chunk), *Grid.of(ds).chunks(chunk_size))
     data = da.from_array(
         FileArray(path, shape, ds.dtypes[0]),
-        chunks=(band_chunk, step, step),
-        name=f"{kind}-{tokenize(path, stat.st_size, stat.st_mtime_ns, step, shape)}",
+        chunks=chunks,
+        name=f"{kind}-{tokenize(path, stat.st_size, stat.st_mtime_ns, chunks, shape)}",
         meta=np.empty((0, 0, 0), dtype=ds.dtypes[0]),
         asarray=False,  # a file reader: its windows are numpy arrays already
         fancy=False,
@@ -126,11 +129,6 @@ def _lazy_read(path: str, ds: rasterio.io.DatasetReader, step: int, kind: str) -
     return arr.copy(data=data)
 
 
-def _step(block: tuple[int, int], chunk_size: int) -> int:
-    """A chunk side made of whole file blocks, close to ``chunk_size``."""
-    return max(block[0], round(chunk_size / block[0]) * block[0]) if block[0] > 1 else chunk_size
-
-
 def open_mask(path: str | os.PathLike[str], chunk_size: int | None = None) -> xr.DataArray:
     """Open a single-band uint8 mask lazily as a ``(y, x)`` DataArray.
 
@@ -139,8 +137,7 @@ def open_mask(path: str | os.PathLike[str], chunk_size: int | None = None) -> xr
     p = os.path.abspath(os.fspath(path))
     with _header(p) as ds:
         check_mask(ds, p)
-        step = _step(ds.block_shapes[0], chunk_size or 2048)
-        arr = _lazy_read(p, ds, step, "open_mask")
+        arr = _lazy_read(p, ds, chunk_size or CHUNK_SIZE, "open_mask")
     mask = arr.squeeze("band", drop=True).assign_attrs(sources=[p])
     mask.encoding[_READ] = ("open_mask", p, chunk_size)
     return mask
@@ -150,8 +147,7 @@ def open_image(path: str | os.PathLike[str], chunk_size: int | None = None) -> x
     """Open any raster lazily as ``(band, y, x)`` in its own dtype, ``chunk_size`` px chunks."""
     p = os.path.abspath(os.fspath(path))
     with _header(p) as ds:
-        step = _step(ds.block_shapes[0], chunk_size or 1024)
-        arr = _lazy_read(p, ds, step, "open_image")
+        arr = _lazy_read(p, ds, chunk_size or SCENE_CHUNK_SIZE, "open_image")
     image = arr.assign_attrs(sources=[p])
     image.encoding[_READ] = ("open_image", p, chunk_size)
     return image
@@ -279,20 +275,6 @@ def class_ids(raw: np.ndarray, nodata: float | None, lut: np.ndarray | None) -> 
     return ids
 
 
-def grid_difference(grid: xr.DataArray, src: Any) -> str:
-    """How the grid of an open raster ``src`` differs from ``grid``'s, in words ('' if not)."""
-    diffs = []
-    if src.crs != grid.rio.crs:
-        diffs.append(f"CRS {src.crs} instead of {grid.rio.crs}")
-    if not src.transform.almost_equals(grid.rio.transform()):
-        diffs.append(
-            f"transform {tuple(src.transform)[:6]} instead of {tuple(grid.rio.transform())[:6]}"
-        )
-    if (src.height, src.width) != grid.shape[-2:]:
-        diffs.append(f"size {src.width}x{src.height} instead of {grid.shape[-1]}x{grid.shape[-2]}")
-    return "; ".join(diffs)
-
-
 def raster_on_grid(
     path: str | os.PathLike[str],
     grid: xr.DataArray,
@@ -319,7 +301,7 @@ def raster_on_grid(
     """
     p = os.fspath(path)
     with _header(p) as src:
-        difference = grid_difference(grid, src)
+        difference = Grid.of(grid).difference(src)
         if difference:
             _check_overlap(p, src.bounds, src.crs, grid, what, onto)
     if difference:

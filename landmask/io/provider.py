@@ -6,12 +6,15 @@ Nothing here reads a pixel. The evidence, in the order it is looked for:
   (``LE07_L2SP_044034_20210508_20210603_02_T1_SR_B4.TIF``): its sensor letter and
   satellite number (``LT04``/``LT05`` TM, ``LE07`` ETM+, ``LC08``/``LC09`` OLI) and its
   processing level (``L2SP``);
-* a Landsat ``*_MTL.txt`` or ``*_MTL.json`` beside the files (``SPACECRAFT_ID``,
-  ``SENSOR_ID``, ``LANDSAT_PRODUCT_ID``);
+* a Landsat ``*_MTL.txt``, ``*_MTL.json`` or ``*_MTL.xml`` beside the files
+  (``SPACECRAFT_ID``, ``SENSOR_ID``, ``LANDSAT_PRODUCT_ID``; for a Level-1 product
+  also ``REFLECTANCE_MULT_BAND_n``, ``REFLECTANCE_ADD_BAND_n`` and ``SUN_ELEVATION``);
 * a Sentinel-2 SAFE product name in the path
   (``S2A_MSIL2A_20220301T101841_N0400_R065_T33UUP_20220301T132434.SAFE``: the processing
-  baseline ``N0400``); an ``MTD_MSIL2A.xml`` in the files' folder or at the SAFE root
-  (``PROCESSING_BASELINE``, ``BOA_ADD_OFFSET``, ``BOA_QUANTIFICATION_VALUE``); a Sentinel-2
+  baseline ``N0400``); an ``MTD_MSIL2A.xml`` or ``MTD_MSIL1C.xml`` in the files' folder or
+  at the SAFE root (``PROCESSING_BASELINE``, ``BOA_ADD_OFFSET`` and
+  ``BOA_QUANTIFICATION_VALUE`` of L2A, ``RADIO_ADD_OFFSET`` and ``QUANTIFICATION_VALUE``
+  of L1C); a Sentinel-2
   tile file name (``T33UUP_20220301T101839_B04_10m.jp2``: the sensing date) or an
   Element 84 folder name (``S2A_33UUP_20220301_0_L2A``);
 * for a STAC item, its properties ``platform``, ``instruments``,
@@ -44,7 +47,9 @@ _SAFE = re.compile(
 )
 _S2_TILE_FILE = re.compile(r"^T\d{2}[A-Z]{3}_(\d{8})T\d{6}_", re.IGNORECASE)
 _E84_FOLDER = re.compile(r"^S2([A-D])_T?\d{2}[A-Z]{3}_(\d{8})(?:T\d{6})?_(?:\d+_)?L2A$", re.I)
-_MTL = re.compile(r"^(.*)_MTL\.(txt|json)$", re.IGNORECASE)
+_MTL = re.compile(r"^(.*)_MTL\.(txt|json|xml)$", re.IGNORECASE)
+_MTL_PREFERENCE = (".json", ".txt", ".xml")
+_REFLECTANCE_GAIN = re.compile(r"^REFLECTANCE_(MULT|ADD)_BAND_(\d+)$")
 _MTL_LINE = re.compile(r'^\s*([A-Z0-9_]+)\s*=\s*"?([^"]*)"?\s*$')
 
 #: Landsat sensor letter -> instrument (``T`` is TM on Landsat 4/5).
@@ -52,7 +57,8 @@ _LANDSAT_LETTER = {"C": "oli", "O": "oli", "E": "etm+", "T": "tm", "M": "mss"}
 #: MTL ``SENSOR_ID`` -> instrument.
 _MTL_SENSOR = {"OLI_TIRS": "oli", "OLI": "oli", "ETM": "etm+", "TM": "tm", "MSS": "mss"}
 _INSTRUMENT_LABEL = {"oli": "OLI", "etm+": "ETM+", "tm": "TM", "mss": "MSS", "msi": "MSI"}
-#: Sentinel-2 ``band_id`` order of MTD_MSIL2A.xml when it lists no Spectral_Information.
+#: Sentinel-2 ``band_id`` order of the MTD files (0 = B01 ... 12 = B12) when they list no
+#: Spectral_Information.
 _S2_BAND_ORDER = (
     *("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A"),
     *("B09", "B10", "B11", "B12"),
@@ -78,11 +84,18 @@ class Product:
         Sentinel-2 processing baseline (``"04.00"``), or None.
     sensing_date
         ``YYYYMMDD``, or None.
-    boa_offsets
-        Sentinel-2 band id (``B04``) -> ``BOA_ADD_OFFSET`` in digital numbers,
-        from ``MTD_MSIL2A.xml``; None if not read.
+    add_offsets
+        Sentinel-2 band id (``B04``) -> ``BOA_ADD_OFFSET`` (L2A) or
+        ``RADIO_ADD_OFFSET`` (L1C) in digital numbers, from ``MTD_MSIL2A.xml``
+        or ``MTD_MSIL1C.xml``; None if not read.
     quantification
-        Sentinel-2 ``BOA_QUANTIFICATION_VALUE`` (10000), or None.
+        Sentinel-2 ``BOA_QUANTIFICATION_VALUE`` (L2A) or ``QUANTIFICATION_VALUE``
+        (L1C), 10000; or None.
+    reflectance_gains
+        Landsat Level-1 band number (``"4"``) -> ``(REFLECTANCE_MULT_BAND_n,
+        REFLECTANCE_ADD_BAND_n)`` from the MTL; None if not read.
+    sun_elevation
+        Landsat ``SUN_ELEVATION`` of the scene centre in degrees, from the MTL.
     source
         Where this was read: a file name, a metadata file or a STAC item.
     """
@@ -93,11 +106,13 @@ class Product:
     level: str | None = None
     baseline: str | None = None
     sensing_date: str | None = None
-    boa_offsets: Mapping[str, float] | None = None
+    add_offsets: Mapping[str, float] | None = None
     quantification: float | None = None
     source: str = ""
+    reflectance_gains: Mapping[str, tuple[float, float]] | None = None
+    sun_elevation: float | None = None
     #: acquisition time, ISO 8601 UTC (``2024-06-01T10:10:31Z``; 00:00 when only
-    #: the day is known), or None: see :func:`acquired`
+    #: the day is known), or None
     acquired: str | None = None
 
     @property
@@ -110,9 +125,17 @@ class Product:
         platform = self.platform.rpartition("-")[2].upper()
         return f"Sentinel-{platform} {instrument}" if platform else f"Sentinel-2 {instrument}"
 
+    @property
+    def level1(self) -> bool:
+        """True for a Level-1 product (Landsat ``L1TP``/``L1GT``/``L1GS``, Sentinel-2 ``L1C``)."""
+        return (self.level or "").upper().startswith("L1")
+
     def same_sensor(self, other: Product) -> bool:
-        """True if both are the same instrument (and Sentinel-2 baseline, where both say)."""
+        """True if both are the same instrument, with the same Sentinel-2 baseline and
+        processing level where both say."""
         if (self.mission, self.instrument) != (other.mission, other.instrument):
+            return False
+        if self.level and other.level and self.level1 != other.level1:
             return False
         return self.baseline is None or other.baseline is None or self.baseline == other.baseline
 
@@ -224,7 +247,8 @@ def _landsat_from_mtl(path: str, folders: _Folders) -> Product | None:
     """The product of the ``*_MTL.txt``/``*_MTL.json`` beside ``path`` that belongs to it.
 
     An MTL belongs to a file whose name starts with the MTL's product id, or to
-    any file of a folder holding the MTL of only one product.
+    any file without a product id of its own in a folder holding the MTL of
+    only one product.
     """
     if path.startswith("/vsi"):
         return None
@@ -235,11 +259,12 @@ def _landsat_from_mtl(path: str, folders: _Folders) -> Product | None:
         if m:
             mtls.setdefault(m.group(1).upper(), []).append(entry)
     chosen = next((ids for pid, ids in mtls.items() if name.upper().startswith(pid + "_")), None)
-    if chosen is None and len(mtls) == 1:
+    if chosen is None and len(mtls) == 1 and not _LANDSAT_ID.match(name):
         chosen = next(iter(mtls.values()))
     if chosen is None:
         return None
-    mtl = os.path.join(folder, sorted(chosen, key=lambda e: not e.lower().endswith(".json"))[0])
+    rank = {ext: k for k, ext in enumerate(_MTL_PREFERENCE)}
+    mtl = os.path.join(folder, min(chosen, key=lambda e: rank[os.path.splitext(e.lower())[1]]))
     fields = _read_mtl(mtl)
     spacecraft = fields.get("SPACECRAFT_ID", "")
     sensor = fields.get("SENSOR_ID", "")
@@ -250,7 +275,7 @@ def _landsat_from_mtl(path: str, folders: _Folders) -> Product | None:
         return from_id
     number = spacecraft.rpartition("_")[2].lstrip("0")
     level = fields.get("PROCESSING_LEVEL") or (from_id.level if from_id else None)
-    return Product(
+    product = Product(
         "landsat",
         _MTL_SENSOR[sensor.upper()],
         f"landsat-{number}",
@@ -258,6 +283,24 @@ def _landsat_from_mtl(path: str, folders: _Folders) -> Product | None:
         source=source,
         acquired=_mtl_time(fields),
     )
+    if not product.level1:
+        return product
+    return replace(
+        product,
+        reflectance_gains=_reflectance_gains(fields) or None,
+        sun_elevation=_number(fields.get("SUN_ELEVATION", "")),
+    )
+
+
+def _reflectance_gains(fields: Mapping[str, str]) -> dict[str, tuple[float, float]]:
+    """Band number -> ``(REFLECTANCE_MULT_BAND_n, REFLECTANCE_ADD_BAND_n)`` of a Level-1 MTL."""
+    parts: dict[str, dict[str, float]] = {}
+    for key, text in fields.items():
+        m = _REFLECTANCE_GAIN.match(key)
+        value = _number(text) if m else None
+        if m and value is not None:
+            parts.setdefault(m.group(2), {})[m.group(1)] = value
+    return {n: (p["MULT"], p["ADD"]) for n, p in parts.items() if set(p) == {"MULT", "ADD"}}
 
 
 def _mtl_time(fields: Mapping[str, str]) -> str | None:
@@ -271,19 +314,36 @@ def _mtl_time(fields: Mapping[str, str]) -> str | None:
 
 
 def _read_mtl(path: str) -> dict[str, str]:
-    """``KEY: value`` of an MTL file (text ODL or JSON), groups flattened."""
+    """``KEY: value`` of an MTL file (text ODL, JSON or XML), groups flattened.
+
+    A key found in two groups keeps its first value (a Level-1 MTL has each
+    ``REFLECTANCE_*_BAND_n`` once, in ``LEVEL1_RADIOMETRIC_RESCALING``).
+    """
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             text = f.read(2_000_000)
     except OSError:
         return {}
+    if path.lower().endswith(".xml"):
+        try:
+            root = ET.fromstring(text)
+        except ET.ParseError:
+            return {}
+        out: dict[str, str] = {}
+        for el in root.iter():
+            if len(el) == 0 and el.text and el.text.strip():
+                out.setdefault(_local(el.tag), el.text.strip())
+        return out
     if path.lower().endswith(".json"):
         try:
             doc = json.loads(text)
         except ValueError:
             return {}
-        return dict(_flatten(doc))
-    out: dict[str, str] = {}
+        flat: dict[str, str] = {}
+        for key, value in _flatten(doc):
+            flat.setdefault(key, value)
+        return flat
+    out = {}
     for line in text.splitlines():
         m = _MTL_LINE.match(line)
         if m and m.group(1) not in ("GROUP", "END_GROUP"):
@@ -325,14 +385,19 @@ def _local(tag: str) -> str:
 
 
 def _sentinel2_from_mtd(path: str) -> Product | None:
-    """Baseline, BOA offsets and quantification from an ``MTD_MSIL2A.xml``."""
+    """Baseline, offsets and quantification from an ``MTD_MSIL2A.xml`` or ``MTD_MSIL1C.xml``.
+
+    L2A products give ``BOA_ADD_OFFSET``/``BOA_QUANTIFICATION_VALUE``, L1C
+    products ``RADIO_ADD_OFFSET``/``QUANTIFICATION_VALUE``; the pair of the
+    product's level is kept.
+    """
     try:
         root = ET.parse(path).getroot()
     except (OSError, ET.ParseError):
         return None
     baseline = platform = level = start = None
-    quantification: float | None = None
-    offsets: dict[str, float] = {}
+    quantifications: dict[str, float | None] = {}
+    all_offsets: dict[str, dict[str, float]] = {"BOA": {}, "RADIO": {}}
     band_ids: dict[str, str] = {}
     for el in root.iter():
         tag, text = _local(el.tag), (el.text or "").strip()
@@ -344,14 +409,16 @@ def _sentinel2_from_mtd(path: str) -> Product | None:
             platform = text.lower()  # Sentinel-2A -> sentinel-2a
         elif tag == "PRODUCT_TYPE" and text:
             level = "L2A" if "2A" in text.upper() else "L1C" if "1C" in text.upper() else None
-        elif tag == "BOA_QUANTIFICATION_VALUE" and text:
-            quantification = _number(text)
-        elif tag == "BOA_ADD_OFFSET" and text and el.get("band_id") is not None:
+        elif tag in ("BOA_QUANTIFICATION_VALUE", "QUANTIFICATION_VALUE") and text:
+            quantifications["BOA" if tag.startswith("BOA") else "RADIO"] = _number(text)
+        elif tag in ("BOA_ADD_OFFSET", "RADIO_ADD_OFFSET") and text and el.get("band_id"):
             value = _number(text)
             if value is not None:
-                offsets[str(el.get("band_id"))] = value
+                all_offsets[tag.partition("_")[0]][str(el.get("band_id"))] = value
         elif tag == "Spectral_Information" and el.get("bandId") is not None:
             band_ids[str(el.get("bandId"))] = _s2_band_id(str(el.get("physicalBand", "")))
+    kind = "RADIO" if level == "L1C" else "BOA"
+    offsets, quantification = all_offsets[kind], quantifications.get(kind)
     by_band: dict[str, float] = {}
     for key, value in offsets.items():
         band = band_ids.get(key)
@@ -367,7 +434,7 @@ def _sentinel2_from_mtd(path: str) -> Product | None:
         platform or "",
         level,
         baseline,
-        boa_offsets=by_band or None,
+        add_offsets=by_band or None,
         quantification=quantification,
         source=os.path.basename(path),
         acquired=start,
@@ -411,9 +478,11 @@ def _merge(names: Product | None, metadata: Product | None) -> Product | None:
         platform=metadata.platform or names.platform,
         level=metadata.level or names.level,
         baseline=metadata.baseline or names.baseline,
-        boa_offsets=metadata.boa_offsets,
+        add_offsets=metadata.add_offsets,
         quantification=metadata.quantification,
         source=f"{names.source} and {metadata.source}",
+        reflectance_gains=metadata.reflectance_gains,
+        sun_elevation=metadata.sun_elevation,
         acquired=metadata.acquired or names.acquired,
     )
 
@@ -461,6 +530,27 @@ def product_of_files(paths: Sequence[str]) -> Product | None:
     return first
 
 
+def _level1_of_item(product: Product, item: Any, props: Mapping[str, Any]) -> Product:
+    """A Landsat Level-1 item's gains (from its local MTL asset) and sun elevation."""
+    fields: dict[str, str] = {}
+    source = product.source
+    for asset in getattr(item, "assets", {}).values():
+        href = asset.get_absolute_href() or asset.href
+        if _MTL.match(os.path.basename(href)) and "://" not in href and os.path.isfile(href):
+            fields = _read_mtl(href)
+            source = f"{product.source} and {os.path.basename(href)}"
+            break
+    elevation = _number(fields.get("SUN_ELEVATION", ""))
+    if elevation is None and props.get("view:sun_elevation") is not None:
+        elevation = _number(str(props["view:sun_elevation"]))
+    return replace(
+        product,
+        reflectance_gains=_reflectance_gains(fields) or None,
+        sun_elevation=elevation,
+        source=source,
+    )
+
+
 def _describe(product: Product) -> str:
     if product.baseline:
         return f"{product.label} (processing baseline {product.baseline})"
@@ -468,7 +558,13 @@ def _describe(product: Product) -> str:
 
 
 def product_of_item(item: Any) -> Product | None:
-    """The product a STAC item describes, from its ``platform``/``instruments`` properties."""
+    """The product a STAC item describes, from its ``platform``/``instruments`` properties.
+
+    A Landsat Level-1 item (``landsat:correction`` ``L1TP``, ...) takes its
+    reflectance gains and sun elevation from its MTL asset (a local
+    ``*_MTL.txt``/``.json``/``.xml``, as USGS items list it), the sun
+    elevation also from ``view:sun_elevation``.
+    """
     props: Mapping[str, Any] = getattr(item, "properties", None) or {}
     where = f"STAC item {getattr(item, 'id', '?')}"
     when = props.get("datetime") or props.get("start_datetime")
@@ -485,7 +581,7 @@ def product_of_item(item: Any) -> Product | None:
             return None
         instrument = "etm+" if instrument == "etm" else instrument
         level = props.get("landsat:correction")
-        return Product(
+        product = Product(
             "landsat",
             instrument,
             platform,
@@ -493,6 +589,7 @@ def product_of_item(item: Any) -> Product | None:
             source=where,
             acquired=acquired,
         )
+        return _level1_of_item(product, item, props) if product.level1 else product
     if platform.startswith("sentinel-2") or "msi" in instruments or from_uri is not None:
         return Product(
             "sentinel-2",

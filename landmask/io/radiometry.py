@@ -29,11 +29,12 @@ from typing import Any
 
 import numpy as np
 import rasterio
+from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
-from landmask.errors import UncalibratedWarning
+from landmask.errors import ReadError, UncalibratedWarning
 from landmask.io._bands import BandSource
-from landmask.io._grid import READ_ENV, FileInfo
+from landmask.io._grid import READ_ENV, FileInfo, gdal_message
 from landmask.io.provider import Product
 from landmask.io.sensors import Sensor, preset_for_product
 
@@ -44,6 +45,7 @@ __all__ = [
     "decide_radiometry",
     "describe",
     "radiometry_tags",
+    "reflectance_sources",
     "sample_values",
 ]
 
@@ -84,7 +86,7 @@ class Radiometry:
         return f"radiometry: {self.kind.replace('_', ' ')} ({self.basis})"
 
 
-def _reflectance_sources(sources: Sequence[BandSource]) -> list[BandSource]:
+def reflectance_sources(sources: Sequence[BandSource]) -> list[BandSource]:
     """The bands that carry reflectance (not quality layers, not Landsat surface temperature)."""
     return [
         s
@@ -131,7 +133,7 @@ def decide_radiometry(
         Costs nothing for scaled bands; floating-point bands with no scale are
         sampled (:func:`sample_values`: an overview or nine small windows).
     """
-    bands = _reflectance_sources(sources)
+    bands = reflectance_sources(sources)
     raw = [s for s in bands if s.scaling == "none"]
     if raw:
         found = _unscaled(raw, infos)
@@ -213,6 +215,25 @@ def sample_values(path: str, indexes: Sequence[int], nodata: Sequence[float | No
     blocks are decoded whatever the raster's size. Nodata values and NaN are
     left out.
     """
+    try:
+        chunks = _sample_blocks(path, indexes)
+    except RasterioError as exc:
+        raise ReadError(
+            f"{path}: cannot read a sample of its values ({gdal_message(exc)})"
+        ) from exc
+    out = []
+    for block in chunks:
+        for k, nd in enumerate(nodata):
+            band = block[k].astype(np.float64).ravel()
+            keep = np.isfinite(band)
+            if nd is not None and not np.isnan(nd):
+                keep &= band != nd
+            out.append(band[keep])
+    return np.concatenate(out) if out else np.empty(0)
+
+
+def _sample_blocks(path: str, indexes: Sequence[int]) -> list[np.ndarray]:
+    """The smallest overview, or a corner of up to nine blocks, of bands ``indexes``."""
     chunks: list[np.ndarray] = []
     with rasterio.Env(**READ_ENV), rasterio.open(path) as ds:
         overviews = ds.overviews(indexes[0])
@@ -229,15 +250,7 @@ def sample_values(path: str, indexes: Sequence[int], nodata: Sequence[float | No
                     h = min(bh, _SAMPLE_SIDE, ds.height - row)
                     w = min(bw, _SAMPLE_SIDE, ds.width - col)
                     chunks.append(ds.read(list(indexes), window=Window(col, row, w, h)))
-    out = []
-    for block in chunks:
-        for k, nd in enumerate(nodata):
-            band = block[k].astype(np.float64).ravel()
-            keep = np.isfinite(band)
-            if nd is not None and not np.isnan(nd):
-                keep &= band != nd
-            out.append(band[keep])
-    return np.concatenate(out) if out else np.empty(0)
+    return chunks
 
 
 def _warn_uncalibrated(

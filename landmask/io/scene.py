@@ -27,12 +27,14 @@ import xarray as xr
 from affine import Affine
 from dask.base import tokenize
 
-from landmask._runtime.chunks import aligned_chunks
+from landmask._runtime.chunks import SCENE_CHUNK_SIZE, aligned_chunks
 from landmask._runtime.paths import worker_path
 from landmask.errors import ConfigError, PresetAssumedWarning
 from landmask.io._bands import (
     BandSource,
+    PerBand,
     band_sources,
+    check_per_band,
     keep_needed,
     name_bands,
     on_grid,
@@ -40,9 +42,15 @@ from landmask.io._bands import (
 )
 from landmask.io._grid import READ_ENV, Grid, check_grid, open_info
 from landmask.io.provider import Product, product_of_files, product_of_item
-from landmask.io.radiometry import Radiometry, decide_radiometry
+from landmask.io.radiometry import Radiometry, decide_radiometry, reflectance_sources
 from landmask.io.reflectance import ReflectanceReader, read_reflectance, to_reflectance
-from landmask.io.sensors import Sensor, get_sensor, preset_for_product, sensor_for
+from landmask.io.sensors import (
+    QUALITY_BANDS,
+    Sensor,
+    get_sensor,
+    preset_for_product,
+    sensor_for,
+)
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -57,7 +65,7 @@ __all__ = [
 ]
 
 #: Default chunk size (pixels a side), before alignment to the file's blocks.
-DEFAULT_CHUNK_SIZE = 1024
+DEFAULT_CHUNK_SIZE = SCENE_CHUNK_SIZE
 
 PathLike = str | os.PathLike[str]
 
@@ -67,8 +75,8 @@ def open_scene(
     *,
     sensor: str | Sensor | None = None,
     bands: Mapping[str, int] | None = None,
-    scale: float | None = None,
-    offset: float | None = None,
+    scale: PerBand | None = None,
+    offset: PerBand | None = None,
     chunk_size: int | None = None,
     allow_ungeoreferenced: bool = False,
     needs: Collection[str] | None = None,
@@ -88,8 +96,12 @@ def open_scene(
         ``bands``) common names with ``raster:bands`` scale/offset/nodata
         (see :mod:`landmask.io.stac`).
     sensor
-        A preset (``sentinel2-l2a``, ``landsat-c2-l2``, ``naip``) naming bands
-        from file-name suffixes or band descriptions and giving scale/offset.
+        A preset (``sentinel2-l2a``, ``landsat-c2-l2``, ``naip``,
+        ``sentinel2-l1c``, ``landsat-c2-l1``) naming bands from file-name
+        suffixes or band descriptions and giving scale/offset. Files of a
+        Level-1 product (``LC08_L1TP_...`` with its MTL, ``S2A_MSIL1C_...``) are
+        converted to top-of-atmosphere reflectance with their own metadata,
+        also with no ``sensor``.
         Its band table (Landsat TM/ETM+ or OLI) and offset (Sentinel-2
         processing baseline) follow the product the files belong to, read from
         their names, the MTL/MTD metadata beside them or the STAC item
@@ -100,7 +112,11 @@ def open_scene(
         (``--band red=4`` on ``LE07_..._SR_B4.TIF``) is refused.
         Without a sensor only these bands are used.
     scale, offset
-        reflectance = DN * scale + offset; override the sensor's and the file's.
+        reflectance = DN * scale + offset; override the sensor's, the STAC
+        item's and the file's. One number for every band, or a mapping of band
+        name to number for those bands alone (``{"nir": 1e-4}``; the key
+        ``"*"`` for every band the mapping does not name). A name that is no
+        band of the scene, or a NaN, raises :class:`ConfigError`.
     chunk_size
         Chunk side in pixels, rounded to whole internal blocks of the file.
     allow_ungeoreferenced
@@ -133,8 +149,9 @@ def open_scene(
     ------
     ReadError, GridError, BandError, ConfigError
     SensorError
-        Files of another sensor than ``sensor``, of a Level-1 product, of two
-        products, or a ``bands`` number the provider's names contradict.
+        Files of another sensor than ``sensor``, of two products, a Landsat
+        Level-1 product without the MTL values that convert it (with
+        ``sensor``), or a ``bands`` number the provider's names contradict.
 
     Warns
     -----
@@ -166,6 +183,8 @@ def open_scene(
         info_of = {worker_path(p): open_info(p) for p in path_list}
         grid = check_grid(list(info_of.values()), allow_ungeoreferenced, resolution)
         product = product_of_item(item)
+        if preset is None and product is not None and product.level1:
+            preset = preset_for_product(product)  # its metadata is its one calibration
         if preset is not None:  # the item's eo:bands name the bands: no band table assumed
             preset = replace(sensor_for(preset, product), assumed="")
         sources = stac_sources(item, info_of, preset, scale, offset, needs)
@@ -180,6 +199,9 @@ def open_scene(
         infos = [open_info(p) for p in path_list]
         grid = check_grid(infos, allow_ungeoreferenced, resolution)
         product = product_of_files(path_list)
+        if preset is None and product is not None and product.level1:
+            # a Level-1 product's metadata is its one calibration: read it with its preset
+            preset = preset_for_product(product)
         if preset is not None:
             preset = sensor_for(preset, product)
             if preset.variant == "oli" and not any(
@@ -189,6 +211,9 @@ def open_scene(
                 preset = replace(preset, assumed="")  # no band named by an SR_B<n> suffix
         provider = preset or (preset_for_product(product) if product is not None else None)
         names = name_bands(infos, preset, bands, provider)
+        reflectance_names = [n for n in names.values() if n not in QUALITY_BANDS]
+        check_per_band("--scale", scale, reflectance_names)
+        check_per_band("--offset", offset, reflectance_names)
         if needs is not None:
             names = keep_needed(names, needs, path_list)
         sources = band_sources(infos, names, preset, scale, offset)
@@ -217,7 +242,7 @@ def open_scene(
     return arr.assign_attrs(lineage)  # the input item, for the outputs' STAC items
 
 
-def _warn_assumed(sensor: Sensor | None, offset: float | None) -> None:
+def _warn_assumed(sensor: Sensor | None, offset: PerBand | None) -> None:
     """One warning for what the preset assumed for lack of names or metadata."""
     overridden = sensor is not None and sensor.variant == "msi" and offset is not None
     if sensor is not None and sensor.assumed and not overridden:
@@ -287,11 +312,7 @@ def radiometry_attrs(
     item that decided), ``band_options`` (the explicit ``--band`` mapping) and
     ``source_nodata`` (each band's nodata value, or None).
     """
-    reflectance = [
-        s
-        for s in sources
-        if s.scaling != "raw" and not (s.scaling == "sensor" and s.name.startswith("lwir"))
-    ]
+    reflectance = reflectance_sources(sources)
     attrs: dict[str, Any] = {}
     pairs = {(s.scale, s.offset) for s in reflectance}
     hows = {s.scaling for s in reflectance}

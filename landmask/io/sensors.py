@@ -15,6 +15,7 @@ files of another sensor.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -152,8 +153,19 @@ class Sensor:
         return self.band_ids.get(d.upper())
 
     def scaling(self, name: str) -> tuple[float, float]:
-        """``(scale, offset)`` of the band with common name ``name``."""
-        return self.band_scaling.get(name, (self.scale, self.offset))
+        """``(scale, offset)`` of the band with common name ``name``.
+
+        Raises :class:`SensorError` for a band a per-band-only preset (Landsat
+        Level-1: one gain per band from the MTL) has no scale for.
+        """
+        if name in self.band_scaling:
+            return self.band_scaling[name]
+        if math.isnan(self.scale):
+            raise SensorError(
+                f"{self.basis or self.name}: no reflectance gain for band {name!r} "
+                f"({self.description} has {', '.join(self.band_scaling) or 'none'})"
+            )
+        return (self.scale, self.offset)
 
 
 SENTINEL2_L2A = Sensor(
@@ -186,26 +198,35 @@ SENTINEL2_L2A = Sensor(
     missions=("sentinel-2",),
 )
 
+#: Landsat reflective band numbers -> common names: 8/9 OLI, and 4/5 TM and 7 ETM+.
+_OLI_BANDS = {
+    "B1": "coastal",
+    "B2": "blue",
+    "B3": "green",
+    "B4": "red",
+    "B5": "nir08",
+    "B6": "swir16",
+    "B7": "swir22",
+}
+_TM_ETM_BANDS = {
+    "B1": "blue",
+    "B2": "green",
+    "B3": "red",
+    "B4": "nir",
+    "B5": "swir16",
+    "B7": "swir22",
+}
+_QA_PIXEL = {"QA_PIXEL": "qa_pixel"}
+
+
+def _level2(bands: Mapping[str, str], thermal: Mapping[str, str]) -> dict[str, str]:
+    """A Level-2 band table: ``SR_B<n>`` files, ``ST_B<n>`` temperature, ``B<n>`` descriptions."""
+    return {**{f"SR_{k}": v for k, v in bands.items()}, **thermal, **bands, **_QA_PIXEL}
+
+
 LANDSAT_OLI = Sensor(
     name="landsat-c2-l2",
-    band_ids={
-        "SR_B1": "coastal",
-        "SR_B2": "blue",
-        "SR_B3": "green",
-        "SR_B4": "red",
-        "SR_B5": "nir08",
-        "SR_B6": "swir16",
-        "SR_B7": "swir22",
-        "ST_B10": "lwir11",
-        "B1": "coastal",
-        "B2": "blue",
-        "B3": "green",
-        "B4": "red",
-        "B5": "nir08",
-        "B6": "swir16",
-        "B7": "swir22",
-        "QA_PIXEL": "qa_pixel",
-    },
+    band_ids=_level2(_OLI_BANDS, {"ST_B10": "lwir11"}),
     suffix=r"(?:^|_)(SR_B[1-7]|ST_B(?:6|10)|QA_PIXEL)$",
     # Landsat Collection 2 Level-2 surface reflectance (all instruments).
     scale=2.75e-5,
@@ -220,22 +241,7 @@ LANDSAT_OLI = Sensor(
 #: Landsat 4/5 TM and 7 ETM+: band 4 is the near infrared, band 6 thermal.
 LANDSAT_TM_ETM = replace(
     LANDSAT_OLI,
-    band_ids={
-        "SR_B1": "blue",
-        "SR_B2": "green",
-        "SR_B3": "red",
-        "SR_B4": "nir",
-        "SR_B5": "swir16",
-        "SR_B7": "swir22",
-        "ST_B6": "lwir",
-        "B1": "blue",
-        "B2": "green",
-        "B3": "red",
-        "B4": "nir",
-        "B5": "swir16",
-        "B7": "swir22",
-        "QA_PIXEL": "qa_pixel",
-    },
+    band_ids=_level2(_TM_ETM_BANDS, {"ST_B6": "lwir"}),
     variant="tm-etm",
     description="Landsat 4/5 TM, 7 ETM+",
     band_scaling={"lwir": _LANDSAT_ST},
@@ -255,7 +261,46 @@ NAIP = Sensor(
     radiometry="dn",
 )
 
-SENSORS: dict[str, Sensor] = {s.name: s for s in (SENTINEL2_L2A, LANDSAT_OLI, NAIP)}
+#: Sentinel-2 MSI Level-1C: top-of-atmosphere reflectance = (DN + RADIO_ADD_OFFSET) /
+#: QUANTIFICATION_VALUE, the offset -1000 from processing baseline 04.00 on, 0 before.
+SENTINEL2_L1C = replace(
+    SENTINEL2_L2A,
+    name="sentinel2-l1c",
+    band_ids={
+        **{k: v for k, v in SENTINEL2_L2A.band_ids.items() if k != "SCL"},
+        "B10": "cirrus",
+    },
+    # SAFE GRANULE/L1C_.../IMG_DATA/T33UUP_20220301T101841_B04.jp2, STAC B04.tif
+    suffix=r"(?:^|_)(B(?:0[1-9]|1[0-2]|8A))(?:_\d+m)?$",
+    description="Sentinel-2 MSI L1C",
+    radiometry="toa_reflectance",
+)
+
+#: Landsat 8/9 OLI Collection 2 Level-1 (``LC08_L1TP_..._B4.TIF``): top-of-atmosphere
+#: reflectance from the MTL's per-band gains and sun elevation (see _landsat_level1).
+LANDSAT_L1_OLI = replace(
+    LANDSAT_OLI,
+    name="landsat-c2-l1",
+    band_ids={**_OLI_BANDS, "B8": "pan", "B9": "cirrus", **_QA_PIXEL},
+    suffix=r"(?:^|_)(B[1-9]|QA_PIXEL)$",
+    # no scale for every band: each band's comes from the MTL (band_scaling)
+    scale=float("nan"),
+    offset=float("nan"),
+    band_scaling={},
+    radiometry="toa_reflectance",
+)
+
+#: Landsat 4/5 TM and 7 ETM+ Collection 2 Level-1 (``LE07_L1TP_..._B4.TIF``).
+LANDSAT_L1_TM_ETM = replace(
+    LANDSAT_L1_OLI,
+    band_ids={**_TM_ETM_BANDS, "B8": "pan", **_QA_PIXEL},
+    variant="tm-etm",
+    description="Landsat 4/5 TM, 7 ETM+",
+)
+
+SENSORS: dict[str, Sensor] = {
+    s.name: s for s in (SENTINEL2_L2A, LANDSAT_OLI, NAIP, SENTINEL2_L1C, LANDSAT_L1_OLI)
+}
 
 
 def get_sensor(name: str) -> Sensor:
@@ -277,14 +322,32 @@ def sensor_for(preset: Sensor, product: Product | None) -> Sensor:
     from baseline 04.00 on and 0 before it, else -0.1 for products sensed from
     2022-01-25 on, else -0.1 with a note that it was assumed.
 
+    The product's processing level decides between a mission's presets: a
+    Level-1 product (``LC08_L1TP_...``, ``S2A_MSIL1C_...``) is read by the
+    Level-1 preset (``landsat-c2-l1``, ``sentinel2-l1c``: top-of-atmosphere
+    reflectance from the product's own metadata) whichever of the two was
+    named, a Level-2 product by the Level-2 one. Landsat Level-1 takes one
+    scale and offset per band: ``REFLECTANCE_MULT_BAND_n / sin(SUN_ELEVATION)``
+    and ``REFLECTANCE_ADD_BAND_n / sin(SUN_ELEVATION)`` of its MTL (the sun
+    elevation of the scene centre, one value per scene). Sentinel-2 L1C takes
+    ``1 / QUANTIFICATION_VALUE`` and ``RADIO_ADD_OFFSET / QUANTIFICATION_VALUE``
+    of ``MTD_MSIL1C.xml``, else the baseline's offset as for L2A.
+
     Raises
     ------
     SensorError
-        If the product is of another mission than the preset reads, or of a
-        processing level it does not read (Landsat Level-1, Sentinel-2 L1C).
+        If the product is of another mission than the preset reads; a Landsat
+        Level-1 product without the MTL values that convert it (or with the sun
+        below the horizon); ``landsat-c2-l1`` with no product known.
     """
     if preset.name not in SENSORS:  # a user-made Sensor: taken as it is
         return preset
+    if product is None and preset.name == LANDSAT_L1_OLI.name:
+        raise SensorError(
+            f"--sensor {preset.name}: no Landsat Level-1 product id in the file names and no "
+            "*_MTL.txt/json/xml beside them: its REFLECTANCE_MULT_BAND_n, "
+            "REFLECTANCE_ADD_BAND_n and SUN_ELEVATION convert the files"
+        )
     if product is None:
         if preset.variant == "oli":
             return replace(
@@ -307,41 +370,88 @@ def sensor_for(preset: Sensor, product: Product | None) -> Sensor:
 #: What each preset reads, in refusals of files of another mission.
 _MISSION_FILES = {
     "sentinel2-l2a": "Sentinel-2 L2A files",
+    "sentinel2-l1c": "Sentinel-2 L1C files",
     "landsat-c2-l2": "Landsat 4-9 Collection 2 Level-2 files",
+    "landsat-c2-l1": "Landsat 4-9 Collection 2 Level-1 files",
     "naip": "NAIP RGB+NIR images",
 }
 
 
 def _landsat_variant(preset: Sensor, product: Product) -> Sensor:
-    level = (product.level or "").upper()
-    if level.startswith("L1"):
-        raise SensorError(
-            f"{product.source}: a Level-1 product ({level}); --sensor {preset.name} reads "
-            "Collection 2 Level-2 surface reflectance (L2SP)"
-        )
+    level1 = product.level1 if product.level else preset.name == LANDSAT_L1_OLI.name
     if product.instrument in ("tm", "etm+"):
-        variant = LANDSAT_TM_ETM
+        variant = LANDSAT_L1_TM_ETM if level1 else LANDSAT_TM_ETM
     elif product.instrument == "oli":
-        variant = LANDSAT_OLI
+        variant = LANDSAT_L1_OLI if level1 else LANDSAT_OLI
     else:
-        raise SensorError(
-            f"{product.source}: {product.label} has no Collection 2 surface reflectance "
-            f"that --sensor {preset.name} reads"
+        what = (
+            "Collection 2 Level-1 reflectance gains"
+            if level1
+            else "Collection 2 surface reflectance"
         )
-    return replace(variant, description=product.label, basis=product.source)
+        raise SensorError(
+            f"{product.source}: {product.label} has no {what} that --sensor {preset.name} reads"
+        )
+    variant = replace(variant, description=product.label, basis=product.source)
+    return _landsat_level1(variant, product) if level1 else variant
+
+
+def _landsat_level1(variant: Sensor, product: Product) -> Sensor:
+    """Top-of-atmosphere reflectance per band: (M * DN + A) / sin(sun elevation), from the MTL."""
+    gains, elevation = product.reflectance_gains, product.sun_elevation
+    if not gains or elevation is None:
+        missing = "REFLECTANCE_MULT_BAND_n/REFLECTANCE_ADD_BAND_n" if not gains else "SUN_ELEVATION"
+        raise SensorError(
+            f"{product.source}: a Level-1 product ({product.level}) with no {missing} to convert "
+            "it to top-of-atmosphere reflectance; put its *_MTL.txt (or .json, .xml) beside "
+            "the files"
+        )
+    if not 0 < elevation <= 90:
+        raise SensorError(
+            f"{product.source}: SUN_ELEVATION {elevation:g}: the sun is below the horizon, "
+            "there is no reflectance to compute"
+        )
+    sine = math.sin(math.radians(elevation))
+    scaling = {
+        name: (gains[band_id[1:]][0] / sine, gains[band_id[1:]][1] / sine)
+        for band_id, name in variant.band_ids.items()
+        if band_id[1:] in gains
+    }
+    basis = (
+        f"Level-1 MTL {_mtl_name(product.source)} REFLECTANCE_MULT_BAND_n, "
+        f"REFLECTANCE_ADD_BAND_n and SUN_ELEVATION {elevation:g} (one per scene)"
+    )
+    calibrated = {b: n for b, n in variant.band_ids.items() if n in scaling or n == "qa_pixel"}
+    return replace(variant, band_ids=calibrated, band_scaling=scaling, basis=basis)
+
+
+def _mtl_name(source: str) -> str:
+    """The MTL file name in a product's ``source`` (``file name X and Y_MTL.txt`` -> Y_MTL.txt)."""
+    return next((w for w in source.split() if "_MTL." in w.upper()), source)
 
 
 def _sentinel2_radiometry(preset: Sensor, product: Product) -> Sensor:
-    if (product.level or "").upper() == "L1C":
-        raise SensorError(
-            f"{product.source}: a Level-1C product (top of atmosphere); --sensor "
-            f"{preset.name} reads Level-2A surface reflectance"
-        )
+    level = (product.level or "").upper()
+    if level:
+        preset = SENTINEL2_L1C if level == "L1C" else SENTINEL2_L2A
+    found = _sentinel2_offsets(preset, product)
+    if found.radiometry != "toa_reflectance":
+        return found
+    q = 1 / found.scale
+    return replace(
+        found,
+        basis=f"Level-1C (DN + RADIO_ADD_OFFSET {found.offset * q:g}) / QUANTIFICATION_VALUE "
+        f"{q:g} ({found.basis or 'processing baseline 04.00 or later assumed'})",
+    )
+
+
+def _sentinel2_offsets(preset: Sensor, product: Product) -> Sensor:
+    """The offset (and scale) of the product's processing baseline, L2A and L1C alike."""
     described = replace(preset, description=product.label, basis=product.source)
-    if product.boa_offsets:
+    if product.add_offsets:
         q = product.quantification or 1e4
         ids = preset.band_ids
-        by_name = {ids[b]: v / q for b, v in product.boa_offsets.items() if b in ids}
+        by_name = {ids[b]: v / q for b, v in product.add_offsets.items() if b in ids}
         values = sorted(by_name.values(), key=list(by_name.values()).count, reverse=True)
         common = values[0] if values else 0.0
         special = {n: (1 / q, o) for n, o in by_name.items() if o != common}

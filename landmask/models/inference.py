@@ -10,8 +10,10 @@ depend on the chunk size, and no blending of overlapping predictions is needed
 (a model whose receptive field exceeds its declared halo is the model's bug).
 
 Probabilities become class ids by argmax; a pixel whose highest probability is
-below ``min_confidence`` becomes 0 (other), and a pixel with any missing input
-band (NaN) or a non-finite probability becomes 255 (nodata).
+below ``min_confidence`` becomes the scheme's ``other`` class (0 in
+``landcover``; a scheme without an ``other`` class, such as one made from
+training labels, keeps the argmax), and a pixel with any missing input band
+(NaN) or a non-finite probability becomes 255 (nodata).
 
 Probability rasters are stored as uint8: ``round(p * 254)``, so 0 is 0 and
 254 is 1, and 255 is nodata; the scale 1/254 is written into the file.
@@ -27,7 +29,7 @@ import numpy as np
 
 from landmask.classes import NODATA
 from landmask.errors import ModelError
-from landmask.models.registry import ModelHandle
+from landmask.models.registry import ModelHandle, model_scheme
 
 __all__ = ["PROBABILITY_SCALE", "ids_from_proba", "predict_block", "run_model"]
 
@@ -36,12 +38,17 @@ PROBABILITY_SCALE = 254
 
 
 def ids_from_proba(
-    proba: np.ndarray, classes: Sequence[int], min_confidence: float, missing: np.ndarray
+    proba: np.ndarray,
+    classes: Sequence[int],
+    min_confidence: float,
+    missing: np.ndarray,
+    unsure: int | None = 0,
 ) -> np.ndarray:
     """Block function: ``(class, y, x)`` probabilities -> ``(y, x)`` uint8 class ids.
 
-    Argmax over classes; 0 where the best probability is below
-    ``min_confidence``; 255 where ``missing`` or any probability is not finite.
+    Argmax over classes; ``unsure`` (the scheme's ``other`` class) where the
+    best probability is below ``min_confidence`` (None: the argmax stands);
+    255 where ``missing`` or any probability is not finite.
     """
     lut = np.asarray(classes, dtype=np.uint8)
     finite = np.isfinite(proba).all(axis=0)
@@ -49,7 +56,8 @@ def ids_from_proba(
     best = np.argmax(safe, axis=0)
     confidence = np.take_along_axis(safe, best[None], axis=0)[0]
     ids = lut[best]
-    ids[confidence < min_confidence] = 0
+    if unsure is not None:
+        ids[confidence < min_confidence] = unsure
     ids[~finite | missing] = NODATA
     return ids
 
@@ -100,7 +108,8 @@ def predict_block(
                     f"{getattr(m, 'name', type(m).__name__)}: predict_proba returned shape "
                     f"{proba.shape}, expected {(n, *block.shape[1:])}"
                 )
-            ids = ids_from_proba(proba, m.classes, min_confidence, missing)
+            unsure = model_scheme(m).other_id
+            ids = ids_from_proba(proba, m.classes, min_confidence, missing, unsure)
             out = (
                 np.concatenate([ids[None], _quantise(proba, ids == NODATA)])
                 if with_proba

@@ -19,6 +19,13 @@ record and the user's options into the options a scene is opened with, for
   the model was trained on (Landsat 7 ETM+ files for a Landsat 8 OLI model) are
   refused.
 
+The record also holds the training scene's radiometry (``surface_reflectance``,
+``toa_reflectance`` or ``dn``; :mod:`landmask.io.radiometry`), and
+:func:`check_radiometry`, once the scene is open, refuses a scene whose values
+are of the other kind: digital numbers for a model trained on reflectance, or
+reflectance for a model trained on digital numbers. Model files made before the
+record existed keep working (a debug note).
+
 Models that record nothing (rule sets, ONNX files without these keys,
 plug-ins) leave the user's options as they are. A plug-in may record its own by
 a ``scene_record`` attribute (a :class:`SceneRecord`) or plain ``sensor``,
@@ -27,6 +34,7 @@ a ``scene_record`` attribute (a :class:`SceneRecord`) or plain ``sensor``,
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -35,7 +43,19 @@ from typing import Any
 
 from landmask.errors import ModelMismatchError, SensorError
 
-__all__ = ["CLI_LABELS", "SceneChoice", "SceneRecord", "recorded", "scene_options"]
+__all__ = [
+    "CLI_LABELS",
+    "SceneChoice",
+    "SceneRecord",
+    "check_radiometry",
+    "recorded",
+    "scene_options",
+]
+
+log = logging.getLogger(__name__)
+
+#: The radiometries that are reflectance (:data:`landmask.io.radiometry.RADIOMETRIES`).
+_REFLECTANCE = ("surface_reflectance", "toa_reflectance")
 
 #: How messages name the scene options by default: as the command line spells them.
 CLI_LABELS = {"sensor": "--sensor", "band": "--band", "scale": "--scale", "offset": "--offset"}
@@ -62,6 +82,10 @@ class SceneRecord:
         ``none`` or ``mixed``; None when not recorded.
     nodata
         Band name -> the nodata value that became NaN (None: no nodata value).
+    radiometry, radiometry_basis
+        What the training scene's values were (``surface_reflectance``,
+        ``toa_reflectance``, ``dn``, or ``unknown`` for a scene that did not
+        say) and why; None in model files made before this was recorded.
     """
 
     sensor: str | None = None
@@ -72,6 +96,8 @@ class SceneRecord:
     offset: float | None = None
     scaling: str | None = None
     nodata: dict[str, float | None] | None = None
+    radiometry: str | None = None
+    radiometry_basis: str | None = None
 
     @classmethod
     def of_scene(cls, scene: Any) -> SceneRecord:
@@ -89,6 +115,8 @@ class SceneRecord:
             offset=_float(attrs.get("offset")),
             scaling=attrs.get("scaling"),
             nodata=dict(nodata) if nodata else None,
+            radiometry=str(attrs.get("radiometry") or "unknown"),
+            radiometry_basis=attrs.get("radiometry_basis"),
         )
 
     @classmethod
@@ -125,7 +153,55 @@ class SceneRecord:
                 f"{k}={'none' if v is None else f'{v:g}'}" for k, v in self.nodata.items()
             )
             lines.append(f"nodata (became NaN, never sampled): {values}")
+        if self.radiometry is None:
+            lines.append("radiometry: not recorded (a model file made before it was)")
+        else:
+            basis = f" ({self.radiometry_basis})" if self.radiometry_basis else ""
+            lines.append(f"radiometry: {_words(self.radiometry)}{basis}")
         return lines
+
+
+def _words(radiometry: str) -> str:
+    """``surface_reflectance`` -> ``surface reflectance``; ``dn`` -> ``digital numbers``."""
+    return "digital numbers" if radiometry == "dn" else radiometry.replace("_", " ")
+
+
+def check_radiometry(model: Any, scene: Any, *, spec: str | None = None) -> None:
+    """Refuse a scene whose radiometry contradicts the one ``model`` was trained on.
+
+    A model trained on digital numbers and a scene read as reflectance
+    (surface or top of atmosphere), or the reverse, contradict each other:
+    the model's thresholds are on another scale. Surface and top-of-atmosphere
+    reflectance do not contradict each other. A model or scene that records no
+    radiometry (model files made before it was recorded, plug-ins, scenes not
+    from :func:`~landmask.open_scene`) is not checked.
+
+    Raises
+    ------
+    ModelMismatchError
+        One line naming the scene's radiometry and the model's.
+    """
+    where = spec or getattr(model, "name", None) or type(model).__name__
+    trained = recorded(model).radiometry
+    attrs: Mapping[str, Any] = getattr(scene, "attrs", {})
+    now = attrs.get("radiometry")
+    if trained is None or trained == "unknown":
+        if isinstance(getattr(model, "scene_record", None), SceneRecord):
+            log.debug("%s records no radiometry of its training scene: not checked", where)
+        return
+    if not now or now == "unknown" or (trained == "dn") == (now == "dn"):
+        return
+    sources = ", ".join(attrs.get("sources", [])) or "the scene"
+    basis = attrs.get("radiometry_basis")
+    seen = f"{_words(str(now))} ({basis})" if basis else _words(str(now))
+    hint = (
+        "give --sensor or --scale/--offset so that it reads as reflectance"
+        if now == "dn"
+        else "a model trained on digital numbers classifies digital numbers only"
+    )
+    raise ModelMismatchError(
+        f"{sources}: {seen}, but {where} was trained on {_words(trained)}; {hint}"
+    )
 
 
 def _value(value: float | None) -> str:
@@ -164,8 +240,8 @@ class SceneChoice:
 
     sensor: str | None
     bands: dict[str, int] | None
-    scale: float | None
-    offset: float | None
+    scale: float | Mapping[str, float] | None
+    offset: float | Mapping[str, float] | None
     from_model: tuple[str, ...] = ()
 
 
@@ -175,8 +251,8 @@ def scene_options(
     *,
     sensor: str | None,
     bands: Mapping[str, int] | None,
-    scale: float | None,
-    offset: float | None,
+    scale: float | Mapping[str, float] | None,
+    offset: float | Mapping[str, float] | None,
     spec: str | None = None,
     labels: Mapping[str, str] | None = None,
 ) -> SceneChoice:
@@ -229,10 +305,19 @@ def scene_options(
         user_bands = dict(record.bands)
         taken.append("band")
     for option, given, kept in (("scale", scale, record.scale), ("offset", offset, record.offset)):
-        if given is not None and kept is not None and not math.isclose(given, kept, abs_tol=1e-12):
+        values = list(given.values()) if isinstance(given, Mapping) else [given]
+        unscaled = record.scaling == "none" and record.radiometry == "dn"
+        for value in values:
+            if value is None or kept is None or math.isclose(value, kept, abs_tol=1e-12):
+                continue
+            if unscaled:
+                raise ModelMismatchError(
+                    f"{label[option]} {value:g} reads the scene as reflectance, but {where} was "
+                    "trained on digital numbers (no scale or offset)"
+                )
             how = f" (from {record.scaling})" if record.scaling else ""
             raise ModelMismatchError(
-                f"{label[option]} {given:g} contradicts the {option} {kept:g}{how} that {where} "
+                f"{label[option]} {value:g} contradicts the {option} {kept:g}{how} that {where} "
                 "was trained with"
             )
     if scale is None and record.scaling == "options" and record.scale is not None:

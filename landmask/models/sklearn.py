@@ -1,8 +1,11 @@
 """scikit-learn pixel classifiers saved by ``landmask train``.
 
 A model file is a joblib pickle of a dict: the fitted estimator and what it
-needs from a scene (bands, features, class ids and scheme, the sensor and the
-scale/offset its reflectance was made with) plus the training report.
+needs from a scene (bands, features, class ids and their scheme, the sensor,
+the scale/offset and the radiometry its training scene had) plus the training
+report. A built-in scheme is stored by name; a scheme made from the labels'
+own classes is stored whole (ids, names, colours), so that masks made with
+the model carry it.
 
 Loading a joblib or pickle file runs code stored in it: load only files you
 made or trust. landmask loads only paths the user names.
@@ -18,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from landmask.classes import ClassScheme, get_scheme
-from landmask.errors import ModelError
+from landmask.classes import SCHEMES, ClassScheme, get_scheme
+from landmask.errors import ConfigError, ModelError
 from landmask.models.recorded import SceneRecord
 from landmask.spectral.indices import INDICES, BlockLookup
 
@@ -56,8 +59,9 @@ class SklearnModel:
         Band common names read, in block order.
     features
         Estimator columns: band names and index names (:data:`landmask.spectral.indices.INDICES`).
-    scheme_name
-        Class scheme of the ids.
+    class_scheme
+        Class scheme of the ids: a built-in one's name, or the scheme itself
+        (one ``landmask train`` made from the labels' own classes).
     scene_record
         How the training scene was read: sensor, band mapping, scale/offset,
         nodata (:class:`~landmask.models.recorded.SceneRecord`); ``classify
@@ -69,12 +73,13 @@ class SklearnModel:
     estimator: Any
     bands: list[str]
     features: list[str]
-    scheme_name: str = "landcover"
+    class_scheme: ClassScheme | str = "landcover"
     scene_record: SceneRecord = field(default_factory=SceneRecord)
     report: dict[str, Any] = field(default_factory=dict)
     halo: int = 0
 
     def __post_init__(self) -> None:
+        self.class_scheme = get_scheme(self.class_scheme)
         self.classes = [int(c) for c in self.estimator.classes_]
         self.name = "sklearn"
         unknown = [f for f in self.features if f not in INDICES and f not in self.bands]
@@ -89,7 +94,12 @@ class SklearnModel:
     @property
     def scheme(self) -> ClassScheme:
         """The class scheme of the model's ids."""
-        return get_scheme(self.scheme_name)
+        return get_scheme(self.class_scheme)
+
+    @property
+    def scheme_name(self) -> str:
+        """The name of the class scheme of the model's ids."""
+        return self.scheme.name
 
     def predict_proba(self, block: np.ndarray) -> np.ndarray:
         """``(band, y, x)`` -> ``(class, y, x)`` probabilities; NaN where a feature is missing."""
@@ -105,12 +115,14 @@ class SklearnModel:
         """Write the model as a joblib file (call through an atomic temporary path)."""
         import joblib
 
+        builtin = SCHEMES.get(self.scheme.name) == self.scheme
         payload = {
             "format": FORMAT,
             "estimator": self.estimator,
             "bands": self.bands,
             "features": self.features,
-            "scheme": self.scheme_name,
+            # a built-in scheme by name; one made from labels as data
+            "scheme": self.scheme.name if builtin else self.scheme.to_dict(),
             "scene": self.scene_record.to_dict(),
             "report": self.report,
         }
@@ -146,13 +158,18 @@ class SklearnModel:
                 offset=payload.get("offset"),
                 scaling="options" if given else None,
             )
-        model = cls(
-            payload["estimator"],
-            list(payload["bands"]),
-            list(payload["features"]),
-            payload.get("scheme", "landcover"),
-            record,
-            dict(payload.get("report", {})),
-        )
+        stored = payload.get("scheme", "landcover")
+        try:
+            scheme = ClassScheme.from_dict(stored) if isinstance(stored, dict) else stored
+            model = cls(
+                payload["estimator"],
+                list(payload["bands"]),
+                list(payload["features"]),
+                scheme,
+                record,
+                dict(payload.get("report", {})),
+            )
+        except ConfigError as exc:
+            raise ModelError(f"sklearn:{p}: {exc}") from None
         model.name = f"sklearn:{p}"
         return model

@@ -32,6 +32,7 @@ from scipy import ndimage
 from landmask._runtime.chunks import as_dask
 from landmask.classes import ClassScheme, check_mask, resolve_scheme
 from landmask.errors import ConfigError, GridError, InputError
+from landmask.grid import Grid
 
 __all__ = [
     "MODES",
@@ -134,21 +135,9 @@ def _blend_block(
 
 
 def _check_grid(image: xr.DataArray, mask: xr.DataArray) -> None:
-    if image.shape[-2:] != mask.shape:
-        h, w = image.shape[-2:]
-        raise GridError(
-            f"image and mask are not on one grid: image {w}x{h} px, "
-            f"mask {mask.shape[1]}x{mask.shape[0]} px"
-        )
-    if image.rio.crs != mask.rio.crs:
-        raise GridError(
-            f"image and mask are not on one grid: CRS {image.rio.crs} vs {mask.rio.crs}"
-        )
-    a, b = image.rio.transform(), mask.rio.transform()
-    if not a.almost_equals(b):
-        raise GridError(
-            f"image and mask are not on one grid: transform {tuple(a)[:6]} vs {tuple(b)[:6]}"
-        )
+    difference = Grid.of(image).difference(mask)
+    if difference:
+        raise GridError(f"image and mask are not on one grid: {difference} (mask vs image)")
 
 
 def crop_window(kept: da.Array) -> Window:

@@ -85,7 +85,7 @@ _TOKEN = re.compile(
 _KEYWORDS = {"and", "or", "not"}
 
 #: Scene-wide statistics, by name: the name of their second (literal) argument, if any.
-STATISTICS: dict[str, str | None] = {"otsu": None}
+STATISTICS: dict[str, str | None] = {"otsu": None, "percentile": "P", "dark": None}
 #: Neighbourhood functions: each takes an expression and a radius ``R``.
 FOCAL_FUNCTIONS = frozenset(FOCAL)
 #: Every function an expression may call.

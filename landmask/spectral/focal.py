@@ -23,12 +23,12 @@ scene's edge. The functions here then give **bit-identical** results for any
 chunking: window sums are added in an order fixed by the window alone (sums of
 power-of-two runs, :func:`window_sums`), never by a running sum that starts at
 the block's edge (as ``scipy.ndimage.uniform_filter`` does, whose last bits
-therefore depend on where a block starts); minimum and maximum are exact
-(``scipy.ndimage.minimum_filter`` / ``maximum_filter``).
+therefore depend on where a block starts); minimum and maximum are exact.
 
-Cost: sums take ``2 * (log2(2R + 1) + popcount(2R + 1))`` passes over float64
-arrays of the block (value, square and count planes together), minimum and
-maximum about 3 comparisons per pixel and axis whatever ``R``.
+Cost: per axis, ``log2(2R + 1) + popcount(2R + 1)`` array additions over the
+float64 planes (values, squares for ``focal_std``, and valid-pixel counts when
+the block has a missing value), or ``log2(2R + 1) + 1`` minimums/maximums over
+float32, worked through in strips that stay in cache (:data:`STRIP_BYTES`).
 """
 
 from __future__ import annotations
@@ -36,12 +36,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy import ndimage
 
-__all__ = ["FOCAL", "MAX_RADIUS", "focal", "window_sums"]
+__all__ = ["FOCAL", "MAX_RADIUS", "STRIP_BYTES", "focal", "window_sums"]
 
 #: Largest window radius accepted in a rule (a 101 x 101 px window).
 MAX_RADIUS = 50
+
+
+#: Bytes of float64 planes worked on at once: the block is processed in strips
+#: of whole rows (plus ``R`` rows of context each side) small enough that every
+#: temporary stays in a core's cache; the strip size does not change the result.
+STRIP_BYTES = 1 << 19
 
 
 def window_sums(planes: np.ndarray, radius: int) -> np.ndarray:
@@ -62,103 +67,158 @@ def window_sums(planes: np.ndarray, radius: int) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        ``(plane, y, x)`` float64 window sums. Memory: about three copies of
-        ``planes``.
+        ``(plane, y, x)`` float64 window sums. Memory: one padded copy of
+        ``planes`` and a strip's temporaries.
     """
-    out = planes
-    for axis in (2, 1):
-        out = _line_sums(out, radius, axis)
+    padded = _padded(planes, radius, 0.0)
+    out = np.empty(planes.shape, dtype=np.float64)
+    for top, bottom in _strips(planes.shape, radius):
+        out[:, top:bottom] = _strip_sums(padded[:, top : bottom + 2 * radius], radius)
     return out
 
 
-def _line_sums(a: np.ndarray, radius: int, axis: int) -> np.ndarray:
-    n = a.shape[axis]
+def _padded(planes: np.ndarray, radius: int, fill: float | np.floating) -> np.ndarray:
+    *lead, h, w = planes.shape
+    out = np.full((*lead, h + 2 * radius, w + 2 * radius), fill, dtype=planes.dtype)
+    out[..., radius : radius + h, radius : radius + w] = planes
+    return out
+
+
+def _strips(shape: tuple[int, ...], radius: int) -> list[tuple[int, int]]:
+    """Output rows ``[top, bottom)`` of each strip of a ``(plane, y, x)`` array."""
+    planes, h, w = shape
+    row_bytes = planes * (w + 2 * radius) * 8
+    # at least 8R rows, so the 2R rows of context add at most a quarter to a strip's work
+    rows = max(8, 8 * radius, STRIP_BYTES // max(1, row_bytes) - 2 * radius)
+    return [(top, min(top + rows, h)) for top in range(0, h, rows)]
+
+
+def _take(arr: np.ndarray, axis: int, start: int, stop: int) -> np.ndarray:
+    index: list[slice] = [slice(None)] * arr.ndim
+    index[axis] = slice(start, stop)
+    return arr[tuple(index)]
+
+
+def _strip_sums(strip: np.ndarray, radius: int) -> np.ndarray:
+    """Window sums of a strip padded by ``radius`` on both spatial axes (trimmed)."""
+    return _line_sums(_line_sums(strip, radius, 2), radius, 1)
+
+
+def _line_sums(runs: np.ndarray, radius: int, axis: int) -> np.ndarray:
+    """Sums over ``2R + 1`` along ``axis`` of an array padded by ``R`` on it, in a fixed order."""
+    n = runs.shape[axis] - 2 * radius
     width = 2 * radius + 1
-    pad = [(0, 0)] * a.ndim
-    pad[axis] = (radius, radius)
-    runs = np.pad(a, pad)  # runs of length `size` starting at each index
-
-    def take(arr: np.ndarray, start: int, stop: int) -> np.ndarray:
-        index: list[slice] = [slice(None)] * arr.ndim
-        index[axis] = slice(start, stop)
-        return arr[tuple(index)]
-
     out: np.ndarray | None = None
-    size, offset = 1, 0
+    size, offset = 1, 0  # `runs` holds the sums of `size` pixels starting at each index
     while True:
         if width & size:
-            piece = take(runs, offset, offset + n)
+            piece = _take(runs, axis, offset, offset + n)
             out = piece.copy() if out is None else np.add(out, piece, out=out)
             offset += size
         if size * 2 > width:
             break
         length = runs.shape[axis]
-        runs = take(runs, 0, length - size) + take(runs, size, length)
+        runs = np.add(_take(runs, axis, 0, length - size), _take(runs, axis, size, length))
         size *= 2
     assert out is not None
     return out
 
 
-def _moments(values: np.ndarray, radius: int, squares: bool) -> tuple[np.ndarray, ...]:
+def _line_extremes(runs: np.ndarray, radius: int, axis: int, pick: np.ufunc) -> np.ndarray:
+    """Minimum (or maximum) over ``2R + 1`` along ``axis`` of an array padded by ``R`` on it.
+
+    Runs of ``2**k`` pixels are combined pairwise up to the largest power of two
+    within the window; the window is then two such runs, which may overlap.
+    """
+    n = runs.shape[axis] - 2 * radius
+    width = 2 * radius + 1
+    size = 1
+    while size * 2 <= width:
+        length = runs.shape[axis]
+        runs = pick(_take(runs, axis, 0, length - size), _take(runs, axis, size, length))
+        size *= 2
+    return pick(_take(runs, axis, 0, n), _take(runs, axis, width - size, width - size + n))
+
+
+def _edge_counts(n: int, radius: int) -> np.ndarray:
+    """Pixels inside an axis of ``n`` in each window of ``2R + 1`` along it."""
+    i = np.arange(n)
+    return (np.minimum(i + radius, n - 1) - np.maximum(i - radius, 0) + 1).astype(np.float64)
+
+
+def _moments(values: np.ndarray, radius: int, squares: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Where ``values`` is finite, and the window mean (or variance) of its finite values."""
     valid = np.isfinite(values)
-    planes = np.empty((2 + squares, *values.shape), dtype=np.float64)
-    planes[0] = valid
-    planes[1] = np.where(valid, values, 0.0)
+    complete = bool(valid.all())  # no missing value: counts follow from the edges alone
+    h, w = values.shape
+    planes = np.zeros((int(not complete) + 1 + squares, h, w), dtype=np.float64)
+    if complete:
+        planes[0] = values
+    else:
+        planes[0] = valid
+        np.copyto(planes[1], values, where=valid)
+    first = 0 if complete else 1
     if squares:
-        np.multiply(planes[1], planes[1], out=planes[2])
-    sums = window_sums(planes, radius)
-    count = sums[0]
+        np.multiply(planes[first], planes[first], out=planes[first + 1])
+    padded = _padded(planes, radius, 0.0)
+    out = np.empty((h, w), dtype=np.float32)
+    edges_y, edges_x = _edge_counts(h, radius), _edge_counts(w, radius)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = sums[1] / count
-        if not squares:
-            return valid, mean
-        var = sums[2] / count - mean * mean
-    np.maximum(var, 0.0, out=var)  # rounding can leave a constant window at -1e-17
-    return valid, mean, var
+        for top, bottom in _strips(planes.shape, radius):
+            sums = _strip_sums(padded[:, top : bottom + 2 * radius], radius)
+            count = np.outer(edges_y[top:bottom], edges_x) if complete else sums[0]
+            mean = sums[first] / count
+            if squares:
+                var = sums[first + 1] / count - mean * mean
+                np.maximum(var, 0.0, out=var)  # a constant window may round to -1e-17
+                out[top:bottom] = np.sqrt(var)
+            else:
+                out[top:bottom] = mean
+    out[~valid] = np.nan
+    return valid, out
 
 
 def focal_mean(values: np.ndarray, radius: int) -> np.ndarray:
     """Block function: mean of each pixel's ``(2R+1)²`` window of valid values, float32."""
-    valid, mean = _moments(values, radius, squares=False)
-    return _finish(mean, valid)
+    return _moments(values, radius, squares=False)[1]
 
 
 def focal_std(values: np.ndarray, radius: int) -> np.ndarray:
     """Block function: standard deviation (ddof 0) of each pixel's window, float32."""
-    valid, _, var = _moments(values, radius, squares=True)
-    return _finish(np.sqrt(var), valid)
+    return _moments(values, radius, squares=True)[1]
 
 
-def _extreme(values: np.ndarray, radius: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
+def _extreme(values: np.ndarray, radius: int, pick: np.ufunc) -> tuple[np.ndarray, np.ndarray]:
     valid = np.isfinite(values)
-    fill = np.float32(np.inf if kind == "min" else -np.inf)
-    filled = np.where(valid, values, fill).astype(np.float32, copy=False)
-    func = ndimage.minimum_filter if kind == "min" else ndimage.maximum_filter
-    return valid, func(filled, size=2 * radius + 1, mode="constant", cval=fill)
+    fill = np.float32(np.inf if pick is np.minimum else -np.inf)
+    padded = _padded(np.where(valid, values, fill).astype(np.float32)[None], radius, fill)[0]
+    out = np.empty(values.shape, dtype=np.float32)
+    for top, bottom in _strips((1, *values.shape), radius):
+        strip = padded[top : bottom + 2 * radius]
+        out[top:bottom] = _line_extremes(_line_extremes(strip, radius, 1, pick), radius, 0, pick)
+    return valid, out
 
 
 def focal_min(values: np.ndarray, radius: int) -> np.ndarray:
     """Block function: smallest valid value in each pixel's window, float32."""
-    valid, low = _extreme(values, radius, "min")
-    return _finish(low, valid)
+    valid, low = _extreme(values, radius, np.minimum)
+    low[~valid] = np.nan
+    return low
 
 
 def focal_max(values: np.ndarray, radius: int) -> np.ndarray:
     """Block function: largest valid value in each pixel's window, float32."""
-    valid, high = _extreme(values, radius, "max")
-    return _finish(high, valid)
+    valid, high = _extreme(values, radius, np.maximum)
+    high[~valid] = np.nan
+    return high
 
 
 def focal_range(values: np.ndarray, radius: int) -> np.ndarray:
     """Block function: largest minus smallest valid value in each pixel's window, float32."""
-    valid, low = _extreme(values, radius, "min")
-    _, high = _extreme(values, radius, "max")
+    valid, low = _extreme(values, radius, np.minimum)
+    _, high = _extreme(values, radius, np.maximum)
     with np.errstate(invalid="ignore", over="ignore"):
-        return _finish(high - low, valid)
-
-
-def _finish(result: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    out = result.astype(np.float32)
+        out = high - low
     out[~valid] = np.nan
     return out
 

@@ -20,6 +20,7 @@ NaN there (missing input or zero denominator).
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -65,7 +66,8 @@ class RuleSet:
     rules: tuple[Rule, ...]
     scheme: ClassScheme
     default_id: int = 0
-    #: Scene-wide thresholds bound into the rules, e.g. ``(("otsu(mndwi)", 0.12),)``
+    #: Scene-wide statistics bound into the rules, e.g. ``(("otsu(mndwi)", 0.12),)``;
+    #: NaN for one with no valid pixel
     #: (see :func:`landmask.spectral.thresholds.resolve_thresholds`).
     thresholds: tuple[tuple[str, float], ...] = ()
 
@@ -78,6 +80,11 @@ class RuleSet:
     def quantities(self) -> tuple[Expr, ...]:
         """Every distinct numeric quantity the rules compare, in rule order."""
         return tuple(dict.fromkeys(q for r in self.rules for q in r.expr.quantities))
+
+    @property
+    def void(self) -> bool:
+        """True when a scene-wide statistic had no valid pixel (NaN): every pixel is nodata."""
+        return any(math.isnan(value) for _, value in self.thresholds)
 
     @property
     def reach(self) -> int:
@@ -215,6 +222,8 @@ def classify_block(block: np.ndarray, band_names: Sequence[str], ruleset: RuleSe
     of context around the pixels whose class is kept (see
     :func:`landmask.models.inference.run_model`).
     """
+    if ruleset.void:  # a statistic of the scene found no valid pixel: nothing to compare
+        return np.full(block.shape[1:], NODATA, dtype=np.uint8)
     out = np.empty(block.shape[1:], dtype=np.uint8)
     focal: dict[Expr, np.ndarray] = {}
     if ruleset.focal_calls:

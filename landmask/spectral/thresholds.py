@@ -1,26 +1,46 @@
-"""Automatic thresholds: ``mndwi > otsu(mndwi)`` in a rule.
+"""Scene-wide statistics in rules: ``mndwi > otsu(mndwi)``, ``red - dark(red)``.
 
-A call such as ``otsu(mndwi)`` stands for one number computed over the whole
-scene before any pixel is classified:
+A call of a statistic (:data:`landmask.spectral.expressions.STATISTICS`) stands
+for one number computed over the whole scene before any pixel is classified:
 
-1. the quantity (an index, a band or any numeric expression) is computed chunk
-   by chunk and counted into a histogram with **fixed bin edges**
-   (:func:`histogram_block`); the chunks' counts are summed by a Dask reduction
-   (:func:`histogram`), so the histogram, and the threshold, are the same for
-   any chunk size and scheduler;
-2. the threshold is found on the histogram (:func:`otsu`);
+``otsu(x)``          Otsu's threshold of ``x``'s histogram (:func:`otsu`)
+``percentile(x, P)`` the ``P``-th percentile of ``x``, ``0 <= P <= 100`` (:func:`percentile`)
+``dark(x)``          ``percentile(x, 1)``: the dark object of dark-object subtraction
+                     (:data:`DARK_PERCENTILE`)
+
+1. each quantity (an index, a band or any numeric expression) is computed chunk
+   by chunk and its finite values are counted into a histogram with **fixed
+   bin edges** (:func:`histogram_block`); the chunks' counts are summed by a
+   Dask reduction (:func:`histogram`), so the histogram, and the statistic,
+   are the same for any chunk size and scheduler. Every histogram of a rule
+   set comes from **one pass** over the scene (a quantity read by several
+   statistics is computed once per chunk);
+2. the statistic is found on the histogram;
 3. :func:`resolve_thresholds` puts the numbers into the rules, and the map step
    (:func:`landmask.spectral.rules.classify_block`) sees only constants.
 
-Bin edges: normalized-difference indices lie in [-1, 1], so their edges are
-fixed in advance and the scene is read once; for any other quantity a first
-pass finds its exact minimum and maximum (both independent of the chunking).
+Bin edges: Otsu's threshold of a normalized-difference index (in [-1, 1])
+uses :data:`BINS` equal bins over [-1, 1]; every other statistic uses the
+fixed **float bins** (:func:`float_bin_edges`), which cover every magnitude
+from 2**-30 to 2**40 on either side of zero with a relative width of 2**-10
+(0.1%), so no pass is needed to find a quantity's range first. A percentile is
+therefore within one bin width (0.1% of its value) of numpy's percentile of
+the same pixels.
+
+Bad input: a statistic with no valid pixel (an all-nodata or all-cloud scene, a
+tile outside the swath) makes the mask all nodata, with one
+:class:`~landmask.errors.StatisticWarning`; so does nothing else. A statistic
+outside its quantity's plausible range (:func:`implausible`) is bound as it
+is, with a warning naming it and its value.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import math
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import dask
@@ -29,19 +49,30 @@ import numpy as np
 import xarray as xr
 
 from landmask._runtime.chunks import as_dask
-from landmask.errors import BandError, RuleError
+from landmask.errors import BandError, StatisticWarning
 from landmask.spectral.expressions import Expr
 from landmask.spectral.indices import BlockLookup, bands_needed, map_planes
 from landmask.spectral.rules import RuleSet
+from landmask.spectral.statistics import (
+    ATTR_PREFIX,
+    describe_statistic,
+    threshold_attrs,
+    thresholds_of,
+)
 
 __all__ = [
     "ATTR_PREFIX",
     "BINS",
+    "DARK_PERCENTILE",
     "METHODS",
     "bin_edges",
+    "describe_statistic",
+    "float_bin_edges",
     "histogram",
     "histogram_block",
+    "implausible",
     "otsu",
+    "percentile",
     "quantity_block",
     "resolve_thresholds",
     "threshold_attrs",
@@ -53,8 +84,19 @@ log = logging.getLogger(__name__)
 #: Number of histogram bins (a bin is 0.001 wide for an index in [-1, 1]).
 BINS = 2000
 
-#: Quantities known to lie in [-1, 1]: their bin edges need no first pass.
+#: Quantities known to lie in [-1, 1] (normalized differences of reflectance).
 _BOUNDED = frozenset({"ndvi", "ndwi", "mndwi", "ndbi", "bsi", "nbr"})
+
+#: Percentile of a band that ``dark(band)`` stands for: the scene's darkest 1%.
+DARK_PERCENTILE = 1.0
+
+#: Float bins: mantissa bits kept (relative bin width 2**-10) and the magnitudes
+#: covered, 2**-30 (smaller is one bin around 0) to 2**40 (larger joins the last bin).
+_MANTISSA_BITS = 10
+_MIN_EXPONENT, _MAX_EXPONENT = -30, 40
+_SHIFT = 23 - _MANTISSA_BITS
+_KEY_LOW = (127 + _MIN_EXPONENT) << _MANTISSA_BITS
+_SIDE = (_MAX_EXPONENT - _MIN_EXPONENT) << _MANTISSA_BITS  # bins on each side of zero
 
 
 def otsu(counts: np.ndarray, edges: np.ndarray) -> float:
@@ -99,8 +141,45 @@ def otsu(counts: np.ndarray, edges: np.ndarray) -> float:
     return float(edges[1:-1][best[len(best) // 2]])
 
 
-#: Threshold methods by the function name used in rules.
-METHODS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {"otsu": otsu}
+def percentile(counts: np.ndarray, edges: np.ndarray, q: float) -> float:
+    """The ``q``-th percentile (0-100) of the values a histogram counts.
+
+    numpy's default (linear) definition: the value at rank ``(n - 1) * q / 100``
+    of the sorted values, interpolated between the two nearest ranks. Each rank's
+    value is placed within its bin by its order among the bin's values, so the
+    result is within one bin width of numpy's percentile of the values.
+
+    Raises
+    ------
+    ValueError
+        If the histogram is empty.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    edges = np.asarray(edges, dtype=np.float64)
+    total = int(counts.sum())
+    if total <= 0:
+        raise ValueError("empty histogram")
+    cumulative = np.cumsum(counts)
+
+    def value_at(rank: int) -> float:
+        b = int(np.searchsorted(cumulative, rank, side="right"))
+        within = rank - (cumulative[b] - counts[b])
+        return float(edges[b] + (within + 0.5) / counts[b] * (edges[b + 1] - edges[b]))
+
+    position = (total - 1) * float(q) / 100.0
+    low = math.floor(position)
+    v_low = value_at(low)
+    if position == low:
+        return v_low
+    return v_low + (position - low) * (value_at(min(low + 1, total - 1)) - v_low)
+
+
+def _dark(counts: np.ndarray, edges: np.ndarray) -> float:
+    return percentile(counts, edges, DARK_PERCENTILE)
+
+
+#: Statistics by the function name used in rules: ``(counts, edges, *literals) -> value``.
+METHODS: dict[str, Callable[..., float]] = {"otsu": otsu, "percentile": percentile, "dark": _dark}
 
 
 def quantity_block(block: np.ndarray, band_names: Sequence[str], expr: Expr) -> np.ndarray:
@@ -114,26 +193,57 @@ def quantity_block(block: np.ndarray, band_names: Sequence[str], expr: Expr) -> 
     return np.where(np.isfinite(values), values, np.float32(np.nan))
 
 
-def histogram_block(block: np.ndarray, edges: np.ndarray) -> np.ndarray:
+def histogram_block(block: np.ndarray, edges: np.ndarray | None = None) -> np.ndarray:
     """Block function: counts of a block's finite values in fixed bins, as ``(1, 1, bins)`` int64.
 
-    Values outside the edges count in the first or last bin.
+    ``edges`` None: the float bins (:func:`float_bin_edges`). Values outside
+    the edges count in the first or last bin.
     """
     values = block[np.isfinite(block)]
-    bins = len(edges) - 1
-    index = np.searchsorted(edges, values, side="right") - 1
-    np.clip(index, 0, bins - 1, out=index)
+    if edges is None:
+        bins = 2 * _SIDE + 1
+        index = _float_bin_index(values)
+    else:
+        bins = len(edges) - 1
+        index = np.searchsorted(edges, values, side="right") - 1
+        np.clip(index, 0, bins - 1, out=index)
     return np.bincount(index, minlength=bins).astype(np.int64).reshape(1, 1, bins)
 
 
-def histogram(values: da.Array, edges: np.ndarray) -> da.Array:
+def _float_bin_index(values: np.ndarray) -> np.ndarray:
+    """The float bin of each finite value: its sign, exponent and top mantissa bits."""
+    magnitude = np.abs(values.astype(np.float32, copy=False))
+    key = (magnitude.view(np.uint32) >> np.uint32(_SHIFT)).astype(np.int64) - _KEY_LOW
+    np.clip(key, 0, _SIDE - 1, out=key)
+    index = np.where(values > 0, _SIDE + 1 + key, _SIDE - 1 - key)
+    index[magnitude < np.float32(2.0**_MIN_EXPONENT)] = _SIDE  # the bin around zero
+    return index
+
+
+@functools.cache
+def float_bin_edges() -> np.ndarray:
+    """The edges of the float bins, from -2**40 to 2**40 (143,362 edges, float64).
+
+    Positive bins run from one float32 with 10 mantissa bits to the next
+    (``[1, 1 + 2**-10)``, ...), negative bins mirror them, and one bin holds
+    ``[-2**-30, 2**-30)``: a bin is at most 0.1% of its values wide.
+    """
+    keys = (_KEY_LOW + np.arange(_SIDE + 1, dtype=np.int64)) << _SHIFT
+    positive = keys.astype(np.uint32).view(np.float32).astype(np.float64)
+    edges = np.concatenate([-positive[::-1], positive])
+    edges.flags.writeable = False
+    return edges
+
+
+def histogram(values: da.Array, edges: np.ndarray | None = None) -> da.Array:
     """Lazy histogram of a 2-D array's finite values in fixed bins (a Dask reduction).
 
-    Each chunk is counted on its own (:func:`histogram_block`) and the integer
-    counts are summed, so the result does not depend on the chunking. Memory:
-    one chunk and ``bins`` counts per task.
+    Each chunk is counted on its own (:func:`histogram_block`; ``edges`` None:
+    the float bins) and the integer counts are summed, so the result does not
+    depend on the chunking. Memory: one chunk and the bins' counts per task
+    (1.1 MB for the float bins).
     """
-    bins = len(edges) - 1
+    bins = 2 * _SIDE + 1 if edges is None else len(edges) - 1
     rows, cols = values.numblocks
     per_chunk = da.map_blocks(
         histogram_block,
@@ -165,7 +275,7 @@ def _rule_of(ruleset: RuleSet, call: Expr) -> str:
 
 
 def resolve_thresholds(scene: xr.DataArray, ruleset: RuleSet, *, bins: int = BINS) -> RuleSet:
-    """Compute every scene-wide threshold of a rule set and bind it into the rules.
+    """Compute every scene-wide statistic of a rule set and bind it into the rules.
 
     Parameters
     ----------
@@ -173,23 +283,22 @@ def resolve_thresholds(scene: xr.DataArray, ruleset: RuleSet, *, bins: int = BIN
         ``(band, y, x)`` reflectance with a ``band`` coordinate of common names,
         holding every band the rules read.
     ruleset
-        A rule set whose expressions may call :data:`METHODS` (``otsu(mndwi)``).
+        A rule set whose expressions may call :data:`METHODS` (``otsu(mndwi)``,
+        ``percentile(red, 1)``, ``dark(red)``).
     bins
-        Histogram bins between the quantity's bounds.
+        Histogram bins over [-1, 1] for Otsu's threshold of a normalized
+        difference index.
 
     Returns
     -------
     RuleSet
         ``ruleset`` itself when it has no call; else a copy whose calls are
         numbers and whose ``thresholds`` maps each call (``"otsu(mndwi)"``) to
-        its value. Computes one histogram per distinct call, all in one pass
-        over the scene (two for a quantity without known bounds). Memory: a few
-        chunks and the histograms.
-
-    Raises
-    ------
-    RuleError
-        If a quantity has no finite value anywhere in the scene.
+        its value. One pass over the scene computes every histogram. A call
+        with no valid pixel anywhere is bound to NaN, which makes the mask all
+        nodata (:attr:`RuleSet.void`), with one
+        :class:`~landmask.errors.StatisticWarning`. Memory: a few chunks and
+        the histograms.
     """
     calls = tuple(dict.fromkeys(c for r in ruleset.rules for c in r.expr.calls))
     if not calls:
@@ -204,26 +313,44 @@ def resolve_thresholds(scene: xr.DataArray, ruleset: RuleSet, *, bins: int = BIN
             raise BandError(f"{where}: {exc}; {_rule_of(ruleset, call)} needs it") from None
     band_names = [b for b in band_names if b in needed]
     data = as_dask(scene.sel(band=band_names))
+    quantities = tuple(dict.fromkeys(c.args[0] for c in calls))
     values = {
-        call: map_planes(data, quantity_block, np.float32, band_names=band_names, expr=call.args[0])
-        for call in calls
+        q: map_planes(data, quantity_block, np.float32, band_names=band_names, expr=q)
+        for q in quantities
     }
-    unbounded = [c for c in calls if str(c.args[0]) not in _BOUNDED]
-    limits = dict.fromkeys(calls, (-1.0, 1.0))
-    if unbounded:
-        found = dask.compute(*[(da.nanmin(values[c]), da.nanmax(values[c])) for c in unbounded])
-        for call, (lo, hi) in zip(unbounded, found, strict=True):
-            if not np.isfinite(lo):
-                raise RuleError(f"{_rule_of(ruleset, call)}: {call} has no valid pixel")
-            limits[call] = (float(lo), float(hi) if hi > lo else float(lo) + 1.0)
-    edges = {c: bin_edges(*limits[c], bins) for c in calls}
-    counts = dask.compute(*[histogram(values[c], edges[c]) for c in calls])
+    linear = bin_edges(-1.0, 1.0, bins)
+    binning = {c: linear if _linear(c) else None for c in calls}
+    wanted = list(dict.fromkeys((c.args[0], _linear(c)) for c in calls))
+    counts = dict(
+        zip(
+            wanted,
+            dask.compute(*[histogram(values[q], linear if lin else None) for q, lin in wanted]),
+            strict=True,
+        )
+    )
     bound: dict[Expr, float] = {}
-    for call, hist in zip(calls, counts, strict=True):
+    for call in calls:
+        hist = counts[(call.args[0], _linear(call))]
+        edges = binning[call] if binning[call] is not None else float_bin_edges()
         if hist.sum() == 0:
-            raise RuleError(f"{_rule_of(ruleset, call)}: {call} has no valid pixel")
-        bound[call] = METHODS[str(call.value)](hist, edges[call])
+            bound[call] = math.nan
+            continue
+        literals = [float(a.value or 0) for a in call.args[1:]]
+        bound[call] = METHODS[str(call.value)](hist, edges, *literals)
         log.debug("%s = %s from %d pixels", call, bound[call], hist.sum())
+        note = implausible(call, bound[call])
+        if note:
+            warnings.warn(f"{_rule_of(ruleset, call)}: {note}", StatisticWarning, stacklevel=2)
+    void = [c for c in calls if math.isnan(bound[c])]
+    if void:
+        names = ", ".join(str(c) for c in void)
+        warnings.warn(
+            f"{_rule_of(ruleset, void[0])}: {names} {'has' if len(void) == 1 else 'have'} no "
+            "valid pixel in the scene (all nodata, all cloud or outside the swath): the mask "
+            "is all nodata",
+            StatisticWarning,
+            stacklevel=2,
+        )
     rules = tuple(replace(r, expr=r.expr.bind(bound)) for r in ruleset.rules)
     return replace(
         ruleset,
@@ -232,20 +359,37 @@ def resolve_thresholds(scene: xr.DataArray, ruleset: RuleSet, *, bins: int = BIN
     )
 
 
-#: Prefix of the mask attributes (and GeoTIFF tags) that record thresholds.
-ATTR_PREFIX = "THRESHOLD_"
+def _linear(call: Expr) -> bool:
+    """Whether a statistic uses the linear bins over [-1, 1]: Otsu of a normalized difference."""
+    return call.value == "otsu" and str(call.args[0]) in _BOUNDED
 
 
-def threshold_attrs(ruleset: RuleSet) -> Mapping[str, float]:
-    """Mask attributes recording a rule set's bound thresholds: ``THRESHOLD_otsu(mndwi)``.
+#: Plausible values of Otsu's split of an index (a vegetation split below 0
+#: separates water from everything else; above 0.9 nothing from dense canopy).
+_PLAUSIBLE_SPLIT = {"ndvi": (0.0, 0.9)}
 
-    Flat numbers, so the attributes survive any writer (GeoTIFF tags through
-    :func:`~landmask.io.write.write_mask` or rioxarray, netCDF, Zarr).
+
+def implausible(call: Expr, value: float) -> str | None:
+    """Why a statistic's value is implausible for its quantity, or None.
+
+    Otsu's split of NDVI outside [0, 0.9]; any statistic of a normalized
+    difference index (:data:`_BOUNDED`) outside [-1, 1] (reflectance below 0
+    or a wrong scale).
     """
-    return {f"{ATTR_PREFIX}{name}": value for name, value in ruleset.thresholds}
-
-
-def thresholds_of(arr: xr.DataArray) -> dict[str, float]:
-    """The thresholds recorded in a mask's attributes: ``{"otsu(mndwi)": 0.089, ...}``."""
-    n = len(ATTR_PREFIX)
-    return {k[n:]: float(v) for k, v in arr.attrs.items() if k.startswith(ATTR_PREFIX)}
+    quantity = str(call.args[0])
+    if math.isnan(value):
+        return None
+    if call.value == "otsu" and quantity in _PLAUSIBLE_SPLIT:
+        low, high = _PLAUSIBLE_SPLIT[quantity]
+        if not low <= value <= high:
+            return (
+                f"{call} = {value:.4f} is outside the plausible range of a split of {quantity} "
+                f"[{low:g}, {high:g}]: the scene may lack one of the two classes, or its bands "
+                "are not reflectance"
+            )
+    if quantity in _BOUNDED and not -1.0 <= value <= 1.0:
+        return (
+            f"{call} = {value:.4f} is outside [-1, 1], the range of a normalized difference: "
+            "some reflectance is negative (check --scale/--offset)"
+        )
+    return None

@@ -24,6 +24,7 @@ from rasterio.features import shapes
 from scipy import ndimage
 
 from landmask._runtime.malloc import tune_malloc
+from landmask.classes import NODATA
 
 __all__ = ["ChunkPolygons", "Features", "OutputSpec", "polygonize_block", "region_labels"]
 
@@ -128,7 +129,7 @@ def polygonize_block(
     single[0] = False
     is_single = single[labels]
     rows, cols = np.nonzero(is_single)
-    squares = shapely.box(col0 + cols, -(row0 + rows + 1), col0 + cols + 1, -(row0 + rows))
+    squares = _squares(rows, cols, row0, col0)
     rest = (labels > 0) & ~is_single
     traced, holes = labels, None
     if connectivity == 4:
@@ -139,15 +140,60 @@ def polygonize_block(
         _add_pixel_holes(geoms, np.asarray(label_list, dtype=np.int64), holes, row0, col0)
     if connectivity == 8:  # parts touching at a corner make self-touching rings
         bad = ~shapely.is_valid(geoms)
-        geoms[bad] = shapely.make_valid(geoms[bad])
+        if bad.any():
+            regions = np.asarray(label_list, dtype=np.int64)[bad]
+            geoms[bad] = _corner_parts(block, labels, regions, row0, col0)
     labels_arr = np.concatenate([np.asarray(label_list, dtype=np.int64), labels[rows, cols]])
-    geoms = np.concatenate([geoms, np.asarray(squares, dtype=object)])
+    geoms = np.concatenate([geoms, squares])
     border = np.isin(labels_arr, list(on_border))
     for label, geom in zip(labels_arr[border].tolist(), geoms[border].tolist(), strict=True):
         out.border[label] = (int(lut[label]), geom)
     out.interior = geoms[~border]
     out.interior_values = lut[labels_arr[~border]]
     return out
+
+
+def _corner_parts(
+    block: np.ndarray, labels: np.ndarray, regions: np.ndarray, row0: int, col0: int
+) -> np.ndarray:
+    """8-connected ``regions`` of ``labels`` as multipolygons of their 4-connected parts.
+
+    GDAL traces an 8-connected region whose parts meet at a corner as one
+    self-touching ring. Its valid form (what :func:`shapely.make_valid` makes
+    of it, normalized) is the multipolygon of its 4-connected parts, which
+    touch at points only. Built from them directly, it costs a 4-connected
+    polygonize of these regions' pixels instead of a GEOS repair of each
+    region (0.6 ms apiece: 78% of an 8-connected vectorize of a speckled mask).
+    """
+    chosen = np.zeros(int(labels.max()) + 1, dtype=bool)
+    chosen[regions] = True
+    inside = chosen[labels]
+    kept = np.where(inside, block, NODATA)
+    parts, _ = region_labels(kept, np.unique(block[inside]).tolist(), 4)
+    owner = np.zeros(int(parts.max()) + 1, dtype=np.int64)
+    owner[parts] = labels
+    single = (np.bincount(parts.ravel()) == 1)[parts] & (parts > 0)
+    rows, cols = np.nonzero(single)
+    transform = Affine(1, 0, col0, 0, -1, -row0)
+    found = shapes(parts, mask=(parts > 0) & ~single, connectivity=4, transform=transform)
+    part_list, polys = _polygons([(int(v), g["coordinates"]) for g, v in found])
+    part_ids = np.concatenate([np.asarray(part_list, dtype=np.int64), parts[rows, cols]])
+    polys = np.concatenate([polys, _squares(rows, cols, row0, col0)])
+    region = owner[part_ids]
+    order = np.argsort(region, kind="stable")
+    multi = shapely.multipolygons(
+        polys[order], indices=np.searchsorted(np.sort(regions), region[order])
+    )
+    out = np.empty(len(regions), dtype=object)
+    out[np.argsort(regions)] = multi
+    return out
+
+
+def _squares(rows: np.ndarray, cols: np.ndarray, row0: int, col0: int) -> np.ndarray:
+    """Unit squares of pixels ``(rows, cols)`` of a chunk at ``(row0, col0)``, in (col, -row)."""
+    return np.asarray(
+        shapely.box(col0 + cols, -(row0 + rows + 1), col0 + cols + 1, -(row0 + rows)), dtype=object
+    )
 
 
 def _fill_pixel_holes(

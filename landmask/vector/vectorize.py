@@ -40,9 +40,9 @@ import xarray as xr
 from pyproj import CRS
 
 from landmask._runtime.chunks import as_dask
-from landmask.analysis.areas import pixel_area_m2
-from landmask.classes import NODATA, ClassScheme, check_mask, resolve_scheme
+from landmask.classes import NODATA, ClassScheme, check_mask, resolve_scheme, scheme_attrs
 from landmask.errors import ConfigError
+from landmask.grid import Grid
 from landmask.vector._polygonize import (
     NO_GEOMS,
     NO_VALUES,
@@ -73,7 +73,7 @@ __all__ = [
 def resolve_classes(
     classes: Sequence[str | int] | None, scheme: ClassScheme, option: str = "--classes"
 ) -> frozenset[int]:
-    """Class names or ids -> ids; default: every class but 0 (other) and 255 (nodata).
+    """Class names or ids -> ids; default: every class but ``other`` and 255 (nodata).
 
     ``option`` names the setting in errors (``--classes``; empty for a caller
     that names it itself). An id must be a mask value, 0-254; a name one of the scheme's.
@@ -84,7 +84,8 @@ def resolve_classes(
         pairs = {c.id: scheme.transition(c.id) for c in scheme}
         return frozenset(k for k, p in pairs.items() if p is not None and p[0].id != p[1].id)
     if not classes:
-        return frozenset(c.id for c in scheme if c.id not in (0, NODATA))
+        # the scheme's own "other" (0 in landcover); a scheme without one keeps all
+        return frozenset(c.id for c in scheme if c.id not in (scheme.other_id, NODATA))
     prefix = f"{option} " if option else ""
     out = set()
     for c in classes:
@@ -237,7 +238,7 @@ def _prepared(mask: xr.DataArray, connectivity: int, min_area: float | None) -> 
     """The mask as a Dask array, sieved if ``min_area`` asks for it."""
     data = as_dask(mask)
     if min_area:
-        pixel_m2, _ = pixel_area_m2(mask.rio.transform(), mask.rio.crs)
+        pixel_m2, _ = Grid.of(mask).pixel_area()
         data = sieve(data, math.ceil(min_area / pixel_m2), connectivity)
     return data
 
@@ -292,7 +293,7 @@ def _to_frame(
         geometry=geoms,
         crs=spec.crs,
     )
-    frame.attrs["class_scheme"] = scheme.name  # read back by write_vector (resolve_scheme)
+    frame.attrs.update(scheme_attrs(scheme))  # read back by write_vector (resolve_scheme)
     return frame
 
 

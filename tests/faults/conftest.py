@@ -1,12 +1,11 @@
 """Fault suite: real subprocesses, signals, full disks, hostile files (issue 14).
 
 Every case asserts the exit status, the one error line, and that the inputs and
-every unrelated file are byte-identical afterwards (:func:`snapshot`).
+every unrelated file are byte-identical afterwards (:func:`conftest.snapshot`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import subprocess
@@ -16,19 +15,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from conftest import snapshot as snapshot  # the suite's one; the fault tests import it here
 
 from landmask.synthetic import write_scene
 
 LANDMASK = str(Path(sys.executable).with_name("landmask"))
-
-
-def snapshot(folder: Path) -> dict[str, str]:
-    """SHA-256 of every file under ``folder`` (hidden ones too), by relative path."""
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def error_lines(stderr: str) -> list[str]:

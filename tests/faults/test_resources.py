@@ -3,39 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import rasterio
 
 from tests.faults.conftest import error_lines, run_cli, snapshot
-
-ROOT = os.geteuid() == 0
-
-
-@pytest.fixture
-def mount(tmp_path: Path) -> Iterator[callable]:
-    """``mount(options)``: a small tmpfs folder (root only), unmounted afterwards."""
-    if not ROOT:
-        pytest.skip("needs root to mount a small tmpfs")
-    mounted: list[Path] = []
-
-    def make(options: str) -> Path:
-        folder = tmp_path / f"mnt{len(mounted)}"
-        folder.mkdir()
-        done = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True
-        )
-        if done.returncode:
-            pytest.skip(f"cannot mount a tmpfs: {done.stderr.decode().strip()}")
-        mounted.append(folder)
-        return folder
-
-    yield make
-    for folder in mounted:
-        subprocess.run(["umount", str(folder)], check=False)
 
 
 def test_short_disk_refused_up_front(work: Path, mount: callable) -> None:

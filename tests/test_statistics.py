@@ -1,0 +1,269 @@
+"""Scene-wide statistics in rules: percentile(x, P), dark(x), otsu(x) on float bins; an
+all-nodata scene gives an all-nodata mask with one warning; implausible values warn.
+
+Percentiles are checked against numpy's percentile of the same pixels (within one bin
+width) and the chunked histogram against the whole array's, for random misaligned chunks.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import dask
+import dask.array as da
+import numpy as np
+import pytest
+import rasterio
+import xarray as xr
+import yaml
+from conftest import TRANSFORM, UTM33, write_raster
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from landmask.classes import NODATA
+from landmask.classification.classify import classify
+from landmask.cli import run
+from landmask.errors import RuleError, StatisticWarning
+from landmask.spectral.rules import load_rules
+from landmask.spectral.thresholds import (
+    DARK_PERCENTILE,
+    float_bin_edges,
+    histogram,
+    histogram_block,
+    percentile,
+    resolve_thresholds,
+)
+from landmask.synthetic import S2_BAND_IDS
+
+SETTINGS = settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+)
+BANDS = ["red", "nir"]
+
+
+def bin_width_at(value: float) -> float:
+    edges = float_bin_edges()
+    b = int(np.clip(np.searchsorted(edges, value, side="right") - 1, 0, len(edges) - 2))
+    return float(edges[b + 1] - edges[b])
+
+
+@st.composite
+def samples(draw: st.DrawFn) -> np.ndarray:
+    """Values of very different scales and signs (reflectance, DN, indices), some NaN."""
+    seed = draw(st.integers(0, 2**16))
+    h, w = draw(st.integers(1, 30)), draw(st.integers(1, 30))
+    rng = np.random.default_rng(seed)
+    kind = draw(st.sampled_from(["reflectance", "dn", "index", "signed-large"]))
+    if kind == "reflectance":
+        values = rng.gamma(2.0, 0.05, (h, w))
+    elif kind == "dn":
+        values = rng.integers(0, 256, (h, w)).astype(float)
+    elif kind == "index":
+        values = rng.uniform(-1, 1, (h, w))
+    else:
+        values = rng.normal(-200, 3000, (h, w))
+    values = values.astype(np.float32)
+    values[rng.random(values.shape) < draw(st.sampled_from([0.0, 0.1, 0.5]))] = np.nan
+    return values
+
+
+@SETTINGS
+@given(data=st.data(), values=samples(), q=st.floats(0, 100))
+def test_percentile_is_chunk_invariant_and_within_a_bin_of_numpy(data, values, q):
+    h, w = values.shape
+    chunks = (data.draw(st.integers(1, h)), data.draw(st.integers(1, w)))
+    whole = histogram_block(values)[0, 0]
+    chunked = histogram(da.from_array(values, chunks=chunks)).compute()
+    np.testing.assert_array_equal(chunked, whole)
+    finite = values[np.isfinite(values)]
+    assert whole.sum() == finite.size
+    if not finite.size:
+        with pytest.raises(ValueError, match="empty"):
+            percentile(whole, float_bin_edges(), q)
+        return
+    got = percentile(whole, float_bin_edges(), q)
+    want = float(np.percentile(finite.astype(np.float64), q))
+    # the two ranks numpy interpolates between are each placed within their bin
+    low, high = np.sort(finite)[[int(np.floor((finite.size - 1) * q / 100)), -1]]
+    tolerance = max(bin_width_at(float(low)), bin_width_at(want), bin_width_at(float(high)))
+    assert abs(got - want) <= tolerance * 1.0001
+
+
+def _scene(values: np.ndarray, chunks: tuple[int, int] | int) -> xr.DataArray:
+    _, h, w = values.shape
+    coords = {
+        "y": TRANSFORM.f + TRANSFORM.e * (np.arange(h) + 0.5),
+        "x": TRANSFORM.c + TRANSFORM.a * (np.arange(w) + 0.5),
+        "band": BANDS,
+    }
+    ch = (len(BANDS), *chunks) if isinstance(chunks, tuple) else -1
+    arr = xr.DataArray(da.from_array(values, chunks=ch), dims=("band", "y", "x"), coords=coords)
+    return arr.rio.write_crs(UTM33).rio.write_transform(TRANSFORM)
+
+
+DOS_RULES = {
+    "name": "dos",
+    "rules": [
+        {"class": "water", "when": "nir - dark(nir) < 0.3 * (percentile(nir, 50) - dark(nir))"},
+        {"class": "forest", "when": "ndvi > otsu(ndvi) and red < percentile(red, 75)"},
+        {"class": "urban", "when": "focal_std(red - dark(red), 1) > percentile(red, 90) / 10"},
+    ],
+}
+
+
+@pytest.mark.filterwarnings("ignore::landmask.errors.StatisticWarning")
+@SETTINGS
+@given(data=st.data(), seed=st.integers(0, 2**16), h=st.integers(2, 24), w=st.integers(2, 24))
+def test_statistics_and_mask_are_the_same_for_any_chunking_and_scheduler(data, seed, h, w):
+    rng = np.random.default_rng(seed)
+    values = (rng.random((2, h, w)) * 200 + 20).astype(np.float32)  # DN-like, any scale
+    values[rng.random(values.shape) < 0.1] = np.nan
+    chunks = (data.draw(st.integers(1, h)), data.draw(st.integers(1, w)))
+    rules = load_rules(DOS_RULES)
+    want = resolve_thresholds(_scene(values, -1), rules)
+    with dask.config.set(scheduler=data.draw(st.sampled_from(["threads", "synchronous"]))):
+        got = resolve_thresholds(_scene(values, chunks), rules)
+        mask = classify(_scene(values, chunks), rules=DOS_RULES)
+        assert mask.values.tolist() == classify(_scene(values, -1), rules=DOS_RULES).values.tolist()
+    assert got.thresholds == want.thresholds
+    found = dict(got.thresholds)
+    assert set(found) == {
+        "dark(nir)", "percentile(nir, 50)", "otsu(ndvi)", "percentile(red, 75)", "dark(red)",
+        "percentile(red, 90)",
+    }  # fmt: skip
+    nir = values[1][np.isfinite(values[1])]
+    assert found["dark(nir)"] == pytest.approx(np.percentile(nir, DARK_PERCENTILE), rel=2e-3)
+    assert found["percentile(nir, 50)"] == pytest.approx(np.percentile(nir, 50), rel=2e-3)
+    assert mask.attrs["THRESHOLD_dark(red)"] == found["dark(red)"]
+
+
+def test_dark_object_subtraction_makes_a_rule_independent_of_path_radiance():
+    rng = np.random.default_rng(5)
+    red = rng.gamma(2.0, 0.04, (40, 50)).astype(np.float32)
+    nir = (red * rng.uniform(0.5, 4.0, red.shape)).astype(np.float32)
+    rules = {
+        "name": "dos",
+        "rules": [{"class": "forest", "when": "nir - dark(nir) > 2 * (red - dark(red))"}],
+    }
+    plain = classify(_scene(np.stack([red, nir]), (16, 16)), rules=rules).values
+    hazy = classify(_scene(np.stack([red + 0.08, nir + 0.03]), (16, 16)), rules=rules)
+    # haze shifts every pixel of a band alike: the dark object takes it away again
+    assert (hazy.values == plain).mean() > 0.99
+    assert hazy.attrs["THRESHOLD_dark(red)"] == pytest.approx(
+        np.percentile(red + np.float32(0.08), 1), abs=bin_width_at(0.1)
+    )
+
+
+def test_an_all_nodata_scene_gives_an_all_nodata_mask_and_one_warning(tmp_path, capsys):
+    empty = write_raster(tmp_path / "empty.tif", np.zeros((4, 20, 30), np.uint16), nodata=0)
+    out = tmp_path / "mask.tif"
+    code = run(["classify", str(empty), "--sensor", "naip", "--rules", "naip", "-o", str(out)])
+    assert code == 0
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "valid pixel" in line]
+    assert len(lines) == 1, err
+    assert "otsu(ndvi) has no valid pixel" in lines[0] and "all nodata" in lines[0]
+    with rasterio.open(out) as ds:
+        assert (ds.read(1) == NODATA).all()
+        assert np.isnan(float(ds.tags()["THRESHOLD_otsu(ndvi)"]))
+    item = json.loads(out.with_suffix(".json").read_text())
+    assert item["properties"]["landmask:statistics"] == {"otsu(ndvi)": None}
+
+
+def test_a_run_does_not_fail_a_scene_outside_the_swath(tmp_path, synthetic_small):
+    from landmask.synthetic import to_dn
+
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    dn = to_dn(synthetic_small.reflectance)[:, :60, :70]
+    write_raster(scenes / "a.tif", dn, nodata=0, descriptions=S2_BAND_IDS)
+    write_raster(scenes / "b.tif", np.zeros_like(dn), nodata=0, descriptions=S2_BAND_IDS)
+    doc = {
+        "name": "swath",
+        "inputs": "scenes/*.tif",
+        "sensor": "sentinel2-l2a",
+        "classifier": {"rules": str(tmp_path / "auto.yaml")},
+        "outputs": {"dir": "out", "mask": "{stem}_mask.tif"},
+    }
+    (tmp_path / "auto.yaml").write_text(
+        "rules:\n  - class: water\n    when: mndwi > otsu(mndwi) and nir < percentile(nir, 20)\n"
+    )
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump(doc))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticWarning)
+        assert run(["run", str(tmp_path / "job.yaml")]) == 0
+    summary = json.loads((tmp_path / "out" / "run-summary.json").read_text())
+    by_scene = {s["scene"]: s for s in summary["scenes"]}
+    assert {s["status"] for s in by_scene.values()} == {"done"}
+    assert by_scene["b"]["statistics"] == {"otsu(mndwi)": None, "percentile(nir, 20)": None}
+    a = by_scene["a"]["statistics"]
+    with rasterio.open(tmp_path / "out" / "a_mask.tif") as ds:
+        assert float(ds.tags()["THRESHOLD_percentile(nir, 20)"]) == a["percentile(nir, 20)"]
+    with rasterio.open(tmp_path / "out" / "b_mask.tif") as ds:
+        assert (ds.read(1) == NODATA).all()
+
+
+def _with_ndvi(ndvi: np.ndarray) -> np.ndarray:
+    red = np.full(ndvi.shape, 0.1, np.float32)
+    return np.stack([red, (red * (1 + ndvi) / (1 - ndvi)).astype(np.float32)])
+
+
+def test_an_implausible_split_warns_with_its_value():
+    rng = np.random.default_rng(2)
+    # water (NDVI about -0.4) and bare soil (about 0.05), no vegetation: the split falls below 0
+    bare = np.where(rng.random((30, 30)) < 0.5, -0.4, 0.05) + rng.normal(0, 0.03, (30, 30))
+    rules = load_rules({"rules": [{"class": "forest", "when": "ndvi > otsu(ndvi)"}]})
+    with pytest.warns(StatisticWarning, match=r"otsu\(ndvi\) = -0\.\d{4} is outside the plausible"):
+        bound = resolve_thresholds(_scene(_with_ndvi(bare), (7, 11)), rules)
+    assert -0.4 < dict(bound.thresholds)["otsu(ndvi)"] < 0
+    green = np.where(rng.random((30, 30)) < 0.5, 0.7, 0.1) + rng.normal(0, 0.03, (30, 30))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", StatisticWarning)  # soil and vegetation: no warning
+        bound = resolve_thresholds(_scene(_with_ndvi(green), (7, 11)), rules)
+    assert 0.1 < dict(bound.thresholds)["otsu(ndvi)"] < 0.7
+
+
+def test_a_normalized_difference_outside_its_range_warns():
+    values = np.stack([np.full((8, 8), -0.05, np.float32), np.full((8, 8), 0.2, np.float32)])
+    rules = load_rules({"rules": [{"class": "forest", "when": "ndvi > percentile(ndvi, 50)"}]})
+    with pytest.warns(
+        StatisticWarning, match=r"percentile\(ndvi, 50\) = 1\.6\d* is outside \[-1, 1\]"
+    ):
+        resolve_thresholds(_scene(values, (4, 4)), rules)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("red > percentile(red)", r"percentile\(\) at column 7 takes two arguments"),
+        ("red > percentile(red, 101)", "P = 101 is out of range"),
+        ("red > percentile(red, -1)", "P = -1 is out of range"),
+        ("red > percentile(red, 10 * 2)", "P must be a number written out"),
+        ("red > percentile(red, nir)", "P must be a number written out"),
+        ("red > dark(red, 2)", r"dark\(\) at column 7 takes one argument: dark\(EXPR\)"),
+        ("red > dark(3)", "needs an index or band, not a number"),
+        ("red > percentile(dark(red), 5)", "its argument cannot call a function"),
+        ("red > median(red)", "unknown function 'median'"),
+    ],
+)
+def test_bad_statistic_calls_are_one_line_rule_errors(text, message):
+    with pytest.raises(RuleError, match=message) as err:
+        load_rules({"rules": [{"class": "urban", "when": text}]})
+    assert "\n" not in str(err.value)
+
+
+def test_statistics_are_printed_by_classify(s2_file, tmp_path, capsys):
+    rules = tmp_path / "dos.yaml"
+    rules.write_text("rules:\n  - class: water\n    when: nir - dark(nir) < percentile(nir, 5)\n")
+    out = tmp_path / "mask.tif"
+    assert run(["classify", str(s2_file), "--sensor", "sentinel2-l2a", "--rules", str(rules),
+                "-o", str(out)]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    with rasterio.open(out) as ds:
+        tags = ds.tags()
+    dark = float(tags["THRESHOLD_dark(nir)"])
+    assert f"statistic dark(nir) = {dark:.4g} (from the scene's histogram)" in printed
+    assert "statistic percentile(nir, 5) = " in printed
+    item = json.loads(out.with_suffix(".json").read_text())
+    assert item["properties"]["landmask:statistics"]["dark(nir)"] == dark
