@@ -213,7 +213,7 @@ class Grid:
         """
         if height < 0 or width < 0:
             raise GridError(f"a window of {width}x{height} pixels")
-        transform = self.transform * Affine.translation(col_off, row_off)
+        transform = self.transform @ Affine.translation(col_off, row_off)
         return Grid(self.crs, transform, width, height, self.block)
 
     def tiles(self, size: int | tuple[int, int]) -> Iterator[Tile]:

@@ -110,3 +110,35 @@ def test_no_deprecated_affine_operator_in_landmask():
         if pattern.search(line)
     ]
     assert hits == []
+
+
+def test_a_partial_truth_map_keeps_labels_that_are_class_names(tmp_path, capsys):
+    import geopandas as gpd
+    import shapely
+    from conftest import UTM33
+
+    from landmask.evaluation.evaluate import evaluate
+
+    data = np.zeros((H, W), np.uint8)
+    data[:, 8:16], data[:, 16:24], data[:, 24:] = 1, 2, 3  # forest, urban, water columns
+    pred = write_mask(as_mask(data), tmp_path / "m.tif").path
+    x0, y0 = 500000.0, 5400000.0
+    truth = gpd.GeoDataFrame(
+        {"landuse": ["forest", "developed", "water"]},
+        geometry=[
+            shapely.box(x0 + 80, y0 - 320, x0 + 160, y0),
+            shapely.box(x0 + 160, y0 - 320, x0 + 240, y0),
+            shapely.box(x0 + 240, y0 - 320, x0 + 320, y0),
+        ],
+        crs=UTM33,
+    )
+    truth.to_file(tmp_path / "truth.gpkg", engine="pyogrio")
+    report = evaluate(
+        pred, tmp_path / "truth.gpkg", truth_column="landuse", truth_map={"developed": "urban"}
+    )
+    assert report.notes.get("unmapped_labels", 0) == 0
+    assert report.iou["forest"] == report.iou["urban"] == report.iou["water"] == 1.0
+    argv = ["evaluate", str(pred), str(tmp_path / "truth.gpkg"), "--truth-column", "landuse"]
+    assert run([*argv, "--truth-map", "developed=urban"]) == 0
+    out = capsys.readouterr().out
+    assert "forest" in out and "unmapped" not in out

@@ -366,7 +366,7 @@ def test_columns_names_areas_and_crs():
     assert frame.crs == UTM33
     assert frame["class_name"].tolist() == [NAMES[v] for v in frame["class_id"]]
     # every polygon's area is the number of pixel centres inside it times 100 m²
-    x, y = TRANSFORM * np.meshgrid(np.arange(52) + 0.5, np.arange(45) + 0.5)
+    x, y = TRANSFORM @ np.meshgrid(np.arange(52) + 0.5, np.arange(45) + 0.5)
     for geom, value, area in zip(frame.geometry, frame["class_id"], frame["area_m2"], strict=True):
         inside = shapely.contains_xy(geom, x, y)
         assert (data[inside] == value).all()
