@@ -14,6 +14,7 @@ from collections.abc import Iterator
 __all__ = [
     "BandError",
     "ConfigError",
+    "DateSkippedWarning",
     "GridError",
     "HoldoutWarning",
     "InputError",
@@ -119,6 +120,10 @@ class TruthReprojectedWarning(UserWarning):
 
 class MaskWarpedWarning(UserWarning):
     """A mask was on another grid and was warped onto the first mask's grid (change)."""
+
+
+class DateSkippedWarning(UserWarning):
+    """A scene was left out of a composite (acquired outside the period)."""
 
 
 class HoldoutWarning(UserWarning):

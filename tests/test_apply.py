@@ -179,10 +179,10 @@ def test_cli_cutout_and_blur(files, pixels, classes, tmp_path):
         np.testing.assert_array_equal(values[:, kept], pixels[:, kept])
         assert (values[:, ~kept] != pixels[:, ~kept]).any()
     assert sorted(os.listdir(tmp_path)) == [
-        "blur.json",  # the STAC items (landmask.io.items)
         "blur.tif",
-        "cut.json",
+        "blur.tif.stac.json",  # the STAC items (landmask.io.companions)
         "cut.tif",
+        "cut.tif.stac.json",
         "image.tif",
         "mask.tif",
     ]

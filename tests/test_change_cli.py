@@ -106,7 +106,7 @@ def test_bad_input(cli, dates, tmp_path, out_dir):
     cli(["change", wc, a, "-o", out], str(wc), "worldcover", "dynamic-world")
     cli(["change", b, b, "-o", out, "--classes", "lava"], "--classes lava")
     cli(["change", b, b, "-o", out, "--vector", out_dir / "x.txt"], "x.txt", "format")
-    cli(["change", b, b, "-o", out, "--json", out], "different files")
+    cli(["change", b, b, "-o", out, "--json", out], "-o and --json name the same file")
 
 
 def test_existing_output_is_kept_without_overwrite(dates, out_dir, capsys, caplog):

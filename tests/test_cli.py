@@ -159,7 +159,7 @@ def test_demo_small(tmp_path, capsys):
         "scene.tif",
         "truth.tif",
         "mask.tif",
-        "mask.json",
+        "mask.tif.stac.json",
         "mask.png",
         "mask.qml",
         "mask.tif.aux.xml",

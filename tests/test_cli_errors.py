@@ -35,7 +35,7 @@ NO_SWIR = ("--band", "blue=1", "--band", "green=2", "--band", "red=3", "--band",
 
 
 #: a mask and its GIS styling (landmask.styling)
-MASK_FILES = ["mask.json", "mask.qml", "mask.tif", "mask.tif.aux.xml"]
+MASK_FILES = ["mask.qml", "mask.tif", "mask.tif.aux.xml", "mask.tif.stac.json"]
 
 
 def listing(folder: Path) -> list[str]:

@@ -11,6 +11,7 @@ import rasterio
 from landmask.batch.examples import run_example
 from landmask.cli import run
 from landmask.errors import ConfigError
+from landmask.io.companions import item_path
 
 WORKFLOWS = Path(__file__).parents[1] / "workflows"
 
@@ -43,9 +44,7 @@ def test_each_example_workflow_runs_to_the_end_in_its_own_folder(tmp_path, name,
     catalog = json.loads(next((tmp_path / "ex" / "output").rglob("catalog.json")).read_text())
     assert sum(link["rel"] == "item" for link in catalog["links"]) >= scenes
     if acquired is not None:
-        times = {
-            json.loads(m.with_suffix(".json").read_text())["properties"]["datetime"] for m in masks
-        }
+        times = {json.loads(item_path(m).read_text())["properties"]["datetime"] for m in masks}
         assert times == acquired
 
 

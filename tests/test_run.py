@@ -101,9 +101,9 @@ def test_corrupt_scene_is_reported_others_finish_and_rerun_resumes(
     assert sorted(opened) == ["a", "b", "c"]
     # outputs of the good scenes, nothing of the bad one, no temporary file left
     names = sorted(p.name for p in out.iterdir())
-    styles = ["a_mask.qml", "a_mask.tif.aux.xml", "a_polygons.qml"]
-    styles += ["b_mask.qml", "b_mask.tif.aux.xml", "b_polygons.qml"]
-    styles += ["a_mask.json", "a_polygons.gpkg.json", "b_mask.json", "b_polygons.gpkg.json"]
+    styles = ["a_mask.qml", "a_mask.tif.aux.xml", "b_mask.qml", "b_mask.tif.aux.xml"]
+    styles += ["a_mask.tif.stac.json", "a_polygons.gpkg.stac.json"]  # STAC items
+    styles += ["b_mask.tif.stac.json", "b_polygons.gpkg.stac.json"]
     assert names == [
         MANIFEST_NAME,
         *sorted(

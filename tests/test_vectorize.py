@@ -535,8 +535,7 @@ def test_geopackage_layer_crs_and_spatial_index(tmp_path, frame):
     assert path == tmp_path / "forest_map.gpkg"
     assert sorted(os.listdir(tmp_path)) == [
         "forest_map.gpkg",
-        "forest_map.gpkg.json",
-        "forest_map.qml",
+        "forest_map.gpkg.stac.json",
     ]
     layers = pyogrio.list_layers(path)
     # the QGIS style table (landmask.styling) is the only other table
@@ -562,7 +561,7 @@ def test_geoparquet_keeps_crs_and_values(tmp_path, frame):
     path = write_vector(frame, tmp_path / "regions.parquet")
     assert sorted(os.listdir(tmp_path)) == [
         "regions.parquet",
-        "regions.parquet.json",
+        "regions.parquet.stac.json",
         "regions.qml",
     ]
     back = gpd.read_parquet(path)
@@ -573,7 +572,7 @@ def test_geoparquet_keeps_crs_and_values(tmp_path, frame):
 
 def test_flatgeobuf(tmp_path, frame):
     path = write_vector(frame, tmp_path / "regions.fgb")
-    assert sorted(os.listdir(tmp_path)) == ["regions.fgb", "regions.fgb.json", "regions.qml"]
+    assert sorted(os.listdir(tmp_path)) == ["regions.fgb", "regions.fgb.stac.json", "regions.qml"]
     info = pyogrio.read_info(path)
     assert info["capabilities"]["fast_spatial_filter"]
     assert info["layer_name"] == "regions"
@@ -586,7 +585,7 @@ def test_geojson_is_lon_lat(tmp_path, frame):
     path = write_vector(frame, tmp_path / "regions.geojson")
     assert sorted(os.listdir(tmp_path)) == [
         "regions.geojson",
-        "regions.geojson.json",
+        "regions.geojson.stac.json",
         "regions.qml",
     ]
     doc = json.loads(path.read_text())
@@ -631,7 +630,7 @@ def test_cli_vectorize_end_to_end(tmp_path, raster, capsys):
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "regions.gpkg" in captured.out and "polygons" in captured.out
-    assert sorted(os.listdir(out.parent)) == ["regions.gpkg", "regions.gpkg.json", "regions.qml"]
+    assert sorted(os.listdir(out.parent)) == ["regions.gpkg", "regions.gpkg.stac.json"]
     back = gpd.read_file(out, engine="pyogrio", layer="regions")
     assert list(back.columns) == COLUMNS
     assert back.crs == UTM33
@@ -674,7 +673,7 @@ def test_cli_classify_vector_matches_vectorize_of_the_mask(s2_file, tmp_path):
         data = ds.read(1)
     assert_matches_gdal(a, gdal_regions(data, [1, 3], 8))
     styles = ["a.qml", "b.qml", "mask.qml", "mask.tif.aux.xml"]
-    styles += ["a.parquet.json", "b.parquet.json", "mask.json"]  # STAC items
+    styles += ["a.parquet.stac.json", "b.parquet.stac.json", "mask.tif.stac.json"]  # STAC items
     assert sorted(os.listdir(tmp_path)) == sorted(
         ["a.parquet", "b.parquet", "mask.tif", "s2.tif", *styles]
     )

@@ -41,6 +41,7 @@ def _register() -> None:
     from landmask.cli.apply import apply_cmd
     from landmask.cli.change import change_cmd
     from landmask.cli.classify import classify_cmd
+    from landmask.cli.composite import composite_cmd
     from landmask.cli.demo import demo_cmd
     from landmask.cli.evaluate import evaluate_cmd
     from landmask.cli.export import export_cmd
@@ -59,6 +60,7 @@ def _register() -> None:
         evaluate_cmd,
         zonal_cmd,
         change_cmd,
+        composite_cmd,
         train_cmd,
         models_cmd,
         preview_cmd,

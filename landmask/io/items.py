@@ -1,8 +1,8 @@
 """STAC items beside outputs: what each raster and vector file is, read from the file itself.
 
 Every raster and vector file landmask writes gets an item beside it
-(``mask.json`` next to ``mask.tif``, ``polygons.gpkg.json`` next to
-``polygons.gpkg``: :func:`item_path`) once it has landed, made with pystac:
+(``mask.tif.stac.json`` next to ``mask.tif``: the naming rule of every
+companion is :mod:`landmask.io.companions`) once it has landed, made with pystac:
 
 * one ``data`` asset (the file, by relative href) with ``file:size`` and
   ``file:checksum`` (sha2-256 multihash) of the bytes on disk;
@@ -25,9 +25,10 @@ Every raster and vector file landmask writes gets an item beside it
 * the WGS84 ``bbox`` and footprint ``geometry`` (the file's extent, edges
   densified before reprojection); both null for a grid without a CRS.
 
-Items are written like outputs (:mod:`landmask.io.outputs`): checked with the
-output before any work (:func:`check_item_output`), refused when present
-without ``overwrite``, and published as a sidecar of the output's own
+Items are written like outputs (:mod:`landmask.io.outputs`): planned with the
+output before any work (:func:`~landmask.io.outputs.plan_outputs`), refused
+when present without ``overwrite`` or not landmask's, and published as a
+companion of the output's own
 temporary (:func:`attach_item`, the one hook of the raster and vector
 writers), so an item never appears without its file nor outlives a failure.
 """
@@ -45,8 +46,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from landmask.classes import CLOUD, NODATA, ClassScheme
-from landmask.errors import OutputExistsError, option
-from landmask.io.outputs import atomic_path, attach_sidecars, check_output
+from landmask.errors import OutputExistsError
+from landmask.io.companions import Output, is_own, item_path
+from landmask.io.outputs import atomic_path, attach_sidecars, folder_lock, plan_outputs
 from landmask.spectral.statistics import thresholds_of
 
 if TYPE_CHECKING:
@@ -57,7 +59,6 @@ __all__ = [
     "Lineage",
     "attach_item",
     "build_item",
-    "check_item_output",
     "item_path",
     "write_catalog",
     "write_item",
@@ -129,32 +130,6 @@ def _str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def item_path(path: str | os.PathLike[str]) -> Path:
-    """The item of an output: ``mask.tif`` -> ``mask.json``, ``mask.gpkg`` -> ``mask.gpkg.json``.
-
-    A raster's item takes its stem; a vector's keeps the extension, so the
-    mask and the polygons of one scene (``mask.tif``, ``mask.gpkg``) never
-    share an item.
-    """
-    out = Path(path)
-    if out.suffix.lower() in (".tif", ".tiff"):
-        return out.with_suffix(".json")
-    return out.with_name(out.name + ".json")
-
-
-def check_item_output(path: str | os.PathLike[str], overwrite: bool) -> Path:
-    """Check, before any work, that the item of output ``path`` may be written."""
-    item = item_path(path)
-    try:
-        return check_output(item, overwrite)
-    except OutputExistsError:
-        raise OutputExistsError(
-            f"{item}: STAC item of {Path(path).name} exists; pass "
-            f"{option('--overwrite', 'overwrite=True')} to replace it "
-            f"(or {option('--no-stac', 'stac=False')})"
-        ) from None
-
-
 def write_item(
     path: str | os.PathLike[str],
     lineage: Lineage = Lineage(),
@@ -174,17 +149,21 @@ def write_item(
         The class scheme of its class ids (masks, polygons); None for other
         outputs (indices, probabilities, images).
     overwrite
-        Replace an existing item (else :class:`~landmask.errors.OutputExistsError`).
+        Replace an existing item landmask wrote for ``path`` (one it did not
+        write is never replaced: :func:`landmask.io.outputs.plan_outputs`).
 
     Returns
     -------
     Path
-        The item's path.
+        The item's path (:func:`~landmask.io.companions.item_path`).
     """
-    out = check_item_output(path, overwrite)
+    out = item_path(path)
+    plan_outputs({"the output": Output(Path(path), stac=True)}, overwrite=True)
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"{out}: exists; pass overwrite=True to replace it")
     item = build_item(path, lineage, scheme=scheme)
     item.set_self_href(str(out.resolve()))
-    with atomic_path(out, overwrite=overwrite) as tmp:
+    with atomic_path(out, overwrite=True) as tmp:
         tmp.write_text(json.dumps(item.to_dict(include_self_link=False), indent=1) + "\n")
     return out
 
@@ -195,7 +174,6 @@ def attach_item(
     lineage: Lineage,
     *,
     scheme: ClassScheme | None = None,
-    overwrite: bool = False,
     sidecars: Iterable[Path] = (),
 ) -> None:
     """Publish the STAC item of ``path`` with it, made from ``tmp``, its finished temporary.
@@ -203,7 +181,7 @@ def attach_item(
     The one hook of every writer: called inside :func:`~landmask.io.outputs.atomic_path`
     once ``tmp`` is complete, so the item (checksum, size, extent of the bytes
     about to land) appears right after the output, is removed with it if
-    publishing fails, and without ``overwrite`` never replaces a file.
+    publishing fails, and never replaces a file landmask did not write for ``path``.
     ``sidecars``: the files published with it (styles, attribute tables),
     listed as assets.
     """
@@ -211,7 +189,7 @@ def attach_item(
     out = item_path(path)
     item.set_self_href(str(out.resolve()))
     text = json.dumps(item.to_dict(include_self_link=False), indent=1) + "\n"
-    attach_sidecars(tmp, {out: text}, replace=overwrite)
+    attach_sidecars(tmp, {out: text})
 
 
 def build_item(
@@ -594,32 +572,56 @@ def write_catalog(
     folder: str | os.PathLike[str],
     outputs: Iterable[str | os.PathLike[str]],
     *,
-    overwrite: bool = False,
     title: str = "landmask run",
 ) -> Path:
-    """Write ``catalog.json`` in ``folder`` linking the STAC items of ``outputs``, atomically.
+    """Link the STAC items of ``outputs`` in ``folder``'s ``catalog.json``, merged, atomically.
 
-    Outputs without an item beside them are left out. Each item gets ``root``
-    and ``parent`` links to the catalog (relative, so the folder can move).
+    Under the lock of the folder that a run's manifest uses
+    (:func:`~landmask.io.outputs.folder_lock`), the catalog is read again, its
+    links to items that still exist kept and those of ``outputs`` added: two
+    runs sharing a folder each add their items. Outputs without an item beside
+    them are left out. Each item of ``outputs`` gets ``root`` and ``parent``
+    links to the catalog (relative, so the folder can move).
+
+    Raises
+    ------
+    OutputExistsError
+        ``catalog.json`` exists and is not a catalog landmask wrote.
     """
-    items = [item_path(p) for p in outputs]
-    items = [p for p in items if p.is_file()]
     import pystac
 
-    out = check_output(Path(folder) / CATALOG_NAME, overwrite)
-    catalog = pystac.Catalog(id=Path(folder).resolve().name or "landmask", description=title)
-    catalog.set_self_href(str(out.resolve()))
-    for item in items:
-        rel = _relative(str(item), out)
-        catalog.add_link(pystac.Link("item", rel, pystac.MediaType.JSON))
-    doc = catalog.to_dict(include_self_link=False)
-    for link in doc["links"]:
-        if link["rel"] == "root":  # the catalog itself: relative, so the folder can move
-            link["href"] = f"./{out.name}"
-    with atomic_path(out, overwrite=overwrite) as tmp:
-        tmp.write_text(json.dumps(doc, indent=1) + "\n")
-    for item in items:
-        _link_to_catalog(item, out)
+    outputs = list(outputs)
+    out = Path(folder) / CATALOG_NAME
+    with folder_lock(Path(folder)):
+        plan_outputs({"the run's catalog": out}, overwrite=True)
+        links: dict[str, None] = {}
+        if out.exists():
+            if not is_own(out, "catalog", out):
+                raise OutputExistsError(
+                    f"{out}: exists and was not written by landmask; move it away"
+                )
+            old = json.loads(out.read_text(encoding="utf-8"))
+            for link in old.get("links", []):
+                if link.get("rel") == "item" and (out.parent / link.get("href", "")).is_file():
+                    links[str(link["href"])] = None
+        for path in outputs:
+            item = item_path(path)
+            if item.is_file():
+                links[_relative(str(item), out)] = None
+        catalog = pystac.Catalog(id=Path(folder).resolve().name or "landmask", description=title)
+        catalog.set_self_href(str(out.resolve()))
+        for rel in links:
+            catalog.add_link(pystac.Link("item", rel, pystac.MediaType.JSON))
+        doc = catalog.to_dict(include_self_link=False)
+        for link in doc["links"]:
+            if link["rel"] == "root":  # the catalog itself: relative, so the folder can move
+                link["href"] = f"./{out.name}"
+        with atomic_path(out, overwrite=True) as tmp:
+            tmp.write_text(json.dumps(doc, indent=1) + "\n")
+        for path in outputs:
+            item = item_path(path)
+            if item.is_file():
+                _link_to_catalog(item, out)
     return out
 
 

@@ -34,6 +34,7 @@ from landmask._runtime.paths import worker_path
 from landmask.classes import NODATA, check_mask
 from landmask.errors import InputError, ReadError
 from landmask.grid import Grid
+from landmask.io.radiometry import attrs_from_tags
 from landmask.io.reflectance import read_error, read_window
 
 __all__ = [
@@ -138,7 +139,8 @@ def open_mask(path: str | os.PathLike[str], chunk_size: int | None = None) -> xr
     with _header(p) as ds:
         check_mask(ds, p)
         arr = _lazy_read(p, ds, chunk_size or CHUNK_SIZE, "open_mask")
-    mask = arr.squeeze("band", drop=True).assign_attrs(sources=[p])
+    # what the classified scene's values were (RADIOMETRY tags), for the outputs' items
+    mask = arr.squeeze("band", drop=True).assign_attrs(sources=[p], **attrs_from_tags(arr.attrs))
     mask.encoding[_READ] = ("open_mask", p, chunk_size)
     return mask
 

@@ -42,6 +42,7 @@ __all__ = [
     "DN_ABOVE",
     "RADIOMETRIES",
     "Radiometry",
+    "attrs_from_tags",
     "decide_radiometry",
     "describe",
     "radiometry_tags",
@@ -281,6 +282,16 @@ def describe(attrs: Mapping[str, Any]) -> str | None:
     if not kind:
         return None
     return Radiometry(str(kind), str(attrs.get("radiometry_basis", ""))).line()
+
+
+def attrs_from_tags(tags: Mapping[str, Any]) -> dict[str, str]:
+    """``radiometry``/``radiometry_basis`` attributes from a written file's tags, if it has them."""
+    if not tags.get("RADIOMETRY"):
+        return {}
+    return {
+        "radiometry": str(tags["RADIOMETRY"]),
+        "radiometry_basis": str(tags.get("RADIOMETRY_BASIS", "")),
+    }
 
 
 def radiometry_tags(attrs: Mapping[str, Any]) -> dict[str, str]:

@@ -21,10 +21,11 @@ from landmask._runtime.chunks import as_dask
 from landmask.classes import CLOUD, NODATA, ClassScheme, check_mask, resolve_scheme
 from landmask.errors import ConfigError
 from landmask.io._cog import TILE, CogJob, store_cogs, tile_aligned
+from landmask.io.companions import style_path
 from landmask.io.items import Lineage
 from landmask.io.outputs import GEOTIFF, check_output
 from landmask.io.radiometry import radiometry_tags
-from landmask.io.styling import index_qml, mask_sidecars, probability_qml, raster_style_path
+from landmask.io.styling import index_qml, mask_sidecars, probability_qml
 
 __all__ = [
     "TILE",
@@ -102,7 +103,7 @@ def write_mask(
         one band per class named after it, with scale 1/254 and nodata 255;
         both files come from one pass over the scene.
     stac
-        Write a STAC item beside each file (``mask.json``; see
+        Write a STAC item beside each file (``mask.tif.stac.json``; see
         :mod:`landmask.io.items`), from the mask's ``sources``, ``rules`` and
         ``model`` attributes.
 
@@ -138,6 +139,7 @@ def write_mask(
             sidecars=mask_sidecars(out, scheme),
             item=Lineage.of(mask.attrs) if stac else None,
             scheme=scheme,
+            kind="mask",
         )
     ]
     if probabilities is not None:
@@ -189,6 +191,7 @@ def _probability_job(
     names = [scheme.name_of(int(c)) for c in proba["class"].values]
     tags = {f"BAND_{k + 1}_CLASS_ID": str(int(c)) for k, c in enumerate(proba["class"].values)}
     tags["PROBABILITY_SCALE"] = "1/254: probability = value / 254; 255 = nodata"
+    tags |= radiometry_tags(proba.attrs)
     colours = {c.id: c.color for c in scheme}
     ids = [int(c) for c in proba["class"].values]
     shown = next((k for k, c in enumerate(ids) if c != 0), 0)  # a class, not "other"
@@ -202,10 +205,11 @@ def _probability_job(
         descriptions=names,
         scales=[1 / 254] * len(names),
         sidecars={
-            raster_style_path(out): probability_qml(
+            style_path(out): probability_qml(
                 names[shown], colours.get(ids[shown], "#000000"), shown + 1
             )
         },
+        kind="probabilities",
     )
 
 
@@ -237,8 +241,9 @@ def write_indices(
         categorical=False,
         tags=tags,
         descriptions=names,
-        sidecars={raster_style_path(out): index_qml(names)},
+        sidecars={style_path(out): index_qml(names)},
         item=Lineage.of(first.attrs) if stac else None,
+        kind="indices",
     )
     store_cogs([job])
     return WriteResult(out)

@@ -29,9 +29,11 @@ with numpy; user text is never passed to ``eval``. The grammar::
   the edge and NaN semantics of :mod:`landmask.spectral.focal`. Evaluated block
   by block, on blocks grown by :attr:`Expr.reach` pixels.
 
-``R`` and ``P`` are number literals. A statistic's argument cannot hold
-another function; a focal function's argument may hold statistics and focal
-functions (their reaches add up). Any other name before ``(`` is an error.
+``R`` and ``P`` are number literals. A statistic's argument may hold focal
+functions (``percentile(focal_std(nir, 2), 90)``: computed on chunks grown by
+their reach) but not another statistic; a focal function's argument may hold
+statistics and focal functions (their reaches add up). Any other name before
+``(`` is an error.
 
 Expressions are bounded: at most :data:`MAX_LENGTH` characters,
 :data:`MAX_DEPTH` levels of nesting (parentheses, ``not``, signs, ``**``) and
@@ -169,13 +171,24 @@ class Expr:
 
     @property
     def focal_calls(self) -> tuple[Expr, ...]:
-        """Every distinct neighbourhood function call in the expression, outermost first."""
+        """Every distinct neighbourhood function call evaluated pixel by pixel, outermost first.
+
+        Calls inside a scene-wide statistic's argument are left out: the
+        statistic is bound to a number before any pixel is classified.
+        """
+        if self.statistic:
+            return ()
         own = (self,) if self.kind == "call" and self.value in FOCAL_FUNCTIONS else ()
         return tuple(dict.fromkeys((*own, *(c for a in self.args for c in a.focal_calls))))
 
     @property
     def reach(self) -> int:
-        """Pixels of context a value needs on each side: the sum of nested focal radii."""
+        """Pixels of context a value needs on each side: the sum of nested focal radii.
+
+        A scene-wide statistic reaches nothing: it is one number.
+        """
+        if self.statistic:
+            return 0
         if self.kind == "call" and self.value in FOCAL_FUNCTIONS:
             return int(self.args[1].value or 0) + self.args[0].reach
         return max((a.reach for a in self.args), default=0)
@@ -437,8 +450,11 @@ class _Parser:
         if self.peek() in (")", ","):
             raise RuleError(f"{function}() at column {col} needs an argument: {usage}")
         arg = self._number(self.or_(), function)
-        if function in STATISTICS and (arg.calls or arg.focal_calls):
-            raise RuleError(f"{function}() at column {col}: its argument cannot call a function")
+        if function in STATISTICS and arg.calls:
+            raise RuleError(
+                f"{function}() at column {col}: its argument cannot hold another scene-wide "
+                "statistic"
+            )
         if not arg.pixel_names:
             raise RuleError(f"{function}() at column {col} needs an index or band, not a number")
         args = [arg]

@@ -207,7 +207,7 @@ def histogram_block(block: np.ndarray, edges: np.ndarray | None = None) -> np.nd
         bins = len(edges) - 1
         index = np.searchsorted(edges, values, side="right") - 1
         np.clip(index, 0, bins - 1, out=index)
-    return np.bincount(index, minlength=bins).astype(np.int64).reshape(1, 1, bins)
+    return np.bincount(index, minlength=bins).astype(np.int64, copy=False).reshape(1, 1, bins)
 
 
 def _float_bin_index(values: np.ndarray) -> np.ndarray:
@@ -315,7 +315,7 @@ def resolve_thresholds(scene: xr.DataArray, ruleset: RuleSet, *, bins: int = BIN
     data = as_dask(scene.sel(band=band_names))
     quantities = tuple(dict.fromkeys(c.args[0] for c in calls))
     values = {
-        q: map_planes(data, quantity_block, np.float32, band_names=band_names, expr=q)
+        q: map_planes(data, quantity_block, np.float32, halo=q.reach, band_names=band_names, expr=q)
         for q in quantities
     }
     linear = bin_edges(-1.0, 1.0, bins)

@@ -52,8 +52,9 @@ def _workflow(work: Path, outputs: dict[str, Any], **extra: Any) -> Path:
             {},
             "name the same file",
         ),
-        # the STAC item beside small_m.tif is small_m.json
-        ({"dir": "out", "mask": "{stem}_m.tif", "summary": "small_m.json"}, {}, "same file"),
+        # the STAC item and the style of small_m.tif (landmask.io.companions)
+        ({"dir": "out", "mask": "{stem}_m.tif", "summary": "small_m.tif.stac.json"}, {}, "same"),
+        ({"dir": "out", "mask": "{stem}_m.tif", "summary": "small_m.qml"}, {}, "same file"),
         ({"dir": "out", "mask": "{stem}_m.tif", "summary": "catalog.json"}, {}, "same file"),
     ],
 )
