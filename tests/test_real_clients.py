@@ -83,7 +83,7 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         ["apply", str(d / "scene.tif"), m, "--keep", "water", "-o", str(d / "cut.tif")],
         ["vectorize", m, "-o", str(d / "poly.gpkg")],
         ["vectorize", m, "-o", str(d / "poly.fgb")],
-        ["vectorize", m, "-o", str(d / "poly.geojson")],
+        ["vectorize", m, "-o", str(d / "geo.geojson")],
         ["zonal", m, str(d / "zones.gpkg"), "--zone-column", "name", "-o", str(d / "areas.csv")],
         ["zonal", m, str(d / "zones.gpkg"), "--zone-column", "name", "-o", str(d / "areas.gpkg")],
         ["change", m, str(mask2), "-o", str(d / "change.tif"), "--vector", str(d / "loss.gpkg")],
@@ -126,7 +126,7 @@ def test_a_mask_copied_alone_keeps_its_colours_and_class_names(outputs):
     [
         ("poly.gpkg", "poly"),
         ("poly.fgb", "poly"),
-        ("poly.geojson", "poly"),
+        ("geo.geojson", "geo"),
         ("areas.gpkg", "areas"),
         ("loss.gpkg", "loss"),
         ("areas.csv", "areas"),
