@@ -18,6 +18,7 @@ import rasterio
 from conftest import assert_one_line, invoke, write_raster
 
 from landmask.errors import UncalibratedWarning
+from landmask.io.companions import item_path
 from landmask.io.radiometry import RADIOMETRIES, sample_values
 from landmask.io.scene import open_scene
 
@@ -199,13 +200,13 @@ def test_mask_and_indices_carry_it_in_tags_item_and_the_cli_line(tmp_path, capsy
         tags = ds.tags()
     assert tags["RADIOMETRY"] == "dn"
     assert tags["RADIOMETRY_BASIS"] in lines[0]
-    props = json.loads(mask.with_suffix(".json").read_text())["properties"]
+    props = json.loads(item_path(mask).read_text())["properties"]
     assert props["landmask:radiometry"] == "dn"
     assert props["landmask:radiometry_basis"] == tags["RADIOMETRY_BASIS"]
     # the mask's polygons (vectorize reads the tags back) say it too
     polygons = tmp_path / "out" / "mask.gpkg"
     assert invoke(["vectorize", mask, "-o", polygons], capsys, caplog).code == 0
-    vector_props = json.loads((tmp_path / "out" / "mask.gpkg.json").read_text())["properties"]
+    vector_props = json.loads(item_path(polygons).read_text())["properties"]
     assert vector_props["landmask:radiometry"] == "dn"
     assert vector_props["landmask:radiometry_basis"] == tags["RADIOMETRY_BASIS"]
     quiet = invoke([*argv, "-o", tmp_path / "out" / "q.tif", "-q"], capsys, caplog)
@@ -310,5 +311,5 @@ def test_probabilities_carry_the_radiometry_too(tmp_path):
         with rasterio.open(tmp_path / name) as ds:
             assert ds.tags()["RADIOMETRY"] == "dn", name
             assert ds.tags()["RADIOMETRY_BASIS"] == scene.attrs["radiometry_basis"]
-        item = json.loads((tmp_path / name).with_suffix(".json").read_text())
+        item = json.loads(item_path(tmp_path / name).read_text())
         assert item["properties"]["landmask:radiometry"] == "dn"

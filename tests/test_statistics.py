@@ -26,6 +26,7 @@ from landmask.classes import NODATA
 from landmask.classification.classify import classify
 from landmask.cli import run
 from landmask.errors import RuleError, StatisticWarning
+from landmask.io.items import item_path
 from landmask.spectral.rules import load_rules
 from landmask.spectral.thresholds import (
     DARK_PERCENTILE,
@@ -170,7 +171,7 @@ def test_an_all_nodata_scene_gives_an_all_nodata_mask_and_one_warning(tmp_path, 
     with rasterio.open(out) as ds:
         assert (ds.read(1) == NODATA).all()
         assert np.isnan(float(ds.tags()["THRESHOLD_otsu(ndvi)"]))
-    item = json.loads(out.with_suffix(".json").read_text())
+    item = json.loads(item_path(out).read_text())
     assert item["properties"]["landmask:statistics"] == {"otsu(ndvi)": None}
 
 
@@ -268,7 +269,7 @@ def test_statistics_are_printed_by_classify(s2_file, tmp_path, capsys):
     dark = float(tags["THRESHOLD_dark(nir)"])
     assert f"statistic dark(nir) = {dark:.4g} (from the scene's histogram)" in printed
     assert "statistic percentile(nir, 5) = " in printed
-    item = json.loads(out.with_suffix(".json").read_text())
+    item = json.loads(item_path(out).read_text())
     assert item["properties"]["landmask:statistics"]["dark(nir)"] == dark
 
 
