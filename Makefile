@@ -27,7 +27,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/mypy landmask
 
 test: lint
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist worksteal -q
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_classify.py

@@ -9,6 +9,7 @@ import os
 import re
 import stat
 import subprocess
+import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -294,6 +295,22 @@ def read_only_folder(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator
         folder.chmod(stat.S_IRWXU)
 
 
+def wait_for(
+    condition: Callable[[], Any], what: str, limit: float = 300.0, step: float = 0.01
+) -> Any:
+    """Poll ``condition`` until it returns something true and return that; fail naming
+    ``what`` after ``limit`` seconds. The limit only catches a hang: it is far above what
+    any machine, however busy, needs, and nothing is asserted about the time taken."""
+    deadline = time.monotonic() + limit
+    while True:
+        found = condition()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {limit:.0f} s")
+        time.sleep(step)
+
+
 def run_in_fresh_process(argv: Sequence[str]) -> tuple[int, set[str]]:
     """Run the CLI with ``argv`` in a new interpreter: its exit status and the
     heavy optional packages it imported (``distributed``, ``geopandas``)."""
@@ -323,5 +340,6 @@ __all__ = [
     "run_in_fresh_process",
     "sha256",
     "snapshot",
+    "wait_for",
     "write_raster",
 ]

@@ -112,8 +112,8 @@ def classify_cmd(
     from landmask.analysis.areas import class_areas, format_areas
     from landmask.grid import Grid
     from landmask.io.radiometry import describe
+    from landmask.io.statistic_tags import describe_statistic, thresholds_of
     from landmask.pipeline import SceneJob, VectorOptions, run_scene
-    from landmask.spectral.statistics import describe_statistic, thresholds_of
 
     start = time.perf_counter()
     if model and rules:

@@ -49,7 +49,7 @@ from landmask.classes import CLOUD, NODATA, ClassScheme
 from landmask.errors import OutputExistsError
 from landmask.io.companions import Output, is_own, item_path
 from landmask.io.outputs import atomic_path, attach_sidecars, folder_lock, plan_outputs
-from landmask.spectral.statistics import thresholds_of
+from landmask.io.statistic_tags import thresholds_of
 
 if TYPE_CHECKING:
     import pystac

@@ -25,6 +25,7 @@ from landmask.io.companions import style_path
 from landmask.io.items import Lineage
 from landmask.io.outputs import GEOTIFF, check_output
 from landmask.io.radiometry import radiometry_tags
+from landmask.io.statistic_tags import ATTR_PREFIX
 from landmask.io.styling import index_qml, mask_sidecars, probability_qml
 
 __all__ = [
@@ -124,7 +125,7 @@ def write_mask(
             tags[key.upper()] = str(mask.attrs[key])
     tags |= radiometry_tags(mask.attrs)
     for key, value in mask.attrs.items():
-        if key.startswith("THRESHOLD_"):  # automatic thresholds (landmask.spectral.thresholds)
+        if key.startswith(ATTR_PREFIX):  # scene-wide statistics (landmask.spectral.thresholds)
             tags[key] = repr(float(value))
     jobs = [
         CogJob(
