@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import warnings
 
-import dask.array as da
 import numpy as np
 import pytest
 import rasterio
 import xarray as xr
-from conftest import TRANSFORM, UTM33
+from conftest import as_scene
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
@@ -103,15 +102,7 @@ def test_window_sums_do_not_depend_on_where_a_block_starts():
 
 
 def _scene(values: np.ndarray, chunks: tuple[int, int] | int) -> xr.DataArray:
-    _, h, w = values.shape
-    coords = {
-        "y": TRANSFORM.f + TRANSFORM.e * (np.arange(h) + 0.5),
-        "x": TRANSFORM.c + TRANSFORM.a * (np.arange(w) + 0.5),
-        "band": BANDS,
-    }
-    ch = (len(BANDS), *chunks) if isinstance(chunks, tuple) else -1
-    arr = xr.DataArray(da.from_array(values, chunks=ch), dims=("band", "y", "x"), coords=coords)
-    return arr.rio.write_crs(UTM33).rio.write_transform(TRANSFORM)
+    return as_scene(values, BANDS, chunks)
 
 
 def _rules(when: str, *more: str) -> dict:
