@@ -333,3 +333,18 @@ def test_a_collection1_mtl_as_usgs_named_it_converts_too(tmp_path):
         expected = np.where(q == 0, np.nan, (mult * q.astype(np.float64) + add) / sine)
         np.testing.assert_allclose(scene.sel(band=name).values, expected, rtol=2e-6)
     assert scene.attrs["radiometry"] == "toa_reflectance"
+
+
+def test_options_on_a_level1_product_are_still_top_of_atmosphere(tmp_path):
+    """--scale/--offset beat the MTL's gains, but the values stay top-of-atmosphere ones."""
+    files = write_le07(tmp_path)
+    scene = open_scene(list(files.values()), scale={"nir": 2e-3}, offset={"nir": -0.01})
+    with rasterio.open(files["B4"]) as ds:
+        q = ds.read(1)
+    expected = np.where(q == 0, np.nan, 2e-3 * q.astype(np.float64) - 0.01)
+    np.testing.assert_allclose(scene.sel(band="nir").values, expected, rtol=2e-6)
+    with rasterio.open(files["B3"]) as ds:  # red keeps the MTL's gain
+        np.testing.assert_allclose(scene.sel(band="red").values, toa("B3", ds.read(1)), rtol=2e-6)
+    assert scene.attrs["radiometry"] == "toa_reflectance"
+    assert "--scale/--offset" in scene.attrs["radiometry_basis"]
+    assert "on a Level-1 product" in scene.attrs["radiometry_basis"]
