@@ -139,6 +139,38 @@ def as_mask(
     return mask_like(grid, arr, name="landcover").assign_attrs(attrs)
 
 
+@pytest.fixture(autouse=True)
+def _stac_documents_are_valid(request: pytest.FixtureRequest) -> Any:
+    """After every test with a ``tmp_path``: each STAC item and catalog written there
+    validates against the official JSON schemas (:mod:`stac_schemas`, offline)."""
+    yield
+    tmp = request.node.funcargs.get("tmp_path")
+    if tmp is None and "tmp_path" in request.fixturenames:
+        tmp = request.getfixturevalue("tmp_path")
+    if tmp is not None and Path(tmp).is_dir():
+        from stac_schemas import check_stac_folder
+
+        check_stac_folder(Path(tmp))
+
+
+def as_scene(values: np.ndarray, bands: Sequence[str], chunks: tuple[int, int] | int = -1) -> Any:
+    """A ``(band, y, x)`` reflectance DataArray on a real grid, Dask-backed in ``(y, x)`` chunks
+    (``-1``: one chunk)."""
+    import dask.array as da
+    import xarray as xr
+
+    from landmask.io.scene import pixel_coords
+
+    _, h, w = values.shape
+    ch = (len(bands), *chunks) if isinstance(chunks, tuple) else -1
+    arr = xr.DataArray(
+        da.from_array(values, chunks=ch),
+        dims=("band", "y", "x"),
+        coords={**pixel_coords(TRANSFORM, h, w), "band": list(bands)},
+    )
+    return arr.rio.write_crs(UTM33).rio.write_transform(TRANSFORM)
+
+
 def sha256(path: Path) -> str:
     """The SHA-256 of a file's bytes, in hex."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -17,7 +17,7 @@ import pytest
 import rasterio
 import xarray as xr
 import yaml
-from conftest import TRANSFORM, UTM33, write_raster
+from conftest import TRANSFORM, UTM33, as_scene, write_raster
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_focal import reference
@@ -95,15 +95,7 @@ def test_percentile_is_chunk_invariant_and_within_a_bin_of_numpy(data, values, q
 
 
 def _scene(values: np.ndarray, chunks: tuple[int, int] | int) -> xr.DataArray:
-    _, h, w = values.shape
-    coords = {
-        "y": TRANSFORM.f + TRANSFORM.e * (np.arange(h) + 0.5),
-        "x": TRANSFORM.c + TRANSFORM.a * (np.arange(w) + 0.5),
-        "band": BANDS,
-    }
-    ch = (len(BANDS), *chunks) if isinstance(chunks, tuple) else -1
-    arr = xr.DataArray(da.from_array(values, chunks=ch), dims=("band", "y", "x"), coords=coords)
-    return arr.rio.write_crs(UTM33).rio.write_transform(TRANSFORM)
+    return as_scene(values, BANDS, chunks)
 
 
 DOS_RULES = {

@@ -22,7 +22,7 @@ from rasterio.errors import NotGeoreferencedWarning
 from landmask import __version__
 from landmask._runtime.malloc import tune_malloc
 from landmask._runtime.signals import end_children, exit_status, handling_signals
-from landmask.errors import InputError, LandmaskError
+from landmask.errors import InputError, LandmaskError, command_line
 
 __all__ = ["cli", "main", "run"]
 
@@ -102,7 +102,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         if not debug:  # library deprecation notices are for developers, not users
             for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
                 warnings.simplefilter("ignore", category)
-        with handling_signals():
+        with handling_signals(), command_line():
             try:
                 return _run(args, debug)
             except KeyboardInterrupt:  # the signal came while an error was reported

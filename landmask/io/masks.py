@@ -121,7 +121,11 @@ def _lazy_read(
         fancy=False,
         lock=False,
     )
-    arr = rioxarray.open_rasterio(path, lock=False, cache=False)
+    with warnings.catch_warnings():
+        # "Scales/Offsets differ across bands": rioxarray then records them per band
+        # in attrs["scales"]/["offsets"] (kept by write_image); nothing for the user to do
+        warnings.filterwarnings("ignore", message="(Scales|Offsets) differ across bands")
+        arr = rioxarray.open_rasterio(path, lock=False, cache=False)
     assert isinstance(arr, xr.DataArray)
     return arr.copy(data=data)
 
@@ -173,7 +177,7 @@ def file_window(arr: xr.DataArray) -> tuple[str, int, Window] | None:
     mine, theirs = arr.rio.transform(recalc=True), base.rio.transform()
     if (mine.a, mine.b, mine.d, mine.e) != (theirs.a, theirs.b, theirs.d, theirs.e):
         return None
-    col, row = ~theirs * (mine.c, mine.f)
+    col, row = ~theirs @ (mine.c, mine.f)
     if not (float(col).is_integer() and float(row).is_integer()):
         return None
     height, width = arr.shape

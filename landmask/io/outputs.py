@@ -27,7 +27,7 @@ from pathlib import Path
 
 from landmask._runtime.paths import worker_path
 from landmask._runtime.signals import check_stop
-from landmask.errors import ConfigError, OutputExistsError, ReadError, WriteError
+from landmask.errors import ConfigError, OutputExistsError, ReadError, WriteError, option
 from landmask.io.companions import ROLE_NAMES, Output, is_own, mark, role_of
 
 __all__ = [
@@ -252,7 +252,8 @@ def check_output(
     if out.exists() and not out.is_file():
         raise ConfigError(f"{out}: exists and is not a regular file")
     if out.exists() and not overwrite:
-        raise OutputExistsError(f"{out}: exists; pass --overwrite to replace it")
+        hint = option("--overwrite", "overwrite=True")
+        raise OutputExistsError(f"{out}: exists; pass {hint} to replace it")
     remove_stale(out.parent)
     return Path(worker_path(out))
 
@@ -387,7 +388,7 @@ def publish(tmp: Path, path: Path, overwrite: bool) -> None:
     except FileExistsError:
         raise OutputExistsError(
             f"{path}: appeared while landmask was writing it (another process?); kept it, "
-            "pass --overwrite to replace it"
+            f"pass {option('--overwrite', 'overwrite=True')} to replace it"
         ) from None
     except OSError as exc:
         if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):

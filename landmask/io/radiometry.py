@@ -144,7 +144,7 @@ def decide_radiometry(
     if not bands:
         return Radiometry("surface_reflectance", "no reflectance band read")
     hows = {s.scaling for s in bands}
-    level1 = product is not None and _is_level1(product)
+    level1 = product is not None and product.level1
     if hows == {"sensor"} and sensor is not None:
         if sensor.radiometry == "dn":
             return Radiometry(
@@ -161,11 +161,6 @@ def decide_radiometry(
     if level1 and product is not None:
         what += f" on a Level-1 product ({product.source})"
     return Radiometry(kind, what)
-
-
-def _is_level1(product: Product) -> bool:
-    level = (product.level or "").upper()
-    return level.startswith("L1")
 
 
 def _unscaled(raw: Sequence[BandSource], infos: Mapping[str, FileInfo]) -> Radiometry:

@@ -50,15 +50,15 @@ import xarray as xr
 
 from landmask._runtime.chunks import as_dask
 from landmask.errors import BandError, StatisticWarning
-from landmask.spectral.expressions import Expr
-from landmask.spectral.indices import BlockLookup, bands_needed, map_planes
-from landmask.spectral.rules import RuleSet
-from landmask.spectral.statistics import (
+from landmask.io.statistic_tags import (
     ATTR_PREFIX,
     describe_statistic,
     threshold_attrs,
     thresholds_of,
 )
+from landmask.spectral.expressions import Expr
+from landmask.spectral.indices import BlockLookup, bands_needed, map_planes
+from landmask.spectral.rules import RuleSet
 
 __all__ = [
     "ATTR_PREFIX",

@@ -39,7 +39,7 @@ def source_window(
     inverse = ~source.transform
     cols, rows = zip(
         *(
-            inverse * (x, y)
+            inverse @ (x, y)
             for x, y in ((left, top), (right, top), (left, bottom), (right, bottom))
         ),
         strict=True,
