@@ -326,3 +326,19 @@ def test_statistics_leave_out_what_the_quality_band_calls_cloud():
     # without the quality band the clouds count, and the median moves up
     unseen = classify(scene.sel(band=["red", "nir"]), rules=rules)
     assert unseen.attrs["THRESHOLD_percentile(red, 50)"] > np.percentile(clear, 75)
+
+
+@SETTINGS
+@given(values=samples(), bins=st.sampled_from([4, 2000, 777]), top=st.sampled_from([1.0, 3.7]))
+def test_linear_bins_are_those_of_a_binary_search(values, bins, top):
+    from landmask.spectral.thresholds import bin_edges
+
+    edges = bin_edges(-1.0, top, bins)
+    finite = values[np.isfinite(values)]
+    # the edges themselves and their float32 neighbours are where rounding could miss
+    probe = np.concatenate(
+        [finite, edges.astype(np.float32), np.nextafter(edges.astype(np.float32), 9)]
+    )
+    want = np.clip(np.searchsorted(edges, probe, side="right") - 1, 0, bins - 1)
+    got = histogram_block(probe, edges)[0, 0]
+    np.testing.assert_array_equal(got, np.bincount(want, minlength=bins))
