@@ -33,7 +33,7 @@ import numpy as np
 
 from landmask.classes import NODATA, ClassScheme, get_scheme
 from landmask.errors import ConfigError, LandmaskError, RuleError
-from landmask.io.sensors import COMMON_NAMES
+from landmask.io.sensors import COMMON_NAMES, is_composite_band
 from landmask.io.yamldoc import load_yaml
 from landmask.spectral.expressions import FUNCTIONS, Expr, parse
 from landmask.spectral.indices import INDICES, BlockLookup
@@ -182,11 +182,12 @@ def _parse_rule(
             "pixel: a rule must compare a band or index",
         )
     for name in sorted(expr.names):
-        if name not in INDICES and name not in COMMON_NAMES:
+        if name not in INDICES and name not in COMMON_NAMES and not is_composite_band(name):
             raise _fail(
                 source,
                 label,
-                f"unknown name {name!r} (indices: {', '.join(INDICES)}; or a band common name)",
+                f"unknown name {name!r} (indices: {', '.join(INDICES)}; a band common name; "
+                "or a composite's band such as ndvi_p10, nir_median, clear_count)",
             )
     ref = item.get("reference")
     return Rule(str(item["class"]), class_id, str(item["when"]), expr, str(ref) if ref else None)
