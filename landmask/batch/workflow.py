@@ -33,6 +33,7 @@ from pydantic import (
 
 from landmask._runtime.chunks import SCENE_CHUNK_SIZE
 from landmask.errors import ConfigError, InputError
+from landmask.io.inputs import read_text
 from landmask.io.yamldoc import load_yaml
 
 __all__ = [
@@ -424,12 +425,7 @@ def load_workflow(path: str | os.PathLike[str]) -> Workflow:
         does not load.
     """
     source = os.fspath(path)
-    try:
-        text = Path(source).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{source}: no such workflow file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{source}: cannot read ({exc})") from None
+    text = read_text(source, "workflow file", ConfigError)
     data = load_yaml(text, source)
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: a workflow is a YAML mapping of keys")
