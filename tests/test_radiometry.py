@@ -199,7 +199,7 @@ def test_mask_and_indices_carry_it_in_tags_item_and_the_cli_line(tmp_path, capsy
         tags = ds.tags()
     assert tags["RADIOMETRY"] == "dn"
     assert tags["RADIOMETRY_BASIS"] in lines[0]
-    props = json.loads(mask.with_suffix(".json").read_text())["properties"]
+    props = json.loads(mask.with_name(mask.name + ".stac.json").read_text())["properties"]
     assert props["landmask:radiometry"] == "dn"
     assert props["landmask:radiometry_basis"] == tags["RADIOMETRY_BASIS"]
     quiet = invoke([*argv, "-o", tmp_path / "out" / "q.tif", "-q"], capsys, caplog)

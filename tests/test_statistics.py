@@ -170,7 +170,7 @@ def test_an_all_nodata_scene_gives_an_all_nodata_mask_and_one_warning(tmp_path, 
     with rasterio.open(out) as ds:
         assert (ds.read(1) == NODATA).all()
         assert np.isnan(float(ds.tags()["THRESHOLD_otsu(ndvi)"]))
-    item = json.loads(out.with_suffix(".json").read_text())
+    item = json.loads(out.with_name(out.name + ".stac.json").read_text())
     assert item["properties"]["landmask:statistics"] == {"otsu(ndvi)": None}
 
 
@@ -268,7 +268,7 @@ def test_statistics_are_printed_by_classify(s2_file, tmp_path, capsys):
     dark = float(tags["THRESHOLD_dark(nir)"])
     assert f"statistic dark(nir) = {dark:.4g} (from the scene's histogram)" in printed
     assert "statistic percentile(nir, 5) = " in printed
-    item = json.loads(out.with_suffix(".json").read_text())
+    item = json.loads(out.with_name(out.name + ".stac.json").read_text())
     assert item["properties"]["landmask:statistics"]["dark(nir)"] == dark
 
 

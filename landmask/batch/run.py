@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from landmask import __version__
-from landmask._runtime.signals import STOP
+from landmask._runtime.signals import finishing
 from landmask.batch.manifest import MANIFEST_NAME, Manifest, output_stamp
 from landmask.batch.progress import RunProgress
 from landmask.batch.summary import RunSummary, SceneResult
@@ -321,13 +321,11 @@ def run_workflow(
                     report.ended(result)
             except KeyboardInterrupt:
                 # SIGINT/SIGTERM: queued scenes dropped, running ones stop at their
-                # next task; the summary says what finished, the manifest has it
-                pool.shutdown(wait=False, cancel_futures=True)
-                STOP.clear()  # let the summary be written
-                try:
+                # next task and remove what they wrote (waited for: none publishes
+                # later); the summary says what finished, the manifest has it
+                pool.shutdown(wait=True, cancel_futures=True)
+                with finishing():
                     summarize()
-                finally:
-                    STOP.set()
                 raise
             pool.shutdown(wait=True)
     return summarize()
