@@ -351,6 +351,11 @@ def _result(
     for name, col in zip(columns.names, columns.index, strict=True):
         stats[f"{name}_fraction"] = sums[:, col] * share
     geometry = frame.geometry.name
+    if key in stats:
+        raise ConfigError(
+            f"zone column {key!r} is named like a statistic landmask writes; "
+            "pick another with --zone-column (or rename it)"
+        )
     attributes = [c for c in frame.columns if c not in (key, geometry) and c not in stats]
     table = pd.DataFrame({key: keys}, index=frame.index)
     table = pd.concat([table, frame[attributes], pd.DataFrame(stats, index=frame.index)], axis=1)

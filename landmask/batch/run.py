@@ -234,7 +234,7 @@ def run_workflow(
         scene never propagate: they are in its :class:`SceneResult`.
     """
     from landmask._runtime.schedulers import use_scheduler
-    from landmask.io.outputs import atomic_path
+    from landmask.io.outputs import write_json
 
     start = time.perf_counter()
     spec = scheduler or workflow.scheduler
@@ -300,8 +300,7 @@ def run_workflow(
         missing = SceneResult("", "interrupted", error="interrupted")
         done = [results.get(s.stem) or dataclasses.replace(missing, scene=s.stem) for s in scenes]
         summary = RunSummary(workflow.name, spec, done, time.perf_counter() - start)
-        with atomic_path(out_dir / workflow.outputs.summary, overwrite=True) as tmp:
-            tmp.write_text(json.dumps(summary.to_dict(), indent=2))
+        write_json(out_dir / workflow.outputs.summary, summary.to_dict(), overwrite=True)
         if workflow.outputs.stac:  # catalog.json: the items of every finished scene
             from landmask.io.items import write_catalog
 

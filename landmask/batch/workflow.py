@@ -17,6 +17,7 @@ import glob
 import math
 import os
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,7 +132,17 @@ class Outputs(_Strict):
 class Workflow(_Strict):
     """A validated workflow. Paths are absolute (resolved against the workflow's folder)."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=100)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if any(unicodedata.category(c).startswith("C") for c in value):
+            raise ValueError(f"{value!r}: a name holds no control character (newline, escape)")
+        if "/" in value or "\\" in value or value in (".", ".."):
+            raise ValueError(f"{value!r}: a name is not a path")
+        return value
+
     inputs: str | list[str | list[str]] | StacInputs
     sensor: str | None = None
     bands: dict[str, int] | None = None

@@ -137,15 +137,19 @@ def read_vector(
     ------
     ReadError, InputError
         One line naming the file: not a regular file, missing, unreadable,
-        several layers and no ``layer``.
+        several layers and no ``layer``. GeoParquet (``.parquet``) is read with
+        pyarrow, whatever the GDAL build.
     """
     import geopandas as gpd
 
     p = check_input(path, folders=False)
     with quiet_gdal():
-        name = data_layer(p, layer, option)
         try:
-            return gpd.read_file(p, layer=name)
+            if p.lower().endswith(".parquet"):  # GeoParquet, as landmask writes it
+                return gpd.read_parquet(p)
+            return gpd.read_file(p, layer=data_layer(p, layer, option))
+        except InputError:
+            raise
         except Exception as exc:  # pyogrio raises its own DataSourceError types
             if not Path(p).exists():
                 raise ReadError(f"{p}: no such file") from None

@@ -17,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import json
+import math
 import os
 import re
 import socket
@@ -24,6 +26,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from landmask._runtime.paths import worker_path
 from landmask._runtime.signals import check_stop
@@ -46,6 +49,7 @@ __all__ = [
     "remove_live",
     "remove_stale",
     "temp_path",
+    "write_json",
 ]
 
 #: (format name, the extensions a file of it may have), for check_output's ``fmt``
@@ -449,6 +453,29 @@ def atomic_path(path: Path, *, overwrite: bool) -> Iterator[Path]:
         _publish_sidecars(path, sidecars)
     finally:
         discard_temp(tmp)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def write_json(path: Path, doc: Any, *, overwrite: bool, indent: int = 2) -> Path:
+    """Write ``doc`` as JSON at ``path``, atomically; NaN and infinities become null.
+
+    JSON has no NaN (Python's ``json`` would write a bare ``NaN`` no other
+    reader takes): a figure that cannot be computed (an area on a grid past
+    the poles) is ``null``.
+    """
+    text = json.dumps(_finite(doc), indent=indent, allow_nan=False) + "\n"
+    with atomic_path(Path(path), overwrite=overwrite) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
 
 
 @contextlib.contextmanager
