@@ -13,8 +13,8 @@ import rasterio
 import shapely
 import yaml
 from affine import Affine
-from scipy import ndimage
 from conftest import UTM33, assert_one_line, invoke, write_raster
+from scipy import ndimage
 
 MASK = np.array([[1, 1, 3, 3], [0, 1, 3, 3], [2, 2, 0, 0], [2, 0, 0, 1]], np.uint8)
 
@@ -82,7 +82,7 @@ def test_vectorize_refuses_a_mask_without_crs(tmp_path, capsys, caplog):
     assert not out.exists()
     argv = ["vectorize", bare, "-o", out, "--allow-ungeoreferenced", "-q"]
     assert invoke(argv, capsys, caplog).code == 0
-    regions = sum(ndimage.label(MASK == c)[1] for c in (1, 2, 3))  # every class but other
+    regions = sum(ndimage.label(c == MASK)[1] for c in (1, 2, 3))  # every class but other
     assert len(gpd.read_file(out, layer="p")) == regions
 
 
