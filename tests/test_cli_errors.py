@@ -125,7 +125,7 @@ def test_band_option_malformed(cli, s2_file, out_dir):
     ("kwargs", "word"),
     [
         pytest.param(
-            {"transform": TRANSFORM * Affine.translation(3, 0)}, "transform", id="transform"
+            {"transform": TRANSFORM @ Affine.translation(3, 0)}, "transform", id="transform"
         ),
         pytest.param({"shape": (290, 340)}, "size", id="size"),
         pytest.param({"crs": CRS.from_epsg(32634)}, "CRS", id="crs"),

@@ -18,6 +18,7 @@ import rasterio
 from conftest import assert_one_line, invoke, write_raster
 
 from landmask.errors import UncalibratedWarning
+from landmask.io.companions import item_path
 from landmask.io.radiometry import RADIOMETRIES, sample_values
 from landmask.io.scene import open_scene
 
@@ -199,9 +200,15 @@ def test_mask_and_indices_carry_it_in_tags_item_and_the_cli_line(tmp_path, capsy
         tags = ds.tags()
     assert tags["RADIOMETRY"] == "dn"
     assert tags["RADIOMETRY_BASIS"] in lines[0]
-    props = json.loads(mask.with_name(mask.name + ".stac.json").read_text())["properties"]
+    props = json.loads(item_path(mask).read_text())["properties"]
     assert props["landmask:radiometry"] == "dn"
     assert props["landmask:radiometry_basis"] == tags["RADIOMETRY_BASIS"]
+    # the mask's polygons (vectorize reads the tags back) say it too
+    polygons = tmp_path / "out" / "mask.gpkg"
+    assert invoke(["vectorize", mask, "-o", polygons], capsys, caplog).code == 0
+    vector_props = json.loads(item_path(polygons).read_text())["properties"]
+    assert vector_props["landmask:radiometry"] == "dn"
+    assert vector_props["landmask:radiometry_basis"] == tags["RADIOMETRY_BASIS"]
     quiet = invoke([*argv, "-o", tmp_path / "out" / "q.tif", "-q"], capsys, caplog)
     assert quiet.code == 0 and "radiometry" not in quiet.out
     index = tmp_path / "out" / "ndvi.tif"
@@ -290,3 +297,19 @@ def test_real_scenes_as_a_user_opens_them(files, options, radiometry):
         warnings.simplefilter("ignore", UncalibratedWarning)
         scene = open_scene([REAL / f for f in files], **options)
     assert scene.attrs["radiometry"] == radiometry, scene.attrs["radiometry_basis"]
+
+
+def test_probabilities_carry_the_radiometry_too(tmp_path):
+    from landmask.classification.classify import classify_with_probabilities
+    from landmask.io.write import write_mask
+
+    path = write_raster(tmp_path / "rgbn.tif", _stack("u1", 4))
+    scene = _open_quietly(path, sensor="naip")
+    mask, proba = classify_with_probabilities(scene, "rules:naip")
+    write_mask(mask, tmp_path / "m.tif", probabilities=proba, probabilities_path=tmp_path / "p.tif")
+    for name in ("m.tif", "p.tif"):
+        with rasterio.open(tmp_path / name) as ds:
+            assert ds.tags()["RADIOMETRY"] == "dn", name
+            assert ds.tags()["RADIOMETRY_BASIS"] == scene.attrs["radiometry_basis"]
+        item = json.loads(item_path(tmp_path / name).read_text())
+        assert item["properties"]["landmask:radiometry"] == "dn"

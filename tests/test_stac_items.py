@@ -8,9 +8,11 @@ pyarrow and hashlib read from the file the item describes.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import json
 import math
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -106,18 +108,31 @@ def _check_raster(item: pystac.Item, output: Path) -> None:
     _check_wgs84(item, crs, bounds)
 
 
-def _check_classes(item: pystac.Item, scheme_name: str, values: set[int]) -> None:
-    """classification:classes: every class of the scheme, cloud and nodata marked nodata."""
+def _check_classes(
+    item: pystac.Item, scheme_name: str, values: set[int], path: Path | None = None
+) -> None:
+    """classification:classes: every class of the scheme, cloud and nodata marked nodata;
+    names as the extension allows them, the class text in description and title, colour
+    hints equal to the colour table of the file ``path`` (when it has one)."""
     classes = ClassificationExtension.ext(item.assets["data"]).classes
     assert classes is not None
     by_value = {c.value: c for c in classes}
     scheme = get_scheme(scheme_name)
+    table = None
+    if path is not None and path.suffix == ".tif":
+        with rasterio.open(path) as ds:
+            table = ds.colormap(1)
     for c in scheme:
         entry = by_value[c.id]
-        assert entry.name == c.name
-        assert entry.description == c.title
+        assert re.fullmatch(r"[0-9A-Za-z-_]+", entry.name), entry.name
+        assert entry.name == c.name.replace(" -> ", "-to-")
+        assert entry.description == c.title and entry.title == c.title
         assert entry.color_hint == c.color.lstrip("#").upper()
         assert bool(entry.nodata) == (c.id in (CLOUD, NODATA))
+    if table is not None:
+        for entry in classes:
+            rgb = table[entry.value][:3]
+            assert entry.color_hint == "".join(f"{v:02X}" for v in rgb), entry.value
     assert by_value[CLOUD].nodata is True and by_value[NODATA].nodata is True
     assert values <= set(by_value), "a value in the file has no class in the item"
 
@@ -133,14 +148,23 @@ def test_classify_mask_item_matches_the_file(s2_file, tmp_path):
     mask = out / "mask.tif"
     assert run(["classify", str(s2_file), *S2, "-o", str(mask), "-q"]) == 0
     item = _item(mask)
-    assert item.id == "mask"
+    assert item.id == "mask-mask"
     _check_raster(item, mask)
-    _check_classes(item, "landcover", _mask_values(mask))
+    _check_classes(item, "landcover", _mask_values(mask), mask)
+    assets = {key: a.href for key, a in item.assets.items()}
+    assert assets == {
+        "data": "./mask.tif",
+        "qgis-style": "./mask.qml",
+        "gdal-aux": "./mask.tif.aux.xml",
+    }
+    for key in ("qgis-style", "gdal-aux"):
+        assert (out / assets[key]).is_file() and item.assets[key].roles == ["metadata"]
     props = item.properties
     assert props["processing:software"] == {"landmask": landmask.__version__}
     assert props["landmask:rules"] == "default"
     assert props["landmask:inputs"] == [str(s2_file)]
-    assert item.datetime is not None
+    assert item.datetime is not None  # no acquisition time in the inputs: the time of writing
+    assert props["created"].endswith("Z")
 
 
 def test_vector_items_gpkg_and_parquet(s2_file, tmp_path):
@@ -332,16 +356,28 @@ def test_run_writes_a_catalog_of_every_item(stac_workflow, tmp_path):
     items = {i.id: i for i in catalog.get_items()}
     outputs = [Path(p) for s in summary.scenes for p in s.outputs.values()]
     assert len(outputs) == 4
-    assert set(items) == {p.stem for p in outputs}
+
+    def kind(p: Path) -> str:
+        return f"{p.stem}-mask" if p.suffix == ".tif" else f"{p.stem}-polygons-gpkg"
+
+    assert set(items) == {kind(p) for p in outputs}  # ids unique in the catalog
     for path in outputs:
-        item = items[path.stem]
+        doc = json.loads(_item_path(path).read_text())
+        links = {link["rel"]: link["href"] for link in doc["links"]}
+        assert links["root"] == links["parent"] == "catalog.json"
+        item = items[kind(path)]
         assert Path(item.assets["data"].get_absolute_href() or "") == path.resolve()
         _check_file(item, path)
         if path.suffix == ".tif":
             _check_raster(item, path)
-            _check_classes(item, "landcover", _mask_values(path))
+            _check_classes(item, "landcover", _mask_values(path), path)
     from_item = [i for i in items.values() if i.properties["landmask:inputs"] == ["S2_ITEM"]]
     assert len(from_item) == 1  # the mask of the item's scene (its polygons: of the mask)
+    acquired = dt.datetime(2024, 6, 1, 10, 0, 31, tzinfo=dt.UTC)
+    assert from_item[0].datetime == acquired  # the input item's, not the time of writing
+    polygons = next(i for i in items.values() if i.id.startswith("S2_ITEM_polygons-"))
+    assert polygons.datetime == acquired  # from the mask's item
+    assert from_item[0].properties["created"] != "2024-06-01T10:00:31Z"
     (link,) = from_item[0].get_links("derived_from")
     assert Path(link.get_absolute_href() or "") == (tmp_path / "item" / "item.json").resolve()
     assert pystac.Item.from_file(link.get_absolute_href()).id == "S2_ITEM"
@@ -369,7 +405,9 @@ def test_change_raster_and_polygons_items(s2_file, tmp_path, capsys):
     assert run(argv) == 0
     item = _item(out)
     _check_raster(item, out)
-    _check_classes(item, "landcover-change", _mask_values(out))
+    _check_classes(item, "landcover-change", _mask_values(out), out)
+    names = [c.name for c in ClassificationExtension.ext(item.assets["data"]).classes or []]
+    assert "forest-to-urban" in names and "other-to-forest" in names
     assert item.properties["landmask:inputs"] == [str(before), str(after)]
     _check_file(_item(vec), vec)
     # issue 23 item 4: --json named as a user would (change.json beside change.tif) works

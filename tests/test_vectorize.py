@@ -294,15 +294,15 @@ def test_pixel_corners_are_exact_no_half_pixel_shift():
     for connectivity in (4, 8):
         frame = vectorize(as_mask(data, 6, transform=odd), connectivity=connectivity)
         pixel = frame.geometry[frame["class_id"] == 1].item()
-        x0, y1 = odd * (7, 4)  # upper-left corner of column 7, row 4
-        x1, y0 = odd * (8, 5)
+        x0, y1 = odd @ (7, 4)  # upper-left corner of column 7, row 4
+        x1, y0 = odd @ (8, 5)
         assert pixel.bounds == (x0, y0, x1, y1)
         assert shapely.equals_exact(
             shapely.normalize(pixel), shapely.normalize(shapely.box(x0, y0, x1, y1)), 0
         )
         block = frame.geometry[frame["class_id"] == 2].item()
-        x0, y1 = odd * (5, 5)
-        x1, y0 = odd * (7, 7)
+        x0, y1 = odd @ (5, 5)
+        x1, y0 = odd @ (7, 7)
         assert block.bounds == (x0, y0, x1, y1)
         # stitched from four chunks: the old chunk borders leave no vertex behind
         assert shapely.equals_exact(
@@ -366,7 +366,7 @@ def test_columns_names_areas_and_crs():
     assert frame.crs == UTM33
     assert frame["class_name"].tolist() == [NAMES[v] for v in frame["class_id"]]
     # every polygon's area is the number of pixel centres inside it times 100 m²
-    x, y = TRANSFORM * np.meshgrid(np.arange(52) + 0.5, np.arange(45) + 0.5)
+    x, y = TRANSFORM @ np.meshgrid(np.arange(52) + 0.5, np.arange(45) + 0.5)
     for geom, value, area in zip(frame.geometry, frame["class_id"], frame["area_m2"], strict=True):
         inside = shapely.contains_xy(geom, x, y)
         assert (data[inside] == value).all()
@@ -409,7 +409,7 @@ def geodesic_measures(inside: np.ndarray, t: Affine) -> tuple[float, float]:
     padded = np.pad(inside, 1)
     area = length = 0.0
     for r, c in zip(*np.nonzero(inside), strict=True):
-        corners = [t * (c, r), t * (c + 1, r), t * (c + 1, r + 1), t * (c, r + 1)]
+        corners = [t @ (c, r), t @ (c + 1, r), t @ (c + 1, r + 1), t @ (c, r + 1)]
         xs, ys = zip(*corners, strict=True)
         area += abs(geod.polygon_area_perimeter(xs, ys)[0])
         # the pixel's edges that face a pixel outside: top, right, bottom, left
@@ -608,7 +608,7 @@ def test_geojson_is_lon_lat(tmp_path, frame):
 def test_existing_vector_output_needs_overwrite(tmp_path, frame):
     path = tmp_path / "regions.gpkg"
     path.write_bytes(b"old")
-    with pytest.raises(OutputExistsError, match="--overwrite"):
+    with pytest.raises(OutputExistsError, match="overwrite=True"):
         write_vector(frame, path)
     assert path.read_bytes() == b"old"
     write_vector(frame, path, overwrite=True)

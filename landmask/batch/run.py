@@ -41,8 +41,8 @@ from landmask.batch.progress import RunProgress
 from landmask.batch.summary import RunSummary, SceneResult
 from landmask.batch.workflow import ModelClassifier, RulesClassifier, SceneInput, Workflow
 from landmask.errors import ConfigError, LandmaskError
+from landmask.io.statistic_tags import thresholds_of
 from landmask.pipeline import SceneJob, SceneOptions, VectorOptions, run_scene
-from landmask.spectral.statistics import thresholds_of
 
 __all__ = [
     "MANIFEST_NAME",

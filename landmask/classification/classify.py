@@ -39,8 +39,10 @@ def classify(
     """Classify a scene with a threshold rule set or a model.
 
     A rule set is a model too (:class:`~landmask.models.registry.RulesModel`):
-    both go through the same tiled inference, and scene-wide thresholds such
-    as ``otsu(mndwi)`` are bound by the model's ``prepare(scene)`` hook first.
+    both go through the same tiled inference, and scene-wide statistics such
+    as ``otsu(mndwi)`` are bound by the model's ``prepare(scene)`` hook first,
+    over the pixels the scene's quality band (``scl``, ``qa_pixel``), if any,
+    calls clear.
 
     Parameters
     ----------
@@ -131,10 +133,11 @@ def _run(
         except BandError as exc:
             raise BandError(f"{where}: {exc}; {needer} needs it") from None
     needed = bands_needed(list(loaded.bands), band_names)
+    clear = _clear_pixels(scene)
     scene = scene.sel(band=[needed[b] for b in loaded.bands])
     prepare = getattr(loaded, "prepare", None)
     if callable(prepare):  # scene-wide values (automatic thresholds), bound once
-        prepared = prepare(scene)
+        prepared = prepare(scene if clear is None else scene.where(clear))
         if prepared is not loaded:
             loaded = handle = prepared
             ruleset = getattr(loaded, "ruleset", ruleset)
@@ -165,6 +168,18 @@ def _run(
     if mask.rio.crs is not None:
         proba = proba.rio.write_crs(mask.rio.crs)
     return mask, proba.rio.write_transform(mask.rio.transform())
+
+
+def _clear_pixels(scene: xr.DataArray) -> xr.DataArray | None:
+    """Where a scene's quality band (``scl``, ``qa_pixel``) says the ground was seen, else None.
+
+    Scene-wide statistics (``otsu(ndvi)``, ``dark(red)``) are computed over
+    these pixels only, so clouds, their shadows and fill do not move them.
+    """
+    from landmask.classification.quality import quality_mask
+
+    quality = quality_mask(scene)
+    return None if quality is None else quality == 0
 
 
 def _needers(model: Any, name: str) -> list[tuple[list[str], str]]:

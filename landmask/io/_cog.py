@@ -139,7 +139,7 @@ def _part_transform(profile: Mapping[str, Any], factor: float = 1.0) -> Affine:
     transform = profile.get("transform")
     if transform is None or transform in _NOT_GEOREFERENCED:
         transform = _PLACEHOLDER
-    return transform * Affine.scale(factor)
+    return transform @ Affine.scale(factor)
 
 
 def _create_part(path: Path, width: int, height: int, profile: Mapping[str, Any]) -> None:
@@ -201,6 +201,7 @@ class CogJob:
     tags: Mapping[str, str] | None = None
     descriptions: Sequence[str] | None = None
     scales: Sequence[float] | None = None
+    offsets: Sequence[float] | None = None
     #: overview levels given instead of computed: the shapes of
     #: :func:`overview_levels` of :func:`tile_aligned` ``data`` (e.g. colours
     #: painted on the mode of class ids)
@@ -280,6 +281,8 @@ def _staged(job: CogJob, lock: Any) -> Iterator[Any]:
                     ds.descriptions = tuple(job.descriptions)
                 if job.scales:
                     ds.scales = tuple(job.scales)
+                if job.offsets:
+                    ds.offsets = tuple(job.offsets)
             targets: list[Any] = [_WindowWriter(str(p)) for p in parts]
             yield da.store([data, *levels], targets, lock=lock, compute=False)
             transform = profile.get("transform")
@@ -301,7 +304,13 @@ def _staged(job: CogJob, lock: Any) -> Iterator[Any]:
                 )
             attach_sidecars(final_tmp, job.sidecars or {})
             if job.item is not None:
-                attach_item(final_tmp, job.path, job.item, scheme=job.scheme)
+                attach_item(
+                    final_tmp,
+                    job.path,
+                    job.item,
+                    scheme=job.scheme,
+                    sidecars=list(job.sidecars or {}),
+                )
         finally:
             for leftover in [*parts, vrt]:
                 discard_temp(leftover)

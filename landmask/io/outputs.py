@@ -30,7 +30,7 @@ from typing import Any
 
 from landmask._runtime.paths import worker_path
 from landmask._runtime.signals import check_stop
-from landmask.errors import ConfigError, OutputExistsError, WriteError
+from landmask.errors import ConfigError, OutputExistsError, WriteError, option
 from landmask.io.companions import ROLE_NAMES, Output, is_own, mark, role_of
 from landmask.io.inputs import check_inputs
 
@@ -257,7 +257,8 @@ def check_output(
     if out.exists() and not out.is_file():
         raise ConfigError(f"{out}: exists and is not a regular file")
     if out.exists() and not overwrite:
-        raise OutputExistsError(f"{out}: exists; pass --overwrite to replace it")
+        hint = option("--overwrite", "overwrite=True")
+        raise OutputExistsError(f"{out}: exists; pass {hint} to replace it")
     remove_stale(out.parent)
     return Path(worker_path(out))
 
@@ -305,7 +306,8 @@ def _check_companion(
             "move it away or name the output otherwise"
         )
     if output.path.exists() and not overwrite:  # refused with the output, named first
-        raise OutputExistsError(f"{side}: exists; pass --overwrite to replace it")
+        hint = option("--overwrite", "overwrite=True")
+        raise OutputExistsError(f"{side}: exists; pass {hint} to replace it")
 
 
 def plan_outputs(
@@ -399,7 +401,7 @@ def publish(tmp: Path, path: Path, overwrite: bool) -> None:
     except FileExistsError:
         raise OutputExistsError(
             f"{path}: appeared while landmask was writing it (another process?); kept it, "
-            "pass --overwrite to replace it"
+            f"pass {option('--overwrite', 'overwrite=True')} to replace it"
         ) from None
     except OSError as exc:
         if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):

@@ -38,8 +38,9 @@ statistics and focal functions (their reaches add up). Any other name before
 Expressions are bounded: at most :data:`MAX_LENGTH` characters,
 :data:`MAX_DEPTH` levels of nesting (parentheses, ``not``, signs, ``**``) and
 :data:`MAX_HEIGHT` operations in one chain (``a + b + ...``), so that no text can exhaust the
-parser's or the evaluator's recursion; longer or deeper text is a
-:class:`~landmask.errors.RuleError`.
+parser's or the evaluator's recursion, and nested focal functions reach at most
+:data:`MAX_REACH` pixels, so that no text can make a chunk's halo exhaust memory; longer,
+deeper or farther-reaching text is a :class:`~landmask.errors.RuleError`.
 
 Names are band common names or index names. Arithmetic is float32; ``a / 0``
 is not finite (NaN or +-inf). :func:`landmask.spectral.rules.classify_block` treats a
@@ -64,6 +65,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_HEIGHT",
     "MAX_LENGTH",
+    "MAX_REACH",
     "STATISTICS",
     "Expr",
     "parse",
@@ -73,6 +75,9 @@ __all__ = [
 MAX_LENGTH = 2000
 #: Deepest nesting accepted: parentheses, ``not``, signs and ``**`` inside each other.
 MAX_DEPTH = 48
+#: Farthest reach accepted, in pixels: nested focal radii added up (each chunk is
+#: read with this many pixels of its neighbours on every side).
+MAX_REACH = 100
 #: Highest expression tree accepted: a chain ``a + b + ...`` of this many
 #: operations, or operations and nesting together.
 MAX_HEIGHT = 100
@@ -504,6 +509,12 @@ def parse(text: str) -> Expr:
         raise RuleError(
             f"expression is more than {MAX_HEIGHT} operations deep "
             f"(e.g. a sum of {MAX_HEIGHT} terms): simplify it"
+        )
+    deepest = max([node.reach, *(c.args[0].reach for c in node.calls)])
+    if deepest > MAX_REACH:
+        raise RuleError(
+            f"nested neighbourhood functions reach {deepest} px; at most {MAX_REACH} px "
+            "(the sum of their radii) are accepted"
         )
     return node
 

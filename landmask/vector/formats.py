@@ -138,12 +138,12 @@ def write_vector(
             )
             if styled and driver == "GPKG":
                 gpkg_add_style(tmp, out.stem, scheme)
-        if styled:
-            attach_sidecars(tmp, vector_sidecars(out, scheme))
+        styles = vector_sidecars(out, scheme) if styled else {}
+        attach_sidecars(tmp, styles)
         if stac:
             lineage = lineage if lineage is not None else Lineage.of(frame.attrs)
             classes = scheme if styled else None
-            attach_item(tmp, out, lineage, scheme=classes)
+            attach_item(tmp, out, lineage, scheme=classes, sidecars=styles)
     return out
 
 
@@ -288,11 +288,11 @@ class VectorWriter:
         finally:
             if self.stage != self.tmp:
                 self.stage.unlink(missing_ok=True)
-        if self.styled:
-            attach_sidecars(self.tmp, vector_sidecars(self.out, self.scheme))
+        styles = vector_sidecars(self.out, self.scheme) if self.styled else {}
+        attach_sidecars(self.tmp, styles)
         if self.lineage is not None:
             scheme = self.scheme if self.styled else None
-            attach_item(self.tmp, self.out, self.lineage, scheme=scheme)
+            attach_item(self.tmp, self.out, self.lineage, scheme=scheme, sidecars=styles)
         self._atomic.__exit__(None, None, None)
         return self.out
 
