@@ -153,6 +153,9 @@ COMMANDS: dict[str, Command] = {
 NOT_HERE = {
     "models": "writes nothing",
     "demo": "writes a folder of its own making from no input (tests/test_cli.py)",
+    # TODO: needs dated scenes (provider names or STAC items) the matrix does not make yet;
+    # it plans its output with the others (plan_outputs, kind "indices")
+    "composite": "not yet: needs dated scenes",
 }
 
 
