@@ -314,3 +314,37 @@ def test_a_sentinel2_l1c_stac_item_takes_the_offset_of_its_baseline(tmp_path):
     np.testing.assert_allclose(scene.sel(band="red").values, expected, rtol=1e-5, atol=1e-7)
     assert scene.attrs["radiometry"] == "toa_reflectance"
     assert "processing baseline 05.09" in scene.attrs["radiometry_basis"]
+
+
+def test_a_collection1_mtl_as_usgs_named_it_converts_too(tmp_path):
+    """LE07_L1TP_..._01_T1_MTL.TXT (Collection 1, upper-case extension, DATA_TYPE not
+    PROCESSING_LEVEL, group RADIOMETRIC_RESCALING): the same formula, its own numbers."""
+    pid = "LE07_L1TP_160031_20110416_20161210_01_T1"
+    shutil.copy(DATA / f"{pid}_MTL.TXT", tmp_path / f"{pid}_MTL.TXT")
+    files = [write_raster(tmp_path / f"{pid}_B{n}.TIF", dn(n), nodata=0) for n in (3, 4)]
+    scene = open_scene(files)
+    assert list(scene["band"].values) == ["red", "nir"]
+    sine = math.sin(math.radians(53.22910777))  # SUN_ELEVATION
+    for path, name, (mult, add) in zip(
+        files, ("red", "nir"), ((1.9550e-03, -0.012326), (2.8628e-03, -0.017926)), strict=True
+    ):
+        with rasterio.open(path) as ds:
+            q = ds.read(1)
+        expected = np.where(q == 0, np.nan, (mult * q.astype(np.float64) + add) / sine)
+        np.testing.assert_allclose(scene.sel(band=name).values, expected, rtol=2e-6)
+    assert scene.attrs["radiometry"] == "toa_reflectance"
+
+
+def test_options_on_a_level1_product_are_still_top_of_atmosphere(tmp_path):
+    """--scale/--offset beat the MTL's gains, but the values stay top-of-atmosphere ones."""
+    files = write_le07(tmp_path)
+    scene = open_scene(list(files.values()), scale={"nir": 2e-3}, offset={"nir": -0.01})
+    with rasterio.open(files["B4"]) as ds:
+        q = ds.read(1)
+    expected = np.where(q == 0, np.nan, 2e-3 * q.astype(np.float64) - 0.01)
+    np.testing.assert_allclose(scene.sel(band="nir").values, expected, rtol=2e-6)
+    with rasterio.open(files["B3"]) as ds:  # red keeps the MTL's gain
+        np.testing.assert_allclose(scene.sel(band="red").values, toa("B3", ds.read(1)), rtol=2e-6)
+    assert scene.attrs["radiometry"] == "toa_reflectance"
+    assert "--scale/--offset" in scene.attrs["radiometry_basis"]
+    assert "on a Level-1 product" in scene.attrs["radiometry_basis"]
