@@ -124,7 +124,7 @@ def composite_cmd(
     from landmask._runtime.schedulers import progress, use_scheduler
     from landmask.io.outputs import GEOTIFF, check_output
     from landmask.io.write import write_indices
-    from landmask.temporal import composite
+    from landmask.temporal.composite import as_dataset, composite
 
     start = time.perf_counter()
     check_output(output, overwrite, inputs, fmt=GEOTIFF)
@@ -145,7 +145,7 @@ def composite_cmd(
             chunk_size=chunk_size,
         )
         with progress(False if quiet else None):
-            write_indices(arr.to_dataset("band"), output, overwrite=overwrite, stac=stac)
+            write_indices(as_dataset(arr), output, overwrite=overwrite, stac=stac)
     if not quiet:
         size = f"{arr.sizes['x']}x{arr.sizes['y']} px"
         elapsed = time.perf_counter() - start
