@@ -322,7 +322,8 @@ def scheme_from_labels(
     ``class_<id>``); otherwise the distinct labels, sorted, get ids ``0 .. n-1``
     and are their classes' names. Ids 254 (cloud) and 255 (nodata) are
     reserved and added as those classes; labels ``cloud`` and ``nodata`` (and
-    integer labels 254 and 255) are those classes, not classes of their own. A class is coloured by ``colors`` (id -> ``#rrggbb``, e.g. a label
+    integer labels 254 and 255) are those classes, not classes of their own.
+    A class is coloured by ``colors`` (id -> ``#rrggbb``, e.g. a label
     raster's colour table), else like the class of that name in a built-in
     scheme (``water``), else by a deterministic colour of its position.
     Classes named ``forest``, ``urban`` or ``water`` map onto ``landcover``'s.
