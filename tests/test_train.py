@@ -521,6 +521,8 @@ def test_labels_without_valid_pixels(tmp_path, data):
     [
         ("woods", "woods"),  # a malformed map
         ("woods=trees,lake=water", "trees"),  # a map to an unknown class
+        ("--scheme=nope", "--scheme nope"),  # no such scheme
+        ("--scheme=labels --label-map=woods=forest", "--label-map"),  # own classes: no map
     ],
 )
 def test_label_errors_name_the_train_option(tmp_path, data, capsys, caplog, label_map, needle):
@@ -532,11 +534,13 @@ def test_label_errors_name_the_train_option(tmp_path, data, capsys, caplog, labe
     path = tmp_path / "words.gpkg"
     frame.to_file(path)
     argv = ["train", a.scene, *S2, "--labels", path, "-o", tmp_path / "m.joblib"]
-    if label_map is not None:
+    if label_map is not None and label_map.startswith("--"):
+        argv += label_map.split()
+    elif label_map is not None:
         argv += ["--label-map", label_map]
     err = assert_bad_input(invoke(argv, capsys, caplog), needle)
     assert "--truth-map" not in err
-    if label_map is not None:
+    if label_map is not None and not label_map.startswith("--scheme=nope"):
         assert "--label-map" in err
     assert not (tmp_path / "m.joblib").exists()
 
