@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean workflows
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,16 +21,23 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/landmask demo -o demo-output --overwrite
 
+# the three workflows/*.yaml on data landmask makes for them, all in landmask-workflows/
+workflows: $(VENV)/.installed
+	$(BIN)/landmask demo -o landmask-workflows --overwrite \
+		--workflow workflows/landsat-water.yaml \
+		--workflow workflows/naip-rgbn.yaml \
+		--workflow workflows/sentinel2-landcover.yaml
+
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check landmask tests benchmarks scripts
 	$(BIN)/ruff format --check landmask tests benchmarks scripts
 	$(BIN)/mypy landmask
 
 test: lint
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist worksteal -q
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_classify.py
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) demo-output landmask-workflows .pytest_cache .mypy_cache .ruff_cache

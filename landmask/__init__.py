@@ -4,6 +4,7 @@ The data flow, one subpackage per stage::
 
     io/              files, STAC items -> lazy (band, y, x) reflectance (open_scene);
                      masks and images read and written (open_mask, write_mask, ...)
+    temporal/        the scenes of a period -> one composite on a target grid
     spectral/        reflectance -> spectral indices; threshold rules and rule sets
     classification/  reflectance -> uint8 class ids (classify), cloud masking
     models/          pixel classifiers: protocol and registry, inference, training
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from landmask.products.export import export_mask
     from landmask.spectral.indices import INDICES, compute_indices
     from landmask.spectral.rules import load_rules
+    from landmask.temporal.composite import composite
     from landmask.vector.vectorize import vectorize
     from landmask.viz import plot
 
@@ -57,6 +59,7 @@ __all__ = [
     "apply_mask",
     "change",
     "classify",
+    "composite",
     "compute_indices",
     "evaluate",
     "export_mask",
@@ -78,6 +81,7 @@ __version__ = "0.1.0"
 
 #: Where each public name lives (imported on first use).
 _HOME = {
+    "composite": "landmask.temporal.composite",
     "INDICES": "landmask.spectral.indices",
     "LANDCOVER": "landmask.classes",
     "ClassScheme": "landmask.classes",

@@ -11,7 +11,7 @@ import xarray as xr
 
 from landmask._runtime.chunks import SCENE_CHUNK_SIZE
 from landmask.classification.classify import classify
-from landmask.errors import ConfigError, OutputExistsError
+from landmask.errors import ConfigError, OutputExistsError, option
 from landmask.evaluation.evaluate import Evaluation, evaluate
 from landmask.io.scene import open_scene
 from landmask.io.write import WriteResult, write_mask
@@ -51,7 +51,8 @@ def run_demo(
         raise ConfigError(f"{out}: exists and is not a folder")
     existing = [f for f in DEMO_FILES if (out / f).exists()]
     if existing and not overwrite:
-        raise OutputExistsError(f"{out / existing[0]}: exists; pass --overwrite to replace it")
+        hint = option("--overwrite", "overwrite=True")
+        raise OutputExistsError(f"{out / existing[0]}: exists; pass {hint} to replace it")
     if size < 64:
         raise ConfigError(f"--size {size}: the demo needs at least 64 pixels a side")
     out.mkdir(parents=True, exist_ok=True)

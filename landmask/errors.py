@@ -7,9 +7,14 @@ internal error (exit status 1).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
+
 __all__ = [
     "BandError",
     "ConfigError",
+    "DateSkippedWarning",
     "GridError",
     "HoldoutWarning",
     "InputError",
@@ -27,7 +32,27 @@ __all__ = [
     "UncalibratedWarning",
     "WriteError",
     "ZoneWarning",
+    "command_line",
+    "option",
 ]
+
+_COMMAND_LINE = contextvars.ContextVar("landmask_command_line", default=False)
+
+
+@contextlib.contextmanager
+def command_line() -> Iterator[None]:
+    """Word messages for the command line while inside (``--overwrite``, not ``overwrite=True``)."""
+    token = _COMMAND_LINE.set(True)
+    try:
+        yield
+    finally:
+        _COMMAND_LINE.reset(token)
+
+
+def option(flag: str, keyword: str) -> str:
+    """How a message names a choice: the CLI ``flag`` under :func:`command_line`,
+    else the Python ``keyword`` (``option("--overwrite", "overwrite=True")``)."""
+    return flag if _COMMAND_LINE.get() else keyword
 
 
 class LandmaskError(Exception):
@@ -95,6 +120,10 @@ class TruthReprojectedWarning(UserWarning):
 
 class MaskWarpedWarning(UserWarning):
     """A mask was on another grid and was warped onto the first mask's grid (change)."""
+
+
+class DateSkippedWarning(UserWarning):
+    """A scene was left out of a composite (acquired outside the period)."""
 
 
 class HoldoutWarning(UserWarning):

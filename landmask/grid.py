@@ -213,7 +213,7 @@ class Grid:
         """
         if height < 0 or width < 0:
             raise GridError(f"a window of {width}x{height} pixels")
-        transform = self.transform * Affine.translation(col_off, row_off)
+        transform = self.transform @ Affine.translation(col_off, row_off)
         return Grid(self.crs, transform, width, height, self.block)
 
     def tiles(self, size: int | tuple[int, int]) -> Iterator[Tile]:
@@ -241,8 +241,8 @@ class Grid:
             return float("nan"), False
         if self.crs.is_geographic:
             geod = _geod(self.crs)
-            x0, y0 = t * (0, 0)
-            x1, y1 = t * (1, 1)
+            x0, y0 = t @ (0, 0)
+            x1, y1 = t @ (1, 1)
             area, _ = geod.polygon_area_perimeter([x0, x1, x1, x0], [y0, y0, y1, y1])
             return abs(area), False
         factor = self.crs.linear_units_factor[1]

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import xarray as xr
 
     from landmask.classes import ClassScheme
+    from landmask.io.companions import Output
     from landmask.vector.vectorize import VectorSummary
 
 __all__ = [
@@ -129,6 +130,21 @@ class SceneJob:
         }
         return {k: v for k, v in named.items() if v is not None}
 
+    def planned(self) -> dict[str, Output]:
+        """Every output of the job by kind, with its companions (styles, STAC items)."""
+        from landmask.io.companions import Output
+
+        return {k: Output(p, _KINDS[k], stac=self.stac) for k, p in self.outputs().items()}
+
+
+#: output of a job -> its kind of output (:data:`landmask.io.companions.KINDS`)
+_KINDS = {
+    "mask": "mask",
+    "probabilities": "probabilities",
+    "vector": "polygons",
+    "indices": "indices",
+}
+
 
 @dataclass
 class SceneOutcome:
@@ -176,10 +192,11 @@ def job_inputs(job: SceneJob) -> list[str]:
 def check_job(job: SceneJob) -> Any:
     """Check a job before any work; return the loaded model.
 
-    Every output must be writable (folder exists, not an input, not existing
-    unless ``overwrite``), the outputs distinct (and their STAC items, with
-    ``stac``), the vector format known and the classes to polygonize known to
-    the model's scheme.
+    Every output and its companions are planned at once
+    (:func:`landmask.io.outputs.plan_outputs`): writable, none an input, none
+    existing unless ``overwrite`` (a companion only when landmask wrote it for
+    that output), all distinct; the vector format known and the classes to
+    polygonize known to the model's scheme.
 
     Raises
     ------
@@ -187,14 +204,13 @@ def check_job(job: SceneJob) -> Any:
         One line naming the output or option.
     """
     from landmask._runtime.resources import check_declared_size
-    from landmask.io.items import item_path
     from landmask.io.outputs import GEOTIFF, check_output, plan_outputs
     from landmask.models.registry import load_model, model_scheme
 
     if job.probabilities is not None and job.model is None:
         raise ConfigError("probabilities need a model (--model), not rules")
     inputs = job_inputs(job)
-    outputs = {job.labels.get(k, k): path for k, path in job.outputs().items()}
+    outputs = {job.labels.get(k, k): output for k, output in job.planned().items()}
     vector = job.labels.get("vector", "vector")
     geotiff = functools.partial(check_output, fmt=GEOTIFF)
     checks: dict[str, Any] = {label: geotiff for label in outputs}
@@ -202,8 +218,6 @@ def check_job(job: SceneJob) -> Any:
         from landmask.vector.formats import check_vector_output
 
         checks[vector] = check_vector_output
-    if job.stac:  # the items are outputs too: distinct, new, none over an input
-        outputs |= {f"the STAC item of {k}": item_path(p) for k, p in list(outputs.items())}
     plan_outputs(outputs, inputs, overwrite=job.overwrite, checks=checks)
     check_declared_size(inputs)
     model = load_model(job.model_spec())
@@ -268,22 +282,31 @@ def run_scene(job: SceneJob, *, polygonize_in_processes: bool = False) -> SceneO
     from landmask._runtime.schedulers import use_scheduler
     from landmask.classification.classify import classify, classify_with_probabilities
     from landmask.classification.quality import apply_quality, quality_mask
-    from landmask.io.items import item_path
+    from landmask.io.companions import remove_with_companions
     from landmask.io.sensors import QUALITY_BANDS
     from landmask.io.write import write_indices, write_mask
     from landmask.models.registry import model_scheme
 
     model = check_job(job)
     spec = job.model_spec()
-    scheme = model_scheme(model)
-    needs = set(model_needs(model))
-    if job.quality:
-        needs |= set(QUALITY_BANDS)
-    if job.indices is not None:
-        needs |= set(job.index_names)
     written: list[Path] = []
+    planned = {o.path: o for o in job.planned().values()}
     try:
         options = scene_options_for(model, job.scene, job.inputs, spec)
+        choice = None
+        if job.model is None:  # the built-in rules follow the scene's radiometry and bands
+            from landmask.models.registry import load_model
+            from landmask.spectral.rules import default_rules_for
+
+            choice = default_rules_for(options.open(job.inputs, job.chunk_size, needs=None))
+            spec = f"rules:{choice.name}"
+            model = load_model(spec)
+        scheme = model_scheme(model)
+        needs = set(model_needs(model))
+        if job.quality:
+            needs |= set(QUALITY_BANDS)
+        if job.indices is not None:
+            needs |= set(job.index_names)
         try:
             reflectance = options.open(job.inputs, job.chunk_size, needs=frozenset(needs))
         except BandError as exc:
@@ -297,6 +320,8 @@ def run_scene(job: SceneJob, *, polygonize_in_processes: bool = False) -> SceneO
             )
         else:
             mask = classify(reflectance, model=spec, min_confidence=job.min_confidence)
+        if choice is not None:
+            mask.attrs["rules_basis"] = choice.reason
         if job.quality:
             mask = apply_quality(mask, quality_mask(reflectance))
         result = write_mask(
@@ -336,12 +361,6 @@ def run_scene(job: SceneJob, *, polygonize_in_processes: bool = False) -> SceneO
             write_indices(indices, job.indices, overwrite=job.overwrite, stac=job.stac)
             written.append(job.indices)
     except BaseException:
-        from landmask.io.styling import sidecars
-
-        for path in written:
-            items = [item_path(path)] if job.stac else []
-            for file in (path, *sidecars(path), *items):
-                with contextlib.suppress(FileNotFoundError):
-                    file.unlink()
+        remove_with_companions([planned[p] for p in written])
         raise
     return SceneOutcome(mask, scheme, dict(result.counts), model, polygons, written)

@@ -9,6 +9,7 @@ import os
 import re
 import stat
 import subprocess
+import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -136,6 +137,38 @@ def as_mask(
     )
     grid = grid.rio.write_crs(crs).rio.write_transform(transform)
     return mask_like(grid, arr, name="landcover").assign_attrs(attrs)
+
+
+@pytest.fixture(autouse=True)
+def _stac_documents_are_valid(request: pytest.FixtureRequest) -> Any:
+    """After every test with a ``tmp_path``: each STAC item and catalog written there
+    validates against the official JSON schemas (:mod:`stac_schemas`, offline)."""
+    yield
+    tmp = request.node.funcargs.get("tmp_path")
+    if tmp is None and "tmp_path" in request.fixturenames:
+        tmp = request.getfixturevalue("tmp_path")
+    if tmp is not None and Path(tmp).is_dir():
+        from stac_schemas import check_stac_folder
+
+        check_stac_folder(Path(tmp))
+
+
+def as_scene(values: np.ndarray, bands: Sequence[str], chunks: tuple[int, int] | int = -1) -> Any:
+    """A ``(band, y, x)`` reflectance DataArray on a real grid, Dask-backed in ``(y, x)`` chunks
+    (``-1``: one chunk)."""
+    import dask.array as da
+    import xarray as xr
+
+    from landmask.io.scene import pixel_coords
+
+    _, h, w = values.shape
+    ch = (len(bands), *chunks) if isinstance(chunks, tuple) else -1
+    arr = xr.DataArray(
+        da.from_array(values, chunks=ch),
+        dims=("band", "y", "x"),
+        coords={**pixel_coords(TRANSFORM, h, w), "band": list(bands)},
+    )
+    return arr.rio.write_crs(UTM33).rio.write_transform(TRANSFORM)
 
 
 def sha256(path: Path) -> str:
@@ -294,6 +327,22 @@ def read_only_folder(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator
         folder.chmod(stat.S_IRWXU)
 
 
+def wait_for(
+    condition: Callable[[], Any], what: str, limit: float = 300.0, step: float = 0.01
+) -> Any:
+    """Poll ``condition`` until it returns something true and return that; fail naming
+    ``what`` after ``limit`` seconds. The limit only catches a hang: it is far above what
+    any machine, however busy, needs, and nothing is asserted about the time taken."""
+    deadline = time.monotonic() + limit
+    while True:
+        found = condition()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {limit:.0f} s")
+        time.sleep(step)
+
+
 def run_in_fresh_process(argv: Sequence[str]) -> tuple[int, set[str]]:
     """Run the CLI with ``argv`` in a new interpreter: its exit status and the
     heavy optional packages it imported (``distributed``, ``geopandas``)."""
@@ -323,5 +372,6 @@ __all__ = [
     "run_in_fresh_process",
     "sha256",
     "snapshot",
+    "wait_for",
     "write_raster",
 ]

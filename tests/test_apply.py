@@ -65,7 +65,7 @@ def test_crop_window_and_transform_are_exact(classes, pixels, chunks):
     # kept pixels span rows 7..34 and columns 3..29
     assert out.shape == (3, 28, 27)
     assert out.rio.transform() == Affine(10.0, 0.0, 500030.0, 0.0, -10.0, 5399930.0)
-    assert out.rio.transform() == TRANSFORM * Affine.translation(3, 7)
+    assert out.rio.transform() == TRANSFORM @ Affine.translation(3, 7)
     np.testing.assert_array_equal(out.values, pixels[:, 7:35, 3:30])
     assert out.rio.crs == UTM33
     # coordinates are the pixel centres of the window
@@ -179,10 +179,10 @@ def test_cli_cutout_and_blur(files, pixels, classes, tmp_path):
         np.testing.assert_array_equal(values[:, kept], pixels[:, kept])
         assert (values[:, ~kept] != pixels[:, ~kept]).any()
     assert sorted(os.listdir(tmp_path)) == [
-        "blur.json",  # the STAC items (landmask.io.items)
         "blur.tif",
-        "cut.json",
+        "blur.tif.stac.json",  # the STAC items (landmask.io.companions)
         "cut.tif",
+        "cut.tif.stac.json",
         "image.tif",
         "mask.tif",
     ]
@@ -197,7 +197,7 @@ def one_error_line(capsys) -> str:
 def test_cli_bad_input_is_one_line_and_exit_2(files, raster, classes, tmp_path, capsys):
     image, mask = files
     out = tmp_path / "out.tif"
-    shifted = raster("shifted.tif", classes, transform=TRANSFORM * Affine.translation(0, 2))
+    shifted = raster("shifted.tif", classes, transform=TRANSFORM @ Affine.translation(0, 2))
     small = raster("small.tif", classes[:-1], nodata=255)
     cases = [
         ([str(image), str(shifted), "--keep", "water"], "not on one grid"),

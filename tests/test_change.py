@@ -6,7 +6,7 @@ import pytest
 import rasterio
 from affine import Affine
 from conftest import TRANSFORM, UTM33, as_mask, write_raster
-from hypothesis import HealthCheck, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import landmask
@@ -60,12 +60,14 @@ def test_matrix_equals_a_numpy_crosstab_on_the_whole_raster():
     assert t.frame("ha").loc["forest", "urban"] == expected[1, 2] * 100 / 1e4
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# 1-pixel-wide chunks (a thousand tasks) once, as an explicit example; random ones from 3 px
+@settings(max_examples=15, deadline=None, derandomize=True)
 @given(
     seed=st.integers(0, 10_000),
-    chunks=st.tuples(st.integers(1, 40), st.integers(1, 60)),
-    after_chunks=st.tuples(st.integers(1, 40), st.integers(1, 60)),
+    chunks=st.tuples(st.integers(3, 40), st.integers(3, 60)),
+    after_chunks=st.tuples(st.integers(3, 40), st.integers(3, 60)),
 )
+@example(seed=1, chunks=(1, 2), after_chunks=(3, 1))
 def test_same_result_for_any_chunks(seed, chunks, after_chunks):
     before, after = random_masks(seed)
     whole = change(as_mask(before, chunks=-1), as_mask(after, chunks=-1))

@@ -106,7 +106,7 @@ def test_bad_input(cli, dates, tmp_path, out_dir):
     cli(["change", wc, a, "-o", out], str(wc), "worldcover", "dynamic-world")
     cli(["change", b, b, "-o", out, "--classes", "lava"], "--classes lava")
     cli(["change", b, b, "-o", out, "--vector", out_dir / "x.txt"], "x.txt", "format")
-    cli(["change", b, b, "-o", out, "--json", out], "different files")
+    cli(["change", b, b, "-o", out, "--json", out], "-o and --json name the same file")
 
 
 def test_existing_output_is_kept_without_overwrite(dates, out_dir, capsys, caplog):
@@ -146,7 +146,7 @@ def test_evaluate_a_change_map_reproduces_olofsson_2014_table_8(tmp_path, capsys
         rows += list(pixels // 100)
         cols += list(pixels % 100)
         labels += [names[j] for j, n in enumerate(sample) for _ in range(n)]
-    xs, ys = grid * (np.array(cols) + 0.5, np.array(rows) + 0.5)
+    xs, ys = grid @ (np.array(cols) + 0.5, np.array(rows) + 0.5)
     points = gpd.GeoDataFrame({"class": labels}, geometry=gpd.points_from_xy(xs, ys), crs=32633)
     points.to_file(tmp_path / "points.gpkg")
     js = tmp_path / "acc.json"

@@ -58,7 +58,7 @@ def test_written_mask_identical_on_every_scheduler(s2_file, reference_mask, tmp_
         assert ds.crs == UTM33 and ds.transform == TRANSFORM
     ids, counts = np.unique(reference_mask, return_counts=True)
     assert result.counts == dict(zip(ids.tolist(), counts.tolist(), strict=True))
-    styles = [out.with_suffix(".qml").name, f"{out.name}.aux.xml", out.with_suffix(".json").name]
+    styles = [out.with_suffix(".qml").name, f"{out.name}.aux.xml", f"{out.name}.stac.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["s2.tif", out.name, *styles])
 
 

@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ import geopandas as gpd
 import psutil
 import pytest
 import yaml
-from conftest import sha256, write_raster
+from conftest import sha256, wait_for, write_raster
 
 from landmask.cli import run
 from landmask.synthetic import S2_BAND_IDS, make_scene, to_dn
@@ -85,10 +84,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
                 **quiet,
             )
         )
-        for _ in range(600):  # waiting for a file, not timing anything
-            if info.exists() and info.stat().st_size:
-                break
-            time.sleep(0.1)
+        wait_for(lambda: info.exists() and info.stat().st_size, "the scheduler file", step=0.1)
         address = json.loads(info.read_text())["address"]
         procs.append(
             subprocess.Popen(
@@ -155,10 +151,10 @@ def test_a_worker_killed_mid_run_gives_the_same_mask(project, cluster, monkeypat
         text=True,
     )
     try:
-        for _ in range(3000):  # until the run writes its temporary: mid-run
-            if proc.poll() is not None or any(".lmtmp-" in p for p in os.listdir("remote")):
-                break
-            time.sleep(0.01)
+        wait_for(  # until the run writes its temporary: mid-run
+            lambda: proc.poll() is not None or any(".lmtmp-" in p for p in os.listdir("remote")),
+            "a temporary of the remote run",
+        )
         killed = proc.poll() is None
         if killed:
             workers[0].kill()
@@ -183,17 +179,18 @@ def test_ctrl_c_under_local_cluster_ends_cleanly(project, signum):
     children: list[psutil.Process] = []
     try:
         parent = psutil.Process(proc.pid)
-        for _ in range(1200):  # wait until both workers have started
-            children = parent.children(recursive=True)
-            if len(children) >= 2 or proc.poll() is not None:
-                break
-            time.sleep(0.05)
+
+        def workers_or_end() -> tuple[list[psutil.Process]] | None:
+            found = parent.children(recursive=True)
+            return (found,) if len(found) >= 2 or proc.poll() is not None else None
+
+        (children,) = wait_for(workers_or_end, "both workers of local:2", step=0.05)
         assert proc.poll() is None, "the run ended before its workers started"
         proc.send_signal(signum)
-        _, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=300)  # hang guards, not timings
         assert proc.returncode == 128 + signum, err
         assert "INFO" not in err, err
-        _, alive = psutil.wait_procs(children, timeout=15)
+        _, alive = psutil.wait_procs(children, timeout=120)
         assert alive == [], alive
     finally:
         for child in children:
@@ -217,15 +214,16 @@ def test_ctrl_c_on_a_remote_cluster_leaves_no_work_behind(project, cluster):
         text=True,
     )
     try:
-        for _ in range(3000):  # until the command writes its temporary: mid-run
-            if proc.poll() is not None or any(
-                ".lmtmp-" in p for p in os.listdir(project / "remote")
-            ):
-                break
-            time.sleep(0.01)
+        wait_for(  # until the command writes its temporary: mid-run
+            lambda: (
+                proc.poll() is not None
+                or any(".lmtmp-" in p for p in os.listdir(project / "remote"))
+            ),
+            "a temporary of classify",
+        )
         assert proc.poll() is None, "classify ended before it could be interrupted"
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=300)
     finally:
         _end([proc])
     assert proc.returncode == 130, err
@@ -236,11 +234,9 @@ def test_ctrl_c_on_a_remote_cluster_leaves_no_work_behind(project, cluster):
     def _scheduler_tasks(dask_scheduler) -> int:  # runs on the scheduler (pickled by value)
         return len(dask_scheduler.tasks)
 
-    with Client(cluster.address, timeout=60) as client:
-        left = client.run_on_scheduler(_scheduler_tasks)
-        for _ in range(100):  # the scheduler releases a departed client's tasks
-            if left == 0:
-                break
-            time.sleep(0.1)
-            left = client.run_on_scheduler(_scheduler_tasks)
-    assert left == 0
+    with Client(cluster.address, timeout=120) as client:
+        wait_for(  # the scheduler releases a departed client's tasks
+            lambda: client.run_on_scheduler(_scheduler_tasks) == 0,
+            "the scheduler forgetting the interrupted run's tasks",
+            step=0.1,
+        )

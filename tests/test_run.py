@@ -39,7 +39,7 @@ def job(tmp_path, dn):
     scenes = tmp_path / "scenes"
     scenes.mkdir()
     write_raster(scenes / "a.tif", dn[:, :150, :170], nodata=0, descriptions=S2_BAND_IDS)
-    b_grid = TRANSFORM * Affine.translation(170, 150)
+    b_grid = TRANSFORM @ Affine.translation(170, 150)
     write_raster(
         scenes / "b.tif", dn[:, 150:, 170:], nodata=0, descriptions=S2_BAND_IDS, transform=b_grid
     )
@@ -101,9 +101,9 @@ def test_corrupt_scene_is_reported_others_finish_and_rerun_resumes(
     assert sorted(opened) == ["a", "b", "c"]
     # outputs of the good scenes, nothing of the bad one, no temporary file left
     names = sorted(p.name for p in out.iterdir())
-    styles = ["a_mask.qml", "a_mask.tif.aux.xml", "a_polygons.qml"]
-    styles += ["b_mask.qml", "b_mask.tif.aux.xml", "b_polygons.qml"]
-    styles += ["a_mask.json", "a_polygons.gpkg.json", "b_mask.json", "b_polygons.gpkg.json"]
+    styles = ["a_mask.qml", "a_mask.tif.aux.xml", "b_mask.qml", "b_mask.tif.aux.xml"]
+    styles += ["a_mask.tif.stac.json", "a_polygons.gpkg.stac.json"]  # STAC items
+    styles += ["b_mask.tif.stac.json", "b_polygons.gpkg.stac.json"]
     assert names == [
         MANIFEST_NAME,
         *sorted(
@@ -129,7 +129,7 @@ def test_corrupt_scene_is_reported_others_finish_and_rerun_resumes(
         polygons = gpd.read_file(out / f"{stem}_polygons.gpkg", layer=f"{stem}_polygons")
         forest_area = polygons.loc[polygons.class_name == "forest", "area_m2"].sum()
         assert forest_area == pytest.approx((mask == 1).sum() * 100.0)
-    assert transform == TRANSFORM * Affine.translation(170, 150)  # scene b's own grid
+    assert transform == TRANSFORM @ Affine.translation(170, 150)  # scene b's own grid
     assert set(manifest_entries(out)) == {"a", "b"}
 
     # rerun: a and b are skipped without being opened, c is tried again

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import conftest
 import numpy as np
 import pytest
@@ -214,7 +216,7 @@ def test_evaluate_vector_truth_labelled_in_worldcover(tmp_path):
         crs=UTM33,
     )
     report = evaluate(pred_path, truth, truth_scheme=WORLDCOVER)
-    assert report.iou == {1: 1.0, 3: 1.0}
+    assert report.iou == {"forest": 1.0, "water": 1.0} and report.iou[3] == 1.0
     with pytest.raises(ConfigError, match="compared in 'landcover' only"):
         evaluate(pred_path, truth, truth_scheme=WORLDCOVER, scheme=DYNAMIC_WORLD)
 
@@ -333,7 +335,9 @@ def test_every_caller_resolves_the_scheme_the_mask_records(tmp_path):
         assert summary.polygons == expected
         frame = gpd.read_file(tmp_path / name, layer=name[0])
         assert set(frame["class_name"]) == {WORLDCOVER.name_of(k) for k in expected}
-        assert "Tree cover" in (tmp_path / name).with_suffix(".qml").read_text(encoding="utf-8")
+        with sqlite3.connect(tmp_path / name) as db:  # a GeoPackage holds its style
+            (qml,) = db.execute("SELECT styleQML FROM layer_styles").fetchone()
+        assert "Tree cover" in qml
     # write_vector: a vectorize frame records its scheme
     write_vector(vectorize(mask), tmp_path / "c.parquet")
     assert "Tree cover" in (tmp_path / "c.qml").read_text(encoding="utf-8")

@@ -8,9 +8,11 @@ pyarrow and hashlib read from the file the item describes.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import json
 import math
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -42,10 +44,8 @@ S2 = ("--sensor", "sentinel2-l2a")
 
 
 def _item_path(output: Path) -> Path:
-    """mask.tif -> mask.json; polygons.gpkg -> polygons.gpkg.json."""
-    if output.suffix == ".tif":
-        return output.with_suffix(".json")
-    return output.with_name(output.name + ".json")
+    """mask.tif -> mask.tif.stac.json; polygons.gpkg -> polygons.gpkg.stac.json."""
+    return output.with_name(output.name + ".stac.json")
 
 
 def _item(output: Path) -> pystac.Item:
@@ -108,18 +108,31 @@ def _check_raster(item: pystac.Item, output: Path) -> None:
     _check_wgs84(item, crs, bounds)
 
 
-def _check_classes(item: pystac.Item, scheme_name: str, values: set[int]) -> None:
-    """classification:classes: every class of the scheme, cloud and nodata marked nodata."""
+def _check_classes(
+    item: pystac.Item, scheme_name: str, values: set[int], path: Path | None = None
+) -> None:
+    """classification:classes: every class of the scheme, cloud and nodata marked nodata;
+    names as the extension allows them, the class text in description and title, colour
+    hints equal to the colour table of the file ``path`` (when it has one)."""
     classes = ClassificationExtension.ext(item.assets["data"]).classes
     assert classes is not None
     by_value = {c.value: c for c in classes}
     scheme = get_scheme(scheme_name)
+    table = None
+    if path is not None and path.suffix == ".tif":
+        with rasterio.open(path) as ds:
+            table = ds.colormap(1)
     for c in scheme:
         entry = by_value[c.id]
-        assert entry.name == c.name
-        assert entry.description == c.title
+        assert re.fullmatch(r"[0-9A-Za-z-_]+", entry.name), entry.name
+        assert entry.name == c.name.replace(" -> ", "-to-")
+        assert entry.description == c.title and entry.title == c.title
         assert entry.color_hint == c.color.lstrip("#").upper()
         assert bool(entry.nodata) == (c.id in (CLOUD, NODATA))
+    if table is not None:
+        for entry in classes:
+            rgb = table[entry.value][:3]
+            assert entry.color_hint == "".join(f"{v:02X}" for v in rgb), entry.value
     assert by_value[CLOUD].nodata is True and by_value[NODATA].nodata is True
     assert values <= set(by_value), "a value in the file has no class in the item"
 
@@ -135,20 +148,29 @@ def test_classify_mask_item_matches_the_file(s2_file, tmp_path):
     mask = out / "mask.tif"
     assert run(["classify", str(s2_file), *S2, "-o", str(mask), "-q"]) == 0
     item = _item(mask)
-    assert item.id == "mask"
+    assert item.id == "mask-mask"
     _check_raster(item, mask)
-    _check_classes(item, "landcover", _mask_values(mask))
+    _check_classes(item, "landcover", _mask_values(mask), mask)
+    assets = {key: a.href for key, a in item.assets.items()}
+    assert assets == {
+        "data": "./mask.tif",
+        "qgis-style": "./mask.qml",
+        "gdal-aux": "./mask.tif.aux.xml",
+    }
+    for key in ("qgis-style", "gdal-aux"):
+        assert (out / assets[key]).is_file() and item.assets[key].roles == ["metadata"]
     props = item.properties
     assert props["processing:software"] == {"landmask": landmask.__version__}
     assert props["landmask:rules"] == "default"
     assert props["landmask:inputs"] == [str(s2_file)]
-    assert item.datetime is not None
+    assert item.datetime is not None  # no acquisition time in the inputs: the time of writing
+    assert props["created"].endswith("Z")
 
 
 def test_vector_items_gpkg_and_parquet(s2_file, tmp_path):
     mask = tmp_path / "mask.tif"
     assert run(["classify", str(s2_file), *S2, "-o", str(mask), "-q", "--no-stac"]) == 0
-    assert not mask.with_suffix(".json").exists()
+    assert not _item_path(mask).exists()
     for name in ("polygons.gpkg", "polygons.parquet"):
         output = tmp_path / name
         assert run(["vectorize", str(mask), "-o", str(output), "-q", "--chunk-size", "128"]) == 0
@@ -231,18 +253,25 @@ def test_zonal_gpkg_has_an_item_csv_none(s2_file, tmp_path):
     np.testing.assert_allclose(ProjectionExtension.ext(item).bbox, [left, bottom, right, top])
 
 
-def test_existing_item_refused_without_overwrite(s2_file, tmp_path, capsys):
+def test_item_landmask_did_not_write_is_never_replaced(s2_file, tmp_path, capsys):
     mask = tmp_path / "mask.tif"
-    item = tmp_path / "mask.json"
+    item = tmp_path / "mask.tif.stac.json"
     item.write_text("{}")
-    capsys.readouterr()
-    assert run(["classify", str(s2_file), *S2, "-o", str(mask), "-q"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "mask.json" in err and "--overwrite" in err
-    assert not mask.exists() and item.read_text() == "{}"
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "s2.tif") == ["mask.json"]
-    assert run(["classify", str(s2_file), *S2, "-o", str(mask), "-q", "--overwrite"]) == 0
+    argv = ["classify", str(s2_file), *S2, "-o", str(mask), "-q"]
+    for extra in ([], ["--overwrite"]):  # not landmask's: refused even with --overwrite
+        capsys.readouterr()
+        assert run([*argv, *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1, err
+        assert str(item) in err and str(mask) in err and "not written by landmask" in err
+        assert not mask.exists() and item.read_text() == "{}"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["mask.tif.stac.json", "s2.tif"]
+    item.unlink()
+    assert run(argv) == 0
+    first = _item(mask)
+    assert run([*argv, "--overwrite"]) == 0  # its own item: replaced with the mask
     _check_raster(_item(mask), mask)
+    assert _item(mask).properties["created"] >= first.properties["created"]
 
 
 def test_mask_and_polygons_of_one_stem_get_two_items(s2_file, tmp_path):
@@ -251,7 +280,7 @@ def test_mask_and_polygons_of_one_stem_get_two_items(s2_file, tmp_path):
     assert run([*argv, "--no-stac"]) == 0
     assert not list(tmp_path.glob("*.json"))
     assert run([*argv, "--overwrite"]) == 0
-    assert {p.name for p in tmp_path.glob("*.json")} == {"a.json", "a.gpkg.json"}
+    assert {p.name for p in tmp_path.glob("*.json")} == {"a.tif.stac.json", "a.gpkg.stac.json"}
     _check_raster(_item(mask), mask)
     _check_file(_item(vector), vector)
 
@@ -264,9 +293,10 @@ def test_outputs_sharing_an_item_refused(s2_file, tmp_path):
         indices=tmp_path / "a.tiff",
         index_names=("ndvi",),
     )
-    with pytest.raises(ConfigError, match=r"a\.json: the STAC item of -o and the STAC item"):
+    # their items differ (the whole file name), their QGIS styles do not
+    with pytest.raises(ConfigError, match=r"a\.qml: the QGIS style of -o and the QGIS style"):
         check_job(job)
-    check_job(dataclasses.replace(job, stac=False))
+    check_job(dataclasses.replace(job, indices=tmp_path / "b.tif"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s2.tif"]
 
 
@@ -274,7 +304,7 @@ def test_python_api_stac_false(s2_file, tmp_path):
     scene = landmask.open_scene(str(s2_file), sensor="sentinel2-l2a")
     mask = landmask.classify(scene)
     landmask.write_mask(mask, tmp_path / "m.tif", stac=False)
-    assert not (tmp_path / "m.json").exists()
+    assert not list(tmp_path.glob("m.*json"))
     landmask.write_mask(mask, tmp_path / "n.tif")
     _check_raster(_item(tmp_path / "n.tif"), tmp_path / "n.tif")
 
@@ -326,16 +356,28 @@ def test_run_writes_a_catalog_of_every_item(stac_workflow, tmp_path):
     items = {i.id: i for i in catalog.get_items()}
     outputs = [Path(p) for s in summary.scenes for p in s.outputs.values()]
     assert len(outputs) == 4
-    assert set(items) == {p.stem for p in outputs}
+
+    def kind(p: Path) -> str:
+        return f"{p.stem}-mask" if p.suffix == ".tif" else f"{p.stem}-polygons-gpkg"
+
+    assert set(items) == {kind(p) for p in outputs}  # ids unique in the catalog
     for path in outputs:
-        item = items[path.stem]
+        doc = json.loads(_item_path(path).read_text())
+        links = {link["rel"]: link["href"] for link in doc["links"]}
+        assert links["root"] == links["parent"] == "catalog.json"
+        item = items[kind(path)]
         assert Path(item.assets["data"].get_absolute_href() or "") == path.resolve()
         _check_file(item, path)
         if path.suffix == ".tif":
             _check_raster(item, path)
-            _check_classes(item, "landcover", _mask_values(path))
+            _check_classes(item, "landcover", _mask_values(path), path)
     from_item = [i for i in items.values() if i.properties["landmask:inputs"] == ["S2_ITEM"]]
     assert len(from_item) == 1  # the mask of the item's scene (its polygons: of the mask)
+    acquired = dt.datetime(2024, 6, 1, 10, 0, 31, tzinfo=dt.UTC)
+    assert from_item[0].datetime == acquired  # the input item's, not the time of writing
+    polygons = next(i for i in items.values() if i.id.startswith("S2_ITEM_polygons-"))
+    assert polygons.datetime == acquired  # from the mask's item
+    assert from_item[0].properties["created"] != "2024-06-01T10:00:31Z"
     (link,) = from_item[0].get_links("derived_from")
     assert Path(link.get_absolute_href() or "") == (tmp_path / "item" / "item.json").resolve()
     assert pystac.Item.from_file(link.get_absolute_href()).id == "S2_ITEM"
@@ -363,13 +405,24 @@ def test_change_raster_and_polygons_items(s2_file, tmp_path, capsys):
     assert run(argv) == 0
     item = _item(out)
     _check_raster(item, out)
-    _check_classes(item, "landcover-change", _mask_values(out))
+    _check_classes(item, "landcover-change", _mask_values(out), out)
+    names = [c.name for c in ClassificationExtension.ext(item.assets["data"]).classes or []]
+    assert "forest-to-urban" in names and "other-to-forest" in names
     assert item.properties["landmask:inputs"] == [str(before), str(after)]
     _check_file(_item(vec), vec)
-    # --json named like the raster's item: refused, one line, nothing written
-    for p in (out, vec, _item_path(out), _item_path(vec)):
-        p.unlink()
-    capsys.readouterr()
-    assert run([*argv, "--json", str(tmp_path / "change.json")]) == 2
-    assert "change.json" in capsys.readouterr().err
-    assert not out.exists() and not (tmp_path / "change.json").exists()
+    # issue 23 item 4: --json named as a user would (change.json beside change.tif) works
+    matrix = tmp_path / "change.json"
+    assert run([*argv, "--json", str(matrix), "--overwrite"]) == 0
+    assert json.loads(matrix.read_text())["matrix"]["class_names"]
+    _check_raster(_item(out), out)
+
+
+def test_evaluate_json_named_after_the_mask(s2_file, tmp_path):
+    """``evaluate m.tif t.gpkg --json m.json``: m.json is free, the mask's item is not touched."""
+    mask = tmp_path / "m.tif"
+    assert run(["classify", str(s2_file), *S2, "-o", str(mask), "-q"]) == 0
+    item = _item_path(mask).read_bytes()
+    report = tmp_path / "m.json"
+    assert run(["evaluate", str(mask), str(mask), "--json", str(report), "-q"]) == 0
+    assert json.loads(report.read_text())["overall_accuracy"] == 1.0
+    assert _item_path(mask).read_bytes() == item

@@ -17,14 +17,16 @@ import pytest
 import rasterio
 import xarray as xr
 import yaml
-from conftest import TRANSFORM, UTM33, write_raster
+from conftest import TRANSFORM, UTM33, as_scene, write_raster
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_focal import reference
 
 from landmask.classes import NODATA
 from landmask.classification.classify import classify
 from landmask.cli import run
 from landmask.errors import RuleError, StatisticWarning
+from landmask.io.items import item_path
 from landmask.spectral.rules import load_rules
 from landmask.spectral.thresholds import (
     DARK_PERCENTILE,
@@ -39,6 +41,8 @@ from landmask.synthetic import S2_BAND_IDS
 SETTINGS = settings(
     max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
 )
+#: whole classify graphs with 1-px chunks cost ~0.5 s an example: fewer of them
+GRAPH_SETTINGS = settings(SETTINGS, max_examples=8)
 BANDS = ["red", "nir"]
 
 
@@ -91,15 +95,7 @@ def test_percentile_is_chunk_invariant_and_within_a_bin_of_numpy(data, values, q
 
 
 def _scene(values: np.ndarray, chunks: tuple[int, int] | int) -> xr.DataArray:
-    _, h, w = values.shape
-    coords = {
-        "y": TRANSFORM.f + TRANSFORM.e * (np.arange(h) + 0.5),
-        "x": TRANSFORM.c + TRANSFORM.a * (np.arange(w) + 0.5),
-        "band": BANDS,
-    }
-    ch = (len(BANDS), *chunks) if isinstance(chunks, tuple) else -1
-    arr = xr.DataArray(da.from_array(values, chunks=ch), dims=("band", "y", "x"), coords=coords)
-    return arr.rio.write_crs(UTM33).rio.write_transform(TRANSFORM)
+    return as_scene(values, BANDS, chunks)
 
 
 DOS_RULES = {
@@ -113,8 +109,8 @@ DOS_RULES = {
 
 
 @pytest.mark.filterwarnings("ignore::landmask.errors.StatisticWarning")
-@SETTINGS
-@given(data=st.data(), seed=st.integers(0, 2**16), h=st.integers(2, 24), w=st.integers(2, 24))
+@GRAPH_SETTINGS
+@given(data=st.data(), seed=st.integers(0, 2**16), h=st.integers(2, 12), w=st.integers(2, 12))
 def test_statistics_and_mask_are_the_same_for_any_chunking_and_scheduler(data, seed, h, w):
     rng = np.random.default_rng(seed)
     values = (rng.random((2, h, w)) * 200 + 20).astype(np.float32)  # DN-like, any scale
@@ -167,7 +163,7 @@ def test_an_all_nodata_scene_gives_an_all_nodata_mask_and_one_warning(tmp_path, 
     with rasterio.open(out) as ds:
         assert (ds.read(1) == NODATA).all()
         assert np.isnan(float(ds.tags()["THRESHOLD_otsu(ndvi)"]))
-    item = json.loads(out.with_suffix(".json").read_text())
+    item = json.loads(item_path(out).read_text())
     assert item["properties"]["landmask:statistics"] == {"otsu(ndvi)": None}
 
 
@@ -243,7 +239,7 @@ def test_a_normalized_difference_outside_its_range_warns():
         ("red > percentile(red, nir)", "P must be a number written out"),
         ("red > dark(red, 2)", r"dark\(\) at column 7 takes one argument: dark\(EXPR\)"),
         ("red > dark(3)", "needs an index or band, not a number"),
-        ("red > percentile(dark(red), 5)", "its argument cannot call a function"),
+        ("red > percentile(dark(red), 5)", "its argument cannot hold another scene-wide statistic"),
         ("red > median(red)", "unknown function 'median'"),
     ],
 )
@@ -265,5 +261,84 @@ def test_statistics_are_printed_by_classify(s2_file, tmp_path, capsys):
     dark = float(tags["THRESHOLD_dark(nir)"])
     assert f"statistic dark(nir) = {dark:.4g} (from the scene's histogram)" in printed
     assert "statistic percentile(nir, 5) = " in printed
-    item = json.loads(out.with_suffix(".json").read_text())
+    item = json.loads(item_path(out).read_text())
     assert item["properties"]["landmask:statistics"]["dark(nir)"] == dark
+
+
+@pytest.mark.filterwarnings("ignore::landmask.errors.StatisticWarning")
+@GRAPH_SETTINGS
+@given(
+    data=st.data(),
+    seed=st.integers(0, 2**16),
+    h=st.integers(2, 10),
+    w=st.integers(2, 10),
+    radius=st.integers(1, 3),
+)
+def test_statistics_of_focal_values_are_the_same_for_any_chunking(data, seed, h, w, radius):
+    rng = np.random.default_rng(seed)
+    values = (rng.random((2, h, w)) * 0.5).astype(np.float32)
+    values[rng.random(values.shape) < 0.1] = np.nan
+    texture = f"focal_std(nir, {radius})"
+    rules = load_rules(
+        {"rules": [{"class": "urban", "when": f"{texture} > percentile({texture}, 80)"},
+                   {"class": "forest", "when": "focal_mean(ndvi, 1) > otsu(focal_mean(ndvi, 1))"}]}
+    )  # fmt: skip
+    chunks = (data.draw(st.integers(1, h)), data.draw(st.integers(1, w)))
+    want = resolve_thresholds(_scene(values, -1), rules)
+    got = resolve_thresholds(_scene(values, chunks), rules)
+    assert got.thresholds == want.thresholds
+    assert got.reach == rules.reach == max(radius, 1)  # the statistics themselves reach nothing
+    # the percentile is that of the whole array's focal values (scipy/numpy, see test_focal)
+    stds = reference(values[1], radius, "focal_std")
+    stds = stds[np.isfinite(stds)]
+    found = dict(got.thresholds)[f"percentile({texture}, 80)"]
+    if stds.size:
+        want_p = float(np.percentile(stds, 80))
+        assert abs(found - want_p) <= 2 * bin_width_at(want_p) + 1e-6
+    mask = classify(_scene(values, chunks), rules=rules).values
+    np.testing.assert_array_equal(mask, classify(_scene(values, -1), rules=rules).values)
+
+
+def test_statistics_leave_out_what_the_quality_band_calls_cloud():
+    rng = np.random.default_rng(8)
+    h, w = 30, 40
+    red = rng.gamma(2.0, 0.04, (h, w)).astype(np.float32)
+    nir = (red * rng.uniform(0.8, 5.0, (h, w))).astype(np.float32)
+    scl = np.full((h, w), 4, np.float32)  # vegetation: clear
+    scl[:, :15] = 9  # cloud, high probability: bright and flat
+    red[:, :15] += 0.5
+    nir[:, :15] += 0.5
+    values = np.stack([red, nir, scl])
+    coords = {
+        "y": TRANSFORM.f + TRANSFORM.e * (np.arange(h) + 0.5),
+        "x": TRANSFORM.c + TRANSFORM.a * (np.arange(w) + 0.5),
+        "band": ["red", "nir", "scl"],
+    }
+    scene = xr.DataArray(
+        da.from_array(values, chunks=(3, 16, 16)), dims=("band", "y", "x"), coords=coords
+    ).rio.write_crs(UTM33)
+    rules = {"rules": [{"class": "forest", "when": "red < percentile(red, 50)"}]}
+    mask = classify(scene, rules=rules)
+    clear = red[:, 15:]
+    assert mask.attrs["THRESHOLD_percentile(red, 50)"] == pytest.approx(
+        np.percentile(clear, 50), abs=bin_width_at(float(np.percentile(clear, 50)))
+    )
+    # without the quality band the clouds count, and the median moves up
+    unseen = classify(scene.sel(band=["red", "nir"]), rules=rules)
+    assert unseen.attrs["THRESHOLD_percentile(red, 50)"] > np.percentile(clear, 75)
+
+
+@SETTINGS
+@given(values=samples(), bins=st.sampled_from([4, 2000, 777]), top=st.sampled_from([1.0, 3.7]))
+def test_linear_bins_are_those_of_a_binary_search(values, bins, top):
+    from landmask.spectral.thresholds import bin_edges
+
+    edges = bin_edges(-1.0, top, bins)
+    finite = values[np.isfinite(values)]
+    # the edges themselves and their float32 neighbours are where rounding could miss
+    probe = np.concatenate(
+        [finite, edges.astype(np.float32), np.nextafter(edges.astype(np.float32), 9)]
+    )
+    want = np.clip(np.searchsorted(edges, probe, side="right") - 1, 0, bins - 1)
+    got = histogram_block(probe, edges)[0, 0]
+    np.testing.assert_array_equal(got, np.bincount(want, minlength=bins))

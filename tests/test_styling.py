@@ -127,7 +127,12 @@ def test_mask_gets_a_qml_and_an_attribute_table_gdal_reads(tmp_path, scheme):
     ids = [c.id for c in shown(scheme)]
     data = np.array([ids[:2], [ids[-1], 255]], np.uint8)
     out = write_mask(as_mask(data), tmp_path / "mask.tif", scheme=scheme).path
-    assert sorted(os.listdir(tmp_path)) == ["mask.json", "mask.qml", "mask.tif", "mask.tif.aux.xml"]
+    assert sorted(os.listdir(tmp_path)) == [
+        "mask.qml",
+        "mask.tif",
+        "mask.tif.aux.xml",
+        "mask.tif.stac.json",
+    ]
     assert_raster_qml((tmp_path / "mask.qml").read_text(encoding="utf-8"), scheme)
 
     band = vrt_band(out, tmp_path)
@@ -174,7 +179,8 @@ def test_geopackage_carries_its_style_in_layer_styles(tmp_path, scheme):
     assert ET.fromstring(record["styleSLD"]).tag.endswith("StyledLayerDescriptor")
     for c in shown(scheme):
         assert c.title in record["description"]
-    assert_vector_qml((tmp_path / "regions.qml").read_text(encoding="utf-8"), scheme)
+    # the style is in the file: no regions.qml to contend with a raster's (regions.tif)
+    assert sorted(os.listdir(tmp_path)) == ["regions.gpkg", "regions.gpkg.stac.json"]
     # the polygons read back unchanged from their layer
     back = gpd.read_file(out, layer="regions", engine="pyogrio")
     assert list(back["class_name"]) == list(polygons(scheme)["class_name"])
@@ -187,14 +193,16 @@ def test_geopackage_carries_its_style_in_layer_styles(tmp_path, scheme):
 @pytest.mark.parametrize("ext", [".parquet", ".fgb", ".geojson"])
 def test_other_vector_formats_get_a_qml(tmp_path, ext):
     out = write_vector(polygons(DYNAMIC_WORLD), tmp_path / f"regions{ext}", scheme=DYNAMIC_WORLD)
-    assert sorted(os.listdir(tmp_path)) == sorted([out.name, "regions.qml", f"{out.name}.json"])
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        [out.name, "regions.qml", f"{out.name}.stac.json"]
+    )
     assert_vector_qml((tmp_path / "regions.qml").read_text(encoding="utf-8"), DYNAMIC_WORLD)
 
 
 def test_frames_without_classes_are_not_styled(tmp_path):
     frame = gpd.GeoDataFrame({"n": [1]}, geometry=[box(0, 0, 1, 1)], crs=UTM33)
     write_vector(frame, tmp_path / "plain.gpkg")
-    assert sorted(os.listdir(tmp_path)) == ["plain.gpkg", "plain.gpkg.json"]  # + its STAC item
+    assert sorted(os.listdir(tmp_path)) == ["plain.gpkg", "plain.gpkg.stac.json"]  # + its item
 
 
 def test_failed_vector_write_leaves_no_style(tmp_path, monkeypatch):
@@ -234,11 +242,16 @@ def test_cli_classify_and_vectorize_style_every_output(s2_file, tmp_path):
         tmp_path / "wc.tif",
         scheme=WORLDCOVER,
     ).path
-    out = tmp_path / "wc.fgb"
-    assert run(["vectorize", str(wc), "-o", str(out), "-q", "--classes", "tree_cover,80"]) == 0
+    # wc.fgb's style would be wc.qml, the raster's: refused, naming both
+    style = (tmp_path / "wc.qml").read_bytes()
+    argv = ["vectorize", str(wc), "-q", "--classes", "tree_cover,80", "-o"]
+    assert run([*argv, str(tmp_path / "wc.fgb"), "--overwrite"]) == 2
+    assert (tmp_path / "wc.qml").read_bytes() == style and not (tmp_path / "wc.fgb").exists()
+    out = tmp_path / "wc_regions.fgb"
+    assert run([*argv, str(out)]) == 0
     frame = gpd.read_file(out, engine="pyogrio")
     assert sorted(frame["class_name"]) == ["permanent_water_bodies", "tree_cover"]
-    assert_vector_qml((tmp_path / "wc.qml").read_text(encoding="utf-8"), WORLDCOVER)
+    assert_vector_qml((tmp_path / "wc_regions.qml").read_text(encoding="utf-8"), WORLDCOVER)
 
 
 def test_failed_streamed_vectorize_leaves_no_style(tmp_path, monkeypatch):
@@ -256,4 +269,4 @@ def test_failed_streamed_vectorize_leaves_no_style(tmp_path, monkeypatch):
     summary = vectorize_to_file(mask, tmp_path / "regions.gpkg", scheme=LANDCOVER)
     (row,) = read_layer_styles(summary.path)[1]
     assert_vector_qml(row[6], LANDCOVER)
-    assert sorted(os.listdir(tmp_path)) == ["regions.gpkg", "regions.gpkg.json", "regions.qml"]
+    assert sorted(os.listdir(tmp_path)) == ["regions.gpkg", "regions.gpkg.stac.json"]

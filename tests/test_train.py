@@ -106,8 +106,8 @@ def rectangles_frame(rects: Sequence[tuple], transform, crs: str) -> gpd.GeoData
     """Pixel rectangles as polygons in the scene CRS (UTM 33N), reprojected to ``crs``."""
     geoms, labels = [], []
     for r, c, h, w, class_id in rects:
-        x0, y0 = transform * (c, r)
-        x1, y1 = transform * (c + w, r + h)
+        x0, y0 = transform @ (c, r)
+        x1, y1 = transform @ (c + w, r + h)
         geoms.append(box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
         labels.append(NAMES[class_id])
     frame = gpd.GeoDataFrame({"class": labels}, geometry=geoms, crs="EPSG:32633")
@@ -143,9 +143,9 @@ def test_train_then_classify_another_scene(tmp_path, data, capsys, caplog):
         assert ds.crs == src.crs and ds.transform == src.transform
         assert ds.shape == src.shape
     ev = evaluate(mask, b.truth)
-    assert set(ev.iou) == {0, 1, 2, 3}
-    for class_id, iou in ev.iou.items():
-        assert iou >= 0.9, f"IoU of {NAMES[class_id]} is {iou:.3f}: {ev.iou}"
+    assert set(ev.iou) == {NAMES[c] for c in (0, 1, 2, 3)}  # keyed by name, as to_dict()
+    for name, iou in ev.iou.items():
+        assert iou >= 0.9, f"IoU of {name} is {iou:.3f}: {ev.iou}"
 
 
 def test_model_file_records_what_it_needs(tmp_path, data, capsys, caplog):
@@ -235,7 +235,7 @@ def test_point_labels(tmp_path, data, capsys, caplog):
         rows += rr[pick].tolist()
         cols += cc[pick].tolist()
         labels += [name] * len(pick)
-    xs, ys = a.transform * (np.array(cols) + 0.5, np.array(rows) + 0.5)
+    xs, ys = a.transform @ (np.array(cols) + 0.5, np.array(rows) + 0.5)
     frame = gpd.GeoDataFrame(
         {"landuse": labels}, geometry=[Point(x, y) for x, y in zip(xs, ys, strict=True)]
     )
@@ -317,7 +317,7 @@ def test_label_raster_on_a_coarser_grid(tmp_path, data, capsys, caplog):
     a, _ = data
     coarse = a.truth_values[::2, ::2].copy()
     coarse[:20, :] = 255  # unlabelled rows
-    coarse_transform = a.transform * Affine.scale(2)
+    coarse_transform = a.transform @ Affine.scale(2)
     labels = write_raster(
         tmp_path / "labels20m.tif",
         coarse,

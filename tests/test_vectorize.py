@@ -294,15 +294,15 @@ def test_pixel_corners_are_exact_no_half_pixel_shift():
     for connectivity in (4, 8):
         frame = vectorize(as_mask(data, 6, transform=odd), connectivity=connectivity)
         pixel = frame.geometry[frame["class_id"] == 1].item()
-        x0, y1 = odd * (7, 4)  # upper-left corner of column 7, row 4
-        x1, y0 = odd * (8, 5)
+        x0, y1 = odd @ (7, 4)  # upper-left corner of column 7, row 4
+        x1, y0 = odd @ (8, 5)
         assert pixel.bounds == (x0, y0, x1, y1)
         assert shapely.equals_exact(
             shapely.normalize(pixel), shapely.normalize(shapely.box(x0, y0, x1, y1)), 0
         )
         block = frame.geometry[frame["class_id"] == 2].item()
-        x0, y1 = odd * (5, 5)
-        x1, y0 = odd * (7, 7)
+        x0, y1 = odd @ (5, 5)
+        x1, y0 = odd @ (7, 7)
         assert block.bounds == (x0, y0, x1, y1)
         # stitched from four chunks: the old chunk borders leave no vertex behind
         assert shapely.equals_exact(
@@ -366,7 +366,7 @@ def test_columns_names_areas_and_crs():
     assert frame.crs == UTM33
     assert frame["class_name"].tolist() == [NAMES[v] for v in frame["class_id"]]
     # every polygon's area is the number of pixel centres inside it times 100 m²
-    x, y = TRANSFORM * np.meshgrid(np.arange(52) + 0.5, np.arange(45) + 0.5)
+    x, y = TRANSFORM @ np.meshgrid(np.arange(52) + 0.5, np.arange(45) + 0.5)
     for geom, value, area in zip(frame.geometry, frame["class_id"], frame["area_m2"], strict=True):
         inside = shapely.contains_xy(geom, x, y)
         assert (data[inside] == value).all()
@@ -409,7 +409,7 @@ def geodesic_measures(inside: np.ndarray, t: Affine) -> tuple[float, float]:
     padded = np.pad(inside, 1)
     area = length = 0.0
     for r, c in zip(*np.nonzero(inside), strict=True):
-        corners = [t * (c, r), t * (c + 1, r), t * (c + 1, r + 1), t * (c, r + 1)]
+        corners = [t @ (c, r), t @ (c + 1, r), t @ (c + 1, r + 1), t @ (c, r + 1)]
         xs, ys = zip(*corners, strict=True)
         area += abs(geod.polygon_area_perimeter(xs, ys)[0])
         # the pixel's edges that face a pixel outside: top, right, bottom, left
@@ -535,8 +535,7 @@ def test_geopackage_layer_crs_and_spatial_index(tmp_path, frame):
     assert path == tmp_path / "forest_map.gpkg"
     assert sorted(os.listdir(tmp_path)) == [
         "forest_map.gpkg",
-        "forest_map.gpkg.json",
-        "forest_map.qml",
+        "forest_map.gpkg.stac.json",
     ]
     layers = pyogrio.list_layers(path)
     # the QGIS style table (landmask.styling) is the only other table
@@ -562,7 +561,7 @@ def test_geoparquet_keeps_crs_and_values(tmp_path, frame):
     path = write_vector(frame, tmp_path / "regions.parquet")
     assert sorted(os.listdir(tmp_path)) == [
         "regions.parquet",
-        "regions.parquet.json",
+        "regions.parquet.stac.json",
         "regions.qml",
     ]
     back = gpd.read_parquet(path)
@@ -573,7 +572,7 @@ def test_geoparquet_keeps_crs_and_values(tmp_path, frame):
 
 def test_flatgeobuf(tmp_path, frame):
     path = write_vector(frame, tmp_path / "regions.fgb")
-    assert sorted(os.listdir(tmp_path)) == ["regions.fgb", "regions.fgb.json", "regions.qml"]
+    assert sorted(os.listdir(tmp_path)) == ["regions.fgb", "regions.fgb.stac.json", "regions.qml"]
     info = pyogrio.read_info(path)
     assert info["capabilities"]["fast_spatial_filter"]
     assert info["layer_name"] == "regions"
@@ -586,7 +585,7 @@ def test_geojson_is_lon_lat(tmp_path, frame):
     path = write_vector(frame, tmp_path / "regions.geojson")
     assert sorted(os.listdir(tmp_path)) == [
         "regions.geojson",
-        "regions.geojson.json",
+        "regions.geojson.stac.json",
         "regions.qml",
     ]
     doc = json.loads(path.read_text())
@@ -609,7 +608,7 @@ def test_geojson_is_lon_lat(tmp_path, frame):
 def test_existing_vector_output_needs_overwrite(tmp_path, frame):
     path = tmp_path / "regions.gpkg"
     path.write_bytes(b"old")
-    with pytest.raises(OutputExistsError, match="--overwrite"):
+    with pytest.raises(OutputExistsError, match="overwrite=True"):
         write_vector(frame, path)
     assert path.read_bytes() == b"old"
     write_vector(frame, path, overwrite=True)
@@ -631,7 +630,7 @@ def test_cli_vectorize_end_to_end(tmp_path, raster, capsys):
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "regions.gpkg" in captured.out and "polygons" in captured.out
-    assert sorted(os.listdir(out.parent)) == ["regions.gpkg", "regions.gpkg.json", "regions.qml"]
+    assert sorted(os.listdir(out.parent)) == ["regions.gpkg", "regions.gpkg.stac.json"]
     back = gpd.read_file(out, engine="pyogrio", layer="regions")
     assert list(back.columns) == COLUMNS
     assert back.crs == UTM33
@@ -674,7 +673,7 @@ def test_cli_classify_vector_matches_vectorize_of_the_mask(s2_file, tmp_path):
         data = ds.read(1)
     assert_matches_gdal(a, gdal_regions(data, [1, 3], 8))
     styles = ["a.qml", "b.qml", "mask.qml", "mask.tif.aux.xml"]
-    styles += ["a.parquet.json", "b.parquet.json", "mask.json"]  # STAC items
+    styles += ["a.parquet.stac.json", "b.parquet.stac.json", "mask.tif.stac.json"]  # STAC items
     assert sorted(os.listdir(tmp_path)) == sorted(
         ["a.parquet", "b.parquet", "mask.tif", "s2.tif", *styles]
     )

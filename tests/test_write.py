@@ -72,7 +72,7 @@ def test_existing_output_needs_overwrite(tmp_path):
     out = tmp_path / "m.tif"
     out.write_bytes(b"old")
     mask = as_mask(np.zeros((10, 10), np.uint8))
-    with pytest.raises(OutputExistsError, match="--overwrite"):
+    with pytest.raises(OutputExistsError, match="overwrite=True"):
         write_mask(mask, out)
     assert out.read_bytes() == b"old"
     write_mask(mask, out, overwrite=True)

@@ -52,7 +52,7 @@ def star(
 def pixel_squares(transform: Affine, h: int, w: int) -> np.ndarray:
     """Every pixel as a polygon of its four corners (rotated grids too), row by row."""
     rows, cols = (a.ravel() for a in np.meshgrid(np.arange(h), np.arange(w), indexing="ij"))
-    corners = [transform * (cols + dc, rows + dr) for dc, dr in ((0, 0), (1, 0), (1, 1), (0, 1))]
+    corners = [transform @ (cols + dc, rows + dr) for dc, dr in ((0, 0), (1, 0), (1, 1), (0, 1))]
     rings = np.stack([np.column_stack(c) for c in corners], axis=1)
     return shapely.polygons(rings)
 
@@ -185,10 +185,10 @@ def test_geographic_mask_areas_on_the_ellipsoid():
 
 def test_rotated_projected_grid():
     """A rotated grid: coverage is taken in pixel space, areas still exact."""
-    rotated = TRANSFORM * Affine.rotation(20)
+    rotated = TRANSFORM @ Affine.rotation(20)
     rng = np.random.default_rng(8)
     data = random_mask(rng, 25, 25)
-    centre = rotated * (12, 12)
+    centre = rotated @ (12, 12)
     zone = star(rng, *centre, 90)
     result = landmask.zonal_stats(as_mask(data, transform=rotated), zones_frame([zone]))
     ref = exact_areas(data, rotated, zone)
@@ -224,7 +224,7 @@ def test_any_chunk_size_gives_the_whole_array_result(case):
         cx, cy = rng.uniform(-5, w + 5), rng.uniform(-5, h + 5)
         geoms.append(star(rng, cx, cy, rng.uniform(0.5, max(h, w))))
     geoms.append(shapely.box(0, 0, w, h))  # the whole raster: never all outside
-    on_grid = shapely.transform(np.array(geoms), lambda xy: np.column_stack(transform * xy.T))
+    on_grid = shapely.transform(np.array(geoms), lambda xy: np.column_stack(transform @ xy.T))
     frame = zones_frame(on_grid, crs=crs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ZoneWarning)

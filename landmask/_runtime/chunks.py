@@ -83,3 +83,54 @@ def _file_blocks(arr: Any) -> tuple[int, int]:
     if len(dims) != 2:
         return (1, 1)
     return (int(preferred.get(dims[0], 1)), int(preferred.get(dims[1], 1)))
+
+
+def grow_chunks(data: da.Array, halo: int) -> tuple[da.Array, tuple[tuple[int, ...], ...]]:
+    """Dask wiring: each chunk of a ``(..., y, x)`` array grown by ``halo`` px of its neighbours.
+
+    Chunks are first made at least ``halo`` pixels long (an axis no longer than
+    the halo becomes one chunk, which needs no neighbour), so a halo comes from
+    one neighbour; nothing is padded at the array's edges
+    (:func:`dask.array.overlap.overlap` with ``boundary="none"``). A block
+    function given a grown block trims its answer with :func:`trim_halo`, so a
+    kept pixel always saw ``halo`` pixels of real context or the array's edge:
+    the result does not depend on the chunking.
+
+    Returns
+    -------
+    (grown, chunks)
+        The grown array (``data`` itself when ``halo`` is 0) and the chunks
+        before growing: the chunks of the trimmed result.
+    """
+    depth = dict.fromkeys(range(data.ndim), 0)
+    if halo:
+        for axis in (data.ndim - 2, data.ndim - 1):
+            size = data.shape[axis]
+            whole = size <= halo
+            depth[axis] = 0 if whole else halo
+            chunks = (
+                (size,) if whole else da.overlap.ensure_minimum_chunksize(halo, data.chunks[axis])
+            )
+            data = data.rechunk({axis: chunks})
+    chunks = data.chunks
+    if any(depth.values()):
+        data = da.overlap.overlap(data, depth=depth, boundary="none")
+    return data, chunks
+
+
+def trim_halo(
+    out: np.ndarray, halo: int, block_id: tuple[int, ...], numblocks: tuple[int, ...]
+) -> np.ndarray:
+    """Block function: the last two axes of a block grown by :func:`grow_chunks`, trimmed back.
+
+    ``block_id`` and ``numblocks`` locate the block among the chunks before
+    growing (their last two entries are used): a side with a neighbouring chunk
+    loses ``halo`` pixels, a side at the array's edge none.
+    """
+    if not halo:
+        return out
+    (by, bx), (ny, nx) = block_id[-2:], numblocks[-2:]
+    top, left = (halo if by > 0 else 0), (halo if bx > 0 else 0)
+    bottom = out.shape[-2] - (halo if by < ny - 1 else 0)
+    right = out.shape[-1] - (halo if bx < nx - 1 else 0)
+    return out[..., top:bottom, left:right]

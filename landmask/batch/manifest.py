@@ -9,14 +9,11 @@ made under a lock of the folder, so runs sharing it keep each other's entries.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import logging
 import os
 import stat
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +49,10 @@ def _opens(path: str) -> bool:
 class Manifest:
     """The finished scenes of an output folder, shared by every run writing there.
 
-    Each change is made under an exclusive lock of the folder (``fcntl.flock``):
-    the manifest is read again, the one scene changed and the whole saved
-    atomically, so two runs sharing a folder keep each other's entries.
+    Each change is made under an exclusive lock of the folder
+    (:func:`landmask.io.outputs.folder_lock`): the manifest is read again, the
+    one scene changed and the whole saved atomically, so two runs sharing a
+    folder keep each other's entries.
     """
 
     def __init__(self, path: Path) -> None:
@@ -85,19 +83,10 @@ class Manifest:
                 return None
         return entry
 
-    @contextlib.contextmanager
-    def _folder_lock(self) -> Iterator[None]:
-        fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # closing releases the lock
-
     def record(self, stem: str, entry: dict[str, Any] | None) -> None:
-        from landmask.io.outputs import atomic_path
+        from landmask.io.outputs import atomic_path, folder_lock
 
-        with self.lock, self._folder_lock():
+        with self.lock, folder_lock(self.path.parent):
             self.scenes = self._read()
             if entry is None:
                 if self.scenes.pop(stem, None) is None:

@@ -29,7 +29,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, TextIO
@@ -41,14 +41,15 @@ from landmask.batch.progress import RunProgress
 from landmask.batch.summary import RunSummary, SceneResult
 from landmask.batch.workflow import ModelClassifier, RulesClassifier, SceneInput, Workflow
 from landmask.errors import ConfigError, LandmaskError
+from landmask.io.statistic_tags import thresholds_of
 from landmask.pipeline import SceneJob, SceneOptions, VectorOptions, run_scene
-from landmask.spectral.statistics import thresholds_of
 
 __all__ = [
     "MANIFEST_NAME",
     "RunSummary",
     "SceneResult",
     "fingerprint",
+    "landmask_wrote",
     "plan_run",
     "run_workflow",
     "scene_job",
@@ -250,7 +251,7 @@ def run_workflow(
         ) from None
     if not os.access(out_dir, os.W_OK | os.X_OK):
         raise ConfigError(f"{workflow.source}: key 'outputs.dir': {out_dir} is not writable")
-    plan_run(workflow, scenes, size)
+    plan_run(workflow, scenes, size, force)
     manifest = Manifest(out_dir / MANIFEST_NAME)
     results: dict[str, SceneResult] = {}
     todo: list[tuple[SceneInput, str]] = []
@@ -306,7 +307,7 @@ def run_workflow(
 
             finished = [s for s in summary.scenes if s.status in ("done", "skipped")]
             paths = [path for s in finished for path in s.outputs.values()]
-            write_catalog(out_dir, paths, overwrite=True, title=f"landmask run {workflow.name}")
+            write_catalog(out_dir, paths, title=f"landmask run {workflow.name}")
         return summary
 
     if todo:
@@ -332,22 +333,25 @@ def run_workflow(
     return summarize()
 
 
-def plan_run(workflow: Workflow, scenes: list[SceneInput], chunk_size: int) -> None:
+def plan_run(workflow: Workflow, scenes: list[SceneInput], chunk_size: int, force: bool) -> None:
     """Check every output of every scene, the manifest and the summary, before any work.
 
     Refused with one line: an output outside ``outputs.dir`` (a ``../`` in
-    ``name``, a STAC id or ``outputs.summary``), two outputs naming one file
-    (within a scene or across scenes, or the summary or manifest), an output
-    that would replace an input of any scene, a FIFO among the inputs; with
-    ``outputs.stac``, the STAC item of every output and ``catalog.json`` too.
+    ``name``, a STAC id or ``outputs.summary``), two outputs or companions
+    naming one file (within a scene or across the scenes, or the summary,
+    manifest or ``catalog.json``), an output that would replace an input of
+    any scene, a FIFO among the inputs, an existing file landmask did not
+    write for that output (:func:`landmask_wrote`; with ``force``, outputs are
+    replaced, but never a companion that is not landmask's).
     """
-    from landmask.io.items import CATALOG_NAME, item_path
+    from landmask.io.companions import Output
+    from landmask.io.items import CATALOG_NAME
     from landmask.io.outputs import plan_outputs
     from landmask.pipeline import job_inputs
     from landmask.vector.formats import check_vector_output
 
     out_dir = workflow.out_dir
-    outputs: dict[str, Path] = {
+    outputs: dict[str, Path | Output] = {
         "outputs.summary": out_dir / workflow.outputs.summary,
         "the manifest": out_dir / MANIFEST_NAME,
     }
@@ -360,21 +364,59 @@ def plan_run(workflow: Workflow, scenes: list[SceneInput], chunk_size: int) -> N
             continue
         job = scene_job(workflow, scene, chunk_size)
         inputs += job_inputs(job)
-        for key, path in job.outputs().items():
+        for key, output in job.planned().items():
             label = f"outputs.{key} of scene {scene.stem}"
-            outputs[label] = path
+            outputs[label] = output
             if key == "vector":
                 checks[label] = check_vector_output
-            if workflow.outputs.stac:
-                outputs[f"the STAC item of {label}"] = item_path(path)
+    ours = landmask_wrote(workflow)
     plan_outputs(
         outputs,
         inputs,
-        overwrite=True,
+        overwrite=force,
         root=out_dir,
         root_label=f"outputs.dir ({workflow.source})",
         checks=checks,
+        own=ours,
     )
+
+
+def landmask_wrote(workflow: Workflow) -> Callable[[Path], bool]:
+    """Whether a file in a run's output folder is one landmask wrote there (may be replaced).
+
+    The manifest, a summary or ``catalog.json`` landmask wrote, an output a
+    scene of the manifest records, or an output whose STAC item landmask wrote
+    for it (an output that landed before a SIGKILL kept it out of the manifest).
+    """
+    from landmask.io.companions import is_own, item_path
+    from landmask.io.items import CATALOG_NAME
+
+    out_dir = workflow.out_dir
+    recorded = {
+        Path(p).resolve()
+        for entry in Manifest(out_dir / MANIFEST_NAME).scenes.values()
+        for p in dict(entry.get("outputs", {})).values()
+    }
+
+    def own(path: Path) -> bool:
+        resolved = path.resolve()
+        if resolved == (out_dir / MANIFEST_NAME).resolve():
+            return _json_keys(path) >= {"version", "scenes"}
+        if resolved == (out_dir / workflow.outputs.summary).resolve():
+            return _json_keys(path) >= {"workflow", "scenes"}
+        if resolved == (out_dir / CATALOG_NAME).resolve():
+            return is_own(path, "catalog", path)
+        return resolved in recorded or is_own(item_path(path), "item", path)
+
+    return own
+
+
+def _json_keys(path: Path) -> set[str]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    return set(doc) if isinstance(doc, dict) else set()
 
 
 def manifest_entries(out_dir: str | os.PathLike[str]) -> Mapping[str, Any]:

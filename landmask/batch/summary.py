@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from landmask.spectral.statistics import describe_statistic
+from landmask.io.statistic_tags import describe_statistic
 
 __all__ = ["RunSummary", "SceneResult"]
 

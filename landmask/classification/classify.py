@@ -20,7 +20,7 @@ from landmask._runtime.chunks import as_dask
 from landmask.classes import NODATA, scheme_attrs
 from landmask.errors import BandError, ConfigError
 from landmask.spectral.indices import bands_needed
-from landmask.spectral.rules import RuleSet, default_rules, load_rules
+from landmask.spectral.rules import RuleSet, default_rules_for, load_rules
 from landmask.spectral.thresholds import threshold_attrs
 
 __all__ = ["classify", "classify_with_probabilities", "mask_like"]
@@ -39,8 +39,10 @@ def classify(
     """Classify a scene with a threshold rule set or a model.
 
     A rule set is a model too (:class:`~landmask.models.registry.RulesModel`):
-    both go through the same tiled inference, and scene-wide thresholds such
-    as ``otsu(mndwi)`` are bound by the model's ``prepare(scene)`` hook first.
+    both go through the same tiled inference, and scene-wide statistics such
+    as ``otsu(mndwi)`` are bound by the model's ``prepare(scene)`` hook first,
+    over the pixels the scene's quality band (``scl``, ``qa_pixel``), if any,
+    calls clear.
 
     Parameters
     ----------
@@ -50,8 +52,9 @@ def classify(
     rules
         A built-in rule set name (``default``, ``naip``), a YAML path, a mapping
         or a :class:`~landmask.spectral.rules.RuleSet`. Ignored when ``model`` is
-        given. None: the default rules of the scene's sensor
-        (:func:`~landmask.spectral.rules.default_rules`).
+        given. None: the built-in set for the scene's radiometry and bands
+        (:func:`~landmask.spectral.rules.default_rules_for`; the mask's
+        ``rules_basis`` attribute says why).
     model
         A model spec (``rules:NAME``, ``sklearn:PATH``, ``onnx:PATH``, a
         plug-in name, ``package.module:factory``) or an object following the
@@ -74,11 +77,14 @@ def classify(
     BandError
         If the rules or the model read a band the scene lacks.
     """
+    choice = default_rules_for(scene) if model is None and rules is None else None
     if model is None:
         from landmask.models.registry import RulesModel
 
-        model = RulesModel(load_rules(rules if rules is not None else default_rules(scene)))
+        model = RulesModel(load_rules(choice.name if choice is not None else rules or "default"))
     mask, _ = _run(scene, model, min_confidence, with_proba=False)
+    if choice is not None:
+        mask.attrs["rules_basis"] = choice.reason
     return mask
 
 
@@ -131,10 +137,11 @@ def _run(
         except BandError as exc:
             raise BandError(f"{where}: {exc}; {needer} needs it") from None
     needed = bands_needed(list(loaded.bands), band_names)
+    clear = _clear_pixels(scene)
     scene = scene.sel(band=[needed[b] for b in loaded.bands])
     prepare = getattr(loaded, "prepare", None)
     if callable(prepare):  # scene-wide values (automatic thresholds), bound once
-        prepared = prepare(scene)
+        prepared = prepare(scene if clear is None else scene.where(clear))
         if prepared is not loaded:
             loaded = handle = prepared
             ruleset = getattr(loaded, "ruleset", ruleset)
@@ -165,6 +172,18 @@ def _run(
     if mask.rio.crs is not None:
         proba = proba.rio.write_crs(mask.rio.crs)
     return mask, proba.rio.write_transform(mask.rio.transform())
+
+
+def _clear_pixels(scene: xr.DataArray) -> xr.DataArray | None:
+    """Where a scene's quality band (``scl``, ``qa_pixel``) says the ground was seen, else None.
+
+    Scene-wide statistics (``otsu(ndvi)``, ``dark(red)``) are computed over
+    these pixels only, so clouds, their shadows and fill do not move them.
+    """
+    from landmask.classification.quality import quality_mask
+
+    quality = quality_mask(scene)
+    return None if quality is None else quality == 0
 
 
 def _needers(model: Any, name: str) -> list[tuple[list[str], str]]:

@@ -22,7 +22,7 @@ from rasterio.errors import NotGeoreferencedWarning
 from landmask import __version__
 from landmask._runtime.malloc import tune_malloc
 from landmask._runtime.signals import end_children, exit_status, handling_signals
-from landmask.errors import InputError, LandmaskError
+from landmask.errors import InputError, LandmaskError, command_line
 
 __all__ = ["cli", "main", "run"]
 
@@ -41,6 +41,7 @@ def _register() -> None:
     from landmask.cli.apply import apply_cmd
     from landmask.cli.change import change_cmd
     from landmask.cli.classify import classify_cmd
+    from landmask.cli.composite import composite_cmd
     from landmask.cli.demo import demo_cmd
     from landmask.cli.evaluate import evaluate_cmd
     from landmask.cli.export import export_cmd
@@ -59,6 +60,7 @@ def _register() -> None:
         evaluate_cmd,
         zonal_cmd,
         change_cmd,
+        composite_cmd,
         train_cmd,
         models_cmd,
         preview_cmd,
@@ -100,7 +102,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         if not debug:  # library deprecation notices are for developers, not users
             for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
                 warnings.simplefilter("ignore", category)
-        with handling_signals():
+        with handling_signals(), command_line():
             try:
                 return _run(args, debug)
             except KeyboardInterrupt:  # the signal came while an error was reported

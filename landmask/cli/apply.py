@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -84,13 +86,16 @@ def apply_cmd(
       landmask apply scene.tif mask.tif --keep water --mode crop -o lakes.tif
     """
     from landmask._runtime.schedulers import progress, use_scheduler
+    from landmask.io.companions import Output
     from landmask.io.masks import open_image, open_mask
-    from landmask.io.outputs import GEOTIFF, check_output
+    from landmask.io.outputs import GEOTIFF, check_output, plan_outputs
     from landmask.io.write import write_image
     from landmask.products.apply import apply_mask
 
     start = time.perf_counter()
-    check_output(output, overwrite, [image, mask], fmt=GEOTIFF)
+    geotiff = functools.partial(check_output, fmt=GEOTIFF)
+    planned = {"-o": Output(Path(output), "image", stac=stac)}
+    plan_outputs(planned, [image, mask], overwrite=overwrite, checks={"-o": geotiff})
     with use_scheduler(scheduler):
         img = open_image(image, chunk_size)
         msk = open_mask(mask, chunk_size)

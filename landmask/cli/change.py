@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from pathlib import Path
@@ -77,33 +78,24 @@ def change_cmd(
     from landmask.classes import get_scheme
     from landmask.cli.vectorize import split_classes
     from landmask.errors import ConfigError
+    from landmask.io.companions import Output, remove_with_companions
     from landmask.io.masks import open_mask
-    from landmask.io.outputs import atomic_path, check_output
+    from landmask.io.outputs import GEOTIFF, atomic_path, check_output, plan_outputs
     from landmask.io.write import write_mask
     from landmask.vector.formats import check_vector_output
     from landmask.vector.vectorize import vectorize_to_file
 
     start = time.perf_counter()
-    inputs = [before, after]
-    out = check_output(output, overwrite, inputs)
-    outputs = [out]
-    if json_path:
-        outputs.append(check_output(json_path, overwrite, inputs))
-    if vector_path:
-        outputs.append(check_vector_output(vector_path, overwrite))
-    if len(set(outputs)) < len(outputs) or any(p in inputs for p in outputs):
-        raise ConfigError("-o, --json and --vector must be different files")
-    if stac:
-        from landmask.io.items import check_item_output
-
-        files = {p.resolve() for p in outputs} | {Path(p).resolve() for p in inputs}
-        for path in (out, *([outputs[-1]] if vector_path else [])):
-            item = check_item_output(path, overwrite)
-            if item.resolve() in files:
-                raise ConfigError(
-                    f"{item}: the STAC item of {path.name} would be another output or an "
-                    "input; name it otherwise or pass --no-stac"
-                )
+    out = Path(output)
+    planned = {
+        "-o": Output(out, "mask", stac=stac),
+        "--json": Output(Path(json_path)) if json_path else None,
+        "--vector": Output(Path(vector_path), "polygons", stac=stac) if vector_path else None,
+    }
+    outputs = {k: v for k, v in planned.items() if v is not None}
+    geotiff = functools.partial(check_output, fmt=GEOTIFF)
+    checks: dict[str, Any] = {"-o": geotiff, "--vector": check_vector_output}
+    plan_outputs(outputs, [before, after], overwrite=overwrite, checks=checks)
     codes = change(before, after, scheme=scheme, chunk_size=chunk_size)
     ch_scheme = get_scheme(codes.attrs["class_scheme"])
     picked = _picked(split_classes(classes), ch_scheme)
@@ -116,22 +108,30 @@ def change_cmd(
     ]
     if vector_path and not changed:
         raise ConfigError(f"--vector {vector_path}: the scheme has no transition to draw")
+    done: list[Output] = []
     with use_scheduler(scheduler), progress(False if quiet else None):
-        written = write_mask(codes, out, overwrite=overwrite, stac=stac)
-        matrix = transitions(written.path, chunk_size=chunk_size)
-        if json_path:
-            with atomic_path(check_output(json_path, overwrite), overwrite=overwrite) as tmp:
-                tmp.write_text(json.dumps(matrix.to_dict(), indent=2) + "\n", encoding="utf-8")
-        polygons = None
-        if vector_path:
-            polygons = vectorize_to_file(
-                open_mask(written.path, chunk_size),
-                vector_path,
-                changed,
-                scheme=ch_scheme,
-                overwrite=overwrite,
-                stac=stac,
-            )
+        try:
+            written = write_mask(codes, out, overwrite=overwrite, stac=stac)
+            done.append(outputs["-o"])
+            matrix = transitions(written.path, chunk_size=chunk_size)
+            if json_path:
+                with atomic_path(Path(json_path), overwrite=overwrite) as tmp:
+                    text = json.dumps(matrix.to_dict(), indent=2)
+                    tmp.write_text(text + "\n", encoding="utf-8")
+                done.append(outputs["--json"])
+            polygons = None
+            if vector_path:
+                polygons = vectorize_to_file(
+                    open_mask(written.path, chunk_size),
+                    vector_path,
+                    changed,
+                    scheme=ch_scheme,
+                    overwrite=overwrite,
+                    stac=stac,
+                )
+        except BaseException:  # nothing half-done: what this run published goes too
+            remove_with_companions(done)
+            raise
     if not quiet:
         click.echo(f"{output}: change map in {time.perf_counter() - start:.1f} s")
         click.echo(matrix.table(sorted(picked) if picked is not None else None))

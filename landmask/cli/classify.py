@@ -112,8 +112,8 @@ def classify_cmd(
     from landmask.analysis.areas import class_areas, format_areas
     from landmask.grid import Grid
     from landmask.io.radiometry import describe
+    from landmask.io.statistic_tags import describe_statistic, thresholds_of
     from landmask.pipeline import SceneJob, VectorOptions, run_scene
-    from landmask.spectral.statistics import describe_statistic, thresholds_of
 
     start = time.perf_counter()
     if model and rules:
@@ -145,6 +145,8 @@ def classify_cmd(
     _, exact = Grid(crs, transform, 1, 1).pixel_area()
     height, width = mask.shape
     how = f"model {model}" if model else f"rules {mask.attrs.get('rules')}"
+    if mask.attrs.get("rules_basis"):
+        how += f" ({mask.attrs['rules_basis']})"
     masked = f", quality {mask.attrs['quality']}" if mask.attrs.get("quality") else ""
     click.echo(f"{output}: {width}x{height} px, {how}{masked}")
     said = describe(mask.attrs)
@@ -158,4 +160,13 @@ def classify_cmd(
     if outcome.polygons is not None:
         click.echo(f"{vector}: {outcome.polygons.total:,} polygons")
     elapsed = time.perf_counter() - start
-    click.echo(f"done in {elapsed:.1f} s ({width * height / elapsed / 1e6:.1f} Mpx/s)")
+    click.echo(f"done in {elapsed:.1f} s ({_rate(width * height / elapsed)})")
+
+
+def _rate(pixels_per_second: float) -> str:
+    """``12.3 Mpx/s``, ``45 kpx/s``, ``800 px/s``: never ``0.0 Mpx/s`` for a small scene."""
+    if pixels_per_second >= 1e6:
+        return f"{pixels_per_second / 1e6:.1f} Mpx/s"
+    if pixels_per_second >= 1e3:
+        return f"{pixels_per_second / 1e3:.0f} kpx/s"
+    return f"{pixels_per_second:.0f} px/s"

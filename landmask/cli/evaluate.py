@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from pathlib import Path
 from typing import Any
 
 import click
@@ -73,11 +75,11 @@ def evaluate_cmd(
     """
     from landmask._runtime.schedulers import progress, use_scheduler
     from landmask.evaluation.evaluate import evaluate, parse_label_map
-    from landmask.io.outputs import PNG, atomic_path, check_output
+    from landmask.io.outputs import PNG, atomic_path, check_output, plan_outputs
 
-    outputs = [p for p in (json_path, plot_path) if p]
-    for path in outputs:
-        check_output(path, overwrite, [pred, truth])
+    outputs = {k: p for k, p in (("--json", json_path), ("--plot", plot_path)) if p}
+    png = functools.partial(check_output, fmt=PNG)
+    plan_outputs(outputs, [pred, truth], overwrite=overwrite, checks={"--plot": png})
     label_map = parse_label_map(truth_map)
     with use_scheduler(scheduler), progress(False if quiet else None):
         result = evaluate(
@@ -90,7 +92,7 @@ def evaluate_cmd(
             truth_scheme=truth_scheme,
         )
     if json_path:
-        with atomic_path(check_output(json_path, overwrite), overwrite=overwrite) as tmp:
+        with atomic_path(Path(json_path), overwrite=overwrite) as tmp:
             tmp.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
     if plot_path:
         import matplotlib
@@ -101,7 +103,7 @@ def evaluate_cmd(
         from landmask.viz.plot import confusion_matrix
 
         ax = confusion_matrix(result)
-        with atomic_path(check_output(plot_path, overwrite, fmt=PNG), overwrite=overwrite) as tmp:
+        with atomic_path(Path(plot_path), overwrite=overwrite) as tmp:
             ax.figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
         plt.close(ax.figure)
     if not quiet:

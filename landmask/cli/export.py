@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -51,11 +53,14 @@ def export_cmd(
     chunk; the file appears only when complete.
     """
     from landmask._runtime.schedulers import progress, use_scheduler
-    from landmask.io.outputs import GEOTIFF, check_output
+    from landmask.io.companions import Output
+    from landmask.io.outputs import GEOTIFF, check_output, plan_outputs
     from landmask.products.export import export_mask
 
     start = time.perf_counter()
-    check_output(output, overwrite, [mask], fmt=GEOTIFF)
+    geotiff = functools.partial(check_output, fmt=GEOTIFF)
+    planned = {"-o": Output(Path(output), "image" if rgb else "mask", stac=stac)}
+    plan_outputs(planned, [mask], overwrite=overwrite, checks={"-o": geotiff})
     with use_scheduler(scheduler), progress(False if quiet else None):
         export_mask(
             mask,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import time
+from pathlib import Path
 
 import click
 
@@ -63,13 +65,16 @@ def indices_cmd(
     awei_sh  blue + 2.5 green - 1.5 (nir + swir16) - 0.25 swir22
     """
     from landmask._runtime.schedulers import progress, use_scheduler
-    from landmask.io.outputs import GEOTIFF, check_output
+    from landmask.io.companions import Output
+    from landmask.io.outputs import GEOTIFF, check_output, plan_outputs
     from landmask.io.radiometry import describe
     from landmask.io.write import write_indices
     from landmask.spectral.indices import check_index_names, compute_indices
 
     start = time.perf_counter()
-    check_output(output, overwrite, inputs, fmt=GEOTIFF)
+    geotiff = functools.partial(check_output, fmt=GEOTIFF)
+    planned = {"-o": Output(Path(output), "indices", stac=stac)}
+    plan_outputs(planned, inputs, overwrite=overwrite, checks={"-o": geotiff})
     index_names = check_index_names(names)
     with use_scheduler(scheduler):
         reflectance = scene.open(inputs, chunk_size, needs=index_names)

@@ -197,7 +197,7 @@ def stac_option(f: F) -> F:
         is_flag=True,
         flag_value=False,
         default=True,
-        help="Write no STAC item beside the output (mask.json next to mask.tif).",
+        help="Write no STAC item beside the output (mask.tif.stac.json next to mask.tif).",
     )(f)
 
 

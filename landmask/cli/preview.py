@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import click
@@ -38,10 +39,11 @@ def preview_cmd(
     scheme the file records (its CLASS_SCHEME tag: landcover, worldcover, ...),
     or of --scheme for files that record none (e.g. ESA WorldCover tiles).
     """
-    from landmask.io.outputs import PNG, check_output
+    from landmask.io.outputs import PNG, check_output, plan_outputs
     from landmask.viz.preview import write_preview
 
-    check_output(output, overwrite, [mask], fmt=PNG)
+    png = functools.partial(check_output, fmt=PNG)
+    plan_outputs({"-o": output}, [mask], overwrite=overwrite, checks={"-o": png})
     write_preview(mask, output, max_size=max_size, scheme=scheme, overwrite=overwrite)
     if not quiet:
         click.echo(f"{output}: preview of {mask}")

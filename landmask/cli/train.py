@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import click
 
@@ -141,13 +142,14 @@ def train_cmd(
     """
     from landmask._runtime.schedulers import use_scheduler
     from landmask.evaluation.evaluate import parse_label_map
-    from landmask.io.outputs import atomic_path, check_output
+    from landmask.io.outputs import atomic_path, plan_outputs
     from landmask.models.training import train
 
     start = time.perf_counter()
-    out = check_output(output, overwrite, inputs)
+    out = Path(output)
     if out.suffix.lower() != ".joblib":
         raise click.BadParameter(f"{output}: a model file ends in .joblib", param_hint="-o")
+    plan_outputs({"-o": out}, [*inputs, labels], overwrite=overwrite)
     mapping = parse_label_map(label_map, option="--label-map")
     with use_scheduler(scheduler):
         reflectance = scene.open(inputs, chunk_size, needs=None)

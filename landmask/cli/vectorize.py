@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -122,10 +123,13 @@ def vectorize_cmd(
     --scheduler.
     """
     from landmask._runtime.schedulers import progress, use_scheduler
+    from landmask.io.companions import Output
+    from landmask.io.outputs import plan_outputs
     from landmask.vector.formats import check_vector_output
 
     start = time.perf_counter()
-    check_vector_output(output, overwrite)
+    planned = {"-o": Output(Path(output), "polygons", stac=stac)}
+    plan_outputs(planned, [mask], overwrite=overwrite, checks={"-o": check_vector_output})
     with use_scheduler(scheduler), progress(False if quiet else None):
         summary = write_polygons(
             mask,

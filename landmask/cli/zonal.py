@@ -75,19 +75,21 @@ def zonal_cmd(
     from landmask.analysis.zonal import zonal_stats
     from landmask.cli.vectorize import split_classes
     from landmask.errors import ConfigError
-    from landmask.io.items import Lineage, check_item_output
-    from landmask.io.outputs import check_output
+    from landmask.io.companions import Output
+    from landmask.io.items import Lineage
+    from landmask.io.outputs import plan_outputs
     from landmask.io.tables import write_csv
     from landmask.vector.formats import VECTOR_FORMATS, write_vector
 
     start = time.perf_counter()
-    out = check_output(output, overwrite, [mask, zones])
+    out = Path(output)
     ext = out.suffix.lower()
     if ext not in TABLE_FORMATS and ext not in VECTOR_FORMATS:
         known = ", ".join((*TABLE_FORMATS, *VECTOR_FORMATS))
         raise ConfigError(f"{out}: unknown output format {out.suffix!r} (use {known})")
-    if stac and ext in VECTOR_FORMATS:
-        check_item_output(out, overwrite)
+    vector = ext in VECTOR_FORMATS
+    planned = Output(out, "vector" if vector else "table", stac=stac and vector)
+    plan_outputs({"-o": planned}, [mask, zones], overwrite=overwrite)
     with use_scheduler(scheduler), progress(False if quiet else None):
         frame = zonal_stats(
             mask,

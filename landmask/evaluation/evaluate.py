@@ -59,6 +59,7 @@ from landmask.grid import Grid
 from landmask.io.masks import open_mask
 
 __all__ = [
+    "ByClass",
     "Evaluation",
     "GridLabels",
     "confusion_block",
@@ -74,6 +75,31 @@ def confusion_block(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """Block function: ``(256, 256)`` counts of (truth, prediction) class-id pairs."""
     pairs = truth.astype(np.int64).ravel() * 256 + pred.astype(np.int64).ravel()
     return np.bincount(pairs, minlength=256 * 256).reshape(256, 256)
+
+
+class ByClass(dict[str, float]):
+    """Per-class scores keyed by class name, as :meth:`Evaluation.to_dict` keys them
+    (``report.iou["water"]``); a class id works too (``report.iou[3]``)."""
+
+    def __init__(self, values: dict[str, float], ids: dict[int, str]) -> None:
+        super().__init__(values)
+        self.ids = ids
+
+    def __getitem__(self, key: str | int) -> float:
+        if isinstance(key, int | np.integer) and key in self.ids:
+            key = self.ids[int(key)]
+        return super().__getitem__(key)  # type: ignore[index]
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, int | np.integer) and int(key) in self.ids:
+            return True
+        return super().__contains__(key)
+
+    def get(self, key: str | int, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
 
 
 @dataclass(frozen=True)
@@ -97,36 +123,42 @@ class Evaluation:
     def _diag(self) -> np.ndarray:
         return np.diag(self.matrix).astype(float)
 
-    def _per_class(self, values: np.ndarray) -> dict[int, float]:
-        return dict(zip(self.classes, np.asarray(values, dtype=float).tolist(), strict=True))
+    def _per_class(self, values: np.ndarray) -> ByClass:
+        ids = {c: self.scheme.name_of(c) for c in self.classes}
+        scores = np.asarray(values, dtype=float).tolist()
+        return ByClass({ids[c]: v for c, v in zip(self.classes, scores, strict=True)}, ids)
 
     @property
-    def iou(self) -> dict[int, float]:
-        """Intersection over union per class (NaN for a class absent on both sides)."""
+    def iou(self) -> ByClass:
+        """Intersection over union per class name (NaN for a class absent on both sides)."""
         tp = self._diag()
         with np.errstate(invalid="ignore", divide="ignore"):
             return self._per_class(tp / (self.matrix.sum(0) + self.matrix.sum(1) - tp))
 
     @property
-    def precision(self) -> dict[int, float]:
+    def precision(self) -> ByClass:
         """Per class: correct / predicted (user's accuracy)."""
         with np.errstate(invalid="ignore", divide="ignore"):
             return self._per_class(self._diag() / self.matrix.sum(0))
 
     @property
-    def recall(self) -> dict[int, float]:
+    def recall(self) -> ByClass:
         """Per class: correct / true (producer's accuracy)."""
         with np.errstate(invalid="ignore", divide="ignore"):
             return self._per_class(self._diag() / self.matrix.sum(1))
 
     @property
-    def f1(self) -> dict[int, float]:
+    def f1(self) -> ByClass:
         """Per class harmonic mean of precision and recall."""
         p, r = self.precision, self.recall
-        return {
-            c: 2 * p[c] * r[c] / (p[c] + r[c]) if p[c] + r[c] > 0 else float("nan")
-            for c in self.classes
-        }
+        return self._per_class(
+            np.array(
+                [
+                    2 * p[c] * r[c] / (p[c] + r[c]) if p[c] + r[c] > 0 else float("nan")
+                    for c in self.classes
+                ]
+            )
+        )
 
     @property
     def overall_accuracy(self) -> float:
@@ -416,7 +448,7 @@ def _compare_points(
 ) -> Evaluation:
     inverse = ~pred.rio.transform()
     xs, ys = gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()
-    cols, rows = inverse * (xs, ys)
+    cols, rows = inverse @ (xs, ys)
     cols, rows = np.floor(cols).astype(np.int64), np.floor(rows).astype(np.int64)
     h, w = pred.shape
     inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)

@@ -269,8 +269,8 @@ def _rasterize_frame(
         x0 = 0
         for w in chunks[1]:
             t = transform @ Affine.translation(x0, y0)
-            x_a, y_a = t * (0, 0)
-            x_b, y_b = t * (w, h)
+            x_a, y_a = t @ (0, 0)
+            x_b, y_b = t @ (w, h)
             hits = tree.query(box(min(x_a, x_b), min(y_a, y_b), max(x_a, x_b), max(y_a, y_b)))
             hits = np.sort(hits)  # file order: later polygons win where they overlap
             # coefficients, not the Affine: dask would unpack the namedtuple
@@ -368,7 +368,7 @@ def frame_on_grid(gdf: Any, path: str, grid: xr.DataArray, labels: Labels) -> Gr
     ids = labels.ids(list(gdf["label"]), path)
     kinds = set(gdf.geometry.geom_type)
     if kinds <= {"Point"}:
-        cols, rows = ~grid.rio.transform() * (gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy())
+        cols, rows = ~grid.rio.transform() @ (gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy())
         cols, rows = np.floor(cols).astype(np.int64), np.floor(rows).astype(np.int64)
         h, w = grid.shape[-2:]
         inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)

@@ -49,8 +49,9 @@ from rasterio.windows import Window
 
 from landmask.classes import ClassScheme
 from landmask.errors import WriteError
-from landmask.io.items import Lineage, attach_item, check_item_output
-from landmask.io.outputs import atomic_path, attach_sidecars, discard_temp, temp_path
+from landmask.io.companions import Output
+from landmask.io.items import Lineage, attach_item
+from landmask.io.outputs import atomic_path, attach_sidecars, discard_temp, plan_outputs, temp_path
 from landmask.io.overviews import overview_levels
 
 __all__ = ["TILE", "CogJob", "check_free_space", "store_cogs", "tile_aligned"]
@@ -138,7 +139,7 @@ def _part_transform(profile: Mapping[str, Any], factor: float = 1.0) -> Affine:
     transform = profile.get("transform")
     if transform is None or transform in _NOT_GEOREFERENCED:
         transform = _PLACEHOLDER
-    return transform * Affine.scale(factor)
+    return transform @ Affine.scale(factor)
 
 
 def _create_part(path: Path, width: int, height: int, profile: Mapping[str, Any]) -> None:
@@ -200,6 +201,7 @@ class CogJob:
     tags: Mapping[str, str] | None = None
     descriptions: Sequence[str] | None = None
     scales: Sequence[float] | None = None
+    offsets: Sequence[float] | None = None
     #: overview levels given instead of computed: the shapes of
     #: :func:`overview_levels` of :func:`tile_aligned` ``data`` (e.g. colours
     #: painted on the mode of class ids)
@@ -219,6 +221,12 @@ class CogJob:
     #: ``blue``, ``alpha``, ``palette``: :func:`colour_interpretation`); None: gray,
     #: then undefined, so no band count is ever taken for colours
     colorinterp: Sequence[str] | None = None
+    #: the kind of output (:data:`landmask.io.companions.KINDS`): decides its companions
+    kind: str = "image"
+
+    def output(self) -> Output:
+        """The output with its companions (its STAC item when ``item`` is set)."""
+        return Output(self.path, self.kind, stac=self.item is not None)
 
 
 def _coarsened(level: da.Array, data: da.Array) -> da.Array:
@@ -273,6 +281,8 @@ def _staged(job: CogJob, lock: Any) -> Iterator[Any]:
                     ds.descriptions = tuple(job.descriptions)
                 if job.scales:
                     ds.scales = tuple(job.scales)
+                if job.offsets:
+                    ds.offsets = tuple(job.offsets)
             targets: list[Any] = [_WindowWriter(str(p)) for p in parts]
             yield da.store([data, *levels], targets, lock=lock, compute=False)
             transform = profile.get("transform")
@@ -295,7 +305,11 @@ def _staged(job: CogJob, lock: Any) -> Iterator[Any]:
             attach_sidecars(final_tmp, job.sidecars or {})
             if job.item is not None:
                 attach_item(
-                    final_tmp, job.path, job.item, scheme=job.scheme, overwrite=job.overwrite
+                    final_tmp,
+                    job.path,
+                    job.item,
+                    scheme=job.scheme,
+                    sidecars=list(job.sidecars or {}),
                 )
         finally:
             for leftover in [*parts, vrt]:
@@ -319,11 +333,11 @@ def store_cogs(jobs: Sequence[CogJob], also: Sequence[Any] = ()) -> tuple[Any, .
     Outputs that share inputs (a mask and its probabilities) are computed once.
     Each output appears only if all of them were written. Jobs with an
     ``item`` lineage get their STAC item published with them
-    (:func:`landmask.io.items.attach_item`), checked before any work.
+    (:func:`landmask.io.items.attach_item`); every output and its companions
+    are planned (:func:`landmask.io.outputs.plan_outputs`) before any work.
     """
     for job in jobs:
-        if job.item is not None:
-            check_item_output(job.path, job.overwrite)
+        plan_outputs({"the output": job.output()}, overwrite=job.overwrite)
     check_free_space(jobs)
     with contextlib.ExitStack() as stack:
         lock = stack.enter_context(_scheduler_locks())

@@ -1,8 +1,8 @@
 """STAC items beside outputs: what each raster and vector file is, read from the file itself.
 
 Every raster and vector file landmask writes gets an item beside it
-(``mask.json`` next to ``mask.tif``, ``polygons.gpkg.json`` next to
-``polygons.gpkg``: :func:`item_path`) once it has landed, made with pystac:
+(``mask.tif.stac.json`` next to ``mask.tif``: the naming rule of every
+companion is :mod:`landmask.io.companions`) once it has landed, made with pystac:
 
 * one ``data`` asset (the file, by relative href) with ``file:size`` and
   ``file:checksum`` (sha2-256 multihash) of the bytes on disk;
@@ -25,9 +25,10 @@ Every raster and vector file landmask writes gets an item beside it
 * the WGS84 ``bbox`` and footprint ``geometry`` (the file's extent, edges
   densified before reprojection); both null for a grid without a CRS.
 
-Items are written like outputs (:mod:`landmask.io.outputs`): checked with the
-output before any work (:func:`check_item_output`), refused when present
-without ``overwrite``, and published as a sidecar of the output's own
+Items are written like outputs (:mod:`landmask.io.outputs`): planned with the
+output before any work (:func:`~landmask.io.outputs.plan_outputs`), refused
+when present without ``overwrite`` or not landmask's, and published as a
+companion of the output's own
 temporary (:func:`attach_item`, the one hook of the raster and vector
 writers), so an item never appears without its file nor outlives a failure.
 """
@@ -46,8 +47,9 @@ from typing import TYPE_CHECKING, Any
 
 from landmask.classes import CLOUD, NODATA, ClassScheme
 from landmask.errors import OutputExistsError
-from landmask.io.outputs import atomic_path, attach_sidecars, check_output
-from landmask.spectral.statistics import thresholds_of
+from landmask.io.companions import Output, is_own, item_path
+from landmask.io.outputs import atomic_path, attach_sidecars, folder_lock, plan_outputs
+from landmask.io.statistic_tags import thresholds_of
 
 if TYPE_CHECKING:
     import pystac
@@ -57,7 +59,6 @@ __all__ = [
     "Lineage",
     "attach_item",
     "build_item",
-    "check_item_output",
     "item_path",
     "write_catalog",
     "write_item",
@@ -129,31 +130,6 @@ def _str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def item_path(path: str | os.PathLike[str]) -> Path:
-    """The item of an output: ``mask.tif`` -> ``mask.json``, ``mask.gpkg`` -> ``mask.gpkg.json``.
-
-    A raster's item takes its stem; a vector's keeps the extension, so the
-    mask and the polygons of one scene (``mask.tif``, ``mask.gpkg``) never
-    share an item.
-    """
-    out = Path(path)
-    if out.suffix.lower() in (".tif", ".tiff"):
-        return out.with_suffix(".json")
-    return out.with_name(out.name + ".json")
-
-
-def check_item_output(path: str | os.PathLike[str], overwrite: bool) -> Path:
-    """Check, before any work, that the item of output ``path`` may be written."""
-    item = item_path(path)
-    try:
-        return check_output(item, overwrite)
-    except OutputExistsError:
-        raise OutputExistsError(
-            f"{item}: STAC item of {Path(path).name} exists; pass --overwrite to replace it "
-            "(or --no-stac)"
-        ) from None
-
-
 def write_item(
     path: str | os.PathLike[str],
     lineage: Lineage = Lineage(),
@@ -173,17 +149,21 @@ def write_item(
         The class scheme of its class ids (masks, polygons); None for other
         outputs (indices, probabilities, images).
     overwrite
-        Replace an existing item (else :class:`~landmask.errors.OutputExistsError`).
+        Replace an existing item landmask wrote for ``path`` (one it did not
+        write is never replaced: :func:`landmask.io.outputs.plan_outputs`).
 
     Returns
     -------
     Path
-        The item's path.
+        The item's path (:func:`~landmask.io.companions.item_path`).
     """
-    out = check_item_output(path, overwrite)
+    out = item_path(path)
+    plan_outputs({"the output": Output(Path(path), stac=True)}, overwrite=True)
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"{out}: exists; pass overwrite=True to replace it")
     item = build_item(path, lineage, scheme=scheme)
     item.set_self_href(str(out.resolve()))
-    with atomic_path(out, overwrite=overwrite) as tmp:
+    with atomic_path(out, overwrite=True) as tmp:
         tmp.write_text(json.dumps(item.to_dict(include_self_link=False), indent=1) + "\n")
     return out
 
@@ -194,20 +174,22 @@ def attach_item(
     lineage: Lineage,
     *,
     scheme: ClassScheme | None = None,
-    overwrite: bool = False,
+    sidecars: Iterable[Path] = (),
 ) -> None:
     """Publish the STAC item of ``path`` with it, made from ``tmp``, its finished temporary.
 
     The one hook of every writer: called inside :func:`~landmask.io.outputs.atomic_path`
     once ``tmp`` is complete, so the item (checksum, size, extent of the bytes
     about to land) appears right after the output, is removed with it if
-    publishing fails, and without ``overwrite`` never replaces a file.
+    publishing fails, and never replaces a file landmask did not write for ``path``.
+    ``sidecars``: the files published with it (styles, attribute tables),
+    listed as assets.
     """
-    item = build_item(path, lineage, scheme=scheme, source=tmp)
+    item = build_item(path, lineage, scheme=scheme, source=tmp, sidecars=sidecars)
     out = item_path(path)
     item.set_self_href(str(out.resolve()))
     text = json.dumps(item.to_dict(include_self_link=False), indent=1) + "\n"
-    attach_sidecars(tmp, {out: text}, replace=overwrite)
+    attach_sidecars(tmp, {out: text})
 
 
 def build_item(
@@ -216,10 +198,12 @@ def build_item(
     *,
     scheme: ClassScheme | None = None,
     source: str | os.PathLike[str] | None = None,
+    sidecars: Iterable[str | os.PathLike[str]] = (),
 ) -> pystac.Item:
     """The STAC item of ``path`` (see the module docstring), from the file itself.
 
-    ``source``: the file to read instead (``path``'s finished temporary).
+    ``source``: the file to read instead (``path``'s finished temporary);
+    ``sidecars``: files published with it, listed as ``metadata`` assets.
     """
     import pystac
     from pystac.extensions.file import FileExtension
@@ -233,21 +217,27 @@ def build_item(
     extent = _raster_extent(src) if raster else _vector_extent(src, file.stem)
     crs, bounds = extent["crs"], extent["bounds"]
     geometry, bbox = _footprint(crs, bounds)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     properties: dict[str, Any] = {
-        "created": dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z"),
+        "created": _iso(now),
         "processing:software": {"landmask": __version__},
         "landmask:inputs": list(lineage.inputs),
     }
+    times = acquisition_times(lineage, beside=file)
+    if len(times) > 1:
+        properties["start_datetime"] = _iso(times[0])
+        properties["end_datetime"] = _iso(times[-1])
+    kind = output_kind(extent, scheme, raster)
     for key in ("rules", "model", "radiometry", "radiometry_basis"):
         if getattr(lineage, key) is not None:
             properties[f"landmask:{key}"] = getattr(lineage, key)
     if lineage.statistics:
         properties["landmask:statistics"] = dict(lineage.statistics)
     item = pystac.Item(
-        id=file.stem,
+        id=item_id(file, kind),
         geometry=geometry,
         bbox=bbox,
-        datetime=dt.datetime.now(dt.UTC),
+        datetime=times[0] if len(times) == 1 else None if times else now,
         properties=properties,
         stac_extensions=[PROCESSING_SCHEMA],
     )
@@ -273,14 +263,117 @@ def build_item(
         proj.shape = list(extent["shape"])
         proj.transform = [float(v) for v in list(extent["transform"])[:6]]
         _raster_bands(asset, extent)
+        _band_names(asset, extent)
     if scheme is not None:
-        _classes(asset, scheme)
+        _classes(asset, scheme, extent.get("colormap"))
+    for side in sidecars:
+        _sidecar_asset(item, Path(side))
     for href in lineage.derived_from:
         item.add_link(pystac.Link("derived_from", _relative(href, file), pystac.MediaType.JSON))
     ext = FileExtension.ext(asset, add_if_missing=True)
     ext.size = src.stat().st_size
     ext.checksum = "1220" + _sha256(src)
     return item
+
+
+def _iso(t: dt.datetime) -> str:
+    return t.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def output_kind(extent: Mapping[str, Any], scheme: ClassScheme | None, raster: bool) -> str:
+    """What an output is, for its item id: ``mask``, ``change``, ``probabilities``,
+    ``indices``, ``rgb``, ``image`` (rasters); ``polygons``, ``table`` (vectors)."""
+    if not raster:
+        return "polygons" if scheme is not None else "table"
+    tags = extent.get("tags", {})
+    if scheme is not None:
+        return "change" if scheme.base is not None else "mask"
+    if "PROBABILITY_SCALE" in tags:
+        return "probabilities"
+    if any(key.startswith("INDEX_") for key in tags):
+        return "indices"
+    if "CLASS_SCHEME" in tags:
+        return "rgb"
+    return "image"
+
+
+def item_id(path: str | os.PathLike[str], kind: str) -> str:
+    """The id of an output's item: its stem and kind, and a vector's format
+    (``scene-mask``, ``scene-polygons-gpkg``, ``scene-probabilities``), so the
+    items of one run's folder never share an id."""
+    file = Path(path)
+    ext = file.suffix.lower().lstrip(".")
+    return f"{file.stem}-{kind}" + ("" if ext in ("tif", "tiff") else f"-{ext}")
+
+
+def acquisition_times(lineage: Lineage, *, beside: Path | None = None) -> list[dt.datetime]:
+    """When the inputs of an output were acquired, sorted, without repeats.
+
+    From the ``datetime`` (or ``start_datetime``/``end_datetime``) of each
+    input STAC item (``derived_from``) and of the item beside each input file
+    (a mask landmask wrote: so polygons, change maps and zonal tables keep
+    the scene's dates), else from the provider's names and metadata of the
+    input file (:attr:`landmask.io.provider.Product.acquired`: Sentinel-2 and
+    Landsat product names, ``*_MTL``, ``MTD_MSIL2A.xml``). Empty when none says.
+    """
+    from landmask.io.provider import product_of_file
+
+    found: set[dt.datetime] = set()
+    for href in lineage.derived_from:
+        if "://" not in href:
+            found.update(_item_times(Path(href)))
+    for source in lineage.inputs:
+        path = Path(source)
+        if not path.is_file() or (beside is not None and path.resolve() == beside.resolve()):
+            continue
+        times: list[dt.datetime | None] = list(_item_times(item_path(path)))
+        if not times:
+            product = product_of_file(str(path))
+            acquired = product.acquired if product is not None else None
+            times = [_parse_time(acquired)] if acquired else []
+        found.update(t for t in times if t is not None)
+    return sorted(found)
+
+
+def _parse_time(text: str) -> dt.datetime | None:
+    try:
+        t = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
+
+
+def _item_times(path: Path) -> list[dt.datetime]:
+    """``datetime`` or ``start_datetime``/``end_datetime`` of the STAC item ``path``, if one."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):  # not an item: no time from it
+        return []
+    if not isinstance(doc, dict) or doc.get("type") != "Feature" or "stac_version" not in doc:
+        return []
+    props = doc.get("properties") or {}
+    keys = ("datetime",) if props.get("datetime") else ("start_datetime", "end_datetime")
+    times = [_parse_time(props[k]) for k in keys if props.get(k)]
+    return [t for t in times if t is not None]
+
+
+#: sidecar suffix -> (asset key, media type, title)
+_SIDECARS = {
+    ".qml": ("qgis-style", "application/xml", "QGIS layer style"),
+    ".aux.xml": ("gdal-aux", "application/xml", "GDAL attribute table and category names"),
+    ".csvt": ("csv-types", "text/plain", "OGR column types of the CSV"),
+}
+
+
+def _sidecar_asset(item: pystac.Item, side: Path) -> None:
+    import pystac
+
+    suffix = ".aux.xml" if side.name.lower().endswith(".aux.xml") else side.suffix.lower()
+    key, media, title = _SIDECARS.get(suffix, (side.name, None, side.name))
+    item.add_asset(
+        key,
+        pystac.Asset(href=f"./{side.name}", media_type=media, roles=["metadata"], title=title),
+    )
 
 
 def _relative(href: str, beside: Path) -> str:
@@ -313,7 +406,18 @@ def _raster_extent(path: Path) -> dict[str, Any]:
             "res": ds.res,
             "scales": ds.scales,
             "offsets": ds.offsets,
+            "descriptions": ds.descriptions,
+            "tags": ds.tags(),
+            "colormap": _colormap(ds),
         }
+
+
+def _colormap(ds: Any) -> dict[int, tuple[int, ...]] | None:
+    """The colour table of band 1, or None."""
+    try:
+        return dict(ds.colormap(1))
+    except ValueError:  # no colour table
+        return None
 
 
 def _vector_extent(path: Path, layer_name: str) -> dict[str, Any]:
@@ -402,54 +506,134 @@ def _raster_bands(asset: pystac.Asset, extent: Mapping[str, Any]) -> None:
     RasterExtension.ext(asset, add_if_missing=True).bands = bands
 
 
-def _classes(asset: pystac.Asset, scheme: ClassScheme) -> None:
+def class_name(name: str) -> str:
+    """A class name as the classification extension allows (``^[0-9A-Za-z-_]+$``):
+    ``other -> forest`` -> ``other-to-forest``; the text itself goes in ``description``."""
+    import re
+
+    slug = re.sub(r"[^0-9A-Za-z_-]+", "-", name.replace("->", " to ")).strip("-")
+    return slug or "class"
+
+
+def _classes(
+    asset: pystac.Asset,
+    scheme: ClassScheme,
+    colormap: Mapping[int, Sequence[int]] | None = None,
+) -> None:
+    """``classification:classes``: every class, colours as the file's colour table has them."""
     from pystac.extensions.classification import Classification, ClassificationExtension
+
+    def hint(value: int, colour: str | None) -> str | None:
+        if colormap is not None:
+            rgb = colormap.get(value)
+            return None if rgb is None else "".join(f"{int(v):02X}" for v in rgb[:3])
+        return colour.lstrip("#").upper() if colour else None
 
     classes = list(scheme)
     ids = {c.id for c in classes}
-    extra = [(CLOUD, "cloud", "Cloud", "ffffff"), (NODATA, "nodata", "No data", "000000")]
+    extra = [(CLOUD, "cloud", "Cloud"), (NODATA, "nodata", "No data")]
     entries = [
         Classification.create(
             value=c.id,
-            name=c.name,
+            name=class_name(c.name),
             description=c.title,
-            color_hint=c.color.lstrip("#").upper(),
+            title=c.title,
+            color_hint=hint(c.id, c.color),
             nodata=True if c.id in (CLOUD, NODATA) else None,
         )
         for c in classes
     ] + [
-        Classification.create(value=v, name=n, description=d, color_hint=h, nodata=True)
-        for v, n, d, h in extra
+        Classification.create(
+            value=v, name=n, description=d, title=d, color_hint=hint(v, None), nodata=True
+        )
+        for v, n, d in extra
         if v not in ids
     ]
     ClassificationExtension.ext(asset, add_if_missing=True).classes = entries
+
+
+def _band_names(asset: pystac.Asset, extent: Mapping[str, Any]) -> None:
+    """``eo:bands`` names of a multi-band raster (the classes of probabilities, the
+    indices, an image's bands), from the band descriptions."""
+    names = [d for d in extent.get("descriptions") or () if d]
+    if len(names) != len(extent.get("descriptions") or ()) or len(names) < 2:
+        return
+    from pystac.extensions.eo import Band, EOExtension
+
+    probabilities = "PROBABILITY_SCALE" in extent.get("tags", {})
+    bands = [
+        Band.create(name=n, description=f"probability of {n}" if probabilities else None)
+        for n in names
+    ]
+    EOExtension.ext(asset, add_if_missing=True).bands = bands
 
 
 def write_catalog(
     folder: str | os.PathLike[str],
     outputs: Iterable[str | os.PathLike[str]],
     *,
-    overwrite: bool = False,
     title: str = "landmask run",
 ) -> Path:
-    """Write ``catalog.json`` in ``folder`` linking the STAC items of ``outputs``, atomically.
+    """Link the STAC items of ``outputs`` in ``folder``'s ``catalog.json``, merged, atomically.
 
-    Outputs without an item beside them are left out.
+    Under the lock of the folder that a run's manifest uses
+    (:func:`~landmask.io.outputs.folder_lock`), the catalog is read again, its
+    links to items that still exist kept and those of ``outputs`` added: two
+    runs sharing a folder each add their items. Outputs without an item beside
+    them are left out. Each item of ``outputs`` gets ``root`` and ``parent``
+    links to the catalog (relative, so the folder can move).
+
+    Raises
+    ------
+    OutputExistsError
+        ``catalog.json`` exists and is not a catalog landmask wrote.
     """
-    items = [item_path(p) for p in outputs]
-    items = [p for p in items if p.is_file()]
     import pystac
 
-    out = check_output(Path(folder) / CATALOG_NAME, overwrite)
-    catalog = pystac.Catalog(id=Path(folder).resolve().name or "landmask", description=title)
-    catalog.set_self_href(str(out.resolve()))
-    for item in items:
-        rel = _relative(str(item), out)
-        catalog.add_link(pystac.Link("item", rel, pystac.MediaType.JSON))
-    doc = catalog.to_dict(include_self_link=False)
-    for link in doc["links"]:
-        if link["rel"] == "root":  # the catalog itself: relative, so the folder can move
-            link["href"] = f"./{out.name}"
-    with atomic_path(out, overwrite=overwrite) as tmp:
-        tmp.write_text(json.dumps(doc, indent=1) + "\n")
+    outputs = list(outputs)
+    out = Path(folder) / CATALOG_NAME
+    with folder_lock(Path(folder)):
+        plan_outputs({"the run's catalog": out}, overwrite=True)
+        links: dict[str, None] = {}
+        if out.exists():
+            if not is_own(out, "catalog", out):
+                raise OutputExistsError(
+                    f"{out}: exists and was not written by landmask; move it away"
+                )
+            old = json.loads(out.read_text(encoding="utf-8"))
+            for link in old.get("links", []):
+                if link.get("rel") == "item" and (out.parent / link.get("href", "")).is_file():
+                    links[str(link["href"])] = None
+        for path in outputs:
+            item = item_path(path)
+            if item.is_file():
+                links[_relative(str(item), out)] = None
+        catalog = pystac.Catalog(id=Path(folder).resolve().name or "landmask", description=title)
+        catalog.set_self_href(str(out.resolve()))
+        for rel in links:
+            catalog.add_link(pystac.Link("item", rel, pystac.MediaType.JSON))
+        doc = catalog.to_dict(include_self_link=False)
+        for link in doc["links"]:
+            if link["rel"] == "root":  # the catalog itself: relative, so the folder can move
+                link["href"] = f"./{out.name}"
+        with atomic_path(out, overwrite=True) as tmp:
+            tmp.write_text(json.dumps(doc, indent=1) + "\n")
+        for path in outputs:
+            item = item_path(path)
+            if item.is_file():
+                _link_to_catalog(item, out)
     return out
+
+
+def _link_to_catalog(item: Path, catalog: Path) -> None:
+    """Give the item file ``item`` ``root`` and ``parent`` links to ``catalog``, atomically."""
+    doc = json.loads(item.read_text(encoding="utf-8"))
+    href = _relative(str(catalog), item)
+    links = [link for link in doc.get("links", []) if link.get("rel") not in ("root", "parent")]
+    for rel in ("root", "parent"):
+        links.append({"rel": rel, "href": href, "type": "application/json"})
+    if links == doc.get("links"):  # linked by an earlier run: left as it is
+        return
+    doc["links"] = links
+    with atomic_path(item, overwrite=True) as tmp:  # the run's own item
+        tmp.write_text(json.dumps(doc, indent=1) + "\n")

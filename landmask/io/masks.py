@@ -34,6 +34,7 @@ from landmask._runtime.paths import worker_path
 from landmask.classes import NODATA, check_mask
 from landmask.errors import InputError, ReadError
 from landmask.grid import Grid
+from landmask.io.radiometry import attrs_from_tags
 from landmask.io.reflectance import read_error, read_window
 
 __all__ = [
@@ -120,7 +121,11 @@ def _lazy_read(
         fancy=False,
         lock=False,
     )
-    arr = rioxarray.open_rasterio(path, lock=False, cache=False)
+    with warnings.catch_warnings():
+        # "Scales/Offsets differ across bands": rioxarray then records them per band
+        # in attrs["scales"]/["offsets"] (kept by write_image); nothing for the user to do
+        warnings.filterwarnings("ignore", message="(Scales|Offsets) differ across bands")
+        arr = rioxarray.open_rasterio(path, lock=False, cache=False)
     assert isinstance(arr, xr.DataArray)
     return arr.copy(data=data)
 
@@ -134,7 +139,8 @@ def open_mask(path: str | os.PathLike[str], chunk_size: int | None = None) -> xr
     with _header(p) as ds:
         check_mask(ds, p)
         arr = _lazy_read(p, ds, chunk_size or CHUNK_SIZE, "open_mask")
-    mask = arr.squeeze("band", drop=True).assign_attrs(sources=[p])
+    # what the classified scene's values were (RADIOMETRY tags), for the outputs' items
+    mask = arr.squeeze("band", drop=True).assign_attrs(sources=[p], **attrs_from_tags(arr.attrs))
     mask.encoding[_READ] = ("open_mask", p, chunk_size)
     return mask
 
@@ -171,7 +177,7 @@ def file_window(arr: xr.DataArray) -> tuple[str, int, Window] | None:
     mine, theirs = arr.rio.transform(recalc=True), base.rio.transform()
     if (mine.a, mine.b, mine.d, mine.e) != (theirs.a, theirs.b, theirs.d, theirs.e):
         return None
-    col, row = ~theirs * (mine.c, mine.f)
+    col, row = ~theirs @ (mine.c, mine.f)
     if not (float(col).is_integer() and float(row).is_integer()):
         return None
     height, width = arr.shape

@@ -27,7 +27,8 @@ from pathlib import Path
 
 from landmask._runtime.paths import worker_path
 from landmask._runtime.signals import check_stop
-from landmask.errors import ConfigError, OutputExistsError, ReadError, WriteError
+from landmask.errors import ConfigError, OutputExistsError, ReadError, WriteError, option
+from landmask.io.companions import ROLE_NAMES, Output, is_own, mark, role_of
 
 __all__ = [
     "GEOTIFF",
@@ -38,6 +39,7 @@ __all__ = [
     "check_output",
     "discard_temp",
     "disk_full",
+    "folder_lock",
     "plan_outputs",
     "publish",
     "remove_live",
@@ -49,6 +51,8 @@ __all__ = [
 GEOTIFF = ("GeoTIFF", (".tif", ".tiff"))
 PNG = ("PNG", (".png",))
 
+#: the longest file name (bytes) the file systems landmask writes to take
+NAME_MAX = 255
 _HOST = re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname())[:40] or "host"
 #: every temporary's name: ``.{name}.lmtmp-{host}-{pid}-{8 hex}`` and any ending
 _TEMP = re.compile(r"^\..+\.lmtmp-(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)-[0-9a-f]{8}")
@@ -57,8 +61,6 @@ _live_lock = threading.Lock()
 _swept: set[Path] = set()
 #: temporary -> the sidecar files (path -> text) published right after it
 _sidecars: dict[Path, dict[Path, str]] = {}
-#: sidecar files that must not replace a file that appeared (STAC items without overwrite)
-_exclusive: set[Path] = set()
 #: what GDAL and OGR say when a disk is full
 _FULL_MESSAGES = ("no space left on device", "free disk space available", "disk full")
 
@@ -84,22 +86,21 @@ def discard_temp(tmp: Path) -> None:
         tmp.unlink()
     with _live_lock:
         _live.discard(tmp)
-        _exclusive.difference_update(_sidecars.pop(tmp, {}))
+        _sidecars.pop(tmp, None)
 
 
-def attach_sidecars(tmp: Path, files: Mapping[Path, str], *, replace: bool = True) -> None:
-    """Have :func:`atomic_path` publish these text files (``.qml``, ``.aux.xml``) with ``tmp``.
+def attach_sidecars(tmp: Path, files: Mapping[Path, str]) -> None:
+    """Have :func:`atomic_path` publish companions (``.qml``, ``.aux.xml``, item) with ``tmp``.
 
     They are written right after the output lands; if one cannot be, the
-    output and the sidecars already written are removed again, so a raster
-    never appears without its sidecars. With ``replace=False`` (a STAC item
-    without ``overwrite``) a sidecar never replaces a file that appeared
-    meanwhile (:func:`publish`).
+    output and the companions already written are removed again, so a file
+    never appears without its companions. Each is marked as landmask's
+    companion of that output (:func:`~landmask.io.companions.mark`), and never replaces a file
+    that is not landmask's own companion of that output
+    (:func:`~landmask.io.companions.is_own`), even one that appeared meanwhile.
     """
     with _live_lock:
         _sidecars.setdefault(tmp, {}).update(files)
-        if not replace:
-            _exclusive.update(files)
 
 
 def _publish_sidecars(path: Path, files: Mapping[Path, str]) -> None:
@@ -108,13 +109,15 @@ def _publish_sidecars(path: Path, files: Mapping[Path, str]) -> None:
         for side, text in files.items():
             tmp = temp_path(side)
             try:
-                tmp.write_text(text, encoding="utf-8")
-                with _live_lock:
-                    exclusive = side in _exclusive
-                    _exclusive.discard(side)
-                if exclusive:
+                tmp.write_text(mark(text, role_of(side), path), encoding="utf-8")
+                try:
                     publish(tmp, side, overwrite=False)
-                else:
+                except OutputExistsError:
+                    if not is_own(side, role_of(side), path):
+                        raise OutputExistsError(
+                            f"{side}: appeared while landmask was writing {path.name} and is "
+                            "not landmask's; kept it"
+                        ) from None
                     os.replace(tmp, side)
             finally:
                 discard_temp(tmp)
@@ -208,6 +211,15 @@ def _same_file(out: Path, resolved: Path, p: str) -> bool:
     return False
 
 
+def _input_of(out: Path, inputs: Sequence[str | os.PathLike[str]]) -> str | None:
+    """The input ``out`` is (by path, symlink target or hard link), if any."""
+    resolved = out.resolve()
+    for p in inputs:
+        if _same_file(out, resolved, os.fspath(p)):
+            return os.fspath(p)
+    return None
+
+
 def check_output(
     path: str | os.PathLike[str],
     overwrite: bool,
@@ -219,80 +231,138 @@ def check_output(
 
     Raises :class:`ConfigError` for a missing or read-only folder, an output
     that is one of the inputs (the same path, a link to it) or not a regular
-    file, or, with ``fmt`` (:data:`GEOTIFF`, :data:`PNG`), an extension that is
-    not the format's (``-o mask.png`` for a GeoTIFF); :class:`OutputExistsError`
-    for an existing file without ``overwrite``. Removes the folder's stale
-    temporaries (:func:`remove_stale`). Returns the path made absolute
+    file, a name longer than the file system takes, or, with ``fmt``
+    (:data:`GEOTIFF`, :data:`PNG`), an extension that is not the format's
+    (``-o mask.png`` for a GeoTIFF); :class:`OutputExistsError` for an existing
+    file without ``overwrite``. Removes the folder's stale temporaries
+    (:func:`remove_stale`). Returns the path made absolute
     (:func:`landmask._runtime.paths.worker_path`): workers of a cluster write it.
     """
     out = Path(path)
     if fmt is not None and out.suffix.lower() not in fmt[1]:
         name, suffixes = fmt
         raise ConfigError(f"{out}: a {name} output must end in {' or '.join(suffixes)}")
-    if not out.parent.is_dir():
-        raise ConfigError(f"{out}: output folder {out.parent} does not exist")
-    if not os.access(out.parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"{out}: output folder {out.parent} is not writable")
-    resolved = out.resolve()
-    for p in inputs:
-        if _same_file(out, resolved, os.fspath(p)):
-            raise ConfigError(f"{out}: output would overwrite an input")
+    _check_folder(out)
+    _check_name(out, "output")
+    same = _input_of(out, inputs)
+    if same is not None:
+        raise ConfigError(f"{out}: output would overwrite an input ({same})")
     if out.is_dir():
         raise ConfigError(f"{out}: is a folder")
     if out.exists() and not out.is_file():
         raise ConfigError(f"{out}: exists and is not a regular file")
     if out.exists() and not overwrite:
-        raise OutputExistsError(f"{out}: exists; pass --overwrite to replace it")
+        hint = option("--overwrite", "overwrite=True")
+        raise OutputExistsError(f"{out}: exists; pass {hint} to replace it")
     remove_stale(out.parent)
     return Path(worker_path(out))
 
 
+def _check_folder(out: Path) -> None:
+    if not out.parent.is_dir():
+        raise ConfigError(f"{out}: output folder {out.parent} does not exist")
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{out}: output folder {out.parent} is not writable")
+
+
+def _check_name(out: Path, what: str) -> None:
+    size = len(os.fsencode(out.name))
+    if size > NAME_MAX:
+        raise ConfigError(
+            f"{out}: the name of the {what} is {size} bytes, longer than the {NAME_MAX} "
+            "the file system takes; name it shorter"
+        )
+
+
+def _check_companion(
+    side: Path, role: str, output: Output, label: str, overwrite: bool, inputs: Sequence[str]
+) -> None:
+    what = f"{ROLE_NAMES[role]} of {label}"
+    _check_name(side, what)
+    same = _input_of(side, inputs)
+    if same is not None:
+        raise ConfigError(f"{side}: the {what} ({output.path}) would overwrite an input ({same})")
+    if not os.path.lexists(side):
+        return
+    if side.is_dir() or not side.is_file():
+        raise ConfigError(
+            f"{side}: the {what} ({output.path}) exists and is not a regular file; move it away"
+        )
+    if not is_own(side, role, output.path):
+        raise OutputExistsError(
+            f"{side}: exists and was not written by landmask for {output.path} (the {what}); "
+            "move it away or name the output otherwise"
+        )
+    if output.path.exists() and not overwrite:  # refused with the output, named first
+        raise OutputExistsError(f"{side}: exists; pass --overwrite to replace it")
+
+
 def plan_outputs(
-    outputs: Mapping[str, str | os.PathLike[str]],
+    outputs: Mapping[str, str | os.PathLike[str] | Output],
     inputs: Sequence[str] = (),
     *,
     overwrite: bool,
     root: Path | None = None,
     root_label: str = "the output folder",
     checks: Mapping[str, Callable[[Path, bool], object]] | None = None,
+    own: Callable[[Path], bool] | None = None,
 ) -> dict[str, Path]:
-    """Check every output of a command or run at once, before any work.
+    """Check every output of a command or run, with its companions, at once, before any work.
 
     Parameters
     ----------
     outputs
-        Label (how errors name it: ``-o``, ``outputs.mask of scene s1``) -> path.
+        Label (how errors name it: ``-o``, ``outputs.mask of scene s1``) -> an
+        :class:`~landmask.io.companions.Output` (a path: a file without companions).
     inputs
         Every file read (rasters, STAC items and assets, models, labels).
     overwrite
-        Existing outputs may be replaced.
+        Existing outputs may be replaced; companions only when landmask wrote
+        them for that output (:func:`~landmask.io.companions.is_own`).
     root
         A folder every output must resolve into (a workflow's ``outputs.dir``).
     checks
         Label -> a check of its own instead of :func:`check_output` (vector formats).
+    own
+        Whether an existing output is landmask's own (a run's manifest): replaced
+        then even without ``overwrite``.
 
     Raises
     ------
     ConfigError, OutputExistsError, ReadError
-        One line naming the output: two labels naming one file, an output
-        outside ``root`` or over an input, a non-regular input.
+        One line naming the file and what it clashes with: two planned files
+        (outputs or companions) naming one file, a file outside ``root`` or
+        over an input, an existing file not landmask's (a user's ``mask.qml``
+        beside ``-o mask.tif``), a non-regular input.
     """
     check_inputs(inputs)
     top = root.resolve() if root is not None else None
     seen: dict[Path, str] = {}
     planned: dict[str, Path] = {}
-    for label, path in outputs.items():
-        out = Path(path)
-        resolved = out.resolve()
-        if top is not None and not resolved.is_relative_to(top):
-            raise ConfigError(f"{out}: {label} is outside {root_label} {root}")
-        if resolved in seen:
-            raise ConfigError(f"{out}: {seen[resolved]} and {label} name the same file")
-        seen[resolved] = label
-        check_output(out, overwrite, inputs)
+    values = {k: v if isinstance(v, Output) else Output(Path(v)) for k, v in outputs.items()}
+    for label, output in values.items():
+        files = {label: output.path} | {
+            f"the {ROLE_NAMES[r]} of {label}": p for r, p in output.companions().items()
+        }
+        for name, file in files.items():
+            resolved = file.resolve()
+            if top is not None and not resolved.is_relative_to(top):
+                raise ConfigError(f"{file}: {name} is outside {root_label} {root}")
+            if resolved in seen:
+                raise ConfigError(f"{file}: {seen[resolved]} and {name} name the same file")
+            seen[resolved] = name
+    for label, output in values.items():
+        out = output.path
+        replace = overwrite or (own is not None and out.is_file() and own(out))
+        try:
+            check_output(out, replace, inputs)
+        except ConfigError as exc:
+            raise type(exc)(str(exc).replace(": output would", f": {label} would", 1)) from None
         check = (checks or {}).get(label)
         if check is not None:
-            check(out, overwrite)
+            check(out, replace)
+        for role, side in output.companions().items():
+            _check_companion(side, role, output, label, replace, inputs)
         planned[label] = out
     return planned
 
@@ -318,7 +388,7 @@ def publish(tmp: Path, path: Path, overwrite: bool) -> None:
     except FileExistsError:
         raise OutputExistsError(
             f"{path}: appeared while landmask was writing it (another process?); kept it, "
-            "pass --overwrite to replace it"
+            f"pass {option('--overwrite', 'overwrite=True')} to replace it"
         ) from None
     except OSError as exc:
         if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
@@ -372,3 +442,19 @@ def atomic_path(path: Path, *, overwrite: bool) -> Iterator[Path]:
         _publish_sidecars(path, sidecars)
     finally:
         discard_temp(tmp)
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive lock of ``folder`` (``fcntl.flock``) for files shared by several runs.
+
+    A run's manifest and its ``catalog.json`` are read again and changed under it.
+    """
+    import fcntl
+
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

@@ -26,6 +26,7 @@ What a sensor preset makes of a product (band table, offset) is decided in
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -110,6 +111,9 @@ class Product:
     source: str = ""
     reflectance_gains: Mapping[str, tuple[float, float]] | None = None
     sun_elevation: float | None = None
+    #: acquisition time, ISO 8601 UTC (``2024-06-01T10:10:31Z``; 00:00 when only
+    #: the day is known), or None
+    acquired: str | None = None
 
     @property
     def label(self) -> str:
@@ -164,7 +168,35 @@ def _sentinel2_from_name(name: str, source: str) -> Product | None:
     return None
 
 
+#: a sensing time in a provider name: ``..._20220301T101839_...`` (Sentinel-2)
+_NAME_TIME = re.compile(r"(?:^|_)(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(?:_|$)")
+#: the acquisition date of a Landsat Collection 2 product id (``LC09_L2SP_190026_20240601_...``)
+_LANDSAT_DATE = re.compile(r"^L[COTEM]\d\d_L\w{3}_\d{6}_(\d{4})(\d{2})(\d{2})_", re.I)
+#: the acquisition date of an Element 84 folder (``S2A_33UUP_20220301_0_L2A``)
+_E84_DATE = re.compile(r"^S2[A-D]_T?\d{2}[A-Z]{3}_(\d{4})(\d{2})(\d{2})", re.I)
+
+
+def _time_in_names(path: str) -> str | None:
+    """The acquisition time the file or folder names of ``path`` give (first that says)."""
+    p = PurePath(path)
+    for name in [p.stem, *reversed(p.parent.parts)]:
+        m = _NAME_TIME.search(name)
+        if m:
+            y, mo, d, h, mi, sec = m.groups()
+            return f"{y}-{mo}-{d}T{h}:{mi}:{sec}Z"
+        m = _LANDSAT_DATE.match(name) or _E84_DATE.match(name)
+        if m:
+            return f"{m.group(1)}-{m.group(2)}-{m.group(3)}T00:00:00Z"
+    return None
+
+
 def _from_names(path: str) -> Product | None:
+    """A product from the names of ``path`` (:func:`_product_from_names`) with their time."""
+    found = _product_from_names(path)
+    return None if found is None else replace(found, acquired=_time_in_names(path))
+
+
+def _product_from_names(path: str) -> Product | None:
     """A product from the file name, else from the nearest folder name that says.
 
     A Sentinel-2 tile file name (no baseline) is completed by a SAFE folder
@@ -244,7 +276,12 @@ def _landsat_from_mtl(path: str, folders: _Folders) -> Product | None:
     number = spacecraft.rpartition("_")[2].lstrip("0")
     level = fields.get("PROCESSING_LEVEL") or (from_id.level if from_id else None)
     product = Product(
-        "landsat", _MTL_SENSOR[sensor.upper()], f"landsat-{number}", level, source=source
+        "landsat",
+        _MTL_SENSOR[sensor.upper()],
+        f"landsat-{number}",
+        level,
+        source=source,
+        acquired=_mtl_time(fields),
     )
     if not product.level1:
         return product
@@ -264,6 +301,16 @@ def _reflectance_gains(fields: Mapping[str, str]) -> dict[str, tuple[float, floa
         if m and value is not None:
             parts.setdefault(m.group(2), {})[m.group(1)] = value
     return {n: (p["MULT"], p["ADD"]) for n, p in parts.items() if set(p) == {"MULT", "ADD"}}
+
+
+def _mtl_time(fields: Mapping[str, str]) -> str | None:
+    """``DATE_ACQUIRED`` and ``SCENE_CENTER_TIME`` of an MTL as ISO 8601 UTC."""
+    date = fields.get("DATE_ACQUIRED", "").strip()
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
+        return None
+    clock = fields.get("SCENE_CENTER_TIME", "").strip().rstrip("Z")
+    m = re.fullmatch(r"(\d{2}:\d{2}:\d{2})(\.\d+)?", clock)
+    return f"{date}T{m.group(1)}Z" if m else f"{date}T00:00:00Z"
 
 
 def _read_mtl(path: str) -> dict[str, str]:
@@ -348,13 +395,15 @@ def _sentinel2_from_mtd(path: str) -> Product | None:
         root = ET.parse(path).getroot()
     except (OSError, ET.ParseError):
         return None
-    baseline = platform = level = None
+    baseline = platform = level = start = None
     quantifications: dict[str, float | None] = {}
     all_offsets: dict[str, dict[str, float]] = {"BOA": {}, "RADIO": {}}
     band_ids: dict[str, str] = {}
     for el in root.iter():
         tag, text = _local(el.tag), (el.text or "").strip()
-        if tag == "PROCESSING_BASELINE" and text:
+        if tag == "PRODUCT_START_TIME" and text and start is None:
+            start = _iso_utc(text)
+        elif tag == "PROCESSING_BASELINE" and text:
             baseline = text
         elif tag == "SPACECRAFT_NAME" and text:
             platform = text.lower()  # Sentinel-2A -> sentinel-2a
@@ -388,7 +437,18 @@ def _sentinel2_from_mtd(path: str) -> Product | None:
         add_offsets=by_band or None,
         quantification=quantification,
         source=os.path.basename(path),
+        acquired=start,
     )
+
+
+def _iso_utc(text: str) -> str | None:
+    """An ISO 8601 time (``2022-03-01T10:18:41.024Z``) as whole seconds UTC, or None."""
+    try:
+        t = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    t = t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _s2_band_id(physical: str) -> str:
@@ -423,6 +483,7 @@ def _merge(names: Product | None, metadata: Product | None) -> Product | None:
         source=f"{names.source} and {metadata.source}",
         reflectance_gains=metadata.reflectance_gains,
         sun_elevation=metadata.sun_elevation,
+        acquired=metadata.acquired or names.acquired,
     )
 
 
@@ -506,6 +567,8 @@ def product_of_item(item: Any) -> Product | None:
     """
     props: Mapping[str, Any] = getattr(item, "properties", None) or {}
     where = f"STAC item {getattr(item, 'id', '?')}"
+    when = props.get("datetime") or props.get("start_datetime")
+    acquired = _iso_utc(str(when)) if when else None
     platform = str(props.get("platform") or "").strip().lower()
     raw = props.get("instruments") or []
     instruments = [str(i).strip().lower() for i in (raw if isinstance(raw, list) else [raw])]
@@ -519,7 +582,12 @@ def product_of_item(item: Any) -> Product | None:
         instrument = "etm+" if instrument == "etm" else instrument
         level = props.get("landsat:correction")
         product = Product(
-            "landsat", instrument, platform, str(level) if level else None, source=where
+            "landsat",
+            instrument,
+            platform,
+            str(level) if level else None,
+            source=where,
+            acquired=acquired,
         )
         return _level1_of_item(product, item, props) if product.level1 else product
     if platform.startswith("sentinel-2") or "msi" in instruments or from_uri is not None:
@@ -531,5 +599,6 @@ def product_of_item(item: Any) -> Product | None:
             str(baseline) if baseline is not None else (from_uri.baseline if from_uri else None),
             from_uri.sensing_date if from_uri else None,
             source=where,
+            acquired=acquired,
         )
     return None

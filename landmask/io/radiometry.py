@@ -42,6 +42,7 @@ __all__ = [
     "DN_ABOVE",
     "RADIOMETRIES",
     "Radiometry",
+    "attrs_from_tags",
     "decide_radiometry",
     "describe",
     "radiometry_tags",
@@ -143,7 +144,7 @@ def decide_radiometry(
     if not bands:
         return Radiometry("surface_reflectance", "no reflectance band read")
     hows = {s.scaling for s in bands}
-    level1 = product is not None and _is_level1(product)
+    level1 = product is not None and product.level1
     if hows == {"sensor"} and sensor is not None:
         if sensor.radiometry == "dn":
             return Radiometry(
@@ -160,11 +161,6 @@ def decide_radiometry(
     if level1 and product is not None:
         what += f" on a Level-1 product ({product.source})"
     return Radiometry(kind, what)
-
-
-def _is_level1(product: Product) -> bool:
-    level = (product.level or "").upper()
-    return level.startswith("L1")
 
 
 def _unscaled(raw: Sequence[BandSource], infos: Mapping[str, FileInfo]) -> Radiometry:
@@ -281,6 +277,16 @@ def describe(attrs: Mapping[str, Any]) -> str | None:
     if not kind:
         return None
     return Radiometry(str(kind), str(attrs.get("radiometry_basis", ""))).line()
+
+
+def attrs_from_tags(tags: Mapping[str, Any]) -> dict[str, str]:
+    """``radiometry``/``radiometry_basis`` attributes from a written file's tags, if it has them."""
+    if not tags.get("RADIOMETRY"):
+        return {}
+    return {
+        "radiometry": str(tags["RADIOMETRY"]),
+        "radiometry_basis": str(tags.get("RADIOMETRY_BASIS", "")),
+    }
 
 
 def radiometry_tags(attrs: Mapping[str, Any]) -> dict[str, str]:

@@ -2,10 +2,11 @@
 
 Three conventions, each produced from a :class:`~landmask.classes.ClassScheme`:
 
-* a QGIS layer style (``.qml``) beside the file, with the file's name and the
+* a QGIS layer style (``.qml``) beside the file, with the file's stem and the
   ``.qml`` extension (``mask.tif`` -> ``mask.qml``), which QGIS loads as the
   layer's default style: a *paletted/unique values* renderer for a mask
-  raster, a *categorized* renderer on ``class_name`` for polygons;
+  raster, a *categorized* renderer on ``class_name`` for polygons (not for a
+  GeoPackage, which holds its style);
 * for a GeoPackage, the same style stored in its ``layer_styles`` table (the
   QGIS/OGC convention), marked as the default style of the layer, with an SLD
   version for other clients;
@@ -13,12 +14,12 @@ Three conventions, each produced from a :class:`~landmask.classes.ClassScheme`:
   ``.aux.xml`` sidecar (``mask.tif.aux.xml``) that GDAL, QGIS and ArcGIS read.
 
 Every sidecar is written atomically (temporary name, then rename) and only
-after the file it styles has landed.
+after the file it styles has landed; sidecars are named and marked as the
+file's companions by :mod:`landmask.io.companions`.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import sqlite3
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from landmask.classes import NODATA, ClassScheme, LandClass
+from landmask.io.companions import aux_path, mark, role_of, style_path
 
 __all__ = [
     "QGIS_VERSION",
@@ -35,17 +37,13 @@ __all__ = [
     "mask_sidecars",
     "probability_qml",
     "raster_qml",
-    "raster_style_path",
     "rat_aux_xml",
-    "sidecars",
     "style_mask_file",
     "style_vector_file",
     "vector_qml",
     "vector_sidecars",
     "vector_sld",
 ]
-
-log = logging.getLogger(__name__)
 
 #: QGIS version the styles are written for (read by every QGIS 3).
 QGIS_VERSION = "3.28.0-Firenze"
@@ -207,11 +205,6 @@ def probability_qml(name: str, colour: str, band: int = 1) -> str:
     return _xml(_pseudocolor(band, stops), _DOCTYPE)
 
 
-def raster_style_path(path: str | os.PathLike[str]) -> Path:
-    """The QGIS style beside a raster: ``mask.tif`` -> ``mask.qml``."""
-    return Path(path).with_suffix(".qml")
-
-
 def _fill_symbol(parent: ET.Element, name: str, c: LandClass) -> None:
     r, g, b = _rgb(c)
     symbol = ET.SubElement(
@@ -341,11 +334,11 @@ def rat_aux_xml(scheme: ClassScheme) -> str:
     return _xml(root)
 
 
-def _write_text(path: Path, text: str) -> Path:
+def _write_text(path: Path, text: str, output: str | os.PathLike[str]) -> Path:
     from landmask.io.outputs import atomic_path
 
     with atomic_path(path, overwrite=True) as tmp:  # a raster's own sidecar
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_text(mark(text, role_of(path), output), encoding="utf-8")
     return path
 
 
@@ -360,18 +353,20 @@ def style_mask_file(path: str | os.PathLike[str], scheme: ClassScheme) -> list[P
     list of Path
         The files written.
     """
-    return [_write_text(side, text) for side, text in mask_sidecars(path, scheme).items()]
+    return [_write_text(side, text, path) for side, text in mask_sidecars(path, scheme).items()]
 
 
 def mask_sidecars(path: str | os.PathLike[str], scheme: ClassScheme) -> dict[Path, str]:
     """The QGIS style and GDAL attribute table of a mask GeoTIFF: path -> text.
 
-    :func:`landmask.io.outputs.attach_sidecars` publishes them with the mask.
+    Named as companions of ``path`` (:mod:`landmask.io.companions`);
+    :func:`landmask.io.outputs.attach_sidecars` publishes them with the mask,
+    marked as its own.
     """
     out = Path(path)
     return {
-        raster_style_path(out): raster_qml(scheme),
-        out.with_name(out.name + ".aux.xml"): rat_aux_xml(scheme),
+        style_path(out): raster_qml(scheme),
+        aux_path(out): rat_aux_xml(scheme),
     }
 
 
@@ -438,22 +433,13 @@ def gpkg_add_style(
         con.close()
 
 
-def _is_raster_style(path: Path) -> bool:
-    try:
-        return "<rasterrenderer" in path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-
-
 def style_vector_file(
     path: str | os.PathLike[str], scheme: ClassScheme, *, field: str = "class_name"
 ) -> list[Path]:
-    """Write the QGIS style beside a polygon file (``polygons.gpkg`` -> ``polygons.qml``).
+    """Write the QGIS style beside a polygon file (``polygons.fgb`` -> ``polygons.qml``).
 
-    A GeoPackage carries its style in ``layer_styles`` already
-    (:func:`gpkg_add_style`), so when a mask raster of the same name keeps
-    its style there (``mask.tif`` and ``mask.gpkg`` side by side), that
-    ``mask.qml`` is left to the raster.
+    A GeoPackage carries its style in ``layer_styles`` (:func:`gpkg_add_style`)
+    and gets no ``.qml``.
 
     Returns
     -------
@@ -461,32 +447,20 @@ def style_vector_file(
         The files written.
     """
     files = vector_sidecars(path, scheme, field=field)
-    return [_write_text(side, text) for side, text in files.items()]
+    return [_write_text(side, text, path) for side, text in files.items()]
 
 
 def vector_sidecars(
     path: str | os.PathLike[str], scheme: ClassScheme, *, field: str = "class_name"
 ) -> dict[Path, str]:
-    """The QGIS style of a polygon file, path -> text (none when a raster's style is there).
+    """The QGIS style of a polygon file, path -> text; none for a GeoPackage.
 
-    See :func:`style_vector_file`; :func:`landmask.io.outputs.attach_sidecars`
+    A GeoPackage holds its style in its ``layer_styles`` table
+    (:func:`gpkg_add_style`), so ``mask.tif`` and ``mask.gpkg`` side by side
+    never contend for ``mask.qml``. :func:`landmask.io.outputs.attach_sidecars`
     publishes it with the polygons.
     """
     out = Path(path)
-    qml = out.with_suffix(".qml")
-    if out.suffix.lower() == ".gpkg" and _is_raster_style(qml):
-        log.debug("%s: kept for the raster beside it; the style is in layer_styles", qml)
+    if out.suffix.lower() == ".gpkg":
         return {}
-    return {qml: vector_qml(scheme, field)}
-
-
-def sidecars(path: str | os.PathLike[str]) -> list[Path]:
-    """The style files landmask may write beside ``path`` (for clean-up with the file).
-
-    ``mask.tif`` -> ``mask.qml``, ``mask.tif.aux.xml``; any other file -> its ``.qml``.
-    """
-    out = Path(path)
-    files = [out.with_suffix(".qml")]
-    if out.suffix.lower() in (".tif", ".tiff"):
-        files.append(out.with_name(out.name + ".aux.xml"))
-    return files
+    return {style_path(out): vector_qml(scheme, field)}

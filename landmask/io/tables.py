@@ -12,14 +12,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from landmask.io.outputs import atomic_path, attach_sidecars
+from landmask.io.companions import Output, types_path
+from landmask.io.outputs import atomic_path, attach_sidecars, plan_outputs
 
 __all__ = ["csv_types", "csvt_path", "write_csv"]
 
 
 def csvt_path(path: str | os.PathLike[str]) -> Path:
-    """The column types of a CSV file, as OGR looks for them: ``areas.csv`` -> ``areas.csvt``."""
-    return Path(path).with_suffix(".csvt")
+    """The column types of a CSV file: ``areas.csv`` -> ``areas.csvt`` (one rule: companions)."""
+    return types_path(path)
 
 
 def csv_types(table: Any) -> str:
@@ -53,6 +54,7 @@ def write_csv(table: Any, path: str | os.PathLike[str], *, overwrite: bool = Fal
         The CSV's path.
     """
     out = Path(path)
+    plan_outputs({"the output": Output(out, "table")}, overwrite=overwrite)
     with atomic_path(out, overwrite=overwrite) as tmp:
         table.to_csv(tmp, index=False)
         attach_sidecars(tmp, {csvt_path(out): csv_types(table)})

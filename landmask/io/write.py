@@ -21,10 +21,12 @@ from landmask._runtime.chunks import as_dask
 from landmask.classes import CLOUD, NODATA, ClassScheme, check_mask, resolve_scheme
 from landmask.errors import ConfigError
 from landmask.io._cog import TILE, CogJob, store_cogs, tile_aligned
+from landmask.io.companions import style_path
 from landmask.io.items import Lineage
 from landmask.io.outputs import GEOTIFF, check_output
 from landmask.io.radiometry import radiometry_tags
-from landmask.io.styling import index_qml, mask_sidecars, probability_qml, raster_style_path
+from landmask.io.statistic_tags import ATTR_PREFIX
+from landmask.io.styling import index_qml, mask_sidecars, probability_qml
 
 __all__ = [
     "TILE",
@@ -102,7 +104,7 @@ def write_mask(
         one band per class named after it, with scale 1/254 and nodata 255;
         both files come from one pass over the scene.
     stac
-        Write a STAC item beside each file (``mask.json``; see
+        Write a STAC item beside each file (``mask.tif.stac.json``; see
         :mod:`landmask.io.items`), from the mask's ``sources``, ``rules`` and
         ``model`` attributes.
 
@@ -123,7 +125,7 @@ def write_mask(
             tags[key.upper()] = str(mask.attrs[key])
     tags |= radiometry_tags(mask.attrs)
     for key, value in mask.attrs.items():
-        if key.startswith("THRESHOLD_"):  # automatic thresholds (landmask.spectral.thresholds)
+        if key.startswith(ATTR_PREFIX):  # scene-wide statistics (landmask.spectral.thresholds)
             tags[key] = repr(float(value))
     jobs = [
         CogJob(
@@ -138,6 +140,7 @@ def write_mask(
             sidecars=mask_sidecars(out, scheme),
             item=Lineage.of(mask.attrs) if stac else None,
             scheme=scheme,
+            kind="mask",
         )
     ]
     if probabilities is not None:
@@ -189,6 +192,7 @@ def _probability_job(
     names = [scheme.name_of(int(c)) for c in proba["class"].values]
     tags = {f"BAND_{k + 1}_CLASS_ID": str(int(c)) for k, c in enumerate(proba["class"].values)}
     tags["PROBABILITY_SCALE"] = "1/254: probability = value / 254; 255 = nodata"
+    tags |= radiometry_tags(proba.attrs)
     colours = {c.id: c.color for c in scheme}
     ids = [int(c) for c in proba["class"].values]
     shown = next((k for k, c in enumerate(ids) if c != 0), 0)  # a class, not "other"
@@ -202,10 +206,11 @@ def _probability_job(
         descriptions=names,
         scales=[1 / 254] * len(names),
         sidecars={
-            raster_style_path(out): probability_qml(
+            style_path(out): probability_qml(
                 names[shown], colours.get(ids[shown], "#000000"), shown + 1
             )
         },
+        kind="probabilities",
     )
 
 
@@ -227,7 +232,7 @@ def write_indices(
     first = indices[names[0]]
     out = check_output(path, overwrite, first.attrs.get("sources", ()), fmt=GEOTIFF)
     data = da.stack([as_dask(indices[n]) for n in names])
-    tags = {f"INDEX_{n.upper()}": str(indices[n].attrs.get("formula", "")) for n in names}
+    tags = {f"INDEX_{n.upper()}": str(indices[n].attrs.get("formula") or n) for n in names}
     tags |= radiometry_tags(first.attrs)
     job = CogJob(
         data,
@@ -237,11 +242,25 @@ def write_indices(
         categorical=False,
         tags=tags,
         descriptions=names,
-        sidecars={raster_style_path(out): index_qml(names)},
+        sidecars={style_path(out): index_qml(names)},
         item=Lineage.of(first.attrs) if stac else None,
+        kind="indices",
     )
     store_cogs([job])
     return WriteResult(out)
+
+
+def _per_band(image: xr.DataArray, many: str, one: str, neutral: float) -> list[float] | None:
+    """The per-band scales (or offsets) rioxarray read from the image's file, if any differ
+    from ``neutral``: ``attrs[many]`` when they differ across bands, else ``attrs[one]``."""
+    count = image.shape[0]
+    values = image.attrs.get(many)
+    if values is None and one in image.attrs:
+        values = [image.attrs[one]] * count
+    if values is None or len(values) != count:
+        return None
+    out = [float(v) for v in values]
+    return out if any(v != neutral for v in out) else None
 
 
 def band_colours(names: Sequence[str]) -> list[str] | None:
@@ -296,6 +315,10 @@ def write_image(
     }
     names = image.attrs.get("long_name")
     descriptions = [str(n) for n in names] if isinstance(names, list | tuple) else None
+    scales, offsets = (
+        _per_band(image, "scales", "scale_factor", 1.0),
+        _per_band(image, "offsets", "add_offset", 0.0),
+    )
     tags = (
         {"LANDMASK_APPLY": str(image.attrs["landmask_apply"])}
         if "landmask_apply" in image.attrs
@@ -309,6 +332,8 @@ def write_image(
         categorical=False,
         tags=tags,
         descriptions=descriptions,
+        scales=scales,
+        offsets=offsets,
         colorinterp=band_colours(descriptions) if descriptions else None,
         levels=[],
         gdal_overviews="AVERAGE",

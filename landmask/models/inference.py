@@ -27,6 +27,7 @@ from typing import Any
 import dask.array as da
 import numpy as np
 
+from landmask._runtime.chunks import grow_chunks, trim_halo
 from landmask.classes import NODATA
 from landmask.errors import ModelError
 from landmask.models.registry import ModelHandle, model_scheme
@@ -116,11 +117,7 @@ def predict_block(
                 else ids[None]
             )
     if halo and block_id is not None and numblocks is not None:
-        (_, by, bx), (_, ny, nx) = block_id, numblocks
-        top, left = (halo if by > 0 else 0), (halo if bx > 0 else 0)
-        bottom = out.shape[1] - (halo if by < ny - 1 else 0)
-        right = out.shape[2] - (halo if bx < nx - 1 else 0)
-        out = out[:, top:bottom, left:right]
+        out = trim_halo(out, halo, block_id, numblocks)
     return out
 
 
@@ -136,22 +133,9 @@ def run_model(
     halo = int(m.halo)
     n_out = 1 + len(m.classes) * with_proba
     data = data.rechunk({0: -1})
-    depth = {0: 0}
-    if halo:
-        # every chunk at least `halo` long, so a halo comes from one neighbour; an
-        # axis no longer than the halo is one chunk, which needs no neighbour
-        for axis in (1, 2):
-            size = data.shape[axis]
-            whole = size <= halo
-            depth[axis] = 0 if whole else halo
-            chunks = (
-                (size,) if whole else da.overlap.ensure_minimum_chunksize(halo, data.chunks[axis])
-            )
-            data = data.rechunk({axis: chunks})
-    out_chunks = ((n_out,), *data.chunks[1:])
-    numblocks = data.numblocks
-    if any(depth.values()):
-        data = da.overlap.overlap(data, depth=depth, boundary="none")
+    data, chunks = grow_chunks(data, halo)
+    out_chunks = ((n_out,), *chunks[1:])
+    numblocks = tuple(len(c) for c in chunks)
     return da.map_blocks(
         _predict_task,
         data,

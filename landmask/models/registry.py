@@ -336,10 +336,13 @@ _FILE_KINDS = {".joblib": "sklearn", ".onnx": "onnx", ".yaml": "rules", ".yml": 
 
 
 def model_spec_of(text: str) -> str:
-    """A spec from a spec or a bare file path (``m.joblib`` -> ``sklearn:m.joblib``)."""
+    """A spec from a spec, a bare file path (``m.joblib`` -> ``sklearn:m.joblib``) or the
+    bare name of a built-in rule set that no plug-in takes (``default`` -> ``rules:default``)."""
     kind = _FILE_KINDS.get(Path(text).suffix.lower())
     if kind is not None and not text.startswith(f"{kind}:") and os.path.isfile(text):
         return f"{kind}:{text}"
+    if text in BUILTIN_RULESETS and text not in _entry_points() and not os.path.exists(text):
+        return f"rules:{text}"
     return text
 
 

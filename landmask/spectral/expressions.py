@@ -29,15 +29,18 @@ with numpy; user text is never passed to ``eval``. The grammar::
   the edge and NaN semantics of :mod:`landmask.spectral.focal`. Evaluated block
   by block, on blocks grown by :attr:`Expr.reach` pixels.
 
-``R`` and ``P`` are number literals. A statistic's argument cannot hold
-another function; a focal function's argument may hold statistics and focal
-functions (their reaches add up). Any other name before ``(`` is an error.
+``R`` and ``P`` are number literals. A statistic's argument may hold focal
+functions (``percentile(focal_std(nir, 2), 90)``: computed on chunks grown by
+their reach) but not another statistic; a focal function's argument may hold
+statistics and focal functions (their reaches add up). Any other name before
+``(`` is an error.
 
 Expressions are bounded: at most :data:`MAX_LENGTH` characters,
 :data:`MAX_DEPTH` levels of nesting (parentheses, ``not``, signs, ``**``) and
 :data:`MAX_HEIGHT` operations in one chain (``a + b + ...``), so that no text can exhaust the
-parser's or the evaluator's recursion; longer or deeper text is a
-:class:`~landmask.errors.RuleError`.
+parser's or the evaluator's recursion, and nested focal functions reach at most
+:data:`MAX_REACH` pixels, so that no text can make a chunk's halo exhaust memory; longer,
+deeper or farther-reaching text is a :class:`~landmask.errors.RuleError`.
 
 Names are band common names or index names. Arithmetic is float32; ``a / 0``
 is not finite (NaN or +-inf). :func:`landmask.spectral.rules.classify_block` treats a
@@ -62,6 +65,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_HEIGHT",
     "MAX_LENGTH",
+    "MAX_REACH",
     "STATISTICS",
     "Expr",
     "parse",
@@ -71,6 +75,9 @@ __all__ = [
 MAX_LENGTH = 2000
 #: Deepest nesting accepted: parentheses, ``not``, signs and ``**`` inside each other.
 MAX_DEPTH = 48
+#: Farthest reach accepted, in pixels: nested focal radii added up (each chunk is
+#: read with this many pixels of its neighbours on every side).
+MAX_REACH = 100
 #: Highest expression tree accepted: a chain ``a + b + ...`` of this many
 #: operations, or operations and nesting together.
 MAX_HEIGHT = 100
@@ -169,13 +176,24 @@ class Expr:
 
     @property
     def focal_calls(self) -> tuple[Expr, ...]:
-        """Every distinct neighbourhood function call in the expression, outermost first."""
+        """Every distinct neighbourhood function call evaluated pixel by pixel, outermost first.
+
+        Calls inside a scene-wide statistic's argument are left out: the
+        statistic is bound to a number before any pixel is classified.
+        """
+        if self.statistic:
+            return ()
         own = (self,) if self.kind == "call" and self.value in FOCAL_FUNCTIONS else ()
         return tuple(dict.fromkeys((*own, *(c for a in self.args for c in a.focal_calls))))
 
     @property
     def reach(self) -> int:
-        """Pixels of context a value needs on each side: the sum of nested focal radii."""
+        """Pixels of context a value needs on each side: the sum of nested focal radii.
+
+        A scene-wide statistic reaches nothing: it is one number.
+        """
+        if self.statistic:
+            return 0
         if self.kind == "call" and self.value in FOCAL_FUNCTIONS:
             return int(self.args[1].value or 0) + self.args[0].reach
         return max((a.reach for a in self.args), default=0)
@@ -437,8 +455,11 @@ class _Parser:
         if self.peek() in (")", ","):
             raise RuleError(f"{function}() at column {col} needs an argument: {usage}")
         arg = self._number(self.or_(), function)
-        if function in STATISTICS and (arg.calls or arg.focal_calls):
-            raise RuleError(f"{function}() at column {col}: its argument cannot call a function")
+        if function in STATISTICS and arg.calls:
+            raise RuleError(
+                f"{function}() at column {col}: its argument cannot hold another scene-wide "
+                "statistic"
+            )
         if not arg.pixel_names:
             raise RuleError(f"{function}() at column {col} needs an index or band, not a number")
         args = [arg]
@@ -488,6 +509,12 @@ def parse(text: str) -> Expr:
         raise RuleError(
             f"expression is more than {MAX_HEIGHT} operations deep "
             f"(e.g. a sum of {MAX_HEIGHT} terms): simplify it"
+        )
+    deepest = max([node.reach, *(c.args[0].reach for c in node.calls)])
+    if deepest > MAX_REACH:
+        raise RuleError(
+            f"nested neighbourhood functions reach {deepest} px; at most {MAX_REACH} px "
+            "(the sum of their radii) are accepted"
         )
     return node
 

@@ -125,18 +125,26 @@ def _update_best(
     key: np.ndarray,
     sizes: np.ndarray,
 ) -> None:
-    """Fold the events "p meets q at key" into the best neighbour per p (largest, then first)."""
+    """Fold the events "p meets q at key" into the best neighbour per p (largest, then first).
+
+    Unbuffered ``maximum.at`` / ``minimum.at`` reductions, linear in the events: a
+    lexsort of them cost 87% of the sieve on a speckled mask (millions of events).
+    """
     if not len(p):
         return
     best_s, best_key, best_q = best
     s = sizes[q]
-    order = np.lexsort((key, -s, p))
-    p, q, s, key = p[order], q[order], s[order], key[order]
-    first = np.r_[True, p[1:] != p[:-1]]
-    p, q, s, key = p[first], q[first], s[first], key[first]
-    better = (s > best_s[p]) | ((s == best_s[p]) & (key < best_key[p]))
-    p, q, s, key = p[better], q[better], s[better], key[better]
-    best_s[p], best_key[p], best_q[p] = s, key, q
+    new_s = best_s.copy()
+    np.maximum.at(new_s, p, s)
+    grew = new_s > best_s
+    new_key = np.where(grew, _NO_KEY, best_key)
+    top = s == new_s[p]
+    p, q, key = p[top], q[top], key[top]
+    np.minimum.at(new_key, p, key)
+    won = key == new_key[p]
+    best_q[p[won]] = q[won]
+    best_s[:] = new_s
+    best_key[:] = new_key
 
 
 def _best_neighbours(

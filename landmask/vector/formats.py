@@ -22,8 +22,9 @@ import geopandas as gpd
 
 from landmask.classes import ClassScheme, resolve_scheme
 from landmask.errors import ConfigError, InputError
-from landmask.io.items import Lineage, attach_item, check_item_output
-from landmask.io.outputs import atomic_path, attach_sidecars, check_output
+from landmask.io.companions import Output
+from landmask.io.items import Lineage, attach_item
+from landmask.io.outputs import atomic_path, attach_sidecars, check_output, plan_outputs
 from landmask.io.styling import gpkg_add_style, vector_sidecars
 from landmask.vector.geoparquet import write_geoparquet
 
@@ -124,9 +125,9 @@ def write_vector(
     attributes), its classes the scheme's when the frame has class ids.
     """
     out = check_vector_output(path, overwrite)
-    if stac:
-        check_item_output(out, overwrite)
     styled = "class_name" in frame.columns
+    kind = "polygons" if styled else "vector"
+    plan_outputs({"the output": Output(out, kind, stac=stac)}, overwrite=overwrite)
     scheme = resolve_scheme(scheme, frame)
     ext = out.suffix.lower()
     driver = VECTOR_FORMATS[ext]
@@ -161,12 +162,12 @@ def write_vector(
             )
             if styled and driver == "GPKG":
                 gpkg_add_style(tmp, out.stem, scheme)
-        if styled:
-            attach_sidecars(tmp, vector_sidecars(out, scheme))
+        styles = vector_sidecars(out, scheme) if styled else {}
+        attach_sidecars(tmp, styles)
         if stac:
             lineage = lineage if lineage is not None else Lineage.of(frame.attrs)
             classes = scheme if styled else None
-            attach_item(tmp, out, lineage, scheme=classes, overwrite=overwrite)
+            attach_item(tmp, out, lineage, scheme=classes, sidecars=styles)
     return out
 
 
@@ -195,8 +196,10 @@ class VectorWriter:
         self.out = check_vector_output(path, overwrite)
         self.lineage = lineage
         self.overwrite = overwrite
-        if lineage is not None:
-            check_item_output(self.out, overwrite)
+        plan_outputs(
+            {"the output": Output(self.out, "polygons", stac=lineage is not None)},
+            overwrite=overwrite,
+        )
         self.scheme = resolve_scheme(scheme)
         self.styled = False
         self.ext = self.out.suffix.lower()
@@ -309,11 +312,11 @@ class VectorWriter:
         finally:
             if self.stage != self.tmp:
                 self.stage.unlink(missing_ok=True)
-        if self.styled:
-            attach_sidecars(self.tmp, vector_sidecars(self.out, self.scheme))
+        styles = vector_sidecars(self.out, self.scheme) if self.styled else {}
+        attach_sidecars(self.tmp, styles)
         if self.lineage is not None:
             scheme = self.scheme if self.styled else None
-            attach_item(self.tmp, self.out, self.lineage, scheme=scheme, overwrite=self.overwrite)
+            attach_item(self.tmp, self.out, self.lineage, scheme=scheme, sidecars=styles)
         self._atomic.__exit__(None, None, None)
         return self.out
 

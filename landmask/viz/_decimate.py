@@ -95,7 +95,7 @@ def decimate(arr: xr.DataArray, max_size: int = MAX_SIZE) -> xr.DataArray:
         out = small.copy(data=data)
     else:
         out = small.compute()
-    transform = arr.rio.transform(recalc=True) * Affine.scale(step)
+    transform = arr.rio.transform(recalc=True) @ Affine.scale(step)
     out = out.assign_coords(pixel_coords(transform, h, w))
     if arr.rio.crs is not None:
         out = out.rio.write_crs(arr.rio.crs)
@@ -107,7 +107,7 @@ def map_extent(arr: xr.DataArray) -> tuple[float, float, float, float]:
     t = arr.rio.transform()
     height, width = arr.shape[-2:]
     left, top = t.c, t.f
-    right, bottom = t * (width, height)
+    right, bottom = t @ (width, height)
     return (left, right, bottom, top)
 
 

@@ -76,6 +76,11 @@ def class_lut(scheme: ClassScheme) -> np.ndarray:
     return lut
 
 
+def _legend(ax: Any, handles: list[Any]) -> None:
+    """A legend inside ``ax`` (never over a neighbouring subplot), half-transparent."""
+    ax.legend(handles=handles, loc="best", frameon=True, framealpha=0.8, fontsize="small")
+
+
 def mask_image(
     data: Any,
     scheme: ClassScheme | str | None = None,
@@ -120,7 +125,7 @@ def mask_image(
             for i in present
             if lut[i][3] > 0
         ]
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+        _legend(ax, handles)
     _label_axes(ax, crs)
     return ax
 
@@ -386,7 +391,7 @@ def polygons(
             group.boundary.plot(ax=ax, color=colour, linewidth=linewidth)
             label = scheme.name_of(int(class_id))
             handles.append(Line2D([], [], color=colour, linewidth=2, label=label))
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+        _legend(ax, handles)
     else:
         frame.boundary.plot(ax=ax, color="black", linewidth=linewidth)
     _label_axes(ax, crs if crs is not None else frame.crs)

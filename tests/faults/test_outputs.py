@@ -70,7 +70,8 @@ def test_sidecars_land_with_their_output(tmp_path: Path) -> None:
         tmp.write_bytes(b"raster")
         outputs.attach_sidecars(tmp, {tmp_path / "m.qml": "<qgis/>"})
         assert not (tmp_path / "m.qml").exists()
-    assert (tmp_path / "m.qml").read_text() == "<qgis/>"
+    # marked as m.tif's companion (landmask.io.companions)
+    assert (tmp_path / "m.qml").read_text() == "<!-- landmask companion of m.tif -->\n<qgis/>"
 
 
 def test_stale_temporaries_of_dead_processes_only(tmp_path: Path) -> None:
@@ -119,7 +120,7 @@ def test_output_over_input_refused_on_the_command_line(work: Path) -> None:
     )
     assert result.returncode == 2
     assert error_lines(result.stderr) == [
-        "landmask: error: small.tif: output would overwrite an input"
+        "landmask: error: small.tif: -o would overwrite an input (small.tif)"
     ]
     assert snapshot(work) == before
 

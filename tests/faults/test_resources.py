@@ -38,7 +38,7 @@ def test_disk_full_mid_write_one_line_nothing_left(work: Path, mount: callable) 
         "-o",
         folder / "m.tif",
         "--vector",
-        folder / "m.geojson",
+        folder / "p.geojson",
         cwd=work,
     )
     assert result.returncode == 2, result.stderr

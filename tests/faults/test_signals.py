@@ -51,7 +51,12 @@ def test_sigkill_leftovers_removed_by_the_next_command(work: Path) -> None:
     assert not [p for p in work.iterdir() if ".lmtmp-" in p.name]
     after = snapshot(work)
     assert {k: after[k] for k in before} == before
-    assert set(after) - set(before) == {"s.tif", "s.qml", "s.tif.aux.xml", "s.json"}  # + STAC item
+    assert set(after) - set(before) == {
+        "s.tif",
+        "s.qml",
+        "s.tif.aux.xml",
+        "s.tif.stac.json",
+    }  # + STAC item
 
 
 def _children(pid: int) -> list[int]:

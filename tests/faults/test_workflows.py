@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import invoke
 
 from tests.faults.conftest import error_lines, run_cli, snapshot
 
@@ -52,19 +53,28 @@ def _workflow(work: Path, outputs: dict[str, Any], **extra: Any) -> Path:
             {},
             "name the same file",
         ),
-        # the STAC item beside small_m.tif is small_m.json
-        ({"dir": "out", "mask": "{stem}_m.tif", "summary": "small_m.json"}, {}, "same file"),
+        # the STAC item and the style of small_m.tif (landmask.io.companions)
+        ({"dir": "out", "mask": "{stem}_m.tif", "summary": "small_m.tif.stac.json"}, {}, "same"),
+        ({"dir": "out", "mask": "{stem}_m.tif", "summary": "small_m.qml"}, {}, "same file"),
         ({"dir": "out", "mask": "{stem}_m.tif", "summary": "catalog.json"}, {}, "same file"),
     ],
 )
 def test_bad_outputs_refused_before_any_work(
-    work: Path, outputs: dict[str, Any], extra: dict[str, Any], message: str
+    work: Path,
+    outputs: dict[str, Any],
+    extra: dict[str, Any],
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    # in-process (conftest.invoke): a refusal before any work needs no interpreter of its own
     job = _workflow(work, outputs, **extra)
+    monkeypatch.chdir(work)
     before = snapshot(work)
-    result = run_cli("run", job, "-q", cwd=work)
-    assert result.returncode == 2, result.stderr
-    (line,) = error_lines(result.stderr)
+    result = invoke(["run", job, "-q"], capsys, caplog)
+    assert result.code == 2, result.err
+    (line,) = error_lines(result.err)
     assert message in line
     after = snapshot(work)
     assert after == before  # nothing written, inputs untouched

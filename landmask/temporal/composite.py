@@ -1,0 +1,367 @@
+"""``composite``: the scenes of a period, cloud-masked, warped onto one grid, reduced per pixel.
+
+Each output chunk is one task that, for every date whose footprint reaches
+it, reads the date's source window (the scene's own chunks that overlap,
+through :func:`landmask.open_scene`: presets, scale, nodata and quality bands
+as for one scene), blanks cloud and nodata with the quality band, warps it onto
+the chunk (:mod:`landmask.temporal.warp`), merges the scenes of one
+acquisition, and reduces the dates (:mod:`landmask.temporal.statistics`).
+Memory is a chunk times the dates that touch it, whatever the region or the
+period; the result does not depend on the chunk size or the scheduler.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor)
+import xarray as xr
+from rasterio.enums import Resampling
+from rasterio.warp import transform_bounds
+
+from landmask._runtime.chunks import SCENE_CHUNK_SIZE
+from landmask.errors import BandError, ConfigError, DateSkippedWarning, GridError, InputError
+from landmask.grid import Grid
+from landmask.temporal.dates import Date, Period, Scene, gather_dates, parse_period
+from landmask.temporal.statistics import (
+    CLEAR_COUNT,
+    Output,
+    parse_features,
+    parse_stats,
+    reduce_block,
+)
+from landmask.temporal.warp import resampling_scale, source_window, warp_block
+
+__all__ = ["MAX_PIXELS", "as_dataset", "composite"]
+
+#: A target grid larger than this many pixels is refused before any work.
+MAX_PIXELS = 10**11
+
+_RESAMPLING = {
+    "bilinear": Resampling.bilinear,
+    "average": Resampling.average,
+    "nearest": Resampling.nearest,
+}
+
+
+def composite(
+    inputs: Sequence[Any],
+    *,
+    like: Any = None,
+    crs: Any = None,
+    resolution: float | None = None,
+    bounds: tuple[float, float, float, float] | None = None,
+    period: str | Period | None = None,
+    stats: Sequence[str] = ("median",),
+    features: Sequence[str] = (),
+    bands: Sequence[str] | None = None,
+    sensor: str | None = None,
+    resampling: str = "bilinear",
+    quality: bool = True,
+    chunk_size: int | None = None,
+) -> xr.DataArray:
+    """A lazy ``(band, y, x)`` float32 composite of the inputs' dates on one grid.
+
+    Parameters
+    ----------
+    inputs
+        STAC items, ItemCollections or catalogs (paths or ``pystac.Item``), or
+        provider-named files (one scene per product and folder).
+    like
+        A raster (path or DataArray) or :class:`~landmask.grid.Grid` whose grid
+        the composite takes. Else ``crs`` (default: the first scene's),
+        ``resolution`` (default: the first scene's, when ``crs`` is its CRS) and
+        ``bounds`` in ``crs`` (default: the union of the scenes' footprints).
+    period
+        ``START/END`` ISO dates (``..`` for an open side): scenes outside are
+        skipped with a :class:`~landmask.errors.DateSkippedWarning` each.
+    stats
+        Statistics of each band over the clear dates: ``median``, ``min``,
+        ``max``, ``pNN``. Outputs are named ``<band>_<stat>``.
+    features
+        Index statistics, ``"ndvi:p10,p50,p90"`` -> ``ndvi_p10``, ...
+    bands
+        Common names of the bands to composite; default every band all scenes
+        share (quality and thermal bands left out).
+    resampling
+        ``bilinear`` (default), ``average`` or ``nearest`` for reflectance; the
+        quality band is applied on each scene's own grid, before warping.
+    quality
+        Blank cloud, shadow and nodata with each scene's quality band
+        (``scl``/``qa_pixel``) before reducing.
+
+    Returns
+    -------
+    xarray.DataArray
+        Float32 statistics, NaN where a pixel has no clear date, and the last
+        band ``clear_count``. Attributes ``start_datetime``/``end_datetime``
+        (the first and last acquisition), ``dates`` and the inputs' lineage.
+    """
+    method = _RESAMPLING.get(resampling)
+    if method is None:
+        raise ConfigError(f"resampling {resampling!r}: expected one of {', '.join(_RESAMPLING)}")
+    window = parse_period(period) if isinstance(period, str) else period
+    outputs_of_bands = parse_stats(stats) if stats else []
+    index_outputs = parse_features(features)
+    dates, outside = gather_dates(inputs, window)
+    for scene in outside:
+        warnings.warn(
+            f"{scene.label}: acquired {scene.when:%Y-%m-%d}, outside the period {window}; skipped",
+            DateSkippedWarning,
+            stacklevel=2,
+        )
+    if not dates:
+        raise InputError(f"no input scene lies in the period {window}")
+    opened = {id(s): _open(s, sensor) for d in dates for s in d.scenes}
+    names = _common_bands(dates, opened, bands)
+    if index_outputs:
+        from landmask.spectral.indices import bands_needed
+
+        try:
+            bands_needed([o.quantity for o in index_outputs], names)
+        except BandError as exc:
+            raise BandError(f"features {', '.join(features)}: {exc}") from None
+    outputs = [Output(b, s, False) for b in names for s in outputs_of_bands] + index_outputs
+    if not outputs:
+        raise ConfigError("nothing to compute: give --stat or --feature")
+    target = _target_grid(
+        like, crs, resolution, bounds, [opened[id(s)] for d in dates for s in d.scenes]
+    )
+    layers = {}
+    for scene in (s for d in dates for s in d.scenes):
+        arr = opened[id(scene)]
+        grid = Grid.of(arr)
+        layers[id(scene)] = (_masked(arr, names, quality), grid, resampling_scale(grid, target))
+    chunks = target.chunks(chunk_size or SCENE_CHUNK_SIZE)
+    rows = []
+    r = 0
+    for h in chunks[0]:
+        row = []
+        c = 0
+        for w in chunks[1]:
+            row.append(_chunk(target.window(r, c, h, w), dates, layers, names, outputs, method))
+            c += w
+        rows.append(row)
+        r += h
+    data = da.block(rows)
+    out_names = [o.name for o in outputs] + [CLEAR_COUNT]
+    descriptions = [o.description for o in outputs] + ["number of clear dates"]
+    scenes = [s for d in dates for s in d.scenes]
+    arr = xr.DataArray(
+        data,
+        dims=("band", "y", "x"),
+        coords={"band": out_names, **target.coords()},
+        name="composite",
+        attrs={
+            "long_name": "composite",
+            "descriptions": descriptions,
+            "start_datetime": _iso(min(s.when for s in scenes)),
+            "end_datetime": _iso(max(s.when for s in scenes)),
+            "dates": [f"{d.day.isoformat()} {d.platform}".strip() for d in dates],
+            **_lineage(scenes, opened),
+        },
+    )
+    if target.crs is not None:
+        arr = arr.rio.write_crs(target.crs)
+    arr = arr.rio.write_transform(target.transform)
+    return arr.rio.write_nodata(np.nan, encoded=False)
+
+
+def as_dataset(arr: xr.DataArray) -> xr.Dataset:
+    """A composite as one variable per band, each keeping the composite's attributes.
+
+    What :func:`~landmask.io.write.write_indices` writes: band descriptions from
+    the names, and the lineage (inputs, input STAC items, hence the period in
+    the output's STAC item) from every variable's attributes.
+    """
+    descriptions = arr.attrs.get("descriptions") or [""] * arr.sizes["band"]
+    return xr.Dataset(
+        {
+            str(name): arr.sel(band=name, drop=True)
+            .rename(str(name))
+            .assign_attrs(arr.attrs, long_name=text)
+            for name, text in zip(arr["band"].values, descriptions, strict=True)
+        }
+    )
+
+
+def _open(scene: Scene, sensor: str | None) -> xr.DataArray:
+    """The scene as :func:`~landmask.open_scene` reads it, in its own (default) chunks."""
+    from landmask.io.scene import open_scene
+
+    source = scene.source if not isinstance(scene.source, tuple) else list(scene.source)
+    arr = open_scene(source, sensor=sensor)
+    if arr.rio.crs is None:
+        raise GridError(f"{scene.label}: no CRS; a composite needs georeferenced inputs")
+    return arr
+
+
+def _common_bands(
+    dates: Sequence[Date], opened: dict[int, xr.DataArray], wanted: Sequence[str] | None
+) -> list[str]:
+    from landmask.io.sensors import QUALITY_BANDS
+
+    scenes = [s for d in dates for s in d.scenes]
+    have = {id(s): [str(b) for b in opened[id(s)]["band"].values] for s in scenes}
+    if wanted:
+        for s in scenes:
+            missing = [b for b in wanted if b not in have[id(s)]]
+            if missing:
+                raise BandError(f"{s.label}: has no band {', '.join(missing)}")
+        return list(wanted)
+    first = have[id(scenes[0])]
+    names = [
+        b
+        for b in first
+        if b not in QUALITY_BANDS
+        and not b.startswith("lwir")
+        and all(b in have[id(s)] for s in scenes)
+    ]
+    if not names:
+        listing = "; ".join(f"{s.label}: {', '.join(have[id(s)])}" for s in scenes[:3])
+        raise BandError(f"the inputs share no band common name ({listing})")
+    return names
+
+
+def _target_grid(
+    like: Any,
+    crs: Any,
+    resolution: float | None,
+    bounds: tuple[float, float, float, float] | None,
+    scenes: Sequence[xr.DataArray],
+) -> Grid:
+    if like is not None:
+        grid = Grid.of(like)
+        if grid.crs is None:
+            raise GridError("--like: the raster has no CRS")
+        return Grid(grid.crs, grid.transform, grid.width, grid.height)
+    first = Grid.of(scenes[0])
+    from rasterio.crs import CRS
+
+    target_crs = CRS.from_user_input(crs) if crs is not None else first.crs
+    assert target_crs is not None
+    if resolution is None:
+        if target_crs != first.crs:
+            raise ConfigError("--crs other than the inputs' needs --resolution")
+        resolution = first.resolution[0]
+    if bounds is None:
+        boxes = []
+        for scene in scenes:
+            g = Grid.of(scene)
+            boxes.append(
+                g.bounds
+                if g.crs == target_crs
+                else transform_bounds(g.crs, target_crs, *g.bounds, densify_pts=21)
+            )
+        bounds = (
+            min(b[0] for b in boxes),
+            min(b[1] for b in boxes),
+            max(b[2] for b in boxes),
+            max(b[3] for b in boxes),
+        )
+    grid = Grid.from_bounds(target_crs, resolution, bounds)
+    if grid.width * grid.height > MAX_PIXELS:
+        raise GridError(
+            f"target grid of {grid.width}x{grid.height} px is implausible for one composite "
+            "(tile the region, or a coarser --resolution)"
+        )
+    return grid
+
+
+def _masked(scene: xr.DataArray, names: Sequence[str], quality: bool) -> xr.DataArray:
+    """The scene's ``names`` bands as float32, NaN where its quality band says not clear."""
+    values = scene.sel(band=list(names))
+    if quality:
+        from landmask.classification.quality import quality_mask
+
+        codes = quality_mask(scene)
+        if codes is not None:
+            values = values.where(codes == 0)
+    return values.astype(np.float32)
+
+
+def _chunk(
+    target: Grid,
+    dates: Sequence[Date],
+    layers: dict[int, tuple[xr.DataArray, Grid, tuple[float, float]]],
+    names: Sequence[str],
+    outputs: Sequence[Output],
+    method: Resampling,
+) -> da.Array:
+    """One output chunk: a task over the warped windows of the dates that reach it."""
+    per_date = []
+    for d in dates:
+        warped = []
+        for scene in d.scenes:
+            layer, source, scale = layers[id(scene)]
+            found = source_window(source, target, method)
+            if found is None:
+                continue
+            r0, c0, h, w = found
+            window = layer.data[:, r0 : r0 + h, c0 : c0 + w]
+            warped.append(
+                dask.delayed(warp_block, pure=True)(
+                    window, source.window(r0, c0, h, w), target, method, scale
+                )
+            )
+        if warped:
+            per_date.append(
+                dask.delayed(_merge, pure=True)(*warped) if len(warped) > 1 else warped[0]
+            )
+    shape = (len(outputs) + 1, target.height, target.width)
+    task = dask.delayed(_reduce, pure=True)(len(names), shape, names, outputs, *per_date)
+    return da.from_delayed(
+        task, shape=shape, dtype=np.float32, meta=np.empty((0, 0, 0), np.float32)
+    )
+
+
+def _merge(*warped: np.ndarray) -> np.ndarray:
+    """Block function: the scenes of one acquisition, the first valid pixel in input order."""
+    out = warped[0].copy()
+    for more in warped[1:]:
+        gap = ~np.isfinite(out).all(axis=0)
+        out[:, gap] = more[:, gap]
+    return out
+
+
+def _reduce(
+    n_bands: int,
+    shape: tuple[int, int, int],
+    names: Sequence[str],
+    outputs: Sequence[Output],
+    *dates: np.ndarray,
+) -> np.ndarray:
+    stack = np.stack(dates) if dates else np.empty((0, n_bands, shape[1], shape[2]), np.float32)
+    return reduce_block(stack, names, outputs)
+
+
+def _lineage(scenes: Sequence[Scene], opened: dict[int, xr.DataArray]) -> dict[str, Any]:
+    sources: list[str] = []
+    derived: list[str] = []
+    radiometry = set()
+    for s in scenes:
+        attrs = opened[id(s)].attrs
+        sources += [str(p) for p in attrs.get("stac_ids", attrs.get("sources", ()))]
+        derived += [str(p) for p in attrs.get("derived_from", ())]
+        radiometry.add(attrs.get("radiometry"))
+    out: dict[str, Any] = {"sources": list(dict.fromkeys(sources))}
+    if derived:
+        out["derived_from"] = list(dict.fromkeys(derived))
+    if len(radiometry) > 1:
+        raise InputError(
+            f"the inputs mix radiometries ({', '.join(sorted(str(r) for r in radiometry))}); "
+            "composite scenes of one kind"
+        )
+    (only,) = radiometry
+    if only is not None:
+        out["radiometry"] = only
+    return out
+
+
+def _iso(when: Any) -> str:
+    return when.isoformat().replace("+00:00", "Z")

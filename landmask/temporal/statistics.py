@@ -1,0 +1,139 @@
+"""Per-pixel statistics over dates: their names, and the block function that computes them.
+
+A statistic is ``median``, ``min``, ``max`` or a percentile ``pNN`` (``p10``,
+``p90``; ``p50`` is the median). Bands get the statistics of ``--stat``
+(``blue_median``); features are spectral indices computed per date and then
+reduced (``ndvi:p10,p50,p90`` -> ``ndvi_p10``, ...); ``clear_count`` is the
+number of dates with every band valid at the pixel (after cloud masking), the
+last output band. A date counts at a pixel only where all its bands are valid,
+so every band's statistic comes from the same observations.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from landmask.errors import ConfigError
+from landmask.io.sensors import CLEAR_COUNT, composite_band
+
+__all__ = ["CLEAR_COUNT", "Output", "parse_features", "parse_stats", "reduce_block"]
+
+_STAT = re.compile(r"^(median|min|max|p(100|[1-9]?[0-9]))$")
+
+
+@dataclass(frozen=True)
+class Output:
+    """One output band: a statistic of a band or of an index over the dates."""
+
+    quantity: str  # a band common name or an index name
+    stat: str  # median, min, max, pNN
+    is_index: bool
+
+    @property
+    def name(self) -> str:
+        """``blue_median``, ``ndvi_p90``."""
+        return composite_band(self.quantity, self.stat)
+
+    @property
+    def description(self) -> str:
+        """In words, for the band description."""
+        what = {"median": "median", "min": "minimum", "max": "maximum"}.get(
+            self.stat, f"{self.stat[1:]}th percentile"
+        )
+        return f"{what} over the clear dates of {self.quantity}"
+
+
+def parse_stats(stats: Sequence[str]) -> list[str]:
+    """Check statistic names (``median``, ``min``, ``max``, ``p0``..``p100``)."""
+    out = []
+    for stat in stats:
+        key = stat.strip().lower()
+        if not _STAT.match(key):
+            raise ConfigError(f"statistic {stat!r}: expected median, min, max or pNN (p10, p90)")
+        if key not in out:
+            out.append(key)
+    return out
+
+
+def parse_features(features: Sequence[str]) -> list[Output]:
+    """``ndvi:p10,p50,p90`` (an index, its statistics) -> outputs; unknown names refused."""
+    from landmask.spectral.indices import check_index_names
+
+    out: list[Output] = []
+    for feature in features:
+        name, sep, stats = feature.partition(":")
+        if not sep or not stats.strip():
+            raise ConfigError(
+                f"feature {feature!r}: expected INDEX:STAT[,STAT...], e.g. ndvi:p10,p90"
+            )
+        (index,) = check_index_names([name])
+        for stat in parse_stats(stats.split(",")):
+            output = Output(index, stat, True)
+            if output not in out:
+                out.append(output)
+    return out
+
+
+def reduce_block(
+    stack: np.ndarray,
+    band_names: Sequence[str],
+    outputs: Sequence[Output],
+) -> np.ndarray:
+    """Block function: ``(date, band, y, x)`` float32 reflectance -> ``(output + 1, y, x)``.
+
+    NaN marks a missing observation; a date counts at a pixel only where all
+    its bands are finite. The last plane is the clear count. Statistics of a
+    pixel with no clear date are NaN. Memory: the stack, a copy with the
+    unclear dates blanked, and one index stack at a time.
+    """
+    n_dates = stack.shape[0]
+    height, width = stack.shape[-2:]
+    out = np.full((len(outputs) + 1, height, width), np.nan, np.float32)
+    clear = np.isfinite(stack).all(axis=1) if n_dates else np.zeros((0, height, width), bool)
+    out[-1] = clear.sum(axis=0)
+    if n_dates == 0 or not clear.any():
+        return out
+    blanked = np.where(clear[:, None], stack, np.float32(np.nan))
+    by_quantity: dict[str, list[tuple[int, str]]] = {}
+    for k, o in enumerate(outputs):
+        by_quantity.setdefault(o.quantity, []).append((k, o.stat))
+    for quantity, wanted in by_quantity.items():
+        if quantity in band_names:
+            values = blanked[:, list(band_names).index(quantity)]
+        else:
+            values = _index_stack(blanked, band_names, quantity)
+        for k, stat in wanted:
+            out[k] = _statistic(values, stat)
+    return out
+
+
+def _index_stack(stack: np.ndarray, band_names: Sequence[str], index: str) -> np.ndarray:
+    from landmask.spectral.indices import indices_block
+
+    return np.stack([indices_block(date, band_names, [index])[0] for date in stack])
+
+
+def _statistic(values: np.ndarray, stat: str) -> np.ndarray:
+    """``stat`` over axis 0 ignoring NaN; NaN where a pixel has no value.
+
+    Pixels without any value are left out of numpy's nan-functions (which
+    would warn about them), so no warning filter is needed in worker threads.
+    """
+    seen = np.isfinite(values).any(axis=0)
+    result = np.full(values.shape[1:], np.nan, np.float32)
+    if not seen.any():
+        return result
+    picked = values[:, seen]
+    if stat == "median":
+        result[seen] = np.nanmedian(picked, axis=0)
+    elif stat == "min":
+        result[seen] = np.nanmin(picked, axis=0)
+    elif stat == "max":
+        result[seen] = np.nanmax(picked, axis=0)
+    else:
+        result[seen] = np.nanpercentile(picked, float(stat[1:]), axis=0)
+    return result

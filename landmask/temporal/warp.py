@@ -1,0 +1,116 @@
+"""Block functions: where a target chunk lies in a source raster, and warping onto it.
+
+Each date is read only where it overlaps the chunk (:func:`source_window`)
+and warped by GDAL (:func:`rasterio.warp.reproject`) with the exact
+transformer (``tolerance=0``), so a chunk's pixels equal those of warping the
+whole raster at once: the result does not depend on the chunking.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from rasterio.enums import Resampling
+from rasterio.warp import reproject, transform_bounds
+
+from landmask.grid import Grid
+
+__all__ = ["resampling_scale", "source_window", "warp_block"]
+
+#: Densified edge points when a chunk's bounds go into another CRS.
+_EDGE_POINTS = 21
+
+
+def source_window(
+    source: Grid, target: Grid, resampling: Resampling
+) -> tuple[int, int, int, int] | None:
+    """``(row_off, col_off, height, width)`` of ``source`` that ``target``'s pixels sample.
+
+    Padded by the resampling kernel's reach (scaled when the target is coarser)
+    and clipped to ``source``; None when they do not overlap.
+    """
+    assert source.crs is not None and target.crs is not None
+    left, bottom, right, top = target.bounds
+    if source.crs != target.crs:
+        left, bottom, right, top = transform_bounds(
+            target.crs, source.crs, left, bottom, right, top, densify_pts=_EDGE_POINTS
+        )
+    inverse = ~source.transform
+    cols, rows = zip(
+        *(
+            inverse @ (x, y)
+            for x, y in ((left, top), (right, top), (left, bottom), (right, bottom))
+        ),
+        strict=True,
+    )
+    # source pixels per target pixel: kernels widen by it when downsampling
+    ratio = max(
+        1.0,
+        (max(cols) - min(cols)) / max(target.width, 1),
+        (max(rows) - min(rows)) / max(target.height, 1),
+    )
+    reach = 0 if resampling == Resampling.nearest else 2
+    pad = math.ceil(reach * ratio) + 2
+    r0 = max(0, math.floor(min(rows)) - pad)
+    c0 = max(0, math.floor(min(cols)) - pad)
+    r1 = min(source.height, math.ceil(max(rows)) + pad)
+    c1 = min(source.width, math.ceil(max(cols)) + pad)
+    if r1 <= r0 or c1 <= c0:
+        return None
+    return (r0, c0, r1 - r0, c1 - c0)
+
+
+def resampling_scale(source: Grid, target: Grid) -> tuple[float, float]:
+    """Target pixels per source pixel along x and y, for the whole grids.
+
+    GDAL widens a resampling kernel by this factor when the target is coarser;
+    left to itself it derives it from each chunk's windows, so that chunks of
+    one raster would be resampled differently. Fixing it from the whole grids
+    makes every chunk's pixels those of one warp of the whole raster.
+    """
+    left, bottom, right, top = target.bounds
+    if source.crs != target.crs:
+        left, bottom, right, top = transform_bounds(
+            target.crs, source.crs, left, bottom, right, top, densify_pts=_EDGE_POINTS
+        )
+    xres, yres = source.resolution
+    return (
+        xres * target.width / max(right - left, 1e-300),
+        yres * target.height / max(top - bottom, 1e-300),
+    )
+
+
+def warp_block(
+    values: np.ndarray,
+    source: Grid,
+    target: Grid,
+    resampling: Resampling,
+    scale: tuple[float, float],
+) -> np.ndarray:
+    """Block function: ``(band, h, w)`` float32 on ``source`` -> ``(band, H, W)`` on ``target``.
+
+    NaN is nodata on both sides; target pixels the source does not reach are
+    NaN. One GDAL warp per band, with the kernel scale of :func:`resampling_scale`.
+    """
+    out = np.full((values.shape[0], target.height, target.width), np.nan, np.float32)
+    if values.size == 0 or out.size == 0:
+        return out
+    # band by band: GDAL's multi-band warp shares one validity mask between bands
+    for k in range(values.shape[0]):
+        reproject(
+            source=np.ascontiguousarray(values[k], dtype=np.float32),
+            destination=out[k],
+            src_transform=source.transform,
+            src_crs=source.crs,
+            src_nodata=np.nan,
+            dst_transform=target.transform,
+            dst_crs=target.crs,
+            dst_nodata=np.nan,
+            resampling=resampling,
+            tolerance=0,
+            init_dest_nodata=True,
+            XSCALE=scale[0],
+            YSCALE=scale[1],
+        )
+    return out

@@ -1,0 +1,317 @@
+"""landmask.composite: dates cloud-masked, warped onto one grid and reduced, against numpy.
+
+The independent computation warps each whole date with rasterio.warp.reproject
+(the same resampling, exact transformer), blanks clouds with the SCL codes and
+reduces with numpy's nan-statistics.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rasterio.crs import CRS
+from rasterio.enums import Resampling
+from rasterio.warp import reproject
+
+from landmask.classification.quality import SCL_CLOUD
+from landmask.cli import run
+from landmask.errors import BandError, DateSkippedWarning, InputError, LandmaskError
+from landmask.grid import Grid
+from landmask.io.companions import item_path
+from landmask.temporal import composite
+from landmask.temporal.warp import resampling_scale
+
+UTM33 = CRS.from_epsg(32633)
+UTM32 = CRS.from_epsg(32632)
+BANDS = ("green", "red", "nir")
+
+
+def _write(path: Path, data: np.ndarray, crs: CRS, transform: Affine, nodata=None) -> str:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=data.shape[1],
+        height=data.shape[0],
+        count=1,
+        dtype=data.dtype,
+        crs=crs,
+        transform=transform,
+        nodata=nodata,
+    ) as ds:
+        ds.write(data, 1)
+    return str(path)
+
+
+def make_date(
+    folder: Path,
+    name: str,
+    when: str,
+    *,
+    crs=UTM33,
+    transform=None,
+    shape=(40, 50),
+    seed=0,
+    clouds=0.15,
+) -> tuple[Path, dict]:
+    """A STAC item of uint16 DN bands (scale 1e-4, nodata 0) and an SCL layer; its truth."""
+    folder.mkdir(parents=True, exist_ok=True)
+    transform = transform or Affine(10, 0, 500000, 0, -10, 5400000)
+    rng = np.random.default_rng(seed)
+    assets = {}
+    dns = {}
+    for k, band in enumerate(BANDS):
+        dn = rng.integers(200, 6000 + 1000 * k, size=shape).astype(np.uint16)
+        dn[rng.random(shape) < 0.02] = 0
+        dns[band] = dn
+        href = _write(folder / f"{name}_{band}.tif", dn, crs, transform, nodata=0)
+        assets[band] = {
+            "href": href,
+            "roles": ["data"],
+            "eo:bands": [{"name": band, "common_name": band}],
+            "raster:bands": [{"scale": 1e-4, "offset": 0.0, "nodata": 0}],
+        }
+    scl = np.where(rng.random(shape) < clouds, SCL_CLOUD[-1], 4).astype(np.uint8)
+    assets["SCL"] = {
+        "href": _write(folder / f"{name}_scl.tif", scl, crs, transform),
+        "roles": ["data"],
+    }
+    doc = {
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "id": name,
+        "geometry": None,
+        "properties": {"datetime": when, "platform": "sentinel-2a"},
+        "links": [],
+        "assets": assets,
+    }
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps(doc))
+    truth = {"dn": dns, "scl": scl, "crs": crs, "transform": transform}
+    return path, truth
+
+
+def expected(truths: list[dict], grid: Grid, method=Resampling.bilinear) -> np.ndarray:
+    """Each date warped whole onto ``grid``, clouds blanked: ``(date, band, y, x)``."""
+    stack = []
+    for t in truths:
+        planes = []
+        scale = resampling_scale(Grid(t["crs"], t["transform"], *t["dn"]["red"].shape[::-1]), grid)
+        for band in BANDS:
+            refl = np.where(t["dn"][band] == 0, np.nan, t["dn"][band] * np.float32(1e-4))
+            refl = refl.astype(np.float32)
+            refl[np.isin(t["scl"], SCL_CLOUD)] = np.nan
+            out = np.full(grid.shape, np.nan, np.float32)
+            reproject(
+                refl,
+                out,
+                src_transform=t["transform"],
+                src_crs=t["crs"],
+                src_nodata=np.nan,
+                dst_transform=grid.transform,
+                dst_crs=grid.crs,
+                dst_nodata=np.nan,
+                resampling=method,
+                tolerance=0,
+                XSCALE=scale[0],
+                YSCALE=scale[1],
+            )
+            planes.append(out)
+        stack.append(np.stack(planes))
+    return np.stack(stack)
+
+
+def nan_stats(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    clear = np.isfinite(stack).all(axis=1)
+    blank = np.where(clear[:, None], stack, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(blank, axis=0), clear.sum(axis=0)
+
+
+@pytest.fixture
+def three_dates(tmp_path):
+    shifted = Affine(10, 0, 500000 + 37, 0, -10, 5400000 - 23)  # misaligned by a fraction
+    a = make_date(tmp_path / "a", "A", "2024-05-01T10:00:00Z", seed=1)
+    b = make_date(tmp_path / "b", "B", "2024-06-01T10:00:00Z", seed=2, transform=shifted)
+    c = make_date(tmp_path / "c", "C", "2024-07-01T10:00:00Z", seed=3, shape=(30, 45))
+    return [a, b, c]
+
+
+@settings(
+    max_examples=8,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(chunk=st.integers(8, 64), res=st.sampled_from([10.0, 13.0, 20.0]))
+def test_median_and_clear_count_equal_numpy_for_any_chunking(three_dates, chunk, res):
+    paths = [str(p) for p, _ in three_dates]
+    out = composite(paths, resolution=res, chunk_size=chunk)
+    grid = Grid.of(out)
+    stack = expected([t for _, t in three_dates], grid)
+    median, count = nan_stats(stack)
+    got = out.values
+    assert list(out["band"].values) == [f"{b}_median" for b in BANDS] + ["clear_count"]
+    np.testing.assert_array_equal(got[-1], count)
+    np.testing.assert_allclose(got[:-1], median, rtol=1e-5, atol=1e-7, equal_nan=True)
+    assert count.max() == 3 and (count == 0).any()  # dates overlap; the union reaches past some
+    assert out.attrs["start_datetime"] == "2024-05-01T10:00:00Z"
+    assert out.attrs["end_datetime"] == "2024-07-01T10:00:00Z"
+
+
+def test_other_utm_zone_is_warped_onto_the_grid(tmp_path):
+    a, ta = make_date(tmp_path / "a", "A", "2024-05-01T10:00:00Z", seed=1)
+    # the same place seen in the neighbouring zone, on a grid rotated by the zones' convergence
+    from rasterio.warp import transform as transform_points
+
+    (x,), (y,) = transform_points(UTM33, UTM32, [500000 + 120], [5400000 + 90])
+    b, tb = make_date(
+        tmp_path / "b",
+        "B",
+        "2024-05-11T10:00:00Z",
+        seed=4,
+        crs=UTM32,
+        transform=Affine(10, 0, round(x), 0, -10, round(y)),
+    )
+    from rasterio.warp import transform_bounds
+
+    grid_a = Grid(UTM33, ta["transform"], 50, 40)
+    left, _, right, _ = grid_a.bounds
+    out = composite([a, b], like=grid_a, chunk_size=17)
+    stack = expected([ta, tb], Grid.of(out))
+    median, count = nan_stats(stack)
+    np.testing.assert_array_equal(out.values[-1], count)
+    # across CRSs GDAL's per-pixel transform of a chunk's window differs from the whole
+    # raster's in the last bits: within 1e-4 reflectance (one DN), far below the noise
+    np.testing.assert_allclose(out.values[:-1], median, rtol=0, atol=1e-4, equal_nan=True)
+    overlap = transform_bounds(UTM32, UTM33, *Grid(UTM32, tb["transform"], 50, 40).bounds)
+    assert overlap[0] < right and overlap[2] > left  # the fixture does overlap
+    assert count.max() == 2
+
+
+def test_index_features_and_percentiles(three_dates):
+    paths = [p for p, _ in three_dates]
+    out = composite(
+        paths, resolution=10, stats=["p25", "max"], features=["ndvi:p10,p90"], chunk_size=16
+    )
+    names = list(out["band"].values)
+    assert names[-3:] == ["ndvi_p10", "ndvi_p90", "clear_count"]
+    assert "red_p25" in names and "nir_max" in names
+    stack = expected([t for _, t in three_dates], Grid.of(out))
+    clear = np.isfinite(stack).all(axis=1)
+    blank = np.where(clear[:, None], stack, np.nan)
+    red, nir = blank[:, 1], blank[:, 2]
+    ndvi = (nir - red) / (nir + red)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p10 = np.nanpercentile(ndvi, 10, axis=0)
+        red25 = np.nanpercentile(red, 25, axis=0)
+        nirmax = np.nanmax(nir, axis=0)
+    got = out.values
+    np.testing.assert_allclose(
+        got[names.index("ndvi_p10")], p10, rtol=1e-4, atol=1e-6, equal_nan=True
+    )
+    np.testing.assert_allclose(got[names.index("red_p25")], red25, rtol=1e-5, equal_nan=True)
+    np.testing.assert_allclose(got[names.index("nir_max")], nirmax, rtol=1e-6, equal_nan=True)
+
+
+def test_period_skips_dates_with_a_warning_each(three_dates):
+    paths = [p for p, _ in three_dates]
+    with pytest.warns(DateSkippedWarning, match="outside the period") as caught:
+        out = composite(paths, resolution=10, period="2024-05-15/2024-06-30")
+    assert len([w for w in caught if w.category is DateSkippedWarning]) == 2
+    assert out.attrs["dates"] == ["2024-06-01 sentinel-2a"]
+    assert int(np.nanmax(out.values[-1])) == 1
+    with pytest.raises(InputError, match="no input scene lies in the period"):
+        composite(paths, period="2025-01-01/..")
+
+
+def test_one_acquisition_given_twice_counts_once(tmp_path):
+    a, _ = make_date(tmp_path / "a", "A", "2024-05-01T10:00:00Z", seed=1, clouds=0)
+    out = composite([a, a], chunk_size=20)
+    assert int(np.nanmax(out.values[-1])) == 1
+    assert out.attrs["dates"] == ["2024-05-01 sentinel-2a"]
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path, three_dates):
+    path, _ = three_dates[0]
+    doc = json.loads(path.read_text())
+    doc["properties"] = {}
+    undated = tmp_path / "undated.json"
+    undated.write_text(json.dumps(doc))
+    with pytest.raises(LandmaskError, match="datetime"):
+        composite([undated])
+    with pytest.raises(BandError, match="has no band swir16"):
+        composite([path], bands=["swir16"])
+    with pytest.raises(BandError, match="features ndbi"):
+        composite([path], features=["ndbi:p50"])
+
+
+def test_cli_writes_a_described_cog_with_its_period(tmp_path, three_dates):
+    paths = [str(p) for p, _ in three_dates]
+    out = tmp_path / "out" / "composite.tif"
+    out.parent.mkdir()
+    code = run(
+        [
+            "composite",
+            *paths,
+            "-o",
+            str(out),
+            "--feature",
+            "ndvi:p90",
+            "--chunk-size",
+            "32",
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    with rasterio.open(out) as ds:
+        assert ds.descriptions[-2:] == ("ndvi_p90", "clear_count")
+        assert ds.crs == UTM33 and ds.dtypes[0] == "float32"
+        reference = composite(paths, features=["ndvi:p90"], chunk_size=64).values
+        np.testing.assert_allclose(ds.read(), reference, rtol=1e-6, equal_nan=True)
+    assert (
+        run(["composite", *paths, "-o", str(tmp_path / "x.tif"), "--period", "2024-13-01/.."]) == 2
+    )
+    item = json.loads(item_path(out).read_text())
+    assert item["properties"]["start_datetime"] == "2024-05-01T10:00:00Z"
+    assert item["properties"]["end_datetime"] == "2024-07-01T10:00:00Z"
+    derived = sorted(link["href"] for link in item["links"] if link["rel"] == "derived_from")
+    assert [os.path.basename(h) for h in derived] == ["A.json", "B.json", "C.json"]
+
+
+def test_rules_read_a_composites_bands_by_name(tmp_path, three_dates):
+    paths = [str(p) for p, _ in three_dates]
+    comp = tmp_path / "comp.tif"
+    assert run(["composite", *paths, "-o", str(comp), "--feature", "ndvi:p10", "--quiet"]) == 0
+    rules = tmp_path / "annual.yaml"
+    rules.write_text(
+        "name: t\nscheme: landcover\nrules:\n"
+        "  - class: forest\n    when: ndvi_p10 > 0.1 and clear_count >= 2\n"
+        "  - class: urban\n    when: ndvi < 0\n"
+    )
+    mask = tmp_path / "mask.tif"
+    assert run(["classify", str(comp), "--rules", str(rules), "-o", str(mask), "--quiet"]) == 0
+    with rasterio.open(comp) as ds:
+        bands = dict(zip(ds.descriptions, ds.read(), strict=True))
+    with rasterio.open(mask) as ds:
+        got = ds.read(1)
+    red, nir = bands["red_median"], bands["nir_median"]
+    ndvi = (nir - red) / (nir + red)  # ndvi on a composite reads the bands' medians
+    missing = ~np.isfinite(bands["ndvi_p10"]) | ~np.isfinite(ndvi)
+    want = np.where(
+        (bands["ndvi_p10"] > 0.1) & (bands["clear_count"] >= 2), 1, np.where(ndvi < 0, 2, 0)
+    )
+    want[missing] = 255
+    np.testing.assert_array_equal(got, want)
+    assert {0, 1, 2} <= set(np.unique(got).tolist())  # every rule fires somewhere

@@ -1,0 +1,147 @@
+"""Every output kind opened by GDAL's own command-line tools, as a GIS user's machine has them.
+
+``gdalinfo`` and ``ogrinfo`` come from the system (Debian's ``gdal-bin``: GDAL
+3.6, the one QGIS 3.22 uses), not from the wheels landmask runs on; they are
+older, so they show what a long-term distribution makes of the files. Any
+``Warning`` or ``ERROR`` line fails. Skipped when the tools are not installed
+(``apt-get install gdal-bin``; ``.ci/run`` tries to).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import dask.array as da
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+import xarray as xr
+from conftest import TRANSFORM, UTM33, as_mask, write_raster
+
+from landmask.cli import run
+from landmask.io.write import write_indices, write_mask
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("gdalinfo") is None or shutil.which("ogrinfo") is None,
+    reason="GDAL's command-line tools are not installed (apt-get install gdal-bin)",
+)
+
+H = W = 48
+
+
+def _tool(*argv: str | Path) -> str:
+    done = subprocess.run(
+        [str(a) for a in argv], capture_output=True, text=True, timeout=60, check=False
+    )
+    text = done.stdout + done.stderr
+    assert done.returncode == 0, text
+    bad = [
+        line for line in text.splitlines() if line.lstrip().lower().startswith(("warning", "error"))
+    ]
+    assert not bad, f"{argv[0]} {argv[-1]}: " + "\n".join(bad)
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One file of every kind landmask writes, in one folder."""
+    d = tmp_path_factory.mktemp("clients")
+    rng = np.random.default_rng(0)
+    classes = rng.integers(0, 4, (H, W)).astype(np.uint8)
+    classes[:8, :8] = 3
+    mask = as_mask(classes, chunks=16)
+    values = rng.integers(0, 255, (4, H, W)).astype(np.uint8)
+    proba = xr.DataArray(
+        da.from_array(values, chunks=(4, 16, 16)),
+        dims=("class", "y", "x"),
+        coords={"class": [0, 1, 2, 3], "y": mask.y, "x": mask.x},
+    ).rio.write_crs(UTM33)
+    proba = proba.rio.write_transform(TRANSFORM)
+    write_mask(mask, d / "mask.tif", probabilities=proba, probabilities_path=d / "proba.tif")
+    ndvi = mask.astype("float32") / 4
+    write_indices(xr.Dataset({"ndvi": ndvi, "mndwi": -ndvi}), d / "indices.tif")
+    bands = ["B02", "B03", "B04", "B08", "B11", "B12"]
+    scene = rng.integers(1, 5000, (6, H, W)).astype(np.uint16)
+    write_raster(d / "scene.tif", scene, nodata=0, descriptions=bands)
+    zones = gpd.GeoDataFrame(
+        {"name": ["a", "b"]},
+        geometry=[
+            shapely.box(500000, 5399760, 500240, 5400000),
+            shapely.box(500240, 5399520, 500480, 5399760),
+        ],
+        crs=UTM33,
+    )
+    zones.to_file(d / "zones.gpkg", layer="zones", engine="pyogrio")
+    mask2 = d / "mask2.tif"
+    write_mask(as_mask(np.roll(classes, 5, axis=1), chunks=16), mask2)
+    m = str(d / "mask.tif")
+    for argv in (
+        ["export", m, "-o", str(d / "rgb.tif"), "--rgb"],
+        ["apply", str(d / "scene.tif"), m, "--keep", "water", "-o", str(d / "cut.tif")],
+        ["vectorize", m, "-o", str(d / "poly.gpkg")],
+        ["vectorize", m, "-o", str(d / "poly.fgb")],
+        ["vectorize", m, "-o", str(d / "geo.geojson")],
+        ["zonal", m, str(d / "zones.gpkg"), "--zone-column", "name", "-o", str(d / "areas.csv")],
+        ["zonal", m, str(d / "zones.gpkg"), "--zone-column", "name", "-o", str(d / "areas.gpkg")],
+        ["change", m, str(mask2), "-o", str(d / "change.tif"), "--vector", str(d / "loss.gpkg")],
+    ):
+        assert run([*argv, "-q"]) == 0, argv
+    alone = d / "alone"
+    alone.mkdir()
+    shutil.copy(d / "mask.tif", alone / "mask.tif")  # without .aux.xml, .qml or item
+    return {p.name: p for p in d.iterdir()} | {"alone": alone / "mask.tif"}
+
+
+@pytest.mark.parametrize(
+    "name", ["mask.tif", "proba.tif", "indices.tif", "rgb.tif", "cut.tif", "change.tif"]
+)
+def test_gdalinfo_opens_every_raster_without_a_warning(outputs, name):
+    text = _tool("gdalinfo", outputs[name])
+    interp = [line.split("ColorInterp=")[1] for line in text.splitlines() if "ColorInterp=" in line]
+    expected = {
+        "mask.tif": ["Palette"],
+        "proba.tif": ["Gray", "Undefined", "Undefined", "Undefined"],
+        "indices.tif": ["Gray", "Undefined"],
+        "rgb.tif": ["Red", "Green", "Blue", "Alpha"],
+        "cut.tif": ["Blue", "Green", "Red", "Undefined", "Undefined", "Undefined"],
+        "change.tif": ["Palette"],
+    }
+    assert interp == expected[name]
+    assert "LAYOUT=COG" in text
+
+
+def test_a_mask_copied_alone_keeps_its_colours_and_class_names(outputs):
+    text = _tool("gdalinfo", outputs["alone"])
+    assert "Color Table (RGB with 256 entries)" in text
+    assert "1: 0,100,0,255" in text  # forest, as the scheme colours it
+    for line in ("CLASS_1=forest", "CLASS_3=water", "CLASS_SCHEME=landcover"):
+        assert line in text
+
+
+@pytest.mark.parametrize(
+    ("name", "layer"),
+    [
+        ("poly.gpkg", "poly"),
+        ("poly.fgb", "poly"),
+        ("geo.geojson", "geo"),
+        ("areas.gpkg", "areas"),
+        ("loss.gpkg", "loss"),
+        ("areas.csv", "areas"),
+    ],
+)
+def test_ogrinfo_opens_every_vector_and_table_without_a_warning(outputs, name, layer):
+    text = _tool("ogrinfo", "-so", "-ro", outputs[name], layer)
+    if name.endswith(".csv"):  # typed by the .csvt
+        assert "forest_m2: Real" in text and "name: String" in text
+    else:
+        assert "Feature Count:" in text
+
+
+def test_every_item_of_every_kind_validates(outputs):
+    from stac_schemas import check_stac_folder
+
+    # mask, mask2, probabilities, indices, rgb, cut, change, 3 polygons, areas.gpkg, loss
+    assert check_stac_folder(outputs["mask.tif"].parent) == 12
