@@ -770,7 +770,9 @@ def test_seven_label_classes_stay_seven_from_model_to_mask_to_polygons(
     assert len(present) >= 5  # the model makes the user's classes, not landmask's four
     qml = (tmp_path / "mask.qml").read_text()
     assert all(f'label="{name}"' in qml for name in (names[i] for i in present))
-    item = json.loads((tmp_path / "mask.json").read_text())
+    from landmask.io.items import item_path
+
+    item = json.loads(item_path(mask).read_text())
     stac_classes = item["assets"]["data"]["classification:classes"]
     assert {c["value"]: c["name"] for c in stac_classes if c["value"] < 7} == dict(enumerate(names))
     # readers take the scheme from the mask, as for the built-in ones
