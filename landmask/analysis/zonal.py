@@ -2,9 +2,9 @@
 
 ``zonal_stats(mask, zones)`` gives, for every zone (polygon) and class, the
 area of the mask's pixels of that class inside the zone, each pixel weighted
-by the fraction of its area the zone covers (exactextract's coverage
-fractions, :mod:`landmask.analysis._coverage`), so the areas are exact rather
-than counts of pixel centres.
+by the fraction of its area the zone covers (exact coverage fractions from
+the zones' boundaries, :mod:`landmask.analysis._coverage`), so the areas are
+exact rather than counts of pixel centres.
 
 How it runs: the zones are reprojected onto the mask's CRS and mapped into
 pixel space once; a spatial index (:class:`shapely.STRtree`) finds, for every
@@ -307,7 +307,6 @@ def _accumulate(
     height, width = data.shape
     if not len(tree.query(shapely.box(0, -height, width, 0), predicate="intersects")):
         raise InputError(f"{mask_name}: no zone overlaps the mask")
-    wkb = shapely.to_wkb(pixel_geoms)
     blocks = data.to_delayed()
     row_edges = np.cumsum((0, *data.chunks[0]))
     col_edges = np.cumsum((0, *data.chunks[1]))
@@ -325,7 +324,7 @@ def _accumulate(
                     blocks[i, j],
                     r0,
                     c0,
-                    wkb[found],
+                    pixel_geoms[found],
                     columns.lut,
                     columns.ncols,
                     row_areas[r0:r1],
