@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import rasterio
 from affine import Affine
-import pytest
 from calibration import load_script
 
 from landmask.cli import run
