@@ -281,6 +281,7 @@ def run_scene(job: SceneJob, *, polygonize_in_processes: bool = False) -> SceneO
     """
     from landmask._runtime.schedulers import use_scheduler
     from landmask.classification.classify import classify, classify_with_probabilities
+    from landmask.classification.footprint import warn_nodata_footprint
     from landmask.classification.quality import apply_quality, quality_mask
     from landmask.io.companions import remove_with_companions
     from landmask.io.sensors import QUALITY_BANDS
@@ -334,6 +335,7 @@ def run_scene(job: SceneJob, *, polygonize_in_processes: bool = False) -> SceneO
             stac=job.stac,
         )
         written += [job.mask] + ([job.probabilities] if job.probabilities else [])
+        warn_nodata_footprint(reflectance, result.counts, skip=QUALITY_BANDS)
         polygons = None
         if job.vector is not None:
             from landmask.io.masks import open_mask
