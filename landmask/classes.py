@@ -321,8 +321,9 @@ def scheme_from_labels(
     Integer labels (``3``, ``"3"``, ``3.0``) keep their values as ids (named
     ``class_<id>``); otherwise the distinct labels, sorted, get ids ``0 .. n-1``
     and are their classes' names. Ids 254 (cloud) and 255 (nodata) are
-    reserved and added as those classes; integer labels 254 and 255 are no
-    classes. A class is coloured by ``colors`` (id -> ``#rrggbb``, e.g. a label
+    reserved and added as those classes; labels ``cloud`` and ``nodata`` (and
+    integer labels 254 and 255) are those classes, not classes of their own.
+    A class is coloured by ``colors`` (id -> ``#rrggbb``, e.g. a label
     raster's colour table), else like the class of that name in a built-in
     scheme (``water``), else by a deterministic colour of its position.
     Classes named ``forest``, ``urban`` or ``water`` map onto ``landcover``'s.
@@ -330,11 +331,9 @@ def scheme_from_labels(
     Raises
     ------
     ConfigError
-        If there are more than 254 labels, or a label is called ``cloud`` or
-        ``nodata``.
+        If there are more than 254 distinct labels.
     """
-    texts = {label_text(v) for v in labels}
-    texts.discard("")
+    texts = {label_text(v) for v in labels} - {"", "cloud", "nodata"}
     if all(t.isdigit() for t in texts):
         ids = sorted(i for i in {int(t) for t in texts} if i < CLOUD)
         pairs = [(i, f"class_{i}") for i in ids]
@@ -342,9 +341,6 @@ def scheme_from_labels(
         if len(texts) > CLOUD:
             raise ConfigError(f"{len(texts)} distinct labels: a mask holds at most {CLOUD} classes")
         pairs = list(enumerate(sorted(texts)))
-    reserved = {n for _, n in pairs} & {"cloud", "nodata"}
-    if reserved:
-        raise ConfigError(f"label {sorted(reserved)[0]!r} is reserved (ids {CLOUD} and {NODATA})")
     given = dict(colors or {})
     classes = [
         LandClass(i, n, given.get(i) or _known_color(n) or _generated_color(k))

@@ -22,6 +22,7 @@ __all__ = [
     "MaskWarpedWarning",
     "ModelError",
     "ModelMismatchError",
+    "NodataFootprintWarning",
     "OutputExistsError",
     "PresetAssumedWarning",
     "ReadError",
@@ -138,6 +139,11 @@ class UncalibratedWarning(UserWarning):
     itself and is an integer band, or a floating-point band whose sampled values
     are far above any reflectance (:mod:`landmask.io.radiometry`).
     """
+
+
+class NodataFootprintWarning(UserWarning):
+    """One band has no data over more than a tenth of the map where the others have data
+    (:func:`landmask.classification.footprint.warn_nodata_footprint`)."""
 
 
 class PresetAssumedWarning(UserWarning):

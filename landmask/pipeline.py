@@ -281,6 +281,7 @@ def run_scene(job: SceneJob, *, polygonize_in_processes: bool = False) -> SceneO
     """
     from landmask._runtime.schedulers import use_scheduler
     from landmask.classification.classify import classify, classify_with_probabilities
+    from landmask.classification.footprint import warn_nodata_footprint
     from landmask.classification.quality import apply_quality, quality_mask
     from landmask.io.companions import remove_with_companions
     from landmask.io.sensors import QUALITY_BANDS
@@ -289,16 +290,24 @@ def run_scene(job: SceneJob, *, polygonize_in_processes: bool = False) -> SceneO
 
     model = check_job(job)
     spec = job.model_spec()
-    scheme = model_scheme(model)
-    needs = set(model_needs(model))
-    if job.quality:
-        needs |= set(QUALITY_BANDS)
-    if job.indices is not None:
-        needs |= set(job.index_names)
     written: list[Path] = []
     planned = {o.path: o for o in job.planned().values()}
     try:
         options = scene_options_for(model, job.scene, job.inputs, spec)
+        choice = None
+        if job.model is None:  # the built-in rules follow the scene's radiometry and bands
+            from landmask.models.registry import load_model
+            from landmask.spectral.rules import default_rules_for
+
+            choice = default_rules_for(options.open(job.inputs, job.chunk_size, needs=None))
+            spec = f"rules:{choice.name}"
+            model = load_model(spec)
+        scheme = model_scheme(model)
+        needs = set(model_needs(model))
+        if job.quality:
+            needs |= set(QUALITY_BANDS)
+        if job.indices is not None:
+            needs |= set(job.index_names)
         try:
             reflectance = options.open(job.inputs, job.chunk_size, needs=frozenset(needs))
         except BandError as exc:
@@ -312,6 +321,8 @@ def run_scene(job: SceneJob, *, polygonize_in_processes: bool = False) -> SceneO
             )
         else:
             mask = classify(reflectance, model=spec, min_confidence=job.min_confidence)
+        if choice is not None:
+            mask.attrs["rules_basis"] = choice.reason
         if job.quality:
             mask = apply_quality(mask, quality_mask(reflectance))
         result = write_mask(
@@ -324,6 +335,7 @@ def run_scene(job: SceneJob, *, polygonize_in_processes: bool = False) -> SceneO
             stac=job.stac,
         )
         written += [job.mask] + ([job.probabilities] if job.probabilities else [])
+        warn_nodata_footprint(reflectance, result.counts, skip=QUALITY_BANDS)
         polygons = None
         if job.vector is not None:
             from landmask.io.masks import open_mask

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +28,9 @@ import xarray as xr
 
 import landmask
 from landmask.errors import BandError
-from landmask.spectral.expressions import parse
+from landmask.spectral.expressions import Expr, parse
 from landmask.spectral.indices import INDICES, BlockLookup, bands_needed
-from landmask.spectral.rules import RuleSet, load_rules
+from landmask.spectral.rules import BUILTIN_RULESETS, RuleSet, load_rules
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "calibration"
 BANDS = ("blue", "green", "red", "nir", "swir16", "swir22")
@@ -109,9 +109,39 @@ def load_sets(data: Path = DATA) -> dict[str, SampleSet]:
     return sets
 
 
+def _spectral(expr: Expr) -> Expr | None:
+    """``expr`` without its comparisons that read a neighbourhood (None if nothing is left)."""
+    if expr.kind == "and":
+        kept = [e for e in (_spectral(a) for a in expr.args) if e is not None]
+        if not kept:
+            return None
+        return kept[0] if len(kept) == 1 else replace(expr, args=tuple(kept))
+    return None if expr.focal_calls else expr
+
+
+def spectral_part(ruleset: RuleSet) -> RuleSet:
+    """The rule set with every neighbourhood comparison (``focal_std(x, 1) > t``) left out.
+
+    Samples of a table have no neighbours: a texture term says nothing there,
+    so the tables measure the spectral terms, and whole scenes
+    (``scripts/real_scenes.py``) the rest. A rule that is texture alone is dropped.
+    """
+    rules = []
+    for rule in ruleset.rules:
+        expr = _spectral(rule.expr)
+        if expr is not None:
+            rules.append(replace(rule, expr=expr))
+    return replace(ruleset, rules=tuple(rules))
+
+
 def classify_samples(samples: SampleSet, rules: str | Path | RuleSet) -> np.ndarray:
-    """Class names landmask gives each sample (``nodata`` where an input is missing)."""
-    ruleset = load_rules(rules)
+    """Class names landmask gives each sample (``nodata`` where an input is missing).
+
+    The samples are one ``(band, 1, n)`` scene: scene-wide statistics
+    (``otsu()``, ``percentile()``) are taken over them all; neighbourhood terms
+    are left out (:func:`spectral_part`).
+    """
+    ruleset = spectral_part(load_rules(rules))
     names = list(samples.bands)
     data = np.stack([samples.bands[b] for b in names]).astype(np.float32)[:, None, :]
     scene = xr.DataArray(
@@ -189,6 +219,46 @@ def gain_check(samples: SampleSet, rules: str | Path | RuleSet) -> pd.DataFrame:
         row["vegetation ok"] = float(np.isin(veg, ["forest", "other"]).mean())
         row["bare soil as urban"] = float((pred[samples.truth == "bare soil"] == "urban").mean())
         rows[label] = row
+    return pd.DataFrame(rows).T
+
+
+#: Per-band gains and offsets of :func:`dn_check`: DN = round((reflectance + offset) * gain / 1e-4),
+#: gain within 1 +- DN_GAIN, offset (path radiance, reflectance units) within 0..DN_OFFSET.
+DN_GAIN = 0.3
+DN_OFFSET = 0.08
+
+
+def as_dn(samples: SampleSet, seed: int) -> tuple[SampleSet, dict[str, tuple[float, float]]]:
+    """The samples as uncalibrated 16-bit DN of random per-band gains and offsets."""
+    rng = np.random.default_rng(seed)
+    params = {
+        b: (float(rng.uniform(1 - DN_GAIN, 1 + DN_GAIN)), float(rng.uniform(0, DN_OFFSET)))
+        for b in samples.bands
+    }
+    bands = {
+        b: np.round((v + params[b][1]) * params[b][0] / 1e-4) for b, v in samples.bands.items()
+    }
+    return SampleSet(f"{samples.name} DN {seed}", samples.description, bands, samples.truth), params
+
+
+def class_figures(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Urban and water recall, vegetation called neither, vegetation called forest."""
+    veg = pred[truth == "vegetation"]
+    return {
+        "urban -> urban": float((pred[truth == "urban"] == "urban").mean()),
+        "water -> water": float((pred[truth == "water"] == "water").mean()),
+        "veg -> neither": float(np.isin(veg, ["forest", "other"]).mean()),
+        "veg -> forest": float((veg == "forest").mean()),
+    }
+
+
+def dn_check(samples: SampleSet, rules: str | Path | RuleSet, seeds: Sequence[int] = range(5)):
+    """Per-class figures of ``rules`` on reflectance and on DN of random gains and offsets."""
+    rows = {"reflectance": class_figures(classify_samples(samples, rules), samples.truth)}
+    for seed in seeds:
+        dn, params = as_dn(samples, seed)
+        gains = " ".join(f"{b} x{g:.2f}+{o:.3f}" for b, (g, o) in params.items())
+        rows[f"DN {seed}: {gains}"] = class_figures(classify_samples(dn, rules), samples.truth)
     return pd.DataFrame(rows).T
 
 
@@ -272,6 +342,20 @@ def report(rules: Sequence[str | Path], sets: Mapping[str, SampleSet]) -> str:
         if evaluate(sets["rgbn"], ruleset) is not None:
             check = gain_check(sets["rgbn"], ruleset)
             out.append(f"### rgbn as 8-bit DN of unknown gain\n\n{_markdown(check)}\n")
+        if ruleset.name.startswith("adaptive"):
+            samples = sets["landsat8"]
+            if ruleset.name == "adaptive-rgbn":
+                samples = SampleSet(
+                    "landsat8-rgbn",
+                    samples.description,
+                    {b: samples.bands[b] for b in VNIR},
+                    samples.truth,
+                )
+            table = dn_check(samples, ruleset)
+            out.append(
+                f"### {samples.name} as DN of random per-band gains and offsets\n\n"
+                f"{_markdown(table)}\n"
+            )
     return "\n".join(out)
 
 
@@ -280,11 +364,11 @@ def main() -> None:
     parser.add_argument(
         "--rules",
         action="append",
-        help="rule set name or YAML file (repeatable; default: default and naip)",
+        help="rule set name or YAML file (repeatable; default: every built-in set)",
     )
     parser.add_argument("--data", type=Path, default=DATA, help="calibration data folder")
     args = parser.parse_args()
-    print(report(args.rules or ["default", "naip"], load_sets(args.data)))
+    print(report(args.rules or list(BUILTIN_RULESETS), load_sets(args.data)))
 
 
 if __name__ == "__main__":

@@ -83,43 +83,51 @@ def test_naip_on_rgbn_spectra():
     table = acc.evaluate(SETS["rgbn"], "naip")
     assert table.loc["water", "water"] >= 0.95
     assert share(table, "vegetation", ["forest", "other"]) >= 0.95
-    assert table.loc["urban", "urban"] >= 0.75  # measured 0.80
+    # measured 0.72 (0.80 before forest needed darkness: 0.08 of the built
+    # surfaces, dark roofs and asphalt, are green and dark within this library)
+    assert table.loc["urban", "urban"] >= 0.70
     assert table.loc["bare soil", "urban"] <= 0.65  # measured 0.60
     assert table.loc["urban", "water"] <= 0.10  # measured 0.08 (bright flat surfaces)
 
 
-def test_naip_rules_read_no_absolute_band_value():
-    ruleset = load_rules("naip")
-    # every compared quantity is a normalized difference or a scene-wide threshold
-    assert not ruleset.names & {"blue", "green", "red", "nir"} - {"red", "blue"}
+@pytest.mark.parametrize("name", ["adaptive", "adaptive-rgbn"])
+def test_adaptive_rules_read_no_absolute_band_value(name):
+    ruleset = load_rules(name)
+    # every compared quantity is a ratio (a band stretched between its scene
+    # percentiles, a normalized difference of such) or their texture
     for rule in ruleset.rules:
         for quantity in rule.expr.quantities:
             text = str(quantity)
-            assert text in {"ndwi", "ndvi"} or "otsu(" in text or "/" in text, text
+            assert "percentile(" in text and "/" in text, text
 
 
-def test_naip_is_invariant_to_a_common_gain_of_8bit_dn():
+def test_adaptive_rgbn_is_invariant_to_a_common_gain_of_8bit_dn():
     samples = SETS["rgbn"]
-    base = acc.classify_samples(samples, "naip")
+    base = acc.classify_samples(samples, "adaptive-rgbn")
     for gain in acc.GAINS:
-        pred = acc.classify_samples(samples.scaled(dict.fromkeys(samples.bands, gain), "g"), "naip")
-        # only 8-bit rounding and clipping at 255 move a label
-        assert (pred != base).mean() <= 0.03, gain
-        assert (pred[samples.truth == "water"] == "water").mean() >= 0.95
+        scaled = samples.scaled(dict.fromkeys(samples.bands, gain), "g")
+        pred = acc.classify_samples(scaled, "adaptive-rgbn")
+        # only 8-bit rounding and clipping at 255 move a label: at most 0.04 up
+        # to gain 1.5 (at 0.5 dark pixels of 1-5 DN move the stretch's 1st
+        # percentile); 0.13 at gain 2, where the brightest surfaces clip at 255
+        # and so does the stretch's 99th percentile
+        assert (pred != base).mean() <= (0.06 if gain <= 1.5 else 0.15), gain
     # exactly scale-free without the 8-bit rounding: float gains change nothing
     for gain in (0.37, 3.1):
         scaled = acc.SampleSet("g", "", {b: v * gain for b, v in samples.bands.items()}, base)
-        assert (acc.classify_samples(scaled, "naip") == base).mean() >= 0.998
+        assert (acc.classify_samples(scaled, "adaptive-rgbn") == base).mean() >= 0.998
 
 
-def test_naip_vegetation_split_follows_a_per_band_gain():
+def test_adaptive_rgbn_follows_a_per_band_gain():
     # a camera whose NIR is under-exposed against red: absolute NDVI cuts call
-    # trees urban (issue 12); the scene's own Otsu split does not
+    # trees urban (issue 12); the stretched bands do not see the gain
     samples = SETS["rgbn"]
     gains = {"blue": 1.0, "green": 1.0, "red": 1.0, "nir": 0.6}
     dim = samples.scaled(gains, "dim nir")
-    pred = acc.classify_samples(dim, "naip")
+    pred = acc.classify_samples(dim, "adaptive-rgbn")
     assert np.isin(pred[samples.truth == "vegetation"], ["forest", "other"]).mean() >= 0.95
+    base = acc.classify_samples(samples, "adaptive-rgbn")
+    assert (pred == base).mean() >= 0.95
     fixed = {
         "rules": [
             {"class": "urban", "when": "ndvi < 0.6 and (red - blue) / (red + blue) < 0.4"},
@@ -136,3 +144,50 @@ def test_urban_and_bare_soil_separability_is_what_the_readme_says():
     # while vegetation and built surfaces are split by NDVI almost perfectly
     veg = acc.separability(SETS["earthlib-s2"], "vegetation", "urban")
     assert veg.loc["NDVI", "AUC"] >= 0.99 and veg.loc["NDVI", "best accuracy"] >= 0.97
+
+
+def _rgbn(samples):
+    return acc.SampleSet(
+        samples.name, samples.description, {b: samples.bands[b] for b in acc.VNIR}, samples.truth
+    )
+
+
+@pytest.mark.parametrize(
+    ("rules", "calibrated"), [("adaptive", "default"), ("adaptive-rgbn", "naip")]
+)
+def test_adaptive_rules_on_dn_of_random_gains_and_offsets(rules, calibrated):
+    """Issue 19: the Landsat 8 pixels as DN of random per-band gains (+-30%) and offsets
+    (path radiance up to 0.08) give per-class figures within 0.05 of the calibrated ones."""
+    samples = SETS["landsat8"] if rules == "adaptive" else _rgbn(SETS["landsat8"])
+    table = acc.dn_check(samples, rules, seeds=range(5))
+    assert len(table) == 6
+    reflectance = table.loc["reflectance"]
+    calib = acc.class_figures(acc.classify_samples(samples, calibrated), samples.truth)
+    for label, row in table.iterrows():
+        for column, value in row.items():
+            assert abs(value - reflectance[column]) <= 0.05, (label, column)
+    # against the calibrated rule set on reflectance: urban, vegetation as neither
+    # (and water for the SWIR set; without SWIR, 5 of 37 water pixels are lost)
+    for column in ("urban -> urban", "veg -> neither"):
+        assert abs(reflectance[column] - calib[column]) <= 0.05, column
+    if rules == "adaptive":
+        assert abs(reflectance["water -> water"] - calib["water -> water"]) <= 0.05
+    else:
+        assert reflectance["water -> water"] >= 0.85  # measured 0.86
+
+
+def test_dn_of_random_gains_are_really_uncalibrated():
+    """The DN the test above uses are far from the reflectance and differ per band."""
+    samples = SETS["landsat8"]
+    dn, params = acc.as_dn(samples, 3)
+    gains = [g for g, _ in params.values()]
+    assert max(gains) - min(gains) > 0.2
+    assert all(0 <= o <= acc.DN_OFFSET for _, o in params.values())
+    ratio = dn.bands["red"] / dn.bands["nir"]
+    assert not np.allclose(ratio, samples.bands["red"] / samples.bands["nir"], rtol=0.05)
+
+
+def test_pixel_tables_leave_texture_terms_out():
+    ruleset = acc.spectral_part(load_rules("default"))
+    assert ruleset.reach == 0  # no neighbourhood function left
+    assert len(ruleset.rules) == len(load_rules("default").rules)

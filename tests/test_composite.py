@@ -8,6 +8,7 @@ reduces with numpy's nan-statistics.
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from landmask.classification.quality import SCL_CLOUD
 from landmask.cli import run
 from landmask.errors import BandError, DateSkippedWarning, InputError, LandmaskError
 from landmask.grid import Grid
+from landmask.io.companions import item_path
 from landmask.temporal import composite
 from landmask.temporal.warp import resampling_scale
 
@@ -281,3 +283,35 @@ def test_cli_writes_a_described_cog_with_its_period(tmp_path, three_dates):
     assert (
         run(["composite", *paths, "-o", str(tmp_path / "x.tif"), "--period", "2024-13-01/.."]) == 2
     )
+    item = json.loads(item_path(out).read_text())
+    assert item["properties"]["start_datetime"] == "2024-05-01T10:00:00Z"
+    assert item["properties"]["end_datetime"] == "2024-07-01T10:00:00Z"
+    derived = sorted(link["href"] for link in item["links"] if link["rel"] == "derived_from")
+    assert [os.path.basename(h) for h in derived] == ["A.json", "B.json", "C.json"]
+
+
+def test_rules_read_a_composites_bands_by_name(tmp_path, three_dates):
+    paths = [str(p) for p, _ in three_dates]
+    comp = tmp_path / "comp.tif"
+    assert run(["composite", *paths, "-o", str(comp), "--feature", "ndvi:p10", "--quiet"]) == 0
+    rules = tmp_path / "annual.yaml"
+    rules.write_text(
+        "name: t\nscheme: landcover\nrules:\n"
+        "  - class: forest\n    when: ndvi_p10 > 0.1 and clear_count >= 2\n"
+        "  - class: urban\n    when: ndvi < 0\n"
+    )
+    mask = tmp_path / "mask.tif"
+    assert run(["classify", str(comp), "--rules", str(rules), "-o", str(mask), "--quiet"]) == 0
+    with rasterio.open(comp) as ds:
+        bands = dict(zip(ds.descriptions, ds.read(), strict=True))
+    with rasterio.open(mask) as ds:
+        got = ds.read(1)
+    red, nir = bands["red_median"], bands["nir_median"]
+    ndvi = (nir - red) / (nir + red)  # ndvi on a composite reads the bands' medians
+    missing = ~np.isfinite(bands["ndvi_p10"]) | ~np.isfinite(ndvi)
+    want = np.where(
+        (bands["ndvi_p10"] > 0.1) & (bands["clear_count"] >= 2), 1, np.where(ndvi < 0, 2, 0)
+    )
+    want[missing] = 255
+    np.testing.assert_array_equal(got, want)
+    assert {0, 1, 2} <= set(np.unique(got).tolist())  # every rule fires somewhere

@@ -142,3 +142,45 @@ def test_a_partial_truth_map_keeps_labels_that_are_class_names(tmp_path, capsys)
     assert run([*argv, "--truth-map", "developed=urban"]) == 0
     out = capsys.readouterr().out
     assert "forest" in out and "unmapped" not in out
+
+
+def test_a_band_whose_nodata_blanks_the_map_is_named(tmp_path, capsys, synthetic_small):
+    from landmask.synthetic import S2_BAND_IDS, to_dn
+
+    dn = to_dn(synthetic_small.reflectance)
+    files = []
+    for k, band_id in enumerate(S2_BAND_IDS):
+        values = dn[k].copy()
+        if band_id == "B11":  # swir16: fill over the left 40% of the scene
+            values[:, : int(values.shape[1] * 0.4)] = 0
+        path = tmp_path / f"T33UUP_20240601T100031_{band_id}_10m.tif"
+        files.append(write_raster(path, values, nodata=0))
+    out = tmp_path / "m.tif"
+    assert run(["classify", *map(str, files), "--sensor", "sentinel2-l2a", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "has no data where the other bands" in line]
+    assert len(lines) == 1 and "band swir16 (" in lines[0], err
+    share = float(lines[0].split("swir16 (")[1].split("%")[0]) / 100
+    with rasterio.open(out) as ds:
+        mask = ds.read(1)
+    other = np.isnan(synthetic_small.reflectance).any(axis=0)
+    alone = (mask == 255) & ~other  # blanked by swir16 alone, counted on the whole raster
+    assert abs(alone.mean() - share) < 0.03
+    # the same scene without the stripe: no such warning
+    files[4].unlink()
+    write_raster(files[4], dn[4], nodata=0)
+    assert (
+        run(
+            [
+                "classify",
+                *map(str, files),
+                "--sensor",
+                "sentinel2-l2a",
+                "-o",
+                str(out),
+                "--overwrite",
+            ]
+        )
+        == 0
+    )
+    assert "has no data where the other bands" not in capsys.readouterr().err

@@ -105,14 +105,16 @@ def test_rules_model_binds_scene_wide_thresholds_in_prepare(s2_file):
     np.testing.assert_array_equal(direct, via_model)
 
 
-def test_classify_picks_the_naip_rules_for_a_naip_scene(raster, synthetic_small):
+def test_classify_picks_the_adaptive_rgbn_rules_for_a_naip_scene(raster, synthetic_small):
     from landmask.synthetic import to_dn
 
     dn = to_dn(synthetic_small.reflectance)  # blue, green, red, nir, swir16, swir22
     rgbn = raster("naip.tif", (dn[[2, 1, 0, 3]] // 40).astype(np.uint8))
     scene = open_scene(rgbn, sensor="naip")
     mask = landmask.classify(scene)
-    assert mask.attrs["rules"] == "naip"
+    # NAIP's 8-bit values are DN of unknown calibration (radiometry "dn")
+    assert mask.attrs["rules"] == "adaptive-rgbn"
+    assert "digital numbers" in mask.attrs["rules_basis"]
     assert set(np.unique(mask.values)) <= {0, 1, 2, 3, 255}
 
 

@@ -117,8 +117,10 @@ def test_naip_rules_on_synthetic_scene_without_swir():
         scene.reflectance[:4], dims=("band", "y", "x"), coords={"band": list(BANDS[:4])}
     )
     scores = iou(classify(rgbn, "naip").values, scene.truth)
-    # measured: other 0.47, forest 0.975, urban 0.115, water 0.90 (urban as in the default test)
-    assert scores[0] > 0.4 and scores[1] > 0.95 and scores[2] > 0.1 and scores[3] > 0.85
+    # measured: other 0.90, forest 0.98. Urban 0.02 (0.115 before
+    # naip's texture term): the synthetic towns are even, real towns are not
+    # (README, "Accuracy on real data"), so this scene cannot measure it.
+    assert scores[0] > 0.8 and scores[1] > 0.95 and scores[3] > 0.85
 
 
 def test_rule_errors_name_the_file_and_the_rule(tmp_path):

@@ -35,7 +35,7 @@ from landmask.evaluation.evaluate import evaluate
 from landmask.evaluation.truth import labels_on_grid
 from landmask.io.scene import open_scene
 from landmask.models.sklearn import FORMAT, SklearnModel
-from landmask.models.training import train
+from landmask.models.training import draw_sample, train
 from landmask.synthetic import BANDS, S2_BAND_IDS, make_scene, to_dn, write_scene
 
 SIZE = 384
@@ -521,6 +521,8 @@ def test_labels_without_valid_pixels(tmp_path, data):
     [
         ("woods", "woods"),  # a malformed map
         ("woods=trees,lake=water", "trees"),  # a map to an unknown class
+        ("--scheme=nope", "--scheme nope"),  # no such scheme
+        ("--scheme=labels --label-map=woods=forest", "--label-map"),  # own classes: no map
     ],
 )
 def test_label_errors_name_the_train_option(tmp_path, data, capsys, caplog, label_map, needle):
@@ -532,11 +534,13 @@ def test_label_errors_name_the_train_option(tmp_path, data, capsys, caplog, labe
     path = tmp_path / "words.gpkg"
     frame.to_file(path)
     argv = ["train", a.scene, *S2, "--labels", path, "-o", tmp_path / "m.joblib"]
-    if label_map is not None:
+    if label_map is not None and label_map.startswith("--"):
+        argv += label_map.split()
+    elif label_map is not None:
         argv += ["--label-map", label_map]
     err = assert_bad_input(invoke(argv, capsys, caplog), needle)
     assert "--truth-map" not in err
-    if label_map is not None:
+    if label_map is not None and not label_map.startswith("--scheme=nope"):
         assert "--label-map" in err
     assert not (tmp_path / "m.joblib").exists()
 
@@ -766,7 +770,9 @@ def test_seven_label_classes_stay_seven_from_model_to_mask_to_polygons(
     assert len(present) >= 5  # the model makes the user's classes, not landmask's four
     qml = (tmp_path / "mask.qml").read_text()
     assert all(f'label="{name}"' in qml for name in (names[i] for i in present))
-    item = json.loads((tmp_path / "mask.json").read_text())
+    from landmask.io.items import item_path
+
+    item = json.loads(item_path(mask).read_text())
     stac_classes = item["assets"]["data"]["classification:classes"]
     assert {c["value"]: c["name"] for c in stac_classes if c["value"] < 7} == dict(enumerate(names))
     # readers take the scheme from the mask, as for the built-in ones
@@ -907,3 +913,36 @@ def test_real_points_of_seven_classes_make_a_seven_class_model():
     assert len(labels) == 7
     assert [model.scheme.name_of(c) for c in model.classes] == labels
     assert model.scene_record.radiometry == "dn"
+
+
+@pytest.fixture(scope="module")
+def polygon_scene(tmp_path_factory):
+    path, frame, _ = _polygon_scene(tmp_path_factory.mktemp("polygons"))
+    scene = open_scene(path, bands=GENERIC)
+    whole = draw_sample(scene, frame, [*GENERIC, "ndvi"], max_per_class=300, seed=3)
+    return scene, frame, whole
+
+
+@settings(max_examples=10, deadline=None, derandomize=True)
+@given(chunk_y=st.integers(7, 96), chunk_x=st.integers(7, 96))
+def test_sample_and_groups_do_not_depend_on_the_chunks(polygon_scene, chunk_y, chunk_x):
+    """Capped sample of polygon labels with their groups: any chunks give the whole-array one."""
+    scene, frame, whole = polygon_scene
+    chunked = scene.chunk({"y": chunk_y, "x": chunk_x})
+    got = draw_sample(chunked, frame, [*GENERIC, "ndvi"], max_per_class=300, seed=3)
+    assert len(whole.y) == 3 * 300  # the cap bites: which pixels are kept matters
+    np.testing.assert_array_equal(got.x, whole.x)
+    np.testing.assert_array_equal(got.y, whole.y)
+    np.testing.assert_array_equal(got.groups, whole.groups)
+
+
+def test_labels_called_cloud_are_the_reserved_class_and_never_sampled(tmp_path, data):
+    a, _ = data
+    frame = _seven_class_labels(a)
+    frame.loc[0, "class"] = "cloud"  # a polygon marking a cloud: not a class, not sampled
+    model = train(open_scene(a.scene, sensor="sentinel2-l2a"), frame, holdout=0)
+    names = sorted(set(frame["class"]) - {"cloud"})
+    assert [model.scheme.name_of(c) for c in model.classes] == names
+    assert model.scheme.id_of("cloud") == 254
+    without = train(open_scene(a.scene, sensor="sentinel2-l2a"), frame.drop(index=0), holdout=0)
+    assert model.report["pixels_per_class"] == without.report["pixels_per_class"]

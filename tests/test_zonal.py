@@ -241,6 +241,38 @@ def test_any_chunk_size_gives_the_whole_array_result(case):
     assert full["forest_m2"] == pytest.approx((rows[:, None] * (data == 1)).sum(), rel=1e-12)
 
 
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(
+    h=st.integers(2, 24),
+    w=st.integers(2, 24),
+    seed=st.integers(0, 2**32 - 1),
+    chunks=st.tuples(st.integers(1, 24), st.integers(1, 24)),
+)
+def test_holes_parts_and_grid_aligned_edges_equal_exact_intersections(h, w, seed, chunks):
+    """Zones with holes, several parts, edges on pixel edges and through pixel corners, in
+    any chunks: equal to shapely's exact intersection areas, pixel by pixel."""
+    rng = np.random.default_rng(seed)
+    data = random_mask(rng, h, w)
+    cx, cy, r = rng.uniform(0, w), rng.uniform(0, h), max(h, w) * rng.uniform(0.3, 0.8)
+    holed = shapely.Point(cx, cy).buffer(r, 5).difference(shapely.Point(cx, cy).buffer(r / 2, 3))
+    x0, y0 = int(rng.integers(0, w)), int(rng.integers(0, h))
+    aligned = shapely.box(x0, y0, x0 + rng.integers(1, 4), y0 + rng.integers(1, 4))  # on edges
+    diamond = shapely.Polygon([(x0, y0 + 2), (x0 + 2, y0), (x0 + 4, y0 + 2), (x0 + 2, y0 + 4)])
+    parts = shapely.MultiPolygon(
+        [shapely.box(-1, -1, 0.5, 0.75), shapely.box(w - 1.5, h - 1, w, h)]
+    )
+    geoms = [holed, aligned, diamond, parts, shapely.box(0, 0, w, h)]
+    on_grid = shapely.transform(np.array(geoms), lambda xy: np.column_stack(TRANSFORM * xy.T))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ZoneWarning)
+        got = landmask.zonal_stats(as_mask(data, chunks=chunks), zones_frame(on_grid))
+    for k, zone in enumerate(on_grid):
+        ref = exact_areas(data, TRANSFORM, zone)
+        for v, name in enumerate(LANDCOVER_COLUMNS):
+            assert got[f"{name}_m2"][k] == pytest.approx(ref[v], rel=1e-9, abs=1e-6)
+        assert got["nodata_m2"][k] == pytest.approx(ref[255], rel=1e-9, abs=1e-6)
+
+
 def test_chunk_size_of_a_file_and_the_processes_scheduler(tmp_path):
     import dask
 

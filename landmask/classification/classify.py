@@ -20,7 +20,7 @@ from landmask._runtime.chunks import as_dask
 from landmask.classes import NODATA, scheme_attrs
 from landmask.errors import BandError, ConfigError
 from landmask.spectral.indices import bands_needed
-from landmask.spectral.rules import RuleSet, default_rules, load_rules
+from landmask.spectral.rules import RuleSet, default_rules_for, load_rules
 from landmask.spectral.thresholds import threshold_attrs
 
 __all__ = ["classify", "classify_with_probabilities", "mask_like"]
@@ -52,8 +52,9 @@ def classify(
     rules
         A built-in rule set name (``default``, ``naip``), a YAML path, a mapping
         or a :class:`~landmask.spectral.rules.RuleSet`. Ignored when ``model`` is
-        given. None: the default rules of the scene's sensor
-        (:func:`~landmask.spectral.rules.default_rules`).
+        given. None: the built-in set for the scene's radiometry and bands
+        (:func:`~landmask.spectral.rules.default_rules_for`; the mask's
+        ``rules_basis`` attribute says why).
     model
         A model spec (``rules:NAME``, ``sklearn:PATH``, ``onnx:PATH``, a
         plug-in name, ``package.module:factory``) or an object following the
@@ -76,11 +77,14 @@ def classify(
     BandError
         If the rules or the model read a band the scene lacks.
     """
+    choice = default_rules_for(scene) if model is None and rules is None else None
     if model is None:
         from landmask.models.registry import RulesModel
 
-        model = RulesModel(load_rules(rules if rules is not None else default_rules(scene)))
+        model = RulesModel(load_rules(choice.name if choice is not None else rules or "default"))
     mask, _ = _run(scene, model, min_confidence, with_proba=False)
+    if choice is not None:
+        mask.attrs["rules_basis"] = choice.reason
     return mask
 
 

@@ -145,6 +145,8 @@ def classify_cmd(
     _, exact = Grid(crs, transform, 1, 1).pixel_area()
     height, width = mask.shape
     how = f"model {model}" if model else f"rules {mask.attrs.get('rules')}"
+    if mask.attrs.get("rules_basis"):
+        how += f" ({mask.attrs['rules_basis']})"
     masked = f", quality {mask.attrs['quality']}" if mask.attrs.get("quality") else ""
     click.echo(f"{output}: {width}x{height} px, {how}{masked}")
     said = describe(mask.attrs)

@@ -11,7 +11,7 @@ import click
 from landmask.cli.options import (
     common_options,
     output_options,
-    polygonizing_options,
+    processing_options,
     scheme_option,
     stac_option,
 )
@@ -43,7 +43,7 @@ TABLE_FORMATS = (".csv",)
     "are always reported].",
 )
 @scheme_option(help="Class scheme of MASK (default: the one MASK records).")
-@polygonizing_options
+@processing_options
 @common_options
 def zonal_cmd(
     mask: str,
@@ -68,8 +68,8 @@ def zonal_cmd(
     <class>_fraction (of inside_m2). ZONES may be any vector format in any CRS.
     -o OUT.csv writes the table alone (key and figures); .gpkg, .parquet, .fgb and .geojson keep
     the zones' geometries and attributes. The mask is read chunk by chunk
-    (coverage by exactextract holds Python's GIL, so the default scheduler is a
-    pool of processes); the result does not depend on --chunk-size.
+    (numpy work that releases the GIL, so the default scheduler is threads);
+    the result does not depend on --chunk-size.
     """
     from landmask._runtime.schedulers import progress, use_scheduler
     from landmask.analysis.zonal import zonal_stats

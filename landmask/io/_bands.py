@@ -19,7 +19,7 @@ from landmask.errors import BandError, ConfigError, SensorError
 from landmask.grid import TRANSFORM_PRECISION, Grid
 from landmask.io._grid import FileInfo
 from landmask.io.resample import Method, Resample
-from landmask.io.sensors import COMMON_NAMES, QUALITY_BANDS, Sensor
+from landmask.io.sensors import COMMON_NAMES, RAW_BANDS, Sensor, is_composite_band
 
 _NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -156,7 +156,8 @@ def name_bands(
             ):
                 name = sensor.order[i - 1]
         else:
-            name = desc.strip().lower() if desc and desc.strip().lower() in COMMON_NAMES else None
+            key = desc.strip().lower() if desc else ""
+            name = key if key in COMMON_NAMES or is_composite_band(key) else None
             if bands is not None:
                 name = None  # an explicit mapping alone decides
         if name is not None:
@@ -203,10 +204,10 @@ def keep_needed(
 
     wanted = frozenset(needs)
     try:
-        used = set(bands_needed(wanted - set(QUALITY_BANDS), list(names.values())).values())
+        used = set(bands_needed(wanted - set(RAW_BANDS), list(names.values())).values())
     except BandError as exc:
         raise BandError(f"{', '.join(paths)}: {exc}") from None
-    used |= wanted & set(QUALITY_BANDS)
+    used |= wanted & set(RAW_BANDS)
     return {n: v for n, v in names.items() if v in used}
 
 
@@ -224,7 +225,7 @@ def band_sources(
     sensor's or the file's.
     """
     numbered = [(info, i) for info in infos for i in range(1, info.count + 1)]
-    reflectance = [n for n in names.values() if n not in QUALITY_BANDS]
+    reflectance = [n for n in names.values() if n not in RAW_BANDS]
     scales, offsets = per_band(scale, reflectance), per_band(offset, reflectance)
     sources = []
     for number, name in names.items():
@@ -232,7 +233,7 @@ def band_sources(
         nodata = info.nodatavals[i - 1]
         if nodata is None and sensor is not None:
             nodata = sensor.nodata
-        if name in QUALITY_BANDS:  # raw values: classes or bit flags
+        if name in RAW_BANDS:  # raw values: classes, bit flags, counts
             sources.append(BandSource(info.path, i, name, None, 1.0, 0.0, scaling="raw"))
             continue
         file_scale, file_offset = info.scales[i - 1], info.offsets[i - 1]
@@ -268,7 +269,7 @@ def stac_sources(
     from landmask.io.stac import item_bands
 
     picked = item_bands(item)
-    reflectance = [b.name for b in picked if b.name not in QUALITY_BANDS]
+    reflectance = [b.name for b in picked if b.name not in RAW_BANDS]
     check_per_band("--scale", scale, reflectance)
     check_per_band("--offset", offset, reflectance)
     scales, offsets = per_band(scale, reflectance), per_band(offset, reflectance)
@@ -285,7 +286,7 @@ def stac_sources(
                 f"{band.href}: asset {band.asset!r} has {info.count} band(s), "
                 f"the item describes band {band.index}"
             )
-        if band.name in QUALITY_BANDS:
+        if band.name in RAW_BANDS:
             sources.append(
                 BandSource(band.href, band.index, band.name, None, 1.0, 0.0, scaling="raw")
             )
@@ -333,7 +334,7 @@ def on_grid(
         if same:
             out.append(src)
             continue
-        method: Method = "nearest" if src.name in QUALITY_BANDS else "bilinear"
+        method: Method = "nearest" if src.name in RAW_BANDS else "bilinear"
         plan = Resample(info.transform, info.height, info.width, grid.transform, method)
         out.append(replace(src, resample=plan))
     return out

@@ -45,7 +45,7 @@ from landmask.io.provider import Product, product_of_files, product_of_item
 from landmask.io.radiometry import Radiometry, decide_radiometry, reflectance_sources
 from landmask.io.reflectance import ReflectanceReader, read_reflectance, to_reflectance
 from landmask.io.sensors import (
-    QUALITY_BANDS,
+    RAW_BANDS,
     Sensor,
     get_sensor,
     preset_for_product,
@@ -211,7 +211,7 @@ def open_scene(
                 preset = replace(preset, assumed="")  # no band named by an SR_B<n> suffix
         provider = preset or (preset_for_product(product) if product is not None else None)
         names = name_bands(infos, preset, bands, provider)
-        reflectance_names = [n for n in names.values() if n not in QUALITY_BANDS]
+        reflectance_names = [n for n in names.values() if n not in RAW_BANDS]
         check_per_band("--scale", scale, reflectance_names)
         check_per_band("--offset", offset, reflectance_names)
         if needs is not None:

@@ -24,11 +24,15 @@ from landmask.errors import ConfigError, SensorError
 from landmask.io.provider import Product
 
 __all__ = [
+    "CLEAR_COUNT",
     "COMMON_NAMES",
     "QUALITY_BANDS",
+    "RAW_BANDS",
     "SENSORS",
     "Sensor",
+    "composite_band",
     "get_sensor",
+    "is_composite_band",
     "preset_for_product",
     "sensor_for",
 ]
@@ -61,6 +65,28 @@ COMMON_NAMES = (
 #: ``QA_PIXEL`` bit flags. They are read as raw values (no scale, offset or
 #: nodata) and resampled by nearest neighbour; see :mod:`landmask.classification.quality`.
 QUALITY_BANDS = ("scl", "qa_pixel")
+
+#: A composite's count of clear dates per pixel (:mod:`landmask.temporal`).
+CLEAR_COUNT = "clear_count"
+
+#: Bands read as raw values (no scale, offset or nodata; nearest resampling): the
+#: quality layers and a composite's clear count.
+RAW_BANDS = (*QUALITY_BANDS, CLEAR_COUNT)
+
+_COMPOSITE_STAT = re.compile(r"^(median|min|max|p(100|[1-9]?[0-9]))$")
+
+
+def composite_band(quantity: str, stat: str) -> str:
+    """The name of a composite's band: a statistic of a band or index (``ndvi_p10``)."""
+    return f"{quantity}_{stat}"
+
+
+def is_composite_band(name: str) -> bool:
+    """Whether ``name`` names a composite's band (``nir_median``, ``ndvi_p90``, ``clear_count``)."""
+    if name == CLEAR_COUNT:
+        return True
+    quantity, _, stat = name.rpartition("_")
+    return bool(quantity) and quantity.isidentifier() and bool(_COMPOSITE_STAT.match(stat))
 
 
 #: Landsat Collection 2 Level-2 surface temperature: kelvin = DN * 0.00341802 + 149.0.

@@ -266,7 +266,7 @@ def _check_overlap(labels: Any, scene: xr.DataArray, what: str, layer: str | Non
     from rasterio.errors import RasterioError
     from rasterio.warp import transform_bounds
 
-    from landmask.vector.formats import data_layer
+    from landmask.io.inputs import data_layer
 
     if isinstance(labels, str | os.PathLike):
         path = os.fspath(labels)
@@ -496,6 +496,9 @@ def draw_sample(
     source = "<GeoDataFrame>" if not isinstance(labels, str | os.PathLike) else os.fspath(labels)
     if scheme == LABELS_SCHEME and label_map is not None:
         raise ConfigError("--label-map maps labels onto a built-in scheme, not the labels' own")
+    if isinstance(scheme, str) and scheme != LABELS_SCHEME and scheme not in SCHEMES:
+        known = ", ".join([LABELS_SCHEME, *SCHEMES])
+        raise ConfigError(f"--scheme {scheme}: unknown (known: {known})")
     _check_overlap(labels, scene, source, labels_layer)
     grid = scene.isel(band=0, drop=True)
     data = as_dask(scene).rechunk({0: -1})

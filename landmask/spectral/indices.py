@@ -133,11 +133,19 @@ INDICES: dict[str, SpectralIndex] = {
 
 
 def resolve_band(name: str, available: Sequence[str]) -> str | None:
-    """The scene band that provides ``name`` (directly or by alias), or None."""
-    if name in available:
-        return name
-    alias = BAND_ALIASES.get(name)
-    return alias if alias in available else None
+    """The scene band that provides ``name`` (directly or by alias), or None.
+
+    On a composite (:mod:`landmask.temporal`) a band's median stands for the
+    band: ``nir`` reads ``nir_median``, so index formulas work on composites.
+    """
+    for candidate in (name, BAND_ALIASES.get(name)):
+        if candidate is None:
+            continue
+        if candidate in available:
+            return candidate
+        if f"{candidate}_median" in available:
+            return f"{candidate}_median"
+    return None
 
 
 def bands_needed(names: Sequence[str] | frozenset[str], available: Sequence[str]) -> dict[str, str]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -32,17 +33,28 @@ import numpy as np
 
 from landmask.classes import NODATA, ClassScheme, get_scheme
 from landmask.errors import ConfigError, LandmaskError, RuleError
-from landmask.io.sensors import COMMON_NAMES
+from landmask.io.inputs import read_text
+from landmask.io.sensors import COMMON_NAMES, is_composite_band
 from landmask.io.yamldoc import load_yaml
-from landmask.spectral.expressions import Expr, parse
+from landmask.spectral.expressions import FUNCTIONS, Expr, parse
 from landmask.spectral.indices import INDICES, BlockLookup
 
-__all__ = ["BUILTIN_RULESETS", "Rule", "RuleSet", "classify_block", "default_rules", "load_rules"]
+__all__ = [
+    "BUILTIN_RULESETS",
+    "Rule",
+    "RuleSet",
+    "RulesChoice",
+    "classify_block",
+    "default_rules",
+    "default_rules_for",
+    "load_rules",
+]
 
 #: Built-in rule sets shipped in ``landmask/spectral/rulesets``.
-BUILTIN_RULESETS = ("default", "naip")
+BUILTIN_RULESETS = ("default", "naip", "adaptive", "adaptive-rgbn")
 
-_RULESET_KEYS = {"name", "scheme", "description", "default", "rules", "references"}
+_RULESET_KEYS = {"name", "scheme", "description", "default", "define", "rules", "references"}
+_DEFINED_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _RULE_KEYS = {"class", "when", "reference", "note"}
 
 
@@ -101,7 +113,52 @@ def _fail(source: str, where: str, what: str) -> RuleError:
     return RuleError(f"{source}: {where}: {what}")
 
 
-def _parse_rule(source: str, k: int, item: Any, scheme: ClassScheme) -> Rule:
+def _definitions(source: str, data: Any) -> dict[str, str]:
+    """The ``define:`` mapping, each name's text expanded in terms of bands and indices.
+
+    A definition names a numeric expression (``ndvi_s: (s_nir - s_red) / (s_nir + s_red)``)
+    that later definitions and rules use by name; each use stands for the expression in
+    parentheses. Names may not shadow a band, an index, a function or a keyword.
+    """
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise RuleError(f"{source}: 'define' must be a mapping of names to expressions")
+    expanded: dict[str, str] = {}
+    for name, text in data.items():
+        where = f"define {name!r}"
+        if not isinstance(name, str) or not _DEFINED_NAME.match(name):
+            raise _fail(source, where, "a name is lower-case letters, digits and '_'")
+        if name in INDICES or name in COMMON_NAMES or name in FUNCTIONS:
+            raise _fail(source, where, "the name is a band, an index or a function already")
+        if name in ("and", "or", "not"):
+            raise _fail(source, where, "the name is a keyword")
+        body = _expand(str(text), expanded)
+        try:
+            expr = parse(body)
+        except LandmaskError as exc:
+            raise _fail(source, where, str(exc)) from None
+        if expr.boolean:
+            raise _fail(source, where, "a definition is a number, not a comparison")
+        expanded[name] = body
+    return expanded
+
+
+def _expand(text: str, definitions: Mapping[str, str]) -> str:
+    """``text`` with every defined name replaced by its expression in parentheses."""
+    if not definitions:
+        return text
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, definitions)) + r")\b")
+    return pattern.sub(lambda m: f"({definitions[m.group(1)]})", text)
+
+
+def _parse_rule(
+    source: str,
+    k: int,
+    item: Any,
+    scheme: ClassScheme,
+    definitions: Mapping[str, str] | None = None,
+) -> Rule:
     if not isinstance(item, Mapping):
         raise _fail(source, f"rule {k}", "must be a mapping with 'class' and 'when'")
     label = f"rule {k} ({item.get('class', '?')})"
@@ -113,7 +170,7 @@ def _parse_rule(source: str, k: int, item: Any, scheme: ClassScheme) -> Rule:
             raise _fail(source, label, f"missing key {key!r}")
     try:
         class_id = scheme.id_of(str(item["class"]))
-        expr = parse(str(item["when"]))
+        expr = parse(_expand(str(item["when"]), definitions or {}))
     except LandmaskError as exc:
         raise _fail(source, label, str(exc)) from None
     if not expr.boolean:
@@ -126,11 +183,12 @@ def _parse_rule(source: str, k: int, item: Any, scheme: ClassScheme) -> Rule:
             "pixel: a rule must compare a band or index",
         )
     for name in sorted(expr.names):
-        if name not in INDICES and name not in COMMON_NAMES:
+        if name not in INDICES and name not in COMMON_NAMES and not is_composite_band(name):
             raise _fail(
                 source,
                 label,
-                f"unknown name {name!r} (indices: {', '.join(INDICES)}; or a band common name)",
+                f"unknown name {name!r} (indices: {', '.join(INDICES)}; a band common name; "
+                "or a composite's band such as ndvi_p10, nir_median, clear_count)",
             )
     ref = item.get("reference")
     return Rule(str(item["class"]), class_id, str(item["when"]), expr, str(ref) if ref else None)
@@ -156,7 +214,10 @@ def parse_rules(data: Any, source: str) -> RuleSet:
     items = data.get("rules")
     if not isinstance(items, Sequence) or isinstance(items, str) or not items:
         raise RuleError(f"{source}: 'rules' must be a non-empty list")
-    rules = tuple(_parse_rule(source, k, item, scheme) for k, item in enumerate(items, start=1))
+    definitions = _definitions(source, data.get("define"))
+    rules = tuple(
+        _parse_rule(source, k, item, scheme, definitions) for k, item in enumerate(items, start=1)
+    )
     return RuleSet(str(data.get("name", Path(source).stem)), source, rules, scheme, default_id)
 
 
@@ -172,29 +233,60 @@ def load_rules(spec: str | os.PathLike[str] | RuleSet | Mapping[str, Any] = "def
         source = f"rules:{text_spec}"
         return parse_rules(load_yaml(ref.read_text(encoding="utf-8"), source, RuleError), source)
     path = Path(text_spec)
-    if not path.is_file():
+    if not path.exists():
         raise RuleError(
             f"{text_spec}: no such rules file (built-in rule sets: {', '.join(BUILTIN_RULESETS)})"
         )
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RuleError(f"{text_spec}: cannot read ({exc})") from None
+    text = read_text(path, "rules file", RuleError)
     return parse_rules(load_yaml(text, text_spec, RuleError), text_spec)
 
 
-def default_rules(scene: Any) -> str:
-    """The built-in rule set for a scene: ``naip`` without SWIR or from NAIP, else ``default``.
+@dataclass(frozen=True)
+class RulesChoice:
+    """The built-in rule set chosen for a scene, and why (one line for the user)."""
 
-    ``scene`` is a ``(band, y, x)`` DataArray (its ``sensor`` attribute and band
-    names decide) or a sensor name.
+    name: str
+    reason: str
+
+
+def default_rules_for(scene: Any) -> RulesChoice:
+    """The built-in rule set for a scene, from its radiometry and its bands.
+
+    - digital numbers (``attrs["radiometry"] == "dn"``: no scale from file, preset or
+      options, or an 8-bit NAIP stretch): ``adaptive`` with a 1.6 um SWIR band, else
+      ``adaptive-rgbn``. These read only what survives unknown per-band gains and
+      offsets (each band stretched between its scene percentiles, scene-wide splits,
+      neighbourhood texture);
+    - reflectance without a 1.6 um band, or a NAIP scene: ``naip``;
+    - reflectance with one: ``default``.
+
+    ``scene`` is a ``(band, y, x)`` DataArray (its ``radiometry`` and ``sensor``
+    attributes and band names decide) or a sensor name (``naip`` or ``default``:
+    the radiometry is not known before the files are read).
     """
     if isinstance(scene, str | None):
-        return "naip" if (scene or "").lower() == "naip" else "default"
-    if str(scene.attrs.get("sensor", "")).lower() == "naip":
-        return "naip"
+        if (scene or "").lower() == "naip":
+            return RulesChoice("naip", "sensor naip")
+        return RulesChoice("default", "reflectance assumed before the scene is read")
     names = {str(b) for b in scene["band"].values} if "band" in scene.coords else set()
-    return "default" if "swir16" in names or not names else "naip"
+    radiometry = str(scene.attrs.get("radiometry", ""))
+    swir = "swir16" in names or not names
+    if radiometry == "dn":
+        basis = scene.attrs.get("radiometry_basis")
+        why = f"digital numbers ({basis})" if basis else "digital numbers"
+        if swir:
+            return RulesChoice("adaptive", f"{why}: scene-adaptive rules")
+        return RulesChoice("adaptive-rgbn", f"{why}, no 1.6 um band: scene-adaptive rules")
+    if str(scene.attrs.get("sensor", "")).lower() == "naip":
+        return RulesChoice("naip", "NAIP reflectance")
+    if not swir:
+        return RulesChoice("naip", "reflectance without a 1.6 um band")
+    return RulesChoice("default", f"{radiometry or 'reflectance'} with a 1.6 um band")
+
+
+def default_rules(scene: Any) -> str:
+    """The name of :func:`default_rules_for`'s rule set."""
+    return default_rules_for(scene).name
 
 
 def _has_power(expr: Expr) -> bool:
@@ -233,7 +325,9 @@ def classify_block(block: np.ndarray, band_names: Sequence[str], ruleset: RuleSe
                 focal[call] = call.evaluate(whole, focal)
     rows = max(1, STRIP_PIXELS // max(1, block.shape[2]))
     for r in range(0, block.shape[1], rows):
-        strip = {call: values[r : r + rows] for call, values in focal.items()}
+        # the memo holds the focal calls and their sub-expressions; a bound
+        # scene-wide constant among them is a scalar, the same for every strip
+        strip = {c: v[r : r + rows] if np.ndim(v) else v for c, v in focal.items()}
         out[r : r + rows] = _classify_strip(block[:, r : r + rows], band_names, ruleset, strip)
     return out
 

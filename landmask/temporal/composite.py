@@ -37,7 +37,7 @@ from landmask.temporal.statistics import (
 )
 from landmask.temporal.warp import resampling_scale, source_window, warp_block
 
-__all__ = ["MAX_PIXELS", "composite"]
+__all__ = ["MAX_PIXELS", "as_dataset", "composite"]
 
 #: A target grid larger than this many pixels is refused before any work.
 MAX_PIXELS = 10**11
@@ -170,6 +170,24 @@ def composite(
         arr = arr.rio.write_crs(target.crs)
     arr = arr.rio.write_transform(target.transform)
     return arr.rio.write_nodata(np.nan, encoded=False)
+
+
+def as_dataset(arr: xr.DataArray) -> xr.Dataset:
+    """A composite as one variable per band, each keeping the composite's attributes.
+
+    What :func:`~landmask.io.write.write_indices` writes: band descriptions from
+    the names, and the lineage (inputs, input STAC items, hence the period in
+    the output's STAC item) from every variable's attributes.
+    """
+    descriptions = arr.attrs.get("descriptions") or [""] * arr.sizes["band"]
+    return xr.Dataset(
+        {
+            str(name): arr.sel(band=name, drop=True)
+            .rename(str(name))
+            .assign_attrs(arr.attrs, long_name=text)
+            for name, text in zip(arr["band"].values, descriptions, strict=True)
+        }
+    )
 
 
 def _open(scene: Scene, sensor: str | None) -> xr.DataArray:

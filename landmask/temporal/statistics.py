@@ -18,11 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from landmask.errors import ConfigError
+from landmask.io.sensors import CLEAR_COUNT, composite_band
 
 __all__ = ["CLEAR_COUNT", "Output", "parse_features", "parse_stats", "reduce_block"]
-
-#: Name of the band counting the clear observations of each pixel.
-CLEAR_COUNT = "clear_count"
 
 _STAT = re.compile(r"^(median|min|max|p(100|[1-9]?[0-9]))$")
 
@@ -38,7 +36,7 @@ class Output:
     @property
     def name(self) -> str:
         """``blue_median``, ``ndvi_p90``."""
-        return f"{self.quantity}_{self.stat}"
+        return composite_band(self.quantity, self.stat)
 
     @property
     def description(self) -> str:
