@@ -28,6 +28,7 @@ __all__ = [
     "die_with_parent",
     "end_children",
     "exit_status",
+    "finishing",
     "handling_signals",
 ]
 
@@ -53,9 +54,27 @@ def _handler(signum: int, frame: FrameType | None) -> None:
     raise Interrupted(signum)
 
 
+#: threads writing what a stopped command still owes (a run's summary)
+_finishing = threading.local()
+
+
+@contextlib.contextmanager
+def finishing() -> Iterator[None]:
+    """In this thread only, write despite :data:`STOP` (a run's summary after a signal).
+
+    Every other thread still stops at its next check, so no scene publishes
+    an output while the summary is written.
+    """
+    _finishing.on = True
+    try:
+        yield
+    finally:
+        _finishing.on = False
+
+
 def check_stop() -> None:
     """Raise :class:`Interrupted` if a signal asked the command to stop."""
-    if STOP.is_set():
+    if STOP.is_set() and not getattr(_finishing, "on", False):
         raise Interrupted(_received[0] if _received else signal.SIGINT)
 
 
@@ -84,6 +103,8 @@ def handling_signals() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread() or _depth:
         yield  # another thread's, or nested in a block that already handles them
         return
+    STOP.clear()  # a new command: a signal that stopped an earlier one is spent
+    _received.clear()
     previous = {s: signal.signal(s, _handler) for s in (signal.SIGINT, signal.SIGTERM)}
     hook = sys.unraisablehook
     sys.unraisablehook = _quiet_interrupts

@@ -22,7 +22,6 @@ import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dask
@@ -34,8 +33,9 @@ import xarray as xr
 from landmask._runtime.chunks import as_dask
 from landmask.analysis._coverage import block_areas, to_pixel_space
 from landmask.classes import CLOUD, NODATA, ClassScheme, get_scheme, scheme_of
-from landmask.errors import ConfigError, GridError, InputError, ReadError, ZoneWarning
+from landmask.errors import ConfigError, GridError, InputError, ZoneWarning
 from landmask.grid import Grid
+from landmask.io.inputs import read_vector
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -220,19 +220,11 @@ def _columns(scheme: ClassScheme, classes: Sequence[str | int] | None) -> _Colum
 def _read_zones(zones: Any, layer: str | None) -> tuple[gpd.GeoDataFrame, str]:
     import geopandas as gpd
 
-    from landmask.vector.formats import data_layer
-
     if isinstance(zones, gpd.GeoDataFrame):
         frame, name = zones, "<zones>"
     else:
         name = os.fspath(zones)
-        layer = data_layer(name, layer, "--zones-layer")
-        try:
-            frame = gpd.read_file(name, layer=layer)
-        except Exception as exc:  # pyogrio raises its own DataSourceError types
-            if not Path(name).exists():
-                raise ReadError(f"{name}: no such file") from None
-            raise ReadError(f"{name}: cannot read as vector data ({type(exc).__name__})") from None
+        frame = read_vector(name, layer, "--zones-layer", "zones")
     if frame.empty:
         raise InputError(f"{name}: no zones (no features)")
     return frame, name
@@ -358,6 +350,11 @@ def _result(
     for name, col in zip(columns.names, columns.index, strict=True):
         stats[f"{name}_fraction"] = sums[:, col] * share
     geometry = frame.geometry.name
+    if key in stats:
+        raise ConfigError(
+            f"zone column {key!r} is named like a statistic landmask writes; "
+            "pick another with --zone-column (or rename it)"
+        )
     attributes = [c for c in frame.columns if c not in (key, geometry) and c not in stats]
     table = pd.DataFrame({key: keys}, index=frame.index)
     table = pd.concat([table, frame[attributes], pd.DataFrame(stats, index=frame.index)], axis=1)

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from landmask import __version__
-from landmask._runtime.signals import STOP
+from landmask._runtime.signals import finishing
 from landmask.batch.manifest import MANIFEST_NAME, Manifest, output_stamp
 from landmask.batch.progress import RunProgress
 from landmask.batch.summary import RunSummary, SceneResult
@@ -234,7 +234,7 @@ def run_workflow(
         scene never propagate: they are in its :class:`SceneResult`.
     """
     from landmask._runtime.schedulers import use_scheduler
-    from landmask.io.outputs import atomic_path
+    from landmask.io.outputs import write_json
 
     start = time.perf_counter()
     spec = scheduler or workflow.scheduler
@@ -300,8 +300,7 @@ def run_workflow(
         missing = SceneResult("", "interrupted", error="interrupted")
         done = [results.get(s.stem) or dataclasses.replace(missing, scene=s.stem) for s in scenes]
         summary = RunSummary(workflow.name, spec, done, time.perf_counter() - start)
-        with atomic_path(out_dir / workflow.outputs.summary, overwrite=True) as tmp:
-            tmp.write_text(json.dumps(summary.to_dict(), indent=2))
+        write_json(out_dir / workflow.outputs.summary, summary.to_dict(), overwrite=True)
         if workflow.outputs.stac:  # catalog.json: the items of every finished scene
             from landmask.io.items import write_catalog
 
@@ -321,13 +320,11 @@ def run_workflow(
                     report.ended(result)
             except KeyboardInterrupt:
                 # SIGINT/SIGTERM: queued scenes dropped, running ones stop at their
-                # next task; the summary says what finished, the manifest has it
-                pool.shutdown(wait=False, cancel_futures=True)
-                STOP.clear()  # let the summary be written
-                try:
+                # next task and remove what they wrote (waited for: none publishes
+                # later); the summary says what finished, the manifest has it
+                pool.shutdown(wait=True, cancel_futures=True)
+                with finishing():
                     summarize()
-                finally:
-                    STOP.set()
                 raise
             pool.shutdown(wait=True)
     return summarize()

@@ -17,6 +17,7 @@ import glob
 import math
 import os
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from pydantic import (
 
 from landmask._runtime.chunks import SCENE_CHUNK_SIZE
 from landmask.errors import ConfigError, InputError
+from landmask.io.inputs import read_text
 from landmask.io.yamldoc import load_yaml
 
 __all__ = [
@@ -130,7 +132,17 @@ class Outputs(_Strict):
 class Workflow(_Strict):
     """A validated workflow. Paths are absolute (resolved against the workflow's folder)."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=100)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if any(unicodedata.category(c).startswith("C") for c in value):
+            raise ValueError(f"{value!r}: a name holds no control character (newline, escape)")
+        if "/" in value or "\\" in value or value in (".", ".."):
+            raise ValueError(f"{value!r}: a name is not a path")
+        return value
+
     inputs: str | list[str | list[str]] | StacInputs
     sensor: str | None = None
     bands: dict[str, int] | None = None
@@ -424,12 +436,7 @@ def load_workflow(path: str | os.PathLike[str]) -> Workflow:
         does not load.
     """
     source = os.fspath(path)
-    try:
-        text = Path(source).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{source}: no such workflow file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{source}: cannot read ({exc})") from None
+    text = read_text(source, "workflow file", ConfigError)
     data = load_yaml(text, source)
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: a workflow is a YAML mapping of keys")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -80,7 +79,7 @@ def change_cmd(
     from landmask.errors import ConfigError
     from landmask.io.companions import Output, remove_with_companions
     from landmask.io.masks import open_mask
-    from landmask.io.outputs import GEOTIFF, atomic_path, check_output, plan_outputs
+    from landmask.io.outputs import GEOTIFF, check_output, plan_outputs, write_json
     from landmask.io.write import write_mask
     from landmask.vector.formats import check_vector_output
     from landmask.vector.vectorize import vectorize_to_file
@@ -115,9 +114,7 @@ def change_cmd(
             done.append(outputs["-o"])
             matrix = transitions(written.path, chunk_size=chunk_size)
             if json_path:
-                with atomic_path(Path(json_path), overwrite=overwrite) as tmp:
-                    text = json.dumps(matrix.to_dict(), indent=2)
-                    tmp.write_text(text + "\n", encoding="utf-8")
+                write_json(Path(json_path), matrix.to_dict(), overwrite=overwrite)
                 done.append(outputs["--json"])
             polygons = None
             if vector_path:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import time
+from pathlib import Path
 
 import click
 
@@ -122,12 +124,16 @@ def composite_cmd(
     acquisition (same platform and day) are merged, not counted twice.
     """
     from landmask._runtime.schedulers import progress, use_scheduler
-    from landmask.io.outputs import GEOTIFF, check_output
+    from landmask.io.companions import Output
+    from landmask.io.outputs import GEOTIFF, check_output, plan_outputs
     from landmask.io.write import write_indices
     from landmask.temporal.composite import as_dataset, composite
 
     start = time.perf_counter()
-    check_output(output, overwrite, inputs, fmt=GEOTIFF)
+    geotiff = functools.partial(check_output, fmt=GEOTIFF)
+    planned = {"-o": Output(Path(output), "indices", stac=stac)}
+    read = [*inputs, *([like] if like else [])]
+    plan_outputs(planned, read, overwrite=overwrite, checks={"-o": geotiff})
     with use_scheduler(scheduler):
         arr = composite(
             list(inputs),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +74,7 @@ def evaluate_cmd(
     """
     from landmask._runtime.schedulers import progress, use_scheduler
     from landmask.evaluation.evaluate import evaluate, parse_label_map
-    from landmask.io.outputs import PNG, atomic_path, check_output, plan_outputs
+    from landmask.io.outputs import PNG, atomic_path, check_output, plan_outputs, write_json
 
     outputs = {k: p for k, p in (("--json", json_path), ("--plot", plot_path)) if p}
     png = functools.partial(check_output, fmt=PNG)
@@ -92,8 +91,7 @@ def evaluate_cmd(
             truth_scheme=truth_scheme,
         )
     if json_path:
-        with atomic_path(Path(json_path), overwrite=overwrite) as tmp:
-            tmp.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+        write_json(Path(json_path), result.to_dict(), overwrite=overwrite)
     if plot_path:
         import matplotlib
 

@@ -51,8 +51,16 @@ def vector_options(f: F) -> F:
 
 
 def split_classes(classes: str | None) -> list[str] | None:
-    """``"forest,water"`` -> ``["forest", "water"]``; None for the default classes."""
-    return [c.strip() for c in classes.split(",") if c.strip()] if classes else None
+    """``"forest,water"`` -> ``["forest", "water"]``; None for the default classes.
+
+    ``--classes ""`` or ``--classes ,,`` name no class: refused (not taken as the default).
+    """
+    if classes is None:
+        return None
+    names = [c.strip() for c in classes.split(",") if c.strip()]
+    if not names:
+        raise click.BadParameter(f"{classes!r} names no class", param_hint="--classes")
+    return names
 
 
 def write_polygons(
@@ -94,6 +102,11 @@ def write_polygons(
 @stac_option
 @vector_options
 @scheme_option(help="Class scheme of MASK for names and styling (default: the one MASK records).")
+@click.option(
+    "--allow-ungeoreferenced",
+    is_flag=True,
+    help="Accept a mask without CRS: polygons in pixel coordinates, areas in pixels.",
+)
 @polygonizing_options
 @common_options
 def vectorize_cmd(
@@ -106,6 +119,7 @@ def vectorize_cmd(
     min_area: float | None,
     simplify: float | None,
     scheme: Any,
+    allow_ungeoreferenced: bool,
     chunk_size: int | None,
     scheduler: str,
     quiet: bool,
@@ -123,18 +137,27 @@ def vectorize_cmd(
     --scheduler.
     """
     from landmask._runtime.schedulers import progress, use_scheduler
+    from landmask.errors import GridError
     from landmask.io.companions import Output
+    from landmask.io.inputs import open_raster
     from landmask.io.outputs import plan_outputs
     from landmask.vector.formats import check_vector_output
 
     start = time.perf_counter()
     planned = {"-o": Output(Path(output), "polygons", stac=stac)}
     plan_outputs(planned, [mask], overwrite=overwrite, checks={"-o": check_vector_output})
+    picked = split_classes(classes)
+    with open_raster(mask, "a mask") as ds:
+        if ds.crs is None and not allow_ungeoreferenced:
+            raise GridError(
+                f"{mask}: has no CRS; pass --allow-ungeoreferenced for polygons in pixel "
+                "coordinates"
+            )
     with use_scheduler(scheduler), progress(False if quiet else None):
         summary = write_polygons(
             mask,
             output,
-            split_classes(classes),
+            picked,
             int(connectivity),
             min_area,
             simplify,

@@ -22,14 +22,13 @@ from typing import Any
 import dask
 import dask.array as da
 import numpy as np
-import rasterio
 import xarray as xr
 from affine import Affine
-from rasterio.errors import RasterioError
 
 from landmask._runtime.chunks import as_dask
 from landmask.classes import LANDCOVER, NODATA, ClassScheme, label_text
-from landmask.errors import ConfigError, GridError, InputError, ReadError, TruthReprojectedWarning
+from landmask.errors import ConfigError, GridError, InputError, TruthReprojectedWarning
+from landmask.io.inputs import open_raster, read_vector
 from landmask.io.masks import raster_on_grid
 
 __all__ = [
@@ -144,12 +143,9 @@ class Labels:
 
 def raster_truth(path: str, pred: xr.DataArray, labels: Labels) -> xr.DataArray:
     """Truth raster ``path`` as class ids on ``pred``'s grid, lazily (warped if on another)."""
-    try:
-        with rasterio.open(path) as src:
-            if src.count != 1:
-                raise InputError(f"{path}: truth raster must have one band, it has {src.count}")
-    except RasterioError:
-        raise ReadError(f"{path}: cannot open as a raster") from None
+    with open_raster(path, "a truth raster") as src:
+        if src.count != 1:
+            raise InputError(f"{path}: truth raster must have one band, it has {src.count}")
     return raster_on_grid(
         path,
         pred,
@@ -167,17 +163,7 @@ def _chunks_of(arr: xr.DataArray) -> Any:
 def _read_vector(
     path: str, column: str | None, pred: xr.DataArray, layer: str | None, option: str
 ) -> Any:
-    import geopandas as gpd
-
-    from landmask.vector.formats import data_layer
-
-    layer = data_layer(path, layer, option)
-    try:
-        gdf = gpd.read_file(path, layer=layer)
-    except Exception as exc:  # pyogrio raises its own DataSourceError types
-        if not Path(path).exists():
-            raise ReadError(f"{path}: no such file") from None
-        raise ReadError(f"{path}: cannot read as vector data ({type(exc).__name__})") from None
+    gdf = read_vector(path, layer, option)
     if gdf.empty:
         raise InputError(f"{path}: no features")
     if gdf.crs is None:
@@ -221,7 +207,7 @@ def vector_truth(
     The result has the labels in a ``label`` column (``column``, else the
     first of ``class``, ``label``, ``class_name``, ``class_id``, ``landcover``);
     a file loses empty geometries and must have a CRS. Its layer is ``layer``,
-    else the only layer of features (:func:`landmask.vector.formats.data_layer`;
+    else the only layer of features (:func:`landmask.io.inputs.data_layer`;
     ``layer_option`` is named when that is ambiguous).
     """
     if isinstance(source, str | os.PathLike):

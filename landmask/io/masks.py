@@ -16,7 +16,6 @@ import contextlib
 import os
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, cast
 
 import dask.array as da
@@ -32,8 +31,9 @@ from rasterio.windows import Window
 from landmask._runtime.chunks import CHUNK_SIZE, SCENE_CHUNK_SIZE, as_dask
 from landmask._runtime.paths import worker_path
 from landmask.classes import NODATA, check_mask
-from landmask.errors import InputError, ReadError
+from landmask.errors import InputError
 from landmask.grid import Grid
+from landmask.io.inputs import open_raster
 from landmask.io.radiometry import attrs_from_tags
 from landmask.io.reflectance import read_error, read_window
 
@@ -53,14 +53,9 @@ _READ = "landmask_read"
 
 @contextlib.contextmanager
 def _header(path: str) -> Iterator[rasterio.io.DatasetReader]:
-    """The raster open for its metadata; one line (:class:`ReadError`) if it cannot be read."""
-    try:
-        with rasterio.open(path) as ds:
-            yield ds
-    except RasterioError:
-        if not Path(path).exists():
-            raise ReadError(f"{path}: no such file") from None
-        raise ReadError(f"{path}: cannot open as a raster") from None
+    """The raster open for its metadata, safely (:func:`landmask.io.inputs.open_raster`)."""
+    with open_raster(path) as ds:
+        yield ds
 
 
 class FileArray:

@@ -16,19 +16,23 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
+import json
+import math
 import os
 import re
 import socket
-import stat
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from landmask._runtime.paths import worker_path
 from landmask._runtime.signals import check_stop
-from landmask.errors import ConfigError, OutputExistsError, ReadError, WriteError, option
+from landmask.errors import ConfigError, OutputExistsError, WriteError, option
 from landmask.io.companions import ROLE_NAMES, Output, is_own, mark, role_of
+from landmask.io.inputs import check_inputs
 
 __all__ = [
     "GEOTIFF",
@@ -45,6 +49,7 @@ __all__ = [
     "remove_live",
     "remove_stale",
     "temp_path",
+    "write_json",
 ]
 
 #: (format name, the extensions a file of it may have), for check_output's ``fmt``
@@ -74,10 +79,26 @@ def temp_path(path: Path, suffix: str | None = None) -> Path:
     """
     check_stop()
     end = path.suffix if suffix is None else suffix
-    tmp = path.with_name(f".{path.name}.lmtmp-{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}{end}")
+    tag = f".lmtmp-{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}{end}"
+    tmp = path.with_name(f".{_fitted(path.name, NAME_MAX - len(tag) - _MARGIN)}{tag}")
     with _live_lock:
         _live.add(tmp)
     return tmp
+
+
+#: bytes kept free in a temporary's name for what writers append (``.stage.gpkg``)
+_MARGIN = 24
+
+
+def _fitted(name: str, room: int) -> str:
+    """``name`` cut to ``room`` bytes (1 + the output's name), a hash of it kept for uniqueness."""
+    if len(os.fsencode(name)) + 1 <= room:
+        return name
+    digest = hashlib.sha1(os.fsencode(name)).hexdigest()[:8]
+    cut = name
+    while len(os.fsencode(cut)) + 10 > room:
+        cut = cut[:-1]
+    return f"{cut}~{digest}"
 
 
 def discard_temp(tmp: Path) -> None:
@@ -185,22 +206,6 @@ def _local(path: str) -> bool:
     return not path.startswith("/vsi") and "://" not in path
 
 
-def check_inputs(paths: Sequence[str | os.PathLike[str]]) -> None:
-    """Refuse inputs that are FIFOs, devices or sockets (reading one may block forever).
-
-    Missing files and folders are left to the reader, which names them.
-    """
-    for p in (os.fspath(x) for x in paths):
-        if not _local(p):
-            continue
-        try:
-            mode = os.stat(p).st_mode
-        except OSError:
-            continue
-        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-            raise ReadError(f"{p}: not a regular file (a FIFO, device or socket); give a file")
-
-
 def _same_file(out: Path, resolved: Path, p: str) -> bool:
     if not _local(p):
         return False
@@ -266,6 +271,13 @@ def _check_folder(out: Path) -> None:
 
 
 def _check_name(out: Path, what: str) -> None:
+    try:
+        os.fsencode(out.name).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"{str(out)!r}: the name of the {what} is not UTF-8, which GDAL cannot write; "
+            "name it in UTF-8"
+        ) from None
     size = len(os.fsencode(out.name))
     if size > NAME_MAX:
         raise ConfigError(
@@ -294,7 +306,8 @@ def _check_companion(
             "move it away or name the output otherwise"
         )
     if output.path.exists() and not overwrite:  # refused with the output, named first
-        raise OutputExistsError(f"{side}: exists; pass --overwrite to replace it")
+        hint = option("--overwrite", "overwrite=True")
+        raise OutputExistsError(f"{side}: exists; pass {hint} to replace it")
 
 
 def plan_outputs(
@@ -442,6 +455,29 @@ def atomic_path(path: Path, *, overwrite: bool) -> Iterator[Path]:
         _publish_sidecars(path, sidecars)
     finally:
         discard_temp(tmp)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def write_json(path: Path, doc: Any, *, overwrite: bool, indent: int = 2) -> Path:
+    """Write ``doc`` as JSON at ``path``, atomically; NaN and infinities become null.
+
+    JSON has no NaN (Python's ``json`` would write a bare ``NaN`` no other
+    reader takes): a figure that cannot be computed (an area on a grid past
+    the poles) is ``null``.
+    """
+    text = json.dumps(_finite(doc), indent=indent, allow_nan=False) + "\n"
+    with atomic_path(Path(path), overwrite=overwrite) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
 
 
 @contextlib.contextmanager

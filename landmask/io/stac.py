@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from landmask.errors import BandError, ConfigError, ReadError
+from landmask.io.inputs import read_text
 from landmask.io.sensors import COMMON_NAMES, QUALITY_BANDS
 
 if TYPE_CHECKING:
@@ -74,11 +75,8 @@ def is_stac_input(paths: object) -> bool:
 
 def _read_json(path: str) -> dict[str, Any]:
     try:
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
-    except FileNotFoundError:
-        raise ReadError(f"{path}: no such file") from None
-    except (OSError, ValueError) as exc:
+        doc = json.loads(read_text(path, "JSON document"))
+    except ValueError as exc:
         raise ReadError(f"{path}: not a JSON document ({exc})") from None
     except RecursionError:
         raise ReadError(f"{path}: JSON nested too deeply to be a STAC document") from None

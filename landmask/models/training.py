@@ -266,7 +266,7 @@ def _check_overlap(labels: Any, scene: xr.DataArray, what: str, layer: str | Non
     from rasterio.errors import RasterioError
     from rasterio.warp import transform_bounds
 
-    from landmask.vector.formats import data_layer
+    from landmask.io.inputs import data_layer
 
     if isinstance(labels, str | os.PathLike):
         path = os.fspath(labels)

@@ -33,6 +33,7 @@ import numpy as np
 
 from landmask.classes import NODATA, ClassScheme, get_scheme
 from landmask.errors import ConfigError, LandmaskError, RuleError
+from landmask.io.inputs import read_text
 from landmask.io.sensors import COMMON_NAMES, is_composite_band
 from landmask.io.yamldoc import load_yaml
 from landmask.spectral.expressions import FUNCTIONS, Expr, parse
@@ -232,14 +233,11 @@ def load_rules(spec: str | os.PathLike[str] | RuleSet | Mapping[str, Any] = "def
         source = f"rules:{text_spec}"
         return parse_rules(load_yaml(ref.read_text(encoding="utf-8"), source, RuleError), source)
     path = Path(text_spec)
-    if not path.is_file():
+    if not path.exists():
         raise RuleError(
             f"{text_spec}: no such rules file (built-in rule sets: {', '.join(BUILTIN_RULESETS)})"
         )
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RuleError(f"{text_spec}: cannot read ({exc})") from None
+    text = read_text(path, "rules file", RuleError)
     return parse_rules(load_yaml(text, text_spec, RuleError), text_spec)
 
 

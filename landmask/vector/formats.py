@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 
 from landmask.classes import ClassScheme, resolve_scheme
-from landmask.errors import ConfigError, InputError
+from landmask.errors import ConfigError
 from landmask.io.companions import Output
+from landmask.io.inputs import data_layer
 from landmask.io.items import Lineage, attach_item
 from landmask.io.outputs import atomic_path, attach_sidecars, check_output, plan_outputs
 from landmask.io.styling import gpkg_add_style, vector_sidecars
@@ -75,31 +76,6 @@ def check_vector_output(path: str | os.PathLike[str], overwrite: bool) -> Path:
 def declared_type(types: Iterable[str]) -> str:
     """The layer geometry type to declare for features of OGC ``types`` (Polygon by default)."""
     return "MultiPolygon" if "MultiPolygon" in set(types) else "Polygon"
-
-
-def data_layer(path: str | os.PathLike[str], layer: str | None, option: str) -> str | None:
-    """The layer of features to read from ``path``: ``layer`` if given, else the only one.
-
-    Tables without geometry (a GeoPackage's ``layer_styles``) are not
-    candidates. Raises :class:`InputError` naming ``option`` for a missing
-    layer, or for several layers of features and no ``layer``. Returns None
-    for a file pyogrio cannot list, which its reader then reports.
-    """
-    import pyogrio
-
-    try:
-        layers = pyogrio.list_layers(path)
-    except Exception:  # unreadable files get their own error from the reader
-        return layer
-    names = [str(name) for name, _ in layers]
-    spatial = [str(name) for name, kind in layers if kind is not None]
-    if layer is not None:
-        if layer not in names:
-            raise InputError(f"{path}: no layer {layer!r} ({option}; layers: {', '.join(names)})")
-        return layer
-    if len(spatial) > 1:
-        raise InputError(f"{path}: layers {', '.join(spatial)}: pass {option} to choose one")
-    return spatial[0] if spatial else None
 
 
 def write_vector(

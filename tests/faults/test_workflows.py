@@ -36,7 +36,7 @@ def _workflow(work: Path, outputs: dict[str, Any], **extra: Any) -> Path:
     ("outputs", "extra", "message"),
     [
         ({"dir": "scenes", "mask": "{stem}.tif"}, {}, "would overwrite an input"),
-        ({"dir": "out", "mask": "{name}_{stem}.tif"}, {"name": "../../ESCAPED"}, "is outside"),
+        ({"dir": "out", "mask": "{name}_{stem}.tif"}, {"name": "../../ESCAPED"}, "not a path"),
         ({"dir": "out", "mask": "{stem}_m.tif", "summary": "../s.json"}, {}, "is outside"),
         (
             {"dir": "out", "mask": "{stem}.tif", "indices": "{stem}.tif", "summary": "x.json"},
