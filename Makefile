@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean workflows
+.PHONY: demo test lint bench bench-quick clean workflows
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,12 @@ lint: $(VENV)/.installed-dev
 test: lint
 	$(BIN)/python -m pytest -n 2 --dist worksteal -q
 
+# every benchmark job against its baseline, ratios printed, results kept in benchmarks/results/
 bench: $(VENV)/.installed
-	$(BIN)/python benchmarks/bench_classify.py
+	$(BIN)/python benchmarks/run_all.py
+
+bench-quick: $(VENV)/.installed
+	$(BIN)/python benchmarks/run_all.py --quick
 
 clean:
 	rm -rf $(VENV) demo-output landmask-workflows .pytest_cache .mypy_cache .ruff_cache

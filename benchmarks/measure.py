@@ -99,8 +99,8 @@ def _sample_tree(pid: int, done: threading.Event, peak: list[int]) -> None:
         peak[0] = max(peak[0], sum(rss_kb(p) for p in tree(pid)))
 
 
-def others_busy(when: str) -> None:
-    """Print how busy the CPUs are with other work while this process sleeps for a second."""
+def others_busy(when: str) -> float | None:
+    """Print (and return) how busy the CPUs are with other work while this process sleeps."""
 
     def idle_total() -> tuple[int, int]:
         fields = [int(v) for v in Path("/proc/stat").read_text().split()[1:9]]
@@ -111,7 +111,8 @@ def others_busy(when: str) -> None:
         time.sleep(1)
         i1, t1 = idle_total()
     except OSError:
-        return
+        return None
     busy = 1 - (i1 - i0) / max(1, t1 - t0)
     warn = " -- other work is running, figures will be noisy" if busy > 0.1 else ""
     print(f"CPUs busy {when} the runs: {100 * busy:.0f}%{warn}", flush=True)
+    return busy

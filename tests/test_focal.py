@@ -213,7 +213,7 @@ def test_a_yaml_rule_file_with_focal_functions_classifies_from_the_cli(s2_file, 
     )
     out = tmp_path / "mask.tif"
     assert run(["classify", str(s2_file), "--sensor", "sentinel2-l2a", "--rules", str(rules),
-                "--chunk-size", "16", "-o", str(out), "-q"]) == 0  # fmt: skip
+                "--chunk-size", "48", "-o", str(out), "-q"]) == 0  # fmt: skip
     scene = open_scene(s2_file, sensor="sentinel2-l2a")
     want = classify(scene.chunk({"y": -1, "x": -1}), rules=load_rules(str(rules))).values
     with rasterio.open(out) as ds:

@@ -434,3 +434,34 @@ def test_signal_mid_write(case: Case, signum: int, capsys, caplog, monkeypatch) 
     err = _contract(case, capsys, caplog, case.argv(), codes=(128 + signum,), allowed=allowed)
     assert sent, "no temporary was made"
     assert err == f"landmask: interrupted by {signal.Signals(signum).name}; temporary files removed"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("name", ["change", "classify"])
+def test_signal_in_the_vector_phase(name, signum, inputs, tmp_path, capsys, caplog, monkeypatch):
+    """Issue 21: a signal while the polygons of ``change --vector`` were written left the
+    change map, its item and its sidecars; now every output of the command goes."""
+    out = tmp_path / "out"
+    out.mkdir()
+    vector = out / "v.gpkg"
+    if name == "change":
+        argv = ["change", inputs.mask, inputs.mask2, "-o", out / "c.tif", "--vector", vector]
+    else:
+        argv = ["classify", inputs.scene, *S2, "-o", out / "c.tif", "--vector", vector]
+    made = landmask.io.outputs.temp_path
+    sent: list[Path] = []
+
+    def temp_path(path: Path, suffix: str | None = None) -> Path:
+        tmp = made(path, suffix)
+        if Path(path).name == vector.name and not sent:
+            sent.append(tmp)
+            os.kill(os.getpid(), signum)
+        return tmp
+
+    monkeypatch.setattr(landmask.io.outputs, "temp_path", temp_path)
+    before = _hashes([inputs.scene, inputs.mask, inputs.mask2])
+    res = invoke([*argv, "--scheduler", "synchronous"], capsys, caplog)
+    assert sent and res.code == 128 + signum, res.err
+    assert "Traceback" not in res.err
+    assert os.listdir(out) == []  # c.tif, its item and sidecars removed with the polygons
+    assert _hashes([inputs.scene, inputs.mask, inputs.mask2]) == before

@@ -573,8 +573,8 @@ def _polygon_scene(folder: Path, seed: int = 5) -> tuple[Path, gpd.GeoDataFrame,
         rows, cols = slice(r * SIDE, (r + 1) * SIDE), slice(c * SIDE, (c + 1) * SIDE)
         noise = rng.normal(0, 0.002, size=(4, SIDE, SIDE)).astype(np.float32)
         data[:, rows, cols] = signatures[k][:, None, None] + noise
-        x0, y0 = TRANSFORM * (c * SIDE, r * SIDE)
-        x1, y1 = TRANSFORM * ((c + 1) * SIDE, (r + 1) * SIDE)
+        x0, y0 = TRANSFORM @ (c * SIDE, r * SIDE)
+        x1, y1 = TRANSFORM @ ((c + 1) * SIDE, (r + 1) * SIDE)
         geoms.append(box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
         classes.append(f"c{(k * 7) % 3}")
     path = write_raster(folder / "polygons.tif", data, blocksize=32)
