@@ -315,3 +315,36 @@ def test_rules_read_a_composites_bands_by_name(tmp_path, three_dates):
     want[missing] = 255
     np.testing.assert_array_equal(got, want)
     assert {0, 1, 2} <= set(np.unique(got).tolist())  # every rule fires somewhere
+
+
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(
+    dates=st.integers(0, 9),
+    stat=st.sampled_from(["median", "min", "max", "p0", "p10", "p37", "p90", "p100"]),
+    seed=st.integers(0, 2**16),
+)
+def test_statistics_equal_numpys_nan_functions(dates, stat, seed):
+    from landmask.temporal.statistics import Output, reduce_block
+
+    rng = np.random.default_rng(seed)
+    stack = rng.random((dates, 2, 7, 5)).astype(np.float32)
+    stack[rng.random(stack.shape) < 0.3] = np.nan
+    out = reduce_block(
+        stack, ["red", "nir"], [Output("nir", stat, False), Output("ndvi", stat, True)]
+    )
+    clear = np.isfinite(stack).all(axis=1)
+    nir = np.where(clear, stack[:, 1], np.nan)
+    red = np.where(clear, stack[:, 0], np.nan)
+    ndvi = (nir - red) / (nir + red)
+    func = {"median": np.nanmedian, "min": np.nanmin, "max": np.nanmax}.get(stat)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for k, values in enumerate((nir, ndvi)):
+            if dates == 0:
+                want = np.full((7, 5), np.nan)
+            elif func is not None:
+                want = func(values, axis=0)
+            else:
+                want = np.nanpercentile(values, float(stat[1:]), axis=0)
+            np.testing.assert_allclose(out[k], want, rtol=1e-6, atol=1e-7, equal_nan=True)
+    np.testing.assert_array_equal(out[-1], clear.sum(axis=0))

@@ -106,8 +106,9 @@ def reduce_block(
             values = blanked[:, list(band_names).index(quantity)]
         else:
             values = _index_stack(blanked, band_names, quantity)
+        ordered = _sorted_values(values)
         for k, stat in wanted:
-            out[k] = _statistic(values, stat)
+            out[k] = _statistic(ordered, stat)
     return out
 
 
@@ -117,23 +118,39 @@ def _index_stack(stack: np.ndarray, band_names: Sequence[str], index: str) -> np
     return np.stack([indices_block(date, band_names, [index])[0] for date in stack])
 
 
-def _statistic(values: np.ndarray, stat: str) -> np.ndarray:
-    """``stat`` over axis 0 ignoring NaN; NaN where a pixel has no value.
+def _sorted_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel's values sorted over axis 0 (NaN last), and how many are finite.
 
-    Pixels without any value are left out of numpy's nan-functions (which
-    would warn about them), so no warning filter is needed in worker threads.
+    One sort serves every statistic of a quantity: numpy's nan-percentile sorts
+    again for each call and handles NaN slowly (0.33 s for 30 dates of 10,100
+    px against 0.07 s here).
     """
-    seen = np.isfinite(values).any(axis=0)
+    return np.sort(values, axis=0), np.isfinite(values).sum(axis=0)
+
+
+def _statistic(ordered: tuple[np.ndarray, np.ndarray], stat: str) -> np.ndarray:
+    """``stat`` over the dates of sorted values; NaN where a pixel has no value.
+
+    Percentiles interpolate linearly between the closest ranks, as numpy's
+    default (``nanpercentile(..., method="linear")``); the median is ``p50``.
+    """
+    values, count = ordered
+    seen = count > 0
     result = np.full(values.shape[1:], np.nan, np.float32)
     if not seen.any():
         return result
-    picked = values[:, seen]
-    if stat == "median":
-        result[seen] = np.nanmedian(picked, axis=0)
-    elif stat == "min":
-        result[seen] = np.nanmin(picked, axis=0)
-    elif stat == "max":
-        result[seen] = np.nanmax(picked, axis=0)
-    else:
-        result[seen] = np.nanpercentile(picked, float(stat[1:]), axis=0)
-    return result
+    last = np.maximum(count - 1, 0)
+    if stat == "min":
+        return np.where(seen, values[0], np.float32(np.nan)).astype(np.float32)
+    if stat == "max":
+        top = np.take_along_axis(values, last[None], axis=0)[0]
+        return np.where(seen, top, np.float32(np.nan)).astype(np.float32)
+    q = 50.0 if stat == "median" else float(stat[1:])
+    position = q / 100.0 * last
+    low = np.floor(position).astype(np.intp)
+    high = np.minimum(low + 1, last)
+    below = np.take_along_axis(values, low[None], axis=0)[0].astype(np.float64)
+    above = np.take_along_axis(values, high[None], axis=0)[0].astype(np.float64)
+    share = position - low
+    mixed = below + (above - below) * share
+    return np.where(seen, mixed, np.nan).astype(np.float32)
