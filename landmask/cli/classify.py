@@ -26,7 +26,8 @@ from landmask.cli.vectorize import split_classes, vector_options
     "--rules",
     default=None,
     metavar="FILE|NAME",
-    help="Rule set: a YAML file or a built-in name (default; naip for RGB+NIR). "
+    help="Rule set: a YAML file or a built-in name (default; naip for RGB+NIR; "
+    "annual for a year's composite with ndvi:p10,p90). "
     "Default: naip with --sensor naip, else default.",
 )
 @click.option(

@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 #: Built-in rule sets shipped in ``landmask/spectral/rulesets``.
-BUILTIN_RULESETS = ("default", "naip", "adaptive", "adaptive-rgbn")
+BUILTIN_RULESETS = ("default", "naip", "adaptive", "adaptive-rgbn", "annual")
 
 _RULESET_KEYS = {"name", "scheme", "description", "default", "define", "rules", "references"}
 _DEFINED_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
