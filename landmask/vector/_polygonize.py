@@ -290,11 +290,16 @@ class OutputSpec:
     wanted: frozenset[int]
 
     def to_crs(self, pixel_geoms: np.ndarray) -> np.ndarray:
-        """Polygons in (col, -row) pixels -> polygons in the mask's CRS."""
+        """Polygons in (col, -row) pixels -> polygons in the mask's CRS, in canonical form.
+
+        Canonical (:func:`shapely.normalize`: where each ring starts, which way it
+        turns): a polygon GDAL traced whole and the same polygon stitched from
+        chunks are then the same bytes, so files do not depend on the chunking.
+        """
         t = self.transform
         coeffs = np.array([[t.a, -t.b], [t.d, -t.e]])  # from (col, -row)
         offset = np.array([t.c, t.f])
-        return shapely.transform(pixel_geoms, lambda xy: xy @ coeffs.T + offset)
+        return shapely.normalize(shapely.transform(pixel_geoms, lambda xy: xy @ coeffs.T + offset))
 
     def measures(
         self, geoms: np.ndarray, pixel_geoms: np.ndarray, *, exact: bool = True
