@@ -232,7 +232,10 @@ def test_period_skips_dates_with_a_warning_each(three_dates):
     assert len([w for w in caught if w.category is DateSkippedWarning]) == 2
     assert out.attrs["dates"] == ["2024-06-01 sentinel-2a"]
     assert int(np.nanmax(out.values[-1])) == 1
-    with pytest.raises(InputError, match="no input scene lies in the period"):
+    with (
+        pytest.warns(DateSkippedWarning),
+        pytest.raises(InputError, match="no input scene lies in the period"),
+    ):
         composite(paths, period="2025-01-01/..")
 
 

@@ -17,6 +17,9 @@ from rasterio.windows import transform as window_transform
 from landmask.errors import ConfigError, GridError
 from landmask.grid import Grid
 
+# rasterio.windows.transform (the independent check) still multiplies affines with `*`
+pytestmark = pytest.mark.filterwarnings("ignore:Use `@` matmul:PendingDeprecationWarning")
+
 UTM = CRS.from_epsg(32633)
 WGS84 = CRS.from_epsg(4326)
 
