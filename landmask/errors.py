@@ -143,7 +143,7 @@ class UncalibratedWarning(UserWarning):
 
 class NodataFootprintWarning(UserWarning):
     """One band has no data over more than a tenth of the map where the others have data
-    (:func:`landmask.classification.footprint.warn_nodata_footprint`)."""
+    (:func:`landmask.io.footprint.warn_nodata_footprint`)."""
 
 
 class PresetAssumedWarning(UserWarning):

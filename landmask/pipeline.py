@@ -281,9 +281,9 @@ def run_scene(job: SceneJob, *, polygonize_in_processes: bool = False) -> SceneO
     """
     from landmask._runtime.schedulers import use_scheduler
     from landmask.classification.classify import classify, classify_with_probabilities
-    from landmask.classification.footprint import warn_nodata_footprint
     from landmask.classification.quality import apply_quality, quality_mask
     from landmask.io.companions import remove_with_companions
+    from landmask.io.footprint import warn_nodata_footprint
     from landmask.io.sensors import QUALITY_BANDS
     from landmask.io.write import write_indices, write_mask
     from landmask.models.registry import model_scheme

@@ -184,3 +184,36 @@ def test_a_band_whose_nodata_blanks_the_map_is_named(tmp_path, capsys, synthetic
         == 0
     )
     assert "has no data where the other bands" not in capsys.readouterr().err
+
+
+def test_train_names_a_band_whose_nodata_leaves_labels_out(tmp_path, synthetic_small):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from landmask.errors import NodataFootprintWarning
+    from landmask.io.scene import open_scene
+    from landmask.models.training import train
+    from landmask.synthetic import BANDS
+
+    path = write_raster(tmp_path / "s.tif", synthetic_small.reflectance, descriptions=BANDS)
+    scene = open_scene(path)
+    h, w = scene.shape[-2:]
+    t = scene.rio.transform()
+    x0, y0 = t * (0, 0)
+    x1, y1 = t * (w, h)
+    halves = [box(x0, y1, (x0 + x1) / 2, y0), box((x0 + x1) / 2, y1, x1, y0)]
+    labels = gpd.GeoDataFrame({"class": ["forest", "water"]}, geometry=halves, crs=scene.rio.crs)
+    names = [str(b) for b in scene["band"].values]
+    blanked = scene.copy(data=scene.data.copy())
+    nir = names.index("nir")
+    blanked[nir, :, : int(w * 0.3)] = np.nan  # nir's fill over the left 30%
+    with pytest.warns(NodataFootprintWarning, match="left out of training") as caught:
+        train(blanked, labels, label_column="class", max_per_class=200)
+    (said,) = [str(w.message) for w in caught if w.category is NodataFootprintWarning]
+    share = float(said.split("band nir (")[1].split("%")[0]) / 100
+    values = blanked.values
+    alone = np.isnan(values[nir]) & np.isfinite(np.delete(values, nir, axis=0)).any(axis=0)
+    assert abs(alone.mean() - share) < 0.03  # measured on the whole raster
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NodataFootprintWarning)
+        train(scene, labels, label_column="class", max_per_class=200)  # no stripe, no warning

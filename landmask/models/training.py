@@ -57,6 +57,8 @@ from landmask.evaluation.truth import (
     raster_truth,
     vector_truth,
 )
+from landmask.io.footprint import warn_training_footprint
+from landmask.io.sensors import QUALITY_BANDS
 from landmask.models.recorded import SceneRecord
 from landmask.models.sklearn import SklearnModel, feature_block
 from landmask.spectral.indices import INDICES, bands_needed
@@ -459,6 +461,7 @@ def train(
         seed=seed,
         scheme=scheme,
     )
+    warn_training_footprint(scene, skip=QUALITY_BANDS)
     fitted, report = _fit(sample, features, estimator, holdout, seed)
     report.unmapped_labels = sample.unmapped
     return SklearnModel(

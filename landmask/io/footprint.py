@@ -19,7 +19,7 @@ import xarray as xr
 from landmask.classes import NODATA
 from landmask.errors import NodataFootprintWarning
 
-__all__ = ["BLANKING_SHARE", "blanking_shares", "warn_nodata_footprint"]
+__all__ = ["BLANKING_SHARE", "blanking_shares", "warn_nodata_footprint", "warn_training_footprint"]
 
 #: share of the map a band must blank alone before it is named
 BLANKING_SHARE = 0.1
@@ -57,15 +57,40 @@ def warn_nodata_footprint(
     total = sum(counts.values())
     if not total or counts.get(NODATA, 0) / total <= share:
         return []
-    shares = {b: s for b, s in blanking_shares(scene).items() if b not in skip and s > share}
+    shares = _blanking(scene, share, skip)
     if shares:
-        said = ", ".join(f"{b} ({s:.0%})" for b, s in sorted(shares.items(), key=lambda p: -p[1]))
         warnings.warn(
             NodataFootprintWarning(
-                f"{counts.get(NODATA, 0) / total:.0%} of the map is nodata: band {said} has no "
-                "data where the other bands have (a smaller footprint or a stripe of fill); "
-                "those pixels are 255 in the mask"
+                f"{counts.get(NODATA, 0) / total:.0%} of the map is nodata: band {_said(shares)} "
+                "has no data where the other bands have (a smaller footprint or a stripe of "
+                "fill); those pixels are 255 in the mask"
             ),
             stacklevel=2,
         )
     return sorted(shares)
+
+
+def warn_training_footprint(
+    scene: xr.DataArray, *, share: float = BLANKING_SHARE, skip: tuple[str, ...] = ()
+) -> list[str]:
+    """Warn (:class:`~landmask.errors.NodataFootprintWarning`, once) naming each band whose
+    nodata footprint alone leaves more than ``share`` of the scene out of training (a
+    pixel with any band missing is never sampled). One decimated read of the scene."""
+    shares = _blanking(scene, share, skip)
+    if shares:
+        warnings.warn(
+            NodataFootprintWarning(
+                f"band {_said(shares)} has no data where the other bands have (a smaller "
+                "footprint or a stripe of fill): labelled pixels there are left out of training"
+            ),
+            stacklevel=2,
+        )
+    return sorted(shares)
+
+
+def _blanking(scene: xr.DataArray, share: float, skip: tuple[str, ...]) -> dict[str, float]:
+    return {b: s for b, s in blanking_shares(scene).items() if b not in skip and s > share}
+
+
+def _said(shares: Mapping[str, float]) -> str:
+    return ", ".join(f"{b} ({s:.0%})" for b, s in sorted(shares.items(), key=lambda p: -p[1]))
