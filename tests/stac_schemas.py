@@ -81,6 +81,8 @@ def stac_documents(folder: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
     Items of older versions are inputs that tests write by hand, not outputs.
     """
     for path in sorted(folder.rglob("*.json")):
+        if not path.is_file() or path.is_symlink():  # FIFOs (hazard cells) would block
+            continue
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError, RecursionError):  # not STAC (tests write hostile JSON)

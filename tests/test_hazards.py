@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import shutil
 import signal
@@ -47,6 +48,8 @@ class Inputs:
     mask: Path
     mask2: Path
     zones: Path
+    #: a dated STAC item of the scene (composite's input)
+    item: Path = Path()
     #: ``run``'s workflow file; the empty path: one is written per cell
     workflow: Path = Path()
 
@@ -147,15 +150,18 @@ COMMANDS: dict[str, Command] = {
     ),
     "preview": Command(lambda i, o, t: ["preview", i.mask, "-o", o], ("mask",), ".png", stac=False),
     "run": Command(_run_argv, ("scene", "workflow"), ".tif", "mask", overwrite="--force"),
+    "composite": Command(
+        lambda i, o, t: ["composite", i.item, "-o", o, "--chunk-size", "32"],
+        ("item",),
+        ".tif",
+        "indices",
+    ),
 }
 
 #: commands of the CLI that are not in the matrix, and why
 NOT_HERE = {
     "models": "writes nothing",
     "demo": "writes a folder of its own making from no input (tests/test_cli.py)",
-    # TODO: needs dated scenes (provider names or STAC items) the matrix does not make yet;
-    # it plans its output with the others (plan_outputs, kind "indices")
-    "composite": "not yet: needs dated scenes",
 }
 
 
@@ -184,7 +190,30 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Inputs:
     landmask.write_mask(later, folder / "m2.tif", stac=False)
     zones = gpd.GeoDataFrame({"zone": ["a"]}, geometry=[shapely.box(*bounds)], crs=crs)
     zones.to_file(folder / "zones.gpkg")
-    return Inputs(scene, folder / "m.tif", folder / "m2.tif", folder / "zones.gpkg")
+    item = folder / "s2.json"  # the scene as a dated STAC item, for composite
+    bands = [
+        {"name": b, "common_name": b} for b in ("blue", "green", "red", "nir", "swir16", "swir22")
+    ]
+    asset = {
+        "href": "s2.tif",
+        "roles": ["data"],
+        "eo:bands": bands,
+        "raster:bands": [{"scale": 1e-4, "offset": -0.1, "nodata": 0}] * len(bands),
+    }
+    item.write_text(
+        json.dumps(
+            {
+                "type": "Feature",
+                "stac_version": "1.0.0",
+                "id": "s2",
+                "geometry": None,
+                "properties": {"datetime": "2024-06-01T10:00:00Z"},
+                "links": [],
+                "assets": {"data": asset},
+            }
+        )
+    )
+    return Inputs(scene, folder / "m.tif", folder / "m2.tif", folder / "zones.gpkg", item)
 
 
 # ---------------------------------------------------------------------- the contract
