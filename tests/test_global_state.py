@@ -112,3 +112,26 @@ def test_no_manager_process_outlives_a_write_under_the_processes_scheduler(tmp_p
         np.testing.assert_array_equal(ds.read(1), data)
     values, counts = np.unique(data, return_counts=True)
     assert result.counts == dict(zip(values.tolist(), counts.tolist(), strict=True))
+
+
+def test_cancelled_cluster_gathers_are_not_logged_after_the_one_line(caplog):
+    """Ctrl-C on a cluster: asyncio's "Task exception was never retrieved" for distributed's
+    AllExit is dropped; any other asyncio error still shows."""
+    import logging
+
+    from distributed.client import AllExit
+
+    from landmask._runtime.schedulers import quiet_dask_logs
+
+    quiet_dask_logs()
+    quiet_dask_logs()  # idempotent: one filter
+    log = logging.getLogger("asyncio")
+    assert sum(type(f).__name__ == "_GatherCancelled" for f in log.filters) == 1
+    caplog.set_level(logging.ERROR, logger="asyncio")
+    for exc in (AllExit(), RuntimeError("real")):
+        try:
+            raise exc
+        except BaseException as caught:
+            log.error("Task exception was never retrieved", exc_info=caught)
+    messages = [r.exc_info[1] for r in caplog.records if r.name == "asyncio"]
+    assert [type(m).__name__ for m in messages] == ["RuntimeError"]

@@ -105,6 +105,22 @@ def quiet_dask_logs() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     for name in ("bokeh", "tornado"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    asyncio_log = logging.getLogger("asyncio")
+    if not any(isinstance(f, _GatherCancelled) for f in asyncio_log.filters):
+        asyncio_log.addFilter(_GatherCancelled())
+
+
+class _GatherCancelled(logging.Filter):
+    """Drops asyncio's "Task exception was never retrieved" for distributed's ``AllExit``.
+
+    When Ctrl-C or SIGTERM stops a computation on a cluster, the client's
+    pending gathers end with ``AllExit``; nobody awaits them any more, so
+    asyncio logged each one with a traceback after landmask's one line.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (exc is not None and type(exc).__name__ == "AllExit")
 
 
 def local_get(name: str) -> Any:
