@@ -26,9 +26,10 @@ from landmask.cli.vectorize import split_classes, vector_options
     "--rules",
     default=None,
     metavar="FILE|NAME",
-    help="Rule set: a YAML file or a built-in name (default; naip for RGB+NIR; "
-    "annual for a year's composite with ndvi:p10,p90). "
-    "Default: naip with --sensor naip, else default.",
+    help="Rule set: a YAML file or a built-in name (default, naip, adaptive, adaptive-rgbn, "
+    "annual for a year's composite with ndvi:p10,p90). Without it the set is chosen from "
+    "the scene's radiometry and bands, and printed: adaptive(-rgbn) for digital numbers, "
+    "naip for reflectance without SWIR, else default.",
 )
 @click.option(
     "--model",
