@@ -178,8 +178,8 @@ def composite(
     -------
     matplotlib.axes.Axes
     """
+    from landmask.bands import resolve_band
     from landmask.errors import BandError
-    from landmask.spectral.indices import resolve_band
 
     if len(bands) != 3:
         raise BandError(f"a composite needs 3 bands, got {len(bands)}")
