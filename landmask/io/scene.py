@@ -307,7 +307,10 @@ def radiometry_attrs(
     ``scaling`` is ``mixed`` and ``band_scaling`` lists each band's
     ``[scale, offset]``. Surface temperature read by a preset (Landsat
     ``lwir``, in kelvin) and quality layers are left out; ``band_scaling`` is
-    also given when any band differs. Also ``sensor_variant``
+    also given when any band differs. ``option_scaling`` lists the
+    ``[scale, offset]`` of the bands whose values came from per-band options
+    (``--scale nir=0.0001``) when not every band's did, so a model trained on
+    the scene can give them again (:mod:`landmask.models.recorded`). Also ``sensor_variant``
     (``oli``, ``tm-etm``, ``msi``, ``naip``), ``instrument`` (e.g.
     ``Landsat 7 ETM+``), ``sensor_basis`` (the file name, metadata file or STAC
     item that decided), ``band_options`` (the explicit ``--band`` mapping) and
@@ -322,6 +325,12 @@ def radiometry_attrs(
         attrs.update(scale=float(scale), offset=float(offset), scaling=how)
     elif reflectance:
         attrs["scaling"] = "mixed"
+    if attrs.get("scaling") != "options":  # some bands' values came from --scale NAME=F
+        given = {
+            s.name: [float(s.scale), float(s.offset)] for s in reflectance if s.scaling == "options"
+        }
+        if given:
+            attrs["option_scaling"] = given
     scaled = [s for s in sources if s.scaling != "raw"]
     if len({(s.scale, s.offset) for s in scaled}) > 1:
         attrs["band_scaling"] = {s.name: [float(s.scale), float(s.offset)] for s in scaled}

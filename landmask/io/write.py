@@ -33,7 +33,7 @@ from landmask.io.items import Lineage
 from landmask.io.outputs import GEOTIFF, check_output
 from landmask.io.radiometry import radiometry_tags
 from landmask.io.statistic_tags import ATTR_PREFIX
-from landmask.io.styling import index_qml, mask_sidecars, probability_qml
+from landmask.io.styling import index_qml, mask_sidecars, probability_qml, rat_xml
 
 __all__ = [
     "TILE",
@@ -88,7 +88,9 @@ def write_mask(
     one at a time (memory is a few chunks, whatever the raster size); the file
     appears only when complete, with its GIS styling beside it
     (:func:`landmask.io.styling.mask_sidecars`: ``.qml`` and ``.aux.xml``
-    with a raster attribute table), published right after it.
+    with a raster attribute table), published right after it. The attribute
+    table also goes inside the file's ``GDAL_METADATA`` tag, where GDAL 3.12
+    and later read it from a mask copied alone (:mod:`landmask.io.gdal_metadata`).
 
     Parameters
     ----------
@@ -145,6 +147,7 @@ def write_mask(
             tags=tags,
             descriptions=[str(mask.name or "class")],
             sidecars=mask_sidecars(out, scheme),
+            rat=rat_xml(scheme),
             item=Lineage.of(mask.attrs) if stac else None,
             scheme=scheme,
             kind="mask",
