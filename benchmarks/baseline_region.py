@@ -15,11 +15,13 @@ other pandas versions than landmask's).
 from __future__ import annotations
 
 import sys
+import threading
 
 import numpy as np
 import pystac
-import rioxarray  # noqa: F401
+import rioxarray
 import xarray as xr
+from rasterio.enums import Resampling
 
 BANDS = ["blue", "green", "red", "nir"]
 CLOUD = [1, 3, 8, 9, 10]
@@ -54,7 +56,7 @@ def load_stackstac(items: list[pystac.Item], bounds: tuple[float, ...]) -> xr.Da
         dtype="float64",
         fill_value=np.nan,
         rescale=False,
-        resampling=__import__("rasterio").enums.Resampling.bilinear,
+        resampling=Resampling.bilinear,
     )
     return arr.to_dataset("band")
 
@@ -91,7 +93,7 @@ def main() -> None:
     mask = xr.where(ndvi.notnull(), mask, 255).astype("uint8")
     mask.rio.write_crs("EPSG:32633", inplace=True)
     mask.rio.write_nodata(255, inplace=True)
-    mask.rio.to_raster(out, tiled=True, compress="deflate", lock=__import__("threading").Lock())
+    mask.rio.to_raster(out, tiled=True, compress="deflate", lock=threading.Lock())
 
 
 if __name__ == "__main__":
