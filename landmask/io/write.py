@@ -18,7 +18,14 @@ import numpy as np
 import xarray as xr
 
 from landmask._runtime.chunks import as_dask
-from landmask.classes import CLOUD, NODATA, ClassScheme, check_mask, resolve_scheme
+from landmask.classes import (
+    CLOUD,
+    NODATA,
+    PROBABILITY_SCALE,
+    ClassScheme,
+    check_mask,
+    resolve_scheme,
+)
 from landmask.errors import ConfigError
 from landmask.io._cog import TILE, CogJob, store_cogs, tile_aligned
 from landmask.io.companions import style_path
@@ -194,7 +201,9 @@ def _probability_job(
     out = check_output(path, overwrite, proba.attrs.get("sources", ()), fmt=GEOTIFF)
     names = [scheme.name_of(int(c)) for c in proba["class"].values]
     tags = {f"BAND_{k + 1}_CLASS_ID": str(int(c)) for k, c in enumerate(proba["class"].values)}
-    tags["PROBABILITY_SCALE"] = "1/254: probability = value / 254; 255 = nodata"
+    tags["PROBABILITY_SCALE"] = (
+        f"1/{PROBABILITY_SCALE}: probability = value / {PROBABILITY_SCALE}; {NODATA} = nodata"
+    )
     tags |= radiometry_tags(proba.attrs)
     colours = {c.id: c.color for c in scheme}
     ids = [int(c) for c in proba["class"].values]
