@@ -34,6 +34,7 @@ __all__ = [
     "DYNAMIC_WORLD",
     "LANDCOVER",
     "NODATA",
+    "PROBABILITY_SCALE",
     "SCHEMES",
     "WORLDCOVER",
     "ClassScheme",
@@ -52,8 +53,13 @@ __all__ = [
     "scheme_of",
 ]
 
+#: The mask value of pixels with no data (never a class of a scheme's lists).
 NODATA = 255
+#: The mask value of pixels the sensor saw only cloud (or its shadow) over.
 CLOUD = 254
+#: A probability ``p`` is stored in uint8 as ``round(p * PROBABILITY_SCALE)``;
+#: :data:`NODATA` stays free for nodata.
+PROBABILITY_SCALE = 254
 
 
 @dataclass(frozen=True)
@@ -117,6 +123,59 @@ class ClassScheme:
                 return c.id
         known = ", ".join(c.name for c in self.classes)
         raise ConfigError(f"unknown class {name!r} in scheme {self.name!r} (known: {known})")
+
+    def ids(self, items: Iterable[str | int] | str | None, *, option: str = "") -> frozenset[int]:
+        """Class names or ids (or ``"water,forest"``) -> the set of class ids.
+
+        The one reading of a list of classes (``--classes``, ``--keep``, a
+        truth map's classes, a plot's class). An id is a mask value 0-254 (it
+        need not be one of the scheme's classes); a name must be one of the
+        scheme's; blanks are skipped, so an empty list gives an empty set.
+
+        Parameters
+        ----------
+        items
+            Names or ids, or one comma-separated string of them.
+        option
+            The setting's name, which errors start with (``--classes 300: ...``);
+            empty for a caller that names it itself.
+
+        Raises
+        ------
+        ConfigError
+            One line naming the option and the item: an unknown name (with the
+            scheme's names), an id over 254, or :data:`NODATA`.
+        """
+        if items is None:
+            return frozenset()
+        listed = items.split(",") if isinstance(items, str) else list(items)
+        texts = [t for t in (str(item).strip() for item in listed) if t]
+        return frozenset(self._class_id(t, f"{option} {t}".strip()) for t in texts)
+
+    def id(self, item: str | int, *, option: str = "") -> int:
+        """One class name or id -> its id, read as :meth:`ids` reads each item.
+
+        ``option`` names the whole setting in errors (``--truth-map 3=lava``).
+        """
+        text = str(item).strip()
+        where = option or text
+        if not text:
+            raise ConfigError(f"{where}: name a class")
+        return self._class_id(text, where)
+
+    def _class_id(self, text: str, where: str) -> int:
+        """The id ``text`` names (an id 0-254 or a class name); errors start with ``where``."""
+        if text.isdigit():
+            value = int(text)
+            if value == NODATA:
+                raise ConfigError(f"{where}: nodata, not a class")
+            if value > NODATA:
+                raise ConfigError(f"{where}: not a class id (mask values are 0-254)")
+            return value
+        try:
+            return self.id_of(text)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
 
     def name_of(self, class_id: int) -> str:
         """The name of class ``class_id`` (``class_<id>`` when the scheme lacks it)."""

@@ -17,11 +17,12 @@ import contextlib
 import dataclasses
 import functools
 import os
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from landmask.bands import QUALITY_BANDS, Needs
 from landmask.errors import BandError, ConfigError
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ class SceneOptions:
     allow_ungeoreferenced: bool = False
     resolution: float | None = None
 
-    def open(self, inputs: Any, chunk_size: int | None, needs: Collection[str] | None) -> Any:
+    def open(self, inputs: Any, chunk_size: int | None, needs: Needs | None) -> Any:
         """:func:`landmask.io.scene.open_scene` with these options."""
         from landmask.io.scene import open_scene
 
@@ -284,9 +285,9 @@ def run_scene(job: SceneJob, *, polygonize_in_processes: bool = False) -> SceneO
     from landmask.classification.quality import apply_quality, quality_mask
     from landmask.io.companions import remove_with_companions
     from landmask.io.footprint import warn_nodata_footprint
-    from landmask.io.sensors import QUALITY_BANDS
     from landmask.io.write import write_indices, write_mask
     from landmask.models.registry import model_scheme
+    from landmask.spectral.indices import band_reads
 
     model = check_job(job)
     spec = job.model_spec()
@@ -309,7 +310,7 @@ def run_scene(job: SceneJob, *, polygonize_in_processes: bool = False) -> SceneO
         if job.indices is not None:
             needs |= set(job.index_names)
         try:
-            reflectance = options.open(job.inputs, job.chunk_size, needs=frozenset(needs))
+            reflectance = options.open(job.inputs, job.chunk_size, needs=band_reads(needs))
         except BandError as exc:
             if job.model is None or getattr(model, "ruleset", None) is not None:
                 raise

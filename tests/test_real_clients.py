@@ -9,6 +9,7 @@ older, so they show what a long-term distribution makes of the files. Any
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -119,6 +120,27 @@ def test_a_mask_copied_alone_keeps_its_colours_and_class_names(outputs):
     assert "1: 0,100,0,255" in text  # forest, as the scheme colours it
     for line in ("CLASS_1=forest", "CLASS_3=water", "CLASS_SCHEME=landcover"):
         assert line in text
+
+
+def _gdal_version() -> tuple[int, ...]:
+    text = _tool("gdalinfo", "--version")  # "GDAL 3.6.2, released 2023/01/02"
+    return tuple(int(p) for p in text.split()[1].rstrip(",").split(".")[:2])
+
+
+def test_gdalinfo_json_reads_names_and_colours_from_a_mask_alone(outputs):
+    alone = outputs["alone"]
+    info = json.loads(_tool("gdalinfo", "-json", alone))
+    assert info["files"] == [str(alone)]  # the file alone: no sidecar beside it
+    band = info["bands"][0]
+    assert band["colorInterpretation"] == "Palette"
+    assert band["colorTable"]["entries"][1] == [0, 100, 0, 255]  # forest
+    assert info["metadata"][""]["CLASS_1"] == "forest"
+    if _gdal_version() < (3, 12):  # Debian's 3.6 skips the table inside the file, silently
+        assert "rat" not in band
+        return
+    rows = {row["f"][0]: row["f"] for row in band["rat"]["row"]}  # GDAL >= 3.12: from the file
+    assert rows[1][1:] == ["forest", "forest", 0, 100, 0, 255]
+    assert rows[3][1] == "water"
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from rasterio.transform import from_origin
 
 import landmask
+from landmask.bands import is_composite_band
 from landmask.cli import cli
 from landmask.errors import RuleError
-from landmask.io.sensors import is_composite_band
 from landmask.spectral.rules import BUILTIN_RULESETS, default_rules_for, load_rules
 
 

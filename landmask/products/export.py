@@ -66,7 +66,7 @@ def _recode_nodata(block: np.ndarray, nodata: int) -> np.ndarray:
 def _nodata_as_255(mask: xr.DataArray) -> xr.DataArray:
     """A mask whose file marks nodata with another value (ESA WorldCover: 0) with 255 there."""
     nodata = mask.rio.nodata
-    if nodata is None or np.isnan(nodata) or int(nodata) == NODATA or not 0 <= nodata < 255:
+    if nodata is None or np.isnan(nodata) or int(nodata) == NODATA or not 0 <= nodata < NODATA:
         return mask
     data = mask.data
     recoded = (

@@ -31,10 +31,10 @@ from typing import Any
 
 import numpy as np
 
+from landmask.bands import COMMON_NAMES, is_composite_band
 from landmask.classes import NODATA, ClassScheme, get_scheme
 from landmask.errors import ConfigError, LandmaskError, RuleError
 from landmask.io.inputs import read_text
-from landmask.io.sensors import COMMON_NAMES, is_composite_band
 from landmask.io.yamldoc import load_yaml
 from landmask.spectral.expressions import FUNCTIONS, Expr, parse
 from landmask.spectral.indices import INDICES, BlockLookup

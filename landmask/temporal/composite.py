@@ -25,16 +25,11 @@ from rasterio.enums import Resampling
 from rasterio.warp import transform_bounds
 
 from landmask._runtime.chunks import SCENE_CHUNK_SIZE
+from landmask.bands import CLEAR_COUNT, QUALITY_BANDS
 from landmask.errors import BandError, ConfigError, DateSkippedWarning, GridError, InputError
 from landmask.grid import Grid
 from landmask.temporal.dates import Date, Period, Scene, gather_dates, parse_period
-from landmask.temporal.statistics import (
-    CLEAR_COUNT,
-    Output,
-    parse_features,
-    parse_stats,
-    reduce_block,
-)
+from landmask.temporal.statistics import Output, parse_features, parse_stats, reduce_block
 from landmask.temporal.warp import resampling_scale, source_window, warp_block
 
 __all__ = ["MAX_PIXELS", "as_dataset", "composite"]
@@ -204,8 +199,6 @@ def _open(scene: Scene, sensor: str | None) -> xr.DataArray:
 def _common_bands(
     dates: Sequence[Date], opened: dict[int, xr.DataArray], wanted: Sequence[str] | None
 ) -> list[str]:
-    from landmask.io.sensors import QUALITY_BANDS
-
     scenes = [s for d in dates for s in d.scenes]
     have = {id(s): [str(b) for b in opened[id(s)]["band"].values] for s in scenes}
     if wanted:
