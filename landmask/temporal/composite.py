@@ -32,7 +32,7 @@ from landmask.temporal.dates import Date, Period, Scene, gather_dates, parse_per
 from landmask.temporal.statistics import Output, parse_features, parse_stats, reduce_block
 from landmask.temporal.warp import resampling_scale, source_window, warp_block
 
-__all__ = ["MAX_PIXELS", "as_dataset", "composite"]
+__all__ = ["MAX_PIXELS", "as_dataset", "composite", "open_dated"]
 
 #: A target grid larger than this many pixels is refused before any work.
 MAX_PIXELS = 10**11
@@ -59,6 +59,7 @@ def composite(
     resampling: str = "bilinear",
     quality: bool = True,
     chunk_size: int | None = None,
+    region: Grid | None = None,
 ) -> xr.DataArray:
     """A lazy ``(band, y, x)`` float32 composite of the inputs' dates on one grid.
 
@@ -89,6 +90,11 @@ def composite(
     quality
         Blank cloud, shadow and nodata with each scene's quality band
         (``scl``/``qa_pixel``) before reducing.
+    region
+        The whole grid that the target grid is a tile of: the resampling
+        kernel's scale is fixed from it, so the composites of a region's tiles
+        are, pixel for pixel, windows of the region's composite (default: the
+        target grid).
 
     Returns
     -------
@@ -112,7 +118,7 @@ def composite(
         )
     if not dates:
         raise InputError(f"no input scene lies in the period {window}")
-    opened = {id(s): _open(s, sensor) for d in dates for s in d.scenes}
+    opened = {id(s): open_dated(s, sensor) for d in dates for s in d.scenes}
     names = _common_bands(dates, opened, bands)
     if index_outputs:
         from landmask.spectral.indices import bands_needed
@@ -131,7 +137,8 @@ def composite(
     for scene in (s for d in dates for s in d.scenes):
         arr = opened[id(scene)]
         grid = Grid.of(arr)
-        layers[id(scene)] = (_masked(arr, names, quality), grid, resampling_scale(grid, target))
+        scale = resampling_scale(grid, region if region is not None else target)
+        layers[id(scene)] = (_masked(arr, names, quality), grid, scale)
     chunks = target.chunks(chunk_size or SCENE_CHUNK_SIZE)
     rows = []
     r = 0
@@ -185,8 +192,16 @@ def as_dataset(arr: xr.DataArray) -> xr.Dataset:
     )
 
 
-def _open(scene: Scene, sensor: str | None) -> xr.DataArray:
-    """The scene as :func:`~landmask.open_scene` reads it, in its own (default) chunks."""
+def open_dated(scene: Scene, sensor: str | None) -> xr.DataArray:
+    """A dated scene as :func:`~landmask.open_scene` reads it, in its own (default) chunks.
+
+    Reads the files' headers only.
+
+    Raises
+    ------
+    GridError
+        The scene has no CRS.
+    """
     from landmask.io.scene import open_scene
 
     source = scene.source if not isinstance(scene.source, tuple) else list(scene.source)
