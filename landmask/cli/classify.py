@@ -29,7 +29,7 @@ from landmask.cli.vectorize import split_classes, vector_options
     help="Rule set: a YAML file or a built-in name (default, naip, adaptive, adaptive-rgbn, "
     "annual for a year's composite with ndvi:p10,p90). Without it the set is chosen from "
     "the scene's radiometry and bands, and printed: adaptive(-rgbn) for digital numbers, "
-    "naip for reflectance without SWIR, else default.",
+    "naip for reflectance without both SWIR bands (1.6 and 2.2 um), else default.",
 )
 @click.option(
     "--model",
