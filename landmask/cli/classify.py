@@ -137,9 +137,7 @@ def classify_cmd(
         stac=stac,
     )
     with use_scheduler(scheduler), progress(False if quiet else None):
-        # polygonizing holds the GIL: local threads hand it to worker
-        # processes, as `landmask vectorize` does by default
-        outcome = run_scene(job, polygonize_in_processes=scheduler.strip() == "threads")
+        outcome = run_scene(job)
     if quiet:
         return
     mask, scheme = outcome.mask, outcome.scheme
