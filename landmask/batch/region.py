@@ -40,8 +40,8 @@ from landmask.errors import ConfigError, DateSkippedWarning, InputError, Landmas
 from landmask.grid import Grid, Tile
 
 __all__ = [
-    "MAX_TILES",
     "MAX_REGION_PIXELS",
+    "MAX_TILES",
     "MAX_TILE_SIZE",
     "RegionPlan",
     "TileUnit",
