@@ -51,6 +51,7 @@ __all__ = [
     "scheme_from_labels",
     "scheme_from_tags",
     "scheme_of",
+    "scheme_tags",
 ]
 
 #: The mask value of pixels with no data (never a class of a scheme's lists).
@@ -348,6 +349,12 @@ SCHEMES: dict[str, ClassScheme] = {s.name: s for s in (LANDCOVER, WORLDCOVER, DY
 #: A change scheme is named after the scheme of its dates plus this (``landcover-change``).
 CHANGE_SUFFIX = "-change"
 
+#: The metadata key (and, lower-case, the array attribute) that records the scheme of the
+#: two dates of a change map whose scheme landmask does not know (one made from training
+#: labels), as the JSON of :meth:`ClassScheme.to_dict`: without it the map's transitions
+#: could not be read back.
+BASE_TAG = "CLASS_SCHEME_BASE"
+
 
 def _generated_color(k: int) -> str:
     """A distinct colour for the ``k``-th unnamed class: hues a golden angle apart."""
@@ -426,11 +433,34 @@ def scheme_attrs(scheme: ClassScheme) -> dict[str, Any]:
     (``"<id>:<name>"``, ``"<id>:#rrggbb"``): enough for :func:`recorded_scheme`
     to rebuild a scheme landmask does not know (one made from training labels).
     """
-    return {
+    attrs: dict[str, Any] = {
         "class_scheme": scheme.name,
         "class_names": [f"{c.id}:{c.name}" for c in scheme],
         "class_colors": [f"{c.id}:{c.color}" for c in scheme],
     }
+    attrs |= {k.lower(): v for k, v in _base_tag(scheme).items()}
+    return attrs
+
+
+def scheme_tags(scheme: ClassScheme) -> dict[str, str]:
+    """The metadata that records ``scheme`` in a mask file; :func:`scheme_from_tags` reads it.
+
+    ``CLASS_<id>`` names, ``CLASS_SCHEME`` (its name) and, for the change scheme of a
+    scheme landmask does not know, that scheme in ``CLASS_SCHEME_BASE``.
+    """
+    tags = {f"CLASS_{c.id}": c.name for c in scheme}
+    tags["CLASS_SCHEME"] = scheme.name
+    return tags | _base_tag(scheme)
+
+
+def _base_tag(scheme: ClassScheme) -> dict[str, str]:
+    """``{BASE_TAG: json}`` for a change scheme whose base :func:`get_scheme` cannot name."""
+    base = scheme.base
+    if base is None or SCHEMES.get(base.name) == base:
+        return {}
+    import json
+
+    return {BASE_TAG: json.dumps(base.to_dict(), separators=(",", ":"))}
 
 
 def change_states(base: ClassScheme) -> tuple[LandClass, ...]:
@@ -512,6 +542,9 @@ def _scheme_in_tags(
     name = str(tags.get("CLASS_SCHEME", "") or "")
     with contextlib.suppress(ConfigError):
         return get_scheme(name)
+    changed = _recorded_change_scheme(name, tags.get(BASE_TAG))
+    if changed is not None:
+        return changed
     classes = []
     for key, value in tags.items():
         suffix = str(key)[6:]
@@ -525,6 +558,19 @@ def _scheme_in_tags(
         return ClassScheme(name or "custom", tuple(sorted(classes, key=lambda c: c.id)))
     except ConfigError:
         return None
+
+
+def _recorded_change_scheme(name: str, base: Any) -> ClassScheme | None:
+    """The change scheme ``name`` of the base scheme recorded as JSON in ``base``; or None."""
+    if not base or not name.endswith(CHANGE_SUFFIX):
+        return None
+    import json
+
+    try:
+        scheme = change_scheme(ClassScheme.from_dict(json.loads(str(base))))
+    except (ConfigError, ValueError):
+        return None
+    return scheme if scheme.name == name else None
 
 
 def recorded_scheme(mask: str | os.PathLike[str] | Any) -> ClassScheme | None:
@@ -554,8 +600,9 @@ def recorded_scheme(mask: str | os.PathLike[str] | Any) -> ClassScheme | None:
             return None
         return _scheme_in_tags(tags, colormap)
     attrs = dict(getattr(mask, "attrs", None) or {})
-    if "class_scheme" in attrs and "CLASS_SCHEME" not in attrs:
-        attrs["CLASS_SCHEME"] = attrs["class_scheme"]
+    for key in ("class_scheme", BASE_TAG.lower()):
+        if key in attrs and key.upper() not in attrs:
+            attrs[key.upper()] = attrs[key]
     colors: dict[int, tuple[int, ...]] = {}
     for key, name in (("class_colors", "color"), ("class_names", "name")):
         entries = attrs.get(key)

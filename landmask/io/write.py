@@ -25,6 +25,7 @@ from landmask.classes import (
     ClassScheme,
     check_mask,
     resolve_scheme,
+    scheme_tags,
 )
 from landmask.errors import ConfigError
 from landmask.io._cog import TILE, CogJob, store_cogs, tile_aligned
@@ -127,8 +128,7 @@ def write_mask(
     scheme = resolve_scheme(scheme, mask)
     data = as_dask(mask)[None]
     counts = _value_counts(data[0], [c.id for c in scheme] + [CLOUD, NODATA])
-    tags = {f"CLASS_{c.id}": c.name for c in scheme}
-    tags["CLASS_SCHEME"] = scheme.name
+    tags = scheme_tags(scheme)
     for key in ("rules", "model"):
         if key in mask.attrs:
             tags[key.upper()] = str(mask.attrs[key])
