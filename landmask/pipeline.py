@@ -13,7 +13,6 @@ removes what it wrote if a later step fails.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import os
@@ -262,17 +261,15 @@ def scene_options_for(
     )
 
 
-def run_scene(job: SceneJob, *, polygonize_in_processes: bool = False) -> SceneOutcome:
+def run_scene(job: SceneJob) -> SceneOutcome:
     """Open, classify and write one scene on the active Dask scheduler.
 
     Parameters
     ----------
     job
         The scene and its outputs (checked by :func:`check_job` first).
-    polygonize_in_processes
-        Polygonize in a process pool (polygonizing holds the GIL; what
-        ``landmask classify`` does on local threads). The polygons are the
-        same either way.
+        Polygons are made where :func:`landmask.vector.vectorize.gil_bound`
+        says: on local threads, in worker processes; the same either way.
 
     Returns
     -------
@@ -280,7 +277,6 @@ def run_scene(job: SceneJob, *, polygonize_in_processes: bool = False) -> SceneO
         Every output is written atomically; if any step fails, the outputs
         this call wrote (and their styling sidecars) are removed again.
     """
-    from landmask._runtime.schedulers import use_scheduler
     from landmask.classification.classify import classify, classify_with_probabilities
     from landmask.classification.quality import apply_quality, quality_mask
     from landmask.io.companions import remove_with_companions
@@ -340,10 +336,12 @@ def run_scene(job: SceneJob, *, polygonize_in_processes: bool = False) -> SceneO
         polygons = None
         if job.vector is not None:
             from landmask.io.masks import open_mask
-            from landmask.vector.vectorize import vectorize_to_file
+            from landmask.vector.vectorize import gil_bound, vectorize_to_file
 
-            pool = use_scheduler("processes") if polygonize_in_processes else None
-            with pool or contextlib.nullcontext():
+            # classifying runs best on threads, polygonizing holds the GIL: on
+            # local threads the polygons are made in worker processes, for
+            # classify and run alike (decided in landmask.vector's chunk_pool)
+            with gil_bound():
                 v = job.vector_options
                 polygons = vectorize_to_file(
                     open_mask(job.mask, job.chunk_size),

@@ -54,7 +54,7 @@ from landmask.vector._polygonize import (
     merged_features,
     polygonize_block,
 )
-from landmask.vector._pool import chunk_pool, merged, polygonized
+from landmask.vector._pool import chunk_pool, gil_bound, merged, polygonized
 from landmask.vector._stitch import border_groups
 from landmask.vector.formats import transition_columns
 from landmask.vector.sieve import sieve
@@ -62,6 +62,7 @@ from landmask.vector.sieve import sieve
 __all__ = [
     "ChunkPolygons",
     "VectorSummary",
+    "gil_bound",
     "iter_regions",
     "polygonize_block",
     "resolve_classes",
