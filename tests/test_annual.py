@@ -320,3 +320,10 @@ def test_seasonal_water_nir_clause_keeps_a_bright_built_parcel_out(corsica, cors
     assert comp.sel(band="mndwi_p90").values[0][k] > 0  # 0.07: the MNDWI clause alone fires
     assert comp.sel(band="nir_p10").values[0][k] > 0.3  # 0.40: never NIR-dark
     assert corsica_mask[k] == ANNUAL.id_of("urban")
+
+
+def test_the_shade_cut_is_the_calibration_halfs_best(corsica):
+    """annual.yaml's 0.095 is what the northern half gives; the southern half played no part."""
+    cut, balanced = acc.best_shade_cut(corsica)
+    assert cut == 0.095 and balanced == pytest.approx(0.84, abs=0.005)
+    assert "< 0.095" in next(r.text for r in load_rules("annual").rules if r.class_name == "forest")
