@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from landmask.bands import QUALITY_BANDS, Needs
-from landmask.errors import BandError, ConfigError
+from landmask.errors import BandError, ConfigError, UncalibratedWarning
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -280,7 +282,8 @@ def run_scene(job: SceneJob) -> SceneOutcome:
     from landmask.classification.classify import classify, classify_with_probabilities
     from landmask.classification.quality import apply_quality, quality_mask
     from landmask.io.companions import remove_with_companions
-    from landmask.io.read.footprint import warn_nodata_footprint
+    from landmask.io.read.footprint import warn_empty_mask, warn_nodata_footprint
+    from landmask.io.statistic_tags import thresholds_of
     from landmask.io.write.rasters import write_indices, write_mask
     from landmask.models.registry import model_scheme
     from landmask.spectral.indices import band_reads
@@ -296,7 +299,11 @@ def run_scene(job: SceneJob) -> SceneOutcome:
             from landmask.models.registry import load_model
             from landmask.spectral.rules import default_rules_for
 
-            choice = default_rules_for(options.open(job.inputs, job.chunk_size, needs=None))
+            with warnings.catch_warnings():
+                # the scene is opened again below, which says what its values are once
+                warnings.simplefilter("ignore", UncalibratedWarning)
+                first = options.open(job.inputs, job.chunk_size, needs=None)
+            choice = default_rules_for(first)
             spec = f"rules:{choice.name}"
             model = load_model(spec)
         scheme = model_scheme(model)
@@ -332,7 +339,9 @@ def run_scene(job: SceneJob) -> SceneOutcome:
             stac=job.stac,
         )
         written += [job.mask] + ([job.probabilities] if job.probabilities else [])
-        warn_nodata_footprint(reflectance, result.counts, skip=QUALITY_BANDS)
+        void = any(math.isnan(v) for v in thresholds_of(mask).values())
+        if not warn_empty_mask(result.counts, said=void):
+            warn_nodata_footprint(reflectance, result.counts, skip=QUALITY_BANDS)
         polygons = None
         if job.vector is not None:
             from landmask.io.read.masks import open_mask

@@ -6,28 +6,12 @@ forest-versus-other-vegetation table; the data are in ``tests/data/enmap_potsdam
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import rasterio
+from calibration import load_script
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "forest_accuracy.py"
-
-
-def _load():
-    if "forest_accuracy" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("forest_accuracy", SCRIPT)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["forest_accuracy"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["forest_accuracy"]
-
-
-fa = _load()
+fa = load_script("forest_accuracy")
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +98,18 @@ def test_held_out_berlin_library():
     named = table.attrs["forest"]
     assert {"corn", "sorghum"} <= set(named)
     assert not {"sunflower", "potatoes", "grass (dry) 1", "grass (dry) 2"} & set(named)
+
+
+def test_naip_on_the_same_data_without_swir():
+    """``naip`` (blue..NIR reflectance): green and dark in the visible alone."""
+    held = fa.potsdam_table("naip").loc["held out"]
+    assert held.loc[("interior", "tree"), "forest"] >= 0.70  # measured 0.80
+    assert held.loc[("interior", "low vegetation"), "forest"] <= 0.05  # measured 0.00
+    assert held.loc[("all", "tree"), "forest"] >= 0.50  # measured 0.60
+    assert held.loc[("all", "low vegetation"), "forest"] <= 0.10  # measured 0.04
+    table = fa.library_table("naip")
+    assert table.loc["tree", "forest"] >= 0.90  # measured 1.00
+    assert table.loc["low vegetation", "forest"] <= 0.15  # measured 0.06 (1 of 18)
 
 
 def test_the_same_scene_as_dn_gets_adaptive_which_misses_its_leaf_on_trees():

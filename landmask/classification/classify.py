@@ -138,14 +138,16 @@ def _run(
             raise BandError(f"{where}: {exc}; {needer} needs it") from None
     needed = bands_needed(list(loaded.bands), band_names)
     clear = _clear_pixels(scene)
-    scene = scene.sel(band=[needed[b] for b in loaded.bands])
+    pick = [band_names.index(needed[b]) for b in loaded.bands]
+    data = _dask(scene)  # every band: the model's are picked inside each task
+    scene = scene.isel(band=pick)
     prepare = getattr(loaded, "prepare", None)
     if callable(prepare):  # scene-wide values (automatic thresholds), bound once
         prepared = prepare(scene if clear is None else scene.where(clear))
         if prepared is not loaded:
             loaded = handle = prepared
             ruleset = getattr(loaded, "ruleset", ruleset)
-    out = run_model(_dask(scene), handle, min_confidence=min_confidence, with_proba=with_proba)
+    out = run_model(data, handle, min_confidence=min_confidence, with_proba=with_proba, pick=pick)
     scheme = model_scheme(loaded)
     attrs: dict[str, Any] = {
         "model": name,
