@@ -322,7 +322,7 @@ def _check_classifier(workflow: Workflow) -> None:
 
 
 def _source_stamps(scene: Any) -> list[Any]:
-    from landmask.io.stac import item_bands
+    from landmask.io.stac.read import item_bands
 
     source = scene.source
     if isinstance(source, tuple):
@@ -430,7 +430,7 @@ def process_tile(
     propagate).
     """
     from landmask.io.companions import Output, remove_with_companions
-    from landmask.io.write import write_indices
+    from landmask.io.write.rasters import write_indices
     from landmask.pipeline import run_scene
     from landmask.temporal.composite import as_dataset
 
@@ -459,7 +459,7 @@ def process_tile(
 
 def region_inputs(workflow: Workflow, plan: RegionPlan) -> list[str]:
     """Every file a region run reads: the inputs, the STAC items' local assets, rules or model."""
-    from landmask.io.stac import item_bands
+    from landmask.io.stac.read import item_bands
 
     files = list(workflow.input_paths())
     for unit in plan.tiles:
@@ -489,7 +489,7 @@ def write_mosaic(workflow: Workflow, plan: RegionPlan, summary: Any) -> None:
     import datetime as dt
 
     from landmask.io.companions import item_path
-    from landmask.io.mosaic import MosaicTile, write_collection, write_vrt
+    from landmask.io.write.mosaic import MosaicTile, write_collection, write_vrt
     from landmask.temporal.dates import parse_period
 
     status = {s.scene: s.status for s in summary.scenes}
