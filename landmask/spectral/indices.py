@@ -38,7 +38,7 @@ class SpectralIndex:
 
     ``high`` is what high values show (``vegetation``, ``water``, ``built``,
     ``soil``): maps and QGIS styles colour them by it
-    (:func:`landmask.io.styling.index_ramp`).
+    (:func:`landmask.io.write.styling.index_ramp`).
     """
 
     name: str

@@ -1,4 +1,4 @@
-"""The COG writer behind :mod:`landmask.io.write`: part files, overviews, one GDAL copy.
+"""The COG writer behind :mod:`landmask.io.write.rasters`: part files, overviews, one GDAL copy.
 
 Each output is written in two steps beside its final path:
 
@@ -52,10 +52,10 @@ from rasterio.windows import Window
 from landmask.classes import ClassScheme
 from landmask.errors import WriteError
 from landmask.io.companions import Output
-from landmask.io.gdal_metadata import embed_rat, reserve_rat
-from landmask.io.items import Lineage, attach_item
 from landmask.io.outputs import atomic_path, attach_sidecars, discard_temp, plan_outputs, temp_path
-from landmask.io.overviews import overview_levels
+from landmask.io.stac.items import Lineage, attach_item
+from landmask.io.write.gdal_metadata import embed_rat, reserve_rat
+from landmask.io.write.overviews import overview_levels
 
 __all__ = ["TILE", "CogJob", "check_free_space", "compute_once", "store_cogs", "tile_aligned"]
 
@@ -215,10 +215,10 @@ class CogJob:
     #: text files published with the raster (``.qml``, ``.aux.xml``): path -> text
     sidecars: Mapping[Path, str] | None = None
     #: band 1's raster attribute table (a ``GDALRasterAttributeTable`` element,
-    #: :func:`landmask.io.styling.rat_xml`), kept inside the file's ``GDAL_METADATA``
-    #: tag (:mod:`landmask.io.gdal_metadata`); None: none
+    #: :func:`landmask.io.write.styling.rat_xml`), kept inside the file's ``GDAL_METADATA``
+    #: tag (:mod:`landmask.io.write.gdal_metadata`); None: none
     rat: str | None = None
-    #: the lineage of its STAC item beside it (:mod:`landmask.io.items`); None: no item
+    #: the lineage of its STAC item beside it (:mod:`landmask.io.stac.items`); None: no item
     item: Lineage | None = None
     #: the scheme of its class ids, for the item's ``classification:classes``
     scheme: ClassScheme | None = None
@@ -254,7 +254,7 @@ def _coarsened(level: da.Array, data: da.Array) -> da.Array:
 def _staged(job: CogJob, lock: Any) -> Iterator[Any]:
     """Create the part files of ``job``; yield the lazy store into them; then make the COG.
 
-    The full-resolution chunks and every overview level (:mod:`landmask.io.overviews`)
+    The full-resolution chunks and every overview level (:mod:`landmask.io.write.overviews`)
     are stored into uncompressed part files; on a clean exit GDAL's COG driver
     only compresses and lays out the tiles. Temporary files never outlive it.
     ``lock`` guards the part files' writes (:func:`_scheduler_locks`).
@@ -344,7 +344,7 @@ def store_cogs(jobs: Sequence[CogJob], also: Sequence[Any] = ()) -> tuple[Any, .
     Outputs that share inputs (a mask and its probabilities) are computed once.
     Each output appears only if all of them were written. Jobs with an
     ``item`` lineage get their STAC item published with them
-    (:func:`landmask.io.items.attach_item`); every output and its companions
+    (:func:`landmask.io.stac.items.attach_item`); every output and its companions
     are planned (:func:`landmask.io.outputs.plan_outputs`) before any work.
     """
     for job in jobs:
