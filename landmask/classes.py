@@ -11,9 +11,13 @@ ESA WorldCover. Two presets follow published products:
 
 Both keep landmask's 255 for nodata (ESA's own files use 0, which is no class
 of the scheme); ``dynamic-world`` adds 254 for cloud, as Dynamic World has no
-class for it. Every scheme maps its classes onto ``landcover``
-(:attr:`ClassScheme.to_landcover`) so that masks and truth in different
-schemes can be compared.
+class for it. The ``annual`` scheme holds what a year's composite separates
+(the ``annual`` rules): landcover's forest, urban and water (1-3; water is
+permanent water) plus seasonal water (4), bare land (5) and crops and
+grassland (6); seasonal water maps onto landcover's ``other``, as
+WorldCover's does (only permanent water bodies are ``water``). Every scheme
+maps its classes onto ``landcover`` (:attr:`ClassScheme.to_landcover`) so
+that masks and truth in different schemes can be compared.
 """
 
 from __future__ import annotations
@@ -29,11 +33,13 @@ import numpy as np
 from landmask.errors import ConfigError, InputError
 
 __all__ = [
+    "ANNUAL",
     "CHANGE_SUFFIX",
     "CLOUD",
     "DYNAMIC_WORLD",
     "LANDCOVER",
     "NODATA",
+    "PROBABILITY_SCALE",
     "SCHEMES",
     "WORLDCOVER",
     "ClassScheme",
@@ -50,10 +56,16 @@ __all__ = [
     "scheme_from_labels",
     "scheme_from_tags",
     "scheme_of",
+    "scheme_tags",
 ]
 
+#: The mask value of pixels with no data (never a class of a scheme's lists).
 NODATA = 255
+#: The mask value of pixels the sensor saw only cloud (or its shadow) over.
 CLOUD = 254
+#: A probability ``p`` is stored in uint8 as ``round(p * PROBABILITY_SCALE)``;
+#: :data:`NODATA` stays free for nodata.
+PROBABILITY_SCALE = 254
 
 
 @dataclass(frozen=True)
@@ -117,6 +129,59 @@ class ClassScheme:
                 return c.id
         known = ", ".join(c.name for c in self.classes)
         raise ConfigError(f"unknown class {name!r} in scheme {self.name!r} (known: {known})")
+
+    def ids(self, items: Iterable[str | int] | str | None, *, option: str = "") -> frozenset[int]:
+        """Class names or ids (or ``"water,forest"``) -> the set of class ids.
+
+        The one reading of a list of classes (``--classes``, ``--keep``, a
+        truth map's classes, a plot's class). An id is a mask value 0-254 (it
+        need not be one of the scheme's classes); a name must be one of the
+        scheme's; blanks are skipped, so an empty list gives an empty set.
+
+        Parameters
+        ----------
+        items
+            Names or ids, or one comma-separated string of them.
+        option
+            The setting's name, which errors start with (``--classes 300: ...``);
+            empty for a caller that names it itself.
+
+        Raises
+        ------
+        ConfigError
+            One line naming the option and the item: an unknown name (with the
+            scheme's names), an id over 254, or :data:`NODATA`.
+        """
+        if items is None:
+            return frozenset()
+        listed = items.split(",") if isinstance(items, str) else list(items)
+        texts = [t for t in (str(item).strip() for item in listed) if t]
+        return frozenset(self._class_id(t, f"{option} {t}".strip()) for t in texts)
+
+    def id(self, item: str | int, *, option: str = "") -> int:
+        """One class name or id -> its id, read as :meth:`ids` reads each item.
+
+        ``option`` names the whole setting in errors (``--truth-map 3=lava``).
+        """
+        text = str(item).strip()
+        where = option or text
+        if not text:
+            raise ConfigError(f"{where}: name a class")
+        return self._class_id(text, where)
+
+    def _class_id(self, text: str, where: str) -> int:
+        """The id ``text`` names (an id 0-254 or a class name); errors start with ``where``."""
+        if text.isdigit():
+            value = int(text)
+            if value == NODATA:
+                raise ConfigError(f"{where}: nodata, not a class")
+            if value > NODATA:
+                raise ConfigError(f"{where}: not a class id (mask values are 0-254)")
+            return value
+        try:
+            return self.id_of(text)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
 
     def name_of(self, class_id: int) -> str:
         """The name of class ``class_id`` (``class_<id>`` when the scheme lacks it)."""
@@ -283,11 +348,36 @@ DYNAMIC_WORLD = ClassScheme(
     description="Dynamic World V1 labels",
 )
 
+ANNUAL = ClassScheme(
+    "annual",
+    (
+        LandClass(0, "other", "#d9d9d9", "Other"),
+        LandClass(1, "forest", "#006400", "Forest (green in every season)"),
+        LandClass(2, "urban", "#fa0000", "Urban (never green, never water)"),
+        LandClass(3, "water", "#0064c8", "Permanent water"),
+        LandClass(4, "seasonal_water", "#8cc8f0", "Seasonal water"),
+        LandClass(5, "bare", "#b4b4b4", "Bare land (never green)"),
+        LandClass(6, "crops_grassland", "#ffdc5a", "Crops and grassland (green part of the year)"),
+        LandClass(CLOUD, "cloud", "#ffffff", "Cloud"),
+        LandClass(NODATA, "nodata", "#000000", "No data"),
+    ),
+    landcover_names={"forest": "forest", "urban": "urban", "water": "water"},
+    description="classes a year's composite separates by phenology (the annual rules)",
+)
+
 #: The built-in schemes by name.
-SCHEMES: dict[str, ClassScheme] = {s.name: s for s in (LANDCOVER, WORLDCOVER, DYNAMIC_WORLD)}
+SCHEMES: dict[str, ClassScheme] = {
+    s.name: s for s in (LANDCOVER, WORLDCOVER, DYNAMIC_WORLD, ANNUAL)
+}
 
 #: A change scheme is named after the scheme of its dates plus this (``landcover-change``).
 CHANGE_SUFFIX = "-change"
+
+#: The metadata key (and, lower-case, the array attribute) that records the scheme of the
+#: two dates of a change map whose scheme landmask does not know (one made from training
+#: labels), as the JSON of :meth:`ClassScheme.to_dict`: without it the map's transitions
+#: could not be read back.
+BASE_TAG = "CLASS_SCHEME_BASE"
 
 
 def _generated_color(k: int) -> str:
@@ -367,11 +457,34 @@ def scheme_attrs(scheme: ClassScheme) -> dict[str, Any]:
     (``"<id>:<name>"``, ``"<id>:#rrggbb"``): enough for :func:`recorded_scheme`
     to rebuild a scheme landmask does not know (one made from training labels).
     """
-    return {
+    attrs: dict[str, Any] = {
         "class_scheme": scheme.name,
         "class_names": [f"{c.id}:{c.name}" for c in scheme],
         "class_colors": [f"{c.id}:{c.color}" for c in scheme],
     }
+    attrs |= {k.lower(): v for k, v in _base_tag(scheme).items()}
+    return attrs
+
+
+def scheme_tags(scheme: ClassScheme) -> dict[str, str]:
+    """The metadata that records ``scheme`` in a mask file; :func:`scheme_from_tags` reads it.
+
+    ``CLASS_<id>`` names, ``CLASS_SCHEME`` (its name) and, for the change scheme of a
+    scheme landmask does not know, that scheme in ``CLASS_SCHEME_BASE``.
+    """
+    tags = {f"CLASS_{c.id}": c.name for c in scheme}
+    tags["CLASS_SCHEME"] = scheme.name
+    return tags | _base_tag(scheme)
+
+
+def _base_tag(scheme: ClassScheme) -> dict[str, str]:
+    """``{BASE_TAG: json}`` for a change scheme whose base :func:`get_scheme` cannot name."""
+    base = scheme.base
+    if base is None or SCHEMES.get(base.name) == base:
+        return {}
+    import json
+
+    return {BASE_TAG: json.dumps(base.to_dict(), separators=(",", ":"))}
 
 
 def change_states(base: ClassScheme) -> tuple[LandClass, ...]:
@@ -453,6 +566,9 @@ def _scheme_in_tags(
     name = str(tags.get("CLASS_SCHEME", "") or "")
     with contextlib.suppress(ConfigError):
         return get_scheme(name)
+    changed = _recorded_change_scheme(name, tags.get(BASE_TAG))
+    if changed is not None:
+        return changed
     classes = []
     for key, value in tags.items():
         suffix = str(key)[6:]
@@ -466,6 +582,19 @@ def _scheme_in_tags(
         return ClassScheme(name or "custom", tuple(sorted(classes, key=lambda c: c.id)))
     except ConfigError:
         return None
+
+
+def _recorded_change_scheme(name: str, base: Any) -> ClassScheme | None:
+    """The change scheme ``name`` of the base scheme recorded as JSON in ``base``; or None."""
+    if not base or not name.endswith(CHANGE_SUFFIX):
+        return None
+    import json
+
+    try:
+        scheme = change_scheme(ClassScheme.from_dict(json.loads(str(base))))
+    except (ConfigError, ValueError):
+        return None
+    return scheme if scheme.name == name else None
 
 
 def recorded_scheme(mask: str | os.PathLike[str] | Any) -> ClassScheme | None:
@@ -495,8 +624,9 @@ def recorded_scheme(mask: str | os.PathLike[str] | Any) -> ClassScheme | None:
             return None
         return _scheme_in_tags(tags, colormap)
     attrs = dict(getattr(mask, "attrs", None) or {})
-    if "class_scheme" in attrs and "CLASS_SCHEME" not in attrs:
-        attrs["CLASS_SCHEME"] = attrs["class_scheme"]
+    for key in ("class_scheme", BASE_TAG.lower()):
+        if key in attrs and key.upper() not in attrs:
+            attrs[key.upper()] = attrs[key]
     colors: dict[int, tuple[int, ...]] = {}
     for key, name in (("class_colors", "color"), ("class_names", "name")):
         entries = attrs.get(key)

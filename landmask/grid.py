@@ -254,7 +254,12 @@ class Grid:
         For a projected CRS every row has :meth:`pixel_area`. For a geographic
         CRS a pixel of row ``r`` is the quad between the parallels of the row's
         top and bottom edges on the CRS's own ellipsoid, so areas shrink towards
-        the poles; this needs a north-up grid. Cost: one geodesic area per row.
+        the poles; this needs a north-up grid. The part of a row past a pole
+        (a grid reaching beyond 90°N or 90°S) covers no ground and has no area:
+        the row's edges are clamped to the poles, so a row wholly past one has
+        area 0, never NaN. The area between two parallels is the closed form of
+        the ellipsoid's zone (Snyder 1987, eq. 3-12), not a polygon of geodesics,
+        whose edges would leave the parallels. Cost: a few numpy operations per row.
 
         Raises
         ------
@@ -269,14 +274,9 @@ class Grid:
             raise GridError("a rotated grid in a geographic CRS: pixel areas need a north-up grid")
         geod = _geod(self.crs)
         t = self.transform
-        x0, x1 = t.c, t.c + t.a
-        edges = t.f + t.e * np.arange(self.height + 1, dtype=np.float64)
-        out = np.empty(self.height)
-        for r in range(self.height):
-            ya, yb = edges[r], edges[r + 1]
-            area, _ = geod.polygon_area_perimeter([x0, x1, x1, x0], [ya, ya, yb, yb])
-            out[r] = abs(area)
-        return out
+        edges = np.clip(t.f + t.e * np.arange(self.height + 1, dtype=np.float64), -90.0, 90.0)
+        below = _zone_area(np.radians(edges), geod.a, geod.f)  # per radian of longitude
+        return np.abs(np.diff(below)) * abs(math.radians(t.a))
 
 
 @dataclass(frozen=True)
@@ -295,6 +295,20 @@ def _crs_name(crs: CRS | None) -> str:
         return "none"
     epsg = crs.to_epsg()
     return f"EPSG:{epsg}" if epsg else (crs.to_string() or "a custom CRS")
+
+
+def _zone_area(lat: np.ndarray, a: float, f: float) -> np.ndarray:
+    """Area (m²) of the ellipsoid from the equator to latitudes ``lat`` (radians), per radian
+    of longitude; negative south of the equator (Snyder 1987, the authalic ``q``)."""
+    e2 = f * (2.0 - f)
+    b2 = (a * (1.0 - f)) ** 2
+    s = np.sin(lat)
+    if e2 == 0.0:
+        out: np.ndarray = a * a * s
+        return out
+    e = math.sqrt(e2)
+    q = s / (1.0 - e2 * s * s) + np.arctanh(e * s) / e
+    return b2 / 2.0 * q
 
 
 def _geod(crs: CRS) -> Any:

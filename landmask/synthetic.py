@@ -33,14 +33,15 @@ S2_BAND_IDS = ("B02", "B03", "B04", "B08", "B11", "B12")
 #: Pure surface-reflectance spectra (blue, green, red, nir, swir16, swir22) and
 #: the class each belongs to, each the band-wise median of a group of real
 #: samples in tests/data/calibration (spyndex's Landsat 8 C2 L2 pixels; earthlib
-#: library spectra convolved to Sentinel-2A), as printed by
+#: library spectra convolved to Sentinel-2A) and, for grass, the pixels labelled
+#: low vegetation in tests/data/enmap_potsdam (EnMAP L2A), as printed by
 #: scripts/synthetic_spectra.py; tests/test_synthetic.py checks that the
 #: scene's per-class NDVI, MNDWI, NDBI and NDWI follow the real samples'.
 #: Landsat 8 urban pixels are 30 m mixtures of roofs, roads and trees, so the
 #: three built-up materials are the dark, middle and bright thirds of them.
 ENDMEMBERS: dict[str, tuple[int, tuple[float, ...]]] = {
-    # Landsat 8 vegetation, NDVI < 0.7: median of 10
-    "grass": (0, (0.037, 0.059, 0.055, 0.268, 0.135, 0.076)),
+    # EnMAP Potsdam low vegetation: median of 1694
+    "grass": (0, (0.061, 0.084, 0.082, 0.293, 0.220, 0.143)),
     # earthlib dry vegetation (S2): median of 103
     "stubble": (0, (0.084, 0.114, 0.155, 0.257, 0.402, 0.302)),
     # earthlib bare soil, redder half (S2): median of 130

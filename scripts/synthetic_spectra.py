@@ -1,7 +1,8 @@
 """Print ``landmask.synthetic.ENDMEMBERS`` as derived from the real spectra.
 
 Each synthetic material is the band-wise median of a group of real samples in
-``tests/data/calibration/`` (see its README), so the generator's per-class
+``tests/data/calibration/`` and, for grass, ``tests/data/enmap_potsdam/`` (see their
+READMEs), so the generator's per-class
 index distributions follow real ones (``tests/test_synthetic.py`` checks
 them). Run from the repository root and paste the output into
 ``landmask/synthetic.py``::
@@ -15,13 +16,24 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import rasterio
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "calibration"
+POTSDAM = DATA.parent / "enmap_potsdam"
 BANDS = ["blue", "green", "red", "nir", "swir16", "swir22"]
 
 
 def _nd(a: pd.Series, b: pd.Series) -> pd.Series:
     return (a - b) / (a + b)
+
+
+def potsdam_low_vegetation() -> pd.DataFrame:
+    """The EnMAP Potsdam scene's pixels labelled low vegetation (grass, meadows, crops)."""
+    with rasterio.open(POTSDAM / "enmap_potsdam_s2bands.tif") as src:
+        bands = src.read().astype("float64") / 10000
+    with rasterio.open(POTSDAM / "enmap_potsdam_landcover.tif") as src:
+        low = src.read(1) == 3
+    return pd.DataFrame({b: bands[i][low] for i, b in enumerate(BANDS)})
 
 
 def groups() -> dict[str, tuple[int, str, pd.DataFrame]]:
@@ -37,7 +49,9 @@ def groups() -> dict[str, tuple[int, str, pd.DataFrame]]:
     bright = urban[["blue", "green", "red"]].mean(axis=1)
     dark_water = water["green"] <= water["green"].median()
     return {
-        "grass": (0, "Landsat 8 vegetation, NDVI < 0.7", veg[_nd(veg.nir, veg.red) < 0.7]),
+        # typed grass and crops, not the greener Landsat 8 vegetation pixels: those are
+        # untyped, as dark as trees in the visible and SWIR, and the rules call them forest
+        "grass": (0, "EnMAP Potsdam low vegetation", potsdam_low_vegetation()),
         "stubble": (0, "earthlib dry vegetation (S2)", s2[s2["group"] == "npv"]),
         "soil": (0, "earthlib bare soil, redder half (S2)", bare[redness > redness.median()]),
         "pale_soil": (0, "earthlib bare soil, paler half (S2)", bare[redness <= redness.median()]),

@@ -189,3 +189,103 @@ def test_a_change_map_is_not_compared_with_landcover_truth(dates, out_dir, capsy
     truth = landmask.write_mask(landmask.open_mask(b), out_dir / "truth.tif").path
     res = invoke(["evaluate", out, truth], capsys, caplog)  # truth records landcover
     assert res.code == 2 and "change map" in res.err
+
+
+def test_masks_of_a_model_trained_with_user_classes(tmp_path, out_dir, capsys, caplog):
+    """Issue 21: change failed on masks in a scheme made from training labels
+    ("unknown class scheme 'labels-change'"); now the map, its JSON, its polygons and
+    every reader of the map know the user's classes."""
+    import shapely
+
+    from landmask.synthetic import write_scene
+
+    scene = tmp_path / "s.tif"
+    write_scene(scene, 64, blocksize=32, tile=64)
+    with rasterio.open(scene) as ds:
+        t, crs = ds.transform, ds.crs
+
+    def px(c0, r0, c1, r1):
+        return shapely.box(*(t * (c0, r1)), *(t * (c1, r0)))
+
+    labels = gpd.GeoDataFrame(
+        {"kind": ["crop", "bare", "lake", "crop", "bare"]},
+        geometry=[
+            px(0, 0, 20, 20),
+            px(30, 0, 60, 20),
+            px(0, 40, 20, 60),
+            px(40, 40, 60, 60),
+            px(25, 25, 35, 35),
+        ],
+        crs=crs,
+    )
+    labels.to_file(tmp_path / "labels.gpkg")
+    s2 = ["--sensor", "sentinel2-l2a", "-q"]
+    steps = [
+        [
+            "train",
+            scene,
+            *s2,
+            "--labels",
+            tmp_path / "labels.gpkg",
+            "--label-column",
+            "kind",
+            "-o",
+            tmp_path / "model.joblib",
+            "--seed",
+            "1",
+        ],
+        [
+            "classify",
+            scene,
+            *s2,
+            "--model",
+            f"sklearn:{tmp_path / 'model.joblib'}",
+            "-o",
+            tmp_path / "m1.tif",
+        ],
+    ]
+    for argv in steps:
+        res = invoke(argv, capsys, caplog)
+        assert res.code == 0, res.err
+    m1, m2 = tmp_path / "m1.tif", tmp_path / "m2.tif"
+    m2.write_bytes(m1.read_bytes())
+    with rasterio.open(m2, "r+", IGNORE_COG_LAYOUT_BREAK="YES") as ds:  # tags (scheme) kept
+        before = ds.read(1)
+        after = before.copy()
+        after[:32][before[:32] == 1] = 2  # crop -> lake in the top half
+        after[40:, :8] = 0  # and a strip -> bare
+        ds.write(after, 1)
+    assert scheme_of(m1).name == "labels"
+    ids = [c.id for c in scheme_of(m1) if c.id < 254]
+    names = [scheme_of(m1).name_of(i) for i in ids]
+    assert names == ["bare", "crop", "lake"]
+    out = out_dir / "c.tif"
+    res = invoke(
+        ["change", m1, m2, "-o", out, "--json", out_dir / "c.json", "--vector", out_dir / "c.gpkg"],
+        capsys,
+        caplog,
+    )
+    assert res.code == 0, res.err
+    doc = json.loads((out_dir / "c.json").read_text())
+    assert doc["scheme"] == "labels" and doc["change_scheme"] == "labels-change"
+    assert doc["matrix"]["class_names"] == names and doc["matrix"]["class_ids"] == ids
+    # independent: numpy's crosstab of the two dates
+    keep = (before < 3) & (after < 3)
+    expected = np.zeros((3, 3), np.int64)
+    np.add.at(expected, (before[keep].astype(int), after[keep].astype(int)), 1)
+    assert doc["matrix"]["counts"] == expected.tolist()
+    pixel = abs(t.a * t.e)
+    changed = pixel * (expected.sum() - np.trace(expected))
+    assert changed > 0 and doc["changed_m2"] == pytest.approx(changed)
+    polygons = gpd.read_file(out_dir / "c.gpkg")
+    assert polygons.area.sum() == pytest.approx(changed)
+    assert set(polygons["class_name"]) <= {f"{a} -> {b}" for a in names for b in names if a != b}
+    mapped = scheme_of(out)  # the map read back: its dates' scheme with it
+    assert mapped.name == "labels-change" and mapped.base is not None
+    assert [c.name for c in mapped.base if c.id < 254] == names
+    for argv in (
+        ["vectorize", out, "-o", out_dir / "v.fgb"],
+        ["preview", out, "-o", out_dir / "p.png"],
+    ):
+        res = invoke([*argv, "-q"], capsys, caplog)
+        assert res.code == 0, res.err

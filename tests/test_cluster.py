@@ -7,12 +7,16 @@ Every process started here is ended in the fixtures' teardown.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +25,7 @@ import geopandas as gpd
 import psutil
 import pytest
 import yaml
-from conftest import sha256, wait_for, write_raster
+from conftest import invoke, sha256, wait_for, write_raster
 
 from landmask.cli import run
 from landmask.synthetic import S2_BAND_IDS, make_scene, to_dn
@@ -240,3 +244,74 @@ def test_ctrl_c_on_a_remote_cluster_leaves_no_work_behind(project, cluster):
             "the scheduler forgetting the interrupted run's tasks",
             step=0.1,
         )
+
+
+@contextlib.contextmanager
+def _peer(reply: bytes, lasts: float = 120.0) -> Iterator[str]:
+    """A local TCP server that accepts and sends ``reply`` (b"": never speaks) for ``lasts`` s.
+
+    The server ends by itself, so a client waiting on it forever ends too, late
+    enough for the test to tell.
+    """
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.1)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        deadline = time.monotonic() + lasts
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            held.append(conn)
+            if reply:
+                conn.sendall(reply)
+        for conn in held:
+            conn.close()
+        server.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_a_scheduler_address_that_never_answers(project, capsys, caplog):
+    """Issue 21: a socket that accepts and never speaks held the command until the peer went
+    away (distributed waits for its handshake without a limit); now one line, exit 2, within
+    the connect timeout (10 s) plus start-up."""
+    (project / "out").mkdir()
+    argv = ["classify", "scenes/s0.tif", "--sensor", "sentinel2-l2a", "-q"]
+    with _peer(b"") as address:
+        start = time.monotonic()
+        res = invoke(
+            [*argv, "-o", project / "out" / "m.tif", "--scheduler", address], capsys, caplog
+        )
+        took = time.monotonic() - start
+    assert res.code == 2, res.err
+    lines = [s for s in res.err.splitlines() if s.strip()]
+    assert lines == [
+        f"landmask: error: --scheduler {address}: not a Dask scheduler, or not answering "
+        "(no answer within 10 s)"
+    ]
+    assert took < 100, took  # the peer hangs up at 120 s: not waited for
+    assert os.listdir(project / "out") == []
+
+
+def test_a_peer_that_speaks_something_else_is_refused_at_once():
+    from landmask._runtime.schedulers import use_scheduler
+    from landmask.errors import SchedulerError
+
+    with _peer(b"HTTP/1.1 400 Bad Request\r\n\r\n" * 4) as address:
+        start = time.monotonic()
+        with (
+            pytest.raises(SchedulerError, match="not a Dask scheduler"),
+            use_scheduler(address, connect_timeout=30),
+        ):
+            pass
+        assert time.monotonic() - start < 25  # refused on the reply, not at the deadline

@@ -9,6 +9,8 @@ older, so they show what a long-term distribution makes of the files. Any
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -121,6 +123,27 @@ def test_a_mask_copied_alone_keeps_its_colours_and_class_names(outputs):
         assert line in text
 
 
+def _gdal_version() -> tuple[int, ...]:
+    text = _tool("gdalinfo", "--version")  # "GDAL 3.6.2, released 2023/01/02"
+    return tuple(int(p) for p in text.split()[1].rstrip(",").split(".")[:2])
+
+
+def test_gdalinfo_json_reads_names_and_colours_from_a_mask_alone(outputs):
+    alone = outputs["alone"]
+    info = json.loads(_tool("gdalinfo", "-json", alone))
+    assert info["files"] == [str(alone)]  # the file alone: no sidecar beside it
+    band = info["bands"][0]
+    assert band["colorInterpretation"] == "Palette"
+    assert band["colorTable"]["entries"][1] == [0, 100, 0, 255]  # forest
+    assert info["metadata"][""]["CLASS_1"] == "forest"
+    if _gdal_version() < (3, 12):  # Debian's 3.6 skips the table inside the file, silently
+        assert "rat" not in band
+        return
+    rows = {row["f"][0]: row["f"] for row in band["rat"]["row"]}  # GDAL >= 3.12: from the file
+    assert rows[1][1:] == ["forest", "forest", 0, 100, 0, 255]
+    assert rows[3][1] == "water"
+
+
 @pytest.mark.parametrize(
     ("name", "layer"),
     [
@@ -145,3 +168,69 @@ def test_every_item_of_every_kind_validates(outputs):
 
     # mask, mask2, probabilities, indices, rgb, cut, change, 3 polygons, areas.gpkg, loss
     assert check_stac_folder(outputs["mask.tif"].parent) == 12
+
+
+_QGIS_SCRIPT = """
+import json, os, sys
+from qgis.core import Qgis, QgsApplication, QgsRasterLayer
+app = QgsApplication([], False)
+app.initQgis()
+out = {"version": Qgis.QGIS_VERSION}
+for path in sys.argv[1:]:
+    layer = QgsRasterLayer(path, "mask")
+    renderer = layer.renderer()
+    out[path] = {
+        "valid": layer.isValid(),
+        "renderer": renderer.type() if renderer else None,
+        "classes": [
+            [int(c.value), c.label, c.color.name()] for c in getattr(renderer, "classes", list)()
+        ],
+    }
+print(json.dumps(out), flush=True)
+os._exit(0)  # QGIS 3.22 may crash in its exit handlers; what it showed is printed
+"""
+
+
+def _qgis_python() -> str | None:
+    """The system Python if it has QGIS's bindings (Debian's python3-qgis), else None."""
+    python = shutil.which("python3", path="/usr/bin")
+    if python is None:
+        return None
+    probe = subprocess.run(
+        [python, "-c", "import qgis.core"], capture_output=True, timeout=60, check=False
+    )
+    return python if probe.returncode == 0 else None
+
+
+def _system_env() -> dict[str, str]:
+    """This environment less what points Python, GDAL or PROJ at the virtualenv's copies."""
+    drop = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "GDAL_DATA", "PROJ_DATA", "PROJ_LIB")
+    return {k: v for k, v in os.environ.items() if k not in drop}
+
+
+def test_qgis_shows_the_mask_coloured_and_labelled(outputs):
+    """QGIS itself (Debian's python3-qgis, headless): names with the sidecars, colours alone."""
+    python = _qgis_python()
+    if python is None:
+        pytest.skip("QGIS's Python bindings are not installed (apt-get install python3-qgis)")
+    beside, alone = str(outputs["mask.tif"]), str(outputs["alone"])
+    done = subprocess.run(
+        [python, "-c", _QGIS_SCRIPT, beside, alone],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**_system_env(), "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert done.returncode == 0, done.stderr
+    shown = json.loads(done.stdout.strip().splitlines()[-1])
+    for path in (beside, alone):
+        assert shown[path]["valid"] and shown[path]["renderer"] == "paletted"
+        colours = {value: colour for value, _, colour in shown[path]["classes"]}
+        assert colours[1] == "#006400" and colours[3] == "#0064c8"  # forest, water
+    labels = {value: label for value, label, _ in shown[beside]["classes"]}
+    assert labels[1] == "forest" and labels[3] == "water"  # from mask.qml / the .aux.xml
+    alone_labels = {value: label for value, label, _ in shown[alone]["classes"]}
+    # alone: QGIS <= 3.28 labels the colour table's entries by id; QGIS >= 3.30 on GDAL >= 3.12
+    # takes the names from the attribute table inside the file
+    assert alone_labels[1] in ("1", "forest") and alone_labels[3] in ("3", "water")

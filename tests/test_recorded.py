@@ -351,3 +351,81 @@ def test_a_model_file_without_the_record_still_classifies(trained, tmp_path, cap
     assert mask.shape == (SIZE, SIZE)
     assert any("records no radiometry" in r.getMessage() for r in caplog.records)
     assert "radiometry: not recorded" in "\n".join(loaded.scene_record.describe())
+
+
+PER_BAND = ("--scale", "0.0001", "--scale", "nir=0.0002", "--offset", "red=-0.05")
+
+
+@pytest.fixture(scope="module")
+def per_band_model(trained):
+    """The fixture's scene trained with per-band scale and offset (not one for every band)."""
+    folder, a, _, _ = trained
+    model = folder / "per_band.joblib"
+    argv = ["train", a, *BANDS, *PER_BAND, "--labels", folder / "truth.tif"]
+    from landmask.cli import run
+
+    assert run([str(x) for x in [*argv, "--max-per-class", 400, "-q", "-o", model]]) == 0
+    return model
+
+
+def test_a_model_records_per_band_options(per_band_model, capsys, caplog):
+    record = SklearnModel.load(per_band_model).scene_record
+    assert record.scaling == "mixed" and record.scale is None
+    assert record.option_scaling is not None
+    assert record.option_scaling["nir"] == pytest.approx([2e-4, 0.0])
+    assert record.option_scaling["red"] == pytest.approx([1e-4, -0.05])
+    assert record.option_scaling["blue"] == pytest.approx([1e-4, 0.0])
+    res = invoke(["models", "show", f"sklearn:{per_band_model}"], capsys, caplog)
+    assert res.code == 0, res.err
+    assert "scale/offset per band (from options): " in res.out
+    assert "nir=0.0002/0" in res.out and "red=0.0001/-0.05" in res.out
+
+
+def test_classify_applies_the_recorded_per_band_options(
+    trained, per_band_model, tmp_path, capsys, caplog
+):
+    _, _, b, _ = trained
+    given, none, some = tmp_path / "given.tif", tmp_path / "none.tif", tmp_path / "some.tif"
+    res = _classify(capsys, caplog, b, per_band_model, given, *BANDS, *PER_BAND)
+    assert res.code == 0, res.err
+    res = _classify(capsys, caplog, b, per_band_model, none)
+    assert res.code == 0, res.err
+    res = _classify(capsys, caplog, b, per_band_model, some, "--scale", "nir=0.0002")
+    assert res.code == 0, res.err
+    expected = _read(given)
+    np.testing.assert_array_equal(_read(none), expected)
+    np.testing.assert_array_equal(_read(some), expected)
+    # the per-band values matter: one scale for every band is another map
+    model = load_model(f"sklearn:{per_band_model}")
+    uniform = classify(open_scene(b, bands=MAPPING, scale=1e-4, offset=0.0), model=model).values
+    assert (uniform != expected).mean() > 0.01
+
+
+@pytest.mark.parametrize(
+    ("options", "needles"),
+    [
+        (("--scale", "nir=0.0003"), ("--scale nir=0.0003", "scale nir=0.0002")),
+        (("--scale", "0.0002"), ("--scale 0.0002", "scale blue=0.0001")),
+        (("--offset", "red=0"), ("--offset red=0", "offset red=-0.05")),
+    ],
+)
+def test_options_contradicting_recorded_per_band_values_are_refused(
+    trained, per_band_model, tmp_path, capsys, caplog, options, needles
+):
+    _, _, b, _ = trained
+    out = tmp_path / "mask.tif"
+    res = _classify(capsys, caplog, b, per_band_model, out, *options)
+    assert_one_line(res, *needles, str(per_band_model))
+    assert not out.exists()
+
+
+def test_per_band_records_complete_the_users_mapping():
+    record = SceneRecord(scaling="mixed", option_scaling={"nir08": [2e-4, 0.0], "red": [1e-4, 0.1]})
+
+    class Model:
+        scene_record = record
+
+    choice = scene_options(Model(), [], sensor=None, bands=None, scale={"nir": 2e-4}, offset=None)
+    assert choice.scale == {"red": 1e-4, "nir": 2e-4}  # the user's "nir" names nir08
+    assert choice.offset == {"nir08": 0.0, "red": 0.1}
+    assert set(choice.from_model) == {"scale", "offset"}

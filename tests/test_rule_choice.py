@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from rasterio.transform import from_origin
 
 import landmask
+from landmask.bands import is_composite_band
 from landmask.cli import cli
 from landmask.errors import RuleError
-from landmask.io.sensors import is_composite_band
 from landmask.spectral.rules import BUILTIN_RULESETS, default_rules_for, load_rules
 
 
@@ -38,6 +38,9 @@ RGBN = ("blue", "green", "red", "nir")
         (RGBN, "surface_reflectance", None, "naip"),
         (SWIR, "surface_reflectance", None, "default"),
         (SWIR, "toa_reflectance", None, "default"),
+        # default's forest rule reads 2.2 um: without it, the set without SWIR
+        (SWIR[:5], "surface_reflectance", None, "naip"),
+        (SWIR[:5], "dn", None, "adaptive"),
     ],
 )
 def test_choice_follows_radiometry_and_bands(bands, radiometry, sensor, expected):

@@ -9,6 +9,7 @@ from conftest import TRANSFORM, UTM33, write_raster
 
 from landmask.errors import BandError, ConfigError, GridError, ReadError
 from landmask.io.scene import aligned_chunks, open_scene, to_reflectance
+from landmask.spectral.indices import band_reads
 from landmask.synthetic import BANDS, S2_BAND_IDS
 
 
@@ -225,7 +226,7 @@ def test_paths_accept_pathlib(s2_file):
 def test_needs_keeps_only_the_bands_read(s2_band_files, monkeypatch):
     import rasterio as rio
 
-    scene = open_scene(s2_band_files, sensor="sentinel2-l2a", needs=["ndvi", "blue"])
+    scene = open_scene(s2_band_files, sensor="sentinel2-l2a", needs=band_reads(["ndvi", "blue"]))
     assert list(scene["band"].values) == ["blue", "red", "nir"]
     opened = []
     real_open = rio.open
@@ -235,4 +236,4 @@ def test_needs_keeps_only_the_bands_read(s2_band_files, monkeypatch):
     scene.compute()
     assert sorted({Path(p).name.split("_")[2] for p in opened}) == ["B02", "B04", "B08"]
     with pytest.raises(BandError, match=r"_B02_10m\.tif.*'swir16'"):
-        open_scene(s2_band_files[:4], sensor="sentinel2-l2a", needs=["mndwi"])
+        open_scene(s2_band_files[:4], sensor="sentinel2-l2a", needs=band_reads(["mndwi"]))

@@ -79,7 +79,7 @@ def test_presets_have_the_official_ids_and_colours():
     assert DYNAMIC_WORLD.name_of(254) == "cloud" and DYNAMIC_WORLD.name_of(255) == "nodata"
     assert WORLDCOVER.name_of(255) == "nodata"
     assert WORLDCOVER.id_of("tree_cover") == 10
-    assert set(SCHEMES) == {"landcover", "worldcover", "dynamic-world"}
+    assert set(SCHEMES) == {"landcover", "worldcover", "dynamic-world", "annual"}
     assert get_scheme("dynamic-world") is DYNAMIC_WORLD
     with pytest.raises(ConfigError, match="unknown class scheme 'esa'"):
         get_scheme("esa")
@@ -368,3 +368,45 @@ def test_every_caller_resolves_the_scheme_the_mask_records(tmp_path):
     plt.close("all")
     png = write_preview(path, tmp_path / "p.png")
     assert png.exists() and png.stat().st_size > 0
+
+
+def test_ids_reads_names_ids_and_comma_lists_one_way():
+    assert LANDCOVER.ids("water, forest") == {3, 1}
+    assert LANDCOVER.ids(["urban", 3, "254"]) == {2, 3, 254}
+    assert LANDCOVER.ids(None) == frozenset() and LANDCOVER.ids(" , ") == frozenset()
+    assert LANDCOVER.id("water", option="--x") == 3
+    with pytest.raises(ConfigError, match=r"^--truth-map 1=lava: unknown class 'lava'"):
+        LANDCOVER.id("lava", option="--truth-map 1=lava")
+
+
+@pytest.mark.parametrize(
+    ("items", "message"),
+    [
+        ("lava", r"^--keep lava: unknown class 'lava' in scheme 'landcover' \(known: other, "),
+        ("255", r"^--keep 255: nodata, not a class$"),
+        ("water,256", r"^--keep 256: not a class id \(mask values are 0-254\)$"),
+    ],
+)
+def test_ids_errors_name_the_option_and_the_item(items, message):
+    with pytest.raises(ConfigError, match=message):
+        LANDCOVER.ids(items, option="--keep")
+
+
+def test_every_class_list_reads_through_the_scheme():
+    from landmask.evaluation.truth import Labels
+    from landmask.products.apply import resolve_keep
+    from landmask.vector.vectorize import resolve_classes
+
+    for read in (
+        lambda: resolve_classes(["lava"], LANDCOVER, "--classes"),
+        lambda: resolve_keep("lava", LANDCOVER),
+        lambda: Labels(LANDCOVER, {"1": "lava"}),
+    ):
+        with pytest.raises(ConfigError, match=r": unknown class 'lava' in scheme 'landcover'"):
+            read()
+    for read in (
+        lambda: resolve_classes(["255"], LANDCOVER, "--classes"),
+        lambda: resolve_keep("255", LANDCOVER),
+    ):
+        with pytest.raises(ConfigError, match=r"255: nodata, not a class$"):
+            read()

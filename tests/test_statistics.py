@@ -342,3 +342,172 @@ def test_linear_bins_are_those_of_a_binary_search(values, bins, top):
     want = np.clip(np.searchsorted(edges, probe, side="right") - 1, 0, bins - 1)
     got = histogram_block(probe, edges)[0, 0]
     np.testing.assert_array_equal(got, np.bincount(want, minlength=bins))
+
+
+def _land(rng: np.random.Generator, n: int) -> np.ndarray:
+    """NIR of land: a skewed distribution whose dark tail (shadow) thins out smoothly to 0."""
+    return rng.gamma(3.0, 0.08, n)
+
+
+def _below(values: np.ndarray, rules_text: str = "nir < valley(nir)") -> np.ndarray:
+    """Pixels where ``rules_text`` holds, ``values`` being NIR of a one-row scene."""
+    nir = values.astype(np.float32)[None, None, :]
+    scene = as_scene(np.concatenate([np.full_like(nir, 0.05), nir]), BANDS, -1)
+    mask = classify(scene, rules={"rules": [{"class": "water", "when": rules_text}]}).values[0]
+    return mask == 3
+
+
+@pytest.mark.parametrize("water_share", [0.004, 0.013, 0.15, 0.6])
+def test_valley_finds_a_separate_dark_cluster(water_share):
+    rng = np.random.default_rng(11)
+    n = 40_000
+    water = rng.random(n) < water_share
+    nir = np.where(water, rng.normal(0.02, 0.004, n), 0.12 + _land(rng, n))
+    below = _below(nir)
+    # the water cluster (0.00-0.04) and land (0.12 and up) are apart: the cut is between
+    np.testing.assert_array_equal(below, water)
+    cut = classify(as_scene(np.stack([nir, nir]).astype(np.float32)[:, None, :], BANDS),
+                   rules={"rules": [{"class": "water", "when": "nir < valley(nir)"}]}
+                   ).attrs["THRESHOLD_valley(nir)"]  # fmt: skip
+    assert nir[water].max() < cut < nir[~water].min()
+
+
+@pytest.mark.parametrize("n", [120, 883, 40_000])
+def test_valley_of_a_water_free_scene_is_below_every_pixel(n):
+    """Shadow and dark forest thin out smoothly: no cluster apart, no pixel below the valley."""
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        assert not _below(_land(rng, n)).any(), seed
+        # nor when the dark end is clipped (a pile-up on one value)
+        assert not _below(np.maximum(_land(rng, n), 0.1)).any(), seed
+        # nor when land has two modes (soil and vegetation) with a dip between
+        soil = rng.random(n) < 0.4
+        two = np.where(soil, rng.normal(0.2, 0.02, n), rng.normal(0.45, 0.05, n))
+        assert not _below(two).any(), seed
+
+
+def test_valley_leaves_out_a_fill_value_that_is_not_nodata():
+    rng = np.random.default_rng(3)
+    n = 30_000
+    collar = rng.random(n) < 0.1  # zeros outside the swath, not declared nodata
+    land = np.where(collar, 0.0, 0.12 + _land(rng, n))
+    assert not _below(land).any()
+    water = ~collar & (rng.random(n) < 0.05)
+    both = np.where(water, rng.normal(0.02, 0.004, n), land)
+    np.testing.assert_array_equal(_below(both) & ~collar, water)
+
+
+def test_valley_moves_with_a_gain_and_offset_of_the_band():
+    rng = np.random.default_rng(4)
+    n = 20_000
+    water = rng.random(n) < 0.05
+    nir = np.where(water, rng.normal(0.02, 0.004, n), 0.12 + _land(rng, n))
+    for gain, offset in [(1.0, 0.0), (0.7, 0.08), (1.3, -0.01)]:
+        np.testing.assert_array_equal(_below((nir + offset) * gain), water)
+        # 16-bit DN of an unknown gain and path radiance: the same pixels below the valley
+        np.testing.assert_array_equal(_below(np.round((nir + offset) * gain / 1e-4)), water)
+
+
+@SETTINGS
+@given(data=st.data(), seed=st.integers(0, 2**16), h=st.integers(2, 30), w=st.integers(2, 30))
+def test_valley_is_the_same_for_any_chunking(data, seed, h, w):
+    rng = np.random.default_rng(seed)
+    water = rng.random((h, w)) < data.draw(st.sampled_from([0.0, 0.1, 0.4]))
+    nir = np.where(water, rng.normal(0.02, 0.004, (h, w)), 0.12 + _land(rng, h * w).reshape(h, w))
+    nir[rng.random((h, w)) < 0.1] = np.nan
+    values = np.stack([np.full((h, w), 0.05), nir]).astype(np.float32)
+    rules = load_rules({"rules": [{"class": "water", "when": "nir < valley(nir)"}]})
+    chunks = (data.draw(st.integers(1, h)), data.draw(st.integers(1, w)))
+    want = resolve_thresholds(_scene(values, -1), rules)
+    assert resolve_thresholds(_scene(values, chunks), rules).thresholds == want.thresholds
+    mask = classify(_scene(values, chunks), rules=rules).values
+    np.testing.assert_array_equal(mask, classify(_scene(values, -1), rules=rules).values)
+    # an independent count: the pixels below the bound value
+    cut = dict(want.thresholds)["valley(nir)"]
+    valid = np.isfinite(nir)
+    np.testing.assert_array_equal(mask[valid] == 3, nir[valid] < np.float32(cut))
+
+
+# Bad input with the invocation a new user types (no --rules): issue 19's contract.
+
+_S2_IDS = ("B02", "B03", "B04", "B08", "B11", "B12")
+_BANDS = [
+    f"--band={b}={k}"
+    for k, b in enumerate(("blue", "green", "red", "nir", "swir16", "swir22", "scl"), 1)
+]
+
+
+def _warnings(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("landmask: warning:")]
+
+
+def _s2_files(raster, values: np.ndarray, scl: np.ndarray | None = None) -> list[str]:
+    files = [str(raster(f"T33UUP_{b}_10m.tif", values[k], nodata=0)) for k, b in enumerate(_S2_IDS)]
+    if scl is not None:
+        files.append(str(raster("T33UUP_SCL_10m.tif", scl)))
+    return files
+
+
+@pytest.mark.parametrize(
+    ("options", "rules"),
+    [
+        (_BANDS, "adaptive"),  # uint16 with no scale: digital numbers
+        (["--sensor", "sentinel2-l2a"], "default"),  # reflectance: rules without statistics
+    ],
+)
+@pytest.mark.parametrize("cause", ["nodata", "cloud"])
+def test_an_empty_scene_gives_an_empty_mask_exit_0_and_one_warning(
+    raster, tmp_path, capsys, options, rules, cause
+):
+    rng = np.random.default_rng(0)
+    values = rng.integers(200, 4000, (6, 20, 30)).astype(np.uint16)
+    scl = None
+    if cause == "nodata":
+        values[:] = 0  # fill everywhere: a tile outside the swath
+    else:
+        scl = np.full((20, 30), 9, np.uint8)  # SCL 9: cloud, high probability, everywhere
+    out = tmp_path / "mask.tif"
+    files = _s2_files(raster, values, scl)
+    options = options if scl is not None else [o for o in options if "scl" not in o]
+    assert run(["classify", *files, *options, "-o", str(out)]) == 0, capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert f"rules {rules} (" in captured.out
+    said = [w for w in _warnings(captured.err) if "digital numbers" not in w]
+    assert len(said) == 1, captured.err
+    assert "no valid pixel" in said[0]
+    with rasterio.open(out) as ds:
+        mask = ds.read(1)
+    # nothing classified: nodata, or cloud where the quality band says so
+    assert set(np.unique(mask)) <= {NODATA, 254}
+    assert (mask == NODATA).all() if cause == "nodata" else (mask >= 254).all()
+
+
+def test_digital_numbers_are_said_once_with_the_path_taken(raster, tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    values = rng.integers(200, 4000, (6, 20, 30)).astype(np.uint16)
+    out = tmp_path / "mask.tif"
+    assert run(["classify", *_s2_files(raster, values), *_BANDS[:6], "-o", str(out)]) == 0
+    captured = capsys.readouterr()
+    dn = [w for w in _warnings(captured.err) if "digital numbers" in w]
+    assert len(dn) == 1, captured.err  # the scene is opened twice: said once
+    assert "give --scale and --offset" in dn[0]
+    chosen = [line for line in captured.out.splitlines() if " rules " in line]
+    assert len(chosen) == 1 and "rules adaptive (digital numbers (" in chosen[0], captured.out
+
+
+def test_a_band_that_is_the_same_everywhere_is_named():
+    rng = np.random.default_rng(2)
+    red = rng.integers(100, 3000, (30, 40)).astype(np.float32)
+    nir = np.full((30, 40), 1500, np.float32)  # a dead or saturated band
+    rules = load_rules("adaptive-rgbn")
+    scene = as_scene(np.stack([red, red * 0.9, red * 1.1, nir]), ["blue", "green", "red", "nir"])
+    with pytest.warns(StatisticWarning) as caught:
+        resolve_thresholds(scene, rules)
+    said = [str(w.message) for w in caught if "same over" in str(w.message)]
+    assert len(said) == 1
+    assert "percentile(nir, 1) = 1500 and percentile(nir, 99) = 150" in said[0]
+    # a band with a spread is not named
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", StatisticWarning)
+        spread = as_scene(np.stack([red, red, red, red * 2]), ["blue", "green", "red", "nir"])
+        resolve_thresholds(spread, rules)

@@ -180,6 +180,7 @@ def _connect(address: str, timeout: float) -> Iterator[Any]:
     from distributed import Client
 
     _probe(address, timeout)
+    _handshake(address, timeout)
     try:
         client = Client(address, timeout=timeout)
     except (OSError, TimeoutError) as exc:
@@ -202,6 +203,45 @@ def _probe(address: str, timeout: float) -> None:
         raise SchedulerError(
             f"--scheduler {address}: cannot reach the scheduler ({reason})"
         ) from None
+
+
+def _handshake(address: str, timeout: float) -> None:
+    """Fail within ``timeout`` when what listens at ``address`` does not answer as Dask does.
+
+    ``distributed`` waits for the peer's half of its handshake without a time
+    limit, so a socket that accepts and never speaks (a stalled scheduler,
+    another service) held ``Client()`` until the peer went away. The handshake
+    is done here first, on an event loop of its own in a daemon thread, with
+    a deadline; a peer that speaks something else is refused as well.
+    """
+    import asyncio
+    import threading
+
+    from distributed.comm import connect
+
+    failure: list[str] = []
+
+    async def shake() -> None:
+        comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout)
+        await comm.close()
+
+    def run() -> None:
+        try:
+            asyncio.run(shake())
+        except TimeoutError:
+            failure.append(f"no answer within {timeout:g} s")
+        except Exception as exc:  # garbage instead of a handshake, a reset, ...
+            failure.append(f"{type(exc).__name__}: {exc}".splitlines()[0])
+
+    thread = threading.Thread(target=run, name="landmask-handshake", daemon=True)
+    thread.start()
+    thread.join(timeout + 5.0)  # the loop's own deadline ends it first
+    if thread.is_alive():
+        failure.append(f"no answer within {timeout:g} s")
+    if failure:
+        raise SchedulerError(
+            f"--scheduler {address}: not a Dask scheduler, or not answering ({failure[0]})"
+        )
 
 
 @contextlib.contextmanager

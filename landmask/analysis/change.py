@@ -38,6 +38,7 @@ from landmask.classes import (
     check_mask,
     get_scheme,
     resolve_scheme,
+    scheme_attrs,
 )
 from landmask.errors import ConfigError, GridError, InputError, MaskWarpedWarning
 from landmask.grid import Grid
@@ -124,7 +125,7 @@ def change(
         meta=np.empty((0, 0), np.uint8),
     )
     sources = [*b.attrs.get("sources", ()), *a.attrs.get("sources", ())]
-    attrs = {"class_scheme": out_scheme.name, "sources": sources, "long_name": "change"}
+    attrs = {**scheme_attrs(out_scheme), "sources": sources, "long_name": "change"}
     return xr.DataArray(codes, coords=b.coords, dims=b.dims, attrs=attrs, name="change")
 
 

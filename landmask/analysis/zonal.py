@@ -32,6 +32,7 @@ import xarray as xr
 
 from landmask._runtime.chunks import as_dask
 from landmask.analysis._coverage import block_areas, to_pixel_space
+from landmask.analysis._zone_crs import zones_on_grid
 from landmask.classes import CLOUD, NODATA, ClassScheme, get_scheme, scheme_of
 from landmask.errors import ConfigError, GridError, InputError, ZoneWarning
 from landmask.grid import Grid
@@ -145,18 +146,16 @@ def zonal_stats(
         raise GridError(f"{mask_name}: the mask has no CRS")
     if frame.crs is None:
         raise GridError(f"{zones_name}: the zones have no CRS")
-    import geopandas as gpd
-
-    if frame.crs != crs:
-        geoms = gpd.GeoSeries(geoms, crs=frame.crs).to_crs(crs).to_numpy()
     transform = arr.rio.transform()
-    row_areas = Grid(crs, transform, arr.shape[-1], arr.shape[0]).row_areas()
+    grid = Grid(crs, transform, arr.shape[-1], arr.shape[0])
+    drawn = ~shapely.is_missing(geoms)  # zones with a polygon, before any is cut away
+    geoms = zones_on_grid(geoms, frame.crs, grid, keys, zones_name)
+    row_areas = grid.row_areas()
     pixel_geoms = to_pixel_space(geoms, transform)
 
     sums = _accumulate(_dask_data(arr, chunk_size), pixel_geoms, columns, row_areas, mask_name)
     inside = sums.sum(axis=1)
-    valid = ~shapely.is_empty(pixel_geoms) & ~shapely.is_missing(pixel_geoms)
-    outside = valid & (inside == 0)
+    outside = drawn & (inside == 0)
     if outside.any():
         notes.append(
             f"{int(outside.sum())} of {len(frame)} zones lie outside the mask and have zero "

@@ -41,6 +41,7 @@ from landmask.batch.progress import RunProgress
 from landmask.batch.summary import RunSummary, SceneResult
 from landmask.batch.workflow import ModelClassifier, RulesClassifier, SceneInput, Workflow
 from landmask.errors import ConfigError, LandmaskError
+from landmask.io.mosaic import MOSAIC_MARK
 from landmask.io.statistic_tags import thresholds_of
 from landmask.pipeline import SceneJob, SceneOptions, VectorOptions, run_scene
 
@@ -241,7 +242,14 @@ def run_workflow(
     size = chunk_size or workflow.chunk_size
     if size <= 0:
         raise ConfigError(f"--chunk-size {size}: must be a positive number of pixels")
-    scenes = workflow.scenes()
+    region = None
+    if workflow.is_region:
+        from landmask.batch.region import plan_region
+
+        region = plan_region(workflow)
+        scenes: list[Any] = list(region.tiles)
+    else:
+        scenes = workflow.scenes()
     out_dir = workflow.out_dir
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -251,12 +259,31 @@ def run_workflow(
         ) from None
     if not os.access(out_dir, os.W_OK | os.X_OK):
         raise ConfigError(f"{workflow.source}: key 'outputs.dir': {out_dir} is not writable")
-    plan_run(workflow, scenes, size, force)
+    if region is not None:
+        from landmask.batch.region import process_tile, tile_fingerprint
+
+        plan_region_run(workflow, region, size, force)
+        settings = _settings(workflow)
+
+        def fingerprint_of(unit: Any) -> str:
+            return tile_fingerprint(settings, region, unit)
+
+        def process(unit: Any) -> SceneResult:
+            return process_tile(workflow, region, unit, size)
+    else:
+        plan_run(workflow, scenes, size, force)
+
+        def fingerprint_of(unit: Any) -> str:
+            return fingerprint(workflow, unit)
+
+        def process(unit: Any) -> SceneResult:
+            return process_scene(workflow, unit, size)
+
     manifest = Manifest(out_dir / MANIFEST_NAME)
     results: dict[str, SceneResult] = {}
-    todo: list[tuple[SceneInput, str]] = []
+    todo: list[tuple[Any, str]] = []
     for scene in scenes:
-        fp = fingerprint(workflow, scene)
+        fp = fingerprint_of(scene)
         entry = None if force else manifest.finished(scene.stem, fp)
         if entry is not None:
             results[scene.stem] = SceneResult(
@@ -272,11 +299,11 @@ def run_workflow(
         log.debug("%s: skipped", stem)
         report.ended(skipped)
 
-    def one(scene: SceneInput, fp: str) -> SceneResult:
+    def one(scene: Any, fp: str) -> SceneResult:
         report.started()
         t0 = time.perf_counter()
         try:
-            result = process_scene(workflow, scene, size)
+            result = process(scene)
         except Exception as exc:
             log.debug("%s failed", scene.stem, exc_info=True)
             manifest.record(scene.stem, None)
@@ -300,6 +327,11 @@ def run_workflow(
         missing = SceneResult("", "interrupted", error="interrupted")
         done = [results.get(s.stem) or dataclasses.replace(missing, scene=s.stem) for s in scenes]
         summary = RunSummary(workflow.name, spec, done, time.perf_counter() - start)
+        if region is not None:
+            summary.region = region.counts()
+            from landmask.batch.region import write_mosaic
+
+            write_mosaic(workflow, region, summary)
         write_json(out_dir / workflow.outputs.summary, summary.to_dict(), overwrite=True)
         if workflow.outputs.stac:  # catalog.json: the items of every finished scene
             from landmask.io.items import write_catalog
@@ -378,6 +410,51 @@ def plan_run(workflow: Workflow, scenes: list[SceneInput], chunk_size: int, forc
     )
 
 
+def plan_region_run(workflow: Workflow, plan: Any, chunk_size: int, force: bool) -> None:
+    """:func:`plan_run` for a region run: every tile's outputs, the mosaic and its collection.
+
+    Refused with one line as :func:`plan_run` refuses: outputs outside
+    ``outputs.dir``, colliding, over an input or over a file landmask did not
+    write.
+    """
+    from landmask.batch.region import region_inputs, tile_job, tile_outputs
+    from landmask.io.companions import Output
+    from landmask.io.items import CATALOG_NAME
+    from landmask.io.outputs import plan_outputs
+    from landmask.vector.formats import check_vector_output
+
+    out_dir = workflow.out_dir
+    outputs: dict[str, Path | Output] = {
+        "outputs.summary": out_dir / workflow.outputs.summary,
+        "the manifest": out_dir / MANIFEST_NAME,
+        "outputs.mosaic": out_dir / workflow.outputs.mosaic,
+    }
+    if workflow.outputs.stac:
+        outputs["the run's catalog.json"] = out_dir / CATALOG_NAME
+        outputs["outputs.collection"] = out_dir / workflow.outputs.collection
+    checks = {}
+    stac = workflow.outputs.stac
+    for unit in plan.tiles:
+        paths = tile_outputs(workflow, unit.stem)
+        outputs[f"outputs.composite of tile {unit.stem}"] = Output(
+            paths["composite"], "indices", stac=stac
+        )
+        for key, output in tile_job(workflow, unit, chunk_size).planned().items():
+            label = f"outputs.{key} of tile {unit.stem}"
+            outputs[label] = output
+            if key == "vector":
+                checks[label] = check_vector_output
+    plan_outputs(
+        outputs,
+        region_inputs(workflow, plan),
+        overwrite=force,
+        root=out_dir,
+        root_label=f"outputs.dir ({workflow.source})",
+        checks=checks,
+        own=landmask_wrote(workflow),
+    )
+
+
 def landmask_wrote(workflow: Workflow) -> Callable[[Path], bool]:
     """Whether a file in a run's output folder is one landmask wrote there (may be replaced).
 
@@ -403,9 +480,21 @@ def landmask_wrote(workflow: Workflow) -> Callable[[Path], bool]:
             return _json_keys(path) >= {"workflow", "scenes"}
         if resolved == (out_dir / CATALOG_NAME).resolve():
             return is_own(path, "catalog", path)
+        if workflow.is_region and resolved == (out_dir / workflow.outputs.mosaic).resolve():
+            return _head(path).startswith(MOSAIC_MARK)
+        if workflow.is_region and resolved == (out_dir / workflow.outputs.collection).resolve():
+            return _json_keys(path) >= {"type", "extent", "landmask:region"}
         return resolved in recorded or is_own(item_path(path), "item", path)
 
     return own
+
+
+def _head(path: Path) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read(len(MOSAIC_MARK))
+    except OSError:
+        return ""
 
 
 def _json_keys(path: Path) -> set[str]:

@@ -35,6 +35,8 @@ class RunSummary:
     scheduler: str
     scenes: list[SceneResult]
     seconds: float
+    #: a region run's figures: tiles, dates, scenes left out (outside the period or region)
+    region: dict[str, int] | None = None
 
     @property
     def failed(self) -> list[SceneResult]:
@@ -56,6 +58,7 @@ class RunSummary:
             "seconds": round(self.seconds, 3),
             "counts": self.counts(),
             "scenes": [asdict(s) for s in self.scenes],
+            **({"region": self.region} if self.region is not None else {}),
         }
 
     def table(self) -> str:
@@ -78,6 +81,13 @@ class RunSummary:
         for s in self.failed:
             lines.append(f"{s.scene}: {s.error}")
         c = self.counts()
+        if self.region is not None:
+            r = self.region
+            lines.append(
+                f"region: {r['tiles']} tiles, {r['dates']} dates; scenes skipped: "
+                f"{r['scenes_outside_period']} outside the period, "
+                f"{r['scenes_outside_region']} outside the region"
+            )
         lines.append(
             f"{len(self.scenes)} scenes: {c['done']} done, {c['skipped']} skipped, "
             f"{c['failed']} failed in {self.seconds:.1f} s"

@@ -33,13 +33,16 @@ from pydantic import (
 )
 
 from landmask._runtime.chunks import SCENE_CHUNK_SIZE
-from landmask.errors import ConfigError, InputError
+from landmask.errors import ConfigError, InputError, LandmaskError
 from landmask.io.inputs import read_text
 from landmask.io.yamldoc import load_yaml
 
 __all__ = [
+    "CompositeSettings",
+    "GridSettings",
     "ModelClassifier",
     "Outputs",
+    "RegionSettings",
     "RulesClassifier",
     "SceneInput",
     "StacInputs",
@@ -75,6 +78,95 @@ class StacInputs(_Strict):
     stac: str
 
 
+class RegionSettings(_Strict):
+    """``region:`` of a region run: ``{bounds: [L, B, R, T], crs: CRS}`` or ``{file: AOI}``.
+
+    ``crs`` is the CRS of ``bounds`` (default: the grid's); a vector ``file``
+    gives the union of its features, and only tiles that touch it are made.
+    """
+
+    bounds: tuple[float, float, float, float] | None = None
+    crs: str | None = None
+    file: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> RegionSettings:
+        if (self.bounds is None) == (self.file is None):
+            raise ValueError("give bounds: [LEFT, BOTTOM, RIGHT, TOP] (with crs) or file: AOI")
+        if self.file is not None and self.crs is not None:
+            raise ValueError("crs: a vector file carries its own CRS; leave crs out")
+        if self.bounds is not None:
+            left, bottom, right, top = self.bounds
+            if not all(math.isfinite(v) for v in self.bounds):
+                raise ValueError("bounds: not finite")
+            if not (left < right and bottom < top):
+                raise ValueError("bounds: need LEFT < RIGHT and BOTTOM < TOP")
+        return self
+
+
+class GridSettings(_Strict):
+    """``grid:``: the target grid of a region run and its tiling.
+
+    ``crs`` and ``resolution`` (pixels snap to whole multiples of the
+    resolution from the CRS origin), or ``like: RASTER`` (its CRS, resolution
+    and pixel lattice); ``tile_size`` pixels a side per tile (the run's unit).
+    """
+
+    crs: str | None = None
+    resolution: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    like: str | None = None
+    tile_size: int = Field(default=4096, ge=16)
+
+    @model_validator(mode="after")
+    def _one(self) -> GridSettings:
+        if self.like is not None and (self.crs is not None or self.resolution is not None):
+            raise ValueError(
+                "like: takes the raster's CRS and resolution; leave crs and resolution out"
+            )
+        if self.like is None and (self.crs is None or self.resolution is None):
+            raise ValueError("give crs and resolution, or like: RASTER")
+        if self.crs is not None:
+            from rasterio.crs import CRS
+            from rasterio.errors import CRSError
+
+            try:
+                CRS.from_user_input(self.crs)
+            except CRSError:
+                raise ValueError(f"crs: {self.crs!r} is not a CRS (e.g. EPSG:32633)") from None
+        return self
+
+
+class CompositeSettings(_Strict):
+    """``composite:``: what a region run composites per tile (``landmask composite``'s options)."""
+
+    stats: list[str] = Field(default_factory=lambda: ["median"])
+    features: list[str] = Field(default_factory=list)
+    bands: list[str] | None = None
+    resampling: Literal["bilinear", "average", "nearest"] = "bilinear"
+
+    @field_validator("stats")
+    @classmethod
+    def _stats(cls, value: list[str]) -> list[str]:
+        from landmask.temporal.statistics import parse_stats
+
+        try:
+            parse_stats(value)
+        except LandmaskError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("features")
+    @classmethod
+    def _features(cls, value: list[str]) -> list[str]:
+        from landmask.temporal.statistics import parse_features
+
+        try:
+            parse_features(value)
+        except LandmaskError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+
 class VectorSettings(_Strict):
     """How ``outputs.vector`` polygons are made (as ``landmask vectorize``)."""
 
@@ -93,10 +185,21 @@ class Outputs(_Strict):
     indices: str | None = None
     probabilities: str | None = None
     summary: str = "run-summary.json"
+    #: region runs: each tile's composite, the mosaic VRT and the tiles' STAC collection
+    composite: str = "{stem}_composite.tif"
+    mosaic: str = "mosaic.vrt"
+    collection: str = "collection.json"
     #: a STAC item beside every output and a ``catalog.json`` linking them
     stac: bool = True
 
-    @field_validator("mask", "vector", "indices", "probabilities")
+    @field_validator("mosaic", "collection")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if "/" in value or "\\" in value or "{" in value:
+            raise ValueError(f"{value!r}: a file name in outputs.dir, not a pattern or a path")
+        return value
+
+    @field_validator("mask", "vector", "indices", "probabilities", "composite")
     @classmethod
     def _pattern(cls, value: str | None) -> str | None:
         if value is None:
@@ -112,11 +215,11 @@ class Outputs(_Strict):
             raise ValueError(f"{value!r}: a name pattern is a file name, not a path")
         return value
 
-    @field_validator("mask")
+    @field_validator("mask", "composite")
     @classmethod
     def _tif(cls, value: str) -> str:
         if not value.lower().endswith((".tif", ".tiff")):
-            raise ValueError(f"{value!r}: a mask is a GeoTIFF (.tif)")
+            raise ValueError(f"{value!r}: a raster output is a GeoTIFF (.tif)")
         return value
 
     @field_validator("vector")
@@ -144,6 +247,11 @@ class Workflow(_Strict):
         return value
 
     inputs: str | list[str | list[str]] | StacInputs
+    #: a region run: the region, its grid and tiles, the period and what is composited
+    region: RegionSettings | None = None
+    grid: GridSettings | None = None
+    period: str | None = None
+    composite: CompositeSettings | None = None
     sensor: str | None = None
     bands: dict[str, int] | None = None
     #: one number for every band, or band name -> number (``"*"``: every band not named)
@@ -233,8 +341,46 @@ class Workflow(_Strict):
                 raise ValueError(f"unknown index {name!r} (known: {', '.join(INDICES)})")
         return value
 
+    @field_validator("period")
+    @classmethod
+    def _period(cls, value: str | None) -> str | None:
+        from landmask.temporal.dates import parse_period
+
+        if value is not None:
+            try:
+                parse_period(value)
+            except ConfigError as exc:
+                raise ValueError(str(exc).replace("--period ", "")) from None
+        return value
+
+    @property
+    def is_region(self) -> bool:
+        """Whether this is a region run (tiles of a grid) rather than a run over scenes."""
+        return self.region is not None
+
+    @model_validator(mode="after")
+    def _region(self) -> Workflow:
+        regional = {"grid": self.grid, "period": self.period, "composite": self.composite}
+        if self.region is None:
+            named = [k for k, v in regional.items() if v is not None]
+            if named:
+                raise ValueError(f"{named[0]}: only a region run (region: ...) takes {named[0]}")
+            return self
+        if self.grid is None:
+            raise ValueError("grid: a region run needs a grid ({crs, resolution} or {like})")
+        if self.bands is not None:
+            raise ValueError("bands: a region run reads dated inputs (STAC items, provider files)")
+        if self.outputs.indices or self.outputs.probabilities:
+            key = "indices" if self.outputs.indices else "probabilities"
+            raise ValueError(f"outputs.{key}: not made by a region run (outputs.composite is)")
+        if self.resolution is not None:
+            raise ValueError("resolution: a region run takes grid.resolution")
+        return self
+
     @model_validator(mode="after")
     def _consistent(self) -> Workflow:
+        if self.region is not None:
+            return self
         stac = isinstance(self.inputs, StacInputs) or _all_json(self.inputs)
         if self.bands is not None and isinstance(self.inputs, StacInputs):
             raise ValueError("bands: STAC items name their bands; leave bands out")
@@ -326,6 +472,28 @@ class Workflow(_Strict):
             raise ConfigError(f"{self.source}: key 'inputs': no scene")
         return scenes
 
+    def input_paths(self) -> list[str]:
+        """A region run's inputs as absolute paths, globs expanded, in order.
+
+        Raises
+        ------
+        ConfigError
+            For a glob that matches nothing, or no input.
+        """
+        if isinstance(self.inputs, StacInputs):
+            entries: list[str | list[str]] = [self.inputs.stac]
+        elif isinstance(self.inputs, str):
+            entries = [self.inputs]
+        else:
+            entries = list(self.inputs)
+        paths: list[str] = []
+        for entry in entries:
+            for one in entry if isinstance(entry, list) else [entry]:
+                paths += self._expand(one)
+        if not paths:
+            raise ConfigError(f"{self.source}: key 'inputs': no input")
+        return list(dict.fromkeys(paths))
+
     def _expand(self, entry: str) -> list[str]:
         pattern = str(self.base / entry)
         if glob.has_magic(entry):
@@ -384,6 +552,9 @@ _SECTIONS: dict[str, tuple[type[BaseModel], ...]] = {
     "vector": (VectorSettings,),
     "inputs": (StacInputs,),
     "classifier": (RulesClassifier, ModelClassifier),
+    "region": (RegionSettings,),
+    "grid": (GridSettings,),
+    "composite": (CompositeSettings,),
 }
 
 

@@ -102,7 +102,7 @@ def classify_with_probabilities(
     (mask, probabilities)
         The mask of :func:`classify`, and ``(class, y, x)`` uint8
         probabilities: ``round(p * 254)``, 255 where the mask is nodata
-        (:data:`landmask.models.inference.PROBABILITY_SCALE`).
+        (:data:`landmask.classes.PROBABILITY_SCALE`).
     """
     mask, proba = _run(scene, model, min_confidence, with_proba=True)
     assert proba is not None

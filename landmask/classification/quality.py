@@ -1,7 +1,7 @@
 """Cloud and quality masks: pixels the sensor did not see are ``cloud`` (254), not a class.
 
 Two quality layers are understood, carried by a scene as raw-valued bands
-(:data:`landmask.io.sensors.QUALITY_BANDS`):
+(:data:`landmask.bands.QUALITY_BANDS`):
 
 ``scl``
     Sentinel-2 L2A scene classification. 0 no data -> 255 (nodata); 1 saturated
@@ -25,8 +25,8 @@ import numpy as np
 import xarray as xr
 
 from landmask._runtime.chunks import as_dask
+from landmask.bands import QUALITY_BANDS
 from landmask.classes import CLOUD, NODATA
-from landmask.io.sensors import QUALITY_BANDS
 
 __all__ = [
     "QA_PIXEL_CLOUD_BITS",

@@ -74,7 +74,7 @@ def change_cmd(
     """
     from landmask._runtime.schedulers import progress, use_scheduler
     from landmask.analysis.change import change, transitions
-    from landmask.classes import get_scheme
+    from landmask.classes import resolve_scheme
     from landmask.cli.vectorize import split_classes
     from landmask.errors import ConfigError
     from landmask.io.companions import Output, remove_with_companions
@@ -96,7 +96,7 @@ def change_cmd(
     checks: dict[str, Any] = {"-o": geotiff, "--vector": check_vector_output}
     plan_outputs(outputs, [before, after], overwrite=overwrite, checks=checks)
     codes = change(before, after, scheme=scheme, chunk_size=chunk_size)
-    ch_scheme = get_scheme(codes.attrs["class_scheme"])
+    ch_scheme = resolve_scheme(None, codes)
     picked = _picked(split_classes(classes), ch_scheme)
     changed = [
         c.id

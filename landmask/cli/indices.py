@@ -69,7 +69,7 @@ def indices_cmd(
     from landmask.io.outputs import GEOTIFF, check_output, plan_outputs
     from landmask.io.radiometry import describe
     from landmask.io.write import write_indices
-    from landmask.spectral.indices import check_index_names, compute_indices
+    from landmask.spectral.indices import band_reads, check_index_names, compute_indices
 
     start = time.perf_counter()
     geotiff = functools.partial(check_output, fmt=GEOTIFF)
@@ -77,7 +77,7 @@ def indices_cmd(
     plan_outputs(planned, inputs, overwrite=overwrite, checks={"-o": geotiff})
     index_names = check_index_names(names)
     with use_scheduler(scheduler):
-        reflectance = scene.open(inputs, chunk_size, needs=index_names)
+        reflectance = scene.open(inputs, chunk_size, needs=band_reads(index_names))
         indices = compute_indices(reflectance, index_names)
         with progress(False if quiet else None):
             write_indices(indices, output, overwrite=overwrite, stac=stac)

@@ -83,13 +83,7 @@ class Labels:
         if label_map is not None:
             self.map = {}
             for label, name in label_map.items():
-                try:
-                    self.map[str(label)] = scheme.id_of(name)
-                except ConfigError:
-                    known = ", ".join(c.name for c in scheme)
-                    raise ConfigError(
-                        f"{option} {label}={name}: unknown class {name!r} (known: {known})"
-                    ) from None
+                self.map[str(label)] = scheme.id(name, option=f"{option} {label}={name}")
         self.unmapped = 0
 
     def ids(self, labels: Sequence[Any], source: str) -> np.ndarray:

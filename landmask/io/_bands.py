@@ -15,11 +15,20 @@ from pathlib import Path
 from typing import Any
 
 from landmask._runtime.paths import worker_path
+from landmask.bands import (
+    BAND_ALIASES,
+    COMMON_NAMES,
+    RAW_BANDS,
+    Needs,
+    is_composite_band,
+    same_band,
+    scene_bands,
+)
 from landmask.errors import BandError, ConfigError, SensorError
 from landmask.grid import TRANSFORM_PRECISION, Grid
 from landmask.io._grid import FileInfo
 from landmask.io.resample import Method, Resample
-from landmask.io.sensors import COMMON_NAMES, RAW_BANDS, Sensor, is_composite_band
+from landmask.io.sensors import Sensor
 
 _NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -33,8 +42,6 @@ EVERY_BAND = "*"
 
 def _resolve(key: str, names: Collection[str]) -> str | None:
     """The scene band a per-band key names (``nir`` names ``nir08`` where only that exists)."""
-    from landmask.spectral.indices import BAND_ALIASES
-
     if key in names:
         return key
     alias = BAND_ALIASES.get(key)
@@ -108,8 +115,6 @@ def _check_mapping(infos: Sequence[FileInfo], bands: Mapping[str, int], provider
     ``provider`` is the sensor variant whose band table the files' names follow
     (the ``--sensor`` preset, or the one the files' product id points to).
     """
-    from landmask.spectral.indices import BAND_ALIASES
-
     numbered = [(info, i) for info in infos for i in range(1, info.count + 1)]
     for name, number in bands.items():
         if not 1 <= number <= len(numbered):
@@ -122,8 +127,7 @@ def _check_mapping(infos: Sequence[FileInfo], bands: Mapping[str, int], provider
             band_id = provider.band_id_from_filename(Path(info.path).stem)
             said = provider.band_ids.get(band_id or "")
             how = f"{band_id} of {provider.description} is {said}"
-        same = said in (name, BAND_ALIASES.get(name)) or BAND_ALIASES.get(said or "") == name
-        if said is not None and not same:
+        if said is not None and not same_band(said, name):
             raise SensorError(f"--band {name}={number}: {info.path} is not {name} ({how})")
 
 
@@ -196,15 +200,13 @@ def name_bands(
     return dict(sorted(names.items()))
 
 
-def keep_needed(
-    names: Mapping[int, str], needs: Collection[str], paths: Sequence[str]
-) -> dict[int, str]:
+def keep_needed(names: Mapping[int, str], needs: Needs, paths: Sequence[str]) -> dict[int, str]:
     """Keep the bands ``needs`` reads; quality layers in ``needs`` are kept if present."""
-    from landmask.spectral.indices import bands_needed
-
     wanted = frozenset(needs)
+    reads = needs if isinstance(needs, Mapping) else {n: (n,) for n in needs}
+    reflectance = {n: r for n, r in reads.items() if n not in RAW_BANDS}
     try:
-        used = set(bands_needed(wanted - set(RAW_BANDS), list(names.values())).values())
+        used = set(scene_bands(reflectance, list(names.values())).values())
     except BandError as exc:
         raise BandError(f"{', '.join(paths)}: {exc}") from None
     used |= wanted & set(RAW_BANDS)
@@ -262,7 +264,7 @@ def stac_sources(
     sensor: Sensor | None,
     scale: PerBand | None,
     offset: PerBand | None,
-    needs: Collection[str] | None,
+    needs: Needs | None,
 ) -> list[BandSource]:
     """Band sources of a STAC item: options beat ``raster:bands``, which beat the sensor's and
     the file's."""

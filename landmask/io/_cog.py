@@ -50,6 +50,7 @@ from rasterio.windows import Window
 from landmask.classes import ClassScheme
 from landmask.errors import WriteError
 from landmask.io.companions import Output
+from landmask.io.gdal_metadata import embed_rat, reserve_rat
 from landmask.io.items import Lineage, attach_item
 from landmask.io.outputs import atomic_path, attach_sidecars, discard_temp, plan_outputs, temp_path
 from landmask.io.overviews import overview_levels
@@ -211,6 +212,10 @@ class CogJob:
     gdal_overviews: str | None = None
     #: text files published with the raster (``.qml``, ``.aux.xml``): path -> text
     sidecars: Mapping[Path, str] | None = None
+    #: band 1's raster attribute table (a ``GDALRasterAttributeTable`` element,
+    #: :func:`landmask.io.styling.rat_xml`), kept inside the file's ``GDAL_METADATA``
+    #: tag (:mod:`landmask.io.gdal_metadata`); None: none
+    rat: str | None = None
     #: the lineage of its STAC item beside it (:mod:`landmask.io.items`); None: no item
     item: Lineage | None = None
     #: the scheme of its class ids, for the item's ``classification:classes``
@@ -277,6 +282,8 @@ def _staged(job: CogJob, lock: Any) -> Iterator[Any]:
                     ds.write_colormap(1, job.colormap)
                 if job.tags:
                     ds.update_tags(**job.tags)
+                if job.rat:
+                    ds.update_tags(1, **reserve_rat(job.rat))
                 if job.descriptions:
                     ds.descriptions = tuple(job.descriptions)
                 if job.scales:
@@ -302,6 +309,8 @@ def _staged(job: CogJob, lock: Any) -> Iterator[Any]:
                     BIGTIFF="IF_SAFER",
                     NUM_THREADS="ALL_CPUS",
                 )
+            if job.rat:
+                embed_rat(final_tmp, job.rat)
             attach_sidecars(final_tmp, job.sidecars or {})
             if job.item is not None:
                 attach_item(

@@ -50,6 +50,7 @@ from landmask.errors import OutputExistsError
 from landmask.io.companions import Output, is_own, item_path
 from landmask.io.outputs import atomic_path, attach_sidecars, folder_lock, plan_outputs
 from landmask.io.statistic_tags import thresholds_of
+from landmask.io.times import iso_utc, item_times, parse_utc
 
 if TYPE_CHECKING:
     import pystac
@@ -219,14 +220,14 @@ def build_item(
     geometry, bbox = _footprint(crs, bounds)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     properties: dict[str, Any] = {
-        "created": _iso(now),
+        "created": iso_utc(now),
         "processing:software": {"landmask": __version__},
         "landmask:inputs": list(lineage.inputs),
     }
     times = acquisition_times(lineage, beside=file)
     if len(times) > 1:
-        properties["start_datetime"] = _iso(times[0])
-        properties["end_datetime"] = _iso(times[-1])
+        properties["start_datetime"] = iso_utc(times[0])
+        properties["end_datetime"] = iso_utc(times[-1])
     kind = output_kind(extent, scheme, raster)
     for key in ("rules", "model", "radiometry", "radiometry_basis"):
         if getattr(lineage, key) is not None:
@@ -274,10 +275,6 @@ def build_item(
     ext.size = src.stat().st_size
     ext.checksum = "1220" + _sha256(src)
     return item
-
-
-def _iso(t: dt.datetime) -> str:
-    return t.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def output_kind(extent: Mapping[str, Any], scheme: ClassScheme | None, raster: bool) -> str:
@@ -330,17 +327,9 @@ def acquisition_times(lineage: Lineage, *, beside: Path | None = None) -> list[d
         if not times:
             product = product_of_file(str(path))
             acquired = product.acquired if product is not None else None
-            times = [_parse_time(acquired)] if acquired else []
+            times = [parse_utc(acquired)]
         found.update(t for t in times if t is not None)
     return sorted(found)
-
-
-def _parse_time(text: str) -> dt.datetime | None:
-    try:
-        t = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
 
 
 def _item_times(path: Path) -> list[dt.datetime]:
@@ -351,10 +340,8 @@ def _item_times(path: Path) -> list[dt.datetime]:
         return []
     if not isinstance(doc, dict) or doc.get("type") != "Feature" or "stac_version" not in doc:
         return []
-    props = doc.get("properties") or {}
-    keys = ("datetime",) if props.get("datetime") else ("start_datetime", "end_datetime")
-    times = [_parse_time(props[k]) for k in keys if props.get(k)]
-    return [t for t in times if t is not None]
+    props = doc.get("properties")
+    return item_times(props) if isinstance(props, Mapping) else []
 
 
 #: sidecar suffix -> (asset key, media type, title)

@@ -37,16 +37,27 @@ from pathlib import PurePath
 from typing import Any
 
 from landmask.errors import SensorError
+from landmask.io.times import iso_utc, item_times, parse_utc
 
 __all__ = ["Product", "product_of_files", "product_of_item"]
 
-_LANDSAT_ID = re.compile(r"^L([COTEM])(0[1-9])_(L1TP|L1GT|L1GS|L2SP|L2SR)(?:_|$)", re.IGNORECASE)
-_SAFE = re.compile(
-    r"^S2([A-D])_MSI(L1C|L2A)_(\d{8})T\d{6}_N(\d{2})(\d{2})_R\d{3}_T\w{5}_\d{8}T\d{6}",
+#: a Landsat Collection 2 product id (``LC09_L2SP_190026_20240601_...``): sensor letter,
+#: satellite number, level and, in a whole id, the acquisition date
+_LANDSAT_ID = re.compile(
+    r"^L([COTEM])(0[1-9])_(L1TP|L1GT|L1GS|L2SP|L2SR)(?:_\d{6}_(\d{8})(?=_|$))?(?:_|$)",
     re.IGNORECASE,
 )
-_S2_TILE_FILE = re.compile(r"^T\d{2}[A-Z]{3}_(\d{8})T\d{6}_", re.IGNORECASE)
-_E84_FOLDER = re.compile(r"^S2([A-D])_T?\d{2}[A-Z]{3}_(\d{8})(?:T\d{6})?_(?:\d+_)?L2A$", re.I)
+#: a Sentinel-2 SAFE name: unit, level, datatake sensing start, baseline
+_SAFE = re.compile(
+    r"^S2([A-D])_MSI(L1C|L2A)_(\d{8})T(\d{6})_N(\d{2})(\d{2})_R\d{3}_T\w{5}_\d{8}T\d{6}",
+    re.IGNORECASE,
+)
+#: a Sentinel-2 tile file (``T33UUP_20220301T101839_B04_10m.jp2``): sensing start
+_S2_TILE_FILE = re.compile(r"^T\d{2}[A-Z]{3}_(\d{8})T(\d{6})_", re.IGNORECASE)
+#: an Element 84 folder (``S2A_33UUP_20220301_0_L2A``): unit and day
+_E84_FOLDER = re.compile(
+    r"^S2([A-D])_T?\d{2}[A-Z]{3}_(\d{8})(?:T(\d{6}))?_(?:\d+_)?L2A$", re.IGNORECASE
+)
 _MTL = re.compile(r"^(.*)_MTL\.(txt|json|xml)$", re.IGNORECASE)
 _MTL_PREFERENCE = (".json", ".txt", ".xml")
 _REFLECTANCE_GAIN = re.compile(r"^REFLECTANCE_(MULT|ADD)_BAND_(\d+)$")
@@ -82,8 +93,6 @@ class Product:
         (Sentinel-2), or None.
     baseline
         Sentinel-2 processing baseline (``"04.00"``), or None.
-    sensing_date
-        ``YYYYMMDD``, or None.
     add_offsets
         Sentinel-2 band id (``B04``) -> ``BOA_ADD_OFFSET`` (L2A) or
         ``RADIO_ADD_OFFSET`` (L1C) in digital numbers, from ``MTD_MSIL2A.xml``
@@ -105,7 +114,6 @@ class Product:
     platform: str = ""
     level: str | None = None
     baseline: str | None = None
-    sensing_date: str | None = None
     add_offsets: Mapping[str, float] | None = None
     quantification: float | None = None
     source: str = ""
@@ -114,6 +122,11 @@ class Product:
     #: acquisition time, ISO 8601 UTC (``2024-06-01T10:10:31Z``; 00:00 when only
     #: the day is known), or None
     acquired: str | None = None
+
+    @property
+    def sensing_date(self) -> str | None:
+        """The acquisition day, ``YYYYMMDD`` (of :attr:`acquired`), or None."""
+        return self.acquired[:10].replace("-", "") if self.acquired else None
 
     @property
     def label(self) -> str:
@@ -140,7 +153,17 @@ class Product:
         return self.baseline is None or other.baseline is None or self.baseline == other.baseline
 
 
+def _name_time(day: str | None, clock: str | None = None) -> str | None:
+    """``20220301`` and ``101839`` of a provider name -> ``2022-03-01T10:18:39Z`` (00:00 without
+    a clock)."""
+    if not day:
+        return None
+    clock = clock or "000000"
+    return f"{day[:4]}-{day[4:6]}-{day[6:8]}T{clock[:2]}:{clock[2:4]}:{clock[4:6]}Z"
+
+
 def _landsat_from_name(name: str, source: str) -> Product | None:
+    """A Landsat product id (``LC09_L2SP_190026_20240601_...``, or its first fields)."""
     m = _LANDSAT_ID.match(name)
     if m is None:
         return None
@@ -148,59 +171,45 @@ def _landsat_from_name(name: str, source: str) -> Product | None:
     instrument = _LANDSAT_LETTER[letter]
     if letter == "T" and number >= 8:
         instrument = "tirs"
-    return Product("landsat", instrument, f"landsat-{number}", level, source=source)
+    return Product(
+        "landsat",
+        instrument,
+        f"landsat-{number}",
+        level,
+        source=source,
+        acquired=_name_time(m.group(4)),
+    )
 
 
 def _sentinel2_from_name(name: str, source: str) -> Product | None:
+    """A Sentinel-2 SAFE name, Element 84 folder or tile file name."""
     m = _SAFE.match(name)
     if m is not None:
-        baseline = f"{m.group(4)}.{m.group(5)}"
+        baseline = f"{m.group(5)}.{m.group(6)}"
         platform = f"sentinel-2{m.group(1).lower()}"
         level = m.group(2).upper()
-        return Product("sentinel-2", "msi", platform, level, baseline, m.group(3), source=source)
+        acquired = _name_time(m.group(3), m.group(4))
+        return Product(
+            "sentinel-2", "msi", platform, level, baseline, source=source, acquired=acquired
+        )
     m = _E84_FOLDER.match(name)
     if m is not None:
         platform = f"sentinel-2{m.group(1).lower()}"
-        return Product("sentinel-2", "msi", platform, "L2A", sensing_date=m.group(2), source=source)
+        acquired = _name_time(m.group(2), m.group(3))
+        return Product("sentinel-2", "msi", platform, "L2A", source=source, acquired=acquired)
     m = _S2_TILE_FILE.match(name)
     if m is not None:
-        return Product("sentinel-2", "msi", sensing_date=m.group(1), source=source)
+        acquired = _name_time(m.group(1), m.group(2))
+        return Product("sentinel-2", "msi", source=source, acquired=acquired)
     return None
-
-
-#: a sensing time in a provider name: ``..._20220301T101839_...`` (Sentinel-2)
-_NAME_TIME = re.compile(r"(?:^|_)(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(?:_|$)")
-#: the acquisition date of a Landsat Collection 2 product id (``LC09_L2SP_190026_20240601_...``)
-_LANDSAT_DATE = re.compile(r"^L[COTEM]\d\d_L\w{3}_\d{6}_(\d{4})(\d{2})(\d{2})_", re.I)
-#: the acquisition date of an Element 84 folder (``S2A_33UUP_20220301_0_L2A``)
-_E84_DATE = re.compile(r"^S2[A-D]_T?\d{2}[A-Z]{3}_(\d{4})(\d{2})(\d{2})", re.I)
-
-
-def _time_in_names(path: str) -> str | None:
-    """The acquisition time the file or folder names of ``path`` give (first that says)."""
-    p = PurePath(path)
-    for name in [p.stem, *reversed(p.parent.parts)]:
-        m = _NAME_TIME.search(name)
-        if m:
-            y, mo, d, h, mi, sec = m.groups()
-            return f"{y}-{mo}-{d}T{h}:{mi}:{sec}Z"
-        m = _LANDSAT_DATE.match(name) or _E84_DATE.match(name)
-        if m:
-            return f"{m.group(1)}-{m.group(2)}-{m.group(3)}T00:00:00Z"
-    return None
-
-
-def _from_names(path: str) -> Product | None:
-    """A product from the names of ``path`` (:func:`_product_from_names`) with their time."""
-    found = _product_from_names(path)
-    return None if found is None else replace(found, acquired=_time_in_names(path))
 
 
 def _product_from_names(path: str) -> Product | None:
     """A product from the file name, else from the nearest folder name that says.
 
     A Sentinel-2 tile file name (no baseline) is completed by a SAFE folder
-    name further up the path.
+    name further up the path. Its acquisition time is the one of the name
+    that named the product (a tile file's sensing time before its folder's).
     """
     p = PurePath(path)
     found: Product | None = None
@@ -219,7 +228,7 @@ def _product_from_names(path: str) -> Product | None:
                 platform=here.platform,
                 level=here.level,
                 baseline=here.baseline,
-                sensing_date=found.sensing_date or here.sensing_date,
+                acquired=found.acquired or here.acquired,
                 source=f"{found.source} in {here.source}",
             )
     return found
@@ -402,7 +411,7 @@ def _sentinel2_from_mtd(path: str) -> Product | None:
     for el in root.iter():
         tag, text = _local(el.tag), (el.text or "").strip()
         if tag == "PRODUCT_START_TIME" and text and start is None:
-            start = _iso_utc(text)
+            start = _whole_seconds(parse_utc(text))
         elif tag == "PROCESSING_BASELINE" and text:
             baseline = text
         elif tag == "SPACECRAFT_NAME" and text:
@@ -441,14 +450,9 @@ def _sentinel2_from_mtd(path: str) -> Product | None:
     )
 
 
-def _iso_utc(text: str) -> str | None:
-    """An ISO 8601 time (``2022-03-01T10:18:41.024Z``) as whole seconds UTC, or None."""
-    try:
-        t = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    t = t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+def _whole_seconds(t: dt.datetime | None) -> str | None:
+    """``t`` as :attr:`Product.acquired` text: ISO 8601 UTC in whole seconds, or None."""
+    return iso_utc(t.replace(microsecond=0)) if t is not None else None
 
 
 def _s2_band_id(physical: str) -> str:
@@ -490,7 +494,7 @@ def _merge(names: Product | None, metadata: Product | None) -> Product | None:
 def product_of_file(path: str, folders: _Folders | None = None) -> Product | None:
     """The product one file belongs to, or None if its names and sidecars do not say."""
     folders = folders or _Folders()
-    from_names = _from_names(path)
+    from_names = _product_from_names(path)
     if from_names is None or from_names.mission == "landsat":
         mtl = _landsat_from_mtl(path, folders)
         if mtl is not None and (from_names is None or from_names.instrument == mtl.instrument):
@@ -567,8 +571,8 @@ def product_of_item(item: Any) -> Product | None:
     """
     props: Mapping[str, Any] = getattr(item, "properties", None) or {}
     where = f"STAC item {getattr(item, 'id', '?')}"
-    when = props.get("datetime") or props.get("start_datetime")
-    acquired = _iso_utc(str(when)) if when else None
+    times = item_times(props)
+    acquired = _whole_seconds(times[0]) if times else None
     platform = str(props.get("platform") or "").strip().lower()
     raw = props.get("instruments") or []
     instruments = [str(i).strip().lower() for i in (raw if isinstance(raw, list) else [raw])]
@@ -597,8 +601,7 @@ def product_of_item(item: Any) -> Product | None:
             platform if platform.startswith("sentinel-2") else "",
             from_uri.level if from_uri else None,
             str(baseline) if baseline is not None else (from_uri.baseline if from_uri else None),
-            from_uri.sensing_date if from_uri else None,
             source=where,
-            acquired=acquired,
+            acquired=acquired or (from_uri.acquired if from_uri else None),
         )
     return None

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from dask.base import tokenize
 
 from landmask._runtime.chunks import SCENE_CHUNK_SIZE, aligned_chunks
 from landmask._runtime.paths import worker_path
+from landmask.bands import RAW_BANDS, Needs
 from landmask.errors import ConfigError, PresetAssumedWarning
 from landmask.io._bands import (
     BandSource,
@@ -45,7 +46,6 @@ from landmask.io.provider import Product, product_of_files, product_of_item
 from landmask.io.radiometry import Radiometry, decide_radiometry, reflectance_sources
 from landmask.io.reflectance import ReflectanceReader, read_reflectance, to_reflectance
 from landmask.io.sensors import (
-    RAW_BANDS,
     Sensor,
     get_sensor,
     preset_for_product,
@@ -79,7 +79,7 @@ def open_scene(
     offset: PerBand | None = None,
     chunk_size: int | None = None,
     allow_ungeoreferenced: bool = False,
-    needs: Collection[str] | None = None,
+    needs: Needs | None = None,
     resolution: float | None = None,
 ) -> xr.DataArray:
     """Open one or more rasters on one grid as a lazy reflectance DataArray.
@@ -122,7 +122,8 @@ def open_scene(
     allow_ungeoreferenced
         Accept rasters without CRS and transform (pixel coordinates).
     needs
-        Band and index names the caller will use (e.g. a rule set's names):
+        Band names the caller will use, or names (a rule set's indices and
+        bands) -> the bands each reads (:func:`landmask.spectral.indices.band_reads`):
         only the bands they read are kept, so the others are never decoded.
         Raises :class:`BandError` naming the inputs if one is missing. Quality
         layers (``scl``, ``qa_pixel``) named in ``needs`` are kept when the
@@ -306,7 +307,10 @@ def radiometry_attrs(
     ``scaling`` is ``mixed`` and ``band_scaling`` lists each band's
     ``[scale, offset]``. Surface temperature read by a preset (Landsat
     ``lwir``, in kelvin) and quality layers are left out; ``band_scaling`` is
-    also given when any band differs. Also ``sensor_variant``
+    also given when any band differs. ``option_scaling`` lists the
+    ``[scale, offset]`` of the bands whose values came from per-band options
+    (``--scale nir=0.0001``) when not every band's did, so a model trained on
+    the scene can give them again (:mod:`landmask.models.recorded`). Also ``sensor_variant``
     (``oli``, ``tm-etm``, ``msi``, ``naip``), ``instrument`` (e.g.
     ``Landsat 7 ETM+``), ``sensor_basis`` (the file name, metadata file or STAC
     item that decided), ``band_options`` (the explicit ``--band`` mapping) and
@@ -321,6 +325,12 @@ def radiometry_attrs(
         attrs.update(scale=float(scale), offset=float(offset), scaling=how)
     elif reflectance:
         attrs["scaling"] = "mixed"
+    if attrs.get("scaling") != "options":  # some bands' values came from --scale NAME=F
+        given = {
+            s.name: [float(s.scale), float(s.offset)] for s in reflectance if s.scaling == "options"
+        }
+        if given:
+            attrs["option_scaling"] = given
     scaled = [s for s in sources if s.scaling != "raw"]
     if len({(s.scale, s.offset) for s in scaled}) > 1:
         attrs["band_scaling"] = {s.name: [float(s.scale), float(s.offset)] for s in scaled}

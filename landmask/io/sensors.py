@@ -20,74 +20,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from landmask.bands import common_name
 from landmask.errors import ConfigError, SensorError
 from landmask.io.provider import Product
 
 __all__ = [
-    "CLEAR_COUNT",
-    "COMMON_NAMES",
-    "QUALITY_BANDS",
-    "RAW_BANDS",
     "SENSORS",
     "Sensor",
-    "composite_band",
     "get_sensor",
-    "is_composite_band",
     "preset_for_product",
     "sensor_for",
 ]
-
-#: STAC ``eo`` common names landmask knows (eo extension v1.1).
-COMMON_NAMES = (
-    "coastal",
-    "blue",
-    "green",
-    "red",
-    "yellow",
-    "pan",
-    "rededge",
-    "rededge071",
-    "rededge075",
-    "rededge078",
-    "nir",
-    "nir08",
-    "nir09",
-    "cirrus",
-    "swir16",
-    "swir22",
-    "lwir",
-    "lwir11",
-    "lwir12",
-)
-
-#: Names of the per-pixel quality layers a scene may carry beside its reflectance:
-#: Sentinel-2 L2A scene classification (``SCL``) and Landsat Collection 2
-#: ``QA_PIXEL`` bit flags. They are read as raw values (no scale, offset or
-#: nodata) and resampled by nearest neighbour; see :mod:`landmask.classification.quality`.
-QUALITY_BANDS = ("scl", "qa_pixel")
-
-#: A composite's count of clear dates per pixel (:mod:`landmask.temporal`).
-CLEAR_COUNT = "clear_count"
-
-#: Bands read as raw values (no scale, offset or nodata; nearest resampling): the
-#: quality layers and a composite's clear count.
-RAW_BANDS = (*QUALITY_BANDS, CLEAR_COUNT)
-
-_COMPOSITE_STAT = re.compile(r"^(median|min|max|p(100|[1-9]?[0-9]))$")
-
-
-def composite_band(quantity: str, stat: str) -> str:
-    """The name of a composite's band: a statistic of a band or index (``ndvi_p10``)."""
-    return f"{quantity}_{stat}"
-
-
-def is_composite_band(name: str) -> bool:
-    """Whether ``name`` names a composite's band (``nir_median``, ``ndvi_p90``, ``clear_count``)."""
-    if name == CLEAR_COUNT:
-        return True
-    quantity, _, stat = name.rpartition("_")
-    return bool(quantity) and quantity.isidentifier() and bool(_COMPOSITE_STAT.match(stat))
-
 
 #: Landsat Collection 2 Level-2 surface temperature: kelvin = DN * 0.00341802 + 149.0.
 _LANDSAT_ST = (0.00341802, 149.0)
@@ -173,10 +116,7 @@ class Sensor:
         """The common name of a band from its description (band id or common name)."""
         if not description:
             return None
-        d = description.strip()
-        if d.lower() in COMMON_NAMES:
-            return d.lower()
-        return self.band_ids.get(d.upper())
+        return common_name(description) or self.band_ids.get(description.strip().upper())
 
     def scaling(self, name: str) -> tuple[float, float]:
         """``(scale, offset)`` of the band with common name ``name``.

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from landmask.bands import COMMON_NAMES, QUALITY_BANDS
 from landmask.errors import BandError, ConfigError, ReadError
 from landmask.io.inputs import read_text
-from landmask.io.sensors import COMMON_NAMES, QUALITY_BANDS
 
 if TYPE_CHECKING:
     import pystac

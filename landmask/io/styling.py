@@ -11,7 +11,9 @@ Three conventions, each produced from a :class:`~landmask.classes.ClassScheme`:
   QGIS/OGC convention), marked as the default style of the layer, with an SLD
   version for other clients;
 * for a mask GeoTIFF, a GDAL raster attribute table and category names in the
-  ``.aux.xml`` sidecar (``mask.tif.aux.xml``) that GDAL, QGIS and ArcGIS read.
+  ``.aux.xml`` sidecar (``mask.tif.aux.xml``) that GDAL, QGIS and ArcGIS read;
+  the same attribute table also goes inside the GeoTIFF
+  (:mod:`landmask.io.gdal_metadata`), where GDAL 3.12 and later read it.
 
 Every sidecar is written atomically (temporary name, then rename) and only
 after the file it styles has landed; sidecars are named and marked as the
@@ -38,6 +40,7 @@ __all__ = [
     "probability_qml",
     "raster_qml",
     "rat_aux_xml",
+    "rat_xml",
     "style_mask_file",
     "style_vector_file",
     "vector_qml",
@@ -297,22 +300,9 @@ def vector_sld(scheme: ClassScheme, layer: str, field: str = "class_name") -> st
     return _xml(root)
 
 
-def rat_aux_xml(scheme: ClassScheme) -> str:
-    """A GDAL PAM sidecar (``.aux.xml``) for band 1: category names and a raster attribute table.
-
-    The attribute table is thematic, one row per class but nodata, with the
-    fields ``Value`` (class id), ``Class`` (name), ``Label`` and ``Red``,
-    ``Green``, ``Blue``, ``Alpha``. Category names list a name for every value
-    from 0 to the largest class id (empty where the scheme has no class).
-    """
-    classes = _shown(scheme)
-    root = ET.Element("PAMDataset")
-    band = ET.SubElement(root, "PAMRasterBand", band="1")
-    names = ET.SubElement(band, "CategoryNames")
-    by_id = {c.id: c.name for c in classes}
-    for value in range(max(by_id, default=-1) + 1):
-        ET.SubElement(names, "Category").text = by_id.get(value, "")
-    rat = ET.SubElement(band, "GDALRasterAttributeTable", tableType="thematic")
+def _rat(scheme: ClassScheme) -> ET.Element:
+    """The thematic ``GDALRasterAttributeTable`` element of ``scheme`` (see :func:`rat_xml`)."""
+    rat = ET.Element("GDALRasterAttributeTable", tableType="thematic")
     fields = [
         ("Value", _GFT_INTEGER, _GFU_MINMAX),
         ("Class", _GFT_STRING, _GFU_NAME),
@@ -327,10 +317,39 @@ def rat_aux_xml(scheme: ClassScheme) -> str:
         ET.SubElement(defn, "Name").text = name
         ET.SubElement(defn, "Type").text = str(kind)
         ET.SubElement(defn, "Usage").text = str(usage)
-    for k, c in enumerate(classes):
+    for k, c in enumerate(_shown(scheme)):
         row = ET.SubElement(rat, "Row", index=str(k))
         for text in (str(c.id), c.name, c.title, *map(str, c.rgba)):
             ET.SubElement(row, "F").text = text
+    return rat
+
+
+def rat_xml(scheme: ClassScheme) -> str:
+    """A GDAL raster attribute table of ``scheme``: a ``GDALRasterAttributeTable`` element.
+
+    Thematic, one row per class but nodata, with the fields ``Value`` (class
+    id), ``Class`` (name), ``Label`` and ``Red``, ``Green``, ``Blue``,
+    ``Alpha``. The same table goes into the ``.aux.xml`` (:func:`rat_aux_xml`)
+    and inside the GeoTIFF (:func:`landmask.io.gdal_metadata.embed_rat`).
+    """
+    return _xml(_rat(scheme))
+
+
+def rat_aux_xml(scheme: ClassScheme) -> str:
+    """A GDAL PAM sidecar (``.aux.xml``) for band 1: category names and a raster attribute table.
+
+    The attribute table is :func:`rat_xml`. Category names list a name for
+    every value from 0 to the largest class id (empty where the scheme has no
+    class): QGIS takes them for the labels of a paletted layer, and no GDAL
+    keeps them inside a GeoTIFF.
+    """
+    root = ET.Element("PAMDataset")
+    band = ET.SubElement(root, "PAMRasterBand", band="1")
+    names = ET.SubElement(band, "CategoryNames")
+    by_id = {c.id: c.name for c in _shown(scheme)}
+    for value in range(max(by_id, default=-1) + 1):
+        ET.SubElement(names, "Category").text = by_id.get(value, "")
+    band.append(_rat(scheme))
     return _xml(root)
 
 

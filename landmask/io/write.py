@@ -18,7 +18,15 @@ import numpy as np
 import xarray as xr
 
 from landmask._runtime.chunks import as_dask
-from landmask.classes import CLOUD, NODATA, ClassScheme, check_mask, resolve_scheme
+from landmask.classes import (
+    CLOUD,
+    NODATA,
+    PROBABILITY_SCALE,
+    ClassScheme,
+    check_mask,
+    resolve_scheme,
+    scheme_tags,
+)
 from landmask.errors import ConfigError
 from landmask.io._cog import TILE, CogJob, store_cogs, tile_aligned
 from landmask.io.companions import style_path
@@ -26,7 +34,7 @@ from landmask.io.items import Lineage
 from landmask.io.outputs import GEOTIFF, check_output
 from landmask.io.radiometry import radiometry_tags
 from landmask.io.statistic_tags import ATTR_PREFIX
-from landmask.io.styling import index_qml, mask_sidecars, probability_qml
+from landmask.io.styling import index_qml, mask_sidecars, probability_qml, rat_xml
 
 __all__ = [
     "TILE",
@@ -81,7 +89,9 @@ def write_mask(
     one at a time (memory is a few chunks, whatever the raster size); the file
     appears only when complete, with its GIS styling beside it
     (:func:`landmask.io.styling.mask_sidecars`: ``.qml`` and ``.aux.xml``
-    with a raster attribute table), published right after it.
+    with a raster attribute table), published right after it. The attribute
+    table also goes inside the file's ``GDAL_METADATA`` tag, where GDAL 3.12
+    and later read it from a mask copied alone (:mod:`landmask.io.gdal_metadata`).
 
     Parameters
     ----------
@@ -118,8 +128,7 @@ def write_mask(
     scheme = resolve_scheme(scheme, mask)
     data = as_dask(mask)[None]
     counts = _value_counts(data[0], [c.id for c in scheme] + [CLOUD, NODATA])
-    tags = {f"CLASS_{c.id}": c.name for c in scheme}
-    tags["CLASS_SCHEME"] = scheme.name
+    tags = scheme_tags(scheme)
     for key in ("rules", "model"):
         if key in mask.attrs:
             tags[key.upper()] = str(mask.attrs[key])
@@ -138,6 +147,7 @@ def write_mask(
             tags=tags,
             descriptions=[str(mask.name or "class")],
             sidecars=mask_sidecars(out, scheme),
+            rat=rat_xml(scheme),
             item=Lineage.of(mask.attrs) if stac else None,
             scheme=scheme,
             kind="mask",
@@ -191,7 +201,9 @@ def _probability_job(
     out = check_output(path, overwrite, proba.attrs.get("sources", ()), fmt=GEOTIFF)
     names = [scheme.name_of(int(c)) for c in proba["class"].values]
     tags = {f"BAND_{k + 1}_CLASS_ID": str(int(c)) for k, c in enumerate(proba["class"].values)}
-    tags["PROBABILITY_SCALE"] = "1/254: probability = value / 254; 255 = nodata"
+    tags["PROBABILITY_SCALE"] = (
+        f"1/{PROBABILITY_SCALE}: probability = value / {PROBABILITY_SCALE}; {NODATA} = nodata"
+    )
     tags |= radiometry_tags(proba.attrs)
     colours = {c.id: c.color for c in scheme}
     ids = [int(c) for c in proba["class"].values]

@@ -28,14 +28,11 @@ import dask.array as da
 import numpy as np
 
 from landmask._runtime.chunks import grow_chunks, trim_halo
-from landmask.classes import NODATA
+from landmask.classes import NODATA, PROBABILITY_SCALE
 from landmask.errors import ModelError
 from landmask.models.registry import ModelHandle, model_scheme
 
-__all__ = ["PROBABILITY_SCALE", "ids_from_proba", "predict_block", "run_model"]
-
-#: Stored probability value per unit of probability.
-PROBABILITY_SCALE = 254
+__all__ = ["ids_from_proba", "predict_block", "run_model"]
 
 
 def ids_from_proba(

@@ -9,7 +9,9 @@ record and the user's options into the options a scene is opened with, for
 ``landmask classify --model`` and ``landmask run`` alike:
 
 * an option the user left out is taken from the record: the sensor, the
-  ``--band`` mapping, and the scale/offset when they were options at training
+  ``--band`` mapping, and the scale/offset when they were options at training,
+  one for every band or per band (``--scale nir=0.0001``: each band the user
+  gives no value for gets the one it was trained with)
   (a preset's or STAC item's own values are left to the preset, which follows
   the files: a Sentinel-2 product of another processing baseline gets its own
   offset);
@@ -86,6 +88,11 @@ class SceneRecord:
         What the training scene's values were (``surface_reflectance``,
         ``toa_reflectance``, ``dn``, or ``unknown`` for a scene that did not
         say) and why; None in model files made before this was recorded.
+    option_scaling
+        Band name -> ``[scale, offset]`` of the bands whose values came from
+        per-band options (``--scale nir=0.0001``) when not every band's did
+        (``scaling`` is then ``mixed`` or names several sources); None
+        otherwise.
     """
 
     sensor: str | None = None
@@ -98,6 +105,7 @@ class SceneRecord:
     nodata: dict[str, float | None] | None = None
     radiometry: str | None = None
     radiometry_basis: str | None = None
+    option_scaling: dict[str, list[float]] | None = None
 
     @classmethod
     def of_scene(cls, scene: Any) -> SceneRecord:
@@ -106,6 +114,7 @@ class SceneRecord:
         sensor = attrs.get("sensor")
         bands = attrs.get("band_options")
         nodata = attrs.get("source_nodata")
+        given = attrs.get("option_scaling")
         return cls(
             sensor=None if sensor in (None, "generic") else str(sensor),
             variant=attrs.get("sensor_variant"),
@@ -117,6 +126,9 @@ class SceneRecord:
             nodata=dict(nodata) if nodata else None,
             radiometry=str(attrs.get("radiometry") or "unknown"),
             radiometry_basis=attrs.get("radiometry_basis"),
+            option_scaling=(
+                {str(k): [float(v[0]), float(v[1])] for k, v in given.items()} if given else None
+            ),
         )
 
     @classmethod
@@ -148,6 +160,9 @@ class SceneRecord:
             lines.append(f"scale: {self.scale:g}, offset: {self.offset:g}{how}")
         elif self.scaling:
             lines.append(f"scale/offset: {self.scaling}")
+        if self.option_scaling:
+            given = ", ".join(f"{k}={s:g}/{o:g}" for k, (s, o) in self.option_scaling.items())
+            lines.append(f"scale/offset per band (from options): {given}")
         if self.nodata:
             values = ", ".join(
                 f"{k}={'none' if v is None else f'{v:g}'}" for k, v in self.nodata.items()
@@ -326,9 +341,60 @@ def scene_options(
     if offset is None and record.scaling == "options" and record.offset is not None:
         offset = record.offset
         taken.append("offset")
+    if record.option_scaling:
+        pairs = record.option_scaling
+        scale, offset, per_band = _per_band_options(pairs, scale, offset, label, where)
+        taken += per_band
     if sensor is not None and record.variant:
         _check_variant(record, sensor, inputs, stac, where)
     return SceneChoice(sensor, user_bands, scale, offset, tuple(taken))
+
+
+def _per_band_options(
+    pairs: Mapping[str, Sequence[float]],
+    scale: float | Mapping[str, float] | None,
+    offset: float | Mapping[str, float] | None,
+    label: Mapping[str, str],
+    where: str,
+) -> tuple[Any, Any, list[str]]:
+    """The user's scale and offset completed by a record's per-band ``[scale, offset]`` pairs.
+
+    A band the user gives no value for gets the one it was trained with; a
+    value that differs from it is refused. Returns the scale, the offset and
+    which of the two took values from the record.
+    """
+    out: list[Any] = []
+    taken: list[str] = []
+    for k, (option, given) in enumerate((("scale", scale), ("offset", offset))):
+        kept = {name: float(pair[k]) for name, pair in pairs.items()}
+        missing: dict[str, float] = {}
+        for name, value in kept.items():
+            mine = _value_for(given, name)
+            if mine is None:
+                missing[name] = value
+            elif not math.isclose(mine, value, rel_tol=1e-9, abs_tol=1e-12):
+                shown = f"{mine:g}" if not isinstance(given, Mapping) else f"{name}={mine:g}"
+                raise ModelMismatchError(
+                    f"{label[option]} {shown} contradicts the {option} {name}={value:g} "
+                    f"(from options) that {where} was trained with"
+                )
+        if missing:
+            given = {**missing, **given} if isinstance(given, Mapping) else missing
+            taken.append(option)
+        out.append(given)
+    return out[0], out[1], taken
+
+
+def _value_for(given: float | Mapping[str, float] | None, name: str) -> float | None:
+    """The value a user's ``--scale``/``--offset`` gives band ``name`` (None: none)."""
+    from landmask.bands import resolve_band
+
+    if given is None or not isinstance(given, Mapping):
+        return None if given is None else float(given)
+    for key, value in given.items():
+        if key != "*" and resolve_band(key, [name]) == name:
+            return float(value)
+    return float(given["*"]) if "*" in given else None
 
 
 def _band_conflict(given: Mapping[str, int], kept: Mapping[str, int], label: str) -> str:

@@ -37,6 +37,7 @@ import numpy as np
 import xarray as xr
 
 from landmask._runtime.chunks import as_dask
+from landmask.bands import QUALITY_BANDS
 from landmask.classes import (
     CHANGE_SUFFIX,
     CLOUD,
@@ -58,7 +59,6 @@ from landmask.evaluation.truth import (
     vector_truth,
 )
 from landmask.io.footprint import warn_training_footprint
-from landmask.io.sensors import QUALITY_BANDS
 from landmask.models.recorded import SceneRecord
 from landmask.models.sklearn import SklearnModel, feature_block
 from landmask.spectral.indices import INDICES, bands_needed

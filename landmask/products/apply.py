@@ -52,23 +52,8 @@ TRUNCATE = 4.0
 
 
 def resolve_keep(keep: Sequence[str | int] | str, scheme: ClassScheme) -> frozenset[int]:
-    """Class names or ids (or ``"water,forest"``) -> the set of kept ids."""
-    items = keep.split(",") if isinstance(keep, str) else list(keep)
-    out = set()
-    for item in items:
-        text = str(item).strip()
-        if not text:
-            continue
-        if text.isdigit() and int(text) < 256:
-            out.add(int(text))
-            continue
-        try:
-            out.add(scheme.id_of(text))
-        except ConfigError:
-            known = ", ".join(c.name for c in scheme)
-            raise ConfigError(
-                f"--keep {text}: unknown class of scheme {scheme.name!r} (known: {known})"
-            ) from None
+    """Class names or ids (or ``"water,forest"``) -> the kept ids (:meth:`ClassScheme.ids`)."""
+    out = scheme.ids(keep, option="--keep")
     if not out:
         raise ConfigError("--keep: name at least one class to keep")
     return frozenset(out)

@@ -24,7 +24,7 @@ import numpy as np
 import xarray as xr
 
 from landmask._runtime.chunks import as_dask
-from landmask.classes import NODATA, ClassScheme, check_mask, resolve_scheme
+from landmask.classes import NODATA, ClassScheme, check_mask, resolve_scheme, scheme_tags
 from landmask.io.items import Lineage
 from landmask.io.masks import open_mask
 from landmask.io.outputs import GEOTIFF, check_output
@@ -66,7 +66,7 @@ def _recode_nodata(block: np.ndarray, nodata: int) -> np.ndarray:
 def _nodata_as_255(mask: xr.DataArray) -> xr.DataArray:
     """A mask whose file marks nodata with another value (ESA WorldCover: 0) with 255 there."""
     nodata = mask.rio.nodata
-    if nodata is None or np.isnan(nodata) or int(nodata) == NODATA or not 0 <= nodata < 255:
+    if nodata is None or np.isnan(nodata) or int(nodata) == NODATA or not 0 <= nodata < NODATA:
         return mask
     data = mask.data
     recoded = (
@@ -131,7 +131,7 @@ def export_mask(
     ids = tile_aligned(as_dask(mask)[None])
     table = rgba_table(scheme)
     levels = overview_levels(ids, TILE, categorical=True, nodata=NODATA)
-    tags = {f"CLASS_{c.id}": c.name for c in scheme} | {"CLASS_SCHEME": scheme.name}
+    tags = scheme_tags(scheme)
     profile = {
         "count": 4,
         "dtype": "uint8",

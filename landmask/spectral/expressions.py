@@ -18,8 +18,10 @@ with numpy; user text is never passed to ``eval``. The grammar::
 
 * a **scene-wide statistic** (:data:`STATISTICS`) of its argument: ``otsu(x)``
   (Otsu's threshold of ``x``'s histogram over the whole scene),
-  ``percentile(x, P)`` (``0 <= P <= 100``) and ``dark(x)`` (= ``percentile(x, 1)``,
-  the dark object of dark-object subtraction). A statistic is not evaluated
+  ``percentile(x, P)`` (``0 <= P <= 100``), ``dark(x)`` (= ``percentile(x, 1)``,
+  the dark object of dark-object subtraction) and ``valley(x)`` (the top of a
+  separate cluster of ``x``'s darkest values, or ``x``'s minimum if there is
+  none: :func:`landmask.spectral.thresholds.valley`). A statistic is not evaluated
   block by block: it is replaced by its value first
   (:func:`landmask.spectral.thresholds.resolve_thresholds`);
 * a **neighbourhood** (focal) function (:data:`FOCAL_FUNCTIONS`):
@@ -92,7 +94,12 @@ _TOKEN = re.compile(
 _KEYWORDS = {"and", "or", "not"}
 
 #: Scene-wide statistics, by name: the name of their second (literal) argument, if any.
-STATISTICS: dict[str, str | None] = {"otsu": None, "percentile": "P", "dark": None}
+STATISTICS: dict[str, str | None] = {
+    "otsu": None,
+    "percentile": "P",
+    "dark": None,
+    "valley": None,
+}
 #: Neighbourhood functions: each takes an expression and a radius ``R``.
 FOCAL_FUNCTIONS = frozenset(FOCAL)
 #: Every function an expression may call.

@@ -6,7 +6,7 @@ on reflectance, so unsigned inputs never wrap and a zero denominator gives NaN.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -16,21 +16,19 @@ import numpy as np
 import xarray as xr
 
 from landmask._runtime.chunks import as_dask, grow_chunks, trim_halo
+from landmask.bands import resolve_band, scene_bands
 from landmask.errors import BandError, ConfigError
 from landmask.spectral.expressions import Expr, parse
 
 __all__ = [
-    "BAND_ALIASES",
     "INDICES",
     "BlockLookup",
     "SpectralIndex",
+    "band_reads",
+    "bands_needed",
     "compute_indices",
     "map_planes",
 ]
-
-#: A name a formula uses -> the band that stands in when the scene lacks it
-#: (Landsat's near-infrared band is ``nir08``).
-BAND_ALIASES = {"nir": "nir08"}
 
 
 @dataclass(frozen=True)
@@ -132,39 +130,17 @@ INDICES: dict[str, SpectralIndex] = {
 }
 
 
-def resolve_band(name: str, available: Sequence[str]) -> str | None:
-    """The scene band that provides ``name`` (directly or by alias), or None.
-
-    On a composite (:mod:`landmask.temporal`) a band's median stands for the
-    band: ``nir`` reads ``nir_median``, so index formulas work on composites.
-    """
-    for candidate in (name, BAND_ALIASES.get(name)):
-        if candidate is None:
-            continue
-        if candidate in available:
-            return candidate
-        if f"{candidate}_median" in available:
-            return f"{candidate}_median"
-    return None
+def band_reads(names: Collection[str]) -> dict[str, frozenset[str]]:
+    """Each index or band name -> the bands it reads (an index its formula's, a band itself)."""
+    return {n: INDICES[n].bands if n in INDICES else frozenset([n]) for n in names}
 
 
-def bands_needed(names: Sequence[str] | frozenset[str], available: Sequence[str]) -> dict[str, str]:
+def bands_needed(names: Collection[str], available: Sequence[str]) -> dict[str, str]:
     """Every band the given index/band names read: ``{name used: scene band}``.
 
     Raises :class:`BandError` naming what is missing.
     """
-    needed: dict[str, str] = {}
-    for name in sorted(names):
-        reads = INDICES[name].bands if name in INDICES else frozenset([name])
-        for band in sorted(reads):
-            found = resolve_band(band, available)
-            if found is None:
-                why = f" (for {name})" if name in INDICES else ""
-                raise BandError(
-                    f"band {band!r}{why} is not in the scene (it has: {', '.join(available)})"
-                )
-            needed[band] = found
-    return needed
+    return scene_bands(band_reads(names), available)
 
 
 class BlockLookup:

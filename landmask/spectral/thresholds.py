@@ -7,6 +7,9 @@ for one number computed over the whole scene before any pixel is classified:
 ``percentile(x, P)`` the ``P``-th percentile of ``x``, ``0 <= P <= 100`` (:func:`percentile`)
 ``dark(x)``          ``percentile(x, 1)``: the dark object of dark-object subtraction
                      (:data:`DARK_PERCENTILE`)
+``valley(x)``        the top of a separate cluster of ``x``'s darkest values (open water
+                     in the near infrared), or ``x``'s minimum when its darkest values
+                     are no cluster of their own (:func:`valley`)
 
 1. each quantity (an index, a band or any numeric expression) is computed chunk
    by chunk and its finite values are counted into a histogram with **fixed
@@ -77,6 +80,7 @@ __all__ = [
     "resolve_thresholds",
     "threshold_attrs",
     "thresholds_of",
+    "valley",
 ]
 
 log = logging.getLogger(__name__)
@@ -178,8 +182,116 @@ def _dark(counts: np.ndarray, edges: np.ndarray) -> float:
     return percentile(counts, edges, DARK_PERCENTILE)
 
 
+#: :func:`valley`'s window width, the highest the dark cluster's fullest window may
+#: start and the highest its valley may lie, as fractions of the values' robust
+#: range (1st to 99th percentile, the range of a stretched band).
+VALLEY_WINDOW = 0.04
+VALLEY_PEAK = 0.04
+VALLEY_TOP = 0.5
+#: How much fuller a mode's fullest window is than the valley beside it: at least
+#: this many times, and by this many standard deviations of its count (Poisson),
+#: so that the sparse dark tail of a few hundred samples is no cluster.
+VALLEY_DEPTH = 3.0
+VALLEY_SIGMAS = 4.0
+
+
+def _apart(full: float, sparse: float) -> bool:
+    """Whether a window of ``full`` values stands clearly above one of ``sparse``."""
+    return (
+        full > 0
+        and full >= VALLEY_DEPTH * sparse
+        and full - sparse >= VALLEY_SIGMAS * math.sqrt(full)
+    )
+
+
+def valley(counts: np.ndarray, edges: np.ndarray) -> float:
+    """The top of a separate cluster of the darkest values, else the smallest value.
+
+    Open water is the dark object of the near infrared and, unlike shadow, a
+    cluster apart: few pixels lie between water and the darkest land. Windows
+    :data:`VALLEY_WINDOW` of the robust range wide (1st to 99th percentile),
+    stepped by half that, are counted upwards from the smallest value (at most
+    one range below the 1st percentile). There is a dark cluster when the
+    counts fall from a mode whose fullest window starts below
+    :data:`VALLEY_PEAK` of the range to a valley below :data:`VALLEY_TOP` and
+    rise again above it, each side outnumbering the valley :data:`VALLEY_DEPTH`
+    times and by :data:`VALLEY_SIGMAS` standard deviations; the result is then
+    the centre of the valley's emptiest stretch. In water-free scenes the dark
+    tail (shadow, dark forest, asphalt) thins out smoothly into the land's first
+    mode, and there is no valley. Values piled up in the lowest bin, more than
+    in the window above it (a clipped dark end, a fill value not declared
+    nodata), are left out of the search: a cluster has a spread.
+
+    The counts are those of the values themselves, so the result moves with
+    any gain and offset of the values, as a percentile does.
+
+    Returns
+    -------
+    float
+        The cut (values below it are the dark cluster), or the lower edge of
+        the lowest non-empty bin when there is no dark cluster: a value that no
+        value is below, so ``x < valley(x)`` holds nowhere.
+
+    Raises
+    ------
+    ValueError
+        If the histogram is empty.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    edges = np.asarray(edges, dtype=np.float64)
+    total = int(counts.sum())
+    if total <= 0:
+        raise ValueError("empty histogram")
+    first_bin = int(np.flatnonzero(counts)[0])
+    lowest = float(edges[first_bin])
+    low = percentile(counts, edges, 1.0)
+    span = percentile(counts, edges, 99.0) - low
+    if not span > 0:
+        return lowest
+    below = np.concatenate([[0.0], np.cumsum(counts, dtype=np.float64)])
+
+    def count(start: np.ndarray | float, end: np.ndarray | float) -> np.ndarray:
+        return np.interp(end, edges, below) - np.interp(start, edges, below)
+
+    start = lowest
+    floor = float(edges[first_bin + 1])
+    if counts[first_bin] > count(floor, floor + VALLEY_WINDOW * span):
+        # values piled up on one value at the bottom (a clipped dark end, a fill value
+        # not declared nodata) are no cluster of their own: look above them
+        start = floor
+    starts = np.arange(max((start - low) / span, -1.0), 1.0, VALLEY_WINDOW / 2)
+    full = count(low + starts * span, low + (starts + VALLEY_WINDOW) * span)
+    peak, peak_at, first = 0.0, -math.inf, None
+    for k in range(int(np.count_nonzero(starts < VALLEY_TOP))):
+        if full[k] > peak:
+            peak, peak_at = float(full[k]), float(starts[k])
+        if peak_at > VALLEY_PEAK:
+            return lowest  # the first mode is land's, not a dark object
+        if _apart(peak, float(full[k])):
+            first = k
+            break
+    if first is None:
+        return lowest
+    # follow the valley down to its emptiest windows until the counts rise again
+    bottom, run = float(full[first]), [first]
+    for k in range(first + 1, len(full)):
+        if full[k] < bottom:
+            bottom, run = float(full[k]), [k]
+        elif full[k] == bottom:
+            run.append(k)
+        elif _apart(float(full[k]), bottom):
+            middle = run[len(run) // 2]
+            return float(low + (starts[middle] + VALLEY_WINDOW / 2) * span)
+    return lowest  # the counts never rise again: the dark end of a single mode
+
+
 #: Statistics by the function name used in rules: ``(counts, edges, *literals) -> value``.
-METHODS: dict[str, Callable[..., float]] = {"otsu": otsu, "percentile": percentile, "dark": _dark}
+METHODS: dict[str, Callable[..., float]] = {
+    "otsu": otsu,
+    "percentile": percentile,
+    "dark": _dark,
+    "valley": valley,
+}
 
 
 def quantity_block(block: np.ndarray, band_names: Sequence[str], expr: Expr) -> np.ndarray:
@@ -357,6 +469,9 @@ def resolve_thresholds(scene: xr.DataArray, ruleset: RuleSet, *, bins: int = BIN
         note = implausible(call, bound[call])
         if note:
             warnings.warn(f"{_rule_of(ruleset, call)}: {note}", StatisticWarning, stacklevel=2)
+    note = _flat(bound)
+    if note:
+        warnings.warn(f"{ruleset.source}: {note}", StatisticWarning, stacklevel=2)
     void = [c for c in calls if math.isnan(bound[c])]
     if void:
         names = ", ".join(str(c) for c in void)
@@ -378,6 +493,46 @@ def resolve_thresholds(scene: xr.DataArray, ruleset: RuleSet, *, bins: int = BIN
 def _linear(call: Expr) -> bool:
     """Whether a statistic uses the linear bins over [-1, 1]: Otsu of a normalized difference."""
     return call.value == "otsu" and str(call.args[0]) in _BOUNDED
+
+
+#: Two percentiles of one quantity at least this many percent apart whose values
+#: differ by at most FLAT_SPREAD of their size (four float bins) mark it as flat.
+FLAT_PERCENTS = 50.0
+FLAT_SPREAD = 2.0**-8
+
+
+def _percent(call: Expr) -> float | None:
+    if call.value == "dark":
+        return DARK_PERCENTILE
+    if call.value == "percentile":
+        return float(call.args[1].value or 0)
+    return None
+
+
+def _flat(bound: dict[Expr, float]) -> str | None:
+    """Why a quantity's percentiles say it is the same over the scene, or None.
+
+    A band stretched between its 1st and 99th percentiles (the scene-adaptive
+    rules) means nothing when they are equal: a saturated or dead band, a
+    constant fill not declared nodata. The first such quantity is named.
+    """
+    by_quantity: dict[str, list[tuple[float, Expr, float]]] = {}
+    for call, value in bound.items():
+        percent = _percent(call)
+        if percent is not None and math.isfinite(value):
+            by_quantity.setdefault(str(call.args[0]), []).append((percent, call, value))
+    for quantity, found in by_quantity.items():
+        low, high = min(found, key=lambda f: f[0]), max(found, key=lambda f: f[0])
+        if high[0] - low[0] < FLAT_PERCENTS:
+            continue
+        if abs(high[2] - low[2]) <= FLAT_SPREAD * max(abs(low[2]), abs(high[2])):
+            return (
+                f"{low[1]} = {low[2]:.4g} and {high[1]} = {high[2]:.4g}: {quantity} is the "
+                "same over nearly the whole scene (a saturated or dead band, a constant fill "
+                "not declared nodata); rules that compare it within the scene cannot tell "
+                "its pixels apart"
+            )
+    return None
 
 
 #: Plausible values of Otsu's split of an index (a vegetation split below 0

@@ -25,19 +25,14 @@ from rasterio.enums import Resampling
 from rasterio.warp import transform_bounds
 
 from landmask._runtime.chunks import SCENE_CHUNK_SIZE
+from landmask.bands import CLEAR_COUNT, QUALITY_BANDS
 from landmask.errors import BandError, ConfigError, DateSkippedWarning, GridError, InputError
 from landmask.grid import Grid
 from landmask.temporal.dates import Date, Period, Scene, gather_dates, parse_period
-from landmask.temporal.statistics import (
-    CLEAR_COUNT,
-    Output,
-    parse_features,
-    parse_stats,
-    reduce_block,
-)
+from landmask.temporal.statistics import Output, parse_features, parse_stats, reduce_block
 from landmask.temporal.warp import resampling_scale, source_window, warp_block
 
-__all__ = ["MAX_PIXELS", "as_dataset", "composite"]
+__all__ = ["MAX_PIXELS", "as_dataset", "composite", "open_dated"]
 
 #: A target grid larger than this many pixels is refused before any work.
 MAX_PIXELS = 10**11
@@ -64,6 +59,7 @@ def composite(
     resampling: str = "bilinear",
     quality: bool = True,
     chunk_size: int | None = None,
+    region: Grid | None = None,
 ) -> xr.DataArray:
     """A lazy ``(band, y, x)`` float32 composite of the inputs' dates on one grid.
 
@@ -94,6 +90,11 @@ def composite(
     quality
         Blank cloud, shadow and nodata with each scene's quality band
         (``scl``/``qa_pixel``) before reducing.
+    region
+        The whole grid that the target grid is a tile of: the resampling
+        kernel's scale is fixed from it, so the composites of a region's tiles
+        are, pixel for pixel, windows of the region's composite (default: the
+        target grid).
 
     Returns
     -------
@@ -117,7 +118,9 @@ def composite(
         )
     if not dates:
         raise InputError(f"no input scene lies in the period {window}")
-    opened = {id(s): _open(s, sensor) for d in dates for s in d.scenes}
+    size = chunk_size or SCENE_CHUNK_SIZE
+    # read in chunks of the composite's: a target chunk then reads about its own pixels
+    opened = {id(s): open_dated(s, sensor, size) for d in dates for s in d.scenes}
     names = _common_bands(dates, opened, bands)
     if index_outputs:
         from landmask.spectral.indices import bands_needed
@@ -136,8 +139,9 @@ def composite(
     for scene in (s for d in dates for s in d.scenes):
         arr = opened[id(scene)]
         grid = Grid.of(arr)
-        layers[id(scene)] = (_masked(arr, names, quality), grid, resampling_scale(grid, target))
-    chunks = target.chunks(chunk_size or SCENE_CHUNK_SIZE)
+        scale = resampling_scale(grid, region if region is not None else target)
+        layers[id(scene)] = (_masked(arr, names, quality), grid, scale)
+    chunks = target.chunks(size)
     rows = []
     r = 0
     for h in chunks[0]:
@@ -190,12 +194,20 @@ def as_dataset(arr: xr.DataArray) -> xr.Dataset:
     )
 
 
-def _open(scene: Scene, sensor: str | None) -> xr.DataArray:
-    """The scene as :func:`~landmask.open_scene` reads it, in its own (default) chunks."""
+def open_dated(scene: Scene, sensor: str | None, chunk_size: int | None = None) -> xr.DataArray:
+    """A dated scene as :func:`~landmask.open_scene` reads it, in ``chunk_size`` px chunks.
+
+    Reads the files' headers only.
+
+    Raises
+    ------
+    GridError
+        The scene has no CRS.
+    """
     from landmask.io.scene import open_scene
 
     source = scene.source if not isinstance(scene.source, tuple) else list(scene.source)
-    arr = open_scene(source, sensor=sensor)
+    arr = open_scene(source, sensor=sensor, chunk_size=chunk_size)
     if arr.rio.crs is None:
         raise GridError(f"{scene.label}: no CRS; a composite needs georeferenced inputs")
     return arr
@@ -204,8 +216,6 @@ def _open(scene: Scene, sensor: str | None) -> xr.DataArray:
 def _common_bands(
     dates: Sequence[Date], opened: dict[int, xr.DataArray], wanted: Sequence[str] | None
 ) -> list[str]:
-    from landmask.io.sensors import QUALITY_BANDS
-
     scenes = [s for d in dates for s in d.scenes]
     have = {id(s): [str(b) for b in opened[id(s)]["band"].values] for s in scenes}
     if wanted:

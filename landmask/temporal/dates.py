@@ -110,12 +110,14 @@ def gather_dates(
 
 
 def _item_scene(item: Any) -> Scene:
-    when = item.datetime or _parse_time(item.properties.get("start_datetime"))
+    from landmask.io.times import item_times
+
+    times = item_times(item.properties)
     label = item.get_self_href() or item.id
-    if when is None:
+    if not times:
         raise InputError(f"{label}: the STAC item has no datetime or start_datetime")
     platform = str(item.properties.get("platform", "")).lower()
-    return Scene(_utc(when), platform, item, str(item.id))
+    return Scene(times[0], platform, item, str(item.id))
 
 
 def _file_scenes(paths: Sequence[str]) -> list[Scene]:
@@ -137,16 +139,3 @@ def _file_scenes(paths: Sequence[str]) -> list[Scene]:
         when = datetime.strptime(day[:8], "%Y%m%d").replace(tzinfo=UTC)
         out.append(Scene(when, platform, tuple(group), f"{folder}/ ({day})"))
     return out
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def _utc(when: datetime) -> datetime:
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)

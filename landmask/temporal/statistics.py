@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from landmask.bands import composite_band
 from landmask.errors import ConfigError
-from landmask.io.sensors import CLEAR_COUNT, composite_band
 
-__all__ = ["CLEAR_COUNT", "Output", "parse_features", "parse_stats", "reduce_block"]
+__all__ = ["Output", "parse_features", "parse_stats", "reduce_block"]
 
 _STAT = re.compile(r"^(median|min|max|p(100|[1-9]?[0-9]))$")
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from landmask.classes import NODATA
 from landmask.vector._polygonize import region_labels
 
 __all__ = [
@@ -44,7 +45,7 @@ KEEP = -1
 FOLLOW = -2
 
 _NO_KEY = np.iinfo(np.int64).max
-_CLASSES = range(255)  # every class but nodata (255)
+_CLASSES = range(NODATA)  # every class but nodata
 
 # The neighbours GDAL compares each pixel with, in its order: up, up-left,
 # up-right (8-connectivity only), left. Per direction k: the slices of the

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 
-from landmask.classes import ClassScheme, resolve_scheme
+from landmask.classes import NODATA, ClassScheme, resolve_scheme
 from landmask.errors import ConfigError
 from landmask.io.companions import Output
 from landmask.io.inputs import data_layer
@@ -354,7 +354,7 @@ def transition_columns(values: Any, scheme: ClassScheme) -> dict[str, Any]:
     if scheme.base is None:
         return {}
     table = [scheme.transition(k) for k in range(256)]
-    ids = np.array([(p[0].id, p[1].id) if p else (255, 255) for p in table], dtype=np.uint8)
+    ids = np.array([(p[0].id, p[1].id) if p else (NODATA, NODATA) for p in table], dtype=np.uint8)
     names = np.array([(p[0].name, p[1].name) if p else ("", "") for p in table], dtype=object)
     v = np.asarray(values, dtype=np.intp)
     return {

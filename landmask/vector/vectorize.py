@@ -55,7 +55,7 @@ from landmask.vector._polygonize import (
     merged_features,
     polygonize_block,
 )
-from landmask.vector._pool import chunk_pool, merged, polygonized
+from landmask.vector._pool import chunk_pool, gil_bound, merged, polygonized
 from landmask.vector._stitch import border_groups
 from landmask.vector.formats import transition_columns
 from landmask.vector.sieve import sieve
@@ -63,6 +63,7 @@ from landmask.vector.sieve import sieve
 __all__ = [
     "ChunkPolygons",
     "VectorSummary",
+    "gil_bound",
     "iter_regions",
     "polygonize_block",
     "resolve_classes",
@@ -77,7 +78,7 @@ def resolve_classes(
     """Class names or ids -> ids; default: every class but ``other`` and 255 (nodata).
 
     ``option`` names the setting in errors (``--classes``; empty for a caller
-    that names it itself). An id must be a mask value, 0-254; a name one of the scheme's.
+    that names it itself); the list is read by :meth:`ClassScheme.ids`.
     For a change map (:func:`landmask.classes.change_scheme`) the default is
     every transition between two different classes.
     """
@@ -87,25 +88,7 @@ def resolve_classes(
     if not classes:
         # the scheme's own "other" (0 in landcover); a scheme without one keeps all
         return frozenset(c.id for c in scheme if c.id not in (scheme.other_id, NODATA))
-    prefix = f"{option} " if option else ""
-    out = set()
-    for c in classes:
-        text = str(c).strip()
-        if text.isdigit():
-            if int(text) > NODATA:
-                raise ConfigError(f"{prefix}{text}: not a class id (mask values are 0-254)")
-            out.add(int(text))
-        else:
-            try:
-                out.add(scheme.id_of(text))
-            except ConfigError:
-                known = ", ".join(k.name for k in scheme)
-                raise ConfigError(
-                    f"{prefix}{text}: unknown class in scheme {scheme.name!r} (known: {known})"
-                ) from None
-    if NODATA in out:
-        raise ConfigError(f"{prefix}{NODATA}: nodata is never vectorized")
-    return frozenset(out)
+    return scheme.ids(classes, option=option)
 
 
 def vectorize(

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from landmask.classes import NODATA, ClassScheme, resolve_scheme
+from landmask.classes import NODATA, PROBABILITY_SCALE, ClassScheme, resolve_scheme
 from landmask.viz._decimate import MAX_SIZE, decimate, decimated_values, map_extent
 
 if TYPE_CHECKING:
@@ -178,8 +178,8 @@ def composite(
     -------
     matplotlib.axes.Axes
     """
+    from landmask.bands import resolve_band
     from landmask.errors import BandError
-    from landmask.spectral.indices import resolve_band
 
     if len(bands) != 3:
         raise BandError(f"a composite needs 3 bands, got {len(bands)}")
@@ -310,7 +310,7 @@ def probability_map(
     from matplotlib.colors import Normalize
 
     scheme = resolve_scheme(scheme, proba)
-    class_id = class_ if isinstance(class_, int) else scheme.id_of(class_)
+    class_id = scheme.id(class_, option="class_")
     ids = [int(c) for c in proba["class"].values]
     if class_id not in ids:
         from landmask.errors import ConfigError
@@ -319,7 +319,7 @@ def probability_map(
     small = decimate(proba.isel({"class": ids.index(class_id)}, drop=True), max_size)
     values = np.asarray(small.values)
     if np.issubdtype(values.dtype, np.integer):
-        p = np.ma.masked_equal(values, NODATA).astype(float) / 254
+        p = np.ma.masked_equal(values, NODATA).astype(float) / PROBABILITY_SCALE
     else:
         p = np.ma.masked_invalid(values.astype(float))
     ax = _axes(ax)

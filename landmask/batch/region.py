@@ -1,0 +1,528 @@
+"""Region runs: a workflow that names a region, a grid and a period instead of scenes.
+
+:func:`plan_region` turns ``region:``, ``grid:``, ``period:`` and ``inputs:``
+into the region's :class:`~landmask.grid.Grid`, cut into tiles
+(:meth:`Grid.tiles <landmask.grid.Grid.tiles>`), and for each tile the dated
+scenes whose footprint reaches it: headers only, before any pixel is read. The
+tiles are the units of the run's manifest, as scenes are in a run over scenes.
+:func:`process_tile` composites one tile's dates onto the tile's grid
+(:func:`landmask.composite`, the kernel scale fixed from the whole region so
+that tiles are windows of the region's composite), writes the composite, and
+classifies it through :func:`landmask.pipeline.run_scene` (the same steps as
+``landmask classify COMPOSITE.tif``).
+
+What is refused before any work (one line, exit 2): a region or grid that does
+not make sense, more than :data:`MAX_TILES` tiles or a region above
+:data:`~landmask.temporal.composite.MAX_PIXELS` pixels, a tile larger than
+:data:`MAX_TILE_SIZE` pixels a side, a classifier that reads context around
+each pixel (a halo would see the tile's edge: seams), inputs without a date,
+no date in the period that reaches the region.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from landmask.batch.summary import SceneResult
+from landmask.batch.workflow import RulesClassifier, Workflow
+from landmask.errors import ConfigError, DateSkippedWarning, InputError, LandmaskError
+from landmask.grid import Grid, Tile
+
+__all__ = [
+    "MAX_TILES",
+    "MAX_TILE_SIZE",
+    "RegionPlan",
+    "TileUnit",
+    "plan_region",
+    "process_tile",
+    "region_grid",
+    "tile_fingerprint",
+]
+
+#: A region cut into more tiles than this is refused before any work.
+MAX_TILES = 100_000
+
+#: A tile wider or taller than this many pixels is refused (one tile is one file).
+MAX_TILE_SIZE = 65_536
+
+
+@dataclass(frozen=True)
+class TileUnit:
+    """One tile of a region run: its output stem, its place in the grid, the scenes reaching it.
+
+    ``scenes`` are :class:`landmask.temporal.dates.Scene` values in input
+    order; none when no date reaches the tile (it is written as nodata with
+    ``clear_count`` 0, from ``reference``: a scene whose header gives the
+    bands, none of whose pixels fall in the tile).
+    """
+
+    stem: str
+    tile: Tile
+    scenes: tuple[Any, ...]
+    reference: Any
+
+    @property
+    def grid(self) -> Grid:
+        """The tile's grid."""
+        return self.tile.grid
+
+
+@dataclass
+class RegionPlan:
+    """What a region run will do: the grid, its tiles, the dates and the dates left out."""
+
+    grid: Grid
+    tiles: list[TileUnit]
+    dates: int
+    #: labels of the scenes left out: acquired outside the period, footprint outside the region
+    outside_period: list[str] = field(default_factory=list)
+    outside_region: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        """JSON-ready figures for the run's summary."""
+        return {
+            "tiles": len(self.tiles),
+            "dates": self.dates,
+            "scenes_outside_period": len(self.outside_period),
+            "scenes_outside_region": len(self.outside_region),
+        }
+
+
+def _where(workflow: Workflow, key: str) -> str:
+    return f"{workflow.source}: key '{key}'"
+
+
+def _region_shape(workflow: Workflow, crs: Any) -> Any:
+    """The region as a shapely geometry in ``crs``."""
+    import shapely
+    from pyproj import CRS as ProjCRS
+    from pyproj import Transformer
+
+    region = workflow.region
+    assert region is not None
+    if region.file is not None:
+        from landmask.io.inputs import read_vector
+
+        try:
+            frame = read_vector(workflow.base / region.file, None, "region.file", "a region")
+        except InputError as exc:
+            raise ConfigError(f"{_where(workflow, 'region.file')}: {exc}") from None
+        if frame.crs is None:
+            raise ConfigError(f"{_where(workflow, 'region.file')}: the file has no CRS")
+        if len(frame) == 0 or frame.geometry.is_empty.all():
+            raise ConfigError(f"{_where(workflow, 'region.file')}: no feature")
+        frame = frame.to_crs(ProjCRS.from_user_input(crs))
+        return shapely.union_all(frame.geometry.make_valid().values)
+    box = shapely.box(*region.bounds)  # type: ignore[misc]
+    source = ProjCRS.from_user_input(region.crs) if region.crs else ProjCRS.from_user_input(crs)
+    target = ProjCRS.from_user_input(crs)
+    if source == target:
+        return box
+    box = shapely.segmentize(box, max(box.length / 400, 1e-9))
+    project = Transformer.from_crs(source, target, always_xy=True)
+
+    def forward(xy: np.ndarray) -> np.ndarray:
+        return np.column_stack(project.transform(xy[:, 0], xy[:, 1]))
+
+    return shapely.transform(box, forward)
+
+
+def region_grid(workflow: Workflow) -> tuple[Grid, Any]:
+    """The region's grid (snapped to the grid's pixel lattice) and its shape in the grid's CRS.
+
+    Raises
+    ------
+    ConfigError
+        A CRS that is not one, a region that misses the ``like`` raster's
+        CRS' area, a region above :data:`~landmask.temporal.composite.MAX_PIXELS`.
+    """
+    from landmask.temporal.composite import MAX_PIXELS
+
+    settings = workflow.grid
+    assert settings is not None and workflow.region is not None
+    if settings.like is not None:
+        from landmask.io.inputs import open_raster
+
+        like_path = str(workflow.base / settings.like)
+        try:
+            with open_raster(like_path, "the grid's raster") as ds:
+                like = Grid.of(ds)
+        except InputError as exc:
+            raise ConfigError(f"{_where(workflow, 'grid.like')}: {exc}") from None
+        if like.crs is None or not like.is_rectilinear:
+            raise ConfigError(
+                f"{_where(workflow, 'grid.like')}: needs a north-up georeferenced raster"
+            )
+        crs = like.crs
+    else:
+        crs = settings.crs
+    try:
+        shape = _region_shape(workflow, crs)
+    except ConfigError:
+        raise
+    except Exception as exc:  # pyproj: a region outside the CRS' area
+        raise ConfigError(
+            f"{_where(workflow, 'region')}: cannot be put in the grid's CRS ({exc})"
+        ) from None
+    left, bottom, right, top = shape.bounds
+    if shape.is_empty or not all(math.isfinite(v) for v in (left, bottom, right, top)):
+        raise ConfigError(f"{_where(workflow, 'region')}: not a finite area in the grid's CRS")
+    if settings.like is not None:
+        t = like.transform
+        xres, yres = t.a, -t.e
+        c0 = math.floor((left - t.c) / xres + 1e-9)
+        r0 = math.floor((t.f - top) / yres + 1e-9)
+        c1 = math.ceil((right - t.c) / xres - 1e-9)
+        r1 = math.ceil((t.f - bottom) / yres - 1e-9)
+        grid = like.window(r0, c0, max(1, r1 - r0), max(1, c1 - c0))
+        grid = Grid(grid.crs, grid.transform, grid.width, grid.height)
+    else:
+        assert settings.resolution is not None
+        grid = Grid.from_bounds(crs, settings.resolution, (left, bottom, right, top))
+    if grid.width * grid.height > MAX_PIXELS:
+        raise ConfigError(
+            f"{_where(workflow, 'grid')}: a region of {grid.width}x{grid.height} px is implausible "
+            f"(more than {MAX_PIXELS:.0e}); a coarser resolution or a smaller region"
+        )
+    return grid, shape
+
+
+def plan_region(workflow: Workflow, *, warn: bool = True) -> RegionPlan:
+    """The tiles of a region run and the scenes that reach each one (headers only).
+
+    Each input scene is opened for its header (:func:`landmask.temporal.composite.open_dated`);
+    a scene acquired outside ``period`` or whose footprint misses the region
+    is left out and counted (a :class:`~landmask.errors.DateSkippedWarning`
+    each when ``warn``).
+
+    Raises
+    ------
+    ConfigError
+        Before any work: see the module's docstring.
+    """
+    from rasterio.warp import transform_bounds
+
+    from landmask.temporal.composite import open_dated
+    from landmask.temporal.dates import gather_dates, parse_period
+
+    settings = workflow.grid
+    assert settings is not None
+    _check_classifier(workflow)
+    grid, shape = region_grid(workflow)
+    size = settings.tile_size
+    if size > MAX_TILE_SIZE:
+        raise ConfigError(
+            f"{_where(workflow, 'grid.tile_size')}: {size} px a side is implausible for one "
+            f"tile (at most {MAX_TILE_SIZE})"
+        )
+    count = math.ceil(grid.height / size) * math.ceil(grid.width / size)
+    if count > MAX_TILES:
+        raise ConfigError(
+            f"{_where(workflow, 'grid.tile_size')}: {count:,} tiles of {size} px is implausible "
+            f"(at most {MAX_TILES:,}); larger tiles or a smaller region"
+        )
+    period = parse_period(workflow.period) if workflow.period else None
+    from landmask.io.outputs import check_inputs
+
+    paths = workflow.input_paths()
+    try:
+        check_inputs(paths)  # a FIFO, a device, a name GDAL cannot take: before any read
+        dates, outside = gather_dates(paths, period)
+    except InputError as exc:
+        raise ConfigError(f"{_where(workflow, 'inputs')}: {exc}") from None
+    import shapely
+
+    footprints: list[tuple[Any, tuple[float, float, float, float]]] = []
+    missed: list[str] = []
+    for date in dates:
+        for scene in date.scenes:
+            try:
+                arr = open_dated(scene, workflow.sensor)
+            except LandmaskError as exc:
+                raise ConfigError(f"{_where(workflow, 'inputs')}: {exc}") from None
+            g = Grid.of(arr)
+            assert g.crs is not None and grid.crs is not None
+            box = (
+                g.bounds
+                if g.crs == grid.crs
+                else transform_bounds(g.crs, grid.crs, *g.bounds, densify_pts=21)
+            )
+            if shapely.box(*box).intersects(shape):
+                footprints.append((scene, box))
+            else:
+                missed.append(scene.label)
+    if warn:
+        for scene in outside:
+            warnings.warn(
+                f"{scene.label}: acquired {scene.when:%Y-%m-%d}, outside the period {period}; "
+                "skipped",
+                DateSkippedWarning,
+                stacklevel=2,
+            )
+        for label in missed:
+            warnings.warn(
+                f"{label}: its footprint misses the region; skipped",
+                DateSkippedWarning,
+                stacklevel=2,
+            )
+    if not footprints:
+        raise ConfigError(
+            f"{_where(workflow, 'inputs')}: no scene "
+            + (f"in the period {period} " if period else "")
+            + "reaches the region"
+        )
+    reached = {
+        (d.day, d.platform) for d in dates for s in d.scenes if any(s is f[0] for f in footprints)
+    }
+    digits = len(str(max(math.ceil(grid.height / size), math.ceil(grid.width / size)) - 1))
+    xres, yres = grid.resolution
+    units = []
+    for tile in grid.tiles(size):
+        left, bottom, right, top = tile.grid.bounds
+        if not shapely.box(left, bottom, right, top).intersects(shape):
+            continue
+        # a pixel's margin: a scene ending at the tile's edge is included (it reaches no pixel)
+        near = shapely.box(left - xres, bottom - yres, right + xres, top + yres)
+        scenes = tuple(s for s, box in footprints if shapely.box(*box).intersects(near))
+        stem = f"r{tile.row:0{digits}d}_c{tile.col:0{digits}d}"
+        units.append(TileUnit(stem, tile, scenes, footprints[0][0]))
+    return RegionPlan(grid, units, len(reached), [s.label for s in outside], missed)
+
+
+def _check_classifier(workflow: Workflow) -> None:
+    """A classifier with a halo reads across the tile's edge: refused (it would leave seams)."""
+    from landmask.models.registry import load_model
+
+    if isinstance(workflow.classifier, RulesClassifier):
+        spec, key = f"rules:{workflow.rules_spec()}", "classifier.rules"
+    else:
+        spec, key = workflow.model_spec(), "classifier.model"
+    try:
+        halo = int(getattr(load_model(spec), "halo", 0) or 0)
+    except InputError as exc:
+        raise ConfigError(f"{_where(workflow, key)}: {exc}") from None
+    if halo > 0:
+        raise ConfigError(
+            f"{_where(workflow, key)}: reads {halo} px around each pixel; a region run "
+            "classifies tile by tile and would leave seams (use per-pixel rules or models)"
+        )
+
+
+def _source_stamps(scene: Any) -> list[Any]:
+    from landmask.io.stac import item_bands
+
+    source = scene.source
+    if isinstance(source, tuple):
+        return [_stamp(p) for p in source]
+    doc = json.dumps(source.to_dict(include_self_link=False), sort_keys=True)
+    try:
+        files = list(dict.fromkeys(b.href for b in item_bands(source)))
+    except LandmaskError:
+        files = []
+    return [hashlib.sha256(doc.encode()).hexdigest(), *map(_stamp, files)]
+
+
+def _stamp(path: str) -> list[Any]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return [path, None, None]
+    return [os.path.abspath(path), st.st_size, st.st_mtime_ns]
+
+
+def tile_fingerprint(settings: dict[str, Any], plan: RegionPlan, unit: TileUnit) -> str:
+    """SHA-256 of a tile's grid, the region's grid, the scenes reaching it and the settings.
+
+    Reads no raster: file metadata and STAC JSON only.
+    """
+    g, r = unit.grid, plan.grid
+    payload = {
+        "tile": [str(g.crs), list(g.transform)[:6], g.width, g.height],
+        "region": [str(r.crs), list(r.transform)[:6], r.width, r.height],
+        "inputs": [_source_stamps(s) for s in unit.scenes or (unit.reference,)],
+        "settings": settings,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def tile_outputs(workflow: Workflow, stem: str) -> dict[str, Path]:
+    """A tile's outputs by kind: ``composite``, ``mask`` and (optionally) ``vector``."""
+    out = {}
+    for key in ("composite", "mask", "vector"):
+        pattern = getattr(workflow.outputs, key)
+        if pattern:
+            out[key] = workflow.out_dir / pattern.format(stem=stem, name=workflow.name)
+    return out
+
+
+def tile_job(workflow: Workflow, unit: TileUnit, chunk_size: int) -> Any:
+    """The :class:`~landmask.pipeline.SceneJob` that classifies a tile's composite."""
+    from landmask.pipeline import SceneJob, VectorOptions
+
+    classifier = workflow.classifier
+    if isinstance(classifier, RulesClassifier):
+        spec, confidence = f"rules:{workflow.rules_spec()}", 0.5
+    else:
+        spec, confidence = workflow.model_spec(), classifier.min_confidence
+    outputs = tile_outputs(workflow, unit.stem)
+    v = workflow.vector
+    return SceneJob(
+        inputs=[str(outputs["composite"])],
+        mask=outputs["mask"],
+        model=spec,
+        min_confidence=confidence,
+        quality=False,  # the composite's dates were cloud-masked before reducing
+        vector=outputs.get("vector"),
+        vector_options=VectorOptions(v.classes, v.connectivity, v.min_area, v.simplify),
+        chunk_size=chunk_size,
+        overwrite=True,
+        stac=workflow.outputs.stac,
+        labels={**{k: f"outputs.{k}" for k in outputs}, "classes": "vector.classes"},
+    )
+
+
+def tile_composite(workflow: Workflow, plan: RegionPlan, unit: TileUnit, chunk_size: int) -> Any:
+    """The lazy composite of one tile: its scenes' dates on its grid, kernel scale of the region."""
+    from landmask.temporal.composite import composite
+
+    settings = workflow.composite
+    stats = settings.stats if settings else ["median"]
+    features = settings.features if settings else []
+    scenes = unit.scenes or (unit.reference,)
+    sources: list[Any] = []
+    for scene in scenes:
+        sources += list(scene.source) if isinstance(scene.source, tuple) else [scene.source]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DateSkippedWarning)
+        return composite(
+            sources,
+            like=unit.grid,
+            region=plan.grid,
+            stats=stats,
+            features=features,
+            bands=settings.bands if settings else None,
+            sensor=workflow.sensor,
+            resampling=settings.resampling if settings else "bilinear",
+            quality=workflow.quality,
+            chunk_size=chunk_size,
+        )
+
+
+def process_tile(
+    workflow: Workflow, plan: RegionPlan, unit: TileUnit, chunk_size: int
+) -> SceneResult:
+    """Composite, write, classify and write one tile; every output atomic.
+
+    If any step fails, the outputs this call wrote are removed again (errors
+    propagate).
+    """
+    from landmask.io.companions import Output, remove_with_companions
+    from landmask.io.write import write_indices
+    from landmask.pipeline import run_scene
+    from landmask.temporal.composite import as_dataset
+
+    start = time.perf_counter()
+    outputs = tile_outputs(workflow, unit.stem)
+    comp_path = outputs["composite"]
+    arr = tile_composite(workflow, plan, unit, chunk_size)
+    if not unit.scenes:  # no date reaches it: nodata, clear_count 0 (no pixel read)
+        arr.attrs["dates"] = []
+    write_indices(as_dataset(arr), comp_path, overwrite=True, stac=workflow.outputs.stac)
+    try:
+        job = tile_job(workflow, unit, chunk_size)
+        outcome = run_scene(job)
+    except BaseException:
+        remove_with_companions([Output(comp_path, "indices", stac=workflow.outputs.stac)])
+        raise
+    scheme = outcome.scheme
+    return SceneResult(
+        scene=unit.stem,
+        status="done",
+        seconds=time.perf_counter() - start,
+        pixels={scheme.name_of(c): n for c, n in sorted(outcome.counts.items())},
+        outputs={k: str(v) for k, v in outputs.items()},
+    )
+
+
+def region_inputs(workflow: Workflow, plan: RegionPlan) -> list[str]:
+    """Every file a region run reads: the inputs, the STAC items' local assets, rules or model."""
+    from landmask.io.stac import item_bands
+
+    files = list(workflow.input_paths())
+    for unit in plan.tiles:
+        for scene in unit.scenes:
+            if not isinstance(scene.source, tuple):
+                with contextlib.suppress(LandmaskError):
+                    files += [b.href for b in item_bands(scene.source) if "://" not in b.href]
+    if isinstance(workflow.classifier, RulesClassifier):
+        rules = workflow.rules_spec()
+        if os.path.isfile(rules):
+            files.append(rules)
+    else:
+        rest = workflow.model_spec().partition(":")[2]
+        if os.path.isfile(rest):
+            files.append(rest)
+    if workflow.grid is not None and workflow.grid.like is not None:
+        files.append(str(workflow.base / workflow.grid.like))
+    return list(dict.fromkeys(files))
+
+
+def write_mosaic(workflow: Workflow, plan: RegionPlan, summary: Any) -> None:
+    """The mosaic VRT over the finished tiles' masks and (with ``outputs.stac``) its collection.
+
+    Tiles that failed or did not run are left out of the VRT (nodata there)
+    and of the collection. Nothing is written when no tile finished.
+    """
+    import datetime as dt
+
+    from landmask.io.companions import item_path
+    from landmask.io.mosaic import MosaicTile, write_collection, write_vrt
+    from landmask.temporal.dates import parse_period
+
+    status = {s.scene: s.status for s in summary.scenes}
+    tiles = [u for u in plan.tiles if status.get(u.stem) in ("done", "skipped")]
+    if not tiles:
+        return
+    masks = [tile_outputs(workflow, u.stem)["mask"] for u in tiles]
+    vrt = workflow.out_dir / workflow.outputs.mosaic
+    write_vrt(
+        vrt,
+        plan.grid,
+        [
+            MosaicTile(m, u.tile.row_off, u.tile.col_off, u.grid.width, u.grid.height)
+            for m, u in zip(masks, tiles, strict=True)
+        ],
+    )
+    if not workflow.outputs.stac:
+        return
+    period = parse_period(workflow.period) if workflow.period else None
+
+    def at(day: Any, end: bool) -> dt.datetime | None:
+        if day is None:
+            return None
+        clock = dt.time(23, 59, 59) if end else dt.time(0, 0)
+        return dt.datetime.combine(day, clock, tzinfo=dt.UTC)
+
+    times = [s.when for u in plan.tiles for s in u.scenes]
+    start = at(period.start, False) if period and period.start else min(times, default=None)
+    end = at(period.end, True) if period and period.end else max(times, default=None)
+    write_collection(
+        workflow.out_dir / workflow.outputs.collection,
+        name=workflow.name,
+        grid=plan.grid,
+        items=[item_path(m) for m in masks if item_path(m).is_file()],
+        period=(start, end),
+        mosaic=vrt,
+        description=f"landmask region run {workflow.name}: {len(tiles)} of {len(plan.tiles)} tiles",
+    )

@@ -1,0 +1,294 @@
+"""Forest versus other vegetation: trees against crops, grass and shrubs, per class.
+
+Issue 19's target is trees as forest >= 0.80 and crops and grass as forest <= 0.25.
+This script measures the built-in rules on every labelled data set in the
+repository that types its vegetation (sources and licences in each folder's README):
+
+- ``enmap-potsdam`` (``tests/data/enmap_potsdam``): a real EnMAP L2A scene of Potsdam
+  (2022-07-24, 30 m) in six Sentinel-2-like bands, with a land-cover map (tree, low
+  vegetation, roof, pavement, soil, water) rasterised from reference polygons. The
+  forest rule of ``default`` was tuned on its **tuning tiles** (32 x 32-pixel blocks in
+  a chequerboard); the other tiles are **held out**. Figures are given for every
+  labelled pixel and for stand interiors (pixels whose 3 x 3 neighbourhood has one
+  label: a 30 m pixel on a polygon edge is a mixture, and a single street tree is
+  not a forest);
+- ``berlin-library`` (``tests/data/enmap_potsdam/berlin_library.csv``, held out): the
+  Berlin-Urban-Gradient image spectral library (HyMap 2009, 3.6 m), 13 trees and 18
+  grasses and crops (corn, sorghum, sunflower, sugar beet, potatoes, meadows, lawns);
+- ``nc-landsat7`` and ``rstoolbox-landsat5`` (held out), the DN scenes of
+  ``scripts/real_scenes.py``, with ``adaptive``.
+
+Run from the repository root::
+
+    python scripts/forest_accuracy.py            # the README's forest table
+    python scripts/forest_accuracy.py --rules X  # the same with a rule set of yours
+
+``tests/test_forest_accuracy.py`` holds the figures. The data were written from files
+of an EnMAP-Box checkout by ``--vendor DIR`` (see the data folder's README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import re
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import rasterio
+import xarray as xr
+from scipy import ndimage
+
+import landmask
+from landmask.errors import UncalibratedWarning
+from landmask.spectral.rules import RuleSet, load_rules
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data" / "enmap_potsdam"
+SCENE = DATA / "enmap_potsdam_s2bands.tif"
+LANDCOVER = DATA / "enmap_potsdam_landcover.tif"
+LIBRARY = DATA / "berlin_library.csv"
+BANDS = ("blue", "green", "red", "nir", "swir16", "swir22")
+#: Sentinel-2A band edges (nm) of B02 B03 B04 B08 B11 B12: the EnMAP bands whose centre
+#: falls inside are averaged (a box filter, not the spectral response functions).
+S2_EDGES = {
+    "blue": (458, 523),
+    "green": (543, 578),
+    "red": (650, 680),
+    "nir": (785, 900),
+    "swir16": (1565, 1655),
+    "swir22": (2100, 2280),
+}
+#: Land-cover ids of the EnMAP-Box Potsdam map (level 3).
+LANDCOVER_IDS = {1: "roof", 2: "pavement", 3: "low vegetation", 4: "tree", 5: "soil", 6: "water"}
+CLASSES = ("other", "forest", "urban", "water")
+TILE = 32
+NODATA = 65535
+
+
+def _boxcar(cube: np.ndarray, wavelengths: np.ndarray) -> dict[str, np.ndarray]:
+    out = {}
+    for band, (lo, hi) in S2_EDGES.items():
+        sel = (wavelengths >= lo) & (wavelengths <= hi)
+        with np.errstate(invalid="ignore"):
+            out[band] = np.nanmean(cube[sel], axis=0)
+    return out
+
+
+def vendor(src: Path, out: Path = DATA) -> list[Path]:
+    """Write the data folder from EnMAP-Box files gathered in ``src``.
+
+    ``src/images/enmap_potsdam_tile_*.tif`` (EnMAP L2A tiles, reflectance x 10^4),
+    ``src/enmap_landcover_unstyled.tif`` (the land-cover map on the EnMAP grid) and
+    ``src/library_berlin.{sli,hdr,csv}``.
+    """
+    with rasterio.open(src / "enmap_landcover_unstyled.tif") as lc:
+        landcover = lc.read(1).astype(np.uint8)
+        grid, crs = lc.transform, lc.crs
+    tiles = sorted((src / "images").glob("enmap_potsdam_tile_*.tif"))
+    cube = None
+    for path in tiles:
+        with rasterio.open(path) as t:
+            if cube is None:
+                wl = np.array([float(t.tags(b)["wavelength"]) for b in range(1, t.count + 1)])
+                cube = np.full((t.count, *landcover.shape), np.nan, np.float32)
+            col, row = ~grid * (t.transform.c, t.transform.f)
+            r, c = round(row), round(col)
+            a = t.read().astype(np.float32)
+            a[a == t.nodata] = np.nan
+            cube[:, r : r + t.height, c : c + t.width] = a
+    assert cube is not None
+    s2 = _boxcar(cube, wl)
+    rows, cols = np.nonzero(np.isfinite(s2["nir"]))
+    r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    window = rasterio.windows.Window(c0, r0, c1 - c0, r1 - r0)
+    transform = rasterio.windows.transform(window, grid)
+    stack = np.stack([s2[b][r0:r1, c0:c1] for b in BANDS])
+    dn = np.where(np.isfinite(stack), np.round(stack), NODATA).astype(np.uint16)
+    profile = dict(
+        driver="GTiff",
+        width=c1 - c0,
+        height=r1 - r0,
+        crs=crs,
+        transform=transform,
+        compress="deflate",
+        predictor=2,
+        tiled=False,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    with rasterio.open(SCENE, "w", count=6, dtype="uint16", nodata=NODATA, **profile) as dst:
+        dst.write(dn)
+        dst.descriptions = BANDS
+    labels = np.where(np.isfinite(stack[3]), landcover[r0:r1, c0:c1], 0).astype(np.uint8)
+    with rasterio.open(LANDCOVER, "w", count=1, dtype="uint8", nodata=0, **profile) as dst:
+        dst.write(labels, 1)
+        dst.update_tags(**{f"class_{k}": v for k, v in LANDCOVER_IDS.items()})
+    # the Berlin library: ENVI spectral library of reflectance x 10^4, wavelengths in um
+    header = (src / "library_berlin.hdr").read_text()
+    wl_lib = np.array(
+        [float(w) for w in re.search(r"wavelength\s*=\s*\{([^}]*)\}", header).group(1).split(",")]
+    )
+    meta = pd.read_csv(src / "library_berlin.csv")
+    spectra = np.fromfile(src / "library_berlin.sli", "<f8").reshape(len(meta), len(wl_lib))
+    lib = _boxcar(spectra.T[:, :, None], wl_lib * 1000)
+    frame = pd.DataFrame(
+        {
+            "name": meta["spectra names"],
+            "level_2": meta["level_2"],
+            **{b: np.round(lib[b][:, 0] / 10000, 4) for b in BANDS},
+        }
+    )
+    frame.to_csv(LIBRARY, index=False)
+    return [SCENE, LANDCOVER, LIBRARY]
+
+
+def open_potsdam(dn: bool = False) -> xr.DataArray:
+    """The scene as a user opens it: six bands, ``--scale 0.0001``.
+
+    ``dn=True``: without the scale, as uncalibrated digital numbers (landmask then
+    picks ``adaptive``).
+    """
+    bands = {b: i + 1 for i, b in enumerate(BANDS)}
+    if dn:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UncalibratedWarning)
+            return landmask.open_scene(str(SCENE), bands=bands)
+    return landmask.open_scene(str(SCENE), bands=bands, scale=0.0001)
+
+
+def landcover() -> np.ndarray:
+    """Land-cover ids on the scene's grid (0 unlabelled)."""
+    with rasterio.open(LANDCOVER) as src:
+        return src.read(1)
+
+
+def tuning_tiles(shape: tuple[int, int]) -> np.ndarray:
+    """True on the tuning tiles (a chequerboard of 32 x 32 blocks); the rest is held out."""
+    rows, cols = np.mgrid[: shape[0], : shape[1]]
+    return ((rows // TILE) + (cols // TILE)) % 2 == 0
+
+
+def interiors(lc: np.ndarray) -> np.ndarray:
+    """True where the 3 x 3 neighbourhood holds one label (no polygon edge, no mixture)."""
+    same = np.ones(lc.shape, bool)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            shifted = ndimage.shift(lc, (dy, dx), order=0, mode="constant", cval=0)
+            same &= shifted == lc
+    return same & (lc > 0)
+
+
+def _row(mask: np.ndarray, where: np.ndarray) -> dict[str, float]:
+    got = mask[where & (mask != 255)]
+    row = {c: float((got == i).mean()) if got.size else float("nan") for i, c in enumerate(CLASSES)}
+    row["n"] = int(got.size)
+    return row
+
+
+def potsdam_table(rules: str | Path | RuleSet | None = None, dn: bool = False) -> pd.DataFrame:
+    """Rows (part, pixels, class): the share of each class's pixels given each label."""
+    mask = landmask.classify(open_potsdam(dn), rules)
+    rows = _potsdam_rows(np.asarray(mask.values))
+    out = pd.DataFrame(rows).T
+    out.attrs["rules"] = str(mask.attrs.get("rules", rules))
+    return out
+
+
+def _potsdam_rows(mask: np.ndarray) -> dict[tuple[str, str, str], dict[str, float]]:
+    lc = landcover()
+    tune, inner = tuning_tiles(lc.shape), interiors(lc)
+    rows = {}
+    for part, where in (("tuning", tune), ("held out", ~tune)):
+        for pixels, sel in (("all", np.ones_like(inner)), ("interior", inner)):
+            for k in (4, 3, 1, 2, 5):
+                rows[(part, pixels, LANDCOVER_IDS[k])] = _row(mask, where & sel & (lc == k))
+    return rows
+
+
+def library_spectra() -> pd.DataFrame:
+    """The Berlin library's spectra in the six bands, with name and level-2 class."""
+    return pd.read_csv(LIBRARY)
+
+
+def library_table(rules: str | Path | RuleSet | None = "default") -> pd.DataFrame:
+    """The Berlin library classified as one scene of one row (no neighbours: texture off)."""
+    frame = library_spectra()
+    ruleset = load_rules(rules if rules is not None else "default")
+    values = np.stack([frame[b].to_numpy(np.float32) for b in BANDS])[:, None, :]
+    scene = xr.DataArray(values, dims=("band", "y", "x"), coords={"band": list(BANDS)})
+    mask = np.asarray(landmask.classify(scene, _spectral_part(ruleset)).values)[0]
+    rows = {}
+    for level in ("tree", "low vegetation", "impervious", "soil", "water"):
+        rows[level] = _row(mask, (frame["level_2"] == level).to_numpy())
+    out = pd.DataFrame(rows).T
+    out.attrs["forest"] = list(frame["name"][mask == 1])
+    return out
+
+
+def _spectral_part(ruleset: RuleSet) -> RuleSet:
+    accuracy = _load_script("accuracy_on_real_data")
+    return accuracy.spectral_part(ruleset)
+
+
+def _load_script(name: str):
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    cols = list(frame.columns)
+    lines = ["| | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for idx, row in frame.iterrows():
+        name = ", ".join(idx) if isinstance(idx, tuple) else idx
+        cells = [f"{int(v)}" if c == "n" else f"{v:.2f}" for c, v in row.items()]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def report(rules: str | None = None) -> str:
+    """Markdown: the Potsdam table, the Berlin library table, the DN scenes' tables."""
+    spec = load_rules(rules) if rules else None
+    out = []
+    for dn in (False, True):
+        table = potsdam_table(spec, dn=dn).dropna()
+        how = "as DN, no scale" if dn else "--scale 0.0001"
+        out.append(
+            f"**enmap-potsdam** ({how}, rules {table.attrs['rules']})\n\n" + _markdown(table)
+        )
+    lib = library_table(spec if spec is not None else "default")
+    out.append(
+        "**berlin-library** (held out)\n\n"
+        + _markdown(lib)
+        + "\n\nlow vegetation called forest: "
+        + ", ".join(n for n in lib.attrs["forest"] if not re.search("tree", n))
+    )
+    real = _load_script("real_scenes")
+    for name in ("nc-landsat7", "rstoolbox-landsat5"):
+        scene = real.SCENES[name]
+        mask, used = real.classify_real(scene, spec)
+        out.append(f"**{name}** (rules {used})\n\n" + _markdown(real.label_table(scene, mask)))
+    return "\n\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rules", help="rule set name or YAML")
+    parser.add_argument("--vendor", type=Path, help="write the data folder from EnMAP-Box files")
+    args = parser.parse_args()
+    if args.vendor:
+        for path in vendor(args.vendor):
+            print(path, path.stat().st_size)
+        return
+    print(report(args.rules))
+
+
+if __name__ == "__main__":
+    main()

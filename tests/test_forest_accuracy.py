@@ -1,0 +1,126 @@
+"""Forest means trees: the built-in rules on labelled trees, crops and grass (issue 19, part 3).
+
+The figures are those of ``scripts/forest_accuracy.py`` and the README's
+forest-versus-other-vegetation table; the data are in ``tests/data/enmap_potsdam``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+from calibration import load_script
+
+fa = load_script("forest_accuracy")
+
+
+@pytest.fixture(scope="module")
+def potsdam():
+    return fa.potsdam_table()
+
+
+def test_data_is_small_documented_and_on_one_grid():
+    readme = (fa.DATA / "README.md").read_text()
+    assert "Licence" in readme and "Source" in readme
+    assert sum(p.stat().st_size for p in fa.DATA.iterdir()) < 400_000
+    with rasterio.open(fa.SCENE) as scene, rasterio.open(fa.LANDCOVER) as lc:
+        assert (scene.crs, scene.transform, scene.shape) == (lc.crs, lc.transform, lc.shape)
+        assert scene.descriptions == fa.BANDS
+        bands, labels = scene.read(), lc.read(1)
+    # labels only where there is data, and both classes of the question on both tile sets
+    assert not ((labels > 0) & (bands[3] == fa.NODATA)).any()
+    tune = fa.tuning_tiles(labels.shape)
+    inner = fa.interiors(labels)
+    for part in (tune, ~tune):
+        assert (part & inner & (labels == 4)).sum() >= 300
+        assert (part & inner & (labels == 3)).sum() >= 100
+
+
+def test_interiors_against_scipy():
+    """A pixel is interior where the 3 x 3 minimum and maximum of its labels agree."""
+    from scipy import ndimage
+
+    lc = fa.landcover()
+    lo = ndimage.minimum_filter(lc, 3, mode="constant", cval=0)
+    hi = ndimage.maximum_filter(lc, 3, mode="constant", cval=0)
+    np.testing.assert_array_equal(fa.interiors(lc), (lo == hi) & (lc > 0))
+
+
+def test_potsdam_labels_against_a_numpy_reading_of_the_rules():
+    """landmask's forest on the labelled pixels is the default rules' forest, computed here."""
+    import landmask
+
+    data = fa.open_potsdam()
+    mask = np.asarray(landmask.classify(data).values)
+    b = {name: data.sel(band=name).values.astype("float64") for name in fa.BANDS}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ndvi = (b["nir"] - b["red"]) / (b["nir"] + b["red"])
+        mndwi = (b["green"] - b["swir16"]) / (b["green"] + b["swir16"])
+        ndwi = (b["green"] - b["nir"]) / (b["green"] + b["nir"])
+    water = (mndwi > 0) & ((ndwi > 0) | (ndvi > 0.2))
+    vis = (b["blue"] + b["green"] + b["red"]) / 3
+    forest = ~water & (ndvi > 0.5) & ((vis + b["swir22"]) / 2 < 0.08)
+    lc = fa.landcover()
+    where = (lc > 0) & (lc != 6) & (mask != 255)
+    agree = ((mask == 1) == forest)[where].mean()
+    assert agree >= 0.999  # float32 in the engine against float64 here
+
+
+def test_trees_against_low_vegetation_on_the_held_out_tiles(potsdam):
+    held = potsdam.loc["held out"]
+    # stand interiors: issue 19's targets, trees >= 0.80, crops and grass <= 0.25
+    assert held.loc[("interior", "tree"), "forest"] >= 0.90  # measured 0.97 (0.74 before)
+    assert held.loc[("interior", "low vegetation"), "forest"] <= 0.05  # measured 0.00
+    # every labelled pixel, edges and street trees included: below the target for trees
+    assert held.loc[("all", "tree"), "forest"] >= 0.70  # measured 0.75 (0.54 before)
+    assert held.loc[("all", "low vegetation"), "forest"] <= 0.12  # measured 0.07 (0.03)
+    assert held.loc[("all", "tree"), ["urban", "water"]].sum() <= 0.05
+    for built in ("roof", "pavement"):
+        assert held.loc[("all", built), "forest"] <= 0.10  # measured 0.05, 0.03
+
+
+def test_trees_against_low_vegetation_on_the_tuning_tiles(potsdam):
+    tune = potsdam.loc["tuning"]
+    assert tune.loc[("interior", "tree"), "forest"] >= 0.90  # measured 0.97 (0.61 before)
+    assert tune.loc[("interior", "low vegetation"), "forest"] <= 0.05  # measured 0.00
+    assert tune.loc[("all", "tree"), "forest"] >= 0.70  # measured 0.75 (0.53 before)
+    assert tune.loc[("all", "low vegetation"), "forest"] <= 0.10  # measured 0.04
+
+
+def test_held_out_berlin_library():
+    """HyMap image spectra at 3.6 m: trees, and the grasses and crops dark enough to pass."""
+    table = fa.library_table()
+    assert table.loc["tree", "forest"] >= 0.90  # measured 1.00 (13 of 13)
+    # measured 0.28 (5 of 18: corn, sorghum, two lush grasslands, clover): issue 19's
+    # target of 0.25 is missed here, see the README
+    assert table.loc["low vegetation", "forest"] <= 0.35
+    assert table.loc[["impervious", "soil", "water"], "forest"].max() == 0.0
+    named = table.attrs["forest"]
+    assert {"corn", "sorghum"} <= set(named)
+    assert not {"sunflower", "potatoes", "grass (dry) 1", "grass (dry) 2"} & set(named)
+
+
+def test_naip_on_the_same_data_without_swir():
+    """``naip`` (blue..NIR reflectance): green and dark in the visible alone."""
+    held = fa.potsdam_table("naip").loc["held out"]
+    assert held.loc[("interior", "tree"), "forest"] >= 0.70  # measured 0.80
+    assert held.loc[("interior", "low vegetation"), "forest"] <= 0.05  # measured 0.00
+    assert held.loc[("all", "tree"), "forest"] >= 0.50  # measured 0.60
+    assert held.loc[("all", "low vegetation"), "forest"] <= 0.10  # measured 0.04
+    table = fa.library_table("naip")
+    assert table.loc["tree", "forest"] >= 0.90  # measured 1.00
+    assert table.loc["low vegetation", "forest"] <= 0.15  # measured 0.06 (1 of 18)
+
+
+def test_the_same_scene_as_dn_gets_adaptive_which_misses_its_leaf_on_trees():
+    """What the README says ``adaptive`` cannot do yet: a leaf-on canopy among fields and towns.
+
+    Read without its scale the scene is DN and gets ``adaptive``, whose forest term
+    weighs NIR (right for NC's leaf-off forest, wrong here: these trees are the
+    NIR-brightest pixels). If this starts to find them, update the README.
+    """
+    table = fa.potsdam_table(dn=True)
+    assert table.attrs["rules"] == "adaptive"
+    held = table.loc["held out"]
+    assert held.loc[("interior", "tree"), "forest"] <= 0.10  # measured 0.00
+    assert held.loc[("interior", "low vegetation"), "forest"] <= 0.05  # measured 0.00

@@ -1,0 +1,276 @@
+"""Region runs: tiles of a grid composited, classified and mosaicked, against the whole region.
+
+The independent computation is the same region run as one tile (the whole
+region's composite and mask in one file): the tiles' mosaic must equal it pixel
+for pixel, across tile edges, with scenes in two UTM zones; the composite
+itself is checked against numpy in tests/test_composite.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import yaml
+from affine import Affine
+from rasterio.warp import transform as transform_points
+from test_composite import UTM32, UTM33, make_date
+
+import landmask.pipeline
+from landmask.batch.region import plan_region
+from landmask.batch.workflow import load_workflow
+from landmask.cli import run
+from landmask.errors import DateSkippedWarning
+
+RULES = (
+    "name: t\nscheme: landcover\nrules:\n"
+    "  - class: forest\n    when: ndvi_p50 > 0.4 and clear_count >= 2\n"
+    "  - class: urban\n    when: ndvi_p50 < 0.1\n"
+)
+#: 70 x 60 px of 10 m in UTM 33
+REGION = [500000, 5399400, 500700, 5400000]
+
+
+@pytest.fixture(scope="module")
+def dates(tmp_path_factory) -> Path:
+    """Four dates in UTM 33 and three in UTM 32 over one place (with clouds), and rules."""
+    root = tmp_path_factory.mktemp("region")
+    for k in range(4):
+        make_date(
+            root / "in" / f"a{k}", f"A{k}", f"2024-0{k + 4}-01T10:00:00Z", seed=k, shape=(60, 70)
+        )
+    (x,), (y,) = transform_points(UTM33, UTM32, [500000 + 120], [5400000 + 90])
+    for k in range(3):
+        make_date(
+            root / "in" / f"b{k}",
+            f"B{k}",
+            f"2024-0{k + 4}-11T10:00:00Z",
+            seed=10 + k,
+            crs=UTM32,
+            transform=Affine(10, 0, round(x), 0, -10, round(y)),
+            shape=(60, 70),
+        )
+    (root / "r.yaml").write_text(RULES)
+    return root
+
+
+def _workflow(root: Path, name: str, tile: int, **more) -> Path:
+    doc = {
+        "name": name,
+        "inputs": ["in/*/*.json"],
+        "region": {"bounds": REGION, "crs": "EPSG:32633"},
+        "grid": {"crs": "EPSG:32633", "resolution": 10, "tile_size": tile},
+        "period": "2024-01-01/2024-12-31",
+        "composite": {"features": ["ndvi:p50"]},
+        "classifier": {"rules": "r.yaml"},
+        "outputs": {"dir": f"out_{name}"},
+        "chunk_size": 16,
+        **more,
+    }
+    path = root / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def _tiles(folder: Path, kind: str, size: int, shape: tuple[int, ...]) -> np.ndarray:
+    """The tiles' ``kind`` rasters placed at their offsets (from their names ``rI_cJ``)."""
+    out = None
+    for path in sorted(folder.glob(f"r*_c*_{kind}.tif")):
+        r, c = map(int, re.findall(r"r(\d+)_c(\d+)", path.name)[0])
+        with rasterio.open(path) as ds:
+            data = ds.read()
+        if out is None:
+            out = np.full((data.shape[0], *shape), -1, data.dtype)
+        out[:, r * size : r * size + data.shape[1], c * size : c * size + data.shape[2]] = data
+    assert out is not None
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs(dates):
+    """The region in 2 x 2 tiles of 36 px (chunks of 16: tile and chunk edges misaligned),
+    and as one tile."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DateSkippedWarning)
+        assert run(["run", str(_workflow(dates, "tiled", 36)), "-q"]) == 0
+        assert run(["run", str(_workflow(dates, "whole", 4096)), "-q"]) == 0
+    return dates / "out_tiled", dates / "out_whole"
+
+
+def test_mosaic_of_tiles_equals_the_whole_region_across_two_utm_zones(runs):
+    tiled, whole = runs
+    with rasterio.open(whole / "r0_c0_mask.tif") as ds:
+        want, profile = ds.read(1), ds.profile
+    with rasterio.open(tiled / "mosaic.vrt") as ds:
+        got = ds.read(1)
+        assert ds.crs == UTM33 and ds.transform == profile["transform"]
+        assert ds.nodata == 255 and ds.colormap(1)[1][:3] == (0, 100, 0)  # forest, WorldCover
+        assert ds.tags()["CLASS_SCHEME"] == "landcover"
+    assert got.shape == (60, 70)
+    np.testing.assert_array_equal(got, want)  # no tile-edge difference
+    assert {0, 1, 2} <= set(np.unique(got).tolist())
+    # the composites: identical where only UTM 33 dates reach; across CRSs GDAL's warp of a
+    # window differs from the whole raster's in the last bits (tests/test_composite.py)
+    with rasterio.open(whole / "r0_c0_composite.tif") as ds:
+        comp = ds.read()
+        names = ds.descriptions
+    tiles = _tiles(tiled, "composite", 36, (60, 70))
+    np.testing.assert_allclose(tiles, comp, rtol=0, atol=1e-5, equal_nan=True)
+    assert names[-1] == "clear_count"
+    np.testing.assert_array_equal(tiles[-1], comp[-1])
+    assert comp[-1].max() == 7  # both zones' dates reach the region
+    from rasterio.warp import transform_bounds
+
+    with rasterio.open(dates_file(whole)) as ds:
+        west = transform_bounds(ds.crs, UTM33, *ds.bounds)
+    utm33_only = int((west[0] - 500000) // 10)
+    assert utm33_only > 3  # and the tiles' row edge (y = 36) crosses it
+    np.testing.assert_array_equal(tiles[:, :, :utm33_only], comp[:, :, :utm33_only])
+
+
+def dates_file(out: Path) -> Path:
+    """One UTM 32 date's band (the fixture's folder is out's parent)."""
+    return out.parent / "in" / "b0" / "B0_red.tif"
+
+
+def test_vectorizing_the_mosaic_gives_polygons_across_tile_borders(runs, tmp_path):
+    import geopandas as gpd
+    import shapely
+
+    tiled, whole = runs
+    a, b = tmp_path / "tiled.gpkg", tmp_path / "whole.gpkg"
+    assert (
+        run(["vectorize", str(tiled / "mosaic.vrt"), "-o", str(a), "--chunk-size", "16", "-q"]) == 0
+    )
+    assert run(["vectorize", str(whole / "r0_c0_mask.tif"), "-o", str(b), "-q"]) == 0
+    got = gpd.read_file(a, layer="tiled")
+    want = gpd.read_file(b, layer="whole")
+
+    def keyed(frame):
+        return sorted(
+            (int(c), shapely.normalize(g).wkb_hex)
+            for c, g in zip(frame["class_id"], frame.geometry, strict=True)
+        )
+
+    assert keyed(got) == keyed(want)
+    edge_x = 500000 + 36 * 10
+    crossing = [g for g in got.geometry if g.bounds[0] < edge_x < g.bounds[2]]
+    assert crossing, "no polygon crosses the tiles' border"
+
+
+def test_the_collection_links_every_tile_and_the_summary_counts(runs):
+    tiled, _ = runs
+    collection = json.loads((tiled / "collection.json").read_text())
+    assert collection["type"] == "Collection"
+    items = [link["href"] for link in collection["links"] if link["rel"] == "item"]
+    assert sorted(items) == [f"./r{r}_c{c}_mask.tif.stac.json" for r in (0, 1) for c in (0, 1)]
+    assert all((tiled / h).is_file() for h in items)
+    assert collection["assets"]["mosaic"]["href"] == "./mosaic.vrt"
+    west, south, east, north = collection["extent"]["spatial"]["bbox"][0]
+    assert 14 < west < east < 16 and 48 < south < north < 49
+    assert collection["extent"]["temporal"]["interval"][0][0].startswith("2024-01-01")
+    summary = json.loads((tiled / "run-summary.json").read_text())
+    assert summary["region"] == {
+        "tiles": 4,
+        "dates": 7,
+        "scenes_outside_period": 0,
+        "scenes_outside_region": 0,
+    }
+    assert summary["counts"]["done"] == 4
+
+
+def test_resume_after_a_killed_tile(dates, runs, monkeypatch):
+    _, whole = runs
+    path = _workflow(dates, "resume", 36)
+    real = landmask.pipeline.run_scene
+
+    def dies(job):
+        if job.mask.name.startswith("r1_c0"):
+            raise KeyboardInterrupt  # what a signal does mid-tile
+        return real(job)
+
+    monkeypatch.setattr(landmask.pipeline, "run_scene", dies)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DateSkippedWarning)
+        assert run(["run", str(path), "-q", "--scheduler", "synchronous"]) == 130
+    out = dates / "out_resume"
+    assert not list(out.glob("r1_c0_*"))  # the killed tile left nothing
+    manifest = json.loads((out / ".landmask-manifest.json").read_text())
+    assert "r1_c0" not in manifest["scenes"]
+    monkeypatch.setattr(landmask.pipeline, "run_scene", real)
+    stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("r0_c0_*")}
+    assert run(["run", str(path), "-q"]) == 0
+    summary = json.loads((out / "run-summary.json").read_text())
+    status = {s["scene"]: s["status"] for s in summary["scenes"]}
+    assert status["r1_c0"] == "done"
+    assert {s for s, v in status.items() if v == "skipped"} >= {"r0_c0"} - {"r1_c0"}
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("r0_c0_*")} == stamps
+    with rasterio.open(out / "mosaic.vrt") as a, rasterio.open(whole / "r0_c0_mask.tif") as b:
+        np.testing.assert_array_equal(a.read(1), b.read(1))
+
+
+def test_dates_outside_the_region_or_period_are_counted_and_an_empty_tile_is_nodata(
+    dates, tmp_path
+):
+    # a date far away (another place in UTM 33) and one outside the period
+    make_date(
+        dates / "in" / "far",
+        "FAR",
+        "2024-05-03T10:00:00Z",
+        seed=20,
+        transform=Affine(10, 0, 600000, 0, -10, 5300000),
+    )
+    make_date(dates / "in" / "old", "OLD", "2023-05-03T10:00:00Z", seed=21)
+    # the region reaches 1 km east of every date: its last tile sees none
+    region = [500000, 5399400, 501700, 5400000]
+    path = _workflow(dates, "edges", 60, region={"bounds": region}, outputs={"dir": "out_e"})
+    with pytest.warns(DateSkippedWarning) as caught:
+        plan = plan_region(load_workflow(path))
+    said = " ".join(str(w.message) for w in caught)
+    assert "FAR: its footprint misses the region" in said and "OLD" in said
+    assert plan.counts() == {
+        "tiles": 3,
+        "dates": 7,
+        "scenes_outside_period": 1,
+        "scenes_outside_region": 1,
+    }
+    assert [len(t.scenes) for t in plan.tiles][-1] == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DateSkippedWarning)
+        assert run(["run", str(path), "-q"]) == 0
+    with rasterio.open(dates / "out_e" / "r0_c2_composite.tif") as ds:
+        comp = ds.read()
+    assert (comp[-1] == 0).all() and np.isnan(comp[:-1]).all()
+    with rasterio.open(dates / "out_e" / "r0_c2_mask.tif") as ds:
+        assert (ds.read(1) == 255).all()
+    for p in (dates / "in" / "far", dates / "in" / "old"):
+        for f in p.iterdir():
+            f.unlink()
+        p.rmdir()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"grid": {"crs": "EPSG:32633", "resolution": 0.01, "tile_size": 16}}, "implausible"),
+        ({"grid": {"crs": "EPSG:32633", "resolution": 10, "tile_size": 100_000}}, "implausible"),
+        ({"grid": {"crs": "EPSG:32633"}}, "give crs and resolution"),
+        ({"grid": {"crs": "nowhere", "resolution": 10}}, "not a CRS"),
+        ({"region": {"bounds": [1, 2, 0, 3]}}, "LEFT < RIGHT"),
+        ({"period": "2030-01-01/2030-12-31"}, "no scene in the period"),
+        ({"classifier": {"rules": "default"}}, "would leave seams"),
+        ({"inputs": ["nothing*.json"]}, "matches no file"),
+    ],
+)
+def test_bad_region_runs_exit_2_before_any_work(dates, change, message, capsys):
+    path = _workflow(dates, "bad", 36, **change, outputs={"dir": "out_bad"})
+    assert run(["run", str(path), "-q"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    errors = [line for line in lines if not line.startswith("landmask: warning:")]
+    assert len(errors) == 1 and message in errors[0], lines
+    assert not (dates / "out_bad").exists()
