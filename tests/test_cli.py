@@ -4,7 +4,7 @@ import rasterio
 from conftest import TRANSFORM, UTM33, run_in_fresh_process, sha256
 
 from landmask.cli import cli, run
-from landmask.io.scene import open_scene
+from landmask.io.read.scene import open_scene
 from landmask.spectral.rules import classify_block, load_rules
 from landmask.synthetic import BANDS
 

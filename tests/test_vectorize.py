@@ -38,8 +38,8 @@ from scipy import ndimage
 from landmask.classification.classify import mask_like
 from landmask.cli import run
 from landmask.errors import ConfigError, InputError, OutputExistsError
-from landmask.io.masks import open_mask
-from landmask.io.scene import pixel_coords
+from landmask.io.read.masks import open_mask
+from landmask.io.read.scene import pixel_coords
 from landmask.vector.formats import write_vector
 from landmask.vector.vectorize import vectorize
 

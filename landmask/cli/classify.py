@@ -114,7 +114,7 @@ def classify_cmd(
     from landmask._runtime.schedulers import progress, use_scheduler
     from landmask.analysis.areas import class_areas, format_areas
     from landmask.grid import Grid
-    from landmask.io.radiometry import describe
+    from landmask.io.read.radiometry import describe
     from landmask.io.statistic_tags import describe_statistic, thresholds_of
     from landmask.pipeline import SceneJob, VectorOptions, run_scene
 

@@ -34,7 +34,9 @@ Bad input: a statistic with no valid pixel (an all-nodata or all-cloud scene, a
 tile outside the swath) makes the mask all nodata, with one
 :class:`~landmask.errors.StatisticWarning`; so does nothing else. A statistic
 outside its quantity's plausible range (:func:`implausible`) is bound as it
-is, with a warning naming it and its value.
+is, with a warning naming it and its value; so are two percentiles of one
+quantity, far apart, with (almost) the same value (a saturated or dead band, an
+undeclared fill), which a scene-adaptive stretch cannot use.
 """
 
 from __future__ import annotations

@@ -340,10 +340,10 @@ def vectorize_to_file(
     and position) is written. The same polygons either way; the file appears
     only when complete. ``scheme`` names the classes and styles the file;
     None: the scheme the mask records (:func:`landmask.classes.resolve_scheme`).
-    ``stac``: a STAC item beside the file (:mod:`landmask.io.items`), its
+    ``stac``: a STAC item beside the file (:mod:`landmask.io.stac.items`), its
     input the mask.
     """
-    from landmask.io.items import Lineage
+    from landmask.io.stac.items import Lineage
     from landmask.vector.formats import VectorWriter, write_vector
 
     scheme = resolve_scheme(scheme, mask)
