@@ -275,3 +275,20 @@ def test_bad_region_runs_exit_2_before_any_work(dates, change, message, capsys):
     errors = [line for line in lines if not line.startswith("landmask: warning:")]
     assert len(errors) == 1 and message in errors[0], lines
     assert not (dates / "out_bad").exists()
+
+
+def test_a_local_cluster_writes_the_same_tiles(dates, runs):
+    tiled, _ = runs
+    path = _workflow(dates, "cluster", 36, outputs={"dir": "out_cluster", "stac": False})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DateSkippedWarning)
+        assert run(["run", str(path), "-q", "--scheduler", "local:2"]) == 0
+    out = dates / "out_cluster"
+    for kind in ("mask", "composite"):
+        names = sorted(p.name for p in tiled.glob(f"r*_c*_{kind}.tif"))
+        assert names == sorted(p.name for p in out.glob(f"r*_c*_{kind}.tif")) and names
+        for name in names:
+            with rasterio.open(tiled / name) as a, rasterio.open(out / name) as b:
+                np.testing.assert_array_equal(a.read(), b.read())
+    with rasterio.open(out / "mosaic.vrt") as a, rasterio.open(tiled / "mosaic.vrt") as b:
+        np.testing.assert_array_equal(a.read(1), b.read(1))

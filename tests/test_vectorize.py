@@ -706,33 +706,6 @@ def test_cli_classify_vector_matches_vectorize_of_the_mask(s2_file, tmp_path):
     )
 
 
-@pytest.mark.parametrize(
-    ("scheduler", "polygonized_on"), [("threads", "processes"), ("synchronous", "synchronous")]
-)
-def test_cli_classify_vector_polygonizes_in_processes_after_local_threads(
-    s2_file, tmp_path, monkeypatch, scheduler, polygonized_on
-):
-    import dask.local
-    import dask.multiprocessing
-
-    import landmask.vector.vectorize as vectorize_module
-
-    seen = []
-    real = vectorize_module.vectorize_to_file
-
-    def spy(*args, **kwargs):
-        seen.append(dask.base.get_scheduler())
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(vectorize_module, "vectorize_to_file", spy)
-    argv = ["classify", str(s2_file), "--sensor", "sentinel2-l2a", "-o", str(tmp_path / "m.tif")]
-    vector = ["--vector", str(tmp_path / "m.gpkg"), "--scheduler", scheduler, "-q"]
-    assert run([*argv, *vector]) == 0
-    expected = {"processes": dask.multiprocessing.get, "synchronous": dask.local.get_sync}
-    assert seen == [expected[polygonized_on]]
-    assert len(gpd.read_file(tmp_path / "m.gpkg", layer="m")) > 10
-
-
 # ----------------------------------------------------------------- bad input
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
+from landmask.classes import SCHEMES
 from landmask.pipeline import SceneOptions
 
 if TYPE_CHECKING:
@@ -220,7 +221,7 @@ def scheme_option(*names: str, help: str) -> Callable[[F], F]:
         default=None,
         metavar="NAME",
         callback=_parse_scheme,
-        help=help + " Schemes: landcover, worldcover, dynamic-world.",
+        help=help + f" Schemes: {', '.join(SCHEMES)}.",
     )
 
 
