@@ -37,9 +37,9 @@ if TYPE_CHECKING:
     from landmask.classification.classify import classify
     from landmask.errors import LandmaskError
     from landmask.evaluation.evaluate import evaluate
-    from landmask.io.masks import open_image, open_mask
-    from landmask.io.scene import open_scene
-    from landmask.io.write import write_image, write_indices, write_mask
+    from landmask.io.read.masks import open_image, open_mask
+    from landmask.io.read.scene import open_scene
+    from landmask.io.write.rasters import write_image, write_indices, write_mask
     from landmask.models.registry import Model, load_model
     from landmask.models.training import train
     from landmask.products.apply import apply_mask
@@ -95,15 +95,15 @@ _HOME = {
     "export_mask": "landmask.products.export",
     "load_model": "landmask.models.registry",
     "load_rules": "landmask.spectral.rules",
-    "open_image": "landmask.io.masks",
-    "open_mask": "landmask.io.masks",
-    "open_scene": "landmask.io.scene",
+    "open_image": "landmask.io.read.masks",
+    "open_mask": "landmask.io.read.masks",
+    "open_scene": "landmask.io.read.scene",
     "train": "landmask.models.training",
     "transitions": "landmask.analysis.change",
     "vectorize": "landmask.vector.vectorize",
-    "write_image": "landmask.io.write",
-    "write_indices": "landmask.io.write",
-    "write_mask": "landmask.io.write",
+    "write_image": "landmask.io.write.rasters",
+    "write_indices": "landmask.io.write.rasters",
+    "write_mask": "landmask.io.write.rasters",
     "zonal_stats": "landmask.analysis.zonal",
 }
 #: Public modules reachable as attributes (``landmask.plot.mask_image``).

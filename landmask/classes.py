@@ -11,9 +11,13 @@ ESA WorldCover. Two presets follow published products:
 
 Both keep landmask's 255 for nodata (ESA's own files use 0, which is no class
 of the scheme); ``dynamic-world`` adds 254 for cloud, as Dynamic World has no
-class for it. Every scheme maps its classes onto ``landcover``
-(:attr:`ClassScheme.to_landcover`) so that masks and truth in different
-schemes can be compared.
+class for it. The ``annual`` scheme holds what a year's composite separates
+(the ``annual`` rules): landcover's forest, urban and water (1-3; water is
+permanent water) plus seasonal water (4), bare land (5) and crops and
+grassland (6); seasonal water maps onto landcover's ``other``, as
+WorldCover's does (only permanent water bodies are ``water``). Every scheme
+maps its classes onto ``landcover`` (:attr:`ClassScheme.to_landcover`) so
+that masks and truth in different schemes can be compared.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import numpy as np
 from landmask.errors import ConfigError, InputError
 
 __all__ = [
+    "ANNUAL",
     "CHANGE_SUFFIX",
     "CLOUD",
     "DYNAMIC_WORLD",
@@ -343,8 +348,27 @@ DYNAMIC_WORLD = ClassScheme(
     description="Dynamic World V1 labels",
 )
 
+ANNUAL = ClassScheme(
+    "annual",
+    (
+        LandClass(0, "other", "#d9d9d9", "Other"),
+        LandClass(1, "forest", "#006400", "Forest (green in every season)"),
+        LandClass(2, "urban", "#fa0000", "Urban (never green, never water)"),
+        LandClass(3, "water", "#0064c8", "Permanent water"),
+        LandClass(4, "seasonal_water", "#8cc8f0", "Seasonal water"),
+        LandClass(5, "bare", "#b4b4b4", "Bare land (never green)"),
+        LandClass(6, "crops_grassland", "#ffdc5a", "Crops and grassland (green part of the year)"),
+        LandClass(CLOUD, "cloud", "#ffffff", "Cloud"),
+        LandClass(NODATA, "nodata", "#000000", "No data"),
+    ),
+    landcover_names={"forest": "forest", "urban": "urban", "water": "water"},
+    description="classes a year's composite separates by phenology (the annual rules)",
+)
+
 #: The built-in schemes by name.
-SCHEMES: dict[str, ClassScheme] = {s.name: s for s in (LANDCOVER, WORLDCOVER, DYNAMIC_WORLD)}
+SCHEMES: dict[str, ClassScheme] = {
+    s.name: s for s in (LANDCOVER, WORLDCOVER, DYNAMIC_WORLD, ANNUAL)
+}
 
 #: A change scheme is named after the scheme of its dates plus this (``landcover-change``).
 CHANGE_SUFFIX = "-change"

@@ -13,17 +13,18 @@ removes what it wrote if a later step fails.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
+import math
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from landmask.bands import QUALITY_BANDS, Needs
-from landmask.errors import BandError, ConfigError
+from landmask.errors import BandError, ConfigError, UncalibratedWarning
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -58,8 +59,8 @@ class SceneOptions:
     resolution: float | None = None
 
     def open(self, inputs: Any, chunk_size: int | None, needs: Needs | None) -> Any:
-        """:func:`landmask.io.scene.open_scene` with these options."""
-        from landmask.io.scene import open_scene
+        """:func:`landmask.io.read.scene.open_scene` with these options."""
+        from landmask.io.read.scene import open_scene
 
         return open_scene(
             inputs if not isinstance(inputs, tuple) else list(inputs),
@@ -174,7 +175,7 @@ def job_inputs(job: SceneJob) -> list[str]:
     (:func:`landmask.io.outputs.check_inputs`): reading one would block.
     """
     from landmask.io.outputs import check_inputs
-    from landmask.io.stac import is_stac_input, load_item
+    from landmask.io.stac.read import is_stac_input, load_item
 
     files = _input_paths(job.inputs)
     check_inputs(files)
@@ -262,17 +263,15 @@ def scene_options_for(
     )
 
 
-def run_scene(job: SceneJob, *, polygonize_in_processes: bool = False) -> SceneOutcome:
+def run_scene(job: SceneJob) -> SceneOutcome:
     """Open, classify and write one scene on the active Dask scheduler.
 
     Parameters
     ----------
     job
         The scene and its outputs (checked by :func:`check_job` first).
-    polygonize_in_processes
-        Polygonize in a process pool (polygonizing holds the GIL; what
-        ``landmask classify`` does on local threads). The polygons are the
-        same either way.
+        Polygons are made where :func:`landmask.vector.vectorize.gil_bound`
+        says: on local threads, in worker processes; the same either way.
 
     Returns
     -------
@@ -280,12 +279,12 @@ def run_scene(job: SceneJob, *, polygonize_in_processes: bool = False) -> SceneO
         Every output is written atomically; if any step fails, the outputs
         this call wrote (and their styling sidecars) are removed again.
     """
-    from landmask._runtime.schedulers import use_scheduler
     from landmask.classification.classify import classify, classify_with_probabilities
     from landmask.classification.quality import apply_quality, quality_mask
     from landmask.io.companions import remove_with_companions
-    from landmask.io.footprint import warn_nodata_footprint
-    from landmask.io.write import write_indices, write_mask
+    from landmask.io.read.footprint import warn_empty_mask, warn_nodata_footprint
+    from landmask.io.statistic_tags import thresholds_of
+    from landmask.io.write.rasters import write_indices, write_mask
     from landmask.models.registry import model_scheme
     from landmask.spectral.indices import band_reads
 
@@ -300,7 +299,11 @@ def run_scene(job: SceneJob, *, polygonize_in_processes: bool = False) -> SceneO
             from landmask.models.registry import load_model
             from landmask.spectral.rules import default_rules_for
 
-            choice = default_rules_for(options.open(job.inputs, job.chunk_size, needs=None))
+            with warnings.catch_warnings():
+                # the scene is opened again below, which says what its values are once
+                warnings.simplefilter("ignore", UncalibratedWarning)
+                first = options.open(job.inputs, job.chunk_size, needs=None)
+            choice = default_rules_for(first)
             spec = f"rules:{choice.name}"
             model = load_model(spec)
         scheme = model_scheme(model)
@@ -336,14 +339,18 @@ def run_scene(job: SceneJob, *, polygonize_in_processes: bool = False) -> SceneO
             stac=job.stac,
         )
         written += [job.mask] + ([job.probabilities] if job.probabilities else [])
-        warn_nodata_footprint(reflectance, result.counts, skip=QUALITY_BANDS)
+        void = any(math.isnan(v) for v in thresholds_of(mask).values())
+        if not warn_empty_mask(result.counts, said=void):
+            warn_nodata_footprint(reflectance, result.counts, skip=QUALITY_BANDS)
         polygons = None
         if job.vector is not None:
-            from landmask.io.masks import open_mask
-            from landmask.vector.vectorize import vectorize_to_file
+            from landmask.io.read.masks import open_mask
+            from landmask.vector.vectorize import gil_bound, vectorize_to_file
 
-            pool = use_scheduler("processes") if polygonize_in_processes else None
-            with pool or contextlib.nullcontext():
+            # classifying runs best on threads, polygonizing holds the GIL: on
+            # local threads the polygons are made in worker processes, for
+            # classify and run alike (decided in landmask.vector's chunk_pool)
+            with gil_bound():
                 v = job.vector_options
                 polygons = vectorize_to_file(
                     open_mask(job.mask, job.chunk_size),

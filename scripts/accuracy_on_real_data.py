@@ -110,8 +110,12 @@ def load_sets(data: Path = DATA) -> dict[str, SampleSet]:
 
 
 def _spectral(expr: Expr) -> Expr | None:
-    """``expr`` without its comparisons that read a neighbourhood (None if nothing is left)."""
-    if expr.kind == "and":
+    """``expr`` without its comparisons that read a neighbourhood (None if nothing is left).
+
+    Inside ``and`` a texture comparison is dropped (the condition widens); inside ``or``
+    so is an alternative that is texture alone, and the others keep their own terms.
+    """
+    if expr.kind in ("and", "or"):
         kept = [e for e in (_spectral(a) for a in expr.args) if e is not None]
         if not kept:
             return None

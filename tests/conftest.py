@@ -128,7 +128,7 @@ def as_mask(
     import xarray as xr
 
     from landmask.classification.classify import mask_like
-    from landmask.io.scene import pixel_coords
+    from landmask.io.read.scene import pixel_coords
 
     arr = da.from_array(data, chunks=chunks) if not isinstance(data, da.Array) else data
     h, w = arr.shape
@@ -159,7 +159,7 @@ def as_scene(values: np.ndarray, bands: Sequence[str], chunks: tuple[int, int] |
     import dask.array as da
     import xarray as xr
 
-    from landmask.io.scene import pixel_coords
+    from landmask.io.read.scene import pixel_coords
 
     _, h, w = values.shape
     ch = (len(bands), *chunks) if isinstance(chunks, tuple) else -1

@@ -4,7 +4,7 @@ import rasterio
 from conftest import TRANSFORM, UTM33, run_in_fresh_process, sha256
 
 from landmask.cli import cli, run
-from landmask.io.scene import open_scene
+from landmask.io.read.scene import open_scene
 from landmask.spectral.rules import classify_block, load_rules
 from landmask.synthetic import BANDS
 
@@ -170,8 +170,10 @@ def test_demo_small(tmp_path, capsys):
     }
     assert "mIoU" in out
     miou = float(out.split("mIoU")[1].split()[0])
-    # measured 0.725 since the generator's spectra are real ones (urban vs soil: README)
-    assert miou > 0.7
+    # measured 0.683 (0.725 before urban texture had to hold throughout its 3x3
+    # window, a change chosen on real scenes): the generator's towns are even
+    # where real ones are textured, and its stubble reads as urban (README)
+    assert miou > 0.65
     assert (folder / "mask.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

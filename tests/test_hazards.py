@@ -116,7 +116,10 @@ def _region_argv(inp: Inputs, out: Path, tmp: Path) -> list[object]:
         "inputs": [os.fsdecode(inp.item)],
         "region": {"bounds": bounds},
         "grid": {"crs": crs, "resolution": 20, "tile_size": 64},
-        "composite": {"features": ["ndvi:p10,p90"]},
+        "composite": {
+            "stats": ["median", "p10", "p90"],
+            "features": ["ndvi:p10,p90", "mndwi:p10,p90"],
+        },
         "classifier": {"rules": "annual"},
         "outputs": {"dir": os.fsdecode(out.parent), "mosaic": out.name},
         "chunk_size": 32,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from pathlib import Path
 
 import geopandas as gpd
@@ -11,8 +13,10 @@ import rasterio
 import yaml
 
 import landmask
+import landmask.vector.vectorize
+from landmask._runtime.schedulers import use_scheduler
 from landmask.cli import run
-from landmask.io.scene import open_scene
+from landmask.io.read.scene import open_scene
 from landmask.models.registry import RulesModel, load_model
 from landmask.spectral.rules import load_rules
 
@@ -50,8 +54,54 @@ def _workflow(tmp_path: Path, scene: Path, classifier: dict, vector: dict) -> Pa
     return path
 
 
+def _pool_kind(pool) -> str:
+    owner = getattr(pool[0], "__self__", None)
+    return type(owner).__name__ if owner is not None else pool[0].__name__
+
+
+@pytest.fixture
+def pools(monkeypatch):
+    """The kind of pool every polygonizing pass of a run was given, in order."""
+    kinds: list[str] = []
+    real = landmask.vector.vectorize.chunk_pool
+
+    @contextlib.contextmanager
+    def spy(chunks):
+        with real(chunks) as pool:
+            kinds.append(_pool_kind(pool))
+            yield pool
+
+    monkeypatch.setattr(landmask.vector.vectorize, "chunk_pool", spy)
+    return kinds
+
+
+def test_polygons_go_to_processes_on_threads_only_inside_gil_bound():
+    from landmask.vector.vectorize import chunk_pool, gil_bound
+
+    seen: dict[str, str] = {}
+
+    def other_thread():
+        with chunk_pool(4) as pool:
+            seen["other"] = _pool_kind(pool)
+
+    with use_scheduler("threads"):
+        with chunk_pool(4) as pool:
+            assert _pool_kind(pool) == "ThreadPoolExecutor"
+        with gil_bound():
+            with chunk_pool(4) as pool:
+                assert _pool_kind(pool) == "ProcessPoolExecutor"
+            with chunk_pool(1) as pool:
+                assert _pool_kind(pool) == "_run_now"  # one chunk: no process start
+            thread = threading.Thread(target=other_thread)  # its own context
+            thread.start()
+            thread.join()
+        assert seen == {"other": "ThreadPoolExecutor"}
+    with use_scheduler("synchronous"), gil_bound(), chunk_pool(4) as pool:
+        assert _pool_kind(pool) == "_run_now"
+
+
 @pytest.mark.parametrize("scheduler", ["threads", "synchronous"])
-def test_classify_and_run_write_the_same_mask_and_polygons(s2_file, tmp_path, scheduler):
+def test_classify_and_run_write_the_same_mask_and_polygons(s2_file, tmp_path, scheduler, pools):
     vector = {"min_area": 2000.0, "simplify": 15.0, "connectivity": 8}
     flags = ["--min-area", "2000", "--simplify", "15", "--connectivity", "8"]
     mask, polygons = tmp_path / "cli.tif", tmp_path / "cli.gpkg"
@@ -60,6 +110,9 @@ def test_classify_and_run_write_the_same_mask_and_polygons(s2_file, tmp_path, sc
     assert run([*argv, "-q"]) == 0
     job = _workflow(tmp_path, s2_file, {"rules": "default"}, vector)
     assert run(["run", str(job), "--scheduler", scheduler, "-q"]) == 0
+    # polygonizing is decided in one place, the same way for both commands
+    assert len(pools) == 2 and pools[0] == pools[1]
+    assert pools[0] == ("ProcessPoolExecutor" if scheduler == "threads" else "_run_now")
 
     cli_pixels, cli_tags = _pixels(mask)
     run_pixels, run_tags = _pixels(tmp_path / "out" / "s2_mask.tif")

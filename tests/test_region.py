@@ -258,6 +258,7 @@ def test_dates_outside_the_region_or_period_are_counted_and_an_empty_tile_is_nod
     ("change", "message"),
     [
         ({"grid": {"crs": "EPSG:32633", "resolution": 0.01, "tile_size": 16}}, "implausible"),
+        ({"grid": {"crs": "EPSG:32633", "resolution": 1e-4, "tile_size": 60000}}, "a region of"),
         ({"grid": {"crs": "EPSG:32633", "resolution": 10, "tile_size": 100_000}}, "implausible"),
         ({"grid": {"crs": "EPSG:32633"}}, "give crs and resolution"),
         ({"grid": {"crs": "nowhere", "resolution": 10}}, "not a CRS"),

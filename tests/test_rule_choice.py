@@ -38,6 +38,9 @@ RGBN = ("blue", "green", "red", "nir")
         (RGBN, "surface_reflectance", None, "naip"),
         (SWIR, "surface_reflectance", None, "default"),
         (SWIR, "toa_reflectance", None, "default"),
+        # default's forest rule reads 2.2 um: without it, the set without SWIR
+        (SWIR[:5], "surface_reflectance", None, "naip"),
+        (SWIR[:5], "dn", None, "adaptive"),
     ],
 )
 def test_choice_follows_radiometry_and_bands(bands, radiometry, sensor, expected):

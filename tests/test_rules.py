@@ -100,11 +100,14 @@ def test_default_rules_on_synthetic_scenes(seed):
     # The generator's spectra are real samples' medians and the rules are set on
     # real spectra (tests/test_calibration.py holds those rates): stubble and the
     # paler soils read as urban, as real dry vegetation and soils do (README,
-    # "Accuracy on real data"), so urban IoU is low here. Measured on seeds 1, 2:
-    # other 0.90, 0.88 (0.47, 0.44 when grass was the greener Landsat 8 pixels);
-    # forest 0.995, 0.985; urban 0.106, 0.139; water 0.82, 0.94.
-    assert scores[0] > 0.4 and scores[1] > 0.95 and scores[3] > 0.8
-    assert scores[2] > 0.1
+    # "Accuracy on real data"), and the generator's towns are even from pixel to
+    # pixel where real ones are textured throughout, so the rules' texture terms
+    # miss most of them. Measured on seeds 1, 2: other 0.90, 0.88; forest 0.98,
+    # 0.97; urban 0.05, 0.07 (0.11, 0.14 before urban texture had to hold
+    # throughout its 3x3 window; chosen on real scenes, not on these); water
+    # 0.84, 0.95.
+    assert scores[0] > 0.8 and scores[1] > 0.95 and scores[3] > 0.8
+    assert scores[2] > 0.03  # the towns' textured blocks are still found
     assert (
         classify_block(scene.reflectance, BANDS, load_rules("default"))[scene.truth == 255] == 255
     ).all()

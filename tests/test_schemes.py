@@ -27,7 +27,7 @@ from landmask.classification.classify import classify
 from landmask.cli import run
 from landmask.errors import ConfigError, RuleError
 from landmask.evaluation.evaluate import evaluate
-from landmask.io.write import write_mask
+from landmask.io.write.rasters import write_mask
 from landmask.spectral.rules import load_rules
 
 # ESA WorldCover 2021 v200 product user manual, table of classes and colours
@@ -79,7 +79,7 @@ def test_presets_have_the_official_ids_and_colours():
     assert DYNAMIC_WORLD.name_of(254) == "cloud" and DYNAMIC_WORLD.name_of(255) == "nodata"
     assert WORLDCOVER.name_of(255) == "nodata"
     assert WORLDCOVER.id_of("tree_cover") == 10
-    assert set(SCHEMES) == {"landcover", "worldcover", "dynamic-world"}
+    assert set(SCHEMES) == {"landcover", "worldcover", "dynamic-world", "annual"}
     assert get_scheme("dynamic-world") is DYNAMIC_WORLD
     with pytest.raises(ConfigError, match="unknown class scheme 'esa'"):
         get_scheme("esa")
@@ -281,7 +281,7 @@ def test_resolve_scheme_given_wins_else_the_recorded_one_else_the_default(tmp_pa
 def test_worldcover_mask_through_the_accessor_writes_and_vectorizes_in_worldcover(tmp_path):
     import geopandas as gpd
 
-    from landmask.io.masks import open_mask
+    from landmask.io.read.masks import open_mask
 
     mask = as_mask(WORLDCOVER_TILE, class_scheme="worldcover")
     out = mask.landmask.write(tmp_path / "wc.tif").path
@@ -315,7 +315,7 @@ def test_every_caller_resolves_the_scheme_the_mask_records(tmp_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from landmask.io.masks import open_image
+    from landmask.io.read.masks import open_image
     from landmask.products.apply import apply_mask
     from landmask.products.export import export_mask
     from landmask.vector.formats import write_vector

@@ -26,7 +26,7 @@ from landmask.classes import NODATA
 from landmask.classification.classify import classify
 from landmask.cli import run
 from landmask.errors import RuleError, StatisticWarning
-from landmask.io.items import item_path
+from landmask.io.stac.items import item_path
 from landmask.spectral.rules import load_rules
 from landmask.spectral.thresholds import (
     DARK_PERCENTILE,
@@ -426,3 +426,88 @@ def test_valley_is_the_same_for_any_chunking(data, seed, h, w):
     cut = dict(want.thresholds)["valley(nir)"]
     valid = np.isfinite(nir)
     np.testing.assert_array_equal(mask[valid] == 3, nir[valid] < np.float32(cut))
+
+
+# Bad input with the invocation a new user types (no --rules): issue 19's contract.
+
+_S2_IDS = ("B02", "B03", "B04", "B08", "B11", "B12")
+_BANDS = [
+    f"--band={b}={k}"
+    for k, b in enumerate(("blue", "green", "red", "nir", "swir16", "swir22", "scl"), 1)
+]
+
+
+def _warnings(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("landmask: warning:")]
+
+
+def _s2_files(raster, values: np.ndarray, scl: np.ndarray | None = None) -> list[str]:
+    files = [str(raster(f"T33UUP_{b}_10m.tif", values[k], nodata=0)) for k, b in enumerate(_S2_IDS)]
+    if scl is not None:
+        files.append(str(raster("T33UUP_SCL_10m.tif", scl)))
+    return files
+
+
+@pytest.mark.parametrize(
+    ("options", "rules"),
+    [
+        (_BANDS, "adaptive"),  # uint16 with no scale: digital numbers
+        (["--sensor", "sentinel2-l2a"], "default"),  # reflectance: rules without statistics
+    ],
+)
+@pytest.mark.parametrize("cause", ["nodata", "cloud"])
+def test_an_empty_scene_gives_an_empty_mask_exit_0_and_one_warning(
+    raster, tmp_path, capsys, options, rules, cause
+):
+    rng = np.random.default_rng(0)
+    values = rng.integers(200, 4000, (6, 20, 30)).astype(np.uint16)
+    scl = None
+    if cause == "nodata":
+        values[:] = 0  # fill everywhere: a tile outside the swath
+    else:
+        scl = np.full((20, 30), 9, np.uint8)  # SCL 9: cloud, high probability, everywhere
+    out = tmp_path / "mask.tif"
+    files = _s2_files(raster, values, scl)
+    options = options if scl is not None else [o for o in options if "scl" not in o]
+    assert run(["classify", *files, *options, "-o", str(out)]) == 0, capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert f"rules {rules} (" in captured.out
+    said = [w for w in _warnings(captured.err) if "digital numbers" not in w]
+    assert len(said) == 1, captured.err
+    assert "no valid pixel" in said[0]
+    with rasterio.open(out) as ds:
+        mask = ds.read(1)
+    # nothing classified: nodata, or cloud where the quality band says so
+    assert set(np.unique(mask)) <= {NODATA, 254}
+    assert (mask == NODATA).all() if cause == "nodata" else (mask >= 254).all()
+
+
+def test_digital_numbers_are_said_once_with_the_path_taken(raster, tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    values = rng.integers(200, 4000, (6, 20, 30)).astype(np.uint16)
+    out = tmp_path / "mask.tif"
+    assert run(["classify", *_s2_files(raster, values), *_BANDS[:6], "-o", str(out)]) == 0
+    captured = capsys.readouterr()
+    dn = [w for w in _warnings(captured.err) if "digital numbers" in w]
+    assert len(dn) == 1, captured.err  # the scene is opened twice: said once
+    assert "give --scale and --offset" in dn[0]
+    chosen = [line for line in captured.out.splitlines() if " rules " in line]
+    assert len(chosen) == 1 and "rules adaptive (digital numbers (" in chosen[0], captured.out
+
+
+def test_a_band_that_is_the_same_everywhere_is_named():
+    rng = np.random.default_rng(2)
+    red = rng.integers(100, 3000, (30, 40)).astype(np.float32)
+    nir = np.full((30, 40), 1500, np.float32)  # a dead or saturated band
+    rules = load_rules("adaptive-rgbn")
+    scene = as_scene(np.stack([red, red * 0.9, red * 1.1, nir]), ["blue", "green", "red", "nir"])
+    with pytest.warns(StatisticWarning) as caught:
+        resolve_thresholds(scene, rules)
+    said = [str(w.message) for w in caught if "same over" in str(w.message)]
+    assert len(said) == 1
+    assert "percentile(nir, 1) = 1500 and percentile(nir, 99) = 150" in said[0]
+    # a band with a spread is not named
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", StatisticWarning)
+        spread = as_scene(np.stack([red, red, red, red * 2]), ["blue", "green", "red", "nir"])
+        resolve_thresholds(spread, rules)

@@ -38,8 +38,8 @@ from scipy import ndimage
 from landmask.classification.classify import mask_like
 from landmask.cli import run
 from landmask.errors import ConfigError, InputError, OutputExistsError
-from landmask.io.masks import open_mask
-from landmask.io.scene import pixel_coords
+from landmask.io.read.masks import open_mask
+from landmask.io.read.scene import pixel_coords
 from landmask.vector.formats import write_vector
 from landmask.vector.vectorize import vectorize
 
@@ -677,36 +677,6 @@ def test_cli_classify_vector_matches_vectorize_of_the_mask(s2_file, tmp_path):
     assert sorted(os.listdir(tmp_path)) == sorted(
         ["a.parquet", "b.parquet", "mask.tif", "s2.tif", *styles]
     )
-
-
-@pytest.mark.parametrize(
-    ("scheduler", "polygonized_on"), [("threads", "processes"), ("synchronous", "synchronous")]
-)
-def test_cli_classify_vector_polygonizes_in_processes_after_local_threads(
-    s2_file, tmp_path, monkeypatch, scheduler, polygonized_on
-):
-    import dask.local
-    import dask.multiprocessing
-
-    import landmask.vector.vectorize as vectorize_module
-    from landmask._runtime.schedulers import is_processes
-
-    seen = []
-    real = vectorize_module.vectorize_to_file
-
-    def spy(*args, **kwargs):
-        seen.append(dask.base.get_scheduler())
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(vectorize_module, "vectorize_to_file", spy)
-    argv = ["classify", str(s2_file), "--sensor", "sentinel2-l2a", "-o", str(tmp_path / "m.tif")]
-    vector = ["--vector", str(tmp_path / "m.gpkg"), "--scheduler", scheduler, "-q"]
-    assert run([*argv, *vector]) == 0
-    if polygonized_on == "processes":  # Dask's processes scheduler, on landmask's own pool
-        assert len(seen) == 1 and is_processes(seen[0])
-    else:
-        assert seen == [dask.local.get_sync]
-    assert len(gpd.read_file(tmp_path / "m.gpkg", layer="m")) > 10
 
 
 # ----------------------------------------------------------------- bad input

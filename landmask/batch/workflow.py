@@ -312,7 +312,7 @@ class Workflow(_Strict):
     @field_validator("sensor")
     @classmethod
     def _sensor(cls, value: str | None) -> str | None:
-        from landmask.io.sensors import SENSORS
+        from landmask.io.sensors.presets import SENSORS
 
         if value is not None and value.lower() not in SENSORS:
             raise ValueError(f"unknown sensor {value!r} (known: {', '.join(SENSORS)})")
@@ -447,7 +447,7 @@ class Workflow(_Strict):
                 continue
             for path in self._expand(entry):
                 if path.lower().endswith(".json"):
-                    from landmask.io.stac import item_id, read_items
+                    from landmask.io.stac.read import item_id, read_items
 
                     try:
                         items = read_items(path)

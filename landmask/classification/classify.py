@@ -94,7 +94,7 @@ def classify_with_probabilities(
     """Classify with a model and keep its class probabilities.
 
     Both outputs come from one Dask graph: computing or writing them together
-    (e.g. :func:`~landmask.io.write.write_mask` with ``probabilities=``) runs the
+    (e.g. :func:`~landmask.io.write.rasters.write_mask` with ``probabilities=``) runs the
     model once per chunk.
 
     Returns
@@ -138,21 +138,23 @@ def _run(
             raise BandError(f"{where}: {exc}; {needer} needs it") from None
     needed = bands_needed(list(loaded.bands), band_names)
     clear = _clear_pixels(scene)
-    scene = scene.sel(band=[needed[b] for b in loaded.bands])
+    pick = [band_names.index(needed[b]) for b in loaded.bands]
+    data = _dask(scene)  # every band: the model's are picked inside each task
+    scene = scene.isel(band=pick)
     prepare = getattr(loaded, "prepare", None)
     if callable(prepare):  # scene-wide values (automatic thresholds), bound once
         prepared = prepare(scene if clear is None else scene.where(clear))
         if prepared is not loaded:
             loaded = handle = prepared
             ruleset = getattr(loaded, "ruleset", ruleset)
-    out = run_model(_dask(scene), handle, min_confidence=min_confidence, with_proba=with_proba)
+    out = run_model(data, handle, min_confidence=min_confidence, with_proba=with_proba, pick=pick)
     scheme = model_scheme(loaded)
     attrs: dict[str, Any] = {
         "model": name,
         **scheme_attrs(scheme),
         "min_confidence": min_confidence,
-        # where the scene came from, for the outputs' STAC items (landmask.io.items)
-        # and what its values were (landmask.io.radiometry), for the tags and items
+        # where the scene came from, for the outputs' STAC items (landmask.io.stac.items)
+        # and what its values were (landmask.io.read.radiometry), for the tags and items
         **{k: scene.attrs[k] for k in _PASSED_ON if k in scene.attrs},
     }
     if ruleset is not None:

@@ -78,9 +78,9 @@ def change_cmd(
     from landmask.cli.vectorize import split_classes
     from landmask.errors import ConfigError
     from landmask.io.companions import Output, remove_with_companions
-    from landmask.io.masks import open_mask
     from landmask.io.outputs import GEOTIFF, check_output, plan_outputs, write_json
-    from landmask.io.write import write_mask
+    from landmask.io.read.masks import open_mask
+    from landmask.io.write.rasters import write_mask
     from landmask.vector.formats import check_vector_output
     from landmask.vector.vectorize import vectorize_to_file
 

@@ -27,9 +27,10 @@ from landmask.cli.vectorize import split_classes, vector_options
     default=None,
     metavar="FILE|NAME",
     help="Rule set: a YAML file or a built-in name (default, naip, adaptive, adaptive-rgbn, "
-    "annual for a year's composite with ndvi:p10,p90). Without it the set is chosen from "
+    "annual for a year's composite made with --stat median --stat p10 --stat p90 --feature "
+    "ndvi:p10,p90 --feature mndwi:p10,p90). Without it the set is chosen from "
     "the scene's radiometry and bands, and printed: adaptive(-rgbn) for digital numbers, "
-    "naip for reflectance without SWIR, else default.",
+    "naip for reflectance without both SWIR bands (1.6 and 2.2 um), else default.",
 )
 @click.option(
     "--model",
@@ -113,7 +114,7 @@ def classify_cmd(
     from landmask._runtime.schedulers import progress, use_scheduler
     from landmask.analysis.areas import class_areas, format_areas
     from landmask.grid import Grid
-    from landmask.io.radiometry import describe
+    from landmask.io.read.radiometry import describe
     from landmask.io.statistic_tags import describe_statistic, thresholds_of
     from landmask.pipeline import SceneJob, VectorOptions, run_scene
 
@@ -137,9 +138,7 @@ def classify_cmd(
         stac=stac,
     )
     with use_scheduler(scheduler), progress(False if quiet else None):
-        # polygonizing holds the GIL: local threads hand it to worker
-        # processes, as `landmask vectorize` does by default
-        outcome = run_scene(job, polygonize_in_processes=scheduler.strip() == "threads")
+        outcome = run_scene(job)
     if quiet:
         return
     mask, scheme = outcome.mask, outcome.scheme

@@ -171,7 +171,7 @@ def train_cmd(
         model.save(tmp)
     if quiet:
         return
-    from landmask.io.radiometry import describe
+    from landmask.io.read.radiometry import describe
     from landmask.models.training import TrainingReport
 
     click.echo(TrainingReport(**model.report).table())

@@ -80,7 +80,7 @@ def write_polygons(
     Class names and styling follow ``scheme``, by default the one the mask records.
     """
     from landmask.classes import resolve_scheme
-    from landmask.io.masks import open_mask
+    from landmask.io.read.masks import open_mask
     from landmask.vector.vectorize import vectorize_to_file
 
     return vectorize_to_file(

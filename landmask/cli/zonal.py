@@ -76,9 +76,9 @@ def zonal_cmd(
     from landmask.cli.vectorize import split_classes
     from landmask.errors import ConfigError
     from landmask.io.companions import Output
-    from landmask.io.items import Lineage
     from landmask.io.outputs import plan_outputs
-    from landmask.io.tables import write_csv
+    from landmask.io.stac.items import Lineage
+    from landmask.io.write.tables import write_csv
     from landmask.vector.formats import VECTOR_FORMATS, write_vector
 
     start = time.perf_counter()

@@ -56,7 +56,7 @@ from landmask.evaluation.truth import (
     vector_truth,
 )
 from landmask.grid import Grid
-from landmask.io.masks import open_mask
+from landmask.io.read.masks import open_mask
 
 __all__ = [
     "ByClass",

@@ -28,7 +28,7 @@ def threshold_attrs(ruleset: RuleSet) -> Mapping[str, float]:
     ``THRESHOLD_percentile(red, 1)`` (NaN for a statistic with no valid pixel).
 
     Flat numbers, so the attributes survive any writer (GeoTIFF tags through
-    :func:`~landmask.io.write.write_mask` or rioxarray, netCDF, Zarr).
+    :func:`~landmask.io.write.rasters.write_mask` or rioxarray, netCDF, Zarr).
     """
     return {f"{ATTR_PREFIX}{name}": value for name, value in ruleset.thresholds}
 

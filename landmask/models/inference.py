@@ -1,13 +1,14 @@
 """Tiled inference: a model (:mod:`landmask.models`) over a scene's chunks.
 
-Each chunk is one task. A model with ``halo > 0`` receives its chunk grown by
-``halo`` pixels of the neighbouring chunks on every side that has one
-(:func:`dask.array.overlap.overlap` with no boundary padding), and the result
-is trimmed back to the chunk. A pixel's answer therefore always comes from one
-block in which it has at least ``halo`` pixels of real context, or the scene
-edge, exactly as when the model sees the whole scene at once: the mask does not
-depend on the chunk size, and no blending of overlapping predictions is needed
-(a model whose receptive field exceeds its declared halo is the model's bug).
+Each chunk is one task. A model with ``halo > 0`` first sees its chunk alone;
+the pixels within ``halo`` of a side with a neighbouring chunk are then
+predicted again from strips put together from the chunk's and its neighbours'
+rims (:func:`landmask._runtime.seams.map_halo`). A pixel's answer therefore
+always comes from a block in which it has at least ``halo`` pixels of real
+context, or the scene edge, exactly as when the model sees the whole scene at
+once: the mask does not depend on the chunk size, no blending of overlapping
+predictions is needed (a model whose receptive field exceeds its declared halo
+is the model's bug), and no chunk waits in memory for its neighbours.
 
 Probabilities become class ids by argmax; a pixel whose highest probability is
 below ``min_confidence`` becomes the scheme's ``other`` class (0 in
@@ -27,7 +28,7 @@ from typing import Any
 import dask.array as da
 import numpy as np
 
-from landmask._runtime.chunks import grow_chunks, trim_halo
+from landmask._runtime.seams import map_halo
 from landmask.classes import NODATA, PROBABILITY_SCALE
 from landmask.errors import ModelError
 from landmask.models.registry import ModelHandle, model_scheme
@@ -73,18 +74,19 @@ def predict_block(
     model: Any,
     min_confidence: float,
     with_proba: bool,
-    halo: int = 0,
-    block_id: tuple[int, ...] | None = None,
-    numblocks: tuple[int, ...] | None = None,
+    pick: Sequence[int] | None = None,
 ) -> np.ndarray:
     """Block function: ``(band, y, x)`` reflectance -> ``(1 [+ class], y, x)`` uint8.
 
     Layer 0 is the class ids; with ``with_proba`` the quantised probabilities
     follow. ``model`` is a model or a :class:`~landmask.models.registry.ModelHandle`.
-    With ``halo``, ``block`` carries that many extra pixels on each side that
-    has a neighbouring chunk (known from ``block_id`` and ``numblocks``), and
-    the output is trimmed to the chunk.
+    A model with a halo takes the block's edge for the scene's
+    (:func:`landmask._runtime.seams.map_halo` redoes the pixels near the seams).
+    ``pick``: the bands of ``block`` the model reads, in its order (None: all,
+    as they are).
     """
+    if pick is not None and list(pick) != list(range(block.shape[0])):
+        block = block[list(pick)]
     m = model.get() if isinstance(model, ModelHandle) else model
     missing = ~np.isfinite(block).all(axis=0)
     n = len(m.classes)
@@ -113,44 +115,35 @@ def predict_block(
                 if with_proba
                 else ids[None]
             )
-    if halo and block_id is not None and numblocks is not None:
-        out = trim_halo(out, halo, block_id, numblocks)
     return out
 
 
 def run_model(
-    data: da.Array, model: Any, *, min_confidence: float = 0.5, with_proba: bool = False
+    data: da.Array,
+    model: Any,
+    *,
+    min_confidence: float = 0.5,
+    with_proba: bool = False,
+    pick: Sequence[int] | None = None,
 ) -> da.Array:
-    """Dask wiring: ``(band, y, x)`` reflectance of the model's bands -> ``(1 [+ class], y, x)``.
+    """Dask wiring: ``(band, y, x)`` reflectance -> ``(1 [+ class], y, x)``.
 
     ``model`` is a model object or a :class:`~landmask.models.registry.ModelHandle`
-    (which each worker process resolves once). Lazy: one task per chunk.
+    (which each worker process resolves once). ``pick``: the bands of ``data``
+    the model reads, in its order (None: ``data`` holds them so), taken inside
+    each task: a Dask selection would make each chunk's bands a task result of
+    its own, held until the chunk is classified. Lazy: one task per chunk.
     """
     m = model.get() if isinstance(model, ModelHandle) else model
-    halo = int(m.halo)
-    n_out = 1 + len(m.classes) * with_proba
-    data = data.rechunk({0: -1})
-    data, chunks = grow_chunks(data, halo)
-    out_chunks = ((n_out,), *chunks[1:])
-    numblocks = tuple(len(c) for c in chunks)
-    return da.map_blocks(
-        _predict_task,
+    return map_halo(
         data,
+        predict_block,
+        int(m.halo),
+        layers=1 + len(m.classes) * with_proba,
+        dtype=np.uint8,
+        name="predict",
         model=model,
         min_confidence=min_confidence,
         with_proba=with_proba,
-        halo=halo,
-        grid=numblocks,
-        chunks=out_chunks,
-        dtype=np.uint8,
-        meta=np.empty((0, 0, 0), dtype=np.uint8),
+        pick=None if pick is None else tuple(pick),
     )
-
-
-def _predict_task(
-    block: np.ndarray,
-    grid: tuple[int, ...],
-    block_id: tuple[int, ...] | None = None,
-    **kwargs: Any,
-) -> np.ndarray:
-    return predict_block(block, block_id=block_id, numblocks=grid, **kwargs)

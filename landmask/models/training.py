@@ -58,7 +58,7 @@ from landmask.evaluation.truth import (
     raster_truth,
     vector_truth,
 )
-from landmask.io.footprint import warn_training_footprint
+from landmask.io.read.footprint import warn_training_footprint
 from landmask.models.recorded import SceneRecord
 from landmask.models.sklearn import SklearnModel, feature_block
 from landmask.spectral.indices import INDICES, bands_needed

@@ -34,6 +34,7 @@ float32, worked through in strips that stay in cache (:data:`STRIP_BYTES`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -146,26 +147,44 @@ def _edge_counts(n: int, radius: int) -> np.ndarray:
     return (np.minimum(i + radius, n - 1) - np.maximum(i - radius, 0) + 1).astype(np.float64)
 
 
+def _padded_rows(
+    values: np.ndarray, top: int, bottom: int, radius: int, fill: float | np.floating, dtype: Any
+) -> np.ndarray:
+    """Rows ``[top - R, bottom + R)`` of a 2-D array, ``R`` columns more each side, as ``dtype``.
+
+    What lies beyond the array is ``fill``: the strip of a padded copy of the
+    whole array, made without that copy.
+    """
+    h, w = values.shape
+    out = np.full((bottom - top + 2 * radius, w + 2 * radius), fill, dtype=dtype)
+    r0, r1 = max(0, top - radius), min(h, bottom + radius)
+    out[r0 - (top - radius) : r1 - (top - radius), radius : radius + w] = values[r0:r1]
+    return out
+
+
 def _moments(values: np.ndarray, radius: int, squares: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Where ``values`` is finite, and the window mean (or variance) of its finite values."""
+    """Where ``values`` is finite, and the window mean (or variance) of its finite values.
+
+    The float64 planes (valid-pixel counts, values, squares) are made strip by
+    strip, so the whole block costs only its float32 answer.
+    """
     valid = np.isfinite(values)
     complete = bool(valid.all())  # no missing value: counts follow from the edges alone
     h, w = values.shape
-    planes = np.zeros((int(not complete) + 1 + squares, h, w), dtype=np.float64)
-    if complete:
-        planes[0] = values
-    else:
-        planes[0] = valid
-        np.copyto(planes[1], values, where=valid)
     first = 0 if complete else 1
-    if squares:
-        np.multiply(planes[first], planes[first], out=planes[first + 1])
-    padded = _padded(planes, radius, 0.0)
+    count_planes = first + 1 + squares
     out = np.empty((h, w), dtype=np.float32)
     edges_y, edges_x = _edge_counts(h, radius), _edge_counts(w, radius)
     with np.errstate(invalid="ignore", divide="ignore"):
-        for top, bottom in _strips(planes.shape, radius):
-            sums = _strip_sums(padded[:, top : bottom + 2 * radius], radius)
+        for top, bottom in _strips((count_planes, h, w), radius):
+            planes = np.empty((count_planes, bottom - top + 2 * radius, w + 2 * radius))
+            planes[first] = _padded_rows(values, top, bottom, radius, 0.0, np.float64)
+            if not complete:
+                planes[0] = _padded_rows(valid, top, bottom, radius, 0.0, np.float64)
+                np.copyto(planes[first], 0.0, where=planes[0] == 0.0)
+            if squares:
+                np.multiply(planes[first], planes[first], out=planes[first + 1])
+            sums = _strip_sums(planes, radius)
             count = np.outer(edges_y[top:bottom], edges_x) if complete else sums[0]
             mean = sums[first] / count
             if squares:
@@ -191,10 +210,10 @@ def focal_std(values: np.ndarray, radius: int) -> np.ndarray:
 def _extreme(values: np.ndarray, radius: int, pick: np.ufunc) -> tuple[np.ndarray, np.ndarray]:
     valid = np.isfinite(values)
     fill = np.float32(np.inf if pick is np.minimum else -np.inf)
-    padded = _padded(np.where(valid, values, fill).astype(np.float32)[None], radius, fill)[0]
     out = np.empty(values.shape, dtype=np.float32)
     for top, bottom in _strips((1, *values.shape), radius):
-        strip = padded[top : bottom + 2 * radius]
+        strip = _padded_rows(values, top, bottom, radius, fill, np.float32)
+        np.copyto(strip, fill, where=~_padded_rows(valid, top, bottom, radius, False, bool))
         out[top:bottom] = _line_extremes(_line_extremes(strip, radius, 1, pick), radius, 0, pick)
     return valid, out
 

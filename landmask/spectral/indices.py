@@ -15,7 +15,8 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from landmask._runtime.chunks import as_dask, grow_chunks, trim_halo
+from landmask._runtime.chunks import as_dask
+from landmask._runtime.seams import map_halo
 from landmask.bands import resolve_band, scene_bands
 from landmask.errors import BandError, ConfigError
 from landmask.spectral.expressions import Expr, parse
@@ -37,7 +38,7 @@ class SpectralIndex:
 
     ``high`` is what high values show (``vegetation``, ``water``, ``built``,
     ``soil``): maps and QGIS styles colour them by it
-    (:func:`landmask.io.styling.index_ramp`).
+    (:func:`landmask.io.write.styling.index_ramp`).
     """
 
     name: str
@@ -247,35 +248,17 @@ def map_planes(
 
     Each task gets its chunk of all bands as it is: dask's ``drop_axis`` would
     first copy every chunk through a concatenation (0.5 s of a 10240² scene).
-    With ``halo``, each chunk comes grown by that many pixels of its neighbours
-    and the answer is trimmed back (:func:`~landmask._runtime.chunks.grow_chunks`),
-    for a function that looks at neighbouring pixels.
+    With ``halo``, for a function that looks at neighbouring pixels, the pixels
+    near the chunks' seams are computed again from their neighbours' rims
+    (:func:`~landmask._runtime.seams.map_halo`).
     """
-    data = data.rechunk({0: -1})
-    grown, chunks = grow_chunks(data, halo)
-    planes = da.map_blocks(
-        _leading_axis,
-        grown,
-        plane_func=func,
-        halo=halo,
-        grid=tuple(len(c) for c in chunks),
-        dtype=dtype,
-        chunks=((1,), *chunks[1:]),
-        meta=np.empty((0, 0, 0), dtype=dtype),
-        **kwargs,
+    planes = map_halo(
+        data, _leading_axis, halo, layers=1, dtype=dtype, name="planes", plane_func=func, **kwargs
     )
     return planes[0]
 
 
 def _leading_axis(
-    block: np.ndarray,
-    plane_func: Callable[..., np.ndarray],
-    halo: int,
-    grid: tuple[int, ...],
-    block_id: tuple[int, ...] | None = None,
-    **kwargs: Any,
+    block: np.ndarray, plane_func: Callable[..., np.ndarray], **kwargs: Any
 ) -> np.ndarray:
-    out = plane_func(block, **kwargs)
-    if halo and block_id is not None:
-        out = trim_halo(out, halo, block_id, grid)
-    return out[None]
+    return plane_func(block, **kwargs)[None]

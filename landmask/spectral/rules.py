@@ -258,7 +258,8 @@ def default_rules_for(scene: Any) -> RulesChoice:
       offsets (each band stretched between its scene percentiles, scene-wide splits,
       neighbourhood texture);
     - reflectance without a 1.6 um band, or a NAIP scene: ``naip``;
-    - reflectance with one: ``default``.
+    - reflectance with one: ``default``, if it has a 2.2 um band too (its forest rule
+      reads it), else ``naip``.
 
     ``scene`` is a ``(band, y, x)`` DataArray (its ``radiometry`` and ``sensor``
     attributes and band names decide) or a sensor name (``naip`` or ``default``:
@@ -281,6 +282,8 @@ def default_rules_for(scene: Any) -> RulesChoice:
         return RulesChoice("naip", "NAIP reflectance")
     if not swir:
         return RulesChoice("naip", "reflectance without a 1.6 um band")
+    if names and "swir22" not in names:
+        return RulesChoice("naip", "reflectance without a 2.2 um band (default's forest reads it)")
     return RulesChoice("default", f"{radiometry or 'reflectance'} with a 1.6 um band")
 
 

@@ -34,7 +34,9 @@ Bad input: a statistic with no valid pixel (an all-nodata or all-cloud scene, a
 tile outside the swath) makes the mask all nodata, with one
 :class:`~landmask.errors.StatisticWarning`; so does nothing else. A statistic
 outside its quantity's plausible range (:func:`implausible`) is bound as it
-is, with a warning naming it and its value.
+is, with a warning naming it and its value; so are two percentiles of one
+quantity, far apart, with (almost) the same value (a saturated or dead band, an
+undeclared fill), which a scene-adaptive stretch cannot use.
 """
 
 from __future__ import annotations
@@ -469,6 +471,9 @@ def resolve_thresholds(scene: xr.DataArray, ruleset: RuleSet, *, bins: int = BIN
         note = implausible(call, bound[call])
         if note:
             warnings.warn(f"{_rule_of(ruleset, call)}: {note}", StatisticWarning, stacklevel=2)
+    note = _flat(bound)
+    if note:
+        warnings.warn(f"{ruleset.source}: {note}", StatisticWarning, stacklevel=2)
     void = [c for c in calls if math.isnan(bound[c])]
     if void:
         names = ", ".join(str(c) for c in void)
@@ -490,6 +495,46 @@ def resolve_thresholds(scene: xr.DataArray, ruleset: RuleSet, *, bins: int = BIN
 def _linear(call: Expr) -> bool:
     """Whether a statistic uses the linear bins over [-1, 1]: Otsu of a normalized difference."""
     return call.value == "otsu" and str(call.args[0]) in _BOUNDED
+
+
+#: Two percentiles of one quantity at least this many percent apart whose values
+#: differ by at most FLAT_SPREAD of their size (four float bins) mark it as flat.
+FLAT_PERCENTS = 50.0
+FLAT_SPREAD = 2.0**-8
+
+
+def _percent(call: Expr) -> float | None:
+    if call.value == "dark":
+        return DARK_PERCENTILE
+    if call.value == "percentile":
+        return float(call.args[1].value or 0)
+    return None
+
+
+def _flat(bound: dict[Expr, float]) -> str | None:
+    """Why a quantity's percentiles say it is the same over the scene, or None.
+
+    A band stretched between its 1st and 99th percentiles (the scene-adaptive
+    rules) means nothing when they are equal: a saturated or dead band, a
+    constant fill not declared nodata. The first such quantity is named.
+    """
+    by_quantity: dict[str, list[tuple[float, Expr, float]]] = {}
+    for call, value in bound.items():
+        percent = _percent(call)
+        if percent is not None and math.isfinite(value):
+            by_quantity.setdefault(str(call.args[0]), []).append((percent, call, value))
+    for quantity, found in by_quantity.items():
+        low, high = min(found, key=lambda f: f[0]), max(found, key=lambda f: f[0])
+        if high[0] - low[0] < FLAT_PERCENTS:
+            continue
+        if abs(high[2] - low[2]) <= FLAT_SPREAD * max(abs(low[2]), abs(high[2])):
+            return (
+                f"{low[1]} = {low[2]:.4g} and {high[1]} = {high[2]:.4g}: {quantity} is the "
+                "same over nearly the whole scene (a saturated or dead band, a constant fill "
+                "not declared nodata); rules that compare it within the scene cannot tell "
+                "its pixels apart"
+            )
+    return None
 
 
 #: Plausible values of Otsu's split of an index (a vegetation split below 0

@@ -118,7 +118,9 @@ def composite(
         )
     if not dates:
         raise InputError(f"no input scene lies in the period {window}")
-    opened = {id(s): open_dated(s, sensor) for d in dates for s in d.scenes}
+    size = chunk_size or SCENE_CHUNK_SIZE
+    # read in chunks of the composite's: a target chunk then reads about its own pixels
+    opened = {id(s): open_dated(s, sensor, size) for d in dates for s in d.scenes}
     names = _common_bands(dates, opened, bands)
     if index_outputs:
         from landmask.spectral.indices import bands_needed
@@ -139,7 +141,7 @@ def composite(
         grid = Grid.of(arr)
         scale = resampling_scale(grid, region if region is not None else target)
         layers[id(scene)] = (_masked(arr, names, quality), grid, scale)
-    chunks = target.chunks(chunk_size or SCENE_CHUNK_SIZE)
+    chunks = target.chunks(size)
     rows = []
     r = 0
     for h in chunks[0]:
@@ -177,7 +179,7 @@ def composite(
 def as_dataset(arr: xr.DataArray) -> xr.Dataset:
     """A composite as one variable per band, each keeping the composite's attributes.
 
-    What :func:`~landmask.io.write.write_indices` writes: band descriptions from
+    What :func:`~landmask.io.write.rasters.write_indices` writes: band descriptions from
     the names, and the lineage (inputs, input STAC items, hence the period in
     the output's STAC item) from every variable's attributes.
     """
@@ -192,8 +194,8 @@ def as_dataset(arr: xr.DataArray) -> xr.Dataset:
     )
 
 
-def open_dated(scene: Scene, sensor: str | None) -> xr.DataArray:
-    """A dated scene as :func:`~landmask.open_scene` reads it, in its own (default) chunks.
+def open_dated(scene: Scene, sensor: str | None, chunk_size: int | None = None) -> xr.DataArray:
+    """A dated scene as :func:`~landmask.open_scene` reads it, in ``chunk_size`` px chunks.
 
     Reads the files' headers only.
 
@@ -202,10 +204,10 @@ def open_dated(scene: Scene, sensor: str | None) -> xr.DataArray:
     GridError
         The scene has no CRS.
     """
-    from landmask.io.scene import open_scene
+    from landmask.io.read.scene import open_scene
 
     source = scene.source if not isinstance(scene.source, tuple) else list(scene.source)
-    arr = open_scene(source, sensor=sensor)
+    arr = open_scene(source, sensor=sensor, chunk_size=chunk_size)
     if arr.rio.crs is None:
         raise GridError(f"{scene.label}: no CRS; a composite needs georeferenced inputs")
     return arr

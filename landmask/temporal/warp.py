@@ -16,10 +16,30 @@ from rasterio.warp import reproject, transform_bounds
 
 from landmask.grid import Grid
 
-__all__ = ["resampling_scale", "source_window", "warp_block"]
+__all__ = ["lattice_offset", "resampling_scale", "source_window", "warp_block"]
 
 #: Densified edge points when a chunk's bounds go into another CRS.
 _EDGE_POINTS = 21
+
+
+def lattice_offset(source: Grid, target: Grid) -> tuple[int, int] | None:
+    """``(row, col)`` of ``target``'s origin in ``source`` pixels when both are one pixel lattice.
+
+    That is the same CRS and pixel size, north-up, and a whole-pixel offset
+    (within 1e-6 px); None otherwise. Then warping is a copy: any resampling
+    of a pixel onto itself gives the pixel.
+    """
+    s, t = source.transform, target.transform
+    if s.b or s.d or t.b or t.d:
+        return None
+    if abs(s.a - t.a) > 1e-9 * abs(s.a) or abs(s.e - t.e) > 1e-9 * abs(s.e):
+        return None
+    col, row = (t.c - s.c) / s.a, (t.f - s.f) / s.e
+    if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
+        return None
+    if source.crs != target.crs:
+        return None
+    return round(row), round(col)
 
 
 def source_window(
@@ -31,6 +51,13 @@ def source_window(
     and clipped to ``source``; None when they do not overlap.
     """
     assert source.crs is not None and target.crs is not None
+    offset = lattice_offset(source, target)
+    if offset is not None:  # one lattice: exactly the pixels under the target, no kernel
+        row, col = offset
+        r0, c0 = max(0, row), max(0, col)
+        r1 = min(source.height, row + target.height)
+        c1 = min(source.width, col + target.width)
+        return None if r1 <= r0 or c1 <= c0 else (r0, c0, r1 - r0, c1 - c0)
     left, bottom, right, top = target.bounds
     if source.crs != target.crs:
         left, bottom, right, top = transform_bounds(
@@ -95,6 +122,15 @@ def warp_block(
     """
     out = np.full((values.shape[0], target.height, target.width), np.nan, np.float32)
     if values.size == 0 or out.size == 0:
+        return out
+    offset = lattice_offset(target, source)
+    if offset is not None:  # one lattice: a copy (what GDAL's warp of it gives, faster)
+        row, col = offset
+        r0, c0 = max(0, row), max(0, col)
+        r1 = min(target.height, row + source.height)
+        c1 = min(target.width, col + source.width)
+        if r1 > r0 and c1 > c0:
+            out[:, r0:r1, c0:c1] = values[:, r0 - row : r1 - row, c0 - col : c1 - col]
         return out
     # band by band: GDAL's multi-band warp shares one validity mask between bands
     for k in range(values.shape[0]):

@@ -1,9 +1,11 @@
 """Where chunks are polygonized: a pool for the active Dask scheduler, a few chunks in flight.
 
-Behind :mod:`landmask.vector.vectorize`. Polygonizing holds the GIL, so with
-Dask's ``processes`` scheduler chunks go to a pool of worker processes kept for
-the whole run, with ``threads`` to a thread pool, with ``synchronous`` nowhere
-and with a ``dask.distributed`` client to its workers (:func:`chunk_pool`).
+Behind :mod:`landmask.vector.vectorize`, and the one place that decides where
+polygons are made. Polygonizing holds the GIL, so with Dask's ``processes``
+scheduler chunks go to a pool of worker processes kept for the whole run, with
+``threads`` to a thread pool (or, inside :func:`gil_bound`, as in ``classify``
+and ``run``, to worker processes), with ``synchronous`` nowhere and with a
+``dask.distributed`` client to its workers (:func:`chunk_pool`).
 :func:`polygonized` keeps a few chunks in flight and yields their results in
 chunk order, so the output does not depend on the scheduler.
 """
@@ -11,6 +13,7 @@ chunk order, so the output does not depend on the scheduler.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,13 +30,32 @@ from landmask._runtime.schedulers import is_processes, local_get
 from landmask.vector._polygonize import init_worker
 from landmask.vector._stitch import balanced
 
-__all__ = ["MERGE_SHARES", "Pool", "chunk_pool", "merged", "polygonized"]
+__all__ = ["MERGE_SHARES", "Pool", "chunk_pool", "gil_bound", "merged", "polygonized"]
 
 #: Border regions are merged in this many tasks of about equal work: a number
 #: that does not depend on the scheduler, so neither does the order of the rows
 MERGE_SHARES = 32
 
 Pool = tuple[Callable[..., "Future[Any]"], int, str]
+
+#: Whether the polygons made in this thread go to worker processes on local threads.
+_GIL_BOUND = contextvars.ContextVar("landmask_polygons_gil_bound", default=False)
+
+
+@contextlib.contextmanager
+def gil_bound() -> Iterator[None]:
+    """Polygonize in worker processes when the active scheduler is local threads.
+
+    For a command whose other work runs best on threads (``classify``, ``run``):
+    polygonizing holds the GIL, so threads would take turns. Set per thread
+    (a :mod:`contextvars` variable, not Dask's global config), so the scenes a
+    workflow runs side by side on threads decide the same way and independently.
+    """
+    token = _GIL_BOUND.set(True)
+    try:
+        yield
+    finally:
+        _GIL_BOUND.reset(token)
 
 
 def polygonized(
@@ -97,7 +119,8 @@ def chunk_pool(chunks: int) -> Iterator[Pool]:
     computed in this process before they are submitted, ``""`` when the
     workers compute them (``dask.distributed``). Worker processes cost about a
     second each to start, so a mask of ``chunks`` = 1 chunk is polygonized
-    here, and no more processes are started than there are chunks.
+    here, and no more processes are started than there are chunks. On local
+    threads inside :func:`gil_bound` the chunks go to worker processes too.
     """
     import dask.local
     import dask.system
@@ -108,12 +131,12 @@ def chunk_pool(chunks: int) -> Iterator[Pool]:
     workers = int(dask.config.get("num_workers", None) or dask.system.CPU_COUNT or 1)
     if get is dask.local.get_sync:
         yield _run_now, 1, "synchronous"
-    elif get is None or get is dask.threaded.get:
+    elif (get is None or get is dask.threaded.get) and not _GIL_BOUND.get():
         with cancelling(ThreadPoolExecutor(workers)) as threads:
             yield threads.submit, workers, "threads"
-    elif is_processes(get) and chunks == 1:
+    elif (get is None or get is dask.threaded.get or is_processes(get)) and chunks == 1:
         yield _run_now, 1, "threads"
-    elif is_processes(get):
+    elif get is None or get is dask.threaded.get or is_processes(get):
         with cancelling(ProcessPool(min(workers, chunks), init_worker)) as procs:
             yield procs.submit, procs.workers, "threads"
     else:

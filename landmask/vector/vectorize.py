@@ -54,7 +54,7 @@ from landmask.vector._polygonize import (
     merged_features,
     polygonize_block,
 )
-from landmask.vector._pool import chunk_pool, merged, polygonized
+from landmask.vector._pool import chunk_pool, gil_bound, merged, polygonized
 from landmask.vector._stitch import border_groups
 from landmask.vector.formats import transition_columns
 from landmask.vector.sieve import sieve
@@ -62,6 +62,7 @@ from landmask.vector.sieve import sieve
 __all__ = [
     "ChunkPolygons",
     "VectorSummary",
+    "gil_bound",
     "iter_regions",
     "polygonize_block",
     "resolve_classes",
@@ -338,10 +339,10 @@ def vectorize_to_file(
     and position) is written. The same polygons either way; the file appears
     only when complete. ``scheme`` names the classes and styles the file;
     None: the scheme the mask records (:func:`landmask.classes.resolve_scheme`).
-    ``stac``: a STAC item beside the file (:mod:`landmask.io.items`), its
+    ``stac``: a STAC item beside the file (:mod:`landmask.io.stac.items`), its
     input the mask.
     """
-    from landmask.io.items import Lineage
+    from landmask.io.stac.items import Lineage
     from landmask.vector.formats import VectorWriter, write_vector
 
     scheme = resolve_scheme(scheme, mask)

@@ -13,7 +13,7 @@ Three conventions, each produced from a :class:`~landmask.classes.ClassScheme`:
 * for a mask GeoTIFF, a GDAL raster attribute table and category names in the
   ``.aux.xml`` sidecar (``mask.tif.aux.xml``) that GDAL, QGIS and ArcGIS read;
   the same attribute table also goes inside the GeoTIFF
-  (:mod:`landmask.io.gdal_metadata`), where GDAL 3.12 and later read it.
+  (:mod:`landmask.io.write.gdal_metadata`), where GDAL 3.12 and later read it.
 
 Every sidecar is written atomically (temporary name, then rename) and only
 after the file it styles has landed; sidecars are named and marked as the
@@ -330,7 +330,7 @@ def rat_xml(scheme: ClassScheme) -> str:
     Thematic, one row per class but nodata, with the fields ``Value`` (class
     id), ``Class`` (name), ``Label`` and ``Red``, ``Green``, ``Blue``,
     ``Alpha``. The same table goes into the ``.aux.xml`` (:func:`rat_aux_xml`)
-    and inside the GeoTIFF (:func:`landmask.io.gdal_metadata.embed_rat`).
+    and inside the GeoTIFF (:func:`landmask.io.write.gdal_metadata.embed_rat`).
     """
     return _xml(_rat(scheme))
 

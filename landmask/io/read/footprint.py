@@ -5,6 +5,7 @@ edge, a file with a stripe of fill) turns everything outside its footprint into
 nodata (255) without a word. :func:`warn_nodata_footprint` names the band when
 the mask came out more than a tenth nodata: it looks at the scene decimated to
 at most 512 pixels a side (one more read of the scene, only in that case).
+:func:`warn_empty_mask` says it once when no pixel at all could be classified.
 """
 
 from __future__ import annotations
@@ -16,10 +17,16 @@ from collections.abc import Mapping
 import numpy as np
 import xarray as xr
 
-from landmask.classes import NODATA
+from landmask.classes import CLOUD, NODATA
 from landmask.errors import NodataFootprintWarning
 
-__all__ = ["BLANKING_SHARE", "blanking_shares", "warn_nodata_footprint", "warn_training_footprint"]
+__all__ = [
+    "BLANKING_SHARE",
+    "blanking_shares",
+    "warn_empty_mask",
+    "warn_nodata_footprint",
+    "warn_training_footprint",
+]
 
 #: share of the map a band must blank alone before it is named
 BLANKING_SHARE = 0.1
@@ -68,6 +75,30 @@ def warn_nodata_footprint(
             stacklevel=2,
         )
     return sorted(shares)
+
+
+def warn_empty_mask(counts: Mapping[int, int], *, said: bool = False) -> bool:
+    """Warn (:class:`~landmask.errors.NodataFootprintWarning`) when a written mask has no
+    classified pixel: every pixel nodata (255) or cloud (254), as for a scene outside the
+    swath, all fill or all cloud. Such a mask is a result, not an error (a batch goes on).
+
+    ``said``: the user was told already (a scene-wide statistic found no valid pixel,
+    :func:`landmask.spectral.thresholds.resolve_thresholds`), so one warning line is all.
+    Returns whether the mask is empty.
+    """
+    total = sum(counts.values())
+    empty = total > 0 and counts.get(NODATA, 0) + counts.get(CLOUD, 0) == total
+    if empty and not said:
+        hidden = "nodata or cloud" if counts.get(CLOUD, 0) else "nodata"
+        warnings.warn(
+            NodataFootprintWarning(
+                f"no pixel of the scene could be classified: all {total:,} are {hidden} (no "
+                "valid pixel: all fill, all cloud or outside the swath); the mask is written "
+                "as such"
+            ),
+            stacklevel=2,
+        )
+    return empty
 
 
 def warn_training_footprint(
