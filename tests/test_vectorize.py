@@ -186,6 +186,31 @@ def checkerboard(s: int) -> Case:
     return Case(a, [1, 2, 3], regions={4: {1: n1, 2: n2, 3: 1}, 8: {1: 1, 2: 1, 3: 1}})
 
 
+def diagonal_stripes(s: int) -> Case:
+    """One-pixel diagonal stripes of 3 classes: with 8-connectivity each stripe is one region
+    of single pixels meeting at corners, across every chunk border on its way."""
+    rows, cols = np.indices((3 * s + 2, 3 * s + 1))
+    a = ((rows + cols) % 3).astype(np.uint8)
+    stripes = {v: sorted({int(k) for k in (rows + cols)[a == v].ravel()}) for v in (1, 2)}
+    return Case(
+        a,
+        [1, 2],
+        regions={
+            4: {v: int((a == v).sum()) for v in (1, 2)},
+            8: {v: len(stripes[v]) for v in (1, 2)},
+        },
+    )
+
+
+def coarse_checkerboard(s: int) -> Case:
+    """A checkerboard of 2-pixel squares: with 8-connectivity one region per class, a
+    multipolygon of squares cut by chunk borders through the middle of some of them."""
+    rows, cols = np.indices((3 * s + 3, 3 * s + 2))
+    a = ((rows // 2 + cols // 2) % 2).astype(np.uint8) + 1
+    squares = {v: len(np.unique((rows // 2 * 1000 + cols // 2)[a == v])) for v in (1, 2)}
+    return Case(a, [1, 2], regions={4: squares, 8: {1: 1, 2: 1}})
+
+
 def random_speckle(s: int) -> Case:
     rng = np.random.default_rng(42)
     smooth = ndimage.gaussian_filter(rng.normal(size=(45, 52)), 2.5)
@@ -204,6 +229,8 @@ CASES: dict[str, Callable[[int], Case]] = {
         ring_hole_corner,
         serpentine,
         checkerboard,
+        diagonal_stripes,
+        coarse_checkerboard,
         random_speckle,
     )
 }
