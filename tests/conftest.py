@@ -144,7 +144,8 @@ def _stac_documents_are_valid(request: pytest.FixtureRequest) -> Any:
     """After every test with a ``tmp_path``: each STAC item and catalog written there
     validates against the official JSON schemas (:mod:`stac_schemas`, offline)."""
     yield
-    tmp = request.node.funcargs.get("tmp_path")
+    # pytest sets funcargs to None once an item is torn down (seen with -x across files)
+    tmp = (getattr(request.node, "funcargs", None) or {}).get("tmp_path")
     if tmp is None and "tmp_path" in request.fixturenames:
         tmp = request.getfixturevalue("tmp_path")
     if tmp is not None and Path(tmp).is_dir():

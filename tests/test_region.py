@@ -292,3 +292,21 @@ def test_a_local_cluster_writes_the_same_tiles(dates, runs):
                 np.testing.assert_array_equal(a.read(), b.read())
     with rasterio.open(out / "mosaic.vrt") as a, rasterio.open(tiled / "mosaic.vrt") as b:
         np.testing.assert_array_equal(a.read(1), b.read(1))
+
+
+def test_region_keys_in_a_run_over_scenes_are_refused(tmp_path):
+    from landmask.errors import ConfigError
+
+    for extra in ({"period": "2024-01-01/.."}, {"outputs": {"dir": "o", "mosaic": "m.vrt"}}):
+        doc = {
+            "name": "scenes",
+            "inputs": ["a.tif"],
+            "sensor": "sentinel2-l2a",
+            "classifier": {"rules": "default"},
+            "outputs": {"dir": "o"},
+            **extra,
+        }
+        path = tmp_path / "w.yaml"
+        path.write_text(yaml.safe_dump(doc))
+        with pytest.raises(ConfigError, match="only a region run"):
+            load_workflow(path)
