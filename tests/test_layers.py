@@ -85,3 +85,23 @@ def test_no_import_runs_up_a_stage():
             if rank[target] > rank[source]:
                 upward.append(f"{path.relative_to(PACKAGE)}:{line} ({source}) -> {module}")
     assert not upward, "\n".join(upward)
+
+
+def test_the_public_names_are_one_list():
+    """``landmask.__all__`` comes from the table of homes; the type checkers' imports match it
+    and every name resolves to the object of its home."""
+    import importlib
+
+    tree = ast.parse((PACKAGE / "__init__.py").read_text())
+    typed = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING"
+        for stmt in node.body
+        if isinstance(stmt, ast.ImportFrom)
+        for alias in stmt.names
+    }
+    assert typed == set(landmask.__all__)
+    for name in landmask.__all__:
+        assert getattr(landmask, name) is not None
+    assert landmask.open_scene is importlib.import_module("landmask.io.read.scene").open_scene
