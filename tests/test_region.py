@@ -351,6 +351,32 @@ def test_a_tile_context_is_its_grid_grown_by_the_halo_clipped_to_the_region(date
     assert all(len(t.scenes) == 7 for t in plan.tiles)
 
 
+def test_each_date_is_opened_once_for_all_tiles(dates, runs, monkeypatch):
+    import importlib
+
+    composite = importlib.import_module("landmask.temporal.composite")
+    _, whole = runs
+    real, calls = composite.open_dated, []
+
+    def counted(scene, sensor, chunk_size=None):
+        calls.append((scene.label, chunk_size))
+        return real(scene, sensor, chunk_size)
+
+    monkeypatch.setattr(composite, "open_dated", counted)
+    path = _workflow(dates, "opened", 36, parallel_scenes=1, outputs={"dir": "out_opened"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DateSkippedWarning)
+        assert run(["run", str(path), "-q"]) == 0
+    # the plan reads each date's headers once; the four tiles' composites once more in all
+    labels = sorted({label for label, _ in calls})
+    assert len(labels) == 7
+    assert sorted(label for label, size in calls if size is None) == labels
+    assert sorted(label for label, size in calls if size is not None) == labels
+    mosaic = dates / "out_opened" / "mosaic.vrt"
+    with rasterio.open(mosaic) as a, rasterio.open(whole / "r0_c0_mask.tif") as b:
+        np.testing.assert_array_equal(a.read(1), b.read(1))
+
+
 def test_a_local_cluster_writes_the_same_tiles(dates, runs):
     tiled, _ = runs
     path = _workflow(dates, "cluster", 36, outputs={"dir": "out_cluster", "stac": False})

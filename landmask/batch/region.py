@@ -102,6 +102,8 @@ class RegionPlan:
     outside_region: list[str] = field(default_factory=list)
     #: pixels of context the classifier reads around each pixel (its ``halo``)
     halo: int = 0
+    #: the scenes opened for the tiles' composites, shared by all tiles (headers read once)
+    opened: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def context(self, tile: Tile) -> tuple[Grid, tuple[int, int, int, int]]:
         """The grid a tile is composited and classified on, and the tile's window in it.
@@ -464,6 +466,7 @@ def tile_composite(
             resampling=settings.resampling if settings else "bilinear",
             quality=workflow.quality,
             chunk_size=chunk_size,
+            opened=plan.opened,
         )
 
 

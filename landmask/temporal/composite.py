@@ -60,6 +60,7 @@ def composite(
     quality: bool = True,
     chunk_size: int | None = None,
     region: Grid | None = None,
+    opened: dict[Any, Any] | None = None,
 ) -> xr.DataArray:
     """A lazy ``(band, y, x)`` float32 composite of the inputs' dates on one grid.
 
@@ -95,6 +96,11 @@ def composite(
         kernel's scale is fixed from it, so the composites of a region's tiles
         are, pixel for pixel, windows of the region's composite (default: the
         target grid).
+    opened
+        A cache of the scenes opened (headers read, quality masking laid out),
+        filled here and reused by later calls given the same dict and the same
+        ``pystac.Item`` objects or files: a region run's tiles read each date's
+        headers once, not once per tile.
 
     Returns
     -------
@@ -120,7 +126,17 @@ def composite(
         raise InputError(f"no input scene lies in the period {window}")
     size = chunk_size or SCENE_CHUNK_SIZE
     # read in chunks of the composite's: a target chunk then reads about its own pixels
-    opened = {id(s): open_dated(s, sensor, size) for d in dates for s in d.scenes}
+    cache = opened if opened is not None else {}
+
+    def key(scene: Scene, *more: Any) -> tuple[Any, ...]:
+        source = scene.source if isinstance(scene.source, tuple) else id(scene.source)
+        return (source, sensor, size, *more)
+
+    opened = {}
+    for scene in (s for d in dates for s in d.scenes):
+        if key(scene) not in cache:
+            cache[key(scene)] = open_dated(scene, sensor, size)
+        opened[id(scene)] = cache[key(scene)]
     names = _common_bands(dates, opened, bands)
     if index_outputs:
         from landmask.spectral.indices import bands_needed
@@ -140,7 +156,10 @@ def composite(
         arr = opened[id(scene)]
         grid = Grid.of(arr)
         scale = resampling_scale(grid, region if region is not None else target)
-        layers[id(scene)] = (_masked(arr, names, quality), grid, scale)
+        masked = key(scene, tuple(names), quality)
+        if masked not in cache:
+            cache[masked] = _masked(arr, names, quality)
+        layers[id(scene)] = (cache[masked], grid, scale)
     chunks = target.chunks(size)
     rows = []
     r = 0
