@@ -24,6 +24,7 @@ from typing import Any
 
 import dask
 
+from landmask._runtime.signals import die_with_parent, end_children
 from landmask.errors import SchedulerError
 
 __all__ = [
@@ -63,8 +64,6 @@ def use_scheduler(
     """
     spec = (spec or "threads").strip()
     if spec in ("threads", "processes", "synchronous"):
-        from landmask._runtime.signals import die_with_parent
-
         # worker processes end with this one, even after a SIGKILL
         settings: dict[str, Any] = {"scheduler": local_get(spec)}
         if spec == "processes":
@@ -149,8 +148,6 @@ def _debug() -> bool:
 @contextlib.contextmanager
 def _local_cluster(n: int) -> Iterator[Any]:
     from distributed import Client, LocalCluster
-
-    from landmask._runtime.signals import end_children
 
     cluster = LocalCluster(
         n_workers=n,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dask.array as da
 import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor mask_like uses)
 import xarray as xr
 
 from landmask._runtime.chunks import as_dask
@@ -35,6 +36,7 @@ __all__ = [
     "SCL_NODATA",
     "apply_quality",
     "apply_quality_block",
+    "mask_like",
     "qa_pixel_block",
     "quality_mask",
     "scl_block",
@@ -107,7 +109,6 @@ def quality_mask(scene: xr.DataArray) -> xr.DataArray | None:
             da.map_blocks(_BLOCKS[name], band, dtype=np.uint8, meta=np.empty((0, 0), np.uint8))
         )
     data = parts[0] if len(parts) == 1 else da.map_blocks(_combine_block, *parts, dtype=np.uint8)
-    from landmask.classification.classify import mask_like
 
     out = mask_like(scene, data, name="quality")
     return out.assign_attrs(quality_bands=present)
@@ -141,3 +142,13 @@ def apply_quality(mask: xr.DataArray, quality: xr.DataArray | None) -> xr.DataAr
     data = da.map_blocks(apply_quality_block, m, q, dtype=np.uint8, meta=np.empty((0, 0), np.uint8))
     bands = quality.attrs.get("quality_bands", [])
     return mask.copy(data=data).assign_attrs(quality=",".join(bands))
+
+
+def mask_like(scene: xr.DataArray, data: da.Array, name: str) -> xr.DataArray:
+    """Wrap a ``(y, x)`` uint8 array as a mask on ``scene``'s grid, nodata 255."""
+    spatial = scene.isel(band=0, drop=True) if "band" in scene.dims else scene
+    mask = xr.DataArray(data, dims=("y", "x"), coords=spatial.coords, name=name)
+    mask = mask.rio.write_nodata(NODATA, encoded=False)
+    if spatial.rio.crs is not None:
+        mask = mask.rio.write_crs(spatial.rio.crs)
+    return mask.rio.write_transform(spatial.rio.transform())
