@@ -291,3 +291,11 @@ def test_help_imports_no_subcommand_and_a_command_only_its_own():
         assert status == "0"
         commands = {m for m in modules if m.rsplit(".", 1)[1] in cli.commands}
         assert commands == expected
+
+
+def test_loading_every_subcommand_leaves_the_package_functions_alone():
+    import landmask.cli
+
+    for name in landmask.cli.SUBCOMMANDS:
+        assert cli.commands[name].name == name
+    assert callable(landmask.cli.run) and callable(landmask.cli.main)
