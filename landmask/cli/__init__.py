@@ -264,11 +264,14 @@ def _exit_now(status: int) -> None:
     After a run every output is written and closed; unloading numpy, pandas,
     xarray, dask and GDAL module by module only costs time (0.3-0.4 s, a tenth
     of a classify on a 4096² scene). Skipped while a child process lives (a
-    multiprocessing manager or pool), whose shutdown the normal exit runs.
+    multiprocessing manager or pool), whose shutdown the normal exit runs, and
+    once this process made multiprocessing semaphores (a pool's queues, a
+    cluster's nannies): the normal exit unlinks them, where ``os._exit`` left
+    them to the resource tracker, which printed "leaked semaphore objects".
     """
     import multiprocessing
 
-    if multiprocessing.active_children():
+    if multiprocessing.active_children() or "multiprocessing.synchronize" in sys.modules:
         return
     logging.shutdown()
     try:
