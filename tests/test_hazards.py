@@ -497,6 +497,104 @@ def test_signal_mid_write(case: Case, signum: int, capsys, caplog, monkeypatch) 
     assert err == f"landmask: interrupted by {signal.Signals(signum).name}; temporary files removed"
 
 
+#: the signal cells on worker processes: every command on both schedulers, with SIGINT (a
+#: terminal's Ctrl-C, to the whole process group) or SIGTERM (``kill PID``). Each cell is a
+#: real process starting its workers (5-10 s on an idle machine), so the suite runs one per
+#: command (marked ``cluster``): the scheduler alternates, and the signal every other
+#: command, so each (scheduler, signal) pair meets three commands; the other half is marked
+#: ``slow`` as well (``pytest -m slow`` runs it)
+def _worker_cells() -> list[object]:
+    cells = []
+    commands = [n for n in ALL if n != "preview"]  # preview computes in its own process
+    for k, name in enumerate(commands):
+        pairs = [
+            ("processes", signal.SIGTERM if k % 4 < 2 else signal.SIGINT),
+            ("local:2", signal.SIGINT if k % 4 < 2 else signal.SIGTERM),
+        ]
+        for j, (scheduler, signum) in enumerate(pairs):
+            marks = [pytest.mark.cluster] + ([pytest.mark.slow] if j != k % 2 else [])
+            cells.append(
+                pytest.param(
+                    name, scheduler, signum, id=f"{name}-{scheduler}-{signum.name}", marks=marks
+                )
+            )
+    return cells
+
+
+WORKER_CELLS = _worker_cells()
+SIGNALLED = Path(__file__).parent / "faults" / "signalled.py"
+
+
+def _without_scheduler(argv: list[object]) -> list[object]:
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--scheduler":
+            skip = True
+        else:
+            out.append(arg)
+    return out
+
+
+@pytest.mark.parametrize(("name", "scheduler", "signum"), WORKER_CELLS)
+def test_signal_mid_write_on_worker_processes(name, scheduler, signum, inputs, tmp_path):
+    """SIGINT/SIGTERM mid-write with worker processes (issue 21): a real ``landmask``
+    process, so its exit, its whole stderr (the resource tracker's and Dask's lines
+    included) and its children are what a user gets: 130/143, the one line, nothing
+    left on disk, no process left."""
+    import subprocess
+    import sys
+
+    from conftest import wait_for
+
+    (tmp_path / "out").mkdir()
+    command = COMMANDS[name]
+    case = Case(name, command, inputs, tmp_path, tmp_path / "out" / f"o{command.suffix}")
+    argv = [*_without_scheduler(case.argv()), "--scheduler", scheduler]
+    before_inputs = _hashes(case.input_files())
+    before = snapshot(tmp_path)
+    who = "group" if signum == signal.SIGINT else "process"
+    proc = subprocess.Popen(
+        [sys.executable, SIGNALLED, signum.name, who, *map(os.fspath, argv)],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        _, err = proc.communicate(timeout=300)  # a hang guard, not a timing
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+    def group_gone() -> bool:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    wait_for(group_gone, f"{name}: the worker processes ending", limit=60, step=0.1)
+    lines = [s for s in err.splitlines() if s.strip() and not s.startswith("landmask: warning:")]
+    assert proc.returncode == 128 + signum, f"{name}: exit {proc.returncode}:\n{err}"
+    assert lines == [f"landmask: interrupted by {signum.name}; temporary files removed"], (
+        f"{name} on {scheduler}:\n{err}"
+    )
+    assert _hashes(case.input_files()) == before_inputs, "an input changed"
+    summary = {"run-summary.json", "catalog.json", ".landmask-manifest.json"}
+    after = {
+        k: v
+        for k, v in snapshot(tmp_path).items()
+        if not name.startswith("run") or Path(k).name not in summary
+    }
+    changed = {k for k in before.keys() & after.keys() if before[k] != after[k]}
+    assert not changed and set(after) <= set(before), (
+        f"{name}: created {sorted(set(after) - set(before))}, changed {sorted(changed)}"
+    )
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 @pytest.mark.parametrize("name", ["change", "classify"])
 def test_signal_in_the_vector_phase(name, signum, inputs, tmp_path, capsys, caplog, monkeypatch):

@@ -393,7 +393,7 @@ def test_ids_errors_name_the_option_and_the_item(items, message):
 
 
 def test_every_class_list_reads_through_the_scheme():
-    from landmask.evaluation.truth import Labels
+    from landmask.io.read.labels import Labels
     from landmask.products.apply import resolve_keep
     from landmask.vector.vectorize import resolve_classes
 

@@ -32,7 +32,7 @@ from landmask.classes import LANDCOVER
 from landmask.classification.classify import classify
 from landmask.errors import BandError, InputError, ModelError
 from landmask.evaluation.evaluate import evaluate
-from landmask.evaluation.truth import labels_on_grid
+from landmask.io.read.labels import labels_on_grid
 from landmask.io.read.scene import open_scene
 from landmask.models.sklearn import FORMAT, SklearnModel
 from landmask.models.training import draw_sample, train
@@ -692,7 +692,7 @@ def test_polygon_groups_do_not_depend_on_the_chunks(boxes, chunk_y, chunk_x):
     import xarray as xr
     from conftest import TRANSFORM
 
-    from landmask.evaluation.truth import polygon_groups
+    from landmask.io.read.labels import polygon_groups
 
     x0, y0 = TRANSFORM.c + 0.25, TRANSFORM.f - 0.25  # edges never through a pixel centre
     geoms = [box(x0 + a, y0 - b - h, x0 + a + w, y0 - b) for a, b, w, h in boxes]

@@ -363,6 +363,11 @@ class Workflow(_Strict):
         regional = {"grid": self.grid, "period": self.period, "composite": self.composite}
         if self.region is None:
             named = [k for k, v in regional.items() if v is not None]
+            named += [
+                f"outputs.{k}"
+                for k in ("composite", "mosaic", "collection")
+                if k in self.outputs.model_fields_set
+            ]
             if named:
                 raise ValueError(f"{named[0]}: only a region run (region: ...) takes {named[0]}")
             return self

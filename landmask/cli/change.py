@@ -14,6 +14,7 @@ from landmask.cli.options import (
     output_options,
     processing_options,
     scheme_option,
+    split_classes,
     stac_option,
 )
 
@@ -75,7 +76,6 @@ def change_cmd(
     from landmask._runtime.schedulers import progress, use_scheduler
     from landmask.analysis.change import change, transitions
     from landmask.classes import resolve_scheme
-    from landmask.cli.vectorize import split_classes
     from landmask.errors import ConfigError
     from landmask.io.companions import Output, remove_with_companions
     from landmask.io.outputs import GEOTIFF, check_output, plan_outputs, write_json

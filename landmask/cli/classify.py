@@ -12,9 +12,10 @@ from landmask.cli.options import (
     output_options,
     processing_options,
     scene_options,
+    split_classes,
     stac_option,
+    vector_options,
 )
-from landmask.cli.vectorize import split_classes, vector_options
 
 
 @click.command("classify")

@@ -46,7 +46,7 @@ import functools
 import logging
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 import dask
@@ -56,12 +56,7 @@ import xarray as xr
 
 from landmask._runtime.chunks import as_dask
 from landmask.errors import BandError, StatisticWarning
-from landmask.io.statistic_tags import (
-    ATTR_PREFIX,
-    describe_statistic,
-    threshold_attrs,
-    thresholds_of,
-)
+from landmask.io.statistic_tags import ATTR_PREFIX, describe_statistic, thresholds_of
 from landmask.spectral.expressions import Expr
 from landmask.spectral.indices import BlockLookup, bands_needed, map_planes
 from landmask.spectral.rules import RuleSet
@@ -87,6 +82,17 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+def threshold_attrs(ruleset: RuleSet) -> Mapping[str, float]:
+    """Mask attributes recording a rule set's bound statistics: ``THRESHOLD_otsu(mndwi)``,
+    ``THRESHOLD_percentile(red, 1)`` (NaN for a statistic with no valid pixel).
+
+    Flat numbers, so the attributes survive any writer (GeoTIFF tags through
+    :func:`~landmask.io.write.rasters.write_mask` or rioxarray, netCDF, Zarr).
+    """
+    return {f"{ATTR_PREFIX}{name}": value for name, value in ruleset.thresholds}
+
 
 #: Number of histogram bins (a bin is 0.001 wide for an index in [-1, 1]).
 BINS = 2000

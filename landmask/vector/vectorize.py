@@ -43,6 +43,7 @@ from landmask._runtime.chunks import as_dask
 from landmask.classes import NODATA, ClassScheme, check_mask, resolve_scheme, scheme_attrs
 from landmask.errors import ConfigError
 from landmask.grid import Grid
+from landmask.vector._noding import noded
 from landmask.vector._polygonize import (
     NO_GEOMS,
     NO_VALUES,
@@ -139,6 +140,7 @@ def vectorize(
     regions = list(iter_regions(mask, wanted, connectivity, min_area, whole=bool(simplify)))
     values = np.concatenate([v for v, _ in regions]) if regions else np.zeros(0, np.uint8)
     geoms = np.concatenate([g for _, g in regions]) if regions else np.zeros(0, object)
+    del regions  # ``geoms`` holds the only references: _to_frame consumes it
     return _to_frame(values, geoms, mask, scheme, wanted, simplify or 0.0)
 
 
@@ -241,30 +243,41 @@ def _to_frame(
     *,
     sort: bool = True,
 ) -> gpd.GeoDataFrame:
-    """Polygons in (col, -row) pixels -> a GeoDataFrame in the mask's CRS with measures."""
+    """Polygons in (col, -row) pixels -> a GeoDataFrame in the mask's CRS with measures.
+
+    With a ``tolerance`` (coverage simplification), ``pixel_geoms`` is consumed: its items
+    are normalized and then dropped from it, so that the peak (GEOS simplifying) holds the
+    polygons twice (noded input and result), not four times.
+    """
     spec = _spec(mask, wanted)
     if tolerance > 0 and len(pixel_geoms):
         # The same coverage whatever the chunks: the regions are the same, but
         # their order and where their rings start are not, and GEOS's result
         # depends on both. So: canonical rings, sorted by class and position.
-        pixel_geoms = shapely.normalize(pixel_geoms)
+        shapely.normalize(pixel_geoms, out=pixel_geoms)
         order = _order(values, pixel_geoms, canonical=True)
-        values, pixel_geoms = values[order], pixel_geoms[order]
+        values, ordered = values[order], pixel_geoms[order]
+        pixel_geoms[:] = None  # ``ordered`` holds the only references now
         # GEOS needs a noded coverage: a vertex of one polygon lying on its
-        # neighbour's straight edge must be a vertex of that edge too, so put a
-        # vertex on every pixel corner of every edge, then simplify
-        dense = spec.to_crs(shapely.segmentize(pixel_geoms, 1.0))
+        # neighbour's straight edge must be a vertex of that edge too
+        dense = spec.to_crs(noded(ordered))
+        del ordered
         geoms = shapely.normalize(
             shapely.coverage_simplify(dense, tolerance, simplify_boundary=True)
         )
+        del dense
+        # already in output order: the canonical order sorts by class and position first
+        chosen = np.isin(values, list(wanted))
+        values, geoms = values[chosen], geoms[chosen]
+        area, perimeter = spec.measures(geoms, geoms, exact=False)
     else:
         geoms = spec.to_crs(pixel_geoms)
-    chosen = np.isin(values, list(wanted))
-    values, pixel_geoms, geoms = values[chosen], pixel_geoms[chosen], geoms[chosen]
-    if sort:
-        order = _order(values, pixel_geoms)
-        values, pixel_geoms, geoms = values[order], pixel_geoms[order], geoms[order]
-    area, perimeter = spec.measures(geoms, pixel_geoms, exact=tolerance == 0)
+        chosen = np.isin(values, list(wanted))
+        values, pixel_geoms, geoms = values[chosen], pixel_geoms[chosen], geoms[chosen]
+        if sort:
+            order = _order(values, pixel_geoms)
+            values, pixel_geoms, geoms = values[order], pixel_geoms[order], geoms[order]
+        area, perimeter = spec.measures(geoms, pixel_geoms)
     frame = gpd.GeoDataFrame(
         {
             "class_id": values,

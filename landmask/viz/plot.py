@@ -225,7 +225,7 @@ def index_map(
         (default: the DataArray's name).
     cmap
         A diverging matplotlib colour map; 0 is its centre colour. Default:
-        the index's ramp (:func:`landmask.io.write.styling.index_ramp`, the one its
+        the index's ramp (:func:`landmask.spectral.indices.index_ramp`, the one its
         QGIS style uses): vegetation indices brown to green, water indices
         brown to blue, NDBI green to red.
     vmax
@@ -260,7 +260,7 @@ def index_map(
     if cmap is None:
         from matplotlib.colors import LinearSegmentedColormap
 
-        from landmask.io.write.styling import index_ramp
+        from landmask.spectral.indices import index_ramp
 
         cmap = LinearSegmentedColormap.from_list(label, index_ramp(label))
     image = ax.imshow(

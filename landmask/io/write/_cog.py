@@ -26,7 +26,6 @@ shut down after it.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import shutil
 import sys
@@ -49,6 +48,9 @@ from dask.utils import SerializableLock
 from rasterio.enums import ColorInterp
 from rasterio.windows import Window
 
+from landmask._runtime.pools import process_context
+from landmask._runtime.schedulers import is_processes
+from landmask._runtime.signals import signals_deferred
 from landmask.classes import ClassScheme
 from landmask.errors import WriteError
 from landmask.io.companions import Output
@@ -102,9 +104,10 @@ def _scheduler_locks() -> Iterator[Callable[[], Any]]:
             if get == client.get:
                 yield lambda: DistributedLock(f"landmask-write-{uuid.uuid4().hex}")
                 return
-    if get is dask.multiprocessing.get:
-        context = dask.config.get("multiprocessing.context", "spawn")
-        with multiprocessing.get_context(context).Manager() as manager:
+    if is_processes(get):
+        with signals_deferred():  # no server process half-started by a signal
+            manager = process_context().Manager()
+        with manager:
             yield manager.Lock
         return
     yield SerializableLock

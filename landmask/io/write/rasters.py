@@ -254,7 +254,7 @@ def write_indices(
         categorical=False,
         tags=tags,
         descriptions=names,
-        sidecars={style_path(out): index_qml(names)},
+        sidecars={style_path(out): index_qml(names, high=first.attrs.get("high", "vegetation"))},
         item=Lineage.of(first.attrs) if stac else None,
         kind="indices",
     )
