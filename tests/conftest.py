@@ -139,7 +139,7 @@ def as_mask(
     import dask.array as da
     import xarray as xr
 
-    from landmask.classification.classify import mask_like
+    from landmask.classification.quality import mask_like
     from landmask.io.read.scene import pixel_coords
 
     arr = da.from_array(data, chunks=chunks) if not isinstance(data, da.Array) else data

@@ -43,6 +43,7 @@ from landmask._runtime.chunks import as_dask
 from landmask.classes import NODATA, ClassScheme, check_mask, resolve_scheme, scheme_attrs
 from landmask.errors import ConfigError
 from landmask.grid import Grid
+from landmask.io.stac.items import Lineage
 from landmask.vector._noding import noded
 from landmask.vector._polygonize import (
     NO_GEOMS,
@@ -57,7 +58,7 @@ from landmask.vector._polygonize import (
 )
 from landmask.vector._pool import chunk_pool, gil_bound, merged, polygonized
 from landmask.vector._stitch import border_groups
-from landmask.vector.formats import transition_columns
+from landmask.vector.formats import VectorWriter, transition_columns, write_vector
 from landmask.vector.sieve import sieve
 
 __all__ = [
@@ -355,8 +356,6 @@ def vectorize_to_file(
     ``stac``: a STAC item beside the file (:mod:`landmask.io.stac.items`), its
     input the mask.
     """
-    from landmask.io.stac.items import Lineage
-    from landmask.vector.formats import VectorWriter, write_vector
 
     scheme = resolve_scheme(scheme, mask)
     lineage = Lineage.of(mask.attrs) if stac else None
