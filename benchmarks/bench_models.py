@@ -73,7 +73,7 @@ def work_make_scene(size: int, path: str, truth: str | None = None, seed: int = 
 
 
 def work_train(scene: str, truth: str, out: str) -> None:
-    from landmask.io.scene import open_scene
+    from landmask.io.read.scene import open_scene
     from landmask.models.training import train
 
     start = time.perf_counter()
@@ -98,7 +98,7 @@ def _read_whole(scene: str, bands: Sequence[str]) -> Any:
     import numpy as np
     import rasterio
 
-    from landmask.io.sensors import get_sensor
+    from landmask.io.sensors.presets import get_sensor
 
     sensor = get_sensor("sentinel2-l2a")
     with rasterio.Env(GDAL_NUM_THREADS=str(CORES)), rasterio.open(scene) as ds:
@@ -157,7 +157,7 @@ def work_pipeline(scene: str, spec: str, chunk: int, mask_out: str) -> None:
     import numpy as np
 
     from landmask.classification.classify import classify
-    from landmask.io.scene import open_scene
+    from landmask.io.read.scene import open_scene
     from landmask.models.registry import load_model
 
     bands = load_model(spec).bands

@@ -12,8 +12,10 @@ both, and their ratios landmask / baseline (below 1: landmask is faster or small
   ``rasterio.features.shapes`` + shapely + GeoPackage;
 - ``zonal-N``: ``landmask zonal`` (exact) vs whole-raster ``rasterize`` + ``bincount`` (centres),
   N Voronoi districts;
-- ``fragmented-*``: ``landmask vectorize --connectivity 8`` (and ``--min-area 500``) of a random
-  4-class mask and of diagonal stripes vs whole-raster GDAL sieve + polygonize.
+- ``fragmented-<mask>-<mode>``: ``landmask vectorize --connectivity 8`` of a random 4-class mask
+  and of the worst cases of region tracing (diagonal 1-pixel stripes, a 2-pixel checkerboard,
+  1-pixel lines), as it is, with ``--min-area 500``, with ``--simplify 3`` and with both, vs
+  whole-raster GDAL sieve + polygonize (+ ``shapely.coverage_simplify``).
 
 The scenes, masks and zones are those of ``bench_classify.py``, ``bench_vectorize.py``,
 ``bench_zonal.py`` and ``bench_fragmented.py`` (made once, cached in ``benchmarks/data/``).
@@ -106,9 +108,9 @@ def jobs(quick: bool, out: Path) -> list[Job]:
                 bench_zonal.worker("baseline", mask, zones, out / "zb.csv"),
             )
         )
-    for kind in ("random", "stripes"):
+    for kind in bench_fragmented.MASKS:
         frag = bench_fragmented.mask_path(kind, frag_size)
-        for mode in ("c8", "sieve"):
+        for mode in ("c8", "sieve", "simplify", "both"):
             done.append(
                 Job(
                     f"fragmented-{kind}-{mode}",

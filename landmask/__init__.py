@@ -30,53 +30,33 @@ from typing import TYPE_CHECKING, Any
 
 from landmask._runtime.hooks import register_accessor_with_xarray
 
-if TYPE_CHECKING:
-    from landmask.analysis.change import change, transitions
-    from landmask.analysis.zonal import zonal_stats
-    from landmask.classes import LANDCOVER, ClassScheme
-    from landmask.classification.classify import classify
-    from landmask.errors import LandmaskError
-    from landmask.evaluation.evaluate import evaluate
-    from landmask.io.masks import open_image, open_mask
-    from landmask.io.scene import open_scene
-    from landmask.io.write import write_image, write_indices, write_mask
-    from landmask.models.registry import Model, load_model
-    from landmask.models.training import train
-    from landmask.products.apply import apply_mask
-    from landmask.products.export import export_mask
-    from landmask.spectral.indices import INDICES, compute_indices
-    from landmask.spectral.rules import load_rules
-    from landmask.temporal.composite import composite
-    from landmask.vector.vectorize import vectorize
-    from landmask.viz import plot
+if TYPE_CHECKING:  # for type checkers; at run time each name is imported on first use
+    from landmask.analysis.change import change as change
+    from landmask.analysis.change import transitions as transitions
+    from landmask.analysis.zonal import zonal_stats as zonal_stats
+    from landmask.classes import LANDCOVER as LANDCOVER
+    from landmask.classes import ClassScheme as ClassScheme
+    from landmask.classification.classify import classify as classify
+    from landmask.errors import LandmaskError as LandmaskError
+    from landmask.evaluation.evaluate import evaluate as evaluate
+    from landmask.io.read.masks import open_image as open_image
+    from landmask.io.read.masks import open_mask as open_mask
+    from landmask.io.read.scene import open_scene as open_scene
+    from landmask.io.write.rasters import write_image as write_image
+    from landmask.io.write.rasters import write_indices as write_indices
+    from landmask.io.write.rasters import write_mask as write_mask
+    from landmask.models.registry import Model as Model
+    from landmask.models.registry import load_model as load_model
+    from landmask.models.training import train as train
+    from landmask.products.apply import apply_mask as apply_mask
+    from landmask.products.export import export_mask as export_mask
+    from landmask.spectral.indices import INDICES as INDICES
+    from landmask.spectral.indices import compute_indices as compute_indices
+    from landmask.spectral.rules import load_rules as load_rules
+    from landmask.temporal.composite import composite as composite
+    from landmask.vector.vectorize import vectorize as vectorize
+    from landmask.viz import plot as plot
 
-__all__ = [
-    "INDICES",
-    "LANDCOVER",
-    "ClassScheme",
-    "LandmaskError",
-    "Model",
-    "apply_mask",
-    "change",
-    "classify",
-    "composite",
-    "compute_indices",
-    "evaluate",
-    "export_mask",
-    "load_model",
-    "load_rules",
-    "open_image",
-    "open_mask",
-    "open_scene",
-    "plot",
-    "train",
-    "transitions",
-    "vectorize",
-    "write_image",
-    "write_indices",
-    "write_mask",
-    "zonal_stats",
-]
 __version__ = "0.1.0"
 
 #: Where each public name lives (imported on first use).
@@ -95,19 +75,22 @@ _HOME = {
     "export_mask": "landmask.products.export",
     "load_model": "landmask.models.registry",
     "load_rules": "landmask.spectral.rules",
-    "open_image": "landmask.io.masks",
-    "open_mask": "landmask.io.masks",
-    "open_scene": "landmask.io.scene",
+    "open_image": "landmask.io.read.masks",
+    "open_mask": "landmask.io.read.masks",
+    "open_scene": "landmask.io.read.scene",
     "train": "landmask.models.training",
     "transitions": "landmask.analysis.change",
     "vectorize": "landmask.vector.vectorize",
-    "write_image": "landmask.io.write",
-    "write_indices": "landmask.io.write",
-    "write_mask": "landmask.io.write",
+    "write_image": "landmask.io.write.rasters",
+    "write_indices": "landmask.io.write.rasters",
+    "write_mask": "landmask.io.write.rasters",
     "zonal_stats": "landmask.analysis.zonal",
 }
 #: Public modules reachable as attributes (``landmask.plot.mask_image``).
 _MODULES = {"plot": "landmask.viz.plot"}
+
+#: The public names: the one list, read from the two tables above.
+__all__ = sorted([*_HOME, *_MODULES], key=lambda n: (not n[0].isupper(), n))
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 register_accessor_with_xarray()

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     from landmask.analysis.change import Transitions
     from landmask.evaluation.evaluate import Evaluation
-    from landmask.io.write import WriteResult
+    from landmask.io.write.rasters import WriteResult
     from landmask.spectral.rules import RuleSet
 
 __all__ = ["LandmaskAccessor"]
@@ -154,15 +154,15 @@ class LandmaskAccessor:
         scheme: ClassScheme | str | None = None,
         stac: bool = True,
     ) -> WriteResult:
-        """Write a mask (:func:`~landmask.io.write.write_mask`) or a 2-D index
-        (:func:`~landmask.io.write.write_indices`, one band named after the array)
+        """Write a mask (:func:`~landmask.io.write.rasters.write_mask`) or a 2-D index
+        (:func:`~landmask.io.write.rasters.write_indices`, one band named after the array)
         as a Cloud-Optimized GeoTIFF, chunk by chunk and atomically.
 
         A mask's classes are named after ``scheme``; None: the scheme the mask
         records (``landcover`` if none). ``stac``: a STAC item beside the file
-        (:mod:`landmask.io.items`).
+        (:mod:`landmask.io.stac.items`).
         """
-        from landmask.io.write import write_indices, write_mask
+        from landmask.io.write.rasters import write_indices, write_mask
 
         arr = self._obj
         if is_mask(arr):

@@ -13,8 +13,8 @@ from landmask._runtime.chunks import SCENE_CHUNK_SIZE
 from landmask.classification.classify import classify
 from landmask.errors import ConfigError, OutputExistsError, option
 from landmask.evaluation.evaluate import Evaluation, evaluate
-from landmask.io.scene import open_scene
-from landmask.io.write import WriteResult, write_mask
+from landmask.io.read.scene import open_scene
+from landmask.io.write.rasters import WriteResult, write_mask
 from landmask.synthetic import write_scene
 from landmask.viz.preview import write_preview
 

@@ -137,13 +137,13 @@ class UncalibratedWarning(UserWarning):
     Emitted once per :func:`~landmask.open_scene` call when a band has no scale
     or offset from the options, the sensor preset, the STAC item or the file
     itself and is an integer band, or a floating-point band whose sampled values
-    are far above any reflectance (:mod:`landmask.io.radiometry`).
+    are far above any reflectance (:mod:`landmask.io.read.radiometry`).
     """
 
 
 class NodataFootprintWarning(UserWarning):
     """One band has no data over more than a tenth of the map where the others have data
-    (:func:`landmask.io.footprint.warn_nodata_footprint`)."""
+    (:func:`landmask.io.read.footprint.warn_nodata_footprint`)."""
 
 
 class PresetAssumedWarning(UserWarning):

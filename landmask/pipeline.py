@@ -59,8 +59,8 @@ class SceneOptions:
     resolution: float | None = None
 
     def open(self, inputs: Any, chunk_size: int | None, needs: Needs | None) -> Any:
-        """:func:`landmask.io.scene.open_scene` with these options."""
-        from landmask.io.scene import open_scene
+        """:func:`landmask.io.read.scene.open_scene` with these options."""
+        from landmask.io.read.scene import open_scene
 
         return open_scene(
             inputs if not isinstance(inputs, tuple) else list(inputs),
@@ -175,7 +175,7 @@ def job_inputs(job: SceneJob) -> list[str]:
     (:func:`landmask.io.outputs.check_inputs`): reading one would block.
     """
     from landmask.io.outputs import check_inputs
-    from landmask.io.stac import is_stac_input, load_item
+    from landmask.io.stac.read import is_stac_input, load_item
 
     files = _input_paths(job.inputs)
     check_inputs(files)
@@ -282,9 +282,9 @@ def run_scene(job: SceneJob) -> SceneOutcome:
     from landmask.classification.classify import classify, classify_with_probabilities
     from landmask.classification.quality import apply_quality, quality_mask
     from landmask.io.companions import remove_with_companions
-    from landmask.io.footprint import warn_empty_mask, warn_nodata_footprint
+    from landmask.io.read.footprint import warn_empty_mask, warn_nodata_footprint
     from landmask.io.statistic_tags import thresholds_of
-    from landmask.io.write import write_indices, write_mask
+    from landmask.io.write.rasters import write_indices, write_mask
     from landmask.models.registry import model_scheme
     from landmask.spectral.indices import band_reads
 
@@ -344,7 +344,7 @@ def run_scene(job: SceneJob) -> SceneOutcome:
             warn_nodata_footprint(reflectance, result.counts, skip=QUALITY_BANDS)
         polygons = None
         if job.vector is not None:
-            from landmask.io.masks import open_mask
+            from landmask.io.read.masks import open_mask
             from landmask.vector.vectorize import gil_bound, vectorize_to_file
 
             # classifying runs best on threads, polygonizing holds the GIL: on

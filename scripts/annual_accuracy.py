@@ -1,6 +1,6 @@
 """The ``annual`` rules on real time series, next to single-date rules on the same pixels.
 
-Two real data sets, classified with landmask's own engine:
+Three real data sets, classified with landmask's own engine:
 
 - eo-learn's TestEOPatch (``tests/data/eolearn_testeopatch/``: 68 Sentinel-2
   L1C NDVI dates 2015-2017 over 1 km² near Ljubljana, its cloud mask and a
@@ -10,9 +10,12 @@ Two real data sets, classified with landmask's own engine:
   (:func:`relaxed`: the water rules drop out, bare keeps ``ndvi_p90 < 0.2``);
 - WorldCereal's Corsica 2022 samples (``tests/data/worldcereal_corsica/``:
   500 LPIS parcels, 12 monthly Sentinel-2 L2A composites of six bands, a
-  land-cover label each). A second region, all of it held out: nothing was
-  tuned on it. Every band the ``annual`` and ``default`` rules read is there,
-  so both run whole.
+  land-cover label each). A second region. Every band the ``annual`` and
+  ``default`` rules read is there, so both run whole. Its northern half tuned
+  the forest rule's shade cut; the tables are the southern half;
+- WorldCereal's Uganda and South Sudan 2017 samples
+  (``tests/data/worldcereal_east_africa/``: 500 fields, the same bands and
+  months from December 2016): a third region, all of it held out.
 
 annual: the clear dates reduced per pixel by
 :func:`landmask.temporal.statistics.reduce_block` (the block function of
@@ -28,8 +31,8 @@ Run from the repository root::
     python scripts/annual_accuracy.py --calibrate  # the figures in annual.yaml
 
 The subsets were written by ``--vendor DIR`` (a TestEOPatch folder) and
-``--vendor-worldcereal PARQUET MAPPINGS`` (WorldCereal's monthly extraction
-and its class mappings).
+``--vendor-worldcereal PARQUET MAPPINGS OUT`` (a WorldCereal extraction and
+its class mappings).
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from landmask.temporal.statistics import Output, reduce_block
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "eolearn_testeopatch"
 CORSICA = DATA.parent / "worldcereal_corsica"
+EAST_AFRICA = DATA.parent / "worldcereal_east_africa"
 #: eo-learn's land-use ids (the LULC enum of its land-cover example) present in the patch.
 LULC = {1: "cultivated", 2: "forest", 3: "grassland", 4: "shrubland", 8: "artificial"}
 _LULC_ID = {name: lulc_id for lulc_id, name in LULC.items()}
@@ -260,56 +264,83 @@ def _per_date(
 # --- WorldCereal's Corsica 2022 samples ---------------------------------------------------
 
 
-def vendor_worldcereal(parquet: Path, mappings: Path, out: Path = CORSICA) -> Path:
-    """Write the Corsica subset from WorldCereal's monthly extraction and class mappings.
+def vendor_worldcereal(parquet: Path, mappings: Path, out: Path) -> Path:
+    """Write a WorldCereal subset (``out``, an ``.npz``) from an extraction and class mappings.
 
-    The 12 monthly composites of 2022 of six bands, reflectance x 10^4 as
-    int16 (-1 where WorldCereal has no value, its 65535), each parcel's
-    ``ewoc_code`` and the LANDCOVER10 group it maps to.
+    Twelve monthly composites of six bands, reflectance x 10^4 as int16 (-1
+    where WorldCereal has no value, its 65535), each sample's ``ewoc_code``
+    and the LANDCOVER10 group it maps to. Two layouts: a long table (one row
+    a sample and month, ``timestamp``, ``S2-L2A-B02``: the 12 months of 2022
+    are kept) or a wide one (one row a sample, ``OPTICAL-B02-ts0-10m`` ...
+    ``ts11`` from ``start_date``).
     """
     frame = pd.read_parquet(parquet)
-    frame = frame[(frame["timestamp"] >= "2022-01-01") & (frame["timestamp"] < "2023-01-01")]
     groups = json.loads(mappings.read_text())["LANDCOVER10"]
-    ids = sorted(frame["sample_id"].unique())
-    months = sorted(frame["timestamp"].unique())
-    refl = np.full((len(ids), len(months), len(CORSICA_BANDS)), -1, np.int16)
-    row = {sid: k for k, sid in enumerate(ids)}
-    col = {m: k for k, m in enumerate(months)}
-    for b, band in enumerate(CORSICA_BANDS.values()):
-        values = frame[f"S2-L2A-{band}"].to_numpy()
-        values = np.where(values == 65535, -1, values).astype(np.int16)
-        refl[frame["sample_id"].map(row), frame["timestamp"].map(col), b] = values
-    first = frame.groupby("sample_id").first().loc[ids]
+    if "timestamp" in frame.columns:
+        frame = frame[(frame["timestamp"] >= "2022-01-01") & (frame["timestamp"] < "2023-01-01")]
+        ids = sorted(frame["sample_id"].unique())
+        months = [pd.Timestamp(m) for m in sorted(frame["timestamp"].unique())]
+        refl = np.full((len(ids), len(months), len(CORSICA_BANDS)), -1, np.int16)
+        row = {sid: k for k, sid in enumerate(ids)}
+        col = {m: k for k, m in enumerate(sorted(frame["timestamp"].unique()))}
+        for b, band in enumerate(CORSICA_BANDS.values()):
+            values = frame[f"S2-L2A-{band}"].to_numpy()
+            values = np.where(values == 65535, -1, values).astype(np.int16)
+            refl[frame["sample_id"].map(row), frame["timestamp"].map(col), b] = values
+        first = frame.groupby("sample_id").first().loc[ids]
+    else:
+        first = frame.set_index("sample_id").sort_index()
+        ids = list(first.index)
+        (start,) = first["start_date"].unique()
+        months = [pd.Timestamp(start) + pd.DateOffset(months=k) for k in range(12)]
+        refl = np.full((len(ids), 12, len(CORSICA_BANDS)), -1, np.int16)
+        for b, band in enumerate(CORSICA_BANDS.values()):
+            for k in range(12):
+                (column,) = [c for c in first.columns if c.startswith(f"OPTICAL-{band}-ts{k}-")]
+                values = first[column].to_numpy()
+                refl[:, k, b] = np.where(values == 65535, -1, values).astype(np.int16)
     codes = first["ewoc_code"].astype(np.int64).to_numpy()
-    path = out / "corsica2022.npz"
     np.savez_compressed(
-        path,
+        out,
         reflectance=refl,
         bands=np.array(list(CORSICA_BANDS)),
-        months=np.array([str(pd.Timestamp(m).date()) for m in months]),
+        months=np.array([str(m.date()) for m in months]),
         sample_id=np.array(ids),
         ewoc_code=codes,
         group=np.array([groups.get(str(c), "ignore") for c in codes]),
         lon=first["lon"].to_numpy(np.float64).round(5),
         lat=first["lat"].to_numpy(np.float64).round(5),
     )
-    return path
+    return out
 
 
-def load_corsica(data: Path = CORSICA) -> dict[str, np.ndarray]:
-    """Reflectance ``(month, band, parcel)`` float32 (NaN where missing), groups, months."""
-    with np.load(data / "corsica2022.npz") as npz:
+def load_worldcereal(path: Path) -> dict[str, np.ndarray]:
+    """Reflectance ``(month, band, sample)`` float32 (NaN where missing), groups, months."""
+    with np.load(path) as npz:
         refl = npz["reflectance"]
         keys = ("bands", "months", "group", "ewoc_code", "sample_id", "lat", "lon")
         out = {k: npz[k] for k in keys}
     values = np.where(refl < 0, np.nan, refl / np.float32(10000)).astype(np.float32)
-    out["reflectance"] = values.transpose(1, 2, 0)  # (month, band, parcel)
+    out["reflectance"] = values.transpose(1, 2, 0)  # (month, band, sample)
+    out["held_out"] = np.ones(len(out["group"]), bool)
     return out
 
 
+def load_corsica(data: Path = CORSICA) -> dict[str, np.ndarray]:
+    """Corsica's parcels; held out: the southern half (by latitude), the northern calibrates."""
+    out = load_worldcereal(data / "corsica2022.npz")
+    out["held_out"] = np.asarray(out["lat"] < np.median(out["lat"]))
+    return out
+
+
+def load_east_africa(data: Path = EAST_AFRICA) -> dict[str, np.ndarray]:
+    """The Uganda and South Sudan fields of 2017, every one held out (nothing tuned on them)."""
+    return load_worldcereal(data / "eastafrica2017.npz")
+
+
 def corsica_held_out(data: dict[str, np.ndarray]) -> np.ndarray:
-    """The southern half of the parcels (by latitude); the northern half calibrates."""
-    return np.asarray(data["lat"] < np.median(data["lat"]))
+    """The samples the tables report: those no threshold was tuned on."""
+    return np.asarray(data["held_out"])
 
 
 def corsica_composite(data: dict[str, np.ndarray]) -> xr.DataArray:
@@ -498,10 +529,10 @@ def main() -> None:
     parser.add_argument("--vendor", type=Path, help="write the subset from a TestEOPatch folder")
     parser.add_argument(
         "--vendor-worldcereal",
-        nargs=2,
+        nargs=3,
         type=Path,
-        metavar=("PARQUET", "MAPPINGS"),
-        help="write the Corsica subset from WorldCereal's monthly extraction and class mappings",
+        metavar=("PARQUET", "MAPPINGS", "OUT"),
+        help="write a WorldCereal subset (OUT.npz) from an extraction and its class mappings",
     )
     args = parser.parse_args()
     if args.vendor:
@@ -510,7 +541,7 @@ def main() -> None:
     if args.vendor_worldcereal:
         print(vendor_worldcereal(*args.vendor_worldcereal))
         return
-    data, corsica = load(), load_corsica()
+    data, corsica, east_africa = load(), load_corsica(), load_east_africa()
     if args.calibrate:
         print(calibration_figures(data))
         print("\nCorsica, medians over each group's parcels:")
@@ -520,6 +551,9 @@ def main() -> None:
     print(report(data))
     print(f"\nCorsica: {len(corsica['months'])} monthly composites; every parcel held out\n")
     print(corsica_report(corsica))
+    print(f"\nUganda and South Sudan: {len(east_africa['months'])} monthly composites from ")
+    print(f"{east_africa['months'][0]}; every field held out\n")
+    print(corsica_report(east_africa))
 
 
 if __name__ == "__main__":

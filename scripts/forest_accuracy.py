@@ -208,6 +208,20 @@ def _potsdam_rows(mask: np.ndarray) -> dict[tuple[str, str, str], dict[str, floa
     return rows
 
 
+def by_tree_neighbours(rules: str | Path | RuleSet | None = None) -> pd.Series:
+    """Share of tree pixels called forest, by how many of their 8 neighbours are trees too."""
+    mask = np.asarray(landmask.classify(open_potsdam(), rules).values)
+    lc = landcover()
+    tree = lc == 4
+    neighbours = ndimage.convolve(tree.astype(int), np.ones((3, 3), int), mode="constant") - 1
+    out = {}
+    for lo in (0, 2, 4, 6, 8):
+        sel = tree & (neighbours >= lo) & (neighbours <= lo + 1) & (mask != 255)
+        label = f"{lo}-{lo + 1}" if lo < 8 else "8"
+        out[f"{label} ({int(sel.sum())})"] = float((mask[sel] == 1).mean())
+    return pd.Series(out, name="forest")
+
+
 def library_spectra() -> pd.DataFrame:
     """The Berlin library's spectra in the six bands, with name and level-2 class."""
     return pd.read_csv(LIBRARY)
@@ -263,6 +277,11 @@ def report(rules: str | None = None) -> str:
         out.append(
             f"**enmap-potsdam** ({how}, rules {table.attrs['rules']})\n\n" + _markdown(table)
         )
+    near = by_tree_neighbours(spec)
+    out.append(
+        "**enmap-potsdam**, tree pixels called forest by tree neighbours (of 8): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in near.items())
+    )
     lib = library_table(spec if spec is not None else "default")
     out.append(
         "**berlin-library** (held out)\n\n"

@@ -128,7 +128,7 @@ def as_mask(
     import xarray as xr
 
     from landmask.classification.classify import mask_like
-    from landmask.io.scene import pixel_coords
+    from landmask.io.read.scene import pixel_coords
 
     arr = da.from_array(data, chunks=chunks) if not isinstance(data, da.Array) else data
     h, w = arr.shape
@@ -144,7 +144,8 @@ def _stac_documents_are_valid(request: pytest.FixtureRequest) -> Any:
     """After every test with a ``tmp_path``: each STAC item and catalog written there
     validates against the official JSON schemas (:mod:`stac_schemas`, offline)."""
     yield
-    tmp = request.node.funcargs.get("tmp_path")
+    # pytest sets funcargs to None once an item is torn down (seen with -x across files)
+    tmp = (getattr(request.node, "funcargs", None) or {}).get("tmp_path")
     if tmp is None and "tmp_path" in request.fixturenames:
         tmp = request.getfixturevalue("tmp_path")
     if tmp is not None and Path(tmp).is_dir():
@@ -159,7 +160,7 @@ def as_scene(values: np.ndarray, bands: Sequence[str], chunks: tuple[int, int] |
     import dask.array as da
     import xarray as xr
 
-    from landmask.io.scene import pixel_coords
+    from landmask.io.read.scene import pixel_coords
 
     _, h, w = values.shape
     ch = (len(bands), *chunks) if isinstance(chunks, tuple) else -1

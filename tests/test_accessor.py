@@ -16,7 +16,7 @@ from test_write import as_mask
 from landmask.classification.classify import classify
 from landmask.errors import InputError
 from landmask.evaluation.evaluate import evaluate
-from landmask.io.scene import open_scene
+from landmask.io.read.scene import open_scene
 from landmask.spectral.indices import compute_indices
 from landmask.vector.vectorize import vectorize
 
@@ -125,7 +125,7 @@ def test_wrong_kind_of_array_is_a_clear_error(scene):
 def test_package_functions_stay_functions_after_their_modules_load():
     code = (
         "import landmask\n"
-        "from landmask.io.masks import open_mask\n"  # loads the module landmask/evaluate.py
+        "from landmask.io.read.masks import open_mask\n"  # loads the module landmask/evaluate.py
         "import landmask.classification.classify\n"
         "print(callable(landmask.classify), callable(landmask.evaluate),"
         " landmask.classify.__name__, landmask.evaluate.__module__)"

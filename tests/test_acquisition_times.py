@@ -1,8 +1,8 @@
 """When a scene was acquired: one reading of provider names and of STAC times, for every user.
 
 The provider's names say the product and its time in one match
-(:mod:`landmask.io.provider`); ISO 8601 text and a STAC item's times are read
-in one place (:mod:`landmask.io.times`) by the provider's STAC reading, the
+(:mod:`landmask.io.sensors.provider`); ISO 8601 text and a STAC item's times are read
+in one place (:mod:`landmask.io.sensors.times`) by the provider's STAC reading, the
 items beside outputs and the dates of a composite alike.
 """
 
@@ -20,9 +20,9 @@ import pytest
 from conftest import write_raster
 
 import landmask
-from landmask.io.items import Lineage, acquisition_times
-from landmask.io.provider import product_of_file, product_of_item
-from landmask.io.times import iso_utc, item_times, parse_utc
+from landmask.io.sensors.provider import product_of_file, product_of_item
+from landmask.io.sensors.times import iso_utc, item_times, parse_utc
+from landmask.io.stac.items import Lineage, acquisition_times
 from landmask.temporal.dates import gather_dates
 
 SAFE = "S2A_MSIL2A_20220301T101841_N0400_R065_T33UUP_20220301T140033.SAFE"

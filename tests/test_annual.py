@@ -327,3 +327,46 @@ def test_the_shade_cut_is_the_calibration_halfs_best(corsica):
     cut, balanced = acc.best_shade_cut(corsica)
     assert cut == 0.095 and balanced == pytest.approx(0.84, abs=0.005)
     assert "< 0.095" in next(r.text for r in load_rules("annual").rules if r.class_name == "forest")
+
+
+# --- WorldCereal's Uganda and South Sudan 2017 fields: a third region, nothing tuned -------
+
+
+@pytest.fixture(scope="module")
+def east_africa():
+    return acc.load_east_africa()
+
+
+def test_east_africa_subset_is_small_and_documented(east_africa):
+    path = acc.EAST_AFRICA / "eastafrica2017.npz"
+    assert path.stat().st_size < 200_000
+    readme = (acc.EAST_AFRICA / "README.md").read_text()
+    assert "MIT" in readme and "6c574425857177d9476bcf0876895e368ce445bb" in readme
+    assert east_africa["reflectance"].shape == (12, 6, 500)
+    months = list(east_africa["months"])
+    assert months[0] == "2016-12-01" and months[-1] == "2017-11-01"
+    groups, counts = np.unique(east_africa["group"], return_counts=True)
+    assert dict(zip(groups.tolist(), counts.tolist(), strict=True)) == {
+        "built_up": 1,
+        "grasslands": 5,
+        "temporary_crops": 471,
+        "trees": 23,
+    }
+    assert east_africa["held_out"].all()
+    assert ((east_africa["lat"] > 0) & (east_africa["lat"] < 5.1)).all()
+
+
+def test_east_africa_shows_where_the_european_cuts_fail(east_africa):
+    """Savanna trees and dry-season crops never reach NDVI 0.65: most are called urban."""
+    annual = acc.corsica_annual_table(east_africa)
+    default = acc.corsica_single_date_table(east_africa)
+    assert annual.loc["trees", "forest"] <= 0.1  # measured 0.00 (23 samples)
+    assert annual.loc["trees", "urban"] >= 0.6  # 0.78
+    assert annual.loc["temporary_crops", "urban"] >= 0.4  # 0.51 (471)
+    assert annual.loc["temporary_crops", "crops_grassland"] <= 0.3  # 0.18
+    assert annual.loc["temporary_crops", "forest"] <= 0.05  # 0.01
+    # one month's default rules do no better on the trees
+    assert default.loc["trees", "forest"] <= 0.1  # 0.00
+    # the one built-up field is never green and bright at 1.6 um: called bare, not urban
+    assert annual.loc["built_up", "bare"] == 1.0
+    np.testing.assert_allclose(annual.sum(axis=1), 1.0)

@@ -19,7 +19,7 @@ from scipy import ndimage
 from landmask.classes import WORLDCOVER
 from landmask.cli import run
 from landmask.errors import ConfigError, GridError, InputError
-from landmask.io.masks import open_image, open_mask
+from landmask.io.read.masks import open_image, open_mask
 from landmask.products.apply import apply_mask, crop_window
 
 H, W = 40, 50

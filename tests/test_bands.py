@@ -1,11 +1,8 @@
-"""Band names have one home (landmask.bands) that io and spectral both read."""
-
-import ast
-from pathlib import Path
+"""Band names have one home (landmask.bands) that io and spectral both read; that io does
+not import spectral for them is checked with every other layer in test_layers.py."""
 
 import pytest
 
-import landmask
 from landmask.bands import (
     BAND_ALIASES,
     COMMON_NAMES,
@@ -17,8 +14,6 @@ from landmask.bands import (
 )
 from landmask.errors import BandError
 from landmask.spectral.indices import INDICES, band_reads, bands_needed
-
-PACKAGE = Path(landmask.__file__).parent
 
 
 def test_common_name_normalises_case_and_space():
@@ -65,25 +60,3 @@ def test_bands_needed_reads_every_index_formula_band():
     available = sorted(COMMON_NAMES)
     for name, index in INDICES.items():
         assert set(bands_needed([name], available)) == set(index.bands)
-
-
-def _landmask_imports(path: Path) -> set[str]:
-    """Every landmask module a file imports, at the top or inside functions."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("landmask"):
-            found.add(node.module or "")
-        elif isinstance(node, ast.Import):
-            found |= {a.name for a in node.names if a.name.startswith("landmask")}
-    return found
-
-
-def test_naming_the_bands_of_a_scene_does_not_import_spectral():
-    readers = ["bands.py", "io/_bands.py", "io/sensors.py", "io/scene.py", "io/stac.py"]
-    upward = {
-        f"{name}: {m}"
-        for name in readers
-        for m in _landmask_imports(PACKAGE / name)
-        if m.startswith("landmask.spectral")
-    }
-    assert not upward

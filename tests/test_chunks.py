@@ -62,9 +62,9 @@ def test_every_stage_gives_the_same_result_for_numpy_and_dask_input(tmp_path, s2
 
     from landmask.classification.classify import classify
     from landmask.evaluation.evaluate import evaluate
-    from landmask.io.masks import open_image
-    from landmask.io.scene import open_scene
-    from landmask.io.write import write_mask
+    from landmask.io.read.masks import open_image
+    from landmask.io.read.scene import open_scene
+    from landmask.io.write.rasters import write_mask
     from landmask.products.apply import apply_mask
     from landmask.products.export import export_mask
     from landmask.spectral.indices import compute_indices

@@ -7,8 +7,8 @@ from conftest import TRANSFORM, UTM33
 
 from landmask._runtime.schedulers import use_scheduler
 from landmask.classification.classify import classify
-from landmask.io.scene import open_scene
-from landmask.io.write import write_mask
+from landmask.io.read.scene import open_scene
+from landmask.io.write.rasters import write_mask
 from landmask.spectral.rules import classify_block, load_rules
 from landmask.synthetic import BANDS
 

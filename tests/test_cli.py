@@ -4,7 +4,7 @@ import rasterio
 from conftest import TRANSFORM, UTM33, run_in_fresh_process, sha256
 
 from landmask.cli import cli, run
-from landmask.io.scene import open_scene
+from landmask.io.read.scene import open_scene
 from landmask.spectral.rules import classify_block, load_rules
 from landmask.synthetic import BANDS
 
@@ -259,3 +259,35 @@ def test_evaluate_bad_truth_is_exit_2_one_line(tmp_path, capsys, case):
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("landmask: error:") and needle in err[-1] and str(truth) in err[-1]
     assert all(line.startswith("landmask: warning:") for line in err[:-1])
+
+
+def test_the_listed_help_of_every_subcommand_is_its_own():
+    import inspect
+
+    from landmask.cli import SUBCOMMANDS
+
+    for name, (_, _, listed) in SUBCOMMANDS.items():
+        own = inspect.cleandoc(cli.commands[name].help or "").split("\n\n")[0]
+        assert listed == " ".join(own.split()), name
+
+
+def test_help_imports_no_subcommand_and_a_command_only_its_own():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, contextlib, io; from landmask.cli import run\n"
+        "with contextlib.redirect_stdout(io.StringIO()): status = run(sys.argv[1:])\n"
+        "print(status, *sorted(m for m in sys.modules if m.startswith('landmask.cli.')))"
+    )
+    for argv, expected in (
+        (["--help"], set()),
+        (["classify", "--help"], {"landmask.cli.classify"}),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True
+        )
+        status, *modules = done.stdout.split()
+        assert status == "0"
+        commands = {m for m in modules if m.rsplit(".", 1)[1] in cli.commands}
+        assert commands == expected

@@ -329,7 +329,9 @@ def test_all_nodata_scene_gives_all_nodata_mask(raster, out_dir, capsys, caplog)
     output = out_dir / "mask.tif"
     res = invoke(["classify", scene, *S2, "-o", output], capsys, caplog)  # with the summary
     assert res.code == 0, res.err
-    assert res.err == ""
+    # issue 19's contract for an empty scene: exit 0 and exactly one warning line
+    assert res.err.count("\n") == 1 and res.err.startswith("landmask: warning: no pixel")
+    assert "all 5,120 are nodata" in res.err
     assert str(output) in res.out
     assert listing(out_dir) == MASK_FILES
     assert sha256(scene) == before

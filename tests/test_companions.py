@@ -25,7 +25,7 @@ from landmask.cli import run
 from landmask.errors import OutputExistsError
 from landmask.io.companions import Output, is_own, item_path
 from landmask.io.outputs import plan_outputs
-from landmask.io.write import write_mask
+from landmask.io.write.rasters import write_mask
 
 S2 = ("--sensor", "sentinel2-l2a")
 

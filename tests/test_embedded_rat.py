@@ -24,9 +24,9 @@ from conftest import as_mask
 
 from landmask.classes import LANDCOVER, NODATA, WORLDCOVER, ClassScheme
 from landmask.errors import WriteError
-from landmask.io.gdal_metadata import embed_rat, reserve_rat
-from landmask.io.styling import rat_xml
-from landmask.io.write import write_mask
+from landmask.io.write.gdal_metadata import embed_rat, reserve_rat
+from landmask.io.write.rasters import write_mask
+from landmask.io.write.styling import rat_xml
 
 GDAL_METADATA = 42112
 TILE_OFFSETS = 324

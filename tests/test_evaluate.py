@@ -80,7 +80,7 @@ from conftest import TRANSFORM, UTM33, write_raster  # noqa: E402
 from shapely.geometry import Point, box  # noqa: E402
 
 from landmask.errors import ConfigError, InputError, TruthReprojectedWarning  # noqa: E402
-from landmask.io.masks import open_mask  # noqa: E402
+from landmask.io.read.masks import open_mask  # noqa: E402
 
 
 @pytest.fixture

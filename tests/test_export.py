@@ -18,8 +18,8 @@ from rasterio.enums import ColorInterp
 
 from landmask.classes import LANDCOVER, WORLDCOVER
 from landmask.cli import run
-from landmask.io.overviews import mode2x2
-from landmask.io.write import write_mask
+from landmask.io.write.overviews import mode2x2
+from landmask.io.write.rasters import write_mask
 from landmask.products.export import colorize_block, export_mask, rgba_table
 
 SHAPE = (1100, 1300)  # more than two tiles a side: two overview levels

@@ -12,8 +12,8 @@ from conftest import as_mask, write_raster
 from landmask.cli import run
 from landmask.errors import OutputExistsError
 from landmask.evaluation.evaluate import Evaluation
-from landmask.io.masks import open_image
-from landmask.io.write import write_image, write_mask
+from landmask.io.read.masks import open_image
+from landmask.io.write.rasters import write_image, write_mask
 
 H = W = 32
 
@@ -191,7 +191,7 @@ def test_train_names_a_band_whose_nodata_leaves_labels_out(tmp_path, synthetic_s
     from shapely.geometry import box
 
     from landmask.errors import NodataFootprintWarning
-    from landmask.io.scene import open_scene
+    from landmask.io.read.scene import open_scene
     from landmask.models.training import train
     from landmask.synthetic import BANDS
 

@@ -24,7 +24,7 @@ from landmask.classes import NODATA
 from landmask.classification.classify import classify
 from landmask.cli import run
 from landmask.errors import RuleError
-from landmask.io.scene import open_scene
+from landmask.io.read.scene import open_scene
 from landmask.models.registry import RulesModel
 from landmask.spectral.expressions import parse
 from landmask.spectral.focal import FOCAL, focal, window_sums

@@ -22,10 +22,10 @@ import xarray as xr
 from conftest import TRANSFORM, UTM33, as_mask, write_raster
 
 from landmask.cli import run
-from landmask.io.masks import open_image
-from landmask.io.styling import index_ramp
-from landmask.io.write import band_colours, write_image, write_indices, write_mask
+from landmask.io.read.masks import open_image
+from landmask.io.write.rasters import band_colours, write_image, write_indices, write_mask
 from landmask.products.export import export_mask
+from landmask.spectral.indices import index_ramp
 from landmask.vector.formats import write_vector
 from landmask.vector.vectorize import vectorize_to_file
 

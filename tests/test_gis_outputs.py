@@ -103,7 +103,7 @@ def test_write_vector_and_the_stream_write_the_same_parquet_metadata(tmp_path, s
 def truth_gpkg(tmp_path, synthetic_small):
     """The synthetic truth as polygons in a GeoPackage written (and styled) by landmask."""
     truth = tmp_path / "truth.tif"
-    from landmask.io.write import write_mask
+    from landmask.io.write.rasters import write_mask
 
     write_mask(grid_mask(synthetic_small.truth.astype(np.uint8)), truth)
     assert run(["vectorize", str(truth), "-o", str(tmp_path / "truth.gpkg"), "-q"]) == 0
@@ -175,7 +175,7 @@ def test_an_extension_of_another_format_is_refused(tmp_path, s2_file, capsys, ar
 
 
 def test_preview_must_be_png(tmp_path, synthetic_small, capsys):
-    from landmask.io.write import write_mask
+    from landmask.io.write.rasters import write_mask
 
     write_mask(grid_mask(synthetic_small.truth.astype(np.uint8)), tmp_path / "m.tif")
     capsys.readouterr()

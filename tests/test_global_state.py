@@ -18,7 +18,7 @@ from affine import Affine
 from conftest import TRANSFORM, as_mask
 from rasterio.errors import NotGeoreferencedWarning
 
-from landmask.io.write import write_mask
+from landmask.io.write.rasters import write_mask
 
 
 def _pixel_grid_mask(data: np.ndarray) -> xr.DataArray:

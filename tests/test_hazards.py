@@ -497,6 +497,92 @@ def test_signal_mid_write(case: Case, signum: int, capsys, caplog, monkeypatch) 
     assert err == f"landmask: interrupted by {signal.Signals(signum).name}; temporary files removed"
 
 
+#: the signal cells on worker processes: each command on both schedulers, SIGINT (a
+#: terminal's Ctrl-C, to the whole process group) on one and SIGTERM (``kill PID``) on the
+#: other, alternating, so that every scheduler meets both signals
+WORKER_CELLS = [
+    pytest.param(name, scheduler, signum, id=f"{name}-{scheduler}-{signum.name}")
+    for k, name in enumerate(n for n in ALL if n != "preview")  # preview computes here
+    for scheduler, signum in zip(
+        ("processes", "local:2"),
+        (signal.SIGINT, signal.SIGTERM) if k % 2 else (signal.SIGTERM, signal.SIGINT),
+        strict=True,
+    )
+]
+SIGNALLED = Path(__file__).parent / "faults" / "signalled.py"
+
+
+def _without_scheduler(argv: list[object]) -> list[object]:
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--scheduler":
+            skip = True
+        else:
+            out.append(arg)
+    return out
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize(("name", "scheduler", "signum"), WORKER_CELLS)
+def test_signal_mid_write_on_worker_processes(name, scheduler, signum, inputs, tmp_path):
+    """SIGINT/SIGTERM mid-write with worker processes (issue 21): a real ``landmask``
+    process, so its exit, its whole stderr (the resource tracker's and Dask's lines
+    included) and its children are what a user gets: 130/143, the one line, nothing
+    left on disk, no process left."""
+    import subprocess
+    import sys
+
+    from conftest import wait_for
+
+    (tmp_path / "out").mkdir()
+    command = COMMANDS[name]
+    case = Case(name, command, inputs, tmp_path, tmp_path / "out" / f"o{command.suffix}")
+    argv = [*_without_scheduler(case.argv()), "--scheduler", scheduler]
+    before_inputs = _hashes(case.input_files())
+    before = snapshot(tmp_path)
+    who = "group" if signum == signal.SIGINT else "process"
+    proc = subprocess.Popen(
+        [sys.executable, SIGNALLED, signum.name, who, *map(os.fspath, argv)],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        _, err = proc.communicate(timeout=300)  # a hang guard, not a timing
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+    def group_gone() -> bool:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    wait_for(group_gone, f"{name}: the worker processes ending", limit=60, step=0.1)
+    lines = [s for s in err.splitlines() if s.strip() and not s.startswith("landmask: warning:")]
+    assert proc.returncode == 128 + signum, f"{name}: exit {proc.returncode}:\n{err}"
+    assert lines == [f"landmask: interrupted by {signum.name}; temporary files removed"], (
+        f"{name} on {scheduler}:\n{err}"
+    )
+    assert _hashes(case.input_files()) == before_inputs, "an input changed"
+    summary = {"run-summary.json", "catalog.json", ".landmask-manifest.json"}
+    after = {
+        k: v
+        for k, v in snapshot(tmp_path).items()
+        if not name.startswith("run") or Path(k).name not in summary
+    }
+    changed = {k for k in before.keys() & after.keys() if before[k] != after[k]}
+    assert not changed and set(after) <= set(before), (
+        f"{name}: created {sorted(set(after) - set(before))}, changed {sorted(changed)}"
+    )
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 @pytest.mark.parametrize("name", ["change", "classify"])
 def test_signal_in_the_vector_phase(name, signum, inputs, tmp_path, capsys, caplog, monkeypatch):

@@ -305,7 +305,7 @@ def test_one_band_two_names(cli, s2_file, out_dir):
 
 
 def test_one_band_two_names_in_python(s2_file):
-    from landmask.io.scene import open_scene
+    from landmask.io.read.scene import open_scene
 
     with pytest.raises(InputError, match="one band cannot have two names"):
         open_scene(s2_file, bands={"red": 3, "nir": 3})

@@ -4,7 +4,7 @@ import pytest
 from conftest import TRANSFORM, UTM33
 
 from landmask.errors import BandError, ConfigError
-from landmask.io.scene import open_scene
+from landmask.io.read.scene import open_scene
 from landmask.spectral.indices import INDICES, compute_indices, indices_block
 
 NAMES = ["blue", "green", "red", "nir", "swir16", "swir22"]

@@ -25,7 +25,7 @@ from conftest import assert_one_line, invoke, write_raster
 from test_presets import write_jp2
 
 from landmask.errors import SensorError, UncalibratedWarning
-from landmask.io.scene import open_scene
+from landmask.io.read.scene import open_scene
 
 DATA = Path(__file__).parent / "data" / "level1"
 LE07 = "LE07_L1TP_230080_20231208_20240103_02_T1"

@@ -44,8 +44,8 @@ def test_every_mask_taker_raises_the_same_error(tmp_path, s2_file):
     import rioxarray  # noqa: F401
 
     from landmask.evaluation.evaluate import evaluate
-    from landmask.io.masks import open_image, open_mask
-    from landmask.io.write import write_mask
+    from landmask.io.read.masks import open_image, open_mask
+    from landmask.io.write.rasters import write_mask
     from landmask.products.apply import apply_mask
     from landmask.products.export import export_mask
     from landmask.vector.vectorize import vectorize, vectorize_to_file

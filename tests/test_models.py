@@ -21,7 +21,7 @@ from landmask.classes import LANDCOVER, WORLDCOVER
 from landmask.classification.classify import classify, classify_with_probabilities
 from landmask.cli import run
 from landmask.errors import BandError, ModelError
-from landmask.io.scene import open_scene
+from landmask.io.read.scene import open_scene
 from landmask.models.inference import ids_from_proba
 from landmask.models.registry import (
     ModelHandle,
@@ -142,7 +142,7 @@ def test_probabilities_are_quantised_and_match_the_mask(synthetic):
 
 
 def test_probabilities_written_with_the_mask_in_one_pass(synthetic, tmp_path):
-    from landmask.io.write import write_mask
+    from landmask.io.write.rasters import write_mask
 
     class Counting(Smoothed):
         calls = 0

@@ -18,6 +18,7 @@ def test_every_notebook_is_found():
         "04-evaluation",
         "05-scale",
         "06-analysis",
+        "07-season",
     ]
 
 

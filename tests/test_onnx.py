@@ -21,7 +21,7 @@ from onnx_builders import conv_model, default_metadata, reference_proba, unet_mo
 
 from landmask.classification.classify import classify, classify_with_probabilities
 from landmask.errors import BandError, ModelError
-from landmask.io.scene import pixel_coords
+from landmask.io.read.scene import pixel_coords
 from landmask.models.onnx import OnnxModel
 from landmask.models.registry import load_model
 from landmask.synthetic import BANDS, make_scene

@@ -5,7 +5,7 @@ import rasterio
 import rasterio.shutil
 from conftest import write_raster
 
-from landmask.io.overviews import mean2x2, mode2x2, overview_factors, overview_levels
+from landmask.io.write.overviews import mean2x2, mode2x2, overview_factors, overview_levels
 
 
 def gdal_overviews(tmp_path, data, nodata, resampling):

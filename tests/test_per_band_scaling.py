@@ -20,7 +20,7 @@ from test_radiometry import stac_item
 from landmask.batch.workflow import load_workflow
 from landmask.cli import run
 from landmask.errors import ConfigError, UncalibratedWarning
-from landmask.io.scene import open_scene
+from landmask.io.read.scene import open_scene
 
 SHAPE = (5, 6)
 NAMES = ("red", "green", "blue", "nir")

@@ -16,7 +16,7 @@ import landmask
 import landmask.vector.vectorize
 from landmask._runtime.schedulers import use_scheduler
 from landmask.cli import run
-from landmask.io.scene import open_scene
+from landmask.io.read.scene import open_scene
 from landmask.models.registry import RulesModel, load_model
 from landmask.spectral.rules import load_rules
 

@@ -16,10 +16,10 @@ from test_write import as_mask
 from landmask.classes import LANDCOVER, ClassScheme, LandClass
 from landmask.errors import ConfigError
 from landmask.evaluation.evaluate import evaluate
-from landmask.io.masks import open_mask
-from landmask.io.reflectance import ReflectanceReader
-from landmask.io.scene import open_scene, pixel_coords
-from landmask.io.write import write_mask
+from landmask.io.read.masks import open_mask
+from landmask.io.read.reflectance import ReflectanceReader
+from landmask.io.read.scene import open_scene, pixel_coords
+from landmask.io.write.rasters import write_mask
 from landmask.spectral.indices import compute_indices
 from landmask.vector.vectorize import vectorize
 from landmask.viz.plot import (
@@ -312,7 +312,7 @@ def test_mask_image_takes_the_scheme_the_mask_names(tmp_path, monkeypatch):
 
 
 def test_overviews_read_for_a_renamed_or_relabelled_window_never_for_a_derived_one(tmp_path):
-    from landmask.io.masks import file_window, open_image
+    from landmask.io.read.masks import file_window, open_image
 
     path = tmp_path / "m.tif"
     data = pattern(2048)

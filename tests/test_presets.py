@@ -26,7 +26,7 @@ import rasterio
 from conftest import TRANSFORM, UTM33, assert_one_line, invoke, write_raster
 
 from landmask.errors import PresetAssumedWarning, SensorError, UncalibratedWarning
-from landmask.io.scene import open_scene
+from landmask.io.read.scene import open_scene
 from landmask.spectral.indices import compute_indices
 
 SHAPE = (4, 5)
@@ -42,7 +42,7 @@ LANDSAT_IDS = {
 }
 
 # Independent tables, typed out from the providers' and STAC's documentation (not from
-# landmask.io.sensors): the preset's name for each band must be the one these give.
+# landmask.io.sensors.presets): the preset's name for each band must be the one these give.
 
 #: STAC ``eo`` extension v2.0, "Common Band Names": the band range (micrometres) of each
 #: common name, and the instrument band numbers that carry it.

@@ -11,7 +11,7 @@ from conftest import as_mask
 
 from landmask.classes import LANDCOVER, WORLDCOVER
 from landmask.cli import run
-from landmask.io.write import write_mask
+from landmask.io.write.rasters import write_mask
 from landmask.viz.plot import mask_image
 from landmask.viz.preview import read_decimated
 

@@ -17,9 +17,9 @@ from hypothesis.extra.numpy import arrays
 from landmask.classification.classify import classify
 from landmask.classification.quality import apply_quality
 from landmask.evaluation.evaluate import evaluate
-from landmask.io.reflectance import ReflectanceReader
-from landmask.io.resample import Resample
-from landmask.io.scene import BandSource
+from landmask.io.read.reflectance import ReflectanceReader
+from landmask.io.read.resample import Resample
+from landmask.io.read.scene import BandSource
 from landmask.products.apply import apply_mask
 from landmask.spectral.indices import compute_indices
 from landmask.vector.sieve import sieve

@@ -18,7 +18,7 @@ from landmask.classification.quality import (
     scl_block,
 )
 from landmask.cli import run
-from landmask.io.scene import open_scene
+from landmask.io.read.scene import open_scene
 
 # SCL class -> expected code: 0 nodata; 1, 3, 8, 9, 10 cloud; the rest clear
 SCL_EXPECTED = {

@@ -1,7 +1,7 @@
 """Radiometry is decided, recorded and shown: surface reflectance, top of atmosphere, or DN.
 
 Every reader records ``scene.attrs["radiometry"]`` and a reason in
-``radiometry_basis`` (:mod:`landmask.io.radiometry`); masks and index rasters
+``radiometry_basis`` (:mod:`landmask.io.read.radiometry`); masks and index rasters
 carry them as GeoTIFF tags and STAC item properties, and the command line says
 them in one line.
 """
@@ -19,8 +19,8 @@ from conftest import assert_one_line, invoke, write_raster
 
 from landmask.errors import UncalibratedWarning
 from landmask.io.companions import item_path
-from landmask.io.radiometry import RADIOMETRIES, sample_values
-from landmask.io.scene import open_scene
+from landmask.io.read.radiometry import RADIOMETRIES, sample_values
+from landmask.io.read.scene import open_scene
 
 SHAPE = (16, 16)
 BANDS = {"red": 1, "nir": 2}
@@ -301,7 +301,7 @@ def test_real_scenes_as_a_user_opens_them(files, options, radiometry):
 
 def test_probabilities_carry_the_radiometry_too(tmp_path):
     from landmask.classification.classify import classify_with_probabilities
-    from landmask.io.write import write_mask
+    from landmask.io.write.rasters import write_mask
 
     path = write_raster(tmp_path / "rgbn.tif", _stack("u1", 4))
     scene = _open_quietly(path, sensor="naip")

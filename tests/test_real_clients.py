@@ -24,7 +24,7 @@ import xarray as xr
 from conftest import TRANSFORM, UTM33, as_mask, write_raster
 
 from landmask.cli import run
-from landmask.io.write import write_indices, write_mask
+from landmask.io.write.rasters import write_indices, write_mask
 
 pytestmark = pytest.mark.skipif(
     shutil.which("gdalinfo") is None or shutil.which("ogrinfo") is None,

@@ -19,7 +19,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from landmask.classification.classify import classify
 from landmask.errors import ModelMismatchError, UncalibratedWarning
-from landmask.io.scene import open_scene
+from landmask.io.read.scene import open_scene
 from landmask.models.recorded import SceneRecord, recorded, scene_options
 from landmask.models.registry import load_model
 from landmask.models.sklearn import FORMAT, SklearnModel

@@ -258,6 +258,7 @@ def test_dates_outside_the_region_or_period_are_counted_and_an_empty_tile_is_nod
     ("change", "message"),
     [
         ({"grid": {"crs": "EPSG:32633", "resolution": 0.01, "tile_size": 16}}, "implausible"),
+        ({"grid": {"crs": "EPSG:32633", "resolution": 1e-4, "tile_size": 60000}}, "a region of"),
         ({"grid": {"crs": "EPSG:32633", "resolution": 10, "tile_size": 100_000}}, "implausible"),
         ({"grid": {"crs": "EPSG:32633"}}, "give crs and resolution"),
         ({"grid": {"crs": "nowhere", "resolution": 10}}, "not a CRS"),
@@ -274,3 +275,38 @@ def test_bad_region_runs_exit_2_before_any_work(dates, change, message, capsys):
     errors = [line for line in lines if not line.startswith("landmask: warning:")]
     assert len(errors) == 1 and message in errors[0], lines
     assert not (dates / "out_bad").exists()
+
+
+def test_a_local_cluster_writes_the_same_tiles(dates, runs):
+    tiled, _ = runs
+    path = _workflow(dates, "cluster", 36, outputs={"dir": "out_cluster", "stac": False})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DateSkippedWarning)
+        assert run(["run", str(path), "-q", "--scheduler", "local:2"]) == 0
+    out = dates / "out_cluster"
+    for kind in ("mask", "composite"):
+        names = sorted(p.name for p in tiled.glob(f"r*_c*_{kind}.tif"))
+        assert names == sorted(p.name for p in out.glob(f"r*_c*_{kind}.tif")) and names
+        for name in names:
+            with rasterio.open(tiled / name) as a, rasterio.open(out / name) as b:
+                np.testing.assert_array_equal(a.read(), b.read())
+    with rasterio.open(out / "mosaic.vrt") as a, rasterio.open(tiled / "mosaic.vrt") as b:
+        np.testing.assert_array_equal(a.read(1), b.read(1))
+
+
+def test_region_keys_in_a_run_over_scenes_are_refused(tmp_path):
+    from landmask.errors import ConfigError
+
+    for extra in ({"period": "2024-01-01/.."}, {"outputs": {"dir": "o", "mosaic": "m.vrt"}}):
+        doc = {
+            "name": "scenes",
+            "inputs": ["a.tif"],
+            "sensor": "sentinel2-l2a",
+            "classifier": {"rules": "default"},
+            "outputs": {"dir": "o"},
+            **extra,
+        }
+        path = tmp_path / "w.yaml"
+        path.write_text(yaml.safe_dump(doc))
+        with pytest.raises(ConfigError, match="only a region run"):
+            load_workflow(path)

@@ -10,8 +10,8 @@ from conftest import TRANSFORM, UTM33
 
 from landmask.cli import run
 from landmask.errors import ConfigError, GridError
-from landmask.io.resample import axis_coords, resample_block, source_span
-from landmask.io.scene import open_scene
+from landmask.io.read.resample import axis_coords, resample_block, source_span
+from landmask.io.read.scene import open_scene
 
 T20 = Affine(20.0, 0.0, TRANSFORM.c, 0.0, -20.0, TRANSFORM.f)
 H20, W20 = 6, 5  # the 20 m grid; the 10 m grid is 12 x 10 over the same extent

@@ -15,13 +15,13 @@ from affine import Affine
 from conftest import TRANSFORM, UTM33, sha256, write_raster
 
 import landmask.batch.run
-import landmask.io.scene
+import landmask.io.read.scene
 import landmask.vector.vectorize
 from landmask.batch.run import MANIFEST_NAME, manifest_entries, run_workflow
 from landmask.batch.workflow import load_workflow
 from landmask.cli import run
 from landmask.errors import ConfigError
-from landmask.io.scene import open_scene
+from landmask.io.read.scene import open_scene
 from landmask.spectral.rules import classify_block, load_rules
 from landmask.synthetic import BANDS, S2_BAND_IDS, to_dn
 
@@ -75,13 +75,13 @@ def _status(tmp_path: Path) -> dict[str, str]:
 def opened(monkeypatch):
     """Records the inputs of every open_scene call the runner makes."""
     calls: list[str] = []
-    real = landmask.io.scene.open_scene
+    real = landmask.io.read.scene.open_scene
 
     def spy(inputs, **kw):
         calls.append(Path(inputs[0]).stem if isinstance(inputs, list) else str(inputs.id))
         return real(inputs, **kw)
 
-    monkeypatch.setattr(landmask.io.scene, "open_scene", spy)
+    monkeypatch.setattr(landmask.io.read.scene, "open_scene", spy)
     return calls
 
 

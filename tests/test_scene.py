@@ -8,7 +8,7 @@ from affine import Affine
 from conftest import TRANSFORM, UTM33, write_raster
 
 from landmask.errors import BandError, ConfigError, GridError, ReadError
-from landmask.io.scene import aligned_chunks, open_scene, to_reflectance
+from landmask.io.read.scene import aligned_chunks, open_scene, to_reflectance
 from landmask.spectral.indices import band_reads
 from landmask.synthetic import BANDS, S2_BAND_IDS
 
@@ -146,7 +146,7 @@ def test_vrt_input(s2_file, tmp_path):
 
 
 def test_opening_reads_no_pixels(s2_file, monkeypatch):
-    import landmask.io.reflectance as scene_mod
+    import landmask.io.read.reflectance as scene_mod
 
     calls = []
     real = scene_mod.read_reflectance

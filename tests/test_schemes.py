@@ -27,7 +27,7 @@ from landmask.classification.classify import classify
 from landmask.cli import run
 from landmask.errors import ConfigError, RuleError
 from landmask.evaluation.evaluate import evaluate
-from landmask.io.write import write_mask
+from landmask.io.write.rasters import write_mask
 from landmask.spectral.rules import load_rules
 
 # ESA WorldCover 2021 v200 product user manual, table of classes and colours
@@ -281,7 +281,7 @@ def test_resolve_scheme_given_wins_else_the_recorded_one_else_the_default(tmp_pa
 def test_worldcover_mask_through_the_accessor_writes_and_vectorizes_in_worldcover(tmp_path):
     import geopandas as gpd
 
-    from landmask.io.masks import open_mask
+    from landmask.io.read.masks import open_mask
 
     mask = as_mask(WORLDCOVER_TILE, class_scheme="worldcover")
     out = mask.landmask.write(tmp_path / "wc.tif").path
@@ -315,7 +315,7 @@ def test_every_caller_resolves_the_scheme_the_mask_records(tmp_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from landmask.io.masks import open_image
+    from landmask.io.read.masks import open_image
     from landmask.products.apply import apply_mask
     from landmask.products.export import export_mask
     from landmask.vector.formats import write_vector
@@ -393,7 +393,7 @@ def test_ids_errors_name_the_option_and_the_item(items, message):
 
 
 def test_every_class_list_reads_through_the_scheme():
-    from landmask.evaluation.truth import Labels
+    from landmask.io.read.labels import Labels
     from landmask.products.apply import resolve_keep
     from landmask.vector.vectorize import resolve_classes
 

@@ -13,8 +13,8 @@ from conftest import TRANSFORM, UTM33
 from landmask.classification.classify import classify
 from landmask.cli import run
 from landmask.errors import BandError, ConfigError, ReadError
-from landmask.io.scene import open_scene
-from landmask.io.stac import gdal_path, item_bands, read_items
+from landmask.io.read.scene import open_scene
+from landmask.io.stac.read import gdal_path, item_bands, read_items
 
 SHAPE = (12, 10)
 

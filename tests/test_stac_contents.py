@@ -18,9 +18,9 @@ from conftest import TRANSFORM, as_mask
 from stac_schemas import check_stac_folder, stac_errors
 
 from landmask.cli import run
-from landmask.io.items import class_name, item_path
-from landmask.io.provider import product_of_file
-from landmask.io.write import write_indices, write_mask
+from landmask.io.sensors.provider import product_of_file
+from landmask.io.stac.items import class_name, item_path
+from landmask.io.write.rasters import write_indices, write_mask
 
 H = W = 32
 UTC = dt.UTC

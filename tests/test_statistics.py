@@ -26,7 +26,7 @@ from landmask.classes import NODATA
 from landmask.classification.classify import classify
 from landmask.cli import run
 from landmask.errors import RuleError, StatisticWarning
-from landmask.io.items import item_path
+from landmask.io.stac.items import item_path
 from landmask.spectral.rules import load_rules
 from landmask.spectral.thresholds import (
     DARK_PERCENTILE,

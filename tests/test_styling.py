@@ -20,8 +20,8 @@ from shapely.geometry import box
 
 from landmask.classes import DYNAMIC_WORLD, LANDCOVER, SCHEMES, WORLDCOVER, ClassScheme
 from landmask.cli import run
-from landmask.io import styling
-from landmask.io.write import write_mask
+from landmask.io.write import styling
+from landmask.io.write.rasters import write_mask
 from landmask.vector.formats import write_vector
 
 LAYER_STYLES_COLUMNS = [

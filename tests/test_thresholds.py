@@ -7,8 +7,8 @@ import rasterio
 from landmask.classification.classify import classify
 from landmask.cli import run
 from landmask.errors import BandError, RuleError, StatisticWarning
-from landmask.io.scene import open_scene
-from landmask.io.write import write_mask
+from landmask.io.read.scene import open_scene
+from landmask.io.write.rasters import write_mask
 from landmask.spectral.expressions import Expr, parse
 from landmask.spectral.indices import compute_indices
 from landmask.spectral.rules import load_rules

@@ -32,8 +32,8 @@ from landmask.classes import LANDCOVER
 from landmask.classification.classify import classify
 from landmask.errors import BandError, InputError, ModelError
 from landmask.evaluation.evaluate import evaluate
-from landmask.evaluation.truth import labels_on_grid
-from landmask.io.scene import open_scene
+from landmask.io.read.labels import labels_on_grid
+from landmask.io.read.scene import open_scene
 from landmask.models.sklearn import FORMAT, SklearnModel
 from landmask.models.training import draw_sample, train
 from landmask.synthetic import BANDS, S2_BAND_IDS, make_scene, to_dn, write_scene
@@ -692,7 +692,7 @@ def test_polygon_groups_do_not_depend_on_the_chunks(boxes, chunk_y, chunk_x):
     import xarray as xr
     from conftest import TRANSFORM
 
-    from landmask.evaluation.truth import polygon_groups
+    from landmask.io.read.labels import polygon_groups
 
     x0, y0 = TRANSFORM.c + 0.25, TRANSFORM.f - 0.25  # edges never through a pixel centre
     geoms = [box(x0 + a, y0 - b - h, x0 + a + w, y0 - b) for a, b, w, h in boxes]
@@ -770,7 +770,7 @@ def test_seven_label_classes_stay_seven_from_model_to_mask_to_polygons(
     assert len(present) >= 5  # the model makes the user's classes, not landmask's four
     qml = (tmp_path / "mask.qml").read_text()
     assert all(f'label="{name}"' in qml for name in (names[i] for i in present))
-    from landmask.io.items import item_path
+    from landmask.io.stac.items import item_path
 
     item = json.loads(item_path(mask).read_text())
     stac_classes = item["assets"]["data"]["classification:classes"]

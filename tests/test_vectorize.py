@@ -38,8 +38,8 @@ from scipy import ndimage
 from landmask.classification.classify import mask_like
 from landmask.cli import run
 from landmask.errors import ConfigError, InputError, OutputExistsError
-from landmask.io.masks import open_mask
-from landmask.io.scene import pixel_coords
+from landmask.io.read.masks import open_mask
+from landmask.io.read.scene import pixel_coords
 from landmask.vector.formats import write_vector
 from landmask.vector.vectorize import vectorize
 
@@ -186,6 +186,31 @@ def checkerboard(s: int) -> Case:
     return Case(a, [1, 2, 3], regions={4: {1: n1, 2: n2, 3: 1}, 8: {1: 1, 2: 1, 3: 1}})
 
 
+def diagonal_stripes(s: int) -> Case:
+    """One-pixel diagonal stripes of 3 classes: with 8-connectivity each stripe is one region
+    of single pixels meeting at corners, across every chunk border on its way."""
+    rows, cols = np.indices((3 * s + 2, 3 * s + 1))
+    a = ((rows + cols) % 3).astype(np.uint8)
+    stripes = {v: sorted({int(k) for k in (rows + cols)[a == v].ravel()}) for v in (1, 2)}
+    return Case(
+        a,
+        [1, 2],
+        regions={
+            4: {v: int((a == v).sum()) for v in (1, 2)},
+            8: {v: len(stripes[v]) for v in (1, 2)},
+        },
+    )
+
+
+def coarse_checkerboard(s: int) -> Case:
+    """A checkerboard of 2-pixel squares: with 8-connectivity one region per class, a
+    multipolygon of squares cut by chunk borders through the middle of some of them."""
+    rows, cols = np.indices((3 * s + 3, 3 * s + 2))
+    a = ((rows // 2 + cols // 2) % 2).astype(np.uint8) + 1
+    squares = {v: len(np.unique((rows // 2 * 1000 + cols // 2)[a == v])) for v in (1, 2)}
+    return Case(a, [1, 2], regions={4: squares, 8: {1: 1, 2: 1}})
+
+
 def random_speckle(s: int) -> Case:
     rng = np.random.default_rng(42)
     smooth = ndimage.gaussian_filter(rng.normal(size=(45, 52)), 2.5)
@@ -204,6 +229,8 @@ CASES: dict[str, Callable[[int], Case]] = {
         ring_hole_corner,
         serpentine,
         checkerboard,
+        diagonal_stripes,
+        coarse_checkerboard,
         random_speckle,
     )
 }
@@ -677,33 +704,6 @@ def test_cli_classify_vector_matches_vectorize_of_the_mask(s2_file, tmp_path):
     assert sorted(os.listdir(tmp_path)) == sorted(
         ["a.parquet", "b.parquet", "mask.tif", "s2.tif", *styles]
     )
-
-
-@pytest.mark.parametrize(
-    ("scheduler", "polygonized_on"), [("threads", "processes"), ("synchronous", "synchronous")]
-)
-def test_cli_classify_vector_polygonizes_in_processes_after_local_threads(
-    s2_file, tmp_path, monkeypatch, scheduler, polygonized_on
-):
-    import dask.local
-    import dask.multiprocessing
-
-    import landmask.vector.vectorize as vectorize_module
-
-    seen = []
-    real = vectorize_module.vectorize_to_file
-
-    def spy(*args, **kwargs):
-        seen.append(dask.base.get_scheduler())
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(vectorize_module, "vectorize_to_file", spy)
-    argv = ["classify", str(s2_file), "--sensor", "sentinel2-l2a", "-o", str(tmp_path / "m.tif")]
-    vector = ["--vector", str(tmp_path / "m.gpkg"), "--scheduler", scheduler, "-q"]
-    assert run([*argv, *vector]) == 0
-    expected = {"processes": dask.multiprocessing.get, "synchronous": dask.local.get_sync}
-    assert seen == [expected[polygonized_on]]
-    assert len(gpd.read_file(tmp_path / "m.gpkg", layer="m")) > 10
 
 
 # ----------------------------------------------------------------- bad input

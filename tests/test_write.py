@@ -7,8 +7,8 @@ from rasterio.crs import CRS
 
 from landmask.classes import LANDCOVER
 from landmask.errors import ConfigError, InputError, OutputExistsError
-from landmask.io.scene import open_scene
-from landmask.io.write import write_indices, write_mask
+from landmask.io.read.scene import open_scene
+from landmask.io.write.rasters import write_indices, write_mask
 from landmask.spectral.indices import compute_indices
 
 ODD_CRS = CRS.from_wkt(

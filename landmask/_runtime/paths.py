@@ -4,7 +4,7 @@ A worker of a real cluster (``dask worker`` started elsewhere) resolves a
 relative path against its own working directory, not the client's, so every
 path that goes into a task — scene bands, STAC assets, masks, label rasters,
 model files, outputs — is made absolute once, where the object carrying it is
-made (:class:`landmask.io._bands.BandSource`, the mask and label readers, the
+made (:class:`landmask.io.read._bands.BandSource`, the mask and label readers, the
 ONNX model, :func:`landmask.io.outputs.check_output`).
 """
 

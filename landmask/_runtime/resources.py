@@ -3,7 +3,7 @@
 :func:`check_declared_size`: a raster whose header declares far more pixels
 than its file could hold (a 462 KB file declaring 200000² px) is refused before
 anything is read or written: opening it would fill the disk with temporaries.
-The free disk for temporaries is checked by :func:`landmask.io._cog.check_free_space`.
+The free disk for temporaries is checked by :func:`landmask.io.write._cog.check_free_space`.
 """
 
 from __future__ import annotations

@@ -14,7 +14,9 @@ errors only, unless the root logger is at DEBUG (``--debug``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import os
 import re
 import socket
 import sys
@@ -28,6 +30,7 @@ from landmask.errors import SchedulerError
 
 __all__ = [
     "SchedulerInfo",
+    "is_processes",
     "local_get",
     "progress",
     "quiet_dask_logs",
@@ -62,14 +65,12 @@ def use_scheduler(
     Raises :class:`SchedulerError` for an unknown spec or an unreachable address.
     """
     spec = (spec or "threads").strip()
-    if spec in ("threads", "processes", "synchronous"):
-        from landmask._runtime.signals import die_with_parent
-
-        # worker processes end with this one, even after a SIGKILL
-        settings: dict[str, Any] = {"scheduler": local_get(spec)}
-        if spec == "processes":
-            settings["multiprocessing.initializer"] = die_with_parent
-        with dask.config.set(settings):
+    if spec == "processes":
+        with _process_pool() as pool, dask.config.set(scheduler=_on_pool(pool)):
+            yield SchedulerInfo(spec)
+        return
+    if spec in ("threads", "synchronous"):
+        with dask.config.set(scheduler=local_get(spec)):
             yield SchedulerInfo(spec)
         return
     m = _LOCAL.match(spec)
@@ -94,8 +95,8 @@ def use_scheduler(
 def quiet_dask_logs() -> None:
     """Keep ``distributed``'s loggers (and those it configures) at WARNING, unless at DEBUG.
 
-    The one place landmask sets Dask's log levels; the workers of ``local:N``
-    get the same level through ``silence_logs``.
+    The one place landmask sets Dask's log levels (:func:`_abandon_logs` silences them when a
+    cluster closes); the workers of ``local:N`` get the same level through ``silence_logs``.
     """
     import distributed  # noqa: F401  (configures its loggers on import; set them after)
 
@@ -142,6 +143,55 @@ def local_get(name: str) -> Any:
     return dask.threaded.get
 
 
+def is_processes(get: Any) -> bool:
+    """Whether the scheduler ``get`` (``dask.base.get_scheduler()``) is Dask's ``processes``."""
+    import dask.multiprocessing
+
+    return get is dask.multiprocessing.get or (
+        isinstance(get, functools.partial) and get.func is dask.multiprocessing.get
+    )
+
+
+def _on_pool(pool: Any) -> Any:
+    """Dask's ``processes`` scheduler computing on ``pool``."""
+    import dask.multiprocessing
+
+    return functools.partial(dask.multiprocessing.get, pool=pool)
+
+
+@contextlib.contextmanager
+def _process_pool() -> Iterator[Any]:
+    """The worker processes of ``--scheduler processes``: one pool for the whole block.
+
+    Dask would start a pool per computation, inside which a signal could
+    catch a worker half-started (a traceback from the child); this one
+    starts its workers with signals deferred (:class:`~landmask._runtime.pools.ProcessPool`),
+    and they end with this process even after a SIGKILL.
+    """
+    import dask.system
+    from dask.multiprocessing import initialize_worker_process
+
+    from landmask._runtime.pools import ProcessPool, cancelling
+    from landmask._runtime.signals import die_with_parent
+
+    # as Dask does for its own pools: one string hash seed in every worker (inherited)
+    if os.environ.get("PYTHONHASHSEED") in (None, "0"):
+        os.environ["PYTHONHASHSEED"] = "6640"
+    workers = int(dask.config.get("num_workers", None) or dask.system.CPU_COUNT or 1)
+    init = functools.partial(initialize_worker_process, user_initializer=die_with_parent)
+    with cancelling(ProcessPool(workers, init)) as pool:
+        yield pool
+
+
+def _abandon_logs() -> None:
+    """Silence ``distributed`` from here on (a cluster closed or abandoned), unless at DEBUG.
+
+    :func:`quiet_dask_logs` sets its level again for the next cluster.
+    """
+    if not _debug():
+        logging.getLogger("distributed").setLevel(logging.CRITICAL + 1)
+
+
 def _debug() -> bool:
     return logging.getLogger().getEffectiveLevel() <= logging.DEBUG
 
@@ -150,27 +200,54 @@ def _debug() -> bool:
 def _local_cluster(n: int) -> Iterator[Any]:
     from distributed import Client, LocalCluster
 
-    from landmask._runtime.signals import end_children
+    from landmask._runtime.signals import end_children, signals_deferred
 
-    cluster = LocalCluster(
-        n_workers=n,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=logging.WARNING if _debug() else logging.ERROR,
-    )
-    client = Client(cluster)
+    try:
+        # a signal while the workers start stops the command once they have (no
+        # worker half-started); a second one at once
+        with signals_deferred():
+            cluster = LocalCluster(
+                n_workers=n,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                # no dashboard, but the scheduler's HTTP server (health, metrics)
+                # still starts: on a free port of this host, not on 8787, which
+                # another cluster may hold ("Port 8787 is already in use")
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                # workers ignore a terminal's Ctrl-C and end with this process
+                preload=["landmask._runtime.cluster_worker"],
+                silence_logs=logging.WARNING if _debug() else logging.ERROR,
+            )
+            client = Client(cluster)
+    except KeyboardInterrupt:
+        _abandon_logs()
+        end_children(timeout=1.0)
+        raise
     try:
         yield client
     except KeyboardInterrupt:
         # SIGINT/SIGTERM: no orderly close, which waits on workers a terminal's
-        # Ctrl-C may have killed already; end the worker processes and go
+        # Ctrl-C may have killed already; end the worker processes and go. What
+        # distributed says of its abandoned workers from here on is no news
+        # ("exit status was already read"): its loggers are silenced first
+        _abandon_logs()
         end_children(timeout=1.0)
         raise
     except BaseException:
-        client.close()
-        cluster.close()
+        _close(client, cluster)
         raise
+    _close(client, cluster)
+
+
+def _close(client: Any, cluster: Any) -> None:
+    """Close a ``local:N`` cluster; what distributed says of it closing is no news.
+
+    On a busy machine a worker may take longer to stop than the nanny waits
+    ("Worker process still alive after 4.0 seconds, killing"): that is the
+    end it was closing for anyway, not a warning for the user.
+    """
+    _abandon_logs()
     client.close()
     cluster.close()
 

@@ -30,6 +30,7 @@ __all__ = [
     "exit_status",
     "finishing",
     "handling_signals",
+    "signals_deferred",
 ]
 
 #: Set once SIGINT or SIGTERM arrived: every thread stops at its next check.
@@ -46,12 +47,43 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
+#: Open :func:`signals_deferred` blocks of the main thread
+_deferring: list[bool] = []
+
+
 def _handler(signum: int, frame: FrameType | None) -> None:
     _received.append(signum)
-    if STOP.is_set():  # a second signal while cleaning up: cleaning up goes on
-        return
+    if STOP.is_set():
+        if _deferring:  # a second signal while a process starts: the user insists
+            raise Interrupted(signum)
+        return  # a second signal while cleaning up: cleaning up goes on
     STOP.set()
+    if _deferring:  # raised where the block ends
+        return
     raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """SIGINT/SIGTERM arriving in the block stop the command where the block ends.
+
+    For starting child processes in the main thread: a ``spawn`` child reads
+    its start-up data from a pipe the parent writes after starting it, and a
+    signal raised in between closed the pipe half-written, so the child
+    printed an ``EOFError`` traceback (issue 21). Inside the block the first
+    signal only sets :data:`STOP`; a second one raises at once. Other threads
+    are never interrupted by a signal, so there the block does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _deferring.append(True)
+    try:
+        yield
+    finally:
+        _deferring.pop()
+    if not _deferring:
+        check_stop()
 
 
 #: threads writing what a stopped command still owes (a run's summary)

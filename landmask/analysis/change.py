@@ -42,7 +42,7 @@ from landmask.classes import (
 )
 from landmask.errors import ConfigError, GridError, InputError, MaskWarpedWarning
 from landmask.grid import Grid
-from landmask.io.masks import open_mask, raster_on_grid
+from landmask.io.read.masks import open_mask, raster_on_grid
 
 __all__ = ["Transitions", "change", "change_block", "transitions"]
 

@@ -175,7 +175,7 @@ def zonal_stats(
 def _open_mask(mask: Any, chunk_size: int | None) -> tuple[xr.DataArray, str]:
     """The mask as a ``(y, x)`` uint8 DataArray, and a name for messages."""
     if isinstance(mask, str | os.PathLike):
-        from landmask.io.masks import open_mask
+        from landmask.io.read.masks import open_mask
 
         return open_mask(mask, chunk_size), os.fspath(mask)
     if not isinstance(mask, xr.DataArray) or mask.ndim != 2 or mask.dtype != np.uint8:

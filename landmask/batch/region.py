@@ -13,7 +13,7 @@ classifies it through :func:`landmask.pipeline.run_scene` (the same steps as
 
 What is refused before any work (one line, exit 2): a region or grid that does
 not make sense, more than :data:`MAX_TILES` tiles or a region above
-:data:`~landmask.temporal.composite.MAX_PIXELS` pixels, a tile larger than
+:data:`MAX_REGION_PIXELS` pixels, a tile larger than
 :data:`MAX_TILE_SIZE` pixels a side, a classifier that reads context around
 each pixel (a halo would see the tile's edge: seams), inputs without a date,
 no date in the period that reaches the region.
@@ -40,6 +40,7 @@ from landmask.errors import ConfigError, DateSkippedWarning, InputError, Landmas
 from landmask.grid import Grid, Tile
 
 __all__ = [
+    "MAX_REGION_PIXELS",
     "MAX_TILES",
     "MAX_TILE_SIZE",
     "RegionPlan",
@@ -55,6 +56,9 @@ MAX_TILES = 100_000
 
 #: A tile wider or taller than this many pixels is refused (one tile is one file).
 MAX_TILE_SIZE = 65_536
+
+#: A region of more pixels than this is refused (the land of the Earth at 10 m is 1.5e12).
+MAX_REGION_PIXELS = 10**13
 
 
 @dataclass(frozen=True)
@@ -144,11 +148,9 @@ def region_grid(workflow: Workflow) -> tuple[Grid, Any]:
     Raises
     ------
     ConfigError
-        A CRS that is not one, a region that misses the ``like`` raster's
-        CRS' area, a region above :data:`~landmask.temporal.composite.MAX_PIXELS`.
+        A CRS that is not one, a region that cannot be put in the grid's
+        CRS, a region above :data:`MAX_REGION_PIXELS`.
     """
-    from landmask.temporal.composite import MAX_PIXELS
-
     settings = workflow.grid
     assert settings is not None and workflow.region is not None
     if settings.like is not None:
@@ -190,10 +192,10 @@ def region_grid(workflow: Workflow) -> tuple[Grid, Any]:
     else:
         assert settings.resolution is not None
         grid = Grid.from_bounds(crs, settings.resolution, (left, bottom, right, top))
-    if grid.width * grid.height > MAX_PIXELS:
+    if grid.width * grid.height > MAX_REGION_PIXELS:
         raise ConfigError(
             f"{_where(workflow, 'grid')}: a region of {grid.width}x{grid.height} px is implausible "
-            f"(more than {MAX_PIXELS:.0e}); a coarser resolution or a smaller region"
+            f"(more than {MAX_REGION_PIXELS:.0e}); a coarser resolution or a smaller region"
         )
     return grid, shape
 
@@ -320,7 +322,7 @@ def _check_classifier(workflow: Workflow) -> None:
 
 
 def _source_stamps(scene: Any) -> list[Any]:
-    from landmask.io.stac import item_bands
+    from landmask.io.stac.read import item_bands
 
     source = scene.source
     if isinstance(source, tuple):
@@ -428,7 +430,7 @@ def process_tile(
     propagate).
     """
     from landmask.io.companions import Output, remove_with_companions
-    from landmask.io.write import write_indices
+    from landmask.io.write.rasters import write_indices
     from landmask.pipeline import run_scene
     from landmask.temporal.composite import as_dataset
 
@@ -457,7 +459,7 @@ def process_tile(
 
 def region_inputs(workflow: Workflow, plan: RegionPlan) -> list[str]:
     """Every file a region run reads: the inputs, the STAC items' local assets, rules or model."""
-    from landmask.io.stac import item_bands
+    from landmask.io.stac.read import item_bands
 
     files = list(workflow.input_paths())
     for unit in plan.tiles:
@@ -487,7 +489,7 @@ def write_mosaic(workflow: Workflow, plan: RegionPlan, summary: Any) -> None:
     import datetime as dt
 
     from landmask.io.companions import item_path
-    from landmask.io.mosaic import MosaicTile, write_collection, write_vrt
+    from landmask.io.write.mosaic import MosaicTile, write_collection, write_vrt
     from landmask.temporal.dates import parse_period
 
     status = {s.scene: s.status for s in summary.scenes}

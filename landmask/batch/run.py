@@ -41,8 +41,8 @@ from landmask.batch.progress import RunProgress
 from landmask.batch.summary import RunSummary, SceneResult
 from landmask.batch.workflow import ModelClassifier, RulesClassifier, SceneInput, Workflow
 from landmask.errors import ConfigError, LandmaskError
-from landmask.io.mosaic import MOSAIC_MARK
 from landmask.io.statistic_tags import thresholds_of
+from landmask.io.write.mosaic import MOSAIC_MARK
 from landmask.pipeline import SceneJob, SceneOptions, VectorOptions, run_scene
 
 __all__ = [
@@ -100,7 +100,7 @@ def fingerprint(workflow: Workflow, scene: SceneInput) -> str:
     """
     inputs: list[Any]
     if scene.item is not None:
-        from landmask.io.stac import item_bands
+        from landmask.io.stac.read import item_bands
 
         doc = json.dumps(scene.item.to_dict(include_self_link=False), sort_keys=True)
         try:
@@ -334,7 +334,7 @@ def run_workflow(
             write_mosaic(workflow, region, summary)
         write_json(out_dir / workflow.outputs.summary, summary.to_dict(), overwrite=True)
         if workflow.outputs.stac:  # catalog.json: the items of every finished scene
-            from landmask.io.items import write_catalog
+            from landmask.io.stac.items import write_catalog
 
             finished = [s for s in summary.scenes if s.status in ("done", "skipped")]
             paths = [path for s in finished for path in s.outputs.values()]
@@ -374,8 +374,8 @@ def plan_run(workflow: Workflow, scenes: list[SceneInput], chunk_size: int, forc
     replaced, but never a companion that is not landmask's).
     """
     from landmask.io.companions import Output
-    from landmask.io.items import CATALOG_NAME
     from landmask.io.outputs import plan_outputs
+    from landmask.io.stac.items import CATALOG_NAME
     from landmask.pipeline import job_inputs
     from landmask.vector.formats import check_vector_output
 
@@ -419,8 +419,8 @@ def plan_region_run(workflow: Workflow, plan: Any, chunk_size: int, force: bool)
     """
     from landmask.batch.region import region_inputs, tile_job, tile_outputs
     from landmask.io.companions import Output
-    from landmask.io.items import CATALOG_NAME
     from landmask.io.outputs import plan_outputs
+    from landmask.io.stac.items import CATALOG_NAME
     from landmask.vector.formats import check_vector_output
 
     out_dir = workflow.out_dir
@@ -463,7 +463,7 @@ def landmask_wrote(workflow: Workflow) -> Callable[[Path], bool]:
     for it (an output that landed before a SIGKILL kept it out of the manifest).
     """
     from landmask.io.companions import is_own, item_path
-    from landmask.io.items import CATALOG_NAME
+    from landmask.io.stac.items import CATALOG_NAME
 
     out_dir = workflow.out_dir
     recorded = {

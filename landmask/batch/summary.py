@@ -20,7 +20,7 @@ class SceneResult:
     pixels: dict[str, int] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
     error: str | None = None
-    #: what the scene's values were and why (:mod:`landmask.io.radiometry`)
+    #: what the scene's values were and why (:mod:`landmask.io.read.radiometry`)
     radiometry: str | None = None
     radiometry_basis: str | None = None
     #: the scene-wide statistics its rules were bound to (None: no valid pixel, all nodata)

@@ -312,7 +312,7 @@ class Workflow(_Strict):
     @field_validator("sensor")
     @classmethod
     def _sensor(cls, value: str | None) -> str | None:
-        from landmask.io.sensors import SENSORS
+        from landmask.io.sensors.presets import SENSORS
 
         if value is not None and value.lower() not in SENSORS:
             raise ValueError(f"unknown sensor {value!r} (known: {', '.join(SENSORS)})")
@@ -363,6 +363,11 @@ class Workflow(_Strict):
         regional = {"grid": self.grid, "period": self.period, "composite": self.composite}
         if self.region is None:
             named = [k for k, v in regional.items() if v is not None]
+            named += [
+                f"outputs.{k}"
+                for k in ("composite", "mosaic", "collection")
+                if k in self.outputs.model_fields_set
+            ]
             if named:
                 raise ValueError(f"{named[0]}: only a region run (region: ...) takes {named[0]}")
             return self
@@ -447,7 +452,7 @@ class Workflow(_Strict):
                 continue
             for path in self._expand(entry):
                 if path.lower().endswith(".json"):
-                    from landmask.io.stac import item_id, read_items
+                    from landmask.io.stac.read import item_id, read_items
 
                     try:
                         items = read_items(path)

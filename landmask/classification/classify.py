@@ -94,7 +94,7 @@ def classify_with_probabilities(
     """Classify with a model and keep its class probabilities.
 
     Both outputs come from one Dask graph: computing or writing them together
-    (e.g. :func:`~landmask.io.write.write_mask` with ``probabilities=``) runs the
+    (e.g. :func:`~landmask.io.write.rasters.write_mask` with ``probabilities=``) runs the
     model once per chunk.
 
     Returns
@@ -153,8 +153,8 @@ def _run(
         "model": name,
         **scheme_attrs(scheme),
         "min_confidence": min_confidence,
-        # where the scene came from, for the outputs' STAC items (landmask.io.items)
-        # and what its values were (landmask.io.radiometry), for the tags and items
+        # where the scene came from, for the outputs' STAC items (landmask.io.stac.items)
+        # and what its values were (landmask.io.read.radiometry), for the tags and items
         **{k: scene.attrs[k] for k in _PASSED_ON if k in scene.attrs},
     }
     if ruleset is not None:

@@ -9,12 +9,13 @@ removed, the worker processes it started ended.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
 import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 
 import click
 from rasterio.errors import NotGeoreferencedWarning
@@ -27,7 +28,137 @@ from landmask.errors import InputError, LandmaskError, command_line
 __all__ = ["cli", "main", "run"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: Subcommand name -> (module, command object, the first paragraph of its help). A
+#: subcommand's module is imported only when the command runs or its help is
+#: asked for, so ``landmask --help`` imports none of them (the help is from here;
+#: tests/test_cli.py checks it against each command's own).
+SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
+    "apply": (
+        "landmask.cli.apply",
+        "apply_cmd",
+        "Apply MASK.tif to IMAGE, keeping the --keep classes, and write -o OUT.tif.",
+    ),
+    "change": (
+        "landmask.cli.change",
+        "change_cmd",
+        "Change from BEFORE.tif to AFTER.tif: a from-to raster -o CHANGE.tif.",
+    ),
+    "classify": (
+        "landmask.cli.classify",
+        "classify_cmd",
+        "Classify INPUT... into a land-cover mask written to -o MASK.tif.",
+    ),
+    "composite": (
+        "landmask.cli.composite",
+        "composite_cmd",
+        "Composite the scenes INPUT... of a period into one float32 GeoTIFF (-o OUT.tif).",
+    ),
+    "demo": (
+        "landmask.cli.demo",
+        "demo_cmd",
+        "Make a synthetic Sentinel-2-like scene with known land cover and classify it.",
+    ),
+    "evaluate": (
+        "landmask.cli.evaluate",
+        "evaluate_cmd",
+        "Compare the mask PRED.tif with TRUTH and report agreement.",
+    ),
+    "export": (
+        "landmask.cli.export",
+        "export_cmd",
+        "Export MASK.tif as a GeoTIFF (-o OUT.tif) for tools that need plain pixels.",
+    ),
+    "indices": (
+        "landmask.cli.indices",
+        "indices_cmd",
+        "Compute spectral indices of INPUT... into a float32 GeoTIFF (-o OUT.tif).",
+    ),
+    "models": (
+        "landmask.cli.models",
+        "models_cmd",
+        "List the models --model SPEC can name; `landmask models show MODEL` describes one.",
+    ),
+    "preview": (
+        "landmask.cli.preview",
+        "preview_cmd",
+        "Write a colour-coded PNG of MASK.tif (-o OUT.png) with a legend of its classes.",
+    ),
+    "run": (
+        "landmask.cli.run",
+        "run_cmd",
+        "Run the batch job WORKFLOW.yaml: classify every scene it names.",
+    ),
+    "train": (
+        "landmask.cli.train",
+        "train_cmd",
+        "Fit a pixel classifier on INPUT... at the pixels LABELS mark; save it to -o MODEL.joblib.",
+    ),
+    "vectorize": (
+        "landmask.cli.vectorize",
+        "vectorize_cmd",
+        "Turn the regions of MASK.tif into polygons written to -o OUT.",
+    ),
+    "zonal": (
+        "landmask.cli.zonal",
+        "zonal_cmd",
+        "Exact area of each class of MASK.tif inside each polygon of ZONES.",
+    ),
+}
+
+
+class LazyCommands(MutableMapping[str, click.Command]):
+    """The group's commands: every name known at once, each module imported on first use."""
+
+    def __init__(self, table: Mapping[str, tuple[str, str, str]]) -> None:
+        self.table = dict(table)
+        self.loaded: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self.loaded:
+            if name not in self.table:
+                raise KeyError(name)
+            module, attr, _ = self.table[name]
+            self.loaded[name] = getattr(importlib.import_module(module), attr)
+        return self.loaded[name]
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self.loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        self.loaded.pop(name, None)
+        self.table.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(set(self.table) | set(self.loaded)))
+
+    def __len__(self) -> int:
+        return len(set(self.table) | set(self.loaded))
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported when used, not when listed."""
+
+    commands: LazyCommands
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``--help`` from :data:`SUBCOMMANDS`, importing none of them."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        rows = []
+        for name in names:
+            if name in self.commands.loaded or name not in self.commands.table:
+                command = self.commands[name]
+                if command.hidden:
+                    continue
+                rows.append((name, command.get_short_help_str(limit)))
+            else:
+                text = self.commands.table[name][2]
+                rows.append((name, click.Command(name, help=text).get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="landmask")
 def cli() -> None:
     """Land-cover masks (forest, urban, water) from satellite rasters, chunk by chunk.
@@ -37,42 +168,7 @@ def cli() -> None:
     """
 
 
-def _register() -> None:
-    from landmask.cli.apply import apply_cmd
-    from landmask.cli.change import change_cmd
-    from landmask.cli.classify import classify_cmd
-    from landmask.cli.composite import composite_cmd
-    from landmask.cli.demo import demo_cmd
-    from landmask.cli.evaluate import evaluate_cmd
-    from landmask.cli.export import export_cmd
-    from landmask.cli.indices import indices_cmd
-    from landmask.cli.models import models_cmd
-    from landmask.cli.preview import preview_cmd
-    from landmask.cli.run import run_cmd
-    from landmask.cli.train import train_cmd
-    from landmask.cli.vectorize import vectorize_cmd
-    from landmask.cli.zonal import zonal_cmd
-
-    for cmd in (
-        classify_cmd,
-        indices_cmd,
-        vectorize_cmd,
-        evaluate_cmd,
-        zonal_cmd,
-        change_cmd,
-        composite_cmd,
-        train_cmd,
-        models_cmd,
-        preview_cmd,
-        export_cmd,
-        apply_cmd,
-        run_cmd,
-        demo_cmd,
-    ):
-        cli.add_command(cmd)
-
-
-_register()
+cli.commands = LazyCommands(SUBCOMMANDS)
 
 
 def _one_line_warning(
@@ -167,11 +263,14 @@ def _exit_now(status: int) -> None:
     After a run every output is written and closed; unloading numpy, pandas,
     xarray, dask and GDAL module by module only costs time (0.3-0.4 s, a tenth
     of a classify on a 4096² scene). Skipped while a child process lives (a
-    multiprocessing manager or pool), whose shutdown the normal exit runs.
+    multiprocessing manager or pool), whose shutdown the normal exit runs, and
+    once this process made multiprocessing semaphores (a pool's queues, a
+    cluster's nannies): the normal exit unlinks them, where ``os._exit`` left
+    them to the resource tracker, which printed "leaked semaphore objects".
     """
     import multiprocessing
 
-    if multiprocessing.active_children():
+    if multiprocessing.active_children() or "multiprocessing.synchronize" in sys.modules:
         return
     logging.shutdown()
     try:

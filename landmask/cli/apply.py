@@ -87,9 +87,9 @@ def apply_cmd(
     """
     from landmask._runtime.schedulers import progress, use_scheduler
     from landmask.io.companions import Output
-    from landmask.io.masks import open_image, open_mask
     from landmask.io.outputs import GEOTIFF, check_output, plan_outputs
-    from landmask.io.write import write_image
+    from landmask.io.read.masks import open_image, open_mask
+    from landmask.io.write.rasters import write_image
     from landmask.products.apply import apply_mask
 
     start = time.perf_counter()

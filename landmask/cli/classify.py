@@ -12,9 +12,10 @@ from landmask.cli.options import (
     output_options,
     processing_options,
     scene_options,
+    split_classes,
     stac_option,
+    vector_options,
 )
-from landmask.cli.vectorize import split_classes, vector_options
 
 
 @click.command("classify")
@@ -114,7 +115,7 @@ def classify_cmd(
     from landmask._runtime.schedulers import progress, use_scheduler
     from landmask.analysis.areas import class_areas, format_areas
     from landmask.grid import Grid
-    from landmask.io.radiometry import describe
+    from landmask.io.read.radiometry import describe
     from landmask.io.statistic_tags import describe_statistic, thresholds_of
     from landmask.pipeline import SceneJob, VectorOptions, run_scene
 

@@ -126,7 +126,7 @@ def composite_cmd(
     from landmask._runtime.schedulers import progress, use_scheduler
     from landmask.io.companions import Output
     from landmask.io.outputs import GEOTIFF, check_output, plan_outputs
-    from landmask.io.write import write_indices
+    from landmask.io.write.rasters import write_indices
     from landmask.temporal.composite import as_dataset, composite
 
     start = time.perf_counter()

@@ -67,8 +67,8 @@ def indices_cmd(
     from landmask._runtime.schedulers import progress, use_scheduler
     from landmask.io.companions import Output
     from landmask.io.outputs import GEOTIFF, check_output, plan_outputs
-    from landmask.io.radiometry import describe
-    from landmask.io.write import write_indices
+    from landmask.io.read.radiometry import describe
+    from landmask.io.write.rasters import write_indices
     from landmask.spectral.indices import band_reads, check_index_names, compute_indices
 
     start = time.perf_counter()

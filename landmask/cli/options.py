@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
+from landmask.classes import SCHEMES
 from landmask.pipeline import SceneOptions
 
 if TYPE_CHECKING:
@@ -220,7 +221,7 @@ def scheme_option(*names: str, help: str) -> Callable[[F], F]:
         default=None,
         metavar="NAME",
         callback=_parse_scheme,
-        help=help + " Schemes: landcover, worldcover, dynamic-world.",
+        help=help + f" Schemes: {', '.join(SCHEMES)}.",
     )
 
 
@@ -229,3 +230,48 @@ def common_options(f: F) -> F:
     f = click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")(f)
     f = click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")(f)
     return f
+
+
+def vector_options(f: F) -> F:
+    """``--classes``, ``--connectivity``, ``--min-area``, ``--simplify`` (vectorize, classify)."""
+    f = click.option(
+        "--simplify",
+        type=float,
+        metavar="T",
+        help="Simplify with tolerance T (CRS units) keeping shared edges: no gaps, no overlaps.",
+    )(f)
+    f = click.option(
+        "--min-area",
+        type=float,
+        metavar="M2",
+        help="Minimum mapping unit: merge regions smaller than M2 m² into the class that "
+        "borders them most (see README).",
+    )(f)
+    f = click.option(
+        "--connectivity",
+        type=click.Choice(["4", "8"]),
+        default="4",
+        show_default=True,
+        help="Pixels of a region touch by edges (4) or also by corners (8).",
+    )(f)
+    f = click.option(
+        "--classes",
+        metavar="NAME,...",
+        help="Classes to vectorize (names or ids, comma-separated); default every class but "
+        "other (0 in landcover; every class of a scheme without other). Nodata never "
+        "becomes a polygon.",
+    )(f)
+    return f
+
+
+def split_classes(classes: str | None) -> list[str] | None:
+    """``"forest,water"`` -> ``["forest", "water"]``; None for the default classes.
+
+    ``--classes ""`` or ``--classes ,,`` name no class: refused (not taken as the default).
+    """
+    if classes is None:
+        return None
+    names = [c.strip() for c in classes.split(",") if c.strip()]
+    if not names:
+        raise click.BadParameter(f"{classes!r} names no class", param_hint="--classes")
+    return names

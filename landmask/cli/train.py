@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from landmask.classes import SCHEMES
 from landmask.cli.options import (
     SceneOptions,
     common_options,
@@ -43,8 +44,8 @@ from landmask.cli.options import (
     "--scheme",
     metavar="NAME",
     help="The model's classes: 'labels' for the labels' own (ids of integer labels; 0..n-1 "
-    "for text labels in sorted order), or a built-in scheme (landcover, worldcover, "
-    "dynamic-world) whose class names or ids the labels are or --label-map maps them to "
+    "for text labels in sorted order), or a built-in scheme "
+    f"({', '.join(SCHEMES)}) whose class names or ids the labels are or --label-map maps them to "
     "[default: landcover if the labels are all its classes or --label-map is given, else "
     "the labels' own].",
 )
@@ -171,7 +172,7 @@ def train_cmd(
         model.save(tmp)
     if quiet:
         return
-    from landmask.io.radiometry import describe
+    from landmask.io.read.radiometry import describe
     from landmask.models.training import TrainingReport
 
     click.echo(TrainingReport(**model.report).table())

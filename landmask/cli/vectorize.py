@@ -9,58 +9,14 @@ from typing import Any
 import click
 
 from landmask.cli.options import (
-    F,
     common_options,
     output_options,
     polygonizing_options,
     scheme_option,
+    split_classes,
     stac_option,
+    vector_options,
 )
-
-
-def vector_options(f: F) -> F:
-    """``--classes``, ``--connectivity``, ``--min-area``, ``--simplify``; shared with classify."""
-    f = click.option(
-        "--simplify",
-        type=float,
-        metavar="T",
-        help="Simplify with tolerance T (CRS units) keeping shared edges: no gaps, no overlaps.",
-    )(f)
-    f = click.option(
-        "--min-area",
-        type=float,
-        metavar="M2",
-        help="Minimum mapping unit: merge regions smaller than M2 m² into the class that "
-        "borders them most (see README).",
-    )(f)
-    f = click.option(
-        "--connectivity",
-        type=click.Choice(["4", "8"]),
-        default="4",
-        show_default=True,
-        help="Pixels of a region touch by edges (4) or also by corners (8).",
-    )(f)
-    f = click.option(
-        "--classes",
-        metavar="NAME,...",
-        help="Classes to vectorize (names or ids, comma-separated); default every class but "
-        "other (0 in landcover; every class of a scheme without other). Nodata never "
-        "becomes a polygon.",
-    )(f)
-    return f
-
-
-def split_classes(classes: str | None) -> list[str] | None:
-    """``"forest,water"`` -> ``["forest", "water"]``; None for the default classes.
-
-    ``--classes ""`` or ``--classes ,,`` name no class: refused (not taken as the default).
-    """
-    if classes is None:
-        return None
-    names = [c.strip() for c in classes.split(",") if c.strip()]
-    if not names:
-        raise click.BadParameter(f"{classes!r} names no class", param_hint="--classes")
-    return names
 
 
 def write_polygons(
@@ -80,7 +36,7 @@ def write_polygons(
     Class names and styling follow ``scheme``, by default the one the mask records.
     """
     from landmask.classes import resolve_scheme
-    from landmask.io.masks import open_mask
+    from landmask.io.read.masks import open_mask
     from landmask.vector.vectorize import vectorize_to_file
 
     return vectorize_to_file(

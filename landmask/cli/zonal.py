@@ -13,6 +13,7 @@ from landmask.cli.options import (
     output_options,
     processing_options,
     scheme_option,
+    split_classes,
     stac_option,
 )
 
@@ -73,12 +74,11 @@ def zonal_cmd(
     """
     from landmask._runtime.schedulers import progress, use_scheduler
     from landmask.analysis.zonal import zonal_stats
-    from landmask.cli.vectorize import split_classes
     from landmask.errors import ConfigError
     from landmask.io.companions import Output
-    from landmask.io.items import Lineage
     from landmask.io.outputs import plan_outputs
-    from landmask.io.tables import write_csv
+    from landmask.io.stac.items import Lineage
+    from landmask.io.write.tables import write_csv
     from landmask.vector.formats import VECTOR_FORMATS, write_vector
 
     start = time.perf_counter()

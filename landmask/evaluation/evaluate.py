@@ -17,7 +17,7 @@ summed by Dask. Pixels where either side is nodata (255) or cloud (254) are
 left out and counted. With point truth the points are also a sample
 stratified by the mapped classes, so the error-adjusted areas and accuracies
 of Olofsson et al. (2014) are reported too (:mod:`landmask.evaluation.accuracy`).
-The truth readers are in :mod:`landmask.evaluation.truth`.
+The truth readers are in :mod:`landmask.io.read.labels`.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ from landmask.classes import (
 )
 from landmask.errors import ConfigError, GridError, InputError
 from landmask.evaluation.accuracy import AreaEstimate, area_adjusted, kappa
-from landmask.evaluation.truth import (
+from landmask.grid import Grid
+from landmask.io.read.labels import (
     GridLabels,
     Labels,
     is_raster_path,
@@ -55,8 +56,7 @@ from landmask.evaluation.truth import (
     raster_truth,
     vector_truth,
 )
-from landmask.grid import Grid
-from landmask.io.masks import open_mask
+from landmask.io.read.masks import open_mask
 
 __all__ = [
     "ByClass",

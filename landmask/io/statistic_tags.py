@@ -12,25 +12,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from landmask.spectral.rules import RuleSet
-
-__all__ = ["ATTR_PREFIX", "describe_statistic", "threshold_attrs", "thresholds_of"]
+__all__ = ["ATTR_PREFIX", "describe_statistic", "thresholds_of"]
 
 #: Prefix of the mask attributes (and GeoTIFF tags) that record thresholds.
 ATTR_PREFIX = "THRESHOLD_"
-
-
-def threshold_attrs(ruleset: RuleSet) -> Mapping[str, float]:
-    """Mask attributes recording a rule set's bound statistics: ``THRESHOLD_otsu(mndwi)``,
-    ``THRESHOLD_percentile(red, 1)`` (NaN for a statistic with no valid pixel).
-
-    Flat numbers, so the attributes survive any writer (GeoTIFF tags through
-    :func:`~landmask.io.write.write_mask` or rioxarray, netCDF, Zarr).
-    """
-    return {f"{ATTR_PREFIX}{name}": value for name, value in ruleset.thresholds}
 
 
 def thresholds_of(arr: Any) -> dict[str, float]:

@@ -22,7 +22,7 @@ record and the user's options into the options a scene is opened with, for
   refused.
 
 The record also holds the training scene's radiometry (``surface_reflectance``,
-``toa_reflectance`` or ``dn``; :mod:`landmask.io.radiometry`), and
+``toa_reflectance`` or ``dn``; :mod:`landmask.io.read.radiometry`), and
 :func:`check_radiometry`, once the scene is open, refuses a scene whose values
 are of the other kind: digital numbers for a model trained on reflectance, or
 reflectance for a model trained on digital numbers. Model files made before the
@@ -56,7 +56,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: The radiometries that are reflectance (:data:`landmask.io.radiometry.RADIOMETRIES`).
+#: The radiometries that are reflectance (:data:`landmask.io.read.radiometry.RADIOMETRIES`).
 _REFLECTANCE = ("surface_reflectance", "toa_reflectance")
 
 #: How messages name the scene options by default: as the command line spells them.
@@ -295,7 +295,7 @@ def scene_options(
         If an option contradicts the record, or the files are of another
         sensor variant than the model's.
     """
-    from landmask.io.stac import is_stac_input
+    from landmask.io.stac.read import is_stac_input
 
     where = spec or getattr(model, "name", None) or type(model).__name__
     label = {**CLI_LABELS, **(labels or {})}
@@ -407,11 +407,11 @@ def _band_conflict(given: Mapping[str, int], kept: Mapping[str, int], label: str
 
 def _check_variant(record: SceneRecord, sensor: str, inputs: Any, stac: bool, where: str) -> None:
     """Refuse files whose product is of another variant than the model was trained on."""
-    from landmask.io.provider import product_of_files, product_of_item
-    from landmask.io.sensors import get_sensor, sensor_for
+    from landmask.io.sensors.presets import get_sensor, sensor_for
+    from landmask.io.sensors.provider import product_of_files, product_of_item
 
     if stac:
-        from landmask.io.stac import load_item
+        from landmask.io.stac.read import load_item
 
         product = product_of_item(load_item(inputs))
     else:

@@ -51,14 +51,14 @@ from landmask.classes import (
     scheme_from_labels,
 )
 from landmask.errors import BandError, ConfigError, HoldoutWarning, InputError
-from landmask.evaluation.truth import (
+from landmask.io.read.footprint import warn_training_footprint
+from landmask.io.read.labels import (
     Labels,
     frame_on_grid,
     is_raster_path,
     raster_truth,
     vector_truth,
 )
-from landmask.io.footprint import warn_training_footprint
 from landmask.models.recorded import SceneRecord
 from landmask.models.sklearn import SklearnModel, feature_block
 from landmask.spectral.indices import INDICES, bands_needed

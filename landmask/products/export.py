@@ -2,7 +2,7 @@
 
 * **grayscale**: one uint8 band of class ids, nodata 255, no colour table
   (photometric MINISBLACK), class names in ``CLASS_<id>`` metadata and the GIS
-  styling of :mod:`landmask.io.styling` beside it, so tools that read raw ids get
+  styling of :mod:`landmask.io.write.styling` beside it, so tools that read raw ids get
   raw ids and QGIS still shows the classes;
 * **RGB**: four uint8 bands, red, green, blue and alpha, each pixel painted in
   its class colour; nodata (255) is fully transparent (alpha 0, colour 0, 0, 0),
@@ -10,7 +10,7 @@
   nodata value: the alpha band says what is empty.
 
 Both are Cloud-Optimized GeoTIFFs written chunk by chunk through
-:mod:`landmask.io.write` (512-px DEFLATE tiles, the mask's exact CRS and
+:mod:`landmask.io.write.rasters` (512-px DEFLATE tiles, the mask's exact CRS and
 transform, atomic). Overviews are the mode of the class ids, 2x2 cell by cell,
 painted afterwards, so an overview pixel always has the colour of a class.
 """
@@ -25,11 +25,18 @@ import xarray as xr
 
 from landmask._runtime.chunks import as_dask
 from landmask.classes import NODATA, ClassScheme, check_mask, resolve_scheme, scheme_tags
-from landmask.io.items import Lineage
-from landmask.io.masks import open_mask
 from landmask.io.outputs import GEOTIFF, check_output
-from landmask.io.overviews import overview_levels
-from landmask.io.write import TILE, CogJob, WriteResult, store_cogs, tile_aligned, write_mask
+from landmask.io.read.masks import open_mask
+from landmask.io.stac.items import Lineage
+from landmask.io.write.overviews import overview_levels
+from landmask.io.write.rasters import (
+    TILE,
+    CogJob,
+    WriteResult,
+    store_cogs,
+    tile_aligned,
+    write_mask,
+)
 
 __all__ = ["colorize_block", "export_mask", "rgba_table"]
 
@@ -106,7 +113,7 @@ def export_mask(
     chunk_size
         Chunk side when ``mask`` is a path (default 2048).
     stac
-        Write a STAC item beside it (:mod:`landmask.io.items`); the RGB export
+        Write a STAC item beside it (:mod:`landmask.io.stac.items`); the RGB export
         has no ``classification:classes`` (its pixels are colours).
 
     Returns

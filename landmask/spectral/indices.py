@@ -19,6 +19,7 @@ from landmask._runtime.chunks import as_dask
 from landmask._runtime.seams import map_halo
 from landmask.bands import resolve_band, scene_bands
 from landmask.errors import BandError, ConfigError
+from landmask.io.write.styling import ramp
 from landmask.spectral.expressions import Expr, parse
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "band_reads",
     "bands_needed",
     "compute_indices",
+    "index_ramp",
     "map_planes",
 ]
 
@@ -38,7 +40,7 @@ class SpectralIndex:
 
     ``high`` is what high values show (``vegetation``, ``water``, ``built``,
     ``soil``): maps and QGIS styles colour them by it
-    (:func:`landmask.io.styling.index_ramp`).
+    (:func:`index_ramp`).
     """
 
     name: str
@@ -129,6 +131,14 @@ INDICES: dict[str, SpectralIndex] = {
         ),
     )
 }
+
+
+def index_ramp(name: str) -> tuple[str, str, str]:
+    """The colours of spectral index ``name`` at its low end, at 0 and at its high end,
+    by what its high values show (:func:`landmask.io.write.styling.ramp`); an unknown
+    name gets the vegetation ramp."""
+    index = INDICES.get(name.lower())
+    return ramp(index.high if index is not None else "vegetation")
 
 
 def band_reads(names: Collection[str]) -> dict[str, frozenset[str]]:
@@ -234,6 +244,7 @@ def compute_indices(scene: xr.DataArray, names: Sequence[str]) -> xr.Dataset:
                 long_name=INDICES[name].long_name,
                 formula=INDICES[name].formula,
                 reference=INDICES[name].reference,
+                high=INDICES[name].high,
             )
             for k, name in enumerate(index_names)
         }

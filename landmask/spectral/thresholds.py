@@ -34,7 +34,9 @@ Bad input: a statistic with no valid pixel (an all-nodata or all-cloud scene, a
 tile outside the swath) makes the mask all nodata, with one
 :class:`~landmask.errors.StatisticWarning`; so does nothing else. A statistic
 outside its quantity's plausible range (:func:`implausible`) is bound as it
-is, with a warning naming it and its value.
+is, with a warning naming it and its value; so are two percentiles of one
+quantity, far apart, with (almost) the same value (a saturated or dead band, an
+undeclared fill), which a scene-adaptive stretch cannot use.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ import functools
 import logging
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 import dask
@@ -53,12 +55,7 @@ import xarray as xr
 
 from landmask._runtime.chunks import as_dask
 from landmask.errors import BandError, StatisticWarning
-from landmask.io.statistic_tags import (
-    ATTR_PREFIX,
-    describe_statistic,
-    threshold_attrs,
-    thresholds_of,
-)
+from landmask.io.statistic_tags import ATTR_PREFIX, describe_statistic, thresholds_of
 from landmask.spectral.expressions import Expr
 from landmask.spectral.indices import BlockLookup, bands_needed, map_planes
 from landmask.spectral.rules import RuleSet
@@ -84,6 +81,17 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+def threshold_attrs(ruleset: RuleSet) -> Mapping[str, float]:
+    """Mask attributes recording a rule set's bound statistics: ``THRESHOLD_otsu(mndwi)``,
+    ``THRESHOLD_percentile(red, 1)`` (NaN for a statistic with no valid pixel).
+
+    Flat numbers, so the attributes survive any writer (GeoTIFF tags through
+    :func:`~landmask.io.write.rasters.write_mask` or rioxarray, netCDF, Zarr).
+    """
+    return {f"{ATTR_PREFIX}{name}": value for name, value in ruleset.thresholds}
+
 
 #: Number of histogram bins (a bin is 0.001 wide for an index in [-1, 1]).
 BINS = 2000

@@ -179,7 +179,7 @@ def composite(
 def as_dataset(arr: xr.DataArray) -> xr.Dataset:
     """A composite as one variable per band, each keeping the composite's attributes.
 
-    What :func:`~landmask.io.write.write_indices` writes: band descriptions from
+    What :func:`~landmask.io.write.rasters.write_indices` writes: band descriptions from
     the names, and the lineage (inputs, input STAC items, hence the period in
     the output's STAC item) from every variable's attributes.
     """
@@ -204,7 +204,7 @@ def open_dated(scene: Scene, sensor: str | None, chunk_size: int | None = None) 
     GridError
         The scene has no CRS.
     """
-    from landmask.io.scene import open_scene
+    from landmask.io.read.scene import open_scene
 
     source = scene.source if not isinstance(scene.source, tuple) else list(scene.source)
     arr = open_scene(source, sensor=sensor, chunk_size=chunk_size)

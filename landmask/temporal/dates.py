@@ -92,7 +92,7 @@ def gather_dates(
         if not isinstance(entry, str | os.PathLike):
             scenes.append(_item_scene(entry))
         elif os.fspath(entry).lower().endswith(".json"):
-            from landmask.io.stac import read_items
+            from landmask.io.stac.read import read_items
 
             scenes.extend(_item_scene(item) for item in read_items(entry))
         else:
@@ -110,7 +110,7 @@ def gather_dates(
 
 
 def _item_scene(item: Any) -> Scene:
-    from landmask.io.times import item_times
+    from landmask.io.sensors.times import item_times
 
     times = item_times(item.properties)
     label = item.get_self_href() or item.id
@@ -121,7 +121,7 @@ def _item_scene(item: Any) -> Scene:
 
 
 def _file_scenes(paths: Sequence[str]) -> list[Scene]:
-    from landmask.io.provider import product_of_file
+    from landmask.io.sensors.provider import product_of_file
 
     groups: dict[tuple[str, str, str], list[str]] = {}
     for path in paths:

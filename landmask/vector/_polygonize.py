@@ -22,6 +22,8 @@ import shapely
 from affine import Affine
 from rasterio.features import shapes
 from scipy import ndimage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from landmask._runtime.malloc import tune_malloc
 
@@ -389,17 +391,63 @@ def merge_groups(
 
 
 def _union(pieces: list[shapely.Geometry]) -> shapely.Geometry:
-    """The union of a region's pieces, without overlaying their holes.
+    """The union of a region's pieces (one per chunk), as GDAL traces the whole region.
+
+    Pieces of 4-connected regions are polygons (:func:`_merge_polygons`). A
+    piece of an 8-connected region may be a multipolygon of 4-connected parts
+    that touch at corners only: overlaying such pieces whole cost GEOS seconds
+    per region on stripes and checkerboards (thousands of corner contacts), so
+    only the parts that share an edge with a part of another piece are merged
+    (:func:`_edge_groups`), and every other part is kept as it is.
+    """
+    if all(shapely.get_type_id(p) == 3 for p in pieces):
+        merged = _merge_polygons(pieces)
+        if shapely.get_type_id(merged) == 3:
+            return merged
+    parts, piece_of = shapely.get_parts(np.asarray(pieces, dtype=object), return_index=True)
+    group = _edge_groups(parts, piece_of)
+    size = np.bincount(group)
+    alone = size[group] == 1  # most parts of a fragmented region: kept as they are
+    shared = np.flatnonzero(~alone)
+    order = shared[np.argsort(group[shared], kind="stable")]
+    ends = np.cumsum(size[size > 1])
+    merged = (
+        [_merge_polygons(list(parts[m])) for m in np.split(order, ends[:-1])] if len(order) else []
+    )
+    flat = np.concatenate([parts[alone], shapely.get_parts(np.asarray(merged, dtype=object))])
+    return flat[0] if len(flat) == 1 else shapely.multipolygons(flat)
+
+
+def _edge_groups(parts: np.ndarray, piece_of: np.ndarray) -> np.ndarray:
+    """A group number per part: parts of different pieces that share an edge, transitively.
+
+    Parts of one piece never share an edge (they are its 4-connected parts),
+    and parts of different pieces meet only along chunk borders, so the pairs
+    are few: the spatial index finds the candidates, a DE-9IM test keeps the
+    pairs whose boundaries meet in a line (not just at a corner).
+    """
+    a, b = shapely.STRtree(parts).query(parts, predicate="intersects")
+    keep = piece_of[a] < piece_of[b]
+    a, b = a[keep], b[keep]
+    if len(a):
+        edge = shapely.relate_pattern(parts[a], parts[b], "****1****")
+        a, b = a[edge], b[edge]
+    n = len(parts)
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
+    return np.asarray(connected_components(graph, directed=False)[1])
+
+
+def _merge_polygons(pieces: list[shapely.Geometry]) -> shapely.Geometry:
+    """The union of polygons that share edges, without overlaying their holes.
 
     A piece's holes never touch its chunk's border (a pocket open to the border
     is a notch in the outline), so no other piece reaches them and they are
     holes of the region as they are. Most of a big region's vertices are
     in such holes (speckle of other classes), so the shells are merged alone
-    and the holes added back; a region whose shells merge into several
-    polygons (8-connectivity) gets the full union.
+    and the holes added back; shells that merge into several polygons
+    (8-connectivity) get the full union. Simplifying with tolerance 0 drops
+    the vertices the chunk borders left on straight edges.
     """
-    if any(shapely.get_type_id(p) != 3 for p in pieces):  # not all Polygons
-        return shapely.simplify(shapely.union_all(pieces), 0)
     shells = shapely.union_all(shapely.polygons(shapely.get_exterior_ring(pieces)))
     shells = shapely.simplify(shells, 0)  # drop the vertices the chunk borders left
     if shapely.get_type_id(shells) != 3:

@@ -16,7 +16,7 @@ import contextlib
 import contextvars
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import dask
@@ -25,7 +25,8 @@ import numpy as np
 import rasterio
 import shapely
 
-from landmask._runtime.schedulers import local_get
+from landmask._runtime.pools import ProcessPool, cancelling
+from landmask._runtime.schedulers import is_processes, local_get
 from landmask.vector._polygonize import init_worker
 from landmask.vector._stitch import balanced
 
@@ -122,7 +123,6 @@ def chunk_pool(chunks: int) -> Iterator[Pool]:
     threads inside :func:`gil_bound` the chunks go to worker processes too.
     """
     import dask.local
-    import dask.multiprocessing
     import dask.system
     import dask.threaded
 
@@ -132,18 +132,13 @@ def chunk_pool(chunks: int) -> Iterator[Pool]:
     if get is dask.local.get_sync:
         yield _run_now, 1, "synchronous"
     elif (get is None or get is dask.threaded.get) and not _GIL_BOUND.get():
-        with _cancelling(ThreadPoolExecutor(workers)) as threads:
+        with cancelling(ThreadPoolExecutor(workers)) as threads:
             yield threads.submit, workers, "threads"
-    elif get in (None, dask.threaded.get, dask.multiprocessing.get) and chunks == 1:
+    elif (get is None or get is dask.threaded.get or is_processes(get)) and chunks == 1:
         yield _run_now, 1, "threads"
-    elif get in (None, dask.threaded.get, dask.multiprocessing.get):
-        workers = min(workers, chunks)
-        import multiprocessing
-
-        context = multiprocessing.get_context(dask.config.get("multiprocessing.context", "spawn"))
-        procs = ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker)
-        with _cancelling(procs):
-            yield procs.submit, workers, "threads"
+    elif get is None or get is dask.threaded.get or is_processes(get):
+        with cancelling(ProcessPool(min(workers, chunks), init_worker)) as procs:
+            yield procs.submit, procs.workers, "threads"
     else:
         client = _client(get)
         if client is None:  # an unknown scheduler: one chunk at a time, through Dask
@@ -151,24 +146,6 @@ def chunk_pool(chunks: int) -> Iterator[Pool]:
         else:
             nthreads = max(1, sum(client.nthreads().values()))
             yield _submit_to(client), nthreads, ""
-
-
-@contextlib.contextmanager
-def _cancelling(executor: Any) -> Iterator[Any]:
-    """``executor`` for the block; on an error its queued tasks are dropped, not run.
-
-    On SIGINT/SIGTERM the running ones are not waited for either: the command
-    ends the pool's processes (:func:`~landmask._runtime.signals.end_children`).
-    """
-    try:
-        yield executor
-    except KeyboardInterrupt:
-        executor.shutdown(wait=False, cancel_futures=True)
-        raise
-    except BaseException:
-        executor.shutdown(wait=True, cancel_futures=True)
-        raise
-    executor.shutdown(wait=True)
 
 
 def _run_now(fn: Callable[..., Any], *args: Any) -> Future[Any]:

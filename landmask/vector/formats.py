@@ -24,9 +24,9 @@ from landmask.classes import NODATA, ClassScheme, resolve_scheme
 from landmask.errors import ConfigError
 from landmask.io.companions import Output
 from landmask.io.inputs import data_layer
-from landmask.io.items import Lineage, attach_item
 from landmask.io.outputs import atomic_path, attach_sidecars, check_output, plan_outputs
-from landmask.io.styling import gpkg_add_style, vector_sidecars
+from landmask.io.stac.items import Lineage, attach_item
+from landmask.io.write.styling import gpkg_add_style, vector_sidecars
 from landmask.vector.geoparquet import write_geoparquet
 
 if TYPE_CHECKING:
@@ -90,13 +90,13 @@ def write_vector(
     """Write ``frame`` in the format of ``path``'s extension; it appears only when complete.
 
     Polygons with a ``class_name`` column are styled by class
-    (:mod:`landmask.io.styling`) after ``scheme`` (default: the one the frame
+    (:mod:`landmask.io.write.styling`) after ``scheme`` (default: the one the frame
     records, as :func:`~landmask.vector.vectorize.vectorize` frames do, else
     ``landcover``; :func:`landmask.classes.resolve_scheme`): a
     GeoPackage gets the style in its ``layer_styles`` table before it lands,
     and every format a ``.qml`` beside it once it has.
 
-    With ``stac``, a STAC item (:mod:`landmask.io.items`) follows the file,
+    With ``stac``, a STAC item (:mod:`landmask.io.stac.items`) follows the file,
     its lineage ``lineage`` (default: the frame's ``sources``/``rules``/``model``
     attributes), its classes the scheme's when the frame has class ids.
     """
@@ -158,7 +158,7 @@ class VectorWriter:
     either way. The output appears only when :meth:`close` succeeds;
     :meth:`abort` (or an exception inside a ``with``) leaves nothing behind.
     ``lineage`` (None: no item) gives the STAC item written beside the file
-    once it has landed (:mod:`landmask.io.items`), checked here first.
+    once it has landed (:mod:`landmask.io.stac.items`), checked here first.
     """
 
     def __init__(

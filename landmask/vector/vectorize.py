@@ -43,6 +43,7 @@ from landmask._runtime.chunks import as_dask
 from landmask.classes import NODATA, ClassScheme, check_mask, resolve_scheme, scheme_attrs
 from landmask.errors import ConfigError
 from landmask.grid import Grid
+from landmask.vector._noding import noded
 from landmask.vector._polygonize import (
     NO_GEOMS,
     NO_VALUES,
@@ -251,11 +252,11 @@ def _to_frame(
         order = _order(values, pixel_geoms, canonical=True)
         values, pixel_geoms = values[order], pixel_geoms[order]
         # GEOS needs a noded coverage: a vertex of one polygon lying on its
-        # neighbour's straight edge must be a vertex of that edge too, so put a
-        # vertex on every pixel corner of every edge, then simplify
-        dense = spec.to_crs(shapely.segmentize(pixel_geoms, 1.0))
+        # neighbour's straight edge must be a vertex of that edge too
         geoms = shapely.normalize(
-            shapely.coverage_simplify(dense, tolerance, simplify_boundary=True)
+            shapely.coverage_simplify(
+                spec.to_crs(noded(pixel_geoms)), tolerance, simplify_boundary=True
+            )
         )
     else:
         geoms = spec.to_crs(pixel_geoms)
@@ -339,10 +340,10 @@ def vectorize_to_file(
     and position) is written. The same polygons either way; the file appears
     only when complete. ``scheme`` names the classes and styles the file;
     None: the scheme the mask records (:func:`landmask.classes.resolve_scheme`).
-    ``stac``: a STAC item beside the file (:mod:`landmask.io.items`), its
+    ``stac``: a STAC item beside the file (:mod:`landmask.io.stac.items`), its
     input the mask.
     """
-    from landmask.io.items import Lineage
+    from landmask.io.stac.items import Lineage
     from landmask.vector.formats import VectorWriter, write_vector
 
     scheme = resolve_scheme(scheme, mask)

@@ -1,7 +1,7 @@
 """Reading lazy arrays for plots: at most ``max_size`` pixels a side, never the whole array.
 
 Behind :mod:`landmask.viz.plot`. A band read straight from a raster file
-(:func:`landmask.io.masks.file_window`) with internal overviews is read by GDAL
+(:func:`landmask.io.read.masks.file_window`) with internal overviews is read by GDAL
 from the nearest overview, without Dask; anything else is decimated by a
 strided selection (every n-th pixel), which Dask fuses into the tasks that make
 each chunk, so only the kept pixels leave those tasks.
@@ -37,10 +37,10 @@ def _picks(n: int, step: int) -> slice:
 
 def _file_window(arr: xr.DataArray) -> tuple[str, int, Any] | None:
     """``(path, band, window)`` when ``arr`` is a plain read of one raster band
-    (:func:`landmask.io.masks.file_window`) and the band has internal overviews."""
+    (:func:`landmask.io.read.masks.file_window`) and the band has internal overviews."""
     import rasterio
 
-    from landmask.io.masks import file_window
+    from landmask.io.read.masks import file_window
 
     found = file_window(arr)
     if found is None:
@@ -78,7 +78,7 @@ def decimate(arr: xr.DataArray, max_size: int = MAX_SIZE) -> xr.DataArray:
     from affine import Affine
     from rasterio.enums import Resampling
 
-    from landmask.io.scene import pixel_coords
+    from landmask.io.read.scene import pixel_coords
 
     height, width = arr.shape[-2:]
     step = _step((height, width), max_size)

@@ -1,9 +1,9 @@
 """Plots with matplotlib: each takes an optional ``ax`` and returns matplotlib axes.
 
 Lazy inputs are never computed whole. A DataArray read straight from a raster
-file (:func:`landmask.io.masks.open_mask`, one band of
-:func:`~landmask.io.masks.open_image`, or a window of either: see
-:func:`landmask.io.masks.file_window`) is read from the file's internal
+file (:func:`landmask.io.read.masks.open_mask`, one band of
+:func:`~landmask.io.read.masks.open_image`, or a window of either: see
+:func:`landmask.io.read.masks.file_window`) is read from the file's internal
 overviews by GDAL (:mod:`landmask.viz._decimate`); any other lazy array is decimated
 by a strided selection (every n-th pixel, at most ``max_size`` a side), which
 Dask fuses into the tasks that make each chunk, so only the kept pixels leave
@@ -225,7 +225,7 @@ def index_map(
         (default: the DataArray's name).
     cmap
         A diverging matplotlib colour map; 0 is its centre colour. Default:
-        the index's ramp (:func:`landmask.io.styling.index_ramp`, the one its
+        the index's ramp (:func:`landmask.spectral.indices.index_ramp`, the one its
         QGIS style uses): vegetation indices brown to green, water indices
         brown to blue, NDBI green to red.
     vmax
@@ -260,7 +260,7 @@ def index_map(
     if cmap is None:
         from matplotlib.colors import LinearSegmentedColormap
 
-        from landmask.io.styling import index_ramp
+        from landmask.spectral.indices import index_ramp
 
         cmap = LinearSegmentedColormap.from_list(label, index_ramp(label))
     image = ax.imshow(

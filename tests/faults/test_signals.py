@@ -71,3 +71,56 @@ def _alive(pid: int) -> bool:
         return False
     stat = Path(f"/proc/{pid}/stat")
     return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+SIGNALLED = Path(__file__).with_name("signalled.py")
+
+
+@pytest.mark.parametrize("command", ["classify", "vectorize"])
+def test_sigterm_while_a_worker_process_starts(work: Path, command: str) -> None:
+    """Issue 21: SIGTERM between starting a ``spawn`` worker and writing its start-up data
+    to it (the window test_signal_stops_classify_cleanly[15-processes] hit now and then)
+    closed the pipe under the child, which printed an EOFError traceback. Now the signal
+    waits for the end of the start (a second one would not), every time."""
+    import subprocess
+    import sys
+
+    if command == "vectorize":
+        done = run_cli(
+            "classify", "small.tif", "--sensor", "sentinel2-l2a", "-q", "-o", "m.tif", cwd=work
+        )
+        assert done.returncode == 0, done.stderr
+        argv = ["vectorize", "m.tif", "-o", "v.gpkg", "--chunk-size", "64"]
+    else:
+        argv = [
+            "classify",
+            "small.tif",
+            "--sensor",
+            "sentinel2-l2a",
+            "-o",
+            "c.tif",
+            "--chunk-size",
+            "64",
+        ]
+    before = snapshot(work)
+    done = subprocess.run(
+        [
+            sys.executable,
+            SIGNALLED,
+            "SIGTERM",
+            "process@spawn",
+            *argv,
+            "--scheduler",
+            "processes",
+            "-q",
+        ],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 143, done.stderr
+    assert error_lines(done.stderr) == [
+        "landmask: interrupted by SIGTERM; temporary files removed"
+    ], done.stderr
+    assert snapshot(work) == before

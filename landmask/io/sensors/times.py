@@ -1,8 +1,8 @@
 """Acquisition times: ISO 8601 text read as UTC, written back, and the times a STAC item gives.
 
 The one home for reading a time, for what the provider's names and metadata
-say (:mod:`landmask.io.provider`), the STAC items beside outputs
-(:mod:`landmask.io.items`) and the dates of a period
+say (:mod:`landmask.io.sensors.provider`), the STAC items beside outputs
+(:mod:`landmask.io.stac.items`) and the dates of a period
 (:mod:`landmask.temporal.dates`). A time without a zone is UTC.
 """
 

@@ -2,7 +2,7 @@
 
 :func:`decide_radiometry` is the one place that decides it, for every reader
 (files with or without a sensor preset, STAC items, ``--band`` mappings), from
-where each band's scale and offset came (:class:`~landmask.io._bands.BandSource`
+where each band's scale and offset came (:class:`~landmask.io.read._bands.BandSource`
 ``scaling``), the preset and product, and, for floating-point bands with no
 scale from anywhere, a small sample of their values:
 
@@ -33,10 +33,10 @@ from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from landmask.errors import ReadError, UncalibratedWarning
-from landmask.io._bands import BandSource
-from landmask.io._grid import READ_ENV, FileInfo, gdal_message
-from landmask.io.provider import Product
-from landmask.io.sensors import Sensor, preset_for_product
+from landmask.io.read._bands import BandSource
+from landmask.io.read._grid import READ_ENV, FileInfo, gdal_message
+from landmask.io.sensors.presets import Sensor, preset_for_product
+from landmask.io.sensors.provider import Product
 
 __all__ = [
     "DN_ABOVE",

@@ -13,7 +13,7 @@ Three conventions, each produced from a :class:`~landmask.classes.ClassScheme`:
 * for a mask GeoTIFF, a GDAL raster attribute table and category names in the
   ``.aux.xml`` sidecar (``mask.tif.aux.xml``) that GDAL, QGIS and ArcGIS read;
   the same attribute table also goes inside the GeoTIFF
-  (:mod:`landmask.io.gdal_metadata`), where GDAL 3.12 and later read it.
+  (:mod:`landmask.io.write.gdal_metadata`), where GDAL 3.12 and later read it.
 
 Every sidecar is written atomically (temporary name, then rename) and only
 after the file it styles has landed; sidecars are named and marked as the
@@ -35,9 +35,9 @@ __all__ = [
     "QGIS_VERSION",
     "gpkg_add_style",
     "index_qml",
-    "index_ramp",
     "mask_sidecars",
     "probability_qml",
+    "ramp",
     "raster_qml",
     "rat_aux_xml",
     "rat_xml",
@@ -128,20 +128,16 @@ _RAMPS = {
 }
 
 
-def index_ramp(name: str) -> tuple[str, str, str]:
-    """The colours of spectral index ``name`` at its low end, at 0 and at its high end.
+def ramp(high: str) -> tuple[str, str, str]:
+    """The colours at the low end, at 0 and at the high end of an index whose high values
+    show ``high`` (:attr:`~landmask.spectral.indices.SpectralIndex.high`).
 
-    Chosen by what high values show (:attr:`~landmask.spectral.indices.SpectralIndex.high`):
-    NDVI, EVI, SAVI and NBR run from brown to green (vegetation green), the
-    water indices from brown to blue, NDBI from green to red, BSI from green
-    to brown. An unknown name gets the vegetation ramp. Maps
-    (:func:`landmask.plot.index_map`) and QGIS styles (:func:`index_qml`)
-    both use it.
+    ``vegetation`` runs from brown to green, ``water`` from brown to blue,
+    ``built`` from green to red, ``soil`` from green to brown; anything else
+    gets the vegetation ramp. Maps (:func:`landmask.spectral.indices.index_ramp`)
+    and QGIS styles (:func:`index_qml`) both use it.
     """
-    from landmask.spectral.indices import INDICES
-
-    index = INDICES.get(name.lower())
-    return _RAMPS[index.high if index is not None else "vegetation"]
+    return _RAMPS.get(high, _RAMPS["vegetation"])
 
 
 def _pseudocolor(
@@ -188,14 +184,15 @@ def _pseudocolor(
     return root
 
 
-def index_qml(names: list[str], band: int = 1) -> str:
+def index_qml(names: list[str], band: int = 1, *, high: str = "vegetation") -> str:
     """A QGIS style for an indices raster: band ``band`` through its index's ramp, -1 to 1.
 
+    ``high`` is what the band's high values show (the ramp, :func:`ramp`).
     Without it QGIS draws two or three index bands as an RGB composite.
     """
     name = names[band - 1]
-    low, mid, high = index_ramp(name)
-    stops = [(-1.0, low, f"{name} -1"), (0.0, mid, "0"), (1.0, high, f"{name} 1")]
+    low, mid, high_colour = ramp(high)
+    stops = [(-1.0, low, f"{name} -1"), (0.0, mid, "0"), (1.0, high_colour, f"{name} 1")]
     return _xml(_pseudocolor(band, stops), _DOCTYPE)
 
 
@@ -330,7 +327,7 @@ def rat_xml(scheme: ClassScheme) -> str:
     Thematic, one row per class but nodata, with the fields ``Value`` (class
     id), ``Class`` (name), ``Label`` and ``Red``, ``Green``, ``Blue``,
     ``Alpha``. The same table goes into the ``.aux.xml`` (:func:`rat_aux_xml`)
-    and inside the GeoTIFF (:func:`landmask.io.gdal_metadata.embed_rat`).
+    and inside the GeoTIFF (:func:`landmask.io.write.gdal_metadata.embed_rat`).
     """
     return _xml(_rat(scheme))
 

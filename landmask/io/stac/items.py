@@ -18,7 +18,7 @@ companion is :mod:`landmask.io.companions`) once it has landed, made with pystac
   a ``derived_from`` link to each input STAC item;
 * what the input's values were: ``landmask:radiometry`` (``surface_reflectance``,
   ``toa_reflectance`` or ``dn``) and ``landmask:radiometry_basis`` (why), as
-  :mod:`landmask.io.radiometry` decided;
+  :mod:`landmask.io.read.radiometry` decided;
 * the scene-wide statistics the rules were bound to: ``landmask:statistics``,
   e.g. ``{"otsu(ndvi)": 0.41, "percentile(red, 1)": 0.03}`` (null for one with
   no valid pixel; :mod:`landmask.spectral.thresholds`);
@@ -50,8 +50,8 @@ from landmask.classes import CLOUD, NODATA, ClassScheme
 from landmask.errors import OutputExistsError
 from landmask.io.companions import Output, is_own, item_path
 from landmask.io.outputs import atomic_path, attach_sidecars, folder_lock, plan_outputs
+from landmask.io.sensors.times import iso_utc, item_times, parse_utc
 from landmask.io.statistic_tags import thresholds_of
-from landmask.io.times import iso_utc, item_times, parse_utc
 
 if TYPE_CHECKING:
     import pystac
@@ -312,10 +312,10 @@ def acquisition_times(lineage: Lineage, *, beside: Path | None = None) -> list[d
     input STAC item (``derived_from``) and of the item beside each input file
     (a mask landmask wrote: so polygons, change maps and zonal tables keep
     the scene's dates), else from the provider's names and metadata of the
-    input file (:attr:`landmask.io.provider.Product.acquired`: Sentinel-2 and
+    input file (:attr:`landmask.io.sensors.provider.Product.acquired`: Sentinel-2 and
     Landsat product names, ``*_MTL``, ``MTD_MSIL2A.xml``). Empty when none says.
     """
-    from landmask.io.provider import product_of_file
+    from landmask.io.sensors.provider import product_of_file
 
     found: set[dt.datetime] = set()
     for href in lineage.derived_from:

@@ -1,6 +1,6 @@
 """Reading reflectance: one window of every band, digital numbers -> float32.
 
-The block functions behind :func:`landmask.io.scene.open_scene`'s Dask array.
+The block functions behind :func:`landmask.io.read.scene.open_scene`'s Dask array.
 :class:`ReflectanceReader` holds paths and numbers only, so it pickles to any
 worker; each read opens the files it needs and closes them again.
 """
@@ -16,9 +16,9 @@ from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from landmask.errors import ReadError
-from landmask.io._bands import BandSource
-from landmask.io._grid import READ_ENV, gdal_message
-from landmask.io.resample import resample_block, source_span
+from landmask.io.read._bands import BandSource
+from landmask.io.read._grid import READ_ENV, gdal_message
+from landmask.io.read.resample import resample_block, source_span
 
 __all__ = ["ReflectanceReader", "read_error", "read_reflectance", "read_window", "to_reflectance"]
 
@@ -90,7 +90,7 @@ def read_error(path: str, window: Window, exc: BaseException) -> ReadError:
 
 
 def read_resampled(src: BandSource, window: Window) -> np.ndarray:
-    """One band on the scene grid from a file on another grid (see :mod:`landmask.io.resample`).
+    """One band on the scene grid from a file on another grid (:mod:`landmask.io.read.resample`).
 
     Reads only the source window the target window's pixels fall in (plus the one
     neighbour bilinear needs), converts it to reflectance, then resamples it.

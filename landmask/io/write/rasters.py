@@ -1,7 +1,7 @@
 """Writing rasters: lazy masks, indices and images -> Cloud-Optimized GeoTIFFs, atomically.
 
 The COG machinery (part files, overviews, the scheduler's lock) is in
-:mod:`landmask.io._cog`; output paths are checked by :mod:`landmask.io.outputs`.
+:mod:`landmask.io.write._cog`; output paths are checked by :mod:`landmask.io.outputs`.
 
 """
 
@@ -28,13 +28,13 @@ from landmask.classes import (
     scheme_tags,
 )
 from landmask.errors import ConfigError
-from landmask.io._cog import TILE, CogJob, store_cogs, tile_aligned
 from landmask.io.companions import style_path
-from landmask.io.items import Lineage
 from landmask.io.outputs import GEOTIFF, check_output
-from landmask.io.radiometry import radiometry_tags
+from landmask.io.read.radiometry import radiometry_tags
+from landmask.io.stac.items import Lineage
 from landmask.io.statistic_tags import ATTR_PREFIX
-from landmask.io.styling import index_qml, mask_sidecars, probability_qml, rat_xml
+from landmask.io.write._cog import TILE, CogJob, store_cogs, tile_aligned
+from landmask.io.write.styling import index_qml, mask_sidecars, probability_qml, rat_xml
 
 __all__ = [
     "TILE",
@@ -88,10 +88,10 @@ def write_mask(
     and the mask's exact CRS and transform. Chunks are computed and written
     one at a time (memory is a few chunks, whatever the raster size); the file
     appears only when complete, with its GIS styling beside it
-    (:func:`landmask.io.styling.mask_sidecars`: ``.qml`` and ``.aux.xml``
+    (:func:`landmask.io.write.styling.mask_sidecars`: ``.qml`` and ``.aux.xml``
     with a raster attribute table), published right after it. The attribute
     table also goes inside the file's ``GDAL_METADATA`` tag, where GDAL 3.12
-    and later read it from a mask copied alone (:mod:`landmask.io.gdal_metadata`).
+    and later read it from a mask copied alone (:mod:`landmask.io.write.gdal_metadata`).
 
     Parameters
     ----------
@@ -115,7 +115,7 @@ def write_mask(
         both files come from one pass over the scene.
     stac
         Write a STAC item beside each file (``mask.tif.stac.json``; see
-        :mod:`landmask.io.items`), from the mask's ``sources``, ``rules`` and
+        :mod:`landmask.io.stac.items`), from the mask's ``sources``, ``rules`` and
         ``model`` attributes.
 
     Returns
@@ -236,7 +236,7 @@ def write_indices(
     """Write index variables as one float32 COG band each, described by name.
 
     NaN is the nodata value; overviews are averaged. ``stac``: a STAC item
-    beside it (:mod:`landmask.io.items`).
+    beside it (:mod:`landmask.io.stac.items`).
     """
     names = [str(n) for n in indices.data_vars]
     if not names:
@@ -254,7 +254,7 @@ def write_indices(
         categorical=False,
         tags=tags,
         descriptions=names,
-        sidecars={style_path(out): index_qml(names)},
+        sidecars={style_path(out): index_qml(names, high=first.attrs.get("high", "vegetation"))},
         item=Lineage.of(first.attrs) if stac else None,
         kind="indices",
     )
@@ -286,7 +286,7 @@ def band_colours(names: Sequence[str]) -> list[str] | None:
     (Landsat ``SR_B3``: green on Landsat 8, red on Landsat 5) names none, so
     QGIS never swaps red and blue.
     """
-    from landmask.io.sensors import LANDSAT_OLI, LANDSAT_TM_ETM, SENTINEL2_L2A
+    from landmask.io.sensors.presets import LANDSAT_OLI, LANDSAT_TM_ETM, SENTINEL2_L2A
 
     sensors = (SENTINEL2_L2A, LANDSAT_OLI, LANDSAT_TM_ETM)
     colours: list[str | None] = []
@@ -311,7 +311,7 @@ def write_image(
     Keeps the dtype, CRS, transform, nodata and band descriptions. A
     Cloud-Optimized GeoTIFF: 512-px DEFLATE tiles and overviews averaged by
     GDAL's COG driver (nodata left out). ``stac``: a STAC item beside it
-    (:mod:`landmask.io.items`), its lineage the image's ``sources`` attribute.
+    (:mod:`landmask.io.stac.items`), its lineage the image's ``sources`` attribute.
     """
     if image.ndim == 2:
         image = image.expand_dims("band")

@@ -9,7 +9,7 @@ numbers into surface reflectance and its nodata value.
 A preset may read several instruments: ``landsat-c2-l2`` has one band table for
 Landsat 4/5 TM and 7 ETM+ and another for Landsat 8/9 OLI. :func:`sensor_for`
 picks the variant (and, for Sentinel-2, the offset of the processing baseline)
-from the product the files belong to (:mod:`landmask.io.provider`), and refuses
+from the product the files belong to (:mod:`landmask.io.sensors.provider`), and refuses
 files of another sensor.
 """
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 
 from landmask.bands import common_name
 from landmask.errors import ConfigError, SensorError
-from landmask.io.provider import Product
+from landmask.io.sensors.provider import Product
 
 __all__ = [
     "SENSORS",
@@ -70,7 +70,7 @@ class Sensor:
         ``scale``/``offset`` (Landsat surface temperature in kelvin; a
         Sentinel-2 band whose ``BOA_ADD_OFFSET`` differs).
     missions
-        Provider missions (:class:`~landmask.io.provider.Product`) whose files
+        Provider missions (:class:`~landmask.io.sensors.provider.Product`) whose files
         the preset reads; files of any other are refused.
     basis
         How the variant and offset were chosen (a file name, a metadata file, a
@@ -82,7 +82,7 @@ class Sensor:
         What the preset's scale and offset make of the files' values:
         ``surface_reflectance`` (Level-2), ``toa_reflectance`` (Level-1,
         converted with the product's metadata) or ``dn`` (a stretch only, as
-        NAIP's 1/255); see :mod:`landmask.io.radiometry`.
+        NAIP's 1/255); see :mod:`landmask.io.read.radiometry`.
     """
 
     name: str

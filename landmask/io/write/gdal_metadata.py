@@ -27,7 +27,7 @@ moving a byte of the Cloud-Optimized layout:
 
 Category names, which QGIS 3.28 and older take for legend labels, have no
 place inside a GeoTIFF in any GDAL version: they stay in the ``.aux.xml``
-(:func:`landmask.io.styling.rat_aux_xml`).
+(:func:`landmask.io.write.styling.rat_aux_xml`).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def rat_item(rat_xml: str, band: int = 1) -> bytes:
     """The ``GDAL_METADATA`` item of band ``band``'s table ``rat_xml``, as GDAL 3.12 writes it.
 
     ``rat_xml`` is a ``GDALRasterAttributeTable`` element
-    (:func:`landmask.io.styling.rat_element`); UTF-8 bytes.
+    (:func:`landmask.io.write.styling.rat_element`); UTF-8 bytes.
     """
     head = f'<Item name="{RAT_ITEM}" sample="{band - 1}" role="rat">'
     return (head + rat_xml.strip() + "</Item>").encode("utf-8")

@@ -21,7 +21,7 @@ Nothing here reads a pixel. The evidence, in the order it is looked for:
   ``s2:processing_baseline`` and ``s2:product_uri``.
 
 What a sensor preset makes of a product (band table, offset) is decided in
-:mod:`landmask.io.sensors`.
+:mod:`landmask.io.sensors.presets`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from pathlib import PurePath
 from typing import Any
 
 from landmask.errors import SensorError
-from landmask.io.times import iso_utc, item_times, parse_utc
+from landmask.io.sensors.times import iso_utc, item_times, parse_utc
 
 __all__ = ["Product", "product_of_files", "product_of_item"]
 

@@ -1,4 +1,4 @@
-"""The COG writer behind :mod:`landmask.io.write`: part files, overviews, one GDAL copy.
+"""The COG writer behind :mod:`landmask.io.write.rasters`: part files, overviews, one GDAL copy.
 
 Each output is written in two steps beside its final path:
 
@@ -26,7 +26,6 @@ shut down after it.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import shutil
 import sys
@@ -49,13 +48,16 @@ from dask.utils import SerializableLock
 from rasterio.enums import ColorInterp
 from rasterio.windows import Window
 
+from landmask._runtime.pools import process_context
+from landmask._runtime.schedulers import is_processes
+from landmask._runtime.signals import signals_deferred
 from landmask.classes import ClassScheme
 from landmask.errors import WriteError
 from landmask.io.companions import Output
-from landmask.io.gdal_metadata import embed_rat, reserve_rat
-from landmask.io.items import Lineage, attach_item
 from landmask.io.outputs import atomic_path, attach_sidecars, discard_temp, plan_outputs, temp_path
-from landmask.io.overviews import overview_levels
+from landmask.io.stac.items import Lineage, attach_item
+from landmask.io.write.gdal_metadata import embed_rat, reserve_rat
+from landmask.io.write.overviews import overview_levels
 
 __all__ = ["TILE", "CogJob", "check_free_space", "compute_once", "store_cogs", "tile_aligned"]
 
@@ -102,9 +104,10 @@ def _scheduler_locks() -> Iterator[Callable[[], Any]]:
             if get == client.get:
                 yield lambda: DistributedLock(f"landmask-write-{uuid.uuid4().hex}")
                 return
-    if get is dask.multiprocessing.get:
-        context = dask.config.get("multiprocessing.context", "spawn")
-        with multiprocessing.get_context(context).Manager() as manager:
+    if is_processes(get):
+        with signals_deferred():  # no server process half-started by a signal
+            manager = process_context().Manager()
+        with manager:
             yield manager.Lock
         return
     yield SerializableLock
@@ -215,10 +218,10 @@ class CogJob:
     #: text files published with the raster (``.qml``, ``.aux.xml``): path -> text
     sidecars: Mapping[Path, str] | None = None
     #: band 1's raster attribute table (a ``GDALRasterAttributeTable`` element,
-    #: :func:`landmask.io.styling.rat_xml`), kept inside the file's ``GDAL_METADATA``
-    #: tag (:mod:`landmask.io.gdal_metadata`); None: none
+    #: :func:`landmask.io.write.styling.rat_xml`), kept inside the file's ``GDAL_METADATA``
+    #: tag (:mod:`landmask.io.write.gdal_metadata`); None: none
     rat: str | None = None
-    #: the lineage of its STAC item beside it (:mod:`landmask.io.items`); None: no item
+    #: the lineage of its STAC item beside it (:mod:`landmask.io.stac.items`); None: no item
     item: Lineage | None = None
     #: the scheme of its class ids, for the item's ``classification:classes``
     scheme: ClassScheme | None = None
@@ -254,7 +257,7 @@ def _coarsened(level: da.Array, data: da.Array) -> da.Array:
 def _staged(job: CogJob, lock: Any) -> Iterator[Any]:
     """Create the part files of ``job``; yield the lazy store into them; then make the COG.
 
-    The full-resolution chunks and every overview level (:mod:`landmask.io.overviews`)
+    The full-resolution chunks and every overview level (:mod:`landmask.io.write.overviews`)
     are stored into uncompressed part files; on a clean exit GDAL's COG driver
     only compresses and lays out the tiles. Temporary files never outlive it.
     ``lock`` guards the part files' writes (:func:`_scheduler_locks`).
@@ -344,7 +347,7 @@ def store_cogs(jobs: Sequence[CogJob], also: Sequence[Any] = ()) -> tuple[Any, .
     Outputs that share inputs (a mask and its probabilities) are computed once.
     Each output appears only if all of them were written. Jobs with an
     ``item`` lineage get their STAC item published with them
-    (:func:`landmask.io.items.attach_item`); every output and its companions
+    (:func:`landmask.io.stac.items.attach_item`); every output and its companions
     are planned (:func:`landmask.io.outputs.plan_outputs`) before any work.
     """
     for job in jobs:

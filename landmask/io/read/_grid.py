@@ -22,7 +22,7 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
 from landmask.errors import ConfigError, GridError, ReadError
 from landmask.grid import TRANSFORM_PRECISION, Grid
-from landmask.io.resample import target_size
+from landmask.io.read.resample import target_size
 
 #: GDAL configuration used by every read task. Each block is read once, so a
 #: large block cache only costs memory and time (see PERFORMANCE.md).

@@ -6,9 +6,9 @@ that opens the files, reads one window of every band and converts it to float32
 reflectance. Open datasets never enter the task graph (only paths do), so the
 graph runs on threads, processes or a ``dask.distributed`` cluster alike.
 
-Behind it: :mod:`landmask.io._grid` (file metadata, the grid the inputs share),
-:mod:`landmask.io._bands` (band names and each band's scale/offset/nodata) and
-:mod:`landmask.io.reflectance` (the block functions that read a window).
+Behind it: :mod:`landmask.io.read._grid` (file metadata, the grid the inputs share),
+:mod:`landmask.io.read._bands` (band names and each band's scale/offset/nodata) and
+:mod:`landmask.io.read.reflectance` (the block functions that read a window).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from landmask._runtime.chunks import SCENE_CHUNK_SIZE, aligned_chunks
 from landmask._runtime.paths import worker_path
 from landmask.bands import RAW_BANDS, Needs
 from landmask.errors import ConfigError, PresetAssumedWarning
-from landmask.io._bands import (
+from landmask.io.read._bands import (
     BandSource,
     PerBand,
     band_sources,
@@ -41,16 +41,16 @@ from landmask.io._bands import (
     on_grid,
     stac_sources,
 )
-from landmask.io._grid import READ_ENV, Grid, check_grid, open_info
-from landmask.io.provider import Product, product_of_files, product_of_item
-from landmask.io.radiometry import Radiometry, decide_radiometry, reflectance_sources
-from landmask.io.reflectance import ReflectanceReader, read_reflectance, to_reflectance
-from landmask.io.sensors import (
+from landmask.io.read._grid import READ_ENV, Grid, check_grid, open_info
+from landmask.io.read.radiometry import Radiometry, decide_radiometry, reflectance_sources
+from landmask.io.read.reflectance import ReflectanceReader, read_reflectance, to_reflectance
+from landmask.io.sensors.presets import (
     Sensor,
     get_sensor,
     preset_for_product,
     sensor_for,
 )
+from landmask.io.sensors.provider import Product, product_of_files, product_of_item
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -94,7 +94,7 @@ def open_scene(
         onto the finest grid. Or a STAC item: a :class:`pystac.Item` or the path
         of its JSON file, whose assets are picked by ``eo:bands`` (or STAC 1.1
         ``bands``) common names with ``raster:bands`` scale/offset/nodata
-        (see :mod:`landmask.io.stac`).
+        (see :mod:`landmask.io.stac.read`).
     sensor
         A preset (``sentinel2-l2a``, ``landsat-c2-l2``, ``naip``,
         ``sentinel2-l1c``, ``landsat-c2-l1``) naming bands from file-name
@@ -105,7 +105,7 @@ def open_scene(
         Its band table (Landsat TM/ETM+ or OLI) and offset (Sentinel-2
         processing baseline) follow the product the files belong to, read from
         their names, the MTL/MTD metadata beside them or the STAC item
-        (:mod:`landmask.io.provider`, :func:`landmask.io.sensors.sensor_for`).
+        (:mod:`landmask.io.sensors.provider`, :func:`landmask.io.sensors.presets.sensor_for`).
     bands
         Explicit ``{common_name: band_number}``; overrides the sensor's names.
         A number whose file the provider's name gives as another band
@@ -144,7 +144,7 @@ def open_scene(
         values. ``attrs`` record what was applied (:func:`radiometry_attrs`)
         and what the values are: ``radiometry`` (``surface_reflectance``,
         ``toa_reflectance`` or ``dn``) and ``radiometry_basis`` (why, in words;
-        :mod:`landmask.io.radiometry`).
+        :mod:`landmask.io.read.radiometry`).
 
     Raises
     ------
@@ -160,17 +160,17 @@ def open_scene(
         Once, if digital numbers are read with no scale or offset from the
         options, the preset, the STAC item or the file: integer bands, or
         floating-point bands whose sampled values are far above reflectance
-        (:func:`landmask.io.radiometry.decide_radiometry`).
+        (:func:`landmask.io.read.radiometry.decide_radiometry`).
     PresetAssumedWarning
         If the preset had to assume the Landsat band table or the Sentinel-2
         baseline for lack of names or metadata.
     """
-    from landmask.io.stac import is_stac_input
+    from landmask.io.stac.read import is_stac_input
 
     preset = get_sensor(sensor) if isinstance(sensor, str) else sensor
     lineage: dict[str, list[str]] = {}
     if is_stac_input(paths):
-        from landmask.io.stac import item_bands, load_item
+        from landmask.io.stac.read import item_bands, load_item
 
         if bands:
             raise ConfigError(

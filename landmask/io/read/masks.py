@@ -34,8 +34,8 @@ from landmask.classes import NODATA, check_mask
 from landmask.errors import InputError
 from landmask.grid import Grid
 from landmask.io.inputs import open_raster
-from landmask.io.radiometry import attrs_from_tags
-from landmask.io.reflectance import read_error, read_window
+from landmask.io.read.radiometry import attrs_from_tags
+from landmask.io.read.reflectance import read_error, read_window
 
 __all__ = [
     "FileArray",
@@ -63,7 +63,7 @@ class FileArray:
 
     Holds only the path, shape and dtype, so it travels to workers as such;
     ``[bands, rows, cols]`` (slices) opens the file and reads that window with
-    :func:`~landmask.io.reflectance.read_window`, whose failures name the file
+    :func:`~landmask.io.read.reflectance.read_window`, whose failures name the file
     and the window.
     """
 

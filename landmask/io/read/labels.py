@@ -29,7 +29,7 @@ from landmask._runtime.chunks import as_dask
 from landmask.classes import LANDCOVER, NODATA, ClassScheme, label_text
 from landmask.errors import ConfigError, GridError, InputError, TruthReprojectedWarning
 from landmask.io.inputs import open_raster, read_vector
-from landmask.io.masks import raster_on_grid
+from landmask.io.read.masks import raster_on_grid
 
 __all__ = [
     "RASTER_SUFFIXES",

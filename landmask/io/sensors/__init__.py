@@ -1,0 +1,1 @@
+"""Sensor knowledge: presets (band tables, scale and offset), providers' products, times."""

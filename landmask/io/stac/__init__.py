@@ -1,0 +1,1 @@
+"""STAC: reading items and collections (read) and writing an item beside every output (items)."""

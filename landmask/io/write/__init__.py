@@ -1,0 +1,1 @@
+"""Writing rasters: Cloud-Optimized GeoTIFFs, overviews, GIS styling sidecars, tables, mosaics."""

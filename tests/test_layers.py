@@ -1,0 +1,107 @@
+"""The package's stages import only the stages below them (function-local imports included)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import landmask
+
+PACKAGE = Path(landmask.__file__).parent
+
+#: Bottom to top. A unit is a top-level module or subpackage, or a subpackage of io/.
+LAYERS = [
+    "errors",
+    "_runtime",
+    "grid",
+    "bands",
+    "classes",
+    "synthetic",
+    "io",  # the floor of io: inputs, outputs, companions, yamldoc, statistic tags
+    "io.sensors",
+    "io.stac",
+    "io.read",
+    "io.write",
+    "spectral",
+    "models",
+    "classification",
+    "vector",
+    "evaluation",
+    "analysis",
+    "temporal",
+    "products",
+    "pipeline",
+    "batch",
+    "viz",
+    "demo",
+    "accessor",
+    "cli",
+    "landmask",  # the package's own __init__: public names
+]
+
+
+def _unit(module: str) -> str:
+    parts = module.split(".")
+    if len(parts) == 1:
+        return "landmask"
+    if parts[1] == "io" and len(parts) > 2 and (PACKAGE / "io" / parts[2]).is_dir():
+        return f"io.{parts[2]}"
+    return parts[1]
+
+
+def _imports(path: Path) -> list[tuple[str, list[str], int]]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("landmask"):
+            found.append((node.module or "", [a.name for a in node.names], node.lineno))
+        elif isinstance(node, ast.Import):
+            found += [
+                (a.name, [], node.lineno) for a in node.names if a.name.startswith("landmask")
+            ]
+    return found
+
+
+def test_every_unit_has_a_layer():
+    units = {
+        _unit(".".join(("landmask", *p.relative_to(PACKAGE).with_suffix("").parts)))
+        for p in PACKAGE.rglob("*.py")
+        if p.name != "__init__.py"
+    }
+    assert units <= set(LAYERS), sorted(units - set(LAYERS))
+
+
+def test_no_import_runs_up_a_stage():
+    rank = {name: k for k, name in enumerate(LAYERS)}
+    upward = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        if parts == ("__init__",):
+            continue
+        source = _unit(".".join(("landmask", *parts)).removesuffix(".__init__"))
+        for module, names, line in _imports(path):
+            if module == "landmask" and names == ["__version__"]:
+                continue  # the version, not a stage
+            target = _unit(module)
+            if rank[target] > rank[source]:
+                upward.append(f"{path.relative_to(PACKAGE)}:{line} ({source}) -> {module}")
+    assert not upward, "\n".join(upward)
+
+
+def test_the_public_names_are_one_list():
+    """``landmask.__all__`` comes from the table of homes; the type checkers' imports match it
+    and every name resolves to the object of its home."""
+    import importlib
+
+    tree = ast.parse((PACKAGE / "__init__.py").read_text())
+    typed = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING"
+        for stmt in node.body
+        if isinstance(stmt, ast.ImportFrom)
+        for alias in stmt.names
+    }
+    assert typed == set(landmask.__all__)
+    for name in landmask.__all__:
+        assert getattr(landmask, name) is not None
+    assert landmask.open_scene is importlib.import_module("landmask.io.read.scene").open_scene
