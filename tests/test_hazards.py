@@ -497,18 +497,31 @@ def test_signal_mid_write(case: Case, signum: int, capsys, caplog, monkeypatch) 
     assert err == f"landmask: interrupted by {signal.Signals(signum).name}; temporary files removed"
 
 
-#: the signal cells on worker processes: each command on both schedulers, SIGINT (a
-#: terminal's Ctrl-C, to the whole process group) on one and SIGTERM (``kill PID``) on the
-#: other, alternating, so that every scheduler meets both signals
-WORKER_CELLS = [
-    pytest.param(name, scheduler, signum, id=f"{name}-{scheduler}-{signum.name}")
-    for k, name in enumerate(n for n in ALL if n != "preview")  # preview computes here
-    for scheduler, signum in zip(
-        ("processes", "local:2"),
-        (signal.SIGINT, signal.SIGTERM) if k % 2 else (signal.SIGTERM, signal.SIGINT),
-        strict=True,
-    )
-]
+#: the signal cells on worker processes: every command on both schedulers, with SIGINT (a
+#: terminal's Ctrl-C, to the whole process group) or SIGTERM (``kill PID``). Each cell is a
+#: real process starting its workers (5-10 s on an idle machine), so the suite runs one per
+#: command (marked ``cluster``): the scheduler alternates, and the signal every other
+#: command, so each (scheduler, signal) pair meets three commands; the other half is marked
+#: ``slow`` as well (``pytest -m slow`` runs it)
+def _worker_cells() -> list[object]:
+    cells = []
+    commands = [n for n in ALL if n != "preview"]  # preview computes in its own process
+    for k, name in enumerate(commands):
+        pairs = [
+            ("processes", signal.SIGTERM if k % 4 < 2 else signal.SIGINT),
+            ("local:2", signal.SIGINT if k % 4 < 2 else signal.SIGTERM),
+        ]
+        for j, (scheduler, signum) in enumerate(pairs):
+            marks = [pytest.mark.cluster] + ([pytest.mark.slow] if j != k % 2 else [])
+            cells.append(
+                pytest.param(
+                    name, scheduler, signum, id=f"{name}-{scheduler}-{signum.name}", marks=marks
+                )
+            )
+    return cells
+
+
+WORKER_CELLS = _worker_cells()
 SIGNALLED = Path(__file__).parent / "faults" / "signalled.py"
 
 
@@ -524,7 +537,6 @@ def _without_scheduler(argv: list[object]) -> list[object]:
     return out
 
 
-@pytest.mark.cluster
 @pytest.mark.parametrize(("name", "scheduler", "signum"), WORKER_CELLS)
 def test_signal_mid_write_on_worker_processes(name, scheduler, signum, inputs, tmp_path):
     """SIGINT/SIGTERM mid-write with worker processes (issue 21): a real ``landmask``

@@ -89,7 +89,7 @@ def test_polygons_go_to_processes_on_threads_only_inside_gil_bound():
             assert _pool_kind(pool) == "ThreadPoolExecutor"
         with gil_bound():
             with chunk_pool(4) as pool:
-                assert _pool_kind(pool) == "ProcessPoolExecutor"
+                assert _pool_kind(pool) == "ProcessPool"
             with chunk_pool(1) as pool:
                 assert _pool_kind(pool) == "_run_now"  # one chunk: no process start
             thread = threading.Thread(target=other_thread)  # its own context
@@ -112,7 +112,7 @@ def test_classify_and_run_write_the_same_mask_and_polygons(s2_file, tmp_path, sc
     assert run(["run", str(job), "--scheduler", scheduler, "-q"]) == 0
     # polygonizing is decided in one place, the same way for both commands
     assert len(pools) == 2 and pools[0] == pools[1]
-    assert pools[0] == ("ProcessPoolExecutor" if scheduler == "threads" else "_run_now")
+    assert pools[0] == ("ProcessPool" if scheduler == "threads" else "_run_now")
 
     cli_pixels, cli_tags = _pixels(mask)
     run_pixels, run_tags = _pixels(tmp_path / "out" / "s2_mask.tif")

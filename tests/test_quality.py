@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import rasterio
@@ -18,6 +20,7 @@ from landmask.classification.quality import (
     scl_block,
 )
 from landmask.cli import run
+from landmask.errors import StatisticWarning
 from landmask.io.read.scene import open_scene
 
 # SCL class -> expected code: 0 nodata; 1, 3, 8, 9, 10 cloud; the rest clear
@@ -179,3 +182,42 @@ def test_classify_cli_applies_quality_by_default(s2_with_scl, rules_file, tmp_pa
     assert CLOUD not in plain
     seen = got < CLOUD
     np.testing.assert_array_equal(got[seen], plain[seen])
+
+
+ADAPTIVE = (
+    "name: a\nrules:\n  - class: water\n    when: red < percentile(red, 50)\n"
+    "  - class: forest\n    when: nir > 0\n"
+)
+
+
+@pytest.mark.parametrize("kind", ["per-pixel", "scene-adaptive"])
+@pytest.mark.parametrize("chunk", [3, 64])
+def test_all_cloud_scene_is_cloud_with_either_kind_of_rules(raster, tmp_path, kind, chunk):
+    # Seen but hidden (254), not nodata, whichever rules: the scene-adaptive
+    # rules' percentile has no clear pixel, so their classes are all 255, and
+    # the quality band alone decides. Fill (SCL 0) and missing red stay 255.
+    red = np.full((8, 12), 9000, dtype=np.uint16)
+    red[0, 5] = 0
+    nir = np.full((8, 12), 5000, dtype=np.uint16)
+    scl = np.full((4, 6), 9, dtype=np.uint8)  # cloud, high probability
+    scl[3, 5] = 0
+    t20 = Affine(20.0, 0.0, TRANSFORM.c, 0.0, -20.0, TRANSFORM.f)
+    files = [
+        raster("T33UUP_B04_10m.tif", red, nodata=0),
+        raster("T33UUP_B08_10m.tif", nir, nodata=0),
+        raster("T33UUP_SCL_20m.tif", scl, transform=t20),
+    ]
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES if kind == "per-pixel" else ADAPTIVE)
+    scene = open_scene(files, sensor="sentinel2-l2a", chunk_size=chunk)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mask = apply_quality(classify(scene, rules=rules), quality_mask(scene))
+        got = mask.values
+    said = [w for w in caught if issubclass(w.category, StatisticWarning)]
+    assert len(said) == (kind == "scene-adaptive"), [str(w.message) for w in caught]
+    expected = np.full((8, 12), CLOUD, dtype=np.uint8)
+    expected[6:, 10:] = NODATA  # SCL 0: fill
+    if kind == "per-pixel":
+        expected[0, 5] = NODATA  # no red: nodata whatever the quality says
+    np.testing.assert_array_equal(got, expected)

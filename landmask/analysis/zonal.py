@@ -37,6 +37,7 @@ from landmask.classes import CLOUD, NODATA, ClassScheme, get_scheme, scheme_of
 from landmask.errors import ConfigError, GridError, InputError, ZoneWarning
 from landmask.grid import Grid
 from landmask.io.inputs import read_vector
+from landmask.io.read.masks import open_mask
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -175,8 +176,6 @@ def zonal_stats(
 def _open_mask(mask: Any, chunk_size: int | None) -> tuple[xr.DataArray, str]:
     """The mask as a ``(y, x)`` uint8 DataArray, and a name for messages."""
     if isinstance(mask, str | os.PathLike):
-        from landmask.io.read.masks import open_mask
-
         return open_mask(mask, chunk_size), os.fspath(mask)
     if not isinstance(mask, xr.DataArray) or mask.ndim != 2 or mask.dtype != np.uint8:
         what = f"{mask.ndim}-D {mask.dtype}" if isinstance(mask, xr.DataArray) else type(mask)

@@ -11,12 +11,19 @@ that tiles are windows of the region's composite), writes the composite, and
 classifies it through :func:`landmask.pipeline.run_scene` (the same steps as
 ``landmask classify COMPOSITE.tif``).
 
+A classifier that reads context around each pixel (rules with ``focal_*``
+functions, a model with a receptive field: its ``halo``) is given that context:
+the tile is composited on its grid grown by the halo on every side, clipped to
+the region (:meth:`RegionPlan.context`), classified, and the mask cropped back
+to the tile. A pixel near a tile's edge then sees the pixels of its neighbour
+tile, and one near the region's edge sees the region's edge, as in a run of the
+whole region as one tile: the tiles' mosaic has no seam.
+
 What is refused before any work (one line, exit 2): a region or grid that does
 not make sense, more than :data:`MAX_TILES` tiles or a region above
 :data:`MAX_REGION_PIXELS` pixels, a tile larger than
-:data:`MAX_TILE_SIZE` pixels a side, a classifier that reads context around
-each pixel (a halo would see the tile's edge: seams), inputs without a date,
-no date in the period that reaches the region.
+:data:`MAX_TILE_SIZE` pixels a side, inputs without a date, no date in the
+period that reaches the region.
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ __all__ = [
     "MAX_TILE_SIZE",
     "RegionPlan",
     "TileUnit",
+    "classifier_halo",
     "plan_region",
     "process_tile",
     "region_grid",
@@ -92,6 +100,23 @@ class RegionPlan:
     #: labels of the scenes left out: acquired outside the period, footprint outside the region
     outside_period: list[str] = field(default_factory=list)
     outside_region: list[str] = field(default_factory=list)
+    #: pixels of context the classifier reads around each pixel (its ``halo``)
+    halo: int = 0
+
+    def context(self, tile: Tile) -> tuple[Grid, tuple[int, int, int, int]]:
+        """The grid a tile is composited and classified on, and the tile's window in it.
+
+        The tile's grid grown by :attr:`halo` pixels on every side, clipped to
+        the region's grid; the window is ``(row_off, col_off, height, width)``.
+        Without a halo, the tile's own grid.
+        """
+        g, h = tile.grid, self.halo
+        r0, c0 = max(0, tile.row_off - h), max(0, tile.col_off - h)
+        r1 = min(self.grid.height, tile.row_off + g.height + h)
+        c1 = min(self.grid.width, tile.col_off + g.width + h)
+        window = (tile.row_off - r0, tile.col_off - c0, g.height, g.width)
+        grown = self.grid.window(r0, c0, r1 - r0, c1 - c0)
+        return Grid(grown.crs, grown.transform, grown.width, grown.height), window
 
     def counts(self) -> dict[str, int]:
         """JSON-ready figures for the run's summary."""
@@ -220,7 +245,7 @@ def plan_region(workflow: Workflow, *, warn: bool = True) -> RegionPlan:
 
     settings = workflow.grid
     assert settings is not None
-    _check_classifier(workflow)
+    halo = classifier_halo(workflow)
     grid, shape = region_grid(workflow)
     size = settings.tile_size
     if size > MAX_TILE_SIZE:
@@ -289,21 +314,30 @@ def plan_region(workflow: Workflow, *, warn: bool = True) -> RegionPlan:
     }
     digits = len(str(max(math.ceil(grid.height / size), math.ceil(grid.width / size)) - 1))
     xres, yres = grid.resolution
-    units = []
+    plan = RegionPlan(grid, [], len(reached), [s.label for s in outside], missed, halo)
     for tile in grid.tiles(size):
-        left, bottom, right, top = tile.grid.bounds
-        if not shapely.box(left, bottom, right, top).intersects(shape):
+        if not shapely.box(*tile.grid.bounds).intersects(shape):
             continue
-        # a pixel's margin: a scene ending at the tile's edge is included (it reaches no pixel)
+        # the scenes reaching the tile's context (its halo too), with a pixel's margin: a
+        # scene ending at its edge is included (it reaches no pixel)
+        left, bottom, right, top = plan.context(tile)[0].bounds
         near = shapely.box(left - xres, bottom - yres, right + xres, top + yres)
         scenes = tuple(s for s, box in footprints if shapely.box(*box).intersects(near))
         stem = f"r{tile.row:0{digits}d}_c{tile.col:0{digits}d}"
-        units.append(TileUnit(stem, tile, scenes, footprints[0][0]))
-    return RegionPlan(grid, units, len(reached), [s.label for s in outside], missed)
+        plan.tiles.append(TileUnit(stem, tile, scenes, footprints[0][0]))
+    return plan
 
 
-def _check_classifier(workflow: Workflow) -> None:
-    """A classifier with a halo reads across the tile's edge: refused (it would leave seams)."""
+def classifier_halo(workflow: Workflow) -> int:
+    """The pixels of context the workflow's classifier reads around each pixel (its ``halo``).
+
+    Rules: the reach of their ``focal_*`` functions; a model: its ``halo``.
+
+    Raises
+    ------
+    ConfigError
+        The rules or model cannot be loaded (one line naming the key).
+    """
     from landmask.models.registry import load_model
 
     if isinstance(workflow.classifier, RulesClassifier):
@@ -311,14 +345,9 @@ def _check_classifier(workflow: Workflow) -> None:
     else:
         spec, key = workflow.model_spec(), "classifier.model"
     try:
-        halo = int(getattr(load_model(spec), "halo", 0) or 0)
+        return int(getattr(load_model(spec), "halo", 0) or 0)
     except InputError as exc:
         raise ConfigError(f"{_where(workflow, key)}: {exc}") from None
-    if halo > 0:
-        raise ConfigError(
-            f"{_where(workflow, key)}: reads {halo} px around each pixel; a region run "
-            "classifies tile by tile and would leave seams (use per-pixel rules or models)"
-        )
 
 
 def _source_stamps(scene: Any) -> list[Any]:
@@ -352,6 +381,7 @@ def tile_fingerprint(settings: dict[str, Any], plan: RegionPlan, unit: TileUnit)
     payload = {
         "tile": [str(g.crs), list(g.transform)[:6], g.width, g.height],
         "region": [str(r.crs), list(r.transform)[:6], r.width, r.height],
+        "halo": plan.halo,
         "inputs": [_source_stamps(s) for s in unit.scenes or (unit.reference,)],
         "settings": settings,
     }
@@ -368,8 +398,18 @@ def tile_outputs(workflow: Workflow, stem: str) -> dict[str, Path]:
     return out
 
 
-def tile_job(workflow: Workflow, unit: TileUnit, chunk_size: int) -> Any:
-    """The :class:`~landmask.pipeline.SceneJob` that classifies a tile's composite."""
+def tile_job(
+    workflow: Workflow,
+    unit: TileUnit,
+    chunk_size: int,
+    source: Path | None = None,
+    window: tuple[int, int, int, int] | None = None,
+) -> Any:
+    """The :class:`~landmask.pipeline.SceneJob` that classifies a tile's composite.
+
+    ``source``: the composite to classify when it is not the tile's composite
+    output (the tile's context, of which ``window`` is the tile).
+    """
     from landmask.pipeline import SceneJob, VectorOptions
 
     classifier = workflow.classifier
@@ -380,8 +420,9 @@ def tile_job(workflow: Workflow, unit: TileUnit, chunk_size: int) -> Any:
     outputs = tile_outputs(workflow, unit.stem)
     v = workflow.vector
     return SceneJob(
-        inputs=[str(outputs["composite"])],
+        inputs=[str(source or outputs["composite"])],
         mask=outputs["mask"],
+        window=window,
         model=spec,
         min_confidence=confidence,
         quality=False,  # the composite's dates were cloud-masked before reducing
@@ -394,8 +435,13 @@ def tile_job(workflow: Workflow, unit: TileUnit, chunk_size: int) -> Any:
     )
 
 
-def tile_composite(workflow: Workflow, plan: RegionPlan, unit: TileUnit, chunk_size: int) -> Any:
-    """The lazy composite of one tile: its scenes' dates on its grid, kernel scale of the region."""
+def tile_composite(
+    workflow: Workflow, plan: RegionPlan, unit: TileUnit, chunk_size: int, grid: Grid | None = None
+) -> Any:
+    """The lazy composite of one tile: its scenes' dates on its grid, kernel scale of the region.
+
+    ``grid``: another window of the region's grid to composite on (the tile's context).
+    """
     from landmask.temporal.composite import composite
 
     settings = workflow.composite
@@ -409,7 +455,7 @@ def tile_composite(workflow: Workflow, plan: RegionPlan, unit: TileUnit, chunk_s
         warnings.simplefilter("ignore", DateSkippedWarning)
         return composite(
             sources,
-            like=unit.grid,
+            like=grid or unit.grid,
             region=plan.grid,
             stats=stats,
             features=features,
@@ -426,8 +472,11 @@ def process_tile(
 ) -> SceneResult:
     """Composite, write, classify and write one tile; every output atomic.
 
-    If any step fails, the outputs this call wrote are removed again (errors
-    propagate).
+    With a classifier's halo, the tile's context (:meth:`RegionPlan.context`)
+    is composited once into a hidden file of the output folder, classified and
+    cropped to the tile; the tile's composite is the same window of it. The
+    hidden file is removed whatever happens. If any step fails, the outputs
+    this call wrote are removed again (errors propagate).
     """
     from landmask.io.companions import Output, remove_with_companions
     from landmask.io.write.rasters import write_indices
@@ -437,16 +486,31 @@ def process_tile(
     start = time.perf_counter()
     outputs = tile_outputs(workflow, unit.stem)
     comp_path = outputs["composite"]
-    arr = tile_composite(workflow, plan, unit, chunk_size)
+    grid, window = plan.context(unit.tile)
+    arr = tile_composite(workflow, plan, unit, chunk_size, grid)
     if not unit.scenes:  # no date reaches it: nodata, clear_count 0 (no pixel read)
         arr.attrs["dates"] = []
-    write_indices(as_dataset(arr), comp_path, overwrite=True, stac=workflow.outputs.stac)
+    context = None
+    if plan.halo:
+        context = Output(comp_path.with_name(f".{unit.stem}.context.tif"), "indices", stac=False)
     try:
-        job = tile_job(workflow, unit, chunk_size)
-        outcome = run_scene(job)
-    except BaseException:
-        remove_with_companions([Output(comp_path, "indices", stac=workflow.outputs.stac)])
-        raise
+        if context is not None:
+            write_indices(as_dataset(arr), context.path, overwrite=True, stac=False)
+            r, c, h, w = window
+            arr = arr.isel(y=slice(r, r + h), x=slice(c, c + w))
+        write_indices(as_dataset(arr), comp_path, overwrite=True, stac=workflow.outputs.stac)
+        try:
+            if context is None:
+                job = tile_job(workflow, unit, chunk_size)
+            else:
+                job = tile_job(workflow, unit, chunk_size, context.path, window)
+            outcome = run_scene(job)
+        except BaseException:
+            remove_with_companions([Output(comp_path, "indices", stac=workflow.outputs.stac)])
+            raise
+    finally:
+        if context is not None:
+            remove_with_companions([context])
     scheme = outcome.scheme
     return SceneResult(
         scene=unit.stem,

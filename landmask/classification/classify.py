@@ -13,17 +13,20 @@ from collections.abc import Mapping
 from typing import Any
 
 import dask.array as da
-import rioxarray  # noqa: F401  (registers the .rio accessor mask_like uses)
 import xarray as xr
 
 from landmask._runtime.chunks import as_dask
-from landmask.classes import NODATA, scheme_attrs
+from landmask.classes import NODATA, PROBABILITY_SCALE, scheme_attrs
+from landmask.classification.quality import mask_like, quality_mask
 from landmask.errors import BandError, ConfigError
+from landmask.models.inference import run_model
+from landmask.models.recorded import check_radiometry
+from landmask.models.registry import ModelHandle, RulesModel, load_model, model_scheme
 from landmask.spectral.indices import bands_needed
 from landmask.spectral.rules import RuleSet, default_rules_for, load_rules
 from landmask.spectral.thresholds import threshold_attrs
 
-__all__ = ["classify", "classify_with_probabilities", "mask_like"]
+__all__ = ["classify", "classify_with_probabilities"]
 
 #: Scene attributes a mask keeps: where the scene came from and what its values were.
 _PASSED_ON = ("sources", "stac_ids", "derived_from", "radiometry", "radiometry_basis")
@@ -79,8 +82,6 @@ def classify(
     """
     choice = default_rules_for(scene) if model is None and rules is None else None
     if model is None:
-        from landmask.models.registry import RulesModel
-
         model = RulesModel(load_rules(choice.name if choice is not None else rules or "default"))
     mask, _ = _run(scene, model, min_confidence, with_proba=False)
     if choice is not None:
@@ -116,9 +117,6 @@ def _dask(scene: xr.DataArray) -> da.Array:
 def _run(
     scene: xr.DataArray, model: Any, min_confidence: float, with_proba: bool
 ) -> tuple[xr.DataArray, xr.DataArray | None]:
-    from landmask.models.inference import run_model
-    from landmask.models.recorded import check_radiometry
-    from landmask.models.registry import ModelHandle, load_model, model_scheme
 
     if not 0.0 <= min_confidence <= 1.0:
         raise ConfigError(f"min_confidence must be within 0..1, got {min_confidence}")
@@ -168,7 +166,7 @@ def _run(
         dims=("class", "y", "x"),
         coords={"class": list(loaded.classes), **spatial.coords},
         name="probability",
-        attrs={**attrs, "scale": 1 / 254},
+        attrs={**attrs, "scale": 1 / PROBABILITY_SCALE},
     )
     proba = proba.rio.write_nodata(NODATA, encoded=False)
     if mask.rio.crs is not None:
@@ -182,7 +180,6 @@ def _clear_pixels(scene: xr.DataArray) -> xr.DataArray | None:
     Scene-wide statistics (``otsu(ndvi)``, ``dark(red)``) are computed over
     these pixels only, so clouds, their shadows and fill do not move them.
     """
-    from landmask.classification.quality import quality_mask
 
     quality = quality_mask(scene)
     return None if quality is None else quality == 0
@@ -197,13 +194,3 @@ def _needers(model: Any, name: str) -> list[tuple[list[str], str]]:
         (sorted(rule.expr.names), f"rule '{rule.class_name}' of {ruleset.source}")
         for rule in ruleset.rules
     ]
-
-
-def mask_like(scene: xr.DataArray, data: da.Array, name: str) -> xr.DataArray:
-    """Wrap a ``(y, x)`` uint8 array as a mask on ``scene``'s grid, nodata 255."""
-    spatial = scene.isel(band=0, drop=True) if "band" in scene.dims else scene
-    mask = xr.DataArray(data, dims=("y", "x"), coords=spatial.coords, name=name)
-    mask = mask.rio.write_nodata(NODATA, encoded=False)
-    if spatial.rio.crs is not None:
-        mask = mask.rio.write_crs(spatial.rio.crs)
-    return mask.rio.write_transform(spatial.rio.transform())

@@ -16,17 +16,29 @@ A quality code is ``0`` clear, :data:`~landmask.classes.CLOUD` (254) not seen,
 the quality raster) is no data. :func:`apply_quality` lays the codes over a
 class mask: nodata stays nodata (a pixel with no reflectance is 255 whatever
 the quality says), cloud hides the class. The classifier itself is untouched.
+
+A pixel the quality band calls cloud is 254 whichever rules classified the
+scene (the class scheme's 254: seen, but hidden by cloud or shadow). A rule set
+with scene-wide statistics (``percentile(red, 1)``, ``otsu(ndvi)``) computes
+them over the clear pixels; when there are none (an all-cloud scene) the
+statistics have no value and the classifier makes every pixel 255, which then
+says nothing of the reflectance, so the quality codes alone decide: cloud 254,
+fill 255, as per-pixel rules give the same scene.
 """
 
 from __future__ import annotations
 
+import math
+
 import dask.array as da
 import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor mask_like uses)
 import xarray as xr
 
 from landmask._runtime.chunks import as_dask
 from landmask.bands import QUALITY_BANDS
 from landmask.classes import CLOUD, NODATA
+from landmask.io.statistic_tags import thresholds_of
 
 __all__ = [
     "QA_PIXEL_CLOUD_BITS",
@@ -35,6 +47,7 @@ __all__ = [
     "SCL_NODATA",
     "apply_quality",
     "apply_quality_block",
+    "mask_like",
     "qa_pixel_block",
     "quality_mask",
     "scl_block",
@@ -107,19 +120,23 @@ def quality_mask(scene: xr.DataArray) -> xr.DataArray | None:
             da.map_blocks(_BLOCKS[name], band, dtype=np.uint8, meta=np.empty((0, 0), np.uint8))
         )
     data = parts[0] if len(parts) == 1 else da.map_blocks(_combine_block, *parts, dtype=np.uint8)
-    from landmask.classification.classify import mask_like
 
     out = mask_like(scene, data, name="quality")
     return out.assign_attrs(quality_bands=present)
 
 
-def apply_quality_block(mask: np.ndarray, quality: np.ndarray) -> np.ndarray:
+def apply_quality_block(mask: np.ndarray, quality: np.ndarray, unbound: bool = False) -> np.ndarray:
     """Block function: class ids with quality codes laid over them.
 
     255 in either stays 255; otherwise 254 in ``quality`` makes the pixel 254;
-    otherwise the class id is kept.
+    otherwise the class id is kept. ``unbound``: the mask is 255 because a
+    scene-wide statistic had no clear pixel, not for want of reflectance, so
+    254 in ``quality`` makes the pixel 254 whatever the mask says.
     """
-    out = np.where((quality == CLOUD) & (mask != NODATA), np.uint8(CLOUD), mask)
+    hidden = quality == CLOUD
+    if not unbound:
+        hidden &= mask != NODATA
+    out = np.where(hidden, np.uint8(CLOUD), mask)
     out[quality == NODATA] = NODATA
     return out.astype(np.uint8, copy=False)
 
@@ -129,7 +146,9 @@ def apply_quality(mask: xr.DataArray, quality: xr.DataArray | None) -> xr.DataAr
 
     ``quality`` is the output of :func:`quality_mask` on the same grid (None
     returns ``mask`` unchanged). The result keeps the mask's chunks, coordinates,
-    CRS, transform and attributes.
+    CRS, transform and attributes. A mask whose rules' scene-wide statistics
+    found no clear pixel (NaN ``THRESHOLD_*`` attributes: all 255) takes the
+    quality codes' cloud (254) wherever they say cloud.
     """
     if quality is None:
         return mask
@@ -138,6 +157,19 @@ def apply_quality(mask: xr.DataArray, quality: xr.DataArray | None) -> xr.DataAr
     m = as_dask(mask)
     q = as_dask(quality)
     q = q.rechunk(m.chunks)
-    data = da.map_blocks(apply_quality_block, m, q, dtype=np.uint8, meta=np.empty((0, 0), np.uint8))
+    unbound = any(math.isnan(v) for v in thresholds_of(mask).values())
+    data = da.map_blocks(
+        apply_quality_block, m, q, unbound, dtype=np.uint8, meta=np.empty((0, 0), np.uint8)
+    )
     bands = quality.attrs.get("quality_bands", [])
     return mask.copy(data=data).assign_attrs(quality=",".join(bands))
+
+
+def mask_like(scene: xr.DataArray, data: da.Array, name: str) -> xr.DataArray:
+    """Wrap a ``(y, x)`` uint8 array as a mask on ``scene``'s grid, nodata 255."""
+    spatial = scene.isel(band=0, drop=True) if "band" in scene.dims else scene
+    mask = xr.DataArray(data, dims=("y", "x"), coords=spatial.coords, name=name)
+    mask = mask.rio.write_nodata(NODATA, encoded=False)
+    if spatial.rio.crs is not None:
+        mask = mask.rio.write_crs(spatial.rio.crs)
+    return mask.rio.write_transform(spatial.rio.transform())

@@ -28,7 +28,8 @@ from landmask.errors import InputError, LandmaskError, command_line
 __all__ = ["cli", "main", "run"]
 
 
-#: Subcommand name -> (module, command object, the first paragraph of its help). A
+#: Subcommand name -> (module, command object, the first paragraph of its help); a module
+#: is never named like a function of this package (``run``), which its import would hide. A
 #: subcommand's module is imported only when the command runs or its help is
 #: asked for, so ``landmask --help`` imports none of them (the help is from here;
 #: tests/test_cli.py checks it against each command's own).
@@ -84,7 +85,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "Write a colour-coded PNG of MASK.tif (-o OUT.png) with a legend of its classes.",
     ),
     "run": (
-        "landmask.cli.run",
+        "landmask.cli.batch",
         "run_cmd",
         "Run the batch job WORKFLOW.yaml: classify every scene it names.",
     ),

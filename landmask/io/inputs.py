@@ -24,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from landmask._runtime.resources import check_declared_size
 from landmask.errors import InputError, ReadError
 
 if TYPE_CHECKING:
@@ -112,8 +113,6 @@ def open_raster(path: str | os.PathLike[str], what: str = "a raster") -> Iterato
     """
     import rasterio
     from rasterio.errors import RasterioError
-
-    from landmask._runtime.resources import check_declared_size
 
     p = check_input(path, folders=False)
     with quiet_gdal():

@@ -33,5 +33,5 @@ def describe_statistic(name: str, value: float | None) -> str:
     ``statistic percentile(red, 1) = 0.0312 (...)``; None or NaN: no valid pixel."""
     kind = "threshold" if name.startswith("otsu(") else "statistic"
     if value is None or math.isnan(value):
-        return f"{kind} {name}: no valid pixel (the mask is all nodata)"
+        return f"{kind} {name}: no valid pixel (the mask is all nodata or cloud)"
     return f"{kind} {name} = {value:.4g} (from the scene's histogram)"

@@ -43,7 +43,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from landmask.bands import resolve_band
 from landmask.errors import ModelMismatchError, SensorError
+from landmask.io.sensors.presets import get_sensor, sensor_for
+from landmask.io.sensors.provider import product_of_files, product_of_item
+from landmask.io.stac.read import is_stac_input, load_item
 
 __all__ = [
     "CLI_LABELS",
@@ -295,7 +299,6 @@ def scene_options(
         If an option contradicts the record, or the files are of another
         sensor variant than the model's.
     """
-    from landmask.io.stac.read import is_stac_input
 
     where = spec or getattr(model, "name", None) or type(model).__name__
     label = {**CLI_LABELS, **(labels or {})}
@@ -387,7 +390,6 @@ def _per_band_options(
 
 def _value_for(given: float | Mapping[str, float] | None, name: str) -> float | None:
     """The value a user's ``--scale``/``--offset`` gives band ``name`` (None: none)."""
-    from landmask.bands import resolve_band
 
     if given is None or not isinstance(given, Mapping):
         return None if given is None else float(given)
@@ -407,12 +409,8 @@ def _band_conflict(given: Mapping[str, int], kept: Mapping[str, int], label: str
 
 def _check_variant(record: SceneRecord, sensor: str, inputs: Any, stac: bool, where: str) -> None:
     """Refuse files whose product is of another variant than the model was trained on."""
-    from landmask.io.sensors.presets import get_sensor, sensor_for
-    from landmask.io.sensors.provider import product_of_files, product_of_item
 
     if stac:
-        from landmask.io.stac.read import load_item
-
         product = product_of_item(load_item(inputs))
     else:
         paths = [os.fspath(inputs)] if isinstance(inputs, str | os.PathLike) else inputs

@@ -57,7 +57,13 @@ import numpy as np
 from landmask.classes import LANDCOVER, NODATA, ClassScheme, get_scheme
 from landmask.errors import ConfigError, ModelError
 from landmask.models.guard import third_party
+from landmask.models.onnx import OnnxModel
+from landmask.models.recorded import recorded
+from landmask.models.sklearn import SklearnModel
+from landmask.models.training import TrainingReport
+from landmask.spectral.indices import INDICES
 from landmask.spectral.rules import BUILTIN_RULESETS, RuleSet, classify_block, load_rules
+from landmask.spectral.thresholds import resolve_thresholds
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -104,7 +110,6 @@ class RulesModel:
     halo = 0
 
     def __init__(self, ruleset: RuleSet) -> None:
-        from landmask.spectral.indices import INDICES
 
         self.ruleset = ruleset
         self.halo = ruleset.reach
@@ -128,7 +133,6 @@ class RulesModel:
         classified; here it computes each automatic threshold from the scene's
         histogram (:func:`landmask.spectral.thresholds.resolve_thresholds`).
         """
-        from landmask.spectral.thresholds import resolve_thresholds
 
         resolved = resolve_thresholds(scene, self.ruleset)
         return self if resolved is self.ruleset else RulesModel(resolved)
@@ -262,12 +266,9 @@ def _load_cached(spec: str, stamp: int) -> Any:
         if stamp < 0:
             raise ModelError(f"{spec}: no such file {arg}")
         if kind == "sklearn":
-            from landmask.models.sklearn import SklearnModel
-
             with third_party(spec, "loading the model file"):  # unpickling runs code
                 model = SklearnModel.load(arg)
             return check_model(model, spec)
-        from landmask.models.onnx import OnnxModel
 
         return check_model(OnnxModel(arg), spec)
     entry = _entry_points().get(kind)
@@ -361,7 +362,6 @@ def describe_model(model: Any, spec: str) -> list[str]:
     (:mod:`landmask.models.recorded`), its classes with their names, and the
     training report of a model made by ``landmask train``.
     """
-    from landmask.models.recorded import recorded
 
     scheme = model_scheme(model)
     lines = [f"model: {spec} ({type(model).__name__})"]
@@ -386,8 +386,6 @@ def describe_model(model: Any, spec: str) -> list[str]:
     lines.append(f"classes ({scheme.name}): {names}")
     report = getattr(model, "report", None)
     if report:
-        from landmask.models.training import TrainingReport
-
         try:
             table = TrainingReport(**report).table()
         except TypeError:  # a report of another shape: shown as it is

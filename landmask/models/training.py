@@ -51,6 +51,7 @@ from landmask.classes import (
     scheme_from_labels,
 )
 from landmask.errors import BandError, ConfigError, HoldoutWarning, InputError
+from landmask.io.inputs import data_layer
 from landmask.io.read.footprint import warn_training_footprint
 from landmask.io.read.labels import (
     Labels,
@@ -267,8 +268,6 @@ def _check_overlap(labels: Any, scene: xr.DataArray, what: str, layer: str | Non
     from rasterio.crs import CRS
     from rasterio.errors import RasterioError
     from rasterio.warp import transform_bounds
-
-    from landmask.io.inputs import data_layer
 
     if isinstance(labels, str | os.PathLike):
         path = os.fspath(labels)

@@ -31,7 +31,8 @@ therefore within one bin width (0.1% of its value) of numpy's percentile of
 the same pixels.
 
 Bad input: a statistic with no valid pixel (an all-nodata or all-cloud scene, a
-tile outside the swath) makes the mask all nodata, with one
+tile outside the swath) makes the mask all nodata (cloud where the scene's
+quality band says cloud: :mod:`landmask.classification.quality`), with one
 :class:`~landmask.errors.StatisticWarning`; so does nothing else. A statistic
 outside its quantity's plausible range (:func:`implausible`) is bound as it
 is, with a warning naming it and its value; so are two percentiles of one
@@ -486,7 +487,7 @@ def resolve_thresholds(scene: xr.DataArray, ruleset: RuleSet, *, bins: int = BIN
         warnings.warn(
             f"{_rule_of(ruleset, void[0])}: {names} {'has' if len(void) == 1 else 'have'} no "
             "valid pixel in the scene (all nodata, all cloud or outside the swath): the mask "
-            "is all nodata",
+            "is all nodata, or cloud where a quality band says so",
             StatisticWarning,
             stacklevel=2,
         )

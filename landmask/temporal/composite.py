@@ -26,8 +26,11 @@ from rasterio.warp import transform_bounds
 
 from landmask._runtime.chunks import SCENE_CHUNK_SIZE
 from landmask.bands import CLEAR_COUNT, QUALITY_BANDS
+from landmask.classification.quality import quality_mask
 from landmask.errors import BandError, ConfigError, DateSkippedWarning, GridError, InputError
 from landmask.grid import Grid
+from landmask.io.read.scene import open_scene
+from landmask.spectral.indices import bands_needed
 from landmask.temporal.dates import Date, Period, Scene, gather_dates, parse_period
 from landmask.temporal.statistics import Output, parse_features, parse_stats, reduce_block
 from landmask.temporal.warp import resampling_scale, source_window, warp_block
@@ -123,8 +126,6 @@ def composite(
     opened = {id(s): open_dated(s, sensor, size) for d in dates for s in d.scenes}
     names = _common_bands(dates, opened, bands)
     if index_outputs:
-        from landmask.spectral.indices import bands_needed
-
         try:
             bands_needed([o.quantity for o in index_outputs], names)
         except BandError as exc:
@@ -204,7 +205,6 @@ def open_dated(scene: Scene, sensor: str | None, chunk_size: int | None = None) 
     GridError
         The scene has no CRS.
     """
-    from landmask.io.read.scene import open_scene
 
     source = scene.source if not isinstance(scene.source, tuple) else list(scene.source)
     arr = open_scene(source, sensor=sensor, chunk_size=chunk_size)
@@ -287,8 +287,6 @@ def _masked(scene: xr.DataArray, names: Sequence[str], quality: bool) -> xr.Data
     """The scene's ``names`` bands as float32, NaN where its quality band says not clear."""
     values = scene.sel(band=list(names))
     if quality:
-        from landmask.classification.quality import quality_mask
-
         codes = quality_mask(scene)
         if codes is not None:
             values = values.where(codes == 0)

@@ -17,6 +17,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from landmask.errors import ConfigError, InputError
+from landmask.io.sensors.provider import product_of_file
+from landmask.io.sensors.times import item_times
+from landmask.io.stac.read import read_items
 
 __all__ = ["Date", "Period", "Scene", "gather_dates", "parse_period"]
 
@@ -92,8 +95,6 @@ def gather_dates(
         if not isinstance(entry, str | os.PathLike):
             scenes.append(_item_scene(entry))
         elif os.fspath(entry).lower().endswith(".json"):
-            from landmask.io.stac.read import read_items
-
             scenes.extend(_item_scene(item) for item in read_items(entry))
         else:
             files.append(os.path.abspath(os.fspath(entry)))
@@ -110,7 +111,6 @@ def gather_dates(
 
 
 def _item_scene(item: Any) -> Scene:
-    from landmask.io.sensors.times import item_times
 
     times = item_times(item.properties)
     label = item.get_self_href() or item.id
@@ -121,7 +121,6 @@ def _item_scene(item: Any) -> Scene:
 
 
 def _file_scenes(paths: Sequence[str]) -> list[Scene]:
-    from landmask.io.sensors.provider import product_of_file
 
     groups: dict[tuple[str, str, str], list[str]] = {}
     for path in paths:

@@ -19,6 +19,7 @@ import numpy as np
 
 from landmask.bands import composite_band
 from landmask.errors import ConfigError
+from landmask.spectral.indices import check_index_names, indices_block
 
 __all__ = ["Output", "parse_features", "parse_stats", "reduce_block"]
 
@@ -61,7 +62,6 @@ def parse_stats(stats: Sequence[str]) -> list[str]:
 
 def parse_features(features: Sequence[str]) -> list[Output]:
     """``ndvi:p10,p50,p90`` (an index, its statistics) -> outputs; unknown names refused."""
-    from landmask.spectral.indices import check_index_names
 
     out: list[Output] = []
     for feature in features:
@@ -113,7 +113,6 @@ def reduce_block(
 
 
 def _index_stack(stack: np.ndarray, band_names: Sequence[str], index: str) -> np.ndarray:
-    from landmask.spectral.indices import indices_block
 
     return np.stack([indices_block(date, band_names, [index])[0] for date in stack])
 

@@ -26,6 +26,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from landmask._runtime.malloc import tune_malloc
+from landmask._runtime.signals import die_with_parent
 
 __all__ = ["ChunkPolygons", "Features", "OutputSpec", "polygonize_block", "region_labels"]
 
@@ -466,7 +467,6 @@ def merged_features(groups: list[tuple[int, list[shapely.Geometry]]], spec: Outp
 def init_worker() -> None:
     """Worker-process start: glibc's heap for chunk-sized temporaries (as the CLI does);
     the process ends with its parent (:func:`~landmask._runtime.signals.die_with_parent`)."""
-    from landmask._runtime.signals import die_with_parent
 
     die_with_parent()
     tune_malloc()

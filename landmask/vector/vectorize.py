@@ -43,6 +43,7 @@ from landmask._runtime.chunks import as_dask
 from landmask.classes import NODATA, ClassScheme, check_mask, resolve_scheme, scheme_attrs
 from landmask.errors import ConfigError
 from landmask.grid import Grid
+from landmask.io.stac.items import Lineage
 from landmask.vector._noding import noded
 from landmask.vector._polygonize import (
     NO_GEOMS,
@@ -57,7 +58,7 @@ from landmask.vector._polygonize import (
 )
 from landmask.vector._pool import chunk_pool, gil_bound, merged, polygonized
 from landmask.vector._stitch import border_groups
-from landmask.vector.formats import transition_columns
+from landmask.vector.formats import VectorWriter, transition_columns, write_vector
 from landmask.vector.sieve import sieve
 
 __all__ = [
@@ -140,6 +141,7 @@ def vectorize(
     regions = list(iter_regions(mask, wanted, connectivity, min_area, whole=bool(simplify)))
     values = np.concatenate([v for v, _ in regions]) if regions else np.zeros(0, np.uint8)
     geoms = np.concatenate([g for _, g in regions]) if regions else np.zeros(0, object)
+    del regions  # ``geoms`` holds the only references: _to_frame consumes it
     return _to_frame(values, geoms, mask, scheme, wanted, simplify or 0.0)
 
 
@@ -242,30 +244,41 @@ def _to_frame(
     *,
     sort: bool = True,
 ) -> gpd.GeoDataFrame:
-    """Polygons in (col, -row) pixels -> a GeoDataFrame in the mask's CRS with measures."""
+    """Polygons in (col, -row) pixels -> a GeoDataFrame in the mask's CRS with measures.
+
+    With a ``tolerance`` (coverage simplification), ``pixel_geoms`` is consumed: its items
+    are normalized and then dropped from it, so that the peak (GEOS simplifying) holds the
+    polygons twice (noded input and result), not four times.
+    """
     spec = _spec(mask, wanted)
     if tolerance > 0 and len(pixel_geoms):
         # The same coverage whatever the chunks: the regions are the same, but
         # their order and where their rings start are not, and GEOS's result
         # depends on both. So: canonical rings, sorted by class and position.
-        pixel_geoms = shapely.normalize(pixel_geoms)
+        shapely.normalize(pixel_geoms, out=pixel_geoms)
         order = _order(values, pixel_geoms, canonical=True)
-        values, pixel_geoms = values[order], pixel_geoms[order]
+        values, ordered = values[order], pixel_geoms[order]
+        pixel_geoms[:] = None  # ``ordered`` holds the only references now
         # GEOS needs a noded coverage: a vertex of one polygon lying on its
         # neighbour's straight edge must be a vertex of that edge too
+        dense = spec.to_crs(noded(ordered))
+        del ordered
         geoms = shapely.normalize(
-            shapely.coverage_simplify(
-                spec.to_crs(noded(pixel_geoms)), tolerance, simplify_boundary=True
-            )
+            shapely.coverage_simplify(dense, tolerance, simplify_boundary=True)
         )
+        del dense
+        # already in output order: the canonical order sorts by class and position first
+        chosen = np.isin(values, list(wanted))
+        values, geoms = values[chosen], geoms[chosen]
+        area, perimeter = spec.measures(geoms, geoms, exact=False)
     else:
         geoms = spec.to_crs(pixel_geoms)
-    chosen = np.isin(values, list(wanted))
-    values, pixel_geoms, geoms = values[chosen], pixel_geoms[chosen], geoms[chosen]
-    if sort:
-        order = _order(values, pixel_geoms)
-        values, pixel_geoms, geoms = values[order], pixel_geoms[order], geoms[order]
-    area, perimeter = spec.measures(geoms, pixel_geoms, exact=tolerance == 0)
+        chosen = np.isin(values, list(wanted))
+        values, pixel_geoms, geoms = values[chosen], pixel_geoms[chosen], geoms[chosen]
+        if sort:
+            order = _order(values, pixel_geoms)
+            values, pixel_geoms, geoms = values[order], pixel_geoms[order], geoms[order]
+        area, perimeter = spec.measures(geoms, pixel_geoms)
     frame = gpd.GeoDataFrame(
         {
             "class_id": values,
@@ -343,8 +356,6 @@ def vectorize_to_file(
     ``stac``: a STAC item beside the file (:mod:`landmask.io.stac.items`), its
     input the mask.
     """
-    from landmask.io.stac.items import Lineage
-    from landmask.vector.formats import VectorWriter, write_vector
 
     scheme = resolve_scheme(scheme, mask)
     lineage = Lineage.of(mask.attrs) if stac else None

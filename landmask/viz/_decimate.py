@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from landmask.io.read.masks import file_window
+from landmask.io.read.scene import pixel_coords
+
 if TYPE_CHECKING:
     import xarray as xr
 
@@ -39,8 +42,6 @@ def _file_window(arr: xr.DataArray) -> tuple[str, int, Any] | None:
     """``(path, band, window)`` when ``arr`` is a plain read of one raster band
     (:func:`landmask.io.read.masks.file_window`) and the band has internal overviews."""
     import rasterio
-
-    from landmask.io.read.masks import file_window
 
     found = file_window(arr)
     if found is None:
@@ -77,8 +78,6 @@ def decimate(arr: xr.DataArray, max_size: int = MAX_SIZE) -> xr.DataArray:
     import rasterio
     from affine import Affine
     from rasterio.enums import Resampling
-
-    from landmask.io.read.scene import pixel_coords
 
     height, width = arr.shape[-2:]
     step = _step((height, width), max_size)

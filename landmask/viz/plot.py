@@ -18,7 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from landmask.bands import resolve_band
 from landmask.classes import NODATA, PROBABILITY_SCALE, ClassScheme, resolve_scheme
+from landmask.errors import BandError, ConfigError
+from landmask.spectral.indices import compute_indices, index_ramp
 from landmask.viz._decimate import MAX_SIZE, decimate, decimated_values, map_extent
 
 if TYPE_CHECKING:
@@ -178,8 +181,6 @@ def composite(
     -------
     matplotlib.axes.Axes
     """
-    from landmask.bands import resolve_band
-    from landmask.errors import BandError
 
     if len(bands) != 3:
         raise BandError(f"a composite needs 3 bands, got {len(bands)}")
@@ -242,10 +243,7 @@ def index_map(
 
     if "band" in data.dims:
         if index is None:
-            from landmask.errors import ConfigError
-
             raise ConfigError("index_map of a scene needs the index name, e.g. index='ndvi'")
-        from landmask.spectral.indices import compute_indices
 
         small = compute_indices(decimate(data, max_size), [index])[index].compute()
     else:
@@ -259,8 +257,6 @@ def index_map(
     label = index or str(data.name or "index")
     if cmap is None:
         from matplotlib.colors import LinearSegmentedColormap
-
-        from landmask.spectral.indices import index_ramp
 
         cmap = LinearSegmentedColormap.from_list(label, index_ramp(label))
     image = ax.imshow(
@@ -313,8 +309,6 @@ def probability_map(
     class_id = scheme.id(class_, option="class_")
     ids = [int(c) for c in proba["class"].values]
     if class_id not in ids:
-        from landmask.errors import ConfigError
-
         raise ConfigError(f"no probability of class {class_!r} here (classes: {ids})")
     small = decimate(proba.isel({"class": ids.index(class_id)}, drop=True), max_size)
     values = np.asarray(small.values)

@@ -12,6 +12,7 @@ from rasterio.enums import Resampling
 from landmask.classes import ClassScheme, check_mask, resolve_scheme
 from landmask.errors import ConfigError, ReadError
 from landmask.io.outputs import atomic_path
+from landmask.viz.plot import mask_image
 
 __all__ = ["read_decimated", "write_preview"]
 
@@ -57,8 +58,6 @@ def write_preview(
     # nor pyplot's list of figures changes (a notebook's stay as they were)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-
-    from landmask.viz.plot import mask_image
 
     data = read_decimated(mask_path, max_size)
     scheme = resolve_scheme(scheme, mask_path)

@@ -29,6 +29,7 @@ from landmask.grid import TRANSFORM_PRECISION, Grid
 from landmask.io.read._grid import FileInfo
 from landmask.io.read.resample import Method, Resample
 from landmask.io.sensors.presets import Sensor
+from landmask.io.stac.read import item_bands
 
 _NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -268,7 +269,6 @@ def stac_sources(
 ) -> list[BandSource]:
     """Band sources of a STAC item: options beat ``raster:bands``, which beat the sensor's and
     the file's."""
-    from landmask.io.stac.read import item_bands
 
     picked = item_bands(item)
     reflectance = [b.name for b in picked if b.name not in RAW_BANDS]

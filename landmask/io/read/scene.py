@@ -51,6 +51,7 @@ from landmask.io.sensors.presets import (
     sensor_for,
 )
 from landmask.io.sensors.provider import Product, product_of_files, product_of_item
+from landmask.io.stac.read import is_stac_input, item_bands, load_item
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -165,13 +166,10 @@ def open_scene(
         If the preset had to assume the Landsat band table or the Sentinel-2
         baseline for lack of names or metadata.
     """
-    from landmask.io.stac.read import is_stac_input
 
     preset = get_sensor(sensor) if isinstance(sensor, str) else sensor
     lineage: dict[str, list[str]] = {}
     if is_stac_input(paths):
-        from landmask.io.stac.read import item_bands, load_item
-
         if bands:
             raise ConfigError(
                 "--band does not apply to a STAC item: its assets are named by their "

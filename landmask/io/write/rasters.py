@@ -31,6 +31,7 @@ from landmask.errors import ConfigError
 from landmask.io.companions import style_path
 from landmask.io.outputs import GEOTIFF, check_output
 from landmask.io.read.radiometry import radiometry_tags
+from landmask.io.sensors.presets import LANDSAT_OLI, LANDSAT_TM_ETM, SENTINEL2_L2A
 from landmask.io.stac.items import Lineage
 from landmask.io.statistic_tags import ATTR_PREFIX
 from landmask.io.write._cog import TILE, CogJob, store_cogs, tile_aligned
@@ -216,7 +217,7 @@ def _probability_job(
         categorical=False,
         tags=tags,
         descriptions=names,
-        scales=[1 / 254] * len(names),
+        scales=[1 / PROBABILITY_SCALE] * len(names),
         sidecars={
             style_path(out): probability_qml(
                 names[shown], colours.get(ids[shown], "#000000"), shown + 1
@@ -286,7 +287,6 @@ def band_colours(names: Sequence[str]) -> list[str] | None:
     (Landsat ``SR_B3``: green on Landsat 8, red on Landsat 5) names none, so
     QGIS never swaps red and blue.
     """
-    from landmask.io.sensors.presets import LANDSAT_OLI, LANDSAT_TM_ETM, SENTINEL2_L2A
 
     sensors = (SENTINEL2_L2A, LANDSAT_OLI, LANDSAT_TM_ETM)
     colours: list[str | None] = []

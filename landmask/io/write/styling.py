@@ -30,6 +30,7 @@ from xml.etree import ElementTree as ET
 
 from landmask.classes import NODATA, ClassScheme, LandClass
 from landmask.io.companions import aux_path, mark, role_of, style_path
+from landmask.io.outputs import atomic_path
 
 __all__ = [
     "QGIS_VERSION",
@@ -351,7 +352,6 @@ def rat_aux_xml(scheme: ClassScheme) -> str:
 
 
 def _write_text(path: Path, text: str, output: str | os.PathLike[str]) -> Path:
-    from landmask.io.outputs import atomic_path
 
     with atomic_path(path, overwrite=True) as tmp:  # a raster's own sidecar
         tmp.write_text(mark(text, role_of(path), output), encoding="utf-8")
