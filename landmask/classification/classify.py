@@ -16,7 +16,7 @@ import dask.array as da
 import xarray as xr
 
 from landmask._runtime.chunks import as_dask
-from landmask.classes import NODATA, scheme_attrs
+from landmask.classes import NODATA, PROBABILITY_SCALE, scheme_attrs
 from landmask.classification.quality import mask_like, quality_mask
 from landmask.errors import BandError, ConfigError
 from landmask.models.inference import run_model
@@ -166,7 +166,7 @@ def _run(
         dims=("class", "y", "x"),
         coords={"class": list(loaded.classes), **spatial.coords},
         name="probability",
-        attrs={**attrs, "scale": 1 / 254},
+        attrs={**attrs, "scale": 1 / PROBABILITY_SCALE},
     )
     proba = proba.rio.write_nodata(NODATA, encoded=False)
     if mask.rio.crs is not None:

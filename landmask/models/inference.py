@@ -85,10 +85,11 @@ def predict_block(
     ``pick``: the bands of ``block`` the model reads, in its order (None: all,
     as they are).
     """
-    if pick is not None and list(pick) != list(range(block.shape[0])):
-        block = block[list(pick)]
     m = model.get() if isinstance(model, ModelHandle) else model
-    missing = ~np.isfinite(block).all(axis=0)
+    reads = list(range(block.shape[0])) if pick is None else list(pick)
+    missing = ~np.isfinite(block[reads[0]])
+    for k in reads[1:]:
+        missing |= ~np.isfinite(block[k])
     n = len(m.classes)
     if missing.all():
         ids = np.full(block.shape[1:], NODATA, dtype=np.uint8)
@@ -96,12 +97,22 @@ def predict_block(
     else:
         # a model whose probabilities are all 0 or 1 (``certain``, e.g. rules) may
         # give its argmax directly; any other is thresholded by min_confidence
-        predict = getattr(m, "predict", None) if getattr(m, "certain", False) else None
-        if predict is not None and not with_proba:
-            ids = np.asarray(predict(block), dtype=np.uint8)
+        certain = getattr(m, "certain", False) and not with_proba
+        named = getattr(m, "predict_named", None) if certain else None
+        predict = getattr(m, "predict", None) if certain else None
+        if named is not None:  # reads bands by name: no copy of the picked bands
+            names = [f"#{k}" for k in range(block.shape[0])]
+            for k, band in zip(reads, m.bands, strict=True):
+                names[k] = band
+            ids = np.asarray(named(block, names), dtype=np.uint8)
+            ids[missing] = NODATA
+            out = ids[None]
+        elif predict is not None:
+            ids = np.asarray(predict(_picked(block, reads)), dtype=np.uint8)
             ids[missing] = NODATA
             out = ids[None]
         else:
+            block = _picked(block, reads)
             proba = np.asarray(m.predict_proba(block), dtype=np.float32)
             if proba.shape != (n, *block.shape[1:]):
                 raise ModelError(
@@ -116,6 +127,11 @@ def predict_block(
                 else ids[None]
             )
     return out
+
+
+def _picked(block: np.ndarray, reads: list[int]) -> np.ndarray:
+    """Block function: bands ``reads`` of ``block`` in that order (``block`` itself if all)."""
+    return block if reads == list(range(block.shape[0])) else block[reads]
 
 
 def run_model(

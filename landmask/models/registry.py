@@ -141,6 +141,14 @@ class RulesModel:
         """``(band, y, x)`` -> ``(y, x)`` uint8 class ids, 255 where inputs are missing."""
         return classify_block(block, self.bands, self.ruleset)
 
+    def predict_named(self, block: np.ndarray, band_names: Sequence[str]) -> np.ndarray:
+        """:meth:`predict` of a block whose bands are named ``band_names``, in any order.
+
+        Bands the rules do not read may be there too: a scene's chunk is
+        classified as it was read, without first copying out the rules' bands.
+        """
+        return classify_block(block, band_names, self.ruleset)
+
     def predict_proba(self, block: np.ndarray) -> np.ndarray:
         """One-hot probabilities of :meth:`predict`; NaN where it gives nodata."""
         ids = self.predict(block)

@@ -217,7 +217,7 @@ def _probability_job(
         categorical=False,
         tags=tags,
         descriptions=names,
-        scales=[1 / 254] * len(names),
+        scales=[1 / PROBABILITY_SCALE] * len(names),
         sidecars={
             style_path(out): probability_qml(
                 names[shown], colours.get(ids[shown], "#000000"), shown + 1
