@@ -116,7 +116,7 @@ def test_times_are_utc_and_bad_text_is_none():
 
 
 def test_iso_times_are_parsed_in_one_place():
-    """No module but io/times.py turns ISO 8601 text with a Z into a time."""
+    """No module but io/sensors/times.py turns ISO 8601 text with a Z into a time."""
     root = Path(landmask.__file__).parent
     parsers = [
         str(p.relative_to(root))
@@ -125,4 +125,4 @@ def test_iso_times_are_parsed_in_one_place():
             r"fromisoformat\([^)]*\)?\.?replace\(\"Z\"|replace\(\"Z\", \"\+00:00\"\)", p.read_text()
         )
     ]
-    assert parsers == ["io/times.py"]
+    assert parsers == ["io/sensors/times.py"]

@@ -83,6 +83,7 @@ def test_preview_command(tmp_path, capsys):
 
 def test_preview_command_uses_the_scheme_the_mask_records(tmp_path, monkeypatch):
     import landmask.viz.plot
+    import landmask.viz.preview
 
     data = np.full((300, 400), 40, np.uint8)  # worldcover cropland; no class in landcover
     data[:, 200:] = 80  # permanent water
@@ -97,7 +98,7 @@ def test_preview_command_uses_the_scheme_the_mask_records(tmp_path, monkeypatch)
         drawn.append((scheme, [t.get_text() for t in ax.get_legend().get_texts()]))
         return ax
 
-    monkeypatch.setattr(landmask.viz.plot, "mask_image", spy)
+    monkeypatch.setattr(landmask.viz.preview, "mask_image", spy)  # where preview calls it
     out = tmp_path / "wc.png"
     assert run(["preview", str(path), "-o", str(out), "-q"]) == 0
     assert drawn == [(WORLDCOVER, ["cropland", "permanent_water_bodies"])]
@@ -109,6 +110,7 @@ def test_preview_command_uses_the_scheme_the_mask_records(tmp_path, monkeypatch)
 
 def test_preview_scheme_option_overrides_the_scheme_the_file_records(tmp_path, monkeypatch):
     import landmask.viz.plot
+    import landmask.viz.preview
 
     data = np.full((300, 400), 80, np.uint8)  # water in worldcover; no landcover class
     path = tmp_path / "esa.tif"
@@ -120,7 +122,7 @@ def test_preview_scheme_option_overrides_the_scheme_the_file_records(tmp_path, m
         drawn.append(scheme)
         return real(values, scheme, ax, **kwargs)
 
-    monkeypatch.setattr(landmask.viz.plot, "mask_image", spy)
+    monkeypatch.setattr(landmask.viz.preview, "mask_image", spy)  # where preview calls it
     args = ["preview", str(path), "-o", str(tmp_path / "a.png"), "-q"]
     assert run([*args, "--scheme", "worldcover"]) == 0
     assert drawn == [WORLDCOVER]
