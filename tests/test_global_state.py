@@ -135,3 +135,28 @@ def test_cancelled_cluster_gathers_are_not_logged_after_the_one_line(caplog):
             log.error("Task exception was never retrieved", exc_info=caught)
     messages = [r.exc_info[1] for r in caplog.records if r.name == "asyncio"]
     assert [type(m).__name__ for m in messages] == ["RuntimeError"]
+
+
+def test_a_spent_signal_does_not_stop_later_library_calls():
+    """A SIGTERM that stopped one in-process command left STOP set; process pools and COG
+    writes called afterwards through the API raised Interrupted at the end of their
+    signals_deferred block (the suite died of a stray SIGTERM after test_hazards)."""
+    import os
+    import signal
+
+    from landmask._runtime.signals import (
+        Interrupted,
+        check_stop,
+        handling_signals,
+        signals_deferred,
+    )
+
+    with pytest.raises(Interrupted), handling_signals():
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(1000):  # the handler runs between bytecodes of the main thread
+            check_stop()
+    check_stop()  # the command is over: nothing raised
+    with signals_deferred():
+        pass
+    with handling_signals():  # a new command starts clean
+        check_stop()

@@ -105,7 +105,14 @@ def finishing() -> Iterator[None]:
 
 
 def check_stop() -> None:
-    """Raise :class:`Interrupted` if a signal asked the command to stop."""
+    """Raise :class:`Interrupted` if a signal asked the running command to stop.
+
+    Only while a :func:`handling_signals` block is open: the signal that
+    stopped an earlier command in this process (a notebook, the test suite
+    running commands in-process) must not stop library calls made after it.
+    """
+    if not _depth:
+        return
     if STOP.is_set() and not getattr(_finishing, "on", False):
         raise Interrupted(_received[0] if _received else signal.SIGINT)
 
