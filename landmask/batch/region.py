@@ -392,12 +392,7 @@ def tile_fingerprint(settings: dict[str, Any], plan: RegionPlan, unit: TileUnit)
 
 def tile_outputs(workflow: Workflow, stem: str) -> dict[str, Path]:
     """A tile's outputs by kind: ``composite``, ``mask`` and (optionally) ``vector``."""
-    out = {}
-    for key in ("composite", "mask", "vector"):
-        pattern = getattr(workflow.outputs, key)
-        if pattern:
-            out[key] = workflow.out_dir / pattern.format(stem=stem, name=workflow.name)
-    return out
+    return workflow.output_paths(stem, ("composite", "mask", "vector"))
 
 
 def tile_job(
@@ -414,11 +409,7 @@ def tile_job(
     """
     from landmask.pipeline import SceneJob, VectorOptions
 
-    classifier = workflow.classifier
-    if isinstance(classifier, RulesClassifier):
-        spec, confidence = f"rules:{workflow.rules_spec()}", 0.5
-    else:
-        spec, confidence = workflow.model_spec(), classifier.min_confidence
+    spec, confidence = workflow.classifier_spec()
     outputs = tile_outputs(workflow, unit.stem)
     v = workflow.vector
     return SceneJob(

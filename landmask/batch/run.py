@@ -118,12 +118,7 @@ def fingerprint(workflow: Workflow, scene: SceneInput) -> str:
 
 
 def _outputs(workflow: Workflow, stem: str) -> dict[str, Path]:
-    out = {}
-    for key in ("mask", "vector", "indices", "probabilities"):
-        pattern = getattr(workflow.outputs, key)
-        if pattern:
-            out[key] = workflow.out_dir / pattern.format(stem=stem, name=workflow.name)
-    return out
+    return workflow.output_paths(stem, ("mask", "vector", "indices", "probabilities"))
 
 
 def scene_job(workflow: Workflow, scene: SceneInput, chunk_size: int) -> SceneJob:
@@ -133,11 +128,7 @@ def scene_job(workflow: Workflow, scene: SceneInput, chunk_size: int) -> SceneJo
     resolved against the workflow's folder); outputs replace earlier ones,
     since the manifest decides what is redone.
     """
-    classifier = workflow.classifier
-    if isinstance(classifier, RulesClassifier):
-        spec, confidence = f"rules:{workflow.rules_spec()}", 0.5
-    else:
-        spec, confidence = workflow.model_spec(), classifier.min_confidence
+    spec, confidence = workflow.classifier_spec()
     outputs = _outputs(workflow, scene.stem)
     settings = workflow.vector
     return SceneJob(

@@ -425,6 +425,25 @@ class Workflow(_Strict):
                 return f"{kind}:{candidate}"
         return spec
 
+    def classifier_spec(self) -> tuple[str, float]:
+        """The one model spec and minimum confidence the classifier comes to.
+
+        ``{rules: NAME|FILE}`` becomes ``rules:...`` (confidence 0.5, which rules
+        always reach); ``{model: SPEC}`` its spec and ``min_confidence``.
+        """
+        if isinstance(self.classifier, RulesClassifier):
+            return f"rules:{self.rules_spec()}", 0.5
+        return self.model_spec(), self.classifier.min_confidence
+
+    def output_paths(self, stem: str, kinds: Sequence[str]) -> dict[str, Path]:
+        """The output of each of ``kinds`` the workflow asks for, for a scene or tile ``stem``."""
+        out = {}
+        for key in kinds:
+            pattern = getattr(self.outputs, key)
+            if pattern:
+                out[key] = self.out_dir / pattern.format(stem=stem, name=self.name)
+        return out
+
     def scenes(self) -> list[SceneInput]:
         """The scenes the inputs name, in order, each with a unique stem.
 
