@@ -118,6 +118,13 @@ class SceneJob:
     #: ``(row_off, col_off, height, width)``: the input's pixels to write; the rest is
     #: context the classifier reads around them (a region tile's halo). None: all of it
     window: tuple[int, int, int, int] | None = None
+    #: the scene as a lazy ``(band, y, x)`` DataArray, classified instead of opening
+    #: ``inputs`` (a region tile's composite: classified from the chunks it is computed in,
+    #: never written to be read back); its attributes give the outputs' lineage
+    scene_array: Any = None
+    #: more COGs written in the mask's pass (:func:`landmask.io.write.rasters.indices_job`:
+    #: a region tile's composite, each chunk computed once for both files)
+    also: tuple[Any, ...] = ()
 
     def model_spec(self) -> str:
         """The model spec, the sensor's default rules when none was given."""
@@ -139,7 +146,10 @@ class SceneJob:
         """Every output of the job by kind, with its companions (styles, STAC items)."""
         from landmask.io.companions import Output
 
-        return {k: Output(p, _KINDS[k], stac=self.stac) for k, p in self.outputs().items()}
+        planned = {k: Output(p, _KINDS[k], stac=self.stac) for k, p in self.outputs().items()}
+        for k, job in enumerate(self.also):
+            planned[f"also{k}"] = job.output()
+        return planned
 
 
 #: output of a job -> its kind of output (:data:`landmask.io.companions.KINDS`)
@@ -295,8 +305,10 @@ def run_scene(job: SceneJob) -> SceneOutcome:
     spec = job.model_spec()
     written: list[Path] = []
     planned = {o.path: o for o in job.planned().values()}
+    given = job.scene_array
     try:
-        options = scene_options_for(model, job.scene, job.inputs, spec)
+        # an opened scene is reflectance already: the model's record is only checked
+        options = scene_options_for(model, job.scene, job.inputs if given is None else (), spec)
         choice = None
         if job.model is None:  # the built-in rules follow the scene's radiometry and bands
             from landmask.models.registry import load_model
@@ -305,7 +317,9 @@ def run_scene(job: SceneJob) -> SceneOutcome:
             with warnings.catch_warnings():
                 # the scene is opened again below, which says what its values are once
                 warnings.simplefilter("ignore", UncalibratedWarning)
-                first = options.open(job.inputs, job.chunk_size, needs=None)
+                first = given
+                if first is None:
+                    first = options.open(job.inputs, job.chunk_size, needs=None)
             choice = default_rules_for(first)
             spec = f"rules:{choice.name}"
             model = load_model(spec)
@@ -316,7 +330,10 @@ def run_scene(job: SceneJob) -> SceneOutcome:
         if job.indices is not None:
             needs |= set(job.index_names)
         try:
-            reflectance = options.open(job.inputs, job.chunk_size, needs=band_reads(needs))
+            if given is not None:
+                reflectance = given
+            else:
+                reflectance = options.open(job.inputs, job.chunk_size, needs=band_reads(needs))
         except BandError as exc:
             if job.model is None or getattr(model, "ruleset", None) is not None:
                 raise
@@ -345,10 +362,14 @@ def run_scene(job: SceneJob) -> SceneOutcome:
             probabilities=proba,
             probabilities_path=job.probabilities,
             stac=job.stac,
+            also=job.also,
         )
         written += [job.mask] + ([job.probabilities] if job.probabilities else [])
+        written += [a.path for a in job.also]
         void = any(math.isnan(v) for v in thresholds_of(mask).values())
-        if not warn_empty_mask(result.counts, said=void):
+        # an opened scene (a composite: its bands are NaN together, where no date was clear)
+        # is not computed again to find a band's smaller footprint
+        if not warn_empty_mask(result.counts, said=void) and given is None:
             warn_nodata_footprint(reflectance, result.counts, skip=QUALITY_BANDS)
         polygons = None
         if job.vector is not None:

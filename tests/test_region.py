@@ -338,6 +338,66 @@ def test_focal_rules_give_a_seamless_mosaic_across_two_utm_zones(halo_runs, tmp_
     assert near_edge.all()  # differences only within the halo of the tiles' edges
 
 
+def test_each_chunk_of_a_tile_context_is_composited_once(dates, halo_runs, monkeypatch):
+    """One pass: the composite is reduced once per chunk of each tile's context (the halo
+    included), for the mask and the composite output alike; nothing is read back."""
+    import importlib
+
+    composite = importlib.import_module("landmask.temporal.composite")
+    tiled, _ = halo_runs
+    real, shapes = composite.reduce_block, []
+
+    def counted(stack, names, outputs, **kwargs):
+        shapes.append(stack.shape[-2:])
+        return real(stack, names, outputs, **kwargs)
+
+    monkeypatch.setattr(composite, "reduce_block", counted)
+    more = {"classifier": {"rules": "h.yaml"}, "outputs": {"dir": "out_once"}}
+    path = _workflow(dates, "once", 36, **more)
+    read = []
+    real_open = rasterio.open
+
+    def opened(fp, mode="r", *args, **kwargs):
+        if mode == "r":
+            read.append(Path(str(fp)).name)
+        return real_open(fp, mode, *args, **kwargs)
+
+    monkeypatch.setattr(rasterio, "open", opened)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DateSkippedWarning)
+        assert run(["run", str(path), "-q", "--scheduler", "synchronous"]) == 0
+    monkeypatch.setattr(rasterio, "open", real_open)
+    plan = plan_region(load_workflow(path), warn=False)
+    want = []
+    for unit in plan.tiles:
+        rows, cols = plan.context(unit.tile)[0].chunks(16)
+        want += [(h, w) for h in rows for w in cols]
+    assert sorted(shapes) == sorted(want)  # every chunk once, no chunk twice
+    # no composite (nor a hidden context) was opened to be classified
+    assert not [p for p in read if re.fullmatch(r"r\d_c\d_composite\.tif", p) or "context" in p]
+    assert any("lmtmp" in p for p in read)  # the spy sees the writer check its own files
+    out = dates / "out_once"
+    for kind in ("mask", "composite"):
+        for name in sorted(p.name for p in tiled.glob(f"r*_c*_{kind}.tif")):
+            with rasterio.open(tiled / name) as a, rasterio.open(out / name) as b:
+                np.testing.assert_array_equal(a.read(), b.read())
+
+
+def test_a_region_run_without_the_composite_output_writes_the_same_masks(dates, runs):
+    tiled, _ = runs
+    path = _workflow(dates, "nocomp", 36, outputs={"dir": "out_nocomp", "composite": None})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DateSkippedWarning)
+        assert run(["run", str(path), "-q"]) == 0
+    out = dates / "out_nocomp"
+    assert not list(out.glob("*composite*"))
+    names = sorted(p.name for p in tiled.glob("r*_c*_mask.tif"))
+    assert names == sorted(p.name for p in out.glob("r*_c*_mask.tif"))
+    for name in names:
+        with rasterio.open(tiled / name) as a, rasterio.open(out / name) as b:
+            np.testing.assert_array_equal(a.read(), b.read())
+
+
 def test_a_tile_context_is_its_grid_grown_by_the_halo_clipped_to_the_region(dates):
     plan = plan_region(load_workflow(dates / "halo_tiled.yaml"), warn=False)
     first, last = plan.tiles[0], plan.tiles[-1]

@@ -7,15 +7,16 @@ scenes whose footprint reaches it: headers only, before any pixel is read. The
 tiles are the units of the run's manifest, as scenes are in a run over scenes.
 :func:`process_tile` composites one tile's dates onto the tile's grid
 (:func:`landmask.composite`, the kernel scale fixed from the whole region so
-that tiles are windows of the region's composite), writes the composite, and
-classifies it through :func:`landmask.pipeline.run_scene` (the same steps as
-``landmask classify COMPOSITE.tif``).
+that tiles are windows of the region's composite) and classifies the lazy
+composite through :func:`landmask.pipeline.run_scene` (the steps of ``landmask
+classify COMPOSITE.tif``) in one pass: each chunk is composited once, for the
+mask and, when ``outputs.composite`` keeps it, the composite output.
 
 A classifier that reads context around each pixel (rules with ``focal_*``
 functions, a model with a receptive field: its ``halo``) is given that context:
 the tile is composited on its grid grown by the halo on every side, clipped to
-the region (:meth:`RegionPlan.context`), classified, and the mask cropped back
-to the tile. A pixel near a tile's edge then sees the pixels of its neighbour
+the region (:meth:`RegionPlan.context`), once, classified, and the mask (and the
+composite output) cropped back to the tile. A pixel near a tile's edge then sees the pixels of its neighbour
 tile, and one near the region's edge sees the region's edge, as in a run of the
 whole region as one tile: the tiles' mosaic has no seam.
 
@@ -57,6 +58,7 @@ __all__ = [
     "process_tile",
     "region_grid",
     "tile_fingerprint",
+    "tile_planned",
 ]
 
 #: A region cut into more tiles than this is refused before any work.
@@ -395,25 +397,54 @@ def tile_outputs(workflow: Workflow, stem: str) -> dict[str, Path]:
     return workflow.output_paths(stem, ("composite", "mask", "vector"))
 
 
+#: a tile's outputs by key -> their kinds (:data:`landmask.io.companions.KINDS`)
+_TILE_KINDS = {"composite": "indices", "mask": "mask", "vector": "polygons"}
+
+
+def tile_planned(workflow: Workflow, stem: str) -> dict[str, Any]:
+    """A tile's outputs by kind, each an :class:`~landmask.io.companions.Output` with its
+    companions (styles, STAC items), for planning the run before any work."""
+    from landmask.io.companions import Output
+
+    stac = workflow.outputs.stac
+    return {
+        k: Output(p, _TILE_KINDS[k], stac=stac) for k, p in tile_outputs(workflow, stem).items()
+    }
+
+
 def tile_job(
     workflow: Workflow,
     unit: TileUnit,
     chunk_size: int,
-    source: Path | None = None,
+    scene: Any,
     window: tuple[int, int, int, int] | None = None,
 ) -> Any:
-    """The :class:`~landmask.pipeline.SceneJob` that classifies a tile's composite.
+    """The :class:`~landmask.pipeline.SceneJob` that classifies a tile's composite ``scene``.
 
-    ``source``: the composite to classify when it is not the tile's composite
-    output (the tile's context, of which ``window`` is the tile).
+    ``scene``: the lazy composite of the tile, or of its context (of which
+    ``window`` is the tile). The tile's composite output, when asked for, is
+    written from the same chunks in the same pass (the window of ``scene``).
     """
+    from landmask.io.write.rasters import indices_job
     from landmask.pipeline import SceneJob, VectorOptions
+    from landmask.temporal.composite import as_dataset
 
     spec, confidence = workflow.classifier_spec()
     outputs = tile_outputs(workflow, unit.stem)
+    also: tuple[Any, ...] = ()
+    if "composite" in outputs:
+        tile = scene
+        if window is not None:
+            r, c, h, w = window
+            tile = scene.isel(y=slice(r, r + h), x=slice(c, c + w))
+        path, stac = outputs["composite"], workflow.outputs.stac
+        also = (indices_job(as_dataset(tile), path, overwrite=True, stac=stac),)
     v = workflow.vector
+    labels = {**{k: f"outputs.{k}" for k in outputs}, "classes": "vector.classes"}
     return SceneJob(
-        inputs=[str(source or outputs["composite"])],
+        inputs=(),
+        scene_array=scene,
+        also=also,
         mask=outputs["mask"],
         window=window,
         model=spec,
@@ -424,7 +455,7 @@ def tile_job(
         chunk_size=chunk_size,
         overwrite=True,
         stac=workflow.outputs.stac,
-        labels={**{k: f"outputs.{k}" for k in outputs}, "classes": "vector.classes"},
+        labels={**labels, "also0": "outputs.composite"},
     )
 
 
@@ -464,47 +495,25 @@ def tile_composite(
 def process_tile(
     workflow: Workflow, plan: RegionPlan, unit: TileUnit, chunk_size: int
 ) -> SceneResult:
-    """Composite, write, classify and write one tile; every output atomic.
+    """Composite, classify and write one tile in one pass; every output atomic.
 
-    With a classifier's halo, the tile's context (:meth:`RegionPlan.context`)
-    is composited once into a hidden file of the output folder, classified and
-    cropped to the tile; the tile's composite is the same window of it. The
-    hidden file is removed whatever happens. If any step fails, the outputs
-    this call wrote are removed again (errors propagate).
+    The tile's composite (on its context, :meth:`RegionPlan.context`, with a
+    classifier's halo) is classified chunk by chunk as it is computed, the
+    mask cropped to the tile; the composite output, if asked for, is the
+    tile's window of the same chunks, written in the same pass: each chunk is
+    composited once, nothing is written to be read back. If any step fails,
+    the outputs this call wrote are removed again (errors propagate).
     """
-    from landmask.io.companions import Output, remove_with_companions
-    from landmask.io.write.rasters import write_indices
-    from landmask.pipeline import run_scene
-    from landmask.temporal.composite import as_dataset
+    from landmask import pipeline
 
     start = time.perf_counter()
     outputs = tile_outputs(workflow, unit.stem)
-    comp_path = outputs["composite"]
     grid, window = plan.context(unit.tile)
     arr = tile_composite(workflow, plan, unit, chunk_size, grid)
     if not unit.scenes:  # no date reaches it: nodata, clear_count 0 (no pixel read)
         arr.attrs["dates"] = []
-    context = None
-    if plan.halo:
-        context = Output(comp_path.with_name(f".{unit.stem}.context.tif"), "indices", stac=False)
-    try:
-        if context is not None:
-            write_indices(as_dataset(arr), context.path, overwrite=True, stac=False)
-            r, c, h, w = window
-            arr = arr.isel(y=slice(r, r + h), x=slice(c, c + w))
-        write_indices(as_dataset(arr), comp_path, overwrite=True, stac=workflow.outputs.stac)
-        try:
-            if context is None:
-                job = tile_job(workflow, unit, chunk_size)
-            else:
-                job = tile_job(workflow, unit, chunk_size, context.path, window)
-            outcome = run_scene(job)
-        except BaseException:
-            remove_with_companions([Output(comp_path, "indices", stac=workflow.outputs.stac)])
-            raise
-    finally:
-        if context is not None:
-            remove_with_companions([context])
+    job = tile_job(workflow, unit, chunk_size, arr, window if plan.halo else None)
+    outcome = pipeline.run_scene(job)
     scheme = outcome.scheme
     return SceneResult(
         scene=unit.stem,

@@ -408,7 +408,7 @@ def plan_region_run(workflow: Workflow, plan: Any, chunk_size: int, force: bool)
     ``outputs.dir``, colliding, over an input or over a file landmask did not
     write.
     """
-    from landmask.batch.region import region_inputs, tile_job, tile_outputs
+    from landmask.batch.region import region_inputs, tile_planned
     from landmask.io.companions import Output
     from landmask.io.outputs import plan_outputs
     from landmask.io.stac.items import CATALOG_NAME
@@ -424,13 +424,8 @@ def plan_region_run(workflow: Workflow, plan: Any, chunk_size: int, force: bool)
         outputs["the run's catalog.json"] = out_dir / CATALOG_NAME
         outputs["outputs.collection"] = out_dir / workflow.outputs.collection
     checks = {}
-    stac = workflow.outputs.stac
     for unit in plan.tiles:
-        paths = tile_outputs(workflow, unit.stem)
-        outputs[f"outputs.composite of tile {unit.stem}"] = Output(
-            paths["composite"], "indices", stac=stac
-        )
-        for key, output in tile_job(workflow, unit, chunk_size).planned().items():
+        for key, output in tile_planned(workflow, unit.stem).items():
             label = f"outputs.{key} of tile {unit.stem}"
             outputs[label] = output
             if key == "vector":

@@ -185,8 +185,9 @@ class Outputs(_Strict):
     indices: str | None = None
     probabilities: str | None = None
     summary: str = "run-summary.json"
-    #: region runs: each tile's composite, the mosaic VRT and the tiles' STAC collection
-    composite: str = "{stem}_composite.tif"
+    #: region runs: each tile's composite (null: not kept, only classified), the mosaic VRT
+    #: and the tiles' STAC collection
+    composite: str | None = "{stem}_composite.tif"
     mosaic: str = "mosaic.vrt"
     collection: str = "collection.json"
     #: a STAC item beside every output and a ``catalog.json`` linking them
@@ -217,8 +218,8 @@ class Outputs(_Strict):
 
     @field_validator("mask", "composite")
     @classmethod
-    def _tif(cls, value: str) -> str:
-        if not value.lower().endswith((".tif", ".tiff")):
+    def _tif(cls, value: str | None) -> str | None:
+        if value is not None and not value.lower().endswith((".tif", ".tiff")):
             raise ValueError(f"{value!r}: a raster output is a GeoTIFF (.tif)")
         return value
 

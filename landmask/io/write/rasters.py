@@ -42,6 +42,7 @@ __all__ = [
     "CogJob",
     "WriteResult",
     "band_colours",
+    "indices_job",
     "store_cogs",
     "tile_aligned",
     "write_image",
@@ -78,6 +79,7 @@ def write_mask(
     probabilities: xr.DataArray | None = None,
     probabilities_path: str | os.PathLike[str] | None = None,
     stac: bool = True,
+    also: Sequence[CogJob] = (),
 ) -> WriteResult:
     """Write a class-id mask as a Cloud-Optimized GeoTIFF.
 
@@ -118,6 +120,10 @@ def write_mask(
         Write a STAC item beside each file (``mask.tif.stac.json``; see
         :mod:`landmask.io.stac.items`), from the mask's ``sources``, ``rules`` and
         ``model`` attributes.
+    also
+        Other COGs to write in the same pass (:func:`indices_job`): a region
+        tile's composite, whose chunks the mask is classified from, is then
+        computed once for both files.
 
     Returns
     -------
@@ -160,7 +166,7 @@ def write_mask(
         job = _probability_job(probabilities, probabilities_path, overwrite, scheme)
         job.item = Lineage.of(probabilities.attrs) if stac else None
         jobs.append(job)
-    (per_chunk,) = store_cogs(jobs, also=[counts])
+    (per_chunk,) = store_cogs([*jobs, *also], also=[counts])
     hist = np.asarray(per_chunk).reshape(-1, 256).sum(axis=0)
     return WriteResult(out, {int(i): int(n) for i, n in enumerate(hist) if n})
 
@@ -239,6 +245,20 @@ def write_indices(
     NaN is the nodata value; overviews are averaged. ``stac``: a STAC item
     beside it (:mod:`landmask.io.stac.items`).
     """
+    job = indices_job(indices, path, overwrite=overwrite, stac=stac)
+    store_cogs([job])
+    return WriteResult(job.path)
+
+
+def indices_job(
+    indices: xr.Dataset,
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    stac: bool = True,
+) -> CogJob:
+    """The :class:`CogJob` that :func:`write_indices` stores: to write the variables
+    in the same pass as other outputs (``write_mask(..., also=[job])``)."""
     names = [str(n) for n in indices.data_vars]
     if not names:
         raise ConfigError("no index to write")
@@ -247,7 +267,7 @@ def write_indices(
     data = da.stack([as_dask(indices[n]) for n in names])
     tags = {f"INDEX_{n.upper()}": str(indices[n].attrs.get("formula") or n) for n in names}
     tags |= radiometry_tags(first.attrs)
-    job = CogJob(
+    return CogJob(
         data,
         out,
         _profile(first, "float32", len(names), float("nan")),
@@ -259,8 +279,6 @@ def write_indices(
         item=Lineage.of(first.attrs) if stac else None,
         kind="indices",
     )
-    store_cogs([job])
-    return WriteResult(out)
 
 
 def _per_band(image: xr.DataArray, many: str, one: str, neutral: float) -> list[float] | None:
