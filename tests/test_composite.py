@@ -169,6 +169,28 @@ def test_median_and_clear_count_equal_numpy_for_any_chunking(three_dates, chunk,
     assert out.attrs["end_datetime"] == "2024-07-01T10:00:00Z"
 
 
+def test_more_dates_make_smaller_chunks_not_larger_stacks(three_dates, monkeypatch):
+    """A chunk's stack of dates stays under STACK_BYTES: the chunks shrink as dates are
+    added (by halving, to MIN_STACK_CHUNK), and the values do not change."""
+    import importlib
+
+    module = importlib.import_module("landmask.temporal.composite")
+    assert module.stack_chunk_size(1024, 4, 4) == 1024  # 64 MiB: fits
+    assert module.stack_chunk_size(1024, 16, 4) == 512
+    assert module.stack_chunk_size(1024, 120, 4) == 128  # a year of dates: 31 MiB stacks
+    assert module.stack_chunk_size(100, 10**6, 4) == 100  # never below the floor
+    for dates, bands in ((1, 4), (8, 4), (60, 6), (500, 4)):
+        size = module.stack_chunk_size(1024, dates, bands)
+        assert 4 * dates * bands * size**2 <= module.STACK_BYTES or size == 128
+    paths = [str(p) for p, _ in three_dates]
+    whole = composite(paths, resolution=10, chunk_size=40)
+    monkeypatch.setattr(module, "MIN_STACK_CHUNK", 5)
+    monkeypatch.setattr(module, "STACK_BYTES", 4 * 3 * 4 * 10 * 10)  # 3 dates of 10² px
+    small = composite(paths, resolution=10, chunk_size=40)
+    assert max(small.chunks[1]) == 10 and max(whole.chunks[1]) == 40
+    np.testing.assert_array_equal(small.values, whole.values)
+
+
 def test_other_utm_zone_is_warped_onto_the_grid(tmp_path):
     a, ta = make_date(tmp_path / "a", "A", "2024-05-01T10:00:00Z", seed=1)
     # the same place seen in the neighbouring zone, on a grid rotated by the zones' convergence

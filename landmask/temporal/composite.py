@@ -35,10 +35,25 @@ from landmask.temporal.dates import Date, Period, Scene, gather_dates, parse_per
 from landmask.temporal.statistics import Output, parse_features, parse_stats, reduce_block
 from landmask.temporal.warp import resampling_scale, source_window, warp_block
 
-__all__ = ["MAX_PIXELS", "as_dataset", "composite", "open_dated"]
+__all__ = [
+    "MAX_PIXELS",
+    "MIN_STACK_CHUNK",
+    "STACK_BYTES",
+    "as_dataset",
+    "composite",
+    "open_dated",
+    "stack_chunk_size",
+]
 
 #: A target grid larger than this many pixels is refused before any work.
 MAX_PIXELS = 10**11
+
+#: A chunk's stack of dates (float32, every band) is kept below this many bytes by
+#: smaller chunks (:func:`stack_chunk_size`).
+STACK_BYTES = 64 * 2**20
+
+#: Chunks are not made smaller than this many pixels a side for the stack's sake.
+MIN_STACK_CHUNK = 128
 
 _RESAMPLING = {
     "bilinear": Resampling.bilinear,
@@ -135,12 +150,20 @@ def composite(
         source = scene.source if isinstance(scene.source, tuple) else id(scene.source)
         return (source, sensor, size, *more)
 
-    opened = {}
-    for scene in (s for d in dates for s in d.scenes):
-        if key(scene) not in cache:
-            cache[key(scene)] = open_dated(scene, sensor, size)
-        opened[id(scene)] = cache[key(scene)]
+    def open_all() -> dict[int, xr.DataArray]:
+        out = {}
+        for scene in (s for d in dates for s in d.scenes):
+            if key(scene) not in cache:
+                cache[key(scene)] = open_dated(scene, sensor, size)
+            out[id(scene)] = cache[key(scene)]
+        return out
+
+    opened = open_all()
     names = _common_bands(dates, opened, bands)
+    fitting = stack_chunk_size(size, len(dates), len(names))
+    if fitting != size:  # more dates: smaller chunks, so that a chunk's stack stays bounded
+        size = fitting
+        opened = open_all()
     if index_outputs:
         try:
             bands_needed([o.quantity for o in index_outputs], names)
@@ -194,6 +217,20 @@ def composite(
         arr = arr.rio.write_crs(target.crs)
     arr = arr.rio.write_transform(target.transform)
     return arr.rio.write_nodata(np.nan, encoded=False)
+
+
+def stack_chunk_size(size: int, dates: int, bands: int) -> int:
+    """The chunk side of a composite of ``dates`` dates of ``bands`` bands asked in ``size`` px.
+
+    ``size`` halved (not below :data:`MIN_STACK_CHUNK`) until a chunk's stack of
+    dates, float32, fits :data:`STACK_BYTES`: the memory of a chunk then does
+    not grow with the period, up to ``STACK_BYTES / (4 * bands * MIN_STACK_CHUNK²)``
+    dates (512 dates of four bands). Halving keeps the chunks whole blocks of
+    the inputs' 512-px (or 256-px) tiles.
+    """
+    while size // 2 >= MIN_STACK_CHUNK and 4 * dates * bands * size * size > STACK_BYTES:
+        size //= 2
+    return size
 
 
 def as_dataset(arr: xr.DataArray) -> xr.Dataset:
@@ -320,51 +357,61 @@ def _chunk(
     outputs: Sequence[Output],
     method: Resampling,
 ) -> da.Array:
-    """One output chunk: a task over the warped windows of the dates that reach it."""
-    per_date = []
+    """One output chunk: one task that warps each date's window into the chunk's stack
+    of dates and reduces it (no date warped or stacked in a task of its own)."""
+    windows: list[da.Array] = []
+    grids: list[list[tuple[Grid, tuple[float, float]]]] = []
     for d in dates:
-        warped = []
+        scenes = []
         for scene in d.scenes:
             layer, source, scale = layers[id(scene)]
             found = source_window(source, target, method)
             if found is None:
                 continue
             r0, c0, h, w = found
-            window = layer.data[:, r0 : r0 + h, c0 : c0 + w]
-            warped.append(
-                dask.delayed(warp_block, pure=True)(
-                    window, source.window(r0, c0, h, w), target, method, scale
-                )
-            )
-        if warped:
-            per_date.append(
-                dask.delayed(_merge, pure=True)(*warped) if len(warped) > 1 else warped[0]
-            )
+            windows.append(layer.data[:, r0 : r0 + h, c0 : c0 + w])
+            scenes.append((source.window(r0, c0, h, w), scale))
+        if scenes:
+            grids.append(scenes)
     shape = (len(outputs) + 1, target.height, target.width)
-    task = dask.delayed(_reduce, pure=True)(len(names), shape, names, outputs, *per_date)
+    task = dask.delayed(_composite_block, pure=True)(
+        grids, target, method, len(names), names, outputs, *windows
+    )
     return da.from_delayed(
         task, shape=shape, dtype=np.float32, meta=np.empty((0, 0, 0), np.float32)
     )
 
 
-def _merge(*warped: np.ndarray) -> np.ndarray:
-    """Block function: the scenes of one acquisition, the first valid pixel in input order."""
-    out = warped[0].copy()
-    for more in warped[1:]:
-        gap = ~np.isfinite(out).all(axis=0)
-        out[:, gap] = more[:, gap]
-    return out
-
-
-def _reduce(
+def _composite_block(
+    grids: Sequence[Sequence[tuple[Grid, tuple[float, float]]]],
+    target: Grid,
+    method: Resampling,
     n_bands: int,
-    shape: tuple[int, int, int],
     names: Sequence[str],
     outputs: Sequence[Output],
-    *dates: np.ndarray,
+    *windows: np.ndarray,
 ) -> np.ndarray:
-    stack = np.stack(dates) if dates else np.empty((0, n_bands, shape[1], shape[2]), np.float32)
-    return reduce_block(stack, names, outputs)
+    """Block function: each date's windows warped into one ``(date, band, y, x)`` stack,
+    reduced to ``(output + 1, y, x)``.
+
+    ``grids``: per date, the source grid and kernel scale of each of its
+    scenes' ``windows`` (in order). The scenes of one acquisition merge: the
+    first valid pixel in input order. Memory: the stack once (each date warped
+    into its place, blanked in place by :func:`reduce_block`) and one scene's
+    warp of the chunk when an acquisition has several.
+    """
+    stack = np.empty((len(grids), n_bands, target.height, target.width), np.float32)
+    given = iter(windows)
+    for d, scenes in enumerate(grids):
+        for k, (source, scale) in enumerate(scenes):
+            values = next(given)
+            if k == 0:
+                warp_block(values, source, target, method, scale, out=stack[d])
+                continue
+            more = warp_block(values, source, target, method, scale)
+            gap = ~np.isfinite(stack[d]).all(axis=0)
+            stack[d][:, gap] = more[:, gap]
+    return reduce_block(stack, names, outputs, overwrite=True)
 
 
 def _lineage(scenes: Sequence[Scene], opened: dict[int, xr.DataArray]) -> dict[str, Any]:

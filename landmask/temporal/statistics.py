@@ -82,13 +82,16 @@ def reduce_block(
     stack: np.ndarray,
     band_names: Sequence[str],
     outputs: Sequence[Output],
+    *,
+    overwrite: bool = False,
 ) -> np.ndarray:
     """Block function: ``(date, band, y, x)`` float32 reflectance -> ``(output + 1, y, x)``.
 
     NaN marks a missing observation; a date counts at a pixel only where all
     its bands are finite. The last plane is the clear count. Statistics of a
     pixel with no clear date are NaN. Memory: the stack, a copy with the
-    unclear dates blanked, and one index stack at a time.
+    unclear dates blanked (none with ``overwrite``: the stack is blanked in
+    place), and one sorted quantity or index stack at a time.
     """
     n_dates = stack.shape[0]
     height, width = stack.shape[-2:]
@@ -97,7 +100,11 @@ def reduce_block(
     out[-1] = clear.sum(axis=0)
     if n_dates == 0 or not clear.any():
         return out
-    blanked = np.where(clear[:, None], stack, np.float32(np.nan))
+    if overwrite:
+        blanked = stack
+        np.copyto(blanked, np.float32(np.nan), where=~clear[:, None])
+    else:
+        blanked = np.where(clear[:, None], stack, np.float32(np.nan))
     by_quantity: dict[str, list[tuple[int, str]]] = {}
     for k, o in enumerate(outputs):
         by_quantity.setdefault(o.quantity, []).append((k, o.stat))

@@ -114,13 +114,18 @@ def warp_block(
     target: Grid,
     resampling: Resampling,
     scale: tuple[float, float],
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Block function: ``(band, h, w)`` float32 on ``source`` -> ``(band, H, W)`` on ``target``.
 
     NaN is nodata on both sides; target pixels the source does not reach are
     NaN. One GDAL warp per band, with the kernel scale of :func:`resampling_scale`.
+    ``out``: a C-contiguous ``(band, H, W)`` float32 array to warp into (a date's
+    place in a stack of dates), returned; default a new one.
     """
-    out = np.full((values.shape[0], target.height, target.width), np.nan, np.float32)
+    if out is None:
+        out = np.empty((values.shape[0], target.height, target.width), np.float32)
+    out.fill(np.nan)
     if values.size == 0 or out.size == 0:
         return out
     offset = lattice_offset(target, source)
