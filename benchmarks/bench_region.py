@@ -7,8 +7,10 @@ fields odc-stac and stackstac need. Times whole processes (medians of
 
 - ``landmask run`` of a region workflow: the dates' extent, EPSG:32633 at 10 m,
   tiles of ``--size``/2 px, ``median`` of four bands, rules ``forest: ndvi >
-  0.4``, ``urban: ndvi < 0.1``; writes each tile's composite and mask and the
-  mosaic VRT (no STAC items, as the baseline writes none);
+  0.4``, ``urban: ndvi < 0.1``; writes each tile's mask and the mosaic VRT
+  (no STAC items and, unless ``--keep-composite``, no composite: the baseline
+  writes neither); ``--before DIR`` also runs the landmask of another source
+  tree (``PYTHONPATH=DIR``) in the same rounds, for before/after ratios;
 - the baselines (benchmarks/baseline_region.py, run with ``--baseline-python``,
   a virtualenv holding odc-stac and stackstac): load onto the same grid in
   1024-px chunks, ``where`` clouds, ``median("time")``, the same rules with
@@ -18,8 +20,9 @@ fields odc-stac and stackstac need. Times whole processes (medians of
 The masks are compared pixel by pixel (a benchmark of different results would
 mean nothing).
 
-    python benchmarks/bench_region.py [--size 1024] [--dates 4] [--repeat 3] \
-        [--baseline-python /path/to/venv/bin/python] [--baselines odc-stac,stackstac]
+    python benchmarks/bench_region.py [--size 1024] [--dates 1,4,8] [--repeat 3] \
+        [--baseline-python /path/to/venv/bin/python] [--baselines odc-stac,stackstac] \
+        [--before /path/of/an/older/checkout] [--keep-composite]
 """
 
 from __future__ import annotations
@@ -88,7 +91,7 @@ def bounds_of(size: int) -> tuple[float, float, float, float]:
     return (500000.0, 5400000.0 - 10 * size, 500000.0 + 10 * size, 5400000.0)
 
 
-def workflow(folder: Path, items: list[str], size: int, tile: int) -> Path:
+def workflow(folder: Path, items: list[str], size: int, tile: int, keep: bool = False) -> Path:
     import yaml
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -100,7 +103,12 @@ def workflow(folder: Path, items: list[str], size: int, tile: int) -> Path:
         "grid": {"crs": "EPSG:32633", "resolution": 10, "tile_size": tile},
         "composite": {"stats": ["median"]},
         "classifier": {"rules": "rules.yaml"},
-        "outputs": {"dir": "out", "stac": False},
+        # the baseline writes the mask only; --keep-composite writes each tile's composite too
+        "outputs": {
+            "dir": "out",
+            "stac": False,
+            "composite": "{stem}_composite.tif" if keep else None,
+        },
         "chunk_size": min(tile, 1024),
         "parallel_scenes": 2,
     }
@@ -130,53 +138,75 @@ def compare(mosaic: Path, baseline: Path) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=1024)
-    parser.add_argument("--dates", type=int, default=4)
+    parser.add_argument("--dates", default="4", help="date counts, comma-separated: 1,4,8")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--baseline-python", default=sys.executable)
     parser.add_argument("--baselines", default="odc-stac,stackstac")
+    parser.add_argument(
+        "--before", help="a landmask source tree (its parent of landmask/) to run as well"
+    )
+    parser.add_argument("--keep-composite", action="store_true")
     parser.add_argument("--skip-growth", action="store_true")
     args = parser.parse_args()
     root = DATA.parent / "region"
     tile = args.size // 2
-    items = with_proj(make_dates(args.size, args.dates), args.size)
-    wf = workflow(root / "1x", items, args.size, tile)
+    counts = [int(n) for n in args.dates.split(",")]
     baselines = [b for b in args.baselines.split(",") if b]
     script = Path(__file__).with_name("baseline_region.py")
     bounds = ",".join(str(v) for v in bounds_of(args.size))
     others_busy("before")
-    runs: dict[str, list[Run]] = {"landmask": [], **{b: [] for b in baselines}}
-    for _ in range(args.repeat):
-        runs["landmask"].append(run(landmask_cmd(wf))[0])
-        for b in baselines:
-            out = root / f"{b}.tif"
-            cmd = [args.baseline_python, str(script), b, str(out), bounds, *items]
-            runs[b].append(run(cmd, env={**os.environ, "GDAL_CACHEMAX": "64"})[0])
-    others_busy("after")
-    lm = median_of(runs["landmask"])
-    print(
-        f"\n{args.dates} dates of {args.size}² px, 4 bands + SCL, tiles of {tile} px, "
-        f"medians of {args.repeat}"
-    )
-    print(f"{'job':<44} {'wall s':>7} {'cpu s':>7} {'peak MB':>8}")
-    print(f"{'landmask run (region)':<44} {lm.seconds:7.2f} {lm.cpu:7.2f} {peak(lm):8.0f}")
-    for b in baselines:
-        r = median_of(runs[b])
-        print(f"{b + ' + median + rules':<44} {r.seconds:7.2f} {r.cpu:7.2f} {peak(r):8.0f}")
+    for n in counts:
+        items = with_proj(make_dates(args.size, n), args.size)
+        folder = root / f"{n}d-{args.size}"
+        wf = workflow(folder, items, args.size, tile, args.keep_composite)
+        # an older landmask writes every tile's composite: compared with this one keeping it
+        kept = workflow(folder / "kept", items, args.size, tile, keep=True)
+        compared = ["kept", "before"] if args.before and not args.keep_composite else ["before"]
+        jobs = ["landmask", *(compared if args.before else []), *baselines]
+        runs: dict[str, list[Run]] = {j: [] for j in jobs}
+        for _ in range(args.repeat):  # interleaved: the machine's drift hits all alike
+            runs["landmask"].append(run(landmask_cmd(wf))[0])
+            if "kept" in runs:
+                runs["kept"].append(run(landmask_cmd(kept))[0])
+            if args.before:
+                env = {**os.environ, "PYTHONPATH": args.before}
+                runs["before"].append(run(landmask_cmd(kept), env=env)[0])
+            for b in baselines:
+                out = folder / f"{b}.tif"
+                cmd = [args.baseline_python, str(script), b, str(out), bounds, *items]
+                runs[b].append(run(cmd, env={**os.environ, "GDAL_CACHEMAX": "64"})[0])
+        lm = median_of(runs["landmask"])
         print(
-            f"  {b} / landmask: wall {r.seconds / lm.seconds:.2f}x, "
-            f"memory {peak(r) / peak(lm):.2f}x; masks: "
-            f"{compare(root / '1x' / 'out' / 'mosaic.vrt', root / f'{b}.tif')}"
+            f"\n{n} dates of {args.size}² px, 4 bands + SCL, tiles of {tile} px, "
+            f"composite {'kept' if args.keep_composite else 'not kept'}, medians of {args.repeat}"
         )
+        print(f"{'job':<44} {'wall s':>7} {'cpu s':>7} {'peak MB':>8}")
+        for j in jobs:
+            r = median_of(runs[j])
+            label = {
+                "landmask": "landmask run (region)",
+                "kept": "landmask run, composites kept",
+                "before": "--before, composites kept",
+            }.get(j, j + " + median + rules")
+            print(f"{label:<44} {r.seconds:7.2f} {r.cpu:7.2f} {peak(r):8.0f}")
+        for b in baselines:
+            r = median_of(runs[b])
+            print(
+                f"  {b} / landmask: wall {r.seconds / lm.seconds:.2f}x, cpu {r.cpu / lm.cpu:.2f}x, "
+                f"memory {peak(r) / peak(lm):.2f}x; masks: "
+                f"{compare(folder / 'out' / 'mosaic.vrt', folder / f'{b}.tif')}"
+            )
+    others_busy("after")
     if args.skip_growth:
         return
     print("\nmemory as the inputs grow (landmask run, one run each, tiles of", tile, "px)")
     for label, size, n in (
-        ("1x", args.size, args.dates),
-        ("4x region", args.size * 2, args.dates),
-        ("4x dates", args.size, args.dates * 4),
+        ("1x", args.size, counts[0]),
+        ("4x region", args.size * 2, counts[0]),
+        ("4x dates", args.size, counts[0] * 4),
     ):
         grown = with_proj(make_dates(size, n), size)
-        path = workflow(root / label.replace(" ", "-"), grown, size, tile)
+        path = workflow(root / label.replace(" ", "-"), grown, size, tile, args.keep_composite)
         r, _ = run(landmask_cmd(path))
         print(
             f"  {label:<10} {n:>3} dates {size}²: {r.seconds:6.2f} s, cpu {r.cpu:6.2f} s, "
