@@ -114,10 +114,11 @@ def work_read(scene: str) -> None:
 def work_naive(scene: str, out: str) -> None:
     """Classify with plain rioxarray/xarray/scipy, as a typical user writes it (default rules).
 
-    The per-pixel terms are xarray arithmetic over Dask chunks; the urban rule's texture terms
-    (``focal_std`` of the mean visible reflectance over 3x3 pixels, and the smallest of those
-    within 3x3) are ``scipy.ndimage`` filters over the whole array, as a user without a chunked
-    focal tool computes them: the window's valid pixels only, NaN where the pixel is missing.
+    The per-pixel terms are xarray arithmetic over Dask chunks; the neighbourhood terms (the
+    urban rule's ``focal_std`` of the mean visible reflectance over 3x3 pixels and the smallest
+    of those within 3x3, the forest rule's darkest canopy within 3x3) are ``scipy.ndimage``
+    filters over the whole array, as a user without a chunked focal tool computes them: the
+    window's valid pixels only, NaN where the pixel is missing.
     """
     import threading
 
@@ -152,15 +153,21 @@ def work_naive(scene: str, out: str) -> None:
     low[~seen] = np.nan
     texture = vis.copy(data=std)
     smallest = vis.copy(data=low)
+    # forest at stand edges: the darkest canopy within 3x3, whole array too
+    d = dark.values
+    lit = np.isfinite(d)
+    darkest = ndimage.minimum_filter(np.where(lit, d, np.inf), 3, mode="constant", cval=np.inf)
+    darkest[~lit] = np.nan
+    darkest_near = dark.copy(data=darkest)
 
     # landmask/spectral/rulesets/default.yaml, first match wins; nodata where any band or
     # compared quantity is missing or not finite (bench() asserts the masks are identical)
-    quantities = (ndvi, ndwi, mndwi, ndbi, red_blue, dark, texture, smallest)
+    quantities = (ndvi, ndwi, mndwi, ndbi, red_blue, dark, darkest_near, texture, smallest)
     valid = refl.notnull().all("band")
     for q in quantities:
         valid = valid & np.isfinite(q)
     water = (mndwi > 0) & ((ndwi > 0) | (ndvi > 0.2))
-    forest = (ndvi > 0.5) & (dark < 0.08)
+    forest = ((ndvi > 0.5) & (dark < 0.08)) | ((ndvi > 0.6) & (dark < 0.1) & (darkest_near < 0.08))
     urban = (
         (ndbi > -0.13)
         & (ndvi < 0.44)
