@@ -324,9 +324,16 @@ def classify_block(block: np.ndarray, band_names: Sequence[str], ruleset: RuleSe
     focal: dict[Expr, np.ndarray] = {}
     if ruleset.focal_calls:
         whole = BlockLookup(block, band_names)
+        calls = ruleset.focal_calls
+        keep = set(calls) | set(ruleset.quantities)  # what the strips read from the memo
         with np.errstate(all="ignore"):
-            for call in ruleset.focal_calls:
+            for k, call in enumerate(calls):
                 focal[call] = call.evaluate(whole, focal)
+                # a whole-block intermediate (blue + green, ...) that neither the strips
+                # nor a later call reads is dropped at once: each is a float32 plane
+                later = set().union(*(_pending(c, focal) for c in calls[k + 1 :]))
+                for done in [e for e in focal if e not in keep and e not in later]:
+                    del focal[done]
     bands = sorted({b for n in ruleset.names for b in (INDICES[n].bands if n in INDICES else [n])})
     # NaN propagates through arithmetic, so checking the compared quantities
     # covers the bands inside them; only a power can turn NaN into a number
@@ -342,6 +349,13 @@ def classify_block(block: np.ndarray, band_names: Sequence[str], ruleset: RuleSe
             block[:, r : r + rows], band_names, ruleset, strip, bands, checks
         )
     return out
+
+
+def _pending(expr: Expr, memo: Mapping[Expr, Any]) -> set[Expr]:
+    """``expr`` and the sub-expressions its evaluation would compute, stopping at ``memo``."""
+    if expr in memo or not expr.args:
+        return {expr}
+    return {expr}.union(*(_pending(a, memo) for a in expr.args))
 
 
 def _classify_strip(
