@@ -16,8 +16,9 @@ A classifier that reads context around each pixel (rules with ``focal_*``
 functions, a model with a receptive field: its ``halo``) is given that context:
 the tile is composited on its grid grown by the halo on every side, clipped to
 the region (:meth:`RegionPlan.context`), once, classified, and the mask (and the
-composite output) cropped back to the tile. A pixel near a tile's edge then sees the pixels of its neighbour
-tile, and one near the region's edge sees the region's edge, as in a run of the
+composite output) cropped back to the tile. A pixel near a tile's edge then sees
+the pixels of its neighbour tile, and one near the region's edge sees the
+region's edge, as in a run of the
 whole region as one tile: the tiles' mosaic has no seam.
 
 What is refused before any work (one line, exit 2): a region or grid that does
