@@ -143,15 +143,15 @@ def _region_shape(workflow: Workflow, crs: Any) -> Any:
     region = workflow.region
     assert region is not None
     if region.file is not None:
-        from landmask.io.inputs import read_vector
+        from landmask.io.read.labels import read_features
 
         try:
-            frame = read_vector(workflow.base / region.file, None, "region.file", "a region")
+            frame, _ = read_features(
+                workflow.base / region.file, what="region", layer_option="region.file"
+            )
         except InputError as exc:
             raise ConfigError(f"{_where(workflow, 'region.file')}: {exc}") from None
-        if frame.crs is None:
-            raise ConfigError(f"{_where(workflow, 'region.file')}: the file has no CRS")
-        if len(frame) == 0 or frame.geometry.is_empty.all():
+        if frame.geometry.is_empty.all():
             raise ConfigError(f"{_where(workflow, 'region.file')}: no feature")
         frame = frame.to_crs(ProjCRS.from_user_input(crs))
         return shapely.union_all(frame.geometry.make_valid().values)
