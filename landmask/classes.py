@@ -122,14 +122,6 @@ class ClassScheme:
     def __iter__(self) -> Iterator[LandClass]:
         return iter(self.classes)
 
-    def id_of(self, name: str) -> int:
-        """The id of the class called ``name``."""
-        for c in self.classes:
-            if c.name == name:
-                return c.id
-        known = ", ".join(c.name for c in self.classes)
-        raise ConfigError(f"unknown class {name!r} in scheme {self.name!r} (known: {known})")
-
     def ids(self, items: Iterable[str | int] | str | None, *, option: str = "") -> frozenset[int]:
         """Class names or ids (or ``"water,forest"``) -> the set of class ids.
 
@@ -178,10 +170,13 @@ class ClassScheme:
             if value > NODATA:
                 raise ConfigError(f"{where}: not a class id (mask values are 0-254)")
             return value
-        try:
-            return self.id_of(text)
-        except ConfigError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
+        for c in self.classes:
+            if c.name == text:
+                return c.id
+        known = ", ".join(c.name for c in self.classes)
+        raise ConfigError(
+            f"{where}: unknown class {text!r} in scheme {self.name!r} (known: {known})"
+        )
 
     def name_of(self, class_id: int) -> str:
         """The name of class ``class_id`` (``class_<id>`` when the scheme lacks it)."""

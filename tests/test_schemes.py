@@ -78,7 +78,7 @@ def test_presets_have_the_official_ids_and_colours():
     ]
     assert DYNAMIC_WORLD.name_of(254) == "cloud" and DYNAMIC_WORLD.name_of(255) == "nodata"
     assert WORLDCOVER.name_of(255) == "nodata"
-    assert WORLDCOVER.id_of("tree_cover") == 10
+    assert WORLDCOVER.id("tree_cover") == 10
     assert set(SCHEMES) == {"landcover", "worldcover", "dynamic-world", "annual"}
     assert get_scheme("dynamic-world") is DYNAMIC_WORLD
     with pytest.raises(ConfigError, match="unknown class scheme 'esa'"):
