@@ -105,3 +105,27 @@ def test_the_public_names_are_one_list():
     for name in landmask.__all__:
         assert getattr(landmask, name) is not None
     assert landmask.open_scene is importlib.import_module("landmask.io.read.scene").open_scene
+
+
+def test_class_and_band_values_open_no_files():
+    """``classes.py`` and ``bands.py`` are values: what a file records is read in io/."""
+    readers = ("rasterio", "pyogrio", "fiona", "geopandas", "rioxarray", "xarray")
+    for name in ("classes.py", "bands.py"):
+        tree = ast.parse((PACKAGE / name).read_text())
+        imported = {
+            alias.name.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        } | {
+            (node.module or "").split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom)
+        }
+        opened = [
+            node.lineno
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "open"
+        ]
+        assert not imported & set(readers), (name, sorted(imported & set(readers)))
+        assert not opened, (name, opened)

@@ -18,15 +18,13 @@ from landmask.classes import (
     SCHEMES,
     WORLDCOVER,
     get_scheme,
-    recorded_scheme,
-    resolve_scheme,
     scheme_from_tags,
-    scheme_of,
 )
 from landmask.classification.classify import classify
 from landmask.cli import run
 from landmask.errors import ConfigError, RuleError
 from landmask.evaluation.evaluate import evaluate
+from landmask.io.read.schemes import recorded_scheme, resolve_scheme, scheme_of
 from landmask.io.write.rasters import write_mask
 from landmask.spectral.rules import load_rules
 

@@ -33,11 +33,12 @@ import xarray as xr
 from landmask._runtime.chunks import as_dask
 from landmask.analysis._coverage import block_areas, to_pixel_space
 from landmask.analysis._zone_crs import zones_on_grid
-from landmask.classes import CLOUD, NODATA, ClassScheme, get_scheme, scheme_of
+from landmask.classes import CLOUD, NODATA, ClassScheme, get_scheme
 from landmask.errors import ConfigError, GridError, InputError, ZoneWarning
 from landmask.grid import Grid
 from landmask.io.read.labels import read_features
 from landmask.io.read.masks import open_mask
+from landmask.io.read.schemes import scheme_of
 
 if TYPE_CHECKING:
     import geopandas as gpd
