@@ -37,7 +37,8 @@ from landmask.batch.workflow import load_workflow
 from landmask.classes import CLOUD, NODATA, get_scheme
 from landmask.cli import run
 from landmask.errors import ConfigError
-from landmask.pipeline import SceneJob, SceneOptions, check_job
+from landmask.io.read.scene import SceneOptions
+from landmask.pipeline import SceneJob, check_job
 from landmask.synthetic import BANDS, S2_BAND_IDS, to_dn
 
 S2 = ("--sensor", "sentinel2-l2a")
