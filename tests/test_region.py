@@ -21,7 +21,7 @@ from affine import Affine
 from rasterio.warp import transform as transform_points
 from test_composite import UTM32, UTM33, make_date
 
-import landmask.pipeline
+import landmask.batch.region
 from landmask.batch.region import plan_region
 from landmask.batch.workflow import load_workflow
 from landmask.cli import run
@@ -187,14 +187,14 @@ def test_the_collection_links_every_tile_and_the_summary_counts(runs):
 def test_resume_after_a_killed_tile(dates, runs, monkeypatch):
     _, whole = runs
     path = _workflow(dates, "resume", 36)
-    real = landmask.pipeline.run_scene
+    real = landmask.batch.region.run_scene
 
     def dies(job):
         if job.mask.name.startswith("r1_c0"):
             raise KeyboardInterrupt  # what a signal does mid-tile
         return real(job)
 
-    monkeypatch.setattr(landmask.pipeline, "run_scene", dies)
+    monkeypatch.setattr(landmask.batch.region, "run_scene", dies)  # where region calls it
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DateSkippedWarning)
         assert run(["run", str(path), "-q", "--scheduler", "synchronous"]) == 130
@@ -202,7 +202,7 @@ def test_resume_after_a_killed_tile(dates, runs, monkeypatch):
     assert not list(out.glob("r1_c0_*"))  # the killed tile left nothing
     manifest = json.loads((out / ".landmask-manifest.json").read_text())
     assert "r1_c0" not in manifest["scenes"]
-    monkeypatch.setattr(landmask.pipeline, "run_scene", real)
+    monkeypatch.setattr(landmask.batch.region, "run_scene", real)
     stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("r0_c0_*")}
     assert run(["run", str(path), "-q"]) == 0
     summary = json.loads((out / "run-summary.json").read_text())
@@ -362,7 +362,8 @@ def test_each_date_is_opened_once_for_all_tiles(dates, runs, monkeypatch):
         calls.append((scene.label, chunk_size))
         return real(scene, sensor, chunk_size)
 
-    monkeypatch.setattr(composite, "open_dated", counted)
+    monkeypatch.setattr(composite, "open_dated", counted)  # the composites' reads
+    monkeypatch.setattr(landmask.batch.region, "open_dated", counted)  # the plan's
     path = _workflow(dates, "opened", 36, parallel_scenes=1, outputs={"dir": "out_opened"})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DateSkippedWarning)

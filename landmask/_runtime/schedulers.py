@@ -30,6 +30,9 @@ from landmask._runtime.pools import ProcessPool, cancelling
 from landmask._runtime.signals import die_with_parent, end_children, signals_deferred
 from landmask.errors import SchedulerError
 
+# Imports: landmask's at the top; distributed is imported only for a cluster scheduler (a heavy
+# import, and one that configures its loggers).
+
 __all__ = [
     "SchedulerInfo",
     "is_processes",

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from landmask import __version__
+from landmask._runtime.chunks import check_chunk_size
 from landmask._runtime.schedulers import use_scheduler
 from landmask._runtime.signals import finishing
 from landmask.batch.manifest import MANIFEST_NAME, Manifest, output_stamp
@@ -242,9 +243,7 @@ def run_workflow(
 
     start = time.perf_counter()
     spec = scheduler or workflow.scheduler
-    size = chunk_size or workflow.chunk_size
-    if size <= 0:
-        raise ConfigError(f"--chunk-size {size}: must be a positive number of pixels")
+    size = check_chunk_size(chunk_size or workflow.chunk_size)
     region = None
     if workflow.is_region:
         region = plan_region(workflow)

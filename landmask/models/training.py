@@ -64,6 +64,9 @@ from landmask.models.recorded import SceneRecord
 from landmask.models.sklearn import SklearnModel, feature_block
 from landmask.spectral.indices import INDICES, bands_needed
 
+# Imports: landmask's at the top; scikit-learn is imported by the functions that fit or split (a
+# heavy import only training needs).
+
 __all__ = [
     "ESTIMATORS",
     "HOLDOUT_BLOCK",

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
     from landmask.evaluation.evaluate import Evaluation
 
+# Imports: landmask's at the top; matplotlib is imported by the functions that draw (a heavy
+# import only figures need).
+
 __all__ = [
     "MAX_SIZE",
     "class_lut",

@@ -15,6 +15,9 @@ from landmask.io.outputs import atomic_path
 from landmask.io.read.schemes import resolve_scheme
 from landmask.viz.plot import mask_image
 
+# Imports: landmask's at the top; matplotlib is imported by the function that draws (a heavy
+# import only previews need).
+
 __all__ = ["read_decimated", "write_preview"]
 
 

@@ -58,6 +58,9 @@ from landmask.io.statistic_tags import thresholds_of
 if TYPE_CHECKING:
     import pystac
 
+# Imports: landmask's at the top; pystac is imported by the functions that build items (only STAC
+# outputs need it).
+
 __all__ = [
     "CATALOG_NAME",
     "Lineage",
