@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 import landmask
 
 PACKAGE = Path(landmask.__file__).parent
@@ -129,3 +131,42 @@ def test_class_and_band_values_open_no_files():
         ]
         assert not imported & set(readers), (name, sorted(imported & set(readers)))
         assert not opened, (name, opened)
+
+
+SUBPACKAGES = [
+    "analysis",
+    "batch",
+    "classification",
+    "evaluation",
+    "io.read",
+    "io.sensors",
+    "io.stac",
+    "io.write",
+    "models",
+    "products",
+    "spectral",
+    "temporal",
+    "vector",
+    "viz",
+]
+
+
+@pytest.mark.parametrize("name", SUBPACKAGES)
+def test_each_subpackage_exports_its_public_surface(name):
+    """``from landmask.vector import vectorize``: a subpackage's ``__all__`` lists what it exports,
+    each name the object of its module; the package's public functions are among them."""
+    import importlib
+
+    package = importlib.import_module(f"landmask.{name}")
+    assert package.__all__ == sorted(package.__all__, key=lambda n: (not n[0].isupper(), n))
+    for exported in package.__all__:
+        obj = getattr(package, exported)
+        home = getattr(obj, "__module__", None)
+        if home is not None and callable(obj):
+            assert home.startswith(f"landmask.{name}."), (exported, home)
+            assert getattr(importlib.import_module(home), exported) is obj
+    for public in landmask.__all__:
+        obj = getattr(landmask, public)
+        home = getattr(obj, "__module__", "") or ""
+        if callable(obj) and home.startswith(f"landmask.{name}."):
+            assert public in package.__all__, f"landmask.{name} does not export {public}"
