@@ -126,6 +126,20 @@ def _scene(planes: np.ndarray, bands: list[str]) -> xr.DataArray:
     )
 
 
+def classify_fields(values: np.ndarray, bands: Sequence[str], rules: RuleSet) -> np.ndarray:
+    """Class ids of samples ``(band, n)``, each classified as the centre of an even 3 x 3 field.
+
+    A sample (a parcel's composite, a library spectrum) has no neighbours. Laid side by
+    side in one row, a rule's neighbourhood terms would read the next sample, which is
+    nothing to it; here each sample is a 3 x 3 field of itself (blocks side by side: the
+    centre's window is its own block), so every term of the rules runs and a neighbourhood
+    term sees an even field: no texture, no darker neighbour. That is what a pixel inside
+    a parcel or a homogeneous patch sees; not a parcel's edge.
+    """
+    blocks = np.repeat(np.repeat(np.asarray(values)[:, None, :], 3, axis=1), 3, axis=2)
+    return np.asarray(landmask.classify(_scene(blocks, list(bands)), rules).values)[1, 1::3]
+
+
 def ndvi_scene(ndvi: np.ndarray) -> xr.DataArray:
     """A one-date ``(red, nir)`` scene whose NDVI is ``ndvi`` (the data hold NDVI, not bands).
 
@@ -143,12 +157,23 @@ def composite(ndvi: np.ndarray) -> xr.DataArray:
 
 
 def _relaxed_expr(expr: Expr, available: frozenset[str]) -> Expr | None:
-    """The comparisons of ``expr`` (an ``and`` of them) that read ``available`` names, or None."""
+    """The comparisons of ``expr`` that read ``available`` names, or None (no constraint left).
+
+    In an ``and`` a comparison that reads other names is dropped (the condition widens);
+    an ``or`` keeps each alternative relaxed, and is itself no constraint (None) if one
+    of its alternatives is none.
+    """
     if expr.names <= available:
         return expr
-    if expr.kind != "and":
+    if expr.kind not in ("and", "or"):
         return None
-    kept = [e for e in (_relaxed_expr(a, available) for a in expr.args) if e is not None]
+    relaxed_args = [_relaxed_expr(a, available) for a in expr.args]
+    if expr.kind == "or":
+        if any(e is None for e in relaxed_args):
+            return None
+        kept = [e for e in relaxed_args if e is not None]
+    else:
+        kept = [e for e in relaxed_args if e is not None]
     if not kept:
         return None
     return kept[0] if len(kept) == 1 else replace(expr, args=tuple(kept))
@@ -372,15 +397,18 @@ def corsica_annual_table(
 
 
 def corsica_single_date_table(data: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Median over the 12 months of each month's shares, whole ``default`` rules, held out."""
+    """Median over the 12 months of each month's shares, whole ``default`` rules, held out.
+
+    Each parcel is an even field of its month's composite (:func:`classify_fields`): the
+    rules' neighbourhood terms see no texture and no darker neighbour.
+    """
     truth, groups = _corsica_truth(data)
     where = corsica_held_out(data)
     rules = load_rules("default")
     names = _names(rules, DATE_LABELS)
     tables = []
     for month in data["reflectance"]:
-        scene = _scene(month[:, None, :], list(data["bands"]))
-        mask = np.asarray(landmask.classify(scene, rules).values)[0]
+        mask = classify_fields(month, list(data["bands"]), rules)
         tables.append(shares(mask, truth, where, names, groups))
     return pd.concat(tables).groupby(level=0, sort=False).median()
 
