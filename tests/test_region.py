@@ -276,6 +276,31 @@ def test_bad_region_runs_exit_2_before_any_work(dates, change, message, capsys):
     assert not (dates / "out_bad").exists()
 
 
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (lambda g: g.set_crs(None, allow_override=True), "no CRS for the region"),
+        (lambda g: g.iloc[:0], "no region (no features)"),
+    ],
+    ids=["no-crs", "empty"],
+)
+def test_a_region_file_is_read_as_every_vector_is(dates, frame, message, capsys):
+    """``region.file`` comes through the one reader of vectors (io/read/labels.read_features):
+    the same refusals as truth and zones, named after the workflow's key."""
+    import geopandas as gpd
+    import shapely
+
+    aoi = gpd.GeoDataFrame(geometry=[shapely.box(*REGION)], crs="EPSG:32633")
+    frame(aoi).to_file(dates / f"aoi-{message[:5]}.gpkg")
+    change = {"region": {"file": f"aoi-{message[:5]}.gpkg"}}
+    path = _workflow(dates, "aoi", 36, **change, outputs={"dir": "out_aoi"})
+    assert run(["run", str(path), "-q"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    errors = [line for line in lines if not line.startswith("landmask: warning:")]
+    assert len(errors) == 1 and "region.file" in errors[0] and message in errors[0], lines
+    assert not (dates / "out_aoi").exists()
+
+
 #: rules that read 3 px around each pixel (a nested focal function and a wider one)
 HALO_RULES = (
     "name: h\nscheme: landcover\nrules:\n"

@@ -54,7 +54,6 @@ from landmask.io.sensors.provider import Product, product_of_files, product_of_i
 from landmask.io.stac.read import is_stac_input, item_bands, load_item
 
 __all__ = [
-    "DEFAULT_CHUNK_SIZE",
     "READ_ENV",
     "BandSource",
     "SceneOptions",
@@ -65,9 +64,6 @@ __all__ = [
     "read_reflectance",
     "to_reflectance",
 ]
-
-#: Default chunk size (pixels a side), before alignment to the file's blocks.
-DEFAULT_CHUNK_SIZE = SCENE_CHUNK_SIZE
 
 PathLike = str | os.PathLike[str]
 
@@ -248,7 +244,7 @@ def open_scene(
     sources = on_grid(sources, info_of, grid)
     _warn_assumed(preset, offset)
     radiometry = decide_radiometry(sources, info_of, preset, product)
-    size = chunk_size if chunk_size is not None else DEFAULT_CHUNK_SIZE
+    size = chunk_size if chunk_size is not None else SCENE_CHUNK_SIZE
     chunks = (
         (len(sources),),
         aligned_chunks(grid.height, size, grid.block[0]),
