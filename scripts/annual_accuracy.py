@@ -289,20 +289,22 @@ def _per_date(
 # --- WorldCereal's Corsica 2022 samples ---------------------------------------------------
 
 
-def vendor_worldcereal(parquet: Path, mappings: Path, out: Path) -> Path:
+def vendor_worldcereal(parquet: Path, mappings: Path, out: Path, year: int = 2022) -> Path:
     """Write a WorldCereal subset (``out``, an ``.npz``) from an extraction and class mappings.
 
-    Twelve monthly composites of six bands, reflectance x 10^4 as int16 (-1
-    where WorldCereal has no value, its 65535), each sample's ``ewoc_code``
-    and the LANDCOVER10 group it maps to. Two layouts: a long table (one row
-    a sample and month, ``timestamp``, ``S2-L2A-B02``: the 12 months of 2022
-    are kept) or a wide one (one row a sample, ``OPTICAL-B02-ts0-10m`` ...
-    ``ts11`` from ``start_date``).
+    The composites of six bands, reflectance x 10^4 as int16 (-1 where
+    WorldCereal has no value, its 65535), each sample's ``ewoc_code`` and the
+    LANDCOVER10 group it maps to. Two layouts: a long table (one row a sample
+    and composite, ``timestamp``, ``S2-L2A-B02``: the composites dated in
+    ``year`` are kept, monthly or 10-daily as the extraction has them; their
+    dates go in ``months``) or a wide one (one row a sample,
+    ``OPTICAL-B02-ts0-10m`` ... ``ts11``, 12 months from ``start_date``).
     """
     frame = pd.read_parquet(parquet)
     groups = json.loads(mappings.read_text())["LANDCOVER10"]
     if "timestamp" in frame.columns:
-        frame = frame[(frame["timestamp"] >= "2022-01-01") & (frame["timestamp"] < "2023-01-01")]
+        first_day, next_year = f"{year}-01-01", f"{year + 1}-01-01"
+        frame = frame[(frame["timestamp"] >= first_day) & (frame["timestamp"] < next_year)]
         ids = sorted(frame["sample_id"].unique())
         months = [pd.Timestamp(m) for m in sorted(frame["timestamp"].unique())]
         refl = np.full((len(ids), len(months), len(CORSICA_BANDS)), -1, np.int16)
@@ -396,15 +398,17 @@ def corsica_annual_table(
     return shares(mask, truth, corsica_held_out(data), names, groups)
 
 
-def corsica_single_date_table(data: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Median over the 12 months of each month's shares, whole ``default`` rules, held out.
+def corsica_single_date_table(
+    data: dict[str, np.ndarray], rules: str | RuleSet = "default"
+) -> pd.DataFrame:
+    """Median over the 12 months of each month's shares, whole ``rules``, held out.
 
     Each parcel is an even field of its month's composite (:func:`classify_fields`): the
     rules' neighbourhood terms see no texture and no darker neighbour.
     """
     truth, groups = _corsica_truth(data)
     where = corsica_held_out(data)
-    rules = load_rules("default")
+    rules = load_rules(rules)
     names = _names(rules, DATE_LABELS)
     tables = []
     for month in data["reflectance"]:
@@ -562,12 +566,15 @@ def main() -> None:
         metavar=("PARQUET", "MAPPINGS", "OUT"),
         help="write a WorldCereal subset (OUT.npz) from an extraction and its class mappings",
     )
+    parser.add_argument(
+        "--year", type=int, default=2022, help="with --vendor-worldcereal: the year kept"
+    )
     args = parser.parse_args()
     if args.vendor:
         print(vendor(args.vendor))
         return
     if args.vendor_worldcereal:
-        print(vendor_worldcereal(*args.vendor_worldcereal))
+        print(vendor_worldcereal(*args.vendor_worldcereal, year=args.year))
         return
     data, corsica, east_africa = load(), load_corsica(), load_east_africa()
     if args.calibrate:
