@@ -254,8 +254,27 @@ def library_spectra() -> pd.DataFrame:
     return pd.read_csv(LIBRARY)
 
 
+#: Per-band gains and offsets of the library written as DN (``library_table(dn_seed=...)``):
+#: those of ``scripts/accuracy_on_real_data.py``'s DN check (gain 1 +- 0.3, offset 0..0.08).
+DN_GAIN, DN_OFFSET = 0.3, 0.08
+
+
+def library_dn(seed: int) -> dict[str, np.ndarray]:
+    """The library's six bands as 16-bit DN of random per-band gains and offsets (path radiance):
+    ``round((reflectance + offset) * gain / 1e-4)``."""
+    frame = library_spectra()
+    rng = np.random.default_rng(seed)
+    out = {}
+    for b in BANDS:
+        gain, offset = rng.uniform(1 - DN_GAIN, 1 + DN_GAIN), rng.uniform(0, DN_OFFSET)
+        out[b] = np.round((frame[b].to_numpy(np.float64) + offset) * gain / 1e-4)
+    return out
+
+
 def library_table(
-    rules: str | Path | RuleSet | None = "default", fields: bool = False
+    rules: str | Path | RuleSet | None = "default",
+    fields: bool = False,
+    dn_seed: int | None = None,
 ) -> pd.DataFrame:
     """The Berlin library classified as one scene of one row (no neighbours: texture off).
 
@@ -265,10 +284,13 @@ def library_table(
     pure surface, ``annual_accuracy.classify_fields``) with every term of the rules: a
     neighbourhood term then sees no texture and no darker neighbour. Only the forest
     column means something there (the urban rules' texture is zero in an even field).
+    ``dn_seed``: the spectra written as DN of random per-band gains and offsets first
+    (:func:`library_dn`), as an uncalibrated sensor would deliver them.
     """
     frame = library_spectra()
     ruleset = load_rules(rules if rules is not None else "default")
-    values = np.stack([frame[b].to_numpy(np.float32) for b in BANDS])[:, None, :]
+    bands = library_dn(dn_seed) if dn_seed is not None else {b: frame[b] for b in BANDS}
+    values = np.stack([np.asarray(bands[b], np.float32) for b in BANDS])[:, None, :]
     if fields:
         mask = _load_script("annual_accuracy").classify_fields(values[:, 0], BANDS, ruleset)
     else:
@@ -374,6 +396,12 @@ def report(rules: str | None = None) -> str:
         "**worldcereal-france** (tuning; forest share, each parcel an even field)\n\n"
         + _markdown(france)
     )
+    for seed in range(3):
+        dn = library_table("adaptive", dn_seed=seed)
+        out.append(
+            f"**berlin-library** (held out) as DN of random gains, seed {seed}, rules adaptive\n\n"
+            + _markdown(dn)
+        )
     real = _load_script("real_scenes")
     for name in ("nc-landsat7", "rstoolbox-landsat5"):
         scene = real.SCENES[name]

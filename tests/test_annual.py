@@ -493,3 +493,42 @@ def test_bare_cut_is_the_best_that_calls_no_more_built_land_bare():
     assert best["earthlib bare"] >= 0.8 and best["vegetated"] <= 0.08
     rules = {r.class_name: r.text for r in load_rules("annual").rules}
     assert rules["bare"] == "ndvi_p90 < 0.2 and swir16_median > 0.3"
+
+
+# --- pyccd's Landsat pixels: snow, and water by CFmask (checks, not tuned) ------------------
+
+
+def test_pyccd_pixels_are_vendored_byte_for_byte():
+    readme = (acc.PYCCD / "README.md").read_text()
+    assert "public domain" in readme and "2eaf9933d76b861fc243327b323b80fbcf301932" in readme
+    for name in acc.PYCCD_PIXELS.values():
+        table = np.loadtxt(acc.PYCCD / name, delimiter=",")
+        assert table.shape[1] == 9 and set(np.unique(table[:, 8])) <= {0, 1, 2, 3, 4}
+
+
+def test_snow_is_never_water_nor_bare():
+    """A pixel under snow on 38-100% of each year's clear dates: bright NIR on the snow dates."""
+    years = acc.pyccd_years("snow")
+    assert len(years) == 20 and years["cfmask snow"].min() >= 0.38
+    assert not years["annual"].isin(["water", "seasonal_water", "bare"]).any()
+
+
+def test_cfmask_water_years():
+    """A pixel CFmask calls water in some years: which years the rules call wet."""
+    years = acc.pyccd_years("water")
+    share = years["cfmask water"]
+    called = years["annual"]
+    wet = called.isin(["water", "seasonal_water"])
+    assert len(years) == 29
+    assert not wet[share == 0].any()  # 13 dry years: none wet
+    assert (share == 0).sum() == 13
+    assert (share >= 0.6).sum() == 6
+    assert (called[(share >= 0.6)] == "water").all()  # 67-87% water: 6 years, all water
+    few = (share > 0) & (share < 0.2)
+    assert (called[few] == "seasonal_water").sum() >= 3  # 4 of the 5 years with 5-17% water
+    # the weakness: a third of the dates water, the rest wet ground (MNDWI above -0.2), is
+    # called permanent water in all 5 such years (the uncalibrated rules: 3)
+    third = (share > 0.3) & (share < 0.45)
+    assert third.sum() == 5 and (called[third] == "water").all()
+    before = acc.pyccd_years("water", UNCALIBRATED)["annual"]
+    assert (before[third] == "water").sum() == 3
