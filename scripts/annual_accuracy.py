@@ -15,7 +15,15 @@ Three real data sets, classified with landmask's own engine:
   the forest rule's shade cut; the tables are the southern half;
 - WorldCereal's Uganda and South Sudan 2017 samples
   (``tests/data/worldcereal_east_africa/``: 500 fields, the same bands and
-  months from December 2016): a third region, all of it held out.
+  months from December 2016): a third region, all of it held out;
+- presto's evaluation sets (``tests/data/presto_dynamic_world/``: Sentinel-2
+  L1C series at 1122 water sampling sites, 12 steps, and 2313 live fuel
+  moisture sites, 3 steps, each step labelled by Dynamic World). The water,
+  seasonal-water and bare rules: tuned on presto's training sites
+  (:func:`water_cuts`, :func:`bare_cuts`), reported on its test sites;
+- LCMAP pyccd's test pixels (``tests/data/lcmap_pyccd/``: two Landsat
+  pixels with CFmask's water and snow flags per date): year by year, a check
+  of the water rules on snow and on a pixel that is water in some years.
 
 annual: the clear dates reduced per pixel by
 :func:`landmask.temporal.statistics.reduce_block` (the block function of
@@ -32,12 +40,14 @@ Run from the repository root::
 
 The subsets were written by ``--vendor DIR`` (a TestEOPatch folder) and
 ``--vendor-worldcereal PARQUET MAPPINGS OUT`` (a WorldCereal extraction and
-its class mappings).
+its class mappings) and ``--vendor-presto NPY_DIR OUT`` (one of presto's
+``data/<set>/npy`` folders).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
@@ -55,6 +65,9 @@ from landmask.temporal.statistics import Output, reduce_block
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "eolearn_testeopatch"
 CORSICA = DATA.parent / "worldcereal_corsica"
 EAST_AFRICA = DATA.parent / "worldcereal_east_africa"
+PRESTO = DATA.parent / "presto_dynamic_world"
+PYCCD = DATA.parent / "lcmap_pyccd"
+CALIBRATION = DATA.parent / "calibration"
 #: eo-learn's land-use ids (the LULC enum of its land-cover example) present in the patch.
 LULC = {1: "cultivated", 2: "forest", 3: "grassland", 4: "shrubland", 8: "artificial"}
 _LULC_ID = {name: lulc_id for lulc_id, name in LULC.items()}
@@ -289,20 +302,22 @@ def _per_date(
 # --- WorldCereal's Corsica 2022 samples ---------------------------------------------------
 
 
-def vendor_worldcereal(parquet: Path, mappings: Path, out: Path) -> Path:
+def vendor_worldcereal(parquet: Path, mappings: Path, out: Path, year: int = 2022) -> Path:
     """Write a WorldCereal subset (``out``, an ``.npz``) from an extraction and class mappings.
 
-    Twelve monthly composites of six bands, reflectance x 10^4 as int16 (-1
-    where WorldCereal has no value, its 65535), each sample's ``ewoc_code``
-    and the LANDCOVER10 group it maps to. Two layouts: a long table (one row
-    a sample and month, ``timestamp``, ``S2-L2A-B02``: the 12 months of 2022
-    are kept) or a wide one (one row a sample, ``OPTICAL-B02-ts0-10m`` ...
-    ``ts11`` from ``start_date``).
+    The composites of six bands, reflectance x 10^4 as int16 (-1 where
+    WorldCereal has no value, its 65535), each sample's ``ewoc_code`` and the
+    LANDCOVER10 group it maps to. Two layouts: a long table (one row a sample
+    and composite, ``timestamp``, ``S2-L2A-B02``: the composites dated in
+    ``year`` are kept, monthly or 10-daily as the extraction has them; their
+    dates go in ``months``) or a wide one (one row a sample,
+    ``OPTICAL-B02-ts0-10m`` ... ``ts11``, 12 months from ``start_date``).
     """
     frame = pd.read_parquet(parquet)
     groups = json.loads(mappings.read_text())["LANDCOVER10"]
     if "timestamp" in frame.columns:
-        frame = frame[(frame["timestamp"] >= "2022-01-01") & (frame["timestamp"] < "2023-01-01")]
+        first_day, next_year = f"{year}-01-01", f"{year + 1}-01-01"
+        frame = frame[(frame["timestamp"] >= first_day) & (frame["timestamp"] < next_year)]
         ids = sorted(frame["sample_id"].unique())
         months = [pd.Timestamp(m) for m in sorted(frame["timestamp"].unique())]
         refl = np.full((len(ids), len(months), len(CORSICA_BANDS)), -1, np.int16)
@@ -396,15 +411,17 @@ def corsica_annual_table(
     return shares(mask, truth, corsica_held_out(data), names, groups)
 
 
-def corsica_single_date_table(data: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Median over the 12 months of each month's shares, whole ``default`` rules, held out.
+def corsica_single_date_table(
+    data: dict[str, np.ndarray], rules: str | RuleSet = "default"
+) -> pd.DataFrame:
+    """Median over the 12 months of each month's shares, whole ``rules``, held out.
 
     Each parcel is an even field of its month's composite (:func:`classify_fields`): the
     rules' neighbourhood terms see no texture and no darker neighbour.
     """
     truth, groups = _corsica_truth(data)
     where = corsica_held_out(data)
-    rules = load_rules("default")
+    rules = load_rules(rules)
     names = _names(rules, DATE_LABELS)
     tables = []
     for month in data["reflectance"]:
@@ -468,6 +485,280 @@ def shade(comp: xr.DataArray) -> np.ndarray:
     """The ``annual`` forest rule's canopy-shade cue on a composite: visible and 2.2 um medians."""
     visible = sum(comp.sel(band=f"{b}_median").values for b in ("blue", "green", "red")) / 3
     return np.asarray((visible + comp.sel(band="swir22_median").values) / 2)[0]
+
+
+# --- presto's Dynamic World-labelled series: water and bare land ---------------------------
+
+#: presto's 18 channels (``s1_s2_era5_srtm.npy``): S1, S2 (B1, B10 removed), ERA5, SRTM, NDVI.
+PRESTO_CHANNELS = ("VV", "VH", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B11")
+PRESTO_CHANNELS += ("B12", "temperature_2m", "total_precipitation", "elevation", "slope", "NDVI")
+#: The common names kept, from presto's Sentinel-2 channels (the same six as WorldCereal's).
+PRESTO_BANDS = {"blue": "B2", "green": "B3", "red": "B4", "nir": "B8", "swir16": "B11"}
+PRESTO_BANDS |= {"swir22": "B12"}
+#: Dynamic World's classes (its ``label`` band), 9 where presto found no image that month.
+DYNAMIC_WORLD = ("water", "trees", "grass", "flooded_vegetation", "crops", "shrub_and_scrub")
+DYNAMIC_WORLD += ("built", "bare", "snow_and_ice")
+#: The vendored sets: in-situ water sampling sites (algal blooms, US Midwest) and live fuel
+#: moisture sites (vegetation sampled, western US).
+PRESTO_SETS = ("algae_blooms", "fuel_moisture")
+#: The truth groups of the water and bare table, in table order (sites held out by presto).
+WATER_GROUPS = (
+    "permanent water",
+    "seasonal water",
+    "water site, DW never water",
+    "fuel site, DW bare",
+    "fuel site, DW vegetated",
+)
+
+
+def vendor_presto(npy: Path, out: Path) -> Path:
+    """Write one of presto's evaluation sets (``npy``: its ``data/<set>/npy`` folder) as ``out``.
+
+    Six of the Sentinel-2 channels, reflectance x 10^4 rounded to int16; the
+    Dynamic World label of each step; the step's calendar month (1-12);
+    presto's own train/test flag; the site's coordinates.
+    """
+    x = np.load(npy / "s1_s2_era5_srtm.npy")
+    picks = [PRESTO_CHANNELS.index(band) for band in PRESTO_BANDS.values()]
+    np.savez_compressed(
+        out,
+        reflectance=np.round(x[..., picks]).astype(np.int16),
+        bands=np.array(list(PRESTO_BANDS)),
+        month=(np.load(npy / "month.npy") + 1).astype(np.int8),
+        dynamic_world=np.load(npy / "dynamic_world.npy").astype(np.uint8),
+        is_test=np.load(npy / "is_test.npy").astype(bool),
+        lat=np.load(npy / "latlon.npy")[:, 0].round(5),
+        lon=np.load(npy / "latlon.npy")[:, 1].round(5),
+    )
+    return out
+
+
+def load_presto(name: str, data: Path = PRESTO) -> dict[str, np.ndarray]:
+    """One vendored presto set: reflectance ``(step, band, site)`` float32 and its labels.
+
+    ``water_share``: the share of a site's steps Dynamic World calls water,
+    over the steps it does not call snow and ice (as Pekel et al. count only
+    observed water or land); ``bare_share`` likewise.
+    """
+    with np.load(data / f"{name}.npz") as npz:
+        out = {k: npz[k] for k in ("bands", "month", "dynamic_world", "is_test", "lat", "lon")}
+        out["reflectance"] = (npz["reflectance"] / np.float32(10000)).transpose(1, 2, 0)
+    dw = out["dynamic_world"]
+    observed = np.maximum(np.sum((dw != 8) & (dw != 9), axis=1), 1)
+    out["water_share"] = np.sum(dw == 0, axis=1) / observed
+    out["bare_share"] = np.sum(dw == 7, axis=1) / observed
+    out["held_out"] = out["is_test"]
+    return out
+
+
+def water_truth(name: str, data: dict[str, np.ndarray]) -> np.ndarray:
+    """Each site's index in :data:`WATER_GROUPS`.
+
+    Water sampling sites: permanent where Dynamic World calls them water on at
+    least 90% of the observed months (the rules' own definition), seasonal on
+    10-90%, below that "never water". Fuel sites are land (a crew sampled live
+    vegetation there): "bare" where Dynamic World calls them bare on at least
+    half the observed steps.
+    """
+    if name == "algae_blooms":
+        share = data["water_share"]
+        return np.select([share >= 0.9, share >= 0.1], [0, 1], 2)
+    return np.where(data["bare_share"] >= 0.5, 3, 4)
+
+
+def presto_composite(data: dict[str, np.ndarray]) -> xr.DataArray:
+    """The steps' composite (``(band, 1, site)``), as :func:`corsica_composite`."""
+    return corsica_composite(data)
+
+
+def presto_annual_mask(data: dict[str, np.ndarray]) -> np.ndarray:
+    """The ``annual`` rules' class id of each site."""
+    return np.asarray(landmask.classify(presto_composite(data), "annual").values)[0]
+
+
+def water_table(sets: dict[str, dict[str, np.ndarray]]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Shares of each ``annual`` class per truth group, over the sites presto held out."""
+    masks, truths, where = [], [], []
+    for name, data in sets.items():
+        masks.append(presto_annual_mask(data))
+        truths.append(water_truth(name, data))
+        where.append(data["held_out"])
+    mask, truth, keep = (np.concatenate(a) for a in (masks, truths, where))
+    groups = dict(enumerate(WATER_GROUPS))
+    names = _names(load_rules("annual"), ANNUAL_LABELS)
+    counts = {g: int(np.sum(keep & (truth == k))) for k, g in groups.items()}
+    return shares(mask, truth, keep, names, groups), counts
+
+
+def _features(comp: xr.DataArray) -> dict[str, np.ndarray]:
+    return {str(b): comp.sel(band=b).values[0] for b in comp["band"].values}
+
+
+def _spectra_features() -> dict[str, dict[str, np.ndarray]]:
+    """The calibration spectra (``tests/data/calibration``) as a year of one unchanging date."""
+    out = {}
+    earthlib = pd.read_csv(CALIBRATION / "earthlib_spectra.csv")
+    spyndex = pd.read_csv(CALIBRATION / "landsat8_spyndex.csv")
+    for name, frame, prefix in (("earthlib", earthlib, "s2_"), ("spyndex", spyndex, "")):
+        band = {b: frame[f"{prefix}{b}"].to_numpy() for b in ("green", "red", "nir", "swir16")}
+        mndwi = (band["green"] - band["swir16"]) / (band["green"] + band["swir16"])
+        ndvi = (band["nir"] - band["red"]) / (band["nir"] + band["red"])
+        feats = {f"mndwi_{s}": mndwi for s in ("p10", "p90")} | {
+            f"ndvi_{s}": ndvi for s in ("p10", "p90")
+        }
+        feats |= {f"nir_{s}": band["nir"] for s in ("p10", "median", "p90")}
+        feats["swir16_median"] = band["swir16"]
+        feats["group"] = frame["group" if name == "earthlib" else "class"].to_numpy()
+        out[name] = feats
+    return out
+
+
+def water_cuts() -> pd.DataFrame:
+    """The water and seasonal-water cuts tried on presto's training sites, best first.
+
+    ``water: mndwi_p10 > a and nir_p10 < b``, ``seasonal_water: mndwi_p90 > c
+    and nir_p10 < d``. Score: the mean of the shares of permanent water sites
+    called water, seasonal ones called seasonal water, fuel sites called
+    neither. Kept: cuts that call at most 1% of the fuel sites, of Corsica's
+    northern parcels and of earthlib's spectra (bare, built, vegetation) water
+    or seasonal water, none of spyndex's urban and vegetation pixels, and
+    every spyndex water pixel water.
+    """
+    algae, fuel = load_presto("algae_blooms"), load_presto("fuel_moisture")
+    corsica = load_corsica()
+    sets = {
+        "algae": (_features(presto_composite(algae)), ~algae["held_out"]),
+        "fuel": (_features(presto_composite(fuel)), ~fuel["held_out"]),
+        "corsica": (_features(corsica_composite(corsica)), ~corsica_held_out(corsica)),
+    }
+    truth = water_truth("algae_blooms", algae)[~algae["held_out"]]
+    feats = {k: {b: v[b][keep] for b in v} for k, (v, keep) in sets.items()}
+    spectra = _spectra_features()
+    feats["earthlib"] = spectra["earthlib"]
+    spy = spectra["spyndex"]
+    water_px = spy["group"] == "water"
+    feats["spyndex_land"] = {b: v[~water_px] for b, v in spy.items()}
+    feats["spyndex_water"] = {b: v[water_px] for b, v in spy.items()}
+    rows = []
+    for a in np.round(np.arange(-0.2, 0.11, 0.05), 2):
+        for b in np.round(np.arange(0.025, 0.21, 0.025), 3):
+            water = {k: (f["mndwi_p10"] > a) & (f["nir_p10"] < b) for k, f in feats.items()}
+            for c in np.round(np.arange(-0.1, 0.31, 0.05), 2):
+                for d in np.round(np.arange(0.05, 0.21, 0.025), 3):
+                    wet = {
+                        k: (f["mndwi_p90"] > c) & (f["nir_p10"] < d) & ~water[k]
+                        for k, f in feats.items()
+                    }
+                    row = {"a": a, "b": b, "c": c, "d": d}
+                    row["permanent"] = float(np.mean(water["algae"][truth == 0]))
+                    row["seasonal"] = float(np.mean(wet["algae"][truth == 1]))
+                    for k in ("fuel", "corsica", "earthlib", "spyndex_land"):
+                        row[f"land {k}"] = float(np.mean(water[k] | wet[k]))
+                    row["spyndex water"] = float(np.mean(water["spyndex_water"]))
+                    row["score"] = (row["permanent"] + row["seasonal"] + 1 - row["land fuel"]) / 3
+                    rows.append(row)
+    table = pd.DataFrame(rows)
+    land = table[[c for c in table.columns if c.startswith("land ")]]
+    kept = (land.drop(columns="land spyndex_land") <= 0.01).all(axis=1)
+    kept &= (table["land spyndex_land"] == 0) & (table["spyndex water"] == 1)
+    return table[kept].sort_values("score", ascending=False, kind="stable")
+
+
+def bare_cuts() -> pd.DataFrame:
+    """``bare: ndvi_p90 < t and swir16_median > s`` on real bare and vegetated land, best first.
+
+    Score: the mean of the shares of presto's training fuel sites Dynamic World
+    calls bare, and of earthlib's bare soil spectra, called bare, and of the
+    vegetated training fuel sites not called bare. Kept: cuts that call no
+    more real built surfaces bare than the uncalibrated rule did (earthlib's
+    built spectra, Corsica's built-up parcel: bare and urban mix, and urban
+    was measured first) and at most 1% of Corsica's northern parcels.
+    """
+    fuel, corsica = load_presto("fuel_moisture"), load_corsica()
+    f = _features(presto_composite(fuel))
+    train = ~fuel["held_out"]
+    truth = water_truth("fuel_moisture", fuel)
+    bare, veg = train & (truth == 3), train & (truth == 4)
+    c = _features(corsica_composite(corsica))
+    north = ~corsica_held_out(corsica)
+    built = corsica["group"] == "built_up"
+    e = _spectra_features()["earthlib"]
+    rows = []
+    for t in np.round(np.arange(0.1, 0.36, 0.025), 3):
+        for s in np.round(np.arange(0.1, 0.41, 0.025), 3):
+            called = (f["ndvi_p90"] < t) & (f["swir16_median"] > s)
+            cor = (c["ndvi_p90"] < t) & (c["swir16_median"] > s)
+            lib = (e["ndvi_p90"] < t) & (e["swir16_median"] > s)
+            rows.append(
+                {
+                    "t": t,
+                    "s": s,
+                    "DW bare": float(np.mean(called[bare])),
+                    "earthlib bare": float(np.mean(lib[e["group"] == "bare"])),
+                    "vegetated": float(np.mean(called[veg])),
+                    "corsica": float(np.mean(cor[north])),
+                    "corsica built": float(np.mean(cor[built])),
+                    "earthlib built": float(np.mean(lib[e["group"] == "built"])),
+                }
+            )
+    table = pd.DataFrame(rows)
+    table["score"] = (table["DW bare"] + table["earthlib bare"] + 1 - table["vegetated"]) / 3
+    before = table[(table["t"] == 0.2) & (table["s"] == 0.3)].iloc[0]
+    kept = (table["earthlib built"] <= before["earthlib built"]) & (table["corsica built"] == 0)
+    kept &= table["corsica"] <= 0.01
+    return table[kept].sort_values("score", ascending=False, kind="stable")
+
+
+def water_report() -> str:
+    """The water and bare table: presto's held-out sites, ``annual`` on their composites."""
+    sets = {name: load_presto(name) for name in PRESTO_SETS}
+    table, counts = water_table(sets)
+    labels = ("water", "seasonal_water", "bare", "forest", "crops_grassland", "urban", "other")
+    return _table({"annual": (table, labels)}, counts)
+
+
+# --- LCMAP pyccd's Landsat pixels: snow, and water by CFmask --------------------------------
+
+#: pyccd's test pixels: one under snow most of the year, one CFmask calls water on some dates.
+PYCCD_PIXELS = {
+    "snow": "sample_WA_grid08_row9_col2267_persistent_snow.csv",
+    "water": "test_3657_3610_observations.csv",
+}
+#: pyccd's test QA codes (CFmask): 0 clear, 1 water, 2 cloud shadow, 3 snow, 4 cloud.
+CFMASK_KEPT = (0, 1, 3)
+
+
+def pyccd_years(name: str, rules: str | dict = "annual", data: Path = PYCCD) -> pd.DataFrame:
+    """One pyccd pixel's years: clear dates, CFmask's water and snow shares, the ``annual`` class.
+
+    Each year's composite is made of the dates CFmask calls clear, water or
+    snow (cloud and shadow masked: landmask's quality masking keeps snow too),
+    years with at least 5 such dates. Reflectance x 10^4; pyccd's saturated
+    20000 reads as 1.0 (saturated over snow: at least that bright). ``rules``:
+    a built-in name or a rule-set mapping in the ``annual`` scheme.
+    """
+    table = np.loadtxt(data / PYCCD_PIXELS[name], delimiter=",")
+    years = np.array([datetime.date.fromordinal(int(d)).year for d in table[:, 0]])
+    qa = table[:, 8]
+    refl = np.minimum(table[:, 1:7] / 10000, 1.0).astype(np.float32)  # blue ... swir22
+    names = _names(load_rules("annual"), ANNUAL_LABELS)
+    rows = []
+    for year in np.unique(years):
+        pick = (years == year) & np.isin(qa, CFMASK_KEPT)
+        if pick.sum() < 5:
+            continue
+        stack = {"reflectance": refl[pick][:, :, None], "bands": np.array(list(CORSICA_BANDS))}
+        mask = np.asarray(landmask.classify(corsica_composite(stack), load_rules(rules)).values)[0]
+        rows.append(
+            {
+                "year": int(year),
+                "dates": int(pick.sum()),
+                "cfmask water": float(np.mean(qa[pick] == 1)),
+                "cfmask snow": float(np.mean(qa[pick] == 3)),
+                "annual": names[int(mask[0])],
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 # --- calibration and the README's tables -------------------------------------------------
@@ -562,18 +853,35 @@ def main() -> None:
         metavar=("PARQUET", "MAPPINGS", "OUT"),
         help="write a WorldCereal subset (OUT.npz) from an extraction and its class mappings",
     )
+    parser.add_argument(
+        "--year", type=int, default=2022, help="with --vendor-worldcereal: the year kept"
+    )
+    parser.add_argument(
+        "--vendor-presto",
+        nargs=2,
+        type=Path,
+        metavar=("NPY_DIR", "OUT"),
+        help="write one of presto's evaluation sets (its data/<set>/npy folder) as OUT.npz",
+    )
     args = parser.parse_args()
     if args.vendor:
         print(vendor(args.vendor))
         return
     if args.vendor_worldcereal:
-        print(vendor_worldcereal(*args.vendor_worldcereal))
+        print(vendor_worldcereal(*args.vendor_worldcereal, year=args.year))
+        return
+    if args.vendor_presto:
+        print(vendor_presto(*args.vendor_presto))
         return
     data, corsica, east_africa = load(), load_corsica(), load_east_africa()
     if args.calibrate:
         print(calibration_figures(data))
         print("\nCorsica, medians over each group's parcels:")
         print(corsica_figures(corsica))
+        print("\npresto's training sites: water cuts (best kept first)")
+        print(water_cuts().head(10).round(3).to_string(index=False))
+        print("\npresto's training fuel sites: bare cuts (best kept first)")
+        print(bare_cuts().head(10).round(3).to_string(index=False))
         return
     print(f"TestEOPatch: {len(data['dates'])} clear dates; held-out quadrants\n")
     print(report(data))
@@ -582,6 +890,11 @@ def main() -> None:
     print(f"\nUganda and South Sudan: {len(east_africa['months'])} monthly composites from ")
     print(f"{east_africa['months'][0]}; every field held out\n")
     print(corsica_report(east_africa))
+    print("\npresto's water sampling and live fuel sites: the sites presto held out\n")
+    print(water_report())
+    for name in PYCCD_PIXELS:
+        print(f"\npyccd's {name} pixel (Landsat, CFmask per date), by year\n")
+        print(pyccd_years(name).round(2).to_string(index=False))
 
 
 if __name__ == "__main__":

@@ -138,7 +138,13 @@ class RulesModel:
         """
 
         resolved = resolve_thresholds(scene, self.ruleset)
-        return self if resolved is self.ruleset else RulesModel(resolved)
+        if resolved is self.ruleset:
+            return self
+        bound = RulesModel(resolved)
+        # the bands picked for the scene are this model's: a band read only inside a
+        # statistic (red < percentile(nir, 50)) is no name of the bound rules
+        bound.bands = self.bands
+        return bound
 
     def predict(self, block: np.ndarray) -> np.ndarray:
         """``(band, y, x)`` -> ``(y, x)`` uint8 class ids, 255 where inputs are missing."""

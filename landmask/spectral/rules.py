@@ -96,8 +96,12 @@ class RuleSet:
 
     @property
     def void(self) -> bool:
-        """True when a scene-wide statistic had no valid pixel (NaN): every pixel is nodata."""
-        return any(math.isnan(value) for _, value in self.thresholds)
+        """True when a scene-wide statistic had no valid pixel (NaN): every pixel is nodata.
+
+        A statistic over part of the scene (``otsu(x where c)``) whose part is empty
+        is NaN too but voids nothing: comparisons with it match no pixel.
+        """
+        return any(math.isnan(value) for name, value in self.thresholds if " where " not in name)
 
     @cached_property
     def reach(self) -> int:
@@ -160,7 +164,7 @@ def _definitions(source: str, data: Any) -> dict[str, str]:
             raise _fail(source, where, "a name is lower-case letters, digits and '_'")
         if name in INDICES or name in COMMON_NAMES or name in FUNCTIONS:
             raise _fail(source, where, "the name is a band, an index or a function already")
-        if name in ("and", "or", "not"):
+        if name in ("and", "or", "not", "where"):
             raise _fail(source, where, "the name is a keyword")
         body = _expand(str(text), expanded)
         try:
