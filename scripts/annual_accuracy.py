@@ -231,7 +231,7 @@ def shares(
 
 
 def _names(rules: RuleSet, labels: Sequence[str]) -> dict[int, str]:
-    return {rules.scheme.id_of(label): label for label in labels}
+    return {rules.scheme.id(label): label for label in labels}
 
 
 def annual_rules_for(data: dict[str, np.ndarray]) -> RuleSet:
