@@ -7,7 +7,8 @@ seconds, CPU seconds (user + sys) and peak RSS (the summed RSS of the process tr
 both, and their ratios landmask / baseline (below 1: landmask is faster or smaller). Jobs:
 
 - ``classify``: ``landmask classify`` vs the naive rioxarray + ``xr.where`` + ``rio.to_raster``
-  pipeline, and vs the floor (reading and decoding every block with rasterio);
+  pipeline of the same rules (texture terms by ``scipy.ndimage`` on the whole array; the two
+  masks are checked identical), and vs the floor (reading and decoding every block with rasterio);
 - ``vectorize``: ``landmask vectorize`` of a per-pixel rule mask vs whole-raster
   ``rasterio.features.shapes`` + shapely + GeoPackage;
 - ``zonal-N``: ``landmask zonal`` (exact) vs whole-raster ``rasterize`` + ``bincount`` (centres),
@@ -64,6 +65,8 @@ class Job:
     what: str
     landmask: list[str]
     baseline: list[str]
+    #: the two outputs that must be identical (landmask's, the baseline's), checked after the job
+    same: tuple[Path, Path] | None = None
 
 
 def _landmask(*args: object) -> list[str]:
@@ -85,6 +88,7 @@ def jobs(quick: bool, out: Path) -> list[Job]:
             f"classify {scene_size}² vs naive rioxarray",
             _landmask("classify", scene, *sensor, "-o", out / "c.tif", "--overwrite", "--quiet"),
             bench_classify.worker("naive", scene, out / "naive.tif"),
+            same=(out / "c.tif", out / "naive.tif"),
         ),
         Job(
             "classify-floor",
@@ -198,6 +202,8 @@ def bench(quick: bool, repeat: int, only: Sequence[str], timeout: float) -> dict
                         continue
                     runs[side].append(r)
                     print(f"  {job.name} round {rnd + 1}: {side:<8} {r.seconds:7.2f} s", flush=True)
+            if job.same is not None and not stopped:
+                bench_classify.same_masks(*job.same)  # stops the run if they differ
             entry: dict[str, object] = {"job": job.name, "what": job.what, "stopped": stopped}
             if runs["landmask"] and runs["baseline"]:
                 lm, base = _median(runs["landmask"]), _median(runs["baseline"])

@@ -15,7 +15,12 @@ Three real data sets, classified with landmask's own engine:
   the forest rule's shade cut; the tables are the southern half;
 - WorldCereal's Uganda and South Sudan 2017 samples
   (``tests/data/worldcereal_east_africa/``: 500 fields, the same bands and
-  months from December 2016): a third region, all of it held out.
+  months from December 2016): a third region, all of it held out;
+- presto's evaluation sets (``tests/data/presto_dynamic_world/``: Sentinel-2
+  L1C series at 1122 water sampling sites, 12 steps, and 2313 live fuel
+  moisture sites, 3 steps, each step labelled by Dynamic World). The water,
+  seasonal-water and bare rules: tuned on presto's training sites
+  (:func:`water_cuts`, :func:`bare_cuts`), reported on its test sites.
 
 annual: the clear dates reduced per pixel by
 :func:`landmask.temporal.statistics.reduce_block` (the block function of
@@ -32,7 +37,8 @@ Run from the repository root::
 
 The subsets were written by ``--vendor DIR`` (a TestEOPatch folder) and
 ``--vendor-worldcereal PARQUET MAPPINGS OUT`` (a WorldCereal extraction and
-its class mappings).
+its class mappings) and ``--vendor-presto NPY_DIR OUT`` (one of presto's
+``data/<set>/npy`` folders).
 """
 
 from __future__ import annotations
@@ -55,6 +61,8 @@ from landmask.temporal.statistics import Output, reduce_block
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "eolearn_testeopatch"
 CORSICA = DATA.parent / "worldcereal_corsica"
 EAST_AFRICA = DATA.parent / "worldcereal_east_africa"
+PRESTO = DATA.parent / "presto_dynamic_world"
+CALIBRATION = DATA.parent / "calibration"
 #: eo-learn's land-use ids (the LULC enum of its land-cover example) present in the patch.
 LULC = {1: "cultivated", 2: "forest", 3: "grassland", 4: "shrubland", 8: "artificial"}
 _LULC_ID = {name: lulc_id for lulc_id, name in LULC.items()}
@@ -126,6 +134,20 @@ def _scene(planes: np.ndarray, bands: list[str]) -> xr.DataArray:
     )
 
 
+def classify_fields(values: np.ndarray, bands: Sequence[str], rules: RuleSet) -> np.ndarray:
+    """Class ids of samples ``(band, n)``, each classified as the centre of an even 3 x 3 field.
+
+    A sample (a parcel's composite, a library spectrum) has no neighbours. Laid side by
+    side in one row, a rule's neighbourhood terms would read the next sample, which is
+    nothing to it; here each sample is a 3 x 3 field of itself (blocks side by side: the
+    centre's window is its own block), so every term of the rules runs and a neighbourhood
+    term sees an even field: no texture, no darker neighbour. That is what a pixel inside
+    a parcel or a homogeneous patch sees; not a parcel's edge.
+    """
+    blocks = np.repeat(np.repeat(np.asarray(values)[:, None, :], 3, axis=1), 3, axis=2)
+    return np.asarray(landmask.classify(_scene(blocks, list(bands)), rules).values)[1, 1::3]
+
+
 def ndvi_scene(ndvi: np.ndarray) -> xr.DataArray:
     """A one-date ``(red, nir)`` scene whose NDVI is ``ndvi`` (the data hold NDVI, not bands).
 
@@ -143,12 +165,23 @@ def composite(ndvi: np.ndarray) -> xr.DataArray:
 
 
 def _relaxed_expr(expr: Expr, available: frozenset[str]) -> Expr | None:
-    """The comparisons of ``expr`` (an ``and`` of them) that read ``available`` names, or None."""
+    """The comparisons of ``expr`` that read ``available`` names, or None (no constraint left).
+
+    In an ``and`` a comparison that reads other names is dropped (the condition widens);
+    an ``or`` keeps each alternative relaxed, and is itself no constraint (None) if one
+    of its alternatives is none.
+    """
     if expr.names <= available:
         return expr
-    if expr.kind != "and":
+    if expr.kind not in ("and", "or"):
         return None
-    kept = [e for e in (_relaxed_expr(a, available) for a in expr.args) if e is not None]
+    relaxed_args = [_relaxed_expr(a, available) for a in expr.args]
+    if expr.kind == "or":
+        if any(e is None for e in relaxed_args):
+            return None
+        kept = [e for e in relaxed_args if e is not None]
+    else:
+        kept = [e for e in relaxed_args if e is not None]
     if not kept:
         return None
     return kept[0] if len(kept) == 1 else replace(expr, args=tuple(kept))
@@ -372,15 +405,18 @@ def corsica_annual_table(
 
 
 def corsica_single_date_table(data: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Median over the 12 months of each month's shares, whole ``default`` rules, held out."""
+    """Median over the 12 months of each month's shares, whole ``default`` rules, held out.
+
+    Each parcel is an even field of its month's composite (:func:`classify_fields`): the
+    rules' neighbourhood terms see no texture and no darker neighbour.
+    """
     truth, groups = _corsica_truth(data)
     where = corsica_held_out(data)
     rules = load_rules("default")
     names = _names(rules, DATE_LABELS)
     tables = []
     for month in data["reflectance"]:
-        scene = _scene(month[:, None, :], list(data["bands"]))
-        mask = np.asarray(landmask.classify(scene, rules).values)[0]
+        mask = classify_fields(month, list(data["bands"]), rules)
         tables.append(shares(mask, truth, where, names, groups))
     return pd.concat(tables).groupby(level=0, sort=False).median()
 
@@ -440,6 +476,236 @@ def shade(comp: xr.DataArray) -> np.ndarray:
     """The ``annual`` forest rule's canopy-shade cue on a composite: visible and 2.2 um medians."""
     visible = sum(comp.sel(band=f"{b}_median").values for b in ("blue", "green", "red")) / 3
     return np.asarray((visible + comp.sel(band="swir22_median").values) / 2)[0]
+
+
+# --- presto's Dynamic World-labelled series: water and bare land ---------------------------
+
+#: presto's 18 channels (``s1_s2_era5_srtm.npy``): S1, S2 (B1, B10 removed), ERA5, SRTM, NDVI.
+PRESTO_CHANNELS = ("VV", "VH", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B11")
+PRESTO_CHANNELS += ("B12", "temperature_2m", "total_precipitation", "elevation", "slope", "NDVI")
+#: The common names kept, from presto's Sentinel-2 channels (the same six as WorldCereal's).
+PRESTO_BANDS = {"blue": "B2", "green": "B3", "red": "B4", "nir": "B8", "swir16": "B11"}
+PRESTO_BANDS |= {"swir22": "B12"}
+#: Dynamic World's classes (its ``label`` band), 9 where presto found no image that month.
+DYNAMIC_WORLD = ("water", "trees", "grass", "flooded_vegetation", "crops", "shrub_and_scrub")
+DYNAMIC_WORLD += ("built", "bare", "snow_and_ice")
+#: The vendored sets: in-situ water sampling sites (algal blooms, US Midwest) and live fuel
+#: moisture sites (vegetation sampled, western US).
+PRESTO_SETS = ("algae_blooms", "fuel_moisture")
+#: The truth groups of the water and bare table, in table order (sites held out by presto).
+WATER_GROUPS = (
+    "permanent water",
+    "seasonal water",
+    "water site, DW never water",
+    "fuel site, DW bare",
+    "fuel site, DW vegetated",
+)
+
+
+def vendor_presto(npy: Path, out: Path) -> Path:
+    """Write one of presto's evaluation sets (``npy``: its ``data/<set>/npy`` folder) as ``out``.
+
+    Six of the Sentinel-2 channels, reflectance x 10^4 rounded to int16; the
+    Dynamic World label of each step; the step's calendar month (1-12);
+    presto's own train/test flag; the site's coordinates.
+    """
+    x = np.load(npy / "s1_s2_era5_srtm.npy")
+    picks = [PRESTO_CHANNELS.index(band) for band in PRESTO_BANDS.values()]
+    np.savez_compressed(
+        out,
+        reflectance=np.round(x[..., picks]).astype(np.int16),
+        bands=np.array(list(PRESTO_BANDS)),
+        month=(np.load(npy / "month.npy") + 1).astype(np.int8),
+        dynamic_world=np.load(npy / "dynamic_world.npy").astype(np.uint8),
+        is_test=np.load(npy / "is_test.npy").astype(bool),
+        lat=np.load(npy / "latlon.npy")[:, 0].round(5),
+        lon=np.load(npy / "latlon.npy")[:, 1].round(5),
+    )
+    return out
+
+
+def load_presto(name: str, data: Path = PRESTO) -> dict[str, np.ndarray]:
+    """One vendored presto set: reflectance ``(step, band, site)`` float32 and its labels.
+
+    ``water_share``: the share of a site's steps Dynamic World calls water,
+    over the steps it does not call snow and ice (as Pekel et al. count only
+    observed water or land); ``bare_share`` likewise.
+    """
+    with np.load(data / f"{name}.npz") as npz:
+        out = {k: npz[k] for k in ("bands", "month", "dynamic_world", "is_test", "lat", "lon")}
+        out["reflectance"] = (npz["reflectance"] / np.float32(10000)).transpose(1, 2, 0)
+    dw = out["dynamic_world"]
+    observed = np.maximum(np.sum((dw != 8) & (dw != 9), axis=1), 1)
+    out["water_share"] = np.sum(dw == 0, axis=1) / observed
+    out["bare_share"] = np.sum(dw == 7, axis=1) / observed
+    out["held_out"] = out["is_test"]
+    return out
+
+
+def water_truth(name: str, data: dict[str, np.ndarray]) -> np.ndarray:
+    """Each site's index in :data:`WATER_GROUPS`.
+
+    Water sampling sites: permanent where Dynamic World calls them water on at
+    least 90% of the observed months (the rules' own definition), seasonal on
+    10-90%, below that "never water". Fuel sites are land (a crew sampled live
+    vegetation there): "bare" where Dynamic World calls them bare on at least
+    half the observed steps.
+    """
+    if name == "algae_blooms":
+        share = data["water_share"]
+        return np.select([share >= 0.9, share >= 0.1], [0, 1], 2)
+    return np.where(data["bare_share"] >= 0.5, 3, 4)
+
+
+def presto_composite(data: dict[str, np.ndarray]) -> xr.DataArray:
+    """The steps' composite (``(band, 1, site)``), as :func:`corsica_composite`."""
+    return corsica_composite(data)
+
+
+def presto_annual_mask(data: dict[str, np.ndarray]) -> np.ndarray:
+    """The ``annual`` rules' class id of each site."""
+    return np.asarray(landmask.classify(presto_composite(data), "annual").values)[0]
+
+
+def water_table(sets: dict[str, dict[str, np.ndarray]]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Shares of each ``annual`` class per truth group, over the sites presto held out."""
+    masks, truths, where = [], [], []
+    for name, data in sets.items():
+        masks.append(presto_annual_mask(data))
+        truths.append(water_truth(name, data))
+        where.append(data["held_out"])
+    mask, truth, keep = (np.concatenate(a) for a in (masks, truths, where))
+    groups = dict(enumerate(WATER_GROUPS))
+    names = _names(load_rules("annual"), ANNUAL_LABELS)
+    counts = {g: int(np.sum(keep & (truth == k))) for k, g in groups.items()}
+    return shares(mask, truth, keep, names, groups), counts
+
+
+def _features(comp: xr.DataArray) -> dict[str, np.ndarray]:
+    return {str(b): comp.sel(band=b).values[0] for b in comp["band"].values}
+
+
+def _spectra_features() -> dict[str, dict[str, np.ndarray]]:
+    """The calibration spectra (``tests/data/calibration``) as a year of one unchanging date."""
+    out = {}
+    earthlib = pd.read_csv(CALIBRATION / "earthlib_spectra.csv")
+    spyndex = pd.read_csv(CALIBRATION / "landsat8_spyndex.csv")
+    for name, frame, prefix in (("earthlib", earthlib, "s2_"), ("spyndex", spyndex, "")):
+        band = {b: frame[f"{prefix}{b}"].to_numpy() for b in ("green", "red", "nir", "swir16")}
+        mndwi = (band["green"] - band["swir16"]) / (band["green"] + band["swir16"])
+        ndvi = (band["nir"] - band["red"]) / (band["nir"] + band["red"])
+        feats = {f"mndwi_{s}": mndwi for s in ("p10", "p90")} | {
+            f"ndvi_{s}": ndvi for s in ("p10", "p90")
+        }
+        feats |= {f"nir_{s}": band["nir"] for s in ("p10", "median", "p90")}
+        feats["swir16_median"] = band["swir16"]
+        feats["group"] = frame["group" if name == "earthlib" else "class"].to_numpy()
+        out[name] = feats
+    return out
+
+
+def water_cuts() -> pd.DataFrame:
+    """The water and seasonal-water cuts tried on presto's training sites, best first.
+
+    ``water: mndwi_p10 > a and nir_p10 < b``, ``seasonal_water: mndwi_p90 > c
+    and nir_p10 < d``. Score: the mean of the shares of permanent water sites
+    called water, seasonal ones called seasonal water, fuel sites called
+    neither. Kept: cuts that call at most 1% of the fuel sites, of Corsica's
+    northern parcels and of earthlib's spectra (bare, built, vegetation) water
+    or seasonal water, none of spyndex's urban and vegetation pixels, and
+    every spyndex water pixel water.
+    """
+    algae, fuel = load_presto("algae_blooms"), load_presto("fuel_moisture")
+    corsica = load_corsica()
+    sets = {
+        "algae": (_features(presto_composite(algae)), ~algae["held_out"]),
+        "fuel": (_features(presto_composite(fuel)), ~fuel["held_out"]),
+        "corsica": (_features(corsica_composite(corsica)), ~corsica_held_out(corsica)),
+    }
+    truth = water_truth("algae_blooms", algae)[~algae["held_out"]]
+    feats = {k: {b: v[b][keep] for b in v} for k, (v, keep) in sets.items()}
+    spectra = _spectra_features()
+    feats["earthlib"] = spectra["earthlib"]
+    spy = spectra["spyndex"]
+    water_px = spy["group"] == "water"
+    feats["spyndex_land"] = {b: v[~water_px] for b, v in spy.items()}
+    feats["spyndex_water"] = {b: v[water_px] for b, v in spy.items()}
+    rows = []
+    for a in np.round(np.arange(-0.2, 0.11, 0.05), 2):
+        for b in np.round(np.arange(0.025, 0.21, 0.025), 3):
+            water = {k: (f["mndwi_p10"] > a) & (f["nir_p10"] < b) for k, f in feats.items()}
+            for c in np.round(np.arange(-0.1, 0.31, 0.05), 2):
+                for d in np.round(np.arange(0.05, 0.21, 0.025), 3):
+                    wet = {
+                        k: (f["mndwi_p90"] > c) & (f["nir_p10"] < d) & ~water[k]
+                        for k, f in feats.items()
+                    }
+                    row = {"a": a, "b": b, "c": c, "d": d}
+                    row["permanent"] = float(np.mean(water["algae"][truth == 0]))
+                    row["seasonal"] = float(np.mean(wet["algae"][truth == 1]))
+                    for k in ("fuel", "corsica", "earthlib", "spyndex_land"):
+                        row[f"land {k}"] = float(np.mean(water[k] | wet[k]))
+                    row["spyndex water"] = float(np.mean(water["spyndex_water"]))
+                    row["score"] = (row["permanent"] + row["seasonal"] + 1 - row["land fuel"]) / 3
+                    rows.append(row)
+    table = pd.DataFrame(rows)
+    land = table[[c for c in table.columns if c.startswith("land ")]]
+    kept = (land.drop(columns="land spyndex_land") <= 0.01).all(axis=1)
+    kept &= (table["land spyndex_land"] == 0) & (table["spyndex water"] == 1)
+    return table[kept].sort_values("score", ascending=False, kind="stable")
+
+
+def bare_cuts() -> pd.DataFrame:
+    """``bare: ndvi_p90 < t and swir16_median > s`` on real bare and vegetated land, best first.
+
+    Score: the mean of the shares of presto's training fuel sites Dynamic World
+    calls bare, and of earthlib's bare soil spectra, called bare, and of the
+    vegetated training fuel sites not called bare. Kept: cuts that call no
+    more real built surfaces bare than the uncalibrated rule did (earthlib's
+    built spectra, Corsica's built-up parcel: bare and urban mix, and urban
+    was measured first) and at most 1% of Corsica's northern parcels.
+    """
+    fuel, corsica = load_presto("fuel_moisture"), load_corsica()
+    f = _features(presto_composite(fuel))
+    train = ~fuel["held_out"]
+    truth = water_truth("fuel_moisture", fuel)
+    bare, veg = train & (truth == 3), train & (truth == 4)
+    c = _features(corsica_composite(corsica))
+    north = ~corsica_held_out(corsica)
+    built = corsica["group"] == "built_up"
+    e = _spectra_features()["earthlib"]
+    rows = []
+    for t in np.round(np.arange(0.1, 0.36, 0.025), 3):
+        for s in np.round(np.arange(0.1, 0.41, 0.025), 3):
+            called = (f["ndvi_p90"] < t) & (f["swir16_median"] > s)
+            cor = (c["ndvi_p90"] < t) & (c["swir16_median"] > s)
+            lib = (e["ndvi_p90"] < t) & (e["swir16_median"] > s)
+            rows.append(
+                {
+                    "t": t,
+                    "s": s,
+                    "DW bare": float(np.mean(called[bare])),
+                    "earthlib bare": float(np.mean(lib[e["group"] == "bare"])),
+                    "vegetated": float(np.mean(called[veg])),
+                    "corsica": float(np.mean(cor[north])),
+                    "corsica built": float(np.mean(cor[built])),
+                    "earthlib built": float(np.mean(lib[e["group"] == "built"])),
+                }
+            )
+    table = pd.DataFrame(rows)
+    table["score"] = (table["DW bare"] + table["earthlib bare"] + 1 - table["vegetated"]) / 3
+    before = table[(table["t"] == 0.2) & (table["s"] == 0.3)].iloc[0]
+    kept = (table["earthlib built"] <= before["earthlib built"]) & (table["corsica built"] == 0)
+    kept &= table["corsica"] <= 0.01
+    return table[kept].sort_values("score", ascending=False, kind="stable")
+
+
+def water_report() -> str:
+    """The water and bare table: presto's held-out sites, ``annual`` on their composites."""
+    sets = {name: load_presto(name) for name in PRESTO_SETS}
+    table, counts = water_table(sets)
+    labels = ("water", "seasonal_water", "bare", "forest", "crops_grassland", "urban", "other")
+    return _table({"annual": (table, labels)}, counts)
 
 
 # --- calibration and the README's tables -------------------------------------------------
@@ -534,6 +800,13 @@ def main() -> None:
         metavar=("PARQUET", "MAPPINGS", "OUT"),
         help="write a WorldCereal subset (OUT.npz) from an extraction and its class mappings",
     )
+    parser.add_argument(
+        "--vendor-presto",
+        nargs=2,
+        type=Path,
+        metavar=("NPY_DIR", "OUT"),
+        help="write one of presto's evaluation sets (its data/<set>/npy folder) as OUT.npz",
+    )
     args = parser.parse_args()
     if args.vendor:
         print(vendor(args.vendor))
@@ -541,11 +814,18 @@ def main() -> None:
     if args.vendor_worldcereal:
         print(vendor_worldcereal(*args.vendor_worldcereal))
         return
+    if args.vendor_presto:
+        print(vendor_presto(*args.vendor_presto))
+        return
     data, corsica, east_africa = load(), load_corsica(), load_east_africa()
     if args.calibrate:
         print(calibration_figures(data))
         print("\nCorsica, medians over each group's parcels:")
         print(corsica_figures(corsica))
+        print("\npresto's training sites: water cuts (best kept first)")
+        print(water_cuts().head(10).round(3).to_string(index=False))
+        print("\npresto's training fuel sites: bare cuts (best kept first)")
+        print(bare_cuts().head(10).round(3).to_string(index=False))
         return
     print(f"TestEOPatch: {len(data['dates'])} clear dates; held-out quadrants\n")
     print(report(data))
@@ -554,6 +834,8 @@ def main() -> None:
     print(f"\nUganda and South Sudan: {len(east_africa['months'])} monthly composites from ")
     print(f"{east_africa['months'][0]}; every field held out\n")
     print(corsica_report(east_africa))
+    print("\npresto's water sampling and live fuel sites: the sites presto held out\n")
+    print(water_report())
 
 
 if __name__ == "__main__":

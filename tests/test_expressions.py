@@ -94,3 +94,19 @@ def test_bad_expressions_are_rejected_with_a_reason(text, fragment):
 
 def test_numbers_in_scientific_notation():
     assert parse("a < 1e-3").evaluate(lookup_from(a=[0.0005, 0.002])).tolist() == [True, False]
+
+
+def test_cached_hashes_and_properties_do_not_travel_in_pickles():
+    # each node keeps its hash and derived properties once computed; a pickle (a
+    # worker process, where text hashes differ) carries the fields only
+    import pickle
+
+    expr = parse("focal_min(focal_std((blue + green + red) / 3, 1), 1) > 0.003 and ndvi < 0.4")
+    fresh = parse(str(expr))
+    assert hash(expr) == hash(fresh) and expr == fresh
+    assert expr.reach == 2 and expr.names == frozenset({"blue", "green", "red", "ndvi"})
+    state = pickle.loads(pickle.dumps(expr)).__dict__
+    assert set(state) == {"kind", "value", "args", "ops"}
+    again = pickle.loads(pickle.dumps(expr))
+    assert again == expr and hash(again) == hash(expr) and again.reach == 2
+    assert {expr: 1}[again] == 1

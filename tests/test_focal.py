@@ -238,3 +238,71 @@ def test_a_statistic_of_a_far_reaching_focal_value_is_bounded_too():
     with pytest.raises(RuleError, match="reach 101 px"):
         parse("ndvi > percentile(focal_mean(focal_mean(focal_mean(ndvi, 50), 50), 1), 5)")
     assert parse("ndvi > percentile(focal_mean(focal_mean(ndvi, 50), 50), 5)").reach == 0
+
+
+def _ordered_line_sums(x: np.ndarray, radius: int, axis: int) -> np.ndarray:
+    """Window sums along ``axis`` of ``x`` padded by ``radius``, in focal.py's documented order.
+
+    Written from the documentation, not the code: the window of ``2R + 1`` is split into
+    runs of ``2**k`` pixels, one for each bit of ``2R + 1`` from the lowest; a run of
+    ``2s`` pixels is its two halves added; the runs are added from the first.
+    """
+    n = x.shape[axis] - 2 * radius
+
+    def run(start: int, size: int) -> np.ndarray:
+        if size == 1:
+            return np.take(x, np.arange(start, start + n), axis=axis)
+        return run(start, size // 2) + run(start + size // 2, size // 2)
+
+    width, size, offset, total = 2 * radius + 1, 1, 0, None
+    while size <= width:
+        if width & size:
+            piece = run(offset, size)
+            total = piece if total is None else total + piece
+            offset += size
+        size *= 2
+    assert total is not None
+    return total
+
+
+def _ordered_moments(values: np.ndarray, radius: int, squares: bool) -> np.ndarray:
+    """focal_mean (or focal_std) from :func:`_ordered_line_sums`: x first, then y, float64."""
+    valid = np.isfinite(values)
+    v = np.pad(np.where(valid, values, 0).astype(np.float64), radius)
+    n = np.pad(valid.astype(np.float64), radius)
+
+    def sums(plane: np.ndarray) -> np.ndarray:
+        return _ordered_line_sums(_ordered_line_sums(plane, radius, 1), radius, 0)
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        count = sums(n)
+        mean = sums(v) / count
+        out = np.sqrt(np.maximum(sums(v * v) / count - mean * mean, 0.0)) if squares else mean
+    out = out.astype(np.float32)
+    out[~valid] = np.nan
+    return out
+
+
+@SETTINGS
+@given(
+    seed=st.integers(0, 2**16),
+    h=st.integers(1, 40),
+    w=st.integers(1, 40),
+    radius=st.integers(1, 6),
+    missing=st.sampled_from([0.0, 0.2]),
+    strip_bytes=st.sampled_from([1, 1 << 12, 1 << 19]),
+    name=st.sampled_from(["focal_mean", "focal_std"]),
+)
+def test_focal_moments_are_the_documented_sums_bit_for_bit(
+    seed, h, w, radius, missing, strip_bytes, name
+):
+    # the fast path (counts from the edges, quotients redone near them; runs added
+    # without copies) must give the very bits of the documented order of additions
+    values = random_values(seed, h, w, missing=missing)
+    if not missing:
+        values = np.nan_to_num(values, posinf=0.5)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(landmask.spectral.focal, "STRIP_BYTES", strip_bytes)
+        got = focal(name, values, radius)
+    want = _ordered_moments(values, radius, squares=name == "focal_std")
+    np.testing.assert_array_equal(got, want)

@@ -161,3 +161,42 @@ def test_bad_rule_files(tmp_path, text, fragment):
 def test_missing_rules_file_lists_builtins(tmp_path):
     with pytest.raises(RuleError, match=r"no such rules file.*default, naip"):
         load_rules(tmp_path / "none.yaml")
+
+
+@pytest.mark.parametrize("strip_pixels", [7, 1 << 17])
+def test_focal_intermediates_dropped_early_are_recomputed_alike(monkeypatch, strip_pixels):
+    # classify_block drops a whole-block intermediate once no later focal call and no
+    # compared quantity reads it; a rule that reads it again gets it from its strip,
+    # and the mask is the rules applied with numpy/scipy on the whole block
+    from scipy import ndimage
+
+    import landmask.spectral.rules
+
+    monkeypatch.setattr(landmask.spectral.rules, "STRIP_PIXELS", strip_pixels)
+    rng = np.random.default_rng(5)
+    block = (rng.random((2, 23, 31)) * 0.5 + 0.01).astype(np.float32)
+    rules = load_rules(
+        {
+            "name": "shared",
+            "rules": [
+                {"class": "water", "when": "focal_max((red + nir) / 2, 1) < 0.3"},
+                {"class": "forest", "when": "focal_min(nir - red, 1) > -0.3 and nir - red > 0.1"},
+                {"class": "urban", "when": "(red + nir) / 2 > 0.3"},
+            ],
+        }
+    )
+    got = classify_block(block, ["red", "nir"], rules)
+    red, nir = block
+    mean = (red + nir) / np.float32(2)
+    diff = nir - red
+    high = ndimage.maximum_filter(mean, 3, mode="nearest")  # edge: the window's own pixels
+    low = ndimage.minimum_filter(diff, 3, mode="nearest")
+    want = np.where(
+        high < np.float32(0.3),
+        3,
+        np.where(
+            (low > np.float32(-0.3)) & (diff > np.float32(0.1)), 1, np.where(mean > 0.3, 2, 0)
+        ),
+    )
+    np.testing.assert_array_equal(got, want)
+    assert {1, 2, 3} <= set(np.unique(got))

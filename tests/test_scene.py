@@ -6,7 +6,10 @@ import pytest
 import rasterio
 from affine import Affine
 from conftest import TRANSFORM, UTM33, write_raster
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+import landmask.io.read.reflectance
 from landmask.errors import BandError, ConfigError, GridError, ReadError
 from landmask.io.read.scene import aligned_chunks, open_scene, to_reflectance
 from landmask.spectral.indices import band_reads
@@ -163,6 +166,32 @@ def test_reflectance_block_function_never_wraps_unsigned():
     to_reflectance(raw, 1e-4, -0.1, 0, out)
     assert np.isnan(out[0, 0])
     np.testing.assert_allclose(out[0, 1:], [1e-4 - 0.1, 6.5535 - 0.1], rtol=1e-6)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(
+    seed=st.integers(0, 2**16),
+    shape=st.sampled_from([(), (1,), (7,), (3, 5), (300, 7), (70000,), (2, 40000)]),
+    strip=st.sampled_from([1, 16, 1 << 16]),
+    dtype=st.sampled_from(["uint8", "uint16", "int16", "float32"]),
+    offset=st.sampled_from([0.0, -0.1, 1000.0]),
+    nodata=st.sampled_from([None, 0, 3, float("nan")]),
+)
+def test_reflectance_strips_equal_one_pass_over_the_block(
+    seed, shape, strip, dtype, offset, nodata
+):
+    # worked through in strips of rows for the cache: the same values as whole-array numpy
+    rng = np.random.default_rng(seed)
+    raw = rng.integers(0, 50, shape).astype(dtype)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(landmask.io.read.reflectance, "REFLECTANCE_STRIP", strip)
+        out = to_reflectance(raw, 2.75e-5, offset, nodata, np.empty(raw.shape, np.float32))
+    want = raw.astype(np.float32) * np.float32(2.75e-5)
+    if offset:
+        want = want + np.float32(offset)
+    if nodata is not None and not np.isnan(nodata):
+        want = np.where(raw == nodata, np.float32(np.nan), want)
+    np.testing.assert_array_equal(out, want)
 
 
 def test_missing_file():

@@ -25,6 +25,7 @@ from pyproj import Geod
 from rasterio.crs import CRS
 
 import landmask
+from landmask.analysis._coverage import block_areas, range_counts, zone_edges
 from landmask.classes import WORLDCOVER
 from landmask.cli import run
 from landmask.errors import GridError, InputError, ZoneWarning
@@ -273,6 +274,67 @@ def test_holes_parts_and_grid_aligned_edges_equal_exact_intersections(h, w, seed
         for v, name in enumerate(LANDCOVER_COLUMNS):
             assert got[f"{name}_m2"][k] == pytest.approx(ref[v], rel=1e-9, abs=1e-6)
         assert got["nodata_m2"][k] == pytest.approx(ref[255], rel=1e-9, abs=1e-6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    size=st.integers(1, 300),
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(0, 40),
+    kinds=st.integers(1, 7),
+)
+def test_range_counts_equal_each_ranges_own_counts(size, seed, n, kinds):
+    """The block function counting classes over runs of whole pixels: ranges that overlap,
+    are empty, start at 0 or end at the last value; values that are no class (7, 9)."""
+    rng = np.random.default_rng(seed)
+    values = rng.choice(np.array([0, 1, 2, 3, 254, 255, 7, 9], np.uint8)[: kinds + 1], size)
+    starts = rng.integers(0, size + 1, n)
+    ends = starts + (rng.integers(0, size + 1, n) % (size - starts + 1))
+    lut = np.full(256, 6, dtype=np.int32)  # unknown values
+    lut[[0, 1, 2, 3, 254, 255]] = [0, 1, 2, 3, 4, 5]
+    got = range_counts(values, starts, ends, lut, 7)
+    want = np.array(
+        [np.bincount(lut[values[a:b]], minlength=7) for a, b in zip(starts, ends, strict=True)]
+    ).reshape(n, 7)
+    np.testing.assert_array_equal(got, want)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    h=st.integers(1, 300),
+    w=st.integers(1, 20),
+    row0=st.integers(0, 30),
+    col0=st.integers(0, 30),
+)
+def test_block_areas_equal_exact_intersections_wherever_the_zones_lie(seed, h, w, row0, col0):
+    """One block at an offset, zones across its edges, wholly around it or beside it, taller
+    than a strip: each zone's areas equal shapely's exact intersections with its pixels."""
+    rng = np.random.default_rng(seed)
+    block = random_mask(rng, h, w)
+    # pixel space of the whole raster: x = column, y = row (an identity transform)
+    zones = [  # made valid (a star may cross itself), polygonal
+        shapely.make_valid(
+            star(rng, col0 + rng.uniform(-10, w + 10), row0 + rng.uniform(-10, h + 10), r),
+            method="structure",
+            keep_collapsed=False,
+        )
+        for r in rng.uniform(0.5, 40, 3)
+    ]
+    zones.append(shapely.box(col0 - 5, row0 - 5, col0 + w + 5, row0 + h + 5))  # round it
+    zones.append(shapely.box(col0 - 9, row0, col0 - 1, row0 + h))  # left of it
+    zones.append(shapely.box(col0 + 0.25, row0 - 3.5, col0 + w - 0.5, row0 + h + 2))  # across
+    geoms = np.array(zones, dtype=object)
+    edges = zone_edges(geoms, Affine.identity())
+    lut = np.full(256, 6, dtype=np.int32)
+    lut[VALUES] = [0, 1, 2, 3, 4, 5]
+    areas = np.full(h, 2.0)
+    got = block_areas(block, row0, col0, edges.subset(np.arange(len(geoms))), lut, 7, areas)
+    cells = pixel_squares(Affine.translation(col0, row0), h, w)
+    for k, zone in enumerate(geoms):
+        share = shapely.area(shapely.intersection(cells, zone))
+        want = np.bincount(lut[block.ravel()], weights=share * 2.0, minlength=7)
+        np.testing.assert_allclose(got[k], want, rtol=1e-9, atol=1e-9)
 
 
 def test_chunk_size_of_a_file_and_the_processes_scheduler(tmp_path):

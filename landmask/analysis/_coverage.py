@@ -1,54 +1,155 @@
 """Block functions of zonal statistics: coverage-weighted class areas of zones over one block.
 
-Everything here works in *pixel space*: x is the column, y is minus the row,
-so a pixel ``(row, col)`` of the whole raster is the unit square
-``[col, col + 1] x [-row - 1, -row]`` and a block is an axis-aligned,
-north-up rectangle with integer corners whatever the raster's transform
-(rotated grids included: an affine map keeps ratios of areas, so coverage
-fractions in pixel space are those in the CRS).
+Everything here works in *pixel space*: x is the column, v the row, so a
+pixel ``(row, col)`` of the whole raster is the unit square
+``[col, col + 1] x [row, row + 1]`` and a block is an axis-aligned rectangle
+with integer corners whatever the raster's transform (rotated grids
+included: an affine map keeps ratios of areas, so coverage fractions in
+pixel space are those in the CRS).
+
+The zones are taken apart once (:func:`zone_edges`): every ring's edges in
+pixel space, in flat arrays, each with its zone and the sign of its ring
+(+1 bounding a shell, -1 a hole, whatever the rings' orientation). A block
+gets the edges of the zones over it (:meth:`ZoneEdges.subset`); no geometry
+is built or clipped per block.
 
 Coverage fractions (the share of each pixel's area inside a polygon) are
 exact areas, computed as a scanline rasterizer with exact area coverage
-does it (the accumulation buffer of font rasterizers): each zone, clipped
-to the block, has its ring edges cut at every pixel row and column; each
-piece, inside one pixel, adds its signed height to that pixel and the next
-in proportion to the pixel's area right of it; a running sum along the row
-is then the pixel's coverage. Between two pixels that hold pieces the
-coverage is constant, so a zone's sum over such a run is its coverage times
-the run's class areas, read from prefix counts of the row: the cost is
-linear in the zones' boundary length plus one pass over the block per class,
-never per zone and pixel. Each pixel's fraction depends on the pixel and the
-polygon alone, so sums over blocks equal sums over the whole raster for any
-block layout (to float rounding).
+does it (the accumulation buffer of font rasterizers): the edges are cut at
+every pixel row and column of the block; each piece, inside one pixel, adds
+its signed height to that pixel and the next in proportion to the pixel's
+area right of it; a running sum along the row is then the pixel's coverage.
+A piece left of the block adds its whole height to the row's first pixel
+(what clipping the zone to the block would put on the block's left edge);
+pieces right of it and above or below it add nothing. Between two pixels
+that hold pieces the coverage is constant, so a zone's sum over such a run
+is its coverage times the run's class areas, counted over the runs in one
+pass per class present (:func:`range_counts`): the cost is linear in the
+zones' boundary length plus a pass over the block per class, never per
+zone and pixel. Each pixel's fraction depends on the pixel and the polygon
+alone, so sums over blocks equal sums over the whole raster for any block
+layout (to float rounding).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import shapely
 from affine import Affine
 
-__all__ = ["block_areas", "to_pixel_space"]
+__all__ = ["STRIP_ROWS", "ZoneEdges", "block_areas", "range_counts", "zone_edges"]
+
+#: Rows of a block worked through at once: the memory of the boundary pieces
+#: follows the strip, not the block.
+STRIP_ROWS = 256
+
+#: Coverage below this share of a pixel is float rounding of edges that cancel
+_ROUNDING = 1e-12
 
 
-def to_pixel_space(geoms: np.ndarray, transform: Affine) -> np.ndarray:
-    """Shapely geometries in the raster's CRS -> pixel space (x = column, y = -row)."""
+@dataclass(frozen=True)
+class ZoneEdges:
+    """The zones' ring edges in pixel space, grouped by zone.
+
+    Edge ``i`` runs from ``(x0[i], v0[i])`` to ``(x1[i], v1[i])`` (x the
+    column, v the row), belongs to zone ``zone[i]`` (non-decreasing) and
+    counts with ``sign[i]``: +1 for a shell, -1 for a hole. Level edges
+    (``v0 == v1``) add no coverage and are left out. ``bounds`` is
+    ``(zones, 4)``: column and row minimum, column and row maximum of each
+    zone's vertices, NaN for a zone without a polygon.
+    """
+
+    x0: np.ndarray
+    v0: np.ndarray
+    x1: np.ndarray
+    v1: np.ndarray
+    sign: np.ndarray
+    zone: np.ndarray
+    bounds: np.ndarray
+
+    @property
+    def zones(self) -> int:
+        """How many zones (with or without edges)."""
+        return len(self.bounds)
+
+    def subset(self, zones: np.ndarray) -> ZoneEdges:
+        """The edges of ``zones`` (sorted indices), renumbered ``0 .. len(zones) - 1``."""
+        first = np.searchsorted(self.zone, zones, side="left")
+        count = np.searchsorted(self.zone, zones, side="right") - first
+        total = int(count.sum())
+        idx = np.arange(total) + np.repeat(first - (np.cumsum(count) - count), count)
+        return ZoneEdges(
+            self.x0[idx],
+            self.v0[idx],
+            self.x1[idx],
+            self.v1[idx],
+            self.sign[idx],
+            np.repeat(np.arange(len(zones)), count),
+            self.bounds[zones],
+        )
+
+
+def zone_edges(geoms: np.ndarray, transform: Affine) -> ZoneEdges:
+    """The edges of polygonal zones (None for none) in the raster's CRS, in pixel space.
+
+    Parameters
+    ----------
+    geoms
+        ``(n,)`` Polygons, MultiPolygons or None, in the CRS of ``transform``.
+    transform
+        The raster's affine transform (pixel -> CRS).
+
+    Returns
+    -------
+    ZoneEdges
+        Every ring's edges with their zone and sign, and each zone's bounds
+        in pixel space. Memory: a few float64 per vertex.
+    """
+    n = len(geoms)
+    present = np.flatnonzero(~shapely.is_missing(geoms))
+    parts, part_zone = shapely.get_parts(geoms[present], return_index=True)
+    polygons = shapely.get_type_id(parts) == 3
+    parts, part_zone = parts[polygons], part_zone[polygons]
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
     inverse = ~transform
-
-    def convert(xy: np.ndarray) -> np.ndarray:
-        col = inverse.a * xy[:, 0] + inverse.b * xy[:, 1] + inverse.c
-        row = inverse.d * xy[:, 0] + inverse.e * xy[:, 1] + inverse.f
-        return np.column_stack([col, -row])
-
-    out: np.ndarray = shapely.transform(geoms, convert)
-    return out
+    x = inverse.a * xy[:, 0] + inverse.b * xy[:, 1] + inverse.c
+    v = inverse.d * xy[:, 0] + inverse.e * xy[:, 1] + inverse.f
+    del xy
+    zone_of_ring = present[part_zone[ring_part]]
+    bounds = np.full((n, 4), np.nan)
+    if len(x):
+        vertex_zone = zone_of_ring[ring]
+        starts = np.flatnonzero(np.r_[True, vertex_zone[1:] != vertex_zone[:-1]])
+        owners = vertex_zone[starts]
+        bounds[owners, 0] = np.minimum.reduceat(x, starts)
+        bounds[owners, 1] = np.minimum.reduceat(v, starts)
+        bounds[owners, 2] = np.maximum.reduceat(x, starts)
+        bounds[owners, 3] = np.maximum.reduceat(v, starts)
+    # the sign of each ring's edges: +1 round a shell, -1 round a hole, whatever the rings'
+    # orientation (from their signed areas, taken about the ring's first vertex)
+    same = ring[1:] == ring[:-1]
+    first = np.flatnonzero(np.r_[True, ring[1:] != ring[:-1]])
+    x_rel = x - np.repeat(x[first], np.diff(np.r_[first, len(x)]))
+    v_rel = v - np.repeat(v[first], np.diff(np.r_[first, len(v)]))
+    cross = np.where(same, x_rel[:-1] * v_rel[1:] - x_rel[1:] * v_rel[:-1], 0.0)
+    area = np.bincount(ring[:-1], weights=cross, minlength=len(rings))
+    shell = np.r_[True, ring_part[1:] != ring_part[:-1]]  # a part's first ring
+    sign = np.where(shell, -1.0, 1.0) * np.sign(area)
+    a = np.flatnonzero(same)
+    a = a[(v[a] != v[a + 1]) & (sign[ring[a]] != 0)]
+    return ZoneEdges(
+        x[a], v[a], x[a + 1], v[a + 1], sign[ring[a]], zone_of_ring[ring[a]].astype(np.intp), bounds
+    )
 
 
 def block_areas(
     block: np.ndarray,
     row0: int,
     col0: int,
-    zones: np.ndarray,
+    edges: ZoneEdges,
     lut: np.ndarray,
     ncols: int,
     row_areas: np.ndarray,
@@ -60,9 +161,10 @@ def block_areas(
     block
         ``(h, w)`` uint8 class ids, the block whose top-left pixel is
         ``(row0, col0)`` of the raster.
-    zones
-        ``(k,)`` shapely polygons of the zones in pixel space (see the
-        module) that intersect the block.
+    edges
+        The edges of the ``k`` zones that may meet the block (see
+        :func:`zone_edges`, :meth:`ZoneEdges.subset`); a zone that does
+        not meet it gets zeros.
     lut
         256-entry table: class id -> column (``0 .. ncols - 1``) of the result.
     row_areas
@@ -73,114 +175,201 @@ def block_areas(
     numpy.ndarray
         ``(k, ncols)`` float64: for zone ``i`` and column ``j``, the sum over
         the block's pixels of class ``c`` with ``lut[c] == j`` of the pixel's
-        coverage fraction by the zone times its area. Memory: ``ncols`` int32
-        prefix counts of the block and a few arrays the size of the zones'
-        boundary in pixels.
+        coverage fraction by the zone times its area. Memory: a few arrays
+        the size of the zones' boundary in pixels within a strip of
+        :data:`STRIP_ROWS` rows, and one boolean strip.
     """
     h, w = block.shape
-    out = np.zeros((len(zones), ncols))
-    if not len(zones) or not block.size:
+    out = np.zeros((edges.zones, ncols))
+    if not edges.zones or not block.size:
         return out
-    bounds = shapely.bounds(zones)  # pixel space: rows -maxy .. -miny
-    columns = np.take(lut.astype(np.uint8 if ncols <= 256 else np.int32), block)
+    lo, hi = np.minimum(edges.v0, edges.v1) - row0, np.maximum(edges.v0, edges.v1) - row0
+    in_block = np.minimum(edges.x0, edges.x1) < col0 + w  # edges right of it add nothing
     areas = np.asarray(row_areas, dtype=np.float64)
+    lut = np.asarray(lut)
     for top in range(0, h, STRIP_ROWS):
         bottom = min(h, top + STRIP_ROWS)
-        near = np.flatnonzero((-bounds[:, 3] < row0 + bottom) & (-bounds[:, 1] > row0 + top))
+        near = np.flatnonzero(in_block & (lo < bottom) & (hi > top))
         if len(near):
-            strip = shapely.clip_by_rect(
-                zones[near], col0, -(row0 + bottom), col0 + w, -(row0 + top)
-            )
-            out[near] += _strip_areas(
-                strip, row0 + top, col0, columns[top:bottom], areas[top:bottom], ncols
+            _strip_areas(
+                out,
+                block[top:bottom],
+                row0 + top,
+                col0,
+                edges,
+                near,
+                lut,
+                ncols,
+                areas[top:bottom],
             )
     return out
-
-
-#: Rows of a block worked through at once: the memory of the boundary pieces
-#: and prefix counts follows the strip, not the block.
-STRIP_ROWS = 256
 
 
 def _strip_areas(
-    zones: np.ndarray, row0: int, col0: int, columns: np.ndarray, row_areas: np.ndarray, ncols: int
-) -> np.ndarray:
-    """:func:`block_areas` of zones clipped to a strip of accumulator ``columns``."""
-    h, w = columns.shape
-    out = np.zeros((len(zones), ncols))
-    zone, row, col, cell_cover, run_end, run_cover = coverage_runs(zones, row0, col0, h, w)
+    out: np.ndarray,
+    strip: np.ndarray,
+    row0: int,
+    col0: int,
+    edges: ZoneEdges,
+    near: np.ndarray,
+    lut: np.ndarray,
+    ncols: int,
+    row_areas: np.ndarray,
+) -> None:
+    """Add to ``out`` the areas of :func:`block_areas` over a strip, from the edges ``near``."""
+    h, w = strip.shape
+    zone, row, col, cell_cover, run_end, run_cover = coverage_runs(
+        edges.x0[near] - col0,
+        edges.v0[near] - row0,
+        edges.x1[near] - col0,
+        edges.v1[near] - row0,
+        edges.sign[near],
+        edges.zone[near],
+        h,
+        w,
+    )
     if not len(zone):
-        return out
+        return
+    values = strip.reshape(-1)
     areas = row_areas[row]
+    at = row * w
     # the pixels the zones' boundaries cross, one by one
-    codes = zone * ncols + columns[row, col]
-    out += np.bincount(codes, weights=cell_cover * areas, minlength=out.size).reshape(out.shape)
-    # the runs of whole pixels after each, from prefix counts of each column along the rows
-    run = (run_end > col + 1) & (np.abs(run_cover) > 1e-12)
-    zone, row, start, end = zone[run], row[run], col[run] + 1, run_end[run]
+    cell = np.abs(cell_cover) > _ROUNDING
+    codes = zone[cell] * ncols + lut[values[at[cell] + col[cell]]]
+    out += np.bincount(codes, weights=cell_cover[cell] * areas[cell], minlength=out.size).reshape(
+        out.shape
+    )
+    # the runs of whole pixels after each
+    run = (run_end > col + 1) & (np.abs(run_cover) > _ROUNDING)
+    if not run.any():
+        return
+    counts = range_counts(values, at[run] + col[run] + 1, at[run] + run_end[run], lut, ncols)
     weight = run_cover[run] * areas[run]
-    prefix = np.zeros((h, w + 1), dtype=np.int32)  # pixels of a column left of each pixel
-    for k in np.flatnonzero(np.bincount(columns.ravel(), minlength=ncols)).tolist():
-        np.cumsum(columns == k, axis=1, dtype=np.int32, out=prefix[:, 1:])
-        counts = prefix[row, end] - prefix[row, start]
-        out[:, k] += np.bincount(zone, weights=weight * counts, minlength=len(zones))
+    zone = zone[run]
+    for k in np.flatnonzero(counts.any(axis=0)).tolist():
+        out[:, k] += np.bincount(zone, weights=weight * counts[:, k], minlength=len(out))
+
+
+def range_counts(
+    values: np.ndarray, starts: np.ndarray, ends: np.ndarray, lut: np.ndarray, ncols: int
+) -> np.ndarray:
+    """How many of ``values[starts[i]:ends[i]]`` fall in each column of ``lut``.
+
+    Parameters
+    ----------
+    values
+        1-D uint8 class ids.
+    starts, ends
+        ``(n,)`` half-open ranges of positions, ``0 <= start <= end <= len(values)``;
+        they may overlap.
+    lut
+        256-entry table: class id -> column (``0 .. ncols - 1``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, ncols)`` int64 counts. Cost: the ranges' ends are sorted into
+        segments of ``values``; one pass over ``values`` per column present
+        but the most frequent one (counted in segments by
+        :func:`numpy.add.reduceat`), which is the rest of each range.
+        Memory: one boolean array the size of ``values``.
+    """
+    size = len(values)
+    n = len(starts)
+    out = np.zeros((n, ncols), dtype=np.int64)
+    if not n or not size:
+        return out
+    # the ranges' ends, sorted and made unique, cut values into segments; each end's rank
+    # among them is its prefix count's index
+    cuts, rank = _ranks(np.concatenate([np.zeros(1, dtype=starts.dtype), starts, ends]))
+    first, last = rank[1 : n + 1], rank[n + 1 :]
+    cuts = cuts[cuts < size]
+    # classes present: compare with each id of a column of few ids; a column of many ids
+    # (values that are no class) is whatever the others leave
+    ids = [np.flatnonzero(lut == k) for k in range(ncols)]
+    rest = max(range(ncols), key=lambda k: len(ids[k]))
+    totals = np.zeros(ncols, dtype=np.int64)
+    for k in range(ncols):
+        if k != rest:
+            totals[k] = sum(np.count_nonzero(values == i) for i in ids[k].tolist())
+    totals[rest] = size - totals.sum()
+    derived = int(np.argmax(totals))
+    acc = np.int32 if size < 2**31 else np.int64
+    prefix = np.zeros(len(cuts) + 1, dtype=np.int64)
+    for k in np.flatnonzero(totals).tolist():
+        if k == derived:
+            continue
+        if k == rest:
+            member = np.take(lut == k, values)
+        elif len(ids[k]) == 1:
+            member = values == ids[k][0]
+        else:
+            member = np.isin(values, ids[k])
+        np.cumsum(np.add.reduceat(member.view(np.uint8), cuts, dtype=acc), out=prefix[1:])
+        out[:, k] = prefix[last] - prefix[first]
+    out[:, derived] = (ends - starts) - out.sum(axis=1)
     return out
 
 
+def _ranks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted unique ``values`` and the index of each value among them."""
+    order = np.argsort(values)
+    ordered = values[order]
+    new = np.empty(len(values), dtype=bool)
+    new[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    rank = np.empty(len(values), dtype=np.intp)
+    rank[order] = np.cumsum(new) - 1
+    return ordered[new], rank
+
+
 def coverage_runs(
-    zones: np.ndarray, row0: int, col0: int, h: int, w: int
+    x0: np.ndarray,
+    v0: np.ndarray,
+    x1: np.ndarray,
+    v1: np.ndarray,
+    sign: np.ndarray,
+    zone: np.ndarray,
+    h: int,
+    w: int,
 ) -> tuple[np.ndarray, ...]:
     """Each zone's coverage of the pixels its boundary crosses, and of the runs after them.
 
-    ``zones`` are polygons in pixel space inside the ``h x w`` block at
-    ``(row0, col0)``. Returns ``(zone, row, col, cell_cover, run_end,
-    run_cover)`` (block-local rows and columns): zone ``zone[i]`` covers the
-    share ``cell_cover[i]`` of pixel ``(row[i], col[i])``, which its boundary
+    The edges ``(x0, v0) -> (x1, v1)`` (block-local columns and rows), of
+    sign ``sign`` and zone ``zone``, are all the edges of their zones in the
+    rows they cross of the ``h x w`` block, wherever they lie left or right
+    of it. Returns ``(zone, row, col, cell_cover, run_end, run_cover)``
+    (block-local rows and columns): zone ``zone[i]`` covers the share
+    ``cell_cover[i]`` of pixel ``(row[i], col[i])``, which its boundary
     crosses, and ``run_cover[i]`` (0 or 1 up to rounding) of each pixel of
     that row from ``col[i] + 1`` to ``run_end[i] - 1``. Any other pixel is
     outside the zone.
     """
-    parts, zone_of_part = shapely.get_parts(zones, return_index=True)
-    polygons = shapely.get_type_id(parts) == 3
-    parts, zone_of_part = parts[polygons], zone_of_part[polygons]
-    rings, part_of_ring = shapely.get_rings(parts, return_index=True)
-    xy, ring = shapely.get_coordinates(rings, return_index=True)
-    x = xy[:, 0] - col0
-    v = -xy[:, 1] - row0
-    # the sign of each ring's pieces: +1 inside a shell, -1 inside a hole, whatever the
-    # rings' orientation (from their signed areas)
-    same = ring[1:] == ring[:-1]
-    cross = np.where(same, x[:-1] * v[1:] - x[1:] * v[:-1], 0.0)
-    area = np.bincount(ring[:-1], weights=cross, minlength=len(rings))
-    shell = np.r_[True, part_of_ring[1:] != part_of_ring[:-1]]  # a part's first ring
-    sign = np.where(shell, -1.0, 1.0) * np.sign(area)
-    a = np.flatnonzero(same)
-    edge_ring = ring[a]
-    x0, x1, v0, v1 = x[a], x[a + 1], v[a], v[a + 1]
-    keep = (v0 != v1) & (sign[edge_ring] != 0)  # level edges add no height
-    x0, x1, v0, v1, edge_ring = x0[keep], x1[keep], v0[keep], v1[keep], edge_ring[keep]
-    # cut the edges at every pixel row, then those pieces at every pixel column: in
-    # the order of travel, so a piece is two consecutive points of one edge
-    vs, xs, of_edge = _cut(v0, v1, x0, x1)
+    # cut the edges at every pixel row of the block, then those pieces at every pixel
+    # column: in the order of travel, so a piece is two consecutive points of one edge
+    vs, xs, of_edge = _cut(v0, v1, x0, x1, 0, h)
     p1 = np.flatnonzero(of_edge[1:] == of_edge[:-1])
-    xs, vs, of_piece = _cut(xs[p1], xs[p1 + 1], vs[p1], vs[p1 + 1])
+    row = np.floor((vs[p1] + vs[p1 + 1]) / 2)
+    p1 = p1[(row >= 0) & (row < h)]
+    xs, vs, of_piece = _cut(xs[p1], xs[p1 + 1], vs[p1], vs[p1 + 1], 0, w)
     p2 = np.flatnonzero(of_piece[1:] == of_piece[:-1])
     xa, xb, va, vb = xs[p2], xs[p2 + 1], vs[p2], vs[p2 + 1]
-    owner = edge_ring[of_edge[p1[of_piece[p2]]]]
+    owner = of_edge[p1[of_piece[p2]]]
     height = (vb - va) * sign[owner]
     mid_x = (xa + xb) / 2
-    col = np.maximum(np.floor(mid_x), 0).astype(np.intp)  # x >= 0 once clipped
+    col = np.floor(mid_x)
+    # a piece left of the block: all of the row's first pixel is right of it
+    left = np.where(col < 0, 0.0, mid_x - col)  # the share of the pixel left of the piece
+    col = np.maximum(col, 0).astype(np.intp)
     row = np.floor((va + vb) / 2).astype(np.intp)
-    left = mid_x - col  # the share of the pixel left of the piece
-    zone = zone_of_part[part_of_ring[owner]].astype(np.intp)
-    ok = (row >= 0) & (row < h) & (col < w) & (height != 0)
-    zone, row, col, height, left = zone[ok], row[ok], col[ok], height[ok], left[ok]
+    ok = (col < w) & (height != 0)
+    zone, row, col, height, left = zone[owner[ok]], row[ok], col[ok], height[ok], left[ok]
     if not len(zone):
         return zone, row, col, height, col, height
     # per pixel (zone, row, col): sum of heights, and of heights x the share right of them;
     # a running sum of heights along each (zone, row) is the coverage right of a pixel
     key = (zone * h + row) * w + col
-    order = np.argsort(key, kind="stable")
+    order = np.argsort(key)
     key, height, left = key[order], height[order], left[order]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
     total = np.add.reduceat(height, starts)
@@ -197,15 +386,17 @@ def coverage_runs(
 
 
 def _cut(
-    a0: np.ndarray, a1: np.ndarray, b0: np.ndarray, b1: np.ndarray
+    a0: np.ndarray, a1: np.ndarray, b0: np.ndarray, b1: np.ndarray, lo: int, hi: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Segments ``(a0, b0) -> (a1, b1)`` cut where ``a`` crosses an integer, in travel order.
+    """Segments ``(a0, b0) -> (a1, b1)`` cut where ``a`` crosses an integer of ``lo .. hi``.
 
-    Returns the points ``(a, b)`` of every segment, its ends included, and
-    the segment of each point: consecutive points of one segment are a piece.
+    Returns the points ``(a, b)`` of every segment in the order of travel,
+    its ends included, and the segment of each point: consecutive points of
+    one segment are a piece. A piece outside ``lo .. hi`` is not cut further.
     """
-    lo, hi = np.minimum(a0, a1), np.maximum(a0, a1)
-    first, last = np.floor(lo) + 1, np.ceil(hi) - 1  # integers strictly inside
+    low, high = np.minimum(a0, a1), np.maximum(a0, a1)
+    first = np.maximum(np.floor(low) + 1, lo)  # integers strictly inside, within lo .. hi
+    last = np.minimum(np.ceil(high) - 1, hi)
     inner = np.maximum(last - first + 1, 0).astype(np.intp)
     count = inner + 2
     of = np.repeat(np.arange(len(a0)), count)

@@ -31,7 +31,7 @@ import shapely
 import xarray as xr
 
 from landmask._runtime.chunks import as_dask
-from landmask.analysis._coverage import block_areas, to_pixel_space
+from landmask.analysis._coverage import ZoneEdges, block_areas, zone_edges
 from landmask.analysis._zone_crs import zones_on_grid
 from landmask.classes import CLOUD, NODATA, ClassScheme, get_scheme, scheme_of
 from landmask.errors import ConfigError, GridError, InputError, ZoneWarning
@@ -152,9 +152,10 @@ def zonal_stats(
     drawn = ~shapely.is_missing(geoms)  # zones with a polygon, before any is cut away
     geoms = zones_on_grid(geoms, frame.crs, grid, keys, zones_name)
     row_areas = grid.row_areas()
-    pixel_geoms = to_pixel_space(geoms, transform)
+    meets = _meeting(geoms, grid, mask_name)
+    edges = zone_edges(geoms, transform)
 
-    sums = _accumulate(_dask_data(arr, chunk_size), pixel_geoms, columns, row_areas, mask_name)
+    sums = _accumulate(_dask_data(arr, chunk_size), edges, meets, columns, row_areas)
     inside = sums.sum(axis=1)
     outside = drawn & (inside == 0)
     if outside.any():
@@ -285,44 +286,83 @@ def _naming(keys: np.ndarray) -> str:
     return f": {shown}{', ...' if len(keys) > _NAMED else ''}"
 
 
+def _meeting(geoms: np.ndarray, grid: Grid, mask_name: str) -> np.ndarray:
+    """Indices of the zones that meet the raster (its outline, in its CRS)."""
+    corners = np.array([(0, 0), (grid.width, 0), (grid.width, grid.height), (0, grid.height)])
+    t = grid.transform
+    outline = shapely.Polygon(
+        np.column_stack(
+            [
+                t.a * corners[:, 0] + t.b * corners[:, 1] + t.c,
+                t.d * corners[:, 0] + t.e * corners[:, 1] + t.f,
+            ]
+        )
+    )
+    shapely.prepare(outline)
+    present = ~shapely.is_missing(geoms)
+    meets = np.flatnonzero(present)[shapely.intersects(outline, geoms[present])]
+    if not len(meets):
+        raise InputError(f"{mask_name}: no zone overlaps the mask")
+    return meets
+
+
 def _accumulate(
     data: da.Array,
-    pixel_geoms: np.ndarray,
+    edges: ZoneEdges,
+    meets: np.ndarray,
     columns: _Columns,
     row_areas: np.ndarray,
-    mask_name: str,
 ) -> np.ndarray:
-    """``(zones, ncols)`` coverage-weighted areas: one task per chunk, partial sums added."""
-    tree = shapely.STRtree(pixel_geoms)
-    height, width = data.shape
-    if not len(tree.query(shapely.box(0, -height, width, 0), predicate="intersects")):
-        raise InputError(f"{mask_name}: no zone overlaps the mask")
-    blocks = data.to_delayed()
+    """``(zones, ncols)`` coverage-weighted areas: one task per chunk, partial sums added.
+
+    The zones over each chunk are those of ``meets`` whose bounds overlap it
+    (one bulk query of a spatial index of their bounds); a zone whose bounds
+    overlap a chunk it does not meet adds zeros.
+    """
     row_edges = np.cumsum((0, *data.chunks[0]))
     col_edges = np.cumsum((0, *data.chunks[1]))
+    chunk_rows, chunk_cols = np.meshgrid(
+        np.arange(len(row_edges) - 1), np.arange(len(col_edges) - 1), indexing="ij"
+    )
+    rows, cols = chunk_rows.ravel(), chunk_cols.ravel()
+    zb = edges.bounds[meets]
+    tree = shapely.STRtree(shapely.box(zb[:, 0], zb[:, 1], zb[:, 2], zb[:, 3]))
+    chunk_boxes = shapely.box(
+        col_edges[cols], row_edges[rows], col_edges[cols + 1], row_edges[rows + 1]
+    )
+    chunk_of, found = tree.query(chunk_boxes)
+    # overlapping, not touching: a zone's bounds on a chunk's edge add nothing there
+    zb = zb[found]
+    c0, c1 = col_edges[cols[chunk_of]], col_edges[cols[chunk_of] + 1]
+    r0, r1 = row_edges[rows[chunk_of]], row_edges[rows[chunk_of] + 1]
+    keep = (zb[:, 0] < c1) & (zb[:, 2] > c0) & (zb[:, 1] < r1) & (zb[:, 3] > r0)
+    chunk_of, found = chunk_of[keep], meets[found[keep]]
+    order = np.lexsort((found, chunk_of))
+    chunk_of, found = chunk_of[order], found[order]
+    starts = np.flatnonzero(np.diff(chunk_of, prepend=-1))  # each chunk's first zone
+    ends = np.r_[starts[1:], len(found)]
+    blocks = data.to_delayed()
     hits, tasks = [], []
-    for i in range(len(data.chunks[0])):
-        r0, r1 = int(row_edges[i]), int(row_edges[i + 1])
-        for j in range(len(data.chunks[1])):
-            c0, c1 = int(col_edges[j]), int(col_edges[j + 1])
-            found = np.sort(tree.query(shapely.box(c0, -r1, c1, -r0), predicate="intersects"))
-            if not len(found):
-                continue
-            hits.append(found)
-            tasks.append(
-                dask.delayed(block_areas, pure=False)(
-                    blocks[i, j],
-                    r0,
-                    c0,
-                    pixel_geoms[found],
-                    columns.lut,
-                    columns.ncols,
-                    row_areas[r0:r1],
-                )
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        k = int(chunk_of[start])
+        i, j = int(rows[k]), int(cols[k])
+        r0, c0 = int(row_edges[i]), int(col_edges[j])
+        zones = found[start:end]
+        hits.append(zones)
+        tasks.append(
+            dask.delayed(block_areas, pure=False)(
+                blocks[i, j],
+                r0,
+                c0,
+                edges.subset(zones),
+                columns.lut,
+                columns.ncols,
+                row_areas[r0 : int(row_edges[i + 1])],
             )
-    sums = np.zeros((len(pixel_geoms), columns.ncols))
-    for found, part in zip(hits, dask.compute(*tasks), strict=True):
-        sums[found] += part
+        )
+    sums = np.zeros((edges.zones, columns.ncols))
+    for zones, part in zip(hits, dask.compute(*tasks), strict=True):
+        sums[zones] += part
     return sums
 
 

@@ -87,9 +87,11 @@ def predict_block(
     """
     m = model.get() if isinstance(model, ModelHandle) else model
     reads = list(range(block.shape[0])) if pick is None else list(pick)
-    missing = ~np.isfinite(block[reads[0]])
+    missing = np.isfinite(block[reads[0]])  # where every band read is finite, then negated
+    finite = np.empty_like(missing)
     for k in reads[1:]:
-        missing |= ~np.isfinite(block[k])
+        missing &= np.isfinite(block[k], out=finite)
+    np.logical_not(missing, out=missing)
     n = len(m.classes)
     if missing.all():
         ids = np.full(block.shape[1:], NODATA, dtype=np.uint8)

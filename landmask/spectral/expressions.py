@@ -54,7 +54,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -148,19 +150,39 @@ class Expr:
     args: tuple[Expr, ...] = ()
     ops: tuple[str, ...] = ()
 
+    # An expression is evaluated strip by strip, each node looked up in a memo:
+    # its hash and the properties below are computed once per node, not on every
+    # lookup (hashing a tree of frozen dataclasses walks the whole tree). They are
+    # kept in the instance's __dict__ and left out of pickles (hashes of text
+    # differ between processes).
+
+    def __hash__(self) -> int:
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash((self.kind, self.value, self.args, self.ops))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+
     @property
     def boolean(self) -> bool:
         """True if the expression evaluates to a boolean mask."""
         return self.kind in ("cmp", "and", "or", "not")
 
-    @property
+    @cached_property
     def names(self) -> frozenset[str]:
         """Every name the expression reads."""
         if self.kind == "name":
             return frozenset([str(self.value)])
         return frozenset().union(*(a.names for a in self.args))
 
-    @property
+    @cached_property
     def quantities(self) -> tuple[Expr, ...]:
         """The numeric operands of every comparison, constants left out, in order."""
         if self.kind == "cmp":
@@ -174,14 +196,14 @@ class Expr:
         """True for a call of a scene-wide statistic (:data:`STATISTICS`)."""
         return self.kind == "call" and self.value in STATISTICS
 
-    @property
+    @cached_property
     def calls(self) -> tuple[Expr, ...]:
         """Every distinct scene-wide statistic call in the expression, in order."""
         if self.statistic:
             return (self,)
         return tuple(dict.fromkeys(c for a in self.args for c in a.calls))
 
-    @property
+    @cached_property
     def focal_calls(self) -> tuple[Expr, ...]:
         """Every distinct neighbourhood function call evaluated pixel by pixel, outermost first.
 
@@ -193,7 +215,7 @@ class Expr:
         own = (self,) if self.kind == "call" and self.value in FOCAL_FUNCTIONS else ()
         return tuple(dict.fromkeys((*own, *(c for a in self.args for c in a.focal_calls))))
 
-    @property
+    @cached_property
     def reach(self) -> int:
         """Pixels of context a value needs on each side: the sum of nested focal radii.
 
@@ -205,7 +227,7 @@ class Expr:
             return int(self.args[1].value or 0) + self.args[0].reach
         return max((a.reach for a in self.args), default=0)
 
-    @property
+    @cached_property
     def pixel_names(self) -> frozenset[str]:
         """The names read pixel by pixel: those outside scene-wide statistics."""
         if self.statistic:

@@ -109,19 +109,27 @@ def _line_sums(runs: np.ndarray, radius: int, axis: int) -> np.ndarray:
     """Sums over ``2R + 1`` along ``axis`` of an array padded by ``R`` on it, in a fixed order."""
     n = runs.shape[axis] - 2 * radius
     width = 2 * radius + 1
+    first: np.ndarray | None = None  # the first run, not yet added to anything
     out: np.ndarray | None = None
     size, offset = 1, 0  # `runs` holds the sums of `size` pixels starting at each index
     while True:
         if width & size:
             piece = _take(runs, axis, offset, offset + n)
-            out = piece.copy() if out is None else np.add(out, piece, out=out)
+            if out is not None:
+                np.add(out, piece, out=out)
+            elif first is not None:  # the first two runs added into a new array: no copy
+                out = np.add(first, piece)
+            else:
+                first = piece
             offset += size
         if size * 2 > width:
             break
         length = runs.shape[axis]
         runs = np.add(_take(runs, axis, 0, length - size), _take(runs, axis, size, length))
         size *= 2
-    assert out is not None
+    if out is None:  # a window of one pixel
+        assert first is not None
+        out = first.copy()
     return out
 
 
@@ -166,7 +174,10 @@ def _moments(values: np.ndarray, radius: int, squares: bool) -> tuple[np.ndarray
     """Where ``values`` is finite, and the window mean (or variance) of its finite values.
 
     The float64 planes (valid-pixel counts, values, squares) are made strip by
-    strip, so the whole block costs only its float32 answer.
+    strip, so the whole block costs only its float32 answer. Without a missing
+    value the counts are ``(2R + 1)²`` but near the edges: the sums are divided
+    by that number, and the rows and columns within ``R`` of an edge again by
+    their own counts (the same quotients as dividing by a plane of counts).
     """
     valid = np.isfinite(values)
     complete = bool(valid.all())  # no missing value: counts follow from the edges alone
@@ -177,24 +188,59 @@ def _moments(values: np.ndarray, radius: int, squares: bool) -> tuple[np.ndarray
     edges_y, edges_x = _edge_counts(h, radius), _edge_counts(w, radius)
     with np.errstate(invalid="ignore", divide="ignore"):
         for top, bottom in _strips((count_planes, h, w), radius):
-            planes = np.empty((count_planes, bottom - top + 2 * radius, w + 2 * radius))
-            planes[first] = _padded_rows(values, top, bottom, radius, 0.0, np.float64)
+            rows = bottom - top + 2 * radius
+            planes = np.empty((count_planes, rows, w + 2 * radius))
+            r0, r1 = max(0, top - radius), min(h, bottom + radius)
+            y0, y1 = r0 - (top - radius), r1 - (top - radius)  # the rows inside the block
+            planes[:, :y0] = 0.0  # beyond the block's edge: nothing
+            planes[:, y1:] = 0.0
+            planes[:, :, :radius] = 0.0
+            planes[:, :, radius + w :] = 0.0
+            planes[first, y0:y1, radius : radius + w] = values[r0:r1]
             if not complete:
-                planes[0] = _padded_rows(valid, top, bottom, radius, 0.0, np.float64)
+                planes[0, y0:y1, radius : radius + w] = valid[r0:r1]
                 np.copyto(planes[first], 0.0, where=planes[0] == 0.0)
             if squares:
                 np.multiply(planes[first], planes[first], out=planes[first + 1])
             sums = _strip_sums(planes, radius)
-            count = np.outer(edges_y[top:bottom], edges_x) if complete else sums[0]
-            mean = sums[first] / count
+            if complete:
+                mean = _by_edge_counts(sums[first], edges_y[top:bottom], edges_x, radius)
+            else:
+                mean = np.divide(sums[first], sums[0], out=sums[first])
             if squares:
-                var = sums[first + 1] / count - mean * mean
+                if complete:
+                    var = _by_edge_counts(sums[first + 1], edges_y[top:bottom], edges_x, radius)
+                else:
+                    var = np.divide(sums[first + 1], sums[0], out=sums[first + 1])
+                var -= np.multiply(mean, mean, out=mean)
                 np.maximum(var, 0.0, out=var)  # a constant window may round to -1e-17
-                out[top:bottom] = np.sqrt(var)
+                np.sqrt(var, out=var)
+                out[top:bottom] = var
             else:
                 out[top:bottom] = mean
     out[~valid] = np.nan
     return valid, out
+
+
+def _by_edge_counts(
+    sums: np.ndarray, counts_y: np.ndarray, counts_x: np.ndarray, radius: int
+) -> np.ndarray:
+    """``sums / outer(counts_y, counts_x)`` in place, without making the plane of counts.
+
+    Inside, every count is ``(2R + 1)²``; only the rows and columns within ``R`` of
+    an edge (where ``counts_y`` or ``counts_x`` is smaller) are divided by their own.
+    IEEE division rounds the quotient alone, so the result is the same, bit for bit.
+    """
+    inner = float(2 * radius + 1)
+    rows = np.flatnonzero(counts_y != inner)
+    cols = np.flatnonzero(counts_x != inner)
+    edge_rows, edge_cols = sums[rows], sums[:, cols]  # copies, taken before dividing
+    np.divide(sums, inner * inner, out=sums)
+    if rows.size:
+        sums[rows] = edge_rows / np.outer(counts_y[rows], counts_x)
+    if cols.size:
+        sums[:, cols] = edge_cols / np.outer(counts_y, counts_x[cols])
+    return sums
 
 
 def focal_mean(values: np.ndarray, radius: int) -> np.ndarray:

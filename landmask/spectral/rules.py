@@ -25,6 +25,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -83,12 +84,12 @@ class RuleSet:
     #: (see :func:`landmask.spectral.thresholds.resolve_thresholds`).
     thresholds: tuple[tuple[str, float], ...] = ()
 
-    @property
+    @cached_property
     def names(self) -> frozenset[str]:
         """Every band and index name the rule set reads."""
         return frozenset().union(*(r.expr.names for r in self.rules))
 
-    @property
+    @cached_property
     def quantities(self) -> tuple[Expr, ...]:
         """Every distinct numeric quantity the rules compare, in rule order."""
         return tuple(dict.fromkeys(q for r in self.rules for q in r.expr.quantities))
@@ -98,12 +99,12 @@ class RuleSet:
         """True when a scene-wide statistic had no valid pixel (NaN): every pixel is nodata."""
         return any(math.isnan(value) for _, value in self.thresholds)
 
-    @property
+    @cached_property
     def reach(self) -> int:
         """Pixels of context the rules need around a pixel (their largest focal radius)."""
         return max((r.expr.reach for r in self.rules), default=0)
 
-    @property
+    @cached_property
     def focal_calls(self) -> tuple[Expr, ...]:
         """Every distinct neighbourhood function call of the rules, in rule order."""
         return tuple(dict.fromkeys(c for r in self.rules for c in r.expr.focal_calls))
@@ -323,16 +324,38 @@ def classify_block(block: np.ndarray, band_names: Sequence[str], ruleset: RuleSe
     focal: dict[Expr, np.ndarray] = {}
     if ruleset.focal_calls:
         whole = BlockLookup(block, band_names)
+        calls = ruleset.focal_calls
+        keep = set(calls) | set(ruleset.quantities)  # what the strips read from the memo
         with np.errstate(all="ignore"):
-            for call in ruleset.focal_calls:
+            for k, call in enumerate(calls):
                 focal[call] = call.evaluate(whole, focal)
+                # a whole-block intermediate (blue + green, ...) that neither the strips
+                # nor a later call reads is dropped at once: each is a float32 plane
+                later = set().union(*(_pending(c, focal) for c in calls[k + 1 :]))
+                for done in [e for e in focal if e not in keep and e not in later]:
+                    del focal[done]
+    bands = sorted({b for n in ruleset.names for b in (INDICES[n].bands if n in INDICES else [n])})
+    # NaN propagates through arithmetic, so checking the compared quantities
+    # covers the bands inside them; only a power can turn NaN into a number
+    checks = list(ruleset.quantities)
+    if any("**" in q.ops or (q.kind != "name" and _has_power(q)) for q in checks):
+        checks += [Expr("name", value=b) for b in bands]
     rows = max(1, STRIP_PIXELS // max(1, block.shape[2]))
     for r in range(0, block.shape[1], rows):
         # the memo holds the focal calls and their sub-expressions; a bound
         # scene-wide constant among them is a scalar, the same for every strip
         strip = {c: v[r : r + rows] if np.ndim(v) else v for c, v in focal.items()}
-        out[r : r + rows] = _classify_strip(block[:, r : r + rows], band_names, ruleset, strip)
+        out[r : r + rows] = _classify_strip(
+            block[:, r : r + rows], band_names, ruleset, strip, bands, checks
+        )
     return out
+
+
+def _pending(expr: Expr, memo: Mapping[Expr, Any]) -> set[Expr]:
+    """``expr`` and the sub-expressions its evaluation would compute, stopping at ``memo``."""
+    if expr in memo or not expr.args:
+        return {expr}
+    return {expr}.union(*(_pending(a, memo) for a in expr.args))
 
 
 def _classify_strip(
@@ -340,22 +363,20 @@ def _classify_strip(
     band_names: Sequence[str],
     ruleset: RuleSet,
     focal: dict[Expr, np.ndarray],
+    bands: Sequence[str],
+    checks: Sequence[Expr],
 ) -> np.ndarray:
+    """Block function: the rules over one strip; ``bands`` and ``checks`` as in classify_block."""
     shape = block.shape[1:]
     lookup = BlockLookup(block, band_names)
     out = np.full(shape, NODATA, dtype=np.uint8)
-    bands = sorted({b for n in ruleset.names for b in (INDICES[n].bands if n in INDICES else [n])})
     if bands and not np.isfinite(lookup(bands[0])).any():
         return out  # a band every pixel needs is missing everywhere: skip the work
     memo = dict(focal)  # the neighbourhood values of this strip, computed on the block
     valid = np.ones(shape, dtype=bool)
-    # NaN propagates through arithmetic, so checking the compared quantities
-    # covers the bands inside them; only a power can turn NaN into a number
-    checks = list(ruleset.quantities)
-    if any("**" in q.ops or (q.kind != "name" and _has_power(q)) for q in checks):
-        checks += [Expr("name", value=b) for b in bands]
+    finite = np.empty(shape, dtype=bool)
     for quantity in checks:
-        valid &= np.isfinite(quantity.evaluate(lookup, memo))
+        valid &= np.isfinite(quantity.evaluate(lookup, memo), out=finite)
     # Class ids are added, not scattered: the rules' hits are disjoint, so
     # 255 + valid * (default - 255) + sum(hit * (id - default)) is exact modulo
     # 256, and adding is far cheaper than boolean indexing on speckled masks.

@@ -299,7 +299,7 @@ def _staged(job: CogJob, lock: Any) -> Iterator[Any]:
             yield da.store([data, *levels], targets, lock=lock, compute=False)
             transform = profile.get("transform")
             _vrt_with_overviews(parts[0], parts[1:], vrt, transform)
-            with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_CACHEMAX=256):
+            with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_CACHEMAX=64):
                 rasterio.shutil.copy(
                     vrt,
                     final_tmp,
