@@ -43,7 +43,7 @@ __all__ = ["STRIP_ROWS", "ZoneEdges", "block_areas", "range_counts", "zone_edges
 
 #: Rows of a block worked through at once: the memory of the boundary pieces
 #: follows the strip, not the block.
-STRIP_ROWS = 256
+STRIP_ROWS = 128
 
 #: Coverage below this share of a pixel is float rounding of edges that cancel
 _ROUNDING = 1e-12
@@ -108,17 +108,28 @@ def zone_edges(geoms: np.ndarray, transform: Affine) -> ZoneEdges:
         in pixel space. Memory: a few float64 per vertex.
     """
     n = len(geoms)
-    present = np.flatnonzero(~shapely.is_missing(geoms))
-    parts, part_zone = shapely.get_parts(geoms[present], return_index=True)
-    polygons = shapely.get_type_id(parts) == 3
-    parts, part_zone = parts[polygons], part_zone[polygons]
-    rings, ring_part = shapely.get_rings(parts, return_index=True)
-    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    present = ~shapely.is_missing(geoms)
+    if not present.any():
+        empty = np.zeros(0)
+        return ZoneEdges(
+            empty, empty, empty, empty, empty, np.zeros(0, np.intp), np.full((n, 4), np.nan)
+        )
+    # flat coordinates and offsets, no geometry cloned part by part or ring by ring
+    kind, xy, offsets = shapely.to_ragged_array(geoms)
+    if kind == shapely.GeometryType.POLYGON:
+        (ring_offsets, part_offsets), zone_offsets = offsets, np.arange(n + 1)
+    elif kind == shapely.GeometryType.MULTIPOLYGON:
+        ring_offsets, part_offsets, zone_offsets = offsets
+    else:
+        raise TypeError(f"zones must be polygonal, not {kind.name}")
+    ring_part = np.repeat(np.arange(len(part_offsets) - 1), np.diff(part_offsets))
+    zone_of_ring = np.repeat(np.arange(n), np.diff(zone_offsets))[ring_part]
+    shell = np.arange(len(ring_part)) == part_offsets[ring_part]  # a part's first ring
+    ring = np.repeat(np.arange(len(ring_part)), np.diff(ring_offsets))
     inverse = ~transform
     x = inverse.a * xy[:, 0] + inverse.b * xy[:, 1] + inverse.c
     v = inverse.d * xy[:, 0] + inverse.e * xy[:, 1] + inverse.f
     del xy
-    zone_of_ring = present[part_zone[ring_part]]
     bounds = np.full((n, 4), np.nan)
     if len(x):
         vertex_zone = zone_of_ring[ring]
@@ -135,8 +146,7 @@ def zone_edges(geoms: np.ndarray, transform: Affine) -> ZoneEdges:
     x_rel = x - np.repeat(x[first], np.diff(np.r_[first, len(x)]))
     v_rel = v - np.repeat(v[first], np.diff(np.r_[first, len(v)]))
     cross = np.where(same, x_rel[:-1] * v_rel[1:] - x_rel[1:] * v_rel[:-1], 0.0)
-    area = np.bincount(ring[:-1], weights=cross, minlength=len(rings))
-    shell = np.r_[True, ring_part[1:] != ring_part[:-1]]  # a part's first ring
+    area = np.bincount(ring[:-1], weights=cross, minlength=len(ring_part))
     sign = np.where(shell, -1.0, 1.0) * np.sign(area)
     a = np.flatnonzero(same)
     a = a[(v[a] != v[a + 1]) & (sign[ring[a]] != 0)]
@@ -345,23 +355,24 @@ def coverage_runs(
     that row from ``col[i] + 1`` to ``run_end[i] - 1``. Any other pixel is
     outside the zone.
     """
-    # cut the edges at every pixel row of the block, then those pieces at every pixel
-    # column: in the order of travel, so a piece is two consecutive points of one edge
-    vs, xs, of_edge = _cut(v0, v1, x0, x1, 0, h)
-    p1 = np.flatnonzero(of_edge[1:] == of_edge[:-1])
-    row = np.floor((vs[p1] + vs[p1 + 1]) / 2)
-    p1 = p1[(row >= 0) & (row < h)]
-    xs, vs, of_piece = _cut(xs[p1], xs[p1 + 1], vs[p1], vs[p1 + 1], 0, w)
-    p2 = np.flatnonzero(of_piece[1:] == of_piece[:-1])
-    xa, xb, va, vb = xs[p2], xs[p2 + 1], vs[p2], vs[p2 + 1]
-    owner = of_edge[p1[of_piece[p2]]]
+    # cut the edges at every pixel row of the block, then those pieces at every pixel column
+    va, vb, xa, xb, of_edge = _pieces(v0, v1, x0, x1, 0, h)
+    row = np.floor((va + vb) / 2)
+    keep = np.flatnonzero((row >= 0) & (row < h))
+    xa, xb, va, vb, of_piece = _pieces(xa[keep], xb[keep], va[keep], vb[keep], 0, w)
+    keep = keep[of_piece]
+    owner = of_edge[keep]
     height = (vb - va) * sign[owner]
-    mid_x = (xa + xb) / 2
+    del va, vb
+    mid_x = xa + xb
+    mid_x *= 0.5
+    del xa, xb
     col = np.floor(mid_x)
     # a piece left of the block: all of the row's first pixel is right of it
     left = np.where(col < 0, 0.0, mid_x - col)  # the share of the pixel left of the piece
+    del mid_x
     col = np.maximum(col, 0).astype(np.intp)
-    row = np.floor((va + vb) / 2).astype(np.intp)
+    row = row[keep].astype(np.intp)
     ok = (col < w) & (height != 0)
     zone, row, col, height, left = zone[owner[ok]], row[ok], col[ok], height[ok], left[ok]
     if not len(zone):
@@ -385,28 +396,39 @@ def coverage_runs(
     return line // h, line % h, col, before + partial, run_end, before + total
 
 
-def _cut(
+def _pieces(
     a0: np.ndarray, a1: np.ndarray, b0: np.ndarray, b1: np.ndarray, lo: int, hi: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Segments ``(a0, b0) -> (a1, b1)`` cut where ``a`` crosses an integer of ``lo .. hi``.
 
-    Returns the points ``(a, b)`` of every segment in the order of travel,
-    its ends included, and the segment of each point: consecutive points of
-    one segment are a piece. A piece outside ``lo .. hi`` is not cut further.
+    Returns ``(pa0, pa1, pb0, pb1, of)``: piece ``k`` runs from
+    ``(pa0[k], pb0[k])`` to ``(pa1[k], pb1[k])`` and is part of segment
+    ``of[k]``; a segment's pieces follow each other in the order of travel.
+    A piece outside ``lo .. hi`` is not cut further.
     """
     low, high = np.minimum(a0, a1), np.maximum(a0, a1)
     first = np.maximum(np.floor(low) + 1, lo)  # integers strictly inside, within lo .. hi
     last = np.minimum(np.ceil(high) - 1, hi)
-    inner = np.maximum(last - first + 1, 0).astype(np.intp)
-    count = inner + 2
+    count = np.maximum(last - first + 1, 0).astype(np.intp) + 1  # pieces of each segment
+    ends = np.cumsum(count)
+    begins = ends - count
     of = np.repeat(np.arange(len(a0)), count)
-    j = np.arange(len(of)) - np.repeat(np.cumsum(count) - count, count)
-    up = a1[of] > a0[of]
-    a = np.where(up, first[of] + (j - 1), last[of] - (j - 1))
-    end = j == count[of] - 1
-    a = np.where(j == 0, a0[of], np.where(end, a1[of], a))
-    span = a1 - a0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        b = b0[of] + (a - a0[of]) * ((b1 - b0) / span)[of]
-    b = np.where(j == 0, b0[of], np.where(end, b1[of], b))
-    return a, b, of
+    up = a1 > a0
+    step = np.where(up, 1.0, -1.0)
+    origin = np.where(up, first, last) - step  # the j-th cut (from 1) is at origin + j * step
+    j = np.arange(len(of), dtype=np.float64)
+    j -= np.repeat(begins.astype(np.float64), count)
+    pa0 = origin[of] + step[of] * j  # a piece starts at a cut, the first at the segment's start
+    pa0[begins] = a0
+    pa1 = np.empty_like(pa0)
+    pa1[:-1] = pa0[1:]
+    pa1[ends - 1] = a1
+    with np.errstate(divide="ignore", invalid="ignore"):  # a segment along a: one piece
+        slope = (b1 - b0) / (a1 - a0)
+        pb0 = (pa0 - a0[of]) * slope[of]
+    pb0 += b0[of]
+    pb0[begins] = b0
+    pb1 = np.empty_like(pb0)
+    pb1[:-1] = pb0[1:]
+    pb1[ends - 1] = b1
+    return pa0, pa1, pb0, pb1, of
