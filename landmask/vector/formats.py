@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
+import numpy as np
 
-from landmask.classes import NODATA, ClassScheme, resolve_scheme
+from landmask.classes import NODATA, ClassScheme
 from landmask.errors import ConfigError
 from landmask.io.companions import Output
 from landmask.io.inputs import data_layer
 from landmask.io.outputs import atomic_path, attach_sidecars, check_output, plan_outputs
+from landmask.io.read.schemes import resolve_scheme
 from landmask.io.stac.items import Lineage, attach_item
 from landmask.io.write.styling import gpkg_add_style, vector_sidecars
 from landmask.vector.geoparquet import write_geoparquet
@@ -92,7 +94,7 @@ def write_vector(
     Polygons with a ``class_name`` column are styled by class
     (:mod:`landmask.io.write.styling`) after ``scheme`` (default: the one the frame
     records, as :func:`~landmask.vector.vectorize.vectorize` frames do, else
-    ``landcover``; :func:`landmask.classes.resolve_scheme`): a
+    ``landcover``; :func:`landmask.io.read.schemes.resolve_scheme`): a
     GeoPackage gets the style in its ``layer_styles`` table before it lands,
     and every format a ``.qml`` beside it once it has.
 
@@ -349,7 +351,6 @@ def transition_columns(values: Any, scheme: ClassScheme) -> dict[str, Any]:
     Numpy arrays for class ids ``values`` of a change scheme
     (:func:`landmask.classes.change_scheme`); empty for any other scheme.
     """
-    import numpy as np
 
     if scheme.base is None:
         return {}
@@ -370,7 +371,6 @@ def features_table(features: Features, scheme: ClassScheme) -> Any:
 
     Polygons of a change map also get :func:`transition_columns`.
     """
-    import numpy as np
     import pyarrow as pa
 
     names = np.array([scheme.name_of(k) for k in range(256)], dtype=object)
@@ -412,7 +412,6 @@ def features_frame(features: Features, crs: Any, scheme: ClassScheme) -> gpd.Geo
 
 def wkb_types(features: Features) -> set[str]:
     """The OGC geometry types among ``features``' WKB (read from each header, no parsing)."""
-    import numpy as np
 
     starts = features.offsets[:-1]
     if not len(starts):
@@ -428,7 +427,6 @@ _OGC_TYPES = {3: "Polygon", 6: "MultiPolygon"}
 
 def _promoted(reader: Any, geometry: str) -> Iterator[Any]:
     """``reader``'s batches with every Polygon made a one-part MultiPolygon."""
-    import numpy as np
     import pyarrow as pa
     import shapely
 

@@ -40,21 +40,29 @@ import hashlib
 import json
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from landmask import __version__
 from landmask.classes import CLOUD, NODATA, ClassScheme
 from landmask.errors import OutputExistsError
 from landmask.io.companions import Output, is_own, item_path
 from landmask.io.outputs import atomic_path, attach_sidecars, folder_lock, plan_outputs
+from landmask.io.sensors.provider import product_of_file
 from landmask.io.sensors.times import iso_utc, item_times, parse_utc
 from landmask.io.statistic_tags import thresholds_of
 
 if TYPE_CHECKING:
     import pystac
+
+# Imports: landmask's at the top; pystac is imported by the functions that build items (only STAC
+# outputs need it).
 
 __all__ = [
     "CATALOG_NAME",
@@ -211,8 +219,6 @@ def build_item(
     from pystac.extensions.file import FileExtension
     from pystac.extensions.projection import ProjectionExtension
 
-    from landmask import __version__
-
     file = Path(path)
     src = Path(source) if source is not None else file
     checksum = _start_sha256(src)  # hashed while the rest of the item is read and built
@@ -315,7 +321,6 @@ def acquisition_times(lineage: Lineage, *, beside: Path | None = None) -> list[d
     input file (:attr:`landmask.io.sensors.provider.Product.acquired`: Sentinel-2 and
     Landsat product names, ``*_MTL``, ``MTD_MSIL2A.xml``). Empty when none says.
     """
-    from landmask.io.sensors.provider import product_of_file
 
     found: set[dt.datetime] = set()
     for href in lineage.derived_from:
@@ -454,7 +459,6 @@ def _vector_extent(path: Path, layer_name: str) -> dict[str, Any]:
 
 
 def _finite(bounds: Sequence[float]) -> bool:
-    import math
 
     return all(math.isfinite(v) for v in bounds)
 
@@ -480,14 +484,12 @@ def _footprint(crs: Any, bounds: Sequence[float] | None) -> tuple[Any, list[floa
 
 
 def _forward(transformer: Any, xy: Any) -> Any:
-    import numpy as np
 
     x, y = transformer.transform(xy[:, 0], xy[:, 1])
     return np.column_stack([x, y])
 
 
 def _raster_bands(asset: pystac.Asset, extent: Mapping[str, Any]) -> None:
-    import math
 
     from pystac.extensions.raster import NoDataStrings, RasterBand, RasterExtension
 
@@ -509,7 +511,6 @@ def _raster_bands(asset: pystac.Asset, extent: Mapping[str, Any]) -> None:
 def class_name(name: str) -> str:
     """A class name as the classification extension allows (``^[0-9A-Za-z-_]+$``):
     ``other -> forest`` -> ``other-to-forest``; the text itself goes in ``description``."""
-    import re
 
     slug = re.sub(r"[^0-9A-Za-z_-]+", "-", name.replace("->", " to ")).strip("-")
     return slug or "class"
