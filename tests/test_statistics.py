@@ -239,7 +239,10 @@ def test_a_normalized_difference_outside_its_range_warns():
         ("red > percentile(red, nir)", "P must be a number written out"),
         ("red > dark(red, 2)", r"dark\(\) at column 7 takes one argument: dark\(EXPR\)"),
         ("red > dark(3)", "needs an index or band, not a number"),
-        ("red > percentile(dark(red), 5)", "its argument cannot hold another scene-wide statistic"),
+        ("red > percentile(dark(red), 5)", "needs an index or band, not a number"),
+        ("red > percentile(red where nir, 5)", "'where' at column 22 needs a comparison"),
+        ("red > focal_mean(red where nir > 0, 1)", "only a scene-wide statistic is taken over"),
+        ("red where nir > 0 > 1", "'where' at column 5 is allowed only inside a scene-wide"),
         ("red > median(red)", "unknown function 'median'"),
     ],
 )
@@ -511,3 +514,61 @@ def test_a_band_that_is_the_same_everywhere_is_named():
         warnings.simplefilter("error", StatisticWarning)
         spread = as_scene(np.stack([red, red, red, red * 2]), ["blue", "green", "red", "nir"])
         resolve_thresholds(spread, rules)
+
+
+#: Statistics of statistics, over part of the scene: the inner ones first (one pass per level).
+NESTED_RULES = {
+    "rules": [
+        {"class": "forest", "when": "red < percentile(red where nir > percentile(nir, 50), 25)"},
+        {"class": "urban", "when": "red / percentile(red, 99) > otsu(red / percentile(red, 99))"},
+    ]
+}
+
+
+@pytest.mark.filterwarnings("ignore::landmask.errors.StatisticWarning")
+@GRAPH_SETTINGS
+@given(data=st.data(), seed=st.integers(0, 2**16), h=st.integers(2, 14), w=st.integers(2, 14))
+def test_statistics_of_statistics_over_part_of_the_scene_for_any_chunking(data, seed, h, w):
+    rng = np.random.default_rng(seed)
+    values = (rng.random((2, h, w)) * 200 + 20).astype(np.float32)
+    values[rng.random(values.shape) < 0.1] = np.nan
+    chunks = (data.draw(st.integers(1, h)), data.draw(st.integers(1, w)))
+    rules = load_rules(NESTED_RULES)
+    want = resolve_thresholds(_scene(values, -1), rules)
+    with dask.config.set(scheduler=data.draw(st.sampled_from(["threads", "synchronous"]))):
+        got = resolve_thresholds(_scene(values, chunks), rules)
+        mask = classify(_scene(values, chunks), rules=NESTED_RULES).values
+    assert got.thresholds == want.thresholds
+    np.testing.assert_array_equal(mask, classify(_scene(values, -1), rules=NESTED_RULES).values)
+    found = dict(got.thresholds)
+    inner = "percentile(nir, 50)"
+    outer = f"percentile(red where nir > {inner}, 25)"
+    order = list(found)
+    assert order.index(inner) < order.index(outer)  # inner statistics first
+    # the outer statistic against numpy on the pixels its condition keeps, with the
+    # inner value landmask found (each within one bin of numpy's)
+    red, nir = values.astype(np.float64)
+    keep = np.isfinite(red) & (nir > found[inner])
+    if keep.any():
+        want_p = float(np.percentile(red[keep], 25))
+        assert abs(found[outer] - want_p) <= 2 * bin_width_at(want_p) + 1e-6
+    else:
+        assert np.isnan(found[outer])
+
+
+def test_a_statistic_over_an_empty_part_matches_nothing_and_voids_nothing():
+    """No pixel where the condition holds: its rule matches nothing, the rest classify."""
+    values = np.stack([np.full((4, 5), 0.1), np.full((4, 5), 0.4)]).astype(np.float32)
+    rules = {
+        "rules": [
+            {"class": "forest", "when": "red < percentile(red where nir > 0.9, 50)"},
+            {"class": "urban", "when": "nir > 0.3"},
+        ]
+    }
+    with pytest.warns(StatisticWarning, match="has no pixel where its condition holds") as rec:
+        mask = classify(_scene(values, -1), rules=rules).values
+    assert len([r for r in rec if r.category is StatisticWarning]) == 1
+    assert (mask == 2).all()
+    bound = resolve_thresholds(_scene(values, -1), load_rules(rules))
+    assert not bound.void
+    assert np.isnan(dict(bound.thresholds)["percentile(red where nir > 0.9, 50)"])

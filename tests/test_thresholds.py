@@ -109,7 +109,7 @@ def test_parse_function_calls():
         ("mndwi > otsuu(mndwi)", "unknown function 'otsuu' at column 9 (known: dark, focal_max"),
         ("mndwi > otsu()", "otsu() at column 9 needs an argument"),
         ("mndwi > otsu(0.3)", "needs an index or band, not a number"),
-        ("mndwi > otsu(otsu(mndwi))", "its argument cannot hold another scene-wide statistic"),
+        ("mndwi > otsu(otsu(mndwi))", "needs an index or band, not a number"),
         ("mndwi > otsu(mndwi > 0)", "'otsu' needs numbers, not a comparison"),
         ("mndwi > otsu(mndwi ndvi)", "takes one argument"),
     ],

@@ -119,6 +119,9 @@ class RulesModel:
         self.classes = sorted(ids)
         reads = {b for n in ruleset.names for b in (INDICES[n].bands if n in INDICES else [n])}
         self.bands = sorted(reads)
+        #: :meth:`predict` gives nodata wherever any of :attr:`bands` is missing, so
+        #: :func:`~landmask.models.inference.predict_block` needs no mask of its own
+        self.marks_missing = reads <= ruleset.guarded_bands
 
     #: every pixel's probabilities are 0 or 1, so :meth:`predict` is the argmax of
     #: :meth:`predict_proba` whatever the minimum confidence (see
@@ -135,7 +138,13 @@ class RulesModel:
         """
 
         resolved = resolve_thresholds(scene, self.ruleset)
-        return self if resolved is self.ruleset else RulesModel(resolved)
+        if resolved is self.ruleset:
+            return self
+        bound = RulesModel(resolved)
+        # the bands picked for the scene are this model's: a band read only inside a
+        # statistic (red < percentile(nir, 50)) is no name of the bound rules
+        bound.bands = self.bands
+        return bound
 
     def predict(self, block: np.ndarray) -> np.ndarray:
         """``(band, y, x)`` -> ``(y, x)`` uint8 class ids, 255 where inputs are missing."""

@@ -12,7 +12,7 @@ with numpy; user text is never passed to ``eval``. The grammar::
     unary      := ("-"|"+") unary | power
     power      := atom ( "**" unary )?
     atom       := NUMBER | NAME | call | "(" expr ")"
-    call       := FUNCTION "(" expr ( "," NUMBER )? ")"
+    call       := FUNCTION "(" expr ( "where" expr )? ( "," NUMBER )? ")"
 
 ``FUNCTION`` is one of :data:`FUNCTIONS`, of two kinds:
 
@@ -33,9 +33,14 @@ with numpy; user text is never passed to ``eval``. The grammar::
 
 ``R`` and ``P`` are number literals. A statistic's argument may hold focal
 functions (``percentile(focal_std(nir, 2), 90)``: computed on chunks grown by
-their reach) but not another statistic; a focal function's argument may hold
-statistics and focal functions (their reaches add up). Any other name before
-``(`` is an error.
+their reach) and other statistics (``percentile(nir / percentile(nir, 99), 50)``:
+the inner ones are computed first, one pass over the scene per level of
+nesting); a focal function's argument may hold statistics and focal functions
+(their reaches add up). Any other name before ``(`` is an error.
+
+A statistic may be taken over part of the scene: ``otsu(vis where ndvi > 0.3)``
+counts only the pixels where the condition after ``where`` holds (``where`` is
+allowed only there: a pixel's own value never depends on it).
 
 Expressions are bounded: at most :data:`MAX_LENGTH` characters,
 :data:`MAX_DEPTH` levels of nesting (parentheses, ``not``, signs, ``**``) and
@@ -93,7 +98,7 @@ _TOKEN = re.compile(
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
     r"|(?P<op>\*\*|<=|>=|==|!=|[-+*/<>(),]))"
 )
-_KEYWORDS = {"and", "or", "not"}
+_KEYWORDS = {"and", "or", "not", "where"}
 
 #: Scene-wide statistics, by name: the name of their second (literal) argument, if any.
 STATISTICS: dict[str, str | None] = {
@@ -141,8 +146,10 @@ class Expr:
 
     ``kind`` is one of ``num``, ``name``, ``neg``, ``arith``, ``cmp``, ``and``,
     ``or``, ``not``, ``call`` (``value`` is the function name, ``args`` its
-    argument and, for two-argument functions, a ``num`` node); ``boolean``
-    tells whether it yields a mask.
+    argument and, for two-argument functions, a ``num`` node), ``where`` (a
+    statistic's argument restricted to part of the scene: ``args`` the value and
+    the condition; NaN where the condition is false); ``boolean`` tells whether
+    it yields a mask.
     """
 
     kind: str
@@ -204,6 +211,13 @@ class Expr:
         return tuple(dict.fromkeys(c for a in self.args for c in a.calls))
 
     @cached_property
+    def all_calls(self) -> tuple[Expr, ...]:
+        """Every distinct statistic call, those inside other statistics too, innermost first."""
+        inner = (c for a in self.args for c in a.all_calls)
+        own = (self,) if self.statistic else ()
+        return tuple(dict.fromkeys((*inner, *own)))
+
+    @cached_property
     def focal_calls(self) -> tuple[Expr, ...]:
         """Every distinct neighbourhood function call evaluated pixel by pixel, outermost first.
 
@@ -252,6 +266,8 @@ class Expr:
             return str(self.value)
         if k == "call":
             return f"{self.value}({', '.join(str(a) for a in self.args)})"
+        if k == "where":
+            return f"{self.args[0]} where {self.args[1]}"
         if k == "neg":
             return f"-{self._operand(self.args[0])}"
         if k == "not":
@@ -290,6 +306,9 @@ class Expr:
 
     def _compute(self, lookup: Lookup, memo: dict[Expr, np.ndarray] | None) -> np.ndarray:
         k = self.kind
+        if k == "where":  # a statistic's argument over part of the scene
+            value, keep = (a.evaluate(lookup, memo) for a in self.args)
+            return np.where(keep, value, np.float32(np.nan)).astype(np.float32, copy=False)
         if k == "call":  # a neighbourhood function, over the whole block
             inner = self.args[0].evaluate(lookup, memo)
             return focal(str(self.value), inner, int(self.args[1].value or 0))
@@ -360,6 +379,11 @@ class _Parser:
         node = self.or_()
         if self.i < len(self.tokens):
             _, value, col = self.tokens[self.i]
+            if value == "where":
+                raise RuleError(
+                    f"'where' at column {col} is allowed only inside a scene-wide statistic "
+                    "(otsu(x where ndvi > 0.3))"
+                )
             raise RuleError(f"unexpected {value!r} at column {col}")
         return node
 
@@ -484,13 +508,19 @@ class _Parser:
         if self.peek() in (")", ","):
             raise RuleError(f"{function}() at column {col} needs an argument: {usage}")
         arg = self._number(self.or_(), function)
-        if function in STATISTICS and arg.calls:
-            raise RuleError(
-                f"{function}() at column {col}: its argument cannot hold another scene-wide "
-                "statistic"
-            )
         if not arg.pixel_names:
             raise RuleError(f"{function}() at column {col} needs an index or band, not a number")
+        if self.peek() == "where":
+            _, _, at = self.take()
+            if function not in STATISTICS:
+                raise RuleError(
+                    f"'where' at column {at}: only a scene-wide statistic is taken over part "
+                    f"of the scene, not {function}()"
+                )
+            keep = self.or_()
+            if not keep.boolean:
+                raise RuleError(f"'where' at column {at} needs a comparison, not a number")
+            arg = Expr("where", args=(arg, keep))
         args = [arg]
         if self.peek() == ",":
             self.take()
@@ -539,7 +569,7 @@ def parse(text: str) -> Expr:
             f"expression is more than {MAX_HEIGHT} operations deep "
             f"(e.g. a sum of {MAX_HEIGHT} terms): simplify it"
         )
-    deepest = max([node.reach, *(c.args[0].reach for c in node.calls)])
+    deepest = max([node.reach, *(c.args[0].reach for c in node.all_calls)])
     if deepest > MAX_REACH:
         raise RuleError(
             f"nested neighbourhood functions reach {deepest} px; at most {MAX_REACH} px "

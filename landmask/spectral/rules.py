@@ -96,13 +96,45 @@ class RuleSet:
 
     @property
     def void(self) -> bool:
-        """True when a scene-wide statistic had no valid pixel (NaN): every pixel is nodata."""
-        return any(math.isnan(value) for _, value in self.thresholds)
+        """True when a scene-wide statistic had no valid pixel (NaN): every pixel is nodata.
+
+        A statistic over part of the scene (``otsu(x where c)``) whose part is empty
+        is NaN too but voids nothing: comparisons with it match no pixel.
+        """
+        return any(math.isnan(value) for name, value in self.thresholds if " where " not in name)
 
     @cached_property
     def reach(self) -> int:
         """Pixels of context the rules need around a pixel (their largest focal radius)."""
         return max((r.expr.reach for r in self.rules), default=0)
+
+    @cached_property
+    def bands(self) -> list[str]:
+        """Every band the rules read (indices by their bands), sorted."""
+        return _bands_of(self.names)
+
+    @cached_property
+    def checks(self) -> tuple[Expr, ...]:
+        """What :func:`classify_block` holds finite: a pixel where one is not is nodata.
+
+        The compared quantities: NaN propagates through arithmetic and focal
+        functions, so they cover the bands inside them; only a power can turn NaN
+        into a number, so with one the bands are checked too.
+        """
+        checks = list(self.quantities)
+        if any("**" in q.ops or (q.kind != "name" and _has_power(q)) for q in checks):
+            checks += [Expr("name", value=b) for b in self.bands]
+        return tuple(checks)
+
+    @cached_property
+    def guarded_bands(self) -> frozenset[str]:
+        """The bands whose missing value (NaN, +-inf) makes :func:`classify_block` give nodata.
+
+        Those inside a checked quantity where a value that is not finite
+        always makes it not finite: not in a denominator (``x / inf`` is 0) nor
+        under a power (``nan ** 0`` is 1).
+        """
+        return frozenset().union(*(_propagating(c) for c in self.checks))
 
     @cached_property
     def focal_calls(self) -> tuple[Expr, ...]:
@@ -132,7 +164,7 @@ def _definitions(source: str, data: Any) -> dict[str, str]:
             raise _fail(source, where, "a name is lower-case letters, digits and '_'")
         if name in INDICES or name in COMMON_NAMES or name in FUNCTIONS:
             raise _fail(source, where, "the name is a band, an index or a function already")
-        if name in ("and", "or", "not"):
+        if name in ("and", "or", "not", "where"):
             raise _fail(source, where, "the name is a keyword")
         body = _expand(str(text), expanded)
         try:
@@ -170,7 +202,7 @@ def _parse_rule(
         if key not in item:
             raise _fail(source, label, f"missing key {key!r}")
     try:
-        class_id = scheme.id_of(str(item["class"]))
+        class_id = _scheme_class(scheme, item["class"], "class")
         expr = parse(_expand(str(item["when"]), definitions or {}))
     except LandmaskError as exc:
         raise _fail(source, label, str(exc)) from None
@@ -192,7 +224,23 @@ def _parse_rule(
                 "or a composite's band such as ndvi_p10, nir_median, clear_count)",
             )
     ref = item.get("reference")
-    return Rule(str(item["class"]), class_id, str(item["when"]), expr, str(ref) if ref else None)
+    return Rule(
+        scheme.name_of(class_id), class_id, str(item["when"]), expr, str(ref) if ref else None
+    )
+
+
+def _scheme_class(scheme: ClassScheme, item: Any, key: str) -> int:
+    """The id of a rule's class (a name or id of ``scheme``, :meth:`ClassScheme.id`).
+
+    Unlike a ``--classes`` list, a rule may write only the scheme's classes.
+    """
+    class_id = scheme.id(item, option=key)
+    if class_id not in scheme.names:
+        known = ", ".join(scheme.names.values())
+        raise ConfigError(
+            f"{key}: {item}: unknown class in scheme {scheme.name!r} (known: {known})"
+        )
+    return class_id
 
 
 def parse_rules(data: Any, source: str) -> RuleSet:
@@ -209,7 +257,7 @@ def parse_rules(data: Any, source: str) -> RuleSet:
                 f"scheme {scheme.name!r} has no class 'other': name the class of pixels "
                 "that match no rule with 'default: CLASS'"
             )
-        default_id = scheme.id_of(str(data.get("default", "other")))
+        default_id = _scheme_class(scheme, data.get("default", "other"), "default")
     except ConfigError as exc:
         raise RuleError(f"{source}: {exc}") from None
     items = data.get("rules")
@@ -293,6 +341,25 @@ def default_rules(scene: Any) -> str:
     return default_rules_for(scene).name
 
 
+def _bands_of(names: frozenset[str]) -> list[str]:
+    """The bands behind ``names`` (an index by the bands of its formula), sorted."""
+    return sorted({b for n in names for b in (INDICES[n].bands if n in INDICES else [n])})
+
+
+def _propagating(expr: Expr) -> frozenset[str]:
+    """The bands whose value, if not finite, makes ``expr`` not finite (see guarded_bands)."""
+    if expr.kind == "name":
+        name = str(expr.value)
+        return _propagating(INDICES[name].expr) if name in INDICES else frozenset([name])
+    if expr.kind == "num" or expr.statistic or "**" in expr.ops:
+        return frozenset()
+    if expr.kind == "arith" and expr.ops[0] == "/":  # a / inf is 0: the numerator only
+        return _propagating(expr.args[0])
+    if expr.kind in ("arith", "neg", "call"):  # +, -, *; a focal value is NaN at a NaN centre
+        return frozenset().union(*(_propagating(a) for a in expr.args))
+    return frozenset()
+
+
 def _has_power(expr: Expr) -> bool:
     return "**" in expr.ops or any(_has_power(a) for a in expr.args)
 
@@ -334,12 +401,7 @@ def classify_block(block: np.ndarray, band_names: Sequence[str], ruleset: RuleSe
                 later = set().union(*(_pending(c, focal) for c in calls[k + 1 :]))
                 for done in [e for e in focal if e not in keep and e not in later]:
                     del focal[done]
-    bands = sorted({b for n in ruleset.names for b in (INDICES[n].bands if n in INDICES else [n])})
-    # NaN propagates through arithmetic, so checking the compared quantities
-    # covers the bands inside them; only a power can turn NaN into a number
-    checks = list(ruleset.quantities)
-    if any("**" in q.ops or (q.kind != "name" and _has_power(q)) for q in checks):
-        checks += [Expr("name", value=b) for b in bands]
+    bands, checks = ruleset.bands, ruleset.checks
     rows = max(1, STRIP_PIXELS // max(1, block.shape[2]))
     for r in range(0, block.shape[1], rows):
         # the memo holds the focal calls and their sub-expressions; a bound

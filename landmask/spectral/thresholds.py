@@ -17,7 +17,11 @@ for one number computed over the whole scene before any pixel is classified:
    Dask reduction (:func:`histogram`), so the histogram, and the statistic,
    are the same for any chunk size and scheduler. Every histogram of a rule
    set comes from **one pass** over the scene (a quantity read by several
-   statistics is computed once per chunk);
+   statistics is computed once per chunk), or one pass per level where a
+   statistic's argument holds statistics (``otsu(vis_s where ndvi_s > 0.15)``
+   with ``vis_s`` a band stretched between its percentiles: the percentiles
+   first). ``x where c`` counts only the pixels where ``c`` holds; with none, the
+   statistic is NaN and comparisons with it match nothing (it voids no mask);
 2. the statistic is found on the histogram;
 3. :func:`resolve_thresholds` puts the numbers into the rules, and the map step
    (:func:`landmask.spectral.rules.classify_block`) sees only constants.
@@ -404,9 +408,50 @@ def bin_edges(lo: float, hi: float, bins: int = BINS) -> np.ndarray:
     return np.round(edges, 12) if (lo, hi) == (-1.0, 1.0) else edges
 
 
+def _inner(call: Expr) -> tuple[Expr, ...]:
+    """The statistics inside ``call``'s argument."""
+    return tuple(c for a in call.args for c in a.all_calls)
+
+
+def _one_pass(
+    data: da.Array,
+    band_names: Sequence[str],
+    calls: Sequence[Expr],
+    bound: Mapping[Expr, float],
+    bins: int,
+) -> dict[Expr, float]:
+    """Each of ``calls`` computed in one pass over ``data``, its inner statistics ``bound``."""
+    arguments = {c: c.args[0].bind(bound) for c in calls}
+    quantities = tuple(dict.fromkeys(arguments.values()))
+    values = {
+        q: map_planes(data, quantity_block, np.float32, halo=q.reach, band_names=band_names, expr=q)
+        for q in quantities
+    }
+    linear = bin_edges(-1.0, 1.0, bins)
+    wanted = list(dict.fromkeys((arguments[c], _linear(c)) for c in calls))
+    counts = dict(
+        zip(
+            wanted,
+            dask.compute(*[histogram(values[q], linear if lin else None) for q, lin in wanted]),
+            strict=True,
+        )
+    )
+    out: dict[Expr, float] = {}
+    for call in calls:
+        lin = _linear(call)
+        hist = counts[(arguments[call], lin)]
+        if hist.sum() == 0:
+            out[call] = math.nan
+            continue
+        literals = [float(a.value or 0) for a in call.args[1:]]
+        out[call] = METHODS[str(call.value)](hist, linear if lin else float_bin_edges(), *literals)
+        log.debug("%s = %s from %d pixels", call, out[call], hist.sum())
+    return out
+
+
 def _rule_of(ruleset: RuleSet, call: Expr) -> str:
     for k, rule in enumerate(ruleset.rules, start=1):
-        if call in rule.expr.calls:
+        if call in rule.expr.all_calls:
             return f"{ruleset.source}: rule {k} ({rule.class_name})"
     return ruleset.source
 
@@ -437,7 +482,7 @@ def resolve_thresholds(scene: xr.DataArray, ruleset: RuleSet, *, bins: int = BIN
         :class:`~landmask.errors.StatisticWarning`. Memory: a few chunks and
         the histograms.
     """
-    calls = tuple(dict.fromkeys(c for r in ruleset.rules for c in r.expr.calls))
+    calls = tuple(dict.fromkeys(c for r in ruleset.rules for c in r.expr.all_calls))
     if not calls:
         return ruleset
     band_names = [str(b) for b in scene["band"].values]
@@ -450,38 +495,31 @@ def resolve_thresholds(scene: xr.DataArray, ruleset: RuleSet, *, bins: int = BIN
             raise BandError(f"{where}: {exc}; {_rule_of(ruleset, call)} needs it") from None
     band_names = [b for b in band_names if b in needed]
     data = as_dask(scene.sel(band=band_names))
-    quantities = tuple(dict.fromkeys(c.args[0] for c in calls))
-    values = {
-        q: map_planes(data, quantity_block, np.float32, halo=q.reach, band_names=band_names, expr=q)
-        for q in quantities
-    }
-    linear = bin_edges(-1.0, 1.0, bins)
-    binning = {c: linear if _linear(c) else None for c in calls}
-    wanted = list(dict.fromkeys((c.args[0], _linear(c)) for c in calls))
-    counts = dict(
-        zip(
-            wanted,
-            dask.compute(*[histogram(values[q], linear if lin else None) for q, lin in wanted]),
-            strict=True,
-        )
-    )
     bound: dict[Expr, float] = {}
+    # statistics of statistics (otsu(x where ndvi_s > 0.15), ndvi_s itself a stretch
+    # between percentiles): one pass per level, the inner ones bound first
+    while len(bound) < len(calls):
+        ready = [c for c in calls if c not in bound and all(i in bound for i in _inner(c))]
+        bound.update(_one_pass(data, band_names, ready, bound, bins))
     for call in calls:
-        hist = counts[(call.args[0], _linear(call))]
-        edges = binning[call] if binning[call] is not None else float_bin_edges()
-        if hist.sum() == 0:
-            bound[call] = math.nan
-            continue
-        literals = [float(a.value or 0) for a in call.args[1:]]
-        bound[call] = METHODS[str(call.value)](hist, edges, *literals)
-        log.debug("%s = %s from %d pixels", call, bound[call], hist.sum())
         note = implausible(call, bound[call])
         if note:
             warnings.warn(f"{_rule_of(ruleset, call)}: {note}", StatisticWarning, stacklevel=2)
     note = _flat(bound)
     if note:
         warnings.warn(f"{ruleset.source}: {note}", StatisticWarning, stacklevel=2)
-    void = [c for c in calls if math.isnan(bound[c])]
+    # a statistic over part of the scene with no pixel in that part matches nothing;
+    # only one with no valid pixel at all makes the mask nodata
+    empty = [c for c in calls if math.isnan(bound[c]) and c.args[0].kind == "where"]
+    for call in empty:
+        if all(not math.isnan(bound[i]) for i in _inner(call)):
+            warnings.warn(
+                f"{_rule_of(ruleset, call)}: {call} has no pixel where its condition holds: "
+                "comparisons with it match no pixel",
+                StatisticWarning,
+                stacklevel=2,
+            )
+    void = [c for c in calls if math.isnan(bound[c]) and c not in empty]
     if void:
         names = ", ".join(str(c) for c in void)
         warnings.warn(
