@@ -18,6 +18,13 @@ Each method delegates to the function of the same stage (so the two spellings
 give the same result, lazily where the function is lazy). ``import landmask``
 registers the accessor (as soon as xarray is imported, so the command line
 does not pay for xarray at start-up).
+
+Each method imports its stage when called: this module is loaded by the hook
+whenever xarray is, by every command, and it sits above every stage, so
+importing them here at the top would load all of landmask (the classifiers,
+vectorizing, evaluation, plotting) into a command that needs one of them.
+The command line (:mod:`landmask.cli`) loads its subcommands lazily the same
+way; library modules import at the top.
 """
 
 from __future__ import annotations

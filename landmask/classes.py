@@ -23,7 +23,6 @@ that masks and truth in different schemes can be compared.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,12 +49,11 @@ __all__ = [
     "get_scheme",
     "is_mask",
     "label_text",
-    "recorded_scheme",
-    "resolve_scheme",
     "scheme_attrs",
     "scheme_from_labels",
     "scheme_from_tags",
-    "scheme_of",
+    "scheme_in_attrs",
+    "scheme_in_tags",
     "scheme_tags",
 ]
 
@@ -122,14 +120,6 @@ class ClassScheme:
     def __iter__(self) -> Iterator[LandClass]:
         return iter(self.classes)
 
-    def id_of(self, name: str) -> int:
-        """The id of the class called ``name``."""
-        for c in self.classes:
-            if c.name == name:
-                return c.id
-        known = ", ".join(c.name for c in self.classes)
-        raise ConfigError(f"unknown class {name!r} in scheme {self.name!r} (known: {known})")
-
     def ids(self, items: Iterable[str | int] | str | None, *, option: str = "") -> frozenset[int]:
         """Class names or ids (or ``"water,forest"``) -> the set of class ids.
 
@@ -178,10 +168,13 @@ class ClassScheme:
             if value > NODATA:
                 raise ConfigError(f"{where}: not a class id (mask values are 0-254)")
             return value
-        try:
-            return self.id_of(text)
-        except ConfigError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
+        for c in self.classes:
+            if c.name == text:
+                return c.id
+        known = ", ".join(c.name for c in self.classes)
+        raise ConfigError(
+            f"{where}: unknown class {text!r} in scheme {self.name!r} (known: {known})"
+        )
 
     def name_of(self, class_id: int) -> str:
         """The name of class ``class_id`` (``class_<id>`` when the scheme lacks it)."""
@@ -454,7 +447,7 @@ def scheme_attrs(scheme: ClassScheme) -> dict[str, Any]:
     """The attributes that record ``scheme`` on a mask array or polygon frame.
 
     ``class_scheme`` (its name), ``class_names`` and ``class_colors``
-    (``"<id>:<name>"``, ``"<id>:#rrggbb"``): enough for :func:`recorded_scheme`
+    (``"<id>:<name>"``, ``"<id>:#rrggbb"``): enough for :func:`scheme_in_attrs`
     to rebuild a scheme landmask does not know (one made from training labels).
     """
     attrs: dict[str, Any] = {
@@ -556,10 +549,10 @@ def scheme_from_tags(
     rebuilt from the ``CLASS_<id>`` names and the colour table; a file with
     neither is taken to be ``landcover``.
     """
-    return _scheme_in_tags(tags, colormap) or LANDCOVER
+    return scheme_in_tags(tags, colormap) or LANDCOVER
 
 
-def _scheme_in_tags(
+def scheme_in_tags(
     tags: Mapping[str, Any], colormap: Mapping[int, tuple[int, ...]] | None = None
 ) -> ClassScheme | None:
     """The scheme ``tags`` record (see :func:`scheme_from_tags`); None when they record none."""
@@ -597,33 +590,14 @@ def _recorded_change_scheme(name: str, base: Any) -> ClassScheme | None:
     return scheme if scheme.name == name else None
 
 
-def recorded_scheme(mask: str | os.PathLike[str] | Any) -> ClassScheme | None:
-    """The class scheme a mask file (path) or mask array records; None if it records none.
+def scheme_in_attrs(attrs: Mapping[str, Any] | None) -> ClassScheme | None:
+    """The scheme the attributes of a mask array or polygon frame record; None if none.
 
-    A file records its scheme in the metadata :func:`landmask.write_mask`
-    writes (see :func:`scheme_from_tags`; only the header is read); an array
-    in its ``class_scheme`` attribute (set by :func:`landmask.classify`) or the
-    ``CLASS_SCHEME`` and ``CLASS_<id>`` attributes rioxarray reads from such a
-    file. A numpy array, None or an unreadable file record none (reading the
-    mask itself reports the problem).
+    ``class_scheme``, ``class_names`` and ``class_colors`` (:func:`scheme_attrs`,
+    set by :func:`landmask.classify`), or the ``CLASS_SCHEME`` and
+    ``CLASS_<id>`` attributes rioxarray reads from a mask file.
     """
-    if mask is None:
-        return None
-    if isinstance(mask, str | os.PathLike):
-        import rasterio
-        from rasterio.errors import RasterioError
-
-        try:
-            with rasterio.open(mask) as ds:
-                tags = ds.tags()
-                try:
-                    colormap: dict[int, tuple[int, ...]] | None = ds.colormap(1)
-                except ValueError:  # no colour table
-                    colormap = None
-        except RasterioError:
-            return None
-        return _scheme_in_tags(tags, colormap)
-    attrs = dict(getattr(mask, "attrs", None) or {})
+    attrs = dict(attrs or {})
     for key in ("class_scheme", BASE_TAG.lower()):
         if key in attrs and key.upper() not in attrs:
             attrs[key.upper()] = attrs[key]
@@ -638,43 +612,7 @@ def recorded_scheme(mask: str | os.PathLike[str] | Any) -> ClassScheme | None:
                 attrs.setdefault(f"CLASS_{int(number)}", value)
             elif len(value) == 7 and value.startswith("#"):
                 colors[int(number)] = tuple(int(value[k : k + 2], 16) for k in (1, 3, 5))
-    return _scheme_in_tags(attrs, colors or None)
-
-
-def scheme_of(mask: str | os.PathLike[str] | Any) -> ClassScheme:
-    """The class scheme of a mask file (path) or of a mask DataArray opened from one.
-
-    :func:`recorded_scheme`, ``landcover`` when the mask records none.
-    """
-    return recorded_scheme(mask) or LANDCOVER
-
-
-def resolve_scheme(
-    given: ClassScheme | str | None,
-    source: str | os.PathLike[str] | Any = None,
-    *,
-    default: ClassScheme = LANDCOVER,
-) -> ClassScheme:
-    """The class scheme to use for a mask: the one place this is decided.
-
-    Parameters
-    ----------
-    given
-        A scheme or the name of a built-in one (:func:`get_scheme`), which
-        wins; None means the scheme ``source`` records.
-    source
-        The mask: a file path, a DataArray (its attributes) or None.
-    default
-        The scheme when nothing is given and ``source`` records none.
-
-    Raises
-    ------
-    ConfigError
-        If ``given`` names no known scheme.
-    """
-    if given is not None:
-        return get_scheme(given)
-    return recorded_scheme(source) or default
+    return scheme_in_tags(attrs, colors or None)
 
 
 def _mask_shape(arr: Any) -> tuple[bool, str, str]:

@@ -23,19 +23,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from landmask.bands import QUALITY_BANDS, Needs
+from landmask._runtime.resources import check_declared_size
+from landmask.bands import QUALITY_BANDS
+from landmask.classes import ClassScheme
+from landmask.classification.classify import classify, classify_with_probabilities
+from landmask.classification.quality import apply_quality, quality_mask
 from landmask.errors import BandError, ConfigError, UncalibratedWarning
+from landmask.io.companions import Output, remove_with_companions
+from landmask.io.outputs import GEOTIFF, check_inputs, check_output, plan_outputs
+from landmask.io.read.footprint import warn_empty_mask, warn_nodata_footprint
+from landmask.io.read.masks import open_mask
+from landmask.io.read.scene import SceneOptions
+from landmask.io.stac.read import is_stac_input, load_item
+from landmask.io.statistic_tags import thresholds_of
+from landmask.io.write.rasters import write_indices, write_mask
+from landmask.models.recorded import scene_options
+from landmask.models.registry import load_model, model_scheme
+from landmask.spectral.indices import band_reads, compute_indices
+from landmask.spectral.rules import default_rules, default_rules_for
+from landmask.vector.formats import check_vector_output
+from landmask.vector.vectorize import VectorSummary, gil_bound, resolve_classes, vectorize_to_file
 
 if TYPE_CHECKING:
     import xarray as xr
 
-    from landmask.classes import ClassScheme
-    from landmask.io.companions import Output
-    from landmask.vector.vectorize import VectorSummary
-
 __all__ = [
     "SceneJob",
-    "SceneOptions",
     "SceneOutcome",
     "VectorOptions",
     "check_job",
@@ -44,35 +57,6 @@ __all__ = [
     "run_scene",
     "scene_options_for",
 ]
-
-
-@dataclass(frozen=True)
-class SceneOptions:
-    """How to read a scene: :func:`landmask.open_scene`'s options, gathered into one value."""
-
-    sensor: str | None = None
-    bands: dict[str, int] | None = None
-    #: one number for every band, or band name -> number (``"*"``: every other band)
-    scale: float | Mapping[str, float] | None = None
-    offset: float | Mapping[str, float] | None = None
-    allow_ungeoreferenced: bool = False
-    resolution: float | None = None
-
-    def open(self, inputs: Any, chunk_size: int | None, needs: Needs | None) -> Any:
-        """:func:`landmask.io.read.scene.open_scene` with these options."""
-        from landmask.io.read.scene import open_scene
-
-        return open_scene(
-            inputs if not isinstance(inputs, tuple) else list(inputs),
-            sensor=self.sensor,
-            bands=self.bands,
-            scale=self.scale,
-            offset=self.offset,
-            chunk_size=chunk_size,
-            allow_ungeoreferenced=self.allow_ungeoreferenced,
-            needs=needs,
-            resolution=self.resolution,
-        )
 
 
 @dataclass(frozen=True)
@@ -121,7 +105,6 @@ class SceneJob:
 
     def model_spec(self) -> str:
         """The model spec, the sensor's default rules when none was given."""
-        from landmask.spectral.rules import default_rules
 
         return self.model or f"rules:{default_rules(self.scene.sensor)}"
 
@@ -137,7 +120,6 @@ class SceneJob:
 
     def planned(self) -> dict[str, Output]:
         """Every output of the job by kind, with its companions (styles, STAC items)."""
-        from landmask.io.companions import Output
 
         return {k: Output(p, _KINDS[k], stac=self.stac) for k, p in self.outputs().items()}
 
@@ -177,8 +159,6 @@ def job_inputs(job: SceneJob) -> list[str]:
     Inputs that are FIFOs, devices or sockets are refused first
     (:func:`landmask.io.outputs.check_inputs`): reading one would block.
     """
-    from landmask.io.outputs import check_inputs
-    from landmask.io.stac.read import is_stac_input, load_item
 
     files = _input_paths(job.inputs)
     check_inputs(files)
@@ -208,9 +188,6 @@ def check_job(job: SceneJob) -> Any:
     ConfigError, OutputExistsError, InputError
         One line naming the output or option.
     """
-    from landmask._runtime.resources import check_declared_size
-    from landmask.io.outputs import GEOTIFF, check_output, plan_outputs
-    from landmask.models.registry import load_model, model_scheme
 
     if job.probabilities is not None and job.model is None:
         raise ConfigError("probabilities need a model (--model), not rules")
@@ -220,15 +197,11 @@ def check_job(job: SceneJob) -> Any:
     geotiff = functools.partial(check_output, fmt=GEOTIFF)
     checks: dict[str, Any] = {label: geotiff for label in outputs}
     if job.vector is not None:  # geopandas only when polygons are asked for
-        from landmask.vector.formats import check_vector_output
-
         checks[vector] = check_vector_output
     plan_outputs(outputs, inputs, overwrite=job.overwrite, checks=checks)
     check_declared_size(inputs)
     model = load_model(job.model_spec())
     if job.vector is not None:
-        from landmask.vector.vectorize import resolve_classes
-
         option = job.labels.get("classes", "--classes")
         resolve_classes(job.vector_options.classes, model_scheme(model), option)
     return model
@@ -250,7 +223,6 @@ def scene_options_for(
     :class:`~landmask.errors.ModelMismatchError`. ``inputs`` (paths or a STAC
     item) are checked by name and metadata only.
     """
-    from landmask.models.recorded import scene_options
 
     choice = scene_options(
         model,
@@ -282,14 +254,6 @@ def run_scene(job: SceneJob) -> SceneOutcome:
         Every output is written atomically; if any step fails, the outputs
         this call wrote (and their styling sidecars) are removed again.
     """
-    from landmask.classification.classify import classify, classify_with_probabilities
-    from landmask.classification.quality import apply_quality, quality_mask
-    from landmask.io.companions import remove_with_companions
-    from landmask.io.read.footprint import warn_empty_mask, warn_nodata_footprint
-    from landmask.io.statistic_tags import thresholds_of
-    from landmask.io.write.rasters import write_indices, write_mask
-    from landmask.models.registry import model_scheme
-    from landmask.spectral.indices import band_reads
 
     model = check_job(job)
     spec = job.model_spec()
@@ -299,9 +263,6 @@ def run_scene(job: SceneJob) -> SceneOutcome:
         options = scene_options_for(model, job.scene, job.inputs, spec)
         choice = None
         if job.model is None:  # the built-in rules follow the scene's radiometry and bands
-            from landmask.models.registry import load_model
-            from landmask.spectral.rules import default_rules_for
-
             with warnings.catch_warnings():
                 # the scene is opened again below, which says what its values are once
                 warnings.simplefilter("ignore", UncalibratedWarning)
@@ -352,9 +313,6 @@ def run_scene(job: SceneJob) -> SceneOutcome:
             warn_nodata_footprint(reflectance, result.counts, skip=QUALITY_BANDS)
         polygons = None
         if job.vector is not None:
-            from landmask.io.read.masks import open_mask
-            from landmask.vector.vectorize import gil_bound, vectorize_to_file
-
             # classifying runs best on threads, polygonizing holds the GIL: on
             # local threads the polygons are made in worker processes, for
             # classify and run alike (decided in landmask.vector's chunk_pool)
@@ -373,8 +331,6 @@ def run_scene(job: SceneJob) -> SceneOutcome:
                 )
             written.append(job.vector)
         if job.indices is not None:
-            from landmask.spectral.indices import compute_indices
-
             indices = compute_indices(reflectance, list(job.index_names))
             write_indices(indices, job.indices, overwrite=job.overwrite, stac=job.stac)
             written.append(job.indices)

@@ -20,7 +20,10 @@ Three real data sets, classified with landmask's own engine:
   L1C series at 1122 water sampling sites, 12 steps, and 2313 live fuel
   moisture sites, 3 steps, each step labelled by Dynamic World). The water,
   seasonal-water and bare rules: tuned on presto's training sites
-  (:func:`water_cuts`, :func:`bare_cuts`), reported on its test sites.
+  (:func:`water_cuts`, :func:`bare_cuts`), reported on its test sites;
+- LCMAP pyccd's test pixels (``tests/data/lcmap_pyccd/``: two Landsat
+  pixels with CFmask's water and snow flags per date): year by year, a check
+  of the water rules on snow and on a pixel that is water in some years.
 
 annual: the clear dates reduced per pixel by
 :func:`landmask.temporal.statistics.reduce_block` (the block function of
@@ -44,6 +47,7 @@ its class mappings) and ``--vendor-presto NPY_DIR OUT`` (one of presto's
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
@@ -62,6 +66,7 @@ DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "eolearn_testeop
 CORSICA = DATA.parent / "worldcereal_corsica"
 EAST_AFRICA = DATA.parent / "worldcereal_east_africa"
 PRESTO = DATA.parent / "presto_dynamic_world"
+PYCCD = DATA.parent / "lcmap_pyccd"
 CALIBRATION = DATA.parent / "calibration"
 #: eo-learn's land-use ids (the LULC enum of its land-cover example) present in the patch.
 LULC = {1: "cultivated", 2: "forest", 3: "grassland", 4: "shrubland", 8: "artificial"}
@@ -226,7 +231,7 @@ def shares(
 
 
 def _names(rules: RuleSet, labels: Sequence[str]) -> dict[int, str]:
-    return {rules.scheme.id_of(label): label for label in labels}
+    return {rules.scheme.id(label): label for label in labels}
 
 
 def annual_rules_for(data: dict[str, np.ndarray]) -> RuleSet:
@@ -297,20 +302,22 @@ def _per_date(
 # --- WorldCereal's Corsica 2022 samples ---------------------------------------------------
 
 
-def vendor_worldcereal(parquet: Path, mappings: Path, out: Path) -> Path:
+def vendor_worldcereal(parquet: Path, mappings: Path, out: Path, year: int = 2022) -> Path:
     """Write a WorldCereal subset (``out``, an ``.npz``) from an extraction and class mappings.
 
-    Twelve monthly composites of six bands, reflectance x 10^4 as int16 (-1
-    where WorldCereal has no value, its 65535), each sample's ``ewoc_code``
-    and the LANDCOVER10 group it maps to. Two layouts: a long table (one row
-    a sample and month, ``timestamp``, ``S2-L2A-B02``: the 12 months of 2022
-    are kept) or a wide one (one row a sample, ``OPTICAL-B02-ts0-10m`` ...
-    ``ts11`` from ``start_date``).
+    The composites of six bands, reflectance x 10^4 as int16 (-1 where
+    WorldCereal has no value, its 65535), each sample's ``ewoc_code`` and the
+    LANDCOVER10 group it maps to. Two layouts: a long table (one row a sample
+    and composite, ``timestamp``, ``S2-L2A-B02``: the composites dated in
+    ``year`` are kept, monthly or 10-daily as the extraction has them; their
+    dates go in ``months``) or a wide one (one row a sample,
+    ``OPTICAL-B02-ts0-10m`` ... ``ts11``, 12 months from ``start_date``).
     """
     frame = pd.read_parquet(parquet)
     groups = json.loads(mappings.read_text())["LANDCOVER10"]
     if "timestamp" in frame.columns:
-        frame = frame[(frame["timestamp"] >= "2022-01-01") & (frame["timestamp"] < "2023-01-01")]
+        first_day, next_year = f"{year}-01-01", f"{year + 1}-01-01"
+        frame = frame[(frame["timestamp"] >= first_day) & (frame["timestamp"] < next_year)]
         ids = sorted(frame["sample_id"].unique())
         months = [pd.Timestamp(m) for m in sorted(frame["timestamp"].unique())]
         refl = np.full((len(ids), len(months), len(CORSICA_BANDS)), -1, np.int16)
@@ -404,15 +411,17 @@ def corsica_annual_table(
     return shares(mask, truth, corsica_held_out(data), names, groups)
 
 
-def corsica_single_date_table(data: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Median over the 12 months of each month's shares, whole ``default`` rules, held out.
+def corsica_single_date_table(
+    data: dict[str, np.ndarray], rules: str | RuleSet = "default"
+) -> pd.DataFrame:
+    """Median over the 12 months of each month's shares, whole ``rules``, held out.
 
     Each parcel is an even field of its month's composite (:func:`classify_fields`): the
     rules' neighbourhood terms see no texture and no darker neighbour.
     """
     truth, groups = _corsica_truth(data)
     where = corsica_held_out(data)
-    rules = load_rules("default")
+    rules = load_rules(rules)
     names = _names(rules, DATE_LABELS)
     tables = []
     for month in data["reflectance"]:
@@ -708,6 +717,50 @@ def water_report() -> str:
     return _table({"annual": (table, labels)}, counts)
 
 
+# --- LCMAP pyccd's Landsat pixels: snow, and water by CFmask --------------------------------
+
+#: pyccd's test pixels: one under snow most of the year, one CFmask calls water on some dates.
+PYCCD_PIXELS = {
+    "snow": "sample_WA_grid08_row9_col2267_persistent_snow.csv",
+    "water": "test_3657_3610_observations.csv",
+}
+#: pyccd's test QA codes (CFmask): 0 clear, 1 water, 2 cloud shadow, 3 snow, 4 cloud.
+CFMASK_KEPT = (0, 1, 3)
+
+
+def pyccd_years(name: str, rules: str | dict = "annual", data: Path = PYCCD) -> pd.DataFrame:
+    """One pyccd pixel's years: clear dates, CFmask's water and snow shares, the ``annual`` class.
+
+    Each year's composite is made of the dates CFmask calls clear, water or
+    snow (cloud and shadow masked: landmask's quality masking keeps snow too),
+    years with at least 5 such dates. Reflectance x 10^4; pyccd's saturated
+    20000 reads as 1.0 (saturated over snow: at least that bright). ``rules``:
+    a built-in name or a rule-set mapping in the ``annual`` scheme.
+    """
+    table = np.loadtxt(data / PYCCD_PIXELS[name], delimiter=",")
+    years = np.array([datetime.date.fromordinal(int(d)).year for d in table[:, 0]])
+    qa = table[:, 8]
+    refl = np.minimum(table[:, 1:7] / 10000, 1.0).astype(np.float32)  # blue ... swir22
+    names = _names(load_rules("annual"), ANNUAL_LABELS)
+    rows = []
+    for year in np.unique(years):
+        pick = (years == year) & np.isin(qa, CFMASK_KEPT)
+        if pick.sum() < 5:
+            continue
+        stack = {"reflectance": refl[pick][:, :, None], "bands": np.array(list(CORSICA_BANDS))}
+        mask = np.asarray(landmask.classify(corsica_composite(stack), load_rules(rules)).values)[0]
+        rows.append(
+            {
+                "year": int(year),
+                "dates": int(pick.sum()),
+                "cfmask water": float(np.mean(qa[pick] == 1)),
+                "cfmask snow": float(np.mean(qa[pick] == 3)),
+                "annual": names[int(mask[0])],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 # --- calibration and the README's tables -------------------------------------------------
 
 
@@ -801,6 +854,9 @@ def main() -> None:
         help="write a WorldCereal subset (OUT.npz) from an extraction and its class mappings",
     )
     parser.add_argument(
+        "--year", type=int, default=2022, help="with --vendor-worldcereal: the year kept"
+    )
+    parser.add_argument(
         "--vendor-presto",
         nargs=2,
         type=Path,
@@ -812,7 +868,7 @@ def main() -> None:
         print(vendor(args.vendor))
         return
     if args.vendor_worldcereal:
-        print(vendor_worldcereal(*args.vendor_worldcereal))
+        print(vendor_worldcereal(*args.vendor_worldcereal, year=args.year))
         return
     if args.vendor_presto:
         print(vendor_presto(*args.vendor_presto))
@@ -836,6 +892,9 @@ def main() -> None:
     print(corsica_report(east_africa))
     print("\npresto's water sampling and live fuel sites: the sites presto held out\n")
     print(water_report())
+    for name in PYCCD_PIXELS:
+        print(f"\npyccd's {name} pixel (Landsat, CFmask per date), by year\n")
+        print(pyccd_years(name).round(2).to_string(index=False))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,11 @@ repository that types its vegetation (sources and licences in each folder's READ
 - ``berlin-library`` (``tests/data/enmap_potsdam/berlin_library.csv``, held out): the
   Berlin-Urban-Gradient image spectral library (HyMap 2009, 3.6 m), 13 trees and 18
   grasses and crops (corn, sorghum, sunflower, sugar beet, potatoes, meadows, lawns);
+- ``worldcereal-france`` (``tests/data/worldcereal_france2023``, a **tuning** set): 449
+  crop, grassland and orchard parcels of western France's 2023 LPIS with WorldCereal's
+  10-day Sentinel-2 L2A composites: tall dense crops and lush grass at their peak, the
+  low vegetation the Potsdam tuning tiles lack (no trees: it says how much crops and
+  grass a rule calls forest, and on which dates);
 - ``nc-landsat7`` and ``rstoolbox-landsat5`` (held out), the DN scenes of
   ``scripts/real_scenes.py``, with ``adaptive``.
 
@@ -52,6 +57,13 @@ DATA = ROOT / "tests" / "data" / "enmap_potsdam"
 SCENE = DATA / "enmap_potsdam_s2bands.tif"
 LANDCOVER = DATA / "enmap_potsdam_landcover.tif"
 LIBRARY = DATA / "berlin_library.csv"
+FRANCE = ROOT / "tests" / "data" / "worldcereal_france2023" / "france2023.npz"
+#: The France parcels' groups (WorldCereal LANDCOVER10) in table order, and the pooled
+#: row issue 19's target reads (crops and grass: orchards and vines are left out).
+FRANCE_GROUPS = ("grasslands", "temporary_grasses", "temporary_crops", "permanent_crops")
+CROPS_AND_GRASS = ("grasslands", "temporary_grasses", "temporary_crops")
+#: Peak season in France: the composites dated June to August.
+PEAK_MONTHS = (6, 7, 8)
 BANDS = ("blue", "green", "red", "nir", "swir16", "swir22")
 #: Sentinel-2A band edges (nm) of B02 B03 B04 B08 B11 B12: the EnMAP bands whose centre
 #: falls inside are averaged (a box filter, not the spectral response functions).
@@ -305,6 +317,44 @@ def library_table(
     return out
 
 
+def france_forest(rules: str | Path | RuleSet | None = "default") -> pd.DataFrame:
+    """Share of each France parcel group called forest: at peak season, per date.
+
+    Each parcel's 10-day composite is classified as an even 3 x 3 field of itself
+    (``annual_accuracy.classify_fields``: a parcel has no neighbours in the samples, so
+    the forest rule's neighbourhood term finds no darker neighbour), composite by
+    composite; a composite with a missing band (clouds all ten days) is left out.
+    Columns: ``peak`` (every clear composite of June to August pooled), ``median
+    date`` and ``worst date`` (the median and the highest of the per-date shares, over
+    the dates on which at least half the group's parcels are clear) and ``parcels``. The last
+    row pools crops and grass.
+    """
+    acc = _load_script("annual_accuracy")
+    data = acc.load_worldcereal(FRANCE)
+    ruleset = load_rules(rules if rules is not None else "default")
+    bands = list(data["bands"])
+    ids = np.stack([acc.classify_fields(date, bands, ruleset) for date in data["reflectance"]])
+    months = np.array([int(str(d)[5:7]) for d in data["months"]])
+    peak = np.isin(months, PEAK_MONTHS)
+    groups = np.asarray(data["group"])
+    rows = {}
+    for name, members in [(g, (g,)) for g in FRANCE_GROUPS] + [
+        ("crops and grass", CROPS_AND_GRASS)
+    ]:
+        sel = np.isin(groups, members)
+        clear = ids[:, sel] != 255
+        forest = ids[:, sel] == 1
+        counted = clear.sum(axis=1) >= sel.sum() / 2
+        per_date = forest.sum(axis=1)[counted] / clear.sum(axis=1)[counted]
+        rows[name] = {
+            "peak": float(forest[peak].sum() / clear[peak].sum()),
+            "median date": float(np.median(per_date)),
+            "worst date": float(per_date.max()),
+            "parcels": int(sel.sum()),
+        }
+    return pd.DataFrame(rows).T
+
+
 def _spectral_part(ruleset: RuleSet) -> RuleSet:
     accuracy = _load_script("accuracy_on_real_data")
     return accuracy.spectral_part(ruleset)
@@ -325,7 +375,7 @@ def _markdown(frame: pd.DataFrame) -> str:
     lines = ["| | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for idx, row in frame.iterrows():
         name = ", ".join(idx) if isinstance(idx, tuple) else idx
-        cells = [f"{int(v)}" if c == "n" else f"{v:.2f}" for c, v in row.items()]
+        cells = [f"{int(v)}" if c in ("n", "parcels") else f"{v:.2f}" for c, v in row.items()]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -354,6 +404,11 @@ def report(rules: str | None = None) -> str:
             + "\n\nlow vegetation called forest: "
             + ", ".join(n for n in lib.attrs["forest"] if not re.search("tree", n))
         )
+    france = france_forest(spec if spec is not None else "default")
+    out.append(
+        "**worldcereal-france** (tuning; forest share, each parcel an even field)\n\n"
+        + _markdown(france)
+    )
     for name, bands in (("adaptive", BANDS), ("adaptive-rgbn", VNIR)):
         for seed in range(3):
             dn = library_table(name, dn_seed=seed, bands=bands)

@@ -192,7 +192,8 @@ def sha256(path: Path) -> str:
 def snapshot(root: Path, *, folders: bool = False) -> dict[str, str]:
     """Every file under ``root``, hidden ones included -> its SHA-256 and modification time
     (a file rewritten with the same bytes shows too); with ``folders``, each folder ->
-    ``"folder"`` as well (an empty folder made or removed shows too)."""
+    ``"folder"`` as well (an empty folder made or removed shows too). FIFOs, sockets and
+    symbolic links are not read (a FIFO would block): ``"not a regular file"``."""
     root = Path(root)
     found = {}
     for folder, dirs, names in os.walk(root):
@@ -200,7 +201,11 @@ def snapshot(root: Path, *, folders: bool = False) -> dict[str, str]:
             found.update({str(Path(folder, d).relative_to(root)): "folder" for d in dirs})
         for name in names:
             path = Path(folder, name)
-            found[str(path.relative_to(root))] = f"{sha256(path)} {path.stat().st_mtime_ns}"
+            key = str(path.relative_to(root))
+            if path.is_file() and not path.is_symlink():
+                found[key] = f"{sha256(path)} {path.stat().st_mtime_ns}"
+            else:
+                found[key] = "not a regular file"
     return found
 
 

@@ -114,7 +114,7 @@ def test_annual_mask_equals_numpy_on_the_patch(data, mask):
         0,
     )  # annual ids: forest 1, urban 2, bare 5, crops_grassland 6, other 0
     want[~seen] = 255
-    ids = [ANNUAL.id_of(c) for c in ("forest", "urban", "bare", "crops_grassland", "other")]
+    ids = [ANNUAL.id(c) for c in ("forest", "urban", "bare", "crops_grassland", "other")]
     assert ids == [1, 2, 5, 6, 0]
     # float32 percentiles (the engine) vs float64 (here) may differ at a cut
     assert np.count_nonzero(mask != want) <= 2  # measured: 0 of 10,100
@@ -181,7 +181,7 @@ def test_cli_classifies_a_composite_file_with_annual(tmp_path, corsica, corsica_
     with rasterio.open(out) as ds:
         np.testing.assert_array_equal(ds.read(1)[0], corsica_mask)
         assert ds.tags()["CLASS_SCHEME"] == "annual"
-        assert ds.colormap(1)[ANNUAL.id_of("seasonal_water")][:3] == (0x8C, 0xC8, 0xF0)
+        assert ds.colormap(1)[ANNUAL.id("seasonal_water")][:3] == (0x8C, 0xC8, 0xF0)
 
 
 def test_cli_refuses_a_composite_without_the_bands_it_reads(tmp_path, data, capsys):
@@ -289,7 +289,7 @@ def test_corsica_forest_needs_the_shade_clause(corsica):
     mask = np.asarray(landmask.classify(comp, acc.relaxed(load_rules("annual"), available)).values)
     truth, _ = acc._corsica_truth(corsica)
     grass = acc.corsica_held_out(corsica) & (truth == acc.CORSICA_GROUPS.index("grasslands"))
-    assert np.mean(mask[0][grass] == ANNUAL.id_of("forest")) >= 0.9  # measured 0.98
+    assert np.mean(mask[0][grass] == ANNUAL.id("forest")) >= 0.9  # measured 0.98
 
 
 def test_corsica_has_no_parcel_called_water_or_bare(corsica, corsica_mask):
@@ -301,13 +301,13 @@ def test_corsica_has_no_parcel_called_water_or_bare(corsica, corsica_mask):
     called it seasonal water; its MNDWI never passes 0.05 (0.016 on its
     wettest months), so now it is urban, which fits its spectra no better.
     """
-    called = np.isin(corsica_mask, [ANNUAL.id_of(c) for c in ("water", "seasonal_water", "bare")])
+    called = np.isin(corsica_mask, [ANNUAL.id(c) for c in ("water", "seasonal_water", "bare")])
     assert not called.any()
     (k,) = np.flatnonzero(corsica["sample_id"] == "2022_FRA_LPIS_POLY_110_1029320")
     comp = acc.corsica_composite(corsica)
     assert comp.sel(band="nir_median").values[0][k] < 0.03
     assert 0 < comp.sel(band="mndwi_p90").values[0][k] < 0.05
-    assert corsica_mask[k] == ANNUAL.id_of("urban")
+    assert corsica_mask[k] == ANNUAL.id("urban")
 
 
 def test_seasonal_water_nir_clause_keeps_a_bright_built_parcel_out(corsica, corsica_mask):
@@ -316,7 +316,7 @@ def test_seasonal_water_nir_clause_keeps_a_bright_built_parcel_out(corsica, cors
     comp = acc.corsica_composite(corsica)
     assert comp.sel(band="mndwi_p90").values[0][k] > 0  # 0.07: the MNDWI clause alone fires
     assert comp.sel(band="nir_p10").values[0][k] > 0.3  # 0.40: never NIR-dark
-    assert corsica_mask[k] == ANNUAL.id_of("urban")
+    assert corsica_mask[k] == ANNUAL.id("urban")
 
 
 def test_the_shade_cut_is_the_calibration_halfs_best(corsica):
@@ -443,7 +443,7 @@ def test_presto_masks_equal_numpy(presto):
         # float32 (the engine) against float64 (here) may differ at a cut
         assert np.count_nonzero(got != want) <= 2  # measured: 0
         if count < 12:  # 3 steps: the forest and crops rules need 12 clear dates
-            green = [ANNUAL.id_of("forest"), ANNUAL.id_of("crops_grassland")]
+            green = [ANNUAL.id("forest"), ANNUAL.id("crops_grassland")]
             assert not np.isin(mask, green).any()
 
 
@@ -469,7 +469,7 @@ def test_calibrated_water_rule_beats_the_uncalibrated_one(presto, water_table):
     data = presto["algae_blooms"]
     old = np.asarray(landmask.classify(acc.presto_composite(data), load_rules(UNCALIBRATED)).values)
     perm = data["held_out"] & (acc.water_truth("algae_blooms", data) == 0)
-    before = np.mean(old[0][perm] == ANNUAL.id_of("water"))
+    before = np.mean(old[0][perm] == ANNUAL.id("water"))
     assert before <= 0.1  # measured 0.06
     assert table.loc["permanent water", "water"] >= before + 0.25  # 0.40 vs 0.06
 
@@ -493,3 +493,42 @@ def test_bare_cut_is_the_best_that_calls_no_more_built_land_bare():
     assert best["earthlib bare"] >= 0.8 and best["vegetated"] <= 0.08
     rules = {r.class_name: r.text for r in load_rules("annual").rules}
     assert rules["bare"] == "ndvi_p90 < 0.2 and swir16_median > 0.3"
+
+
+# --- pyccd's Landsat pixels: snow, and water by CFmask (checks, not tuned) ------------------
+
+
+def test_pyccd_pixels_are_vendored_byte_for_byte():
+    readme = (acc.PYCCD / "README.md").read_text()
+    assert "public domain" in readme and "2eaf9933d76b861fc243327b323b80fbcf301932" in readme
+    for name in acc.PYCCD_PIXELS.values():
+        table = np.loadtxt(acc.PYCCD / name, delimiter=",")
+        assert table.shape[1] == 9 and set(np.unique(table[:, 8])) <= {0, 1, 2, 3, 4}
+
+
+def test_snow_is_never_water_nor_bare():
+    """A pixel under snow on 38-100% of each year's clear dates: bright NIR on the snow dates."""
+    years = acc.pyccd_years("snow")
+    assert len(years) == 20 and years["cfmask snow"].min() >= 0.38
+    assert not years["annual"].isin(["water", "seasonal_water", "bare"]).any()
+
+
+def test_cfmask_water_years():
+    """A pixel CFmask calls water in some years: which years the rules call wet."""
+    years = acc.pyccd_years("water")
+    share = years["cfmask water"]
+    called = years["annual"]
+    wet = called.isin(["water", "seasonal_water"])
+    assert len(years) == 29
+    assert not wet[share == 0].any()  # 13 dry years: none wet
+    assert (share == 0).sum() == 13
+    assert (share >= 0.6).sum() == 6
+    assert (called[(share >= 0.6)] == "water").all()  # 67-87% water: 6 years, all water
+    few = (share > 0) & (share < 0.2)
+    assert (called[few] == "seasonal_water").sum() >= 3  # 4 of the 5 years with 5-17% water
+    # the weakness: a third of the dates water, the rest wet ground (MNDWI above -0.2), is
+    # called permanent water in all 5 such years (the uncalibrated rules: 3)
+    third = (share > 0.3) & (share < 0.45)
+    assert third.sum() == 5 and (called[third] == "water").all()
+    before = acc.pyccd_years("water", UNCALIBRATED)["annual"]
+    assert (before[third] == "water").sum() == 3

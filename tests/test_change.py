@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 
 import landmask
 from landmask.analysis.change import change, transitions
-from landmask.classes import LANDCOVER, WORLDCOVER, change_scheme, get_scheme, scheme_of
+from landmask.classes import LANDCOVER, WORLDCOVER, change_scheme, get_scheme
 from landmask.errors import GridError, InputError, MaskWarpedWarning
 from landmask.grid import Grid
+from landmask.io.read.schemes import scheme_of
 
 VALUES = np.array([0, 1, 2, 3, 254, 255], np.uint8)
 

@@ -12,8 +12,8 @@ from rasterio.crs import CRS
 from shapely import union_all
 
 import landmask
-from landmask.classes import scheme_of
 from landmask.cli import run
+from landmask.io.read.schemes import scheme_of
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ in ``test_stac_items.py``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -17,7 +16,7 @@ import pystac
 import pytest
 import rasterio
 import yaml
-from conftest import as_mask
+from conftest import as_mask, sha256
 
 from landmask.batch.run import run_workflow
 from landmask.batch.workflow import load_workflow
@@ -28,10 +27,6 @@ from landmask.io.outputs import plan_outputs
 from landmask.io.write.rasters import write_mask
 
 S2 = ("--sensor", "sentinel2-l2a")
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def one_error(capsys: pytest.CaptureFixture[str]) -> str:
@@ -129,13 +124,13 @@ def test_companion_over_an_input_refused(s2_file, tmp_path, capsys):
             }
         )
     )
-    before = sha(zones)
+    before = sha256(zones)
     capsys.readouterr()
     out = tmp_path / "z.gpkg"
     assert run(["zonal", str(mask), str(zones), "-o", str(out), "--overwrite", "-q"]) == 2
     err = one_error(capsys)
     assert f"{zones}: the STAC item of -o ({out}) would overwrite an input ({zones})" in err
-    assert sha(zones) == before and not out.exists()
+    assert sha256(zones) == before and not out.exists()
     # through a hard link and a symlink too
     link = tmp_path / "y.gpkg.stac.json"
     os.link(zones, link)
@@ -145,7 +140,7 @@ def test_companion_over_an_input_refused(s2_file, tmp_path, capsys):
         argv = ["zonal", str(mask), str(zones), "-o", str(tmp_path / name), "--overwrite"]
         assert run(argv) == 2
         assert "would overwrite an input" in one_error(capsys)
-    assert sha(zones) == before
+    assert sha256(zones) == before
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import invoke, sha256
+from conftest import invoke, sha256, snapshot
 
 import landmask.io.outputs
 from landmask.cli import cli
@@ -267,19 +267,6 @@ class Case:
     def input_files(self) -> list[Path]:
         files = [getattr(self.inputs, role) for role in self.command.roles]
         return [p for p in files if p != Path()] + list(self.tmp.glob("*.yaml"))
-
-
-def snapshot(root: Path) -> dict[str, str]:
-    """Every regular file under ``root`` -> its hash and mtime (FIFOs are not read)."""
-    found = {}
-    for folder, _, names in os.walk(root):
-        for name in names:
-            path = Path(folder, name)
-            if path.is_file() and not path.is_symlink():
-                found[str(path)] = f"{sha256(path)} {path.stat().st_mtime_ns}"
-            else:
-                found[str(path)] = "not a regular file"
-    return found
 
 
 def _hashes(files: list[Path]) -> dict[str, str]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 import landmask
 
 PACKAGE = Path(landmask.__file__).parent
@@ -105,3 +107,66 @@ def test_the_public_names_are_one_list():
     for name in landmask.__all__:
         assert getattr(landmask, name) is not None
     assert landmask.open_scene is importlib.import_module("landmask.io.read.scene").open_scene
+
+
+def test_class_and_band_values_open_no_files():
+    """``classes.py`` and ``bands.py`` are values: what a file records is read in io/."""
+    readers = ("rasterio", "pyogrio", "fiona", "geopandas", "rioxarray", "xarray")
+    for name in ("classes.py", "bands.py"):
+        tree = ast.parse((PACKAGE / name).read_text())
+        imported = {
+            alias.name.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        } | {
+            (node.module or "").split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom)
+        }
+        opened = [
+            node.lineno
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "open"
+        ]
+        assert not imported & set(readers), (name, sorted(imported & set(readers)))
+        assert not opened, (name, opened)
+
+
+SUBPACKAGES = [
+    "analysis",
+    "batch",
+    "classification",
+    "evaluation",
+    "io.read",
+    "io.sensors",
+    "io.stac",
+    "io.write",
+    "models",
+    "products",
+    "spectral",
+    "temporal",
+    "vector",
+    "viz",
+]
+
+
+@pytest.mark.parametrize("name", SUBPACKAGES)
+def test_each_subpackage_exports_its_public_surface(name):
+    """``from landmask.vector import vectorize``: a subpackage's ``__all__`` lists what it exports,
+    each name the object of its module; the package's public functions are among them."""
+    import importlib
+
+    package = importlib.import_module(f"landmask.{name}")
+    assert package.__all__ == sorted(package.__all__, key=lambda n: (not n[0].isupper(), n))
+    for exported in package.__all__:
+        obj = getattr(package, exported)
+        home = getattr(obj, "__module__", None)
+        if home is not None and callable(obj):
+            assert home.startswith(f"landmask.{name}."), (exported, home)
+            assert getattr(importlib.import_module(home), exported) is obj
+    for public in landmask.__all__:
+        obj = getattr(landmask, public)
+        home = getattr(obj, "__module__", "") or ""
+        if callable(obj) and home.startswith(f"landmask.{name}."):
+            assert public in package.__all__, f"landmask.{name} does not export {public}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import threading
 from pathlib import Path
 
@@ -13,7 +14,6 @@ import rasterio
 import yaml
 
 import landmask
-import landmask.vector.vectorize
 from landmask._runtime.schedulers import use_scheduler
 from landmask.cli import run
 from landmask.io.read.scene import open_scene
@@ -63,7 +63,9 @@ def _pool_kind(pool) -> str:
 def pools(monkeypatch):
     """The kind of pool every polygonizing pass of a run was given, in order."""
     kinds: list[str] = []
-    real = landmask.vector.vectorize.chunk_pool
+    # the module (landmask.vector.vectorize is the function the subpackage exports)
+    vectorize_module = importlib.import_module("landmask.vector.vectorize")
+    real = vectorize_module.chunk_pool
 
     @contextlib.contextmanager
     def spy(chunks):
@@ -71,7 +73,7 @@ def pools(monkeypatch):
             kinds.append(_pool_kind(pool))
             yield pool
 
-    monkeypatch.setattr(landmask.vector.vectorize, "chunk_pool", spy)
+    monkeypatch.setattr(vectorize_module, "chunk_pool", spy)
     return kinds
 
 

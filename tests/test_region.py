@@ -21,7 +21,7 @@ from affine import Affine
 from rasterio.warp import transform as transform_points
 from test_composite import UTM32, UTM33, make_date
 
-import landmask.pipeline
+import landmask.batch.region
 from landmask.batch.region import plan_region
 from landmask.batch.workflow import load_workflow
 from landmask.cli import run
@@ -187,14 +187,14 @@ def test_the_collection_links_every_tile_and_the_summary_counts(runs):
 def test_resume_after_a_killed_tile(dates, runs, monkeypatch):
     _, whole = runs
     path = _workflow(dates, "resume", 36)
-    real = landmask.pipeline.run_scene
+    real = landmask.batch.region.run_scene
 
     def dies(job):
         if job.mask.name.startswith("r1_c0"):
             raise KeyboardInterrupt  # what a signal does mid-tile
         return real(job)
 
-    monkeypatch.setattr(landmask.pipeline, "run_scene", dies)
+    monkeypatch.setattr(landmask.batch.region, "run_scene", dies)  # where region calls it
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DateSkippedWarning)
         assert run(["run", str(path), "-q", "--scheduler", "synchronous"]) == 130
@@ -202,7 +202,7 @@ def test_resume_after_a_killed_tile(dates, runs, monkeypatch):
     assert not list(out.glob("r1_c0_*"))  # the killed tile left nothing
     manifest = json.loads((out / ".landmask-manifest.json").read_text())
     assert "r1_c0" not in manifest["scenes"]
-    monkeypatch.setattr(landmask.pipeline, "run_scene", real)
+    monkeypatch.setattr(landmask.batch.region, "run_scene", real)
     stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("r0_c0_*")}
     assert run(["run", str(path), "-q"]) == 0
     summary = json.loads((out / "run-summary.json").read_text())
@@ -274,6 +274,31 @@ def test_bad_region_runs_exit_2_before_any_work(dates, change, message, capsys):
     errors = [line for line in lines if not line.startswith("landmask: warning:")]
     assert len(errors) == 1 and message in errors[0], lines
     assert not (dates / "out_bad").exists()
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (lambda g: g.set_crs(None, allow_override=True), "no CRS for the region"),
+        (lambda g: g.iloc[:0], "no region (no features)"),
+    ],
+    ids=["no-crs", "empty"],
+)
+def test_a_region_file_is_read_as_every_vector_is(dates, frame, message, capsys):
+    """``region.file`` comes through the one reader of vectors (io/read/labels.read_features):
+    the same refusals as truth and zones, named after the workflow's key."""
+    import geopandas as gpd
+    import shapely
+
+    aoi = gpd.GeoDataFrame(geometry=[shapely.box(*REGION)], crs="EPSG:32633")
+    frame(aoi).to_file(dates / f"aoi-{message[:5]}.gpkg")
+    change = {"region": {"file": f"aoi-{message[:5]}.gpkg"}}
+    path = _workflow(dates, "aoi", 36, **change, outputs={"dir": "out_aoi"})
+    assert run(["run", str(path), "-q"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    errors = [line for line in lines if not line.startswith("landmask: warning:")]
+    assert len(errors) == 1 and "region.file" in errors[0] and message in errors[0], lines
+    assert not (dates / "out_aoi").exists()
 
 
 #: rules that read 3 px around each pixel (a nested focal function and a wider one)
@@ -362,7 +387,8 @@ def test_each_date_is_opened_once_for_all_tiles(dates, runs, monkeypatch):
         calls.append((scene.label, chunk_size))
         return real(scene, sensor, chunk_size)
 
-    monkeypatch.setattr(composite, "open_dated", counted)
+    monkeypatch.setattr(composite, "open_dated", counted)  # the composites' reads
+    monkeypatch.setattr(landmask.batch.region, "open_dated", counted)  # the plan's
     path = _workflow(dates, "opened", 36, parallel_scenes=1, outputs={"dir": "out_opened"})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DateSkippedWarning)

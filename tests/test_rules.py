@@ -3,6 +3,7 @@ import pytest
 import xarray as xr
 
 from landmask import classify
+from landmask.classes import LANDCOVER
 from landmask.errors import RuleError
 from landmask.spectral.rules import classify_block, load_rules
 from landmask.synthetic import BANDS, make_scene
@@ -140,6 +141,9 @@ def test_rule_errors_name_the_file_and_the_rule(tmp_path):
         ("rules: []", "non-empty list"),
         ("- a\n- b\n", "must be a mapping"),
         ("rules:\n  - class: lava\n    when: ndvi > 0\n", "unknown class 'lava'"),
+        ("rules:\n  - class: 7\n    when: ndvi > 0\n", "class: 7: unknown class"),
+        ("rules:\n  - class: 255\n    when: ndvi > 0\n", "nodata, not a class"),
+        ("default: lava\nrules:\n  - class: water\n    when: ndvi > 0\n", "unknown class 'lava'"),
         ("rules:\n  - class: water\n", "missing key 'when'"),
         ("rules:\n  - class: water\n    when: ndvi\n", "not a comparison"),
         ("rules:\n  - class: water\n    when: ndvi > 0\n    colour: red\n", "unknown key 'colour'"),
@@ -156,6 +160,19 @@ def test_bad_rule_files(tmp_path, text, fragment):
     with pytest.raises(RuleError) as info:
         load_rules(path)
     assert str(path) in str(info.value) and fragment in str(info.value)
+
+
+def test_a_rule_names_its_class_by_name_or_id(tmp_path):
+    """Rules read classes as every class list does (ClassScheme.id): a name or an id."""
+    path = tmp_path / "ids.yaml"
+    path.write_text(
+        "rules:\n  - class: 3\n    when: mndwi > 0\n  - class: forest\n    when: ndvi > 0.5\n"
+    )
+    rules = load_rules(path)
+    assert [(r.class_name, r.class_id) for r in rules.rules] == [
+        ("water", LANDCOVER.id("water")),
+        ("forest", LANDCOVER.id("forest")),
+    ]
 
 
 def test_missing_rules_file_lists_builtins(tmp_path):

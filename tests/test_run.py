@@ -16,7 +16,7 @@ from conftest import TRANSFORM, UTM33, sha256, write_raster
 
 import landmask.batch.run
 import landmask.io.read.scene
-import landmask.vector.vectorize
+import landmask.pipeline
 from landmask.batch.run import MANIFEST_NAME, manifest_entries, run_workflow
 from landmask.batch.workflow import load_workflow
 from landmask.cli import run
@@ -350,7 +350,7 @@ def test_a_failed_step_removes_the_scene_outputs_with_their_styles(job, tmp_path
     def broken(*args, **kwargs):
         raise ConfigError("vector step failed")
 
-    monkeypatch.setattr(landmask.vector.vectorize, "vectorize_to_file", broken)
+    monkeypatch.setattr(landmask.pipeline, "vectorize_to_file", broken)  # where run_scene calls it
     assert run(["run", str(job)]) == 3
     out = tmp_path / "out"
     # the masks were written (with their .qml and .aux.xml), then removed with them

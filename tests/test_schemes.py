@@ -18,15 +18,13 @@ from landmask.classes import (
     SCHEMES,
     WORLDCOVER,
     get_scheme,
-    recorded_scheme,
-    resolve_scheme,
     scheme_from_tags,
-    scheme_of,
 )
 from landmask.classification.classify import classify
 from landmask.cli import run
 from landmask.errors import ConfigError, RuleError
 from landmask.evaluation.evaluate import evaluate
+from landmask.io.read.schemes import recorded_scheme, resolve_scheme, scheme_of
 from landmask.io.write.rasters import write_mask
 from landmask.spectral.rules import load_rules
 
@@ -78,7 +76,7 @@ def test_presets_have_the_official_ids_and_colours():
     ]
     assert DYNAMIC_WORLD.name_of(254) == "cloud" and DYNAMIC_WORLD.name_of(255) == "nodata"
     assert WORLDCOVER.name_of(255) == "nodata"
-    assert WORLDCOVER.id_of("tree_cover") == 10
+    assert WORLDCOVER.id("tree_cover") == 10
     assert set(SCHEMES) == {"landcover", "worldcover", "dynamic-world", "annual"}
     assert get_scheme("dynamic-world") is DYNAMIC_WORLD
     with pytest.raises(ConfigError, match="unknown class scheme 'esa'"):

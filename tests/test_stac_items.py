@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 import math
 import re
@@ -23,7 +22,7 @@ import pytest
 import rasterio
 import shapely
 import yaml
-from conftest import as_mask, write_raster
+from conftest import as_mask, sha256, write_raster
 from pyproj import CRS
 from pystac.extensions.classification import ClassificationExtension
 from pystac.extensions.file import FileExtension
@@ -37,7 +36,8 @@ from landmask.batch.workflow import load_workflow
 from landmask.classes import CLOUD, NODATA, get_scheme
 from landmask.cli import run
 from landmask.errors import ConfigError
-from landmask.pipeline import SceneJob, SceneOptions, check_job
+from landmask.io.read.scene import SceneOptions
+from landmask.pipeline import SceneJob, check_job
 from landmask.synthetic import BANDS, S2_BAND_IDS, to_dn
 
 S2 = ("--sensor", "sentinel2-l2a")
@@ -62,7 +62,7 @@ def _check_file(item: pystac.Item, output: Path) -> None:
     """file:size and file:checksum (sha2-256 multihash) against the bytes on disk."""
     ext = FileExtension.ext(item.assets["data"])
     assert ext.size == output.stat().st_size
-    assert ext.checksum == "1220" + hashlib.sha256(output.read_bytes()).hexdigest()
+    assert ext.checksum == "1220" + sha256(output)
 
 
 def _check_wgs84(item: pystac.Item, crs: CRS, bounds: tuple[float, ...]) -> None:

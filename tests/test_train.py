@@ -754,7 +754,7 @@ def test_seven_label_classes_stay_seven_from_model_to_mask_to_polygons(
     assert scheme.name_of(254) == "cloud" and scheme.name_of(255) == "nodata"
     colours = [c.color for c in scheme if c.id < 7]
     assert len(set(colours)) == 7
-    assert scheme.id_of("water") == 6 and scheme.classes[6].color == LANDCOVER.classes[3].color
+    assert scheme.id("water") == 6 and scheme.classes[6].color == LANDCOVER.classes[3].color
     mask = tmp_path / "mask.tif"
     res = invoke(
         ["classify", b.scene, *S2, "--model", f"sklearn:{model}", "-o", mask], capsys, caplog
@@ -943,6 +943,6 @@ def test_labels_called_cloud_are_the_reserved_class_and_never_sampled(tmp_path, 
     model = train(open_scene(a.scene, sensor="sentinel2-l2a"), frame, holdout=0)
     names = sorted(set(frame["class"]) - {"cloud"})
     assert [model.scheme.name_of(c) for c in model.classes] == names
-    assert model.scheme.id_of("cloud") == 254
+    assert model.scheme.id("cloud") == 254
     without = train(open_scene(a.scene, sensor="sentinel2-l2a"), frame.drop(index=0), holdout=0)
     assert model.report["pixels_per_class"] == without.report["pixels_per_class"]

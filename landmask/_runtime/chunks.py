@@ -19,7 +19,7 @@ import numpy as np
 
 from landmask.errors import ConfigError
 
-__all__ = ["CHUNK_SIZE", "SCENE_CHUNK_SIZE", "aligned_chunks", "as_dask"]
+__all__ = ["CHUNK_SIZE", "SCENE_CHUNK_SIZE", "aligned_chunks", "as_dask", "check_chunk_size"]
 
 #: Chunk side (pixels) of masks and in-memory arrays made lazy, before alignment to
 #: file blocks: a uint8 chunk of 2048² px is 4 MB.
@@ -30,13 +30,22 @@ CHUNK_SIZE = 2048
 SCENE_CHUNK_SIZE = 1024
 
 
+def check_chunk_size(size: int) -> int:
+    """``size`` if it is a chunk side (a positive number of pixels): the one check of it.
+
+    Raises :class:`~landmask.errors.ConfigError` naming ``--chunk-size`` otherwise.
+    """
+    if size <= 0:
+        raise ConfigError(f"--chunk-size {size}: must be a positive number of pixels")
+    return size
+
+
 def aligned_chunks(size: int, requested: int, block: int) -> tuple[int, ...]:
     """Chunk lengths along one axis: ``requested`` rounded to whole blocks.
 
     A block as long as the axis (a striped file's width) imposes no alignment.
     """
-    if requested <= 0:
-        raise ConfigError(f"--chunk-size {requested}: must be a positive number of pixels")
+    check_chunk_size(requested)
     if 1 < block < size:
         requested = max(block, round(requested / block) * block)
     step = min(requested, size)

@@ -26,7 +26,12 @@ from typing import Any
 
 import dask
 
+from landmask._runtime.pools import ProcessPool, cancelling
+from landmask._runtime.signals import die_with_parent, end_children, signals_deferred
 from landmask.errors import SchedulerError
+
+# Imports: landmask's at the top; distributed is imported only for a cluster scheduler (a heavy
+# import, and one that configures its loggers).
 
 __all__ = [
     "SchedulerInfo",
@@ -171,9 +176,6 @@ def _process_pool() -> Iterator[Any]:
     import dask.system
     from dask.multiprocessing import initialize_worker_process
 
-    from landmask._runtime.pools import ProcessPool, cancelling
-    from landmask._runtime.signals import die_with_parent
-
     # as Dask does for its own pools: one string hash seed in every worker (inherited)
     if os.environ.get("PYTHONHASHSEED") in (None, "0"):
         os.environ["PYTHONHASHSEED"] = "6640"
@@ -199,8 +201,6 @@ def _debug() -> bool:
 @contextlib.contextmanager
 def _local_cluster(n: int) -> Iterator[Any]:
     from distributed import Client, LocalCluster
-
-    from landmask._runtime.signals import end_children, signals_deferred
 
     try:
         # a signal while the workers start stops the command once they have (no

@@ -37,12 +37,12 @@ from landmask.classes import (
     change_states,
     check_mask,
     get_scheme,
-    resolve_scheme,
     scheme_attrs,
 )
 from landmask.errors import ConfigError, GridError, InputError, MaskWarpedWarning
 from landmask.grid import Grid
 from landmask.io.read.masks import open_mask, raster_on_grid
+from landmask.io.read.schemes import resolve_scheme
 
 __all__ = ["Transitions", "change", "change_block", "transitions"]
 

@@ -33,11 +33,12 @@ import xarray as xr
 from landmask._runtime.chunks import as_dask
 from landmask.analysis._coverage import ZoneEdges, block_areas, zone_edges
 from landmask.analysis._zone_crs import zones_on_grid
-from landmask.classes import CLOUD, NODATA, ClassScheme, get_scheme, scheme_of
+from landmask.classes import CLOUD, NODATA, ClassScheme, get_scheme
 from landmask.errors import ConfigError, GridError, InputError, ZoneWarning
 from landmask.grid import Grid
-from landmask.io.inputs import read_vector
+from landmask.io.read.labels import read_features
 from landmask.io.read.masks import open_mask
+from landmask.io.read.schemes import scheme_of
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -134,7 +135,9 @@ def zonal_stats(
     arr, mask_name = _open_mask(mask, chunk_size)
     scheme = get_scheme(scheme) if scheme is not None else scheme_of(mask)
     columns = _columns(scheme, classes)
-    frame, zones_name = _read_zones(zones, zones_layer)
+    frame, zones_name = read_features(
+        zones, what="zones", layer=zones_layer, layer_option="--zones-layer"
+    )
     key = _key_column(frame, zone_column, zones_name)
     keys = frame[key].to_numpy() if key in frame.columns else np.arange(len(frame))
     notes: list[str] = []
@@ -145,8 +148,6 @@ def zonal_stats(
     crs = arr.rio.crs
     if crs is None:
         raise GridError(f"{mask_name}: the mask has no CRS")
-    if frame.crs is None:
-        raise GridError(f"{zones_name}: the zones have no CRS")
     transform = arr.rio.transform()
     grid = Grid(crs, transform, arr.shape[-1], arr.shape[0])
     drawn = ~shapely.is_missing(geoms)  # zones with a polygon, before any is cut away
@@ -214,19 +215,6 @@ def _columns(scheme: ClassScheme, classes: Sequence[str | int] | None) -> _Colum
             picked.extend(i for i in ids if i not in picked)
         picked.sort()
     return _Columns(tuple(kept[i].name for i in picked), tuple(picked), lut, ncols)
-
-
-def _read_zones(zones: Any, layer: str | None) -> tuple[gpd.GeoDataFrame, str]:
-    import geopandas as gpd
-
-    if isinstance(zones, gpd.GeoDataFrame):
-        frame, name = zones, "<zones>"
-    else:
-        name = os.fspath(zones)
-        frame = read_vector(name, layer, "--zones-layer", "zones")
-    if frame.empty:
-        raise InputError(f"{name}: no zones (no features)")
-    return frame, name
 
 
 def _key_column(frame: gpd.GeoDataFrame, zone_column: str | None, name: str) -> str:

@@ -31,6 +31,8 @@ import yaml
 from affine import Affine
 from rasterio.crs import CRS
 
+from landmask.batch.run import run_workflow
+from landmask.batch.workflow import load_workflow
 from landmask.errors import ConfigError, OutputExistsError, option
 from landmask.synthetic import BANDS, make_scene, to_dn
 
@@ -208,8 +210,6 @@ def run_example(
     landmask.batch.summary.RunSummary
         The run's summary (its outputs are under ``folder/output``).
     """
-    from landmask.batch.run import run_workflow
-    from landmask.batch.workflow import load_workflow
 
     src = Path(workflow)
     out = Path(folder)

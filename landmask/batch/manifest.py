@@ -17,6 +17,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from landmask.io.outputs import atomic_path, folder_lock
+
 __all__ = ["MANIFEST_NAME", "Manifest", "output_stamp"]
 
 log = logging.getLogger(__name__)
@@ -84,7 +86,6 @@ class Manifest:
         return entry
 
     def record(self, stem: str, entry: dict[str, Any] | None) -> None:
-        from landmask.io.outputs import atomic_path, folder_lock
 
         with self.lock, folder_lock(self.path.parent):
             self.scenes = self._read()

@@ -9,6 +9,7 @@ from typing import Any, TextIO
 
 from dask.callbacks import Callback
 
+from landmask._runtime.schedulers import task_counts
 from landmask.batch.summary import SceneResult
 
 __all__ = ["RunProgress"]
@@ -77,8 +78,6 @@ class RunProgress:
 
     def _tasks_now(self) -> tuple[int, int]:
         if self._client is not None:
-            from landmask._runtime.schedulers import task_counts
-
             try:
                 result: tuple[int, int] = self._client.run_on_scheduler(task_counts)
                 return result

@@ -45,6 +45,17 @@ from landmask.batch.summary import SceneResult
 from landmask.batch.workflow import RulesClassifier, Workflow
 from landmask.errors import ConfigError, DateSkippedWarning, InputError, LandmaskError
 from landmask.grid import Grid, Tile
+from landmask.io.companions import Output, item_path, remove_with_companions
+from landmask.io.inputs import open_raster
+from landmask.io.outputs import check_inputs
+from landmask.io.read.labels import read_features
+from landmask.io.stac.read import item_bands
+from landmask.io.write.mosaic import MosaicTile, write_collection, write_vrt
+from landmask.io.write.rasters import write_indices
+from landmask.models.registry import load_model
+from landmask.pipeline import SceneJob, VectorOptions, run_scene
+from landmask.temporal.composite import as_dataset, composite, open_dated
+from landmask.temporal.dates import gather_dates, parse_period
 
 __all__ = [
     "MAX_REGION_PIXELS",
@@ -143,15 +154,13 @@ def _region_shape(workflow: Workflow, crs: Any) -> Any:
     region = workflow.region
     assert region is not None
     if region.file is not None:
-        from landmask.io.inputs import read_vector
-
         try:
-            frame = read_vector(workflow.base / region.file, None, "region.file", "a region")
+            frame, _ = read_features(
+                workflow.base / region.file, what="region", layer_option="region.file"
+            )
         except InputError as exc:
             raise ConfigError(f"{_where(workflow, 'region.file')}: {exc}") from None
-        if frame.crs is None:
-            raise ConfigError(f"{_where(workflow, 'region.file')}: the file has no CRS")
-        if len(frame) == 0 or frame.geometry.is_empty.all():
+        if frame.geometry.is_empty.all():
             raise ConfigError(f"{_where(workflow, 'region.file')}: no feature")
         frame = frame.to_crs(ProjCRS.from_user_input(crs))
         return shapely.union_all(frame.geometry.make_valid().values)
@@ -181,8 +190,6 @@ def region_grid(workflow: Workflow) -> tuple[Grid, Any]:
     settings = workflow.grid
     assert settings is not None and workflow.region is not None
     if settings.like is not None:
-        from landmask.io.inputs import open_raster
-
         like_path = str(workflow.base / settings.like)
         try:
             with open_raster(like_path, "the grid's raster") as ds:
@@ -242,9 +249,6 @@ def plan_region(workflow: Workflow, *, warn: bool = True) -> RegionPlan:
     """
     from rasterio.warp import transform_bounds
 
-    from landmask.temporal.composite import open_dated
-    from landmask.temporal.dates import gather_dates, parse_period
-
     settings = workflow.grid
     assert settings is not None
     halo = classifier_halo(workflow)
@@ -262,7 +266,6 @@ def plan_region(workflow: Workflow, *, warn: bool = True) -> RegionPlan:
             f"(at most {MAX_TILES:,}); larger tiles or a smaller region"
         )
     period = parse_period(workflow.period) if workflow.period else None
-    from landmask.io.outputs import check_inputs
 
     paths = workflow.input_paths()
     try:
@@ -340,7 +343,6 @@ def classifier_halo(workflow: Workflow) -> int:
     ConfigError
         The rules or model cannot be loaded (one line naming the key).
     """
-    from landmask.models.registry import load_model
 
     if isinstance(workflow.classifier, RulesClassifier):
         spec, key = f"rules:{workflow.rules_spec()}", "classifier.rules"
@@ -353,7 +355,6 @@ def classifier_halo(workflow: Workflow) -> int:
 
 
 def _source_stamps(scene: Any) -> list[Any]:
-    from landmask.io.stac.read import item_bands
 
     source = scene.source
     if isinstance(source, tuple):
@@ -407,7 +408,6 @@ def tile_job(
     ``source``: the composite to classify when it is not the tile's composite
     output (the tile's context, of which ``window`` is the tile).
     """
-    from landmask.pipeline import SceneJob, VectorOptions
 
     spec, confidence = workflow.classifier_spec()
     outputs = tile_outputs(workflow, unit.stem)
@@ -435,7 +435,6 @@ def tile_composite(
 
     ``grid``: another window of the region's grid to composite on (the tile's context).
     """
-    from landmask.temporal.composite import composite
 
     settings = workflow.composite
     stats = settings.stats if settings else ["median"]
@@ -472,10 +471,6 @@ def process_tile(
     hidden file is removed whatever happens. If any step fails, the outputs
     this call wrote are removed again (errors propagate).
     """
-    from landmask.io.companions import Output, remove_with_companions
-    from landmask.io.write.rasters import write_indices
-    from landmask.pipeline import run_scene
-    from landmask.temporal.composite import as_dataset
 
     start = time.perf_counter()
     outputs = tile_outputs(workflow, unit.stem)
@@ -517,7 +512,6 @@ def process_tile(
 
 def region_inputs(workflow: Workflow, plan: RegionPlan) -> list[str]:
     """Every file a region run reads: the inputs, the STAC items' local assets, rules or model."""
-    from landmask.io.stac.read import item_bands
 
     files = list(workflow.input_paths())
     for unit in plan.tiles:
@@ -545,10 +539,6 @@ def write_mosaic(workflow: Workflow, plan: RegionPlan, summary: Any) -> None:
     and of the collection. Nothing is written when no tile finished.
     """
     import datetime as dt
-
-    from landmask.io.companions import item_path
-    from landmask.io.write.mosaic import MosaicTile, write_collection, write_vrt
-    from landmask.temporal.dates import parse_period
 
     status = {s.scene: s.status for s in summary.scenes}
     tiles = [u for u in plan.tiles if status.get(u.stem) in ("done", "skipped")]

@@ -35,15 +35,32 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from landmask import __version__
+from landmask._runtime.chunks import check_chunk_size
+from landmask._runtime.schedulers import use_scheduler
 from landmask._runtime.signals import finishing
 from landmask.batch.manifest import MANIFEST_NAME, Manifest, output_stamp
 from landmask.batch.progress import RunProgress
+from landmask.batch.region import (
+    plan_region,
+    process_tile,
+    region_inputs,
+    tile_fingerprint,
+    tile_job,
+    tile_outputs,
+    write_mosaic,
+)
 from landmask.batch.summary import RunSummary, SceneResult
 from landmask.batch.workflow import ModelClassifier, RulesClassifier, SceneInput, Workflow
 from landmask.errors import ConfigError, LandmaskError
+from landmask.io.companions import Output, is_own, item_path
+from landmask.io.outputs import plan_outputs, write_json
+from landmask.io.read.scene import SceneOptions
+from landmask.io.stac.items import CATALOG_NAME, write_catalog
+from landmask.io.stac.read import item_bands
 from landmask.io.statistic_tags import thresholds_of
 from landmask.io.write.mosaic import MOSAIC_MARK
-from landmask.pipeline import SceneJob, SceneOptions, VectorOptions, run_scene
+from landmask.pipeline import SceneJob, VectorOptions, job_inputs, run_scene
+from landmask.vector.formats import check_vector_output
 
 __all__ = [
     "MANIFEST_NAME",
@@ -100,8 +117,6 @@ def fingerprint(workflow: Workflow, scene: SceneInput) -> str:
     """
     inputs: list[Any]
     if scene.item is not None:
-        from landmask.io.stac.read import item_bands
-
         doc = json.dumps(scene.item.to_dict(include_self_link=False), sort_keys=True)
         try:
             files = list(dict.fromkeys(b.href for b in item_bands(scene.item)))
@@ -225,18 +240,12 @@ def run_workflow(
         output folder that cannot be made, a bad scheduler spec. Errors of a
         scene never propagate: they are in its :class:`SceneResult`.
     """
-    from landmask._runtime.schedulers import use_scheduler
-    from landmask.io.outputs import write_json
 
     start = time.perf_counter()
     spec = scheduler or workflow.scheduler
-    size = chunk_size or workflow.chunk_size
-    if size <= 0:
-        raise ConfigError(f"--chunk-size {size}: must be a positive number of pixels")
+    size = check_chunk_size(chunk_size or workflow.chunk_size)
     region = None
     if workflow.is_region:
-        from landmask.batch.region import plan_region
-
         region = plan_region(workflow)
         scenes: list[Any] = list(region.tiles)
     else:
@@ -251,8 +260,6 @@ def run_workflow(
     if not os.access(out_dir, os.W_OK | os.X_OK):
         raise ConfigError(f"{workflow.source}: key 'outputs.dir': {out_dir} is not writable")
     if region is not None:
-        from landmask.batch.region import process_tile, tile_fingerprint
-
         plan_region_run(workflow, region, size, force)
         settings = _settings(workflow)
 
@@ -320,13 +327,10 @@ def run_workflow(
         summary = RunSummary(workflow.name, spec, done, time.perf_counter() - start)
         if region is not None:
             summary.region = region.counts()
-            from landmask.batch.region import write_mosaic
 
             write_mosaic(workflow, region, summary)
         write_json(out_dir / workflow.outputs.summary, summary.to_dict(), overwrite=True)
         if workflow.outputs.stac:  # catalog.json: the items of every finished scene
-            from landmask.io.stac.items import write_catalog
-
             finished = [s for s in summary.scenes if s.status in ("done", "skipped")]
             paths = [path for s in finished for path in s.outputs.values()]
             write_catalog(out_dir, paths, title=f"landmask run {workflow.name}")
@@ -364,11 +368,6 @@ def plan_run(workflow: Workflow, scenes: list[SceneInput], chunk_size: int, forc
     write for that output (:func:`landmask_wrote`; with ``force``, outputs are
     replaced, but never a companion that is not landmask's).
     """
-    from landmask.io.companions import Output
-    from landmask.io.outputs import plan_outputs
-    from landmask.io.stac.items import CATALOG_NAME
-    from landmask.pipeline import job_inputs
-    from landmask.vector.formats import check_vector_output
 
     out_dir = workflow.out_dir
     outputs: dict[str, Path | Output] = {
@@ -408,11 +407,6 @@ def plan_region_run(workflow: Workflow, plan: Any, chunk_size: int, force: bool)
     ``outputs.dir``, colliding, over an input or over a file landmask did not
     write.
     """
-    from landmask.batch.region import region_inputs, tile_job, tile_outputs
-    from landmask.io.companions import Output
-    from landmask.io.outputs import plan_outputs
-    from landmask.io.stac.items import CATALOG_NAME
-    from landmask.vector.formats import check_vector_output
 
     out_dir = workflow.out_dir
     outputs: dict[str, Path | Output] = {
@@ -453,8 +447,6 @@ def landmask_wrote(workflow: Workflow) -> Callable[[Path], bool]:
     scene of the manifest records, or an output whose STAC item landmask wrote
     for it (an output that landed before a SIGKILL kept it out of the manifest).
     """
-    from landmask.io.companions import is_own, item_path
-    from landmask.io.stac.items import CATALOG_NAME
 
     out_dir = workflow.out_dir
     recorded = {

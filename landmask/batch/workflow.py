@@ -35,7 +35,17 @@ from pydantic import (
 from landmask._runtime.chunks import SCENE_CHUNK_SIZE
 from landmask.errors import ConfigError, InputError, LandmaskError
 from landmask.io.inputs import read_text
+from landmask.io.sensors.presets import SENSORS
+from landmask.io.stac.read import item_id, read_items
 from landmask.io.yamldoc import load_yaml
+from landmask.models.recorded import scene_options
+from landmask.models.registry import load_model, model_scheme
+from landmask.spectral.indices import INDICES
+from landmask.spectral.rules import BUILTIN_RULESETS, load_rules
+from landmask.temporal.dates import parse_period
+from landmask.temporal.statistics import parse_features, parse_stats
+from landmask.vector.formats import VECTOR_FORMATS
+from landmask.vector.vectorize import resolve_classes
 
 __all__ = [
     "CompositeSettings",
@@ -147,7 +157,6 @@ class CompositeSettings(_Strict):
     @field_validator("stats")
     @classmethod
     def _stats(cls, value: list[str]) -> list[str]:
-        from landmask.temporal.statistics import parse_stats
 
         try:
             parse_stats(value)
@@ -158,7 +167,6 @@ class CompositeSettings(_Strict):
     @field_validator("features")
     @classmethod
     def _features(cls, value: list[str]) -> list[str]:
-        from landmask.temporal.statistics import parse_features
 
         try:
             parse_features(value)
@@ -225,7 +233,6 @@ class Outputs(_Strict):
     @field_validator("vector")
     @classmethod
     def _vector_format(cls, value: str | None) -> str | None:
-        from landmask.vector.formats import VECTOR_FORMATS
 
         if value is not None and Path(value).suffix.lower() not in VECTOR_FORMATS:
             raise ValueError(f"{value!r}: unknown vector format (use {', '.join(VECTOR_FORMATS)})")
@@ -312,7 +319,6 @@ class Workflow(_Strict):
     @field_validator("sensor")
     @classmethod
     def _sensor(cls, value: str | None) -> str | None:
-        from landmask.io.sensors.presets import SENSORS
 
         if value is not None and value.lower() not in SENSORS:
             raise ValueError(f"unknown sensor {value!r} (known: {', '.join(SENSORS)})")
@@ -334,7 +340,6 @@ class Workflow(_Strict):
     @field_validator("indices")
     @classmethod
     def _indices(cls, value: list[str]) -> list[str]:
-        from landmask.spectral.indices import INDICES
 
         for name in value:
             if name not in INDICES:
@@ -344,7 +349,6 @@ class Workflow(_Strict):
     @field_validator("period")
     @classmethod
     def _period(cls, value: str | None) -> str | None:
-        from landmask.temporal.dates import parse_period
 
         if value is not None:
             try:
@@ -408,7 +412,6 @@ class Workflow(_Strict):
 
     def rules_spec(self) -> str:
         """The rule set: a built-in name, or the rules file's absolute path."""
-        from landmask.spectral.rules import BUILTIN_RULESETS
 
         assert isinstance(self.classifier, RulesClassifier)
         spec = self.classifier.rules
@@ -471,8 +474,6 @@ class Workflow(_Strict):
                 continue
             for path in self._expand(entry):
                 if path.lower().endswith(".json"):
-                    from landmask.io.stac.read import item_id, read_items
-
                     try:
                         items = read_items(path)
                     except InputError as exc:
@@ -642,16 +643,11 @@ def load_workflow(path: str | os.PathLike[str]) -> Workflow:
     except ValidationError as exc:
         raise ConfigError(_format_error(source, exc)) from None
     if isinstance(workflow.classifier, RulesClassifier):
-        from landmask.spectral.rules import load_rules
-
         try:
             scheme = load_rules(workflow.rules_spec()).scheme
         except InputError as exc:
             raise ConfigError(f"{source}: key 'classifier.rules': {exc}") from None
     else:
-        from landmask.models.recorded import scene_options
-        from landmask.models.registry import load_model, model_scheme
-
         try:
             model = load_model(workflow.model_spec())
             scheme = model_scheme(model)
@@ -681,7 +677,6 @@ def load_workflow(path: str | os.PathLike[str]) -> Workflow:
                 f"{source}: key 'sensor': give a sensor preset or a bands mapping to name "
                 f"the bands ({workflow.classifier.model} records neither)"
             )
-    from landmask.vector.vectorize import resolve_classes
 
     try:  # every class name now, not after the first scene
         resolve_classes(workflow.vector.classes, scheme, option="")

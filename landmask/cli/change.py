@@ -75,11 +75,11 @@ def change_cmd(
     """
     from landmask._runtime.schedulers import progress, use_scheduler
     from landmask.analysis.change import change, transitions
-    from landmask.classes import resolve_scheme
     from landmask.errors import ConfigError
     from landmask.io.companions import Output, remove_with_companions
     from landmask.io.outputs import GEOTIFF, check_output, plan_outputs, write_json
     from landmask.io.read.masks import open_mask
+    from landmask.io.read.schemes import resolve_scheme
     from landmask.io.write.rasters import write_mask
     from landmask.vector.formats import check_vector_output
     from landmask.vector.vectorize import vectorize_to_file

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import click
 
 from landmask.cli.options import (
-    SceneOptions,
     common_options,
     output_options,
     processing_options,
@@ -16,6 +16,9 @@ from landmask.cli.options import (
     stac_option,
     vector_options,
 )
+
+if TYPE_CHECKING:
+    from landmask.io.read.scene import SceneOptions
 
 
 @click.command("classify")

@@ -5,17 +5,20 @@ from __future__ import annotations
 import functools
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from landmask.cli.options import (
-    SceneOptions,
     common_options,
     output_options,
     processing_options,
     scene_options,
     stac_option,
 )
+
+if TYPE_CHECKING:
+    from landmask.io.read.scene import SceneOptions
 
 
 @click.command("indices")

@@ -5,15 +5,11 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import click
 
 from landmask.classes import SCHEMES
-from landmask.pipeline import SceneOptions
-
-if TYPE_CHECKING:
-    pass
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -87,6 +83,8 @@ def scene_options(f: F) -> F:
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from landmask.io.read.scene import SceneOptions  # reading scenes: rasterio, xarray
+
         names = ("sensor", "bands", "scale", "offset", "allow_ungeoreferenced", "resolution")
         kwargs["scene"] = SceneOptions(**{n: kwargs.pop(n) for n in names})
         return f(*args, **kwargs)

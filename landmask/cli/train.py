@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from landmask.classes import SCHEMES
 from landmask.cli.options import (
-    SceneOptions,
     common_options,
     output_options,
     processing_options,
     scene_options,
 )
+
+if TYPE_CHECKING:
+    from landmask.io.read.scene import SceneOptions
 
 
 @click.command("train")

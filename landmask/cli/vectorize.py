@@ -35,8 +35,8 @@ def write_polygons(
 
     Class names and styling follow ``scheme``, by default the one the mask records.
     """
-    from landmask.classes import resolve_scheme
     from landmask.io.read.masks import open_mask
+    from landmask.io.read.schemes import resolve_scheme
     from landmask.vector.vectorize import vectorize_to_file
 
     return vectorize_to_file(
@@ -123,7 +123,7 @@ def vectorize_cmd(
             stac,
         )
     if not quiet:
-        from landmask.classes import resolve_scheme
+        from landmask.io.read.schemes import resolve_scheme
 
         names = resolve_scheme(scheme, mask).names
         seconds = time.perf_counter() - start

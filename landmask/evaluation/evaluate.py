@@ -33,16 +33,7 @@ import numpy as np
 import xarray as xr
 
 from landmask._runtime.chunks import as_dask
-from landmask.classes import (
-    CLOUD,
-    LANDCOVER,
-    NODATA,
-    SCHEMES,
-    ClassScheme,
-    check_mask,
-    get_scheme,
-    resolve_scheme,
-)
+from landmask.classes import CLOUD, LANDCOVER, NODATA, SCHEMES, ClassScheme, check_mask, get_scheme
 from landmask.errors import ConfigError, GridError, InputError
 from landmask.evaluation.accuracy import AreaEstimate, area_adjusted, kappa
 from landmask.grid import Grid
@@ -57,6 +48,7 @@ from landmask.io.read.labels import (
     vector_truth,
 )
 from landmask.io.read.masks import open_mask
+from landmask.io.read.schemes import resolve_scheme
 
 __all__ = [
     "ByClass",

@@ -45,6 +45,9 @@ from landmask.errors import ModelError
 from landmask.io.yamldoc import load_yaml
 from landmask.models.recorded import SceneRecord
 
+# Imports: landmask's at the top; onnxruntime is imported when a model is loaded (a heavy import
+# only ONNX models need).
+
 __all__ = ["OnnxModel"]
 
 _KEYS = {

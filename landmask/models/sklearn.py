@@ -26,6 +26,9 @@ from landmask.errors import ConfigError, ModelError
 from landmask.models.recorded import SceneRecord
 from landmask.spectral.indices import INDICES, BlockLookup
 
+# Imports: landmask's at the top; joblib is imported when a model is loaded or saved (only
+# scikit-learn models need it).
+
 __all__ = ["FORMAT", "SklearnModel", "feature_block"]
 
 #: Format tag stored in every model file.

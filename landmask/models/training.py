@@ -47,7 +47,6 @@ from landmask.classes import (
     ClassScheme,
     get_scheme,
     label_text,
-    recorded_scheme,
     scheme_from_labels,
 )
 from landmask.errors import BandError, ConfigError, HoldoutWarning, InputError
@@ -60,9 +59,13 @@ from landmask.io.read.labels import (
     raster_truth,
     vector_truth,
 )
+from landmask.io.read.schemes import recorded_scheme
 from landmask.models.recorded import SceneRecord
 from landmask.models.sklearn import SklearnModel, feature_block
 from landmask.spectral.indices import INDICES, bands_needed
+
+# Imports: landmask's at the top; scikit-learn is imported by the functions that fit or split (a
+# heavy import only training needs).
 
 __all__ = [
     "ESTIMATORS",

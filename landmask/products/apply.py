@@ -30,9 +30,10 @@ from rasterio.windows import transform as window_transform
 from scipy import ndimage
 
 from landmask._runtime.chunks import as_dask
-from landmask.classes import ClassScheme, check_mask, resolve_scheme
+from landmask.classes import ClassScheme, check_mask
 from landmask.errors import ConfigError, GridError, InputError
 from landmask.grid import Grid
+from landmask.io.read.schemes import resolve_scheme
 
 __all__ = [
     "MODES",

@@ -24,9 +24,10 @@ import numpy as np
 import xarray as xr
 
 from landmask._runtime.chunks import as_dask
-from landmask.classes import NODATA, ClassScheme, check_mask, resolve_scheme, scheme_tags
+from landmask.classes import NODATA, ClassScheme, check_mask, scheme_tags
 from landmask.io.outputs import GEOTIFF, check_output
 from landmask.io.read.masks import open_mask
+from landmask.io.read.schemes import resolve_scheme
 from landmask.io.stac.items import Lineage
 from landmask.io.write.overviews import overview_levels
 from landmask.io.write.rasters import (
@@ -107,7 +108,7 @@ def export_mask(
         of writing the class ids.
     scheme
         Class scheme (or its name) for names and colours; None: the one the
-        mask records, else ``landcover`` (:func:`~landmask.classes.resolve_scheme`).
+        mask records, else ``landcover`` (:func:`~landmask.io.read.schemes.resolve_scheme`).
     overwrite
         Replace an existing output.
     chunk_size

@@ -174,7 +174,7 @@ def _parse_rule(
         if key not in item:
             raise _fail(source, label, f"missing key {key!r}")
     try:
-        class_id = scheme.id_of(str(item["class"]))
+        class_id = _scheme_class(scheme, item["class"], "class")
         expr = parse(_expand(str(item["when"]), definitions or {}))
     except LandmaskError as exc:
         raise _fail(source, label, str(exc)) from None
@@ -196,7 +196,23 @@ def _parse_rule(
                 "or a composite's band such as ndvi_p10, nir_median, clear_count)",
             )
     ref = item.get("reference")
-    return Rule(str(item["class"]), class_id, str(item["when"]), expr, str(ref) if ref else None)
+    return Rule(
+        scheme.name_of(class_id), class_id, str(item["when"]), expr, str(ref) if ref else None
+    )
+
+
+def _scheme_class(scheme: ClassScheme, item: Any, key: str) -> int:
+    """The id of a rule's class (a name or id of ``scheme``, :meth:`ClassScheme.id`).
+
+    Unlike a ``--classes`` list, a rule may write only the scheme's classes.
+    """
+    class_id = scheme.id(item, option=key)
+    if class_id not in scheme.names:
+        known = ", ".join(scheme.names.values())
+        raise ConfigError(
+            f"{key}: {item}: unknown class in scheme {scheme.name!r} (known: {known})"
+        )
+    return class_id
 
 
 def parse_rules(data: Any, source: str) -> RuleSet:
@@ -213,7 +229,7 @@ def parse_rules(data: Any, source: str) -> RuleSet:
                 f"scheme {scheme.name!r} has no class 'other': name the class of pixels "
                 "that match no rule with 'default: CLASS'"
             )
-        default_id = scheme.id_of(str(data.get("default", "other")))
+        default_id = _scheme_class(scheme, data.get("default", "other"), "default")
     except ConfigError as exc:
         raise RuleError(f"{source}: {exc}") from None
     items = data.get("rules")

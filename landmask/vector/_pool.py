@@ -30,6 +30,9 @@ from landmask._runtime.schedulers import is_processes, local_get
 from landmask.vector._polygonize import init_worker
 from landmask.vector._stitch import balanced
 
+# Imports: landmask's at the top; distributed is imported only when a cluster client is running (a
+# heavy import).
+
 __all__ = ["MERGE_SHARES", "Pool", "chunk_pool", "gil_bound", "merged", "polygonized"]
 
 #: Border regions are merged in this many tasks of about equal work: a number

@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 
-from landmask.classes import NODATA, ClassScheme, resolve_scheme
+from landmask.classes import NODATA, ClassScheme
 from landmask.errors import ConfigError
 from landmask.io.companions import Output
 from landmask.io.inputs import data_layer
 from landmask.io.outputs import atomic_path, attach_sidecars, check_output, plan_outputs
+from landmask.io.read.schemes import resolve_scheme
 from landmask.io.stac.items import Lineage, attach_item
 from landmask.io.write.styling import gpkg_add_style, vector_sidecars
 from landmask.vector.geoparquet import write_geoparquet
@@ -92,7 +93,7 @@ def write_vector(
     Polygons with a ``class_name`` column are styled by class
     (:mod:`landmask.io.write.styling`) after ``scheme`` (default: the one the frame
     records, as :func:`~landmask.vector.vectorize.vectorize` frames do, else
-    ``landcover``; :func:`landmask.classes.resolve_scheme`): a
+    ``landcover``; :func:`landmask.io.read.schemes.resolve_scheme`): a
     GeoPackage gets the style in its ``layer_styles`` table before it lands,
     and every format a ``.qml`` beside it once it has.
 

@@ -40,9 +40,10 @@ import xarray as xr
 from pyproj import CRS
 
 from landmask._runtime.chunks import as_dask
-from landmask.classes import NODATA, ClassScheme, check_mask, resolve_scheme, scheme_attrs
+from landmask.classes import NODATA, ClassScheme, check_mask, scheme_attrs
 from landmask.errors import ConfigError
 from landmask.grid import Grid
+from landmask.io.read.schemes import resolve_scheme
 from landmask.io.stac.items import Lineage
 from landmask.vector._noding import noded
 from landmask.vector._polygonize import (
@@ -121,7 +122,7 @@ def vectorize(
         appear (GEOS coverage simplification over the regions of every class).
     scheme
         Names of the classes (a scheme or its name); None: the scheme the mask
-        records, else ``landcover`` (:func:`landmask.classes.resolve_scheme`).
+        records, else ``landcover`` (:func:`landmask.io.read.schemes.resolve_scheme`).
 
     Returns
     -------
@@ -352,7 +353,7 @@ def vectorize_to_file(
     once, so with ``simplify`` the result of :func:`vectorize` (sorted by class
     and position) is written. The same polygons either way; the file appears
     only when complete. ``scheme`` names the classes and styles the file;
-    None: the scheme the mask records (:func:`landmask.classes.resolve_scheme`).
+    None: the scheme the mask records (:func:`landmask.io.read.schemes.resolve_scheme`).
     ``stac``: a STAC item beside the file (:mod:`landmask.io.stac.items`), its
     input the mask.
     """

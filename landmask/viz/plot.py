@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from landmask.bands import resolve_band
-from landmask.classes import NODATA, PROBABILITY_SCALE, ClassScheme, resolve_scheme
+from landmask.classes import NODATA, PROBABILITY_SCALE, ClassScheme
 from landmask.errors import BandError, ConfigError
+from landmask.io.read.schemes import resolve_scheme
 from landmask.spectral.indices import compute_indices, index_ramp
 from landmask.viz._decimate import MAX_SIZE, decimate, decimated_values, map_extent
 
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     import xarray as xr
 
     from landmask.evaluation.evaluate import Evaluation
+
+# Imports: landmask's at the top; matplotlib is imported by the functions that draw (a heavy
+# import only figures need).
 
 __all__ = [
     "MAX_SIZE",
@@ -102,7 +106,7 @@ def mask_image(
         most ``max_size`` pixels a side by :func:`decimate`).
     scheme
         Colours and names of the classes; default the scheme the mask names in
-        its attributes (:func:`~landmask.classes.resolve_scheme`), else ``landcover``.
+        its attributes (:func:`~landmask.io.read.schemes.resolve_scheme`), else ``landcover``.
     ax
         Axes to draw on; a new figure when None.
     max_size
@@ -350,7 +354,8 @@ def polygons(
         :func:`composite`) or any 2-D array (grey). Polygons in another CRS
         are reprojected to the image's.
     scheme
-        Class colours and names; default the image's (:func:`~landmask.classes.resolve_scheme`).
+        Class colours and names; default the image's
+        (:func:`~landmask.io.read.schemes.resolve_scheme`).
     linewidth
         Width of the outlines in points.
     max_size

@@ -9,10 +9,14 @@ import numpy as np
 import rasterio
 from rasterio.enums import Resampling
 
-from landmask.classes import ClassScheme, check_mask, resolve_scheme
+from landmask.classes import ClassScheme, check_mask
 from landmask.errors import ConfigError, ReadError
 from landmask.io.outputs import atomic_path
+from landmask.io.read.schemes import resolve_scheme
 from landmask.viz.plot import mask_image
+
+# Imports: landmask's at the top; matplotlib is imported by the function that draws (a heavy
+# import only previews need).
 
 __all__ = ["read_decimated", "write_preview"]
 
@@ -49,7 +53,7 @@ def write_preview(
 
     The map is at most ``max_size`` pixels a side (:func:`read_decimated`);
     nodata is transparent. Colours and names are those of ``scheme``, by
-    default the scheme the mask file records (:func:`~landmask.classes.resolve_scheme`:
+    default the scheme the mask file records (:func:`~landmask.io.read.schemes.resolve_scheme`:
     its ``CLASS_SCHEME`` tag, else its ``CLASS_<id>`` names and colour table,
     else ``landcover``). Without ``overwrite``, a file that appeared at
     ``png_path`` meanwhile is kept (:func:`~landmask.io.outputs.atomic_path`).

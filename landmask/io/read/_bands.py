@@ -25,7 +25,7 @@ from landmask.bands import (
     scene_bands,
 )
 from landmask.errors import BandError, ConfigError, SensorError
-from landmask.grid import TRANSFORM_PRECISION, Grid
+from landmask.grid import Grid
 from landmask.io.read._grid import FileInfo
 from landmask.io.read.resample import Method, Resample
 from landmask.io.sensors.presets import Sensor
@@ -330,10 +330,7 @@ def on_grid(
     out = []
     for src in sources:
         info = infos[src.path]
-        same = (info.width, info.height) == (grid.width, grid.height) and (
-            info.transform.almost_equals(grid.transform, precision=TRANSFORM_PRECISION)
-        )
-        if same:
+        if grid.same(info.grid):  # the inputs share the grid's CRS (check_grid)
             out.append(src)
             continue
         method: Method = "nearest" if src.name in RAW_BANDS else "bilinear"

@@ -46,6 +46,11 @@ class FileInfo:
     height: int
     block: tuple[int, int]
 
+    @property
+    def grid(self) -> Grid:
+        """The file's grid."""
+        return Grid(self.crs, self.transform, self.width, self.height, self.block)
+
 
 def open_info(path: str) -> FileInfo:
     """Open ``path`` once and read its metadata; :class:`ReadError` naming it if GDAL cannot."""
@@ -116,12 +121,9 @@ def check_grid(
         if info.crs != reference.crs:
             problems.append(f"CRS {info.crs} != {reference.crs}")
         elif _same_res(info, reference):
-            if (info.width, info.height) != (reference.width, reference.height):
-                problems.append(
-                    f"size {info.width}x{info.height} != {reference.width}x{reference.height}"
-                )
-            if not info.transform.almost_equals(reference.transform, precision=TRANSFORM_PRECISION):
-                problems.append("transform differs")
+            difference = reference.grid.difference(info.grid)  # the one same-grid test
+            if difference:
+                problems.append(difference)
         elif not _same_extent(info, reference):
             problems.append(
                 f"resolution {abs(info.transform.a):g} != {abs(reference.transform.a):g} "
@@ -135,13 +137,7 @@ def check_grid(
         t = info.transform
         if t.b != 0 or t.d != 0:
             raise GridError(f"{info.path}: rotated or sheared grids are not supported")
-    grid = Grid(
-        reference.crs,
-        reference.transform,
-        reference.width,
-        reference.height,
-        reference.block,
-    )
+    grid = reference.grid
     if resolution is None:
         return grid
     if resolution <= 0 or not np.isfinite(resolution):

@@ -1,7 +1,9 @@
 """Truth and reference labels on a mask's grid: rasters, polygons and points, any CRS.
 
 Used by :func:`landmask.evaluation.evaluate.evaluate` (truth) and
-:func:`landmask.models.training.train` (training labels). Labels become class
+:func:`landmask.models.training.train` (training labels). Every vector of
+features a command reads (truth, training labels, zonal statistics' zones, a
+workflow's region) comes through :func:`read_features`. Labels become class
 ids directly (ids or class names of the scheme) or through a label map
 (:class:`Labels`). A truth raster on the prediction's grid is read window by
 window; on any other grid or CRS it is warped onto it lazily by nearest
@@ -17,7 +19,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dask
 import dask.array as da
@@ -31,6 +33,9 @@ from landmask.errors import ConfigError, GridError, InputError, TruthReprojected
 from landmask.io.inputs import open_raster, read_vector
 from landmask.io.read.masks import raster_on_grid
 
+if TYPE_CHECKING:
+    import geopandas as gpd
+
 __all__ = [
     "RASTER_SUFFIXES",
     "GridLabels",
@@ -42,6 +47,7 @@ __all__ = [
     "polygon_groups",
     "polygon_truth",
     "raster_truth",
+    "read_features",
     "vector_truth",
 ]
 
@@ -154,23 +160,48 @@ def _chunks_of(arr: xr.DataArray) -> Any:
     return as_dask(arr).chunks
 
 
-def _read_vector(
-    path: str, column: str | None, pred: xr.DataArray, layer: str | None, option: str
-) -> Any:
-    gdf = read_vector(path, layer, option)
-    if gdf.empty:
-        raise InputError(f"{path}: no features")
-    if gdf.crs is None:
-        raise GridError(f"{path}: truth has no CRS")
-    col = column or _guess_column(gdf, path)
-    if col not in gdf.columns:
-        cols = ", ".join(c for c in gdf.columns if c != gdf.geometry.name)
-        raise InputError(f"{path}: no column {col!r} (columns: {cols})")
-    gdf = gdf[[col, gdf.geometry.name]].rename(columns={col: "label"})
-    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
-    if pred.rio.crs is not None and gdf.crs != pred.rio.crs:
-        gdf = gdf.to_crs(pred.rio.crs)
-    return gdf
+def read_features(
+    source: str | os.PathLike[str] | gpd.GeoDataFrame,
+    *,
+    what: str,
+    layer: str | None = None,
+    layer_option: str = "--layer",
+) -> tuple[gpd.GeoDataFrame, str]:
+    """The one reader of label, truth, zone and region vectors: features with a CRS, and a name.
+
+    Parameters
+    ----------
+    source
+        A vector file in any format GDAL reads (or GeoParquet), or a
+        GeoDataFrame, which is taken as it is.
+    what
+        What the features are, in words for messages (``"truth"``, ``"zones"``).
+    layer, layer_option
+        The layer of a file with several (:func:`landmask.io.inputs.data_layer`),
+        and the option that names it in messages.
+
+    Returns
+    -------
+    tuple
+        The features in their own CRS, and the file's path (``<what>`` for a
+        GeoDataFrame) to name them in messages.
+
+    Raises
+    ------
+    InputError
+        One line naming the source: unreadable (:func:`~landmask.io.inputs.read_vector`),
+        no features; :class:`~landmask.errors.GridError` without a CRS.
+    """
+    if isinstance(source, str | os.PathLike):
+        name = os.fspath(source)
+        frame = read_vector(name, layer, layer_option, what)
+    else:
+        frame, name = source, f"<{what}>"
+    if frame.empty:
+        raise InputError(f"{name}: no {what} (no features)")
+    if frame.crs is None:
+        raise GridError(f"{name}: no CRS for the {what}")
+    return frame, name
 
 
 def _guess_column(gdf: Any, path: str) -> str:
@@ -198,17 +229,17 @@ def vector_truth(
 ) -> tuple[Any, str]:
     """Vector labels (a path or a GeoDataFrame) in ``grid``'s CRS, and what to call them.
 
-    The result has the labels in a ``label`` column (``column``, else the
-    first of ``class``, ``label``, ``class_name``, ``class_id``, ``landcover``);
-    a file loses empty geometries and must have a CRS. Its layer is ``layer``,
-    else the only layer of features (:func:`landmask.io.inputs.data_layer`;
-    ``layer_option`` is named when that is ambiguous).
+    Read by :func:`read_features`; the result has the labels in a ``label``
+    column (``column``, else the first of ``class``, ``label``,
+    ``class_name``, ``class_id``, ``landcover``) and loses empty geometries.
     """
-    if isinstance(source, str | os.PathLike):
-        path = os.fspath(source)
-        return _read_vector(path, column, grid, layer, layer_option), path
-    path = "<GeoDataFrame>"
-    gdf = source.rename(columns={column or _guess_column(source, path): "label"})
+    gdf, path = read_features(source, what="truth", layer=layer, layer_option=layer_option)
+    col = column or _guess_column(gdf, path)
+    if col not in gdf.columns:
+        cols = ", ".join(c for c in gdf.columns if c != gdf.geometry.name)
+        raise InputError(f"{path}: no column {col!r} (columns: {cols})")
+    gdf = gdf[[col, gdf.geometry.name]].rename(columns={col: "label"})
+    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
     if grid.rio.crs is not None and gdf.crs != grid.rio.crs:
         gdf = gdf.to_crs(grid.rio.crs)
     return gdf, path

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +54,9 @@ from landmask.io.sensors.provider import Product, product_of_files, product_of_i
 from landmask.io.stac.read import is_stac_input, item_bands, load_item
 
 __all__ = [
-    "DEFAULT_CHUNK_SIZE",
     "READ_ENV",
     "BandSource",
+    "SceneOptions",
     "aligned_chunks",
     "open_scene",
     "pixel_coords",
@@ -65,10 +65,34 @@ __all__ = [
     "to_reflectance",
 ]
 
-#: Default chunk size (pixels a side), before alignment to the file's blocks.
-DEFAULT_CHUNK_SIZE = SCENE_CHUNK_SIZE
-
 PathLike = str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class SceneOptions:
+    """How to read a scene: :func:`landmask.open_scene`'s options, gathered into one value."""
+
+    sensor: str | None = None
+    bands: dict[str, int] | None = None
+    #: one number for every band, or band name -> number (``"*"``: every other band)
+    scale: float | Mapping[str, float] | None = None
+    offset: float | Mapping[str, float] | None = None
+    allow_ungeoreferenced: bool = False
+    resolution: float | None = None
+
+    def open(self, inputs: Any, chunk_size: int | None, needs: Needs | None) -> Any:
+        """:func:`open_scene` with these options."""
+        return open_scene(
+            inputs if not isinstance(inputs, tuple) else list(inputs),
+            sensor=self.sensor,
+            bands=self.bands,
+            scale=self.scale,
+            offset=self.offset,
+            chunk_size=chunk_size,
+            allow_ungeoreferenced=self.allow_ungeoreferenced,
+            needs=needs,
+            resolution=self.resolution,
+        )
 
 
 def open_scene(
@@ -220,7 +244,7 @@ def open_scene(
     sources = on_grid(sources, info_of, grid)
     _warn_assumed(preset, offset)
     radiometry = decide_radiometry(sources, info_of, preset, product)
-    size = chunk_size if chunk_size is not None else DEFAULT_CHUNK_SIZE
+    size = chunk_size if chunk_size is not None else SCENE_CHUNK_SIZE
     chunks = (
         (len(sources),),
         aligned_chunks(grid.height, size, grid.block[0]),

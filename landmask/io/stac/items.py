@@ -46,15 +46,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from landmask import __version__
 from landmask.classes import CLOUD, NODATA, ClassScheme
 from landmask.errors import OutputExistsError
 from landmask.io.companions import Output, is_own, item_path
 from landmask.io.outputs import atomic_path, attach_sidecars, folder_lock, plan_outputs
+from landmask.io.sensors.provider import product_of_file
 from landmask.io.sensors.times import iso_utc, item_times, parse_utc
 from landmask.io.statistic_tags import thresholds_of
 
 if TYPE_CHECKING:
     import pystac
+
+# Imports: landmask's at the top; pystac is imported by the functions that build items (only STAC
+# outputs need it).
 
 __all__ = [
     "CATALOG_NAME",
@@ -211,8 +216,6 @@ def build_item(
     from pystac.extensions.file import FileExtension
     from pystac.extensions.projection import ProjectionExtension
 
-    from landmask import __version__
-
     file = Path(path)
     src = Path(source) if source is not None else file
     checksum = _start_sha256(src)  # hashed while the rest of the item is read and built
@@ -315,7 +318,6 @@ def acquisition_times(lineage: Lineage, *, beside: Path | None = None) -> list[d
     input file (:attr:`landmask.io.sensors.provider.Product.acquired`: Sentinel-2 and
     Landsat product names, ``*_MTL``, ``MTD_MSIL2A.xml``). Empty when none says.
     """
-    from landmask.io.sensors.provider import product_of_file
 
     found: set[dt.datetime] = set()
     for href in lineage.derived_from:

@@ -32,6 +32,9 @@ from landmask.io.inputs import read_text
 if TYPE_CHECKING:
     import pystac
 
+# Imports: landmask's at the top; pystac is imported by the functions that read items (only STAC
+# inputs need it).
+
 __all__ = [
     "StacBand",
     "gdal_path",

@@ -59,6 +59,9 @@ from landmask.io.stac.items import Lineage, attach_item
 from landmask.io.write.gdal_metadata import embed_rat, reserve_rat
 from landmask.io.write.overviews import overview_levels
 
+# Imports: landmask's at the top; distributed is imported only when a cluster client is running (a
+# heavy import).
+
 __all__ = ["TILE", "CogJob", "check_free_space", "compute_once", "store_cogs", "tile_aligned"]
 
 #: Tile size of written rasters (pixels a side).

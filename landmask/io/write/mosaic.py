@@ -28,6 +28,9 @@ from pathlib import Path
 from landmask.grid import Grid
 from landmask.io.outputs import atomic_path
 
+# Imports: landmask's at the top; pystac is imported by the function that writes a collection
+# (only STAC outputs need it).
+
 __all__ = ["MOSAIC_MARK", "MosaicTile", "write_collection", "write_vrt"]
 
 #: How a VRT landmask wrote begins (a run may replace it without --force).

@@ -18,19 +18,12 @@ import numpy as np
 import xarray as xr
 
 from landmask._runtime.chunks import as_dask
-from landmask.classes import (
-    CLOUD,
-    NODATA,
-    PROBABILITY_SCALE,
-    ClassScheme,
-    check_mask,
-    resolve_scheme,
-    scheme_tags,
-)
+from landmask.classes import CLOUD, NODATA, PROBABILITY_SCALE, ClassScheme, check_mask, scheme_tags
 from landmask.errors import ConfigError
 from landmask.io.companions import style_path
 from landmask.io.outputs import GEOTIFF, check_output
 from landmask.io.read.radiometry import radiometry_tags
+from landmask.io.read.schemes import resolve_scheme
 from landmask.io.sensors.presets import LANDSAT_OLI, LANDSAT_TM_ETM, SENTINEL2_L2A
 from landmask.io.stac.items import Lineage
 from landmask.io.statistic_tags import ATTR_PREFIX
@@ -106,7 +99,7 @@ def write_mask(
     scheme
         Class scheme (or its name) for colours and names; None: the one the
         mask records in its attributes, else ``landcover``
-        (:func:`landmask.classes.resolve_scheme`).
+        (:func:`landmask.io.read.schemes.resolve_scheme`).
     colormap
         Write the colour table (False: a plain grayscale raster of class ids).
     probabilities, probabilities_path
