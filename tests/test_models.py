@@ -14,10 +14,12 @@ import pytest
 import rasterio
 import xarray as xr
 from conftest import TRANSFORM, UTM33
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import ndimage
 
 from landmask._runtime.schedulers import use_scheduler
-from landmask.classes import LANDCOVER, WORLDCOVER
+from landmask.classes import LANDCOVER, NODATA, WORLDCOVER
 from landmask.classification.classify import classify, classify_with_probabilities
 from landmask.cli import run
 from landmask.errors import BandError, ModelError
@@ -370,3 +372,44 @@ def test_dask_graph_carries_the_spec_not_the_model(synthetic):
     pickled = pickle.dumps(dict(mask.data.__dask_graph__()))
     assert b"ModelHandle" in pickled and b"rules:default" in pickled
     assert b"RulesModel" not in pickled and b"RuleSet" not in pickled
+
+
+_SKIP_RULES = [
+    "default",
+    "ndvi > 0.4 and (red - blue) / (red + blue) < 0.2",
+    "red / nir > 0.5",  # nir only in a denominator: red / inf is 0, so it needs the mask
+    "nir ** 0 > 0.5 and ndvi > 0.3",  # nan ** 0 is 1: the bands are checked too
+    "focal_mean(nir - red, 1) > 0.05 or (blue + swir22) * 2 < 0.3",
+]
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(
+    seed=st.integers(0, 2**16),
+    rules=st.sampled_from(_SKIP_RULES),
+    pick=st.permutations(range(6)),
+)
+def test_rules_that_mark_missing_pixels_need_no_mask_of_their_own(seed, rules, pick):
+    # predict_block skips its mask of missing bands for rules whose every band sits
+    # where NaN or +-inf makes a checked quantity not finite: the same ids as with it
+    from landmask.models.inference import predict_block
+    from landmask.spectral.rules import classify_block
+
+    ruleset = load_rules(
+        rules
+        if rules == "default"
+        else {"name": "t", "rules": [{"class": "forest", "when": rules}]}
+    )
+    model = RulesModel(ruleset)
+    rng = np.random.default_rng(seed)
+    block = (rng.random((6, 9, 11)) * 0.6 - 0.05).astype(np.float32)
+    for value, share in ((np.nan, 0.1), (np.inf, 0.05), (-np.inf, 0.05), (0.0, 0.1)):
+        block[rng.random(block.shape) < share] = value
+    order = [BANDS[k] for k in pick]
+    shuffled = block[[BANDS.index(b) for b in order]]
+    reads = [order.index(b) for b in model.bands]
+    got = predict_block(shuffled, model, 0.5, False, pick=reads)[0]
+    want = classify_block(shuffled, order, ruleset)
+    want[~np.isfinite(shuffled[reads]).all(axis=0)] = NODATA
+    np.testing.assert_array_equal(got, want)
+    assert model.marks_missing == (rules not in ("red / nir > 0.5",))

@@ -87,6 +87,15 @@ def predict_block(
     """
     m = model.get() if isinstance(model, ModelHandle) else model
     reads = list(range(block.shape[0])) if pick is None else list(pick)
+    if not with_proba and getattr(m, "certain", False) and getattr(m, "marks_missing", False):
+        # the model's own ids are nodata wherever a band it reads is missing
+        # (rules: every band is inside a quantity they hold finite): no mask here
+        named = getattr(m, "predict_named", None)
+        if named is not None:
+            names = [f"#{k}" for k in range(block.shape[0])]
+            for k, band in zip(reads, m.bands, strict=True):
+                names[k] = band
+            return np.asarray(named(block, names), dtype=np.uint8)[None]
     missing = np.isfinite(block[reads[0]])  # where every band read is finite, then negated
     finite = np.empty_like(missing)
     for k in reads[1:]:

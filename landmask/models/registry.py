@@ -119,6 +119,9 @@ class RulesModel:
         self.classes = sorted(ids)
         reads = {b for n in ruleset.names for b in (INDICES[n].bands if n in INDICES else [n])}
         self.bands = sorted(reads)
+        #: :meth:`predict` gives nodata wherever any of :attr:`bands` is missing, so
+        #: :func:`~landmask.models.inference.predict_block` needs no mask of its own
+        self.marks_missing = reads <= ruleset.guarded_bands
 
     #: every pixel's probabilities are 0 or 1, so :meth:`predict` is the argmax of
     #: :meth:`predict_proba` whatever the minimum confidence (see

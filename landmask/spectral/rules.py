@@ -109,6 +109,34 @@ class RuleSet:
         return max((r.expr.reach for r in self.rules), default=0)
 
     @cached_property
+    def bands(self) -> list[str]:
+        """Every band the rules read (indices by their bands), sorted."""
+        return _bands_of(self.names)
+
+    @cached_property
+    def checks(self) -> tuple[Expr, ...]:
+        """What :func:`classify_block` holds finite: a pixel where one is not is nodata.
+
+        The compared quantities: NaN propagates through arithmetic and focal
+        functions, so they cover the bands inside them; only a power can turn NaN
+        into a number, so with one the bands are checked too.
+        """
+        checks = list(self.quantities)
+        if any("**" in q.ops or (q.kind != "name" and _has_power(q)) for q in checks):
+            checks += [Expr("name", value=b) for b in self.bands]
+        return tuple(checks)
+
+    @cached_property
+    def guarded_bands(self) -> frozenset[str]:
+        """The bands whose missing value (NaN, +-inf) makes :func:`classify_block` give nodata.
+
+        Those inside a checked quantity where a value that is not finite
+        always makes it not finite: not in a denominator (``x / inf`` is 0) nor
+        under a power (``nan ** 0`` is 1).
+        """
+        return frozenset().union(*(_propagating(c) for c in self.checks))
+
+    @cached_property
     def focal_calls(self) -> tuple[Expr, ...]:
         """Every distinct neighbourhood function call of the rules, in rule order."""
         return tuple(dict.fromkeys(c for r in self.rules for c in r.expr.focal_calls))
@@ -313,6 +341,25 @@ def default_rules(scene: Any) -> str:
     return default_rules_for(scene).name
 
 
+def _bands_of(names: frozenset[str]) -> list[str]:
+    """The bands behind ``names`` (an index by the bands of its formula), sorted."""
+    return sorted({b for n in names for b in (INDICES[n].bands if n in INDICES else [n])})
+
+
+def _propagating(expr: Expr) -> frozenset[str]:
+    """The bands whose value, if not finite, makes ``expr`` not finite (see guarded_bands)."""
+    if expr.kind == "name":
+        name = str(expr.value)
+        return _propagating(INDICES[name].expr) if name in INDICES else frozenset([name])
+    if expr.kind == "num" or expr.statistic or "**" in expr.ops:
+        return frozenset()
+    if expr.kind == "arith" and expr.ops[0] == "/":  # a / inf is 0: the numerator only
+        return _propagating(expr.args[0])
+    if expr.kind in ("arith", "neg", "call"):  # +, -, *; a focal value is NaN at a NaN centre
+        return frozenset().union(*(_propagating(a) for a in expr.args))
+    return frozenset()
+
+
 def _has_power(expr: Expr) -> bool:
     return "**" in expr.ops or any(_has_power(a) for a in expr.args)
 
@@ -354,12 +401,7 @@ def classify_block(block: np.ndarray, band_names: Sequence[str], ruleset: RuleSe
                 later = set().union(*(_pending(c, focal) for c in calls[k + 1 :]))
                 for done in [e for e in focal if e not in keep and e not in later]:
                     del focal[done]
-    bands = sorted({b for n in ruleset.names for b in (INDICES[n].bands if n in INDICES else [n])})
-    # NaN propagates through arithmetic, so checking the compared quantities
-    # covers the bands inside them; only a power can turn NaN into a number
-    checks = list(ruleset.quantities)
-    if any("**" in q.ops or (q.kind != "name" and _has_power(q)) for q in checks):
-        checks += [Expr("name", value=b) for b in bands]
+    bands, checks = ruleset.bands, ruleset.checks
     rows = max(1, STRIP_PIXELS // max(1, block.shape[2]))
     for r in range(0, block.shape[1], rows):
         # the memo holds the focal calls and their sub-expressions; a bound
