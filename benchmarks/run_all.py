@@ -15,8 +15,9 @@ both, and their ratios landmask / baseline (below 1: landmask is faster or small
   N Voronoi districts;
 - ``fragmented-<mask>-<mode>``: ``landmask vectorize --connectivity 8`` of a random 4-class mask
   and of the worst cases of region tracing (diagonal 1-pixel stripes, a 2-pixel checkerboard,
-  1-pixel lines), as it is, with ``--min-area 500``, with ``--simplify 3`` and with both, vs
-  whole-raster GDAL sieve + polygonize (+ ``shapely.coverage_simplify``).
+  1-pixel lines, a raster one pixel high), as it is, with ``--min-area 500``, with
+  ``--simplify 3`` and with both, vs whole-raster GDAL sieve + polygonize (+
+  ``shapely.coverage_simplify``).
 
 The scenes, masks and zones are those of ``bench_classify.py``, ``bench_vectorize.py``,
 ``bench_zonal.py`` and ``bench_fragmented.py`` (made once, cached in ``benchmarks/data/``).

@@ -22,7 +22,9 @@ that masks and truth in different schemes can be compared.
 
 from __future__ import annotations
 
+import colorsys
 import contextlib
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -375,7 +377,6 @@ BASE_TAG = "CLASS_SCHEME_BASE"
 
 def _generated_color(k: int) -> str:
     """A distinct colour for the ``k``-th unnamed class: hues a golden angle apart."""
-    import colorsys
 
     hue = (0.11 + k * 0.618033988749895) % 1.0
     value = 0.85 if k % 2 == 0 else 0.65
@@ -475,7 +476,6 @@ def _base_tag(scheme: ClassScheme) -> dict[str, str]:
     base = scheme.base
     if base is None or SCHEMES.get(base.name) == base:
         return {}
-    import json
 
     return {BASE_TAG: json.dumps(base.to_dict(), separators=(",", ":"))}
 
@@ -581,7 +581,6 @@ def _recorded_change_scheme(name: str, base: Any) -> ClassScheme | None:
     """The change scheme ``name`` of the base scheme recorded as JSON in ``base``; or None."""
     if not base or not name.endswith(CHANGE_SUFFIX):
         return None
-    import json
 
     try:
         scheme = change_scheme(ClassScheme.from_dict(json.loads(str(base))))

@@ -10,9 +10,18 @@ import pytest
 import shapely
 from conftest import UTM33
 from pyproj import CRS
-from test_vectorize import as_mask, hidden, in_frame_order, random_speckle
+from test_vectorize import (
+    PIXEL_M2,
+    as_mask,
+    assert_matches_gdal,
+    gdal_regions,
+    hidden,
+    in_frame_order,
+    random_speckle,
+)
 
 from landmask.classes import LANDCOVER
+from landmask.vector import _polygonize as polygonize_module
 from landmask.vector import formats as vector_formats
 from landmask.vector.vectorize import iter_regions, resolve_classes, vectorize, vectorize_to_file
 
@@ -26,6 +35,23 @@ def read(path) -> gpd.GeoDataFrame:
     if path.suffix == ".parquet":
         return gpd.read_parquet(path)
     return gpd.read_file(path, layer=path.stem)  # a GeoPackage also lists layer_styles
+
+
+@pytest.mark.parametrize("connectivity", [4, 8])
+def test_polygons_made_a_few_at_a_time_equal_gdal(tmp_path, speckle, connectivity, monkeypatch):
+    """GDAL's features, the multipolygons of 8-connected regions and the encoded features are
+    made in batches so that memory holds the polygons about once: with batches of 3, the file
+    still holds GDAL's regions of the whole raster, with their pixel-counted areas."""
+    monkeypatch.setattr(polygonize_module, "_GDAL_BATCH", 3)
+    monkeypatch.setattr(polygonize_module, "_FEATURE_BATCH", 3)
+    mask = as_mask(speckle)  # one chunk: every region made in one block call, here
+    summary = vectorize_to_file(mask, tmp_path / "r.gpkg", connectivity=connectivity)
+    back = read(summary.path)
+    assert len(back) > 100
+    assert_matches_gdal(back, gdal_regions(speckle, [1, 2, 3], connectivity))
+    for value in (1, 2, 3):
+        area = back.loc[back["class_id"] == value, "area_m2"].sum()
+        assert area == pytest.approx((speckle == value).sum() * PIXEL_M2, rel=1e-12)
 
 
 @pytest.mark.parametrize("ext", [".gpkg", ".parquet", ".fgb", ".geojson"])

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+import numpy as np
+
 from landmask.errors import ReadError
 
 __all__ = ["MAX_RATIO", "check_declared_size"]
@@ -34,7 +36,6 @@ def check_declared_size(paths: Sequence[str | os.PathLike[str]]) -> None:
     ReadError
         One line naming the file, its declared size and its file size.
     """
-    import numpy as np
     import rasterio
 
     for p in (os.fspath(x) for x in paths):

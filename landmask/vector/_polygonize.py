@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, islice
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,11 @@ _STRUCTURE = {
 
 NO_GEOMS = np.zeros(0, dtype=object)
 NO_VALUES = np.zeros(0, dtype=np.uint8)
+
+#: GDAL features turned into polygons at a time (their coordinates as Python tuples meanwhile)
+_GDAL_BATCH = 20_000
+#: Polygons transformed, measured and encoded at a time (:meth:`OutputSpec.features`)
+_FEATURE_BATCH = 8_192
 
 
 @dataclass
@@ -150,8 +155,14 @@ def _traced(labels: np.ndarray, row0: int, col0: int) -> tuple[np.ndarray, np.nd
     # an identity transform, which rasterio would warn about from worker threads
     transform = Affine(1, 0, col0, 0, -1, -row0)
     found = shapes(traced, mask=rest, connectivity=4, transform=transform)
-    label_list, geoms = _polygons([(int(v), g["coordinates"]) for g, v in found])
-    ids = np.asarray(label_list, dtype=np.int64)
+    # in batches: GDAL's rings as Python tuples take ~10x the memory of the polygons
+    batches = [
+        _polygons([(int(v), g["coordinates"]) for g, v in batch])
+        for batch in iter(lambda: list(islice(found, _GDAL_BATCH)), [])
+    ]
+    ids = np.asarray([k for batch_ids, _ in batches for k in batch_ids], dtype=np.int64)
+    geoms = np.concatenate([g for _, g in batches]) if batches else np.zeros(0, dtype=object)
+    del batches
     if holes is not None:
         _add_pixel_holes(geoms, ids, holes, row0, col0)
     ids = np.concatenate([ids, labels[rows, cols]])
@@ -183,11 +194,23 @@ def _from_parts(
     counts = np.diff(np.r_[starts, len(region)])
     out = polys[starts]
     many = counts > 1
-    if many.any():
-        group = np.cumsum(first) - 1
-        spread = many[group]
-        rank = np.cumsum(many) - 1
-        out[many] = shapely.multipolygons(polys[spread], indices=rank[group[spread]])
+    if not many.any():
+        return ids, out
+    group = np.cumsum(first) - 1  # the region of each part
+    rank = np.cumsum(many) - 1  # the multipolygon of each region of several parts
+    multi = np.flatnonzero(many)
+    # GEOS copies the parts into the multipolygons: made a slice of regions at a time and
+    # the slice's parts dropped, the parts are held once and a slice twice, not all twice
+    at = np.searchsorted(starts, np.arange(0, len(polys), _FEATURE_BATCH))
+    cuts = np.unique(starts[at[at < len(starts)]])  # region starts, from 0
+    for a, b in zip(cuts.tolist(), [*cuts[1:].tolist(), len(polys)], strict=True):
+        g = group[a:b]
+        spread = many[g]
+        if spread.any():
+            r = rank[g[spread]]
+            made = shapely.multipolygons(polys[a:b][spread], indices=r - r[0])
+            out[multi[r[0] : r[-1] + 1]] = made
+        polys[a:b] = None  # the single parts live on in ``out``
     return ids, out
 
 
@@ -325,17 +348,39 @@ class OutputSpec:
         return np.asarray(area, dtype=float), np.asarray(perimeter, dtype=float)
 
     def features(self, values: np.ndarray, pixel_geoms: np.ndarray) -> Features:
-        """The features of ``wanted`` regions among ``(values, pixel_geoms)``, in input order."""
+        """The features of ``wanted`` regions among ``(values, pixel_geoms)``, in input order.
+
+        ``pixel_geoms`` is consumed (its items are set to None): the polygons are
+        transformed, measured and encoded a few thousand at a time and dropped as they
+        are, so memory holds them about once, not three times over.
+        """
         chosen = np.isin(values, list(self.wanted))
-        values, pixel_geoms = values[chosen], pixel_geoms[chosen]
-        geoms = self.to_crs(pixel_geoms)
-        area, perimeter = self.measures(geoms, pixel_geoms)
-        wkb = shapely.to_wkb(geoms)
-        sizes = np.fromiter(map(len, wkb), dtype=np.int64, count=len(wkb))
-        offsets = np.zeros(len(wkb) + 1, dtype=np.int64)
-        np.cumsum(sizes, out=offsets[1:])
-        data = np.frombuffer(b"".join(wkb), dtype=np.uint8)
-        return Features(values.astype(np.uint8), area, perimeter, data, offsets)
+        values, kept = values[chosen], pixel_geoms[chosen]
+        pixel_geoms[:] = None
+        areas, perimeters, blobs, sizes = [], [], [], []
+        for a in range(0, len(kept), _FEATURE_BATCH):
+            pixel = kept[a : a + _FEATURE_BATCH].copy()  # a slice is a view
+            kept[a : a + _FEATURE_BATCH] = None
+            geoms = self.to_crs(pixel)
+            area, perimeter = self.measures(geoms, pixel)
+            del pixel
+            wkb = shapely.to_wkb(geoms)
+            del geoms
+            areas.append(area)
+            perimeters.append(perimeter)
+            sizes.append(np.fromiter(map(len, wkb), dtype=np.int64, count=len(wkb)))
+            blobs.append(b"".join(wkb))
+            del wkb
+        offsets = np.zeros(len(kept) + 1, dtype=np.int64)
+        if sizes:
+            np.cumsum(np.concatenate(sizes), out=offsets[1:])
+        data = np.frombuffer(b"".join(blobs), dtype=np.uint8)
+        del blobs
+        return Features(values.astype(np.uint8), _joined(areas), _joined(perimeters), data, offsets)
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=float)
 
 
 @dataclass
@@ -370,9 +415,9 @@ def chunk_features(
     """Block function of the streamed path: the chunk's complete regions as :class:`Features`
     and its border pieces (in pixels) for stitching."""
     part = polygonize_block(block, row0, col0, inner, classes, connectivity)
-    features = spec.features(part.interior_values, part.interior)
+    interior, values = part.interior, part.interior_values
     part.interior, part.interior_values = NO_GEOMS, NO_VALUES
-    return features, part
+    return spec.features(values, interior), part
 
 
 def merge_groups(

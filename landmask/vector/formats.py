@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
+import numpy as np
 
 from landmask.classes import NODATA, ClassScheme
 from landmask.errors import ConfigError
@@ -350,7 +351,6 @@ def transition_columns(values: Any, scheme: ClassScheme) -> dict[str, Any]:
     Numpy arrays for class ids ``values`` of a change scheme
     (:func:`landmask.classes.change_scheme`); empty for any other scheme.
     """
-    import numpy as np
 
     if scheme.base is None:
         return {}
@@ -371,7 +371,6 @@ def features_table(features: Features, scheme: ClassScheme) -> Any:
 
     Polygons of a change map also get :func:`transition_columns`.
     """
-    import numpy as np
     import pyarrow as pa
 
     names = np.array([scheme.name_of(k) for k in range(256)], dtype=object)
@@ -413,7 +412,6 @@ def features_frame(features: Features, crs: Any, scheme: ClassScheme) -> gpd.Geo
 
 def wkb_types(features: Features) -> set[str]:
     """The OGC geometry types among ``features``' WKB (read from each header, no parsing)."""
-    import numpy as np
 
     starts = features.offsets[:-1]
     if not len(starts):
@@ -429,7 +427,6 @@ _OGC_TYPES = {3: "Polygon", 6: "MultiPolygon"}
 
 def _promoted(reader: Any, geometry: str) -> Iterator[Any]:
     """``reader``'s batches with every Polygon made a one-part MultiPolygon."""
-    import numpy as np
     import pyarrow as pa
     import shapely
 

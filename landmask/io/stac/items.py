@@ -40,11 +40,14 @@ import hashlib
 import json
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from landmask import __version__
 from landmask.classes import CLOUD, NODATA, ClassScheme
@@ -456,7 +459,6 @@ def _vector_extent(path: Path, layer_name: str) -> dict[str, Any]:
 
 
 def _finite(bounds: Sequence[float]) -> bool:
-    import math
 
     return all(math.isfinite(v) for v in bounds)
 
@@ -482,14 +484,12 @@ def _footprint(crs: Any, bounds: Sequence[float] | None) -> tuple[Any, list[floa
 
 
 def _forward(transformer: Any, xy: Any) -> Any:
-    import numpy as np
 
     x, y = transformer.transform(xy[:, 0], xy[:, 1])
     return np.column_stack([x, y])
 
 
 def _raster_bands(asset: pystac.Asset, extent: Mapping[str, Any]) -> None:
-    import math
 
     from pystac.extensions.raster import NoDataStrings, RasterBand, RasterExtension
 
@@ -511,7 +511,6 @@ def _raster_bands(asset: pystac.Asset, extent: Mapping[str, Any]) -> None:
 def class_name(name: str) -> str:
     """A class name as the classification extension allows (``^[0-9A-Za-z-_]+$``):
     ``other -> forest`` -> ``other-to-forest``; the text itself goes in ``description``."""
-    import re
 
     slug = re.sub(r"[^0-9A-Za-z_-]+", "-", name.replace("->", " to ")).strip("-")
     return slug or "class"
