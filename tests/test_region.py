@@ -363,7 +363,8 @@ def test_focal_rules_give_a_seamless_mosaic_across_two_utm_zones(halo_runs, tmp_
     assert near_edge.all()  # differences only within the halo of the tiles' edges
 
 
-def test_a_tile_context_is_its_grid_grown_by_the_halo_clipped_to_the_region(dates):
+def test_a_tile_context_is_its_grid_grown_by_the_halo_clipped_to_the_region(dates, halo_runs):
+    # halo_runs writes the workflow this test plans
     plan = plan_region(load_workflow(dates / "halo_tiled.yaml"), warn=False)
     first, last = plan.tiles[0], plan.tiles[-1]
     grid, window = plan.context(first.tile)
