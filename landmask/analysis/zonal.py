@@ -6,11 +6,13 @@ by the fraction of its area the zone covers (exact coverage fractions from
 the zones' boundaries, :mod:`landmask.analysis._coverage`), so the areas are
 exact rather than counts of pixel centres.
 
-How it runs: the zones are reprojected onto the mask's CRS and mapped into
-pixel space once; a spatial index (:class:`shapely.STRtree`) finds, for every
-chunk of the mask, the zones that intersect it; one task per chunk computes
-the coverage-weighted sums of those zones over that chunk, and the partial
-sums are added per zone. Memory is zones x classes plus the chunks in flight,
+How it runs: the zones are reprojected onto the mask's CRS and taken apart
+once into their rings' edges in pixel space
+(:func:`~landmask.analysis._coverage.zone_edges`); one bulk query of a
+spatial index (:class:`shapely.STRtree`) of their bounds finds the zones over
+every chunk of the mask; one task per chunk computes the coverage-weighted
+sums of those zones over that chunk from their edges, and the partial sums
+are added per zone. Memory is zones x classes plus the chunks in flight,
 never the raster. Coverage of a pixel depends on the pixel and the zone only,
 so the result is the same for any chunk size and scheduler (to float
 rounding).

@@ -32,6 +32,8 @@ def describe_statistic(name: str, value: float | None) -> str:
     """One line for a summary: ``threshold otsu(mndwi) = 0.089 (from the scene's histogram)``,
     ``statistic percentile(red, 1) = 0.0312 (...)``; None or NaN: no valid pixel."""
     kind = "threshold" if name.startswith("otsu(") else "statistic"
+    if (value is None or math.isnan(value)) and " where " in name:
+        return f"{kind} {name}: no pixel where its condition holds (matches no pixel)"
     if value is None or math.isnan(value):
         return f"{kind} {name}: no valid pixel (the mask is all nodata or cloud)"
     return f"{kind} {name} = {value:.4g} (from the scene's histogram)"

@@ -511,14 +511,8 @@ def resolve_thresholds(scene: xr.DataArray, ruleset: RuleSet, *, bins: int = BIN
     # a statistic over part of the scene with no pixel in that part matches nothing;
     # only one with no valid pixel at all makes the mask nodata
     empty = [c for c in calls if math.isnan(bound[c]) and c.args[0].kind == "where"]
-    for call in empty:
-        if all(not math.isnan(bound[i]) for i in _inner(call)):
-            warnings.warn(
-                f"{_rule_of(ruleset, call)}: {call} has no pixel where its condition holds: "
-                "comparisons with it match no pixel",
-                StatisticWarning,
-                stacklevel=2,
-            )
+    for call in empty:  # expected (a tile with no vegetation): said, not warned
+        log.info("%s: %s has no pixel where its condition holds", _rule_of(ruleset, call), call)
     void = [c for c in calls if math.isnan(bound[c]) and c not in empty]
     if void:
         names = ", ".join(str(c) for c in void)
