@@ -577,3 +577,39 @@ def test_a_statistic_over_an_empty_part_matches_nothing_and_voids_nothing():
     name = "percentile(red where nir > 0.9, 50)"
     assert np.isnan(dict(bound.thresholds)[name])
     assert "no pixel where its condition holds" in describe_statistic(name, math.nan)
+
+
+def test_statistics_are_named_with_the_rule_sets_defined_names():
+    rng = np.random.default_rng(5)
+    ndvi = np.where(rng.random((30, 30)) < 0.5, 0.7, 0.1) + rng.normal(0, 0.03, (30, 30))
+    rules = load_rules(
+        {
+            "define": {
+                "s_nir": "(nir - percentile(nir, 1)) / percentile(nir, 99)",
+                "g": "s_nir * 2",
+            },
+            "rules": [{"class": "forest", "when": "g > otsu(g where ndvi > 0.2)"}],
+        }
+    )
+    bound = resolve_thresholds(_scene(_with_ndvi(ndvi), (7, 11)), rules)
+    names = [name for name, _ in bound.thresholds]
+    assert names == ["percentile(nir, 1)", "percentile(nir, 99)", "otsu(g where ndvi > 0.2)"]
+    # the name is a label only: the value is the statistic of the expanded expression
+    nir = _with_ndvi(ndvi)[1]
+    g = (
+        (nir - dict(bound.thresholds)["percentile(nir, 1)"])
+        / dict(bound.thresholds)["percentile(nir, 99)"]
+        * 2
+    )
+    split = dict(bound.thresholds)["otsu(g where ndvi > 0.2)"]
+    assert g[ndvi > 0.2].min() < split < g[ndvi > 0.2].max()
+    assert rules.label(rules.rules[0].expr) == "g > otsu(g where ndvi > 0.2)"
+    assert str(rules.rules[0].expr).count("percentile") == 4  # expanded underneath
+
+
+def test_the_adaptive_rules_name_their_statistics_briefly():
+    rules = load_rules("adaptive")
+    calls = {c for r in rules.rules for c in r.expr.all_calls}
+    labels = sorted(rules.label(c) for c in calls)
+    assert max(map(len, labels)) < 80, labels
+    assert "otsu(dark_s where (ndvi_s > 0.15) and (s_nir > 0.15))" in labels

@@ -259,31 +259,44 @@ class Expr:
         return Expr(self.kind, self.value, tuple(a.bind(values) for a in self.args), self.ops)
 
     def __str__(self) -> str:
+        return self.text({})
+
+    def text(self, names: Mapping[Expr, str]) -> str:
+        """The expression written out, each sub-expression in ``names`` by its name.
+
+        A rule set's ``define:`` names expand into their expressions before
+        parsing; ``names`` (:attr:`landmask.spectral.rules.RuleSet.labels`) folds
+        them back, so a statistic reads ``otsu(dark_s where ndvi_s > 0.15)``
+        instead of a thousand characters of stretched bands.
+        """
+        if self in names:
+            return names[self]
         k = self.kind
         if k == "num":
             return f"{self.value:g}"
         if k == "name":
             return str(self.value)
         if k == "call":
-            return f"{self.value}({', '.join(str(a) for a in self.args)})"
+            return f"{self.value}({', '.join(a.text(names) for a in self.args)})"
         if k == "where":
-            return f"{self.args[0]} where {self.args[1]}"
+            return f"{self.args[0].text(names)} where {self.args[1].text(names)}"
         if k == "neg":
-            return f"-{self._operand(self.args[0])}"
+            return f"-{self._operand(self.args[0], names)}"
         if k == "not":
-            return f"not {self._operand(self.args[0])}"
+            return f"not {self._operand(self.args[0], names)}"
         if k == "arith":
-            return f" {self.ops[0]} ".join(self._operand(a) for a in self.args)
+            return f" {self.ops[0]} ".join(self._operand(a, names) for a in self.args)
         if k == "cmp":
-            parts = [str(self.args[0])]
+            parts = [self.args[0].text(names)]
             for op, arg in zip(self.ops, self.args[1:], strict=True):
-                parts += [op, str(arg)]
+                parts += [op, arg.text(names)]
             return " ".join(parts)
-        return f" {k} ".join(self._operand(a) for a in self.args)
+        return f" {k} ".join(self._operand(a, names) for a in self.args)
 
     @staticmethod
-    def _operand(arg: Expr) -> str:
-        return str(arg) if arg.kind in ("num", "name", "call") else f"({arg})"
+    def _operand(arg: Expr, names: Mapping[Expr, str]) -> str:
+        plain = arg in names or arg.kind in ("num", "name", "call")
+        return arg.text(names) if plain else f"({arg.text(names)})"
 
     def evaluate(self, lookup: Lookup, memo: dict[Expr, np.ndarray] | None = None) -> np.ndarray:
         """Evaluate with ``lookup(name) -> array``; float32 or boolean result.

@@ -83,6 +83,12 @@ class RuleSet:
     #: NaN for one with no valid pixel
     #: (see :func:`landmask.spectral.thresholds.resolve_thresholds`).
     thresholds: tuple[tuple[str, float], ...] = ()
+    #: The ``define:`` names and the expressions they stand for, for :meth:`label`.
+    labels: tuple[tuple[Expr, str], ...] = ()
+
+    def label(self, expr: Expr) -> str:
+        """``expr`` written out with the rule set's defined names folded back in."""
+        return expr.text(dict(self.labels))
 
     @cached_property
     def names(self) -> frozenset[str]:
@@ -267,7 +273,9 @@ def parse_rules(data: Any, source: str) -> RuleSet:
     rules = tuple(
         _parse_rule(source, k, item, scheme, definitions) for k, item in enumerate(items, start=1)
     )
-    return RuleSet(str(data.get("name", Path(source).stem)), source, rules, scheme, default_id)
+    labels = tuple((parse(body), name) for name, body in definitions.items())
+    name = str(data.get("name", Path(source).stem))
+    return RuleSet(name, source, rules, scheme, default_id, labels=labels)
 
 
 def load_rules(spec: str | os.PathLike[str] | RuleSet | Mapping[str, Any] = "default") -> RuleSet:

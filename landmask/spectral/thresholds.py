@@ -512,10 +512,14 @@ def resolve_thresholds(scene: xr.DataArray, ruleset: RuleSet, *, bins: int = BIN
     # only one with no valid pixel at all makes the mask nodata
     empty = [c for c in calls if math.isnan(bound[c]) and c.args[0].kind == "where"]
     for call in empty:  # expected (a tile with no vegetation): said, not warned
-        log.info("%s: %s has no pixel where its condition holds", _rule_of(ruleset, call), call)
+        log.info(
+            "%s: %s has no pixel where its condition holds",
+            _rule_of(ruleset, call),
+            ruleset.label(call),
+        )
     void = [c for c in calls if math.isnan(bound[c]) and c not in empty]
     if void:
-        names = ", ".join(str(c) for c in void)
+        names = ", ".join(ruleset.label(c) for c in void)
         warnings.warn(
             f"{_rule_of(ruleset, void[0])}: {names} {'has' if len(void) == 1 else 'have'} no "
             "valid pixel in the scene (all nodata, all cloud or outside the swath): the mask "
@@ -527,7 +531,7 @@ def resolve_thresholds(scene: xr.DataArray, ruleset: RuleSet, *, bins: int = BIN
     return replace(
         ruleset,
         rules=rules,
-        thresholds=tuple((str(c), v) for c, v in bound.items()),
+        thresholds=tuple((ruleset.label(c), v) for c, v in bound.items()),
     )
 
 
