@@ -481,6 +481,45 @@ def test_a_local_cluster_writes_the_same_tiles(dates, runs):
         np.testing.assert_array_equal(a.read(1), b.read(1))
 
 
+def test_a_tcp_cluster_writes_the_same_bytes_as_threads(dates):
+    """Results do not depend on the scheduler: a cluster reached by address, its workers
+    other processes, writes every tile file byte for byte as local threads do."""
+    from distributed import LocalCluster
+
+    outs = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DateSkippedWarning)
+        for name in ("bytes_threads", "bytes_tcp"):
+            path = _workflow(dates, name, 36, outputs={"dir": f"out_{name}", "stac": False})
+            outs[name] = dates / f"out_{name}"
+            if name == "bytes_threads":
+                assert run(["run", str(path), "-q", "--scheduler", "threads"]) == 0
+                continue
+            with LocalCluster(
+                n_workers=2,
+                threads_per_worker=1,
+                processes=True,
+                protocol="tcp",
+                dashboard_address=None,
+            ) as cluster:
+                address = cluster.scheduler_address
+                assert address.startswith("tcp://")
+                assert run(["run", str(path), "-q", "--scheduler", address]) == 0
+    summary = json.loads((outs["bytes_tcp"] / "run-summary.json").read_text())
+    assert summary["scheduler"] == address
+    names = sorted(p.name for p in outs["bytes_threads"].glob("r*_c*_*.tif"))
+    assert len(names) == 8  # a mask and a composite per tile
+    assert names == sorted(p.name for p in outs["bytes_tcp"].glob("r*_c*_*.tif"))
+    for name in names:
+        a = (outs["bytes_threads"] / name).read_bytes()
+        assert a == (outs["bytes_tcp"] / name).read_bytes(), name
+    with (
+        rasterio.open(outs["bytes_tcp"] / "mosaic.vrt") as a,
+        rasterio.open(outs["bytes_threads"] / "mosaic.vrt") as b,
+    ):
+        np.testing.assert_array_equal(a.read(1), b.read(1))
+
+
 def test_region_keys_in_a_run_over_scenes_are_refused(tmp_path):
     from landmask.errors import ConfigError
 
