@@ -20,7 +20,7 @@ import numpy as np
 from affine import Affine
 from rasterio.crs import CRS
 
-from landmask._runtime.chunks import aligned_chunks
+from landmask._runtime.chunks import spatial_chunks
 from landmask.errors import ConfigError, GridError
 
 __all__ = ["TRANSFORM_PRECISION", "Grid", "Tile"]
@@ -200,11 +200,9 @@ class Grid:
     # -- cutting ------------------------------------------------------------------------
 
     def chunks(self, size: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        """``(y, x)`` chunk lengths of about ``size`` px, rounded to whole blocks and clamped."""
-        return (
-            aligned_chunks(self.height, size, self.block[0]) if self.height else (0,),
-            aligned_chunks(self.width, size, self.block[1]) if self.width else (0,),
-        )
+        """``(y, x)`` chunk lengths of about ``size`` px, rounded to whole blocks and clamped
+        (:func:`~landmask._runtime.chunks.spatial_chunks`)."""
+        return spatial_chunks(self.shape, size, self.block)
 
     def window(self, row_off: int, col_off: int, height: int, width: int) -> Grid:
         """The grid of the pixels ``[row_off:row_off+height, col_off:col_off+width]``.

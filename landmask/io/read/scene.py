@@ -27,7 +27,7 @@ import xarray as xr
 from affine import Affine
 from dask.base import tokenize
 
-from landmask._runtime.chunks import SCENE_CHUNK_SIZE, aligned_chunks
+from landmask._runtime.chunks import SCENE_CHUNK_SIZE, aligned_chunks, spatial_chunks
 from landmask._runtime.paths import worker_path
 from landmask.bands import RAW_BANDS, Needs
 from landmask.errors import ConfigError, PresetAssumedWarning
@@ -245,11 +245,7 @@ def open_scene(
     _warn_assumed(preset, offset)
     radiometry = decide_radiometry(sources, info_of, preset, product)
     size = chunk_size if chunk_size is not None else SCENE_CHUNK_SIZE
-    chunks = (
-        (len(sources),),
-        aligned_chunks(grid.height, size, grid.block[0]),
-        aligned_chunks(grid.width, size, grid.block[1]),
-    )
+    chunks = ((len(sources),), *spatial_chunks(grid.shape, size, grid.block))
     mtimes = [os.path.getmtime(p) if os.path.exists(p) else None for p in path_list]
     token = tokenize(sources, mtimes, chunks)
     data = da.from_array(
