@@ -290,10 +290,14 @@ class OutputSpec:
         turns): a polygon GDAL traced whole and the same polygon stitched from
         chunks are then the same bytes, so files do not depend on the chunking.
         """
+        return shapely.normalize(shapely.transform(pixel_geoms, self.affine))
+
+    def affine(self, xy: np.ndarray) -> np.ndarray:
+        """``(n, 2)`` coordinates in (col, -row) pixels -> in the mask's CRS."""
         t = self.transform
         coeffs = np.array([[t.a, -t.b], [t.d, -t.e]])  # from (col, -row)
         offset = np.array([t.c, t.f])
-        return shapely.normalize(shapely.transform(pixel_geoms, lambda xy: xy @ coeffs.T + offset))
+        return xy @ coeffs.T + offset
 
     def measures(
         self, geoms: np.ndarray, pixel_geoms: np.ndarray, *, exact: bool = True
@@ -326,27 +330,35 @@ class OutputSpec:
         values, kept = values[chosen], pixel_geoms[chosen]
         pixel_geoms[:] = None
 
-        def batches() -> Iterator[np.ndarray]:
+        def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
             for a in range(0, len(kept), _FEATURE_BATCH):
                 pixel = kept[a : a + _FEATURE_BATCH].copy()  # a slice is a view
                 kept[a : a + _FEATURE_BATCH] = None
-                yield pixel
+                yield pixel, self.to_crs(pixel)
 
         return self._encoded(values, batches())
 
     def region_features(self, values: np.ndarray, regions: Regions) -> Features:
         """:meth:`features` of :class:`Regions` (``values`` their classes): their geometries
-        are made a batch at a time, so memory holds the flat arrays and one batch."""
+        are made a batch at a time, so memory holds the flat arrays and one batch. The
+        output ones are made from transformed coordinates, not transformed polygons."""
         chosen = np.isin(values, list(self.wanted))
         values, regions = values[chosen], regions.select(chosen)
-        batches = (regions.geometries(a, b) for a, b in regions.batches(_FEATURE_BATCH))
-        return self._encoded(values, batches)
 
-    def _encoded(self, values: np.ndarray, batches: Iterator[np.ndarray]) -> Features:
-        """Features of ``values`` and their polygons in pixels, given batch by batch."""
+        def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            for a, b in regions.batches(_FEATURE_BATCH):
+                geoms = shapely.normalize(regions.geometries(a, b, self.affine))
+                yield regions.geometries(a, b), geoms
+
+        return self._encoded(values, batches())
+
+    def _encoded(
+        self, values: np.ndarray, batches: Iterator[tuple[np.ndarray, np.ndarray]]
+    ) -> Features:
+        """Features of ``values``, their polygons given batch by batch, in pixels and in
+        the CRS (:meth:`to_crs`)."""
         areas, perimeters, blobs, sizes = [], [], [], []
-        for pixel in batches:
-            geoms = self.to_crs(pixel)
+        for pixel, geoms in batches:
             area, perimeter = self.measures(geoms, pixel)
             del pixel
             wkb = shapely.to_wkb(geoms)

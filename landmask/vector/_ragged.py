@@ -13,15 +13,19 @@ transformed, measured and encoded (:meth:`Regions.geometries`).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 import shapely
 
-__all__ = ["PolygonArray", "Regions", "ranges"]
+__all__ = ["PolygonArray", "Regions", "Transform", "ranges"]
 
 _OFFSET = np.int64
+
+#: A function of ``(n, 2)`` float64 coordinates, as :func:`shapely.transform` takes
+Transform = Callable[[np.ndarray], np.ndarray]
 
 
 def ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -90,7 +94,7 @@ class PolygonArray:
         rings = [ring for polygon in polygons for ring in polygon]
         lengths = np.fromiter(map(len, rings), dtype=_OFFSET, count=len(rings))
         count = 2 * int(lengths.sum())
-        flat = (v for ring in rings for vertex in ring for v in vertex)
+        flat = chain.from_iterable(chain.from_iterable(rings))  # x0, y0, x1, y1, ...
         xy = np.fromiter(flat, dtype=np.float64, count=count).astype(np.int32).reshape(-1, 2)
         per_polygon = np.fromiter(map(len, polygons), dtype=_OFFSET, count=len(polygons))
         return cls(xy, _offsets(lengths), _offsets(per_polygon))
@@ -144,29 +148,31 @@ class PolygonArray:
             raise AssertionError("holes were lost")
         return out
 
-    def coordinates(self) -> np.ndarray:
-        """The vertices as float64, as shapely takes them."""
-        return self.xy.astype(np.float64)
+    def coordinates(self, transform: Transform | None = None) -> np.ndarray:
+        """The vertices as float64 ``(n, 2)``, as shapely takes them, through ``transform``
+        (as :func:`shapely.transform` would apply it to the polygons)."""
+        xy = self.xy.astype(np.float64)
+        return xy if transform is None else transform(xy)
 
-    def polygons(self) -> np.ndarray:
-        """Shapely polygons."""
+    def polygons(self, transform: Transform | None = None) -> np.ndarray:
+        """Shapely polygons (their coordinates through ``transform``)."""
         if not len(self):
             return np.zeros(0, dtype=object)
         return np.asarray(
             shapely.from_ragged_array(
-                shapely.GeometryType.POLYGON, self.coordinates(), (self.rings, self.polys)
+                shapely.GeometryType.POLYGON, self.coordinates(transform), (self.rings, self.polys)
             ),
             dtype=object,
         )
 
-    def multipolygons(self, parts: np.ndarray) -> np.ndarray:
+    def multipolygons(self, parts: np.ndarray, transform: Transform | None = None) -> np.ndarray:
         """Shapely multipolygons of ``parts[k]`` consecutive polygons each."""
         if not len(parts):
             return np.zeros(0, dtype=object)
         return np.asarray(
             shapely.from_ragged_array(
                 shapely.GeometryType.MULTIPOLYGON,
-                self.coordinates(),
+                self.coordinates(transform),
                 (self.rings, self.polys, _offsets(parts)),
             ),
             dtype=object,
@@ -211,18 +217,20 @@ class Regions:
         cuts = np.unique(np.r_[0, at - 1, n]).tolist()
         return list(itertools.pairwise(cuts))
 
-    def geometries(self, first: int = 0, end: int | None = None) -> np.ndarray:
+    def geometries(
+        self, first: int = 0, end: int | None = None, transform: Transform | None = None
+    ) -> np.ndarray:
         """Regions ``first:end`` as shapely geometries: a Polygon for one part, else a
-        MultiPolygon of the parts."""
+        MultiPolygon of the parts; their coordinates through ``transform``."""
         end = len(self) if end is None else end
         counts = np.diff(self.parts[first : end + 1])
         out = np.empty(len(counts), dtype=object)
         starts = self.parts[first:end]
         single = counts == 1
         if single.any():
-            out[single] = self.polygons.take(self.order[starts[single]]).polygons()
+            out[single] = self.polygons.take(self.order[starts[single]]).polygons(transform)
         if not single.all():
             many = ~single
             index = self.order[ranges(starts[many], counts[many])]
-            out[many] = self.polygons.take(index).multipolygons(counts[many])
+            out[many] = self.polygons.take(index).multipolygons(counts[many], transform)
         return out
