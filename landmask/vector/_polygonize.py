@@ -4,10 +4,11 @@ This module is what worker processes import (see :mod:`landmask.vector.vectorize
 so it imports only numpy, scipy, shapely and rasterio: no Dask, xarray or
 geopandas, which would add a second or more to every worker's start.
 
-A chunk's complete regions leave the worker as :class:`Features`: class ids,
-areas, perimeters and the geometries in the output CRS as one WKB buffer
-with offsets. A few flat arrays pickle in microseconds and become an Arrow
-table for the writer without a Python object per polygon.
+A chunk's complete regions leave the worker as :class:`Features`, a few
+thousand regions each: class ids, areas, perimeters and the geometries in the
+output CRS as one WKB buffer with offsets. A few flat arrays pickle in
+microseconds and become an Arrow table for the writer without a Python object
+per polygon.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ NO_GEOMS = np.zeros(0, dtype=object)
 NO_VALUES = np.zeros(0, dtype=np.uint8)
 
 #: GDAL features turned into polygons at a time (their coordinates as Python tuples meanwhile)
-_GDAL_BATCH = 20_000
+_GDAL_BATCH = 4_096
 #: Polygons transformed, measured and encoded at a time (:meth:`OutputSpec.features`)
 _FEATURE_BATCH = 8_192
 
@@ -319,8 +320,9 @@ class OutputSpec:
         perimeter = shapely.length(geoms) * factor
         return np.asarray(area, dtype=float), np.asarray(perimeter, dtype=float)
 
-    def features(self, values: np.ndarray, pixel_geoms: np.ndarray) -> Features:
-        """The features of ``wanted`` regions among ``(values, pixel_geoms)``, in input order.
+    def features(self, values: np.ndarray, pixel_geoms: np.ndarray) -> list[Features]:
+        """The features of ``wanted`` regions among ``(values, pixel_geoms)``, in input order,
+        in batches of a few thousand.
 
         ``pixel_geoms`` is consumed (its items are set to None): the polygons are
         transformed, measured and encoded a few thousand at a time and dropped as they
@@ -338,7 +340,7 @@ class OutputSpec:
 
         return self._encoded(values, batches())
 
-    def region_features(self, values: np.ndarray, regions: Regions) -> Features:
+    def region_features(self, values: np.ndarray, regions: Regions) -> list[Features]:
         """:meth:`features` of :class:`Regions` (``values`` their classes): their geometries
         are made a batch at a time, so memory holds the flat arrays and one batch. The
         output ones are made from transformed coordinates, not transformed polygons."""
@@ -354,30 +356,24 @@ class OutputSpec:
 
     def _encoded(
         self, values: np.ndarray, batches: Iterator[tuple[np.ndarray, np.ndarray]]
-    ) -> Features:
+    ) -> list[Features]:
         """Features of ``values``, their polygons given batch by batch, in pixels and in
-        the CRS (:meth:`to_crs`)."""
-        areas, perimeters, blobs, sizes = [], [], [], []
+        the CRS (:meth:`to_crs`): one :class:`Features` per batch, so that no buffer of
+        every batch's WKB is ever made (it held them twice while it was)."""
+        out, start = [], 0
         for pixel, geoms in batches:
             area, perimeter = self.measures(geoms, pixel)
             del pixel
             wkb = shapely.to_wkb(geoms)
-            del geoms
-            areas.append(area)
-            perimeters.append(perimeter)
-            sizes.append(np.fromiter(map(len, wkb), dtype=np.int64, count=len(wkb)))
-            blobs.append(b"".join(wkb))
-            del wkb
-        offsets = np.zeros(len(values) + 1, dtype=np.int64)
-        if sizes:
-            np.cumsum(np.concatenate(sizes), out=offsets[1:])
-        data = np.frombuffer(b"".join(blobs), dtype=np.uint8)
-        del blobs
-        return Features(values.astype(np.uint8), _joined(areas), _joined(perimeters), data, offsets)
-
-
-def _joined(parts: list[np.ndarray]) -> np.ndarray:
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=float)
+            n = len(wkb)
+            offsets = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(np.fromiter(map(len, wkb), dtype=np.int64, count=n), out=offsets[1:])
+            data = np.frombuffer(b"".join(wkb), dtype=np.uint8)
+            del geoms, wkb
+            kept = values[start : start + n].astype(np.uint8)
+            out.append(Features(kept, np.asarray(area), np.asarray(perimeter), data, offsets))
+            start += n
+        return out
 
 
 @dataclass
@@ -408,9 +404,9 @@ def chunk_features(
     classes: frozenset[int],
     connectivity: int,
     spec: OutputSpec,
-) -> tuple[Features, ChunkPolygons]:
+) -> tuple[list[Features], ChunkPolygons]:
     """Block function of the streamed path: the chunk's complete regions as :class:`Features`
-    and its border pieces (in pixels) for stitching."""
+    (a few thousand each) and its border pieces (in pixels) for stitching."""
     part, interior, lut = _chunk_regions(block, row0, col0, inner, classes, connectivity)
     features = spec.region_features(lut[interior.labels], interior)
     del interior
@@ -504,7 +500,9 @@ def _merge_polygons(pieces: list[shapely.Geometry]) -> shapely.Geometry:
     return shapely.Polygon(shells.exterior, holes)
 
 
-def merged_features(groups: list[tuple[int, list[shapely.Geometry]]], spec: OutputSpec) -> Features:
+def merged_features(
+    groups: list[tuple[int, list[shapely.Geometry]]], spec: OutputSpec
+) -> list[Features]:
     """Task function of the streamed path: :func:`merge_groups`, as output features."""
     return spec.features(*merge_groups(groups))
 

@@ -142,7 +142,9 @@ def chunk_pool(chunks: int) -> Iterator[Pool]:
         with cancelling(ThreadPoolExecutor(workers)) as threads:
             yield threads.submit, workers, "threads"
     elif (get is None or get is dask.threaded.get or is_processes(get)) and chunks == 1:
-        yield _run_now, 1, "threads"
+        # read here too: what computing the block frees (a sieve's temporaries) stays on
+        # this thread's heap for the polygons, where a reader thread's heap would keep it
+        yield _run_now, 1, "synchronous"
     elif get is None or get is dask.threaded.get or is_processes(get):
         with cancelling(ProcessPool(min(workers, chunks), init_worker)) as procs:
             yield procs.submit, procs.workers, "threads"
