@@ -318,6 +318,12 @@ def test_classify_fields_gives_each_sample_an_even_field():
     ids = acc.classify_fields(values, ["red", "nir"], load_rules(spec))
     # no texture and no darker or brighter neighbour: only the spectral term decides
     np.testing.assert_array_equal(ids, np.where(values[1] > 0.3, 1, 0))
+    # a wider window too sees its own field only (the field grows with the rules' reach)
+    wider = [{**r, "when": r["when"].replace(", 1)", ", 2)")} for r in spec["rules"]]
+    wide = load_rules({**spec, "rules": wider})
+    assert wide.reach == 2
+    got = acc.classify_fields(values, ["red", "nir"], wide)
+    np.testing.assert_array_equal(got, np.where(values[1] > 0.3, 1, 0))
     # side by side in one row, the neighbouring samples would have made texture
     import xarray as xr
 
