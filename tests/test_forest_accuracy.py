@@ -169,12 +169,12 @@ def test_naip_labels_against_a_numpy_reading_of_the_rules():
         ndvi = (b["nir"] - b["red"]) / (b["nir"] + b["red"])
         ndwi = (b["green"] - b["nir"]) / (b["green"] + b["nir"])
     vis = (b["blue"] + b["green"] + b["red"]) / 3
-    # the 3 x 3 minimum of the visible mean over the valid pixels (scipy on the whole raster)
+    # the 5 x 5 minimum of the visible mean over the valid pixels (scipy on the whole raster)
     darkest = ndimage.minimum_filter(
-        np.where(np.isfinite(vis), vis, np.inf), 3, mode="constant", cval=np.inf
+        np.where(np.isfinite(vis), vis, np.inf), 5, mode="constant", cval=np.inf
     )
     core = (ndvi > 0.5) & (vis < 0.045)
-    edge = (ndvi > 0.55) & (vis < 0.07) & (darkest < 0.045)
+    edge = (ndvi > 0.6) & (vis < 0.08) & (darkest < 0.045)
     forest = ~(ndwi > 0) & (core | edge)
     lc = fa.landcover()
     where = (lc > 0) & (lc != 6) & (mask != 255)
@@ -190,28 +190,46 @@ def potsdam_naip():
 
 def test_naip_on_the_held_out_tiles_without_swir(potsdam_naip):
     """``naip`` (blue..NIR reflectance): green and dark in the visible, or green, not much
-    brighter and beside a dark pixel (a canopy's edge). The edge term was chosen on the
-    tuning tiles; these are held out. In brackets: before the edge term."""
+    brighter and within two pixels of a dark one (a canopy's edge). The edge term was chosen
+    on the tuning tiles; these are held out. In brackets: with the 3 x 3 edge term (NDVI >
+    0.55, visible < 0.07), then before any edge term."""
     held = potsdam_naip.loc["held out"]
-    assert held.loc[("all", "tree"), "forest"] >= 0.70  # measured 0.74 (0.60)
-    assert held.loc[("all", "low vegetation"), "forest"] <= 0.20  # measured 0.16 (0.04)
-    assert held.loc[("all", "tree"), ["urban", "water"]].sum() <= 0.05  # measured 0.03
+    # issue 19's targets: trees >= 0.80 (missed), crops and grass <= 0.25
+    assert held.loc[("all", "tree"), "forest"] >= 0.77  # measured 0.793 (0.74, 0.60)
+    assert held.loc[("all", "low vegetation"), "forest"] <= 0.23  # measured 0.20 (0.16, 0.04)
+    assert held.loc[("all", "tree"), ["urban", "water"]].sum() <= 0.05  # measured 0.04
     for built in ("roof", "pavement"):
-        assert held.loc[("all", built), "forest"] <= 0.12  # measured 0.08, 0.05 (0.02, 0.01)
-    assert held.loc[("majority", "tree"), "forest"] >= 0.78  # measured 0.83 (0.69)
-    assert held.loc[("majority", "low vegetation"), "forest"] <= 0.13  # measured 0.09 (0.01)
-    assert held.loc[("interior", "tree"), "forest"] >= 0.84  # measured 0.88 (0.80)
+        assert held.loc[("all", built), "forest"] <= 0.10  # measured 0.08, 0.05 (0.08, 0.05)
+    assert held.loc[("majority", "tree"), "forest"] >= 0.85  # measured 0.88 (0.83, 0.69)
+    assert held.loc[("majority", "low vegetation"), "forest"] <= 0.17  # measured 0.14 (0.09)
+    assert held.loc[("interior", "tree"), "forest"] >= 0.90  # measured 0.94 (0.88, 0.80)
     assert held.loc[("interior", "low vegetation"), "forest"] <= 0.05  # measured 0.00
 
 
 def test_naip_on_the_tuning_tiles_without_swir(potsdam_naip):
-    """The edge term's choice: the most tree pixels called forest with at most 0.12 of the
-    low vegetation (NDVI cut 0.50-0.70, visible cut 0.050-0.075 tried)."""
+    """The edge term's choice (README): the most tree pixels called forest with at most 0.14
+    of the low vegetation (0.10 of its majority pixels, 0.02 of its interiors), roofs and
+    pavement at most 0.10, France's crops and grass at peak no more (NDVI cut 0.50-0.65,
+    visible cut 0.060-0.085, neighbour cut 0.045-0.055, window 3 x 3 or 5 x 5 tried; texture,
+    NIR over visible and a greener neighbour lost). In brackets: the 3 x 3 edge term, then
+    none."""
     tune = potsdam_naip.loc["tuning"]
-    assert tune.loc[("all", "tree"), "forest"] >= 0.68  # measured 0.71 (0.56)
-    assert tune.loc[("all", "low vegetation"), "forest"] <= 0.12  # measured 0.10 (0.02)
-    assert tune.loc[("interior", "tree"), "forest"] >= 0.72  # measured 0.77 (0.65)
-    assert tune.loc[("interior", "low vegetation"), "forest"] <= 0.05  # measured 0.00
+    assert tune.loc[("all", "tree"), "forest"] >= 0.74  # measured 0.763 (0.71, 0.56)
+    assert tune.loc[("all", "low vegetation"), "forest"] <= 0.14  # measured 0.12 (0.10, 0.02)
+    assert tune.loc[("majority", "low vegetation"), "forest"] <= 0.10  # measured 0.07 (0.04)
+    for built in ("roof", "pavement"):
+        assert tune.loc[("all", built), "forest"] <= 0.10  # measured 0.03, 0.03 (0.04, 0.03)
+    assert tune.loc[("interior", "tree"), "forest"] >= 0.80  # measured 0.83 (0.77, 0.65)
+    assert tune.loc[("interior", "low vegetation"), "forest"] <= 0.02  # measured 0.004 (0.00)
+
+
+# a date whose every parcel is under cloud leaves otsu(ndvi) no pixel: that date is nodata
+@pytest.mark.filterwarnings("ignore::landmask.errors.StatisticWarning")
+def test_naip_on_the_france_crops_and_grass():
+    """Tuning data: the crops and grass at peak as even fields. An even field is its own
+    darkest neighbour, so the edge term adds nothing there (as before, 0.19)."""
+    france = fa.france_forest("naip")
+    assert france.loc["crops and grass", "peak"] <= 0.22  # measured 0.19 (0.19)
 
 
 def test_naip_on_the_held_out_berlin_library():
