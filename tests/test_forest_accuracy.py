@@ -417,21 +417,6 @@ def test_default_calls_dark_crops_and_grass_forest_on_any_date(france):
     assert france.loc["temporary_crops", "peak"] >= 0.25  # measured 0.32
 
 
-def _forest_with(extra: str):
-    """``default`` with ``extra`` added to both forest terms (a candidate cue)."""
-    import yaml
-
-    from landmask.spectral.rules import load_rules
-
-    text = (fa.ROOT / "landmask" / "spectral" / "rulesets" / "default.yaml").read_text()
-    core = "ndvi > 0.5 and canopy_dark < 0.08\n"
-    edge = "focal_min(canopy_dark, 1) < 0.08\n"
-    assert text.count(core) == 1 and text.count(edge) == 1
-    text = text.replace(core, f"ndvi > 0.5 and canopy_dark < 0.08 and {extra}\n")
-    text = text.replace(edge, f"focal_min(canopy_dark, 1) < 0.08 and {extra}\n")
-    return load_rules(yaml.safe_load(text))
-
-
 def test_a_moisture_cap_chosen_on_tuning_data_fails_the_held_out_data():
     """The cue tried for dark crops, and why ``default`` does not use it (README).
 
@@ -441,7 +426,7 @@ def test_a_moisture_cap_chosen_on_tuning_data_fails_the_held_out_data():
     and loses Corsica's trees.
     """
     acc = fa._load_script("annual_accuracy")
-    rules = _forest_with("(nir - swir16) / (nir + swir16) < 0.42")
+    rules = fa.forest_with("(nir - swir16) / (nir + swir16) < 0.42")
     france = fa.france_forest(rules)
     assert france.loc["crops and grass", "peak"] <= 0.17  # measured 0.13 (0.28)
     assert france.loc["crops and grass", "median date"] <= 0.24  # measured 0.19 (0.35)
@@ -454,3 +439,48 @@ def test_a_moisture_cap_chosen_on_tuning_data_fails_the_held_out_data():
     corsica = acc.corsica_single_date_table(acc.load_corsica(), rules)
     assert corsica.loc["trees", "forest"] <= 0.75  # measured 0.69 (0.85)
     assert corsica.loc["grasslands", "forest"] > 0.25  # measured 0.40 (0.44)
+
+
+@pytest.fixture(scope="module")
+def fuel():
+    return fa.fuel_forest()
+
+
+def test_fuel_sites_forest_per_dynamic_world_class(fuel):
+    """presto's live-fuel sites (western US, Sentinel-2 L1C top of atmosphere, Dynamic World
+    labels; no forest cut was chosen on them): crops, grass and shrubs are not forest, and on
+    top-of-atmosphere reflectance ``default`` keeps under a third of the trees (README)."""
+    assert fuel.loc["trees", "n"] == 1871 and fuel.loc["crops and grass", "n"] == 732
+    assert fuel.loc["shrub and scrub", "n"] == 2611
+    assert 0.24 <= fuel.loc["trees", "forest"] <= 0.34  # measured 0.29
+    assert fuel.loc["crops and grass", "forest"] <= 0.01  # measured 0.001 (1 of 732)
+    assert fuel.loc["shrub and scrub", "forest"] <= 0.01  # measured 0.001
+    assert fuel.loc["trees", "water"] <= 0.05  # measured 0.03 (dark conifers on slopes)
+
+
+def test_fuel_sites_forest_against_a_numpy_reading_of_the_rules(fuel):
+    """The trees' share is ``default``'s forest on even fields, computed here in float64."""
+    data = fa._load_script("annual_accuracy").load_presto("fuel_moisture")
+    refl = data["reflectance"].astype("float64")  # (step, band, site)
+    b = {name: refl[:, k] for k, name in enumerate(data["bands"])}
+    ndvi = (b["nir"] - b["red"]) / (b["nir"] + b["red"])
+    mndwi = (b["green"] - b["swir16"]) / (b["green"] + b["swir16"])
+    ndwi = (b["green"] - b["nir"]) / (b["green"] + b["nir"])
+    dark = ((b["blue"] + b["green"] + b["red"]) / 3 + b["swir22"]) / 2
+    water = (mndwi > 0) & ((ndwi > 0) | (ndvi > 0.2))
+    forest = ~water & (ndvi > 0.5) & (dark < 0.08)  # an even field: the edge term adds nothing
+    trees = (data["dynamic_world"].T == 1) & (b["blue"] <= fa.FUEL_MAX_BLUE)
+    assert abs(fuel.loc["trees", "forest"] - forest[trees].mean()) <= 0.003
+
+
+def test_the_pre_registered_nir_cue_is_not_confirmed_by_the_fuel_sites(fuel):
+    """The rule written before the run (tests/data/presto_dynamic_world/README.md): take
+    ``nir < 0.47`` only if trees hold and crops and grass called forest fall. Trees hold
+    (0.29 -> 0.29), but the one crop-or-grass step called forest stays forest: the set
+    cannot confirm the cue, so ``default`` does not take it."""
+    cue = fa.fuel_forest(fa.forest_with("nir < 0.47"))
+    assert cue.loc["trees", "forest"] >= fuel.loc["trees", "forest"] - 0.02  # rule 1 holds
+    low = "crops and grass"
+    assert cue.loc[low, "forest"] == fuel.loc[low, "forest"]  # rule 2 fails: no fewer
+    text = (fa.ROOT / "landmask" / "spectral" / "rulesets" / "default.yaml").read_text()
+    assert "nir < 0.47" not in text
