@@ -460,3 +460,31 @@ def test_the_pre_registered_nir_cue_is_not_confirmed_by_the_fuel_sites(fuel):
     assert cue.loc[low, "forest"] == fuel.loc[low, "forest"]  # rule 2 fails: no fewer
     text = (fa.ROOT / "landmask" / "spectral" / "rulesets" / "default.yaml").read_text()
     assert "nir < 0.47" not in text
+
+
+def test_a_low_sun_ratio_cue_fails_its_own_choice_rule_on_the_tuning_data():
+    """The pre-registered low-sun cue (tests/data/worldcereal_france2023/README.md):
+    ``swir22 / swir16 < c``, a ratio a uniform darkening leaves unchanged. Every ``c`` that
+    lowers France's winter crops and grass called forest by 0.10 drops Potsdam's tuning-tile
+    trees below 0.82 (crown-edge mixtures have a crop's ratio), so no cue is chosen and
+    ``default`` keeps absolute darkness."""
+    acc = fa._load_script("annual_accuracy")
+    data = acc.load_worldcereal(fa.FRANCE)
+    months = np.array([int(str(d)[5:7]) for d in data["months"]])
+    low = np.isin(data["group"], fa.CROPS_AND_GRASS)
+
+    def winter_share(rules):
+        bands = list(data["bands"])
+        ids = np.stack([acc.classify_fields(d, bands, rules) for d in data["reflectance"]])
+        sel = np.isin(months, (12, 1, 2))[:, None] & low[None, :] & (ids != 255)
+        return float((ids[sel] == 1).mean())
+
+    base = winter_share(fa.load_rules("default"))
+    assert 0.40 <= base <= 0.48  # measured 0.44
+    loose, tight = fa.forest_with("swir22 / swir16 < 0.6"), fa.forest_with("swir22 / swir16 < 0.52")
+    assert base - winter_share(loose) < 0.10  # measured 0.40: too little
+    assert base - winter_share(tight) >= 0.10  # measured 0.19
+    trees = fa.potsdam_table(loose).loc["tuning"].loc[("all", "tree"), "forest"]
+    assert trees < 0.82  # measured 0.798 (0.834 without): the loosest cut already fails
+    text = (fa.ROOT / "landmask" / "spectral" / "rulesets" / "default.yaml").read_text()
+    assert "swir22 / swir16" not in text
