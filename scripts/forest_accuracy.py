@@ -402,6 +402,32 @@ def fuel_forest(rules: str | Path | RuleSet | None = "default") -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
+def corsica_monthly_forest(rules: str | Path | RuleSet | None = "default") -> pd.DataFrame:
+    """Share of Corsica's held-out trees and grassland parcels called forest, month by month.
+
+    Each parcel's monthly composite an even 3 x 3 field of itself, as in
+    ``annual_accuracy.corsica_single_date_table`` (whose median over the months this is
+    per month); held out: the southern half (``corsica_held_out``). Rows: the month (1-12);
+    columns: ``trees``, ``grasslands`` (forest share) and ``trees n``, ``grasslands n``
+    (parcels clear that month).
+    """
+    acc = _load_script("annual_accuracy")
+    data = acc.load_corsica()
+    ruleset = load_rules(rules if rules is not None else "default")
+    held = acc.corsica_held_out(data)
+    groups = np.asarray(data["group"])
+    rows = {}
+    for date, month in zip(data["months"], data["reflectance"], strict=True):
+        ids = acc.classify_fields(month, list(data["bands"]), ruleset)
+        row: dict[str, float] = {}
+        for group in ("trees", "grasslands"):
+            sel = held & (groups == group) & (ids != 255)
+            row[group] = float((ids[sel] == 1).mean()) if sel.any() else float("nan")
+            row[f"{group} n"] = int(sel.sum())
+        rows[int(str(date)[5:7])] = row
+    return pd.DataFrame(rows).T
+
+
 def forest_with(extra: str) -> RuleSet:
     """``default`` with ``extra`` added to both terms of its forest rule (a candidate cue)."""
     import yaml

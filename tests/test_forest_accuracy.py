@@ -439,6 +439,9 @@ def test_a_moisture_cap_chosen_on_tuning_data_fails_the_held_out_data():
     corsica = acc.corsica_single_date_table(acc.load_corsica(), rules)
     assert corsica.loc["trees", "forest"] <= 0.75  # measured 0.69 (0.85)
     assert corsica.loc["grasslands", "forest"] > 0.25  # measured 0.40 (0.44)
+    fuel = fa.fuel_forest(rules)  # presto's fuel sites (top of atmosphere), README's table
+    assert 0.24 <= fuel.loc["trees", "forest"] <= 0.29  # measured 0.27 (0.29)
+    assert fuel.loc["crops and grass", "forest"] <= 0.01  # measured 0.000 (0.001)
 
 
 @pytest.fixture(scope="module")
@@ -484,3 +487,66 @@ def test_the_pre_registered_nir_cue_is_not_confirmed_by_the_fuel_sites(fuel):
     assert cue.loc[low, "forest"] == fuel.loc[low, "forest"]  # rule 2 fails: no fewer
     text = (fa.ROOT / "landmask" / "spectral" / "rulesets" / "default.yaml").read_text()
     assert "nir < 0.47" not in text
+
+
+def test_a_low_sun_ratio_cue_fails_its_own_choice_rule_on_the_tuning_data():
+    """The pre-registered low-sun cue (tests/data/worldcereal_france2023/README.md):
+    ``swir22 / swir16 < c``, a ratio a uniform darkening leaves unchanged. Every ``c`` that
+    lowers France's winter crops and grass called forest by 0.10 drops Potsdam's tuning-tile
+    trees below 0.82 (crown-edge mixtures have a crop's ratio), so no cue is chosen and
+    ``default`` keeps absolute darkness."""
+    acc = fa._load_script("annual_accuracy")
+    data = acc.load_worldcereal(fa.FRANCE)
+    months = np.array([int(str(d)[5:7]) for d in data["months"]])
+    low = np.isin(data["group"], fa.CROPS_AND_GRASS)
+
+    def winter_share(rules):
+        bands = list(data["bands"])
+        ids = np.stack([acc.classify_fields(d, bands, rules) for d in data["reflectance"]])
+        sel = np.isin(months, (12, 1, 2))[:, None] & low[None, :] & (ids != 255)
+        return float((ids[sel] == 1).mean())
+
+    base = winter_share(fa.load_rules("default"))
+    assert 0.40 <= base <= 0.48  # measured 0.44
+    loose, tight = fa.forest_with("swir22 / swir16 < 0.6"), fa.forest_with("swir22 / swir16 < 0.52")
+    assert base - winter_share(loose) < 0.10  # measured 0.40: too little
+    assert base - winter_share(tight) >= 0.10  # measured 0.19
+    trees = fa.potsdam_table(loose).loc["tuning"].loc[("all", "tree"), "forest"]
+    assert trees < 0.82  # measured 0.798 (0.834 without): the loosest cut already fails
+    text = (fa.ROOT / "landmask" / "spectral" / "rulesets" / "default.yaml").read_text()
+    assert "swir22 / swir16" not in text
+
+
+def test_a_blue_ratio_cue_chosen_on_tuning_data_loses_corsicas_held_out_trees():
+    """The second pre-registered low-sun cue (tests/data/worldcereal_france2023/README.md):
+    blue against the mean visible, ``> -0.20`` (the grid's choice on the tuning data). It
+    passes its tuning rule and the held-out Potsdam, Berlin and fuel-site trees, and fails
+    on Corsica's held-out evergreen trees, so ``default`` does not take it."""
+    acc = fa._load_script("annual_accuracy")
+    cue = "((blue - (blue + green + red) / 3) / (blue + (blue + green + red) / 3)) > -0.20"
+    rules = fa.forest_with(cue)
+    data = acc.load_worldcereal(fa.FRANCE)
+    months = np.array([int(str(d)[5:7]) for d in data["months"]])
+    low = np.isin(data["group"], fa.CROPS_AND_GRASS)
+    bands = list(data["bands"])
+    ids = np.stack([acc.classify_fields(d, bands, rules) for d in data["reflectance"]])
+    winter = np.isin(months, (12, 1, 2))[:, None] & low[None, :] & (ids != 255)
+    assert (ids[winter] == 1).mean() <= 0.20  # tuning: measured 0.17 (0.44 without)
+    tune = fa.potsdam_table(rules).loc["tuning"]
+    assert tune.loc[("all", "tree"), "forest"] >= 0.82  # measured 0.823 (0.834)
+    assert tune.loc[("interior", "tree"), "forest"] >= 0.99  # measured 0.992 (1.00)
+    # held out
+    base, with_cue = fa.corsica_monthly_forest(), fa.corsica_monthly_forest(rules)
+    # the month-by-month shares agree with the annual script's median-month table
+    single = acc.corsica_single_date_table(acc.load_corsica())
+    assert base["trees"].median() == pytest.approx(single.loc["trees", "forest"])
+    assert base["grasslands"].median() == pytest.approx(single.loc["grasslands", "forest"])
+    lost = base["trees"] - with_cue["trees"]
+    assert lost.loc[[12, 1, 2]].min() > 0.05  # measured 0.25, 0.31, 0.38: the test fails
+    assert with_cue["trees"].median() <= 0.50  # measured 0.46 (0.85)
+    assert (with_cue.loc[[12, 1, 2], "grasslands"] < base.loc[[12, 1, 2], "grasslands"]).all()
+    assert base.loc[1, "trees"] == 1.0 and base.loc[1, "grasslands"] >= 0.50  # 0.53: winter
+    held = fa.potsdam_table(rules).loc["held out"]
+    assert held.loc[("all", "tree"), "forest"] >= 0.84  # measured 0.854 (0.860)
+    text = (fa.ROOT / "landmask" / "spectral" / "rulesets" / "default.yaml").read_text()
+    assert "blue - (blue + green + red) / 3" not in text
