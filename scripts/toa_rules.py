@@ -54,6 +54,18 @@ TM_NUMBER = {"blue": 1, "green": 2, "red": 3, "nir": 4, "swir16": 5, "swir22": 7
 MTL = ROOT / "tests" / "data" / "rstoolbox_landsat5" / "LT52240631988227CUB02_MTL.txt"
 #: DOS1's reflectance of the dark object at the surface (Chavez 1996).
 DOS1_DARK = 0.01
+EOLEARN = ROOT / "tests" / "data" / "eolearn_testeopatch"
+#: The L1C reference scenes of eo-learn's TestEOPatch (``example_data/REFERENCE_SCENES.npy``):
+#: their dates (matched by NDVI to the patch's time series) and, of the 13 bands in
+#: Sentinel Hub's order (B01 B02 B03 B04 B05 B06 B07 B08 B8A B09 B10 B11 B12), the six kept.
+REFERENCE_DATES = (
+    "2015-08-20T10:07:28",
+    "2015-07-31T10:00:09",
+    "2015-09-09T10:00:17",
+    "2015-08-30T10:05:47",
+    "2015-07-11T10:00:08",
+)
+REFERENCE_BANDS = {"blue": 1, "green": 2, "red": 3, "nir": 7, "swir16": 11, "swir22": 12}
 
 
 def _load_script(name: str):
@@ -261,6 +273,23 @@ def choose_cuts() -> tuple[tuple[float, float], pd.DataFrame]:
     return (float(pick["ndvi"]), float(pick["dark"])), grid
 
 
+def vendor_reference_scenes(src: Path, out: Path = EOLEARN / "reference_scenes_l1c.npz") -> Path:
+    """Write ``reference_scenes_l1c.npz`` from eo-learn's ``REFERENCE_SCENES.npy``.
+
+    ``reflectance``: (date, band, y, x) uint16, TOA reflectance x 10000 rounded (six bands,
+    :data:`REFERENCE_BANDS`); ``bands``; ``dates`` (:data:`REFERENCE_DATES`).
+    """
+    scenes = np.load(src)  # (5, 101, 100, 13) float32 TOA reflectance
+    picked = scenes[..., list(REFERENCE_BANDS.values())].transpose(0, 3, 1, 2)
+    np.savez_compressed(
+        out,
+        reflectance=np.round(picked * 10000).astype(np.uint16),
+        bands=np.array(list(REFERENCE_BANDS)),
+        dates=np.array(REFERENCE_DATES),
+    )
+    return out
+
+
 def _markdown(frame: pd.DataFrame) -> str:
     cols = list(frame.columns)
     lines = ["| | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
@@ -312,4 +341,7 @@ def report() -> str:
 
 
 if __name__ == "__main__":
-    print(report())
+    if len(sys.argv) == 3 and sys.argv[1] == "--vendor-reference-scenes":
+        print(vendor_reference_scenes(Path(sys.argv[2])))
+    else:
+        print(report())
