@@ -42,6 +42,7 @@ from landmask.spectral.indices import INDICES, BlockLookup
 
 __all__ = [
     "BUILTIN_RULESETS",
+    "TOA_REASON",
     "Rule",
     "RuleSet",
     "RulesChoice",
@@ -326,6 +327,16 @@ class RulesChoice:
     reason: str
 
 
+#: Why a top-of-atmosphere scene gets ``default`` (shown to the user): its cuts were set on
+#: surface reflectance, and no top-of-atmosphere variant passed the checks written before
+#: they were run (README, "Top-of-atmosphere input"; ``scripts/toa_rules.py``).
+TOA_REASON = (
+    "top-of-atmosphere reflectance with a 1.6 um band: default's surface-reflectance cuts "
+    "(no top-of-atmosphere set passed its held-out checks; path radiance costs forest in "
+    "open woodland and adds it in grass beside canopy; a Level-2 product maps better)"
+)
+
+
 def default_rules_for(scene: Any) -> RulesChoice:
     """The built-in rule set for a scene, from its radiometry and its bands.
 
@@ -336,7 +347,9 @@ def default_rules_for(scene: Any) -> RulesChoice:
       neighbourhood texture);
     - reflectance without a 1.6 um band, or a NAIP scene: ``naip``;
     - reflectance with one: ``default``, if it has a 2.2 um band too (its forest rule
-      reads it), else ``naip``.
+      reads it), else ``naip``. Top-of-atmosphere reflectance (Level-1) too: no
+      top-of-atmosphere set passed its held-out checks; the reason says so
+      (:data:`TOA_REASON`).
 
     ``scene`` is a ``(band, y, x)`` DataArray (its ``radiometry`` and ``sensor``
     attributes and band names decide) or a sensor name (``naip`` or ``default``:
@@ -361,6 +374,8 @@ def default_rules_for(scene: Any) -> RulesChoice:
         return RulesChoice("naip", "reflectance without a 1.6 um band")
     if names and "swir22" not in names:
         return RulesChoice("naip", "reflectance without a 2.2 um band (default's forest reads it)")
+    if radiometry == "toa_reflectance":
+        return RulesChoice("default", TOA_REASON)
     return RulesChoice("default", f"{radiometry or 'reflectance'} with a 1.6 um band")
 
 
