@@ -10,11 +10,15 @@ and every polygonizing worker process pays its own. For each command this script
    interleaved with the floor ``import numpy, rasterio``): CPU seconds (user + sys) and peak RSS
    of the whole process, and the heavy packages among them.
 
-The polygonizing worker is what a spawned worker process imports: the ``landmask`` script again
-(as ``__mp_main__``, which imports :mod:`landmask.cli`) and the module of its task,
-:mod:`landmask.vector._polygonize`.
+The polygonizing worker is what a spawned worker process imports before its first chunk is done:
+the ``landmask`` script again (as ``__mp_main__``, which imports :mod:`landmask.cli`), the module
+of its task, :mod:`landmask.vector._polygonize`, and :mod:`scipy.ndimage` to label the chunk.
 
-    .venv/bin/python benchmarks/bench_imports.py [--repeat 3] [--commands classify zonal ...]
+    .venv/bin/python benchmarks/bench_imports.py [--repeat 3] [--commands classify zonal ...] \
+        [--before DIR]
+
+``--before DIR`` measures the landmask of another source tree (the parent of its ``landmask/``,
+put first on ``PYTHONPATH``) in the same rounds, its modules found by running its commands.
 
 ``run_all.py`` runs the same as its ``imports-<command>`` jobs (baseline: the floor).
 """
@@ -22,6 +26,7 @@ The polygonizing worker is what a spawned worker process imports: the ``landmask
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -38,8 +43,9 @@ from measure import others_busy, run
 
 #: The floor every command pays: the array and raster libraries themselves
 FLOOR = ("numpy", "rasterio")
-#: What a spawned polygonizing worker imports (the entry script, then its task's module)
-WORKER = ("landmask.cli", "landmask.vector._polygonize")
+#: What a spawned polygonizing worker imports: the entry script, its task's module, and the
+#: labelling its first chunk needs
+WORKER = ("landmask.cli", "landmask.vector._polygonize", "scipy.ndimage")
 #: Heavy packages reported per command (present or not)
 HEAVY = (
     "xarray",
@@ -117,10 +123,10 @@ def commands(out: Path) -> dict[str, Callable[[], list[str]]]:
     }
 
 
-def imported(cmd: Sequence[str]) -> list[str]:
+def imported(cmd: Sequence[str], env: dict[str, str] | None = None) -> list[str]:
     """The modules ``cmd`` imports (outermost first-time imports, in order), from a real run."""
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", *cmd], capture_output=True, text=True
+        [sys.executable, "-X", "importtime", *cmd], capture_output=True, text=True, env=env
     )
     if done.returncode:
         sys.exit(f"failed: {' '.join(cmd)}\n{done.stderr[-3000:]}")
@@ -136,23 +142,23 @@ def imported(cmd: Sequence[str]) -> list[str]:
 def importer(names: Sequence[str], report: bool = False) -> list[str]:
     """A fresh interpreter that imports ``names`` in order (and, with ``report``, says which
     heavy packages that loaded)."""
-    return [sys.executable, "-c", IMPORTER, "report" if report else "-", *names]
+    return [sys.executable, "-P", "-c", IMPORTER, "report" if report else "-", *names]
 
 
-def import_jobs(out: Path) -> dict[str, list[str]]:
+def import_jobs(out: Path, env: dict[str, str] | None = None) -> dict[str, list[str]]:
     """Each command's importer (the worker's too), its modules found by running it once."""
-    jobs = {name: importer(imported(make())) for name, make in commands(out).items()}
+    jobs = {name: importer(imported(make(), env)) for name, make in commands(out).items()}
     return jobs | {"worker": importer(WORKER)}
 
 
-def heavy(job: list[str]) -> str:
-    child = subprocess.run([*job[:3], "report", *job[4:]], capture_output=True, text=True)
-    return child.stdout.splitlines()[-1].strip()
+def heavy(job: list[str], env: dict[str, str] | None = None) -> str:
+    report = [*job[:4], "report", *job[5:]]
+    return subprocess.run(report, capture_output=True, text=True, env=env).stdout.split("\n")[1]
 
 
-def measured(job: list[str]) -> tuple[float, float]:
+def measured(job: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """CPU seconds and peak MB of one run of an importer, as it counts them itself."""
-    cpu, mb = run(job)[1].split()[:2]
+    cpu, mb = run(job, env)[1].split()[:2]
     return float(cpu), float(mb)
 
 
@@ -160,18 +166,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--commands", nargs="*", default=[], metavar="NAME")
+    parser.add_argument("--before", metavar="DIR", help="a landmask source tree to run as well")
     args = parser.parse_args(argv)
+    envs: dict[str, dict[str, str] | None] = {"": None}
+    if args.before:
+        envs["before "] = {**os.environ, "PYTHONPATH": str(Path(args.before).resolve())}
     bench_classify.DATA.mkdir(exist_ok=True)
+    jobs: dict[str, tuple[list[str], dict[str, str] | None]] = {}
     with tempfile.TemporaryDirectory(prefix="run-", dir=bench_classify.DATA) as tmp:
-        jobs = import_jobs(Path(tmp))
-    jobs = {k: v for k, v in jobs.items() if not args.commands or k in args.commands}
+        for prefix, env in envs.items():
+            for name, job in import_jobs(Path(tmp), env).items():
+                if not args.commands or name in args.commands:
+                    jobs[prefix + name] = (job, env)
     others_busy("before")
     floor = importer(FLOOR)
     runs: dict[str, list[tuple[float, float]]] = {k: [] for k in [*jobs, "floor"]}
     for _ in range(args.repeat):  # interleaved: the machine's drift hits all alike
         runs["floor"].append(measured(floor))
-        for name, job in jobs.items():
-            runs[name].append(measured(job))
+        for name, (job, env) in jobs.items():
+            runs[name].append(measured(job, env))
     others_busy("after")
 
     def medians(name: str) -> tuple[float, float]:
@@ -180,13 +193,13 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     base_cpu, base_mb = medians("floor")
     print(f"\nimports only, fresh interpreters, medians of {args.repeat}")
-    print(f"{'command':<10} {'cpu s':>6} {'x floor':>8} {'peak MB':>8} {'x floor':>8}  heavy")
-    print(f"{'floor':<10} {base_cpu:6.2f} {1:8.2f} {base_mb:8.0f} {1:8.2f}  {' '.join(FLOOR)}")
-    for name, job in jobs.items():
+    print(f"{'command':<17} {'cpu s':>6} {'x floor':>8} {'peak MB':>8} {'x floor':>8}  heavy")
+    print(f"{'floor':<17} {base_cpu:6.2f} {1:8.2f} {base_mb:8.0f} {1:8.2f}  {' '.join(FLOOR)}")
+    for name, (job, env) in sorted(jobs.items(), key=lambda kv: kv[0].split()[-1]):
         cpu, mb = medians(name)
         print(
-            f"{name:<10} {cpu:6.2f} {cpu / base_cpu:8.2f} {mb:8.0f} {mb / base_mb:8.2f}  "
-            f"{heavy(job)}"
+            f"{name:<17} {cpu:6.2f} {cpu / base_cpu:8.2f} {mb:8.0f} {mb / base_mb:8.2f}  "
+            f"{heavy(job, env)}"
         )
 
 

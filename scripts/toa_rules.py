@@ -54,6 +54,18 @@ TM_NUMBER = {"blue": 1, "green": 2, "red": 3, "nir": 4, "swir16": 5, "swir22": 7
 MTL = ROOT / "tests" / "data" / "rstoolbox_landsat5" / "LT52240631988227CUB02_MTL.txt"
 #: DOS1's reflectance of the dark object at the surface (Chavez 1996).
 DOS1_DARK = 0.01
+EOLEARN = ROOT / "tests" / "data" / "eolearn_testeopatch"
+#: The L1C reference scenes of eo-learn's TestEOPatch (``example_data/REFERENCE_SCENES.npy``):
+#: their dates (matched by NDVI to the patch's time series) and, of the 13 bands in
+#: Sentinel Hub's order (B01 B02 B03 B04 B05 B06 B07 B08 B8A B09 B10 B11 B12), the six kept.
+REFERENCE_DATES = (
+    "2015-08-20T10:07:28",
+    "2015-07-31T10:00:09",
+    "2015-09-09T10:00:17",
+    "2015-08-30T10:05:47",
+    "2015-07-11T10:00:08",
+)
+REFERENCE_BANDS = {"blue": 1, "green": 2, "red": 3, "nir": 7, "swir16": 11, "swir22": 12}
 
 
 def _load_script(name: str):
@@ -261,6 +273,75 @@ def choose_cuts() -> tuple[tuple[float, float], pd.DataFrame]:
     return (float(pick["ndvi"]), float(pick["dark"])), grid
 
 
+def vendor_reference_scenes(src: Path, out: Path = EOLEARN / "reference_scenes_l1c.npz") -> Path:
+    """Write ``reference_scenes_l1c.npz`` from eo-learn's ``REFERENCE_SCENES.npy``.
+
+    ``reflectance``: (date, band, y, x) uint16, TOA reflectance x 10000 rounded (six bands,
+    :data:`REFERENCE_BANDS`); ``bands``; ``dates`` (:data:`REFERENCE_DATES`).
+    """
+    scenes = np.load(src)  # (5, 101, 100, 13) float32 TOA reflectance
+    picked = scenes[..., list(REFERENCE_BANDS.values())].transpose(0, 3, 1, 2)
+    np.savez_compressed(
+        out,
+        reflectance=np.round(picked * 10000).astype(np.uint16),
+        bands=np.array(list(REFERENCE_BANDS)),
+        dates=np.array(REFERENCE_DATES),
+    )
+    return out
+
+
+def reference_scenes() -> list[tuple[str, xr.DataArray]]:
+    """eo-learn's five L1C reference scenes as TOA reflectance scenes, with their dates."""
+    acc = _load_script("annual_accuracy")
+    with np.load(EOLEARN / "reference_scenes_l1c.npz") as npz:
+        refl = npz["reflectance"].astype(np.float32) / np.float32(10000)
+        bands, dates = list(npz["bands"]), list(npz["dates"])
+    out = []
+    for date_, planes in zip(dates, refl, strict=True):
+        scene = acc._scene(planes, [str(b) for b in bands])
+        scene.attrs.update(radiometry="toa_reflectance", radiometry_basis="Sentinel-2 L1C")
+        out.append((str(date_)[:10], scene))
+    return out
+
+
+#: The dates the second round judges (s2cloudless: clear), and the haze reported apart.
+CLEAR_DATES = ("2015-07-11", "2015-08-30", "2015-09-09")
+HAZE_DATE = "2015-07-31"
+#: eo-learn's land-use ids reported (cultivated land: 11 pixels, too few).
+LULC = {2: "forest", 3: "grassland", 4: "shrubland", 8: "artificial surface"}
+
+
+def eolearn_table(
+    candidate: str | RuleSet,
+    dates: tuple[str, ...] = CLEAR_DATES,
+    also: str | RuleSet | None = None,
+) -> pd.DataFrame:
+    """Share of each land-use class's pixels given each label, the ``dates`` pooled; each
+    date one whole scene. ``candidate`` and ``also`` as in :func:`landsat5_table`."""
+    with np.load(EOLEARN / "testeopatch.npz") as npz:
+        lulc = npz["lulc"]
+    got: dict[int, list[np.ndarray]] = {k: [] for k in LULC}
+    for date_, scene in reference_scenes():
+        if date_ not in dates:
+            continue
+        if candidate == "dos":
+            scene, rules = dark_object_subtracted(scene), load_rules("default")
+        else:
+            rules = load_rules(candidate)
+        mask = np.asarray(landmask.classify(scene, rules).values)
+        if also is not None:
+            mask = _both(mask, np.asarray(landmask.classify(scene, load_rules(also)).values))
+        for k in LULC:
+            got[k].append(mask[(lulc == k) & (mask != 255)])
+    rows = {}
+    for k, name in LULC.items():
+        ids = np.concatenate(got[k])
+        row = {c: float((ids == i).mean()) for i, c in enumerate(CLASSES)}
+        row["n"] = int(ids.size)
+        rows[name] = row
+    return pd.DataFrame(rows).T
+
+
 def _markdown(frame: pd.DataFrame) -> str:
     cols = list(frame.columns)
     lines = ["| | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
@@ -308,8 +389,22 @@ def report() -> str:
         out.append(f"**fuel sites, {part}, {both}**\n\n" + _markdown(table))
     table = landsat5_table(toa_cuts(n, c), also="adaptive")
     out.append(f"**rstoolbox-landsat5 as TOA, {both}**\n\n" + _markdown(table))
+    rounds = (
+        ("default", "default", None),
+        ("(a) DOS1 + default", "dos", None),
+        ("(b) adaptive", "adaptive", None),
+        (f"(c) ndvi {n:g} canopy_dark {c:g}", toa_cuts(n, c), None),
+        ("(d) (c) and (b) both forest", toa_cuts(n, c), "adaptive"),
+    )
+    for dates, what in ((CLEAR_DATES, "three clear dates"), ((HAZE_DATE,), "haze, 2015-07-31")):
+        for label, cand, also in rounds:
+            table = eolearn_table(cand, dates, also=also)
+            out.append(f"**eo-learn L1C patch, {what}, {label}**\n\n" + _markdown(table))
     return "\n\n".join(out)
 
 
 if __name__ == "__main__":
-    print(report())
+    if len(sys.argv) == 3 and sys.argv[1] == "--vendor-reference-scenes":
+        print(vendor_reference_scenes(Path(sys.argv[2])))
+    else:
+        print(report())
