@@ -17,7 +17,11 @@ both, and their ratios landmask / baseline (below 1: landmask is faster or small
   and of the worst cases of region tracing (diagonal 1-pixel stripes, a 2-pixel checkerboard,
   1-pixel lines, a raster one pixel high), as it is, with ``--min-area 500``, with
   ``--simplify 3`` and with both, vs whole-raster GDAL sieve + polygonize (+
-  ``shapely.coverage_simplify``).
+  ``shapely.coverage_simplify``);
+- ``imports-<command>``: the modules ``classify``, ``vectorize``, ``zonal``, ``composite``,
+  ``run`` (a region) and a polygonizing worker import, imported alone in a fresh interpreter, vs
+  ``import numpy, rasterio`` (``bench_imports.py``, which finds each command's modules by running
+  it once on small inputs).
 
 The scenes, masks and zones are those of ``bench_classify.py``, ``bench_vectorize.py``,
 ``bench_zonal.py`` and ``bench_fragmented.py`` (made once, cached in ``benchmarks/data/``).
@@ -50,6 +54,7 @@ from pathlib import Path
 
 import bench_classify
 import bench_fragmented
+import bench_imports
 import bench_vectorize
 import bench_zonal
 from measure import Run, others_busy, run_limited
@@ -125,6 +130,10 @@ def jobs(quick: bool, out: Path) -> list[Job]:
                     bench_fragmented.command("a", mode, frag, out / "fb.gpkg"),
                 )
             )
+    floor = bench_imports.importer(bench_imports.FLOOR)
+    for name, command in bench_imports.import_jobs(out).items():
+        what = f"imports of {name} vs import {', '.join(bench_imports.FLOOR)}"
+        done.append(Job(f"imports-{name}", what, command, floor))
     return done
 
 

@@ -140,17 +140,21 @@ def _scene(planes: np.ndarray, bands: list[str]) -> xr.DataArray:
 
 
 def classify_fields(values: np.ndarray, bands: Sequence[str], rules: RuleSet) -> np.ndarray:
-    """Class ids of samples ``(band, n)``, each classified as the centre of an even 3 x 3 field.
+    """Class ids of samples ``(band, n)``, each classified as the centre of an even field.
 
     A sample (a parcel's composite, a library spectrum) has no neighbours. Laid side by
     side in one row, a rule's neighbourhood terms would read the next sample, which is
-    nothing to it; here each sample is a 3 x 3 field of itself (blocks side by side: the
-    centre's window is its own block), so every term of the rules runs and a neighbourhood
-    term sees an even field: no texture, no darker neighbour. That is what a pixel inside
-    a parcel or a homogeneous patch sees; not a parcel's edge.
+    nothing to it; here each sample is a square field of itself, ``2R + 1`` pixels a side
+    for rules that reach ``R`` pixels (at least 3 x 3; blocks side by side: the centre's
+    window is its own block), so every term of the rules runs and a neighbourhood term
+    sees an even field: no texture, no darker neighbour. That is what a pixel inside a
+    parcel or a homogeneous patch sees; not a parcel's edge.
     """
-    blocks = np.repeat(np.repeat(np.asarray(values)[:, None, :], 3, axis=1), 3, axis=2)
-    return np.asarray(landmask.classify(_scene(blocks, list(bands)), rules).values)[1, 1::3]
+    reach = max(rules.reach, 1)
+    side = 2 * reach + 1
+    blocks = np.repeat(np.repeat(np.asarray(values)[:, None, :], side, axis=1), side, axis=2)
+    mask = landmask.classify(_scene(blocks, list(bands)), rules).values
+    return np.asarray(mask)[reach, reach::side]
 
 
 def ndvi_scene(ndvi: np.ndarray) -> xr.DataArray:

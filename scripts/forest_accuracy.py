@@ -20,6 +20,11 @@ repository that types its vegetation (sources and licences in each folder's READ
   10-day Sentinel-2 L2A composites: tall dense crops and lush grass at their peak, the
   low vegetation the Potsdam tuning tiles lack (no trees: it says how much crops and
   grass a rule calls forest, and on which dates);
+- ``presto-fuel-moisture`` (``tests/data/presto_dynamic_world/fuel_moisture.npz``, held
+  out): presto's 2313 live-fuel sites of the western US, three monthly Sentinel-2 L1C
+  (top of atmosphere) steps each, labelled by Dynamic World (trees, grass, crops, shrub
+  and scrub); the check of a candidate cue written down before it was run is in that
+  folder's README;
 - ``nc-landsat7`` and ``rstoolbox-landsat5`` (held out), the DN scenes of
   ``scripts/real_scenes.py``, with ``adaptive``.
 
@@ -355,6 +360,88 @@ def france_forest(rules: str | Path | RuleSet | None = "default") -> pd.DataFram
     return pd.DataFrame(rows).T
 
 
+#: Dynamic World classes of the fuel-moisture steps that type vegetation, and the pooled row
+#: issue 19's target reads (crops and grass; shrubs are reported, not judged).
+FUEL_CLASSES = {"trees": 1, "grass": 2, "crops": 4, "shrub and scrub": 5}
+FUEL_CROPS_AND_GRASS = ("grass", "crops")
+#: The cloud screen of the fuel-moisture check, fixed before it was run (top-of-atmosphere
+#: blue over clear vegetation stays well below it).
+FUEL_MAX_BLUE = 0.2
+
+
+def fuel_forest(rules: str | Path | RuleSet | None = "default") -> pd.DataFrame:
+    """Share of presto's fuel-moisture steps called forest, per Dynamic World class.
+
+    The check written down before it was run (``tests/data/presto_dynamic_world/README.md``):
+    every step of the 2313 live-fuel sites (western US, Sentinel-2 L1C top of atmosphere,
+    three 30-day steps each) whose Dynamic World label is trees, grass, crops or shrub, whose
+    six bands are present and whose blue is at most :data:`FUEL_MAX_BLUE`, each classified as
+    an even 3 x 3 field of itself. Columns: the share called each class, ``n`` steps, and
+    ``forest, presto test`` (forest among the steps of presto's held-out sites, for the
+    record). The last row pools crops and grass.
+    """
+    acc = _load_script("annual_accuracy")
+    data = acc.load_presto("fuel_moisture")
+    ruleset = load_rules(rules if rules is not None else "default")
+    bands = list(data["bands"])
+    refl = data["reflectance"]  # (step, band, site)
+    ids = np.stack([acc.classify_fields(step, bands, ruleset) for step in refl])
+    labels = data["dynamic_world"].T  # (step, site)
+    clear = np.isfinite(refl).all(axis=1) & (refl[:, bands.index("blue")] <= FUEL_MAX_BLUE)
+    test = np.broadcast_to(data["is_test"][None, :], labels.shape)
+    rows = {}
+    for name, members in [(k, (k,)) for k in FUEL_CLASSES] + [
+        ("crops and grass", FUEL_CROPS_AND_GRASS)
+    ]:
+        sel = np.isin(labels, [FUEL_CLASSES[m] for m in members]) & clear & (ids != 255)
+        got = ids[sel]
+        row = {c: float((got == i).mean()) for i, c in enumerate(CLASSES)}
+        row["n"] = int(sel.sum())
+        row["forest, presto test"] = float((ids[sel & test] == 1).mean())
+        rows[name] = row
+    return pd.DataFrame(rows).T
+
+
+def corsica_monthly_forest(rules: str | Path | RuleSet | None = "default") -> pd.DataFrame:
+    """Share of Corsica's held-out trees and grassland parcels called forest, month by month.
+
+    Each parcel's monthly composite an even 3 x 3 field of itself, as in
+    ``annual_accuracy.corsica_single_date_table`` (whose median over the months this is
+    per month); held out: the southern half (``corsica_held_out``). Rows: the month (1-12);
+    columns: ``trees``, ``grasslands`` (forest share) and ``trees n``, ``grasslands n``
+    (parcels clear that month).
+    """
+    acc = _load_script("annual_accuracy")
+    data = acc.load_corsica()
+    ruleset = load_rules(rules if rules is not None else "default")
+    held = acc.corsica_held_out(data)
+    groups = np.asarray(data["group"])
+    rows = {}
+    for date, month in zip(data["months"], data["reflectance"], strict=True):
+        ids = acc.classify_fields(month, list(data["bands"]), ruleset)
+        row: dict[str, float] = {}
+        for group in ("trees", "grasslands"):
+            sel = held & (groups == group) & (ids != 255)
+            row[group] = float((ids[sel] == 1).mean()) if sel.any() else float("nan")
+            row[f"{group} n"] = int(sel.sum())
+        rows[int(str(date)[5:7])] = row
+    return pd.DataFrame(rows).T
+
+
+def forest_with(extra: str) -> RuleSet:
+    """``default`` with ``extra`` added to both terms of its forest rule (a candidate cue)."""
+    import yaml
+
+    text = (ROOT / "landmask" / "spectral" / "rulesets" / "default.yaml").read_text()
+    core = "ndvi > 0.5 and canopy_dark < 0.08\n"
+    edge = "focal_min(canopy_dark, 1) < 0.08\n"
+    if text.count(core) != 1 or text.count(edge) != 1:
+        raise ValueError("default's forest rule no longer has the two terms a cue is added to")
+    text = text.replace(core, f"ndvi > 0.5 and canopy_dark < 0.08 and {extra}\n")
+    text = text.replace(edge, f"focal_min(canopy_dark, 1) < 0.08 and {extra}\n")
+    return load_rules(yaml.safe_load(text))
+
+
 def _spectral_part(ruleset: RuleSet) -> RuleSet:
     accuracy = _load_script("accuracy_on_real_data")
     return accuracy.spectral_part(ruleset)
@@ -408,6 +495,11 @@ def report(rules: str | None = None) -> str:
     out.append(
         "**worldcereal-france** (tuning; forest share, each parcel an even field)\n\n"
         + _markdown(france)
+    )
+    fuel = fuel_forest(spec if spec is not None else "default")
+    out.append(
+        "**presto-fuel-moisture** (held out; Dynamic World labels, Sentinel-2 L1C top of "
+        "atmosphere, each step an even field)\n\n" + _markdown(fuel)
     )
     for name, bands in (("adaptive", BANDS), ("adaptive-rgbn", VNIR)):
         for seed in range(3):

@@ -169,12 +169,12 @@ def test_naip_labels_against_a_numpy_reading_of_the_rules():
         ndvi = (b["nir"] - b["red"]) / (b["nir"] + b["red"])
         ndwi = (b["green"] - b["nir"]) / (b["green"] + b["nir"])
     vis = (b["blue"] + b["green"] + b["red"]) / 3
-    # the 3 x 3 minimum of the visible mean over the valid pixels (scipy on the whole raster)
+    # the 5 x 5 minimum of the visible mean over the valid pixels (scipy on the whole raster)
     darkest = ndimage.minimum_filter(
-        np.where(np.isfinite(vis), vis, np.inf), 3, mode="constant", cval=np.inf
+        np.where(np.isfinite(vis), vis, np.inf), 5, mode="constant", cval=np.inf
     )
     core = (ndvi > 0.5) & (vis < 0.045)
-    edge = (ndvi > 0.55) & (vis < 0.07) & (darkest < 0.045)
+    edge = (ndvi > 0.6) & (vis < 0.08) & (darkest < 0.045)
     forest = ~(ndwi > 0) & (core | edge)
     lc = fa.landcover()
     where = (lc > 0) & (lc != 6) & (mask != 255)
@@ -190,28 +190,46 @@ def potsdam_naip():
 
 def test_naip_on_the_held_out_tiles_without_swir(potsdam_naip):
     """``naip`` (blue..NIR reflectance): green and dark in the visible, or green, not much
-    brighter and beside a dark pixel (a canopy's edge). The edge term was chosen on the
-    tuning tiles; these are held out. In brackets: before the edge term."""
+    brighter and within two pixels of a dark one (a canopy's edge). The edge term was chosen
+    on the tuning tiles; these are held out. In brackets: with the 3 x 3 edge term (NDVI >
+    0.55, visible < 0.07), then before any edge term."""
     held = potsdam_naip.loc["held out"]
-    assert held.loc[("all", "tree"), "forest"] >= 0.70  # measured 0.74 (0.60)
-    assert held.loc[("all", "low vegetation"), "forest"] <= 0.20  # measured 0.16 (0.04)
-    assert held.loc[("all", "tree"), ["urban", "water"]].sum() <= 0.05  # measured 0.03
+    # issue 19's targets: trees >= 0.80 (missed), crops and grass <= 0.25
+    assert held.loc[("all", "tree"), "forest"] >= 0.77  # measured 0.793 (0.74, 0.60)
+    assert held.loc[("all", "low vegetation"), "forest"] <= 0.23  # measured 0.20 (0.16, 0.04)
+    assert held.loc[("all", "tree"), ["urban", "water"]].sum() <= 0.05  # measured 0.04
     for built in ("roof", "pavement"):
-        assert held.loc[("all", built), "forest"] <= 0.12  # measured 0.08, 0.05 (0.02, 0.01)
-    assert held.loc[("majority", "tree"), "forest"] >= 0.78  # measured 0.83 (0.69)
-    assert held.loc[("majority", "low vegetation"), "forest"] <= 0.13  # measured 0.09 (0.01)
-    assert held.loc[("interior", "tree"), "forest"] >= 0.84  # measured 0.88 (0.80)
+        assert held.loc[("all", built), "forest"] <= 0.10  # measured 0.08, 0.05 (0.08, 0.05)
+    assert held.loc[("majority", "tree"), "forest"] >= 0.85  # measured 0.88 (0.83, 0.69)
+    assert held.loc[("majority", "low vegetation"), "forest"] <= 0.17  # measured 0.14 (0.09)
+    assert held.loc[("interior", "tree"), "forest"] >= 0.90  # measured 0.94 (0.88, 0.80)
     assert held.loc[("interior", "low vegetation"), "forest"] <= 0.05  # measured 0.00
 
 
 def test_naip_on_the_tuning_tiles_without_swir(potsdam_naip):
-    """The edge term's choice: the most tree pixels called forest with at most 0.12 of the
-    low vegetation (NDVI cut 0.50-0.70, visible cut 0.050-0.075 tried)."""
+    """The edge term's choice (README): the most tree pixels called forest with at most 0.14
+    of the low vegetation (0.10 of its majority pixels, 0.02 of its interiors), roofs and
+    pavement at most 0.10, France's crops and grass at peak no more (NDVI cut 0.50-0.65,
+    visible cut 0.060-0.085, neighbour cut 0.045-0.055, window 3 x 3 or 5 x 5 tried; texture,
+    NIR over visible and a greener neighbour lost). In brackets: the 3 x 3 edge term, then
+    none."""
     tune = potsdam_naip.loc["tuning"]
-    assert tune.loc[("all", "tree"), "forest"] >= 0.68  # measured 0.71 (0.56)
-    assert tune.loc[("all", "low vegetation"), "forest"] <= 0.12  # measured 0.10 (0.02)
-    assert tune.loc[("interior", "tree"), "forest"] >= 0.72  # measured 0.77 (0.65)
-    assert tune.loc[("interior", "low vegetation"), "forest"] <= 0.05  # measured 0.00
+    assert tune.loc[("all", "tree"), "forest"] >= 0.74  # measured 0.763 (0.71, 0.56)
+    assert tune.loc[("all", "low vegetation"), "forest"] <= 0.14  # measured 0.12 (0.10, 0.02)
+    assert tune.loc[("majority", "low vegetation"), "forest"] <= 0.10  # measured 0.07 (0.04)
+    for built in ("roof", "pavement"):
+        assert tune.loc[("all", built), "forest"] <= 0.10  # measured 0.03, 0.03 (0.04, 0.03)
+    assert tune.loc[("interior", "tree"), "forest"] >= 0.80  # measured 0.83 (0.77, 0.65)
+    assert tune.loc[("interior", "low vegetation"), "forest"] <= 0.02  # measured 0.004 (0.00)
+
+
+# a date whose every parcel is under cloud leaves otsu(ndvi) no pixel: that date is nodata
+@pytest.mark.filterwarnings("ignore::landmask.errors.StatisticWarning")
+def test_naip_on_the_france_crops_and_grass():
+    """Tuning data: the crops and grass at peak as even fields. An even field is its own
+    darkest neighbour, so the edge term adds nothing there (as before, 0.19)."""
+    france = fa.france_forest("naip")
+    assert france.loc["crops and grass", "peak"] <= 0.22  # measured 0.19 (0.19)
 
 
 def test_naip_on_the_held_out_berlin_library():
@@ -318,6 +336,12 @@ def test_classify_fields_gives_each_sample_an_even_field():
     ids = acc.classify_fields(values, ["red", "nir"], load_rules(spec))
     # no texture and no darker or brighter neighbour: only the spectral term decides
     np.testing.assert_array_equal(ids, np.where(values[1] > 0.3, 1, 0))
+    # a wider window too sees its own field only (the field grows with the rules' reach)
+    wider = [{**r, "when": r["when"].replace(", 1)", ", 2)")} for r in spec["rules"]]
+    wide = load_rules({**spec, "rules": wider})
+    assert wide.reach == 2
+    got = acc.classify_fields(values, ["red", "nir"], wide)
+    np.testing.assert_array_equal(got, np.where(values[1] > 0.3, 1, 0))
     # side by side in one row, the neighbouring samples would have made texture
     import xarray as xr
 
@@ -393,21 +417,6 @@ def test_default_calls_dark_crops_and_grass_forest_on_any_date(france):
     assert france.loc["temporary_crops", "peak"] >= 0.25  # measured 0.32
 
 
-def _forest_with(extra: str):
-    """``default`` with ``extra`` added to both forest terms (a candidate cue)."""
-    import yaml
-
-    from landmask.spectral.rules import load_rules
-
-    text = (fa.ROOT / "landmask" / "spectral" / "rulesets" / "default.yaml").read_text()
-    core = "ndvi > 0.5 and canopy_dark < 0.08\n"
-    edge = "focal_min(canopy_dark, 1) < 0.08\n"
-    assert text.count(core) == 1 and text.count(edge) == 1
-    text = text.replace(core, f"ndvi > 0.5 and canopy_dark < 0.08 and {extra}\n")
-    text = text.replace(edge, f"focal_min(canopy_dark, 1) < 0.08 and {extra}\n")
-    return load_rules(yaml.safe_load(text))
-
-
 def test_a_moisture_cap_chosen_on_tuning_data_fails_the_held_out_data():
     """The cue tried for dark crops, and why ``default`` does not use it (README).
 
@@ -417,7 +426,7 @@ def test_a_moisture_cap_chosen_on_tuning_data_fails_the_held_out_data():
     and loses Corsica's trees.
     """
     acc = fa._load_script("annual_accuracy")
-    rules = _forest_with("(nir - swir16) / (nir + swir16) < 0.42")
+    rules = fa.forest_with("(nir - swir16) / (nir + swir16) < 0.42")
     france = fa.france_forest(rules)
     assert france.loc["crops and grass", "peak"] <= 0.17  # measured 0.13 (0.28)
     assert france.loc["crops and grass", "median date"] <= 0.24  # measured 0.19 (0.35)
@@ -430,3 +439,114 @@ def test_a_moisture_cap_chosen_on_tuning_data_fails_the_held_out_data():
     corsica = acc.corsica_single_date_table(acc.load_corsica(), rules)
     assert corsica.loc["trees", "forest"] <= 0.75  # measured 0.69 (0.85)
     assert corsica.loc["grasslands", "forest"] > 0.25  # measured 0.40 (0.44)
+    fuel = fa.fuel_forest(rules)  # presto's fuel sites (top of atmosphere), README's table
+    assert 0.24 <= fuel.loc["trees", "forest"] <= 0.29  # measured 0.27 (0.29)
+    assert fuel.loc["crops and grass", "forest"] <= 0.01  # measured 0.000 (0.001)
+
+
+@pytest.fixture(scope="module")
+def fuel():
+    return fa.fuel_forest()
+
+
+def test_fuel_sites_forest_per_dynamic_world_class(fuel):
+    """presto's live-fuel sites (western US, Sentinel-2 L1C top of atmosphere, Dynamic World
+    labels; no forest cut was chosen on them): crops, grass and shrubs are not forest, and on
+    top-of-atmosphere reflectance ``default`` keeps under a third of the trees (README)."""
+    assert fuel.loc["trees", "n"] == 1871 and fuel.loc["crops and grass", "n"] == 732
+    assert fuel.loc["shrub and scrub", "n"] == 2611
+    assert 0.24 <= fuel.loc["trees", "forest"] <= 0.34  # measured 0.29
+    assert fuel.loc["crops and grass", "forest"] <= 0.01  # measured 0.001 (1 of 732)
+    assert fuel.loc["shrub and scrub", "forest"] <= 0.01  # measured 0.001
+    assert fuel.loc["trees", "water"] <= 0.05  # measured 0.03 (dark conifers on slopes)
+
+
+def test_fuel_sites_forest_against_a_numpy_reading_of_the_rules(fuel):
+    """The trees' share is ``default``'s forest on even fields, computed here in float64."""
+    data = fa._load_script("annual_accuracy").load_presto("fuel_moisture")
+    refl = data["reflectance"].astype("float64")  # (step, band, site)
+    b = {name: refl[:, k] for k, name in enumerate(data["bands"])}
+    ndvi = (b["nir"] - b["red"]) / (b["nir"] + b["red"])
+    mndwi = (b["green"] - b["swir16"]) / (b["green"] + b["swir16"])
+    ndwi = (b["green"] - b["nir"]) / (b["green"] + b["nir"])
+    dark = ((b["blue"] + b["green"] + b["red"]) / 3 + b["swir22"]) / 2
+    water = (mndwi > 0) & ((ndwi > 0) | (ndvi > 0.2))
+    forest = ~water & (ndvi > 0.5) & (dark < 0.08)  # an even field: the edge term adds nothing
+    trees = (data["dynamic_world"].T == 1) & (b["blue"] <= fa.FUEL_MAX_BLUE)
+    assert abs(fuel.loc["trees", "forest"] - forest[trees].mean()) <= 0.003
+
+
+def test_the_pre_registered_nir_cue_is_not_confirmed_by_the_fuel_sites(fuel):
+    """The rule written before the run (tests/data/presto_dynamic_world/README.md): take
+    ``nir < 0.47`` only if trees hold and crops and grass called forest fall. Trees hold
+    (0.29 -> 0.29), but the one crop-or-grass step called forest stays forest: the set
+    cannot confirm the cue, so ``default`` does not take it."""
+    cue = fa.fuel_forest(fa.forest_with("nir < 0.47"))
+    assert cue.loc["trees", "forest"] >= fuel.loc["trees", "forest"] - 0.02  # rule 1 holds
+    low = "crops and grass"
+    assert cue.loc[low, "forest"] == fuel.loc[low, "forest"]  # rule 2 fails: no fewer
+    text = (fa.ROOT / "landmask" / "spectral" / "rulesets" / "default.yaml").read_text()
+    assert "nir < 0.47" not in text
+
+
+def test_a_low_sun_ratio_cue_fails_its_own_choice_rule_on_the_tuning_data():
+    """The pre-registered low-sun cue (tests/data/worldcereal_france2023/README.md):
+    ``swir22 / swir16 < c``, a ratio a uniform darkening leaves unchanged. Every ``c`` that
+    lowers France's winter crops and grass called forest by 0.10 drops Potsdam's tuning-tile
+    trees below 0.82 (crown-edge mixtures have a crop's ratio), so no cue is chosen and
+    ``default`` keeps absolute darkness."""
+    acc = fa._load_script("annual_accuracy")
+    data = acc.load_worldcereal(fa.FRANCE)
+    months = np.array([int(str(d)[5:7]) for d in data["months"]])
+    low = np.isin(data["group"], fa.CROPS_AND_GRASS)
+
+    def winter_share(rules):
+        bands = list(data["bands"])
+        ids = np.stack([acc.classify_fields(d, bands, rules) for d in data["reflectance"]])
+        sel = np.isin(months, (12, 1, 2))[:, None] & low[None, :] & (ids != 255)
+        return float((ids[sel] == 1).mean())
+
+    base = winter_share(fa.load_rules("default"))
+    assert 0.40 <= base <= 0.48  # measured 0.44
+    loose, tight = fa.forest_with("swir22 / swir16 < 0.6"), fa.forest_with("swir22 / swir16 < 0.52")
+    assert base - winter_share(loose) < 0.10  # measured 0.40: too little
+    assert base - winter_share(tight) >= 0.10  # measured 0.19
+    trees = fa.potsdam_table(loose).loc["tuning"].loc[("all", "tree"), "forest"]
+    assert trees < 0.82  # measured 0.798 (0.834 without): the loosest cut already fails
+    text = (fa.ROOT / "landmask" / "spectral" / "rulesets" / "default.yaml").read_text()
+    assert "swir22 / swir16" not in text
+
+
+def test_a_blue_ratio_cue_chosen_on_tuning_data_loses_corsicas_held_out_trees():
+    """The second pre-registered low-sun cue (tests/data/worldcereal_france2023/README.md):
+    blue against the mean visible, ``> -0.20`` (the grid's choice on the tuning data). It
+    passes its tuning rule and the held-out Potsdam, Berlin and fuel-site trees, and fails
+    on Corsica's held-out evergreen trees, so ``default`` does not take it."""
+    acc = fa._load_script("annual_accuracy")
+    cue = "((blue - (blue + green + red) / 3) / (blue + (blue + green + red) / 3)) > -0.20"
+    rules = fa.forest_with(cue)
+    data = acc.load_worldcereal(fa.FRANCE)
+    months = np.array([int(str(d)[5:7]) for d in data["months"]])
+    low = np.isin(data["group"], fa.CROPS_AND_GRASS)
+    bands = list(data["bands"])
+    ids = np.stack([acc.classify_fields(d, bands, rules) for d in data["reflectance"]])
+    winter = np.isin(months, (12, 1, 2))[:, None] & low[None, :] & (ids != 255)
+    assert (ids[winter] == 1).mean() <= 0.20  # tuning: measured 0.17 (0.44 without)
+    tune = fa.potsdam_table(rules).loc["tuning"]
+    assert tune.loc[("all", "tree"), "forest"] >= 0.82  # measured 0.823 (0.834)
+    assert tune.loc[("interior", "tree"), "forest"] >= 0.99  # measured 0.992 (1.00)
+    # held out
+    base, with_cue = fa.corsica_monthly_forest(), fa.corsica_monthly_forest(rules)
+    # the month-by-month shares agree with the annual script's median-month table
+    single = acc.corsica_single_date_table(acc.load_corsica())
+    assert base["trees"].median() == pytest.approx(single.loc["trees", "forest"])
+    assert base["grasslands"].median() == pytest.approx(single.loc["grasslands", "forest"])
+    lost = base["trees"] - with_cue["trees"]
+    assert lost.loc[[12, 1, 2]].min() > 0.05  # measured 0.25, 0.31, 0.38: the test fails
+    assert with_cue["trees"].median() <= 0.50  # measured 0.46 (0.85)
+    assert (with_cue.loc[[12, 1, 2], "grasslands"] < base.loc[[12, 1, 2], "grasslands"]).all()
+    assert base.loc[1, "trees"] == 1.0 and base.loc[1, "grasslands"] >= 0.50  # 0.53: winter
+    held = fa.potsdam_table(rules).loc["held out"]
+    assert held.loc[("all", "tree"), "forest"] >= 0.84  # measured 0.854 (0.860)
+    text = (fa.ROOT / "landmask" / "spectral" / "rulesets" / "default.yaml").read_text()
+    assert "blue - (blue + green + red) / 3" not in text

@@ -182,8 +182,9 @@ def test_a_worker_imports_one_private_module_without_the_packages_exports():
     code = (
         "import sys, landmask.vector._polygonize, landmask.vector._sieve_blocks, "
         "landmask.io.read.schemes\n"
-        "print(sorted(m for m in ('geopandas', 'dask.array', 'rioxarray', "
-        "'landmask.vector.vectorize', 'landmask.io.read.masks') if m in sys.modules))"
+        "print(sorted(m for m in ('geopandas', 'pandas', 'xarray', 'dask.array', 'rioxarray', "
+        "'scipy.sparse', 'landmask.vector.vectorize', 'landmask.io.read.masks') "
+        "if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
@@ -204,3 +205,42 @@ def test_an_export_named_like_its_module_stays_the_export():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "True"], out.stdout
+
+
+#: Heavy packages a command's modules must not import: those its path never uses (the
+#: polygonizing stack, geopandas and pyogrio for commands that only name a vector output,
+#: and the optional ones each function imports for itself). xarray brings pandas (and pandas
+#: pyarrow), dask.array brings scipy.sparse: every raster command needs those two.
+OPTIONAL = ("sklearn", "joblib", "onnxruntime", "matplotlib", "distributed")
+NOT_IMPORTED_BY = {
+    "classify": ("geopandas", "pyogrio", "scipy.ndimage", "scipy.sparse.csgraph", *OPTIONAL),
+    "batch": ("geopandas", "pyogrio", "scipy.ndimage", "scipy.sparse.csgraph", *OPTIONAL),
+    "composite": ("geopandas", "pyogrio", "scipy.ndimage", "scipy.sparse.csgraph", *OPTIONAL),
+    "zonal": ("scipy.ndimage", "scipy.sparse.csgraph", "pystac", *OPTIONAL),
+    "vectorize": OPTIONAL,
+}
+
+
+@pytest.mark.parametrize("command", sorted(NOT_IMPORTED_BY))
+def test_a_command_imports_what_its_path_uses(command):
+    """A fresh interpreter importing a command's module and every landmask module it names
+    (function-local imports included: what the command imports before it reads a pixel)
+    holds none of the heavy packages that command never uses."""
+    import subprocess
+    import sys
+
+    tree = ast.parse((PACKAGE / "cli" / f"{command}.py").read_text())
+    modules = sorted(
+        {f"landmask.cli.{command}"}
+        | {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("landmask")
+        }
+    )
+    code = (
+        f"import importlib, sys\nfor m in {modules!r}: importlib.import_module(m)\n"
+        f"print(sorted(m for m in {NOT_IMPORTED_BY[command]!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", (command, out.stdout)

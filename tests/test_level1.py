@@ -348,3 +348,27 @@ def test_options_on_a_level1_product_are_still_top_of_atmosphere(tmp_path):
     assert scene.attrs["radiometry"] == "toa_reflectance"
     assert "--scale/--offset" in scene.attrs["radiometry_basis"]
     assert "on a Level-1 product" in scene.attrs["radiometry_basis"]
+
+
+def test_sentinel2_l1c_classify_says_which_rules_and_what_top_of_atmosphere_costs(
+    tmp_path, capsys, caplog
+):
+    """A six-band L1C scene gets ``default`` (no top-of-atmosphere set passed its checks,
+    README "Top-of-atmosphere input"), and the one rules line says so."""
+    sensing = S2_SAFE.split("_")[2]
+    granule = tmp_path / S2_SAFE / "GRANULE" / f"L1C_T34UDD_A032557_{sensing}" / "IMG_DATA"
+    granule.mkdir(parents=True)
+    shutil.copy(DATA / "MTD_MSIL1C.xml", tmp_path / S2_SAFE / "MTD_MSIL1C.xml")
+    files = [
+        write_jp2(granule / f"T34UDD_{sensing}_{band}.jp2", dn(20 + k, 1001, 9000, "u2"))
+        for k, band in enumerate(("B02", "B03", "B04", "B08", "B11", "B12"))
+    ]
+    out = tmp_path / "out"
+    out.mkdir()
+    res = invoke(["classify", *files, "-o", out / "mask.tif"], capsys, caplog)
+    assert res.code == 0, res.err
+    assert "radiometry: toa reflectance" in res.out
+    line = next(s for s in res.out.splitlines() if "rules default" in s)
+    assert "top-of-atmosphere reflectance" in line and "Level-2" in line
+    with rasterio.open(out / "mask.tif") as ds:
+        assert ds.tags()["RADIOMETRY"] == "toa_reflectance"

@@ -368,15 +368,15 @@ def test_each_chunk_of_a_tile_context_is_composited_once(dates, halo_runs, monke
     included), for the mask and the composite output alike; nothing is read back."""
     import importlib
 
-    composite = importlib.import_module("landmask.temporal.composite")
+    stack = importlib.import_module("landmask.temporal.stack")
     tiled, _ = halo_runs
-    real, shapes = composite.reduce_block, []
+    real, shapes = stack.reduce_block, []
 
     def counted(stack, names, outputs, **kwargs):
         shapes.append(stack.shape[-2:])
         return real(stack, names, outputs, **kwargs)
 
-    monkeypatch.setattr(composite, "reduce_block", counted)
+    monkeypatch.setattr(stack, "reduce_block", counted)
     more = {"classifier": {"rules": "h.yaml"}, "outputs": {"dir": "out_once"}}
     path = _workflow(dates, "once", 36, **more)
     read = []
@@ -437,28 +437,37 @@ def test_a_tile_context_is_its_grid_grown_by_the_halo_clipped_to_the_region(date
     assert all(len(t.scenes) == 7 for t in plan.tiles)
 
 
-def test_each_date_is_opened_once_for_all_tiles(dates, runs, monkeypatch):
-    import importlib
+def test_each_files_header_is_read_once_a_run(dates, runs, monkeypatch):
+    """The plan reads each input file's header once and the tiles use it: every other open
+    of an input file is a pixel read of a chunk's window."""
+    import landmask.io.read.reflectance as reflectance
 
-    composite = importlib.import_module("landmask.temporal.composite")
     _, whole = runs
-    real, calls = composite.open_dated, []
+    opens: dict[str, int] = {}
+    windows: dict[str, int] = {}
+    real_open, real_window = rasterio.open, reflectance.read_window
 
-    def counted(scene, sensor, chunk_size=None):
-        calls.append((scene.label, chunk_size))
-        return real(scene, sensor, chunk_size)
+    def opened(fp, mode="r", *args, **kwargs):
+        if mode == "r":
+            opens[str(fp)] = opens.get(str(fp), 0) + 1
+        return real_open(fp, mode, *args, **kwargs)
 
-    monkeypatch.setattr(composite, "open_dated", counted)  # the composites' reads
-    monkeypatch.setattr(landmask.batch.region, "open_dated", counted)  # the plan's
+    def window_read(path, indexes, window):
+        windows[path] = windows.get(path, 0) + 1
+        return real_window(path, indexes, window)
+
+    monkeypatch.setattr(rasterio, "open", opened)
+    monkeypatch.setattr(reflectance, "read_window", window_read)
     path = _workflow(dates, "opened", 36, parallel_scenes=1, outputs={"dir": "out_opened"})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DateSkippedWarning)
         assert run(["run", str(path), "-q"]) == 0
-    # the plan reads each date's headers once; the four tiles' composites once more in all
-    labels = sorted({label for label, _ in calls})
-    assert len(labels) == 7
-    assert sorted(label for label, size in calls if size is None) == labels
-    assert sorted(label for label, size in calls if size is not None) == labels
+    monkeypatch.setattr(rasterio, "open", real_open)
+    inputs = sorted(str(p) for p in (dates / "in").glob("*/*.tif"))
+    assert len(inputs) == 7 * 4  # 7 dates of 3 bands and an SCL layer
+    assert all(windows.get(p, 0) >= 4 for p in inputs)  # every file is read by every tile
+    headers = {p: opens.get(p, 0) - windows.get(p, 0) for p in inputs}
+    assert headers == dict.fromkeys(inputs, 1)
     mosaic = dates / "out_opened" / "mosaic.vrt"
     with rasterio.open(mosaic) as a, rasterio.open(whole / "r0_c0_mask.tif") as b:
         np.testing.assert_array_equal(a.read(1), b.read(1))

@@ -50,6 +50,8 @@ def test_choice_follows_radiometry_and_bands(bands, radiometry, sensor, expected
     assert choice.reason  # one line the user is shown
     if radiometry == "dn":
         assert "digital numbers (a test)" in choice.reason
+    if radiometry == "toa_reflectance":  # the user is told what TOA costs (README)
+        assert "top-of-atmosphere" in choice.reason and "Level-2" in choice.reason
 
 
 def test_every_builtin_set_loads_and_reads_only_its_bands():

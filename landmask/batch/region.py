@@ -59,7 +59,7 @@ from landmask.io.write.mosaic import MosaicTile, write_collection, write_vrt
 from landmask.io.write.rasters import indices_job
 from landmask.models.registry import load_model
 from landmask.pipeline import SceneJob, VectorOptions, run_scene
-from landmask.temporal.composite import as_dataset, composite, open_dated
+from landmask.temporal.composite import as_dataset, composite, dated_header
 from landmask.temporal.dates import gather_dates, parse_period
 
 __all__ = [
@@ -119,7 +119,8 @@ class RegionPlan:
     outside_region: list[str] = field(default_factory=list)
     #: pixels of context the classifier reads around each pixel (its ``halo``)
     halo: int = 0
-    #: the scenes opened for the tiles' composites, shared by all tiles (headers read once)
+    #: the scenes' headers (:func:`~landmask.temporal.composite.dated_header`), read when
+    #: planning and used by every tile's composite: each file's header is read once a run
     opened: dict[Any, Any] = field(default_factory=dict, repr=False)
     #: the rules' region-wide statistics by label (``{"otsu(ndvi)": 0.41}``, NaN: no valid
     #: pixel), bound into every tile's rules (:mod:`landmask.batch.region_statistics`);
@@ -249,7 +250,8 @@ def region_grid(workflow: Workflow) -> tuple[Grid, Any]:
 def plan_region(workflow: Workflow, *, warn: bool = True) -> RegionPlan:
     """The tiles of a region run and the scenes that reach each one (headers only).
 
-    Each input scene is opened for its header (:func:`landmask.temporal.composite.open_dated`);
+    Each input scene's header is read (:func:`landmask.temporal.composite.dated_header`),
+    once: the plan keeps the headers (:attr:`RegionPlan.opened`) for the tiles;
     a scene acquired outside ``period`` or whose footprint misses the region
     is left out and counted (a :class:`~landmask.errors.DateSkippedWarning`
     each when ``warn``).
@@ -289,13 +291,13 @@ def plan_region(workflow: Workflow, *, warn: bool = True) -> RegionPlan:
 
     footprints: list[tuple[Any, tuple[float, float, float, float]]] = []
     missed: list[str] = []
+    headers: dict[Any, Any] = {}
     for date in dates:
         for scene in date.scenes:
             try:
-                arr = open_dated(scene, workflow.sensor)
+                g = dated_header(scene, workflow.sensor, headers).grid
             except LandmaskError as exc:
                 raise ConfigError(f"{_where(workflow, 'inputs')}: {exc}") from None
-            g = Grid.of(arr)
             assert g.crs is not None and grid.crs is not None
             box = (
                 g.bounds
@@ -331,7 +333,7 @@ def plan_region(workflow: Workflow, *, warn: bool = True) -> RegionPlan:
     }
     digits = len(str(max(math.ceil(grid.height / size), math.ceil(grid.width / size)) - 1))
     xres, yres = grid.resolution
-    plan = RegionPlan(grid, [], len(reached), [s.label for s in outside], missed, halo)
+    plan = RegionPlan(grid, [], len(reached), [s.label for s in outside], missed, halo, headers)
     for tile in grid.tiles(size):
         if not shapely.box(*tile.grid.bounds).intersects(shape):
             continue

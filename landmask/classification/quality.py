@@ -29,6 +29,7 @@ fill 255, as per-pixel rules give the same scene.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import dask.array as da
 import numpy as np
@@ -49,6 +50,7 @@ __all__ = [
     "apply_quality_block",
     "mask_like",
     "qa_pixel_block",
+    "quality_codes_block",
     "quality_mask",
     "scl_block",
 ]
@@ -93,6 +95,15 @@ _BLOCKS = {"scl": scl_block, "qa_pixel": qa_pixel_block}
 def _combine_block(*codes: np.ndarray) -> np.ndarray:
     """The strongest code per pixel (nodata > cloud > clear)."""
     return np.maximum.reduce(codes) if len(codes) > 1 else codes[0]
+
+
+def quality_codes_block(layers: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Block function: quality codes from raw quality layers by band name (``scl``, ``qa_pixel``).
+
+    The strongest code of the layers per pixel (nodata > cloud > clear), as
+    :func:`quality_mask` gives for a scene carrying them.
+    """
+    return _combine_block(*(_BLOCKS[name](values) for name, values in layers.items()))
 
 
 def quality_mask(scene: xr.DataArray) -> xr.DataArray | None:

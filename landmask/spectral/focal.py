@@ -174,32 +174,35 @@ def _moments(values: np.ndarray, radius: int, squares: bool) -> tuple[np.ndarray
     """Where ``values`` is finite, and the window mean (or variance) of its finite values.
 
     The float64 planes (valid-pixel counts, values, squares) are made strip by
-    strip, so the whole block costs only its float32 answer. Without a missing
-    value the counts are ``(2R + 1)²`` but near the edges: the sums are divided
-    by that number, and the rows and columns within ``R`` of an edge again by
-    their own counts (the same quotients as dividing by a plane of counts).
+    strip, so the whole block costs only its float32 answer. A strip whose rows
+    (with their ``R`` rows of context) have no missing value needs no plane of
+    counts: they are ``(2R + 1)²`` but near the edges, so the sums are divided by
+    that number, and the rows and columns within ``R`` of an edge again by their
+    own counts (the same quotients as dividing by a plane of counts).
     """
     valid = np.isfinite(values)
-    complete = bool(valid.all())  # no missing value: counts follow from the edges alone
     h, w = values.shape
-    first = 0 if complete else 1
-    count_planes = first + 1 + squares
+    most = 2 + squares  # planes of a strip with a missing value: counts, values[, squares]
     out = np.empty((h, w), dtype=np.float32)
     edges_y, edges_x = _edge_counts(h, radius), _edge_counts(w, radius)
+    strips = _strips((most, h, w), radius)
+    tallest = max(bottom - top for top, bottom in strips) + 2 * radius
+    # one buffer for every strip; its columns beyond the block stay 0
+    buffer = np.zeros((most, tallest, w + 2 * radius))
     with np.errstate(invalid="ignore", divide="ignore"):
-        for top, bottom in _strips((count_planes, h, w), radius):
-            rows = bottom - top + 2 * radius
-            planes = np.empty((count_planes, rows, w + 2 * radius))
+        for top, bottom in strips:
             r0, r1 = max(0, top - radius), min(h, bottom + radius)
+            complete = bool(valid[r0:r1].all())  # counts follow from the edges alone
+            first = 0 if complete else 1
+            planes = buffer[: first + 1 + squares, : bottom - top + 2 * radius]
             y0, y1 = r0 - (top - radius), r1 - (top - radius)  # the rows inside the block
             planes[:, :y0] = 0.0  # beyond the block's edge: nothing
             planes[:, y1:] = 0.0
-            planes[:, :, :radius] = 0.0
-            planes[:, :, radius + w :] = 0.0
-            planes[first, y0:y1, radius : radius + w] = values[r0:r1]
+            inside = planes[:, y0:y1, radius : radius + w]
+            inside[first] = values[r0:r1]
             if not complete:
-                planes[0, y0:y1, radius : radius + w] = valid[r0:r1]
-                np.copyto(planes[first], 0.0, where=planes[0] == 0.0)
+                inside[0] = valid[r0:r1]
+                np.copyto(inside[first], 0.0, where=~valid[r0:r1])
             if squares:
                 np.multiply(planes[first], planes[first], out=planes[first + 1])
             sums = _strip_sums(planes, radius)

@@ -42,6 +42,7 @@ from landmask.spectral.indices import INDICES, BlockLookup
 
 __all__ = [
     "BUILTIN_RULESETS",
+    "TOA_REASON",
     "Rule",
     "RuleSet",
     "RulesChoice",
@@ -306,6 +307,16 @@ class RulesChoice:
     reason: str
 
 
+#: Why a top-of-atmosphere scene gets ``default`` (shown to the user): its cuts were set on
+#: surface reflectance, and no top-of-atmosphere variant passed the checks written before
+#: they were run (README, "Top-of-atmosphere input"; ``scripts/toa_rules.py``).
+TOA_REASON = (
+    "top-of-atmosphere reflectance with a 1.6 um band: default's surface-reflectance cuts "
+    "(no top-of-atmosphere set passed its held-out checks; path radiance costs forest in "
+    "open woodland and adds it in grass beside canopy; a Level-2 product maps better)"
+)
+
+
 def default_rules_for(scene: Any) -> RulesChoice:
     """The built-in rule set for a scene, from its radiometry and its bands.
 
@@ -316,7 +327,9 @@ def default_rules_for(scene: Any) -> RulesChoice:
       neighbourhood texture);
     - reflectance without a 1.6 um band, or a NAIP scene: ``naip``;
     - reflectance with one: ``default``, if it has a 2.2 um band too (its forest rule
-      reads it), else ``naip``.
+      reads it), else ``naip``. Top-of-atmosphere reflectance (Level-1) too: no
+      top-of-atmosphere set passed its held-out checks; the reason says so
+      (:data:`TOA_REASON`).
 
     ``scene`` is a ``(band, y, x)`` DataArray (its ``radiometry`` and ``sensor``
     attributes and band names decide) or a sensor name (``naip`` or ``default``:
@@ -341,6 +354,8 @@ def default_rules_for(scene: Any) -> RulesChoice:
         return RulesChoice("naip", "reflectance without a 1.6 um band")
     if names and "swir22" not in names:
         return RulesChoice("naip", "reflectance without a 2.2 um band (default's forest reads it)")
+    if radiometry == "toa_reflectance":
+        return RulesChoice("default", TOA_REASON)
     return RulesChoice("default", f"{radiometry or 'reflectance'} with a 1.6 um band")
 
 
@@ -386,46 +401,59 @@ def classify_block(block: np.ndarray, band_names: Sequence[str], ruleset: RuleSe
     compare (an index, a ratio) is not finite, e.g. after a zero denominator.
     A strip with no valid pixel returns at once without computing any index.
     Every quantity is computed once per pixel, however many rules share it.
+
     The block is worked through in strips of whole rows of about
-    :data:`STRIP_PIXELS` pixels, so the result does not depend on its size;
-    neighbourhood functions (``focal_mean(nir, 2)``) are computed over the
-    whole block first, which must therefore hold :attr:`RuleSet.reach` pixels
+    :data:`STRIP_PIXELS` pixels, so every temporary stays in a core's cache and
+    the result does not depend on the block's size. Neighbourhood functions
+    (``focal_mean(nir, 2)``) are computed strip by strip too, each strip read with
+    :attr:`RuleSet.reach` rows of the block above and below it (they are local:
+    :mod:`landmask.spectral.focal`); the block itself must hold that many pixels
     of context around the pixels whose class is kept (see
-    :func:`landmask.models.inference.run_model`).
+    :func:`landmask.models.inference.run_model`). Memory: the answer and one
+    strip's temporaries, whatever the block's size.
     """
     if ruleset.void:  # a statistic of the scene found no valid pixel: nothing to compare
         return np.full(block.shape[1:], NODATA, dtype=np.uint8)
-    out = np.empty(block.shape[1:], dtype=np.uint8)
-    focal: dict[Expr, np.ndarray] = {}
-    if ruleset.focal_calls:
-        whole = BlockLookup(block, band_names)
-        calls = ruleset.focal_calls
-        keep = set(calls) | set(ruleset.quantities)  # what the strips read from the memo
-        with np.errstate(all="ignore"):
-            for k, call in enumerate(calls):
-                focal[call] = call.evaluate(whole, focal)
-                # a whole-block intermediate (blue + green, ...) that neither the strips
-                # nor a later call reads is dropped at once: each is a float32 plane
-                later = set().union(*(_pending(c, focal) for c in calls[k + 1 :]))
-                for done in [e for e in focal if e not in keep and e not in later]:
-                    del focal[done]
+    h, w = block.shape[1:]
+    out = np.empty((h, w), dtype=np.uint8)
+    reach = ruleset.reach if ruleset.focal_calls else 0
+    # at least 8x the reach, so the rows of context a strip reads add at most a quarter
+    rows = max(1, STRIP_PIXELS // max(1, w), 8 * reach)
     bands, checks = ruleset.bands, ruleset.checks
-    rows = max(1, STRIP_PIXELS // max(1, block.shape[2]))
-    for r in range(0, block.shape[1], rows):
-        # the memo holds the focal calls and their sub-expressions; a bound
-        # scene-wide constant among them is a scalar, the same for every strip
-        strip = {c: v[r : r + rows] if np.ndim(v) else v for c, v in focal.items()}
-        out[r : r + rows] = _classify_strip(
-            block[:, r : r + rows], band_names, ruleset, strip, bands, checks
-        )
+    for top in range(0, h, rows):
+        bottom = min(h, top + rows)
+        strip = block[:, top:bottom]
+        if bands and not np.isfinite(BlockLookup(strip, band_names)(bands[0])).any():
+            out[top:bottom] = NODATA  # a band every pixel needs is missing everywhere
+            continue
+        focal = _focal_rows(block, band_names, ruleset, top, bottom, reach)
+        out[top:bottom] = _classify_strip(strip, band_names, ruleset, focal, bands, checks)
     return out
 
 
-def _pending(expr: Expr, memo: Mapping[Expr, Any]) -> set[Expr]:
-    """``expr`` and the sub-expressions its evaluation would compute, stopping at ``memo``."""
-    if expr in memo or not expr.args:
-        return {expr}
-    return {expr}.union(*(_pending(a, memo) for a in expr.args))
+def _focal_rows(
+    block: np.ndarray,
+    band_names: Sequence[str],
+    ruleset: RuleSet,
+    top: int,
+    bottom: int,
+    reach: int,
+) -> dict[Expr, np.ndarray]:
+    """Block function: the rules' focal calls and their sub-expressions in rows ``[top, bottom)``.
+
+    Computed over those rows and ``reach`` rows each side (as far as the block
+    goes), then trimmed: a kept row sees its whole window or the block's edge.
+    A bound scene-wide constant among them is a scalar, the same for every strip.
+    """
+    if not ruleset.focal_calls:
+        return {}
+    lo, hi = max(0, top - reach), min(block.shape[1], bottom + reach)
+    lookup = BlockLookup(block[:, lo:hi], band_names)
+    memo: dict[Expr, np.ndarray] = {}
+    with np.errstate(all="ignore"):
+        for call in ruleset.focal_calls:
+            call.evaluate(lookup, memo)
+    return {c: v[top - lo : bottom - lo] if np.ndim(v) else v for c, v in memo.items()}
 
 
 def _classify_strip(
@@ -436,12 +464,13 @@ def _classify_strip(
     bands: Sequence[str],
     checks: Sequence[Expr],
 ) -> np.ndarray:
-    """Block function: the rules over one strip; ``bands`` and ``checks`` as in classify_block."""
+    """Block function: the rules over one strip; ``bands`` and ``checks`` as in classify_block.
+
+    ``classify_block`` has skipped a strip where ``bands[0]`` is missing everywhere.
+    """
     shape = block.shape[1:]
     lookup = BlockLookup(block, band_names)
     out = np.full(shape, NODATA, dtype=np.uint8)
-    if bands and not np.isfinite(lookup(bands[0])).any():
-        return out  # a band every pixel needs is missing everywhere: skip the work
     memo = dict(focal)  # the neighbourhood values of this strip, computed on the block
     valid = np.ones(shape, dtype=bool)
     finite = np.empty(shape, dtype=bool)

@@ -1,13 +1,16 @@
 """``composite``: the scenes of a period, cloud-masked, warped onto one grid, reduced per pixel.
 
-Each output chunk is one task that, for every date whose footprint reaches
-it, reads the date's source window (the scene's own chunks that overlap,
-through :func:`landmask.open_scene`: presets, scale, nodata and quality bands
-as for one scene), blanks cloud and nodata with the quality band, warps it onto
-the chunk (:mod:`landmask.temporal.warp`), merges the scenes of one
-acquisition, and reduces the dates (:mod:`landmask.temporal.statistics`).
-Memory is a chunk times the dates that touch it, whatever the region or the
-period; the result does not depend on the chunk size or the scheduler.
+Each scene's header is read once (:func:`dated_header`:
+:func:`landmask.io.read.scene.read_header`, presets, scale, nodata and
+quality bands as for one scene). Each output chunk is then one task
+(:func:`landmask.temporal.stack.composite_block`) that, for every date whose
+footprint reaches it, reads the date's source window, blanks cloud and nodata
+with the quality band, warps it onto the chunk (:mod:`landmask.temporal.warp`),
+merges the scenes of one acquisition, lets the read go, and at the end reduces
+the dates (:mod:`landmask.temporal.statistics`). A chunk holds its stack of
+dates and one date's read at a time; memory is a chunk times the dates that
+touch it, whatever the region or the period; the result does not depend on
+the chunk size or the scheduler.
 """
 
 from __future__ import annotations
@@ -21,19 +24,20 @@ import dask.array as da
 import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
+from dask.base import tokenize
 from rasterio.enums import Resampling
 from rasterio.warp import transform_bounds
 
 from landmask._runtime.chunks import SCENE_CHUNK_SIZE
 from landmask.bands import CLEAR_COUNT, QUALITY_BANDS
-from landmask.classification.quality import quality_mask
 from landmask.errors import BandError, ConfigError, DateSkippedWarning, GridError, InputError
 from landmask.grid import Grid
-from landmask.io.read.scene import open_scene
+from landmask.io.read.scene import SceneHeader, read_header
 from landmask.spectral.indices import bands_needed
 from landmask.temporal.dates import Date, Period, Scene, gather_dates, parse_period
-from landmask.temporal.statistics import Output, parse_features, parse_stats, reduce_block
-from landmask.temporal.warp import resampling_scale, source_window, warp_block
+from landmask.temporal.stack import WindowRead, composite_block
+from landmask.temporal.statistics import Output, parse_features, parse_stats
+from landmask.temporal.warp import resampling_scale, source_window
 
 __all__ = [
     "MAX_PIXELS",
@@ -41,7 +45,7 @@ __all__ = [
     "STACK_BYTES",
     "as_dataset",
     "composite",
-    "open_dated",
+    "dated_header",
     "stack_chunk_size",
 ]
 
@@ -115,10 +119,10 @@ def composite(
         are, pixel for pixel, windows of the region's composite (default: the
         target grid).
     opened
-        A cache of the scenes opened (headers read, quality masking laid out),
-        filled here and reused by later calls given the same dict and the same
-        ``pystac.Item`` objects or files: a region run's tiles read each date's
-        headers once, not once per tile.
+        A cache of the scenes' headers (:func:`dated_header`), filled here and
+        reused by later calls given the same dict and the same ``pystac.Item``
+        objects or files: a region run's plan reads each date's headers and
+        its tiles use them (each file's header is read once per run).
 
     Returns
     -------
@@ -143,27 +147,10 @@ def composite(
     if not dates:
         raise InputError(f"no input scene lies in the period {window}")
     size = chunk_size or SCENE_CHUNK_SIZE
-    # read in chunks of the composite's: a target chunk then reads about its own pixels
     cache = opened if opened is not None else {}
-
-    def key(scene: Scene, *more: Any) -> tuple[Any, ...]:
-        source = scene.source if isinstance(scene.source, tuple) else id(scene.source)
-        return (source, sensor, size, *more)
-
-    def open_all() -> dict[int, xr.DataArray]:
-        out = {}
-        for scene in (s for d in dates for s in d.scenes):
-            if key(scene) not in cache:
-                cache[key(scene)] = open_dated(scene, sensor, size)
-            out[id(scene)] = cache[key(scene)]
-        return out
-
-    opened = open_all()
-    names = _common_bands(dates, opened, bands)
-    fitting = stack_chunk_size(size, len(dates), len(names))
-    if fitting != size:  # more dates: smaller chunks, so that a chunk's stack stays bounded
-        size = fitting
-        opened = open_all()
+    headers = {id(s): dated_header(s, sensor, cache) for d in dates for s in d.scenes}
+    names = _common_bands(dates, headers, bands)
+    size = stack_chunk_size(size, len(dates), len(names))  # a chunk's stack stays bounded
     if index_outputs:
         try:
             bands_needed([o.quantity for o in index_outputs], names)
@@ -173,17 +160,16 @@ def composite(
     if not outputs:
         raise ConfigError("nothing to compute: give --stat or --feature")
     target = _target_grid(
-        like, crs, resolution, bounds, [opened[id(s)] for d in dates for s in d.scenes]
+        like, crs, resolution, bounds, [headers[id(s)].grid for d in dates for s in d.scenes]
     )
     layers = {}
     for scene in (s for d in dates for s in d.scenes):
-        arr = opened[id(scene)]
-        grid = Grid.of(arr)
-        scale = resampling_scale(grid, region if region is not None else target)
-        masked = key(scene, tuple(names), quality)
-        if masked not in cache:
-            cache[masked] = _masked(arr, names, quality)
-        layers[id(scene)] = (cache[masked], grid, scale)
+        header = headers[id(scene)]
+        by_name = {src.name: src for src in header.sources}
+        chosen = tuple(by_name[n] for n in names)
+        masking = tuple(src for src in header.sources if quality and src.name in QUALITY_BANDS)
+        scale = resampling_scale(header.grid, region if region is not None else target)
+        layers[id(scene)] = (header, chosen, masking, scale)
     chunks = target.chunks(size)
     rows = []
     r = 0
@@ -210,7 +196,7 @@ def composite(
             "start_datetime": _iso(min(s.when for s in scenes)),
             "end_datetime": _iso(max(s.when for s in scenes)),
             "dates": [f"{d.day.isoformat()} {d.platform}".strip() for d in dates],
-            **_lineage(scenes, opened),
+            **_lineage(scenes, headers),
         },
     )
     if target.crs is not None:
@@ -251,29 +237,36 @@ def as_dataset(arr: xr.DataArray) -> xr.Dataset:
     )
 
 
-def open_dated(scene: Scene, sensor: str | None, chunk_size: int | None = None) -> xr.DataArray:
-    """A dated scene as :func:`~landmask.open_scene` reads it, in ``chunk_size`` px chunks.
+def dated_header(
+    scene: Scene, sensor: str | None, cache: dict[Any, Any] | None = None
+) -> SceneHeader:
+    """A dated scene's header (:func:`~landmask.io.read.scene.read_header`): files' metadata only.
 
-    Reads the files' headers only.
+    ``cache``: headers read before, by scene source and sensor; a header
+    read here is added to it.
 
     Raises
     ------
     GridError
         The scene has no CRS.
     """
-
+    key = (scene.source if isinstance(scene.source, tuple) else id(scene.source), sensor)
+    if cache is not None and key in cache:
+        return cache[key][1]
     source = scene.source if not isinstance(scene.source, tuple) else list(scene.source)
-    arr = open_scene(source, sensor=sensor, chunk_size=chunk_size)
-    if arr.rio.crs is None:
+    header = read_header(source, sensor=sensor)
+    if header.grid.crs is None:
         raise GridError(f"{scene.label}: no CRS; a composite needs georeferenced inputs")
-    return arr
+    if cache is not None:  # the source kept alive with it: its id is not reused
+        cache[key] = (scene.source, header)
+    return header
 
 
 def _common_bands(
-    dates: Sequence[Date], opened: dict[int, xr.DataArray], wanted: Sequence[str] | None
+    dates: Sequence[Date], headers: dict[int, SceneHeader], wanted: Sequence[str] | None
 ) -> list[str]:
     scenes = [s for d in dates for s in d.scenes]
-    have = {id(s): [str(b) for b in opened[id(s)]["band"].values] for s in scenes}
+    have = {id(s): headers[id(s)].bands for s in scenes}
     if wanted:
         for s in scenes:
             missing = [b for b in wanted if b not in have[id(s)]]
@@ -299,14 +292,14 @@ def _target_grid(
     crs: Any,
     resolution: float | None,
     bounds: tuple[float, float, float, float] | None,
-    scenes: Sequence[xr.DataArray],
+    scenes: Sequence[Grid],
 ) -> Grid:
     if like is not None:
         grid = Grid.of(like)
         if grid.crs is None:
             raise GridError("--like: the raster has no CRS")
         return Grid(grid.crs, grid.transform, grid.width, grid.height)
-    first = Grid.of(scenes[0])
+    first = scenes[0]
     from rasterio.crs import CRS
 
     target_crs = CRS.from_user_input(crs) if crs is not None else first.crs
@@ -317,8 +310,7 @@ def _target_grid(
         resolution = first.resolution[0]
     if bounds is None:
         boxes = []
-        for scene in scenes:
-            g = Grid.of(scene)
+        for g in scenes:
             boxes.append(
                 g.bounds
                 if g.crs == target_crs
@@ -339,87 +331,48 @@ def _target_grid(
     return grid
 
 
-def _masked(scene: xr.DataArray, names: Sequence[str], quality: bool) -> xr.DataArray:
-    """The scene's ``names`` bands as float32, NaN where its quality band says not clear."""
-    values = scene.sel(band=list(names))
-    if quality:
-        codes = quality_mask(scene)
-        if codes is not None:
-            values = values.where(codes == 0)
-    return values.astype(np.float32)
-
-
 def _chunk(
     target: Grid,
     dates: Sequence[Date],
-    layers: dict[int, tuple[xr.DataArray, Grid, tuple[float, float]]],
+    layers: dict[int, tuple[SceneHeader, tuple[Any, ...], tuple[Any, ...], tuple[float, float]]],
     names: Sequence[str],
     outputs: Sequence[Output],
     method: Resampling,
 ) -> da.Array:
-    """One output chunk: one task that warps each date's window into the chunk's stack
-    of dates and reduces it (no date warped or stacked in a task of its own)."""
-    windows: list[da.Array] = []
-    grids: list[list[tuple[Grid, tuple[float, float]]]] = []
+    """One output chunk: one task that reads, masks and warps each date's window in turn
+    into the chunk's stack of dates and reduces it (:func:`composite_block`); the task
+    depends on no other (no read is held in the graph)."""
+    reads: list[list[WindowRead]] = []
+    stamps = []
     for d in dates:
         scenes = []
         for scene in d.scenes:
-            layer, source, scale = layers[id(scene)]
-            found = source_window(source, target, method)
+            header, chosen, masking, scale = layers[id(scene)]
+            found = source_window(header.grid, target, method)
             if found is None:
                 continue
             r0, c0, h, w = found
-            windows.append(layer.data[:, r0 : r0 + h, c0 : c0 + w])
-            scenes.append((source.window(r0, c0, h, w), scale))
+            grid = header.grid.window(r0, c0, h, w)
+            scenes.append(WindowRead(chosen, masking, found, grid, scale))
+            stamps.append(header.mtimes)
         if scenes:
-            grids.append(scenes)
+            reads.append(scenes)
     shape = (len(outputs) + 1, target.height, target.width)
-    task = dask.delayed(_composite_block, pure=True)(
-        grids, target, method, len(names), names, outputs, *windows
+    token = tokenize(reads, stamps, target, method, list(names), list(outputs))
+    task = dask.delayed(composite_block, pure=True)(
+        reads, target, method, names, outputs, dask_key_name=f"composite-chunk-{token}"
     )
     return da.from_delayed(
         task, shape=shape, dtype=np.float32, meta=np.empty((0, 0, 0), np.float32)
     )
 
 
-def _composite_block(
-    grids: Sequence[Sequence[tuple[Grid, tuple[float, float]]]],
-    target: Grid,
-    method: Resampling,
-    n_bands: int,
-    names: Sequence[str],
-    outputs: Sequence[Output],
-    *windows: np.ndarray,
-) -> np.ndarray:
-    """Block function: each date's windows warped into one ``(date, band, y, x)`` stack,
-    reduced to ``(output + 1, y, x)``.
-
-    ``grids``: per date, the source grid and kernel scale of each of its
-    scenes' ``windows`` (in order). The scenes of one acquisition merge: the
-    first valid pixel in input order. Memory: the stack once (each date warped
-    into its place, blanked in place by :func:`reduce_block`) and one scene's
-    warp of the chunk when an acquisition has several.
-    """
-    stack = np.empty((len(grids), n_bands, target.height, target.width), np.float32)
-    given = iter(windows)
-    for d, scenes in enumerate(grids):
-        for k, (source, scale) in enumerate(scenes):
-            values = next(given)
-            if k == 0:
-                warp_block(values, source, target, method, scale, out=stack[d])
-                continue
-            more = warp_block(values, source, target, method, scale)
-            gap = ~np.isfinite(stack[d]).all(axis=0)
-            stack[d][:, gap] = more[:, gap]
-    return reduce_block(stack, names, outputs, overwrite=True)
-
-
-def _lineage(scenes: Sequence[Scene], opened: dict[int, xr.DataArray]) -> dict[str, Any]:
+def _lineage(scenes: Sequence[Scene], headers: dict[int, SceneHeader]) -> dict[str, Any]:
     sources: list[str] = []
     derived: list[str] = []
     radiometry = set()
     for s in scenes:
-        attrs = opened[id(s)].attrs
+        attrs = headers[id(s)].attrs
         sources += [str(p) for p in attrs.get("stac_ids", attrs.get("sources", ()))]
         derived += [str(p) for p in attrs.get("derived_from", ())]
         radiometry.add(attrs.get("radiometry"))

@@ -21,18 +21,27 @@ import numpy as np
 import shapely
 from affine import Affine
 from rasterio.features import shapes
-from scipy import ndimage
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from landmask._runtime.malloc import tune_malloc
 from landmask._runtime.signals import die_with_parent
 
-__all__ = ["ChunkPolygons", "Features", "OutputSpec", "polygonize_block", "region_labels"]
+# Imports: scipy (ndimage, sparse; ~0.1 s and ~20 MB) inside the functions that label and join
+# regions, so that a command whose scenes import this module without vectorizing (classify, run)
+# does not load it.
 
+__all__ = [
+    "ChunkPolygons",
+    "Features",
+    "OutputSpec",
+    "joined",
+    "polygonize_block",
+    "region_labels",
+]
+
+#: ``scipy.ndimage.label``'s neighbourhoods: ``generate_binary_structure(2, 1)``, ``(2, 2)``
 _STRUCTURE = {
-    4: ndimage.generate_binary_structure(2, 1),
-    8: ndimage.generate_binary_structure(2, 2),
+    4: np.array([[False, True, False], [True, True, True], [False, True, False]]),
+    8: np.ones((3, 3), dtype=bool),
 }
 
 NO_GEOMS = np.zeros(0, dtype=object)
@@ -71,6 +80,8 @@ def region_labels(
     Returns an int32 label image (0: no region, labels numbered class by
     class in increasing class id) and the class of each label (index 0 unused).
     """
+    from scipy import ndimage
+
     labels = np.zeros(block.shape, dtype=np.int32)
     lab = np.empty(block.shape, dtype=np.int32)
     class_of = [np.zeros(1, dtype=np.uint8)]
@@ -478,7 +489,18 @@ def _edge_groups(parts: np.ndarray, piece_of: np.ndarray) -> np.ndarray:
     if len(a):
         edge = shapely.relate_pattern(parts[a], parts[b], "****1****")
         a, b = a[edge], b[edge]
-    n = len(parts)
+    return joined(a, b, len(parts))
+
+
+def joined(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    """The connected component of each of ``n`` nodes joined by the edges ``a[k]``-``b[k]``.
+
+    Components are numbered from 0 in the order of their lowest node
+    (:func:`scipy.sparse.csgraph.connected_components` of the undirected graph).
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
     return np.asarray(connected_components(graph, directed=False)[1])
 

@@ -16,9 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
+from landmask.vector._polygonize import joined
 from landmask.vector._sieve_blocks import FOLLOW, KEEP, Candidates, FaceSummary, follow
 
 __all__ = ["FacePlan", "face_outcomes", "join_faces"]
@@ -112,8 +111,7 @@ def join_faces(
     later, earlier, key, same = _face_pairs(summaries, offsets, chunks, connectivity)
     n = len(gids)  # gids are sorted: blocks in order, labels sorted in each
     a, b = np.searchsorted(gids, later[same]), np.searchsorted(gids, earlier[same])
-    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
-    _, comp = connected_components(graph, directed=False)
+    comp = joined(a, b, n)
     root_of_comp = np.full(comp.max(initial=-1) + 1, np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(root_of_comp, comp, gids)
     root = root_of_comp[comp]

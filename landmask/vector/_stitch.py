@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 import shapely
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
-from landmask.vector._polygonize import ChunkPolygons
+from landmask.vector._polygonize import ChunkPolygons, joined
 
 __all__ = ["balanced", "border_groups"]
 
@@ -71,8 +69,7 @@ def border_groups(
     n = len(pieces)
     s = np.concatenate(src) if src else np.zeros(0, np.int64)
     d = np.concatenate(dst) if dst else np.zeros(0, np.int64)
-    graph = coo_matrix((np.ones(len(s), dtype=np.int8), (s, d)), shape=(n, n))
-    _, group = connected_components(graph, directed=False)
+    group = joined(s, d, n)
     order = np.argsort(group, kind="stable")
     starts = np.flatnonzero(np.diff(group[order], prepend=-1))
     return [

@@ -18,7 +18,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import numpy as np
 
 from landmask.classes import NODATA, ClassScheme
@@ -32,7 +31,12 @@ from landmask.io.write.styling import gpkg_add_style, vector_sidecars
 from landmask.vector.geoparquet import write_geoparquet
 
 if TYPE_CHECKING:
+    import geopandas as gpd
+
     from landmask.vector._polygonize import Features
+
+# Imports: geopandas (and pandas with it) in the function that makes a GeoDataFrame, so that
+# the commands that only check a vector output's name (classify, run) do not load it.
 
 __all__ = [
     "GPKG_VERSION",
@@ -397,6 +401,8 @@ def features_table(features: Features, scheme: ClassScheme) -> Any:
 
 def features_frame(features: Features, crs: Any, scheme: ClassScheme) -> gpd.GeoDataFrame:
     """Features -> the GeoDataFrame :func:`~landmask.vector.vectorize.vectorize` would make."""
+    import geopandas as gpd
+
     return gpd.GeoDataFrame(
         {
             "class_id": features.values,

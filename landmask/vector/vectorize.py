@@ -30,10 +30,9 @@ import math
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dask.array as da
-import geopandas as gpd
 import numpy as np
 import shapely
 import xarray as xr
@@ -61,6 +60,13 @@ from landmask.vector._pool import chunk_pool, gil_bound, merged, polygonized
 from landmask.vector._stitch import border_groups
 from landmask.vector.formats import VectorWriter, transition_columns, write_vector
 from landmask.vector.sieve import sieve
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+# Imports: geopandas (and pandas with it) where a GeoDataFrame is made, so that the commands
+# that import this module for a vector output they may not be asked for (classify, run) do not
+# load it.
 
 __all__ = [
     "ChunkPolygons",
@@ -280,6 +286,8 @@ def _to_frame(
             order = _order(values, pixel_geoms)
             values, pixel_geoms, geoms = values[order], pixel_geoms[order], geoms[order]
         area, perimeter = spec.measures(geoms, pixel_geoms)
+    import geopandas as gpd
+
     frame = gpd.GeoDataFrame(
         {
             "class_id": values,

@@ -42,7 +42,7 @@ from landmask.io.read._bands import (
     stac_sources,
 )
 from landmask.io.read._grid import READ_ENV, Grid, check_grid, open_info
-from landmask.io.read.radiometry import Radiometry, decide_radiometry, reflectance_sources
+from landmask.io.read.radiometry import decide_radiometry, reflectance_sources
 from landmask.io.read.reflectance import ReflectanceReader, read_reflectance, to_reflectance
 from landmask.io.sensors.presets import (
     Sensor,
@@ -56,11 +56,13 @@ from landmask.io.stac.read import is_stac_input, item_bands, load_item
 __all__ = [
     "READ_ENV",
     "BandSource",
+    "SceneHeader",
     "SceneOptions",
     "aligned_chunks",
     "open_scene",
     "pixel_coords",
     "radiometry_attrs",
+    "read_header",
     "read_reflectance",
     "to_reflectance",
 ]
@@ -190,7 +192,37 @@ def open_scene(
         If the preset had to assume the Landsat band table or the Sentinel-2
         baseline for lack of names or metadata.
     """
+    header = read_header(
+        paths,
+        sensor=sensor,
+        bands=bands,
+        scale=scale,
+        offset=offset,
+        allow_ungeoreferenced=allow_ungeoreferenced,
+        needs=needs,
+        resolution=resolution,
+    )
+    return header.array(chunk_size)
 
+
+def read_header(
+    paths: PathLike | Sequence[PathLike] | Any,
+    *,
+    sensor: str | Sensor | None = None,
+    bands: Mapping[str, int] | None = None,
+    scale: PerBand | None = None,
+    offset: PerBand | None = None,
+    allow_ungeoreferenced: bool = False,
+    needs: Needs | None = None,
+    resolution: float | None = None,
+) -> SceneHeader:
+    """What :func:`open_scene` reads of a scene before any pixel, as a :class:`SceneHeader`.
+
+    The same parameters (but ``chunk_size``), checks, errors and warnings as
+    :func:`open_scene`; opens each file once for its metadata (and, for
+    floating-point bands without a scale, a sample of values:
+    :func:`landmask.io.read.radiometry.decide_radiometry`).
+    """
     preset = get_sensor(sensor) if isinstance(sensor, str) else sensor
     lineage: dict[str, list[str]] = {}
     if is_stac_input(paths):
@@ -244,21 +276,70 @@ def open_scene(
     sources = on_grid(sources, info_of, grid)
     _warn_assumed(preset, offset)
     radiometry = decide_radiometry(sources, info_of, preset, product)
-    size = chunk_size if chunk_size is not None else SCENE_CHUNK_SIZE
-    chunks = ((len(sources),), *spatial_chunks(grid.shape, size, grid.block))
-    mtimes = [os.path.getmtime(p) if os.path.exists(p) else None for p in path_list]
-    token = tokenize(sources, mtimes, chunks)
-    data = da.from_array(
-        ReflectanceReader(sources, grid.height, grid.width),
-        chunks=chunks,
-        name=f"open_scene-{token}",
-        lock=False,
-        asarray=False,
-        fancy=False,
-        meta=np.empty((0, 0, 0), dtype=np.float32),
-    )
-    arr = _as_dataarray(data, grid, preset, product, sources, bands, radiometry)
-    return arr.assign_attrs(lineage)  # the input item, for the outputs' STAC items
+    attrs = {
+        "sensor": preset.name if preset else "generic",
+        "sources": list(dict.fromkeys(s.path for s in sources)),
+        "long_name": _LONG_NAMES[radiometry.kind],
+        **radiometry_attrs(sources, preset, product, bands),
+        **radiometry.attrs(),
+        **lineage,  # the input item, for the outputs' STAC items
+    }
+    mtimes = tuple(os.path.getmtime(p) if os.path.exists(p) else None for p in path_list)
+    return SceneHeader(tuple(sources), grid, attrs, mtimes)
+
+
+@dataclass(frozen=True, eq=False)
+class SceneHeader:
+    """What :func:`read_header` reads of a scene: plain values, no open file.
+
+    Picklable (paths absolute, :class:`BandSource` values), so a header read
+    once, when a run is planned, serves every task that reads the scene's
+    pixels, on any worker. :meth:`array` is :func:`open_scene`'s lazy array.
+    """
+
+    #: where each band comes from, in band order (quality layers included)
+    sources: tuple[BandSource, ...]
+    #: the scene's grid (CRS, transform, size, the files' block shape)
+    grid: Grid
+    #: the attributes of :func:`open_scene`'s DataArray (radiometry, lineage)
+    attrs: dict[str, Any]
+    #: the files' modification times, in the graph keys (a changed file is a new graph)
+    mtimes: tuple[float | None, ...]
+
+    @property
+    def bands(self) -> list[str]:
+        """The bands' common names, in order."""
+        return [s.name for s in self.sources]
+
+    def array(self, chunk_size: int | None = None) -> xr.DataArray:
+        """The scene as :func:`open_scene` returns it, in ``chunk_size`` px chunks (no read)."""
+        grid = self.grid
+        size = chunk_size if chunk_size is not None else SCENE_CHUNK_SIZE
+        chunks = ((len(self.sources),), *spatial_chunks(grid.shape, size, grid.block))
+        token = tokenize(self.sources, list(self.mtimes), chunks)
+        data = da.from_array(
+            ReflectanceReader(self.sources, grid.height, grid.width),
+            chunks=chunks,
+            name=f"open_scene-{token}",
+            lock=False,
+            asarray=False,
+            fancy=False,
+            meta=np.empty((0, 0, 0), dtype=np.float32),
+        )
+        arr = xr.DataArray(
+            data,
+            dims=("band", "y", "x"),
+            coords={
+                "band": self.bands,
+                **pixel_coords(grid.transform, grid.height, grid.width),
+            },
+            name="reflectance",
+            attrs=dict(self.attrs),
+        )
+        if grid.crs is not None:
+            arr = arr.rio.write_crs(grid.crs)
+        arr = arr.rio.write_transform(grid.transform)
+        return arr.rio.write_nodata(np.nan, encoded=False)
 
 
 def _warn_assumed(sensor: Sensor | None, offset: PerBand | None) -> None:
@@ -280,35 +361,6 @@ _LONG_NAMES = {
     "toa_reflectance": "top-of-atmosphere reflectance",
     "dn": "digital numbers",
 }
-
-
-def _as_dataarray(
-    data: da.Array,
-    info: Grid,
-    sensor: Sensor | None,
-    product: Product | None,
-    sources: Sequence[BandSource],
-    bands: Mapping[str, int] | None,
-    radiometry: Radiometry,
-) -> xr.DataArray:
-    coords = pixel_coords(info.transform, info.height, info.width)
-    arr = xr.DataArray(
-        data,
-        dims=("band", "y", "x"),
-        coords={"band": [s.name for s in sources], **coords},
-        name="reflectance",
-        attrs={
-            "sensor": sensor.name if sensor else "generic",
-            "sources": list(dict.fromkeys(s.path for s in sources)),
-            "long_name": _LONG_NAMES[radiometry.kind],
-            **radiometry_attrs(sources, sensor, product, bands),
-            **radiometry.attrs(),
-        },
-    )
-    if info.crs is not None:
-        arr = arr.rio.write_crs(info.crs)
-    arr = arr.rio.write_transform(info.transform)
-    return arr.rio.write_nodata(np.nan, encoded=False)
 
 
 def radiometry_attrs(
