@@ -644,15 +644,15 @@ def test_region_statistics_cost_one_composite_pass_per_nesting_level(
     once more, the composite output from the same chunks."""
     import importlib
 
-    composite = importlib.import_module("landmask.temporal.composite")
+    stack = importlib.import_module("landmask.temporal.stack")
     tiled, _ = stats_runs
-    real, shapes = composite.reduce_block, []
+    real, shapes = stack.reduce_block, []
 
     def counted(stack, names, outputs, **kwargs):
         shapes.append(stack.shape[-2:])
         return real(stack, names, outputs, **kwargs)
 
-    monkeypatch.setattr(composite, "reduce_block", counted)
+    monkeypatch.setattr(stack, "reduce_block", counted)
     more = {"classifier": {"rules": "s.yaml"}, "outputs": {"dir": "out_stats_once"}}
     path = _workflow(dates, "stats_once", 36, **more)
     with warnings.catch_warnings():
