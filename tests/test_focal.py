@@ -306,3 +306,75 @@ def test_focal_moments_are_the_documented_sums_bit_for_bit(
         got = focal(name, values, radius)
     want = _ordered_moments(values, radius, squares=name == "focal_std")
     np.testing.assert_array_equal(got, want)
+
+
+@SETTINGS
+@given(
+    seed=st.integers(0, 2**16),
+    h=st.integers(1, 40),
+    w=st.integers(1, 30),
+    strip_rows=st.integers(1, 12),
+    r1=st.integers(1, 3),
+    r2=st.integers(1, 3),
+    name=st.sampled_from(sorted(FOCAL)),
+)
+def test_focal_terms_computed_strip_by_strip_equal_the_whole_block(
+    seed, h, w, strip_rows, r1, r2, name
+):
+    # classify_block computes each strip's focal terms from its rows and the rules'
+    # reach of rows around it: bit for bit the terms of the whole block at once
+    import landmask.spectral.rules as rules_module
+
+    values = random_values(seed, h, w, missing=0.1)
+    block = np.stack([values, np.flipud(values)])
+    rules = load_rules(
+        _rules(
+            f"{name}(ndvi, {r1}) > 0.05",
+            f"focal_std(focal_mean(nir, {r2}), {r1}) < 0.03 and focal_min(red, {r2}) > 0.1",
+            "red < 0.1",
+        )
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(rules_module, "STRIP_PIXELS", h * w)  # one strip: the whole block
+        whole = rules_module.classify_block(block, BANDS, rules)
+        patch.setattr(rules_module, "STRIP_PIXELS", strip_rows * w)
+        assert rules_module.classify_block(block, BANDS, rules).tolist() == whole.tolist()
+
+
+@SETTINGS
+@given(
+    seed=st.integers(0, 2**16),
+    h=st.integers(1, 30),
+    w=st.integers(1, 30),
+    ruleset=st.sampled_from(["default", "focal"]),
+)
+def test_focal_checks_left_out_leave_the_mask_as_it_was(seed, h, w, ruleset):
+    # a focal mean/std/min/max is finite exactly where its argument is: its check is
+    # left out when another check implies it; all checks give the same mask
+    rng = np.random.default_rng(seed)
+    block = (rng.random((6, h, w)) * 0.6).astype(np.float32)
+    for value, share in ((np.nan, 0.05), (np.inf, 0.02), (-np.inf, 0.01), (0, 0.05), (3e38, 0.02)):
+        block[rng.random(block.shape) < share] = value
+    bands = ["blue", "green", "red", "nir", "swir16", "swir22"]
+    spec = (
+        ruleset
+        if ruleset != "focal"
+        else _rules(
+            "nir * red > 0.01 and focal_mean(nir * red, 2) > 0.05 and focal_max(-red, 1) < 0.2",
+            "nir / red < 2 and focal_std(nir / red, 1) > 0.01 or focal_range(red, 1) < 0.1",
+            "red - nir > 0.1 and focal_min(focal_mean(red, 1), 1) < 0.3",
+        )
+    )
+    fewer = load_rules(spec)
+    every = load_rules(spec)
+    every.__dict__["finite_checks"] = every.checks  # the cached property, overridden
+    assert len(fewer.finite_checks) < len(fewer.checks)
+    np.testing.assert_array_equal(
+        classify_block_of(block, bands, fewer), classify_block_of(block, bands, every)
+    )
+
+
+def classify_block_of(block: np.ndarray, bands: list[str], rules) -> np.ndarray:
+    from landmask.spectral.rules import classify_block
+
+    return classify_block(block, bands, rules)

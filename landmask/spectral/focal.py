@@ -221,8 +221,7 @@ def _moments(values: np.ndarray, radius: int, squares: bool) -> tuple[np.ndarray
                 out[top:bottom] = var
             else:
                 out[top:bottom] = mean
-    out[~valid] = np.nan
-    return valid, out
+    return valid, _missing_to_nan(out, valid)
 
 
 def _by_edge_counts(
@@ -257,28 +256,41 @@ def focal_std(values: np.ndarray, radius: int) -> np.ndarray:
 
 
 def _extreme(values: np.ndarray, radius: int, pick: np.ufunc) -> tuple[np.ndarray, np.ndarray]:
+    """Where ``values`` is finite, and the window minimum (or maximum) of its finite values.
+
+    A strip whose rows (with their ``R`` rows of context) have no missing value
+    is padded and picked from as it is; only one with a missing value puts the
+    fill (``+inf`` for the minimum) in its place first.
+    """
     valid = np.isfinite(values)
     fill = np.float32(np.inf if pick is np.minimum else -np.inf)
     out = np.empty(values.shape, dtype=np.float32)
+    h = values.shape[0]
     for top, bottom in _strips((1, *values.shape), radius):
         strip = _padded_rows(values, top, bottom, radius, fill, np.float32)
-        np.copyto(strip, fill, where=~_padded_rows(valid, top, bottom, radius, False, bool))
+        if not valid[max(0, top - radius) : min(h, bottom + radius)].all():
+            np.copyto(strip, fill, where=~_padded_rows(valid, top, bottom, radius, False, bool))
         out[top:bottom] = _line_extremes(_line_extremes(strip, radius, 1, pick), radius, 0, pick)
     return valid, out
+
+
+def _missing_to_nan(out: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``out`` with NaN where ``valid`` is False (in place)."""
+    if not valid.all():
+        np.copyto(out, np.float32(np.nan), where=~valid)
+    return out
 
 
 def focal_min(values: np.ndarray, radius: int) -> np.ndarray:
     """Block function: smallest valid value in each pixel's window, float32."""
     valid, low = _extreme(values, radius, np.minimum)
-    low[~valid] = np.nan
-    return low
+    return _missing_to_nan(low, valid)
 
 
 def focal_max(values: np.ndarray, radius: int) -> np.ndarray:
     """Block function: largest valid value in each pixel's window, float32."""
     valid, high = _extreme(values, radius, np.maximum)
-    high[~valid] = np.nan
-    return high
+    return _missing_to_nan(high, valid)
 
 
 def focal_range(values: np.ndarray, radius: int) -> np.ndarray:
@@ -286,9 +298,8 @@ def focal_range(values: np.ndarray, radius: int) -> np.ndarray:
     valid, low = _extreme(values, radius, np.minimum)
     _, high = _extreme(values, radius, np.maximum)
     with np.errstate(invalid="ignore", over="ignore"):
-        out = high - low
-    out[~valid] = np.nan
-    return out
+        out = np.subtract(high, low, out=high)
+    return _missing_to_nan(out, valid)
 
 
 #: Focal functions by the name used in rules: ``(values, radius) -> float32``.

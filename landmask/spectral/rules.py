@@ -134,6 +134,26 @@ class RuleSet:
         return tuple(checks)
 
     @cached_property
+    def finite_checks(self) -> tuple[Expr, ...]:
+        """The :attr:`checks` :func:`classify_block` tests: those no other one implies.
+
+        A neighbourhood mean, deviation, minimum or maximum is not finite exactly
+        where its argument is not (NaN at a missing centre; else a statistic of
+        finite values, which stays finite), so its check is left out when the
+        argument is known finite wherever the kept checks pass: it is one of them
+        or inside one where a value that is not finite would make it so
+        (:func:`_finite_within`). The mask is the same; the focal values are then
+        read only by the rules.
+        """
+        kept = [c for c in self.checks if not _centre_finite(c)]
+        known = set().union(*(_finite_within(c) for c in kept))
+        for check in self.checks:
+            if _centre_finite(check) and not _implied(check, known):
+                kept.append(check)
+                known |= _finite_within(check)
+        return tuple(c for c in self.checks if c in kept)
+
+    @cached_property
     def guarded_bands(self) -> frozenset[str]:
         """The bands whose missing value (NaN, +-inf) makes :func:`classify_block` give nodata.
 
@@ -383,6 +403,37 @@ def _propagating(expr: Expr) -> frozenset[str]:
     return frozenset()
 
 
+#: Neighbourhood functions that are finite exactly where their argument is at the centre.
+_CENTRE_FINITE = frozenset({"focal_mean", "focal_std", "focal_min", "focal_max"})
+
+
+def _centre_finite(expr: Expr) -> bool:
+    """True for a call of a focal function in :data:`_CENTRE_FINITE`."""
+    return expr.kind == "call" and expr.value in _CENTRE_FINITE
+
+
+def _implied(expr: Expr, known: set[Expr]) -> bool:
+    """True if ``expr`` is finite wherever every expression in ``known`` is."""
+    return expr in known or (_centre_finite(expr) and _implied(expr.args[0], known))
+
+
+def _finite_within(expr: Expr) -> set[Expr]:
+    """``expr`` and the sub-expressions that are finite wherever it is.
+
+    A sum, difference, product or negation is not finite if an operand is not
+    (``0 * inf`` is NaN); a quotient if its numerator is not (``x / inf`` is 0, so
+    not the denominator); a focal function of :data:`_CENTRE_FINITE` if its
+    argument is not, at the centre. Nothing is known inside a power or a statistic.
+    """
+    out = {expr}
+    if expr.kind == "neg" or (expr.kind == "arith" and expr.ops[0] in ("+", "-", "*")):
+        for arg in expr.args:
+            out |= _finite_within(arg)
+    elif (expr.kind == "arith" and expr.ops[0] == "/") or _centre_finite(expr):
+        out |= _finite_within(expr.args[0])  # a numerator; a focal function's argument
+    return out
+
+
 def _has_power(expr: Expr) -> bool:
     return "**" in expr.ops or any(_has_power(a) for a in expr.args)
 
@@ -419,7 +470,7 @@ def classify_block(block: np.ndarray, band_names: Sequence[str], ruleset: RuleSe
     reach = ruleset.reach if ruleset.focal_calls else 0
     # at least 8x the reach, so the rows of context a strip reads add at most a quarter
     rows = max(1, STRIP_PIXELS // max(1, w), 8 * reach)
-    bands, checks = ruleset.bands, ruleset.checks
+    bands, checks = ruleset.bands, ruleset.finite_checks
     for top in range(0, h, rows):
         bottom = min(h, top + rows)
         strip = block[:, top:bottom]
@@ -474,17 +525,20 @@ def _classify_strip(
     memo = dict(focal)  # the neighbourhood values of this strip, computed on the block
     valid = np.ones(shape, dtype=bool)
     finite = np.empty(shape, dtype=bool)
-    for quantity in checks:
-        valid &= np.isfinite(quantity.evaluate(lookup, memo), out=finite)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, 3e38 + 3e38: not finite
+        for quantity in checks:
+            valid &= np.isfinite(quantity.evaluate(lookup, memo), out=finite)
     # Class ids are added, not scattered: the rules' hits are disjoint, so
     # 255 + valid * (default - 255) + sum(hit * (id - default)) is exact modulo
     # 256, and adding is far cheaper than boolean indexing on speckled masks.
     out += valid.view(np.uint8) * np.uint8((ruleset.default_id - NODATA) % 256)
     todo = valid
+    last = len(ruleset.rules) - 1
     with np.errstate(invalid="ignore"):
-        for rule in ruleset.rules:
+        for k, rule in enumerate(ruleset.rules):
             hit = rule.expr.evaluate(lookup, memo)
             hit &= todo
             out += hit.view(np.uint8) * np.uint8((rule.class_id - ruleset.default_id) % 256)
-            todo &= ~hit
+            if k < last:  # hit lies within todo: todo and not hit, in one pass
+                np.logical_xor(todo, hit, out=todo)
     return out
