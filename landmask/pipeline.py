@@ -109,6 +109,9 @@ class SceneJob:
     #: more COGs written in the mask's pass (:func:`landmask.io.write.rasters.indices_job`:
     #: a region tile's composite, each chunk computed once for both files)
     also: tuple[Any, ...] = ()
+    #: the rules' scene-wide statistics by label, bound as they are instead of computed
+    #: from the scene (a region's, over all of its tiles; :func:`landmask.classify`)
+    statistics: Mapping[str, float] | None = None
 
     def model_spec(self) -> str:
         """The model spec, the sensor's default rules when none was given."""
@@ -302,10 +305,15 @@ def run_scene(job: SceneJob) -> SceneOutcome:
         proba = None
         if job.probabilities is not None:
             mask, proba = classify_with_probabilities(
-                reflectance, spec, min_confidence=job.min_confidence
+                reflectance, spec, min_confidence=job.min_confidence, statistics=job.statistics
             )
         else:
-            mask = classify(reflectance, model=spec, min_confidence=job.min_confidence)
+            mask = classify(
+                reflectance,
+                model=spec,
+                min_confidence=job.min_confidence,
+                statistics=job.statistics,
+            )
         if job.window is not None:  # classified with its context, written without
             r, c, h, w = job.window
             crop = {"y": slice(r, r + h), "x": slice(c, c + w)}

@@ -545,3 +545,215 @@ def test_region_keys_in_a_run_over_scenes_are_refused(tmp_path):
         path.write_text(yaml.safe_dump(doc))
         with pytest.raises(ConfigError, match="only a region run"):
             load_workflow(path)
+
+
+#: rules with scene-wide statistics (region-wide in a region run): percentiles, a focal
+#: value's percentile (its argument reads 1 px of context) and a statistic nested in
+#: another's condition (two passes: the percentiles, then the Otsu split)
+STATS_RULES = (
+    "name: s\nscheme: landcover\nrules:\n"
+    "  - class: water\n    when: nir < percentile(nir, 15)\n"
+    "  - class: forest\n    when: ndvi_p50 > otsu(ndvi_p50 where nir > percentile(nir, 50))\n"
+    "  - class: urban\n"
+    "    when: focal_std(ndvi_p50, 1) > percentile(focal_std(ndvi_p50, 1), 80)\n"
+)
+STATS = {
+    "percentile(nir, 15)",
+    "percentile(nir, 50)",
+    "percentile(focal_std(ndvi_p50, 1), 80)",
+    "otsu(ndvi_p50 where nir > percentile(nir, 50))",
+}
+
+
+def _thresholds(path: Path) -> dict[str, float]:
+    with rasterio.open(path) as ds:
+        tags = ds.tags()
+    return {k[len("THRESHOLD_") :]: float(v) for k, v in tags.items() if k.startswith("THRESH")}
+
+
+@pytest.fixture(scope="module")
+def stats_runs(dates, runs):
+    """The statistics rules over the region in 2 x 2 tiles of 36 px, and as one tile."""
+    (dates / "s.yaml").write_text(STATS_RULES)
+    more = {"classifier": {"rules": "s.yaml"}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DateSkippedWarning)
+        for name, tile in (("stats_tiled", 36), ("stats_whole", 4096)):
+            assert run(["run", str(_workflow(dates, name, tile, **more)), "-q"]) == 0
+    return dates / "out_stats_tiled", dates / "out_stats_whole"
+
+
+def test_statistics_of_a_region_run_are_region_wide_and_its_mosaic_seamless(
+    dates, stats_runs, tmp_path, capsys
+):
+    tiled, whole = stats_runs
+    with rasterio.open(whole / "r0_c0_mask.tif") as ds:
+        want = ds.read(1)
+    with rasterio.open(tiled / "mosaic.vrt") as ds:
+        got = ds.read(1)
+    assert {0, 1, 2, 3} <= set(np.unique(want).tolist())
+    np.testing.assert_array_equal(got, want)  # one set of thresholds: no tile-edge difference
+    region = _thresholds(whole / "r0_c0_mask.tif")
+    assert set(region) == STATS
+    for mask in sorted(tiled.glob("r*_c*_mask.tif")):  # every tile bound to the region's values
+        assert _thresholds(mask) == region, mask.name
+        item = json.loads((tiled / f"{mask.name}.stac.json").read_text())
+        assert item["properties"]["landmask:statistics"] == region
+    collection = json.loads((tiled / "collection.json").read_text())
+    assert collection["landmask:statistics"] == region
+    summary = json.loads((tiled / "run-summary.json").read_text())
+    assert summary["statistics"] == region
+    # independently: classify the whole region's composite as one scene (its statistics from
+    # the scene's histogram), and numpy's percentiles of the composite's pixels
+    comp = whole / "r0_c0_composite.tif"
+    out = tmp_path / "scene_mask.tif"
+    rules = str(dates / "s.yaml")
+    assert run(["classify", str(comp), "--model", f"rules:{rules}", "-o", str(out), "-q"]) == 0
+    assert _thresholds(out) == region
+    with rasterio.open(out) as ds:
+        np.testing.assert_array_equal(ds.read(1), want)
+    with rasterio.open(comp) as ds:
+        nir = ds.read(list(ds.descriptions).index("nir_median") + 1)
+    nir = nir[np.isfinite(nir)].astype(np.float64)
+    for q in (15, 50):
+        assert region[f"percentile(nir, {q})"] == pytest.approx(np.percentile(nir, q), rel=2e-3)
+    # each tile alone (what the run did before statistics were region-wide) seams
+    alone = {}
+    for comp in sorted(tiled.glob("r*_c*_composite.tif")):
+        out = tmp_path / comp.name.replace("composite", "mask")
+        assert run(["classify", str(comp), "--model", f"rules:{rules}", "-o", str(out), "-q"]) == 0
+        alone[comp.name] = _thresholds(out)
+    assert any(values != region for values in alone.values())
+    # the run prints them once, as the region's
+    capsys.readouterr()
+    path = tiled.parent / "stats_tiled.yaml"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DateSkippedWarning)
+        assert run(["run", str(path)]) == 0
+    printed = capsys.readouterr().out
+    for name in STATS:
+        assert printed.count(f"{name} = ") == 1, printed
+    assert "region's histogram" in printed
+
+
+def test_region_statistics_cost_one_composite_pass_per_nesting_level(
+    dates, stats_runs, monkeypatch
+):
+    """The statistics read each chunk of each tile's context once per level of nesting (two
+    here: the percentiles, then the Otsu split of the pixels above one); classifying reads it
+    once more, the composite output from the same chunks."""
+    import importlib
+
+    stack = importlib.import_module("landmask.temporal.stack")
+    tiled, _ = stats_runs
+    real, shapes = stack.reduce_block, []
+
+    def counted(stack, names, outputs, **kwargs):
+        shapes.append(stack.shape[-2:])
+        return real(stack, names, outputs, **kwargs)
+
+    monkeypatch.setattr(stack, "reduce_block", counted)
+    more = {"classifier": {"rules": "s.yaml"}, "outputs": {"dir": "out_stats_once"}}
+    path = _workflow(dates, "stats_once", 36, **more)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DateSkippedWarning)
+        assert run(["run", str(path), "-q", "--scheduler", "synchronous"]) == 0
+    plan = plan_region(load_workflow(path), warn=False)
+    assert plan.halo == 1
+    want = []
+    for unit in plan.tiles:
+        rows, cols = plan.context(unit.tile)[0].chunks(16)  # the statistics' reach is 1 too
+        want += [(h, w) for h in rows for w in cols]
+    assert sorted(shapes) == sorted(want * 3)  # two statistics passes, one classifying pass
+    out = dates / "out_stats_once"
+    for name in sorted(p.name for p in tiled.glob("r*_c*_*.tif")):
+        with rasterio.open(tiled / name) as a, rasterio.open(out / name) as b:
+            np.testing.assert_array_equal(a.read(), b.read())
+
+
+def test_a_resumed_region_run_reuses_the_recorded_statistics(dates, stats_runs, monkeypatch):
+    import importlib
+
+    statistics = importlib.import_module("landmask.batch.region_statistics")
+    _, whole = stats_runs
+    path = _workflow(dates, "stats_resume", 36, classifier={"rules": "s.yaml"})
+    real = landmask.batch.region.run_scene
+
+    def dies(job):
+        if job.mask.name.startswith("r1_c0"):
+            raise KeyboardInterrupt
+        return real(job)
+
+    monkeypatch.setattr(landmask.batch.region, "run_scene", dies)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DateSkippedWarning)
+        assert run(["run", str(path), "-q", "--scheduler", "synchronous"]) == 130
+    out = dates / "out_stats_resume"
+    manifest = json.loads((out / ".landmask-manifest.json").read_text())
+    recorded = manifest["statistics"]["values"]
+    assert recorded == _thresholds(whole / "r0_c0_mask.tif")
+    monkeypatch.setattr(landmask.batch.region, "run_scene", real)
+    computed = []
+    real_compute = statistics.compute_statistics
+
+    def spy(*args, **kwargs):
+        computed.append(1)
+        return real_compute(*args, **kwargs)
+
+    monkeypatch.setattr(statistics, "compute_statistics", spy)
+    # recorded values a resumed run must take as they are (a recomputation would differ)
+    manifest["statistics"]["values"]["percentile(nir, 15)"] += 1e-3
+    (out / ".landmask-manifest.json").write_text(json.dumps(manifest))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DateSkippedWarning)
+        assert run(["run", str(path), "-q"]) == 0
+    assert not computed
+    summary = json.loads((out / "run-summary.json").read_text())
+    status = {s["scene"]: s["status"] for s in summary["scenes"]}
+    # the tiles bound to other values than those recorded are redone, with the recorded ones
+    assert set(status.values()) == {"done"}
+    for mask in out.glob("r*_c*_mask.tif"):
+        assert _thresholds(mask) == manifest["statistics"]["values"]
+    # a forced run computes them again
+    assert run(["run", str(path), "-q", "--force"]) == 0
+    assert computed
+    with rasterio.open(out / "mosaic.vrt") as a, rasterio.open(whole / "r0_c0_mask.tif") as b:
+        np.testing.assert_array_equal(a.read(1), b.read(1))
+
+
+def test_region_statistics_are_the_same_on_a_local_cluster(dates, stats_runs):
+    tiled, _ = stats_runs
+    more = {"classifier": {"rules": "s.yaml"}, "outputs": {"dir": "out_stats_cluster"}}
+    path = _workflow(dates, "stats_cluster", 36, **more)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DateSkippedWarning)
+        assert run(["run", str(path), "-q", "--scheduler", "local:2"]) == 0
+    out = dates / "out_stats_cluster"
+    names = sorted(p.name for p in tiled.glob("r*_c*_mask.tif"))
+    assert names == sorted(p.name for p in out.glob("r*_c*_mask.tif"))
+    for name in names:
+        assert _thresholds(out / name) == _thresholds(tiled / name)
+        with rasterio.open(tiled / name) as a, rasterio.open(out / name) as b:
+            np.testing.assert_array_equal(a.read(), b.read())
+
+
+def test_a_region_statistic_with_no_valid_pixel_gives_an_all_nodata_mosaic(tmp_path, capsys):
+    """Every date all cloud: the statistics have no pixel anywhere in the region; one
+    warning, every tile nodata, exit 0."""
+    for k in range(2):
+        make_date(
+            tmp_path / "in" / f"c{k}", f"C{k}", f"2024-0{k + 4}-01T10:00:00Z", seed=k,
+            shape=(60, 70), clouds=1.1,
+        )  # fmt: skip
+    (tmp_path / "s.yaml").write_text(STATS_RULES)
+    path = _workflow(tmp_path, "cloudy", 36, classifier={"rules": "s.yaml"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DateSkippedWarning)
+        assert run(["run", str(path), "-q"]) == 0
+    said = [line for line in capsys.readouterr().err.splitlines() if "no valid pixel" in line]
+    assert len(said) == 1, said
+    with rasterio.open(tmp_path / "out_cloudy" / "mosaic.vrt") as ds:
+        assert (ds.read(1) == 255).all()
+    summary = json.loads((tmp_path / "out_cloudy" / "run-summary.json").read_text())
+    assert summary["counts"]["done"] == 4
+    assert summary["statistics"]["percentile(nir, 15)"] is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from itertools import pairwise
 
 import dask
 import dask.array as da
@@ -32,11 +33,15 @@ from landmask.io.statistic_tags import describe_statistic
 from landmask.spectral.rules import load_rules
 from landmask.spectral.thresholds import (
     DARK_PERCENTILE,
+    bin_edges,
+    compute_statistics,
     float_bin_edges,
     histogram,
     histogram_block,
+    otsu,
     percentile,
     resolve_thresholds,
+    statistic_reach,
 )
 from landmask.synthetic import S2_BAND_IDS
 
@@ -613,3 +618,79 @@ def test_the_adaptive_rules_name_their_statistics_briefly():
     labels = sorted(rules.label(c) for c in calls)
     assert max(map(len, labels)) < 80, labels
     assert "otsu(dark_s where (ndvi_s > 0.15) and (s_nir > 0.15))" in labels
+
+
+def _cuts(data: st.DataObject, n: int) -> list[int]:
+    """Random edges of parts of ``n`` pixels: 0, some cuts, n."""
+    inner = data.draw(st.lists(st.integers(1, max(1, n - 1)), max_size=3, unique=True))
+    return [0, *sorted(c for c in inner if 0 < c < n), n]
+
+
+@pytest.mark.filterwarnings("ignore::landmask.errors.StatisticWarning")
+@GRAPH_SETTINGS
+@given(data=st.data(), seed=st.integers(0, 2**16), h=st.integers(2, 14), w=st.integers(2, 14))
+def test_statistics_over_the_tiles_of_a_region_are_those_of_the_whole(data, seed, h, w):
+    """A region's statistics (landmask.batch.region_statistics) are counted over its tiles,
+    each with the context its statistics' focal values read around it: for any tiling and
+    chunking they are the whole array's, and numpy's of the tiles' valid pixels together."""
+    rng = np.random.default_rng(seed)
+    values = (rng.random((2, h, w)) * 0.5 + 0.01).astype(np.float32)
+    values[rng.random(values.shape) < 0.15] = np.nan
+    radius = data.draw(st.integers(1, 2))
+    rules = load_rules(
+        {"rules": [
+            {"class": "water", "when": "nir < percentile(nir, 30)"},
+            {"class": "forest", "when": "ndvi > otsu(ndvi where nir > percentile(nir, 50))"},
+            {"class": "urban", "when": f"red > percentile(focal_mean(red, {radius}), 70)"},
+            {"class": "forest", "when": "ndvi > otsu(ndvi)"},
+        ]}
+    )  # fmt: skip
+    assert statistic_reach(rules) == radius
+    rows, cols = _cuts(data, h), _cuts(data, w)
+    tiles_at = [(r0, r1, c0, c1) for r0, r1 in pairwise(rows) for c0, c1 in pairwise(cols)]
+    parts = []
+    for r0, r1, c0, c1 in tiles_at:
+        # the tile grown by the reach, clipped to the region; the tile its window
+        g0, g1 = max(0, r0 - radius), min(h, r1 + radius)
+        k0, k1 = max(0, c0 - radius), min(w, c1 + radius)
+        chunks = (data.draw(st.integers(1, g1 - g0)), data.draw(st.integers(1, k1 - k0)))
+        part = _scene(np.ascontiguousarray(values[:, g0:g1, k0:k1]), chunks)
+        parts.append((part, (r0 - g0, c0 - k0, r1 - r0, c1 - c0)))
+    passes = []
+
+    def tiles():
+        passes.append(1)
+        return iter(parts)
+
+    scheduler = data.draw(st.sampled_from(["threads", "synchronous"]))
+    with dask.config.set(scheduler=scheduler):
+        got = {str(c): v for c, v in compute_statistics(rules, tiles).items()}
+    assert len(passes) == 2  # the percentiles, then the Otsu split above one of them
+    whole = compute_statistics(rules, lambda: [(_scene(values, -1), None)])
+    assert got == pytest.approx({str(c): v for c, v in whole.items()}, rel=0, abs=0, nan_ok=True)
+    # numpy on the tiles' valid pixels, concatenated
+    red, nir = (
+        np.concatenate([values[b, r0:r1, c0:c1].ravel() for r0, r1, c0, c1 in tiles_at])
+        for b in (0, 1)
+    )
+    valid = nir[np.isfinite(nir)].astype(np.float64)
+    for q in (30, 50):
+        p = float(np.percentile(valid, q))
+        assert abs(got[f"percentile(nir, {q})"] - p) <= 2 * bin_width_at(p)
+    with np.errstate(all="ignore"):
+        ndvi = (nir - red) / (nir + red)
+    keep = np.isfinite(ndvi) & (nir > np.float32(got["percentile(nir, 50)"]))
+    split = "otsu(ndvi where nir > percentile(nir, 50))"
+    plain = np.isfinite(ndvi)
+    if plain.any():  # Otsu of a normalized difference: its linear bins over [-1, 1]
+        counts, _ = np.histogram(ndvi[plain], bins=bin_edges(-1.0, 1.0))
+        assert got["otsu(ndvi)"] == otsu(counts, bin_edges(-1.0, 1.0))
+    if keep.any():  # the float bins: an index restricted by a condition is no plain index
+        counts, _ = np.histogram(ndvi[keep], bins=float_bin_edges())
+        assert got[split] == otsu(counts, float_bin_edges())
+    else:
+        assert math.isnan(got[split])
+    means = reference(values[0], radius, "focal_mean")
+    means = means[np.isfinite(means)].astype(np.float64)
+    p = float(np.percentile(means, 70))
+    assert abs(got[f"percentile(focal_mean(red, {radius}), 70)"] - p) <= 2 * bin_width_at(p) + 1e-6

@@ -19,7 +19,10 @@ the region (:meth:`RegionPlan.context`), once, classified, and the mask (and the
 composite output) cropped back to the tile. A pixel near a tile's edge then sees
 the pixels of its neighbour tile, and one near the region's edge sees the
 region's edge, as in a run of the
-whole region as one tile: the tiles' mosaic has no seam.
+whole region as one tile: the tiles' mosaic has no seam. Rules with scene-wide
+statistics (``otsu(ndvi)``, ``adaptive``'s percentile stretch) are bound to the
+region's values (:attr:`RegionPlan.statistics`, computed over every tile before
+any is classified: :mod:`landmask.batch.region_statistics`), for the same reason.
 
 What is refused before any work (one line, exit 2): a region or grid that does
 not make sense, more than :data:`MAX_TILES` tiles or a region above
@@ -119,15 +122,21 @@ class RegionPlan:
     #: the scenes' headers (:func:`~landmask.temporal.composite.dated_header`), read when
     #: planning and used by every tile's composite: each file's header is read once a run
     opened: dict[Any, Any] = field(default_factory=dict, repr=False)
+    #: the rules' region-wide statistics by label (``{"otsu(ndvi)": 0.41}``, NaN: no valid
+    #: pixel), bound into every tile's rules (:mod:`landmask.batch.region_statistics`);
+    #: None: the rules have none, or not yet computed
+    statistics: dict[str, float] | None = None
 
-    def context(self, tile: Tile) -> tuple[Grid, tuple[int, int, int, int]]:
+    def context(
+        self, tile: Tile, halo: int | None = None
+    ) -> tuple[Grid, tuple[int, int, int, int]]:
         """The grid a tile is composited and classified on, and the tile's window in it.
 
-        The tile's grid grown by :attr:`halo` pixels on every side, clipped to
-        the region's grid; the window is ``(row_off, col_off, height, width)``.
-        Without a halo, the tile's own grid.
+        The tile's grid grown by ``halo`` (default :attr:`halo`) pixels on every
+        side, clipped to the region's grid; the window is ``(row_off, col_off,
+        height, width)``. Without a halo, the tile's own grid.
         """
-        g, h = tile.grid, self.halo
+        g, h = tile.grid, self.halo if halo is None else halo
         r0, c0 = max(0, tile.row_off - h), max(0, tile.col_off - h)
         r1 = min(self.grid.height, tile.row_off + g.height + h)
         c1 = min(self.grid.width, tile.col_off + g.width + h)
@@ -381,7 +390,8 @@ def _stamp(path: str) -> list[Any]:
 
 
 def tile_fingerprint(settings: dict[str, Any], plan: RegionPlan, unit: TileUnit) -> str:
-    """SHA-256 of a tile's grid, the region's grid, the scenes reaching it and the settings.
+    """SHA-256 of a tile's grid, the region's grid, the scenes reaching it, the settings and
+    the region-wide statistics its rules are bound to (:attr:`RegionPlan.statistics`).
 
     Reads no raster: file metadata and STAC JSON only.
     """
@@ -392,6 +402,8 @@ def tile_fingerprint(settings: dict[str, Any], plan: RegionPlan, unit: TileUnit)
         "halo": plan.halo,
         "inputs": [_source_stamps(s) for s in unit.scenes or (unit.reference,)],
         "settings": settings,
+        # the values its rules are bound to: other values, another mask
+        "statistics": plan.statistics,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -420,12 +432,14 @@ def tile_job(
     chunk_size: int,
     scene: Any,
     window: tuple[int, int, int, int] | None = None,
+    statistics: dict[str, float] | None = None,
 ) -> Any:
     """The :class:`~landmask.pipeline.SceneJob` that classifies a tile's composite ``scene``.
 
     ``scene``: the lazy composite of the tile, or of its context (of which
     ``window`` is the tile). The tile's composite output, when asked for, is
     written from the same chunks in the same pass (the window of ``scene``).
+    ``statistics``: the region's, bound into the rules instead of the tile's own.
     """
 
     spec, confidence = workflow.classifier_spec()
@@ -455,6 +469,7 @@ def tile_job(
         overwrite=True,
         stac=workflow.outputs.stac,
         labels={**labels, "also0": "outputs.composite"},
+        statistics=statistics,
     )
 
 
@@ -500,7 +515,8 @@ def process_tile(
     mask cropped to the tile; the composite output, if asked for, is the
     tile's window of the same chunks, written in the same pass: each chunk is
     composited once, nothing is written to be read back. If any step fails,
-    the outputs this call wrote are removed again (errors propagate).
+    the outputs this call wrote are removed again (errors propagate). Rules with
+    scene-wide statistics are bound to the region's (:attr:`RegionPlan.statistics`).
     """
 
     start = time.perf_counter()
@@ -509,7 +525,7 @@ def process_tile(
     arr = tile_composite(workflow, plan, unit, chunk_size, grid)
     if not unit.scenes:  # no date reaches it: nodata, clear_count 0 (no pixel read)
         arr.attrs["dates"] = []
-    job = tile_job(workflow, unit, chunk_size, arr, window if plan.halo else None)
+    job = tile_job(workflow, unit, chunk_size, arr, window if plan.halo else None, plan.statistics)
     outcome = run_scene(job)
     scheme = outcome.scheme
     return SceneResult(
@@ -586,4 +602,5 @@ def write_mosaic(workflow: Workflow, plan: RegionPlan, summary: Any) -> None:
         period=(start, end),
         mosaic=vrt,
         description=f"landmask region run {workflow.name}: {len(tiles)} of {len(plan.tiles)} tiles",
+        statistics=plan.statistics,
     )

@@ -48,6 +48,7 @@ from landmask.batch.region import (
     tile_planned,
     write_mosaic,
 )
+from landmask.batch.region_statistics import settle_statistics
 from landmask.batch.summary import RunSummary, SceneResult
 from landmask.batch.workflow import ModelClassifier, RulesClassifier, SceneInput, Workflow
 from landmask.errors import ConfigError, LandmaskError
@@ -192,11 +193,15 @@ def process_scene(workflow: Workflow, scene: SceneInput, chunk_size: int) -> Sce
         outputs={k: str(v) for k, v in job.outputs().items()},
         radiometry=outcome.mask.attrs.get("radiometry"),
         radiometry_basis=outcome.mask.attrs.get("radiometry_basis"),
-        statistics={
-            name: value if math.isfinite(value) else None
-            for name, value in thresholds_of(outcome.mask.attrs).items()
-        },
+        statistics=_printable(thresholds_of(outcome.mask.attrs)) or {},
     )
+
+
+def _printable(values: Mapping[str, float] | None) -> dict[str, float | None] | None:
+    """Statistics for a summary: NaN (no valid pixel) as None."""
+    if values is None:
+        return None
+    return {name: value if math.isfinite(value) else None for name, value in values.items()}
 
 
 # ---------------------------------------------------------------------- the run
@@ -277,6 +282,10 @@ def run_workflow(
             return process_scene(workflow, unit, size)
 
     manifest = Manifest(out_dir / MANIFEST_NAME)
+    if region is not None:  # before the fingerprints: the tiles' rules are bound to them
+        region.statistics = settle_statistics(
+            workflow, region, size, manifest, settings, force=force, scheduler=spec
+        )
     results: dict[str, SceneResult] = {}
     todo: list[tuple[Any, str]] = []
     for scene in scenes:
@@ -326,7 +335,7 @@ def run_workflow(
         summary = RunSummary(workflow.name, spec, done, time.perf_counter() - start)
         if region is not None:
             summary.region = region.counts()
-
+            summary.statistics = _printable(region.statistics)
             write_mosaic(workflow, region, summary)
         write_json(out_dir / workflow.outputs.summary, summary.to_dict(), overwrite=True)
         if workflow.outputs.stac:  # catalog.json: the items of every finished scene

@@ -37,6 +37,9 @@ class RunSummary:
     seconds: float
     #: a region run's figures: tiles, dates, scenes left out (outside the period or region)
     region: dict[str, int] | None = None
+    #: a region run's region-wide statistics, bound into every tile's rules (None: no
+    #: valid pixel in the region, every tile nodata)
+    statistics: dict[str, float | None] | None = None
 
     @property
     def failed(self) -> list[SceneResult]:
@@ -59,6 +62,7 @@ class RunSummary:
             "counts": self.counts(),
             "scenes": [asdict(s) for s in self.scenes],
             **({"region": self.region} if self.region is not None else {}),
+            **({"statistics": self.statistics} if self.statistics is not None else {}),
         }
 
     def table(self) -> str:
@@ -88,6 +92,8 @@ class RunSummary:
                 f"{r['scenes_outside_period']} outside the period, "
                 f"{r['scenes_outside_region']} outside the region"
             )
+        for name, value in (self.statistics or {}).items():
+            lines.append(f"region: {describe_statistic(name, value, over='region')}")
         lines.append(
             f"{len(self.scenes)} scenes: {c['done']} done, {c['skipped']} skipped, "
             f"{c['failed']} failed in {self.seconds:.1f} s"

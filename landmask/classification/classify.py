@@ -38,6 +38,7 @@ def classify(
     *,
     model: Any = None,
     min_confidence: float = 0.5,
+    statistics: Mapping[str, float] | None = None,
 ) -> xr.DataArray:
     """Classify a scene with a threshold rule set or a model.
 
@@ -66,6 +67,12 @@ def classify(
     min_confidence
         A pixel whose highest class probability is below this becomes 0
         (other). Rules give probabilities of 0 or 1, so it never changes them.
+    statistics
+        The values of the rules' scene-wide statistics by label (``{"otsu(ndvi)":
+        0.41}``, as the mask's ``THRESHOLD_`` attributes name them), bound as
+        they are instead of computed from ``scene``: a region's, computed over
+        all of its tiles (:mod:`landmask.batch.region_statistics`), so that
+        every tile is classified alike. None: computed from the scene.
 
     Returns
     -------
@@ -83,20 +90,24 @@ def classify(
     choice = default_rules_for(scene) if model is None and rules is None else None
     if model is None:
         model = RulesModel(load_rules(choice.name if choice is not None else rules or "default"))
-    mask, _ = _run(scene, model, min_confidence, with_proba=False)
+    mask, _ = _run(scene, model, min_confidence, with_proba=False, statistics=statistics)
     if choice is not None:
         mask.attrs["rules_basis"] = choice.reason
     return mask
 
 
 def classify_with_probabilities(
-    scene: xr.DataArray, model: Any, *, min_confidence: float = 0.5
+    scene: xr.DataArray,
+    model: Any,
+    *,
+    min_confidence: float = 0.5,
+    statistics: Mapping[str, float] | None = None,
 ) -> tuple[xr.DataArray, xr.DataArray]:
     """Classify with a model and keep its class probabilities.
 
     Both outputs come from one Dask graph: computing or writing them together
     (e.g. :func:`~landmask.io.write.rasters.write_mask` with ``probabilities=``) runs the
-    model once per chunk.
+    model once per chunk. ``statistics``: as :func:`classify`'s.
 
     Returns
     -------
@@ -105,7 +116,7 @@ def classify_with_probabilities(
         probabilities: ``round(p * 254)``, 255 where the mask is nodata
         (:data:`landmask.classes.PROBABILITY_SCALE`).
     """
-    mask, proba = _run(scene, model, min_confidence, with_proba=True)
+    mask, proba = _run(scene, model, min_confidence, with_proba=True, statistics=statistics)
     assert proba is not None
     return mask, proba
 
@@ -115,7 +126,11 @@ def _dask(scene: xr.DataArray) -> da.Array:
 
 
 def _run(
-    scene: xr.DataArray, model: Any, min_confidence: float, with_proba: bool
+    scene: xr.DataArray,
+    model: Any,
+    min_confidence: float,
+    with_proba: bool,
+    statistics: Mapping[str, float] | None = None,
 ) -> tuple[xr.DataArray, xr.DataArray | None]:
 
     if not 0.0 <= min_confidence <= 1.0:
@@ -140,7 +155,12 @@ def _run(
     data = _dask(scene)  # every band: the model's are picked inside each task
     scene = scene.isel(band=pick)
     prepare = getattr(loaded, "prepare", None)
-    if callable(prepare):  # scene-wide values (automatic thresholds), bound once
+    if statistics is not None:  # scene-wide values computed elsewhere (a region's)
+        if not isinstance(loaded, RulesModel):
+            raise ConfigError(f"{name}: statistics are given, but it is no rule set")
+        loaded = handle = loaded.bind(statistics)
+        ruleset = loaded.ruleset
+    elif callable(prepare):  # scene-wide values (automatic thresholds), bound once
         prepared = prepare(scene if clear is None else scene.where(clear))
         if prepared is not loaded:
             loaded = handle = prepared

@@ -28,12 +28,13 @@ def thresholds_of(arr: Any) -> dict[str, float]:
     return {k[n:]: float(v) for k, v in attrs.items() if k.startswith(ATTR_PREFIX)}
 
 
-def describe_statistic(name: str, value: float | None) -> str:
+def describe_statistic(name: str, value: float | None, over: str = "scene") -> str:
     """One line for a summary: ``threshold otsu(mndwi) = 0.089 (from the scene's histogram)``,
-    ``statistic percentile(red, 1) = 0.0312 (...)``; None or NaN: no valid pixel."""
+    ``statistic percentile(red, 1) = 0.0312 (...)``; None or NaN: no valid pixel. ``over``:
+    what the histogram was of (a ``region`` run's statistics are its tiles' together)."""
     kind = "threshold" if name.startswith("otsu(") else "statistic"
     if (value is None or math.isnan(value)) and " where " in name:
         return f"{kind} {name}: no pixel where its condition holds (matches no pixel)"
     if value is None or math.isnan(value):
         return f"{kind} {name}: no valid pixel (the mask is all nodata or cloud)"
-    return f"{kind} {name} = {value:.4g} (from the scene's histogram)"
+    return f"{kind} {name} = {value:.4g} (from the {over}'s histogram)"

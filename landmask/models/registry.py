@@ -47,7 +47,7 @@ import importlib
 import importlib.metadata
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -63,7 +63,7 @@ from landmask.models.sklearn import SklearnModel
 from landmask.models.training import TrainingReport
 from landmask.spectral.indices import INDICES
 from landmask.spectral.rules import BUILTIN_RULESETS, RuleSet, classify_block, load_rules
-from landmask.spectral.thresholds import resolve_thresholds
+from landmask.spectral.thresholds import bind_statistics, resolve_thresholds
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -137,7 +137,17 @@ class RulesModel:
         histogram (:func:`landmask.spectral.thresholds.resolve_thresholds`).
         """
 
-        resolved = resolve_thresholds(scene, self.ruleset)
+        return self._bound(resolve_thresholds(scene, self.ruleset))
+
+    def bind(self, values: Mapping[str, float]) -> RulesModel:
+        """This rule set with its scene-wide statistics bound to ``values``, by label.
+
+        Values computed elsewhere: a region run's, over all of its tiles
+        (:func:`landmask.spectral.thresholds.bind_statistics`).
+        """
+        return self._bound(bind_statistics(self.ruleset, values))
+
+    def _bound(self, resolved: RuleSet) -> RulesModel:
         if resolved is self.ruleset:
             return self
         bound = RulesModel(resolved)

@@ -50,7 +50,7 @@ import functools
 import logging
 import math
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 import dask
@@ -59,7 +59,7 @@ import numpy as np
 import xarray as xr
 
 from landmask._runtime.chunks import as_dask
-from landmask.errors import BandError, StatisticWarning
+from landmask.errors import BandError, ConfigError, StatisticWarning
 from landmask.io.statistic_tags import ATTR_PREFIX, describe_statistic, thresholds_of
 from landmask.spectral.expressions import Expr
 from landmask.spectral.indices import BlockLookup, bands_needed, map_planes
@@ -67,10 +67,14 @@ from landmask.spectral.rules import RuleSet
 
 __all__ = [
     "ATTR_PREFIX",
+    "BATCH_CHUNKS",
     "BINS",
     "DARK_PERCENTILE",
     "METHODS",
+    "Part",
     "bin_edges",
+    "bind_statistics",
+    "compute_statistics",
     "describe_statistic",
     "float_bin_edges",
     "histogram",
@@ -80,9 +84,12 @@ __all__ = [
     "percentile",
     "quantity_block",
     "resolve_thresholds",
+    "statistic_calls",
+    "statistic_reach",
     "threshold_attrs",
     "thresholds_of",
     "valley",
+    "warn_statistics",
 ]
 
 log = logging.getLogger(__name__)
@@ -413,40 +420,135 @@ def _inner(call: Expr) -> tuple[Expr, ...]:
     return tuple(c for a in call.args for c in a.all_calls)
 
 
+#: A part of a scene whose statistics are counted: its ``(band, y, x)`` pixels and the
+#: window ``(row_off, col_off, height, width)`` of them counted (None: all of them); the
+#: pixels around the window are context, read by neighbourhood functions in a statistic's
+#: argument (a region's tile composited with its neighbours' rims).
+Part = tuple[xr.DataArray, tuple[int, int, int, int] | None]
+
+#: Chunks whose histograms :func:`compute_statistics` asks Dask for at once: parts are
+#: gathered until they hold this many, so a region of many tiles is one graph per batch.
+BATCH_CHUNKS = 256
+
+
+def statistic_calls(ruleset: RuleSet) -> tuple[Expr, ...]:
+    """Every distinct scene-wide statistic of a rule set, inner ones first."""
+    return tuple(dict.fromkeys(c for r in ruleset.rules for c in r.expr.all_calls))
+
+
+def statistic_reach(ruleset: RuleSet) -> int:
+    """Pixels of context a rule set's statistics read around a pixel (focal functions in
+    their arguments, ``percentile(focal_std(nir, 2), 90)``: 2)."""
+    return max((c.args[0].reach for c in statistic_calls(ruleset)), default=0)
+
+
+def _part_data(
+    scene: xr.DataArray, ruleset: RuleSet, calls: Sequence[Expr]
+) -> tuple[da.Array, list[str]]:
+    """The bands of ``scene`` that ``calls`` read, as Dask, and their names."""
+    band_names = [str(b) for b in scene["band"].values]
+    needed: set[str] = set()
+    for call in calls:
+        try:
+            needed |= set(bands_needed(call.names, band_names).values())
+        except BandError as exc:
+            where = ", ".join(scene.attrs.get("sources", [])) or "scene"
+            raise BandError(f"{where}: {exc}; {_rule_of(ruleset, call)} needs it") from None
+    band_names = [b for b in band_names if b in needed]
+    return as_dask(scene.sel(band=band_names)), band_names
+
+
 def _one_pass(
-    data: da.Array,
-    band_names: Sequence[str],
+    parts: Iterable[Part],
+    ruleset: RuleSet,
     calls: Sequence[Expr],
     bound: Mapping[Expr, float],
     bins: int,
 ) -> dict[Expr, float]:
-    """Each of ``calls`` computed in one pass over ``data``, its inner statistics ``bound``."""
+    """Each of ``calls`` computed in one pass over ``parts``, its inner statistics ``bound``.
+
+    The parts' histograms are added up (integer counts: the same in any order), in
+    batches of about :data:`BATCH_CHUNKS` chunks.
+    """
     arguments = {c: c.args[0].bind(bound) for c in calls}
     quantities = tuple(dict.fromkeys(arguments.values()))
-    values = {
-        q: map_planes(data, quantity_block, np.float32, halo=q.reach, band_names=band_names, expr=q)
-        for q in quantities
-    }
     linear = bin_edges(-1.0, 1.0, bins)
     wanted = list(dict.fromkeys((arguments[c], _linear(c)) for c in calls))
-    counts = dict(
-        zip(
-            wanted,
-            dask.compute(*[histogram(values[q], linear if lin else None) for q, lin in wanted]),
-            strict=True,
-        )
-    )
+    counts: dict[tuple[Expr, bool], np.ndarray] = {}
+    pending: list[da.Array] = []
+    held = 0
+
+    def flush() -> None:
+        nonlocal pending, held
+        for k, hist in enumerate(dask.compute(*pending)):
+            key = wanted[k % len(wanted)]
+            counts[key] = hist if key not in counts else counts[key] + hist
+        pending, held = [], 0
+
+    for scene, window in parts:
+        data, band_names = _part_data(scene, ruleset, calls)
+        values = {}
+        for q in quantities:
+            plane = map_planes(
+                data, quantity_block, np.float32, halo=q.reach, band_names=band_names, expr=q
+            )
+            if window is not None:
+                r, c, h, w = window
+                plane = plane[r : r + h, c : c + w]
+            values[q] = plane
+        pending += [histogram(values[q], linear if lin else None) for q, lin in wanted]
+        held += math.prod(data.numblocks[1:])
+        if held >= BATCH_CHUNKS:
+            flush()
+    if pending:
+        flush()
     out: dict[Expr, float] = {}
     for call in calls:
         lin = _linear(call)
-        hist = counts[(arguments[call], lin)]
-        if hist.sum() == 0:
+        hist = counts.get((arguments[call], lin))
+        if hist is None or hist.sum() == 0:
             out[call] = math.nan
             continue
         literals = [float(a.value or 0) for a in call.args[1:]]
         out[call] = METHODS[str(call.value)](hist, linear if lin else float_bin_edges(), *literals)
         log.debug("%s = %s from %d pixels", call, out[call], hist.sum())
     return out
+
+
+def compute_statistics(
+    ruleset: RuleSet, parts: Callable[[], Iterable[Part]], *, bins: int = BINS
+) -> dict[Expr, float]:
+    """Every scene-wide statistic of a rule set over all of ``parts``, as if one scene.
+
+    Parameters
+    ----------
+    ruleset
+        Its calls (:func:`statistic_calls`) are computed.
+    parts
+        Gives the parts of the scene (:data:`Part`), lazily, once per pass: a
+        scene is one part; a region run's tiles are its parts, each
+        composited on its grid grown by :func:`statistic_reach` with the tile
+        its window. Histograms of the parts' windows are added up, so the
+        statistics are those of the whole, whatever the parts and chunks.
+    bins
+        Histogram bins over [-1, 1] for Otsu's threshold of a normalized
+        difference index.
+
+    Returns
+    -------
+    dict
+        Each call's value, NaN where no pixel counted. One pass over the parts
+        per level of nesting (a statistic in another's argument is computed in
+        the pass before). Memory: a few chunks and the histograms.
+    """
+    calls = statistic_calls(ruleset)
+    bound: dict[Expr, float] = {}
+    # statistics of statistics (otsu(x where ndvi_s > 0.15), ndvi_s itself a stretch
+    # between percentiles): one pass per level, the inner ones bound first
+    while len(bound) < len(calls):
+        ready = [c for c in calls if c not in bound and all(i in bound for i in _inner(c))]
+        bound.update(_one_pass(parts(), ruleset, ready, bound, bins))
+    return {c: bound[c] for c in calls}
 
 
 def _rule_of(ruleset: RuleSet, call: Expr) -> str:
@@ -482,51 +584,70 @@ def resolve_thresholds(scene: xr.DataArray, ruleset: RuleSet, *, bins: int = BIN
         :class:`~landmask.errors.StatisticWarning`. Memory: a few chunks and
         the histograms.
     """
-    calls = tuple(dict.fromkeys(c for r in ruleset.rules for c in r.expr.all_calls))
-    if not calls:
+    if not statistic_calls(ruleset):
         return ruleset
-    band_names = [str(b) for b in scene["band"].values]
-    needed: set[str] = set()
-    for call in calls:
-        try:
-            needed |= set(bands_needed(call.names, band_names).values())
-        except BandError as exc:
-            where = ", ".join(scene.attrs.get("sources", [])) or "scene"
-            raise BandError(f"{where}: {exc}; {_rule_of(ruleset, call)} needs it") from None
-    band_names = [b for b in band_names if b in needed]
-    data = as_dask(scene.sel(band=band_names))
-    bound: dict[Expr, float] = {}
-    # statistics of statistics (otsu(x where ndvi_s > 0.15), ndvi_s itself a stretch
-    # between percentiles): one pass per level, the inner ones bound first
-    while len(bound) < len(calls):
-        ready = [c for c in calls if c not in bound and all(i in bound for i in _inner(c))]
-        bound.update(_one_pass(data, band_names, ready, bound, bins))
-    for call in calls:
-        note = implausible(call, bound[call])
+    bound = compute_statistics(ruleset, lambda: [(scene, None)], bins=bins)
+    warn_statistics(ruleset, bound)
+    return bind_statistics(ruleset, {ruleset.label(c): v for c, v in bound.items()})
+
+
+def warn_statistics(ruleset: RuleSet, bound: Mapping[Expr, float], over: str = "scene") -> None:
+    """The warnings a rule set's computed statistics call for, each once.
+
+    A statistic outside its quantity's plausible range (:func:`implausible`), a
+    quantity flat over the ``over`` (a scene, a region), statistics with no valid
+    pixel (the mask is all nodata: :attr:`RuleSet.void`); a statistic over part of
+    the ``over`` with no pixel there is logged, not warned.
+    """
+    for call, value in bound.items():
+        note = implausible(call, value)
         if note:
-            warnings.warn(f"{_rule_of(ruleset, call)}: {note}", StatisticWarning, stacklevel=2)
+            warnings.warn(f"{_rule_of(ruleset, call)}: {note}", StatisticWarning, stacklevel=3)
     note = _flat(bound)
     if note:
-        warnings.warn(f"{ruleset.source}: {note}", StatisticWarning, stacklevel=2)
+        warnings.warn(f"{ruleset.source}: {note}", StatisticWarning, stacklevel=3)
     # a statistic over part of the scene with no pixel in that part matches nothing;
     # only one with no valid pixel at all makes the mask nodata
-    empty = [c for c in calls if math.isnan(bound[c]) and c.args[0].kind == "where"]
+    empty = [c for c in bound if math.isnan(bound[c]) and c.args[0].kind == "where"]
     for call in empty:  # expected (a tile with no vegetation): said, not warned
         log.info(
             "%s: %s has no pixel where its condition holds",
             _rule_of(ruleset, call),
             ruleset.label(call),
         )
-    void = [c for c in calls if math.isnan(bound[c]) and c not in empty]
+    void = [c for c in bound if math.isnan(bound[c]) and c not in empty]
     if void:
         names = ", ".join(ruleset.label(c) for c in void)
         warnings.warn(
             f"{_rule_of(ruleset, void[0])}: {names} {'has' if len(void) == 1 else 'have'} no "
-            "valid pixel in the scene (all nodata, all cloud or outside the swath): the mask "
+            f"valid pixel in the {over} (all nodata, all cloud or outside the swath): the mask "
             "is all nodata, or cloud where a quality band says so",
             StatisticWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
+
+
+def bind_statistics(ruleset: RuleSet, values: Mapping[str, float]) -> RuleSet:
+    """A rule set with its statistics bound to ``values``, by label (``"otsu(mndwi)"``).
+
+    The labels are those of :attr:`RuleSet.thresholds` (:meth:`RuleSet.label`):
+    values computed elsewhere (a region's, over all of its tiles, or recorded by
+    a run before) bind as computed ones do; NaN for a statistic with no pixel.
+
+    Raises
+    ------
+    ConfigError
+        A statistic of the rules without a value.
+    """
+    calls = statistic_calls(ruleset)
+    if not calls:
+        return ruleset
+    bound: dict[Expr, float] = {}
+    for call in calls:
+        label = ruleset.label(call)
+        if label not in values:
+            raise ConfigError(f"{_rule_of(ruleset, call)}: no value given for {label}")
+        bound[call] = float(values[label])
     rules = tuple(replace(r, expr=r.expr.bind(bound)) for r in ruleset.rules)
     return replace(
         ruleset,
@@ -554,7 +675,7 @@ def _percent(call: Expr) -> float | None:
     return None
 
 
-def _flat(bound: dict[Expr, float]) -> str | None:
+def _flat(bound: Mapping[Expr, float]) -> str | None:
     """Why a quantity's percentiles say it is the same over the scene, or None.
 
     A band stretched between its 1st and 99th percentiles (the scene-adaptive

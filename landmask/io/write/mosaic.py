@@ -20,8 +20,9 @@ import contextlib
 import datetime as dt
 import html
 import json
+import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,12 +145,15 @@ def write_collection(
     period: tuple[dt.datetime | None, dt.datetime | None],
     mosaic: str | os.PathLike[str] | None = None,
     description: str = "",
+    statistics: Mapping[str, float] | None = None,
 ) -> Path:
     """Write a STAC collection linking the item files ``items``, atomically.
 
     Its spatial extent is ``grid``'s bounds in WGS84 (edges densified), its
     temporal extent ``period``; ``mosaic`` (the VRT) is its ``mosaic`` asset.
-    Links are relative, so the folder can move.
+    Links are relative, so the folder can move. ``statistics``: the
+    region-wide statistics every tile's rules were bound to, recorded as
+    ``landmask:statistics`` (as in each item; null: no valid pixel).
     """
     import pystac
     from rasterio.warp import transform_bounds
@@ -164,6 +168,10 @@ def write_collection(
         license="other",
         extra_fields={"landmask:region": {"tiles": len(items)}},
     )
+    if statistics:
+        collection.extra_fields["landmask:statistics"] = {
+            name: value if math.isfinite(value) else None for name, value in statistics.items()
+        }
     collection.set_self_href(str(out.resolve()))
     for item in items:
         rel = os.path.relpath(item, out.parent)
