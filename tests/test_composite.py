@@ -419,3 +419,35 @@ def test_statistics_equal_numpys_nan_functions(dates, stat, seed):
                 want = np.nanpercentile(values, float(stat[1:]), axis=0)
             np.testing.assert_allclose(out[k], want, rtol=1e-6, atol=1e-7, equal_nan=True)
     np.testing.assert_array_equal(out[-1], clear.sum(axis=0))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 9, 13])
+def test_the_sorting_network_sorts_every_zero_one_input(n):
+    """Zero-one principle: a comparator network sorting every 0/1 sequence sorts all."""
+    import itertools
+
+    from landmask.temporal.statistics import sorting_network
+
+    pairs = sorting_network(n)
+    assert all(0 <= i < j < n for i, j in pairs)
+    for bits in itertools.product((0, 1), repeat=n):
+        v = list(bits)
+        for i, j in pairs:
+            v[i], v[j] = min(v[i], v[j]), max(v[i], v[j])
+        assert v == sorted(bits)
+
+
+@settings(max_examples=20, deadline=None, derandomize=True)
+@given(n=st.integers(1, 70), seed=st.integers(0, 2**16), strided=st.booleans())
+def test_sort_dates_equals_numpys_sort_with_nan_last(n, seed, strided):
+    from landmask.temporal.statistics import sort_dates
+
+    rng = np.random.default_rng(seed)
+    stack = rng.random((n, 2, 9, 7)).astype(np.float32)
+    stack[rng.random(stack.shape) < 0.3] = np.nan
+    values = stack[:, 1] if strided else stack[:, 1].copy()
+    want = np.sort(values, axis=0)  # NaN last
+    got = sort_dates(values)
+    np.testing.assert_array_equal(np.where(np.isnan(want), np.inf, want), got)
+    if not strided:
+        assert np.shares_memory(got, values)  # in place

@@ -198,3 +198,30 @@ def test_min_confidence_applies_to_models_that_have_predict(s2_file):
     valid = loose != 255
     assert (loose[valid] == 1).all()
     assert (strict[valid] == 0).all()  # 0.55 < 0.6: other, although predict says forest
+
+
+def test_threads_run_at_most_a_task_per_cpu_for_each_calling_thread():
+    """Scenes and tiles of a batch run compute from worker threads: there Dask's threads
+    scheduler would make a pool of CPUs + 4 threads per calling thread (each task a chunk
+    holding its stack of dates); under use_scheduler it has one thread per CPU."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import dask
+    from dask.system import CPU_COUNT
+
+    lock, running, most = threading.Lock(), [0], [0]
+
+    def task(k):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        threading.Event().wait(0.02)
+        with lock:
+            running[0] -= 1
+        return k
+
+    graph = [dask.delayed(task)(k) for k in range(4 * (CPU_COUNT + 4))]
+    with use_scheduler("threads"), ThreadPoolExecutor(1) as pool:
+        assert pool.submit(dask.compute, *graph).result() == tuple(range(len(graph)))
+    assert 1 <= most[0] <= CPU_COUNT

@@ -75,7 +75,13 @@ def use_scheduler(
             yield SchedulerInfo(spec)
         return
     if spec in ("threads", "synchronous"):
-        with dask.config.set(scheduler=local_get(spec)):
+        # Dask's threads scheduler, called from a thread other than the main one (a batch
+        # run's scenes and tiles), makes a pool of CPUs + 4 threads per calling thread unless
+        # told: 6 chunks in flight per tile on 2 CPUs, each holding its stack of dates
+        from dask.system import CPU_COUNT
+
+        workers = dask.config.get("num_workers", None) or CPU_COUNT or 1
+        with dask.config.set(scheduler=local_get(spec), num_workers=workers):
             yield SchedulerInfo(spec)
         return
     m = _LOCAL.match(spec)

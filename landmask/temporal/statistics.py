@@ -21,7 +21,15 @@ from landmask.bands import composite_band
 from landmask.errors import ConfigError
 from landmask.spectral.indices import check_index_names, indices_block
 
-__all__ = ["Output", "parse_features", "parse_stats", "reduce_block"]
+__all__ = [
+    "NETWORK_DATES",
+    "Output",
+    "parse_features",
+    "parse_stats",
+    "reduce_block",
+    "sort_dates",
+    "sorting_network",
+]
 
 _STAT = re.compile(r"^(median|min|max|p(100|[1-9]?[0-9]))$")
 
@@ -90,14 +98,15 @@ def reduce_block(
     NaN marks a missing observation; a date counts at a pixel only where all
     its bands are finite. The last plane is the clear count. Statistics of a
     pixel with no clear date are NaN. Memory: the stack, a copy with the
-    unclear dates blanked (none with ``overwrite``: the stack is blanked in
-    place), and one sorted quantity or index stack at a time.
+    unclear dates blanked (none with ``overwrite``: the stack is blanked and
+    each band sorted in place), and one sorted band or index stack at a time.
     """
     n_dates = stack.shape[0]
     height, width = stack.shape[-2:]
     out = np.full((len(outputs) + 1, height, width), np.nan, np.float32)
     clear = np.isfinite(stack).all(axis=1) if n_dates else np.zeros((0, height, width), bool)
-    out[-1] = clear.sum(axis=0)
+    clear_count = clear.sum(axis=0)
+    out[-1] = clear_count
     if n_dates == 0 or not clear.any():
         return out
     if overwrite:
@@ -108,14 +117,19 @@ def reduce_block(
     by_quantity: dict[str, list[tuple[int, str]]] = {}
     for k, o in enumerate(outputs):
         by_quantity.setdefault(o.quantity, []).append((k, o.stat))
-    for quantity, wanted in by_quantity.items():
-        if quantity in band_names:
-            values = blanked[:, list(band_names).index(quantity)]
+    names = list(band_names)
+    # indices first: they read the bands, which are then sorted in place when ``overwrite``
+    for quantity in sorted(by_quantity, key=lambda q: q in names):
+        if quantity in names:
+            # a date is blanked in every band where any is not finite: its count is the clear count
+            values = blanked[:, names.index(quantity)]
+            ordered = _sorted_values(values, clear_count, in_place=True)
         else:
             values = _index_stack(blanked, band_names, quantity)
-        ordered = _sorted_values(values)
-        for k, stat in wanted:
+            ordered = _sorted_values(values, None, in_place=True)
+        for k, stat in by_quantity[quantity]:
             out[k] = _statistic(ordered, stat)
+        del values, ordered
     return out
 
 
@@ -124,14 +138,81 @@ def _index_stack(stack: np.ndarray, band_names: Sequence[str], index: str) -> np
     return np.stack([indices_block(date, band_names, [index])[0] for date in stack])
 
 
-def _sorted_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each pixel's values sorted over axis 0 (NaN last), and how many are finite.
+#: Most dates sorted by a sorting network (:func:`sort_dates`); more by numpy's sort.
+NETWORK_DATES = 64
 
-    One sort serves every statistic of a quantity: numpy's nan-percentile sorts
-    again for each call and handles NaN slowly (0.33 s for 30 dates of 10,100
-    px against 0.07 s here).
+#: Pixels a sorting network works on at a time (its dates' values stay in the L2 cache).
+_NETWORK_STRIP = 16384
+
+
+def sorting_network(n: int) -> list[tuple[int, int]]:
+    """The compare-exchanges ``(i, j)``, ``i < j``, of Batcher's odd-even merge sort of ``n``.
+
+    Built for the next power of two and cut to ``n``: the missing items would be
+    +inf, which no compare-exchange moves.
     """
-    return np.sort(values, axis=0), np.isfinite(values).sum(axis=0)
+    size = 1 << max(0, (n - 1).bit_length())
+    pairs = []
+    p = 1
+    while p < size:
+        k = p
+        while k >= 1:
+            for j in range(k % p, size - k, 2 * k):
+                for i in range(min(k, size - j - k)):
+                    if (i + j) // (2 * p) == (i + j + k) // (2 * p):
+                        pairs.append((i + j, i + j + k))
+            k //= 2
+        p *= 2
+    return [(a, b) for a, b in pairs if b < n]
+
+
+def sort_dates(values: np.ndarray) -> np.ndarray:
+    """Block function: ``(date, ...)`` float32 sorted over the dates, non-finite last.
+
+    Non-finite values become +inf. Up to :data:`NETWORK_DATES` dates, a
+    sorting network of elementwise minima and maxima over strips of
+    :data:`_NETWORK_STRIP` pixels: each date's plane is contiguous, where
+    numpy's sort over the first axis copies every pixel's few values to sort
+    them (33 ms for 4 dates of 512² px against 1 ms; 61 against 18 for 16).
+    Returns the sorted values: ``values`` itself when each of its planes is
+    contiguous (a stack's band), else a sorted copy.
+    """
+    n = values.shape[0]
+    flat = values.reshape(n, -1)  # a view when each plane is contiguous
+    if n > NETWORK_DATES:
+        np.nan_to_num(flat, copy=False, nan=np.inf, neginf=np.inf)
+        flat.sort(axis=0)
+        return flat.reshape(values.shape)
+    pairs = sorting_network(n)
+    width = min(_NETWORK_STRIP, flat.shape[1])
+    spare, bad = np.empty(width, values.dtype), np.empty((n, width), bool)
+    for start in range(0, flat.shape[1], _NETWORK_STRIP):
+        block = flat[:, start : start + _NETWORK_STRIP]
+        low, gone = spare[: block.shape[1]], bad[:, : block.shape[1]]
+        np.isfinite(block, out=gone)
+        np.logical_not(gone, out=gone)
+        np.copyto(block, np.float32(np.inf), where=gone)
+        for i, j in pairs:
+            np.minimum(block[i], block[j], out=low)
+            np.maximum(block[i], block[j], out=block[j])
+            block[i] = low
+    return flat.reshape(values.shape)
+
+
+def _sorted_values(
+    values: np.ndarray, count: np.ndarray | None, *, in_place: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel's values sorted over axis 0 (non-finite last, as +inf), and how many are
+    finite (``count``, when known).
+
+    One sort serves every statistic of a quantity (:func:`sort_dates`); ``in_place``
+    sorts ``values`` itself, else a copy.
+    """
+    if count is None:
+        count = np.isfinite(values).sum(axis=0)
+    if not in_place:
+        values = values.copy()
+    return sort_dates(values), count
 
 
 def _statistic(ordered: tuple[np.ndarray, np.ndarray], stat: str) -> np.ndarray:
@@ -158,5 +239,6 @@ def _statistic(ordered: tuple[np.ndarray, np.ndarray], stat: str) -> np.ndarray:
     below = np.take_along_axis(values, low[None], axis=0)[0].astype(np.float64)
     above = np.take_along_axis(values, high[None], axis=0)[0].astype(np.float64)
     share = position - low
-    mixed = below + (above - below) * share
+    with np.errstate(invalid="ignore"):  # inf - inf where a pixel has no value: masked below
+        mixed = below + (above - below) * share
     return np.where(seen, mixed, np.nan).astype(np.float32)

@@ -125,17 +125,19 @@ def warp_block(
     """
     if out is None:
         out = np.empty((values.shape[0], target.height, target.width), np.float32)
-    out.fill(np.nan)
-    if values.size == 0 or out.size == 0:
-        return out
-    offset = lattice_offset(target, source)
+    offset = lattice_offset(target, source) if values.size and out.size else None
     if offset is not None:  # one lattice: a copy (what GDAL's warp of it gives, faster)
         row, col = offset
         r0, c0 = max(0, row), max(0, col)
         r1 = min(target.height, row + source.height)
         c1 = min(target.width, col + source.width)
+        if (r0, c0, r1, c1) != (0, 0, target.height, target.width):
+            out.fill(np.nan)  # the source does not cover the target
         if r1 > r0 and c1 > c0:
             out[:, r0:r1, c0:c1] = values[:, r0 - row : r1 - row, c0 - col : c1 - col]
+        return out
+    out.fill(np.nan)
+    if values.size == 0 or out.size == 0:
         return out
     # band by band: GDAL's multi-band warp shares one validity mask between bands
     for k in range(values.shape[0]):
