@@ -35,6 +35,9 @@ A run that exceeds ``--timeout`` seconds is stopped and shown as ``> T``. Run::
 
     .venv/bin/python benchmarks/bench_fragmented.py                        # 1024², 1 round
     .venv/bin/python benchmarks/bench_fragmented.py --masks random --modes c8 --repeat 3
+
+``--landmask EXE`` times another ``landmask`` command (say, a script that runs an older
+checkout's) against the same baseline, for before/after figures.
 """
 
 from __future__ import annotations
@@ -152,10 +155,10 @@ def mode_values(mode: str) -> tuple[str, str, str]:
     return get["--connectivity"], get.get("--min-area", "0"), get.get("--simplify", "0")
 
 
-def command(key: str, mode: str, mask: Path, out: Path) -> list[str]:
+def command(key: str, mode: str, mask: Path, out: Path, exe: str | None = None) -> list[str]:
     if key == "a":
         return worker("baseline", mask, out, *mode_values(mode))
-    exe = str(Path(sys.executable).with_name("landmask"))
+    exe = exe or str(Path(sys.executable).with_name("landmask"))
     return [exe, "vectorize", str(mask), "-o", str(out), *MODES[mode], "--overwrite", "--quiet"]
 
 
@@ -173,7 +176,12 @@ def peak(r: Run) -> float:
 
 
 def bench(
-    size: int, masks: Sequence[str], modes: Sequence[str], repeat: int, timeout: float
+    size: int,
+    masks: Sequence[str],
+    modes: Sequence[str],
+    repeat: int,
+    timeout: float,
+    exe: str | None = None,
 ) -> None:
     DATA.mkdir(exist_ok=True)
     rows = [(k, m) for k in masks for m in modes if m != "c4" or k == "random"]
@@ -187,7 +195,7 @@ def bench(
                 for key in ("a", "b"):
                     out = Path(tmp, f"{key}-{kind}-{mode}.gpkg")
                     out.unlink(missing_ok=True)
-                    r, _ = run_limited(command(key, mode, mask, out), timeout)
+                    r, _ = run_limited(command(key, mode, mask, out, exe), timeout)
                     runs.setdefault((kind, mode, key), []).append(r)
                     shown = f"{r.seconds:7.2f} s" if r else f"> {timeout:.0f} s"
                     print(f"  round {rnd + 1}: {kind:<8} {mode:<9} {key}  {shown}", flush=True)
@@ -260,6 +268,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
     parser.add_argument("--repeat", type=int, default=1, metavar="N")
     parser.add_argument("--timeout", type=float, default=300, metavar="S")
+    parser.add_argument(
+        "--landmask",
+        metavar="EXE",
+        help="the landmask command to time (default: the one beside this Python); "
+        "another checkout's, for before/after figures in one run",
+    )
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -273,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if args.size < 1 or args.repeat < 1:
         parser.error("--size and --repeat must be positive")
-    bench(args.size, args.masks, args.modes, args.repeat, args.timeout)
+    bench(args.size, args.masks, args.modes, args.repeat, args.timeout, args.landmask)
 
 
 if __name__ == "__main__":

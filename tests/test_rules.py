@@ -182,9 +182,9 @@ def test_missing_rules_file_lists_builtins(tmp_path):
 
 @pytest.mark.parametrize("strip_pixels", [7, 1 << 17])
 def test_focal_intermediates_dropped_early_are_recomputed_alike(monkeypatch, strip_pixels):
-    # classify_block drops a whole-block intermediate once no later focal call and no
-    # compared quantity reads it; a rule that reads it again gets it from its strip,
-    # and the mask is the rules applied with numpy/scipy on the whole block
+    # classify_block computes the focal calls strip by strip (each strip with the rules'
+    # reach of rows around it) and a rule reads their intermediates from the strip's memo:
+    # the mask is the rules applied with numpy/scipy on the whole block, for any strip
     from scipy import ndimage
 
     import landmask.spectral.rules

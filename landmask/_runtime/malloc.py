@@ -8,20 +8,47 @@ at start; a library never changes its host process's allocator.
 
 from __future__ import annotations
 
+import functools
 import sys
+from typing import Any
 
-__all__ = ["tune_malloc"]
+__all__ = ["release_free_memory", "tune_malloc"]
 
 
-def tune_malloc() -> None:
-    """Keep chunk-sized temporaries on glibc's heap instead of fresh mmaps (glibc only)."""
+@functools.cache
+def _libc() -> Any:
+    """glibc, or None (another platform or C library)."""
     if not sys.platform.startswith("linux"):
-        return
+        return None
     import ctypes
 
     try:
         libc = ctypes.CDLL("libc.so.6")
-    except OSError:
+        libc.malloc_trim  # noqa: B018 - a C library without it (musl) is not glibc
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+def release_free_memory() -> None:
+    """Give the free pages of every glibc heap back to the system (``malloc_trim``).
+
+    :func:`tune_malloc` keeps freed memory on the heap for the next chunk's
+    temporaries of the same sizes. Between stages whose allocations differ (a
+    sieve's whole-chunk numpy temporaries, then a chunk's polygons as small
+    GEOS and Python objects; memory freed in a reader thread's arena, then
+    needed on the main thread), it is not reused and only adds to the peak:
+    after such a stage, one call (a few ms) hands it back. A no-op off glibc.
+    """
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+def tune_malloc() -> None:
+    """Keep chunk-sized temporaries on glibc's heap instead of fresh mmaps (glibc only)."""
+    libc = _libc()
+    if libc is None:
         return
     m_trim_threshold, m_mmap_threshold = -1, -3
     libc.mallopt(m_mmap_threshold, 256 * 2**20)

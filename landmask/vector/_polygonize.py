@@ -4,17 +4,18 @@ This module is what worker processes import (see :mod:`landmask.vector.vectorize
 so it imports only numpy, scipy, shapely and rasterio: no Dask, xarray or
 geopandas, which would add a second or more to every worker's start.
 
-A chunk's complete regions leave the worker as :class:`Features`: class ids,
-areas, perimeters and the geometries in the output CRS as one WKB buffer
-with offsets. A few flat arrays pickle in microseconds and become an Arrow
-table for the writer without a Python object per polygon.
+A chunk's complete regions leave the worker as :class:`Features`, a few
+thousand regions each: class ids, areas, perimeters and the geometries in the
+output CRS as one WKB buffer with offsets. A few flat arrays pickle in
+microseconds and become an Arrow table for the writer without a Python object
+per polygon.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import chain, islice
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -22,8 +23,9 @@ import shapely
 from affine import Affine
 from rasterio.features import shapes
 
-from landmask._runtime.malloc import tune_malloc
+from landmask._runtime.malloc import release_free_memory, tune_malloc
 from landmask._runtime.signals import die_with_parent
+from landmask.vector._ragged import PolygonArray, Regions
 
 # Imports: scipy (ndimage, sparse; ~0.1 s and ~20 MB) inside the functions that label and join
 # regions, so that a command whose scenes import this module without vectorizing (classify, run)
@@ -48,7 +50,7 @@ NO_GEOMS = np.zeros(0, dtype=object)
 NO_VALUES = np.zeros(0, dtype=np.uint8)
 
 #: GDAL features turned into polygons at a time (their coordinates as Python tuples meanwhile)
-_GDAL_BATCH = 20_000
+_GDAL_BATCH = 4_096
 #: Polygons transformed, measured and encoded at a time (:meth:`OutputSpec.features`)
 _FEATURE_BATCH = 8_192
 
@@ -125,6 +127,22 @@ def polygonize_block(
 
     Costs one int32 label image of the chunk plus GDAL's polygons.
     """
+    out, interior, lut = _chunk_regions(block, row0, col0, inner, classes, connectivity)
+    out.interior = interior.geometries()
+    out.interior_values = lut[interior.labels]
+    return out
+
+
+def _chunk_regions(
+    block: np.ndarray,
+    row0: int,
+    col0: int,
+    inner: tuple[bool, bool, bool, bool],
+    classes: frozenset[int],
+    connectivity: int,
+) -> tuple[ChunkPolygons, Regions, np.ndarray]:
+    """:func:`polygonize_block` with the complete regions left as :class:`Regions`:
+    ``(border pieces and edge labels, complete regions, class of each label)``."""
     labels, lut = region_labels(block, classes, connectivity)
     out = ChunkPolygons(
         top=labels[0].copy(),
@@ -133,103 +151,84 @@ def polygonize_block(
         right=labels[:, -1].copy(),
     )
     if len(lut) == 1:
-        return out
+        return out, Regions.of_polygons(PolygonArray.empty(), np.zeros(0, np.int64)), lut
     edges = [
         e for e, keep in zip((out.top, out.bottom, out.left, out.right), inner, strict=True) if keep
     ]
-    on_border = set(np.unique(np.concatenate(edges)).tolist()) - {0} if edges else set()
+    on_border = np.unique(np.concatenate(edges)) if edges else np.zeros(0, np.int32)
     if connectivity == 4:
-        labels_arr, geoms = _traced(labels, row0, col0)
+        ids, polygons = _traced(labels, row0, col0)
+        regions = Regions.of_polygons(polygons, ids)
     else:
-        labels_arr, geoms = _from_parts(block, labels, classes, row0, col0)
-    border = np.isin(labels_arr, list(on_border))
-    for label, geom in zip(labels_arr[border].tolist(), geoms[border].tolist(), strict=True):
-        out.border[label] = (int(lut[label]), geom)
-    out.interior = geoms[~border]
-    out.interior_values = lut[labels_arr[~border]]
-    return out
+        regions = _from_parts(block, labels, classes, row0, col0)
+    del labels
+    border = np.isin(regions.labels, on_border[on_border > 0])
+    if border.any():
+        pieces = regions.select(border)
+        geoms = pieces.geometries().tolist()
+        for label, geom in zip(pieces.labels.tolist(), geoms, strict=True):
+            out.border[label] = (int(lut[label]), geom)
+    return out, regions.select(~border), lut
 
 
-def _traced(labels: np.ndarray, row0: int, col0: int) -> tuple[np.ndarray, np.ndarray]:
+def _traced(labels: np.ndarray, row0: int, col0: int) -> tuple[np.ndarray, PolygonArray]:
     """The polygon of every 4-connected region of ``labels``: ``(labels, polygons)``.
 
     GDAL traces the regions of more than one pixel; single-pixel regions (most
     of them on speckled masks) and one-pixel holes are squares made in one
-    vectorized call each instead of one GDAL feature and dict apiece.
+    vectorized call each instead of one GDAL feature and dict apiece. The
+    polygons stay flat arrays (:class:`PolygonArray`), not shapely objects.
     """
     single = np.bincount(labels.ravel()) == 1
     single[0] = False
     is_single = single[labels]
     rows, cols = np.nonzero(is_single)
     traced, rest, holes = _fill_pixel_holes(labels, (labels > 0) & ~is_single)
+    del is_single
     # (col, -row) coordinates: exact integers like pixel coordinates, but not
     # an identity transform, which rasterio would warn about from worker threads
     transform = Affine(1, 0, col0, 0, -1, -row0)
     found = shapes(traced, mask=rest, connectivity=4, transform=transform)
     # in batches: GDAL's rings as Python tuples take ~10x the memory of the polygons
-    batches = [
-        _polygons([(int(v), g["coordinates"]) for g, v in batch])
-        for batch in iter(lambda: list(islice(found, _GDAL_BATCH)), [])
-    ]
-    ids = np.asarray([k for batch_ids, _ in batches for k in batch_ids], dtype=np.int64)
-    geoms = np.concatenate([g for _, g in batches]) if batches else np.zeros(0, dtype=object)
-    del batches
+    ids_parts, arrays = [], []
+    for batch in iter(lambda: list(islice(found, _GDAL_BATCH)), []):
+        ids_parts.append(np.fromiter((v for _, v in batch), dtype=np.int64, count=len(batch)))
+        arrays.append(PolygonArray.from_rings([g["coordinates"] for g, _ in batch]))
+        del batch
+    del traced, rest
+    ids = np.concatenate(ids_parts) if ids_parts else np.zeros(0, dtype=np.int64)
+    polygons = PolygonArray.concat(arrays)
+    del arrays
     if holes is not None:
-        _add_pixel_holes(geoms, ids, holes, row0, col0)
+        polygons = _with_pixel_holes(polygons, ids, holes, row0, col0)
     ids = np.concatenate([ids, labels[rows, cols]])
-    return ids, np.concatenate([geoms, _squares(rows, cols, row0, col0)])
+    return ids, PolygonArray.concat([polygons, PolygonArray.squares(col0 + cols, -(row0 + rows))])
 
 
 def _from_parts(
     block: np.ndarray, labels: np.ndarray, classes: Iterable[int], row0: int, col0: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The polygon of every 8-connected region of ``labels``, from its 4-connected parts.
+) -> Regions:
+    """Every 8-connected region of ``labels``, made of its 4-connected parts.
 
     GDAL traces an 8-connected region whose parts meet at a corner as one
     self-touching ring, which :func:`shapely.make_valid` repaired at 0.6 ms a
     region (78% of an 8-connected vectorize of a speckled mask). Its valid
     form is a polygon for one part, else the multipolygon of its 4-connected
     parts, which touch at points only; that is what is built here, from one
-    4-connected trace (:func:`_traced`) and no repair.
+    4-connected trace (:func:`_traced`) and no repair: the parts grouped by
+    region (:class:`Regions`), made into geometries later, a batch at a time.
     """
     parts, _ = region_labels(block, classes, 4)
     owner = np.zeros(int(parts.max()) + 1, dtype=np.int64)
     owner[parts] = labels
-    part_ids, polys = _traced(parts, row0, col0)
+    part_ids, polygons = _traced(parts, row0, col0)
+    del parts
     region = owner[part_ids]
     order = np.argsort(region, kind="stable")
-    region, polys = region[order], polys[order]
-    first = np.r_[True, region[1:] != region[:-1]]
-    ids = region[first]
-    starts = np.flatnonzero(first)
-    counts = np.diff(np.r_[starts, len(region)])
-    out = polys[starts]
-    many = counts > 1
-    if not many.any():
-        return ids, out
-    group = np.cumsum(first) - 1  # the region of each part
-    rank = np.cumsum(many) - 1  # the multipolygon of each region of several parts
-    multi = np.flatnonzero(many)
-    # GEOS copies the parts into the multipolygons: made a slice of regions at a time and
-    # the slice's parts dropped, the parts are held once and a slice twice, not all twice
-    at = np.searchsorted(starts, np.arange(0, len(polys), _FEATURE_BATCH))
-    cuts = np.unique(starts[at[at < len(starts)]])  # region starts, from 0
-    for a, b in zip(cuts.tolist(), [*cuts[1:].tolist(), len(polys)], strict=True):
-        g = group[a:b]
-        spread = many[g]
-        if spread.any():
-            r = rank[g[spread]]
-            made = shapely.multipolygons(polys[a:b][spread], indices=r - r[0])
-            out[multi[r[0] : r[-1] + 1]] = made
-        polys[a:b] = None  # the single parts live on in ``out``
-    return ids, out
-
-
-def _squares(rows: np.ndarray, cols: np.ndarray, row0: int, col0: int) -> np.ndarray:
-    """Unit squares of pixels ``(rows, cols)`` of a chunk at ``(row0, col0)``, in (col, -row)."""
-    return np.asarray(
-        shapely.box(col0 + cols, -(row0 + rows + 1), col0 + cols + 1, -(row0 + rows)), dtype=object
-    )
+    region = region[order]
+    first = np.r_[True, region[1:] != region[:-1]] if len(region) else np.zeros(0, bool)
+    parts_at = np.append(np.flatnonzero(first), len(region)).astype(np.int64)
+    return Regions(polygons, region[first], order, parts_at)
 
 
 def _fill_pixel_holes(
@@ -241,7 +240,7 @@ def _fill_pixel_holes(
     is a one-pixel hole in that region's polygon. Speckle makes thousands of
     them in a big region, and GDAL hands each one back as a ring of Python
     tuples; filled in, the region is traced without them and the holes are
-    added back as squares in one vectorized call (:func:`_add_pixel_holes`).
+    added back as squares in one vectorized call (:func:`_with_pixel_holes`).
     4-connectivity only: with 8 a hole's corner may touch a neighbour's.
     """
     if min(labels.shape) < 3:
@@ -263,52 +262,22 @@ def _fill_pixel_holes(
     return traced, rest, (rows, cols, region)
 
 
-def _add_pixel_holes(
-    geoms: np.ndarray,
+def _with_pixel_holes(
+    polygons: PolygonArray,
     labels: np.ndarray,
     holes: tuple[np.ndarray, np.ndarray, np.ndarray],
     row0: int,
     col0: int,
-) -> None:
-    """Put the holes :func:`_fill_pixel_holes` filled back into ``geoms`` (one per label)."""
+) -> PolygonArray:
+    """Put the holes :func:`_fill_pixel_holes` filled back into ``polygons`` (one per label)."""
     rows, cols, region = holes
     where = np.full(int(labels.max(initial=0)) + 1, -1, dtype=np.int64)
     where[labels] = np.arange(len(labels))
     target = where[region]
     if (target < 0).any():  # cannot happen: every filled region is traced
         raise AssertionError("a region with a one-pixel hole was not polygonized")
-    hit = np.unique(target)
-    rings, ring_of = shapely.get_rings(geoms[hit], return_index=True)
-    x0 = (col0 + cols).astype(np.float64)
-    y1 = -(row0 + rows).astype(np.float64)
-    x = np.stack([x0, x0, x0 + 1, x0 + 1, x0], axis=1)  # clockwise, like GDAL's holes
-    y = np.stack([y1, y1 - 1, y1 - 1, y1, y1], axis=1)
-    squares = shapely.linearrings(
-        np.stack([x.ravel(), y.ravel()], axis=1), indices=np.repeat(np.arange(len(rows)), 5)
-    )
-    index = np.concatenate([hit[ring_of], target])
-    order = np.argsort(index, kind="stable")  # per polygon: its shell, its holes, the new ones
-    shapely.polygons(np.concatenate([rings, squares])[order], indices=index[order], out=geoms)
-
-
-def _polygons(
-    found: list[tuple[int, list[list[tuple[float, float]]]]],
-) -> tuple[list[int], np.ndarray]:
-    """GeoJSON-like polygon coordinates -> shapely polygons, built in one vectorized call.
-
-    Building each polygon from its dict in Python cost more than GDAL's polygonize.
-    """
-    labels = [label for label, _ in found]
-    if not found:
-        return labels, np.zeros(0, dtype=object)
-    rings = [ring for _, polygon in found for ring in polygon]
-    lengths = np.fromiter(map(len, rings), dtype=np.int64, count=len(rings))
-    flat = chain.from_iterable(chain.from_iterable(rings))  # x0, y0, x1, y1, ...
-    coords = np.fromiter(flat, dtype=np.float64, count=2 * int(lengths.sum())).reshape(-1, 2)
-    ring_ends = np.cumsum(lengths)
-    poly_ends = np.cumsum(np.fromiter((len(p) for _, p in found), dtype=np.int64, count=len(found)))
-    offsets = (np.concatenate([[0], ring_ends]), np.concatenate([[0], poly_ends]))
-    return labels, shapely.from_ragged_array(shapely.GeometryType.POLYGON, coords, offsets)
+    squares = PolygonArray.squares(col0 + cols, -(row0 + rows), hole=True)
+    return polygons.with_holes(target, squares)
 
 
 # ------------------------------------------------------------------ features
@@ -333,10 +302,14 @@ class OutputSpec:
         turns): a polygon GDAL traced whole and the same polygon stitched from
         chunks are then the same bytes, so files do not depend on the chunking.
         """
+        return shapely.normalize(shapely.transform(pixel_geoms, self.affine))
+
+    def affine(self, xy: np.ndarray) -> np.ndarray:
+        """``(n, 2)`` coordinates in (col, -row) pixels -> in the mask's CRS."""
         t = self.transform
         coeffs = np.array([[t.a, -t.b], [t.d, -t.e]])  # from (col, -row)
         offset = np.array([t.c, t.f])
-        return shapely.normalize(shapely.transform(pixel_geoms, lambda xy: xy @ coeffs.T + offset))
+        return xy @ coeffs.T + offset
 
     def measures(
         self, geoms: np.ndarray, pixel_geoms: np.ndarray, *, exact: bool = True
@@ -358,8 +331,9 @@ class OutputSpec:
         perimeter = shapely.length(geoms) * factor
         return np.asarray(area, dtype=float), np.asarray(perimeter, dtype=float)
 
-    def features(self, values: np.ndarray, pixel_geoms: np.ndarray) -> Features:
-        """The features of ``wanted`` regions among ``(values, pixel_geoms)``, in input order.
+    def features(self, values: np.ndarray, pixel_geoms: np.ndarray) -> list[Features]:
+        """The features of ``wanted`` regions among ``(values, pixel_geoms)``, in input order,
+        in batches of a few thousand.
 
         ``pixel_geoms`` is consumed (its items are set to None): the polygons are
         transformed, measured and encoded a few thousand at a time and dropped as they
@@ -368,30 +342,49 @@ class OutputSpec:
         chosen = np.isin(values, list(self.wanted))
         values, kept = values[chosen], pixel_geoms[chosen]
         pixel_geoms[:] = None
-        areas, perimeters, blobs, sizes = [], [], [], []
-        for a in range(0, len(kept), _FEATURE_BATCH):
-            pixel = kept[a : a + _FEATURE_BATCH].copy()  # a slice is a view
-            kept[a : a + _FEATURE_BATCH] = None
-            geoms = self.to_crs(pixel)
+
+        def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            for a in range(0, len(kept), _FEATURE_BATCH):
+                pixel = kept[a : a + _FEATURE_BATCH].copy()  # a slice is a view
+                kept[a : a + _FEATURE_BATCH] = None
+                yield pixel, self.to_crs(pixel)
+
+        return self._encoded(values, batches())
+
+    def region_features(self, values: np.ndarray, regions: Regions) -> list[Features]:
+        """:meth:`features` of :class:`Regions` (``values`` their classes): their geometries
+        are made a batch at a time, so memory holds the flat arrays and one batch. The
+        output ones are made from transformed coordinates, not transformed polygons."""
+        chosen = np.isin(values, list(self.wanted))
+        values, regions = values[chosen], regions.select(chosen)
+
+        def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            for a, b in regions.batches(_FEATURE_BATCH):
+                geoms = shapely.normalize(regions.geometries(a, b, self.affine))
+                yield regions.geometries(a, b), geoms
+
+        return self._encoded(values, batches())
+
+    def _encoded(
+        self, values: np.ndarray, batches: Iterator[tuple[np.ndarray, np.ndarray]]
+    ) -> list[Features]:
+        """Features of ``values``, their polygons given batch by batch, in pixels and in
+        the CRS (:meth:`to_crs`): one :class:`Features` per batch, so that no buffer of
+        every batch's WKB is ever made (it held them twice while it was)."""
+        out, start = [], 0
+        for pixel, geoms in batches:
             area, perimeter = self.measures(geoms, pixel)
             del pixel
             wkb = shapely.to_wkb(geoms)
-            del geoms
-            areas.append(area)
-            perimeters.append(perimeter)
-            sizes.append(np.fromiter(map(len, wkb), dtype=np.int64, count=len(wkb)))
-            blobs.append(b"".join(wkb))
-            del wkb
-        offsets = np.zeros(len(kept) + 1, dtype=np.int64)
-        if sizes:
-            np.cumsum(np.concatenate(sizes), out=offsets[1:])
-        data = np.frombuffer(b"".join(blobs), dtype=np.uint8)
-        del blobs
-        return Features(values.astype(np.uint8), _joined(areas), _joined(perimeters), data, offsets)
-
-
-def _joined(parts: list[np.ndarray]) -> np.ndarray:
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=float)
+            n = len(wkb)
+            offsets = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(np.fromiter(map(len, wkb), dtype=np.int64, count=n), out=offsets[1:])
+            data = np.frombuffer(b"".join(wkb), dtype=np.uint8)
+            del geoms, wkb
+            kept = values[start : start + n].astype(np.uint8)
+            out.append(Features(kept, np.asarray(area), np.asarray(perimeter), data, offsets))
+            start += n
+        return out
 
 
 @dataclass
@@ -422,13 +415,16 @@ def chunk_features(
     classes: frozenset[int],
     connectivity: int,
     spec: OutputSpec,
-) -> tuple[Features, ChunkPolygons]:
+) -> tuple[list[Features], ChunkPolygons]:
     """Block function of the streamed path: the chunk's complete regions as :class:`Features`
-    and its border pieces (in pixels) for stitching."""
-    part = polygonize_block(block, row0, col0, inner, classes, connectivity)
-    interior, values = part.interior, part.interior_values
-    part.interior, part.interior_values = NO_GEOMS, NO_VALUES
-    return spec.features(values, interior), part
+    (a few thousand each) and its border pieces (in pixels) for stitching."""
+    part, interior, lut = _chunk_regions(block, row0, col0, inner, classes, connectivity)
+    features = spec.region_features(lut[interior.labels], interior)
+    del interior
+    # the chunk's polygons are freed: their memory is not what writing or the next chunk's
+    # labels and GDAL output need, so it goes back rather than add to the peak
+    release_free_memory()
+    return features, part
 
 
 def merge_groups(
@@ -526,7 +522,9 @@ def _merge_polygons(pieces: list[shapely.Geometry]) -> shapely.Geometry:
     return shapely.Polygon(shells.exterior, holes)
 
 
-def merged_features(groups: list[tuple[int, list[shapely.Geometry]]], spec: OutputSpec) -> Features:
+def merged_features(
+    groups: list[tuple[int, list[shapely.Geometry]]], spec: OutputSpec
+) -> list[Features]:
     """Task function of the streamed path: :func:`merge_groups`, as output features."""
     return spec.features(*merge_groups(groups))
 

@@ -25,6 +25,7 @@ import numpy as np
 import rasterio
 import shapely
 
+from landmask._runtime.malloc import release_free_memory
 from landmask._runtime.pools import ProcessPool, cancelling
 from landmask._runtime.schedulers import is_processes, local_get
 from landmask.vector._polygonize import init_worker
@@ -93,6 +94,9 @@ def polygonized(
                     read = dask.compute(
                         *[blocks[i, j] for i, j in take], scheduler=local_get(local)
                     )
+                # what computing the blocks freed (a sieve's temporaries, on the
+                # threads' own heaps) is of no use to polygonizing here
+                release_free_memory()
             else:
                 read = tuple(blocks[i, j] for i, j in take)
             for (i, j), block in zip(take, read, strict=True):
@@ -138,7 +142,9 @@ def chunk_pool(chunks: int) -> Iterator[Pool]:
         with cancelling(ThreadPoolExecutor(workers)) as threads:
             yield threads.submit, workers, "threads"
     elif (get is None or get is dask.threaded.get or is_processes(get)) and chunks == 1:
-        yield _run_now, 1, "threads"
+        # read here too: what computing the block frees (a sieve's temporaries) stays on
+        # this thread's heap for the polygons, where a reader thread's heap would keep it
+        yield _run_now, 1, "synchronous"
     elif get is None or get is dask.threaded.get or is_processes(get):
         with cancelling(ProcessPool(min(workers, chunks), init_worker)) as procs:
             yield procs.submit, procs.workers, "threads"

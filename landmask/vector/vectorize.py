@@ -214,17 +214,27 @@ def _iter_features(
     rows, cols = data.numblocks
     parts: dict[tuple[int, int], ChunkPolygons] = {}
     with chunk_pool(math.prod(data.numblocks)) as pool:
-        for key, (features, part) in polygonized(
+        for key, (batches, part) in polygonized(
             pool, data, chunk_features, (drawn, connectivity, spec)
         ):
-            if len(features):
-                yield features
+            yield from _nonempty(batches)
+            del batches
             parts[key] = part
         groups = border_groups(parts, rows, cols, diagonal=connectivity == 8)
         parts.clear()
-        for features in merged(pool, groups, merged_features, (spec,)):
-            if len(features):
-                yield features
+        for batches in merged(pool, groups, merged_features, (spec,)):
+            yield from _nonempty(batches)
+
+
+def _nonempty(batches: list[Features]) -> Iterator[Features]:
+    """The batches of ``batches`` that hold features, each dropped from the list as it goes
+    (the writer has it then)."""
+    batches.reverse()
+    while batches:
+        features = batches.pop()
+        if len(features):
+            yield features
+        del features
 
 
 def _prepared(mask: xr.DataArray, connectivity: int, min_area: float | None) -> da.Array:
