@@ -475,13 +475,15 @@ def _one_pass(
     linear = bin_edges(-1.0, 1.0, bins)
     wanted = list(dict.fromkeys((arguments[c], _linear(c)) for c in calls))
     counts: dict[tuple[Expr, bool], np.ndarray] = {}
-    pending: list[da.Array] = []
+    pending: list[list[da.Array]] = []  # per part, a histogram per wanted
     held = 0
 
     def flush() -> None:
         nonlocal pending, held
-        for k, hist in enumerate(dask.compute(*pending)):
-            key = wanted[k % len(wanted)]
+        # the parts' histograms added up in the graph, as they finish: one histogram per
+        # wanted comes back from a batch, however many parts it holds
+        sums = [da.stack([h[k] for h in pending]).sum(axis=0) for k in range(len(wanted))]
+        for key, hist in zip(wanted, dask.compute(*sums), strict=True):
             counts[key] = hist if key not in counts else counts[key] + hist
         pending, held = [], 0
 
@@ -496,7 +498,7 @@ def _one_pass(
                 r, c, h, w = window
                 plane = plane[r : r + h, c : c + w]
             values[q] = plane
-        pending += [histogram(values[q], linear if lin else None) for q, lin in wanted]
+        pending.append([histogram(values[q], linear if lin else None) for q, lin in wanted])
         held += math.prod(data.numblocks[1:])
         if held >= BATCH_CHUNKS:
             flush()

@@ -57,14 +57,18 @@ class ReflectanceReader:
         return out[0] if np.ndim(np.arange(self.shape[0])[kb]) == 0 else out
 
 
-def read_reflectance(sources: Sequence[BandSource], window: Window) -> np.ndarray:
+def read_reflectance(
+    sources: Sequence[BandSource], window: Window, out: np.ndarray | None = None
+) -> np.ndarray:
     """Read ``window`` of each band and return float32 reflectance, nodata as NaN.
 
     Opens every file once for this window; costs one float32 array of the window
-    per band plus one raw band at a time.
+    per band (none when given ``out``, a ``(band, h, w)`` float32 array whose
+    planes are contiguous, filled and returned) plus one raw band at a time.
     """
     h, w = int(window.height), int(window.width)
-    out = np.empty((len(sources), h, w), dtype=np.float32)
+    if out is None:
+        out = np.empty((len(sources), h, w), dtype=np.float32)
     by_path: dict[str, list[int]] = {}
     for k, src in enumerate(sources):
         if src.resample is not None:
