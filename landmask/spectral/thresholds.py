@@ -21,9 +21,13 @@ for one number computed over the whole scene before any pixel is classified:
    statistic's argument holds statistics (``otsu(vis_s where ndvi_s > 0.15)``
    with ``vis_s`` a band stretched between its percentiles: the percentiles
    first). ``x where c`` counts only the pixels where ``c`` holds; with none, the
-   statistic is NaN and comparisons with it match nothing (it voids no mask);
+   statistic is NaN and comparisons with it match nothing (it voids no mask).
+   A scene may come in parts (:func:`compute_statistics`: a region run's tiles,
+   :mod:`landmask.batch.region_statistics`): their counts are added up, so the
+   statistics are those of the whole;
 2. the statistic is found on the histogram;
-3. :func:`resolve_thresholds` puts the numbers into the rules, and the map step
+3. :func:`resolve_thresholds` (or, with values computed elsewhere,
+   :func:`bind_statistics`) puts the numbers into the rules, and the map step
    (:func:`landmask.spectral.rules.classify_block`) sees only constants.
 
 Bin edges: Otsu's threshold of a normalized-difference index (in [-1, 1])
