@@ -26,6 +26,7 @@ from typing import Any
 
 import dask
 
+from landmask._runtime.malloc import tune_malloc
 from landmask._runtime.pools import ProcessPool, cancelling
 from landmask._runtime.signals import die_with_parent, end_children, signals_deferred
 from landmask.errors import SchedulerError
@@ -186,9 +187,16 @@ def _process_pool() -> Iterator[Any]:
     if os.environ.get("PYTHONHASHSEED") in (None, "0"):
         os.environ["PYTHONHASHSEED"] = "6640"
     workers = int(dask.config.get("num_workers", None) or dask.system.CPU_COUNT or 1)
-    init = functools.partial(initialize_worker_process, user_initializer=die_with_parent)
+    init = functools.partial(initialize_worker_process, user_initializer=_worker_start)
     with cancelling(ProcessPool(workers, init)) as pool:
         yield pool
+
+
+def _worker_start() -> None:
+    """A pool worker's start: it ends with this process, and its heap is tuned as the
+    command's is (it polygonizes too: :mod:`landmask.vector._pool` submits to this pool)."""
+    die_with_parent()
+    tune_malloc()
 
 
 def _abandon_logs() -> None:

@@ -145,6 +145,11 @@ def chunk_pool(chunks: int) -> Iterator[Pool]:
         # read here too: what computing the block frees (a sieve's temporaries) stays on
         # this thread's heap for the polygons, where a reader thread's heap would keep it
         yield _run_now, 1, "synchronous"
+    elif is_processes(get) and isinstance(_pool_of(get), ProcessPool):
+        # ``--scheduler processes``: the command's pool, which a sieve's passes have used;
+        # a second pool beside it held two more processes, each with its imports and heap
+        procs = _pool_of(get)
+        yield procs.submit, procs.workers, "threads"
     elif get is None or get is dask.threaded.get or is_processes(get):
         with cancelling(ProcessPool(min(workers, chunks), init_worker)) as procs:
             yield procs.submit, procs.workers, "threads"
@@ -155,6 +160,11 @@ def chunk_pool(chunks: int) -> Iterator[Pool]:
         else:
             nthreads = max(1, sum(client.nthreads().values()))
             yield _submit_to(client), nthreads, ""
+
+
+def _pool_of(get: Any) -> Any:
+    """The pool Dask's ``processes`` scheduler ``get`` computes on (None: its own)."""
+    return getattr(get, "keywords", {}).get("pool")
 
 
 def _run_now(fn: Callable[..., Any], *args: Any) -> Future[Any]:
