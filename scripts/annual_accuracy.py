@@ -130,7 +130,8 @@ def held_out(shape: tuple[int, int]) -> np.ndarray:
     return (yy < shape[0] // 2) != (xx < shape[1] // 2)
 
 
-def _scene(planes: np.ndarray, bands: list[str]) -> xr.DataArray:
+def planes_scene(planes: np.ndarray, bands: list[str]) -> xr.DataArray:
+    """``(band, y, x)`` planes as a float32 scene named ``bands``, on a 10 m grid (no CRS)."""
     height, width = planes.shape[-2:]
     return xr.DataArray(
         planes.astype(np.float32),
@@ -153,7 +154,7 @@ def classify_fields(values: np.ndarray, bands: Sequence[str], rules: RuleSet) ->
     reach = max(rules.reach, 1)
     side = 2 * reach + 1
     blocks = np.repeat(np.repeat(np.asarray(values)[:, None, :], side, axis=1), side, axis=2)
-    mask = landmask.classify(_scene(blocks, list(bands)), rules).values
+    mask = landmask.classify(planes_scene(blocks, list(bands)), rules).values
     return np.asarray(mask)[reach, reach::side]
 
 
@@ -164,13 +165,13 @@ def ndvi_scene(ndvi: np.ndarray) -> xr.DataArray:
     difference ``v / 2``, so the engine's ``ndvi`` reads ``v`` back (to float32
     rounding). Only rules that read NDVI alone mean anything on it.
     """
-    return _scene(np.stack([(1 - ndvi) / 4, (1 + ndvi) / 4]), ["red", "nir"])
+    return planes_scene(np.stack([(1 - ndvi) / 4, (1 + ndvi) / 4]), ["red", "nir"])
 
 
 def composite(ndvi: np.ndarray) -> xr.DataArray:
     """The dates' composite (``ndvi_p10``, ``ndvi_p90``, ``clear_count``): what ``annual`` reads."""
     planes = reduce_block(ndvi[:, None], ["ndvi"], FEATURES)
-    return _scene(planes, [o.name for o in FEATURES] + ["clear_count"])
+    return planes_scene(planes, [o.name for o in FEATURES] + ["clear_count"])
 
 
 def _relaxed_expr(expr: Expr, available: frozenset[str]) -> Expr | None:
@@ -391,7 +392,7 @@ def corsica_composite(data: dict[str, np.ndarray]) -> xr.DataArray:
     """The year's composite of the parcels (``(band, 1, parcel)``): what ``annual`` reads."""
     stack = data["reflectance"][:, :, None, :]  # (date, band, y=1, x=parcel)
     planes = reduce_block(stack, list(data["bands"]), ANNUAL_OUTPUTS)
-    return _scene(planes, [o.name for o in ANNUAL_OUTPUTS] + ["clear_count"])
+    return planes_scene(planes, [o.name for o in ANNUAL_OUTPUTS] + ["clear_count"])
 
 
 def corsica_annual_mask(data: dict[str, np.ndarray]) -> np.ndarray:

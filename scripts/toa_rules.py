@@ -298,7 +298,7 @@ def reference_scenes() -> list[tuple[str, xr.DataArray]]:
         bands, dates = list(npz["bands"]), list(npz["dates"])
     out = []
     for date_, planes in zip(dates, refl, strict=True):
-        scene = acc._scene(planes, [str(b) for b in bands])
+        scene = acc.planes_scene(planes, [str(b) for b in bands])
         scene.attrs.update(radiometry="toa_reflectance", radiometry_basis="Sentinel-2 L1C")
         out.append((str(date_)[:10], scene))
     return out

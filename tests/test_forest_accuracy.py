@@ -360,7 +360,7 @@ def test_france_data_is_small_documented_and_holds_dark_crops_at_peak():
     readme = (fa.FRANCE.parent / "README.md").read_text()
     assert "Licence" in readme and "Source" in readme
     assert fa.FRANCE.stat().st_size < 200_000
-    data = fa._load_script("annual_accuracy").load_worldcereal(fa.FRANCE)
+    data = load_script("annual_accuracy").load_worldcereal(fa.FRANCE)
     assert data["reflectance"].shape == (36, 6, 500)  # 10-day composites of 2023
     assert list(data["bands"]) == list(fa.BANDS)
     assert all(str(d).startswith("2023-") for d in data["months"])
@@ -381,7 +381,7 @@ def test_france_data_is_small_documented_and_holds_dark_crops_at_peak():
 
 def test_france_forest_against_a_numpy_reading_of_the_rules(france):
     """The peak share is the default rules' forest on even fields, computed here."""
-    data = fa._load_script("annual_accuracy").load_worldcereal(fa.FRANCE)
+    data = load_script("annual_accuracy").load_worldcereal(fa.FRANCE)
     refl = data["reflectance"].astype("float64")
     b = {name: refl[:, k] for k, name in enumerate(fa.BANDS)}
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -425,7 +425,7 @@ def test_a_moisture_cap_chosen_on_tuning_data_fails_the_held_out_data():
     trees, but held out it leaves the Berlin library's five dark grasses and crops forest
     and loses Corsica's trees.
     """
-    acc = fa._load_script("annual_accuracy")
+    acc = load_script("annual_accuracy")
     rules = fa.forest_with("(nir - swir16) / (nir + swir16) < 0.42")
     france = fa.france_forest(rules)
     assert france.loc["crops and grass", "peak"] <= 0.17  # measured 0.13 (0.28)
@@ -463,7 +463,7 @@ def test_fuel_sites_forest_per_dynamic_world_class(fuel):
 
 def test_fuel_sites_forest_against_a_numpy_reading_of_the_rules(fuel):
     """The trees' share is ``default``'s forest on even fields, computed here in float64."""
-    data = fa._load_script("annual_accuracy").load_presto("fuel_moisture")
+    data = load_script("annual_accuracy").load_presto("fuel_moisture")
     refl = data["reflectance"].astype("float64")  # (step, band, site)
     b = {name: refl[:, k] for k, name in enumerate(data["bands"])}
     ndvi = (b["nir"] - b["red"]) / (b["nir"] + b["red"])
@@ -495,7 +495,7 @@ def test_a_low_sun_ratio_cue_fails_its_own_choice_rule_on_the_tuning_data():
     lowers France's winter crops and grass called forest by 0.10 drops Potsdam's tuning-tile
     trees below 0.82 (crown-edge mixtures have a crop's ratio), so no cue is chosen and
     ``default`` keeps absolute darkness."""
-    acc = fa._load_script("annual_accuracy")
+    acc = load_script("annual_accuracy")
     data = acc.load_worldcereal(fa.FRANCE)
     months = np.array([int(str(d)[5:7]) for d in data["months"]])
     low = np.isin(data["group"], fa.CROPS_AND_GRASS)
@@ -522,7 +522,7 @@ def test_a_blue_ratio_cue_chosen_on_tuning_data_loses_corsicas_held_out_trees():
     blue against the mean visible, ``> -0.20`` (the grid's choice on the tuning data). It
     passes its tuning rule and the held-out Potsdam, Berlin and fuel-site trees, and fails
     on Corsica's held-out evergreen trees, so ``default`` does not take it."""
-    acc = fa._load_script("annual_accuracy")
+    acc = load_script("annual_accuracy")
     cue = "((blue - (blue + green + red) / 3) / (blue + (blue + green + red) / 3)) > -0.20"
     rules = fa.forest_with(cue)
     data = acc.load_worldcereal(fa.FRANCE)

@@ -9,6 +9,7 @@ itself is checked against numpy in tests/test_composite.py.
 from __future__ import annotations
 
 import json
+import os
 import re
 import warnings
 from pathlib import Path
@@ -719,6 +720,17 @@ def test_a_resumed_region_run_reuses_the_recorded_statistics(dates, stats_runs, 
     assert computed
     with rasterio.open(out / "mosaic.vrt") as a, rasterio.open(whole / "r0_c0_mask.tif") as b:
         np.testing.assert_array_equal(a.read(1), b.read(1))
+    # so does a change of any input (here a file's modification time), without --force
+    computed.clear()
+    assert run(["run", str(path), "-q"]) == 0
+    assert not computed
+    band = dates / "in" / "a2" / "A2_nir.tif"
+    stat = band.stat()
+    os.utime(band, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DateSkippedWarning)
+        assert run(["run", str(path), "-q"]) == 0
+    assert computed
 
 
 def test_region_statistics_are_the_same_on_a_local_cluster(dates, stats_runs):

@@ -21,9 +21,13 @@ for one number computed over the whole scene before any pixel is classified:
    statistic's argument holds statistics (``otsu(vis_s where ndvi_s > 0.15)``
    with ``vis_s`` a band stretched between its percentiles: the percentiles
    first). ``x where c`` counts only the pixels where ``c`` holds; with none, the
-   statistic is NaN and comparisons with it match nothing (it voids no mask);
+   statistic is NaN and comparisons with it match nothing (it voids no mask).
+   A scene may come in parts (:func:`compute_statistics`: a region run's tiles,
+   :mod:`landmask.batch.region_statistics`): their counts are added up, so the
+   statistics are those of the whole;
 2. the statistic is found on the histogram;
-3. :func:`resolve_thresholds` puts the numbers into the rules, and the map step
+3. :func:`resolve_thresholds` (or, with values computed elsewhere,
+   :func:`bind_statistics`) puts the numbers into the rules, and the map step
    (:func:`landmask.spectral.rules.classify_block`) sees only constants.
 
 Bin edges: Otsu's threshold of a normalized-difference index (in [-1, 1])
@@ -475,13 +479,15 @@ def _one_pass(
     linear = bin_edges(-1.0, 1.0, bins)
     wanted = list(dict.fromkeys((arguments[c], _linear(c)) for c in calls))
     counts: dict[tuple[Expr, bool], np.ndarray] = {}
-    pending: list[da.Array] = []
+    pending: list[list[da.Array]] = []  # per part, a histogram per wanted
     held = 0
 
     def flush() -> None:
         nonlocal pending, held
-        for k, hist in enumerate(dask.compute(*pending)):
-            key = wanted[k % len(wanted)]
+        # the parts' histograms added up in the graph, as they finish: one histogram per
+        # wanted comes back from a batch, however many parts it holds
+        sums = [da.stack([h[k] for h in pending]).sum(axis=0) for k in range(len(wanted))]
+        for key, hist in zip(wanted, dask.compute(*sums), strict=True):
             counts[key] = hist if key not in counts else counts[key] + hist
         pending, held = [], 0
 
@@ -496,7 +502,7 @@ def _one_pass(
                 r, c, h, w = window
                 plane = plane[r : r + h, c : c + w]
             values[q] = plane
-        pending += [histogram(values[q], linear if lin else None) for q, lin in wanted]
+        pending.append([histogram(values[q], linear if lin else None) for q, lin in wanted])
         held += math.prod(data.numblocks[1:])
         if held >= BATCH_CHUNKS:
             flush()
