@@ -191,11 +191,14 @@ def _traced(labels: np.ndarray, row0: int, col0: int) -> tuple[np.ndarray, Polyg
     found = shapes(traced, mask=rest, connectivity=4, transform=transform)
     # in batches: GDAL's rings as Python tuples take ~10x the memory of the polygons
     ids_parts, arrays = [], []
-    for batch in iter(lambda: list(islice(found, _GDAL_BATCH)), []):
+    while batch := list(islice(found, _GDAL_BATCH)):
         ids_parts.append(np.fromiter((v for _, v in batch), dtype=np.int64, count=len(batch)))
         arrays.append(PolygonArray.from_rings([g["coordinates"] for g, _ in batch]))
         del batch
-    del traced, rest
+    del traced, rest, found
+    # GDAL's layer of the chunk's polygons is gone: small pieces the flat arrays below
+    # cannot reuse, so they go back rather than add to the peak
+    release_free_memory()
     ids = np.concatenate(ids_parts) if ids_parts else np.zeros(0, dtype=np.int64)
     polygons = PolygonArray.concat(arrays)
     del arrays
