@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import rasterio
 import xarray as xr
-from calibration import default_forest, load_script
+from calibration import default_forest, default_water, load_script
 
 from landmask.spectral.rules import default_rules_for
 
@@ -127,6 +127,18 @@ def test_held_out_water_sites():
     adaptive, _ = toa.water_share("adaptive", tuning=False)
     assert adaptive == pytest.approx(0.412, abs=0.003)
     assert base - adaptive > 0.05
+    # default's share, in float64 from the npz: its water rule on each step, the sites
+    # Dynamic World calls water on 90% of their observed months, presto's test split
+    data = load_script("annual_accuracy").load_presto("algae_blooms")
+    dw = data["dynamic_world"]
+    observed = np.sum((dw != 8) & (dw != 9), axis=1)  # not snow and ice, not unlabelled
+    sites = (np.sum(dw == 0, axis=1) >= 0.9 * np.maximum(observed, 1)) & data["is_test"]
+    refl = data["reflectance"][:, :, sites].astype("float64")
+    b = {name: refl[:, k] for k, name in enumerate(data["bands"])}
+    water = default_water(b)
+    clear = np.isfinite(refl).all(axis=1) & (b["blue"] <= fa.FUEL_MAX_BLUE)
+    assert clear.sum() == steps
+    assert base == pytest.approx(water[clear].mean(), abs=0.002)
 
 
 @pytest.fixture(scope="module")
