@@ -140,12 +140,12 @@ def dark_object_subtracted(scene: xr.DataArray) -> xr.DataArray:
     return out
 
 
-def landsat5_table(candidate: str | RuleSet, also: str | RuleSet | None = None) -> pd.DataFrame:
-    """The held-out scene's polygons per class, for ``candidate``: ``default`` (TOA as it is),
-    ``dos`` (DOS1 then ``default``), ``adaptive`` or a rule set (a name or :class:`RuleSet`);
-    ``also`` as in :func:`fuel_table`."""
-    real = _load_script("real_scenes")
-    scene = landsat5_toa()
+def candidate_mask(
+    scene: xr.DataArray, candidate: str | RuleSet, also: str | RuleSet | None = None
+) -> np.ndarray:
+    """Class ids of a whole TOA scene for ``candidate``: ``dos`` (DOS1, then ``default``) or a
+    rule set (a name or :class:`RuleSet`); with ``also``, forest only where ``also`` calls it
+    forest too, on the same (for ``dos``, dark-object subtracted) scene."""
     if candidate == "dos":
         scene, rules = dark_object_subtracted(scene), load_rules("default")
     else:
@@ -153,6 +153,15 @@ def landsat5_table(candidate: str | RuleSet, also: str | RuleSet | None = None) 
     mask = np.asarray(landmask.classify(scene, rules).values)
     if also is not None:
         mask = _both(mask, np.asarray(landmask.classify(scene, load_rules(also)).values))
+    return mask
+
+
+def landsat5_table(candidate: str | RuleSet, also: str | RuleSet | None = None) -> pd.DataFrame:
+    """The held-out scene's polygons per class, for ``candidate``: ``default`` (TOA as it is),
+    ``dos`` (DOS1 then ``default``), ``adaptive`` or a rule set (a name or :class:`RuleSet`);
+    ``also`` as in :func:`fuel_table`."""
+    real = _load_script("real_scenes")
+    mask = candidate_mask(landsat5_toa(), candidate, also)
     table = real.label_table(real.SCENES["rstoolbox-landsat5"], mask)
     table.attrs["shares"] = real.shares(mask)
     return table
@@ -324,13 +333,7 @@ def eolearn_table(
     for date_, scene in reference_scenes():
         if date_ not in dates:
             continue
-        if candidate == "dos":
-            scene, rules = dark_object_subtracted(scene), load_rules("default")
-        else:
-            rules = load_rules(candidate)
-        mask = np.asarray(landmask.classify(scene, rules).values)
-        if also is not None:
-            mask = _both(mask, np.asarray(landmask.classify(scene, load_rules(also)).values))
+        mask = candidate_mask(scene, candidate, also)
         for k in LULC:
             got[k].append(mask[(lulc == k) & (mask != 255)])
     rows = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
-from calibration import load_script
+from calibration import default_forest, load_script
 
 fa = load_script("forest_accuracy")
 
@@ -62,31 +62,19 @@ def test_majority_against_a_count_of_each_label():
 
 def test_potsdam_labels_against_a_numpy_reading_of_the_rules():
     """landmask's forest on the labelled pixels is the default rules' forest, computed here."""
-    from scipy import ndimage
-
     import landmask
 
     data = fa.open_potsdam()
     mask = np.asarray(landmask.classify(data).values)
     b = {name: data.sel(band=name).values.astype("float64") for name in fa.BANDS}
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ndvi = (b["nir"] - b["red"]) / (b["nir"] + b["red"])
-        mndwi = (b["green"] - b["swir16"]) / (b["green"] + b["swir16"])
-        ndwi = (b["green"] - b["nir"]) / (b["green"] + b["nir"])
-    water = (mndwi > 0) & ((ndwi > 0) | (ndvi > 0.2))
-    dark = ((b["blue"] + b["green"] + b["red"]) / 3 + b["swir22"]) / 2
     # the 3 x 3 minimum of canopy darkness over the valid pixels (scipy on the whole raster)
-    darkest = ndimage.minimum_filter(
-        np.where(np.isfinite(dark), dark, np.inf), 3, mode="constant", cval=np.inf
-    )
-    core = (ndvi > 0.5) & (dark < 0.08)
-    edge = (ndvi > 0.6) & (dark < 0.1) & (darkest < 0.08)
-    forest = ~water & (core | edge)
+    forest = default_forest(b, neighbours=True)
     lc = fa.landcover()
     where = (lc > 0) & (lc != 6) & (mask != 255)
     agree = ((mask == 1) == forest)[where].mean()
     assert agree >= 0.999  # float32 in the engine against float64 here
-    assert (edge & ~core & where).sum() > 100  # the neighbourhood term is exercised
+    # the neighbourhood term is exercised: forest only by a canopy-dark neighbour
+    assert (forest & ~default_forest(b) & where).sum() > 100
 
 
 @pytest.mark.parametrize("rules", ["default", "naip"])
@@ -384,14 +372,8 @@ def test_france_forest_against_a_numpy_reading_of_the_rules(france):
     data = load_script("annual_accuracy").load_worldcereal(fa.FRANCE)
     refl = data["reflectance"].astype("float64")
     b = {name: refl[:, k] for k, name in enumerate(fa.BANDS)}
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ndvi = (b["nir"] - b["red"]) / (b["nir"] + b["red"])
-        mndwi = (b["green"] - b["swir16"]) / (b["green"] + b["swir16"])
-        ndwi = (b["green"] - b["nir"]) / (b["green"] + b["nir"])
-    dark = ((b["blue"] + b["green"] + b["red"]) / 3 + b["swir22"]) / 2
-    water = (mndwi > 0) & ((ndwi > 0) | (ndvi > 0.2))
     # an even field is its own darkest neighbour: the edge term is canopy darkness too
-    forest = ~water & (((ndvi > 0.5) & (dark < 0.08)) | ((ndvi > 0.6) & (dark < 0.08)))
+    forest = default_forest(b)
     clear = np.isfinite(refl).all(axis=1)
     months = np.array([int(str(d)[5:7]) for d in data["months"]])
     peak = np.isin(months, fa.PEAK_MONTHS)[:, None] & clear
@@ -466,12 +448,7 @@ def test_fuel_sites_forest_against_a_numpy_reading_of_the_rules(fuel):
     data = load_script("annual_accuracy").load_presto("fuel_moisture")
     refl = data["reflectance"].astype("float64")  # (step, band, site)
     b = {name: refl[:, k] for k, name in enumerate(data["bands"])}
-    ndvi = (b["nir"] - b["red"]) / (b["nir"] + b["red"])
-    mndwi = (b["green"] - b["swir16"]) / (b["green"] + b["swir16"])
-    ndwi = (b["green"] - b["nir"]) / (b["green"] + b["nir"])
-    dark = ((b["blue"] + b["green"] + b["red"]) / 3 + b["swir22"]) / 2
-    water = (mndwi > 0) & ((ndwi > 0) | (ndvi > 0.2))
-    forest = ~water & (ndvi > 0.5) & (dark < 0.08)  # an even field: the edge term adds nothing
+    forest = default_forest(b)  # an even field: the edge term adds nothing
     trees = (data["dynamic_world"].T == 1) & (b["blue"] <= fa.FUEL_MAX_BLUE)
     assert abs(fuel.loc["trees", "forest"] - forest[trees].mean()) <= 0.003
 

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import rasterio
 import xarray as xr
-from calibration import load_script
+from calibration import default_forest, default_water, load_script
 
 from landmask.spectral.rules import default_rules_for
 
@@ -114,12 +114,7 @@ def test_held_out_fuel_trees_of_c_against_numpy(held_out):
     data, west = toa.fuel_halves()
     refl = data["reflectance"][:, :, ~west].astype("float64")
     b = {name: refl[:, k] for k, name in enumerate(data["bands"])}
-    ndvi = (b["nir"] - b["red"]) / (b["nir"] + b["red"])
-    mndwi = (b["green"] - b["swir16"]) / (b["green"] + b["swir16"])
-    ndwi = (b["green"] - b["nir"]) / (b["green"] + b["nir"])
-    dark = ((b["blue"] + b["green"] + b["red"]) / 3 + b["swir22"]) / 2
-    water = (mndwi > 0) & ((ndwi > 0) | (ndvi > 0.2))
-    forest = ~water & (ndvi > 0.30) & (dark < 0.125)
+    forest = default_forest(b, 0.30, 0.125)
     ok = np.isfinite(refl).all(axis=1) & (b["blue"] <= fa.FUEL_MAX_BLUE)
     trees = (data["dynamic_world"][~west].T == 1) & ok
     assert abs(held_out["c"].loc["trees", "forest"] - forest[trees].mean()) <= 0.003
@@ -132,6 +127,18 @@ def test_held_out_water_sites():
     adaptive, _ = toa.water_share("adaptive", tuning=False)
     assert adaptive == pytest.approx(0.412, abs=0.003)
     assert base - adaptive > 0.05
+    # default's share, in float64 from the npz: its water rule on each step, the sites
+    # Dynamic World calls water on 90% of their observed months, presto's test split
+    data = load_script("annual_accuracy").load_presto("algae_blooms")
+    dw = data["dynamic_world"]
+    observed = np.sum((dw != 8) & (dw != 9), axis=1)  # not snow and ice, not unlabelled
+    sites = (np.sum(dw == 0, axis=1) >= 0.9 * np.maximum(observed, 1)) & data["is_test"]
+    refl = data["reflectance"][:, :, sites].astype("float64")
+    b = {name: refl[:, k] for k, name in enumerate(data["bands"])}
+    water = default_water(b)
+    clear = np.isfinite(refl).all(axis=1) & (b["blue"] <= fa.FUEL_MAX_BLUE)
+    assert clear.sum() == steps
+    assert base == pytest.approx(water[clear].mean(), abs=0.002)
 
 
 @pytest.fixture(scope="module")
@@ -169,21 +176,10 @@ def test_held_out_landsat5_forest_against_numpy(landsat5, name, ndvi_cut, dark_c
     """Criterion 2's forest shares, in float64 from the TOA bands (checked by hand above):
     water first, then forest by canopy darkness or by the canopy's edge (the darkest valid
     value of the 3 x 3 window); the label polygons burned as the table burns them."""
-    from scipy import ndimage
-
     scene = toa.landsat5_toa()
     b = {str(n): scene.sel(band=n).values.astype("float64") for n in scene["band"].values}
     valid = np.logical_and.reduce([np.isfinite(v) for v in b.values()])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ndvi = (b["nir"] - b["red"]) / (b["nir"] + b["red"])
-        mndwi = (b["green"] - b["swir16"]) / (b["green"] + b["swir16"])
-        ndwi = (b["green"] - b["nir"]) / (b["green"] + b["nir"])
-    dark = ((b["blue"] + b["green"] + b["red"]) / 3 + b["swir22"]) / 2
-    near = ndimage.minimum_filter(np.where(valid, dark, np.inf), 3, mode="constant", cval=np.inf)
-    water = (mndwi > 0) & ((ndwi > 0) | (ndvi > 0.2))
-    core = (ndvi > ndvi_cut) & (dark < dark_cut)
-    edge = (ndvi > ndvi_cut + 0.1) & (dark < dark_cut + 0.02) & (near < dark_cut)
-    forest = valid & ~water & (core | edge)
+    forest = default_forest(b, ndvi_cut, dark_cut, neighbours=True)
     real = load_script("real_scenes")
     burned, names = real.label_raster(real.SCENES["rstoolbox-landsat5"])
     table = landsat5[name]
@@ -295,8 +291,6 @@ def test_second_round_figures_of_the_other_candidates(eolearn):
 def test_second_round_default_against_numpy():
     """``default``'s grassland-as-forest on the clear dates, in float64 from the npz: water,
     then forest by canopy darkness or by the canopy's edge (3 x 3 minimum, edges held)."""
-    from scipy import ndimage
-
     with np.load(toa.EOLEARN / "testeopatch.npz") as npz:
         lulc = npz["lulc"]
     with np.load(toa.EOLEARN / "reference_scenes_l1c.npz") as npz:
@@ -307,15 +301,7 @@ def test_second_round_default_against_numpy():
         if date_ not in toa.CLEAR_DATES:
             continue
         b = dict(zip(toa.REFERENCE_BANDS, refl[k], strict=True))
-        ndvi = (b["nir"] - b["red"]) / (b["nir"] + b["red"])
-        mndwi = (b["green"] - b["swir16"]) / (b["green"] + b["swir16"])
-        ndwi = (b["green"] - b["nir"]) / (b["green"] + b["nir"])
-        dark = ((b["blue"] + b["green"] + b["red"]) / 3 + b["swir22"]) / 2
-        near = ndimage.minimum_filter(dark, size=3, mode="nearest")
-        water = (mndwi > 0) & ((ndwi > 0) | (ndvi > 0.2))
-        forest = ~water & (
-            ((ndvi > 0.5) & (dark < 0.08)) | ((ndvi > 0.6) & (dark < 0.1) & (near < 0.08))
-        )
+        forest = default_forest(b, neighbours=True)
         forest_grass.append(forest[lulc == 3])
     share = np.concatenate(forest_grass).mean()
     assert share == pytest.approx(0.688, abs=0.005)
