@@ -228,7 +228,7 @@ def read_header(
     SceneHeader
         The bands' sources, the grid, the attributes and the files' modification
         times: plain, picklable values; :meth:`SceneHeader.array` is the lazy
-        array :func:`open_scene` returns. Memory: the header only, no pixel.
+        array :func:`open_scene` returns. Memory: the header (and that sample).
     """
     preset = get_sensor(sensor) if isinstance(sensor, str) else sensor
     lineage: dict[str, list[str]] = {}
