@@ -37,8 +37,9 @@ class RunSummary:
     seconds: float
     #: a region run's figures: tiles, dates, scenes left out (outside the period or region)
     region: dict[str, int] | None = None
-    #: a region run's region-wide statistics, bound into every tile's rules (None: no
-    #: valid pixel in the region, every tile nodata)
+    #: a region run's region-wide statistics by label, bound into every tile's rules (a
+    #: value None: no valid pixel in the region, every tile nodata; the field None: the
+    #: rules have no statistic, or not a region run)
     statistics: dict[str, float | None] | None = None
 
     @property
