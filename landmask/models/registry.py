@@ -144,6 +144,25 @@ class RulesModel:
 
         Values computed elsewhere: a region run's, over all of its tiles
         (:func:`landmask.spectral.thresholds.bind_statistics`).
+
+        Parameters
+        ----------
+        values
+            ``{label: value}`` as :attr:`RuleSet.thresholds
+            <landmask.spectral.rules.RuleSet>` names them (``"otsu(mndwi)"``); NaN
+            for a statistic with no valid pixel. Labels the rules do not have are
+            ignored.
+
+        Returns
+        -------
+        RulesModel
+            This model when the rules have no statistic, else a new one (the same
+            bands picked) whose rules see only constants.
+
+        Raises
+        ------
+        ConfigError
+            A statistic of the rules has no value in ``values``.
         """
         return self._bound(bind_statistics(self.ruleset, values))
 

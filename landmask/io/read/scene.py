@@ -222,6 +222,13 @@ def read_header(
     :func:`open_scene`; opens each file once for its metadata (and, for
     floating-point bands without a scale, a sample of values:
     :func:`landmask.io.read.radiometry.decide_radiometry`).
+
+    Returns
+    -------
+    SceneHeader
+        The bands' sources, the grid, the attributes and the files' modification
+        times: plain, picklable values; :meth:`SceneHeader.array` is the lazy
+        array :func:`open_scene` returns. Memory: the header (and that sample).
     """
     preset = get_sensor(sensor) if isinstance(sensor, str) else sensor
     lineage: dict[str, list[str]] = {}
