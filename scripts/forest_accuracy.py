@@ -54,6 +54,8 @@ import xarray as xr
 from scipy import ndimage
 
 import landmask
+from landmask.classes import CLOUD, get_scheme
+from landmask.classes import NODATA as MASK_NODATA
 from landmask.errors import UncalibratedWarning
 from landmask.spectral.rules import RuleSet, load_rules
 
@@ -82,7 +84,8 @@ S2_EDGES = {
 }
 #: Land-cover ids of the EnMAP-Box Potsdam map (level 3).
 LANDCOVER_IDS = {1: "roof", 2: "pavement", 3: "low vegetation", 4: "tree", 5: "soil", 6: "water"}
-CLASSES = ("other", "forest", "urban", "water")
+#: The tables' columns: the built-in scheme's classes by id (cloud and nodata left out).
+CLASSES = {c.id: c.name for c in get_scheme("landcover").classes if c.id < CLOUD}
 TILE = 32
 NODATA = 65535
 
@@ -215,8 +218,8 @@ def majority(lc: np.ndarray) -> np.ndarray:
 
 
 def _row(mask: np.ndarray, where: np.ndarray) -> dict[str, float]:
-    got = mask[where & (mask != 255)]
-    row = {c: float((got == i).mean()) if got.size else float("nan") for i, c in enumerate(CLASSES)}
+    got = mask[where & (mask != MASK_NODATA)]
+    row = {c: float((got == i).mean()) if got.size else float("nan") for i, c in CLASSES.items()}
     row["n"] = int(got.size)
     return row
 
@@ -259,7 +262,7 @@ def by_tree_neighbours(rules: str | Path | RuleSet | None = None) -> pd.Series:
     neighbours = ndimage.convolve(tree.astype(int), np.ones((3, 3), int), mode="constant") - 1
     out = {}
     for lo in (0, 2, 4, 6, 8):
-        sel = tree & (neighbours >= lo) & (neighbours <= lo + 1) & (mask != 255)
+        sel = tree & (neighbours >= lo) & (neighbours <= lo + 1) & (mask != MASK_NODATA)
         label = f"{lo}-{lo + 1}" if lo < 8 else "8"
         out[f"{label} ({int(sel.sum())})"] = float((mask[sel] == 1).mean())
     return pd.Series(out, name="forest")
@@ -347,7 +350,7 @@ def france_forest(rules: str | Path | RuleSet | None = "default") -> pd.DataFram
         ("crops and grass", CROPS_AND_GRASS)
     ]:
         sel = np.isin(groups, members)
-        clear = ids[:, sel] != 255
+        clear = ids[:, sel] != MASK_NODATA
         forest = ids[:, sel] == 1
         counted = clear.sum(axis=1) >= sel.sum() / 2
         per_date = forest.sum(axis=1)[counted] / clear.sum(axis=1)[counted]
@@ -393,9 +396,9 @@ def fuel_forest(rules: str | Path | RuleSet | None = "default") -> pd.DataFrame:
     for name, members in [(k, (k,)) for k in FUEL_CLASSES] + [
         ("crops and grass", FUEL_CROPS_AND_GRASS)
     ]:
-        sel = np.isin(labels, [FUEL_CLASSES[m] for m in members]) & clear & (ids != 255)
+        sel = np.isin(labels, [FUEL_CLASSES[m] for m in members]) & clear & (ids != MASK_NODATA)
         got = ids[sel]
-        row = {c: float((got == i).mean()) for i, c in enumerate(CLASSES)}
+        row = {c: float((got == i).mean()) for i, c in CLASSES.items()}
         row["n"] = int(sel.sum())
         row["forest, presto test"] = float((ids[sel & test] == 1).mean())
         rows[name] = row
@@ -421,7 +424,7 @@ def corsica_monthly_forest(rules: str | Path | RuleSet | None = "default") -> pd
         ids = acc.classify_fields(month, list(data["bands"]), ruleset)
         row: dict[str, float] = {}
         for group in ("trees", "grasslands"):
-            sel = held & (groups == group) & (ids != 255)
+            sel = held & (groups == group) & (ids != MASK_NODATA)
             row[group] = float((ids[sel] == 1).mean()) if sel.any() else float("nan")
             row[f"{group} n"] = int(sel.sum())
         rows[int(str(date)[5:7])] = row

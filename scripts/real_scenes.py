@@ -29,10 +29,12 @@ import rasterio.features
 import xarray as xr
 
 import landmask
+from landmask.classes import CLOUD, NODATA, get_scheme
 from landmask.spectral.rules import RuleSet, load_rules
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
-CLASSES = ("other", "forest", "urban", "water")
+#: The tables' columns: the built-in scheme's classes by id (cloud and nodata left out).
+CLASSES = {c.id: c.name for c in get_scheme("landcover").classes if c.id < CLOUD}
 
 #: The band mapping a user gives for six single-band Landsat TM/ETM+ files 1 2 3 4 5 7.
 LANDSAT_TM_BANDS = {"blue": 1, "green": 2, "red": 3, "nir": 4, "swir16": 5, "swir22": 6}
@@ -135,9 +137,9 @@ def classify_real(
 
 def shares(mask: np.ndarray) -> dict[str, float]:
     """Share of the valid (not nodata) pixels in each class."""
-    valid = mask[mask != 255]
+    valid = mask[mask != NODATA]
     return {
-        c: float((valid == i).mean()) if valid.size else float("nan") for i, c in enumerate(CLASSES)
+        c: float((valid == i).mean()) if valid.size else float("nan") for i, c in CLASSES.items()
     }
 
 
@@ -166,9 +168,9 @@ def label_table(scene: RealScene, mask: np.ndarray) -> pd.DataFrame:
     burned, names = label_raster(scene)
     rows = {}
     for k, label in enumerate(names):
-        got = mask[(burned == k) & (mask != 255)]
+        got = mask[(burned == k) & (mask != NODATA)]
         row = {
-            c: float((got == i).mean()) if got.size else float("nan") for i, c in enumerate(CLASSES)
+            c: float((got == i).mean()) if got.size else float("nan") for i, c in CLASSES.items()
         }
         row["n"] = int(got.size)
         rows[label] = row
@@ -182,9 +184,9 @@ def top_ndvi_fifth(scene: RealScene, mask: np.ndarray) -> dict[str, float]:
     red = data.sel(band="red").values.astype("float64")
     with np.errstate(invalid="ignore", divide="ignore"):
         ndvi = (nir - red) / (nir + red)
-    ok = np.isfinite(ndvi) & (mask != 255)
+    ok = np.isfinite(ndvi) & (mask != NODATA)
     top = mask[ok & (ndvi >= np.quantile(ndvi[ok], 0.8))]
-    return {c: float((top == i).mean()) for i, c in enumerate(CLASSES)}
+    return {c: float((top == i).mean()) for i, c in CLASSES.items()}
 
 
 def _markdown(frame: pd.DataFrame) -> str:

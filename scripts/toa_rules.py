@@ -33,10 +33,12 @@ import pandas as pd
 import xarray as xr
 
 import landmask
+from landmask.classes import CLOUD, NODATA, get_scheme
 from landmask.spectral.rules import RuleSet, load_rules
 
 ROOT = Path(__file__).resolve().parents[1]
-CLASSES = ("other", "forest", "urban", "water")
+#: The tables' columns: the built-in scheme's classes by id (cloud and nodata left out).
+CLASSES = {c.id: c.name for c in get_scheme("landcover").classes if c.id < CLOUD}
 #: The fuel sites' split, fixed before the run: west of it tunes, east of it is held out.
 SPLIT_LON = -114.74
 #: Landsat 5 TM mean exoatmospheric solar irradiance (W m-2 um-1), Chander, Markham & Helder
@@ -204,9 +206,9 @@ def fuel_table(
     rows = {}
     groups = [(k, (k,)) for k in fa.FUEL_CLASSES] + [("crops and grass", fa.FUEL_CROPS_AND_GRASS)]
     for name, members in groups:
-        sel = np.isin(labels, [fa.FUEL_CLASSES[m] for m in members]) & clear & (ids != 255)
+        sel = np.isin(labels, [fa.FUEL_CLASSES[m] for m in members]) & clear & (ids != NODATA)
         got = ids[sel]
-        row = {c: float((got == i).mean()) for i, c in enumerate(CLASSES)}
+        row = {c: float((got == i).mean()) for i, c in CLASSES.items()}
         row["n"] = int(sel.sum())
         rows[name] = row
     return pd.DataFrame(rows).T
@@ -227,7 +229,7 @@ def water_share(rules: str | RuleSet, tuning: bool) -> tuple[float, int]:
     ruleset = load_rules(rules)
     ids = np.stack([acc.classify_fields(step, bands, ruleset) for step in refl])
     clear = np.isfinite(refl).all(axis=1) & (refl[:, bands.index("blue")] <= fa.FUEL_MAX_BLUE)
-    sel = clear & (ids != 255)
+    sel = clear & (ids != NODATA)
     return float((ids[sel] == 3).mean()), int(sel.sum())
 
 
@@ -335,11 +337,11 @@ def eolearn_table(
             continue
         mask = candidate_mask(scene, candidate, also)
         for k in LULC:
-            got[k].append(mask[(lulc == k) & (mask != 255)])
+            got[k].append(mask[(lulc == k) & (mask != NODATA)])
     rows = {}
     for k, name in LULC.items():
         ids = np.concatenate(got[k])
-        row = {c: float((ids == i).mean()) for i, c in enumerate(CLASSES)}
+        row = {c: float((ids == i).mean()) for i, c in CLASSES.items()}
         row["n"] = int(ids.size)
         rows[name] = row
     return pd.DataFrame(rows).T
