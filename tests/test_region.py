@@ -364,20 +364,26 @@ def test_focal_rules_give_a_seamless_mosaic_across_two_utm_zones(halo_runs, tmp_
     assert near_edge.all()  # differences only within the halo of the tiles' edges
 
 
-def test_each_chunk_of_a_tile_context_is_composited_once(dates, halo_runs, monkeypatch):
-    """One pass: the composite is reduced once per chunk of each tile's context (the halo
-    included), for the mask and the composite output alike; nothing is read back."""
+def _reduced_chunk_shapes(monkeypatch) -> list[tuple[int, int]]:
+    """The (height, width) of every chunk the composite reduces from now on, in order."""
     import importlib
 
     stack = importlib.import_module("landmask.temporal.stack")
-    tiled, _ = halo_runs
     real, shapes = stack.reduce_block, []
 
-    def counted(stack, names, outputs, **kwargs):
-        shapes.append(stack.shape[-2:])
-        return real(stack, names, outputs, **kwargs)
+    def counted(values, names, outputs, **kwargs):
+        shapes.append(values.shape[-2:])
+        return real(values, names, outputs, **kwargs)
 
     monkeypatch.setattr(stack, "reduce_block", counted)
+    return shapes
+
+
+def test_each_chunk_of_a_tile_context_is_composited_once(dates, halo_runs, monkeypatch):
+    """One pass: the composite is reduced once per chunk of each tile's context (the halo
+    included), for the mask and the composite output alike; nothing is read back."""
+    tiled, _ = halo_runs
+    shapes = _reduced_chunk_shapes(monkeypatch)
     more = {"classifier": {"rules": "h.yaml"}, "outputs": {"dir": "out_once"}}
     path = _workflow(dates, "once", 36, **more)
     read = []
@@ -643,17 +649,8 @@ def test_region_statistics_cost_one_composite_pass_per_nesting_level(
     """The statistics read each chunk of each tile's context once per level of nesting (two
     here: the percentiles, then the Otsu split of the pixels above one); classifying reads it
     once more, the composite output from the same chunks."""
-    import importlib
-
-    stack = importlib.import_module("landmask.temporal.stack")
     tiled, _ = stats_runs
-    real, shapes = stack.reduce_block, []
-
-    def counted(stack, names, outputs, **kwargs):
-        shapes.append(stack.shape[-2:])
-        return real(stack, names, outputs, **kwargs)
-
-    monkeypatch.setattr(stack, "reduce_block", counted)
+    shapes = _reduced_chunk_shapes(monkeypatch)
     more = {"classifier": {"rules": "s.yaml"}, "outputs": {"dir": "out_stats_once"}}
     path = _workflow(dates, "stats_once", 36, **more)
     with warnings.catch_warnings():
