@@ -83,6 +83,18 @@ def statistics_fingerprint(settings: dict[str, Any], plan: RegionPlan) -> str:
     Each covers the tile's grid, the region's grid, the scenes reaching the
     tile (files' size and mtime, items' content) and the settings (the rules
     among them); the statistics themselves are left out. Reads no raster.
+
+    Parameters
+    ----------
+    settings
+        The run's settings (the rules among them).
+    plan
+        The region plan: its tiles and the scenes reaching each.
+
+    Returns
+    -------
+    str
+        The hexadecimal digest.
     """
     unbound = dataclasses.replace(plan, statistics=None)
     prints = [tile_fingerprint(settings, unbound, unit) for unit in plan.tiles]
@@ -145,6 +157,27 @@ def settle_statistics(
     computed on ``scheduler`` (a spec of
     :func:`~landmask._runtime.schedulers.use_scheduler`) and recorded before
     any tile runs. None when the rules have no statistic.
+
+    Parameters
+    ----------
+    workflow, plan
+        The run's workflow (its classifier's rules) and its region plan (the tiles).
+    chunk_size
+        The chunk side the tiles are composited in.
+    manifest
+        The run's manifest: where the values and their fingerprint are recorded.
+    settings
+        The run's settings, part of the fingerprint.
+    force
+        Compute the values even when the manifest holds matching ones.
+    scheduler
+        Where to compute them.
+
+    Returns
+    -------
+    dict or None
+        The values by statistic label (:meth:`RuleSet.label`), NaN for a statistic
+        with no valid pixel in the region.
     """
     ruleset = region_rules(workflow)
     if ruleset is None:

@@ -118,6 +118,16 @@ def quality_codes_block(layers: Mapping[str, np.ndarray]) -> np.ndarray:
 
     The strongest code of the layers per pixel (nodata > cloud > clear), as
     :func:`quality_mask` gives for a scene carrying them.
+
+    Parameters
+    ----------
+    layers
+        Raw quality layers of one window, by band name.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 codes (0 clear, 254 cloud, 255 nodata), the shape of the layers.
     """
     return _combine_block(*(_BLOCKS[name](values) for name, values in layers.items()))
 

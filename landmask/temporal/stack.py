@@ -60,6 +60,19 @@ def read_clear(read: WindowRead, out: np.ndarray | None = None) -> np.ndarray:
     and quality layers twice); costs the window's quality layers as float32 and
     its bands (none given ``out``: a date's place in the stack, when the window
     is the chunk itself).
+
+    Parameters
+    ----------
+    read
+        What to read: band and quality sources (absolute paths) and the window.
+    out
+        Where to write the bands' reflectance, or None for a new array.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(band, h, w)`` float32, NaN where a quality layer says not clear or a band
+        is nodata.
     """
     r0, c0, h, w = read.window
     window = Window(c0, r0, w, h)
@@ -91,6 +104,25 @@ def composite_block(
     order; the scenes of one acquisition merge (the first valid pixel in input
     order). Memory: the ``(date, band, y, x)`` float32 stack, one scene's read
     and, when an acquisition has several scenes, one warp of the chunk.
+
+    Parameters
+    ----------
+    dates
+        Per date reaching the chunk, the reads of its scenes.
+    target
+        The chunk's grid (the window of the composite's grid it fills).
+    method
+        Resampling of the reflectance bands when a scene is not on the chunk's lattice.
+    names
+        The composited bands' common names, in the stack's order.
+    outputs
+        The statistics to compute, each a band or index and its statistic.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(outputs) + 1, y, x)`` float32: each output, then the count of clear
+        observations.
     """
     stack = np.empty((len(dates), len(names), target.height, target.width), np.float32)
     for d, scenes in enumerate(dates):

@@ -150,6 +150,16 @@ def sorting_network(n: int) -> list[tuple[int, int]]:
 
     Built for the next power of two and cut to ``n``: the missing items would be
     +inf, which no compare-exchange moves.
+
+    Parameters
+    ----------
+    n
+        How many items to sort (at least 1).
+
+    Returns
+    -------
+    list of (int, int)
+        The compare-exchanges in the order to apply them.
     """
     size = 1 << max(0, (n - 1).bit_length())
     pairs = []
