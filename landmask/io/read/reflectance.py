@@ -146,6 +146,9 @@ def to_reflectance(
     passes over a strip find it in the cache (a chunk's band does not fit).
     """
     fill = nodata is not None and not np.isnan(nodata)
+    # compared in the raw dtype where it holds the value exactly: an integer array against
+    # a Python float is compared in float64, twice the time of the whole conversion
+    missing = _in_dtype(nodata, raw.dtype) if fill else nodata
     whole = raw.ndim == 0
     rows = 1 if whole else max(1, REFLECTANCE_STRIP // max(1, int(np.prod(raw.shape[1:]))))
     for start in range(0, 1 if whole else raw.shape[0], rows):
@@ -155,5 +158,14 @@ def to_reflectance(
         if offset:
             np.add(o, np.float32(offset), out=o)
         if fill:
-            np.copyto(o, np.float32(np.nan), where=r == nodata)
+            np.copyto(o, np.float32(np.nan), where=r == missing)
     return out
+
+
+def _in_dtype(value: Any, dtype: np.dtype) -> Any:
+    """``value`` as a scalar of integer ``dtype`` when that holds it exactly, else as given."""
+    if dtype.kind in "iu" and float(value).is_integer():
+        info = np.iinfo(dtype)
+        if info.min <= value <= info.max:
+            return dtype.type(int(value))
+    return value
