@@ -29,6 +29,7 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import warnings
 from collections.abc import Sequence
@@ -43,6 +44,7 @@ import landmask
 from landmask.classes import CLOUD, get_scheme
 from landmask.classes import NODATA as MASK_NODATA
 from landmask.errors import UncalibratedWarning
+from landmask.spectral.rules import RuleSet
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "bigearthnet_examples"
@@ -156,7 +158,7 @@ def scene(
     return xr.DataArray(values, dims=("band", "y", "x"), coords={"band": list(bands)})
 
 
-def masks(rules: str, bands: Sequence[str] = BANDS, dn: bool = False) -> np.ndarray:
+def masks(rules: str | RuleSet, bands: Sequence[str] = BANDS, dn: bool = False) -> np.ndarray:
     """Every patch classified with ``rules``, each as a scene of its own: (patch, y, x)."""
     data = load()
     out = []
@@ -167,7 +169,9 @@ def masks(rules: str, bands: Sequence[str] = BANDS, dn: bool = False) -> np.ndar
     return np.stack(out)
 
 
-def patch_table(rules: str = "default", bands: Sequence[str] = BANDS, dn: bool = False):
+def patch_table(
+    rules: str | RuleSet = "default", bands: Sequence[str] = BANDS, dn: bool = False
+) -> pd.DataFrame:
     """One row a patch: its group, date, CORINE labels and the share given each class."""
     data = load()
     ids = masks(rules, bands, dn)
@@ -201,6 +205,36 @@ def group_table() -> pd.DataFrame:
     frame = pd.DataFrame(out)
     order = [g for g in (*GROUPS, "seasonal snow") if g in frame.index]
     return frame.loc[order, ["patches"] + [n for n, _, _ in RULE_SETS]]
+
+
+#: The cue of the check written before it was run (the data folder's README): the README's
+#: NIR cut, added to both terms of ``default``'s forest rule.
+NIR_CUE = "nir < 0.47"
+
+
+def cue_check(extra: str = NIR_CUE) -> pd.DataFrame:
+    """Forest share per group with ``default`` and with ``extra`` added to its forest rule
+    (``forest_accuracy.forest_with``), the change, and the decision of the check written
+    before it was run: ``confirmed`` if the forest patch and the forest with shrub, bog or
+    water each lose at most 0.02 (the forest patch staying at 0.80 or more) and crops and
+    grass fall by at least 0.10."""
+    candidate = importlib.import_module("forest_accuracy").forest_with(extra)
+    rows = {}
+    for name, rules in (("default", "default"), (f"default and {extra}", candidate)):
+        table = patch_table(rules)
+        forest = (table["forest"] * table["n"]).astype(float).groupby(table["group"]).sum()
+        rows[name] = forest / table.groupby("group")["n"].sum().astype(float)
+    frame = pd.DataFrame(rows)
+    frame["change"] = frame.iloc[:, 1] - frame.iloc[:, 0]
+    frame = frame.loc[[g for g in (*GROUPS, "seasonal snow") if g in frame.index]]
+    change = frame["change"]
+    frame.attrs["confirmed"] = bool(
+        change["forest"] >= -0.02
+        and frame.iloc[:, 1]["forest"] >= 0.80
+        and change["forest with shrub, bog or water"] >= -0.02
+        and change["crops and grass"] <= -0.10
+    )
+    return frame
 
 
 def cues(data: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
@@ -244,6 +278,12 @@ def report() -> str:
     table = patch_table()[["group", "date", "forest", "other", "urban", "water", "labels"]]
     out.append("**bigearthnet-examples**, `default`, per patch\n\n" + _markdown(table))
     out.append("**bigearthnet-examples**: cues, percentiles\n\n" + _markdown(cues()))
+    check = cue_check()
+    verdict = "confirmed" if check.attrs["confirmed"] else "not confirmed"
+    out.append(
+        f"**bigearthnet-examples**: the check written before it was run ({NIR_CUE}: "
+        f"{verdict})\n\n" + _markdown(check)
+    )
     return "\n\n".join(out)
 
 

@@ -99,3 +99,20 @@ def test_forest_figures(groups):
     assert g.loc["forest", "adaptive"] < 0.5 and g.loc["forest", "adaptive-rgbn"] < 0.5
     assert 0.3 <= g.loc["crops and grass", "adaptive"] <= 0.5
     assert g.loc["seasonal snow", "default"] == 0.0
+
+
+def test_nir_cut_check_written_before_it_was_run():
+    """The data folder's README wrote the rule before the figures: the README's NIR cut
+    (``nir < 0.47`` in both terms of ``default``'s forest rule) is confirmed here: the forest
+    patch keeps 0.96, the forest with shrub, bog or water 0.73, and Ireland's crops and grass
+    fall 0.60 -> 0.36 (still above the target 0.25)."""
+    check = be.cue_check()
+    assert check.attrs["confirmed"]
+    before, after = check.columns[0], check.columns[1]
+    assert check.loc["forest", after] == pytest.approx(0.961, abs=0.005)
+    assert check.loc["forest with shrub, bog or water", "change"] == pytest.approx(0.0, abs=0.005)
+    assert check.loc["crops and grass", before] == pytest.approx(0.60, abs=0.01)
+    assert check.loc["crops and grass", after] == pytest.approx(0.36, abs=0.01)
+    # the decision follows the written rule, not the figures above: a cue that keeps every
+    # pixel's label (nir below 5) changes nothing and is not confirmed
+    assert not be.cue_check("nir < 5").attrs["confirmed"]
