@@ -39,6 +39,7 @@ import xarray as xr
 from pyproj import CRS
 
 from landmask._runtime.chunks import as_dask
+from landmask._runtime.malloc import release_free_memory
 from landmask.classes import NODATA, ClassScheme, check_mask, scheme_attrs
 from landmask.errors import ConfigError
 from landmask.grid import Grid
@@ -282,8 +283,12 @@ def _to_frame(
         del ordered
         sweep = _sweep_order(dense)
         dense = dense[sweep]
+        # what the steps before freed, on this thread's heap and others' (the polygonizing
+        # thread's), is of no use to GEOS's many small objects: hand it back first
+        release_free_memory()
         simple = shapely.coverage_simplify(dense, tolerance, simplify_boundary=True)
         del dense
+        release_free_memory()  # GEOS's own structures, freed
         back = np.empty_like(sweep)
         back[sweep] = np.arange(len(sweep))
         # canonical order again, the classes asked for (the canonical order sorts by class
