@@ -186,7 +186,7 @@ def iter_regions(
     data = _prepared(mask, connectivity, min_area)
     rows, cols = data.numblocks
     parts: dict[tuple[int, int], ChunkPolygons] = {}
-    with chunk_pool(math.prod(data.numblocks)) as pool:
+    with chunk_pool(math.prod(data.numblocks), pixels=math.prod(data.shape)) as pool:
         for key, part in polygonized(pool, data, polygonize_block, (drawn, connectivity)):
             if part.interior_values.size:
                 yield part.interior_values, part.interior
@@ -214,7 +214,7 @@ def _iter_features(
     data = _prepared(mask, connectivity, min_area)
     rows, cols = data.numblocks
     parts: dict[tuple[int, int], ChunkPolygons] = {}
-    with chunk_pool(math.prod(data.numblocks)) as pool:
+    with chunk_pool(math.prod(data.numblocks), pixels=math.prod(data.shape)) as pool:
         for key, (batches, part) in polygonized(
             pool, data, chunk_features, (drawn, connectivity, spec)
         ):
