@@ -400,7 +400,7 @@ def corsica_annual_mask(data: dict[str, np.ndarray]) -> np.ndarray:
     return np.asarray(landmask.classify(corsica_composite(data), "annual").values)[0]
 
 
-def _corsica_truth(data: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[int, str]]:
+def corsica_truth(data: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[int, str]]:
     groups = {k: name for k, name in enumerate(CORSICA_GROUPS)}
     lookup = {name: k for k, name in groups.items()}
     return np.array([lookup.get(g, -1) for g in data["group"]]), groups
@@ -411,7 +411,7 @@ def corsica_annual_table(
 ) -> pd.DataFrame:
     """Shares of each ``annual`` class per Corsica land-cover group (every parcel held out)."""
     mask = corsica_annual_mask(data) if mask is None else mask
-    truth, groups = _corsica_truth(data)
+    truth, groups = corsica_truth(data)
     names = _names(load_rules("annual"), ANNUAL_LABELS)
     return shares(mask, truth, corsica_held_out(data), names, groups)
 
@@ -424,7 +424,7 @@ def corsica_single_date_table(
     Each parcel is an even field of its month's composite (:func:`classify_fields`): the
     rules' neighbourhood terms see no texture and no darker neighbour.
     """
-    truth, groups = _corsica_truth(data)
+    truth, groups = corsica_truth(data)
     where = corsica_held_out(data)
     rules = load_rules(rules)
     names = _names(rules, DATE_LABELS)
@@ -438,7 +438,7 @@ def corsica_single_date_table(
 def corsica_figures(data: dict[str, np.ndarray]) -> str:
     """Per group, the medians of the composite's bands the rules read (in annual.yaml)."""
     comp = corsica_composite(data)
-    truth, groups = _corsica_truth(data)
+    truth, groups = corsica_truth(data)
     bands = ("ndvi_p10", "ndvi_p90", "mndwi_p10", "mndwi_p90", "nir_p10", "nir_p90")
     bands += ("swir16_median", "clear_count")
     rows = {}
@@ -465,7 +465,7 @@ def shade_cuts(data: dict[str, np.ndarray]) -> tuple[np.ndarray, list[tuple[floa
     """On Corsica's northern half: for each shade cut, the shares of trees and of crops and
     grass that ``ndvi_p10 > 0.14 and shade < cut`` calls forest."""
     comp = corsica_composite(data)
-    truth, _ = _corsica_truth(data)
+    truth, _ = corsica_truth(data)
     cal = ~corsica_held_out(data)
     trees, low = cal & (truth == 0), cal & np.isin(truth, (1, 2, 3, 4))
     cue = shade(comp)
@@ -837,7 +837,7 @@ def report(data: dict[str, np.ndarray]) -> str:
 
 def corsica_report(data: dict[str, np.ndarray]) -> str:
     """Corsica's table: per land-cover group, the shares ``annual`` and ``default`` call."""
-    truth, groups = _corsica_truth(data)
+    truth, groups = corsica_truth(data)
     tables = {
         "annual": (corsica_annual_table(data), ANNUAL_LABELS),
         "single month, default": (corsica_single_date_table(data), DATE_LABELS),

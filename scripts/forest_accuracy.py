@@ -40,9 +40,8 @@ of an EnMAP-Box checkout by ``--vendor DIR`` (see the data folder's README).
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import re
-import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -313,7 +312,9 @@ def library_table(
     read = library_dn(dn_seed) if dn_seed is not None else {b: frame[b] for b in BANDS}
     values = np.stack([np.asarray(read[b], np.float32) for b in bands])[:, None, :]
     if fields:
-        mask = _load_script("annual_accuracy").classify_fields(values[:, 0], bands, ruleset)
+        mask = importlib.import_module("annual_accuracy").classify_fields(
+            values[:, 0], bands, ruleset
+        )
     else:
         scene = xr.DataArray(values, dims=("band", "y", "x"), coords={"band": list(bands)})
         mask = np.asarray(landmask.classify(scene, _spectral_part(ruleset)).values)[0]
@@ -337,7 +338,7 @@ def france_forest(rules: str | Path | RuleSet | None = "default") -> pd.DataFram
     the dates on which at least half the group's parcels are clear) and ``parcels``. The last
     row pools crops and grass.
     """
-    acc = _load_script("annual_accuracy")
+    acc = importlib.import_module("annual_accuracy")
     data = acc.load_worldcereal(FRANCE)
     ruleset = load_rules(rules if rules is not None else "default")
     bands = list(data["bands"])
@@ -383,7 +384,7 @@ def fuel_forest(rules: str | Path | RuleSet | None = "default") -> pd.DataFrame:
     ``forest, presto test`` (forest among the steps of presto's held-out sites, for the
     record). The last row pools crops and grass.
     """
-    acc = _load_script("annual_accuracy")
+    acc = importlib.import_module("annual_accuracy")
     data = acc.load_presto("fuel_moisture")
     ruleset = load_rules(rules if rules is not None else "default")
     bands = list(data["bands"])
@@ -414,7 +415,7 @@ def corsica_monthly_forest(rules: str | Path | RuleSet | None = "default") -> pd
     columns: ``trees``, ``grasslands`` (forest share) and ``trees n``, ``grasslands n``
     (parcels clear that month).
     """
-    acc = _load_script("annual_accuracy")
+    acc = importlib.import_module("annual_accuracy")
     data = acc.load_corsica()
     ruleset = load_rules(rules if rules is not None else "default")
     held = acc.corsica_held_out(data)
@@ -446,18 +447,8 @@ def forest_with(extra: str) -> RuleSet:
 
 
 def _spectral_part(ruleset: RuleSet) -> RuleSet:
-    accuracy = _load_script("accuracy_on_real_data")
+    accuracy = importlib.import_module("accuracy_on_real_data")
     return accuracy.spectral_part(ruleset)
-
-
-def _load_script(name: str):
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def _markdown(frame: pd.DataFrame) -> str:
@@ -515,7 +506,7 @@ def report(rules: str | None = None) -> str:
     out.append(
         f"**enmap-potsdam** (blue..NIR as DN, rules {table.attrs['rules']})\n\n" + _markdown(table)
     )
-    real = _load_script("real_scenes")
+    real = importlib.import_module("real_scenes")
     for name in ("nc-landsat7", "rstoolbox-landsat5"):
         scene = real.SCENES[name]
         mask, used = real.classify_real(scene, spec)

@@ -13,8 +13,7 @@ The README's "Gallery" section shows these files.
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import sys
+import importlib
 from pathlib import Path
 
 import matplotlib
@@ -29,18 +28,6 @@ from landmask.classes import get_scheme
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "gallery"
-
-
-def _real_scenes():
-    if "real_scenes" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "real_scenes", Path(__file__).with_name("real_scenes.py")
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["real_scenes"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["real_scenes"]
 
 
 def stretch(band: np.ndarray) -> np.ndarray:
@@ -58,7 +45,7 @@ def false_colour(data) -> np.ndarray:
 
 def draw(scene, path: Path) -> Path:
     """One PNG: the false-colour composite, the mask, and the class shares."""
-    real = _real_scenes()
+    real = importlib.import_module("real_scenes")
     data = real.open_real(scene)
     mask, rules = real.classify_real(scene)
     classes = [c for c in get_scheme("landcover") if c.id in (0, 1, 2, 3)]
@@ -90,7 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-o", "--out", type=Path, default=OUT, help="folder of the PNGs")
     args = parser.parse_args()
-    for scene in _real_scenes().SCENES.values():
+    for scene in importlib.import_module("real_scenes").SCENES.values():
         path = draw(scene, args.out / f"{scene.name}.png")
         print(f"{path} ({path.stat().st_size // 1024} KB)")
 

@@ -21,7 +21,7 @@ Run from the repository root::
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import math
 import re
 import sys
@@ -70,16 +70,6 @@ REFERENCE_DATES = (
 REFERENCE_BANDS = {"blue": 1, "green": 2, "red": 3, "nir": 7, "swir16": 11, "swir22": 12}
 
 
-def _load_script(name: str):
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 def mtl_fields(path: Path = MTL) -> dict[str, str]:
     """``NAME = value`` pairs of an MTL (ODL text), quotes removed."""
     out = {}
@@ -118,7 +108,7 @@ def landsat5_gains(path: Path = MTL) -> dict[str, tuple[float, float]]:
 
 def landsat5_toa() -> xr.DataArray:
     """``rstoolbox-landsat5`` as TOA reflectance (radiometry ``toa_reflectance``)."""
-    real = _load_script("real_scenes")
+    real = importlib.import_module("real_scenes")
     scene = real.SCENES["rstoolbox-landsat5"]
     gains = landsat5_gains()
     paths = [str(p) for p in scene.paths]
@@ -162,7 +152,7 @@ def landsat5_table(candidate: str | RuleSet, also: str | RuleSet | None = None) 
     """The held-out scene's polygons per class, for ``candidate``: ``default`` (TOA as it is),
     ``dos`` (DOS1 then ``default``), ``adaptive`` or a rule set (a name or :class:`RuleSet`);
     ``also`` as in :func:`fuel_table`."""
-    real = _load_script("real_scenes")
+    real = importlib.import_module("real_scenes")
     mask = candidate_mask(landsat5_toa(), candidate, also)
     table = real.label_table(real.SCENES["rstoolbox-landsat5"], mask)
     table.attrs["shares"] = real.shares(mask)
@@ -171,7 +161,7 @@ def landsat5_table(candidate: str | RuleSet, also: str | RuleSet | None = None) 
 
 def fuel_halves() -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The fuel-moisture data and True for the tuning (western) sites."""
-    data = _load_script("annual_accuracy").load_presto("fuel_moisture")
+    data = importlib.import_module("annual_accuracy").load_presto("fuel_moisture")
     return data, np.asarray(data["lon"]) < SPLIT_LON
 
 
@@ -190,8 +180,8 @@ def fuel_table(
     its samples (scene-wide statistics are over them). ``also``: forest only where this
     rule set calls it forest too (a combination looked at after the held-out figures).
     """
-    fa = _load_script("forest_accuracy")
-    acc = _load_script("annual_accuracy")
+    fa = importlib.import_module("forest_accuracy")
+    acc = importlib.import_module("annual_accuracy")
     data, west = fuel_halves()
     sites = west if tuning else ~west
     ruleset = load_rules(rules)
@@ -220,8 +210,8 @@ def water_share(rules: str | RuleSet, tuning: bool) -> tuple[float, int]:
     Permanent: Dynamic World water on at least 90% of the observed months; tuning: presto's
     training sites (``is_test`` false); each step of them one scene of even fields.
     """
-    fa = _load_script("forest_accuracy")
-    acc = _load_script("annual_accuracy")
+    fa = importlib.import_module("forest_accuracy")
+    acc = importlib.import_module("annual_accuracy")
     data = acc.load_presto("algae_blooms")
     sites = (data["water_share"] >= 0.9) & (data["is_test"] != tuning)
     bands = list(data["bands"])
@@ -303,7 +293,7 @@ def vendor_reference_scenes(src: Path, out: Path = EOLEARN / "reference_scenes_l
 
 def reference_scenes() -> list[tuple[str, xr.DataArray]]:
     """eo-learn's five L1C reference scenes as TOA reflectance scenes, with their dates."""
-    acc = _load_script("annual_accuracy")
+    acc = importlib.import_module("annual_accuracy")
     with np.load(EOLEARN / "reference_scenes_l1c.npz") as npz:
         refl = npz["reflectance"].astype(np.float32) / np.float32(10000)
         bands, dates = list(npz["bands"]), list(npz["dates"])

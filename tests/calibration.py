@@ -8,7 +8,7 @@ independent reading of ``default`` those figures are checked against.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -19,14 +19,11 @@ SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
 def load_script(name: str = "accuracy_on_real_data") -> ModuleType:
-    """``scripts/NAME.py`` as a module (imported once)."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    """``scripts/NAME.py`` as a module (imported once). The scripts import each other by
+    name, as they do when run from scripts/, so that folder goes on ``sys.path``."""
+    if str(SCRIPTS) not in sys.path:
+        sys.path.insert(0, str(SCRIPTS))
+    return importlib.import_module(name)
 
 
 def default_water(bands: dict[str, np.ndarray]) -> np.ndarray:

@@ -133,3 +133,14 @@ def test_define_names_expand_in_rules():
 def test_define_errors_name_the_definition(define, message):
     with pytest.raises(RuleError, match=message):
         load_rules({"define": define, "rules": [{"class": "urban", "when": "nir > 0"}]})
+
+
+def test_define_expansion_too_long_says_it_is_the_written_out_text():
+    """A short rule over a long definition is refused with the written-out length named,
+    not the user's text's (which is within the limit)."""
+    long = " + ".join(["nir"] * 90)  # 537 characters: a valid definition
+    rule = "big > 0 and big < 2 and big < 3 and big < 4"  # 43 characters, 2.2k written out
+    with pytest.raises(RuleError, match=r"rule 1 \(urban\): .*written out \(43 as written\)"):
+        load_rules({"define": {"big": long}, "rules": [{"class": "urban", "when": rule}]})
+    # used once, the same definition is accepted
+    load_rules({"define": {"big": long}, "rules": [{"class": "urban", "when": "big > 0"}]})

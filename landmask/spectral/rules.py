@@ -37,7 +37,7 @@ from landmask.classes import NODATA, ClassScheme, get_scheme
 from landmask.errors import ConfigError, LandmaskError, RuleError
 from landmask.io.inputs import read_text
 from landmask.io.yamldoc import load_yaml
-from landmask.spectral.expressions import FUNCTIONS, Expr, parse
+from landmask.spectral.expressions import FUNCTIONS, MAX_LENGTH, Expr, parse
 from landmask.spectral.indices import INDICES, BlockLookup
 
 __all__ = [
@@ -205,11 +205,23 @@ def _definitions(source: str, data: Any) -> dict[str, str]:
 
 
 def _expand(text: str, definitions: Mapping[str, str]) -> str:
-    """``text`` with every defined name replaced by its expression in parentheses."""
+    """``text`` with every defined name replaced by its expression in parentheses.
+
+    The length limit of :func:`~landmask.spectral.expressions.parse` holds for the text
+    written out (it bounds the parser's work); the error says so when only the written-out
+    text is too long, since that is not the text the user wrote.
+    """
     if not definitions:
         return text
     pattern = re.compile(r"\b(" + "|".join(map(re.escape, definitions)) + r")\b")
-    return pattern.sub(lambda m: f"({definitions[m.group(1)]})", text)
+    out = pattern.sub(lambda m: f"({definitions[m.group(1)]})", text)
+    if len(out) > MAX_LENGTH >= len(text):
+        raise RuleError(
+            f"expression is {len(out)} characters long with its defined names written out "
+            f"({len(text)} as written); at most {MAX_LENGTH} are accepted: define less, "
+            "or use each long definition fewer times"
+        )
+    return out
 
 
 def _parse_rule(
