@@ -151,7 +151,9 @@ def test_no_region_still_writes_an_empty_layer(tmp_path):
 @pytest.mark.parametrize(
     ("connectivity", "schedulers"), [(4, ["threads", "processes"]), (8, ["processes", "local:2"])]
 )
-def test_every_scheduler_writes_the_same_file(tmp_path, speckle, connectivity, schedulers):
+def test_every_scheduler_writes_the_same_file(
+    tmp_path, speckle, connectivity, schedulers, worker_processes
+):
     """Worker processes, threads, a cluster and no workers: the same rows in the same order."""
     import dask
 
