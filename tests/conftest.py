@@ -166,6 +166,16 @@ def _stac_documents_are_valid(request: pytest.FixtureRequest) -> Any:
         check_stac_folder(Path(tmp))
 
 
+@pytest.fixture
+def worker_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Polygons of the (tiny) test masks made where a large mask's are: in worker processes
+    when the scheduler sends chunks there, not in the calling process as a small mask's
+    (:data:`landmask.vector._pool.IN_PROCESS_PIXELS`)."""
+    from landmask.vector import _pool
+
+    monkeypatch.setattr(_pool, "IN_PROCESS_PIXELS", 0)
+
+
 def as_scene(values: np.ndarray, bands: Sequence[str], chunks: tuple[int, int] | int = -1) -> Any:
     """A ``(band, y, x)`` reflectance DataArray on a real grid, Dask-backed in ``(y, x)`` chunks
     (``-1``: one chunk)."""

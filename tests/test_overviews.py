@@ -76,3 +76,15 @@ def test_factors_follow_gdal_cog():
     assert overview_factors(2048, 2048, 512) == [2, 4]
     assert overview_factors(512, 300, 512) == []
     assert overview_factors(513, 10, 512) == [2]
+
+
+def test_mode_of_every_cell_pattern_matches_gdal(tmp_path):
+    """Every 2x2 cell over four classes and nodata (625 of them: every tie and nodata case)."""
+    values = np.array([0, 1, 2, 3, 255], np.uint8)
+    cells = np.array(np.meshgrid(values, values, values, values, indexing="ij")).reshape(4, -1)
+    block = np.empty((2, 2 * cells.shape[1]), np.uint8)  # one row of cells, in raster order
+    block[0, 0::2], block[0, 1::2], block[1, 0::2], block[1, 1::2] = cells
+    # 25 x 25 cells, tiled to 1250² px so that GDAL's COG driver makes an overview
+    data = np.tile(block.reshape(2, 25, 50).transpose(1, 0, 2).reshape(50, 50), (25, 25))
+    expected = gdal_overviews(tmp_path, data, 255, "MODE")[0]
+    np.testing.assert_array_equal(mode2x2(data, 255), expected)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import rasterio
 import yaml
+from conftest import as_mask
 
 import landmask
 from landmask._runtime.schedulers import use_scheduler
@@ -68,8 +69,8 @@ def pools(monkeypatch):
     real = vectorize_module.chunk_pool
 
     @contextlib.contextmanager
-    def spy(chunks):
-        with real(chunks) as pool:
+    def spy(chunks, **kwargs):
+        with real(chunks, **kwargs) as pool:
             kinds.append(_pool_kind(pool))
             yield pool
 
@@ -102,8 +103,42 @@ def test_polygons_go_to_processes_on_threads_only_inside_gil_bound():
         assert _pool_kind(pool) == "_run_now"
 
 
+def test_a_small_mask_is_polygonized_here_without_worker_processes(tmp_path, monkeypatch):
+    """Up to IN_PROCESS_PIXELS, chunks are polygonized in this process, one at a time, on
+    every local scheduler that would send them to worker processes (a worker's start cost
+    more than the work): none is started, and the file is the one they would write."""
+    from landmask._runtime import pools as pools_module
+    from landmask.vector._pool import IN_PROCESS_PIXELS
+    from landmask.vector.vectorize import chunk_pool, gil_bound, vectorize_to_file
+
+    with use_scheduler("processes"):
+        with chunk_pool(4, pixels=IN_PROCESS_PIXELS) as pool:
+            assert _pool_kind(pool) == "_run_now"
+        with chunk_pool(4, pixels=IN_PROCESS_PIXELS + 1) as pool:
+            assert _pool_kind(pool) == "ProcessPool"
+    with use_scheduler("threads"), gil_bound(), chunk_pool(4, pixels=4096) as pool:
+        assert _pool_kind(pool) == "_run_now"
+
+    data = np.random.default_rng(5).integers(0, 4, size=(60, 70), dtype=np.uint8)
+    mask = as_mask(data, chunks=(25, 30))  # 3 x 3 chunks
+    with use_scheduler("synchronous"):
+        expected = gpd.read_file(vectorize_to_file(mask, tmp_path / "a.gpkg").path, layer="a")
+
+    def no_process(*args, **kwargs):
+        raise AssertionError("a worker process was asked for")
+
+    monkeypatch.setattr(pools_module.ProcessPool, "submit", no_process)
+    with use_scheduler("processes"):
+        got = gpd.read_file(vectorize_to_file(mask, tmp_path / "b.gpkg").path, layer="b")
+    assert len(got) > 100
+    assert got.drop(columns="geometry").equals(expected.drop(columns="geometry"))
+    assert got.geometry.to_wkb().equals(expected.geometry.to_wkb())
+
+
 @pytest.mark.parametrize("scheduler", ["threads", "synchronous"])
-def test_classify_and_run_write_the_same_mask_and_polygons(s2_file, tmp_path, scheduler, pools):
+def test_classify_and_run_write_the_same_mask_and_polygons(
+    s2_file, tmp_path, scheduler, pools, worker_processes
+):
     vector = {"min_area": 2000.0, "simplify": 15.0, "connectivity": 8}
     flags = ["--min-area", "2000", "--simplify", "15", "--connectivity", "8"]
     mask, polygons = tmp_path / "cli.tif", tmp_path / "cli.gpkg"

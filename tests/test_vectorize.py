@@ -508,7 +508,7 @@ def assert_same_frames(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame) -> None:
 
 
 @pytest.mark.parametrize("scheduler", ["threads", "processes"])
-def test_result_does_not_depend_on_the_scheduler(scheduler):
+def test_result_does_not_depend_on_the_scheduler(scheduler, worker_processes):
     data = random_speckle(3).data
     results = {}
     for name in ("synchronous", scheduler):

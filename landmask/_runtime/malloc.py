@@ -46,10 +46,24 @@ def release_free_memory() -> None:
 
 
 def tune_malloc() -> None:
-    """Keep chunk-sized temporaries on glibc's heap instead of fresh mmaps (glibc only)."""
+    """Keep chunk-sized temporaries on one glibc heap instead of fresh mmaps (glibc only).
+
+    Called before the process starts threads. By default glibc gives each new
+    thread an arena of its own (up to 8 per CPU), and memory freed in an arena
+    is reused only by the threads of that arena: a process keeps, in the sum,
+    the high-water mark of every thread that ever did chunk work. A region run's
+    peak then grew with the number of tiles until each pool thread, GDAL's
+    writer threads and each tile thread had held a chunk's temporaries once
+    (9 arenas, 4 of them ~46 MB: 357 MB for 4 tiles, 448 MB for 16 and more).
+    One arena shared by all threads holds the high-water mark of the process
+    instead (348 and 351 MB, the same CPU seconds: the arrays are few and
+    large, the lock is rarely contended; see
+    benchmarks/results/2026-12-08-region-memory.md).
+    """
     libc = _libc()
     if libc is None:
         return
-    m_trim_threshold, m_mmap_threshold = -1, -3
+    m_trim_threshold, m_mmap_threshold, m_arena_max = -1, -3, -8
     libc.mallopt(m_mmap_threshold, 256 * 2**20)
     libc.mallopt(m_trim_threshold, 512 * 2**20)
+    libc.mallopt(m_arena_max, 1)

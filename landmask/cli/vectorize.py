@@ -88,7 +88,8 @@ def vectorize_cmd(
     7946). One feature per connected region with class_id, class_name, area_m2
     and perimeter_m. Chunks are polygonized in parallel (by default in one
     worker process per CPU: polygonizing holds Python's GIL, so threads cannot
-    share it) and regions crossing chunk borders are stitched, so the result
+    share it; a mask of up to 4096² pixels in this process, a chunk at a time)
+    and regions crossing chunk borders are stitched, so the result
     equals polygonizing the whole raster at once, for any --chunk-size and
     --scheduler.
     """

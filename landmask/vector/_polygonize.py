@@ -53,6 +53,8 @@ NO_VALUES = np.zeros(0, dtype=np.uint8)
 _GDAL_BATCH = 4_096
 #: Polygons transformed, measured and encoded at a time (:meth:`OutputSpec.features`)
 _FEATURE_BATCH = 8_192
+#: Pixels of a chunk whose labels are cast to int64 at a time (8 MB of index)
+_STRIP_PIXELS = 1 << 20
 
 
 @dataclass
@@ -178,13 +180,18 @@ def _traced(labels: np.ndarray, row0: int, col0: int) -> tuple[np.ndarray, Polyg
     of them on speckled masks) and one-pixel holes are squares made in one
     vectorized call each instead of one GDAL feature and dict apiece. The
     polygons stay flat arrays (:class:`PolygonArray`), not shapely objects.
+    ``labels`` is consumed: one-pixel holes are filled in it
+    (:func:`_fill_pixel_holes`).
     """
-    single = np.bincount(labels.ravel()) == 1
+    single = _pixel_counts(labels) == 1
     single[0] = False
-    is_single = single[labels]
+    is_single = _looked_up(single, labels)
     rows, cols = np.nonzero(is_single)
-    traced, rest, holes = _fill_pixel_holes(labels, (labels > 0) & ~is_single)
+    single_ids = labels[rows, cols]  # before holes are filled in
+    rest = labels > 0
+    rest[is_single] = False
     del is_single
+    traced, rest, holes = _fill_pixel_holes(labels, rest)
     # (col, -row) coordinates: exact integers like pixel coordinates, but not
     # an identity transform, which rasterio would warn about from worker threads
     transform = Affine(1, 0, col0, 0, -1, -row0)
@@ -204,7 +211,7 @@ def _traced(labels: np.ndarray, row0: int, col0: int) -> tuple[np.ndarray, Polyg
     del arrays
     if holes is not None:
         polygons = _with_pixel_holes(polygons, ids, holes, row0, col0)
-    ids = np.concatenate([ids, labels[rows, cols]])
+    ids = np.concatenate([ids, single_ids])
     return ids, PolygonArray.concat([polygons, PolygonArray.squares(col0 + cols, -(row0 + rows))])
 
 
@@ -234,10 +241,35 @@ def _from_parts(
     return Regions(polygons, region[first], order, parts_at)
 
 
+def _pixel_counts(labels: np.ndarray) -> np.ndarray:
+    """``np.bincount(labels.ravel())``, a strip of rows at a time: bincount casts its input to
+    int64, a copy twice the size of an int32 chunk's labels."""
+    n = int(labels.max(initial=0)) + 1
+    counts = np.zeros(n, dtype=np.int64)
+    for strip in _strips(labels):
+        counts += np.bincount(strip.ravel(), minlength=n)
+    return counts
+
+
+def _looked_up(table: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``table[labels]``, a strip of rows at a time (the index is cast to int64 too)."""
+    out = np.empty(labels.shape, dtype=table.dtype)
+    for strip, into in zip(_strips(labels), _strips(out), strict=True):
+        np.take(table, strip, out=into, mode="clip")  # "raise" buffers ``out`` whole
+    return out
+
+
+def _strips(image: np.ndarray) -> list[np.ndarray]:
+    """``image`` as views of :data:`_STRIP_PIXELS` pixels or so, whole rows each."""
+    rows = max(1, _STRIP_PIXELS // max(1, image.shape[1]))
+    return [image[a : a + rows] for a in range(0, image.shape[0], rows)]
+
+
 def _fill_pixel_holes(
     labels: np.ndarray, rest: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
-    """Single-pixel holes filled in for GDAL: ``(labels, mask, (rows, cols, region))``.
+    """Single-pixel holes filled in for GDAL, in ``labels`` and ``rest`` themselves (a copy
+    of a chunk's labels was a fifth of its peak): ``(labels, rest, (rows, cols, region))``.
 
     A pixel whose four edge neighbours all belong to one region (and it not)
     is a one-pixel hole in that region's polygon. Speckle makes thousands of
@@ -258,11 +290,9 @@ def _fill_pixel_holes(
     region = up[rows, cols]
     rows += 1
     cols += 1
-    traced = labels.copy()
-    traced[rows, cols] = region
-    rest = rest.copy()
+    labels[rows, cols] = region
     rest[rows, cols] = True
-    return traced, rest, (rows, cols, region)
+    return labels, rest, (rows, cols, region)
 
 
 def _with_pixel_holes(

@@ -34,7 +34,21 @@ from landmask.vector._stitch import balanced
 # Imports: landmask's at the top; distributed is imported only when a cluster client is running (a
 # heavy import).
 
-__all__ = ["MERGE_SHARES", "Pool", "chunk_pool", "gil_bound", "merged", "polygonized"]
+__all__ = [
+    "IN_PROCESS_PIXELS",
+    "MERGE_SHARES",
+    "Pool",
+    "chunk_pool",
+    "gil_bound",
+    "merged",
+    "polygonized",
+]
+
+#: Masks of at most this many pixels (4096²) are polygonized in the calling process, a chunk
+#: at a time, also where chunks would go to worker processes: at 4096² two workers took
+#: 2.5 CPU s and 400 MB more (their imports, a chunk each) for no shorter run, because the
+#: command's own imports and the file's writing are as long as the polygonizing
+IN_PROCESS_PIXELS = 4096 * 4096
 
 #: Border regions are merged in this many tasks of about equal work: a number
 #: that does not depend on the scheduler, so neither does the order of the rows
@@ -119,15 +133,17 @@ def merged(
 
 
 @contextlib.contextmanager
-def chunk_pool(chunks: int) -> Iterator[Pool]:
+def chunk_pool(chunks: int, *, pixels: int | None = None) -> Iterator[Pool]:
     """``(submit, tasks at once, how blocks are read)`` for the active Dask scheduler.
 
     The third item is ``"threads"`` or ``"synchronous"`` when blocks are
     computed in this process before they are submitted, ``""`` when the
     workers compute them (``dask.distributed``). Worker processes cost about a
-    second each to start, so a mask of ``chunks`` = 1 chunk is polygonized
-    here, and no more processes are started than there are chunks. On local
-    threads inside :func:`gil_bound` the chunks go to worker processes too.
+    second of CPU and 120 MB or more each to start, so a mask of ``chunks`` = 1
+    chunk or of at most :data:`IN_PROCESS_PIXELS` ``pixels`` is polygonized
+    here, one chunk at a time, and no more processes are started than there
+    are chunks. On local threads inside :func:`gil_bound` the chunks go to
+    worker processes too.
     """
     import dask.local
     import dask.system
@@ -141,7 +157,9 @@ def chunk_pool(chunks: int) -> Iterator[Pool]:
     elif (get is None or get is dask.threaded.get) and not _GIL_BOUND.get():
         with cancelling(ThreadPoolExecutor(workers)) as threads:
             yield threads.submit, workers, "threads"
-    elif (get is None or get is dask.threaded.get or is_processes(get)) and chunks == 1:
+    elif (get is None or get is dask.threaded.get or is_processes(get)) and (
+        chunks == 1 or (pixels is not None and pixels <= IN_PROCESS_PIXELS)
+    ):
         # read here too: what computing the block frees (a sieve's temporaries) stays on
         # this thread's heap for the polygons, where a reader thread's heap would keep it
         yield _run_now, 1, "synchronous"

@@ -39,6 +39,7 @@ import xarray as xr
 from pyproj import CRS
 
 from landmask._runtime.chunks import as_dask
+from landmask._runtime.malloc import release_free_memory
 from landmask.classes import NODATA, ClassScheme, check_mask, scheme_attrs
 from landmask.errors import ConfigError
 from landmask.grid import Grid
@@ -185,7 +186,7 @@ def iter_regions(
     data = _prepared(mask, connectivity, min_area)
     rows, cols = data.numblocks
     parts: dict[tuple[int, int], ChunkPolygons] = {}
-    with chunk_pool(math.prod(data.numblocks)) as pool:
+    with chunk_pool(math.prod(data.numblocks), pixels=math.prod(data.shape)) as pool:
         for key, part in polygonized(pool, data, polygonize_block, (drawn, connectivity)):
             if part.interior_values.size:
                 yield part.interior_values, part.interior
@@ -213,7 +214,7 @@ def _iter_features(
     data = _prepared(mask, connectivity, min_area)
     rows, cols = data.numblocks
     parts: dict[tuple[int, int], ChunkPolygons] = {}
-    with chunk_pool(math.prod(data.numblocks)) as pool:
+    with chunk_pool(math.prod(data.numblocks), pixels=math.prod(data.shape)) as pool:
         for key, (batches, part) in polygonized(
             pool, data, chunk_features, (drawn, connectivity, spec)
         ):
@@ -280,13 +281,21 @@ def _to_frame(
         # neighbour's straight edge must be a vertex of that edge too
         dense = spec.to_crs(noded(ordered))
         del ordered
-        geoms = shapely.normalize(
-            shapely.coverage_simplify(dense, tolerance, simplify_boundary=True)
-        )
+        sweep = _sweep_order(dense)
+        dense = dense[sweep]
+        # what the steps before freed, on this thread's heap and others' (the polygonizing
+        # thread's), is of no use to GEOS's many small objects: hand it back first
+        release_free_memory()
+        simple = shapely.coverage_simplify(dense, tolerance, simplify_boundary=True)
         del dense
-        # already in output order: the canonical order sorts by class and position first
+        release_free_memory()  # GEOS's own structures, freed
+        back = np.empty_like(sweep)
+        back[sweep] = np.arange(len(sweep))
+        # canonical order again, the classes asked for (the canonical order sorts by class
+        # and position first: already the output order)
         chosen = np.isin(values, list(wanted))
-        values, geoms = values[chosen], geoms[chosen]
+        values, geoms = values[chosen], shapely.normalize(simple[back[chosen]])
+        del simple
         area, perimeter = spec.measures(geoms, geoms, exact=False)
     else:
         geoms = spec.to_crs(pixel_geoms)
@@ -311,6 +320,25 @@ def _to_frame(
     )
     frame.attrs.update(scheme_attrs(scheme))  # read back by write_vector (resolve_scheme)
     return frame
+
+
+def _sweep_order(geoms: np.ndarray) -> np.ndarray:
+    """The order in which GEOS simplifies a coverage fastest: top to bottom, left to right,
+    whatever the class; ties in the order of ``geoms`` (canonical), so it is canonical too.
+
+    GEOS finds the coverage's outer boundary by keeping the segments seen once so far in a
+    hash set whose hash of a horizontal segment ignores its y (GEOS 3.14
+    ``LineSegment::HashCode``): every open horizontal segment of a column shares a bucket.
+    In class order (every region of one class before any neighbour of it) that set holds
+    a class's whole boundary and each lookup scans a bucket as long as the raster is high:
+    2.8x the CPU of this order on a 512² mask of diagonal stripes. A sweep closes each
+    segment soon after it opens. The result is the same coverage: the regions, their
+    classes and their rings are not touched, only the order GEOS meets them in.
+    """
+    bounds = shapely.bounds(geoms)
+    # top row, then left column, then right column: stripes that all start at the top left
+    # corner are met from the shortest out, not in their input order
+    return np.lexsort((bounds[:, 2], bounds[:, 0], -bounds[:, 3]))  # stable: ties keep order
 
 
 def _order(values: np.ndarray, geoms: np.ndarray, *, canonical: bool = False) -> np.ndarray:

@@ -63,20 +63,25 @@ def mode2x2(block: np.ndarray, nodata: int) -> np.ndarray:
 
 
 def _mode_of_four(cells: list[np.ndarray], nodata: int) -> np.ndarray:
-    """Mode of four equal-length 1-D arrays, element-wise, as GDAL's MODE picks it."""
-    best = cells[0].copy()
-    best_count = np.full(best.shape, -1, dtype=np.int8)
-    for i, value in enumerate(cells):
-        # running count, as GDAL's MODE scans a window: the value that first
-        # reaches the highest count wins a tie
-        count = np.zeros(value.shape, dtype=np.int8)
-        for other in cells[: i + 1]:
-            count += value == other
-        count[value == nodata] = -1
-        better = count > best_count
-        best[better] = value[better]
-        best_count[better] = count[better]
-    return best
+    """Mode of four equal-length 1-D arrays, element-wise, as GDAL's MODE picks it.
+
+    GDAL's MODE scans a window in raster order with a running count of each
+    value; the value that first reaches the highest count wins a tie. That is
+    the value at the first position of the highest running count (``argmax``),
+    a nodata value counting 0 (so a cell of nodata only stays nodata): the
+    counts are found with six comparisons for all cells at once.
+    """
+    c0, c1, c2, c3 = cells
+    counts = np.empty((4, c0.size), dtype=np.uint8)
+    counts[0] = 1
+    np.add((c1 == c0).view(np.uint8), 1, out=counts[1])
+    np.add((c2 == c0).view(np.uint8), (c2 == c1).view(np.uint8), out=counts[2])
+    counts[2] += 1
+    np.add((c3 == c0).view(np.uint8), (c3 == c1).view(np.uint8), out=counts[3])
+    counts[3] += (c3 == c2).view(np.uint8) + 1
+    for count, value in zip(counts, cells, strict=True):
+        count[value == nodata] = 0
+    return np.choose(np.argmax(counts, axis=0), cells)
 
 
 def mean2x2(block: np.ndarray, nodata: float = np.nan) -> np.ndarray:
