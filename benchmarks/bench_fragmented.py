@@ -203,7 +203,9 @@ def bench(
                     if r is None and err:  # the baseline failed (GEOS refuses GDAL's rings)
                         failed.add((kind, mode, key))
                         print(f"  baseline failed: {err.strip().splitlines()[-1]}", flush=True)
-                    shown = f"{r.seconds:7.2f} s" if r else f"> {timeout:.0f} s"
+                    shown = (
+                        f"{r.seconds:7.2f} s" if r else ("failed" if err else f"> {timeout:.0f} s")
+                    )
                     print(f"  round {rnd + 1}: {kind:<8} {mode:<9} {key}  {shown}", flush=True)
                     if r and rnd == 0:
                         counts[(kind, mode, key)] = run(worker("count", out))[1].strip()
