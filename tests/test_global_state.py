@@ -160,3 +160,25 @@ def test_a_spent_signal_does_not_stop_later_library_calls():
         pass
     with handling_signals():  # a new command starts clean
         check_stop()
+
+
+def test_a_small_vectorize_on_the_processes_scheduler_starts_no_process(tmp_path, raster):
+    """``landmask vectorize`` (worker processes by default) of a mask it polygonizes in its
+    own process starts no process at all: no worker, and no multiprocessing resource
+    tracker, which the pool's queues started as soon as the pool was made. Its own
+    interpreter, since this one's tracker may be running already."""
+    data = np.random.default_rng(2).integers(0, 4, size=(64, 80), dtype=np.uint8)
+    mask = raster("mask.tif", data, nodata=255, blocksize=16)
+    out = tmp_path / "r.gpkg"
+    argv = ["vectorize", str(mask), "-o", str(out), "-q", "--chunk-size", "32"]
+    code = (
+        "import multiprocessing.resource_tracker as rt, psutil, sys\n"
+        "from landmask.cli import run\n"
+        f"status = run({argv!r})\n"
+        "print(status, rt._resource_tracker._pid, len(psutil.Process().children(recursive=True)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.split() == ["0", "None", "0"], done.stdout + done.stderr
+    assert out.exists()

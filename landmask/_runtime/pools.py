@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any, TypeVar
@@ -42,13 +43,28 @@ class ProcessPool(ProcessPoolExecutor):
     """
 
     def __init__(self, workers: int, initializer: Callable[[], Any] | None = None) -> None:
-        super().__init__(workers, mp_context=process_context(), initializer=initializer)
+        # the executor itself is made at the first submit: its queues start multiprocessing's
+        # resource tracker, a process of its own (~13 MB), which a command whose work all
+        # stays in its own process (a small mask's polygons) does not need
+        self._initializer = initializer
+        self._made = False
+        self._making = threading.Lock()
         #: processes at most
-        self.workers = workers
+        self.workers = self._max_workers = workers
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         with signals_deferred():
+            with self._making:
+                if not self._made:
+                    super().__init__(
+                        self.workers, mp_context=process_context(), initializer=self._initializer
+                    )
+                    self._made = True
             return super().submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if self._made:
+            super().shutdown(wait, cancel_futures=cancel_futures)
 
 
 @contextlib.contextmanager

@@ -54,6 +54,7 @@ from landmask.batch.workflow import ModelClassifier, RulesClassifier, SceneInput
 from landmask.errors import ConfigError, LandmaskError
 from landmask.io.companions import Output, is_own, item_path
 from landmask.io.outputs import plan_outputs, write_json
+from landmask.io.read.datasets import kept_open
 from landmask.io.read.scene import SceneOptions
 from landmask.io.stac.items import CATALOG_NAME, write_catalog
 from landmask.io.stac.read import item_bands
@@ -283,9 +284,10 @@ def run_workflow(
 
     manifest = Manifest(out_dir / MANIFEST_NAME)
     if region is not None:  # before the fingerprints: the tiles' rules are bound to them
-        region.statistics = settle_statistics(
-            workflow, region, size, manifest, settings, force=force, scheduler=spec
-        )
+        with kept_open():
+            region.statistics = settle_statistics(
+                workflow, region, size, manifest, settings, force=force, scheduler=spec
+            )
     results: dict[str, SceneResult] = {}
     todo: list[tuple[Any, str]] = []
     for scene in scenes:
@@ -345,7 +347,8 @@ def run_workflow(
         return summary
 
     if todo:
-        with use_scheduler(spec) as info, report.active(info.client):
+        # kept_open: each worker thread opens an input file once, not once per chunk
+        with kept_open(), use_scheduler(spec) as info, report.active(info.client):
             pool = ThreadPoolExecutor(max_workers=workflow.parallel_scenes)
             try:
                 futures = {pool.submit(one, s, fp): s for s, fp in todo}

@@ -2,7 +2,9 @@
 
 The block functions behind :func:`landmask.io.read.scene.open_scene`'s Dask array.
 :class:`ReflectanceReader` holds paths and numbers only, so it pickles to any
-worker; each read opens the files it needs and closes them again.
+worker; each read opens the files it needs and closes them again (during a
+run, :func:`~landmask.io.read.datasets.kept_open`, each worker thread keeps
+them open instead).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from rasterio.windows import Window
 from landmask.errors import ReadError
 from landmask.io.read._bands import BandSource
 from landmask.io.read._grid import READ_ENV, gdal_message
+from landmask.io.read.datasets import open_dataset
 from landmask.io.read.resample import resample_block, source_span
 
 __all__ = [
@@ -37,7 +40,7 @@ class ReflectanceReader:
     """Array-like read by :func:`dask.array.from_array`: one window of every band.
 
     Holds paths and numbers only, so it pickles to any worker; each read opens the
-    files it needs inside a ``rasterio.Env`` and closes them again.
+    files it needs inside a ``rasterio.Env`` (:func:`read_window`).
     """
 
     ndim = 3
@@ -88,9 +91,13 @@ def read_reflectance(
 
 
 def read_window(path: str, indexes: list[int], window: Window) -> np.ndarray:
-    """Raw values of bands ``indexes`` of ``path`` in ``window``; :class:`ReadError` naming both."""
+    """Raw values of bands ``indexes`` of ``path`` in ``window``; :class:`ReadError` naming both.
+
+    The file is opened by :func:`~landmask.io.read.datasets.open_dataset`: during a run,
+    once per worker thread.
+    """
     try:
-        with rasterio.open(path) as ds:
+        with open_dataset(path) as ds:
             return ds.read(indexes, window=window)
     except RasterioError as exc:
         raise read_error(path, window, exc) from exc
