@@ -167,7 +167,8 @@ def work_naive(scene: str, out: str) -> None:
     for q in quantities:
         valid = valid & np.isfinite(q)
     water = (mndwi > 0) & ((ndwi > 0) | (ndvi > 0.2))
-    forest = ((ndvi > 0.5) & (dark < 0.08)) | ((ndvi > 0.6) & (dark < 0.1) & (darkest_near < 0.08))
+    core = (ndvi > 0.5) & (dark < 0.08)
+    forest = (core | ((ndvi > 0.6) & (dark < 0.1) & (darkest_near < 0.08))) & (nir < 0.47)
     urban = (
         (ndbi > -0.13)
         & (ndvi < 0.44)

@@ -432,17 +432,28 @@ def corsica_monthly_forest(rules: str | Path | RuleSet | None = "default") -> pd
     return pd.DataFrame(rows).T
 
 
-def forest_with(extra: str) -> RuleSet:
-    """``default`` with ``extra`` added to both terms of its forest rule (a candidate cue)."""
+#: The NIR cut in both terms of ``default``'s forest rule since session 10 (confirmed on
+#: ``bigearthnet-examples`` by a check written before it was run).
+NIR_CUT = "nir < 0.47"
+
+
+def forest_with(extra: str | None, *, nir_cut: bool = True) -> RuleSet:
+    """``default`` with ``extra`` added to both terms of its forest rule (a candidate cue).
+
+    ``nir_cut=False``: on ``default`` as it was before it took :data:`NIR_CUT`, the rule the
+    earlier rounds' cues were measured against (``extra=None``: that rule itself).
+    """
     import yaml
 
     text = (ROOT / "landmask" / "spectral" / "rulesets" / "default.yaml").read_text()
-    core = "ndvi > 0.5 and canopy_dark < 0.08\n"
-    edge = "focal_min(canopy_dark, 1) < 0.08\n"
+    core = f"ndvi > 0.5 and canopy_dark < 0.08 and {NIR_CUT}\n"
+    edge = f"focal_min(canopy_dark, 1) < 0.08 and {NIR_CUT}\n"
     if text.count(core) != 1 or text.count(edge) != 1:
         raise ValueError("default's forest rule no longer has the two terms a cue is added to")
-    text = text.replace(core, f"ndvi > 0.5 and canopy_dark < 0.08 and {extra}\n")
-    text = text.replace(edge, f"focal_min(canopy_dark, 1) < 0.08 and {extra}\n")
+    cut = f" and {NIR_CUT}" if nir_cut else ""
+    more = f" and {extra}" if extra else ""
+    text = text.replace(core, f"ndvi > 0.5 and canopy_dark < 0.08{cut}{more}\n")
+    text = text.replace(edge, f"focal_min(canopy_dark, 1) < 0.08{cut}{more}\n")
     return load_rules(yaml.safe_load(text))
 
 

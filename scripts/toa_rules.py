@@ -225,13 +225,16 @@ def water_share(rules: str | RuleSet, tuning: bool) -> tuple[float, int]:
 
 def toa_cuts(ndvi: float, dark: float) -> RuleSet:
     """Candidate (c): ``default`` with its forest cuts at NDVI ``ndvi`` and canopy darkness
-    ``dark``, the canopy's-edge term moved with them."""
+    ``dark``, the canopy's-edge term moved with them; without the NIR cut ``default`` took
+    later (session 10), as the grid was run on ``default`` as it was."""
     import yaml
 
     text = (ROOT / "landmask" / "spectral" / "rulesets" / "default.yaml").read_text()
+    nir = importlib.import_module("forest_accuracy").NIR_CUT
     old = (
-        "ndvi > 0.5 and canopy_dark < 0.08\n"
-        "      or ndvi > 0.6 and canopy_dark < 0.1 and focal_min(canopy_dark, 1) < 0.08\n"
+        f"ndvi > 0.5 and canopy_dark < 0.08 and {nir}\n"
+        "      or ndvi > 0.6 and canopy_dark < 0.1 and focal_min(canopy_dark, 1) < 0.08"
+        f" and {nir}\n"
     )
     if text.count(old) != 1:
         raise ValueError("default's forest rule is not the one the grid moves")

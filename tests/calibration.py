@@ -43,6 +43,7 @@ def default_forest(
     dark_cut: float = 0.08,
     *,
     neighbours: bool = False,
+    nir_cut: float | None = 0.47,
 ) -> np.ndarray:
     """``default``'s forest (after its water rule), read from its YAML by hand, in numpy.
 
@@ -50,7 +51,8 @@ def default_forest(
     (:func:`default_water`) first; forest: green and canopy-dark (``ndvi >
     ndvi_cut``, canopy darkness below ``dark_cut``), or the canopy's edge: ``ndvi_cut + 0.1``,
     ``dark_cut + 0.02`` and a pixel of the 3 x 3 window (``neighbours``: 2-D rasters, scipy's
-    minimum over the finite values, the raster's edge held) below ``dark_cut``. Without
+    minimum over the finite values, the raster's edge held) below ``dark_cut``; both with NIR
+    below ``nir_cut`` (None: without it, ``default`` before session 10). Without
     ``neighbours`` each sample is an even field, its own darkest neighbour. False where a value
     is missing.
     """
@@ -67,4 +69,5 @@ def default_forest(
     water = default_water(b)
     core = (ndvi > ndvi_cut) & (dark < dark_cut)
     edge = (ndvi > ndvi_cut + 0.1) & (dark < dark_cut + 0.02) & (darkest < dark_cut)
-    return ~water & (core | edge)
+    shaded = b["nir"] < nir_cut if nir_cut is not None else np.ones(dark.shape, bool)
+    return ~water & (core | edge) & shaded

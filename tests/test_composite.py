@@ -437,17 +437,65 @@ def test_the_sorting_network_sorts_every_zero_one_input(n):
         assert v == sorted(bits)
 
 
-@settings(max_examples=20, deadline=None, derandomize=True)
-@given(n=st.integers(1, 70), seed=st.integers(0, 2**16), strided=st.booleans())
-def test_sort_dates_equals_numpys_sort_with_nan_last(n, seed, strided):
-    from landmask.temporal.statistics import sort_dates
+@pytest.mark.parametrize(("n", "top"), [(1, 0), (4, 2), (5, 0), (8, 4), (9, 5), (13, 7), (13, 12)])
+def test_the_selection_network_puts_the_wanted_ranks_of_every_zero_one_input(n, top):
+    """Zero-one principle: the ranks up to ``top`` are in place for every 0/1 sequence, and
+    each compare-exchange writes only the results read later."""
+    import itertools
+
+    from landmask.temporal.statistics import selection_network, sorting_network
+
+    steps = selection_network(n, top)
+    assert len(steps) <= len(sorting_network(n))
+    for bits in itertools.product((0, 1), repeat=n):
+        v = list(bits)
+        for i, j, low, high in steps:
+            a, b = min(v[i], v[j]), max(v[i], v[j])
+            v[i], v[j] = a if low else -1, b if high else -1  # -1: a value nothing may read
+        assert v[: top + 1] == sorted(bits)[: top + 1]
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    n=st.integers(1, 70),
+    stats=st.lists(
+        st.sampled_from(["median", "min", "max", "p0", "p10", "p37", "p50", "p90", "p100"]),
+        min_size=1,
+        max_size=3,
+        unique=True,
+    ),
+    seed=st.integers(0, 2**16),
+    share=st.sampled_from([0.0, 0.3, 0.9, 1.0]),
+)
+def test_reduce_dates_equals_numpys_sort_and_linear_interpolation(n, stats, seed, share):
+    """Bit for bit: numpy's sort with the missing values last, then numpy's linear
+    interpolation between the closest ranks of each pixel's count (a float64 formula)."""
+    from landmask.temporal.statistics import NETWORK_STRIP, reduce_dates
 
     rng = np.random.default_rng(seed)
-    stack = rng.random((n, 2, 9, 7)).astype(np.float32)
-    stack[rng.random(stack.shape) < 0.3] = np.nan
-    values = stack[:, 1] if strided else stack[:, 1].copy()
-    want = np.sort(values, axis=0)  # NaN last
-    got = sort_dates(values)
-    np.testing.assert_array_equal(np.where(np.isnan(want), np.inf, want), got)
-    if not strided:
-        assert np.shares_memory(got, values)  # in place
+    # more pixels than a strip (a last, short strip), ties, and values above missing ones
+    values = rng.integers(0, 40, (n, 3, NETWORK_STRIP // 3 + 5)).astype(np.float32) / 7
+    missing = rng.random(values.shape) < share
+    values[missing & (rng.random(values.shape) < 0.5)] = np.nan  # some missing are NaN
+    count = n - missing.sum(axis=0)
+    out = np.full((len(stats), *values.shape[1:]), -1, np.float32)
+    given = values.copy()
+    reduce_dates(values, missing, count, list(enumerate(stats)), out)
+    if n <= 64:
+        np.testing.assert_array_equal(values, given)  # the network works on a copy
+    ordered = np.sort(np.where(missing, np.inf, given), axis=0)
+    seen, last = count > 0, np.maximum(count - 1, 0)
+    for k, stat in enumerate(stats):
+        if stat in ("min", "max"):
+            rank = np.zeros_like(last) if stat == "min" else last
+            want = np.take_along_axis(ordered, rank[None], axis=0)[0].astype(np.float64)
+        else:
+            position = (50.0 if stat == "median" else float(stat[1:])) / 100.0 * last
+            low = np.floor(position).astype(int)
+            below = np.take_along_axis(ordered, low[None], axis=0)[0].astype(np.float64)
+            high = np.minimum(low + 1, last)
+            above = np.take_along_axis(ordered, high[None], axis=0)[0].astype(np.float64)
+            with np.errstate(invalid="ignore"):
+                want = below + (above - below) * (position - low)
+        want = np.where(seen, want, np.nan).astype(np.float32)
+        np.testing.assert_array_equal(out[k].view(np.uint32), want.view(np.uint32))

@@ -110,11 +110,12 @@ def test_held_out_fuel_sites_per_candidate(held_out):
 
 def test_held_out_fuel_trees_of_c_against_numpy(held_out):
     """(c)'s forest on even fields, computed in float64 from the npz: water first, then
-    ``ndvi > 0.30 and canopy_dark < 0.125`` (the edge term adds nothing on an even field)."""
+    ``ndvi > 0.30 and canopy_dark < 0.125`` (the edge term adds nothing on an even field; no
+    NIR cut: the grid was run before ``default`` took it)."""
     data, west = toa.fuel_halves()
     refl = data["reflectance"][:, :, ~west].astype("float64")
     b = {name: refl[:, k] for k, name in enumerate(data["bands"])}
-    forest = default_forest(b, 0.30, 0.125)
+    forest = default_forest(b, 0.30, 0.125, nir_cut=None)
     ok = np.isfinite(refl).all(axis=1) & (b["blue"] <= fa.FUEL_MAX_BLUE)
     trees = (data["dynamic_world"][~west].T == 1) & ok
     assert abs(held_out["c"].loc["trees", "forest"] - forest[trees].mean()) <= 0.003
@@ -170,16 +171,17 @@ def test_held_out_landsat5_toa_per_candidate(landsat5):
 
 
 @pytest.mark.parametrize(
-    ("name", "ndvi_cut", "dark_cut"), [("default", 0.5, 0.08), ("c", 0.3, 0.125)]
+    ("name", "ndvi_cut", "dark_cut", "nir_cut"),
+    [("default", 0.5, 0.08, 0.47), ("c", 0.3, 0.125, None)],
 )
-def test_held_out_landsat5_forest_against_numpy(landsat5, name, ndvi_cut, dark_cut):
+def test_held_out_landsat5_forest_against_numpy(landsat5, name, ndvi_cut, dark_cut, nir_cut):
     """Criterion 2's forest shares, in float64 from the TOA bands (checked by hand above):
     water first, then forest by canopy darkness or by the canopy's edge (the darkest valid
     value of the 3 x 3 window); the label polygons burned as the table burns them."""
     scene = toa.landsat5_toa()
     b = {str(n): scene.sel(band=n).values.astype("float64") for n in scene["band"].values}
     valid = np.logical_and.reduce([np.isfinite(v) for v in b.values()])
-    forest = default_forest(b, ndvi_cut, dark_cut, neighbours=True)
+    forest = default_forest(b, ndvi_cut, dark_cut, neighbours=True, nir_cut=nir_cut)
     real = load_script("real_scenes")
     burned, names = real.label_raster(real.SCENES["rstoolbox-landsat5"])
     table = landsat5[name]
