@@ -103,10 +103,12 @@ def test_polygons_go_to_processes_on_threads_only_inside_gil_bound():
         assert _pool_kind(pool) == "_run_now"
 
 
-def test_a_small_mask_is_polygonized_here_without_worker_processes(tmp_path, monkeypatch):
+@pytest.mark.parametrize("min_area", [None, 800.0])
+def test_a_small_mask_is_polygonized_here_without_worker_processes(tmp_path, monkeypatch, min_area):
     """Up to IN_PROCESS_PIXELS, chunks are polygonized in this process, one at a time, on
     every local scheduler that would send them to worker processes (a worker's start cost
-    more than the work): none is started, and the file is the one they would write."""
+    more than the work), and sieved (``min_area``) on its threads: none is started, and the
+    file is the one they would write."""
     from landmask._runtime import pools as pools_module
     from landmask.vector._pool import IN_PROCESS_PIXELS
     from landmask.vector.vectorize import chunk_pool, gil_bound, vectorize_to_file
@@ -122,15 +124,17 @@ def test_a_small_mask_is_polygonized_here_without_worker_processes(tmp_path, mon
     data = np.random.default_rng(5).integers(0, 4, size=(60, 70), dtype=np.uint8)
     mask = as_mask(data, chunks=(25, 30))  # 3 x 3 chunks
     with use_scheduler("synchronous"):
-        expected = gpd.read_file(vectorize_to_file(mask, tmp_path / "a.gpkg").path, layer="a")
+        done = vectorize_to_file(mask, tmp_path / "a.gpkg", min_area=min_area)
+        expected = gpd.read_file(done.path, layer="a")
 
     def no_process(*args, **kwargs):
         raise AssertionError("a worker process was asked for")
 
     monkeypatch.setattr(pools_module.ProcessPool, "submit", no_process)
     with use_scheduler("processes"):
-        got = gpd.read_file(vectorize_to_file(mask, tmp_path / "b.gpkg").path, layer="b")
-    assert len(got) > 100
+        done = vectorize_to_file(mask, tmp_path / "b.gpkg", min_area=min_area)
+        got = gpd.read_file(done.path, layer="b")
+    assert len(got) > (100 if min_area is None else 10)
     assert got.drop(columns="geometry").equals(expected.drop(columns="geometry"))
     assert got.geometry.to_wkb().equals(expected.geometry.to_wkb())
 
