@@ -40,9 +40,16 @@ def run(cmd: Sequence[str], env: dict[str, str] | None = None) -> tuple[Run, str
 
 
 def run_limited(
-    cmd: Sequence[str], timeout: float | None, env: dict[str, str] | None = None
+    cmd: Sequence[str],
+    timeout: float | None,
+    env: dict[str, str] | None = None,
+    *,
+    may_fail: bool = False,
 ) -> tuple[Run | None, str]:
-    """Like :func:`run`, but the process group is killed after ``timeout`` seconds: ``None``."""
+    """Like :func:`run`, but the process group is killed after ``timeout`` seconds: ``None``.
+
+    ``may_fail``: a command that exits with an error gives ``None`` and the end of its
+    stderr, instead of ending this process."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(
@@ -69,6 +76,8 @@ def run_limited(
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
+        if proc.returncode and may_fail:
+            return None, err.read().decode()[-3000:]
         if proc.returncode:
             sys.exit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{err.read().decode()[-3000:]}")
         cpu = usage.ru_utime + usage.ru_stime

@@ -166,6 +166,17 @@ def _stac_documents_are_valid(request: pytest.FixtureRequest) -> Any:
         check_stac_folder(Path(tmp))
 
 
+@pytest.fixture(autouse=True)
+def _no_input_file_kept_open() -> Iterator[None]:
+    """After every test: no input file is left open by a run
+    (:func:`landmask.io.read.datasets.kept_open` closes them all as it ends, also on an error
+    or a signal), so no test sees a dataset another test opened."""
+    from landmask.io.read.datasets import kept_count
+
+    yield
+    assert kept_count() == 0, f"{kept_count()} input files left open after the test"
+
+
 @pytest.fixture
 def worker_processes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Polygons of the (tiny) test masks made where a large mask's are: in worker processes

@@ -28,6 +28,7 @@ from landmask.batch.region import plan_region
 from landmask.batch.workflow import load_workflow
 from landmask.cli import run
 from landmask.errors import DateSkippedWarning
+from landmask.io.read.datasets import kept_count
 
 RULES = (
     "name: t\nscheme: landcover\nrules:\n"
@@ -442,6 +443,45 @@ def test_a_region_run_without_the_composite_output_writes_the_same_masks(dates, 
             np.testing.assert_array_equal(a.read(), b.read())
 
 
+def test_tiles_in_flight_share_one_pool_of_chunk_threads(dates, runs, monkeypatch):
+    """Two tiles in flight compute their chunks on one pool of ``num_workers`` threads: at
+    most that many chunks (each with its stack of dates) at once. Dask made a pool per
+    calling thread: two tiles held up to four. The masks are the same."""
+    import importlib
+    import threading
+    import time
+
+    import dask
+
+    stack = importlib.import_module("landmask.temporal.stack")
+    real, lock = stack.reduce_block, threading.Lock()
+    live, most = [0], [0]
+
+    def held(values, names, outputs, **kwargs):
+        with lock:
+            live[0] += 1
+            most[0] = max(most[0], live[0])
+        time.sleep(0.02)  # a chunk's stack held: the other tile's chunks would overlap it
+        try:
+            return real(values, names, outputs, **kwargs)
+        finally:
+            with lock:
+                live[0] -= 1
+
+    monkeypatch.setattr(stack, "reduce_block", held)
+    path = _workflow(dates, "shared", 36, outputs={"dir": "out_shared"}, parallel_scenes=2)
+    with warnings.catch_warnings(), dask.config.set(num_workers=2):
+        warnings.simplefilter("ignore", DateSkippedWarning)
+        assert run(["run", str(path), "-q", "--scheduler", "threads"]) == 0
+    assert most[0] == 2  # 3-4 before
+    tiled, _ = runs
+    names = sorted(p.name for p in tiled.glob("r*_c*_mask.tif"))
+    assert len(names) == 4
+    for name in names:
+        with rasterio.open(tiled / name) as a, rasterio.open(dates / "out_shared" / name) as b:
+            np.testing.assert_array_equal(a.read(), b.read())
+
+
 def test_a_tile_context_is_its_grid_grown_by_the_halo_clipped_to_the_region(dates, halo_runs):
     # halo_runs writes the workflow this test plans
     plan = plan_region(load_workflow(dates / "halo_tiled.yaml"), warn=False)
@@ -493,14 +533,54 @@ def test_each_files_header_is_read_once_a_run(dates, runs, monkeypatch):
     assert {p: headers.get(p, 0) for p in inputs} == dict.fromkeys(inputs, 1)
     reads, opens = sum(windows[p] for p in inputs), sum(pixels.get(p, 0) for p in inputs)
     assert opens <= reads / 2, (opens, reads)
+    assert not set(inputs) & _open_paths()
+    mosaic = dates / "out_opened" / "mosaic.vrt"
+    with rasterio.open(mosaic) as a, rasterio.open(whole / "r0_c0_mask.tif") as b:
+        np.testing.assert_array_equal(a.read(1), b.read(1))
+
+
+def _open_paths() -> set[str]:
+    """The files this process has open now."""
     fds = set()
     for fd in os.listdir("/proc/self/fd"):
         with contextlib.suppress(OSError):  # one closed meanwhile
             fds.add(os.readlink(f"/proc/self/fd/{fd}"))
-    assert not set(inputs) & fds
-    mosaic = dates / "out_opened" / "mosaic.vrt"
-    with rasterio.open(mosaic) as a, rasterio.open(whole / "r0_c0_mask.tif") as b:
-        np.testing.assert_array_equal(a.read(1), b.read(1))
+    return fds
+
+
+@pytest.mark.parametrize(
+    ("stop", "status"),
+    [(KeyboardInterrupt(), 130), (OSError("disk gone"), 3)],
+    ids=["signal", "error"],
+)
+def test_a_run_stopped_by_a_signal_or_an_error_leaves_no_input_file_open(
+    dates, stop, status, monkeypatch
+):
+    """The files a run keeps open (:mod:`landmask.io.read.datasets`) are closed when it ends
+    early too: a signal (what SIGINT or SIGTERM raise: exit 130) or an error in a chunk's read
+    (the tile fails: exit 3)."""
+    import landmask.io.read.reflectance as reflectance
+
+    real = reflectance.read_window
+    reads: list[int] = []  # kept_count() at each read
+    kept_then: list[int] = []  # ... at the one that stops the run
+
+    def read(path, indexes, window):
+        reads.append(kept_count())
+        if len(reads) == 12:
+            kept_then.append(reads[-1])
+            raise stop
+        return real(path, indexes, window)
+
+    monkeypatch.setattr(reflectance, "read_window", read)
+    name = f"stopped{status}"
+    path = _workflow(dates, name, 36, parallel_scenes=1, outputs={"dir": f"out_{name}"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DateSkippedWarning)
+        assert run(["run", str(path), "-q"]) == status
+    inputs = {str(p) for p in (dates / "in").glob("*/*.tif")}
+    assert kept_then[0] > 0  # files were kept open when the run stopped
+    assert kept_count() == 0 and not inputs & _open_paths()
 
 
 def test_a_local_cluster_writes_the_same_tiles(dates, runs):

@@ -186,7 +186,7 @@ def test_a_chunk_holds_its_labels_about_once(monkeypatch):
     whole-chunk int64 casts made it 12.2. The polygons are those GDAL traces."""
     import tracemalloc
 
-    monkeypatch.setattr(polygonize_module, "_STRIP_PIXELS", 1 << 16)
+    monkeypatch.setattr(polygonize_module, "STRIP_PIXELS", 1 << 16)
 
     rng = np.random.default_rng(3)
     side = 1024

@@ -2,8 +2,12 @@
 
 Every chunk allocates arrays of a few MB; by default glibc maps and unmaps each
 one, and the page faults cost more than the arithmetic (see PERFORMANCE.md).
-The command line and the vectorize worker processes call :func:`tune_malloc`
-at start; a library never changes its host process's allocator.
+The command line (every subcommand: ``landmask.cli.main``) and the worker
+processes of ``--scheduler processes`` and of vectorize's pool call
+:func:`tune_malloc` at start; a library never changes its host process's
+allocator. The worker processes of ``local:N`` and of a cluster are
+``distributed``'s and keep its settings (its nanny sets
+``MALLOC_TRIM_THRESHOLD_`` to give freed memory back early).
 """
 
 from __future__ import annotations

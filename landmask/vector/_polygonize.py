@@ -32,6 +32,7 @@ from landmask.vector._ragged import PolygonArray, Regions
 # does not load it.
 
 __all__ = [
+    "STRIP_PIXELS",
     "ChunkPolygons",
     "Features",
     "OutputSpec",
@@ -54,7 +55,7 @@ _GDAL_BATCH = 4_096
 #: Polygons transformed, measured and encoded at a time (:meth:`OutputSpec.features`)
 _FEATURE_BATCH = 8_192
 #: Pixels of a chunk whose labels are cast to int64 at a time (8 MB of index)
-_STRIP_PIXELS = 1 << 20
+STRIP_PIXELS = 1 << 20
 
 
 @dataclass
@@ -260,8 +261,8 @@ def _looked_up(table: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def _strips(image: np.ndarray) -> list[np.ndarray]:
-    """``image`` as views of :data:`_STRIP_PIXELS` pixels or so, whole rows each."""
-    rows = max(1, _STRIP_PIXELS // max(1, image.shape[1]))
+    """``image`` as views of :data:`STRIP_PIXELS` pixels or so, whole rows each."""
+    rows = max(1, STRIP_PIXELS // max(1, image.shape[1]))
     return [image[a : a + rows] for a in range(0, image.shape[0], rows)]
 
 

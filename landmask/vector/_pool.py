@@ -47,7 +47,10 @@ __all__ = [
 #: Masks of at most this many pixels (4096²) are polygonized in the calling process, a chunk
 #: at a time, also where chunks would go to worker processes: at 4096² two workers took
 #: 2.5 CPU s and 400 MB more (their imports, a chunk each) for no shorter run, because the
-#: command's own imports and the file's writing are as long as the polygonizing
+#: command's own imports and the file's writing are as long as the polygonizing. At 8192²
+#: the workers still cost more CPU (15.98 vs 13.92 s) and twice the memory (748 vs 379 MB):
+#: the limit is kept for the wall time two workers can save on an idle machine, which the
+#: loaded machine could not show (benchmarks/results/2026-12-08-vectorize-in-process-limit.md)
 IN_PROCESS_PIXELS = 4096 * 4096
 
 #: Border regions are merged in this many tasks of about equal work: a number

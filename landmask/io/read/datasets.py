@@ -75,8 +75,14 @@ def kept_open() -> Iterator[None]:
     """While inside, :func:`open_dataset` keeps the files it opens; all closed at the end.
 
     Nestable and usable from several threads at once: the files are closed
-    when the last active :func:`kept_open` ends (a read still running then
-    closes its file when it ends).
+    when the last active :func:`kept_open` ends, also when it ends by an
+    exception (an error, or the :class:`KeyboardInterrupt` a signal raises);
+    a read still running then closes its file when it ends.
+
+    Yields
+    ------
+    None
+        Nothing: the files are kept while the block runs.
     """
     state = _STATE
     with state.lock:
@@ -99,7 +105,13 @@ def kept_open() -> Iterator[None]:
 
 
 def kept_count() -> int:
-    """How many files are kept open, idle, now."""
+    """How many files are kept open, idle, now.
+
+    Returns
+    -------
+    int
+        The idle datasets of every active :func:`kept_open`; 0 outside a run.
+    """
     with _STATE.lock:
         return _STATE.count
 
@@ -111,7 +123,23 @@ def open_dataset(path: str) -> Iterator[DatasetReader]:
 
     A dataset serves one read at a time (never two threads at once); another
     thread may take it up after. Call it inside a ``rasterio.Env`` (its options
-    apply when a file is opened). Raises what ``rasterio.open`` raises.
+    apply when a file is opened).
+
+    Parameters
+    ----------
+    path : str
+        A raster file (relative paths are made absolute for the key), or any
+        other name ``rasterio.open`` takes (opened and closed per read).
+
+    Yields
+    ------
+    rasterio.io.DatasetReader
+        The open dataset, for this thread's read alone.
+
+    Raises
+    ------
+    rasterio.errors.RasterioIOError
+        As ``rasterio.open`` raises it.
     """
     state = _STATE
     key = _key(path) if state.depth else None
