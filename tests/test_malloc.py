@@ -15,7 +15,7 @@ SCRIPT = textwrap.dedent(
     """
     import ctypes, sys, threading
     import numpy as np
-    from landmask._runtime.malloc import tune_malloc
+    from landmask._runtime.malloc import share_one_heap, tune_malloc
 
     class Info(ctypes.Structure):
         _fields_ = [(n, ctypes.c_size_t) for n in (
@@ -25,6 +25,7 @@ SCRIPT = textwrap.dedent(
     libc = ctypes.CDLL("libc.so.6")
     libc.mallinfo2.restype = Info
     tune_malloc()
+    share_one_heap()  # as landmask run does
     held = libc.mallinfo2().arena
     turn = threading.Lock()
     done = threading.Barrier(4)
@@ -59,3 +60,13 @@ def test_threads_share_one_heap_so_the_process_keeps_one_high_water_mark():
     out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, check=True)
     held = float(out.stdout)
     assert held < 40, held  # 96 MiB before (one arena per thread)
+
+
+def test_landmask_run_shares_one_heap_before_its_threads(monkeypatch, tmp_path):
+    import landmask._runtime.malloc
+    from landmask.cli import run
+
+    calls = []
+    monkeypatch.setattr(landmask._runtime.malloc, "share_one_heap", lambda: calls.append(1))
+    assert run(["run", str(tmp_path / "missing.yaml")]) == 2  # before the workflow is read
+    assert calls == [1]

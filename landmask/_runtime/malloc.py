@@ -16,7 +16,7 @@ import functools
 import sys
 from typing import Any
 
-__all__ = ["release_free_memory", "tune_malloc"]
+__all__ = ["release_free_memory", "share_one_heap", "tune_malloc"]
 
 
 @functools.cache
@@ -49,25 +49,32 @@ def release_free_memory() -> None:
         libc.malloc_trim(0)
 
 
-def tune_malloc() -> None:
-    """Keep chunk-sized temporaries on one glibc heap instead of fresh mmaps (glibc only).
+def share_one_heap() -> None:
+    """From now on, one glibc arena for every new thread (``landmask run``; glibc only).
 
-    Called before the process starts threads. By default glibc gives each new
-    thread an arena of its own (up to 8 per CPU), and memory freed in an arena
-    is reused only by the threads of that arena: a process keeps, in the sum,
-    the high-water mark of every thread that ever did chunk work. A region run's
-    peak then grew with the number of tiles until each pool thread, GDAL's
-    writer threads and each tile thread had held a chunk's temporaries once
-    (9 arenas, 4 of them ~46 MB: 357 MB for 4 tiles, 448 MB for 16 and more).
-    One arena shared by all threads holds the high-water mark of the process
-    instead (348 and 351 MB, the same CPU seconds: the arrays are few and
-    large, the lock is rarely contended; see
-    benchmarks/results/2026-12-08-region-memory.md).
+    By default glibc gives each new thread an arena of its own (up to 8 per
+    CPU), and memory freed in an arena is reused only by the threads of that
+    arena: with :func:`tune_malloc`'s thresholds a process keeps, in the sum,
+    the high-water mark of every thread that ever did chunk work. A region
+    run's peak grew with the number of tiles until each pool thread, GDAL's
+    writer threads and each tile thread had held a chunk's temporaries once (9
+    arenas, 4 of them ~46 MB: 357 MB for 4 tiles, 448 MB for 16 and more); one
+    arena holds the high-water mark of the process instead (348 and 351 MB, the
+    same CPU). Not for every command: a classify of 10240² px took ~10% more
+    CPU on one arena (its decoding threads allocate often). Called before the
+    run starts its threads; see benchmarks/results/2026-12-08-region-memory.md.
     """
+    libc = _libc()
+    if libc is not None:
+        m_arena_max = -8
+        libc.mallopt(m_arena_max, 1)
+
+
+def tune_malloc() -> None:
+    """Keep chunk-sized temporaries on glibc's heap instead of fresh mmaps (glibc only)."""
     libc = _libc()
     if libc is None:
         return
-    m_trim_threshold, m_mmap_threshold, m_arena_max = -1, -3, -8
+    m_trim_threshold, m_mmap_threshold = -1, -3
     libc.mallopt(m_mmap_threshold, 256 * 2**20)
     libc.mallopt(m_trim_threshold, 512 * 2**20)
-    libc.mallopt(m_arena_max, 1)

@@ -52,9 +52,11 @@ def run_cmd(
     Exit status: 0 every scene done or skipped, 2 a bad workflow or option,
     3 at least one scene failed.
     """
+    from landmask._runtime.malloc import share_one_heap
     from landmask.batch.run import run_workflow
     from landmask.batch.workflow import load_workflow
 
+    share_one_heap()  # before the run's threads: its peak must not grow with its tiles
     wf = load_workflow(workflow)
     summary = run_workflow(wf, scheduler=scheduler, force=force, chunk_size=chunk_size, quiet=quiet)
     if not quiet:
