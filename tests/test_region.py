@@ -443,6 +443,45 @@ def test_a_region_run_without_the_composite_output_writes_the_same_masks(dates, 
             np.testing.assert_array_equal(a.read(), b.read())
 
 
+def test_tiles_in_flight_share_one_pool_of_chunk_threads(dates, runs, monkeypatch):
+    """Two tiles in flight compute their chunks on one pool of ``num_workers`` threads: at
+    most that many chunks (each with its stack of dates) at once. Dask made a pool per
+    calling thread: two tiles held up to four. The masks are the same."""
+    import importlib
+    import threading
+    import time
+
+    import dask
+
+    stack = importlib.import_module("landmask.temporal.stack")
+    real, lock = stack.reduce_block, threading.Lock()
+    live, most = [0], [0]
+
+    def held(values, names, outputs, **kwargs):
+        with lock:
+            live[0] += 1
+            most[0] = max(most[0], live[0])
+        time.sleep(0.02)  # a chunk's stack held: the other tile's chunks would overlap it
+        try:
+            return real(values, names, outputs, **kwargs)
+        finally:
+            with lock:
+                live[0] -= 1
+
+    monkeypatch.setattr(stack, "reduce_block", held)
+    path = _workflow(dates, "shared", 36, outputs={"dir": "out_shared"}, parallel_scenes=2)
+    with warnings.catch_warnings(), dask.config.set(num_workers=2):
+        warnings.simplefilter("ignore", DateSkippedWarning)
+        assert run(["run", str(path), "-q", "--scheduler", "threads"]) == 0
+    assert most[0] == 2  # 3-4 before
+    tiled, _ = runs
+    names = sorted(p.name for p in tiled.glob("r*_c*_mask.tif"))
+    assert len(names) == 4
+    for name in names:
+        with rasterio.open(tiled / name) as a, rasterio.open(dates / "out_shared" / name) as b:
+            np.testing.assert_array_equal(a.read(), b.read())
+
+
 def test_a_tile_context_is_its_grid_grown_by_the_halo_clipped_to_the_region(dates, halo_runs):
     # halo_runs writes the workflow this test plans
     plan = plan_region(load_workflow(dates / "halo_tiled.yaml"), warn=False)

@@ -14,13 +14,16 @@ errors only, unless the root logger is at DEBUG (``--debug``).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import logging
 import os
 import re
 import socket
 import sys
+import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,12 +80,20 @@ def use_scheduler(
         return
     if spec in ("threads", "synchronous"):
         # Dask's threads scheduler, called from a thread other than the main one (a batch
-        # run's scenes and tiles), makes a pool of CPUs + 4 threads per calling thread unless
-        # told: 6 chunks in flight per tile on 2 CPUs, each holding its stack of dates
+        # run's scenes and tiles), makes a pool per calling thread, of CPUs + 4 threads unless
+        # told: 6 chunks in flight per tile on 2 CPUs, each holding its stack of dates. One
+        # pool of CPUs threads serves every calling thread: CPUs chunks in flight in all
         from dask.system import CPU_COUNT
 
-        workers = dask.config.get("num_workers", None) or CPU_COUNT or 1
-        with dask.config.set(scheduler=local_get(spec), num_workers=workers):
+        workers = int(dask.config.get("num_workers", None) or CPU_COUNT or 1)
+        if spec == "synchronous":
+            with dask.config.set(scheduler=local_get(spec), num_workers=workers):
+                yield SchedulerInfo(spec)
+            return
+        with (
+            _SharedThreads(workers) as pool,
+            dask.config.set(scheduler=local_get(spec), num_workers=workers, pool=pool),
+        ):
             yield SchedulerInfo(spec)
         return
     m = _LOCAL.match(spec)
@@ -134,6 +145,38 @@ class _GatherCancelled(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         return not (exc is not None and type(exc).__name__ == "AllExit")
+
+
+class _SharedThreads(ThreadPoolExecutor):
+    """The threads of Dask's ``threads`` scheduler, shared by every thread that computes.
+
+    Dask gives each calling thread a pool of its own: a batch run's scenes or
+    tiles in flight, each with a pool of CPUs threads, ran that many times the
+    CPUs' chunks at once, each with its memory (a region run of 2048-px tiles,
+    4096² px, 4 dates: live bytes 689 MB at the peak, 402 MB on one pool; the
+    same CPU seconds). As Dask's own, it carries the submitter's context
+    variables into the task. A computation started inside one of its tasks runs
+    its tasks in that thread, one after another: waiting for the pool's other
+    threads could wait for itself.
+    """
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(workers, "landmask-dask", initializer=self._enter)
+        self._local = threading.local()
+
+    def _enter(self) -> None:
+        self._local.inside = True
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        """Run ``fn(*args, **kwargs)`` on a pool thread, or now if called from one."""
+        if getattr(self._local, "inside", False):
+            done: Future[Any] = Future()
+            try:
+                done.set_result(fn(*args, **kwargs))
+            except BaseException as exc:
+                done.set_exception(exc)
+            return done
+        return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)
 
 
 def local_get(name: str) -> Any:

@@ -7,7 +7,10 @@ every time: when it makes its first temporary file (``WHEN`` = ``temporary``,
 the default: mid-write), or right after it spawned its first worker process,
 before the worker has its start-up data (``spawn``: a pool starting).
 Everything else is the real ``landmask`` process: its exit, its stderr, its
-children.
+children; but the tiny test masks are polygonized where a large mask's are (in
+worker processes when the scheduler has them), not in the command's own process
+as a mask of up to ``IN_PROCESS_PIXELS`` is: worker processes are what these
+signals are sent among.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ def main() -> None:
 
     import landmask.io.outputs
     from landmask.cli import main as landmask_main
+    from landmask.vector import _pool
+
+    _pool.IN_PROCESS_PIXELS = 0
 
     sent: list[bool] = []
 
