@@ -94,13 +94,13 @@ def test_polygons_go_to_processes_on_threads_only_inside_gil_bound():
             with chunk_pool(4) as pool:
                 assert _pool_kind(pool) == "ProcessPool"
             with chunk_pool(1) as pool:
-                assert _pool_kind(pool) == "_run_now"  # one chunk: no process start
+                assert _pool_kind(pool) == "run_now"  # one chunk: no process start
             thread = threading.Thread(target=other_thread)  # its own context
             thread.start()
             thread.join()
         assert seen == {"other": "ThreadPoolExecutor"}
     with use_scheduler("synchronous"), gil_bound(), chunk_pool(4) as pool:
-        assert _pool_kind(pool) == "_run_now"
+        assert _pool_kind(pool) == "run_now"
 
 
 @pytest.mark.parametrize("min_area", [None, 800.0])
@@ -115,11 +115,11 @@ def test_a_small_mask_is_polygonized_here_without_worker_processes(tmp_path, mon
 
     with use_scheduler("processes"):
         with chunk_pool(4, pixels=IN_PROCESS_PIXELS) as pool:
-            assert _pool_kind(pool) == "_run_now"
+            assert _pool_kind(pool) == "run_now"
         with chunk_pool(4, pixels=IN_PROCESS_PIXELS + 1) as pool:
             assert _pool_kind(pool) == "ProcessPool"
     with use_scheduler("threads"), gil_bound(), chunk_pool(4, pixels=4096) as pool:
-        assert _pool_kind(pool) == "_run_now"
+        assert _pool_kind(pool) == "run_now"
 
     data = np.random.default_rng(5).integers(0, 4, size=(60, 70), dtype=np.uint8)
     mask = as_mask(data, chunks=(25, 30))  # 3 x 3 chunks
@@ -153,7 +153,7 @@ def test_classify_and_run_write_the_same_mask_and_polygons(
     assert run(["run", str(job), "--scheduler", scheduler, "-q"]) == 0
     # polygonizing is decided in one place, the same way for both commands
     assert len(pools) == 2 and pools[0] == pools[1]
-    assert pools[0] == ("ProcessPool" if scheduler == "threads" else "_run_now")
+    assert pools[0] == ("ProcessPool" if scheduler == "threads" else "run_now")
 
     cli_pixels, cli_tags = _pixels(mask)
     run_pixels, run_tags = _pixels(tmp_path / "out" / "s2_mask.tif")

@@ -21,7 +21,7 @@ import dask
 
 from landmask._runtime.signals import signals_deferred
 
-__all__ = ["ProcessPool", "cancelling", "process_context"]
+__all__ = ["ProcessPool", "cancelling", "process_context", "run_now"]
 
 _E = TypeVar("_E", bound=Executor)
 
@@ -83,3 +83,30 @@ def cancelling(executor: _E) -> Iterator[_E]:
         executor.shutdown(wait=True, cancel_futures=True)
         raise
     executor.shutdown(wait=True)
+
+
+def run_now(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+    """``fn(*args, **kwargs)`` run in this thread now, as a finished future.
+
+    For a pool's caller that must not hand the task to another thread (a task
+    of a pool submitting to that pool, a chunk kept in the command's process).
+
+    Parameters
+    ----------
+    fn : callable
+        The task.
+    *args, **kwargs
+        Its arguments.
+
+    Returns
+    -------
+    concurrent.futures.Future
+        Done: ``fn``'s result, or the exception it raised (``BaseException``
+        too, as an executor's future holds it).
+    """
+    done: Future[Any] = Future()
+    try:
+        done.set_result(fn(*args, **kwargs))
+    except BaseException as exc:
+        done.set_exception(exc)
+    return done

@@ -30,7 +30,7 @@ from typing import Any
 import dask
 
 from landmask._runtime.malloc import tune_malloc
-from landmask._runtime.pools import ProcessPool, cancelling
+from landmask._runtime.pools import ProcessPool, cancelling, run_now
 from landmask._runtime.signals import die_with_parent, end_children, signals_deferred
 from landmask.errors import SchedulerError
 
@@ -170,12 +170,7 @@ class _SharedThreads(ThreadPoolExecutor):
     def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
         """Run ``fn(*args, **kwargs)`` on a pool thread, or now if called from one."""
         if getattr(self._local, "inside", False):
-            done: Future[Any] = Future()
-            try:
-                done.set_result(fn(*args, **kwargs))
-            except BaseException as exc:
-                done.set_exception(exc)
-            return done
+            return run_now(fn, *args, **kwargs)
         return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)
 
 

@@ -26,7 +26,7 @@ import rasterio
 import shapely
 
 from landmask._runtime.malloc import release_free_memory
-from landmask._runtime.pools import ProcessPool, cancelling
+from landmask._runtime.pools import ProcessPool, cancelling, run_now
 from landmask._runtime.schedulers import is_processes, local_get
 from landmask.vector._polygonize import init_worker
 from landmask.vector._stitch import balanced
@@ -156,7 +156,7 @@ def chunk_pool(chunks: int, *, pixels: int | None = None) -> Iterator[Pool]:
     # as Dask counts CPUs: the ones this process may use (affinity, cgroup quota)
     workers = int(dask.config.get("num_workers", None) or dask.system.CPU_COUNT or 1)
     if get is dask.local.get_sync:
-        yield _run_now, 1, "synchronous"
+        yield run_now, 1, "synchronous"
     elif (get is None or get is dask.threaded.get) and not _GIL_BOUND.get():
         with cancelling(ThreadPoolExecutor(workers)) as threads:
             yield threads.submit, workers, "threads"
@@ -165,7 +165,7 @@ def chunk_pool(chunks: int, *, pixels: int | None = None) -> Iterator[Pool]:
     ):
         # read here too: what computing the block frees (a sieve's temporaries) stays on
         # this thread's heap for the polygons, where a reader thread's heap would keep it
-        yield _run_now, 1, "synchronous"
+        yield run_now, 1, "synchronous"
     elif is_processes(get) and isinstance(_pool_of(get), ProcessPool):
         # ``--scheduler processes``: the command's pool, which a sieve's passes have used;
         # a second pool beside it held two more processes, each with its imports and heap
@@ -188,17 +188,8 @@ def _pool_of(get: Any) -> Any:
     return getattr(get, "keywords", {}).get("pool")
 
 
-def _run_now(fn: Callable[..., Any], *args: Any) -> Future[Any]:
-    future: Future[Any] = Future()
-    try:
-        future.set_result(fn(*args))
-    except BaseException as exc:
-        future.set_exception(exc)
-    return future
-
-
 def _run_with_dask(fn: Callable[..., Any], block: Any, *args: Any) -> Future[Any]:
-    return _run_now(lambda: dask.compute(dask.delayed(fn)(block, *args))[0])
+    return run_now(lambda: dask.compute(dask.delayed(fn)(block, *args))[0])
 
 
 def _client(get: Any) -> Any:
