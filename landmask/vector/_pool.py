@@ -106,7 +106,8 @@ def polygonized(
             done += len(take)
             if local:  # read here, on this process's threads
                 # each block is read once: GDAL's default cache (5% of RAM) would
-                # only hold on to decoded blocks (see PERFORMANCE.md)
+                # only hold on to decoded blocks (a 10240² scene read on 2 threads: 1.3 GB and
+                # 2.6-3.0 s with the default cache, 0.15 GB and 1.8 s with 64 MB)
                 with rasterio.Env(GDAL_CACHEMAX=64):
                     read = dask.compute(
                         *[blocks[i, j] for i, j in take], scheduler=local_get(local)

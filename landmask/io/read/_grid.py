@@ -25,7 +25,8 @@ from landmask.grid import TRANSFORM_PRECISION, Grid
 from landmask.io.read.resample import target_size
 
 #: GDAL configuration used by every read task. Each block is read once, so a
-#: large block cache only costs memory and time (see PERFORMANCE.md).
+#: large block cache only costs memory and time (a 10240² scene read on 2 threads:
+#: 1.3 GB and 2.6-3.0 s with GDAL's default cache, 0.15 GB and 1.8 s with 64 MB).
 READ_ENV: dict[str, Any] = {"GDAL_CACHEMAX": 64, "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
 
 
