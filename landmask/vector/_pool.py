@@ -42,15 +42,15 @@ __all__ = [
     "gil_bound",
     "merged",
     "polygonized",
+    "stays_in_process",
 ]
 
-#: Masks of at most this many pixels (4096²) are polygonized in the calling process, a chunk
-#: at a time, also where chunks would go to worker processes: at 4096² two workers took
-#: 2.5 CPU s and 400 MB more (their imports, a chunk each) for no shorter run, because the
-#: command's own imports and the file's writing are as long as the polygonizing. At 8192²
-#: the workers still cost more CPU (15.98 vs 13.92 s) and twice the memory (748 vs 379 MB):
-#: the limit is kept for the wall time two workers can save on an idle machine, which the
-#: loaded machine could not show (benchmarks/results/2026-12-08-vectorize-in-process-limit.md)
+#: Masks of at most this many pixels (4096²) are polygonized and sieved in the calling
+#: process, also where chunks would go to worker processes (:func:`stays_in_process`).
+#: Two idle CPUs, default ``--scheduler processes``: at 4096² in this process 2.46 s wall
+#: and 3.06 CPU s against 2.70 s and 4.36 s with two workers (their imports, a chunk
+#: each); at 8192² the workers 7.11 s and 12.50 CPU s against 8.75 s and 10.57 s here
+#: (benchmarks/results/2026-12-08-vectorize-in-process-limit.md)
 IN_PROCESS_PIXELS = 4096 * 4096
 
 #: Border regions are merged in this many tasks of about equal work: a number
@@ -161,9 +161,7 @@ def chunk_pool(chunks: int, *, pixels: int | None = None) -> Iterator[Pool]:
     elif (get is None or get is dask.threaded.get) and not _GIL_BOUND.get():
         with cancelling(ThreadPoolExecutor(workers)) as threads:
             yield threads.submit, workers, "threads"
-    elif (get is None or get is dask.threaded.get or is_processes(get)) and (
-        chunks == 1 or (pixels is not None and pixels <= IN_PROCESS_PIXELS)
-    ):
+    elif stays_in_process(chunks, pixels):
         # read here too: what computing the block frees (a sieve's temporaries) stays on
         # this thread's heap for the polygons, where a reader thread's heap would keep it
         yield run_now, 1, "synchronous"
@@ -182,6 +180,32 @@ def chunk_pool(chunks: int, *, pixels: int | None = None) -> Iterator[Pool]:
         else:
             nthreads = max(1, sum(client.nthreads().values()))
             yield _submit_to(client), nthreads, ""
+
+
+def stays_in_process(chunks: int, pixels: int | None = None) -> bool:
+    """Whether a mask's chunk work stays in this process under the active scheduler.
+
+    True on local threads or worker processes (not a cluster) for a mask of one
+    chunk or of at most :data:`IN_PROCESS_PIXELS` ``pixels``: starting worker
+    processes costs more than they save there. What :func:`chunk_pool` and the
+    sieve's passes both follow.
+
+    Parameters
+    ----------
+    chunks
+        The mask's number of chunks.
+    pixels
+        The mask's number of pixels (None: unknown).
+
+    Returns
+    -------
+    bool
+    """
+    import dask.threaded
+
+    get = dask.base.get_scheduler()
+    local = get is None or get is dask.threaded.get or is_processes(get)
+    return local and (chunks == 1 or (pixels is not None and pixels <= IN_PROCESS_PIXELS))
 
 
 def _pool_of(get: Any) -> Any:

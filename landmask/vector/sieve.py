@@ -35,7 +35,7 @@ import dask.array as da
 import numpy as np
 
 from landmask._runtime.schedulers import is_processes
-from landmask.vector._pool import IN_PROCESS_PIXELS
+from landmask.vector._pool import stays_in_process
 from landmask.vector._sieve_blocks import apply_sieve, face_candidates, face_summary
 from landmask.vector._sieve_plan import face_outcomes, join_faces
 
@@ -71,12 +71,14 @@ def sieve(data: da.Array, min_pixels: int, connectivity: int = 4) -> da.Array:
     keys = [(i, j) for i in range(rows) for j in range(cols)]
     # one block: computed here, as chunk_pool does; a process pool (started afresh by each
     # compute) cost 3.4 CPU s of the 6.7 s of a 512² --min-area vectorize. A mask that
-    # chunk_pool polygonizes in this process (IN_PROCESS_PIXELS) is sieved on its threads
+    # chunk_pool polygonizes in this process (stays_in_process) is sieved on its threads
     # too: ``--scheduler processes`` started its worker processes for the sieve alone
     where: dict[str, str] = {}
     if len(keys) == 1:
         where = {"scheduler": "sync"}
-    elif math.prod(data.shape) <= IN_PROCESS_PIXELS and is_processes(dask.base.get_scheduler()):
+    elif stays_in_process(len(keys), math.prod(data.shape)) and is_processes(
+        dask.base.get_scheduler()
+    ):
         where = {"scheduler": "threads"}
     summaries = dask.compute(
         *[dask.delayed(face_summary)(blocks[k], connectivity) for k in keys], **where

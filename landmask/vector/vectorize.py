@@ -332,8 +332,10 @@ def _sweep_order(geoms: np.ndarray) -> np.ndarray:
     In class order (every region of one class before any neighbour of it) that set holds
     a class's whole boundary and each lookup scans a bucket as long as the raster is high:
     2.8x the CPU of this order on a 512² mask of diagonal stripes. A sweep closes each
-    segment soon after it opens. The result is the same coverage: the regions, their
-    classes and their rings are not touched, only the order GEOS meets them in.
+    segment soon after it opens. The regions, their classes and their rings are not
+    touched, only the order GEOS meets them in; where a coverage has several equally valid
+    simplifications (pixel corners of equal areas) that order can pick another one (2,333
+    of 49,297 features of a random 1024² mask), the same for any chunking.
     """
     bounds = shapely.bounds(geoms)
     # top row, then left column, then right column: stripes that all start at the top left
